@@ -1,0 +1,3 @@
+from hsm_console.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Who the acting person is and what they may reach (DESIGN.md, "People and what they do")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hsm_console.db.models import Person, RoleGrant
+from hsm_console.domain import Role
+from hsm_console.errors import PermissionDenied
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A registered person and the departments each of their roles covers.
+
+    `None` in a role's set of departments means "all departments" (the oversight group).
+    """
+
+    username: str
+    display_name: str
+    moderates: frozenset[int]
+    supervises: frozenset[int] | None
+    administers: bool
+
+    def may_moderate(self, department_id: int) -> bool:
+        return department_id in self.moderates
+
+    def may_read_log(self, department_id: int) -> bool:
+        if self.administers or self.supervises is None:
+            return True
+        return department_id in self.supervises or department_id in self.moderates
+
+    def describe(self) -> str:
+        return f"{self.display_name} ({self.username})"
+
+
+def resolve_actor(session: Session, username: str) -> Actor:
+    person = session.scalar(select(Person).where(Person.username == username))
+    if person is None or not person.active:
+        raise PermissionDenied(
+            f"{username} is not an active user of HSM Console. Ask an administrator to add you "
+            "and give you a role for your department."
+        )
+    grants = session.scalars(select(RoleGrant).where(RoleGrant.person_id == person.id)).all()
+    moderates = frozenset(
+        g.department_id
+        for g in grants
+        if g.role == Role.MODERATOR.value and g.department_id is not None
+    )
+    supervised = [g.department_id for g in grants if g.role == Role.SUPERVISOR.value]
+    supervises: frozenset[int] | None = (
+        None
+        if any(d is None for d in supervised)
+        else frozenset(d for d in supervised if d is not None)
+    )
+    if not supervised:
+        supervises = frozenset()
+    administers = any(g.role == Role.ADMINISTRATOR.value for g in grants)
+    return Actor(person.username, person.display_name, moderates, supervises, administers)

@@ -1,0 +1,59 @@
+"""The composition root: one place that wires settings, database, policy and services.
+
+The command line and the window both start here, so they behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+
+from hsm_console.config import Settings
+from hsm_console.credentials import CredentialStore
+from hsm_console.db.engine import Database
+from hsm_console.identity import os_username
+from hsm_console.policy import Policy, load_policy
+from hsm_console.services.connections import ConnectorFactory, connector_factory
+from hsm_console.services.moderation import ModerationService
+from hsm_console.services.sync import SyncService
+
+
+@dataclass
+class App:
+    db: Database
+    policy: Policy
+    username: str
+    credentials: CredentialStore = field(default_factory=CredentialStore)
+    connector_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def connectors(self) -> ConnectorFactory:
+        return connector_factory(self.credentials, self.connector_overrides)
+
+    @property
+    def moderation(self) -> ModerationService:
+        return ModerationService(self.db, self.policy, self.connectors, self.username)
+
+    @property
+    def sync(self) -> SyncService:
+        return SyncService(self.db, self.connectors, self.moderation)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def current_username(db: Database) -> str:
+    """The OS account; on a shared PostgreSQL, the database login (which RLS also sees)."""
+    if db.is_sqlite:
+        return os_username()
+    with db.engine.connect() as connection:
+        return str(connection.execute(text("SELECT current_user")).scalar_one())
+
+
+def open_app(settings: Settings, *, migrate: bool = True) -> App:
+    db = Database(settings.database_url)
+    if migrate:
+        db.ensure_schema()
+    return App(db=db, policy=load_policy(), username=current_username(db))

@@ -1,0 +1,157 @@
+"""The command line: for one comment at a time, what the console window does.
+
+The acting person is always the operating-system user (or the database login on a shared
+PostgreSQL); there is deliberately no option to act as anyone else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from hsm_console import __version__
+from hsm_console.config import load_settings
+from hsm_console.domain import Action, CommentStatus
+from hsm_console.errors import UserError
+
+DEFAULT_SANDBOX_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hsm-console",
+        description="City of Highland social media moderation console. "
+        "Without a command, opens the console window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--database", metavar="URL", help="database URL (default: HSM_DATABASE_URL, then SQLite)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="create or migrate the schema to the newest version")
+
+    sandbox = commands.add_parser("sandbox", help="serve the platform sandbox on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
+
+    demo = commands.add_parser(
+        "demo", help="create demo departments and sites on the sandbox; you moderate Parks"
+    )
+    demo.add_argument(
+        "--sandbox-url", default=f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}", metavar="URL"
+    )
+
+    sync = commands.add_parser("sync", help="pull new posts and comments into the queue")
+    sync.add_argument("--site", action="append", metavar="SITE", help="only this site (repeat)")
+
+    queue = commands.add_parser("queue", help="list comments awaiting a decision, newest first")
+    queue.add_argument(
+        "--status", action="append", choices=[s.value for s in CommentStatus],
+        help="statuses to list (default: new)",
+    )  # fmt: skip
+    queue.add_argument("--limit", type=int, default=50)
+    queue.add_argument("--json", action="store_true")
+
+    show = commands.add_parser("show", help="one comment, its retained records and history")
+    show.add_argument("comment_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true")
+
+    act = commands.add_parser("act", help="act on one comment, record first")
+    act.add_argument("comment_id", type=int, metavar="ID")
+    act.add_argument("action", choices=[a.value for a in Action])
+    act.add_argument("--reason", metavar="CODE", help="reason code from the comment policy")
+    act.add_argument("--note", default="", metavar="TEXT")
+
+    log = commands.add_parser("log", help="the action log, oldest first")
+    log.add_argument("--comment", type=int, metavar="ID", help="only this comment's entries")
+    log.add_argument("--limit", type=int, default=200)
+    log.add_argument("--json", action="store_true")
+
+    commands.add_parser("verify-log", help="prove the action log and records are unaltered")
+
+    sites = commands.add_parser("sites", help="list the configured sites")
+    sites.add_argument("--json", action="store_true")
+
+    codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
+    codes.add_argument("--json", action="store_true")
+
+    credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
+    cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
+    cred_set = cred_commands.add_parser("set", help="store a site's token (asked without echo)")
+    cred_set.add_argument("site", metavar="SITE", help="site number or name")
+    cred_delete = cred_commands.add_parser("delete", help="forget a site's token")
+    cred_delete.add_argument("site", metavar="SITE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from hsm_console.logsetup import configure_logging
+
+    configure_logging()
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"hsm-console: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hsm-console: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from hsm_console import commands
+
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    if args.command == "sandbox":
+        return commands.serve_sandbox(args.port)
+    settings = load_settings(args.database)
+    if args.command == "db":
+        return commands.db_upgrade(settings)
+    handlers: dict[str, Any] = {
+        "demo": lambda app: commands.demo(app, args.sandbox_url),
+        "sync": lambda app: commands.sync(app, args.site),
+        "queue": lambda app: commands.queue(
+            app, tuple(args.status or [CommentStatus.NEW.value]), args.limit, args.json
+        ),
+        "show": lambda app: commands.show(app, args.comment_id, args.json),
+        "act": lambda app: commands.act(
+            app, args.comment_id, Action(args.action), args.reason, args.note
+        ),
+        "log": lambda app: commands.log(app, args.comment, args.limit, args.json),
+        "verify-log": commands.verify,
+        "sites": lambda app: commands.sites(app, args.json),
+        "codes": lambda app: commands.codes(app, args.json),
+        "credentials": lambda app: commands.credentials(
+            app, args.cred_command, args.site, _read_token
+        ),
+    }
+    from hsm_console.app import open_app
+
+    app = open_app(settings)
+    try:
+        result: int = handlers[args.command](app)
+        return result
+    finally:
+        app.close()
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Token (not shown): ")
+    return sys.stdin.readline().strip()  # piped from a password manager
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""What each command-line command does: call a service, print the result for a person.
+
+Comment text is untrusted: it is printed through `terminal.safe_text` (or as ASCII JSON).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hsm_console.app import App
+from hsm_console.config import Settings
+from hsm_console.db.engine import Database
+from hsm_console.db.models import LogEntry, Site
+from hsm_console.domain import Action, EntryState, Platform
+from hsm_console.errors import PermissionDenied
+from hsm_console.services import admin, queries
+from hsm_console.services.sync import SyncProgress
+from hsm_console.services.verify import verify_log
+from hsm_console.terminal import one_line, safe_text, to_json
+from hsm_console.timefmt import local_time
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def db_upgrade(settings: Settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        revision = db.upgrade()
+    finally:
+        db.dispose()
+    out(f"Database schema is at revision {revision}.")
+    return 0
+
+
+def serve_sandbox(port: int) -> int:
+    from hsm_console.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=port)
+    out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    return 0
+
+
+def demo(app: App, sandbox_url: str) -> int:
+    setup = admin.setup_demo(app.db, sandbox_url, app.username, app.username)
+    out(f"Demo ready: {setup.moderator} moderates {setup.department} ({', '.join(setup.sites)}),")
+    out(f"served by the sandbox at {sandbox_url}. Next: hsm-console sync")
+    return 0
+
+
+def sync(app: App, site_keys: list[str] | None) -> int:
+    site_ids = None
+    if site_keys:
+        with app.db.session() as session:
+            site_ids = [admin.find_site(session, key).id for key in site_keys]
+
+    def progress(p: SyncProgress) -> None:
+        out(
+            f"[{p.site_index}/{p.site_count}] {p.site_name}: {p.message} "
+            f"({p.new_comments} new of {p.seen_comments} comments read)"
+        )
+
+    results = app.sync.sync(site_ids, progress)
+    failed = [r for r in results if r.error]
+    total = sum(r.new_comments for r in results)
+    out(f"Sync finished: {total} new comments from {len(results)} sites.")
+    for result in results:
+        if result.reconciled:
+            out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
+    for result in failed:
+        out(f"  {result.site_name} FAILED: {result.error}")
+    return 1 if failed else 0
+
+
+def queue(app: App, statuses: tuple[str, ...], limit: int, as_json: bool) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+        rows = queries.queue(session, actor, statuses, limit)
+    if as_json:
+        out(to_json([row.__dict__ for row in rows]))
+        return 0
+    if not rows:
+        out("The queue is empty.")
+        return 0
+    out(f"{'ID':>6}  {'RECEIVED (Chicago)':<23}  {'SITE':<28}  {'AUTHOR':<18}  COMMENT")
+    for row in rows:
+        out(
+            f"{row.id:>6}  {local_time(row.created_at):<23}  {one_line(row.site_name, 28):<28}  "
+            f"{one_line(row.author_name, 18):<18}  {one_line(row.text, 60)}"
+        )
+    return 0
+
+
+def _entry_dict(entry: LogEntry) -> dict[str, Any]:
+    return {c.name: getattr(entry, c.name) for c in LogEntry.__table__.columns}
+
+
+def show(app: App, comment_id: int, as_json: bool) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+        detail = queries.comment_detail(session, actor, comment_id)
+        comment, post = detail.comment, detail.post
+        if as_json:
+            out(
+                to_json(
+                    {
+                        "id": comment.id,
+                        "site": detail.site.name,
+                        "platform": detail.site.platform,
+                        "external_id": comment.external_id,
+                        "author": comment.author_name,
+                        "text": comment.text,
+                        "created_at": comment.created_at,
+                        "permalink": comment.permalink,
+                        "status": comment.status,
+                        "platform_state": comment.platform_state,
+                        "post": {"text": post.text, "permalink": post.permalink},
+                        "parent_id": comment.parent_id,
+                        "retained_records": [
+                            {"id": r.id, "captured_at": r.captured_at, "sha256": r.sha256}
+                            for r in detail.records
+                        ],
+                        "history": [_entry_dict(e) for e in detail.history],
+                    }
+                )
+            )
+            return 0
+        out(f"Comment {comment.id} on {detail.site.name} ({detail.site.platform})")
+        out(f"  Author:    {safe_text(comment.author_name)}")
+        out(f"  Received:  {local_time(comment.created_at)}")
+        out(f"  Link:      {safe_text(comment.permalink)}")
+        out(f"  Status:    {comment.status}; on the platform: {comment.platform_state}")
+        out(f"  In reply to the City's post: {one_line(post.text, 70)}")
+        out(f"                               {safe_text(post.permalink)}")
+        if detail.parent is not None:
+            out(f"  Replying to comment {detail.parent.id}: {one_line(detail.parent.text, 60)}")
+        out("  Text:")
+        for line in safe_text(comment.text).splitlines() or [""]:
+            out(f"    | {line}")
+        out(f"  Retained records: {len(detail.records)}")
+        for record in detail.records:
+            out(
+                f"    #{record.id} captured {local_time(record.captured_at)} by "
+                f"{record.captured_by}, sha256 {record.sha256[:16]}…"
+            )
+        out(f"  History: {len(detail.history)} log entries")
+        for entry in detail.history:
+            out("    " + _entry_line(entry))
+    return 0
+
+
+def _entry_line(entry: LogEntry) -> str:
+    reason = entry.reason_code or "-"
+    line = (
+        f"#{entry.id} {local_time(entry.at)} {entry.actor} {entry.action} {entry.state} "
+        f"reason {reason} comment {entry.comment_id} record {entry.record_id}"
+    )
+    if entry.outcome_of:
+        line += f" (outcome of #{entry.outcome_of})"
+    if entry.note:
+        line += f" note: {one_line(entry.note, 60)}"
+    if entry.detail:
+        line += f" - {one_line(entry.detail, 100)}"
+    return line
+
+
+def act(app: App, comment_id: int, action: Action, reason: str | None, note: str) -> int:
+    result = app.moderation.act(comment_id, action, reason, note)
+    out(result.message)
+    out(f"Log entries: #{result.pending_entry_id} pending, #{result.outcome_entry_id} "
+        f"{result.state.value}.")  # fmt: skip
+    return 0 if result.state is not EntryState.FAILED else 1
+
+
+def log(app: App, comment_id: int | None, limit: int, as_json: bool) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+        entries = queries.action_log(session, actor, comment_id, limit)
+        if as_json:
+            out(to_json([_entry_dict(e) for e in entries]))
+            return 0
+        if not entries:
+            out("The action log has no entries you may read.")
+        for entry in entries:
+            out(_entry_line(entry))
+    return 0
+
+
+def verify(app: App) -> int:
+    def progress(done: int, total: int) -> None:
+        print(f"\rChecked {done} of {total} entries", end="", file=sys.stderr, flush=True)
+
+    report = verify_log(app.db, progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    out(f"Checked {report.entries_checked} log entries and {report.records_checked} retained "
+        "records.")  # fmt: skip
+    out(f"Chain head: entry {report.head_id}, sha256 {report.head_hash}")
+    if not report.ok:
+        out(f"VERIFICATION FAILED: {report.problem}. First entry that does not match: "
+            f"{report.first_bad_entry}.")  # fmt: skip
+        return 1
+    out("The action log is intact.")
+    return 0
+
+
+def sites(app: App, as_json: bool) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+        rows = [
+            s
+            for s in session.query(Site).order_by(Site.id)
+            if actor.administers or actor.may_moderate(s.department_id)
+            or actor.may_read_log(s.department_id)
+        ]  # fmt: skip
+        listing = [
+            {"id": s.id, "name": s.name, "platform": s.platform, "department": s.department.name,
+             "external_id": s.external_id, "base_url": s.base_url}
+            for s in rows
+        ]  # fmt: skip
+    if as_json:
+        out(to_json(listing))
+        return 0
+    for item in listing:
+        out(f"{item['id']:>4}  {item['platform']:<10} {safe_text(str(item['name'])):<32} "
+            f"{item['department']}")  # fmt: skip
+    return 0
+
+
+def codes(app: App, as_json: bool) -> int:
+    policy = app.policy
+    if as_json:
+        out(to_json({"version": policy.version, "codes": [
+            {"code": c.code, "name": c.name, "covers": c.covers,
+             "actions": sorted(a.value for a in c.actions), "second_review": c.second_review,
+             "note_required": c.note_required, "clause": c.clause}
+            for c in policy.codes.values()]}))  # fmt: skip
+        return 0
+    out(f"{policy.title}, version {policy.version} (effective {policy.effective})")
+    for code in policy.codes.values():
+        actions = ", ".join(sorted(a.value for a in code.actions))
+        out(f"  {code.code}  {code.name:<30} {actions:<18} {code.clause}")
+    return 0
+
+
+def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str]) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+        if not actor.administers:
+            raise PermissionDenied(
+                f"Only an administrator may change platform credentials; {actor.describe()} "
+                "is not one."
+            )
+        site = admin.find_site(session, site_key)
+        session.expunge(site)
+    platform = Platform(site.platform).value.title()
+    if what == "set":
+        app.credentials.set(site, read_token())
+        out(f"The {platform} token for {site.name!r} is stored in this computer's keyring.")
+    elif app.credentials.delete(site):
+        out(f"The token for {site.name!r} was removed from the keyring.")
+    else:
+        out(f"No token was stored for {site.name!r}.")
+    return 0

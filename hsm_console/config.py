@@ -1,0 +1,51 @@
+"""Where the console keeps its data, and which database it opens.
+
+Order of precedence for the database: `--database URL`, then `HSM_DATABASE_URL`, then
+`database_url` in the config file, then a SQLite file in the user's data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+from hsm_console.errors import ConfigurationError
+
+APP_DIRS = PlatformDirs(appname="HSM Console", appauthor="City of Highland")
+ENV_DATABASE_URL = "HSM_DATABASE_URL"
+DEFAULT_GRAPH_API_VERSION = "v25.0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    graph_api_version: str = DEFAULT_GRAPH_API_VERSION
+
+
+def config_file() -> Path:
+    return Path(APP_DIRS.user_config_dir) / "hsm-console.toml"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path(APP_DIRS.user_data_dir) / 'hsm-console.sqlite3'}"
+
+
+def load_settings(database: str | None = None) -> Settings:
+    file_values: dict[str, object] = {}
+    path = config_file()
+    if path.exists():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"The settings file {path} cannot be read: {exc}.") from None
+    url = database or os.environ.get(ENV_DATABASE_URL) or file_values.get("database_url")
+    if url is not None and not isinstance(url, str):
+        raise ConfigurationError(f"{path}: database_url must be text.")
+    version = file_values.get("graph_api_version", DEFAULT_GRAPH_API_VERSION)
+    if not isinstance(version, str):
+        raise ConfigurationError(f"{path}: graph_api_version must be text such as 'v25.0'.")
+    return Settings(database_url=url or default_database_url(), graph_api_version=version)

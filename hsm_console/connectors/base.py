@@ -1,0 +1,140 @@
+"""The one small interface every platform connector implements.
+
+Connectors speak HTTP and nothing else: they know no database, no Qt and no policy. They
+return plain values and raise `PlatformError` (from `hsm_console.errors`) with a message a
+moderator can read.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from hsm_console.domain import Action, Platform, PlatformState
+
+T = TypeVar("T")
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """What a connector needs to reach one site (an account or page on one platform)."""
+
+    external_id: str  # the platform's id of the page / account / channel / blog
+    base_url: str  # e.g. https://graph.facebook.com or the sandbox's http://127.0.0.1:PORT
+    token: str  # from the keyring; never logged, never stored in the database
+    settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"api_version": "v25.0"}
+
+    def __repr__(self) -> str:  # keep the token out of tracebacks and logs
+        return f"SiteConfig(external_id={self.external_id!r}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class RemotePost:
+    """Content the City published on a site."""
+
+    external_id: str
+    text: str
+    created_at: datetime  # aware, UTC
+    permalink: str
+    raw: JSON
+
+
+@dataclass(frozen=True)
+class RemoteComment:
+    """A comment exactly as the platform returned it (text stored as received)."""
+
+    external_id: str
+    post_external_id: str
+    parent_external_id: str | None  # set on replies
+    author_id: str
+    author_name: str
+    text: str
+    created_at: datetime  # aware, UTC
+    permalink: str
+    state: PlatformState
+    attachments: tuple[str, ...]  # URLs
+    raw: JSON  # the platform's payload for this comment, kept in the retained record
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing. `next_cursor` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one platform lets the City do, in words a moderator can read."""
+
+    actions: frozenset[Action]  # platform-side actions available (flag and keep always are)
+    hide_means: str
+    remove_means: str
+    removed_readable: bool  # can a removed comment still be read back from the API?
+    rate_limits: str
+    instead: str = ""  # what to do where an action is missing
+
+    def allows(self, action: Action) -> bool:
+        return not action.touches_platform or action in self.actions
+
+
+class Connector(abc.ABC):
+    platform: ClassVar[Platform]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+
+    @abc.abstractmethod
+    def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
+        """The City's own posts on the site, newest first."""
+
+    @abc.abstractmethod
+    def list_comments(
+        self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
+    ) -> Page[RemoteComment]:
+        """Comments and replies on one post; `since` narrows to newer ones where supported."""
+
+    @abc.abstractmethod
+    def fetch_state(self, comment_external_id: str) -> PlatformState:
+        """The comment's current visibility on the platform (REMOVED if it is gone)."""
+
+    def hide(self, comment_external_id: str) -> None:
+        raise self._unsupported(Action.HIDE)
+
+    def unhide(self, comment_external_id: str) -> None:
+        raise self._unsupported(Action.UNHIDE)
+
+    def remove(self, comment_external_id: str) -> None:
+        raise self._unsupported(Action.REMOVE)
+
+    def apply(self, action: Action, comment_external_id: str) -> None:
+        """Carry out a platform-side action (the moderation service's step 3)."""
+        if action is Action.HIDE:
+            self.hide(comment_external_id)
+        elif action is Action.UNHIDE:
+            self.unhide(comment_external_id)
+        elif action is Action.REMOVE:
+            self.remove(comment_external_id)
+        else:
+            raise ValueError(f"{action} does not touch the platform")
+
+    def close(self) -> None:
+        """Release network resources (connectors that hold none keep this default)."""
+        return None
+
+    @classmethod
+    def _unsupported(cls, action: Action) -> Exception:
+        from hsm_console.errors import NotPossible
+
+        caps = cls.capabilities
+        return NotPossible(
+            f"{cls.platform.value.title()} does not allow the City to {action.value} "
+            f"a comment through its API. {caps.instead}".strip()
+        )

@@ -1,0 +1,389 @@
+"""Facebook Pages through the Graph API (platform-apis.md, section 1).
+
+A Page access token with the MODERATE task is needed: only a Page token returns commenters'
+identities and comment ids. Comments are read with `filter=stream`, a flat list in which
+replies carry `parent`, so one walk over a post sees the whole thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
+
+from hsm_console.connectors.base import (
+    JSON,
+    Capabilities,
+    Connector,
+    Page,
+    RemoteComment,
+    RemotePost,
+    SiteConfig,
+)
+from hsm_console.connectors.http import (
+    ApiClient,
+    HttpSettings,
+    retry_after_seconds,
+    wait_text,
+)
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError, PlatformError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_VERSION = "v25.0"
+DEFAULT_PAGE_SIZE = 100
+
+POST_FIELDS = "id,message,created_time,permalink_url"
+COMMENT_FIELDS = (
+    "id,message,from,created_time,permalink_url,parent,is_hidden,can_hide,can_remove,attachment"
+)
+
+_COMMENT_GONE = "The comment no longer exists on Facebook: its author or a Page admin deleted it."
+_VERSION = re.compile(r"v\d+\.\d+")
+_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+_TRANSIENT_CODES = frozenset({1, 2})
+# Graph gives no wait for app-level limits (a rolling one-hour window): a polite first wait.
+_DEFAULT_RATE_LIMIT_WAIT = 300.0
+
+
+class FacebookConnector(Connector):
+    platform = Platform.FACEBOOK
+    capabilities = Capabilities(
+        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
+        hide_means=(
+            "The comment is hidden from everyone except the author and their friends, "
+            "who do not learn that it was hidden. It can be unhidden."
+        ),
+        remove_means="The comment is deleted from Facebook permanently; it cannot be restored.",
+        removed_readable=False,
+        rate_limits=(
+            "Page tokens fall under Meta's Business Use Case (BUC) limit: 4,800 calls per "
+            "engaged user of the Page in a rolling 24 hours. When Facebook says the limit is "
+            "reached, the console waits as long as Facebook asks."
+        ),
+    )
+
+    def __init__(self, site: SiteConfig) -> None:
+        super().__init__(site)
+        self._version = str(site.settings.get("api_version", DEFAULT_API_VERSION))
+        if not _VERSION.fullmatch(self._version):
+            raise ConfigurationError(
+                f"The Graph API version {self._version!r} is not valid: write it like "
+                f"{DEFAULT_API_VERSION!r}."
+            )
+        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
+        if type(page_size) is not int or not 1 <= page_size <= 500:
+            raise ConfigurationError("The site's page_size must be a whole number from 1 to 500.")
+        self._page_size = page_size
+        self._client = ApiClient(
+            site.base_url,
+            platform_name="Facebook",
+            error_parser=graph_error,
+            auth_headers={"Authorization": f"Bearer {site.token}"},
+            settings=HttpSettings.from_settings(site.settings),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
+        params: dict[str, str | int] = {"fields": POST_FIELDS, "limit": self._page_size}
+        if cursor:
+            params["after"] = cursor
+        with _about(
+            "The Facebook Page was not found, or this site's token cannot see it: "
+            "check the site's Page id."
+        ):
+            body = self._client.get(self._path(self.site.external_id, "published_posts"), params)
+        posts = [post for item in _data(body) if (post := _post(item)) is not None]
+        return Page(posts, _next_cursor(body))
+
+    def list_comments(
+        self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
+    ) -> Page[RemoteComment]:
+        params: dict[str, str | int] = {
+            "filter": "stream",
+            "order": "chronological",
+            "fields": COMMENT_FIELDS,
+            "limit": self._page_size,
+        }
+        if cursor:
+            params["after"] = cursor
+        if since is not None:
+            # Times from the database may come back naive; they are UTC (DESIGN.md).
+            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
+            params["since"] = int(aware.timestamp())
+        with _about("The post no longer exists on Facebook: a Page admin deleted it."):
+            body = self._client.get(self._path(post_external_id, "comments"), params)
+        comments = [
+            comment
+            for item in _data(body)
+            if (comment := _comment(post_external_id, item)) is not None
+        ]
+        return Page(comments, _next_cursor(body))
+
+    def fetch_state(self, comment_external_id: str) -> PlatformState:
+        try:
+            body = self._client.get(self._path(comment_external_id), {"fields": "id,is_hidden"})
+        except PlatformError as exc:
+            if exc.gone:
+                return PlatformState.REMOVED
+            raise
+        return PlatformState.HIDDEN if _truthy(body.get("is_hidden")) else PlatformState.VISIBLE
+
+    def hide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=True)
+
+    def unhide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=False)
+
+    def remove(self, comment_external_id: str) -> None:
+        with _about(_COMMENT_GONE):
+            body = self._client.delete(self._path(comment_external_id))
+        _require_success(body, "delete")
+
+    def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
+        with _about(_COMMENT_GONE):
+            body = self._client.post(
+                self._path(comment_external_id), {"is_hidden": "true" if hidden else "false"}
+            )
+        _require_success(body, "hide" if hidden else "unhide")
+
+    def _path(self, *parts: str) -> str:
+        # Ids come from the platform or the database: never let one change the path.
+        return "/".join((self._version, *(quote(part, safe="") for part in parts)))
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def graph_error(response: requests.Response) -> PlatformError:
+    """A Graph error answer as a message a moderator can act on."""
+    error = _error_object(response)
+    code = _int(error.get("code"))
+    subcode = _int(error.get("error_subcode"))
+    status = response.status_code
+    details = (
+        f"HTTP {status}, Graph error {code}/{subcode} ({error.get('type', 'no type')}): "
+        f"{error.get('message', '')} [fbtrace_id {error.get('fbtrace_id', '-')}]"
+    )
+    if code == 190:
+        return PlatformError(
+            "The Facebook token for this site has expired or was revoked: "
+            "ask an administrator to renew it.",
+            details=details,
+        )
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return PlatformError(
+            "Facebook refused: the token for this site lacks the permission to moderate "
+            "comments (pages_manage_engagement, with the Page's Moderate task). "
+            "Ask an administrator to grant it and renew the token.",
+            details=details,
+        )
+    if code in _RATE_LIMIT_CODES or status == 429:
+        wait = _rate_limit_wait(response)
+        return PlatformError(
+            "Facebook is limiting how many calls the City may make. "
+            f"Try again in {wait_text(wait)}.",
+            details=details,
+            retryable=True,
+            retry_after=wait,
+        )
+    if (code == 100 and subcode == 33) or status == 404:
+        return PlatformError("This no longer exists on Facebook.", details=details, gone=True)
+    if code in _TRANSIENT_CODES or status >= 500:
+        return PlatformError(
+            "Facebook had a temporary problem. Try again in a few minutes.",
+            details=details,
+            retryable=True,
+        )
+    return PlatformError(
+        f"Facebook refused the request (error {code if code is not None else status}). "
+        "If it keeps happening, tell an administrator.",
+        details=details,
+    )
+
+
+@contextmanager
+def _about(gone_message: str) -> Iterator[None]:
+    """Say which object is missing when Graph answers "does not exist"."""
+    try:
+        yield
+    except PlatformError as exc:
+        if not exc.gone:
+            raise
+        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
+
+
+def _error_object(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _rate_limit_wait(response: requests.Response) -> float:
+    """Seconds to wait: BUC `estimated_time_to_regain_access` (minutes), else Retry-After."""
+    minutes = 0
+    try:
+        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage", "{}"))
+    except ValueError:
+        usage = {}
+    if isinstance(usage, dict):
+        for entries in usage.values():
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict):
+                    minutes = max(minutes, _int(entry.get("estimated_time_to_regain_access")) or 0)
+    if minutes > 0:
+        return minutes * 60.0
+    after = retry_after_seconds(response)
+    return after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
+
+
+def _require_success(body: JSON, what: str) -> None:
+    if body.get("success") is not True:
+        raise PlatformError(
+            f"Facebook did not confirm the {what}. Check the comment on Facebook before "
+            "trying again.",
+            details=f"answer: {json.dumps(body)[:300]}",
+            retryable=True,
+        )
+
+
+# --- payloads -------------------------------------------------------------------------
+
+
+def _data(body: JSON) -> list[Any]:
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise PlatformError(
+            "Facebook answered with something the console cannot read (no list of items). "
+            "Try again later; if it keeps happening, tell an administrator.",
+            details=f"top-level keys: {sorted(body)[:10]}",
+            retryable=True,
+        )
+    return data
+
+
+def _next_cursor(body: JSON) -> str | None:
+    """The `after` cursor, but only while `paging.next` says more exists."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    if isinstance(after, str) and after:
+        return after
+    # Some edges give only the `next` URL; its `after` parameter is the same cursor.
+    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
+    if from_url:
+        return from_url[0]
+    raise PlatformError(
+        "Facebook said more items exist but gave no way to fetch them. Try again later.",
+        details="paging.next present without an `after` cursor",
+        retryable=True,
+    )
+
+
+def _post(item: object) -> RemotePost | None:
+    if not isinstance(item, dict) or _id(item.get("id")) is None:
+        log.warning("Skipped a Facebook post without an id: %.200r", item)
+        return None
+    return RemotePost(
+        external_id=str(item["id"]),
+        text=_text(item.get("message")),
+        created_at=_time(item.get("created_time"), item["id"]),
+        permalink=_text(item.get("permalink_url")),
+        raw=item,
+    )
+
+
+def _comment(post_external_id: str, item: object) -> RemoteComment | None:
+    """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
+    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+        # Without an id nothing can be done with it; the rest of the page still counts.
+        log.warning(
+            "Skipped a Facebook comment without an id on %s: %.200r", post_external_id, item
+        )
+        return None
+    author = item.get("from")
+    author = author if isinstance(author, dict) else {}
+    parent = item.get("parent")
+    return RemoteComment(
+        external_id=external_id,
+        post_external_id=post_external_id,
+        parent_external_id=_id(parent.get("id")) if isinstance(parent, dict) else None,
+        author_id=_id(author.get("id")) or "",
+        author_name=_text(author.get("name")) or "(unknown)",
+        text=_text(item.get("message")),
+        created_at=_time(item.get("created_time"), external_id),
+        permalink=_text(item.get("permalink_url")),
+        state=PlatformState.HIDDEN if _truthy(item.get("is_hidden")) else PlatformState.VISIBLE,
+        attachments=_attachment_urls(item.get("attachment")),
+        raw=item,
+    )
+
+
+def _attachment_urls(attachment: object) -> tuple[str, ...]:
+    if not isinstance(attachment, dict):
+        return ()
+    media = attachment.get("media")
+    image = media.get("image") if isinstance(media, dict) else None
+    candidates = [attachment.get("url"), image.get("src") if isinstance(image, dict) else None]
+    urls = [url for url in candidates if isinstance(url, str) and url]
+    return tuple(dict.fromkeys(urls))  # de-duplicated, order kept
+
+
+def _time(value: object, external_id: object) -> datetime:
+    """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
+    log.warning(
+        "Facebook item %.80s has no readable created_time (%.80r); using now", external_id, value
+    )
+    return datetime.now(UTC)
+
+
+def _id(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")

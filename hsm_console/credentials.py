@@ -1,0 +1,69 @@
+"""Platform tokens, kept only in the operating system's credential store (keyring).
+
+A token is never written to the database, a config file, a log, an error message or the
+terminal. Sites served by the console's own sandbox use the sandbox's public demo token.
+"""
+
+from __future__ import annotations
+
+import keyring
+from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
+from hsm_console.db.models import Site
+from hsm_console.errors import ConfigurationError
+
+KEYRING_SERVICE = "HSM Console"
+
+NO_BACKEND_HELP = (
+    "No usable keyring (credential store) was found on this computer, so platform tokens "
+    "cannot be kept safely. On Windows the Credential Manager is used automatically; on macOS "
+    "the Keychain. On Linux, sign in to a desktop session with GNOME Keyring or KWallet "
+    "running. On a server without either, an administrator can install the encrypted file "
+    "store: pip install keyrings.alt, and set PYTHON_KEYRING_BACKEND="
+    "keyrings.alt.file.EncryptedKeyring."
+)
+
+
+def credential_key(site: Site) -> str:
+    """Stable across databases: a demo database and the City's share no site ids."""
+    return f"{site.platform}:{site.base_url.rstrip('/')}:{site.external_id}"
+
+
+class CredentialStore:
+    def get(self, site: Site) -> str:
+        if site.is_sandbox:
+            from hsm_console.sandbox import SANDBOX_TOKEN
+
+            return SANDBOX_TOKEN
+        try:
+            token = keyring.get_password(KEYRING_SERVICE, credential_key(site))
+        except NoKeyringError:
+            raise ConfigurationError(NO_BACKEND_HELP) from None
+        except KeyringError as exc:
+            raise ConfigurationError(f"The keyring could not be read: {exc}.") from None
+        if not token:
+            raise ConfigurationError(
+                f"No token is stored for the site {site.name!r} on this computer. Ask an "
+                f"administrator to run: hsm-console credentials set {site.id}"
+            )
+        return token
+
+    def set(self, site: Site, token: str) -> None:
+        token = token.strip()
+        if not token:
+            raise ConfigurationError("An empty token was not stored.")
+        try:
+            keyring.set_password(KEYRING_SERVICE, credential_key(site), token)
+        except NoKeyringError:
+            raise ConfigurationError(NO_BACKEND_HELP) from None
+        except KeyringError as exc:
+            raise ConfigurationError(f"The keyring refused the token: {exc}.") from None
+
+    def delete(self, site: Site) -> bool:
+        try:
+            keyring.delete_password(KEYRING_SERVICE, credential_key(site))
+        except PasswordDeleteError:
+            return False
+        except NoKeyringError:
+            raise ConfigurationError(NO_BACKEND_HELP) from None
+        return True

@@ -1,0 +1,147 @@
+"""Opening the database: the SQLite default or a City-wide PostgreSQL, migrated by Alembic."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hsm_console.errors import ConfigurationError, UserError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_S = 10.0
+_IMMEDIATE = "hsm_immediate"
+
+
+class DatabaseBusy(UserError):
+    """Another program holds the database longer than we are willing to wait."""
+
+
+class Database:
+    """One database: sessions for reading, write sessions that serialise writers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        if self.url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"Unsupported database {self.url.get_backend_name()!r}: use SQLite or PostgreSQL."
+            )
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url)
+        else:
+            self.engine = create_engine(
+                self.url.set(drivername="postgresql+psycopg"), pool_pre_ping=True
+            )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def write_session(self) -> Session:
+        """A session whose transaction takes the write lock up front (SQLite BEGIN IMMEDIATE).
+
+        Writers that read-then-write (the hash chain) must not both read the same head.
+        PostgreSQL takes an advisory lock instead, in `audit.chain`.
+        """
+        return self._writers()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A committed write transaction; a locked database becomes a plain-words error."""
+        with self.write_session() as session:
+            try:
+                with session.begin():
+                    yield session
+            except OperationalError as exc:
+                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                    raise DatabaseBusy(
+                        "The database is busy: another program has held it for more than "
+                        f"{SQLITE_BUSY_TIMEOUT_S:.0f} seconds. Nothing was changed; try again.",
+                        details=str(exc.orig),
+                    ) from exc
+                raise
+
+    # --- schema -----------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return config
+
+    def upgrade(self) -> str:
+        """Migrate to the newest schema; returns the revision now in force."""
+        config = self._alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return self.head_revision()
+
+    def head_revision(self) -> str:
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def ensure_schema(self) -> None:
+        """SQLite is migrated on first use; a shared PostgreSQL only by `db upgrade`."""
+        if self.current_revision() == self.head_revision():
+            return
+        if self.is_sqlite:
+            self.upgrade()
+            return
+        raise ConfigurationError(
+            "The PostgreSQL database is not at the schema this console needs. An administrator "
+            "must run: hsm-console db upgrade"
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a record must survive a power cut before the platform is called.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -1,0 +1,252 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+Two tables are records and never change once written: `retained_records` and `action_log`.
+The database refuses UPDATE and DELETE on them (triggers, see `db/append_only.py`); every
+other table is working state that the services keep up to date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(back_populates="department")
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The operating-system account (DOMAIN\name on Windows) or the database login.
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grants: Mapped[list[RoleGrant]] = relationship(back_populates="person")
+
+
+class RoleGrant(Base):
+    """A role held by a person, for one department or (department NULL) for all of them."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("person_id", "role", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+
+    person: Mapped[Person] = relationship(back_populates="grants")
+
+
+class Site(Base):
+    """One account or page on one platform, belonging to one department."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("platform", "base_url", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    # Connector settings such as the Graph API version. Never a token: those are in the keyring.
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Served by the console's own sandbox, whose demo token is public.
+    is_sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship(back_populates="sites")
+
+
+class Post(Base):
+    """Content the City published on a site, kept as the context of its comments."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("site_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    permalink: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw: Mapped[dict[str, Any]]
+
+
+class Comment(Base):
+    """The working copy of a comment: what the queue shows and what actions change."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("site_id", "external_id"),
+        Index("ix_comments_queue", "status", "created_at"),
+        Index("ix_comments_site_queue", "site_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[str] = mapped_column(String(200))
+    author_name: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    permalink: Mapped[str] = mapped_column(String(2000))
+    attachments: Mapped[list[str]] = mapped_column(default=list)
+    raw: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Visibility on the platform as last seen (domain.PlatformState).
+    platform_state: Mapped[str] = mapped_column(String(16))
+    # The City's triage status (domain.CommentStatus); the queue shows "new".
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    # Optimistic concurrency: every action bumps it; an action names the version it saw.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The log entry of an action recorded but not yet completed (None when idle).
+    pending_entry_id: Mapped[int | None] = mapped_column(Integer)
+    last_actor: Mapped[str | None] = mapped_column(String(200))
+    last_action_at: Mapped[datetime | None]
+
+    site: Mapped[Site] = relationship()
+    post: Mapped[Post] = relationship()
+
+
+class RetainedRecord(Base):
+    """An immutable snapshot of a comment as it stood when acted on (append-only)."""
+
+    __tablename__ = "retained_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    captured_at: Mapped[datetime]
+    captured_by: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    comment_external_id: Mapped[str] = mapped_column(String(200))
+    parent_external_id: Mapped[str | None] = mapped_column(String(200))
+    post_external_id: Mapped[str] = mapped_column(String(200))
+    post_text: Mapped[str] = mapped_column(Text)
+    post_permalink: Mapped[str] = mapped_column(String(2000))
+    author_id: Mapped[str] = mapped_column(String(200))
+    author_name: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    permalink: Mapped[str] = mapped_column(String(2000))
+    attachments: Mapped[list[str]]
+    raw: Mapped[dict[str, Any]]
+    # SHA-256 of the record's canonical form; the log entry that cites it carries it too.
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class LogEntry(Base):
+    """One entry of the append-only, hash-chained action log.
+
+    `id` is the position in the chain, assigned under the chain lock (no gaps, no forks:
+    `prev_hash` is unique, so two writers can never both extend the same head).
+    """
+
+    __tablename__ = "action_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("retained_records.id"))
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    reason_code: Mapped[str | None] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    policy_version: Mapped[str] = mapped_column(String(32))
+    second_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set on outcome entries: the pending entry this completes.
+    outcome_of: Mapped[int | None] = mapped_column(ForeignKey("action_log.id"), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SyncState(Base):
+    """Per-site sync bookkeeping: how far we have read, and what went wrong last."""
+
+    __tablename__ = "sync_state"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    high_water: Mapped[datetime | None]
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    wait_until: Mapped[datetime | None]

@@ -1,0 +1,86 @@
+"""The words of the design (DESIGN.md, "Words") as types shared by every layer."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Platform(enum.StrEnum):
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    X = "x"
+    YOUTUBE = "youtube"
+    TIKTOK = "tiktok"
+    LINKEDIN = "linkedin"
+    WORDPRESS = "wordpress"
+    DISCOURSE = "discourse"
+
+
+class Action(enum.StrEnum):
+    """What a moderator does to a comment."""
+
+    FLAG = "flag"  # local only: marked for review
+    HIDE = "hide"
+    UNHIDE = "unhide"
+    REMOVE = "remove"  # irreversible on the platform
+    KEEP = "keep"  # reviewed, no action needed
+
+    @property
+    def touches_platform(self) -> bool:
+        return self in (Action.HIDE, Action.UNHIDE, Action.REMOVE)
+
+    @property
+    def needs_reason(self) -> bool:
+        return self in (Action.FLAG, Action.HIDE, Action.REMOVE)
+
+
+class CommentStatus(enum.StrEnum):
+    """Where a comment stands in the City's triage (the queue shows NEW)."""
+
+    NEW = "new"
+    FLAGGED = "flagged"
+    HIDDEN = "hidden"
+    REMOVED = "removed"
+    KEPT = "kept"
+
+
+# The status a comment takes once an action is applied.
+STATUS_AFTER: dict[Action, CommentStatus] = {
+    Action.FLAG: CommentStatus.FLAGGED,
+    Action.HIDE: CommentStatus.HIDDEN,
+    Action.UNHIDE: CommentStatus.KEPT,
+    Action.REMOVE: CommentStatus.REMOVED,
+    Action.KEEP: CommentStatus.KEPT,
+}
+
+
+class PlatformState(enum.StrEnum):
+    """A comment's visibility on the platform itself, as last seen."""
+
+    VISIBLE = "visible"
+    HIDDEN = "hidden"
+    REMOVED = "removed"  # deleted by the City or by its author
+    UNKNOWN = "unknown"  # the platform cannot tell (e.g. X has no hidden flag)
+
+
+# The platform state each platform-changing action produces.
+STATE_AFTER: dict[Action, PlatformState] = {
+    Action.HIDE: PlatformState.HIDDEN,
+    Action.UNHIDE: PlatformState.VISIBLE,
+    Action.REMOVE: PlatformState.REMOVED,
+}
+
+
+class EntryState(enum.StrEnum):
+    """The kind of an action-log entry."""
+
+    PENDING = "pending"  # recorded; the platform has not been told yet
+    APPLIED = "applied"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"  # the platform cannot say whether it took effect
+
+
+class Role(enum.StrEnum):
+    MODERATOR = "moderator"
+    SUPERVISOR = "supervisor"
+    ADMINISTRATOR = "administrator"

@@ -1,0 +1,191 @@
+"""Deterministic seed data for the sandbox: two City Pages, their posts and ~200 comments.
+
+The texts live in `resources/demo/seed-comments.json`; this module gives them ids, authors
+and times. A fixed random seed and a fixed end time make every run identical, so tests can
+rely on ids and order; the demo mode passes `end=now` to make the times look recent.
+Each comment carries the reason code a careful moderator would pick (`expected_code`,
+None when it breaks no rule). It is for tests only and never reaches an API payload.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hsm_console.resources import resource_path
+
+SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105 (public on purpose: every seeded Page takes it)
+DEFAULT_RANDOM_SEED = 20260302
+BASE_TIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # the newest seeded comment is before it
+CHATTER_REPLIES = 27  # short clean replies scattered by the random seed
+
+
+@dataclass(frozen=True)
+class SeedPage:
+    id: str
+    name: str
+    token: str
+
+
+@dataclass(frozen=True)
+class SeedPost:
+    id: str  # "{page-id}_{post-number}", as Graph writes post ids
+    page_id: str
+    message: str
+    created_time: datetime
+    permalink_url: str
+    link: str  # the City web page the announcement points to
+
+
+@dataclass(frozen=True)
+class SeedAttachment:
+    type: str  # "photo" or "video_inline"
+    url: str
+    image_src: str
+
+
+@dataclass(frozen=True)
+class SeedComment:
+    id: str  # "{post-number}_{comment-number}"
+    post_id: str
+    page_id: str
+    parent_id: str | None
+    author_id: str
+    author_name: str
+    message: str
+    created_time: datetime
+    permalink_url: str
+    attachment: SeedAttachment | None
+    expected_code: str | None  # reason code, None for a comment that breaks no rule
+    tags: tuple[str, ...]  # hostile-text markers: html, script, rtl, formula, emoji, long...
+
+
+@dataclass(frozen=True)
+class SeedData:
+    pages: tuple[SeedPage, ...]
+    posts: tuple[SeedPost, ...]
+    comments: tuple[SeedComment, ...]  # chronological within each post
+
+    def comments_on(self, post_id: str) -> tuple[SeedComment, ...]:
+        return tuple(c for c in self.comments if c.post_id == post_id)
+
+    def tagged(self, tag: str) -> tuple[SeedComment, ...]:
+        return tuple(c for c in self.comments if tag in c.tags)
+
+
+def build(
+    random_seed: int = DEFAULT_RANDOM_SEED, end: datetime = BASE_TIME, token: str = SANDBOX_TOKEN
+) -> SeedData:
+    """The seed data, identical for identical arguments."""
+    with resource_path("demo", "seed-comments.json").open(encoding="utf-8") as file:
+        templates = json.load(file)
+    return _Builder(random.Random(random_seed), end, templates).build(token)  # noqa: S311
+
+
+class _Builder:
+    def __init__(self, rng: random.Random, end: datetime, templates: dict[str, Any]) -> None:
+        self.rng = rng
+        self.end = end
+        self.templates = templates
+        self.author_ids = {
+            name: str(rng.randrange(10**14, 10**15)) for name in templates["authors"]
+        }
+        self.comments: list[SeedComment] = []
+
+    def build(self, token: str) -> SeedData:
+        pages: list[SeedPage] = []
+        posts: list[SeedPost] = []
+        for page_index, page in enumerate(self.templates["pages"]):
+            pages.append(SeedPage(page["id"], page["name"], token))
+            for post_index, template in enumerate(page["posts"]):
+                post = self._post(
+                    page["id"], 122_100_000_000_000 + page_index * 1000 + post_index, template
+                )
+                posts.append(post)
+                when = post.created_time
+                for comment in template["comments"]:
+                    when += timedelta(seconds=self.rng.randrange(180, 6000))
+                    self._comment(post, None, comment, when)
+        self._scatter_chatter(posts)
+        ordered = sorted(self.comments, key=lambda c: (c.post_id, c.created_time, c.id))
+        return SeedData(tuple(pages), tuple(posts), tuple(ordered))
+
+    def _post(self, page_id: str, number: int, template: dict[str, Any]) -> SeedPost:
+        created = self.end - timedelta(days=template["days_before"])
+        return SeedPost(
+            id=f"{page_id}_{number}",
+            page_id=page_id,
+            message=template["message"],
+            created_time=created.replace(microsecond=0),
+            permalink_url=f"https://www.facebook.com/{page_id}/posts/{number}",
+            link=template["link"],
+        )
+
+    def _comment(
+        self, post: SeedPost, parent: SeedComment | None, template: dict[str, Any], when: datetime
+    ) -> None:
+        text = template["text"]
+        if "repeat" in template:
+            text = text + "\n\n" + "\n\n".join([template["repeat_text"]] * template["repeat"])
+        author = template.get("author") or self.rng.choice(self.templates["authors"])
+        comment = self._make(post, parent, text, author, when, template)
+        reply_time = when
+        for reply in template.get("replies", []):
+            reply_time += timedelta(seconds=self.rng.randrange(60, 3600))
+            self._comment(post, comment, reply, reply_time)
+
+    def _make(
+        self,
+        post: SeedPost,
+        parent: SeedComment | None,
+        text: str,
+        author: str,
+        when: datetime,
+        template: dict[str, Any],
+    ) -> SeedComment:
+        post_number = post.id.split("_")[1]
+        number = 7_100_000_000_000_000 + len(self.comments) + 1
+        link = f"https://www.facebook.com/{post.page_id}/posts/{post_number}?comment_id="
+        link += f"{parent.id.split('_')[1]}&reply_comment_id={number}" if parent else str(number)
+        author_id = self.author_ids.setdefault(author, str(self.rng.randrange(10**14, 10**15)))
+        kind = template.get("attachment")
+        comment = SeedComment(
+            id=f"{post_number}_{number}",
+            post_id=post.id,
+            page_id=post.page_id,
+            parent_id=parent.id if parent else None,
+            author_id=author_id,
+            author_name=author,
+            message=text,
+            created_time=when.replace(microsecond=0),
+            permalink_url=link,
+            attachment=_attachment(kind, number) if kind else None,
+            expected_code=template.get("code"),
+            tags=tuple(template.get("tags", ())),
+        )
+        self.comments.append(comment)
+        return comment
+
+    def _scatter_chatter(self, posts: list[SeedPost]) -> None:
+        for _ in range(CHATTER_REPLIES):
+            post = self.rng.choice(posts)
+            parent = self.rng.choice(
+                [c for c in self.comments if c.post_id == post.id and c.parent_id is None]
+            )
+            when = parent.created_time + timedelta(seconds=self.rng.randrange(60, 7200))
+            text = self.rng.choice(self.templates["chatter"])
+            self._make(post, parent, text, self.rng.choice(self.templates["authors"]), when, {})
+
+
+def _attachment(kind: str, number: int) -> SeedAttachment:
+    image = f"https://scontent.sandbox.invalid/v/t39.30808-6/{number}_n.jpg"
+    if kind == "video":
+        return SeedAttachment("video_inline", f"https://www.facebook.com/watch/?v={number}", image)
+    return SeedAttachment("photo", f"https://www.facebook.com/photo.php?fbid={number}", image)
+
+
+DEMO = build()
+SEEDED_COMMENTS: tuple[SeedComment, ...] = DEMO.comments

@@ -1,0 +1,413 @@
+"""The record-first rule (DESIGN.md): the one way any action on a comment is carried out.
+
+1. check the actor may act, the policy allows the action for the reason code, and the
+   platform can do it;
+2. in one committed transaction: the retained record and a `pending` log entry;
+3. only then call the platform;
+4. append the outcome (`applied`/`failed`) and update the comment only on `applied`;
+5. reconcile `pending` entries left by a crash, from the platform's real state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from hsm_console.access import Actor, resolve_actor
+from hsm_console.connectors.base import Connector
+from hsm_console.db.engine import Database
+from hsm_console.db.models import Comment, LogEntry, Person, Site
+from hsm_console.domain import (
+    STATE_AFTER,
+    STATUS_AFTER,
+    Action,
+    EntryState,
+    PlatformState,
+)
+from hsm_console.errors import (
+    ConcurrentAction,
+    NotFound,
+    NotPossible,
+    PermissionDenied,
+    PlatformError,
+    UserError,
+)
+from hsm_console.policy import Policy
+from hsm_console.records import append_entry, snapshot
+from hsm_console.services.connections import ConnectorFactory, capabilities_of
+from hsm_console.timefmt import local_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    comment_id: int
+    action: Action
+    state: EntryState
+    pending_entry_id: int
+    outcome_entry_id: int
+    message: str  # plain words for the moderator
+
+    @property
+    def ok(self) -> bool:
+        return self.state is EntryState.APPLIED
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: EntryState
+    detail: str
+    # What the platform was learned to show, where known (updates the working copy).
+    seen: PlatformState | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What step 2 committed, carried to steps 3 and 4."""
+
+    entry_id: int
+    comment_id: int
+    comment_external_id: str
+    site: Site
+    action: Action
+    reason_code: str | None
+    record_id: int
+    record_sha256: str
+    department_id: int
+
+
+class ModerationService:
+    def __init__(
+        self,
+        db: Database,
+        policy: Policy,
+        connectors: ConnectorFactory,
+        username: str,
+    ) -> None:
+        self.db = db
+        self.policy = policy
+        self.connectors = connectors
+        self.username = username
+
+    def actor(self, session: Session) -> Actor:
+        return resolve_actor(session, self.username)
+
+    # --- acting ---------------------------------------------------------------------
+
+    def act(
+        self,
+        comment_id: int,
+        action: Action,
+        reason_code: str | None = None,
+        note: str = "",
+        expected_version: int | None = None,
+    ) -> ActionResult:
+        """Carry out one action record-first. Refusals before step 2 raise UserError."""
+        pending = self._record(comment_id, action, reason_code, note.strip(), expected_version)
+        outcome = self._call_platform(pending)
+        outcome_id = self._complete(pending, outcome)
+        return ActionResult(
+            comment_id, action, outcome.state, pending.entry_id, outcome_id,
+            self._say(pending, outcome),
+        )  # fmt: skip
+
+    def act_many(
+        self,
+        comment_ids: Sequence[int],
+        action: Action,
+        reason_code: str | None = None,
+        note: str = "",
+        progress: Callable[[int, int], bool] | None = None,
+    ) -> list[ActionResult | UserError]:
+        """One reason for all, each comment recorded separately; stops if progress says so."""
+        results: list[ActionResult | UserError] = []
+        for done, comment_id in enumerate(comment_ids):
+            if progress is not None and not progress(done, len(comment_ids)):
+                break
+            try:
+                results.append(self.act(comment_id, action, reason_code, note))
+            except UserError as exc:
+                results.append(exc)
+        return results
+
+    def _record(
+        self,
+        comment_id: int,
+        action: Action,
+        reason_code: str | None,
+        note: str,
+        expected_version: int | None,
+    ) -> _Pending:
+        """Steps 1 and 2: check, then commit the retained record and the pending entry."""
+        with self.db.transaction() as session:
+            actor = self.actor(session)
+            comment = session.get(Comment, comment_id)
+            if comment is None:
+                raise NotFound(f"There is no comment {comment_id}.")
+            site = comment.site
+            if not actor.may_moderate(site.department_id):
+                raise PermissionDenied(
+                    f"{actor.describe()} is not a moderator of the department that owns "
+                    f"{site.name!r}; nothing was recorded."
+                )
+            reason = self.policy.check(action, reason_code, note)
+            self._check_state(session, comment, action, expected_version)
+
+            # Claim the comment first: on PostgreSQL the row lock makes a concurrent
+            # moderator wait here, then find the version changed and stop.
+            seen = comment.version
+            claimed = (
+                session.query(Comment)
+                .filter(Comment.id == comment.id, Comment.version == seen)
+                .update({Comment.version: seen + 1}, synchronize_session=False)
+            )
+            if claimed != 1:
+                raise ConcurrentAction(self._handled_first(session, comment.id))
+            record = snapshot(session, comment, actor.username)
+            entry = append_entry(
+                session,
+                actor=actor.username,
+                state=EntryState.PENDING.value,
+                action=action.value,
+                comment_id=comment.id,
+                site_id=site.id,
+                department_id=site.department_id,
+                record_id=record.id,
+                record_sha256=record.sha256,
+                reason_code=reason.code if reason else None,
+                note=note,
+                policy_version=self.policy.version,
+                second_review=bool(reason and reason.second_review),
+            )
+            session.query(Comment).filter(Comment.id == comment.id).update(
+                {
+                    Comment.pending_entry_id: entry.id,
+                    Comment.last_actor: actor.username,
+                    Comment.last_action_at: entry.at,
+                },
+                synchronize_session=False,
+            )
+            session.expunge(site)
+            return _Pending(
+                entry.id,
+                comment.id,
+                comment.external_id,
+                site,
+                action,
+                entry.reason_code,
+                record.id,
+                record.sha256,
+                site.department_id,
+            )
+
+    def _check_state(
+        self, session: Session, comment: Comment, action: Action, expected_version: int | None
+    ) -> None:
+        if comment.pending_entry_id is not None:
+            raise ConcurrentAction(
+                f"{self._name(session, comment.last_actor)} is acting on this comment right now; "
+                "nothing was sent. Look again in a moment."
+            )
+        if expected_version is not None and comment.version != expected_version:
+            raise ConcurrentAction(self._handled_first(session, comment.id))
+        platform = comment.site.platform.title()
+        if comment.platform_state == PlatformState.REMOVED.value:
+            raise NotPossible(
+                f"This comment no longer exists on {platform} (removed); nothing can be done "
+                "to it there. Its retained records and history remain."
+            )
+        caps = capabilities_of(comment.site)
+        if not caps.allows(action):
+            raise NotPossible(
+                f"{platform} does not allow the City to {action.value} a comment. {caps.instead}"
+            )
+        if action is Action.HIDE and comment.platform_state == PlatformState.HIDDEN.value:
+            raise NotPossible(f"This comment is already hidden on {platform}.")
+        if action is Action.UNHIDE and comment.platform_state != PlatformState.HIDDEN.value:
+            raise NotPossible(
+                f"This comment is not hidden on {platform}, so it cannot be unhidden."
+            )
+
+    def _call_platform(self, pending: _Pending) -> _Outcome:
+        """Step 3. Never raises: every way it can end becomes an outcome to record."""
+        if not pending.action.touches_platform:
+            return _Outcome(
+                EntryState.APPLIED, "Recorded in the console; nothing changes on the platform."
+            )
+        connector: Connector | None = None
+        try:
+            connector = self.connectors(pending.site)
+            connector.apply(pending.action, pending.comment_external_id)
+            return _Outcome(EntryState.APPLIED, "", STATE_AFTER[pending.action])
+        except PlatformError as exc:
+            if exc.gone:
+                return _Outcome(EntryState.FAILED, exc.message, PlatformState.REMOVED)
+            if exc.retryable and connector is not None:
+                return self._read_back(connector, pending, exc)
+            return _Outcome(EntryState.FAILED, exc.message)
+        except UserError as exc:
+            return _Outcome(EntryState.FAILED, exc.message)
+        except Exception as exc:  # a bug: the log must still be complete
+            log.exception("platform call failed unexpectedly")
+            return _Outcome(
+                EntryState.FAILED, f"Internal error ({type(exc).__name__}); see the debug log."
+            )
+        finally:
+            if connector is not None:
+                connector.close()
+
+    def _read_back(self, connector: Connector, pending: _Pending, error: PlatformError) -> _Outcome:
+        """After an error that may hide a success (a timeout), ask the platform what stands."""
+        try:
+            state = connector.fetch_state(pending.comment_external_id)
+        except UserError:
+            return _Outcome(EntryState.FAILED, error.message)
+        if state is STATE_AFTER[pending.action]:
+            return _Outcome(
+                EntryState.APPLIED, f"Confirmed by reading the comment back after: {error}", state
+            )
+        return _Outcome(
+            EntryState.FAILED, f"{error.message} The platform shows it {state.value}.", state
+        )
+
+    def _complete(self, pending: _Pending, outcome: _Outcome) -> int:
+        """Step 4: the outcome entry, and the comment's new state only if applied."""
+        with self.db.transaction() as session:
+            entry = append_entry(
+                session,
+                actor=self.username,
+                state=outcome.state.value,
+                action=pending.action.value,
+                comment_id=pending.comment_id,
+                site_id=pending.site.id,
+                department_id=pending.department_id,
+                record_id=pending.record_id,
+                record_sha256=pending.record_sha256,
+                reason_code=pending.reason_code,
+                policy_version=self.policy.version,
+                outcome_of=pending.entry_id,
+                detail=outcome.detail,
+            )
+            changes: dict[Any, Any] = {Comment.pending_entry_id: None}
+            if outcome.state is EntryState.APPLIED:
+                changes[Comment.status] = STATUS_AFTER[pending.action].value
+            if outcome.seen is not None and outcome.seen is not PlatformState.UNKNOWN:
+                changes[Comment.platform_state] = outcome.seen.value
+            session.query(Comment).filter(Comment.id == pending.comment_id).update(
+                changes, synchronize_session=False
+            )
+            return entry.id
+
+    # --- reconciliation (step 5) -------------------------------------------------------
+
+    def reconcile(self, site_ids: Sequence[int] | None = None) -> list[ActionResult]:
+        """Complete every `pending` entry of the actor's departments left by a crash."""
+        outcome = aliased(LogEntry)
+        with self.db.session() as session:
+            actor = self.actor(session)
+            query = (
+                select(LogEntry)
+                .where(LogEntry.state == EntryState.PENDING.value)
+                .where(~select(outcome.id).where(outcome.outcome_of == LogEntry.id).exists())
+                .where(LogEntry.department_id.in_(actor.moderates))
+                .order_by(LogEntry.id)
+            )
+            if site_ids is not None:
+                query = query.where(LogEntry.site_id.in_(site_ids))
+            entries = session.scalars(query).all()
+            work = []
+            for entry in entries:
+                comment = session.get(Comment, entry.comment_id)
+                assert comment is not None
+                site = comment.site
+                session.expunge(site)
+                work.append(
+                    _Pending(
+                        entry.id, comment.id, comment.external_id, site, Action(entry.action),
+                        entry.reason_code, entry.record_id, entry.record_sha256,
+                        entry.department_id,
+                    )
+                )  # fmt: skip
+        results = []
+        for pending in work:
+            found = self._platform_truth(pending)
+            if found is None:
+                continue  # the platform could not be asked; try again at the next sync
+            outcome_id = self._complete(pending, found)
+            results.append(
+                ActionResult(
+                    pending.comment_id, pending.action, found.state, pending.entry_id, outcome_id,
+                    self._say(pending, found),
+                )
+            )  # fmt: skip
+        return results
+
+    def _platform_truth(self, pending: _Pending) -> _Outcome | None:
+        prefix = "Completed by reconciliation after an interruption: "
+        if not pending.action.touches_platform:
+            return _Outcome(EntryState.APPLIED, prefix + "a local action; nothing to ask.")
+        try:
+            connector = self.connectors(pending.site)
+        except UserError as exc:
+            log.warning("reconcile: cannot open connector for site %s: %s", pending.site.id, exc)
+            return None
+        try:
+            state = connector.fetch_state(pending.comment_external_id)
+        except UserError as exc:
+            log.warning("reconcile: cannot read comment %s: %s", pending.comment_id, exc)
+            return None
+        finally:
+            connector.close()
+        if state is STATE_AFTER[pending.action]:
+            detail = f"the platform shows the comment {state.value}."
+            return _Outcome(EntryState.APPLIED, prefix + detail, state)
+        if state is PlatformState.UNKNOWN:
+            detail = "the platform cannot tell whether the action took effect."
+            return _Outcome(EntryState.UNCONFIRMED, prefix + detail, state)
+        if state is PlatformState.REMOVED:
+            detail = "the comment no longer exists on the platform."
+            return _Outcome(EntryState.FAILED, prefix + detail, state)
+        detail = f"not applied; the platform shows the comment {state.value}."
+        return _Outcome(EntryState.FAILED, prefix + detail, state)
+
+    # --- words ---------------------------------------------------------------------------
+
+    def _name(self, session: Session, username: str | None) -> str:
+        if not username:
+            return "Another moderator"
+        display = session.scalar(select(Person.display_name).where(Person.username == username))
+        return f"{display} ({username})" if display else username
+
+    def _handled_first(self, session: Session, comment_id: int) -> str:
+        last = session.scalar(
+            select(LogEntry).where(LogEntry.comment_id == comment_id).order_by(LogEntry.id.desc())
+        )
+        if last is None:
+            return "Someone else changed this comment first; nothing was sent."
+        return (
+            f"{self._name(session, last.actor)} handled this comment first, at "
+            f"{local_time(last.at)} ({last.action}, {last.state}); nothing was sent. "
+            "Its current state is shown now."
+        )
+
+    @staticmethod
+    def _say(pending: _Pending, outcome: _Outcome) -> str:
+        platform = pending.site.platform.title()
+        if outcome.state is EntryState.APPLIED:
+            done = {
+                Action.FLAG: "Flagged for review",
+                Action.KEEP: "Marked as reviewed (kept)",
+                Action.HIDE: f"Hidden on {platform}",
+                Action.UNHIDE: f"Unhidden on {platform}",
+                Action.REMOVE: f"Removed from {platform}",
+            }[pending.action]
+            return f"{done}; recorded as log entry {pending.entry_id}."
+        if outcome.state is EntryState.UNCONFIRMED:
+            return f"Recorded; {platform} cannot confirm the result. {outcome.detail}"
+        return f"{platform} did not {pending.action.value} the comment: {outcome.detail}"

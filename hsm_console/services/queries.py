@@ -1,0 +1,119 @@
+"""Reading what a person may see: the queue, one comment with its history, the action log.
+
+Every query is narrowed to the departments the person's roles cover; a moderator never sees
+another department's comments, whatever the caller asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hsm_console.access import Actor
+from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord, Site
+from hsm_console.domain import CommentStatus
+from hsm_console.errors import NotFound, PermissionDenied
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    created_at: datetime
+    site_name: str
+    platform: str
+    author_name: str
+    text: str
+    status: str
+    platform_state: str
+    version: int
+
+
+def queue(
+    session: Session,
+    actor: Actor,
+    statuses: tuple[str, ...] = (CommentStatus.NEW.value,),
+    limit: int = 100,
+    offset: int = 0,
+) -> list[QueueRow]:
+    """The person's queue across all their departments' sites, newest first."""
+    rows = session.execute(
+        select(
+            Comment.id,
+            Comment.created_at,
+            Site.name,
+            Site.platform,
+            Comment.author_name,
+            Comment.text,
+            Comment.status,
+            Comment.platform_state,
+            Comment.version,
+        )
+        .join(Site, Site.id == Comment.site_id)
+        .where(Site.department_id.in_(actor.moderates), Comment.status.in_(statuses))
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [QueueRow(*row) for row in rows]
+
+
+def readable_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
+    """A comment the person may see (moderators: their departments; supervisors: theirs)."""
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(f"There is no comment {comment_id}.")
+    department_id = comment.site.department_id
+    if not (actor.may_moderate(department_id) or actor.may_read_log(department_id)):
+        raise PermissionDenied(
+            f"Comment {comment_id} belongs to a department {actor.describe()} does not work for."
+        )
+    return comment
+
+
+@dataclass(frozen=True)
+class CommentDetail:
+    comment: Comment
+    site: Site
+    post: Post
+    parent: Comment | None
+    history: list[LogEntry]
+    records: list[RetainedRecord]
+
+
+def comment_detail(session: Session, actor: Actor, comment_id: int) -> CommentDetail:
+    comment = readable_comment(session, actor, comment_id)
+    parent = session.get(Comment, comment.parent_id) if comment.parent_id else None
+    history = list(
+        session.scalars(
+            select(LogEntry).where(LogEntry.comment_id == comment.id).order_by(LogEntry.id)
+        )
+    )
+    records = list(
+        session.scalars(
+            select(RetainedRecord)
+            .where(RetainedRecord.comment_id == comment.id)
+            .order_by(RetainedRecord.id)
+        )
+    )
+    return CommentDetail(comment, comment.site, comment.post, parent, history, records)
+
+
+def action_log(
+    session: Session,
+    actor: Actor,
+    comment_id: int | None = None,
+    limit: int = 200,
+    after_id: int = 0,
+) -> list[LogEntry]:
+    """Log entries the person may read, oldest first (the chain's order)."""
+    query = select(LogEntry).where(LogEntry.id > after_id).order_by(LogEntry.id).limit(limit)
+    if not (actor.administers or actor.supervises is None):
+        visible = set(actor.moderates) | set(actor.supervises)
+        query = query.where(LogEntry.department_id.in_(visible))
+    if comment_id is not None:
+        readable_comment(session, actor, comment_id)
+        query = query.where(LogEntry.comment_id == comment_id)
+    return list(session.scalars(query))

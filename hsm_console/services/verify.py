@@ -1,0 +1,94 @@
+"""Proving the action log and the retained records were not altered.
+
+Walks the chain in order: each entry's id follows the last (no gaps), its `prev_hash` is the
+previous entry's hash, and its own hash recomputes from its fields. Then every retained record
+is hashed again and compared with the hash the log entries cite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from hsm_console.db.engine import Database
+from hsm_console.db.models import LogEntry, RetainedRecord
+from hsm_console.records import ENTRY_FIELDS, GENESIS_HASH, RECORD_FIELDS, entry_hash, record_hash
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries_checked: int
+    records_checked: int
+    head_id: int
+    head_hash: str
+    problem: str = ""  # empty when everything matches
+    first_bad_entry: int | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and not self.cancelled
+
+
+def verify_log(
+    db: Database,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> VerifyReport:
+    entry_columns = [LogEntry.__table__.c[name] for name in (*ENTRY_FIELDS, "entry_hash")]
+    record_columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
+    cited: dict[int, tuple[str, int]] = {}  # record id -> (hash cited, first entry citing it)
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
+        previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
+        rows = session.execute(
+            select(*entry_columns).order_by(LogEntry.id).execution_options(yield_per=BATCH)
+        )
+        for row in rows:
+            values = row._asdict()
+            entry_id = values["id"]
+            problem = ""
+            if entry_id != previous_id + 1:
+                problem = f"entries {previous_id + 1} to {entry_id - 1} are missing"
+            elif values["prev_hash"] != previous_hash:
+                problem = f"entry {entry_id} does not follow entry {previous_id} (chain broken)"
+            elif entry_hash(values) != values["entry_hash"]:
+                problem = f"entry {entry_id} was altered: its contents no longer match its hash"
+            if problem:
+                return VerifyReport(
+                    checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
+                )
+            cited.setdefault(values["record_id"], (values["record_sha256"], entry_id))
+            previous_id, previous_hash = entry_id, values["entry_hash"]
+            checked += 1
+            if checked % BATCH == 0:
+                if progress is not None:
+                    progress(checked, total)
+                if cancelled():
+                    return VerifyReport(checked, 0, previous_id, previous_hash, cancelled=True)
+        if progress is not None:
+            progress(checked, total)
+
+        records = 0
+        for row in session.execute(
+            select(*record_columns).order_by(RetainedRecord.id).execution_options(yield_per=BATCH)
+        ):
+            values = row._asdict()
+            actual = record_hash(values)
+            expected, entry_id = cited.get(values["id"], (values["sha256"], None))
+            if actual != expected or actual != values["sha256"]:
+                where = f" (cited by log entry {entry_id})" if entry_id else ""
+                return VerifyReport(
+                    checked, records, previous_id, previous_hash,
+                    f"retained record {values['id']}{where} was altered: it no longer matches "
+                    "its hash",
+                    first_bad_entry=entry_id,
+                )  # fmt: skip
+            records += 1
+            if records % BATCH == 0 and cancelled():
+                return VerifyReport(checked, records, previous_id, previous_hash, cancelled=True)
+    return VerifyReport(checked, records, previous_id, previous_hash)

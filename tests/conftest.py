@@ -1,0 +1,187 @@
+"""Shared fixtures: real databases (a SQLite file, a PostgreSQL server), the real sandbox."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Qt aborts the process without a display unless told to draw offscreen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from sqlalchemy import create_engine, text
+
+from hsm_console.app import App
+from hsm_console.db.engine import Database
+from hsm_console.domain import Platform, Role
+from hsm_console.policy import load_policy
+from hsm_console.sandbox.server import SandboxServer
+from hsm_console.services import admin
+
+POSTGRES_URL = os.environ.get("HSM_TEST_POSTGRES_URL", "")
+REQUIRE_SERVICES = os.environ.get("HSM_REQUIRE_SERVICES") == "1"
+# Quick failures for fault tests: a short timeout and almost no back-off.
+FAST_NETWORK = {"timeout": 2.0, "retries": 2, "backoff": 0.01}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every test away from the real user's data, settings, logs and keyring."""
+    root = Path(config.rootpath) / ".pytest_cache" / "home"
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        os.environ[name] = str(root / name.lower())
+    os.environ.pop("HSM_DATABASE_URL", None)
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+
+
+def needs_postgres() -> None:
+    if not POSTGRES_URL:
+        if REQUIRE_SERVICES:
+            pytest.fail("HSM_TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL")
+        pytest.skip("no PostgreSQL server (run scripts/test)")
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated template database; each test gets a fresh copy of it (fast)."""
+    needs_postgres()
+    admin_engine = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"hsm_template_{os.getpid()}"
+    with admin_engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    template_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    db = Database(template_url)
+    db.upgrade()
+    db.dispose()
+    yield name
+    with admin_engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin_engine.dispose()
+
+
+def _postgres_copy(template: str) -> Iterator[str]:
+    admin_engine = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"hsm_test_{os.getpid()}_{next(_counter)}"
+    with admin_engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin_engine.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield url
+    else:
+        yield from _postgres_copy(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def postgres_db(postgres_template: str) -> Iterator[Database]:
+    """For what only PostgreSQL has (TRUNCATE, schema checks at start)."""
+    for url in _postgres_copy(postgres_template):
+        database = Database(url)
+        yield database
+        database.dispose()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class World:
+    """Two departments on the sandbox and the people of the tests.
+
+    alice and bob moderate Parks; carol moderates Police; sam supervises all departments;
+    ada administers.
+    """
+
+    db: Database
+    sandbox: SandboxServer
+    parks_site: int
+    police_site: int
+
+    def app(self, username: str = "alice", **overrides: float) -> App:
+        return App(
+            db=self.db,
+            policy=load_policy(),
+            username=username,
+            connector_overrides={**FAST_NETWORK, **overrides},
+        )
+
+
+PARKS_PAGE = "1000000000001"
+POLICE_PAGE = "1000000000002"
+
+
+def build_world(db: Database, sandbox: SandboxServer) -> World:
+    with db.transaction() as session:
+        parks = admin.ensure_department(session, "PARKS", "Parks & Recreation")
+        police = admin.ensure_department(session, "POLICE", "Police Department")
+        sites = [
+            admin.ensure_site(
+                session, department, Platform.FACEBOOK, name, page, sandbox.url,
+                {"api_version": "v25.0"}, is_sandbox=True,
+            )
+            for department, name, page in (
+                (parks, "Highland Parks & Recreation", PARKS_PAGE),
+                (police, "Highland Police Department", POLICE_PAGE),
+            )
+        ]  # fmt: skip
+        people = {
+            "alice": ("Alice Moderator", [(Role.MODERATOR, parks)]),
+            "bob": ("Bob Moderator", [(Role.MODERATOR, parks)]),
+            "carol": ("Carol Moderator", [(Role.MODERATOR, police)]),
+            "sam": ("Sam Supervisor", [(Role.SUPERVISOR, None)]),
+            "ada": ("Ada Administrator", [(Role.ADMINISTRATOR, None)]),
+        }
+        for username, (name, grants) in people.items():
+            person = admin.ensure_person(session, username, name)
+            for role, department in grants:
+                admin.grant(session, person, role, department)
+        return World(db, sandbox, sites[0].id, sites[1].id)
+
+
+@pytest.fixture
+def world(db: Database, sandbox: SandboxServer) -> World:
+    return build_world(db, sandbox)
+
+
+@pytest.fixture
+def synced(world: World) -> World:
+    """The world with every department's comments pulled into the database."""
+    world.app("alice").sync.sync()
+    world.app("carol").sync.sync()
+    return world
