@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+
 from hsm_console.connectors.base import Connector, SiteConfig
 from hsm_console.domain import Platform
 from hsm_console.errors import ConfigurationError
 
+# Imported on first use, so start-up loads only the connectors a department's sites need.
+_CONNECTORS: dict[Platform, str] = {
+    Platform.FACEBOOK: "hsm_console.connectors.facebook:FacebookConnector",
+}
+
 
 def connector_class(platform: Platform) -> type[Connector]:
-    """The connector for a platform. Imported lazily so start-up loads only what is used."""
-    from hsm_console.connectors.facebook import FacebookConnector
-
-    classes: dict[Platform, type[Connector]] = {Platform.FACEBOOK: FacebookConnector}
     try:
-        return classes[platform]
+        module_name, class_name = _CONNECTORS[platform].split(":")
     except KeyError:
-        raise ConfigurationError(f"No connector for {platform.value} yet.") from None
+        raise ConfigurationError(f"No connector for {platform.value}.") from None
+    cls: type[Connector] = getattr(importlib.import_module(module_name), class_name)
+    return cls
 
 
 def open_connector(platform: Platform, site: SiteConfig) -> Connector:

@@ -59,6 +59,7 @@ class RemoteComment:
     state: PlatformState
     attachments: tuple[str, ...]  # URLs
     raw: JSON  # the platform's payload for this comment, kept in the retained record
+    updated_at: datetime | None = None  # when the author last edited it, where the API says
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ class Capabilities:
     removed_readable: bool  # can a removed comment still be read back from the API?
     rate_limits: str
     instead: str = ""  # what to do where an action is missing
+    # Platforms that meter calls in units per day (YouTube): the day's allowance and the
+    # cost of each call, so the console can count them and stop before the quota runs out.
+    daily_quota: int | None = None
+    read_cost: int = 0
+    action_cost: int = 0
 
     def allows(self, action: Action) -> bool:
         return not action.touches_platform or action in self.actions

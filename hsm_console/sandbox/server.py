@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from hsm_console.sandbox.faults import FaultKind, FaultSet
 from hsm_console.sandbox.graph import GraphSandbox
+from hsm_console.sandbox.platforms import other_platforms
 from hsm_console.sandbox.routing import PlatformSandbox, Request, Response, Router
 from hsm_console.sandbox.seed import DEMO, SeedData
 
@@ -32,14 +33,22 @@ CONTROL_PREFIX = "/_sandbox/"
 
 
 class SandboxState:
-    """Every platform's data; each platform module guards its own with a lock."""
+    """Every platform's data; each platform module guards its own with a lock.
+
+    Facebook answers at the root (`/{version}/...`); every other platform under its own
+    prefix (`/instagram/...`, `/youtube/...`), which a site's base URL includes.
+    """
 
     def __init__(self, seed: SeedData) -> None:
         self.facebook = GraphSandbox(seed)
+        self.others: dict[str, PlatformSandbox] = other_platforms(seed)
+
+    def __getitem__(self, platform: str) -> PlatformSandbox:
+        return self.facebook if platform == "facebook" else self.others[platform]
 
     @property
     def platforms(self) -> tuple[PlatformSandbox, ...]:
-        return (self.facebook,)
+        return (self.facebook, *self.others.values())
 
 
 @dataclass(frozen=True)
