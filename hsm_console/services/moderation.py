@@ -246,6 +246,11 @@ class ModerationService:
             connector.apply(pending.action, pending.comment_external_id)
             return _Outcome(EntryState.APPLIED, "", STATE_AFTER[pending.action])
         except PlatformError as exc:
+            if exc.gone and pending.action is Action.REMOVE:
+                # Gone, but perhaps by its author or by an earlier attempt whose answer was lost:
+                # the platform cannot say this request removed it, so the log does not either.
+                detail = f"{exc.message} It is not there any more, but not known to be by us."
+                return _Outcome(EntryState.UNCONFIRMED, detail, PlatformState.REMOVED)
             if exc.gone:
                 return _Outcome(EntryState.FAILED, exc.message, PlatformState.REMOVED)
             if exc.retryable and connector is not None:

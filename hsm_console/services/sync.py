@@ -194,7 +194,7 @@ class SyncService:
                 row = Post(
                     site_id=site.id,
                     external_id=post.external_id,
-                    text=post.text,
+                    text=storable(post.text),
                     permalink=post.permalink,
                     created_at=post.created_at,
                     raw=post.raw,
@@ -222,9 +222,9 @@ class SyncService:
                         site_id=site.id,
                         post_id=post_id,
                         external_id=remote.external_id,
-                        author_id=remote.author_id,
-                        author_name=remote.author_name,
-                        text=remote.text,
+                        author_id=storable(remote.author_id),
+                        author_name=storable(remote.author_name),
+                        text=storable(remote.text),
                         created_at=remote.created_at,
                         permalink=remote.permalink,
                         attachments=list(remote.attachments),
@@ -262,6 +262,15 @@ class SyncService:
                 state.high_water = high_water
             state.last_sync_at = utcnow()
             state.last_error = error
+
+
+def storable(text: str) -> str:
+    """Text as a database column can hold it on SQLite and PostgreSQL alike.
+
+    PostgreSQL text cannot contain NUL, so a NUL becomes U+FFFD (the replacement character)
+    on both databases; the platform's raw payload, kept beside it, still holds it exactly.
+    """
+    return text.replace("\x00", "\ufffd")
 
 
 def _existing(

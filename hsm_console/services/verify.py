@@ -7,10 +7,12 @@ is hashed again and compared with the hash the log entries cite.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, RetainedRecord
@@ -39,56 +41,69 @@ def verify_log(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> VerifyReport:
+    # Server-side cursors (yield_per) must be closed even when we stop early.
+    with db.session() as session, contextlib.ExitStack() as cursors:
+        return _verify(session, cursors, progress, cancelled)
+
+
+def _verify(
+    session: Session,
+    cursors: contextlib.ExitStack,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool],
+) -> VerifyReport:
     entry_columns = [LogEntry.__table__.c[name] for name in (*ENTRY_FIELDS, "entry_hash")]
     record_columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
     cited: dict[int, tuple[str, int]] = {}  # record id -> (hash cited, first entry citing it)
-    with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
-        previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
-        rows = session.execute(
-            select(*entry_columns).order_by(LogEntry.id).execution_options(yield_per=BATCH)
-        )
-        for row in rows:
-            values = row._asdict()
-            entry_id = values["id"]
-            problem = ""
-            if entry_id != previous_id + 1:
-                problem = f"entries {previous_id + 1} to {entry_id - 1} are missing"
-            elif values["prev_hash"] != previous_hash:
-                problem = f"entry {entry_id} does not follow entry {previous_id} (chain broken)"
-            elif entry_hash(values) != values["entry_hash"]:
-                problem = f"entry {entry_id} was altered: its contents no longer match its hash"
-            if problem:
-                return VerifyReport(
-                    checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
-                )
-            cited.setdefault(values["record_id"], (values["record_sha256"], entry_id))
-            previous_id, previous_hash = entry_id, values["entry_hash"]
-            checked += 1
-            if checked % BATCH == 0:
-                if progress is not None:
-                    progress(checked, total)
-                if cancelled():
-                    return VerifyReport(checked, 0, previous_id, previous_hash, cancelled=True)
-        if progress is not None:
-            progress(checked, total)
+    total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
+    previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
+    rows = session.execute(
+        select(*entry_columns).order_by(LogEntry.id).execution_options(yield_per=BATCH)
+    )
+    cursors.callback(rows.close)
+    for row in rows:
+        values = row._asdict()
+        entry_id = values["id"]
+        problem = ""
+        if entry_id != previous_id + 1:
+            problem = f"entries {previous_id + 1} to {entry_id - 1} are missing"
+        elif values["prev_hash"] != previous_hash:
+            problem = f"entry {entry_id} does not follow entry {previous_id} (chain broken)"
+        elif entry_hash(values) != values["entry_hash"]:
+            problem = f"entry {entry_id} was altered: its contents no longer match its hash"
+        if problem:
+            return VerifyReport(
+                checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
+            )
+        cited.setdefault(values["record_id"], (values["record_sha256"], entry_id))
+        previous_id, previous_hash = entry_id, values["entry_hash"]
+        checked += 1
+        if checked % BATCH == 0:
+            if progress is not None:
+                progress(checked, total)
+            if cancelled():
+                return VerifyReport(checked, 0, previous_id, previous_hash, cancelled=True)
+    if progress is not None:
+        progress(checked, total)
 
-        records = 0
-        for row in session.execute(
-            select(*record_columns).order_by(RetainedRecord.id).execution_options(yield_per=BATCH)
-        ):
-            values = row._asdict()
-            actual = record_hash(values)
-            expected, entry_id = cited.get(values["id"], (values["sha256"], None))
-            if actual != expected or actual != values["sha256"]:
-                where = f" (cited by log entry {entry_id})" if entry_id else ""
-                return VerifyReport(
-                    checked, records, previous_id, previous_hash,
-                    f"retained record {values['id']}{where} was altered: it no longer matches "
-                    "its hash",
-                    first_bad_entry=entry_id,
-                )  # fmt: skip
-            records += 1
-            if records % BATCH == 0 and cancelled():
-                return VerifyReport(checked, records, previous_id, previous_hash, cancelled=True)
+    records = 0
+    records_rows = session.execute(
+        select(*record_columns).order_by(RetainedRecord.id).execution_options(yield_per=BATCH)
+    )
+    cursors.callback(records_rows.close)
+    for row in records_rows:
+        values = row._asdict()
+        actual = record_hash(values)
+        expected, entry_id = cited.get(values["id"], (values["sha256"], None))
+        if actual != expected or actual != values["sha256"]:
+            where = f" (cited by log entry {entry_id})" if entry_id else ""
+            return VerifyReport(
+                checked, records, previous_id, previous_hash,
+                f"retained record {values['id']}{where} was altered: it no longer matches "
+                "its hash",
+                first_bad_entry=entry_id,
+            )  # fmt: skip
+        records += 1
+        if records % BATCH == 0 and cancelled():
+            return VerifyReport(checked, records, previous_id, previous_hash, cancelled=True)
     return VerifyReport(checked, records, previous_id, previous_hash)

@@ -1,0 +1,147 @@
+"""The command line as a new user runs it: demo, sync, queue, act, show, log, verify-log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hsm_console.db.engine import Database
+from hsm_console.identity import os_username
+from hsm_console.sandbox import SandboxServer
+from hsm_console.sandbox.seed import DEMO
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Cli:
+    def __init__(self, database: str, env: dict[str, str] | None = None) -> None:
+        self.database = database
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+
+    def __call__(
+        self, *args: str, stdin: str = "", ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "hsm_console", "--database", self.database, *args],
+            input=stdin, capture_output=True, text=True, env=self.env, timeout=120, check=False,
+        )  # fmt: skip
+        if ok:
+            assert done.returncode == 0, done.stderr + done.stdout
+        return done
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sandbox: SandboxServer) -> Cli:
+    run = Cli(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    run("db", "upgrade")
+    run("demo", "--sandbox-url", sandbox.url)
+    return run
+
+
+def test_new_user_walkthrough(cli: Cli, sandbox: SandboxServer) -> None:
+    parks = len([c for c in DEMO.comments if c.page_id == "1000000000001"])
+    first = cli("sync")
+    assert "[1/1] Highland Parks & Recreation: starting" in first.stdout
+    assert f"Sync finished: {parks} new comments from 1 sites." in first.stdout
+    again = cli("sync")
+    assert "Sync finished: 0 new comments from 1 sites." in again.stdout
+
+    queue = json.loads(cli("queue", "--json", "--limit", "500").stdout)
+    assert len(queue) == parks
+    assert {row["site_name"] for row in queue} == {"Highland Parks & Recreation"}
+    times = [row["created_at"] for row in queue]
+    assert times == sorted(times, reverse=True)  # newest first
+    listing = cli("queue").stdout
+    assert "RECEIVED (Chicago)" in listing
+    assert " CST " in listing or " CDT " in listing
+
+    target = queue[0]["id"]
+    acted = cli("act", str(target), "hide", "--reason", "PRF", "--note", "profanity")
+    assert "Hidden on Facebook; recorded as log entry 1." in acted.stdout
+    assert "#1 pending, #2 applied" in acted.stdout
+
+    shown = cli("show", str(target)).stdout
+    assert "Status:    hidden; on the platform: hidden" in shown
+    assert "Retained records: 1" in shown
+    assert "hide pending reason PRF" in shown
+    assert "hide applied reason PRF" in shown
+    assert "(outcome of #1)" in shown
+
+    log = cli("log").stdout.splitlines()
+    assert len(log) == 2
+    assert f"{os_username()} hide pending reason PRF comment {target}" in log[0]
+
+    verified = cli("verify-log")
+    assert "Checked 2 log entries and 1 retained records." in verified.stdout
+    assert "The action log is intact." in verified.stdout
+    assert len(json.loads(cli("log", "--json").stdout)) == 2
+    assert json.loads(cli("show", str(target), "--json").stdout)["status"] == "hidden"
+
+
+def test_refusals_are_plain_errors(cli: Cli) -> None:
+    cli("sync")
+    target = json.loads(cli("queue", "--json").stdout)[0]["id"]
+    unknown = cli("act", str(target), "hide", "--reason", "XYZ", ok=False)
+    assert unknown.returncode == 1
+    assert "'XYZ' is not a reason code of policy 2026.1" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    no_code = cli("act", str(target), "remove", ok=False)
+    assert "A reason code from the City's comment policy is required" in no_code.stderr
+    missing = cli("show", "999999", ok=False)
+    assert "There is no comment 999999." in missing.stderr
+
+
+def test_verify_log_fails_naming_the_altered_entry(cli: Cli) -> None:
+    cli("sync")
+    target = json.loads(cli("queue", "--json").stdout)[0]["id"]
+    cli("act", str(target), "flag", "--reason", "SPM")
+    db = Database(cli.database)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER action_log_no_update"))
+        conn.execute(text("UPDATE action_log SET actor = 'someone-else' WHERE id = 1"))
+    db.dispose()
+    failed = cli("verify-log", ok=False)
+    assert failed.returncode == 1
+    assert "VERIFICATION FAILED: entry 1 was altered" in failed.stdout
+    assert "First entry that does not match: 1." in failed.stdout
+
+
+def test_no_environment_variable_changes_who_acts(cli: Cli) -> None:
+    cli("sync")
+    impostor = Cli(cli.database, {"USER": "mallory", "LOGNAME": "mallory", "USERNAME": "mallory"})
+    target = json.loads(impostor("queue", "--json").stdout)[0]["id"]
+    impostor("act", str(target), "flag", "--reason", "SPM")
+    entries = json.loads(cli("log", "--json").stdout)
+    assert {e["actor"] for e in entries} == {os_username()}
+    assert "--user" not in cli("act", "--help").stdout
+
+
+def test_hostile_text_cannot_steer_the_terminal(cli: Cli, sandbox: SandboxServer) -> None:
+    evil = "\x1b[2J\x1b]0;pwned\x07 safe \u202eevil\u202c <b>bold</b>"
+    sandbox.state.facebook.add_comment("1000000000001_122100000000000", evil)
+    cli("sync")
+    rows = json.loads(cli("queue", "--json").stdout)
+    target = next(r["id"] for r in rows if "pwned" in r["text"])
+    shown = cli("show", str(target)).stdout
+    assert "\x1b" not in shown
+    assert "\u202e" not in shown
+    assert "\\x1b[2J\\x1b]0;pwned\\x07 safe \\u202eevil\\u202c <b>bold</b>" in shown
+    raw_json = cli("show", str(target), "--json").stdout
+    assert raw_json.isascii()
+    assert json.loads(raw_json)["text"] == evil
+
+
+def test_sync_reports_a_failing_site_and_exits_1(cli: Cli, sandbox: SandboxServer) -> None:
+    from hsm_console.sandbox import FaultKind
+
+    sandbox.faults.add(FaultKind.REVOKED_TOKEN, times=None)
+    failed = cli("sync", ok=False)
+    assert failed.returncode == 1
+    assert "Highland Parks & Recreation FAILED: The Facebook token" in failed.stdout
+    assert "sandbox-demo-token" not in failed.stdout + failed.stderr

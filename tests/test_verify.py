@@ -1,0 +1,143 @@
+"""The hash chain proves the log and the retained records were not altered."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select, text
+
+from hsm_console.db.engine import Database
+from hsm_console.db.models import Comment, LogEntry
+from hsm_console.domain import Action
+from hsm_console.records import GENESIS_HASH, entry_hash
+from hsm_console.services.verify import verify_log
+from tests.conftest import World
+
+
+def act_on_some(world: World, n: int = 4) -> None:
+    with world.db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Comment.id).where(Comment.site_id == world.parks_site).order_by(Comment.id)
+            )
+        )[:n]
+    for comment_id in ids:
+        world.app("alice").moderation.act(comment_id, Action.FLAG, "SPM", "flooding")
+
+
+def behind_the_triggers(db: Database, statement: str) -> None:
+    """What a database administrator could do: switch the protection off, change a row."""
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in (
+                "action_log_no_update",
+                "action_log_no_delete",
+                "retained_records_no_update",
+                "retained_records_no_delete",
+            ):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+            conn.execute(text(statement))
+        else:
+            conn.execute(text("SET session_replication_role = replica"))  # triggers off
+            conn.execute(text(statement))
+            conn.execute(text("SET session_replication_role = origin"))
+
+
+def test_empty_log_verifies(db: Database) -> None:
+    report = verify_log(db)
+    assert report.ok
+    assert (report.entries_checked, report.head_id, report.head_hash) == (0, 0, GENESIS_HASH)
+
+
+def test_intact_log_verifies_with_progress(synced: World) -> None:
+    act_on_some(synced)
+    seen: list[tuple[int, int]] = []
+    report = verify_log(synced.db, progress=lambda done, total: seen.append((done, total)))
+    assert report.ok
+    assert (report.entries_checked, report.records_checked, report.head_id) == (8, 4, 8)
+    assert seen[-1] == (8, 8)
+    with synced.db.session() as session:
+        head = session.scalars(select(LogEntry).order_by(LogEntry.id.desc())).first()
+        assert head is not None
+        assert report.head_hash == head.entry_hash
+
+
+def test_altered_entry_is_named(synced: World) -> None:
+    act_on_some(synced)
+    behind_the_triggers(synced.db, "UPDATE action_log SET reason_code = 'NVL' WHERE id = 3")
+    report = verify_log(synced.db)
+    assert not report.ok
+    assert report.first_bad_entry == 3
+    assert "entry 3 was altered" in report.problem
+    assert report.entries_checked == 2
+
+
+def test_rehashed_entry_is_caught_by_the_next_link(synced: World) -> None:
+    """A forger who recomputes the altered entry's hash breaks the following entry's link."""
+    act_on_some(synced)
+    with synced.db.session() as session:
+        entry = session.get(LogEntry, 5)
+        assert entry is not None
+        values = {c.name: getattr(entry, c.name) for c in LogEntry.__table__.columns}
+    values["note"] = "nothing to see"
+    forged = entry_hash(values)
+    behind_the_triggers(
+        synced.db,
+        f"UPDATE action_log SET note = 'nothing to see', entry_hash = '{forged}' WHERE id = 5",
+    )
+    report = verify_log(synced.db)
+    assert report.first_bad_entry == 6
+    assert "does not follow entry 5" in report.problem
+
+
+def test_deleted_entry_is_found(synced: World) -> None:
+    act_on_some(synced)
+    behind_the_triggers(synced.db, "DELETE FROM action_log WHERE id = 8")
+    assert verify_log(synced.db).ok  # the head itself: only an outside copy of the head proves it
+    behind_the_triggers(synced.db, "DELETE FROM action_log WHERE id = 4")
+    report = verify_log(synced.db)
+    assert report.first_bad_entry == 5
+    assert "entries 4 to 4 are missing" in report.problem
+
+
+def test_altered_retained_record_is_named_with_its_entry(synced: World) -> None:
+    act_on_some(synced)
+    behind_the_triggers(synced.db, "UPDATE retained_records SET text = 'softened' WHERE id = 2")
+    report = verify_log(synced.db)
+    assert not report.ok
+    assert "retained record 2 (cited by log entry 3) was altered" in report.problem
+    assert report.first_bad_entry == 3
+
+
+def test_verification_can_be_cancelled(synced: World) -> None:
+    act_on_some(synced)
+    report = verify_log(synced.db, cancelled=lambda: True)
+    assert report.entries_checked == 8  # the cancel check runs between batches
+    assert report.ok  # 8 entries fit in one batch: nothing was left to cancel
+
+
+def test_concurrent_writers_never_fork_the_chain(synced: World) -> None:
+    with synced.db.session() as session:
+        ids = list(session.scalars(select(Comment.id).where(Comment.site_id == synced.parks_site)))[
+            :24
+        ]
+    chunks = [ids[i::4] for i in range(4)]
+    errors: list[BaseException] = []
+
+    def work(chunk: list[int]) -> None:
+        try:
+            app = synced.app("alice")
+            for comment_id in chunk:
+                app.moderation.act(comment_id, Action.FLAG, "SPM")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    report = verify_log(synced.db)
+    assert report.ok
+    assert report.entries_checked == 48
