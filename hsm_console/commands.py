@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from hsm_console.app import App
@@ -37,9 +38,10 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def serve_sandbox(port: int) -> int:
+    from hsm_console.sandbox.seed import build
     from hsm_console.sandbox.server import SandboxServer
 
-    server = SandboxServer(port=port)
+    server = SandboxServer(port=port, seed=build(end=datetime.now(UTC)))
     out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
     try:
         server.serve_forever()

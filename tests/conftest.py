@@ -6,6 +6,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from hsm_console.app import App
 from hsm_console.db.engine import Database
 from hsm_console.domain import Platform, Role
 from hsm_console.policy import load_policy
+from hsm_console.sandbox import seed
 from hsm_console.sandbox.server import SandboxServer
 from hsm_console.services import admin
 
+RECENT_SEED = seed.build(end=datetime.now(UTC))
 POSTGRES_URL = os.environ.get("HSM_TEST_POSTGRES_URL", "")
 REQUIRE_SERVICES = os.environ.get("HSM_REQUIRE_SERVICES") == "1"
 # Quick failures for fault tests: a short timeout and almost no back-off.
@@ -114,7 +117,8 @@ def postgres_db(postgres_template: str) -> Iterator[Database]:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(port=0)
+    """The sandbox with its seeded comments dated up to now, as the demo shows them."""
+    server = SandboxServer(port=0, seed=RECENT_SEED)
     server.start()
     yield server
     server.stop()

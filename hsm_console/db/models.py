@@ -177,6 +177,13 @@ class Comment(Base):
     pending_entry_id: Mapped[int | None] = mapped_column(Integer)
     last_actor: Mapped[str | None] = mapped_column(String(200))
     last_action_at: Mapped[datetime | None]
+    # Automatic screening's proposal (a reason code) and why; it never acts by itself.
+    suggested_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    suggestion_why: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When the author last edited it (platform's time, where given) and when sync first
+    # found it gone from the platform without any action of the City's.
+    edited_at: Mapped[datetime | None]
+    gone_seen_at: Mapped[datetime | None]
 
     site: Mapped[Site] = relationship()
     post: Mapped[Post] = relationship()
@@ -250,3 +257,33 @@ class SyncState(Base):
     last_sync_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     wait_until: Mapped[datetime | None]
+
+
+class CommentVersion(Base):
+    """A comment's text as it stood before its author edited it (append-only).
+
+    The working copy in `comments` shows the newest version; every earlier one is kept here,
+    so an edit never loses what the public first read.
+    """
+
+    __tablename__ = "comment_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    author_name: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]]
+    edited_at: Mapped[datetime | None]  # when this version was replaced, per the platform
+    replaced_seen_at: Mapped[datetime]  # when sync saw the new version
+
+
+class ApiUsage(Base):
+    """Units spent per platform and quota day, for platforms that meter calls (YouTube)."""
+
+    __tablename__ = "api_usage"
+    __table_args__ = (UniqueConstraint("platform", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    day: Mapped[str] = mapped_column(String(10))  # the platform's quota day, YYYY-MM-DD
+    units: Mapped[int] = mapped_column(Integer, default=0)

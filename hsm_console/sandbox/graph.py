@@ -176,6 +176,12 @@ class GraphSandbox:
         with self._lock:
             self._delete(self._by_id[comment_id])
 
+    def edit_comment(self, comment_id: str, message: str) -> None:
+        """Change a comment's text as its author would (Graph keeps the id)."""
+        with self._lock:
+            comment = self._by_id[comment_id]
+            comment.seed = replace(comment.seed, message=message)
+
     def add_comment(
         self,
         post_id: str,

@@ -39,6 +39,7 @@ from hsm_console.errors import (
 )
 from hsm_console.policy import Policy
 from hsm_console.records import append_entry, snapshot
+from hsm_console.services import limits
 from hsm_console.services.connections import ConnectorFactory, capabilities_of
 from hsm_console.timefmt import local_time
 
@@ -65,6 +66,8 @@ class _Outcome:
     detail: str
     # What the platform was learned to show, where known (updates the working copy).
     seen: PlatformState | None = None
+    wait: float | None = None  # seconds the platform asked us to wait before calling again
+    called: bool = True  # whether the platform was asked at all (metered platforms count it)
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,9 @@ class ModerationService:
             raise NotPossible(
                 f"{platform} does not allow the City to {action.value} a comment. {caps.instead}"
             )
+        if action.touches_platform:
+            limits.require_no_wait(session, comment.site)
+            limits.require_quota(session, comment.site, caps, caps.action_cost)
         if action is Action.HIDE and comment.platform_state == PlatformState.HIDDEN.value:
             raise NotPossible(f"This comment is already hidden on {platform}.")
         if action is Action.UNHIDE and comment.platform_state != PlatformState.HIDDEN.value:
@@ -238,7 +244,9 @@ class ModerationService:
         """Step 3. Never raises: every way it can end becomes an outcome to record."""
         if not pending.action.touches_platform:
             return _Outcome(
-                EntryState.APPLIED, "Recorded in the console; nothing changes on the platform."
+                EntryState.APPLIED,
+                "Recorded in the console; nothing changes on the platform.",
+                called=False,
             )
         connector: Connector | None = None
         try:
@@ -253,11 +261,13 @@ class ModerationService:
                 return _Outcome(EntryState.UNCONFIRMED, detail, PlatformState.REMOVED)
             if exc.gone:
                 return _Outcome(EntryState.FAILED, exc.message, PlatformState.REMOVED)
+            if exc.retry_after is not None:
+                return _Outcome(EntryState.FAILED, exc.message, wait=exc.retry_after)
             if exc.retryable and connector is not None:
                 return self._read_back(connector, pending, exc)
             return _Outcome(EntryState.FAILED, exc.message)
-        except UserError as exc:
-            return _Outcome(EntryState.FAILED, exc.message)
+        except UserError as exc:  # e.g. no token in the keyring: the platform was not asked
+            return _Outcome(EntryState.FAILED, exc.message, called=False)
         except Exception as exc:  # a bug: the log must still be complete
             log.exception("platform call failed unexpectedly")
             return _Outcome(
@@ -304,6 +314,13 @@ class ModerationService:
                 changes[Comment.status] = STATUS_AFTER[pending.action].value
             if outcome.seen is not None and outcome.seen is not PlatformState.UNKNOWN:
                 changes[Comment.platform_state] = outcome.seen.value
+            if outcome.seen is PlatformState.REMOVED and pending.action is not Action.REMOVE:
+                changes[Comment.gone_seen_at] = entry.at
+            if outcome.wait is not None:
+                limits.note_wait(session, pending.site.id, outcome.wait)
+            if pending.action.touches_platform and outcome.called:
+                caps = capabilities_of(pending.site)
+                limits.spend(session, pending.site.platform, caps, caps.action_cost)
             session.query(Comment).filter(Comment.id == pending.comment_id).update(
                 changes, synchronize_session=False
             )
@@ -371,15 +388,15 @@ class ModerationService:
             connector.close()
         if state is STATE_AFTER[pending.action]:
             detail = f"the platform shows the comment {state.value}."
-            return _Outcome(EntryState.APPLIED, prefix + detail, state)
+            return _Outcome(EntryState.APPLIED, prefix + detail, state, called=False)
         if state is PlatformState.UNKNOWN:
             detail = "the platform cannot tell whether the action took effect."
-            return _Outcome(EntryState.UNCONFIRMED, prefix + detail, state)
+            return _Outcome(EntryState.UNCONFIRMED, prefix + detail, state, called=False)
         if state is PlatformState.REMOVED:
             detail = "the comment no longer exists on the platform."
-            return _Outcome(EntryState.FAILED, prefix + detail, state)
+            return _Outcome(EntryState.FAILED, prefix + detail, state, called=False)
         detail = f"not applied; the platform shows the comment {state.value}."
-        return _Outcome(EntryState.FAILED, prefix + detail, state)
+        return _Outcome(EntryState.FAILED, prefix + detail, state, called=False)
 
     # --- words ---------------------------------------------------------------------------
 

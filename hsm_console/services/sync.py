@@ -1,8 +1,15 @@
-"""Sync: pull each site's new posts and comments into the queue.
+"""Sync: pull each site's posts and comments into the queue.
 
-Idempotent (a comment is keyed by site and platform id, so running twice adds nothing twice),
-site by site (one failing site does not stop the others; its error is kept), reporting
-progress as it goes and stopping between pages when cancelled.
+- Idempotent: a comment is keyed by site and platform id, so nothing is added twice.
+- Incremental: posts older than the site's `active_days` are not read again; comments on
+  posts younger than `full_days` are read in full (so edits and deletions are seen), older
+  active posts only since the site's high-water mark.
+- Resumable: a failure in the middle of a listing stores the last good cursor; the next sync
+  starts there, so nothing is skipped.
+- Faithful: an author's edit keeps the earlier text beside the new (`comment_versions`); a
+  comment its author deleted is marked gone, never dropped.
+- Polite: waits a platform announced are stored and respected; metered calls are counted.
+- Site by site: one failing site does not stop the others; its error is kept and shown.
 """
 
 from __future__ import annotations
@@ -11,34 +18,48 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
+from hsm_console.connectors.base import Capabilities, Connector, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, Post, Site, SyncState, utcnow
-from hsm_console.domain import CommentStatus
-from hsm_console.errors import PermissionDenied, UserError
-from hsm_console.services.connections import ConnectorFactory
+from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
+from hsm_console.domain import CommentStatus, PlatformState
+from hsm_console.errors import PermissionDenied, PlatformError, UserError
+from hsm_console.screening import RepeatDetector, Screener
+from hsm_console.services import limits
+from hsm_console.services.connections import ConnectorFactory, capabilities_of
 from hsm_console.services.moderation import ModerationService
+from hsm_console.timefmt import local_time
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Read a little before the last comment seen, in case of clock skew on the platform's side.
 OVERLAP = timedelta(hours=1)
+ACTIVE_DAYS = 30  # posts older than this are not read again
+FULL_DAYS = 7  # comments of posts younger than this are read in full each time
+GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
+REPEAT_MIN_CHARS = 20  # "Thank you!" said twice is not spam
 
 
 @dataclass
 class SiteResult:
     site_id: int
     site_name: str
+    platform: str = ""
     new_posts: int = 0
     new_comments: int = 0
     seen_comments: int = 0
+    edited: int = 0
+    gone: int = 0
     reconciled: int = 0
     error: str = ""
     cancelled: bool = False
+    skipped_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -51,23 +72,42 @@ class SyncProgress:
     message: str
 
 
-@dataclass
-class _Counts:
-    result: SiteResult
-    parents: dict[str, str] = field(default_factory=dict)  # child external id -> parent's
-
-
 class SyncCancelled(Exception):
     pass
 
 
+@dataclass
+class _Run:
+    """One site's sync in progress."""
+
+    site: Site
+    caps: Capabilities
+    connector: Connector
+    result: SiteResult
+    report: Callable[[str], None]
+    cancelled: Callable[[], bool]
+    resume: dict[str, Any]
+    parents: dict[str, str] = field(default_factory=dict)  # child external id -> parent's
+    newest: datetime | None = None
+
+    def setting(self, name: str, default: int) -> int:
+        value = self.site.settings.get(name, default)
+        return value if isinstance(value, int) else default
+
+
 class SyncService:
     def __init__(
-        self, db: Database, connectors: ConnectorFactory, moderation: ModerationService
+        self,
+        db: Database,
+        connectors: ConnectorFactory,
+        moderation: ModerationService,
+        screener: Screener | None = None,
     ) -> None:
         self.db = db
         self.connectors = connectors
         self.moderation = moderation
+        self.screener = screener or Screener.default()
+        self.repeats = RepeatDetector()
 
     def sites(self, site_ids: Sequence[int] | None = None) -> list[Site]:
         """The active sites of the departments the person moderates."""
@@ -99,100 +139,150 @@ class SyncService:
         for index, site in enumerate(sites, start=1):
             if cancelled():
                 break
+            result = SiteResult(site.id, site.name, site.platform)
 
             def report(
-                message: str, counts: SiteResult, index: int = index, site: Site = site
+                message: str, index: int = index, site: Site = site, result: SiteResult = result
             ) -> None:
                 if progress is not None:
                     progress(
                         SyncProgress(
-                            index, len(sites), site.name, counts.new_comments,
-                            counts.seen_comments, message,
+                            index, len(sites), site.name, result.new_comments,
+                            result.seen_comments, message,
                         )
                     )  # fmt: skip
 
-            results.append(self._sync_site(site, report, cancelled))
+            results.append(self._sync_site(site, result, report, cancelled))
         return results
+
+    # --- one site --------------------------------------------------------------------------
 
     def _sync_site(
         self,
         site: Site,
-        report: Callable[[str, SiteResult], None],
+        result: SiteResult,
+        report: Callable[[str], None],
         cancelled: Callable[[], bool],
     ) -> SiteResult:
-        counts = _Counts(SiteResult(site.id, site.name))
-        result = counts.result
-        report("starting", result)
+        with self.db.session() as session:
+            until = limits.waiting_until(session, site.id)
+            state = session.get(SyncState, site.id)
+            high_water = state.high_water if state else None
+            resume = dict(state.cursor) if state and state.cursor else {}
+        if until is not None:
+            result.skipped_until = until
+            result.error = (
+                f"{site.platform.title()} asked the City to wait until {local_time(until)}; "
+                "this site is skipped until then."
+            )
+            report(f"skipped: {result.error}")
+            return result
+        report("starting")
         connector: Connector | None = None
         try:
             connector = self.connectors(site)
-            with self.db.session() as session:
-                state = session.get(SyncState, site.id)
-                high_water = state.high_water if state else None
-            since = high_water - OVERLAP if high_water else None
-            newest = self._pull(site, connector, since, counts, report, cancelled)
-            self._finish(site, newest or high_water, "")
+            run = _Run(site, capabilities_of(site), connector, result, report, cancelled, resume)
+            self._pull(run, high_water)
+            self._finish(site, run.newest or high_water, "", {})
             result.reconciled = len(self.moderation.reconcile([site.id]))
+            report("done")
         except SyncCancelled:
             result.cancelled = True
-            report("cancelled", result)
+            report("cancelled")
+        except PlatformError as exc:
+            self._failed(site, result, exc, report)
+            if exc.retry_after is not None:
+                with self.db.transaction() as session:
+                    limits.note_wait(session, site.id, exc.retry_after)
         except UserError as exc:
-            result.error = exc.message
-            log.warning("sync of site %s failed: %s", site.id, exc.message)
-            self._finish(site, None, exc.message)
-            report(f"failed: {exc.message}", result)
+            self._failed(site, result, exc, report)
         finally:
             if connector is not None:
                 connector.close()
-        if not result.error and not result.cancelled:
-            report("done", result)
         return result
 
-    def _pull(
-        self,
-        site: Site,
-        connector: Connector,
-        since: datetime | None,
-        counts: _Counts,
-        report: Callable[[str, SiteResult], None],
-        cancelled: Callable[[], bool],
-    ) -> datetime | None:
-        newest: datetime | None = None
+    def _failed(
+        self, site: Site, result: SiteResult, exc: UserError, report: Callable[[str], None]
+    ) -> None:
+        result.error = exc.message
+        log.warning("sync of site %s failed: %s", site.id, exc.message)
+        with self.db.transaction() as session:
+            state = _state(session, site.id)
+            state.last_sync_at = utcnow()
+            state.last_error = exc.message
+        report(f"failed: {exc.message}")
+
+    def _pull(self, run: _Run, high_water: datetime | None) -> None:
+        now = utcnow()
+        active_since = now - timedelta(days=run.setting("active_days", ACTIVE_DAYS))
+        full_since = now - timedelta(days=run.setting("full_days", FULL_DAYS))
         cursor: str | None = None
         while True:
-            page = connector.list_posts(cursor)
-            post_ids = self._store_posts(site, page.items, counts.result)
-            for post in page.items:
-                comment_cursor: str | None = None
-                while True:
-                    if cancelled():
-                        raise SyncCancelled
-                    comments = connector.list_comments(post.external_id, comment_cursor, since)
-                    latest = self._store_comments(
-                        site, post_ids[post.external_id], comments.items, counts
-                    )
-                    if latest and (newest is None or latest > newest):
-                        newest = latest
-                    report(f"post {post.external_id}", counts.result)
-                    comment_cursor = comments.next_cursor
-                    if comment_cursor is None:
-                        break
+            page = self._read(run, partial(run.connector.list_posts, cursor))
+            post_ids = self._store_posts(run, page.items)
+            active = [p for p in page.items if p.created_at >= active_since]
+            for post in active:
+                since = None
+                if post.created_at < full_since and high_water is not None:
+                    since = high_water - OVERLAP
+                self._pull_post(run, post, post_ids[post.external_id], since)
+            cursor = page.next_cursor
+            # Posts come newest first: a page with nothing active means the rest is older.
+            if cursor is None or not active:
+                break
+        self._link_parents(run)
+
+    def _pull_post(self, run: _Run, post: RemotePost, post_id: int, since: datetime | None) -> None:
+        start = None
+        if run.resume.get("post") == post.external_id:
+            start = run.resume.get("cursor")
+        complete = since is None and start is None
+        seen: set[str] = set()
+        cursor = start
+        while True:
+            if run.cancelled():
+                raise SyncCancelled
+            try:
+                page = self._read(
+                    run, partial(run.connector.list_comments, post.external_id, cursor, since)
+                )
+            except UserError:
+                # Keep the last good cursor: the next sync resumes here.
+                with self.db.transaction() as session:
+                    _state(session, run.site.id).cursor = {
+                        "post": post.external_id, "cursor": cursor
+                    }  # fmt: skip
+                raise
+            self._store_comments(run, post_id, page.items)
+            seen.update(c.external_id for c in page.items)
+            run.report(f"post {post.external_id}")
             cursor = page.next_cursor
             if cursor is None:
                 break
-        self._link_parents(site, counts)
-        return newest
+        if complete:
+            self._find_gone(run, post_id, seen)
 
-    def _store_posts(
-        self, site: Site, posts: list[RemotePost], result: SiteResult
-    ) -> dict[str, int]:
+    def _read(self, run: _Run, call: Callable[[], T]) -> T:
+        """One listing call, counted against a metered platform's quota."""
+        if run.caps.daily_quota is not None:
+            with self.db.session() as session:
+                limits.require_quota(session, run.site, run.caps, run.caps.read_cost)
+        answer = call()
+        if run.caps.read_cost:
+            with self.db.transaction() as session:
+                limits.spend(session, run.site.platform, run.caps, run.caps.read_cost)
+        return answer
+
+    # --- storing ---------------------------------------------------------------------------
+
+    def _store_posts(self, run: _Run, posts: list[RemotePost]) -> dict[str, int]:
         with self.db.transaction() as session:
-            ids = _existing(session, Post, site.id, [p.external_id for p in posts])
+            ids = _existing_ids(session, Post, run.site.id, [p.external_id for p in posts])
             for post in posts:
                 if post.external_id in ids:
                     continue
                 row = Post(
-                    site_id=site.id,
+                    site_id=run.site.id,
                     external_id=post.external_id,
                     text=storable(post.text),
                     permalink=post.permalink,
@@ -202,66 +292,151 @@ class SyncService:
                 session.add(row)
                 session.flush()
                 ids[post.external_id] = row.id
-                result.new_posts += 1
+                run.result.new_posts += 1
             return ids
 
-    def _store_comments(
-        self, site: Site, post_id: int, comments: list[RemoteComment], counts: _Counts
-    ) -> datetime | None:
+    def _store_comments(self, run: _Run, post_id: int, comments: list[RemoteComment]) -> None:
         if not comments:
-            return None
-        result = counts.result
+            return
+        result = run.result
         with self.db.transaction() as session:
-            existing = _existing(session, Comment, site.id, [c.external_id for c in comments])
-            for remote in comments:
-                result.seen_comments += 1
-                if remote.external_id in existing:
-                    continue
-                session.add(
-                    Comment(
-                        site_id=site.id,
-                        post_id=post_id,
-                        external_id=remote.external_id,
-                        author_id=storable(remote.author_id),
-                        author_name=storable(remote.author_name),
-                        text=storable(remote.text),
-                        created_at=remote.created_at,
-                        permalink=remote.permalink,
-                        attachments=list(remote.attachments),
-                        raw=remote.raw,
-                        platform_state=remote.state.value,
-                        status=CommentStatus.NEW.value,
+            known = {
+                c.external_id: c
+                for c in session.scalars(
+                    select(Comment).where(
+                        Comment.site_id == run.site.id,
+                        Comment.external_id.in_([c.external_id for c in comments]),
                     )
                 )
-                existing[remote.external_id] = -1
-                result.new_comments += 1
-                if remote.parent_external_id:
-                    counts.parents[remote.external_id] = remote.parent_external_id
-        return max(c.created_at for c in comments)
+            }
+            for remote in comments:
+                result.seen_comments += 1
+                if run.newest is None or remote.created_at > run.newest:
+                    run.newest = remote.created_at
+                stored = known.get(remote.external_id)
+                if stored is None:
+                    known[remote.external_id] = self._insert(session, run, post_id, remote)
+                    result.new_comments += 1
+                else:
+                    self._update(session, run, stored, remote)
 
-    def _link_parents(self, site: Site, counts: _Counts) -> None:
+    def _insert(self, session: Session, run: _Run, post_id: int, remote: RemoteComment) -> Comment:
+        text = storable(remote.text)
+        code, why = self._suggest(remote.external_id, text)
+        comment = Comment(
+            site_id=run.site.id,
+            post_id=post_id,
+            external_id=remote.external_id,
+            author_id=storable(remote.author_id),
+            author_name=storable(remote.author_name),
+            text=text,
+            created_at=remote.created_at,
+            permalink=remote.permalink,
+            attachments=list(remote.attachments),
+            raw=remote.raw,
+            platform_state=remote.state.value,
+            status=CommentStatus.NEW.value,
+            edited_at=remote.updated_at,
+            gone_seen_at=utcnow() if remote.state is PlatformState.REMOVED else None,
+            suggested_code=code,
+            suggestion_why=why,
+        )
+        session.add(comment)
+        if remote.parent_external_id:
+            run.parents[remote.external_id] = remote.parent_external_id
+        return comment
+
+    def _update(self, session: Session, run: _Run, stored: Comment, remote: RemoteComment) -> None:
+        text = storable(remote.text)
+        if text != stored.text:
+            session.add(
+                CommentVersion(
+                    comment_id=stored.id,
+                    author_name=stored.author_name,
+                    text=stored.text,
+                    raw=stored.raw,
+                    edited_at=remote.updated_at,
+                    replaced_seen_at=utcnow(),
+                )
+            )
+            stored.text = text
+            stored.author_name = storable(remote.author_name)
+            stored.raw = remote.raw
+            stored.edited_at = remote.updated_at or utcnow()
+            stored.suggested_code, stored.suggestion_why = self._suggest(stored.external_id, text)
+            if stored.status == CommentStatus.KEPT.value:
+                stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
+            run.result.edited += 1
+        if stored.pending_entry_id is None and remote.state.value != stored.platform_state:
+            stored.platform_state = remote.state.value
+            if remote.state is PlatformState.REMOVED:
+                stored.gone_seen_at = utcnow()
+                run.result.gone += 1
+
+    def _suggest(self, key: str, text: str) -> tuple[str | None, str]:
+        suggestions = self.screener.screen(text)
+        if suggestions:
+            return suggestions[0].code, suggestions[0].why
+        if len(text.strip()) >= REPEAT_MIN_CHARS:
+            repeats = self.repeats.repeats_of(key, text)
+            self.repeats.add(key, text)
+            if repeats:
+                return "SPM", f"The same text as {len(repeats)} other comment(s)."
+        return None, ""
+
+    def _find_gone(self, run: _Run, post_id: int, seen: set[str]) -> None:
+        """Comments missing from a complete listing: ask the platform what became of them."""
+        with self.db.session() as session:
+            missing = [
+                (c.id, c.external_id)
+                for c in session.scalars(
+                    select(Comment)
+                    .where(
+                        Comment.post_id == post_id,
+                        Comment.platform_state != PlatformState.REMOVED.value,
+                        Comment.pending_entry_id.is_(None),
+                    )
+                    .order_by(Comment.id)
+                )
+                if c.external_id not in seen
+            ][:GONE_CHECKS_PER_POST]
+        for comment_id, external_id in missing:
+            state = self._read(run, partial(run.connector.fetch_state, external_id))
+            if state is PlatformState.UNKNOWN:
+                continue
+            with self.db.transaction() as session:
+                comment = session.get(Comment, comment_id)
+                if comment is None or comment.pending_entry_id is not None:
+                    continue
+                if state.value != comment.platform_state:
+                    comment.platform_state = state.value
+                    if state is PlatformState.REMOVED:
+                        comment.gone_seen_at = utcnow()
+                        run.result.gone += 1
+
+    def _link_parents(self, run: _Run) -> None:
         """Replies may arrive before their parent (another page): link them at the end."""
-        if not counts.parents:
+        if not run.parents:
             return
-        wanted = set(counts.parents) | set(counts.parents.values())
+        wanted = sorted(set(run.parents) | set(run.parents.values()))
         with self.db.transaction() as session:
-            ids = _existing(session, Comment, site.id, sorted(wanted))
-            for child, parent in counts.parents.items():
+            ids = _existing_ids(session, Comment, run.site.id, wanted)
+            for child, parent in run.parents.items():
                 if child in ids and parent in ids:
                     session.query(Comment).filter(Comment.id == ids[child]).update(
                         {Comment.parent_id: ids[parent]}, synchronize_session=False
                     )
 
-    def _finish(self, site: Site, high_water: datetime | None, error: str) -> None:
+    def _finish(
+        self, site: Site, high_water: datetime | None, error: str, cursor: dict[str, Any]
+    ) -> None:
         with self.db.transaction() as session:
-            state = session.get(SyncState, site.id)
-            if state is None:
-                state = SyncState(site_id=site.id, cursor={})
-                session.add(state)
+            state = _state(session, site.id)
             if high_water is not None:
                 state.high_water = high_water
             state.last_sync_at = utcnow()
             state.last_error = error
+            state.cursor = cursor
 
 
 def storable(text: str) -> str:
@@ -273,7 +448,16 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _existing(
+def _state(session: Session, site_id: int) -> SyncState:
+    state = session.get(SyncState, site_id)
+    if state is None:
+        state = SyncState(site_id=site_id, cursor={})
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _existing_ids(
     session: Session, model: type[Post] | type[Comment], site_id: int, external_ids: list[str]
 ) -> dict[str, int]:
     if not external_ids:

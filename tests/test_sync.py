@@ -1,0 +1,198 @@
+"""Sync: idempotent, incremental, resumable, faithful to edits and deletions, polite."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from sqlalchemy import func, select
+
+from hsm_console.db.models import Comment, CommentVersion, Site, SyncState
+from hsm_console.domain import Action
+from hsm_console.errors import NotPossible
+from hsm_console.sandbox import FaultKind
+from hsm_console.services.sync import SyncProgress
+from tests.conftest import PARKS_PAGE, RECENT_SEED, World
+
+POST = f"{PARKS_PAGE}_122100000000000"
+
+
+def parks_count(world: World) -> int:
+    with world.db.session() as session:
+        query = select(func.count()).where(Comment.site_id == world.parks_site)
+        return int(session.scalar(query) or 0)
+
+
+def seeded_parks(world: World) -> int:
+    return len([c for c in RECENT_SEED.comments if c.page_id == PARKS_PAGE])
+
+
+def by_external(world: World, external_id: str) -> Comment:
+    with world.db.session() as session:
+        return session.scalars(select(Comment).where(Comment.external_id == external_id)).one()
+
+
+def configure(world: World, **settings: int) -> None:
+    with world.db.transaction() as session:
+        site = session.get(Site, world.parks_site)
+        assert site is not None
+        site.settings = {**site.settings, **settings}
+
+
+def test_sync_twice_adds_nothing_twice_and_reports_progress(world: World) -> None:
+    reports: list[SyncProgress] = []
+    first = world.app("alice").sync.sync(progress=reports.append)
+    assert [(r.site_name, r.error) for r in first] == [("Highland Parks & Recreation", "")]
+    assert first[0].new_comments == seeded_parks(world) == parks_count(world)
+    assert reports[0].message == "starting"
+    assert reports[-1].message == "done"
+    assert [r.new_comments for r in reports] == sorted(r.new_comments for r in reports)
+    second = world.app("alice").sync.sync()
+    assert second[0].new_comments == 0
+    assert parks_count(world) == seeded_parks(world)
+
+
+def test_replies_are_linked_to_their_parents(world: World) -> None:
+    world.app("alice").sync.sync()
+    with world.db.session() as session:
+        replies = session.scalars(select(Comment).where(Comment.parent_id.is_not(None))).all()
+        assert replies
+        for reply in replies:
+            parent = session.get(Comment, reply.parent_id)
+            assert parent is not None
+            assert reply.raw["parent"]["id"] == parent.external_id
+
+
+def test_suggestions_are_stored_at_ingest(world: World) -> None:
+    world.app("alice").sync.sync()
+    with world.db.session() as session:
+        rows = session.execute(
+            select(Comment.suggested_code, Comment.suggestion_why).where(
+                Comment.suggested_code.is_not(None)
+            )
+        ).all()
+    assert {code for code, _ in rows} >= {"PII", "PRF"}
+    assert all(why for _, why in rows)
+
+
+def test_author_edit_keeps_the_earlier_text(world: World) -> None:
+    configure(world, full_days=60)  # edits are seen on posts read in full
+    world.app("alice").sync.sync()
+    comment = by_external(world, RECENT_SEED.comments[0].id)
+    original = comment.text
+    world.app("alice").moderation.act(comment.id, Action.KEEP)
+    world.sandbox.state.facebook.edit_comment(
+        comment.external_id, "Edited: call me at 618-555-0142"
+    )
+    result = world.app("alice").sync.sync()[0]
+    assert result.edited == 1
+    after = by_external(world, comment.external_id)
+    assert after.text == "Edited: call me at 618-555-0142"
+    assert after.status == "new"  # kept before the edit: back in the queue
+    assert after.suggested_code == "PII"
+    with world.db.session() as session:
+        versions = session.scalars(
+            select(CommentVersion).where(CommentVersion.comment_id == comment.id)
+        ).all()
+    assert [v.text for v in versions] == [original]
+
+
+def test_comment_deleted_by_its_author_is_marked_gone_not_dropped(world: World) -> None:
+    configure(world, full_days=60)
+    world.app("alice").sync.sync()
+    target = RECENT_SEED.comments[3].id
+    world.sandbox.state.facebook.delete_comment(target)
+    result = world.app("alice").sync.sync()[0]
+    assert result.gone >= 1
+    gone = by_external(world, target)
+    assert gone.platform_state == "removed"
+    assert gone.gone_seen_at is not None
+    assert parks_count(world) == seeded_parks(world)  # nothing dropped
+    with pytest.raises(NotPossible, match="no longer exists"):
+        world.app("alice").moderation.act(gone.id, Action.HIDE, "PRF")
+
+
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [
+        (FaultKind.SERVER_ERROR, {"times": None}),
+        (FaultKind.TOO_MANY_REQUESTS, {"seconds": 0}),
+        (FaultKind.SLOW, {"seconds": 3, "times": None}),
+    ],
+)
+def test_failure_mid_pagination_resumes_from_the_last_good_cursor(
+    world: World, fault: FaultKind, options: dict[str, Any]
+) -> None:
+    configure(world, page_size=5, full_days=60)
+    world.sandbox.faults.add(fault, method="GET", path="after=", **options)
+    failed = world.app("alice").sync.sync()[0]
+    assert failed.error
+    partial = parks_count(world)
+    assert 0 < partial < seeded_parks(world)
+    with world.db.session() as session:
+        state = session.get(SyncState, world.parks_site)
+        assert state is not None
+        assert state.cursor["cursor"]
+        assert state.last_error == failed.error
+        stored = state.cursor["cursor"]
+    world.sandbox.faults.clear()
+    before = len(world.sandbox.requests_seen())
+    resumed = world.app("alice").sync.sync()[0]
+    assert resumed.error == ""
+    assert parks_count(world) == seeded_parks(world)  # nothing skipped, nothing twice
+    later = world.sandbox.requests_seen()[before:]
+    assert any(stored in unquote(r.query_string) for r in later)  # started at the cursor
+    with world.db.session() as session:
+        state = session.get(SyncState, world.parks_site)
+        assert state is not None
+        assert state.cursor == {}
+
+
+def test_announced_wait_is_stored_and_respected(world: World) -> None:
+    world.sandbox.faults.add(FaultKind.RATE_LIMIT, seconds=600)
+    failed = world.app("alice").sync.sync()[0]
+    assert "10 minutes" in failed.error
+    calls = len(world.sandbox.requests_seen())
+    skipped = world.app("alice").sync.sync()[0]
+    assert skipped.skipped_until is not None
+    assert "asked the City to wait until" in skipped.error
+    assert len(world.sandbox.requests_seen()) == calls  # the platform was not asked again
+
+
+def test_one_failing_site_does_not_stop_the_others(world: World) -> None:
+    from hsm_console.db.models import RoleGrant
+    from hsm_console.domain import Role
+
+    with world.db.transaction() as session:  # alice moderates Police too, for this test
+        alice = session.scalars(select(RoleGrant).where(RoleGrant.role == "moderator")).first()
+        assert alice is not None
+        session.add(
+            RoleGrant(person_id=alice.person_id, role=Role.MODERATOR.value, department_id=2)
+        )
+    world.sandbox.faults.add(FaultKind.REVOKED_TOKEN, path=PARKS_PAGE, times=None)
+    results = world.app("alice").sync.sync()
+    errors = {r.site_name: r.error for r in results}
+    assert "expired or was revoked" in errors["Highland Parks & Recreation"]
+    assert errors["Highland Police Department"] == ""
+    assert next(r for r in results if r.error == "").new_comments > 0
+
+
+def test_sync_can_be_cancelled(world: World) -> None:
+    configure(world, page_size=5)
+    calls = {"n": 0}
+
+    def cancelled() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    result = world.app("alice").sync.sync(cancelled=cancelled)[0]
+    assert result.cancelled
+    assert 0 < parks_count(world) < seeded_parks(world)
+
+
+def test_posts_older_than_the_window_are_not_read_again(world: World) -> None:
+    configure(world, active_days=0)
+    result = world.app("alice").sync.sync()[0]
+    assert result.new_posts > 0
+    assert result.new_comments == 0
