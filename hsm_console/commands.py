@@ -262,7 +262,7 @@ def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str
             )
         site = admin.find_site(session, site_key)
         session.expunge(site)
-    platform = Platform(site.platform).value.title()
+    platform = Platform(site.platform).label
     if what == "set":
         app.credentials.set(site, read_token())
         out(f"The {platform} token for {site.name!r} is stored in this computer's keyring.")

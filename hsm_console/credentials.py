@@ -32,9 +32,9 @@ def credential_key(site: Site) -> str:
 class CredentialStore:
     def get(self, site: Site) -> str:
         if site.is_sandbox:
-            from hsm_console.sandbox import SANDBOX_TOKEN
+            from hsm_console.sandbox import sandbox_token
 
-            return SANDBOX_TOKEN
+            return sandbox_token(site.platform)
         try:
             token = keyring.get_password(KEYRING_SERVICE, credential_key(site))
         except NoKeyringError:

@@ -15,6 +15,23 @@ class Platform(enum.StrEnum):
     WORDPRESS = "wordpress"
     DISCOURSE = "discourse"
 
+    @property
+    def label(self) -> str:
+        """The platform's name as its owner spells it."""
+        return _PLATFORM_LABELS[self]
+
+
+_PLATFORM_LABELS = {
+    Platform.FACEBOOK: "Facebook",
+    Platform.INSTAGRAM: "Instagram",
+    Platform.X: "X",
+    Platform.YOUTUBE: "YouTube",
+    Platform.TIKTOK: "TikTok",
+    Platform.LINKEDIN: "LinkedIn",
+    Platform.WORDPRESS: "WordPress",
+    Platform.DISCOURSE: "Discourse",
+}
+
 
 class Action(enum.StrEnum):
     """What a moderator does to a comment."""

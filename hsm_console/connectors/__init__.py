@@ -10,6 +10,13 @@ from hsm_console.errors import ConfigurationError
 
 # Imported on first use, so start-up loads only the connectors a department's sites need.
 _CONNECTORS: dict[Platform, str] = {
+    Platform.WORDPRESS: "hsm_console.connectors.wordpress:WordPressConnector",
+    Platform.YOUTUBE: "hsm_console.connectors.youtube:YouTubeConnector",
+    Platform.X: "hsm_console.connectors.x:XConnector",
+    Platform.INSTAGRAM: "hsm_console.connectors.instagram:InstagramConnector",
+    Platform.TIKTOK: "hsm_console.connectors.tiktok:TikTokConnector",
+    Platform.LINKEDIN: "hsm_console.connectors.linkedin:LinkedInConnector",
+    Platform.DISCOURSE: "hsm_console.connectors.discourse:DiscourseConnector",
     Platform.FACEBOOK: "hsm_console.connectors.facebook:FacebookConnector",
 }
 

@@ -141,6 +141,6 @@ class Connector(abc.ABC):
 
         caps = cls.capabilities
         return NotPossible(
-            f"{cls.platform.value.title()} does not allow the City to {action.value} "
+            f"{cls.platform.label} does not allow the City to {action.value} "
             f"a comment through its API. {caps.instead}".strip()
         )

@@ -151,8 +151,8 @@ class ApiClient:
     def get(self, path: str, params: Params | None = None) -> JSON:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, data: Params | None = None) -> JSON:
-        return self.request("POST", path, data=data)
+    def post(self, path: str, data: Params | None = None, *, json_body: JSON | None = None) -> JSON:
+        return self.request("POST", path, data=data, json_body=json_body)
 
     def delete(self, path: str, params: Params | None = None) -> JSON:
         return self.request("DELETE", path, params=params)
@@ -164,13 +164,22 @@ class ApiClient:
         *,
         params: Params | None = None,
         data: Params | None = None,
+        json_body: JSON | None = None,
     ) -> JSON:
-        """Send one call (retrying where that can help) and return its JSON object."""
-        response = self._send(method, path, params, data)
+        """Send one call (retrying where that can help) and return its JSON object.
+
+        `data` goes form-encoded; `json_body` as JSON, for APIs that want JSON bodies.
+        """
+        response = self._send(method, path, params, data, json_body)
         return self._json_object(response, method, path)
 
     def _send(
-        self, method: str, path: str, params: Params | None, data: Params | None
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        data: Params | None,
+        json_body: JSON | None = None,
     ) -> requests.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempts = self.settings.retries + 1
@@ -178,7 +187,12 @@ class ApiClient:
             started = time.monotonic()
             try:
                 response = self._session.request(
-                    method, url, params=params, data=data, timeout=self.settings.timeout
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    timeout=self.settings.timeout,
                 )
             except requests.Timeout:
                 failure = PlatformError(

@@ -13,6 +13,13 @@ from hsm_console.sandbox.seed import SeedData
 
 # platform name -> module (one line each)
 _MODULES: dict[str, str] = {
+    "wordpress": "hsm_console.sandbox.wordpress",
+    "youtube": "hsm_console.sandbox.youtube",
+    "x": "hsm_console.sandbox.x",
+    "instagram": "hsm_console.sandbox.instagram",
+    "tiktok": "hsm_console.sandbox.tiktok",
+    "linkedin": "hsm_console.sandbox.linkedin",
+    "discourse": "hsm_console.sandbox.discourse",
 }
 
 

@@ -99,32 +99,60 @@ class DemoSetup:
     moderator: str
 
 
-# The sandbox's seeded pages: (department code, department name, page id, site name).
-DEMO_PAGES = (
-    ("PARKS", "Parks & Recreation", "1000000000001", "Highland Parks & Recreation"),
-    ("POLICE", "Police Department", "1000000000002", "Highland Police Department"),
-)
+@dataclass(frozen=True)
+class DemoSite:
+    department: str  # department code
+    platform: Platform
+    name: str
+    external_id: str
+    prefix: str  # where the sandbox serves this platform
+    settings: dict[str, Any]
+
+
+DEMO_DEPARTMENTS = {"PARKS": "Parks & Recreation", "POLICE": "Police Department"}
+# One site of every kind for Parks, and the Police Facebook page (another department).
+DEMO_SITES = (
+    DemoSite("PARKS", Platform.FACEBOOK, "Highland Parks & Recreation", "1000000000001", "",
+             {"api_version": "v25.0"}),
+    DemoSite("PARKS", Platform.INSTAGRAM, "@highlandparks", "17841400000000001", "/instagram",
+             {"api_version": "v25.0"}),
+    DemoSite("PARKS", Platform.YOUTUBE, "Highland Parks on YouTube", "UCHighlandParks0000000001",
+             "/youtube", {}),
+    DemoSite("PARKS", Platform.X, "@HighlandParksIL", "1102323333", "/x", {}),
+    DemoSite("PARKS", Platform.TIKTOK, "Highland Parks on TikTok", "highland-parks-open-id",
+             "/tiktok", {}),
+    DemoSite("PARKS", Platform.LINKEDIN, "City of Highland on LinkedIn",
+             "urn:li:organization:1000001", "/linkedin", {}),
+    DemoSite("PARKS", Platform.WORDPRESS, "Parks news blog", "parks-news", "/wordpress", {}),
+    DemoSite("PARKS", Platform.DISCOURSE, "Highland community forum", "city-services",
+             "/discourse", {"api_username": "system"}),
+    DemoSite("POLICE", Platform.FACEBOOK, "Highland Police Department", "1000000000002", "",
+             {"api_version": "v25.0"}),
+)  # fmt: skip
 
 
 def setup_demo(db: Database, sandbox_url: str, username: str, display_name: str) -> DemoSetup:
     """Demo departments and sandbox sites; the person moderates and supervises Parks only.
 
     The Police department gets its own demo moderator, so department isolation is visible.
+    Running it again changes nothing.
     """
+    base = sandbox_url.rstrip("/")
     with db.transaction() as session:
-        person = ensure_person(session, username, display_name)
-        sites = []
-        for code, name, page_id, site_name in DEMO_PAGES:
-            department = ensure_department(session, code, name)
+        departments = {
+            code: ensure_department(session, code, name) for code, name in DEMO_DEPARTMENTS.items()
+        }
+        parks_sites = []
+        for demo in DEMO_SITES:
             site = ensure_site(
-                session, department, Platform.FACEBOOK, site_name, page_id,
-                sandbox_url.rstrip("/"), {"api_version": "v25.0"}, is_sandbox=True,
+                session, departments[demo.department], demo.platform, demo.name,
+                demo.external_id, base + demo.prefix, demo.settings, is_sandbox=True,
             )  # fmt: skip
-            sites.append(site)
-        parks = sites[0].department
-        police = sites[1].department
-        grant(session, person, Role.MODERATOR, parks)
-        grant(session, person, Role.SUPERVISOR, parks)
+            if demo.department == "PARKS":
+                parks_sites.append(site.name)
+        person = ensure_person(session, username, display_name)
+        grant(session, person, Role.MODERATOR, departments["PARKS"])
+        grant(session, person, Role.SUPERVISOR, departments["PARKS"])
         officer = ensure_person(session, "demo.police", "Demo Police Moderator")
-        grant(session, officer, Role.MODERATOR, police)
-        return DemoSetup(parks.name, [sites[0].name], person.username)
+        grant(session, officer, Role.MODERATOR, departments["POLICE"])
+        return DemoSetup(departments["PARKS"].name, parks_sites, person.username)

@@ -59,9 +59,10 @@ def require_quota(session: Session, site: Site, caps: Capabilities, units: int) 
         return
     spent = units_spent(session, site.platform)
     if spent + units > caps.daily_quota:
+        name = Platform(site.platform).label
         raise NotPossible(
-            f"Today's {site.platform.title()} quota is used up ({spent} of {caps.daily_quota} "
-            "units); it resets at midnight Pacific time. Nothing was sent."
+            f"Today's {name} quota is used up ({spent} of {caps.daily_quota} units); it resets "
+            "at midnight Pacific time. Nothing was sent."
         )
 
 
@@ -88,7 +89,8 @@ def waiting_until(session: Session, site_id: int) -> datetime | None:
 def require_no_wait(session: Session, site: Site) -> None:
     until = waiting_until(session, site.id)
     if until is not None:
+        name = Platform(site.platform).label
         raise NotPossible(
-            f"{site.platform.title()} asked the City to wait until {local_time(until)} before "
-            f"calling it again for {site.name!r}. Nothing was sent; try again then."
+            f"{name} asked the City to wait until {local_time(until)} before calling it again "
+            f"for {site.name!r}. Nothing was sent; try again then."
         )

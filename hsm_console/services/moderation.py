@@ -27,6 +27,7 @@ from hsm_console.domain import (
     STATUS_AFTER,
     Action,
     EntryState,
+    Platform,
     PlatformState,
 )
 from hsm_console.errors import (
@@ -219,7 +220,7 @@ class ModerationService:
             )
         if expected_version is not None and comment.version != expected_version:
             raise ConcurrentAction(self._handled_first(session, comment.id))
-        platform = comment.site.platform.title()
+        platform = Platform(comment.site.platform).label
         if comment.platform_state == PlatformState.REMOVED.value:
             raise NotPossible(
                 f"This comment no longer exists on {platform} (removed); nothing can be done "
@@ -420,7 +421,7 @@ class ModerationService:
 
     @staticmethod
     def _say(pending: _Pending, outcome: _Outcome) -> str:
-        platform = pending.site.platform.title()
+        platform = Platform(pending.site.platform).label
         if outcome.state is EntryState.APPLIED:
             done = {
                 Action.FLAG: "Flagged for review",

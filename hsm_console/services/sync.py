@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from hsm_console.connectors.base import Capabilities, Connector, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
-from hsm_console.domain import CommentStatus, PlatformState
+from hsm_console.domain import CommentStatus, Platform, PlatformState
 from hsm_console.errors import PermissionDenied, PlatformError, UserError
 from hsm_console.screening import RepeatDetector, Screener
 from hsm_console.services import limits
@@ -171,9 +171,10 @@ class SyncService:
             resume = dict(state.cursor) if state and state.cursor else {}
         if until is not None:
             result.skipped_until = until
+            name = Platform(site.platform).label
             result.error = (
-                f"{site.platform.title()} asked the City to wait until {local_time(until)}; "
-                "this site is skipped until then."
+                f"{name} asked the City to wait until {local_time(until)}; this site is skipped "
+                "until then."
             )
             report(f"skipped: {result.error}")
             return result
@@ -367,7 +368,12 @@ class SyncService:
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
             run.result.edited += 1
-        if stored.pending_entry_id is None and remote.state.value != stored.platform_state:
+        # UNKNOWN (X cannot say whether a reply is hidden) never replaces what we know.
+        if (
+            stored.pending_entry_id is None
+            and remote.state is not PlatformState.UNKNOWN
+            and remote.state.value != stored.platform_state
+        ):
             stored.platform_state = remote.state.value
             if remote.state is PlatformState.REMOVED:
                 stored.gone_seen_at = utcnow()

@@ -1,0 +1,419 @@
+"""Instagram business accounts through the Instagram Graph API (platform-apis.md, section 2).
+
+The site's external id is the business account's Instagram user id; its base URL picks the
+flavour: graph.facebook.com (Instagram API with Facebook Login: a Page token with
+instagram_manage_comments) or graph.instagram.com (Instagram Login: a token with
+instagram_business_manage_comments). Both speak Graph, so errors go through Facebook's
+`graph_error`, with Instagram's own throttle code and permission names added here.
+
+Comments are read per media: top-level comments page by page, each with the first page of its
+replies nested. A thread with more replies is completed from `/{comment-id}/replies` before
+the page is returned, so a page always holds whole threads and a cursor never splits one.
+Instagram has no comment permalink: a comment's is its media's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
+
+from hsm_console.connectors.base import (
+    JSON,
+    Capabilities,
+    Connector,
+    Page,
+    RemoteComment,
+    RemotePost,
+    SiteConfig,
+)
+from hsm_console.connectors.facebook import graph_error
+from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError, PlatformError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_VERSION = "v25.0"
+DEFAULT_PAGE_SIZE = 50
+
+MEDIA_FIELDS = "id,caption,permalink,timestamp,comments_count,media_type"
+REPLY_FIELDS = "id,text,timestamp,username,from,hidden,like_count,parent_id"
+COMMENT_FIELDS = f"{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}"
+
+_COMMENT_GONE = "The comment no longer exists on Instagram: its author or the account deleted it."
+_MEDIA_GONE = "The post no longer exists on Instagram: the account deleted it."
+_VERSION = re.compile(r"v\d+\.\d+")
+# 80002 is Instagram's BUC throttle; the others are Graph's app, user and Page limits.
+_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
+# Instagram names no wait for a rolling 24-hour BUC window it does not report: a polite start.
+_DEFAULT_RATE_LIMIT_WAIT = 300.0
+
+
+class InstagramConnector(Connector):
+    platform = Platform.INSTAGRAM
+    capabilities = Capabilities(
+        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
+        hide_means=(
+            "The comment is hidden from everyone except its author, who is not told that it "
+            "was hidden. It can be unhidden."
+        ),
+        remove_means="The comment is deleted from Instagram permanently; it cannot be restored.",
+        removed_readable=False,
+        rate_limits=(
+            "Instagram counts calls per app and account under Meta's Business Use Case (BUC) "
+            "limit: 4,800 calls times the account's impressions in a rolling 24 hours. When "
+            "Instagram says the limit is reached (error 80002), the console waits as long as "
+            "Instagram asks."
+        ),
+    )
+
+    def __init__(self, site: SiteConfig) -> None:
+        super().__init__(site)
+        self._version = str(site.settings.get("api_version", DEFAULT_API_VERSION))
+        if not _VERSION.fullmatch(self._version):
+            raise ConfigurationError(
+                f"The Graph API version {self._version!r} is not valid: write it like "
+                f"{DEFAULT_API_VERSION!r}."
+            )
+        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
+        if type(page_size) is not int or not 1 <= page_size <= 100:
+            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
+        self._page_size = page_size
+        self._client = ApiClient(
+            site.base_url,
+            platform_name="Instagram",
+            error_parser=instagram_error,
+            auth_headers={"Authorization": f"Bearer {site.token}"},
+            settings=HttpSettings.from_settings(site.settings),
+        )
+        self._permalinks: dict[str, str] = {}  # media id -> permalink, for its comments
+
+    def close(self) -> None:
+        self._client.close()
+
+    def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
+        params: dict[str, str | int] = {"fields": MEDIA_FIELDS, "limit": self._page_size}
+        if cursor:
+            params["after"] = cursor
+        with _about(
+            "The Instagram account was not found, or this site's token cannot see it: "
+            "check the site's Instagram user id."
+        ):
+            body = self._client.get(self._path(self.site.external_id, "media"), params)
+        posts = [post for item in _data(body) if (post := _post(item)) is not None]
+        self._permalinks.update((p.external_id, p.permalink) for p in posts)
+        return Page(posts, _next_cursor(body))
+
+    def list_comments(
+        self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
+    ) -> Page[RemoteComment]:
+        permalink = self._permalink(post_external_id)
+        params: dict[str, str | int] = {"fields": COMMENT_FIELDS, "limit": self._page_size}
+        if cursor:
+            params["after"] = cursor
+        with _about(_MEDIA_GONE):
+            body = self._client.get(self._path(post_external_id, "comments"), params)
+        found: dict[str, RemoteComment] = {}  # by id: a reply listed twice counts once
+        for item in _data(body):
+            top = _comment(post_external_id, permalink, item, None)
+            if top is not None:
+                found.setdefault(top.external_id, top)
+            replies = item.get("replies") if isinstance(item, dict) else None
+            parent = top.external_id if top is not None else None
+            for reply in self._thread(post_external_id, permalink, parent, replies):
+                found.setdefault(reply.external_id, reply)
+        comments = list(found.values())
+        if since is not None:
+            # The comments edge has no `since`: narrow here, so sync sees only newer ones.
+            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
+            comments = [c for c in comments if c.created_at >= aware]
+        return Page(comments, _next_cursor(body))
+
+    def fetch_state(self, comment_external_id: str) -> PlatformState:
+        try:
+            body = self._client.get(self._path(comment_external_id), {"fields": "id,hidden"})
+        except PlatformError as exc:
+            if exc.gone:
+                return PlatformState.REMOVED
+            raise
+        return PlatformState.HIDDEN if _truthy(body.get("hidden")) else PlatformState.VISIBLE
+
+    def hide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=True)
+
+    def unhide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=False)
+
+    def remove(self, comment_external_id: str) -> None:
+        with _about(_COMMENT_GONE):
+            body = self._client.delete(self._path(comment_external_id))
+        _require_success(body, "delete")
+
+    def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
+        with _about(_COMMENT_GONE):
+            body = self._client.request(
+                "POST",
+                self._path(comment_external_id),
+                params={"hide": "true" if hidden else "false"},
+            )
+        _require_success(body, "hide" if hidden else "unhide")
+
+    def _thread(
+        self, media_id: str, permalink: str, parent: str | None, replies: object
+    ) -> Iterator[RemoteComment]:
+        """A comment's nested replies, then any further pages of them."""
+        if not isinstance(replies, dict):
+            return
+        edge: JSON = replies
+        while True:
+            items = edge.get("data")
+            for item in items if isinstance(items, list) else []:
+                reply = _comment(media_id, permalink, item, parent)
+                if reply is not None:
+                    yield reply
+            after = _next_cursor(edge)
+            if after is None:
+                return
+            if parent is None:
+                log.warning("Instagram listed more replies to a comment without an id")
+                return
+            params: dict[str, str | int] = {
+                "fields": REPLY_FIELDS,
+                "limit": self._page_size,
+                "after": after,
+            }
+            try:
+                edge = self._client.get(self._path(parent, "replies"), params)
+            except PlatformError as exc:
+                if exc.gone:  # deleted since the page was read: its replies went with it
+                    return
+                raise
+
+    def _permalink(self, media_id: str) -> str:
+        """The media's permalink: remembered from `list_posts`, or read once."""
+        if media_id not in self._permalinks:
+            with _about(_MEDIA_GONE):
+                body = self._client.get(self._path(media_id), {"fields": "id,permalink"})
+            self._permalinks[media_id] = _text(body.get("permalink"))
+        return self._permalinks[media_id]
+
+    def _path(self, *parts: str) -> str:
+        # Ids come from the platform or the database: never let one change the path.
+        return "/".join((self._version, *(quote(part, safe="") for part in parts)))
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def instagram_error(response: requests.Response) -> PlatformError:
+    """A Graph error answer from Instagram as a message a moderator can act on."""
+    error = _error_object(response)
+    code = _int(error.get("code"))
+    if code in _RATE_LIMIT_CODES or response.status_code == 429:
+        wait = _rate_limit_wait(response)
+        return PlatformError(
+            f"Instagram is limiting how many calls the City may make. Try again in "
+            f"{wait_text(wait)}.",
+            details=_details(response, error),
+            retryable=True,
+            retry_after=wait,
+        )
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return PlatformError(
+            "Instagram refused: the token for this site lacks the permission to moderate "
+            "comments (instagram_manage_comments, or instagram_business_manage_comments with "
+            "Instagram Login). Ask an administrator to grant it and renew the token.",
+            details=_details(response, error),
+        )
+    # Everything else reads the same as on Facebook, but for the platform's name.
+    general = graph_error(response)
+    return PlatformError(
+        general.message.replace("Facebook", "Instagram"),
+        details=general.details,
+        retryable=general.retryable,
+        retry_after=general.retry_after,
+        gone=general.gone,
+    )
+
+
+@contextmanager
+def _about(gone_message: str) -> Iterator[None]:
+    """Say which object is missing when Graph answers "does not exist"."""
+    try:
+        yield
+    except PlatformError as exc:
+        if not exc.gone:
+            raise
+        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
+
+
+def _error_object(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _details(response: requests.Response, error: Mapping[str, Any]) -> str:
+    return (
+        f"HTTP {response.status_code}, Graph error {error.get('code')}/"
+        f"{error.get('error_subcode')} ({error.get('type', 'no type')}): "
+        f"{error.get('message', '')} [fbtrace_id {error.get('fbtrace_id', '-')}]"
+    )
+
+
+def _rate_limit_wait(response: requests.Response) -> float:
+    """Seconds to wait: the BUC header's `estimated_time_to_regain_access` (minutes) of the
+    `instagram` entries, else Retry-After, else a polite default."""
+    minutes = 0
+    try:
+        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage", "{}"))
+    except ValueError:
+        usage = {}
+    for entries in usage.values() if isinstance(usage, dict) else ():
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and entry.get("type", "instagram") == "instagram":
+                minutes = max(minutes, _int(entry.get("estimated_time_to_regain_access")) or 0)
+    if minutes > 0:
+        return minutes * 60.0
+    after = retry_after_seconds(response)
+    return after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
+
+
+def _require_success(body: JSON, what: str) -> None:
+    if body.get("success") is not True:
+        raise PlatformError(
+            f"Instagram did not confirm the {what}. Check the comment on Instagram before "
+            "trying again.",
+            details=f"answer: {json.dumps(body)[:300]}",
+            retryable=True,
+        )
+
+
+# --- payloads -------------------------------------------------------------------------
+
+
+def _data(body: JSON) -> list[Any]:
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise PlatformError(
+            "Instagram answered with something the console cannot read (no list of items). "
+            "Try again later; if it keeps happening, tell an administrator.",
+            details=f"top-level keys: {sorted(body)[:10]}",
+            retryable=True,
+        )
+    return data
+
+
+def _next_cursor(body: JSON) -> str | None:
+    """The `after` cursor, but only while `paging.next` says more exists."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    if isinstance(after, str) and after:
+        return after
+    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
+    if from_url:
+        return from_url[0]
+    raise PlatformError(
+        "Instagram said more items exist but gave no way to fetch them. Try again later.",
+        details="paging.next present without an `after` cursor",
+        retryable=True,
+    )
+
+
+def _post(item: object) -> RemotePost | None:
+    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+        log.warning("Skipped an Instagram media without an id: %.200r", item)
+        return None
+    return RemotePost(
+        external_id=external_id,
+        text=_text(item.get("caption")),
+        created_at=_time(item.get("timestamp"), external_id),
+        permalink=_text(item.get("permalink")),
+        raw=item,
+    )
+
+
+def _comment(
+    media_id: str, permalink: str, item: object, parent: str | None
+) -> RemoteComment | None:
+    """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
+    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+        log.warning("Skipped an Instagram comment without an id on %s: %.200r", media_id, item)
+        return None
+    author = item.get("from")
+    author = author if isinstance(author, dict) else {}
+    username = _text(item.get("username")) or _text(author.get("username"))
+    # Nested replies are comments of their own, each with its own raw payload.
+    raw = {key: value for key, value in item.items() if key != "replies"}
+    return RemoteComment(
+        external_id=external_id,
+        post_external_id=media_id,
+        parent_external_id=_id(item.get("parent_id")) or parent,
+        author_id=_id(author.get("id")) or "",
+        author_name=username or "(unknown)",
+        text=_text(item.get("text")),
+        created_at=_time(item.get("timestamp"), external_id),
+        permalink=permalink,
+        state=PlatformState.HIDDEN if _truthy(item.get("hidden")) else PlatformState.VISIBLE,
+        attachments=(),
+        raw=raw,
+    )
+
+
+def _time(value: object, external_id: str) -> datetime:
+    """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
+    log.warning(
+        "Instagram item %.80s has no readable timestamp (%.80r); using now", external_id, value
+    )
+    return datetime.now(UTC)
+
+
+def _id(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")

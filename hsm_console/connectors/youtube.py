@@ -1,0 +1,623 @@
+"""YouTube channels through the Data API v3 (platform-apis.md, section 3).
+
+The site is a channel (`UC...`); the token is its owner's OAuth token with the
+`youtube.force-ssl` scope. Only the owner sees `moderationStatus` and the held-for-review and
+likely-spam listings, and only the owner may change a comment's status.
+
+Posts are the videos of the channel's uploads playlist (`playlistItems.list`, 1 quota unit a
+page; `search.list` would cost 100 a page and lags behind new uploads).
+
+A video's comments are three `commentThreads` listings read one after another: published,
+then heldForReview, then likelySpam. The cursor names the listing and carries YouTube's own
+`pageToken` inside it ("heldForReview:<token>"). Each thread comes with its replies, each
+reply with its own status; when a thread has more replies than it embeds, the rest are read
+with `comments.list?parentId=`. Rejected comments cannot be listed at all, so "remove"
+(rejected) makes a comment vanish for good.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import requests
+
+from hsm_console.connectors.base import (
+    JSON,
+    Capabilities,
+    Connector,
+    Page,
+    RemoteComment,
+    RemotePost,
+    SiteConfig,
+)
+from hsm_console.connectors.http import (
+    ApiClient,
+    HttpSettings,
+    Params,
+    retry_after_seconds,
+    wait_text,
+)
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 100
+# Pages (of `page_size` threads) of the held-for-review and likely-spam listings that
+# fetch_state reads, per listing, before it gives up and says UNKNOWN (1 quota unit a page).
+DEFAULT_STATE_SCAN_PAGES = 5
+
+LISTINGS = ("published", "heldForReview", "likelySpam")
+_STATES = {
+    "published": PlatformState.VISIBLE,
+    "heldForReview": PlatformState.HIDDEN,
+    "likelySpam": PlatformState.HIDDEN,
+    "rejected": PlatformState.REMOVED,
+}
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+_REASON = re.compile(r"\breason=(\S+)")
+# YouTube names no wait for its per-minute limits: a polite first wait.
+_DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+_REJECTED = "a rejected comment cannot be restored or listed again"
+_GONE = (
+    "The comment no longer exists on YouTube: its author deleted it, or it was rejected "
+    f"({_REJECTED})."
+)
+
+
+class YouTubeConnector(Connector):
+    platform = Platform.YOUTUBE
+    capabilities = Capabilities(
+        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
+        hide_means="held for review: hidden from the public until published again",
+        remove_means="rejected: hidden for good, cannot be restored or listed again",
+        removed_readable=False,
+        rate_limits=(
+            "10,000 quota units a day for the City's Google Cloud project, reset at midnight "
+            "Pacific time: each page read costs 1 unit, each hide, unhide or remove 50."
+        ),
+        daily_quota=10_000,
+        read_cost=1,
+        action_cost=50,
+    )
+
+    def __init__(self, site: SiteConfig) -> None:
+        super().__init__(site)
+        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
+        if type(page_size) is not int or not 1 <= page_size <= 100:
+            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
+        scan = site.settings.get("state_scan_pages", DEFAULT_STATE_SCAN_PAGES)
+        if type(scan) is not int or scan < 1:
+            raise ConfigurationError("The site's state_scan_pages must be a whole number above 0.")
+        self._page_size = page_size
+        self._scan_pages = scan
+        self._uploads: str | None = None
+        self._client = _YouTubeClient(
+            site.base_url,
+            platform_name="YouTube",
+            error_parser=google_error,
+            auth_headers={"Authorization": f"Bearer {site.token}"},
+            settings=HttpSettings.from_settings(site.settings),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- listing ----------------------------------------------------------------------
+
+    def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
+        params: dict[str, str | int] = {
+            "part": "snippet,contentDetails",
+            "playlistId": self._uploads_playlist(),
+            "maxResults": min(self._page_size, 50),  # playlistItems allows at most 50
+        }
+        if cursor:
+            params["pageToken"] = cursor
+        with _about("The channel's uploads playlist was not found on YouTube."):
+            body = self._client.get("youtube/v3/playlistItems", params)
+        posts = [post for item in _items(body) if (post := _video(item)) is not None]
+        token = body.get("nextPageToken")
+        return Page(posts, token if isinstance(token, str) and token else None)
+
+    def list_comments(
+        self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
+    ) -> Page[RemoteComment]:
+        """One page of one listing. `since` is applied here: YouTube has no such filter."""
+        status, token = _parse_cursor(cursor)
+        params: dict[str, str | int] = {
+            "part": "snippet,replies",
+            "videoId": post_external_id,
+            "moderationStatus": status,
+            "order": "time",
+            "textFormat": "plainText",
+            "maxResults": self._page_size,
+        }
+        if token:
+            params["pageToken"] = token
+        try:
+            with _about("The video no longer exists on YouTube."):
+                body = self._client.get("youtube/v3/commentThreads", params)
+        except PlatformError as exc:
+            if _reason(exc) == "commentsDisabled":  # nothing to list, not a failure
+                return Page([], None)
+            raise
+        found: dict[str, RemoteComment] = {}  # by id: a comment is returned once per page
+        for item in _items(body):
+            for comment in self._thread(post_external_id, status, item):
+                found.setdefault(comment.external_id, comment)
+        comments = list(found.values())
+        if since is not None:
+            # Times from the database may come back naive; they are UTC (DESIGN.md).
+            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
+            comments = [c for c in comments if _changed_since(c, aware)]
+        return Page(comments, _next_cursor(status, body))
+
+    def _thread(self, video_id: str, status: str, item: object) -> list[RemoteComment]:
+        if not isinstance(item, dict):
+            log.warning("Skipped a YouTube comment thread that is not an object: %.200r", item)
+            return []
+        snippet = _dict(item.get("snippet"))
+        thread_id = _id(item.get("id"))
+        top = _comment(video_id, status, snippet.get("topLevelComment"), None)
+        parent_id = top.external_id if top else thread_id
+        embedded = _list(_dict(item.get("replies")).get("comments"))
+        total = _int(snippet.get("totalReplyCount")) or 0
+        replies = embedded
+        if parent_id and total > len(embedded):
+            replies = self._replies(parent_id)
+        made = [top] if top else []
+        made.extend(c for r in replies if (c := _comment(video_id, status, r, parent_id)))
+        return made
+
+    def _replies(self, parent_id: str) -> list[Any]:
+        """Every reply of a thread: YouTube embeds only some of them in the thread."""
+        replies: list[Any] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, str | int] = {
+                "part": "snippet",
+                "parentId": parent_id,
+                "textFormat": "plainText",
+                "maxResults": self._page_size,
+            }
+            if token:
+                params["pageToken"] = token
+            body = self._client.get("youtube/v3/comments", params)
+            replies.extend(_items(body))
+            next_token = body.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                return replies
+            if next_token in seen:  # a loop would never end: read the listing again later
+                raise PlatformError(
+                    "YouTube kept answering with the same page of replies. Try again later.",
+                    details=f"repeated pageToken for replies of {parent_id}",
+                    retryable=True,
+                )
+            seen.add(next_token)
+            token = next_token
+
+    def _uploads_playlist(self) -> str:
+        if self._uploads is None:
+            body = self._client.get(
+                "youtube/v3/channels", {"part": "contentDetails", "id": self.site.external_id}
+            )
+            channel = next((i for i in _items(body) if isinstance(i, dict)), {})
+            related = _dict(_dict(channel.get("contentDetails")).get("relatedPlaylists"))
+            uploads = related.get("uploads")
+            if not isinstance(uploads, str) or not uploads:
+                raise PlatformError(
+                    "The YouTube channel was not found, or this site's token cannot see it: "
+                    "check the site's channel id (it starts with UC).",
+                    details=f"channels.list gave no uploads playlist for {self.site.external_id}",
+                )
+            self._uploads = uploads
+        return self._uploads
+
+    # --- state ------------------------------------------------------------------------
+
+    def fetch_state(self, comment_external_id: str) -> PlatformState:
+        """Read one comment's status.
+
+        `comments.list?id=` finds live comments but never says their status. A comment it
+        does not find is REMOVED (deleted by its author, or rejected: YouTube hides rejected
+        comments from every read). For one it finds:
+        - a reply: `comments.list?parentId=` lists the thread's replies with their statuses;
+        - a top-level comment: the video's heldForReview and likelySpam listings are read
+          (up to `state_scan_pages` pages each): found there it is HIDDEN, absent from both
+          VISIBLE. If the listings are longer than that, or the answer lacks what is needed,
+          the state is UNKNOWN rather than a guess.
+        """
+        try:
+            body = self._client.get(
+                "youtube/v3/comments",
+                {"part": "snippet", "id": comment_external_id, "textFormat": "plainText"},
+            )
+        except PlatformError as exc:
+            if exc.gone:
+                return PlatformState.REMOVED
+            raise
+        item = next(
+            (
+                i
+                for i in _items(body)
+                if isinstance(i, dict) and _id(i.get("id")) == comment_external_id
+            ),
+            None,
+        )
+        if item is None:
+            return PlatformState.REMOVED
+        snippet = _dict(item.get("snippet"))
+        said = _STATES.get(str(snippet.get("moderationStatus")))
+        if said is not None:
+            return said
+        parent_id = _id(snippet.get("parentId"))
+        if parent_id:
+            return self._reply_state(parent_id, comment_external_id)
+        video_id = _id(snippet.get("videoId"))
+        if video_id is None:
+            log.warning("YouTube comment %s came without its video id", comment_external_id)
+            return PlatformState.UNKNOWN
+        for status in ("heldForReview", "likelySpam"):
+            found = self._in_listing(video_id, status, comment_external_id)
+            if found is None:
+                return PlatformState.UNKNOWN
+            if found:
+                return PlatformState.HIDDEN
+        return PlatformState.VISIBLE
+
+    def _reply_state(self, parent_id: str, comment_id: str) -> PlatformState:
+        for reply in self._replies(parent_id):
+            if isinstance(reply, dict) and _id(reply.get("id")) == comment_id:
+                status = _dict(reply.get("snippet")).get("moderationStatus")
+                return _STATES.get(str(status), PlatformState.UNKNOWN)
+        return PlatformState.UNKNOWN  # live by id, yet not among its thread's replies
+
+    def _in_listing(self, video_id: str, status: str, comment_id: str) -> bool | None:
+        """Whether a thread is in one listing; None if the listing is longer than we read."""
+        token: str | None = None
+        for _ in range(self._scan_pages):
+            params: dict[str, str | int] = {
+                "part": "id",
+                "videoId": video_id,
+                "moderationStatus": status,
+                "maxResults": self._page_size,
+            }
+            if token:
+                params["pageToken"] = token
+            body = self._client.get("youtube/v3/commentThreads", params)
+            if any(isinstance(i, dict) and i.get("id") == comment_id for i in _items(body)):
+                return True
+            next_token = body.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                return False
+            token = next_token
+        log.info(
+            "The %s listing of video %s is longer than %d pages", status, video_id, self._scan_pages
+        )
+        return None
+
+    # --- actions ----------------------------------------------------------------------
+
+    def hide(self, comment_external_id: str) -> None:
+        self._set_status(comment_external_id, "heldForReview")
+
+    def unhide(self, comment_external_id: str) -> None:
+        self._set_status(comment_external_id, "published")
+
+    def remove(self, comment_external_id: str) -> None:
+        # Banning the author is a separate, supervisor-approved step: never part of remove.
+        self._set_status(comment_external_id, "rejected", banAuthor="false")
+
+    def _set_status(self, comment_id: str, status: str, **more: str) -> None:
+        params: dict[str, str | int] = {"id": comment_id, "moderationStatus": status, **more}
+        try:
+            self._client.send_no_content("POST", "youtube/v3/comments/setModerationStatus", params)
+        except PlatformError as exc:
+            if exc.gone:
+                raise PlatformError(_GONE, details=exc.details, gone=True) from exc
+            reason = _reason(exc)
+            if reason == "operationNotSupported":
+                what = "publish" if status == "published" else "hold"
+                raise NotPossible(
+                    f"YouTube will not {what} this comment: it was rejected, and {_REJECTED}.",
+                    details=exc.details,
+                ) from exc
+            if reason == "processingFailure" and self._is_gone(comment_id):
+                # YouTube's answer when the author has already deleted the comment.
+                raise PlatformError(_GONE, details=exc.details, gone=True) from exc
+            raise
+
+    def _is_gone(self, comment_id: str) -> bool:
+        try:
+            return self.fetch_state(comment_id) is PlatformState.REMOVED
+        except PlatformError:
+            return False  # cannot tell: the original error stands
+
+
+class _YouTubeClient(ApiClient):
+    """The shared client, plus calls answered with 204 No Content (setModerationStatus)."""
+
+    def send_no_content(self, method: str, path: str, params: Params) -> None:
+        self._send(method, path, params, None)  # retries, errors and scrubbing as any call
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def seconds_until_quota_reset(now: datetime | None = None) -> float:
+    """Seconds to the next midnight Pacific time, when YouTube's daily quota resets."""
+    moment = now or datetime.now(UTC)
+    local = moment.astimezone(_PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), clock(0), tzinfo=_PACIFIC)
+    # Subtracting across time zones goes through UTC, so DST days are 23 or 25 hours long.
+    return max(1.0, (midnight - moment.astimezone(UTC)).total_seconds())
+
+
+def google_error(response: requests.Response) -> PlatformError:
+    """A Google error envelope as a message a moderator can act on."""
+    error = _error_object(response)
+    items = [e for e in _list(error.get("errors")) if isinstance(e, dict)]
+    first: Mapping[str, Any] = items[0] if items else {}
+    reason = str(first.get("reason") or error.get("status") or "")
+    domain = str(first.get("domain") or "")
+    status = response.status_code
+    message = str(error.get("message") or first.get("message") or "")
+    details = f"HTTP {status}, reason={reason or '-'} domain={domain or '-'}: {message[:300]}"
+    if status == 401 or reason == "authError":  # "required" on a 400 is a missing parameter
+        return PlatformError(
+            "The YouTube token for this site has expired or was revoked: "
+            "ask an administrator to renew it.",
+            details=details,
+        )
+    if reason in ("quotaExceeded", "dailyLimitExceeded") or domain == "youtube.quota":
+        wait = seconds_until_quota_reset()
+        return PlatformError(
+            "YouTube's daily quota is used up; it resets at midnight Pacific time "
+            f"(in {wait_text(wait)}). Until then the console cannot read or change "
+            "YouTube comments.",
+            details=details,
+            retryable=True,
+            retry_after=wait,
+        )
+    if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        after = retry_after_seconds(response)
+        wait = after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
+        return PlatformError(
+            "YouTube is limiting how many calls the City may make. "
+            f"Try again in {wait_text(wait)}.",
+            details=details,
+            retryable=True,
+            retry_after=wait,
+        )
+    if reason in ("insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"):
+        return PlatformError(
+            "YouTube refused: the token for this site lacks the permission to moderate "
+            "comments (the youtube.force-ssl scope, granted by the channel's owner). "
+            "Ask an administrator to renew the token with that permission.",
+            details=details,
+        )
+    if reason == "commentsDisabled":
+        return PlatformError("Comments are turned off for this video.", details=details)
+    if status == 403:
+        return PlatformError(
+            "YouTube refused: this site's token may not moderate this comment. Only the "
+            "channel's owner can change a comment's status; check that the token was issued "
+            "by the City's channel.",
+            details=details,
+        )
+    if status == 404 or reason.endswith("NotFound"):
+        return PlatformError("This no longer exists on YouTube.", details=details, gone=True)
+    if reason == "processingFailure":
+        return PlatformError(
+            "YouTube could not process the request. The comment may already have been "
+            "deleted by its author; check it on YouTube before trying again.",
+            details=details,
+        )
+    if status >= 500 or reason in ("backendError", "internalError"):
+        return PlatformError(
+            "YouTube had a temporary problem. Try again in a few minutes.",
+            details=details,
+            retryable=True,
+        )
+    return PlatformError(
+        f"YouTube refused the request ({reason or status}). If it keeps happening, "
+        "tell an administrator.",
+        details=details,
+    )
+
+
+def _error_object(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _reason(error: PlatformError) -> str:
+    """The Google `reason` that `google_error` wrote into the details."""
+    found = _REASON.search(error.details)
+    return found.group(1) if found else ""
+
+
+@contextmanager
+def _about(gone_message: str) -> Iterator[None]:
+    """Say which object is missing when YouTube answers "not found"."""
+    try:
+        yield
+    except PlatformError as exc:
+        if not exc.gone:
+            raise
+        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
+
+
+# --- cursors --------------------------------------------------------------------------
+
+
+def _parse_cursor(cursor: str | None) -> tuple[str, str]:
+    """(listing, YouTube's pageToken or "" for the listing's first page)."""
+    if not cursor:
+        return LISTINGS[0], ""
+    status, sep, token = cursor.partition(":")
+    if not sep or status not in LISTINGS:
+        raise ValueError(f"not a YouTube comment cursor: {cursor[:80]!r}")
+    return status, token
+
+
+def _next_cursor(status: str, body: JSON) -> str | None:
+    token = body.get("nextPageToken")
+    if isinstance(token, str) and token:
+        return f"{status}:{token}"
+    following = LISTINGS.index(status) + 1
+    return f"{LISTINGS[following]}:" if following < len(LISTINGS) else None
+
+
+# --- payloads -------------------------------------------------------------------------
+
+
+def _items(body: JSON) -> list[Any]:
+    items = body.get("items", [])  # YouTube leaves `items` out of some empty answers
+    if not isinstance(items, list):
+        raise PlatformError(
+            "YouTube answered with something the console cannot read (no list of items). "
+            "Try again later; if it keeps happening, tell an administrator.",
+            details=f"top-level keys: {sorted(body)[:10]}",
+            retryable=True,
+        )
+    return items
+
+
+def _video(item: object) -> RemotePost | None:
+    if not isinstance(item, dict):
+        log.warning("Skipped a YouTube playlist item that is not an object: %.200r", item)
+        return None
+    snippet = _dict(item.get("snippet"))
+    details = _dict(item.get("contentDetails"))
+    video_id = _id(details.get("videoId")) or _id(_dict(snippet.get("resourceId")).get("videoId"))
+    if video_id is None:
+        log.warning("Skipped a YouTube playlist item without a video id: %.200r", item)
+        return None
+    title, description = _text(snippet.get("title")), _text(snippet.get("description"))
+    published = details.get("videoPublishedAt") or snippet.get("publishedAt")
+    return RemotePost(
+        external_id=video_id,
+        text=f"{title}\n\n{description}" if description else title,
+        created_at=_time(published, video_id),
+        permalink=f"https://www.youtube.com/watch?v={quote(video_id, safe='')}",
+        raw=item,
+    )
+
+
+def _comment(
+    video_id: str, listing: str, item: object, parent_id: str | None
+) -> RemoteComment | None:
+    """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
+    if item is None:
+        return None
+    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+        log.warning("Skipped a YouTube comment without an id on %s: %.200r", video_id, item)
+        return None
+    snippet = _dict(item.get("snippet"))
+    status = snippet.get("moderationStatus")
+    # A comment without a status is in the listing it came from.
+    state = _STATES.get(status if isinstance(status, str) else "", _STATES[listing])
+    created = _time(snippet.get("publishedAt"), external_id)
+    updated = _optional_time(snippet.get("updatedAt"))
+    author = _dict(snippet.get("authorChannelId"))
+    return RemoteComment(
+        external_id=external_id,
+        post_external_id=video_id,
+        parent_external_id=_id(snippet.get("parentId")) or parent_id,
+        author_id=_id(author.get("value")) or "",
+        author_name=_text(snippet.get("authorDisplayName")) or "(unknown)",
+        # textOriginal is the text as typed; owners do not always get it, textDisplay then.
+        text=_first_text(snippet.get("textOriginal"), snippet.get("textDisplay")),
+        created_at=created,
+        permalink=(
+            f"https://www.youtube.com/watch?v={quote(video_id, safe='')}"
+            f"&lc={quote(external_id, safe='')}"
+        ),
+        state=state,
+        attachments=(),
+        raw=item,
+        updated_at=updated if updated is not None and updated > created else None,
+    )
+
+
+def _changed_since(comment: RemoteComment, since: datetime) -> bool:
+    """Written or edited at or after `since`."""
+    return comment.created_at >= since or (
+        comment.updated_at is not None and comment.updated_at >= since
+    )
+
+
+def _optional_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _time(value: object, external_id: str) -> datetime:
+    parsed = _optional_time(value)
+    if parsed is not None:
+        return parsed
+    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
+    log.warning("YouTube item %.80s has no readable time (%.80r); using now", external_id, value)
+    return datetime.now(UTC)
+
+
+def _first_text(*values: object) -> str:
+    for value in values:
+        if isinstance(value, str):
+            return value
+    for value in values:
+        if value is not None and not isinstance(value, dict | list):
+            return str(value)
+    return ""
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _id(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

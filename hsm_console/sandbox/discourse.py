@@ -1,0 +1,732 @@
+"""A Discourse forum as its REST API answers an admin API key, under `/discourse`.
+
+Covered: the category's topic list (`GET /c/{slug}/{id}.json`, also `/c/{slug}.json` and
+`/c/{id}.json`; `page`, `per_page`, `order=created`), a topic's posts
+(`GET /t/{id}/posts.json` with `post_number` + `asc=true`, chunks of `chunk_size` posts,
+`include_raw`), one post (`GET /posts/{id}.json`, `GET /posts/by_number/{topic}/{n}.json`),
+flags (`POST /post_actions`; a staff flag with `take_action` hides the post),
+`PUT /posts/{id}/unhide`, `DELETE /posts/{id}` (soft) and `PUT /posts/{id}/recover`.
+Keys go in `Api-Key` / `Api-Username` headers; errors have Discourse's shape
+(`{"errors": [...], "error_type": ...}`), rate limits add `Retry-After` and `extras.wait_seconds`.
+
+One category, "city-services" (id 5), with three topics opened by the City and about forty
+posts taken from `seed.DEMO` (hostile texts included). Staff see deleted posts; others do not.
+Acting on a deleted post (other than recovering it) answers 404, as if it were gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
+from hsm_console.sandbox.routing import Request, Response, Router
+from hsm_console.sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+
+PREFIX = "/discourse"
+CATEGORY_ID = 5
+CATEGORY_SLUG = "city-services"
+CATEGORY_NAME = "City Services"
+CHUNK_SIZE = 20  # Discourse's TopicView chunk size: posts per /t/{id}/posts.json answer
+DEFAULT_PER_PAGE = 30
+CITY_USERNAME = "highland_city"
+FLAG_TYPES = {3: "off_topic", 4: "inappropriate", 7: "notify_moderators", 8: "spam"}
+
+# (index in seed.DEMO.posts, first-level seed comments kept besides the hostile ones)
+_TOPICS = ((1, 6), (3, 6), (4, 6))
+_CITY_REPLY = (0, 2, "Thanks for raising this. We have passed it on to the Parks office.")
+
+NOT_FOUND = "The requested URL or resource could not be found."
+INVALID_ACCESS = "You are not permitted to view the requested resource."
+INVALID_KEY = (
+    "You are not permitted to view the requested resource. The API username or key is invalid."
+)
+
+
+class DiscourseError(Exception):
+    def __init__(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        *,
+        extras: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.error_type, self.message = status, error_type, message
+        self.extras = extras
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class _User:
+    id: int
+    username: str
+    name: str
+    staff: bool = False
+    trust_level: int = 1
+
+
+@dataclass
+class _Topic:
+    id: int
+    title: str
+    slug: str
+    created: datetime
+    deleted: bool = False
+
+
+@dataclass
+class _Post:
+    id: int
+    topic: _Topic
+    number: int
+    user: _User
+    raw: str
+    created: datetime
+    reply_to: int | None  # post number
+    seed: SeedComment | None = None
+    upload: str | None = None  # path of an uploaded image shown in the post
+    updated: datetime | None = None
+    version: int = 1
+    hidden: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: _User | None = None
+    user_deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
+    omit: frozenset[str] = frozenset()
+    raw_bytes: bytes | None = None  # sent as is inside the JSON: invalid UTF-8 on purpose
+    flags: list[tuple[str, int]] = field(default_factory=list)  # (username, type)
+
+
+@dataclass(frozen=True)
+class SandboxPost:
+    """What a test needs to know about one post."""
+
+    id: str
+    topic_id: str
+    number: int
+    parent_id: str | None  # the post replied to (None: the topic itself)
+    username: str
+    raw: str
+    seed: SeedComment | None
+
+
+class DiscourseSandbox:
+    """The Discourse part of the sandbox: its state, routes and fault shapes."""
+
+    def __init__(self, seed: SeedData) -> None:
+        self._seed = seed
+        self._lock = threading.RLock()
+        self.chunk_size = CHUNK_SIZE  # tests lower it to page through small topics
+        self.reset()
+
+    # --- the PlatformSandbox protocol -------------------------------------------------
+
+    def register(self, router: Router) -> None:
+        post = PREFIX + r"/posts/(?P<id>\d+)"
+        routes: list[tuple[str, str, Callable[[Request, re.Match[str]], dict[str, Any] | None]]]
+        routes = [
+            ("GET", PREFIX + r"/c/(?P<path>.+)\.json", self._category),
+            ("GET", PREFIX + r"/t/(?P<topic>\d+)/posts\.json", self._topic_posts),
+            (
+                "GET",
+                PREFIX + r"/posts/by_number/(?P<topic>\d+)/(?P<n>\d+)(?:\.json)?",
+                self._by_number,
+            ),
+            ("GET", post + r"\.json", self._show),
+            ("POST", PREFIX + r"/post_actions(?:\.json)?", self._flag),
+            ("PUT", post + r"/unhide(?:\.json)?", self._unhide),
+            ("PUT", post + r"/recover(?:\.json)?", self._recover),
+            ("DELETE", post + r"(?:\.json)?", self._destroy),
+        ]
+        for method, pattern, work in routes:
+            router.add(method, pattern, self._handler(work), self)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._token = SANDBOX_TOKEN
+            self._users: dict[str, _User] = {}
+            self._add_user(_User(-1, "system", "system", staff=True, trust_level=4))
+            self._user = self._users["system"]  # the API user of the request being answered
+            self._rendered: list[_Post] = []  # posts rendered into the answer being built
+            self._add_user(_User(2, CITY_USERNAME, "City of Highland", staff=True, trust_level=4))
+            self._add_user(_User(3, "resident_reader", "Resident Reader", trust_level=1))
+            self._topics: list[_Topic] = []
+            self._posts: list[_Post] = []
+            self._next_post_id = 4001
+            self._next_user_id = 100
+            for slot, (index, first_level) in enumerate(_TOPICS):
+                self._add_seed_topic(301 + slot, self._seed.posts[index], first_level)
+            slot, answered, text = _CITY_REPLY
+            topic = self._topics[slot]
+            parent = [p for p in self._posts if p.topic is topic and p.number > 1][answered]
+            self._add_post(
+                topic,
+                self._users[CITY_USERNAME],
+                text,
+                parent.created + timedelta(minutes=38),
+                parent.number,
+            )
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        generic = generic_response(fault)
+        if generic is not None:
+            return generic
+        if fault.kind is FaultKind.RATE_LIMIT:
+            return _error(_rate_limited(int(fault.seconds) or 60, fault.status or 429))
+        if fault.kind is FaultKind.REVOKED_TOKEN:
+            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_KEY))
+        if fault.kind is FaultKind.PERMISSION:
+            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_ACCESS))
+        raise ValueError(f"no Discourse shape for fault {fault.kind}")
+
+    # --- helpers for tests and the demo ----------------------------------------------
+
+    def topic_ids(self) -> list[str]:
+        """The category's topics, newest first (the order of `order=created`)."""
+        with self._lock:
+            return [str(t.id) for t in self._listed_topics()]
+
+    def posts(self, topic_id: str, *, deleted: bool = False) -> list[SandboxPost]:
+        """The topic's replies (post #1 left out) in post-number order."""
+        with self._lock:
+            topic = self._topic(int(topic_id))
+            return [
+                self._view(p)
+                for p in self._topic_posts_of(topic)
+                if p.number > 1 and (deleted or p.deleted_at is None)
+            ]
+
+    def is_hidden(self, post_id: str) -> bool:
+        with self._lock:
+            return self._find(int(post_id)).hidden
+
+    def is_deleted(self, post_id: str) -> bool:
+        with self._lock:
+            return self._find(int(post_id)).deleted_at is not None
+
+    def flags(self, post_id: str) -> list[tuple[str, int]]:
+        """(username, post_action_type_id) of every flag on the post."""
+        with self._lock:
+            return list(self._find(int(post_id)).flags)
+
+    def delete_comment(self, post_id: str) -> None:
+        """The author deletes their post (after Discourse's grace period: soft-deleted)."""
+        with self._lock:
+            post = self._find(int(post_id))
+            post.deleted_at = _later(post)
+            post.deleted_by = post.user
+            post.user_deleted = True
+
+    def purge_comment(self, post_id: str) -> None:
+        """Remove a post for good (an administrator's permanent delete): 404 from then on."""
+        with self._lock:
+            self._posts.remove(self._find(int(post_id)))
+
+    def add_comment(
+        self,
+        topic_id: str,
+        raw: str,
+        *,
+        username: str = "sandbox_tester",
+        reply_to: str | None = None,
+        created: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
+        raw_bytes: bytes | None = None,
+    ) -> str:
+        """Add a post and return its id. `reply_to` is the id of the post answered; `extra`
+        adds or overwrites raw payload fields (wrong types, unknown fields); `omit` drops
+        fields (a missing `username` or `raw`); `raw_bytes` replaces the text with raw bytes in
+        the JSON (e.g. invalid UTF-8; they must need no JSON escaping)."""
+        with self._lock:
+            topic = self._topic(int(topic_id))
+            user = self._user_named(username, username.replace("_", " ").title())
+            parent = self._find(int(reply_to)).number if reply_to else None
+            when = created or max(p.created for p in self._posts) + timedelta(minutes=1)
+            post = self._add_post(topic, user, raw, when, parent)
+            post.extra = dict(extra or {})
+            post.omit = frozenset(omit)
+            post.raw_bytes = raw_bytes
+            return str(post.id)
+
+    def edit_comment(self, post_id: str, new_raw: str, when: datetime | None = None) -> None:
+        """The author edits the post (after the grace period): a new version."""
+        with self._lock:
+            post = self._find(int(post_id))
+            post.raw = new_raw
+            post.version += 1
+            post.updated = (when or post.created + timedelta(hours=2)).astimezone(UTC)
+
+    def set_token(self, token: str) -> None:
+        with self._lock:
+            self._token = token
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _handler(
+        self, work: Callable[[Request, re.Match[str]], dict[str, Any] | None]
+    ) -> Callable[[Request, re.Match[str]], Response]:
+        def handle(request: Request, match: re.Match[str]) -> Response:
+            with self._lock:
+                self._rendered = []
+                try:
+                    self._user = self._authenticate(request)
+                    payload = work(request, match)
+                except DiscourseError as error:
+                    return _error(error)
+                if payload is None:  # Discourse's `render body: nil`
+                    return Response(200, b"", {"Content-Type": "text/plain; charset=utf-8"})
+                return _json(200, payload, self._splices())
+
+        return handle
+
+    def _category(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        # /c/{slug}/{id}.json, or the slug or the id alone.
+        if match["path"] not in (CATEGORY_SLUG, str(CATEGORY_ID), f"{CATEGORY_SLUG}/{CATEGORY_ID}"):
+            raise _not_found()
+        page = _number(request, "page", 0)
+        per_page = max(1, min(_number(request, "per_page", DEFAULT_PER_PAGE), 100))
+        topics = self._listed_topics(request.query.get("order", "activity"))
+        window = topics[page * per_page : (page + 1) * per_page]
+        topic_list: dict[str, Any] = {
+            "can_create_topic": True,
+            "per_page": per_page,
+            "top_tags": [],
+            "topics": [self._topic_json(t) for t in window],
+        }
+        if (page + 1) * per_page < len(topics):
+            query = {k: v for k, v in request.query.items() if k != "page"}
+            more = "&".join(f"{k}={v}" for k, v in {**query, "page": page + 1}.items())
+            topic_list["more_topics_url"] = (
+                f"{PREFIX}/c/{CATEGORY_SLUG}/{CATEGORY_ID}/l/latest?{more}"
+            )
+        posters = {p.user.id: p.user for t in window for p in self._topic_posts_of(t)}
+        return {
+            "users": [_user_json(u) for u in posters.values()],
+            "primary_groups": [],
+            "flair_groups": [],
+            "topic_list": topic_list,
+        }
+
+    def _topic_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        topic = self._visible_topic(int(match["topic"]))
+        posts = [p for p in self._topic_posts_of(topic) if self._can_see(p)]
+        ids = [
+            int(v) for k, v in parse_qsl(request.query_string) if k in ("post_ids[]", "post_ids")
+        ]
+        if ids:
+            chosen = [p for p in posts if p.id in ids]
+        else:
+            after = _number(request, "post_number", 0)
+            ascending = request.query.get("asc", "").lower() == "true"
+            if ascending:
+                chosen = [p for p in posts if p.number > after][: self.chunk_size]
+            elif after:
+                chosen = [p for p in posts if p.number < after][-self.chunk_size :]
+            else:
+                chosen = posts[: self.chunk_size]
+        include_raw = "include_raw" in request.query
+        return {
+            "post_stream": {"posts": [self._post_json(p, raw=include_raw) for p in chosen]},
+            "id": topic.id,
+        }
+
+    def _by_number(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        topic = self._visible_topic(int(match["topic"]))
+        number = int(match["n"])
+        for post in self._topic_posts_of(topic):
+            if post.number == number and self._can_see(post):
+                return self._post_json(post, raw=True)
+        raise _not_found()
+
+    def _show(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        post = self._seen(int(match["id"]))
+        return self._post_json(post, raw=True)
+
+    def _flag(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        form = request.form()
+        for name in ("id", "post_action_type_id"):
+            if not form.get(name):
+                raise DiscourseError(
+                    400, "invalid_parameters", f"param is missing or the value is empty: {name}"
+                )
+        if not form["id"].isdigit():
+            raise _not_found()
+        kind = int(form["post_action_type_id"]) if form["post_action_type_id"].isdigit() else 0
+        if kind not in FLAG_TYPES:
+            raise DiscourseError(400, "invalid_parameters", "post_action_type_id is invalid")
+        post = self._live(int(form["id"]))
+        post.flags.append((self._user.username, kind))
+        if self._user.staff and form.get("take_action") == "true":
+            post.hidden = True
+        return self._post_json(post, raw=False)
+
+    def _unhide(self, request: Request, match: re.Match[str]) -> None:
+        post = self._live(int(match["id"]))
+        self._require_staff()
+        post.hidden = False
+
+    def _destroy(self, request: Request, match: re.Match[str]) -> None:
+        post = self._live(int(match["id"]))
+        if not self._user.staff and post.user is not self._user:
+            raise DiscourseError(403, "invalid_access", INVALID_ACCESS)
+        post.deleted_at = datetime.now(UTC).replace(microsecond=0)
+        post.deleted_by = self._user
+        if post.number == 1:  # deleting post #1 deletes the topic
+            post.topic.deleted = True
+
+    def _recover(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        post = self._seen(int(match["id"]))
+        self._require_staff()
+        if post.deleted_at is None:
+            raise DiscourseError(403, "invalid_access", INVALID_ACCESS)  # nothing to recover
+        post.deleted_at, post.deleted_by, post.user_deleted = None, None, False
+        post.topic.deleted = False
+        return self._post_json(post, raw=True)
+
+    # --- checks -------------------------------------------------------------------------
+
+    def _authenticate(self, request: Request) -> _User:
+        key = request.headers.get("api-key", "")
+        username = request.headers.get("api-username", "")
+        user = self._users.get(username.lower())
+        if key != self._token or user is None:
+            raise DiscourseError(403, "invalid_access", INVALID_KEY)
+        return user
+
+    def _require_staff(self) -> None:
+        if not self._user.staff:
+            raise DiscourseError(403, "invalid_access", INVALID_ACCESS)
+
+    def _can_see(self, post: _Post) -> bool:
+        return post.deleted_at is None or self._user.staff
+
+    def _seen(self, post_id: int) -> _Post:
+        """A post the API user may read (staff read deleted ones too)."""
+        post = next((p for p in self._posts if p.id == post_id), None)
+        if post is None or not self._can_see(post):
+            raise _not_found()
+        return post
+
+    def _live(self, post_id: int) -> _Post:
+        """A post that can be acted on: not deleted."""
+        post = next((p for p in self._posts if p.id == post_id), None)
+        if post is None or post.deleted_at is not None:
+            raise _not_found()
+        return post
+
+    def _visible_topic(self, topic_id: int) -> _Topic:
+        topic = next((t for t in self._topics if t.id == topic_id), None)
+        if topic is None or (topic.deleted and not self._user.staff):
+            raise _not_found()
+        return topic
+
+    # --- state and rendering ------------------------------------------------------------
+
+    def _add_user(self, user: _User) -> None:
+        self._users[user.username.lower()] = user
+
+    def _user_named(self, username: str, name: str) -> _User:
+        user = self._users.get(username.lower())
+        if user is None:
+            trust = 1 + self._next_user_id % 3
+            user = _User(self._next_user_id, username, name, trust_level=trust)
+            self._next_user_id += 1
+            self._add_user(user)
+        return user
+
+    def _add_seed_topic(self, topic_id: int, seed: SeedPost, first_level: int) -> None:
+        title = _title(seed.message)
+        topic = _Topic(topic_id, title, _slug(title), seed.created_time)
+        self._topics.append(topic)
+        city = self._users[CITY_USERNAME]
+        self._add_post(topic, city, seed.message, seed.created_time, None)
+        numbers: dict[str, int] = {}
+        for item in _pick(self._seed.comments_on(seed.id), first_level):
+            user = self._user_named(_username(item.author_name), item.author_name)
+            parent = numbers[item.parent_id] if item.parent_id else None
+            post = self._add_post(topic, user, item.message, item.created_time, parent)
+            post.seed = item
+            if item.attachment is not None:
+                digest = hashlib.sha1(item.id.encode(), usedforsecurity=False).hexdigest()
+                post.upload = f"{PREFIX}/uploads/default/original/1X/{digest}.jpeg"
+            numbers[item.id] = post.number
+
+    def _add_post(
+        self, topic: _Topic, user: _User, raw: str, when: datetime, reply_to: int | None
+    ) -> _Post:
+        number = 1 + max((p.number for p in self._posts if p.topic is topic), default=0)
+        stamp = when.astimezone(UTC).replace(microsecond=0)
+        post = _Post(self._next_post_id, topic, number, user, raw, stamp, reply_to)
+        self._next_post_id += 1
+        self._posts.append(post)
+        return post
+
+    def _topic(self, topic_id: int) -> _Topic:
+        return next(t for t in self._topics if t.id == topic_id)
+
+    def _find(self, post_id: int) -> _Post:
+        return next(p for p in self._posts if p.id == post_id)
+
+    def _topic_posts_of(self, topic: _Topic) -> list[_Post]:
+        return sorted((p for p in self._posts if p.topic is topic), key=lambda p: p.number)
+
+    def _listed_topics(self, order: str = "created") -> list[_Topic]:
+        live = [t for t in self._topics if not t.deleted]
+        if order == "created":
+            return sorted(live, key=lambda t: (t.created, t.id), reverse=True)
+        return sorted(live, key=self._bumped, reverse=True)
+
+    def _bumped(self, topic: _Topic) -> tuple[datetime, int]:
+        return (max(p.created for p in self._topic_posts_of(topic)), topic.id)
+
+    def _view(self, post: _Post) -> SandboxPost:
+        parent = None
+        if post.reply_to and post.reply_to > 1:
+            parent = next(
+                str(p.id)
+                for p in self._posts
+                if p.topic is post.topic and p.number == post.reply_to
+            )
+        return SandboxPost(
+            str(post.id),
+            str(post.topic.id),
+            post.number,
+            parent,
+            post.user.username,
+            post.raw,
+            post.seed,
+        )
+
+    def _topic_json(self, topic: _Topic) -> dict[str, Any]:
+        posts = self._topic_posts_of(topic)
+        live = [p for p in posts if p.deleted_at is None]
+        return {
+            "id": topic.id,
+            "title": topic.title,
+            "fancy_title": html.escape(topic.title, quote=False),
+            "slug": topic.slug,
+            "posts_count": len(live),
+            "reply_count": sum(1 for p in live if p.reply_to),
+            "highest_post_number": max(p.number for p in posts),  # staff see every number
+            "image_url": None,
+            "created_at": _time(topic.created),
+            "last_posted_at": _time(max(p.created for p in live)),
+            "bumped": True,
+            "bumped_at": _time(self._bumped(topic)[0]),
+            "archetype": "regular",
+            "unseen": False,
+            "pinned": False,
+            "unpinned": None,
+            "visible": True,
+            "closed": False,
+            "archived": False,
+            "bookmarked": None,
+            "liked": None,
+            "views": 40 + 7 * len(posts),
+            "like_count": len(posts) // 2,
+            "has_summary": False,
+            "last_poster_username": live[-1].user.username,
+            "category_id": CATEGORY_ID,
+            "pinned_globally": False,
+            "featured_link": None,
+            "posters": [
+                {"extras": None, "description": "Original Poster", "user_id": posts[0].user.id}
+            ],
+        }
+
+    def _post_json(self, post: _Post, *, raw: bool) -> dict[str, Any]:
+        text = _placeholder(post) if post.raw_bytes is not None else post.raw
+        user = post.user
+        full: dict[str, Any] = {
+            "id": post.id,
+            "name": user.name,
+            "username": user.username,
+            "avatar_template": _avatar(user),
+            "created_at": _time(post.created),
+            "cooked": _cook(text, post.upload),
+            "post_number": post.number,
+            "post_type": 1,
+            "updated_at": _time(post.updated or post.created),
+            "reply_count": sum(
+                1 for p in self._posts if p.topic is post.topic and p.reply_to == post.number
+            ),
+            "reply_to_post_number": post.reply_to,
+            "quote_count": 0,
+            "incoming_link_count": 0,
+            "reads": 3 + post.id % 11,
+            "readers_count": 2 + post.id % 11,
+            "score": 0.2 * (post.id % 9),
+            "yours": user is self._user,
+            "topic_id": post.topic.id,
+            "topic_slug": post.topic.slug,
+            "display_username": user.name,
+            "primary_group_name": None,
+            "flair_name": None,
+            "version": post.version,
+            "can_edit": self._user.staff,
+            "can_delete": self._user.staff and post.deleted_at is None,
+            "can_recover": self._user.staff and post.deleted_at is not None,
+            "can_see_hidden_post": self._user.staff,
+            "can_wiki": self._user.staff,
+            "read": True,
+            "user_title": None,
+            "bookmarked": False,
+            "actions_summary": [
+                {"id": kind, "count": 1}
+                for kind in sorted({k for _, k in post.flags})
+                if self._user.staff
+            ],
+            "moderator": user.staff,
+            "admin": user.id == -1,
+            "staff": user.staff,
+            "user_id": user.id,
+            "hidden": post.hidden,
+            "trust_level": user.trust_level,
+            "deleted_at": _time(post.deleted_at) if post.deleted_at else None,
+            "user_deleted": post.user_deleted,
+            "edit_reason": None,
+            "can_view_edit_history": True,
+            "wiki": False,
+        }
+        if post.deleted_by is not None:
+            full["deleted_by"] = _user_json(post.deleted_by)
+        if raw:
+            full["raw"] = text
+        self._rendered.append(post)
+        full.update(post.extra)
+        return {k: v for k, v in full.items() if k not in post.omit}
+
+    def _splices(self) -> dict[str, bytes]:
+        rendered, self._rendered = self._rendered, []
+        return {_placeholder(p): p.raw_bytes for p in rendered if p.raw_bytes is not None}
+
+
+# --- module helpers -------------------------------------------------------------------
+
+
+def _pick(comments: tuple[SeedComment, ...], first_level: int) -> list[SeedComment]:
+    """The first `first_level` first-level comments, every hostile one, every one with an
+    attachment, and whole threads (parents and replies of those)."""
+    firsts = [c for c in comments if c.parent_id is None]
+    keep = {c.id for c in firsts[:first_level]}
+    keep |= {c.id for c in comments if c.tags or c.attachment}
+    keep |= {c.parent_id for c in comments if c.id in keep and c.parent_id}
+    keep |= {c.id for c in comments if c.parent_id in keep}
+    return sorted((c for c in comments if c.id in keep), key=lambda c: (c.created_time, c.id))
+
+
+def _title(message: str) -> str:
+    first = re.split(r"(?<=[.!?])\s", message, maxsplit=1)[0]
+    return first if len(first) <= 80 else first[:77].rstrip() + "..."
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].rstrip("-")
+
+
+def _username(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _cook(raw: str, upload: str | None) -> str:
+    """Markdown-ish rendering: escaped text in paragraphs, as Discourse sanitises it."""
+    paragraphs = [p for p in raw.split("\n\n") if p.strip()] or [""]
+    cooked = "\n".join(
+        "<p>" + html.escape(p, quote=False).replace("\n", "<br>\n") + "</p>" for p in paragraphs
+    )
+    if upload:
+        cooked += (
+            f'\n<p><img src="{upload}" alt="photo" width="690" height="460" class="lightbox"></p>'
+        )
+    return cooked
+
+
+def _later(post: _Post) -> datetime:
+    return (post.updated or post.created) + timedelta(hours=1)
+
+
+def _number(request: Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit():
+        raise DiscourseError(400, "invalid_parameters", f"{name} is invalid")
+    return int(text)
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _user_json(user: _User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "avatar_template": _avatar(user),
+        "trust_level": user.trust_level,
+        "moderator": user.staff,
+        "admin": user.id == -1,
+    }
+
+
+def _avatar(user: _User) -> str:
+    return f"/user_avatar/forum.highlandil.example/{user.username}/{{size}}/1_2.png"
+
+
+def _placeholder(post: _Post) -> str:
+    return f"@@sandbox-bytes-{post.id}@@"
+
+
+def _not_found() -> DiscourseError:
+    return DiscourseError(404, "not_found", NOT_FOUND)
+
+
+def _rate_limited(seconds: int, status: int = 429) -> DiscourseError:
+    return DiscourseError(
+        status,
+        "rate_limit",
+        f"You’ve performed this action too many times. Please wait {seconds} seconds before "
+        "trying again.",
+        extras={"wait_seconds": seconds, "time_left": f"{seconds} seconds"},
+        headers={
+            "Retry-After": str(seconds),
+            "Discourse-Rate-Limit-Error-Code": "admin_api_key_rate_limit",
+        },
+    )
+
+
+def _error(error: DiscourseError) -> Response:
+    body: dict[str, Any] = {"errors": [error.message], "error_type": error.error_type}
+    if error.extras is not None:
+        body["extras"] = error.extras
+    return _json(error.status, body, headers=error.headers)
+
+
+def _json(
+    status: int,
+    payload: Any,
+    splices: dict[str, bytes] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    for placeholder, raw in (splices or {}).items():
+        body = body.replace(placeholder.encode("ascii"), raw)
+    return Response(
+        status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    )
+
+
+SANDBOX = DiscourseSandbox

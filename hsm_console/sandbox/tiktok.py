@@ -1,0 +1,592 @@
+"""TikTok Business accounts as the Accounts (Organic) API answers them, under `/tiktok`.
+
+Covered (platform-apis.md, section 6b), all under `/open_api/v1.3/business/`:
+`GET video/list/` (fields, filters.video_ids, cursor = the last video's create time in ms),
+`GET comment/list/` (status, comment_ids, include_replies, sort, offset cursor),
+`GET comment/reply/list/`, `POST comment/hide/` and `POST comment/delete/` (the account's own
+comments only). Requests carry the token in the `Access-Token` header. Every answer has the
+envelope `{"code", "message", "request_id", "data"}`, and failures arrive as a non-zero `code`
+in an HTTP 200 answer, as on TikTok. The codes are those public clients use (40001
+permission, 40002 parameters, 40100 too many requests, 40102/40104/40105 token): UNVERIFIED
+against TikTok's portal, which was not available.
+
+The seed is the Parks account with two of the Parks Facebook posts as videos and about 35 of
+their comments (every other thread, plus every one a moderator would act on or whose text is
+hostile), and one reply per video written by the account itself (`owner: true`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
+from hsm_console.sandbox.routing import Request, Response, Router
+from hsm_console.sandbox.seed import SeedComment, SeedData
+
+PREFIX = "/tiktok"
+API = PREFIX + "/open_api/v1.3/business"
+BUSINESS_ID = "highland-parks-open-id"
+USERNAME = "highlandparks"
+SOURCE_PAGE = "1000000000001"  # the seeded Facebook Page whose posts and comments are reused
+VIDEO_COUNT = 2
+KEEP_EVERY = 2  # of the other threads, keep every other one
+MAX_VIDEOS = 20
+MAX_COMMENTS = 30
+INLINE_REPLIES = 3  # replies `include_replies` nests in each comment
+OWNER_REPLY = "Thanks for the question! Everything is on highlandil.gov, and we read every comment."
+
+OK = 0
+NO_PERMISSION = 40001
+BAD_PARAMS = 40002
+TOO_MANY_REQUESTS = 40100
+TOKEN_EXPIRED = 40102
+TOKEN_EMPTY = 40104
+TOKEN_INVALID = 40105
+
+VIDEO_FIELDS = frozenset(
+    {
+        "item_id",
+        "create_time",
+        "thumbnail_url",
+        "share_url",
+        "embed_url",
+        "caption",
+        "video_views",
+        "video_duration",
+        "likes",
+        "comments",
+        "shares",
+        "reach",
+    }
+)
+
+
+class TikTokError(Exception):
+    """Raised inside a handler; becomes a TikTok error envelope."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class TtVideo:
+    item_id: str
+    caption: str
+    share_url: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class TtComment:
+    """A comment as seeded (or added by a test); its live state is kept by the sandbox."""
+
+    comment_id: str
+    video_id: str
+    parent_comment_id: str | None  # TikTok threads are one level deep
+    user_id: str
+    username: str
+    text: str
+    create_time: datetime
+    owner: bool = False  # written by the account itself
+    source: SeedComment | None = None  # the seed comment it was drawn from (tests)
+
+
+def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
+    """The account's videos and comments, drawn deterministically from the seed."""
+    page = next((p for p in seed.pages if p.id == SOURCE_PAGE), seed.pages[0])
+    posts = sorted(
+        (p for p in seed.posts if p.page_id == page.id), key=lambda p: (p.created_time, p.id)
+    )[-VIDEO_COUNT:]
+    videos: list[TtVideo] = []
+    comments: list[TtComment] = []
+    ids: dict[str, str] = {}
+    for index, post in enumerate(posts):
+        video = TtVideo(
+            item_id=f"734{index + 1:016d}",
+            caption=post.message,
+            share_url=f"https://www.tiktok.com/@{USERNAME}/video/734{index + 1:016d}",
+            create_time=post.created_time,
+        )
+        videos.append(video)
+        thread = seed.comments_on(post.id)
+        by_id = {c.id: c for c in thread}
+        top = [c for c in thread if c.parent_id is None]
+        chosen = {
+            c.id
+            for i, c in enumerate(top)
+            if i % KEEP_EVERY == 0 or c.tags or c.expected_code is not None
+        }
+        for comment in thread:
+            root = _root(comment, by_id)
+            if root.id not in chosen:
+                continue
+            ids[comment.id] = f"735{len(comments) + 1:016d}"
+            comments.append(
+                TtComment(
+                    comment_id=ids[comment.id],
+                    video_id=video.item_id,
+                    parent_comment_id=ids[root.id] if root.id != comment.id else None,
+                    user_id=_hashed("user", comment.author_id),
+                    username=_username(comment.author_name),
+                    text=comment.message,
+                    create_time=comment.created_time,
+                    source=comment,
+                )
+            )
+        first = next(c for c in comments if c.video_id == video.item_id)
+        comments.append(
+            TtComment(
+                comment_id=f"735{len(comments) + 1:016d}",
+                video_id=video.item_id,
+                parent_comment_id=first.comment_id,
+                user_id=_hashed("user", BUSINESS_ID),
+                username=USERNAME,
+                text=OWNER_REPLY,
+                create_time=first.create_time + timedelta(minutes=7),
+                owner=True,
+            )
+        )
+    return tuple(videos), tuple(comments)
+
+
+def _root(comment: SeedComment, by_id: dict[str, SeedComment]) -> SeedComment:
+    while comment.parent_id is not None and comment.parent_id in by_id:
+        comment = by_id[comment.parent_id]
+    return comment
+
+
+def _username(name: str) -> str:
+    words = re.findall(r"[a-z0-9]+", name.lower().replace("'", ""))
+    return ".".join(words) or "tiktok.user"
+
+
+def _hashed(kind: str, value: str) -> str:
+    """TikTok's opaque 64-hex user ids, stable for a given author."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+@dataclass
+class _Comment:
+    seed: TtComment
+    text: str
+    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
+    omit: frozenset[str] = frozenset()
+    hidden: bool = False
+    deleted: bool = False
+
+    @property
+    def key(self) -> tuple[float, str]:
+        return (self.seed.create_time.timestamp(), self.seed.comment_id)
+
+
+class TikTokSandbox:
+    """The TikTok part of the sandbox: its state, routes and fault shapes."""
+
+    def __init__(self, seed: SeedData) -> None:
+        page = next((p for p in seed.pages if p.id == SOURCE_PAGE), seed.pages[0])
+        self._seed_token = page.token
+        self.videos, self.seeded = seed_account(seed)
+        self._lock = threading.RLock()
+        self._requests = itertools.count(1)
+        self.reset()
+
+    # --- the PlatformSandbox protocol -------------------------------------------------
+
+    def register(self, router: Router) -> None:
+        router.add("GET", API + "/video/list/?", self._route(self._list_videos), self)
+        router.add("GET", API + "/comment/list/?", self._route(self._list_comments), self)
+        router.add("GET", API + "/comment/reply/list/?", self._route(self._list_replies), self)
+        router.add("POST", API + "/comment/hide/?", self._route(self._hide), self)
+        router.add("POST", API + "/comment/delete/?", self._route(self._delete_own), self)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.token = self._seed_token
+            self._videos = {v.item_id: v for v in self.videos}
+            self._comments = [_Comment(c, c.text) for c in self.seeded]
+            self._by_id = {c.seed.comment_id: c for c in self._comments}
+            self._raw_bytes: dict[str, bytes] = {}
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        with self._lock:
+            generic = generic_response(fault)
+            if generic is not None:
+                return generic
+            if fault.kind is FaultKind.RATE_LIMIT:
+                error = TikTokError(
+                    fault.code or TOO_MANY_REQUESTS,
+                    "Too many requests. Please retry in some time.",
+                )
+            elif fault.kind is FaultKind.REVOKED_TOKEN:
+                code = fault.code or TOKEN_INVALID
+                error = TikTokError(
+                    code,
+                    "Access token has expired."
+                    if code == TOKEN_EXPIRED
+                    else "The access token is invalid or has been revoked.",
+                )
+            elif fault.kind is FaultKind.PERMISSION:
+                error = TikTokError(
+                    fault.code or NO_PERMISSION,
+                    "No permission to operate. The access token lacks the scope this "
+                    "endpoint needs (comment.list.manage).",
+                )
+            else:
+                raise ValueError(f"no TikTok shape for fault {fault.kind}")
+            return self._envelope(error.code, error.message, {}, status=fault.status or 200)
+
+    # --- helpers for tests and the demo ----------------------------------------------
+
+    def comments_on(self, video_id: str) -> list[TtComment]:
+        """The video's live comments and replies as they stand (edited text included)."""
+        with self._lock:
+            return [
+                replace(c.seed, text=c.text)
+                for c in self._comments
+                if c.seed.video_id == video_id and not c.deleted
+            ]
+
+    def is_hidden(self, comment_id: str) -> bool:
+        with self._lock:
+            return self._by_id[comment_id].hidden
+
+    def is_deleted(self, comment_id: str) -> bool:
+        with self._lock:
+            return self._by_id[comment_id].deleted
+
+    def delete_comment(self, comment_id: str) -> None:
+        """Delete a comment as its author would (its replies go with it)."""
+        with self._lock:
+            self._delete(self._by_id[comment_id])
+
+    def edit_comment(self, comment_id: str, new_text: str) -> None:
+        """Change a comment's text as an author's edit would."""
+        with self._lock:
+            self._by_id[comment_id].text = new_text
+
+    def add_comment(
+        self,
+        video_id: str,
+        text: str,
+        *,
+        username: str = "sandbox.tester",
+        parent_id: str | None = None,
+        create_time: datetime | None = None,
+        owner: bool = False,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
+        text_bytes: bytes | None = None,
+    ) -> str:
+        """Add a comment (or a reply, with `parent_id`) and return its comment_id.
+
+        `extra` adds or overwrites raw payload fields (wrong types, unknown fields); `omit`
+        drops fields (a missing `username` or `text`); `text_bytes` sends these bytes as the
+        text, unchecked, as a platform that emits invalid UTF-8 would (no quotes or backslashes).
+        """
+        with self._lock:
+            if video_id not in self._videos:
+                raise KeyError(video_id)
+            number = len(self._comments) + 1
+            comment_id = f"736{number:016d}"
+            if text_bytes is not None:
+                text = f"@@raw-bytes-{comment_id}@@"
+                self._raw_bytes[text] = text_bytes
+            when = create_time or max(c.seed.create_time for c in self._comments)
+            seed = TtComment(
+                comment_id=comment_id,
+                video_id=video_id,
+                parent_comment_id=parent_id,
+                user_id=_hashed("user", username),
+                username=username,
+                text=text,
+                create_time=when.astimezone(UTC).replace(microsecond=0),
+                owner=owner,
+            )
+            comment = _Comment(seed, text, dict(extra or {}), frozenset(omit))
+            self._comments.append(comment)
+            self._by_id[comment_id] = comment
+            return comment_id
+
+    def set_token(self, token: str) -> None:
+        """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
+        with self._lock:
+            self.token = token
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _route(
+        self, work: Callable[[Request, dict[str, str]], dict[str, Any]]
+    ) -> Callable[[Request, re.Match[str]], Response]:
+        """A handler that checks token and account, then wraps `work`'s result or error."""
+
+        def handle(request: Request, match: re.Match[str]) -> Response:
+            params = request.query if request.method == "GET" else request.form()
+            with self._lock:
+                try:
+                    self._authorise(request, params)
+                    data = work(request, params)
+                except TikTokError as error:
+                    return self._envelope(error.code, error.message, {})
+                return self._envelope(OK, "OK", data)
+
+        return handle
+
+    def _list_videos(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        fields = _json_param(params, "fields", list) or ["item_id"]
+        unknown = [name for name in fields if name not in VIDEO_FIELDS]
+        if unknown:
+            raise TikTokError(BAD_PARAMS, f"fields: Invalid field {unknown[0]!r}.")
+        filters = _json_param(params, "filters", dict) or {}
+        wanted = filters.get("video_ids")
+        videos = sorted(self._videos.values(), key=lambda v: v.create_time, reverse=True)
+        if isinstance(wanted, list):
+            videos = [v for v in videos if v.item_id in wanted]
+        cursor = _int_param(params, "cursor", 0, minimum=0)
+        if cursor:
+            videos = [v for v in videos if _ms(v.create_time) < cursor]
+        window = videos[: _int_param(params, "max_count", MAX_VIDEOS, 1, MAX_VIDEOS)]
+        return {
+            "videos": [self._video_json(v, fields) for v in window],
+            "cursor": _ms(window[-1].create_time) if window else 0,
+            "has_more": len(videos) > len(window),
+        }
+
+    def _list_comments(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        video = self._video(params)
+        ids = _json_param(params, "comment_ids", list)
+        if ids is not None and len(ids) > MAX_COMMENTS:
+            raise TikTokError(BAD_PARAMS, "comment_ids: Longer than maximum length 30.")
+        scope = [
+            c
+            for c in self._comments
+            if c.seed.video_id == video.item_id
+            and not c.deleted
+            and (c.seed.comment_id in ids if ids is not None else c.seed.parent_comment_id is None)
+        ]
+        include_replies = params.get("include_replies", "false").lower() == "true"
+        return self._page(params, scope, include_replies=include_replies)
+
+    def _list_replies(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        video = self._video(params)
+        parent = self._comment(video, _required(params, "comment_id"))
+        if parent.seed.parent_comment_id is not None:
+            raise TikTokError(BAD_PARAMS, "comment_id: Replies to replies do not exist.")
+        return self._page(params, self._replies_of(parent), include_replies=False)
+
+    def _hide(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        video = self._video(params)
+        comment = self._comment(video, _required(params, "comment_id"))
+        action = _required(params, "action")
+        if action not in ("HIDE", "UNHIDE"):
+            raise TikTokError(BAD_PARAMS, "action: Must be one of: HIDE, UNHIDE.")
+        comment.hidden = action == "HIDE"
+        return {}
+
+    def _delete_own(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        comment = self._by_id.get(_required(params, "comment_id"))
+        if comment is None or comment.deleted:
+            raise _not_found("comment")
+        if not comment.seed.owner:
+            raise TikTokError(
+                NO_PERMISSION,
+                "No permission to operate. Only comments posted by the account can be deleted.",
+            )
+        self._delete(comment)
+        return {}
+
+    # --- state and rendering ------------------------------------------------------------
+
+    def _video(self, params: dict[str, str]) -> TtVideo:
+        video = self._videos.get(_required(params, "video_id"))
+        if video is None:
+            raise _not_found("video")
+        return video
+
+    def _comment(self, video: TtVideo, comment_id: str) -> _Comment:
+        comment = self._by_id.get(comment_id)
+        if comment is None or comment.deleted or comment.seed.video_id != video.item_id:
+            raise _not_found("comment")
+        return comment
+
+    def _delete(self, comment: _Comment) -> None:
+        comment.deleted = True
+        for reply in self._comments:
+            if reply.seed.parent_comment_id == comment.seed.comment_id and not reply.deleted:
+                self._delete(reply)
+
+    def _replies_of(self, comment: _Comment) -> list[_Comment]:
+        return [
+            c
+            for c in self._comments
+            if c.seed.parent_comment_id == comment.seed.comment_id and not c.deleted
+        ]
+
+    def _page(
+        self, params: dict[str, str], scope: list[_Comment], *, include_replies: bool
+    ) -> dict[str, Any]:
+        """One page of comments: filtered by status, sorted, cut at an offset cursor."""
+        status = params.get("status", "PUBLIC")
+        if status not in ("PUBLIC", "ALL"):
+            raise TikTokError(BAD_PARAMS, "status: Must be one of: PUBLIC, ALL.")
+        visible = [c for c in scope if status == "ALL" or not c.hidden]
+        sort_field = params.get("sort_field", "create_time")
+        sort_keys: dict[str, Callable[[_Comment], tuple[float, str]]] = {
+            "create_time": lambda c: c.key,
+            "likes": lambda c: (self._likes(c), c.seed.comment_id),
+            "replies": lambda c: (len(self._replies_of(c)), c.seed.comment_id),
+        }
+        if sort_field not in sort_keys:
+            raise TikTokError(
+                BAD_PARAMS, "sort_field: Must be one of: create_time, likes, replies."
+            )
+        order = params.get("sort_order", "desc")
+        if order not in ("asc", "desc", "smart"):
+            raise TikTokError(BAD_PARAMS, "sort_order: Must be one of: asc, desc, smart.")
+        ordered = sorted(visible, key=sort_keys[sort_field], reverse=order != "asc")
+        cursor = _int_param(params, "cursor", 0, minimum=0)
+        window = ordered[cursor : cursor + _int_param(params, "max_count", 20, 1, MAX_COMMENTS)]
+        return {
+            "comments": [
+                self._comment_json(c, include_replies=include_replies, status=status)
+                for c in window
+            ],
+            "cursor": cursor + len(window),
+            "has_more": cursor + len(window) < len(ordered),
+        }
+
+    def _likes(self, comment: _Comment) -> int:
+        return int(comment.seed.comment_id[-2:]) % 11  # any stable small number
+
+    def _video_json(self, video: TtVideo, fields: list[Any]) -> dict[str, Any]:
+        live = [c for c in self._comments if c.seed.video_id == video.item_id and not c.deleted]
+        full: dict[str, Any] = {
+            "item_id": video.item_id,
+            "create_time": int(video.create_time.timestamp()),
+            "thumbnail_url": f"https://p16-sign.sandbox.invalid/obj/{video.item_id}~tplv.jpeg",
+            "share_url": video.share_url,
+            "embed_url": f"https://www.tiktok.com/embed/v2/{video.item_id}",
+            "caption": video.caption,
+            "video_views": 1200 + int(video.item_id[-2:]) * 37,
+            "video_duration": 31.5,
+            "likes": 88,
+            "comments": len(live),
+            "shares": 5,
+            "reach": 950,
+        }
+        return {k: v for k, v in full.items() if k in fields}
+
+    def _comment_json(
+        self, comment: _Comment, *, include_replies: bool, status: str
+    ) -> dict[str, Any]:
+        seed = comment.seed
+        replies = self._replies_of(comment)
+        full: dict[str, Any] = {
+            "comment_id": seed.comment_id,
+            "video_id": seed.video_id,
+            "user_id": seed.user_id,
+            "unique_identifier": _hashed("unique", seed.user_id),
+            "username": seed.username,
+            "text": comment.text,
+            "create_time": str(int(seed.create_time.timestamp())),  # a string, as TikTok sends
+            "likes": self._likes(comment),
+            "replies": len(replies),
+            "status": "HIDDEN" if comment.hidden else "PUBLIC",
+            "owner": seed.owner,
+            "liked": False,
+            "pinned": False,
+            "profile_image": f"https://p16-sign.sandbox.invalid/avatar/{seed.user_id[:16]}.jpeg",
+        }
+        if seed.parent_comment_id is not None:
+            full["parent_comment_id"] = seed.parent_comment_id
+            del full["replies"]
+        elif include_replies:
+            shown = sorted(
+                (c for c in replies if status == "ALL" or not c.hidden), key=lambda c: c.key
+            )
+            full["reply_list"] = [
+                self._comment_json(c, include_replies=False, status=status)
+                for c in shown[:INLINE_REPLIES]
+            ]
+        full.update(comment.extra)
+        return {k: v for k, v in full.items() if k not in comment.omit}
+
+    def _authorise(self, request: Request, params: dict[str, str]) -> None:
+        token = request.headers.get("access-token", "").strip()
+        if not token:
+            raise TikTokError(TOKEN_EMPTY, "Access token is empty.")
+        if token != self.token:
+            raise TikTokError(TOKEN_INVALID, "The access token is invalid or has been revoked.")
+        if _required(params, "business_id") != BUSINESS_ID:
+            raise TikTokError(NO_PERMISSION, "No permission to operate this business account.")
+
+    def _envelope(
+        self, code: int, message: str, data: dict[str, Any], *, status: int = 200
+    ) -> Response:
+        number = next(self._requests)
+        request_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{number:020X}"
+        response = Response.json(
+            status, {"code": code, "message": message, "request_id": request_id, "data": data}
+        )
+        for placeholder, raw in self._raw_bytes.items():
+            response.body = response.body.replace(placeholder.encode("ascii"), raw)
+        return response
+
+
+SANDBOX = TikTokSandbox
+
+
+# --- module helpers -------------------------------------------------------------------
+
+
+def _not_found(what: str) -> TikTokError:
+    return TikTokError(BAD_PARAMS, f"{what}_id: The {what} does not exist or has been deleted.")
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "").strip()
+    if not value:
+        raise TikTokError(BAD_PARAMS, f"{name}: Missing data for required field.")
+    return value
+
+
+def _int_param(
+    params: dict[str, str], name: str, default: int, minimum: int, maximum: int | None = None
+) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if (
+        not value.isdigit()
+        or int(value) < minimum
+        or (maximum is not None and int(value) > maximum)
+    ):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+        raise TikTokError(BAD_PARAMS, f"{name}: Must be a whole number {bounds}.")
+    return int(value)
+
+
+def _json_param(params: dict[str, str], name: str, kind: type[Any]) -> Any:
+    """A parameter TikTok takes as JSON text (`fields`, `filters`, `comment_ids`)."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        loaded = None
+    if not isinstance(loaded, kind):
+        raise TikTokError(BAD_PARAMS, f"{name}: Not a valid {kind.__name__}.")
+    return loaded
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,921 @@
+"""X API v2 as the City's account sees it, under `/x/2/...`.
+
+A site's base URL is the sandbox's URL + `/x`, as a real one is `https://api.x.com`. Covered:
+`GET /2/users/{id}/tweets` (the City's posts, `exclude`, `pagination_token`),
+`GET /2/tweets/search/recent?query=conversation_id:{id}` (replies, `next_token`,
+`start_time`, `expansions=author_id`), `GET /2/tweets/{id}` and `PUT /2/tweets/{id}/hidden`.
+Every answer carries `x-rate-limit-limit/-remaining/-reset`, limits are enforced per 15-minute
+window, and errors are RFC 7807 problems (or partial `errors[]` in a 200 body, as X sends).
+
+The data are @HighlandParksIL's three latest posts with about forty replies chosen from the
+seed's Parks comments (hostile texts and reason-code ones among them), two answers by the
+City itself, and one conversation a resident started (whose replies the City may not hide).
+The seven-day reach of recent search is checked on `start_time` only: the seed's times are
+fixed, and the sandbox must keep answering after a week.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import http
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
+from hsm_console.sandbox.routing import Request, Response, Router
+from hsm_console.sandbox.seed import SeedComment, SeedData, SeedPost
+
+PREFIX = "/x"
+API = PREFIX + "/2"
+
+CITY_USER_ID = "1102323333"
+CITY_USERNAME = "HighlandParksIL"
+CITY_NAME = "Highland Parks & Recreation"
+POST_COUNT = 3
+TWITTER_EPOCH_MS = 1_288_834_974_657  # snowflake ids count milliseconds from here
+SEARCH_REACH = timedelta(days=7)
+WINDOW_SECONDS = 15 * 60
+# Requests per 15-minute window, per user (docs.x.com/fundamentals/rate-limits).
+RATE_LIMITS = {"timeline": 900, "search": 60, "lookup": 900, "hide": 50}
+
+PROBLEMS = "https://api.twitter.com/2/problems/"
+TWEET_FIELDS = frozenset(
+    {
+        "article",
+        "attachments",
+        "author_id",
+        "card_uri",
+        "context_annotations",
+        "conversation_id",
+        "created_at",
+        "edit_controls",
+        "edit_history_tweet_ids",
+        "entities",
+        "geo",
+        "id",
+        "in_reply_to_user_id",
+        "lang",
+        "note_tweet",
+        "possibly_sensitive",
+        "public_metrics",
+        "referenced_tweets",
+        "reply_settings",
+        "source",
+        "text",
+        "withheld",
+    }
+)
+USER_FIELDS = frozenset(
+    {
+        "created_at",
+        "description",
+        "id",
+        "location",
+        "name",
+        "profile_image_url",
+        "protected",
+        "public_metrics",
+        "url",
+        "username",
+        "verified",
+    }
+)
+EXPANSIONS = frozenset(
+    {
+        "attachments.media_keys",
+        "author_id",
+        "edit_history_tweet_ids",
+        "entities.mentions.username",
+        "in_reply_to_user_id",
+        "referenced_tweets.id",
+        "referenced_tweets.id.author_id",
+    }
+)
+_DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
+
+# What the City answered on its own posts (the seed has no City replies for X).
+_CITY_ANSWERS = (
+    "Thanks for asking! Details are on the event page, and staff at the front desk can help "
+    "too: 618-654-7511.",
+    "Good question. We'll post an update here as soon as the schedule is confirmed.",
+)
+
+
+class XProblem(Exception):
+    """Raised inside a handler; becomes an RFC 7807 problem answer."""
+
+    def __init__(
+        self, status: int, detail: str, *, title: str = "", type_: str = "about:blank", **more: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.type = status, detail, type_
+        self.title = title or http.HTTPStatus(status).phrase
+        self.more = more
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            **self.more,
+            "title": self.title,
+            "detail": self.detail,
+            "type": self.type,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class XUser:
+    id: str
+    username: str
+    name: str
+
+
+@dataclass(frozen=True)
+class XPost:
+    id: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class XReply:
+    """A reply as the sandbox holds it (a snapshot, for tests and the demo)."""
+
+    id: str  # the original id: the first of `edit_history_tweet_ids`
+    latest_id: str  # the id of its newest version, which search returns
+    conversation_id: str
+    parent_id: str  # the post or reply it answers
+    author_id: str
+    text: str  # of the newest version
+    created_at: datetime  # of the original
+    edited_at: datetime | None
+    hidden: bool
+    deleted: bool
+    expected_code: str | None
+    tags: tuple[str, ...]
+
+
+@dataclass
+class _Version:
+    id: str
+    text: str
+    created_at: datetime
+
+
+@dataclass
+class _Tweet:
+    versions: list[_Version]  # oldest first
+    author_id: str
+    conversation_id: str
+    replied_to: str | None  # None for a post that starts a conversation
+    in_reply_to_user_id: str | None
+    expected_code: str | None = None
+    tags: tuple[str, ...] = ()
+    hidden: bool = False
+    deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # injected payload fields
+    omit: frozenset[str] = frozenset()  # payload fields left out
+    raw_text: bytes | None = None  # sent in place of the text, byte for byte
+
+    @property
+    def id(self) -> str:
+        return self.versions[0].id
+
+    @property
+    def latest(self) -> _Version:
+        return self.versions[-1]
+
+    @property
+    def key(self) -> tuple[float, str]:
+        return (self.latest.created_at.timestamp(), self.latest.id)
+
+    def snapshot(self) -> XReply:
+        return XReply(
+            self.id, self.latest.id, self.conversation_id, self.replied_to or "",
+            self.author_id, self.latest.text, self.versions[0].created_at,
+            self.latest.created_at if len(self.versions) > 1 else None,
+            self.hidden, self.deleted, self.expected_code, self.tags,
+        )  # fmt: skip
+
+
+class XSandbox:
+    """The X part of the sandbox: its state, routes, rate limits and fault shapes."""
+
+    def __init__(self, seed: SeedData) -> None:
+        self._seed = seed
+        self._lock = threading.RLock()
+        self.reset()
+
+    # --- the PlatformSandbox protocol -------------------------------------------------
+
+    def register(self, router: Router) -> None:
+        router.add("GET", API + r"/users/(?P<id>[^/]+)/tweets", self._timeline, self)
+        router.add("GET", API + "/tweets/search/recent", self._search, self)
+        router.add("GET", API + r"/tweets/(?P<id>[^/]+)", self._lookup, self)
+        router.add("PUT", API + r"/tweets/(?P<id>[^/]+)/hidden", self._hide, self)
+
+    def reset(self) -> None:
+        with self._lock:
+            built = _Builder(self._seed).build()
+            self._users = {u.id: u for u in built.users}
+            self._tweets = built.tweets
+            self._by_version = {v.id: t for t in built.tweets for v in t.versions}
+            self._post_ids = built.post_ids
+            self.foreign_post_id, self.foreign_reply_id = built.foreign
+            self._sequence = built.sequence
+            self._token = self._seed.pages[0].token if self._seed.pages else ""
+            self._raw_markers: dict[str, bytes] = {}
+            self._suspended: set[str] = set()  # users X leaves out of `includes`
+            self.limits = dict(RATE_LIMITS)
+            self._windows: dict[str, tuple[int, int]] = {}  # family -> (reset epoch, used)
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        with self._lock:
+            family = _family(request)
+            headers = self._rate_headers(family)
+            if fault.kind in (FaultKind.TOO_MANY_REQUESTS, FaultKind.RATE_LIMIT):
+                reset = int(time.time() + fault.seconds)
+                headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+                if fault.kind is FaultKind.TOO_MANY_REQUESTS:
+                    headers["Retry-After"] = f"{fault.seconds:g}"
+                if fault.code == 88:  # the v1.1-style body X's rate-limit page still shows
+                    body: dict[str, Any] = {
+                        "errors": [{"code": 88, "message": "Rate limit exceeded"}]
+                    }
+                    return Response.json(fault.status or 429, body, headers)
+                problem = XProblem(fault.status or 429, "Too Many Requests")
+                return Response.json(problem.status, problem.payload(), headers)
+            if fault.kind is FaultKind.SERVER_ERROR:
+                status = fault.status or 503
+                problem = XProblem(status, http.HTTPStatus(status).phrase)
+                return Response.json(status, problem.payload(), headers)
+            if fault.kind is FaultKind.REVOKED_TOKEN:
+                problem = _unauthorized()
+                return Response.json(problem.status, problem.payload(), headers)
+            if fault.kind is FaultKind.PERMISSION:
+                problem = XProblem(
+                    fault.status or 403,
+                    "When authenticating requests to the Twitter API v2 endpoints, you must "
+                    "use keys and tokens from a Twitter developer App that is attached to a "
+                    "Project.",
+                    title="Client Forbidden",
+                    type_=PROBLEMS + "client-forbidden",
+                    reason="client-not-enrolled",
+                    required_enrollment="Appropriate Level of API Access",
+                    registration_url="https://developer.x.com/en/portal/product",
+                )
+                return Response.json(problem.status, problem.payload(), headers)
+            generic = generic_response(fault)
+            if generic is not None:
+                generic.headers.update(headers)
+                return generic
+            raise ValueError(f"no X shape for fault {fault.kind}")
+
+    # --- helpers for tests and the demo ----------------------------------------------
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            return self._token
+
+    def set_token(self, token: str) -> None:
+        with self._lock:
+            self._token = token
+
+    @property
+    def posts(self) -> tuple[XPost, ...]:
+        """The City's posts, newest first."""
+        with self._lock:
+            found = [self._by_version[i] for i in self._post_ids]
+            return tuple(
+                XPost(t.id, t.latest.text, t.versions[0].created_at)
+                for t in sorted(found, key=lambda t: t.key, reverse=True)
+            )
+
+    def replies(self, post_id: str | None = None) -> list[XReply]:
+        """Replies in the City's conversations (deleted ones too), oldest first."""
+        with self._lock:
+            conversations = {post_id} if post_id else set(self._post_ids)
+            return [
+                t.snapshot()
+                for t in sorted(self._tweets, key=lambda t: (t.versions[0].created_at, t.id))
+                if t.conversation_id in conversations and t.replied_to is not None
+            ]
+
+    def user(self, user_id: str) -> XUser:
+        with self._lock:
+            return self._users[user_id]
+
+    def is_hidden(self, tweet_id: str) -> bool:
+        with self._lock:
+            return self._by_version[tweet_id].hidden
+
+    def is_deleted(self, tweet_id: str) -> bool:
+        with self._lock:
+            return self._by_version[tweet_id].deleted
+
+    def delete_comment(self, tweet_id: str) -> None:
+        """Delete a reply as its author would (replies to it stay, as on X)."""
+        with self._lock:
+            self._by_version[tweet_id].deleted = True
+
+    def edit_comment(self, tweet_id: str, new_text: str, *, at: datetime | None = None) -> str:
+        """Edit a reply as its author would: a new version with its own id, which is returned."""
+        with self._lock:
+            tweet = self._by_version[tweet_id]
+            when = at or max(datetime.now(UTC), tweet.latest.created_at + timedelta(seconds=1))
+            when = when.astimezone(UTC).replace(microsecond=0)
+            version = _Version(self._next_id(when), new_text, when)
+            tweet.versions.append(version)
+            self._by_version[version.id] = tweet
+            return version.id
+
+    def add_comment(
+        self,
+        post_id: str,
+        text: str,
+        *,
+        parent_id: str | None = None,
+        author_name: str = "Sandbox Tester",
+        created_at: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
+        raw_text: bytes | None = None,
+        author_unknown: bool = False,
+    ) -> str:
+        """Add a reply to a post (or to another reply, `parent_id`) and return its id.
+
+        `extra` adds or overwrites payload fields (wrong types, unknown fields), `omit` drops
+        some (a missing `text` or `author_id`), `author_unknown` leaves the author's account
+        out of `includes` from now on, with a partial error, as X does for suspended accounts
+        (so give such a reply its own `author_name`), and `raw_text`
+        replaces the text in the JSON with these bytes exactly (invalid UTF-8; they must
+        contain no `"` or backslash).
+        """
+        with self._lock:
+            root = self._by_version[post_id]
+            parent = self._by_version[parent_id] if parent_id else root
+            author = self._resident(author_name)
+            when = created_at or (
+                max(t.latest.created_at for t in self._tweets) + timedelta(seconds=1)
+            )
+            when = when.astimezone(UTC).replace(microsecond=0)
+            tweet = _Tweet(
+                versions=[_Version(self._next_id(when), text, when)],
+                author_id=author.id,
+                conversation_id=root.id,
+                replied_to=parent.id,
+                in_reply_to_user_id=parent.author_id,
+                extra=dict(extra or {}),
+                omit=frozenset(omit),
+                raw_text=raw_text,
+            )
+            if author_unknown:
+                self._suspended.add(author.id)
+            if raw_text is not None:
+                if b'"' in raw_text or b"\\" in raw_text:
+                    raise ValueError("raw_text must not contain a quote or a backslash")
+                self._raw_markers[_marker(tweet.id)] = raw_text
+            self._tweets.append(tweet)
+            self._by_version[tweet.id] = tweet
+            return tweet.id
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _timeline(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, "timeline", lambda: self._list_posts(request, match["id"]))
+
+    def _search(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, "search", lambda: self._list_replies(request))
+
+    def _lookup(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, "lookup", lambda: self._read(request, match["id"]))
+
+    def _hide(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, "hide", lambda: self._set_hidden(request, match["id"]))
+
+    def _answer(
+        self, request: Request, family: str, work: Callable[[], dict[str, Any]]
+    ) -> Response:
+        """Check the token and the rate limit, run `work`, wrap its result or its problem."""
+        with self._lock:
+            try:
+                self._authorise(request)
+            except XProblem as problem:
+                return Response.json(problem.status, problem.payload(), self._rate_headers(family))
+            allowed = self._count(family)
+            headers = self._rate_headers(family)
+            if not allowed:
+                limited = XProblem(429, "Too Many Requests")
+                return Response.json(429, limited.payload(), headers)
+            try:
+                payload = work()
+            except XProblem as refused:
+                return Response.json(refused.status, refused.payload(), headers)
+            response = Response.json(200, payload, headers)
+            for marker, raw in self._raw_markers.items():
+                if marker.encode("ascii") in response.body:
+                    response.body = response.body.replace(marker.encode("ascii"), raw)
+            return response
+
+    def _list_posts(self, request: Request, user_id: str) -> dict[str, Any]:
+        query = request.query
+        _check_id(user_id, "id")
+        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
+        expansions = _fields(query, "expansions", EXPANSIONS)
+        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        excluded = _fields(query, "exclude", frozenset({"replies", "retweets"}))
+        if user_id not in self._users:
+            return {"errors": [_not_found("user", user_id, "id")]}
+        tweets = sorted(
+            (
+                t
+                for t in self._tweets
+                if t.author_id == user_id
+                and not t.deleted
+                and not ("replies" in excluded and t.replied_to is not None)
+            ),
+            key=lambda t: t.key,
+            reverse=True,
+        )
+        size = _max_results(query, 5, 100, 10)
+        window, next_token = _page([(t.key, t) for t in tweets], query, "pagination_token", size)
+        return self._listing(window, next_token, fields, expansions, user_fields)
+
+    def _list_replies(self, request: Request) -> dict[str, Any]:
+        query = request.query
+        raw_query = query.get("query", "")
+        found = re.fullmatch(r"\s*conversation_id:(\d+)\s*", raw_query)
+        if found is None:
+            raise _invalid(
+                "query",
+                raw_query,
+                "The sandbox understands only queries of the form conversation_id:<id>.",
+            )
+        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
+        expansions = _fields(query, "expansions", EXPANSIONS)
+        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        size = _max_results(query, 10, 100, 10)
+        start = _moment(query, "start_time")
+        end = _moment(query, "end_time")
+        earliest = datetime.now(UTC) - SEARCH_REACH
+        if start is not None and start < earliest:
+            raise _invalid(
+                "start_time",
+                query["start_time"],
+                f"Invalid 'start_time':'{query['start_time']}'. 'start_time' must be on or "
+                f"after {earliest.strftime('%Y-%m-%dT%H:%MZ')}",
+            )
+        since_id = query.get("since_id")
+        conversation = found.group(1)
+        replies = sorted(
+            (
+                t
+                for t in self._tweets
+                if t.conversation_id == conversation
+                and t.replied_to is not None
+                and not t.deleted
+                and (start is None or t.latest.created_at >= start)
+                and (end is None or t.latest.created_at < end)
+                and (not since_id or int(t.latest.id) > int(since_id))
+            ),
+            key=lambda t: t.key,
+            reverse=True,  # recent search answers newest first
+        )
+        window, next_token = _page([(t.key, t) for t in replies], query, "next_token", size)
+        return self._listing(window, next_token, fields, expansions, user_fields)
+
+    def _read(self, request: Request, tweet_id: str) -> dict[str, Any]:
+        query = request.query
+        _check_id(tweet_id, "id")
+        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
+        expansions = _fields(query, "expansions", EXPANSIONS)
+        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        tweet = self._by_version.get(tweet_id)
+        if tweet is None or tweet.deleted:
+            return {"errors": [_not_found("tweet", tweet_id, "id")]}
+        version = next(v for v in tweet.versions if v.id == tweet_id)
+        answer: dict[str, Any] = {"data": self._tweet_json(tweet, fields, version)}
+        answer.update(self._includes([tweet], expansions, user_fields))
+        return answer
+
+    def _set_hidden(self, request: Request, tweet_id: str) -> dict[str, Any]:
+        _check_id(tweet_id, "tweet_id")
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("hidden"), bool):
+            raise XProblem(
+                400,
+                "One or more parameters to your request was invalid.",
+                title="Invalid Request",
+                type_=PROBLEMS + "invalid-request",
+                errors=[{"message": 'The body must be JSON: {"hidden": true|false}'}],
+            )
+        tweet = self._by_version.get(tweet_id)
+        if tweet is None or tweet.deleted:
+            raise XProblem(
+                404,
+                f"Could not find tweet with id: [{tweet_id}].",
+                title="Not Found Error",
+                type_=PROBLEMS + "resource-not-found",
+                resource_type="tweet",
+                parameter="id",
+                value=tweet_id,
+            )
+        root = self._by_version.get(tweet.conversation_id)
+        if tweet.replied_to is None or root is None or root.author_id != CITY_USER_ID:
+            raise XProblem(
+                403,
+                "You can only hide or unhide replies to conversations you authored.",
+            )
+        tweet.hidden = body["hidden"]
+        return {"data": {"hidden": tweet.hidden}}
+
+    # --- state and rendering ------------------------------------------------------------
+
+    def _listing(
+        self,
+        window: list[_Tweet],
+        next_token: str | None,
+        fields: set[str],
+        expansions: set[str],
+        user_fields: set[str],
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {}
+        if window:
+            answer["data"] = [self._tweet_json(t, fields) for t in window]
+            answer.update(self._includes(window, expansions, user_fields))
+        meta: dict[str, Any] = {"result_count": len(window)}
+        if window:
+            meta.update(newest_id=window[0].latest.id, oldest_id=window[-1].latest.id)
+        if next_token:
+            meta["next_token"] = next_token
+        answer["meta"] = meta
+        return answer
+
+    def _includes(
+        self, tweets: Sequence[_Tweet], expansions: set[str], user_fields: set[str]
+    ) -> dict[str, Any]:
+        if "author_id" not in expansions:
+            return {}
+        users: dict[str, dict[str, Any]] = {}
+        errors: list[dict[str, Any]] = []
+        for tweet in tweets:
+            if tweet.author_id in users:
+                continue
+            if tweet.author_id in self._suspended or tweet.author_id not in self._users:
+                errors.append(_not_found("user", tweet.author_id, "author_id"))
+                continue
+            user = self._users[tweet.author_id]
+            full = {"id": user.id, "name": user.name, "username": user.username}
+            users[user.id] = {
+                k: v for k, v in full.items() if k in user_fields | {"id", "name", "username"}
+            }
+        answer: dict[str, Any] = {"includes": {"users": list(users.values())}} if users else {}
+        if errors:
+            answer["errors"] = errors
+        return answer
+
+    def _tweet_json(
+        self, tweet: _Tweet, fields: set[str], version: _Version | None = None
+    ) -> dict[str, Any]:
+        shown = version or tweet.latest
+        text = _marker(tweet.id) if tweet.raw_text is not None else shown.text
+        full: dict[str, Any] = {
+            "id": shown.id,
+            "text": text,
+            "edit_history_tweet_ids": [v.id for v in tweet.versions],
+            "author_id": tweet.author_id,
+            "created_at": _x_time(shown.created_at),
+            "conversation_id": tweet.conversation_id,
+            "lang": "en",
+            "reply_settings": "everyone",
+            "possibly_sensitive": False,
+        }
+        if tweet.replied_to is not None:
+            full["in_reply_to_user_id"] = tweet.in_reply_to_user_id
+            full["referenced_tweets"] = [{"type": "replied_to", "id": tweet.replied_to}]
+        rendered = {k: v for k, v in full.items() if k in fields or k in _DEFAULT_FIELDS}
+        rendered.update(tweet.extra)
+        return {k: v for k, v in rendered.items() if k not in tweet.omit}
+
+    def _authorise(self, request: Request) -> None:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or credential.strip() != self._token:
+            raise _unauthorized()
+
+    def _count(self, family: str) -> bool:
+        """Count one request against its 15-minute window; False once the window is spent."""
+        now = time.time()
+        reset, used = self._windows.get(family, (0, 0))
+        if now >= reset:
+            reset, used = int(now) + WINDOW_SECONDS, 0
+        if used >= self.limits[family]:
+            self._windows[family] = (reset, used)
+            return False
+        self._windows[family] = (reset, used + 1)
+        return True
+
+    def _rate_headers(self, family: str) -> dict[str, str]:
+        limit = self.limits[family]
+        reset, used = self._windows.get(family, (int(time.time()) + WINDOW_SECONDS, 0))
+        if time.time() >= reset:
+            reset, used = int(time.time()) + WINDOW_SECONDS, 0
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(0, limit - used)),
+            "x-rate-limit-reset": str(reset),
+        }
+
+    def _resident(self, name: str) -> XUser:
+        user = _user_for(name)
+        self._users.setdefault(user.id, user)
+        return self._users[user.id]
+
+    def _next_id(self, moment: datetime) -> str:
+        self._sequence += 1
+        return snowflake(moment, self._sequence)
+
+
+# --- seed ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Built:
+    users: list[XUser]
+    tweets: list[_Tweet]
+    post_ids: list[str]
+    foreign: tuple[str, str]
+    sequence: int
+
+
+class _Builder:
+    """Three posts from the first Page's, and a deterministic choice of their comments.
+
+    Kept: every hostile text, every other reason-code comment, every third reply (and the
+    comments those replies answer). Posts beyond the third add their comments to the last
+    one, so the Parks hostile texts all appear.
+    """
+
+    def __init__(self, seed: SeedData) -> None:
+        self.seed = seed
+        self.sequence = 0
+        self.city = XUser(CITY_USER_ID, CITY_USERNAME, CITY_NAME)
+        self.users: dict[str, XUser] = {self.city.id: self.city}
+        self.tweets: list[_Tweet] = []
+
+    def build(self) -> _Built:
+        posts = sorted(
+            (p for p in self.seed.posts if self.seed.pages and p.page_id == self.seed.pages[0].id),
+            key=lambda p: p.created_time,
+        )
+        roots = [self._post(post) for post in posts[:POST_COUNT]]
+        for index, post in enumerate(posts):
+            if roots:
+                self._replies(roots[min(index, len(roots) - 1)], post)
+        for root, answer in zip(roots, _CITY_ANSWERS, strict=False):
+            self._city_answer(root, answer)
+        foreign = self._foreign()
+        return _Built(
+            list(self.users.values()), self.tweets, [r.id for r in roots], foreign, self.sequence
+        )
+
+    def _post(self, post: SeedPost) -> _Tweet:
+        text = post.message if len(post.message) <= 280 else post.message[:279] + "…"
+        return self._tweet(self.city, text, post.created_time, None)
+
+    def _replies(self, root: _Tweet, post: SeedPost) -> None:
+        on_post = self.seed.comments_on(post.id)
+        kept: set[str] = set()
+        for position, comment in enumerate(on_post):
+            if _keep(position, comment):
+                kept.add(comment.id)
+                if comment.parent_id:
+                    kept.add(comment.parent_id)
+        made: dict[str, _Tweet] = {}
+        for comment in on_post:  # chronological: parents come before their replies
+            if comment.id not in kept:
+                continue
+            parent = made.get(comment.parent_id) if comment.parent_id else None
+            author = self._user(comment.author_name)
+            tweet = self._tweet(author, comment.message, comment.created_time, parent or root)
+            tweet.expected_code, tweet.tags = comment.expected_code, comment.tags
+            made[comment.id] = tweet
+
+    def _city_answer(self, root: _Tweet, text: str) -> None:
+        question = next(
+            (
+                t
+                for t in self.tweets
+                if t.conversation_id == root.id and t.replied_to == root.id and "?" in t.latest.text
+            ),
+            None,
+        )
+        if question is not None:
+            when = question.latest.created_at + timedelta(minutes=20)
+            self._tweet(self.city, text, when, question)
+
+    def _foreign(self) -> tuple[str, str]:
+        """A conversation a resident started: the City may not hide replies there."""
+        when = max(t.latest.created_at for t in self.tweets) if self.tweets else _EPOCH_2026
+        resident = self._user("Highland Neighbors")
+        post = self._tweet(resident, "Who else is going to the Silver Lake meeting?", when, None)
+        reply = self._tweet(
+            self._user("Dana Whitfield"), "I am, see you there.", when + timedelta(minutes=5), post
+        )
+        return post.id, reply.id
+
+    def _tweet(self, author: XUser, text: str, when: datetime, parent: _Tweet | None) -> _Tweet:
+        self.sequence += 1
+        version = _Version(snowflake(when, self.sequence), text, when.astimezone(UTC))
+        tweet = _Tweet(
+            versions=[version],
+            author_id=author.id,
+            conversation_id=parent.conversation_id if parent else version.id,
+            replied_to=parent.id if parent else None,
+            in_reply_to_user_id=parent.author_id if parent else None,
+        )
+        self.tweets.append(tweet)
+        return tweet
+
+    def _user(self, name: str) -> XUser:
+        user = _user_for(name)
+        return self.users.setdefault(user.id, user)
+
+
+_EPOCH_2026 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _keep(position: int, comment: SeedComment) -> bool:
+    return bool(
+        comment.tags
+        or (comment.expected_code and position % 2 == 0)
+        or (comment.parent_id and position % 3 == 0)
+    )
+
+
+def _user_for(name: str) -> XUser:
+    digest = hashlib.sha256(f"x-user:{name}".encode()).hexdigest()
+    user_id = str(10**17 + int(digest[:15], 16) % (9 * 10**17))
+    handle = re.sub(r"[^A-Za-z0-9_]", "", name)[:15] or "user"
+    return XUser(user_id, handle, name)
+
+
+def snowflake(moment: datetime, sequence: int) -> str:
+    """An X id for a moment: milliseconds since X's epoch, shifted 22 bits, plus a counter."""
+    millis = int(moment.timestamp() * 1000) - TWITTER_EPOCH_MS
+    return str((millis << 22) | (sequence & 0x3FFFFF))
+
+
+# --- request parameters and answers -------------------------------------------------------
+
+
+def _family(request: Request) -> str:
+    """Which rate-limit window a request counts against."""
+    if request.path.endswith("/hidden"):
+        return "hide"
+    if request.path.endswith("/search/recent"):
+        return "search"
+    if re.fullmatch(API + r"/users/[^/]+/tweets", request.path):
+        return "timeline"
+    return "lookup"
+
+
+def _unauthorized() -> XProblem:
+    return XProblem(401, "Unauthorized")
+
+
+def _invalid(parameter: str, value: str, message: str) -> XProblem:
+    return XProblem(
+        400,
+        "One or more parameters to your request was invalid.",
+        title="Invalid Request",
+        type_=PROBLEMS + "invalid-request",
+        errors=[{"parameters": {parameter: [value]}, "message": message}],
+    )
+
+
+def _not_found(resource: str, value: str, parameter: str) -> dict[str, Any]:
+    return {
+        "value": value,
+        "detail": f"Could not find {resource} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "resource-not-found",
+    }
+
+
+def _check_id(value: str, parameter: str) -> None:
+    if not value.isdigit() or len(value) > 19:
+        raise _invalid(
+            parameter,
+            value,
+            f"The `{parameter}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$",
+        )
+
+
+def _fields(query: dict[str, str], name: str, known: frozenset[str]) -> set[str]:
+    asked = {f.strip() for f in query.get(name, "").split(",") if f.strip()}
+    unknown = sorted(asked - known)
+    if unknown:
+        raise _invalid(
+            name,
+            unknown[0],
+            f"The `{name}` query parameter value [{unknown[0]}] is not one of "
+            f"[{','.join(sorted(known))}]",
+        )
+    return asked
+
+
+def _max_results(query: dict[str, str], low: int, high: int, default: int) -> int:
+    raw = query.get("max_results", str(default))
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise _invalid(
+            "max_results",
+            raw,
+            f"The `max_results` query parameter value [{raw}] is not between {low} and {high}",
+        )
+    return int(raw)
+
+
+def _moment(query: dict[str, str], name: str) -> datetime | None:
+    raw = query.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _invalid(name, raw, f"Invalid '{name}':'{raw}'. It must be RFC 3339.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+Key = tuple[float, str]
+
+
+def _page(
+    keyed: Sequence[tuple[Key, _Tweet]], query: dict[str, str], token_name: str, size: int
+) -> tuple[list[_Tweet], str | None]:
+    """One page, newest first. Tokens hold the last sort key, so deletions skip nothing."""
+    items = list(keyed)
+    token = query.get(token_name)
+    if token:
+        cut = _decode_token(token, token_name)
+        items = [item for item in keyed if item[0] < cut]
+    window = items[:size]
+    more = len(items) > size
+    return [t for _, t in window], _encode_token(window[-1][0]) if more else None
+
+
+def _encode_token(key: Key) -> str:
+    raw = f"{key[0]:.0f}|{key[1]}".encode()
+    return "b26v89c19zqg8o3f" + base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def _decode_token(token: str, name: str) -> Key:
+    try:
+        if not token.startswith("b26v89c19zqg8o3f"):
+            raise ValueError(token)
+        body = token.removeprefix("b26v89c19zqg8o3f").upper()
+        raw = base64.b32decode(body + "=" * (-len(body) % 8)).decode()
+        stamp, _, tweet_id = raw.partition("|")
+        return (float(stamp), tweet_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _invalid(
+            name, token, f"The `{name}` query parameter value [{token}] is not valid"
+        ) from None
+
+
+def _marker(tweet_id: str) -> str:
+    return f"@@sandbox-raw-text:{tweet_id}@@"
+
+
+def _x_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# server.py's registry (platforms.py) builds the sandbox from this name.
+SANDBOX = XSandbox
+
+__all__ = [
+    "API",
+    "CITY_USERNAME",
+    "CITY_USER_ID",
+    "PREFIX",
+    "SANDBOX",
+    "XPost",
+    "XReply",
+    "XSandbox",
+    "XUser",
+    "snowflake",
+]

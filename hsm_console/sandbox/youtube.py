@@ -1,0 +1,1024 @@
+"""YouTube Data API v3 as the channel's owner sees it, under `/youtube/youtube/v3/...`.
+
+A site's base URL is the sandbox's URL + `/youtube`, as a real one is
+`https://youtube.googleapis.com`. Covered: `channels` (the uploads playlist), `playlistItems`,
+`commentThreads` (by video or channel, one `moderationStatus` at a time, replies embedded),
+`comments` (by `id` or `parentId`) and `comments/setModerationStatus` (204 No Content).
+Paging is by `pageToken`; errors have Google's envelope; quota units are counted per Pacific
+day and, once spent (or by a `rate_limit` fault), calls answer 403 `quotaExceeded`.
+
+The data are the Parks & Recreation channel: three videos made from the seed's Parks posts
+and about fifty of their comments (hostile texts and reason-code ones among them), some of
+which YouTube has already held for review or marked as likely spam.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
+from hsm_console.sandbox.routing import Request, Response, Router
+from hsm_console.sandbox.seed import SeedComment, SeedData, SeedPost
+
+PREFIX = "/youtube"
+API = PREFIX + "/youtube/v3"
+
+CHANNEL_ID = "UCHighlandParks0000000001"
+CHANNEL_TITLE = "Highland Parks & Recreation"
+UPLOADS_PLAYLIST = "UU" + CHANNEL_ID[2:]  # YouTube's uploads playlist of a UC... channel
+DAILY_QUOTA = 10_000
+EMBEDDED_REPLIES = 5  # commentThreads carries only some replies; comments.list has them all
+VIDEO_COUNT = 3
+
+STATUSES = ("published", "heldForReview", "likelySpam", "rejected")
+SETTABLE = ("published", "heldForReview", "rejected")  # what setModerationStatus accepts
+LISTABLE = ("published", "heldForReview", "likelySpam")  # rejected is never listed
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+_LIST_COST = 1
+_MODERATE_COST = 50
+
+_HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}
+_HTTP_STATUS.update({404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"})
+_HTTP_STATUS.update({503: "UNAVAILABLE"})
+
+
+class YouTubeError(Exception):
+    """Raised inside a handler; becomes a Google error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        *,
+        domain: str = "global",
+        location: str | None = None,
+        location_type: str = "parameter",
+    ) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.domain = status, reason, message, domain
+        self.location, self.location_type = location, location_type
+
+    def response(self, headers: dict[str, str] | None = None) -> Response:
+        item: dict[str, Any] = {
+            "message": self.message,
+            "domain": self.domain,
+            "reason": self.reason,
+        }
+        if self.location:
+            item.update(location=self.location, locationType=self.location_type)
+        error: dict[str, Any] = {"code": self.status, "message": self.message, "errors": [item]}
+        if self.status in _HTTP_STATUS:
+            error["status"] = _HTTP_STATUS[self.status]
+        return Response.json(self.status, {"error": error}, headers)
+
+
+@dataclass(frozen=True)
+class YouTubeVideo:
+    id: str
+    title: str
+    description: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class YouTubeComment:
+    """A comment as the sandbox holds it (a snapshot, for tests and the demo)."""
+
+    id: str
+    video_id: str
+    parent_id: str | None
+    author_name: str
+    author_channel_id: str
+    text: str
+    published_at: datetime
+    updated_at: datetime
+    status: str  # published | heldForReview | likelySpam | rejected
+    deleted: bool  # by its author
+    expected_code: str | None  # the seed's reason code; never in a payload
+    tags: tuple[str, ...]
+
+
+@dataclass
+class _Comment:
+    id: str
+    video_id: str
+    parent_id: str | None
+    author_name: str
+    author_channel_id: str
+    text: str
+    published_at: datetime
+    updated_at: datetime
+    status: str
+    expected_code: str | None = None
+    tags: tuple[str, ...] = ()
+    like_count: int = 0
+    deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # injected snippet fields
+    omit: frozenset[str] = frozenset()  # snippet fields left out
+    resource_extra: dict[str, Any] = field(default_factory=dict)  # injected resource fields
+    raw_text: bytes | None = None  # sent in place of the text, byte for byte
+
+    @property
+    def key(self) -> tuple[float, str]:
+        return (self.published_at.timestamp(), self.id)
+
+    def snapshot(self) -> YouTubeComment:
+        return YouTubeComment(
+            self.id, self.video_id, self.parent_id, self.author_name, self.author_channel_id,
+            self.text, self.published_at, self.updated_at, self.status, self.deleted,
+            self.expected_code, self.tags,
+        )  # fmt: skip
+
+
+class YouTubeSandbox:
+    """The YouTube part of the sandbox: its state, routes, quota and fault shapes."""
+
+    def __init__(self, seed: SeedData) -> None:
+        self._seed = seed
+        self._lock = threading.RLock()
+        self.reset()
+
+    # --- the PlatformSandbox protocol -------------------------------------------------
+
+    def register(self, router: Router) -> None:
+        router.add("GET", API + "/channels", self._channels, self)
+        router.add("GET", API + "/playlistItems", self._playlist_items, self)
+        router.add("GET", API + "/commentThreads", self._comment_threads, self)
+        router.add("GET", API + "/comments", self._comments, self)
+        router.add("POST", API + "/comments/setModerationStatus", self._set_status, self)
+
+    def reset(self) -> None:
+        with self._lock:
+            videos, comments = _build(self._seed)
+            self._videos = {v.id: v for v in videos}
+            self._comment_list = comments
+            self._by_id = {c.id: c for c in comments}
+            self._token = self._seed.pages[0].token if self._seed.pages else ""
+            self._raw_markers: dict[str, bytes] = {}
+            self._added = 0
+            self._banned: set[str] = set()
+            self._comments_off: set[str] = set()
+            self.daily_quota = DAILY_QUOTA
+            self.embedded_replies = EMBEDDED_REPLIES
+            self._quota_day = _pacific_day()
+            self._quota_used = 0
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        if fault.kind is FaultKind.SERVER_ERROR:
+            status = fault.status or 503
+            reason = "backendError" if status >= 500 else "badRequest"
+            return YouTubeError(status, reason, "The service is currently unavailable.").response()
+        if fault.kind is FaultKind.TOO_MANY_REQUESTS:
+            error = YouTubeError(
+                fault.status or 429,
+                "rateLimitExceeded",
+                "The request cannot be completed because you have exceeded your rate limit.",
+                domain="usageLimits",
+            )
+            return error.response({"Retry-After": f"{fault.seconds:g}"})
+        if fault.kind is FaultKind.RATE_LIMIT:
+            return _quota_exceeded(fault.status or 403).response()
+        if fault.kind is FaultKind.REVOKED_TOKEN:
+            return _auth_error().response()
+        if fault.kind is FaultKind.PERMISSION:
+            if request.path.endswith("/setModerationStatus"):
+                return _forbidden(fault.status or 403).response()
+            return _insufficient_scope(fault.status or 403).response()
+        generic = generic_response(fault)
+        if generic is not None:
+            return generic
+        raise ValueError(f"no YouTube shape for fault {fault.kind}")
+
+    # --- helpers for tests and the demo ----------------------------------------------
+
+    @property
+    def token(self) -> str:
+        with self._lock:
+            return self._token
+
+    def set_token(self, token: str) -> None:
+        """The channel owner's token the sandbox accepts (the seed's token until then)."""
+        with self._lock:
+            self._token = token
+
+    @property
+    def quota_used(self) -> int:
+        """Units spent today (Pacific time), as YouTube counts them per project."""
+        with self._lock:
+            self._roll_quota_day()
+            return self._quota_used
+
+    def set_quota_used(self, units: int) -> None:
+        with self._lock:
+            self._roll_quota_day()
+            self._quota_used = units
+
+    @property
+    def videos(self) -> tuple[YouTubeVideo, ...]:
+        """The channel's videos, newest first (as its uploads playlist lists them)."""
+        with self._lock:
+            return tuple(sorted(self._videos.values(), key=_video_key, reverse=True))
+
+    def comments(self, video_id: str | None = None) -> list[YouTubeComment]:
+        """Every comment the sandbox holds (rejected and deleted ones too), oldest first."""
+        with self._lock:
+            return [
+                c.snapshot()
+                for c in sorted(self._comment_list, key=lambda c: c.key)
+                if video_id is None or c.video_id == video_id
+            ]
+
+    def listed_ids(self, video_id: str) -> set[str]:
+        """Ids the owner can still list on a video: neither rejected nor deleted."""
+        with self._lock:
+            return {c.id for c in self._comment_list if c.video_id == video_id and self._live(c)}
+
+    def moderation_status(self, comment_id: str) -> str:
+        with self._lock:
+            return self._by_id[comment_id].status
+
+    def is_hidden(self, comment_id: str) -> bool:
+        """Held for review or likely spam: not shown to the public."""
+        return self.moderation_status(comment_id) in ("heldForReview", "likelySpam")
+
+    def is_deleted(self, comment_id: str) -> bool:
+        with self._lock:
+            return self._by_id[comment_id].deleted
+
+    def banned_authors(self) -> set[str]:
+        with self._lock:
+            return set(self._banned)
+
+    def delete_comment(self, comment_id: str) -> None:
+        """Delete a comment as its author would (its replies go with it, as on YouTube)."""
+        with self._lock:
+            self._by_id[comment_id].deleted = True
+
+    def set_status(self, comment_id: str, status: str) -> None:
+        """Change a status as YouTube's own filters (or the owner in YouTube Studio) would."""
+        if status not in STATUSES:
+            raise ValueError(f"not a moderation status: {status!r}")
+        with self._lock:
+            self._by_id[comment_id].status = status
+
+    def disable_comments(self, video_id: str) -> None:
+        with self._lock:
+            self._comments_off.add(video_id)
+
+    def edit_comment(self, comment_id: str, new_text: str, *, at: datetime | None = None) -> None:
+        """Edit a comment's text as its author would: `updatedAt` moves on."""
+        with self._lock:
+            comment = self._by_id[comment_id]
+            when = at or max(datetime.now(UTC), comment.published_at + timedelta(seconds=1))
+            comment.text = new_text
+            comment.updated_at = when.astimezone(UTC).replace(microsecond=0)
+
+    def add_comment(
+        self,
+        video_id: str,
+        text: str,
+        *,
+        parent_id: str | None = None,
+        author_name: str = "Sandbox Tester",
+        status: str = "published",
+        published_at: datetime | None = None,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
+        resource_extra: dict[str, Any] | None = None,
+        raw_text: bytes | None = None,
+    ) -> str:
+        """Add a comment (or a reply, with `parent_id`) and return its id.
+
+        `extra` adds or overwrites snippet fields (wrong types, unknown fields), `omit` drops
+        snippet fields (a missing author or text), `resource_extra` does the same one level up
+        (e.g. `{"id": None}`), and `raw_text` replaces the text in the JSON with these bytes
+        exactly (invalid UTF-8; they must contain no `"` or backslash).
+        """
+        if status not in STATUSES:
+            raise ValueError(f"not a moderation status: {status!r}")
+        with self._lock:
+            if video_id not in self._videos:
+                raise KeyError(video_id)
+            self._added += 1
+            key = f"added:{self._added}"
+            comment_id = (
+                f"{parent_id}.{_hashed(key, 22)}" if parent_id else f"Ugz{_hashed(key, 16)}4AaABAg"
+            )
+            when = published_at or (
+                max(c.published_at for c in self._comment_list) + timedelta(seconds=1)
+            )
+            when = when.astimezone(UTC).replace(microsecond=0)
+            comment = _Comment(
+                id=comment_id,
+                video_id=video_id,
+                parent_id=parent_id,
+                author_name=author_name,
+                author_channel_id=_author_channel(author_name),
+                text=text,
+                published_at=when,
+                updated_at=when,
+                status=status,
+                extra=dict(extra or {}),
+                omit=frozenset(omit),
+                resource_extra=dict(resource_extra or {}),
+                raw_text=raw_text,
+            )
+            if raw_text is not None:
+                if b'"' in raw_text or b"\\" in raw_text:
+                    raise ValueError("raw_text must not contain a quote or a backslash")
+                self._raw_markers[_marker(comment_id)] = raw_text
+            self._comment_list.append(comment)
+            self._by_id[comment_id] = comment
+            return comment_id
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _channels(self, request: Request, match: re.Match[str]) -> Response:
+        def work() -> dict[str, Any]:
+            query = request.query
+            parts = _parts(query, {"id", "snippet", "contentDetails"})
+            mine = query.get("mine") == "true"
+            ids = [i for i in query.get("id", "").split(",") if i]
+            if not mine and not ids:
+                raise _required("id")
+            items = []
+            if mine or CHANNEL_ID in ids:
+                channel: dict[str, Any] = {
+                    "kind": "youtube#channel",
+                    "etag": _etag(CHANNEL_ID),
+                    "id": CHANNEL_ID,
+                }
+                if "snippet" in parts:
+                    channel["snippet"] = {"title": CHANNEL_TITLE, "customUrl": "@highlandparks"}
+                if "contentDetails" in parts:
+                    channel["contentDetails"] = {
+                        "relatedPlaylists": {"likes": "", "uploads": UPLOADS_PLAYLIST}
+                    }
+                items.append(channel)
+            return _list_body("youtube#channelListResponse", items, None, len(items))
+
+        return self._answer(request, _LIST_COST, work)
+
+    def _playlist_items(self, request: Request, match: re.Match[str]) -> Response:
+        def work() -> dict[str, Any]:
+            query = request.query
+            parts = _parts(query, {"id", "snippet", "contentDetails", "status"})
+            playlist = query.get("playlistId")
+            if not playlist:
+                raise _required("playlistId")
+            if playlist != UPLOADS_PLAYLIST:
+                raise YouTubeError(
+                    404,
+                    "playlistNotFound",
+                    "The playlist identified with the request's playlistId parameter cannot "
+                    "be found.",
+                    domain="youtube.playlistItem",
+                    location="playlistId",
+                )
+            videos = sorted(self._videos.values(), key=_video_key, reverse=True)
+            keyed = [(_video_key(v), v) for v in videos]
+            window, next_token = _page(query, keyed, default=5, maximum=50, newest_first=True)
+            position = {v.id: i for i, v in enumerate(videos)}
+            items = [_playlist_item(v, position[v.id], parts) for v in window]
+            return _list_body(
+                "youtube#playlistItemListResponse", items, next_token, len(videos), per_page=5
+            )
+
+        return self._answer(request, _LIST_COST, work)
+
+    def _comment_threads(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, _LIST_COST, lambda: self._list_threads(request))
+
+    def _comments(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, _LIST_COST, lambda: self._list_comments(request))
+
+    def _set_status(self, request: Request, match: re.Match[str]) -> Response:
+        return self._answer(request, _MODERATE_COST, lambda: self._moderate(request))
+
+    def _answer(
+        self, request: Request, cost: int, work: Callable[[], dict[str, Any] | None]
+    ) -> Response:
+        """Check the token and the day's quota, run `work`, wrap its result or its error."""
+        with self._lock:
+            try:
+                self._authorise(request)
+                self._spend(cost)
+                payload = work()
+            except YouTubeError as error:
+                return error.response()
+            if payload is None:
+                return Response(204, b"")
+            return self._json(payload)
+
+    # --- listings ---------------------------------------------------------------------
+
+    def _list_threads(self, request: Request) -> dict[str, Any]:
+        query = request.query
+        parts = _parts(query, {"id", "snippet", "replies"})
+        html_text = _text_format(query)
+        status = query.get("moderationStatus", "published")
+        if status not in STATUSES:
+            raise YouTubeError(
+                400,
+                "invalidValue",
+                f"Invalid value '{status}'. Values must match the following regular "
+                "expression: '(heldForReview|likelySpam|published|rejected)'",
+                location="moderationStatus",
+            )
+        if query.get("order", "time") not in ("time", "relevance", "orderUnspecified"):
+            raise _invalid("order")
+        filters = [k for k in ("videoId", "allThreadsRelatedToChannelId", "id") if query.get(k)]
+        if len(filters) != 1:
+            raise YouTubeError(
+                400,
+                "incompatibleParameters" if filters else "missingRequiredParameter",
+                "Exactly one of videoId, allThreadsRelatedToChannelId or id is required.",
+                domain="youtube.parameter",
+            )
+        if "id" in filters and "moderationStatus" in query:
+            raise YouTubeError(
+                400,
+                "incompatibleParameters",
+                "The id parameter cannot be combined with moderationStatus.",
+                domain="youtube.parameter",
+            )
+        if filters == ["videoId"]:
+            video = query["videoId"]
+            if video not in self._videos:
+                raise YouTubeError(
+                    404,
+                    "videoNotFound",
+                    "The video identified by the videoId parameter could not be found.",
+                    domain="youtube.commentThread",
+                    location="videoId",
+                )
+            if video in self._comments_off:
+                raise YouTubeError(
+                    403,
+                    "commentsDisabled",
+                    "The video identified by the videoId parameter has disabled comments.",
+                    domain="youtube.commentThread",
+                    location="videoId",
+                )
+            scope = [c for c in self._comment_list if c.video_id == video]
+        elif filters == ["id"]:
+            wanted = set(query["id"].split(","))
+            scope = [c for c in self._comment_list if c.id in wanted]
+            status = ""  # by id: any listable status, none reported
+        else:
+            if query["allThreadsRelatedToChannelId"] != CHANNEL_ID:
+                raise YouTubeError(
+                    404, "channelNotFound", "The channel could not be found.", location="channelId"
+                )
+            scope = list(self._comment_list)
+        # Rejected comments cannot be listed or discovered at all (not even by asking for them).
+        threads = sorted(
+            (
+                c
+                for c in scope
+                if c.parent_id is None
+                and self._live(c)
+                and c.status != "rejected"
+                and (not status or c.status == status)
+            ),
+            key=lambda c: c.key,
+            reverse=True,
+        )
+        keyed = [(c.key, c) for c in threads]
+        window, next_token = _page(query, keyed, default=20, maximum=100, newest_first=True)
+        items = [self._thread_json(c, parts, html_text, with_status=bool(status)) for c in window]
+        return _list_body("youtube#commentThreadListResponse", items, next_token, len(threads))
+
+    def _list_comments(self, request: Request) -> dict[str, Any]:
+        query = request.query
+        parts = _parts(query, {"id", "snippet"})
+        html_text = _text_format(query)
+        if query.get("id") and query.get("parentId"):
+            raise YouTubeError(
+                400,
+                "incompatibleParameters",
+                "The id and parentId parameters cannot be used together.",
+                domain="youtube.parameter",
+            )
+        if query.get("id"):
+            if "maxResults" in query or "pageToken" in query:
+                raise YouTubeError(
+                    400,
+                    "incompatibleParameters",
+                    "maxResults and pageToken cannot be used with id.",
+                    domain="youtube.parameter",
+                )
+            # moderationStatus is not set when comments are requested by id.
+            items = [
+                self._comment_json(found, parts, html_text, with_status=False)
+                for comment_id in query["id"].split(",")
+                if (found := self._by_id.get(comment_id)) is not None and self._listable(found)
+            ]
+            return _list_body("youtube#commentListResponse", items, None, len(items))
+        parent_id = query.get("parentId")
+        if not parent_id:
+            raise _required("id")
+        replies = sorted(
+            (c for c in self._comment_list if c.parent_id == parent_id and self._listable(c)),
+            key=lambda c: c.key,
+        )
+        keyed = [(c.key, c) for c in replies]
+        window, next_token = _page(query, keyed, default=20, maximum=100, newest_first=False)
+        items = [self._comment_json(c, parts, html_text, with_status=True) for c in window]
+        return _list_body("youtube#commentListResponse", items, next_token, len(replies))
+
+    def _moderate(self, request: Request) -> None:
+        query = request.query
+        ids = [i for i in (query.get("id") or "").split(",") if i]
+        status = query.get("moderationStatus")
+        if not ids:
+            raise _required("id")
+        if not status:
+            raise _required("moderationStatus")
+        if len(ids) > 50:
+            raise _invalid("id")
+        if status not in SETTABLE:
+            raise YouTubeError(
+                400,
+                "invalidModerationStatus",
+                "Only heldForReview, published and rejected can be set.",
+                domain="youtube.comment",
+                location="moderationStatus",
+            )
+        ban = query.get("banAuthor", "false")
+        if ban not in ("true", "false"):
+            raise _invalid("banAuthor")
+        if ban == "true" and status != "rejected":
+            raise YouTubeError(
+                400,
+                "banWithoutReject",
+                "The banAuthor parameter can only be used if moderationStatus is rejected.",
+                domain="youtube.comment",
+                location="banAuthor",
+            )
+        found: list[_Comment] = []
+        for comment_id in ids:
+            comment = self._by_id.get(comment_id)
+            if comment is None:
+                raise YouTubeError(
+                    404,
+                    "commentNotFound",
+                    "One or more comments identified by the id parameter could not be found.",
+                    domain="youtube.comment",
+                    location="id",
+                )
+            if not self._live(comment):
+                # What YouTube answers when the author already deleted the comment.
+                raise YouTubeError(
+                    400,
+                    "processingFailure",
+                    "The API server failed to successfully process the request.",
+                    domain="youtube.comment",
+                )
+            if comment.status == "rejected" and status != "rejected":
+                raise YouTubeError(
+                    400,
+                    "operationNotSupported",
+                    "A rejected comment cannot be published or held for review again.",
+                    domain="youtube.comment",
+                    location="moderationStatus",
+                )
+            found.append(comment)
+        for comment in found:  # all or nothing, as one request
+            comment.status = status
+            if ban == "true":
+                self._banned.add(comment.author_channel_id)
+        return None
+
+    # --- state and rendering ------------------------------------------------------------
+
+    def _live(self, comment: _Comment) -> bool:
+        """Not deleted, and (for a reply) its thread's top comment not deleted either."""
+        if comment.deleted:
+            return False
+        parent = self._by_id.get(comment.parent_id) if comment.parent_id else None
+        return parent is None or not parent.deleted
+
+    def _listable(self, comment: _Comment) -> bool:
+        """What the API can still return: rejecting a comment also hides its replies."""
+        if not self._live(comment) or comment.status == "rejected":
+            return False
+        parent = self._by_id.get(comment.parent_id) if comment.parent_id else None
+        return parent is None or parent.status != "rejected"
+
+    def _thread_json(
+        self, top: _Comment, parts: set[str], html_text: bool, *, with_status: bool
+    ) -> dict[str, Any]:
+        replies = sorted(
+            (c for c in self._comment_list if c.parent_id == top.id and self._listable(c)),
+            key=lambda c: c.key,
+        )
+        thread: dict[str, Any] = {
+            "kind": "youtube#commentThread",
+            "etag": _etag(top.id + top.text),
+            "id": top.id,
+        }
+        if "snippet" in parts:
+            thread["snippet"] = {
+                "channelId": CHANNEL_ID,
+                "videoId": top.video_id,
+                "topLevelComment": self._comment_json(
+                    top, {"snippet"}, html_text, with_status=with_status
+                ),
+                "canReply": True,
+                "totalReplyCount": len(replies),
+                "isPublic": True,
+            }
+        if "replies" in parts and replies:
+            thread["replies"] = {
+                "comments": [
+                    self._comment_json(r, {"snippet"}, html_text, with_status=with_status)
+                    for r in replies[: self.embedded_replies]
+                ]
+            }
+        return thread
+
+    def _comment_json(
+        self, comment: _Comment, parts: set[str], html_text: bool, *, with_status: bool
+    ) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "kind": "youtube#comment",
+            "etag": _etag(comment.id + comment.text),
+            "id": comment.id,
+        }
+        if "snippet" in parts:
+            text: str = comment.text
+            display = html.escape(text).replace("\n", "<br>") if html_text else text
+            if comment.raw_text is not None:
+                text = display = _marker(comment.id)
+            snippet: dict[str, Any] = {
+                "channelId": CHANNEL_ID,
+                "videoId": comment.video_id,
+                "textDisplay": display,
+                "textOriginal": text,
+                "authorDisplayName": comment.author_name,
+                "authorProfileImageUrl": (
+                    f"https://yt3.ggpht.sandbox.invalid/{comment.author_channel_id}=s48"
+                ),
+                "authorChannelUrl": f"http://www.youtube.com/channel/{comment.author_channel_id}",
+                "authorChannelId": {"value": comment.author_channel_id},
+                "canRate": True,
+                "viewerRating": "none",
+                "likeCount": comment.like_count,
+                "publishedAt": _google_time(comment.published_at),
+                "updatedAt": _google_time(comment.updated_at),
+            }
+            if comment.parent_id:
+                snippet["parentId"] = comment.parent_id
+            if with_status:  # only listings tell the owner; a request by id does not
+                snippet["moderationStatus"] = comment.status
+            snippet.update(comment.extra)
+            resource["snippet"] = {k: v for k, v in snippet.items() if k not in comment.omit}
+        resource.update(comment.resource_extra)
+        return resource
+
+    def _json(self, payload: dict[str, Any]) -> Response:
+        response = Response.json(200, payload)
+        for marker, raw in self._raw_markers.items():
+            if marker.encode("ascii") in response.body:
+                response.body = response.body.replace(marker.encode("ascii"), raw)
+        return response
+
+    def _authorise(self, request: Request) -> None:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise YouTubeError(
+                401,
+                "required",
+                "Request is missing required authentication credential. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.",
+                location="Authorization",
+                location_type="header",
+            )
+        if credential.strip() != self._token:
+            raise _auth_error()
+
+    def _roll_quota_day(self) -> None:
+        today = _pacific_day()
+        if today != self._quota_day:  # YouTube's quota resets at midnight Pacific time
+            self._quota_day, self._quota_used = today, 0
+
+    def _spend(self, cost: int) -> None:
+        self._roll_quota_day()
+        if self._quota_used + cost > self.daily_quota:
+            raise _quota_exceeded(403)
+        self._quota_used += cost
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def _auth_error() -> YouTubeError:
+    return YouTubeError(
+        401,
+        "authError",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+        "login cookie or other valid authentication credential.",
+        location="Authorization",
+        location_type="header",
+    )
+
+
+def _quota_exceeded(status: int) -> YouTubeError:
+    return YouTubeError(
+        status,
+        "quotaExceeded",
+        'The request cannot be completed because you have exceeded your <a href="/youtube/'
+        'v3/getting-started#quota">quota</a>.',
+        domain="youtube.quota",
+    )
+
+
+def _forbidden(status: int) -> YouTubeError:
+    return YouTubeError(
+        status,
+        "forbidden",
+        "The comment could not be updated due to insufficient permissions. The request might "
+        "not be properly authorized.",
+        domain="youtube.comment",
+    )
+
+
+def _insufficient_scope(status: int) -> YouTubeError:
+    return YouTubeError(status, "insufficientPermissions", "Request had insufficient scopes.")
+
+
+def _required(name: str) -> YouTubeError:
+    return YouTubeError(400, "required", f"Required parameter: {name}", location=name)
+
+
+def _invalid(name: str) -> YouTubeError:
+    return YouTubeError(400, "invalidParameter", f"Invalid value for {name}.", location=name)
+
+
+# --- request parameters -----------------------------------------------------------------
+
+
+def _parts(query: dict[str, str], known: set[str]) -> set[str]:
+    asked = {p.strip() for p in query.get("part", "").split(",") if p.strip()}
+    if not asked:
+        raise _required("part")
+    unknown = sorted(asked - known)
+    if unknown:
+        raise YouTubeError(
+            400,
+            "unknownPart",
+            f"'{unknown[0]}'",
+            domain="youtube.part",
+            location="part",
+        )
+    return asked
+
+
+def _text_format(query: dict[str, str]) -> bool:
+    """True for HTML (the default), False for plain text."""
+    value = query.get("textFormat", "html")
+    if value not in ("html", "plainText", "textFormatUnspecified"):
+        raise _invalid("textFormat")
+    return value != "plainText"
+
+
+Key = tuple[float, str]
+
+
+def _page(
+    query: dict[str, str],
+    keyed: Sequence[tuple[Key, Any]],
+    *,
+    default: int,
+    maximum: int,
+    newest_first: bool,
+) -> tuple[list[Any], str | None]:
+    """One page of `keyed` (already in answer order) and the next page's token.
+
+    Tokens hold the last sort key, not a position: comments deleted or rejected between two
+    calls make nothing else skip or repeat.
+    """
+    raw = query.get("maxResults", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise YouTubeError(
+            400,
+            "invalidValue",
+            f"Invalid value '{raw}'. Values must be within the range: [1, {maximum}]",
+            location="maxResults",
+        )
+    size = int(raw)
+    items = list(keyed)
+    token = query.get("pageToken")
+    if token:
+        cut = _decode_token(token)
+        items = [item for item in keyed if (item[0] < cut if newest_first else item[0] > cut)]
+    window = items[:size]
+    more = len(items) > size
+    return [value for _, value in window], _encode_token(window[-1][0]) if more else None
+
+
+def _encode_token(key: Key) -> str:
+    raw = f"{key[0]:.0f}|{key[1]}".encode()
+    return "Q" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> Key:
+    try:
+        if not token.startswith("Q"):
+            raise ValueError(token)
+        body = token[1:]
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        stamp, _, object_id = raw.partition("|")
+        return (float(stamp), object_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise YouTubeError(
+            400,
+            "invalidPageToken",
+            "The request specifies an invalid page token.",
+            domain="youtube.parameter",
+            location="pageToken",
+        ) from None
+
+
+def _list_body(
+    kind: str, items: list[Any], next_token: str | None, total: int, per_page: int | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": kind, "etag": _etag(kind + str(total))}
+    if next_token:
+        body["nextPageToken"] = next_token
+    body["pageInfo"] = {"totalResults": total, "resultsPerPage": per_page or len(items)}
+    body["items"] = items
+    return body
+
+
+# --- seed ---------------------------------------------------------------------------------
+
+
+def _build(seed: SeedData) -> tuple[list[YouTubeVideo], list[_Comment]]:
+    """Three videos from the first Page's posts, and a deterministic choice of comments.
+
+    Kept: every hostile text, every other reason-code comment, every other reply (and the
+    comments those replies answer). Posts beyond the third add their comments to the last
+    video, so the Parks hostile texts all appear.
+    """
+    if not seed.pages:
+        return [], []
+    posts = sorted(
+        (p for p in seed.posts if p.page_id == seed.pages[0].id), key=lambda p: p.created_time
+    )
+    videos = [_video(post) for post in posts[:VIDEO_COUNT]]
+    comments: list[_Comment] = []
+    for index, post in enumerate(posts):
+        if not videos:
+            break
+        video = videos[min(index, len(videos) - 1)]
+        on_post = seed.comments_on(post.id)
+        kept: set[str] = set()
+        for position, comment in enumerate(on_post):
+            if _keep(position, comment):
+                kept.add(comment.id)
+                if comment.parent_id:
+                    kept.add(comment.parent_id)
+        yt_ids: dict[str, str] = {}
+        for comment in on_post:  # chronological: parents come before their replies
+            if comment.id not in kept:
+                continue
+            parent = yt_ids.get(comment.parent_id) if comment.parent_id else None
+            made = _comment(video.id, comment, parent)
+            yt_ids[comment.id] = made.id
+            comments.append(made)
+    return videos, comments
+
+
+def _keep(position: int, comment: SeedComment) -> bool:
+    return bool(
+        comment.tags
+        or (comment.expected_code and position % 2 == 1)
+        or (comment.parent_id and position % 2 == 0)
+    )
+
+
+def _video(post: SeedPost) -> YouTubeVideo:
+    first_line = post.message.split("\n", 1)[0]
+    title = first_line if len(first_line) <= 100 else first_line[:99] + "…"
+    return YouTubeVideo(_hashed(f"video:{post.id}", 11), title, post.message, post.created_time)
+
+
+def _comment(video_id: str, seed: SeedComment, parent_id: str | None) -> _Comment:
+    if parent_id:
+        comment_id = f"{parent_id}.{_hashed(f'reply:{seed.id}', 22)}"
+    else:
+        comment_id = f"Ugz{_hashed(f'comment:{seed.id}', 16)}4AaABAg"
+    # YouTube's own filters already caught some: spam as likely spam, profanity held.
+    status = "published"
+    if seed.expected_code == "SPM":
+        status = "likelySpam"
+    elif seed.expected_code in ("PRF", "SEX", "THR") and not parent_id:
+        status = "heldForReview"
+    return _Comment(
+        id=comment_id,
+        video_id=video_id,
+        parent_id=parent_id,
+        author_name=seed.author_name,
+        author_channel_id=_author_channel(seed.author_name),
+        text=seed.message,
+        published_at=seed.created_time,
+        updated_at=seed.created_time,
+        status=status,
+        expected_code=seed.expected_code,
+        tags=seed.tags,
+        like_count=int(hashlib.sha256(seed.id.encode()).hexdigest()[:2], 16) % 9,
+    )
+
+
+def _playlist_item(video: YouTubeVideo, position: int, parts: set[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": "youtube#playlistItem",
+        "etag": _etag(video.id),
+        "id": _hashed(f"playlistItem:{video.id}", 32),
+    }
+    if "snippet" in parts:
+        item["snippet"] = {
+            "publishedAt": _google_time(video.published_at),
+            "channelId": CHANNEL_ID,
+            "title": video.title,
+            "description": video.description,
+            "thumbnails": {
+                "default": {
+                    "url": f"https://i.ytimg.sandbox.invalid/vi/{video.id}/default.jpg",
+                    "width": 120,
+                    "height": 90,
+                }
+            },
+            "channelTitle": CHANNEL_TITLE,
+            "playlistId": UPLOADS_PLAYLIST,
+            "position": position,
+            "resourceId": {"kind": "youtube#video", "videoId": video.id},
+            "videoOwnerChannelTitle": CHANNEL_TITLE,
+            "videoOwnerChannelId": CHANNEL_ID,
+        }
+    if "contentDetails" in parts:
+        item["contentDetails"] = {
+            "videoId": video.id,
+            "videoPublishedAt": _google_time(video.published_at),
+        }
+    if "status" in parts:
+        item["status"] = {"privacyStatus": "public"}
+    return item
+
+
+def _video_key(video: YouTubeVideo) -> Key:
+    return (video.published_at.timestamp(), video.id)
+
+
+def _hashed(key: str, length: int) -> str:
+    digest = hashlib.sha256(key.encode()).digest() * 2
+    return base64.urlsafe_b64encode(digest).decode()[:length]
+
+
+def _author_channel(name: str) -> str:
+    return "UC" + _hashed(f"author:{name}", 22)
+
+
+def _etag(key: str) -> str:
+    return _hashed(f"etag:{key}", 27)
+
+
+def _marker(comment_id: str) -> str:
+    return f"@@sandbox-raw-text:{comment_id}@@"
+
+
+def _google_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pacific_day() -> date:
+    return datetime.now(PACIFIC).date()
+
+
+# server.py's registry (platforms.py) builds the sandbox from this name.
+SANDBOX = YouTubeSandbox
+
+__all__ = [
+    "API",
+    "CHANNEL_ID",
+    "PREFIX",
+    "SANDBOX",
+    "UPLOADS_PLAYLIST",
+    "YouTubeComment",
+    "YouTubeSandbox",
+    "YouTubeVideo",
+]

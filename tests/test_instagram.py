@@ -1,0 +1,586 @@
+"""InstagramConnector against the Instagram part of the sandbox: real HTTP over loopback."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from hsm_console.connectors import connector_class, open_connector
+from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.instagram import InstagramConnector
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer, seed
+from hsm_console.sandbox.instagram import (
+    IG_USER_ID,
+    NESTED_REPLIES,
+    PREFIX,
+    IgComment,
+    IgMedia,
+    InstagramSandbox,
+    seed_account,
+)
+from tests.sandbox_fixtures import FAST
+
+pytest_plugins = ["tests.sandbox_fixtures"]
+
+SECRET = "IGQVJsecret-instagram-token-0123456789"
+V = "v25.0"
+HOSTILE = (
+    "<b>bold</b><script>alert('x')</script><img src=x onerror=alert(1)> "
+    "\x00\x01\x07\x08\x1b[31mred\x1b[0m\r\n\t \u2028\u2029\ufeff\u200b "
+    "agenda\u202efdp.exe =SUM(A1) 🎉 שלום"
+)
+
+MakeIg = Callable[..., InstagramConnector]
+
+
+@pytest.fixture
+def ig(sandbox_server: SandboxServer) -> InstagramSandbox:
+    platform = sandbox_server.state["instagram"]
+    assert isinstance(platform, InstagramSandbox)
+    return platform
+
+
+@pytest.fixture
+def make_ig(sandbox_server: SandboxServer) -> Iterator[MakeIg]:
+    """Builds Instagram connectors against the sandbox; closes them after the test."""
+    made: list[InstagramConnector] = []
+
+    def make(token: str = SANDBOX_TOKEN, **settings: Any) -> InstagramConnector:
+        site = SiteConfig(IG_USER_ID, sandbox_server.url + PREFIX, token, {**FAST, **settings})
+        connector = InstagramConnector(site)
+        made.append(connector)
+        return connector
+
+    yield make
+    for connector in made:
+        connector.close()
+
+
+def all_posts(connector: InstagramConnector) -> list[RemotePost]:
+    posts: list[RemotePost] = []
+    cursor: str | None = None
+    while True:
+        page = connector.list_posts(cursor)
+        posts.extend(page.items)
+        if page.next_cursor is None:
+            return posts
+        cursor = page.next_cursor
+
+
+def all_comments(
+    connector: InstagramConnector,
+    media_id: str,
+    cursor: str | None = None,
+    since: datetime | None = None,
+) -> list[RemoteComment]:
+    comments: list[RemoteComment] = []
+    while True:
+        page = connector.list_comments(media_id, cursor, since)
+        comments.extend(page.items)
+        if page.next_cursor is None:
+            return comments
+        cursor = page.next_cursor
+
+
+def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
+    return {c.external_id: c for c in comments}
+
+
+def first_media(ig: InstagramSandbox) -> IgMedia:
+    return ig.media[0]
+
+
+def a_thread(ig: InstagramSandbox) -> tuple[IgComment, IgComment]:
+    """A seeded top-level comment that has a reply, and that reply."""
+    reply = next(c for c in ig.seeded if c.parent_id is not None)
+    parent = next(c for c in ig.seeded if c.id == reply.parent_id)
+    return parent, reply
+
+
+# --- seed -----------------------------------------------------------------------------
+
+
+def test_seed_is_one_parks_account_drawn_from_the_demo_seed(ig: InstagramSandbox) -> None:
+    media, comments = seed_account(seed.DEMO)
+    assert (media, comments) == (ig.media, ig.seeded) == seed_account(seed.build())
+    assert len(media) == 3
+    assert 40 <= len(comments) <= 60
+    assert len({c.id for c in comments}) == len(comments)
+    assert any(c.parent_id for c in comments)
+    sources = [c.source for c in comments if c.source is not None]
+    assert len(sources) == len(comments)
+    assert all(c.text == s.message for c, s in zip(comments, sources, strict=True))
+    assert {t for s in sources for t in s.tags} >= {
+        "script",
+        "img-onerror",
+        "rtl",
+        "formula",
+        "long",
+    }
+    assert len({s.expected_code for s in sources if s.expected_code}) >= 5
+    # Threads are one level deep on Instagram: every parent is a top-level comment.
+    tops = {c.id for c in comments if c.parent_id is None}
+    assert all(c.parent_id in tops for c in comments if c.parent_id)
+
+
+# --- listing --------------------------------------------------------------------------
+
+
+def test_lists_every_media_and_comment_once(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+    connector = make_ig(page_size=2)  # small pages: many cursors
+    posts = all_posts(connector)
+    newest_first = sorted(ig.media, key=lambda m: m.timestamp, reverse=True)
+    assert [p.external_id for p in posts] == [m.id for m in newest_first]
+    for post, media in zip(posts, newest_first, strict=True):
+        assert (post.text, post.permalink, post.created_at) == (
+            media.caption,
+            media.permalink,
+            media.timestamp,
+        )
+        assert post.raw["media_type"] == media.media_type
+    seen: list[str] = []
+    for media in ig.media:
+        comments = all_comments(make_ig(page_size=3), media.id)
+        seen.extend(c.external_id for c in comments)
+        expected = {c.id: c for c in ig.comments_on(media.id)}
+        assert len(comments) == len(expected)
+        for got in comments:
+            want = expected[got.external_id]
+            assert (
+                got.post_external_id,
+                got.parent_external_id,
+                got.author_id,
+                got.author_name,
+                got.text,
+                got.created_at,
+                got.permalink,
+                got.state,
+            ) == (
+                media.id,
+                want.parent_id,
+                want.user_id,
+                want.username,
+                want.text,
+                want.timestamp,
+                media.permalink,
+                PlatformState.VISIBLE,
+            )
+            assert "replies" not in got.raw  # each reply is kept as a comment of its own
+    assert len(seen) == len(set(seen)) == len(ig.seeded)
+
+
+def test_replies_follow_their_parent_on_the_same_page(
+    ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    parent, reply = a_thread(ig)
+    connector = make_ig(page_size=1)  # one thread per page
+    page = connector.list_comments(parent.media_id)
+    while parent.id not in by_id(page.items):
+        page = connector.list_comments(parent.media_id, page.next_cursor)
+    got = by_id(page.items)
+    assert got[reply.id].parent_external_id == parent.id
+    assert all(c.parent_external_id == parent.id for c in page.items[1:])
+
+
+def test_long_thread_is_completed_from_the_replies_edge(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    parent, _ = a_thread(ig)
+    later = parent.timestamp + timedelta(days=1)
+    added = [
+        ig.add_comment(
+            parent.media_id,
+            f"reply {n}",
+            parent_id=parent.id,
+            timestamp=later + timedelta(minutes=n),
+        )
+        for n in range(NESTED_REPLIES + 5)
+    ]
+    got = all_comments(make_ig(page_size=4), parent.media_id)
+    ids = [c.external_id for c in got]
+    assert len(ids) == len(set(ids)) == len(ig.comments_on(parent.media_id))
+    thread = [c for c in got if c.parent_external_id == parent.id]
+    assert [c.external_id for c in thread][-len(added) :] == added
+    assert [c.text for c in thread][-3:] == [f"reply {n}" for n in range(27, 30)]
+    assert sandbox_server.requests_seen("GET", f"{parent.id}/replies")
+
+
+def test_since_keeps_newer_comments_only(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+    media = first_media(ig)
+    everything = all_comments(make_ig(page_size=5), media.id)
+    since = sorted(c.created_at for c in everything)[len(everything) // 2]
+    newer = all_comments(make_ig(page_size=5), media.id, since=since)
+    assert {c.external_id for c in newer} == {
+        c.external_id for c in everything if c.created_at >= since
+    }
+    naive = all_comments(make_ig(page_size=5), media.id, since=since.replace(tzinfo=None))
+    assert [c.external_id for c in naive] == [c.external_id for c in newer]
+
+
+def test_permalink_is_read_when_posts_were_not_listed(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    media = first_media(ig)
+    connector = make_ig()
+    comments = connector.list_comments(media.id).items
+    assert {c.permalink for c in comments} == {media.permalink}
+    connector.list_comments(media.id)
+    assert len(sandbox_server.requests_seen("GET", f"/{V}/{media.id}")) == 3  # 1 read + 2 lists
+
+
+# --- moderation -----------------------------------------------------------------------
+
+
+def test_hide_unhide_remove_round_trip(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+    connector = make_ig()
+    parent, reply = a_thread(ig)
+    assert connector.fetch_state(reply.id) is PlatformState.VISIBLE
+
+    connector.apply(Action.HIDE, reply.id)
+    assert ig.is_hidden(reply.id)
+    assert connector.fetch_state(reply.id) is PlatformState.HIDDEN
+    assert by_id(all_comments(connector, reply.media_id))[reply.id].state is PlatformState.HIDDEN
+
+    connector.apply(Action.UNHIDE, reply.id)
+    assert not ig.is_hidden(reply.id)
+    assert connector.fetch_state(reply.id) is PlatformState.VISIBLE
+
+    connector.apply(Action.REMOVE, parent.id)
+    assert ig.is_deleted(parent.id)
+    assert ig.is_deleted(reply.id)  # a thread goes with its first comment
+    assert connector.fetch_state(parent.id) is PlatformState.REMOVED
+    listed = by_id(all_comments(connector, parent.media_id))
+    assert parent.id not in listed
+    assert reply.id not in listed
+
+
+def test_comment_deleted_by_its_author(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    connector = make_ig()
+    comment = ig.seeded[0]
+    ig.delete_comment(comment.id)
+    assert connector.fetch_state(comment.id) is PlatformState.REMOVED
+    for action in (connector.hide, connector.unhide, connector.remove):
+        with pytest.raises(PlatformError, match="comment no longer exists on Instagram") as caught:
+            action(comment.id)
+        assert caught.value.gone
+        assert not caught.value.retryable
+    assert len(sandbox_server.requests_seen("POST")) == 2  # a gone comment is not retried
+
+
+def test_capabilities_describe_instagram() -> None:
+    caps = InstagramConnector.capabilities
+    assert all(caps.allows(a) for a in Action)
+    assert "hidden from everyone except its author" in caps.hide_means
+    assert "permanently" in caps.remove_means
+    assert not caps.removed_readable
+    assert "80002" in caps.rate_limits
+    assert caps.daily_quota is None
+
+
+def test_registered_for_instagram(sandbox_server: SandboxServer) -> None:
+    assert connector_class(Platform.INSTAGRAM) is InstagramConnector
+    site = SiteConfig(IG_USER_ID, sandbox_server.url + PREFIX, SANDBOX_TOKEN, FAST)
+    connector = open_connector(Platform.INSTAGRAM, site)
+    try:
+        assert connector.list_posts().items
+    finally:
+        connector.close()
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "message"),
+    [
+        ("too_many_requests", {"seconds": 30}, "about 30 seconds"),
+        ("rate_limit", {"seconds": 120}, "about 2 minutes"),
+        ("server_error", {"times": None}, "temporary problem"),
+        ("slow", {"times": None, "seconds": 5}, r"did not answer within 0\.3 seconds"),
+        ("malformed", {}, "cannot read"),
+    ],
+)
+def test_failure_mid_listing_then_resume_from_the_last_cursor(
+    sandbox_server: SandboxServer,
+    ig: InstagramSandbox,
+    make_ig: MakeIg,
+    kind: str,
+    extra: dict[str, Any],
+    message: str,
+) -> None:
+    media = first_media(ig)
+    everything = [c.external_id for c in all_comments(make_ig(page_size=4), media.id)]
+    connector = make_ig(page_size=4, timeout=0.3, retries=1)
+    first = connector.list_comments(media.id)
+    assert first.next_cursor is not None
+    sandbox_server.faults.add(kind, method="GET", path="/comments", **extra)
+    started = time.monotonic()
+    with pytest.raises(PlatformError, match=message) as caught:
+        connector.list_comments(media.id, first.next_cursor)
+    assert caught.value.retryable
+    assert time.monotonic() - started < 2.5
+    sandbox_server.faults.clear()
+    rest = all_comments(connector, media.id, first.next_cursor)
+    resumed = [c.external_id for c in first.items + rest]
+    assert resumed == everything
+    assert len(set(resumed)) == len(resumed)
+
+
+def test_rate_limit_80002_waits_the_minutes_instagram_names(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    sandbox_server.faults.add("rate_limit", seconds=15 * 60)
+    with pytest.raises(PlatformError, match=r"Instagram is limiting.*about 15 minutes") as caught:
+        make_ig().remove(ig.seeded[0].id)
+    assert caught.value.retryable
+    assert caught.value.retry_after == 15 * 60
+    assert "80002" in caught.value.details
+    assert len(sandbox_server.requests_seen()) == 1  # a rate limit is not hammered
+    assert not ig.is_deleted(ig.seeded[0].id)
+
+
+def test_server_error_once_is_retried(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    sandbox_server.faults.add("server_error", method="POST")
+    make_ig().hide(ig.seeded[1].id)
+    assert ig.is_hidden(ig.seeded[1].id)
+    assert len(sandbox_server.requests_seen("POST")) == 2
+
+
+def test_revoked_token_says_renew_and_never_shows_the_token(
+    sandbox_server: SandboxServer,
+    ig: InstagramSandbox,
+    make_ig: MakeIg,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ig.set_token(SECRET)
+    connector = make_ig(token=SECRET)
+    assert connector.list_posts().items  # the token works until it is revoked
+    sandbox_server.faults.add("revoked_token")
+    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+        connector.list_posts()
+    error = caught.value
+    assert str(error) == (
+        "The Instagram token for this site has expired or was revoked: "
+        "ask an administrator to renew it."
+    )
+    assert not error.retryable
+    for text in (str(error), error.details, repr(error), repr(connector), caplog.text):
+        assert SECRET not in text
+    for seen in sandbox_server.requests_seen():
+        assert SECRET not in seen.path + seen.query_string
+        assert seen.headers["authorization"] == f"Bearer {SECRET}"
+
+
+def test_wrong_token_is_explained(make_ig: MakeIg) -> None:
+    with pytest.raises(PlatformError, match="expired or was revoked") as caught:
+        make_ig(token=SECRET).list_posts()
+    assert SECRET not in str(caught.value) + caught.value.details
+
+
+def test_missing_permission_names_the_permission(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    sandbox_server.faults.add("permission", method="POST")
+    with pytest.raises(PlatformError, match="instagram_manage_comments") as caught:
+        make_ig().hide(ig.seeded[0].id)
+    assert "Facebook" not in str(caught.value)
+    assert not caught.value.retryable
+    assert not ig.is_hidden(ig.seeded[0].id)
+
+
+def test_unreachable_platform() -> None:
+    with SandboxServer() as stopped:
+        url = stopped.url
+    connector = InstagramConnector(SiteConfig(IG_USER_ID, url + PREFIX, SANDBOX_TOKEN, FAST))
+    try:
+        with pytest.raises(PlatformError, match="could not reach Instagram") as caught:
+            connector.list_posts()
+    finally:
+        connector.close()
+    assert caught.value.retryable
+
+
+# --- malformed payloads ---------------------------------------------------------------
+
+
+def test_malformed_comments_are_listed_with_raw_kept(
+    ig: InstagramSandbox, make_ig: MakeIg, caplog: pytest.LogCaptureFixture
+) -> None:
+    media = first_media(ig)
+    last = max(c.timestamp for c in ig.seeded) + timedelta(minutes=1)
+    no_author = ig.add_comment(
+        media.id, "who wrote this?", omit=["from", "username"], timestamp=last
+    )
+    no_text = ig.add_comment(media.id, "", omit=["text"], timestamp=last)
+    odd = ig.add_comment(
+        media.id,
+        "x",
+        timestamp=last,
+        extra={
+            "text": 12345,
+            "from": "not an object",
+            "username": None,
+            "timestamp": 1767225600,
+            "hidden": "true",
+            "parent_id": ["not", "an", "id"],
+            "replies": "not an edge",
+            "surprise": {"nested": [1, 2, None]},
+        },
+    )
+    bad_time = ig.add_comment(
+        media.id, "when?", timestamp=last, extra={"timestamp": "the day before yesterday"}
+    )
+    odd_replies = ig.add_comment(
+        media.id,
+        "replies of the wrong shape",
+        timestamp=last,
+        extra={"replies": {"data": [None, "x", {"id": "17990000000000001", "text": "ok"}]}},
+    )
+    ig.add_comment(media.id, "no id", timestamp=last, extra={"id": None})
+
+    with caplog.at_level(logging.WARNING):
+        got = by_id(all_comments(make_ig(page_size=5), media.id))
+
+    # Every comment but the one without an id, plus the one readable nested reply.
+    assert set(got) == {c.id for c in ig.comments_on(media.id) if c.text != "no id"} | {
+        "17990000000000001"
+    }
+    assert "without an id" in caplog.text
+    assert (got[no_author].author_name, got[no_author].author_id) == ("(unknown)", "")
+    assert got[no_author].text == "who wrote this?"
+    assert "from" not in got[no_author].raw
+    assert got[no_text].text == ""
+    assert "text" not in got[no_text].raw
+    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "(unknown)", "")
+    assert got[odd].created_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert got[odd].state is PlatformState.HIDDEN
+    assert got[odd].parent_external_id is None
+    assert got[odd].raw["surprise"] == {"nested": [1, 2, None]}
+    assert got[odd].raw["text"] == 12345
+    assert got[bad_time].created_at.tzinfo is UTC
+    assert got[bad_time].raw["timestamp"] == "the day before yesterday"
+    assert got["17990000000000001"].parent_external_id == odd_replies
+
+
+def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(
+    ig: InstagramSandbox, make_ig: MakeIg
+) -> None:
+    media = first_media(ig)
+    broken = ig.add_comment(media.id, "", text_bytes=b"caf\xe9 \xff\xfe ok \xc3")
+    got = by_id(all_comments(make_ig(page_size=5), media.id))
+    assert len(got) == len(ig.comments_on(media.id))
+    assert got[broken].text == "caf\ufffd \ufffd\ufffd ok \ufffd"
+    assert got[broken].raw["text"] == got[broken].text
+    others = [c for c in ig.seeded if c.media_id == media.id]
+    assert all(got[c.id].text == c.text for c in others)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"data": [{"id": "1", "text": "cut',
+        "[1, 2]",
+        "",
+        "<html><body>Bad gateway</body></html>",
+        '{"data": "not a list"}',
+        '{"data": [], "paging": {"next": "http://x/y"}}',
+    ],
+)
+def test_unreadable_page_is_a_clear_retryable_error(
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg, body: str
+) -> None:
+    sandbox_server.faults.add("malformed", path="/comments", body=body)
+    connector = make_ig()
+    with pytest.raises(PlatformError, match="Instagram") as caught:
+        connector.list_comments(first_media(ig).id)
+    assert caught.value.retryable
+    assert "cannot read" in str(caught.value) or "no way to fetch" in str(caught.value)
+    assert connector.list_comments(first_media(ig).id).items  # the next try works
+
+
+# --- text exactly as stored -----------------------------------------------------------
+
+
+def test_hostile_and_huge_text_comes_back_exactly(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+    megabyte = (HOSTILE + " ") * (1_050_000 // len((HOSTILE + " ").encode()))
+    hostile = ig.add_comment(ig.media[1].id, HOSTILE)
+    huge = ig.add_comment(ig.media[1].id, megabyte)
+    tagged = [c for c in ig.seeded if c.source is not None and c.source.tags]
+    got: dict[str, RemoteComment] = {}
+    for media in ig.media:
+        got.update(by_id(all_comments(make_ig(), media.id)))
+    for comment in tagged:
+        assert got[comment.id].text.encode("utf-8") == comment.text.encode("utf-8")
+    assert got[hostile].text == HOSTILE
+    assert len(got[huge].text.encode("utf-8")) > 1_000_000
+    assert got[huge].text == megabyte
+
+
+def test_an_author_edit_shows_the_new_text(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+    _, reply = a_thread(ig)
+    connector = make_ig()
+    assert by_id(all_comments(connector, reply.media_id))[reply.id].text == reply.text
+    ig.edit_comment(reply.id, "Edited: never mind <b>all</b> that")
+    assert by_id(all_comments(connector, reply.media_id))[reply.id].text == (
+        "Edited: never mind <b>all</b> that"
+    )
+
+
+# --- configuration and the sandbox's own answers -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"api_version": "25"}, {"api_version": "v25.0/../me"}, {"page_size": 0}, {"timeout": 0}],
+)
+def test_bad_settings_are_configuration_errors(settings: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        InstagramConnector(SiteConfig(IG_USER_ID, "http://127.0.0.1:9", SANDBOX_TOKEN, settings))
+
+
+def test_ids_cannot_change_the_path(sandbox_server: SandboxServer, make_ig: MakeIg) -> None:
+    assert make_ig().fetch_state(f"../{IG_USER_ID}") is PlatformState.REMOVED
+    (seen,) = sandbox_server.requests_seen()
+    assert seen.path == f"{PREFIX}/{V}/..%2F{IG_USER_ID}"
+
+
+def test_sandbox_answers_like_graph(sandbox_server: SandboxServer, ig: InstagramSandbox) -> None:
+    base = f"{sandbox_server.url}{PREFIX}/{V}"
+    parent, reply = a_thread(ig)
+    with requests.Session() as session:
+        anonymous = session.get(f"{base}/{IG_USER_ID}/media")
+        assert anonymous.status_code == 400
+        assert anonymous.json()["error"]["code"] == 190
+        session.headers["Authorization"] = f"Bearer {SANDBOX_TOKEN}"
+        unknown = session.get(f"{base}/{parent.media_id}/comments", params={"fields": "id,bogus"})
+        assert unknown.json()["error"]["message"].startswith("(#100) Tried accessing")
+        listed = session.get(
+            f"{base}/{parent.media_id}/comments",
+            params={"fields": "id,text,replies{id,parent_id}", "limit": "2"},
+        )
+        assert '"type": "instagram"' in listed.headers["X-Business-Use-Case-Usage"]
+        body = listed.json()
+        assert len(body["data"]) == 2
+        assert set(body["paging"]["cursors"]) == {"before", "after"}
+        assert session.get(body["paging"]["next"]).json()["data"]  # the next URL works
+        read = session.get(f"{base}/{parent.id}", params={"fields": "id,replies{id,parent_id}"})
+        nested = read.json()["replies"]["data"]
+        assert {"id": reply.id, "parent_id": parent.id} in nested
+        hidden = session.post(f"{base}/{reply.id}", data={"hide": "true"})
+        assert hidden.json() == {"success": True}
+        assert ig.is_hidden(reply.id)
+        assert session.delete(f"{base}/{reply.id}").json() == {"success": True}
+        gone = session.get(f"{base}/{reply.id}", params={"fields": "hidden"}).json()["error"]
+        assert (gone["code"], gone["error_subcode"]) == (100, 33)

@@ -1,0 +1,628 @@
+"""YouTubeConnector and the YouTube sandbox: real HTTP over loopback, no mocks."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from hsm_console.connectors import connector_class
+from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.youtube import YouTubeConnector, seconds_until_quota_reset
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
+from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_console.sandbox.youtube import API, CHANNEL_ID, YouTubeComment, YouTubeSandbox
+from tests.sandbox_fixtures import FAST
+
+pytest_plugins = ["tests.sandbox_fixtures"]
+
+SECRET = "ya29.secret-owner-token-0123456789"
+MakeYouTube = Callable[..., YouTubeConnector]
+
+
+@pytest.fixture
+def youtube(sandbox_server: SandboxServer) -> YouTubeSandbox:
+    sandbox = sandbox_server.state["youtube"]
+    assert isinstance(sandbox, YouTubeSandbox)
+    return sandbox
+
+
+@pytest.fixture
+def make_youtube(sandbox_server: SandboxServer) -> Iterator[MakeYouTube]:
+    """Builds YouTube connectors against the sandbox; closes them after the test."""
+    made: list[YouTubeConnector] = []
+
+    def make(token: str = SANDBOX_TOKEN, **settings: Any) -> YouTubeConnector:
+        site = SiteConfig(CHANNEL_ID, sandbox_server.url + "/youtube", token, {**FAST, **settings})
+        connector = YouTubeConnector(site)
+        made.append(connector)
+        return connector
+
+    yield make
+    for connector in made:
+        connector.close()
+
+
+@pytest.fixture
+def owner(sandbox_server: SandboxServer) -> Iterator[requests.Session]:
+    """A plain HTTP session with the channel owner's token."""
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {SANDBOX_TOKEN}"
+        yield session
+
+
+def all_posts(connector: YouTubeConnector) -> list[RemotePost]:
+    posts: list[RemotePost] = []
+    cursor: str | None = None
+    while True:
+        page = connector.list_posts(cursor)
+        posts.extend(page.items)
+        if page.next_cursor is None:
+            return posts
+        cursor = page.next_cursor
+
+
+def all_comments(
+    connector: YouTubeConnector, video_id: str, since: datetime | None = None
+) -> list[RemoteComment]:
+    comments: list[RemoteComment] = []
+    cursor: str | None = None
+    while True:
+        page = connector.list_comments(video_id, cursor, since)
+        comments.extend(page.items)
+        if page.next_cursor is None:
+            return comments
+        cursor = page.next_cursor
+
+
+def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
+    return {c.external_id: c for c in comments}
+
+
+def first_video(youtube: YouTubeSandbox) -> str:
+    return youtube.videos[-1].id  # the oldest: the one with the most comments
+
+
+def top_level(youtube: YouTubeSandbox, status: str = "published") -> YouTubeComment:
+    return next(
+        c
+        for c in youtube.comments(first_video(youtube))
+        if c.parent_id is None and c.status == status
+    )
+
+
+def a_reply(youtube: YouTubeSandbox) -> YouTubeComment:
+    return next(c for c in youtube.comments(first_video(youtube)) if c.parent_id)
+
+
+# --- sandbox and registry -------------------------------------------------------------
+
+
+def test_registered_connector_and_sandbox(youtube: YouTubeSandbox) -> None:
+    assert connector_class(Platform.YOUTUBE) is YouTubeConnector
+    comments = youtube.comments()
+    assert len(youtube.videos) == 3
+    assert 40 <= len(comments) <= 60
+    assert len({c.id for c in comments}) == len(comments)
+    statuses = Counter(c.status for c in comments)
+    assert statuses["heldForReview"] >= 2
+    assert statuses["likelySpam"] >= 2
+    assert {t for c in comments for t in c.tags} >= {"html", "script", "rtl", "long", "emoji"}
+    assert sum(1 for c in comments if c.expected_code) >= 10
+    assert sum(1 for c in comments if c.parent_id) >= 10
+    for reply in (c for c in comments if c.parent_id):
+        assert reply.id.startswith(reply.parent_id + ".")  # YouTube's reply id shape
+
+
+def test_sandbox_speaks_youtube(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, owner: requests.Session
+) -> None:
+    url = sandbox_server.url + API
+    comment = top_level(youtube)
+    threads = owner.get(
+        f"{url}/commentThreads",
+        params={"part": "snippet,replies", "videoId": comment.video_id, "maxResults": 2},
+    ).json()
+    assert threads["kind"] == "youtube#commentThreadListResponse"
+    assert len(threads["items"]) == 2
+    assert threads["nextPageToken"]
+    snippet = threads["items"][0]["snippet"]["topLevelComment"]["snippet"]
+    assert snippet["moderationStatus"] == "published"
+    by_id_answer = owner.get(f"{url}/comments", params={"part": "snippet", "id": comment.id})
+    assert "moderationStatus" not in by_id_answer.json()["items"][0]["snippet"]
+
+    moderated = owner.post(
+        f"{url}/comments/setModerationStatus",
+        params={"id": comment.id, "moderationStatus": "heldForReview"},
+    )
+    assert (moderated.status_code, moderated.content) == (204, b"")
+    assert youtube.moderation_status(comment.id) == "heldForReview"
+    assert youtube.quota_used == 1 + 1 + 50  # two reads and one change
+
+    ban_alone = owner.post(
+        f"{url}/comments/setModerationStatus",
+        params={"id": comment.id, "moderationStatus": "published", "banAuthor": "true"},
+    )
+    error = ban_alone.json()["error"]
+    assert (ban_alone.status_code, error["errors"][0]["reason"]) == (400, "banWithoutReject")
+    bad_token = owner.get(f"{url}/commentThreads", params={"pageToken": "nope", "part": "id"})
+    assert bad_token.status_code == 400
+    unknown = owner.get(f"{url}/commentThreads", params={"part": "id", "videoId": "nosuchvideo"})
+    assert (unknown.status_code, unknown.json()["error"]["errors"][0]["reason"]) == (
+        404,
+        "videoNotFound",
+    )
+    rejected = owner.get(
+        f"{url}/commentThreads",
+        params={"part": "id", "videoId": comment.video_id, "moderationStatus": "rejected"},
+    )
+    assert rejected.json()["items"] == []
+    anonymous = requests.get(f"{url}/channels", params={"part": "id", "id": CHANNEL_ID}, timeout=5)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+# --- listing --------------------------------------------------------------------------
+
+
+def test_lists_every_video_newest_first(youtube: YouTubeSandbox, make_youtube: MakeYouTube) -> None:
+    posts = all_posts(make_youtube(page_size=1))  # one video a page: three tokens
+    assert [p.external_id for p in posts] == [v.id for v in youtube.videos]
+    for post, video in zip(posts, youtube.videos, strict=True):
+        assert post.text.startswith(video.title)
+        assert post.created_at == video.published_at
+        assert post.permalink == f"https://www.youtube.com/watch?v={video.id}"
+        assert post.raw["contentDetails"]["videoId"] == video.id
+
+
+def test_lists_every_comment_once_in_all_three_listings(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube(page_size=2)  # many pages in each listing
+    seen: list[str] = []
+    for video in youtube.videos:
+        comments = all_comments(connector, video.id)
+        seen.extend(c.external_id for c in comments)
+        expected = {c.id: c for c in youtube.comments(video.id)}
+        assert set(by_id(comments)) == youtube.listed_ids(video.id) == set(expected)
+        for got in comments:
+            want = expected[got.external_id]
+            assert (got.text, got.author_name, got.created_at, got.parent_external_id) == (
+                want.text,
+                want.author_name,
+                want.published_at,
+                want.parent_id,
+            )
+            assert got.author_id == want.author_channel_id
+            assert got.post_external_id == video.id
+            assert got.permalink == f"https://www.youtube.com/watch?v={video.id}&lc={want.id}"
+            assert got.state is (
+                PlatformState.VISIBLE if want.status == "published" else PlatformState.HIDDEN
+            )
+            assert got.updated_at is None
+            assert got.raw["id"] == want.id
+    assert len(seen) == len(set(seen)) == len(youtube.comments())
+
+
+def test_replies_beyond_those_embedded_are_read_with_parent_id(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    parent = top_level(youtube)
+    added = [
+        youtube.add_comment(parent.video_id, f"reply {n}", parent_id=parent.id) for n in range(8)
+    ]
+    held = youtube.add_comment(
+        parent.video_id, "held reply", parent_id=parent.id, status="heldForReview"
+    )
+    got = by_id(all_comments(make_youtube(page_size=3), parent.video_id))
+    replies = {i: c for i, c in got.items() if c.parent_external_id == parent.id}
+    assert set(added) | {held} <= set(replies)
+    assert len(replies) == len([c for c in youtube.comments() if c.parent_id == parent.id])
+    assert replies[held].state is PlatformState.HIDDEN
+    assert replies[added[0]].text == "reply 0"
+    assert sandbox_server.requests_seen("GET", "/comments")  # comments.list?parentId was used
+    assert any("parentId=" in r.query_string for r in sandbox_server.requests_seen("GET"))
+
+
+def test_since_narrows_to_new_and_edited_comments(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    video = first_video(youtube)
+    cut = datetime(2026, 6, 1, tzinfo=UTC)
+    new = youtube.add_comment(video, "new one", published_at=cut + timedelta(hours=1))
+    edited = top_level(youtube).id
+    youtube.edit_comment(edited, "edited later", at=cut + timedelta(hours=2))
+    got = all_comments(make_youtube(), video, since=cut)
+    assert {c.external_id for c in got} == {new, edited}
+    naive = all_comments(make_youtube(), video, since=cut.replace(tzinfo=None))
+    assert {c.external_id for c in naive} == {new, edited}
+
+
+def test_author_edit_shows_new_text_and_updated_at(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    comment = top_level(youtube)
+    edited_at = comment.published_at + timedelta(days=2)
+    youtube.edit_comment(comment.id, "Edited: never mind, found it.", at=edited_at)
+    got = by_id(all_comments(make_youtube(), comment.video_id))[comment.id]
+    assert got.text == "Edited: never mind, found it."
+    assert got.created_at == comment.published_at
+    assert got.updated_at == edited_at
+
+
+def test_comments_turned_off_list_nothing(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    video = first_video(youtube)
+    youtube.disable_comments(video)
+    page = make_youtube().list_comments(video)
+    assert (page.items, page.next_cursor) == ([], None)
+
+
+def test_hostile_and_megabyte_text_come_back_exactly(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    megabyte = "<script>alert(1)</script>\u202e=SUM(A1)\x00\x1b[31m 🎉 " * 24_000
+    video = first_video(youtube)
+    added = youtube.add_comment(video, megabyte)
+    connector = make_youtube()
+    got: dict[str, RemoteComment] = {}
+    for each in youtube.videos:
+        got.update(by_id(all_comments(connector, each.id)))
+    hostile = [c for c in youtube.comments() if c.tags]
+    assert len(hostile) >= 8
+    for comment in hostile:
+        assert got[comment.id].text.encode("utf-8") == comment.text.encode("utf-8")
+    assert len(got[added].text.encode("utf-8")) > 1_000_000
+    assert got[added].text == megabyte
+
+
+# --- moderation -----------------------------------------------------------------------
+
+
+def test_hide_unhide_round_trip_with_fetch_state(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube(page_size=3)
+    for comment in (top_level(youtube), a_reply(youtube)):
+        assert connector.fetch_state(comment.id) is PlatformState.VISIBLE
+
+        connector.apply(Action.HIDE, comment.id)
+        assert youtube.moderation_status(comment.id) == "heldForReview"
+        assert connector.fetch_state(comment.id) is PlatformState.HIDDEN
+        listed = by_id(all_comments(connector, comment.video_id))
+        assert listed[comment.id].state is PlatformState.HIDDEN
+
+        connector.apply(Action.UNHIDE, comment.id)
+        assert youtube.moderation_status(comment.id) == "published"
+        assert connector.fetch_state(comment.id) is PlatformState.VISIBLE
+    moderated = sandbox_server.requests_seen("POST", "/setModerationStatus")
+    assert len(moderated) == 4
+    assert all("banAuthor" not in r.query_string for r in moderated)
+
+
+def test_likely_spam_is_hidden_and_can_be_published(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    spam = top_level(youtube, "likelySpam")
+    connector = make_youtube()
+    assert connector.fetch_state(spam.id) is PlatformState.HIDDEN
+    connector.unhide(spam.id)
+    assert youtube.moderation_status(spam.id) == "published"
+    assert connector.fetch_state(spam.id) is PlatformState.VISIBLE
+
+
+def test_remove_rejects_for_good(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube()
+    comment = next(
+        c
+        for c in youtube.comments(first_video(youtube))
+        if c.parent_id is None and any(r.parent_id == c.id for r in youtube.comments())
+    )
+    replies = [c.id for c in youtube.comments() if c.parent_id == comment.id]
+    connector.apply(Action.REMOVE, comment.id)
+    assert youtube.moderation_status(comment.id) == "rejected"
+    (call,) = sandbox_server.requests_seen("POST", "/setModerationStatus")
+    assert "moderationStatus=rejected" in call.query_string
+    assert "banAuthor=false" in call.query_string  # banning is a separate, approved step
+    assert youtube.banned_authors() == set()
+    assert connector.fetch_state(comment.id) is PlatformState.REMOVED
+
+    with pytest.raises(NotPossible, match="a rejected comment cannot be restored or listed"):
+        connector.unhide(comment.id)
+    with pytest.raises(NotPossible, match="rejected"):
+        connector.hide(comment.id)
+    assert youtube.moderation_status(comment.id) == "rejected"
+    listed = by_id(all_comments(connector, comment.video_id))
+    assert comment.id not in listed
+    assert not set(replies) & set(listed)  # rejecting a comment hides its replies too
+
+
+def test_comment_deleted_by_its_author(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube()
+    comment = top_level(youtube)
+    youtube.delete_comment(comment.id)
+    assert connector.fetch_state(comment.id) is PlatformState.REMOVED
+    for action in (connector.hide, connector.unhide, connector.remove):
+        with pytest.raises(PlatformError, match="no longer exists on YouTube") as caught:
+            action(comment.id)
+        assert caught.value.gone
+        assert not caught.value.retryable
+    # YouTube answers processingFailure; one read tells "deleted" from other failures.
+    assert len(sandbox_server.requests_seen("POST")) == 3
+    assert comment.id not in by_id(all_comments(connector, comment.video_id))
+
+
+def test_unknown_comment_is_gone(make_youtube: MakeYouTube) -> None:
+    connector = make_youtube()
+    assert connector.fetch_state("UgzNoSuchComment0000004AaABAg") is PlatformState.REMOVED
+    with pytest.raises(PlatformError, match="no longer exists") as caught:
+        connector.hide("UgzNoSuchComment0000004AaABAg")
+    assert caught.value.gone
+
+
+def test_fetch_state_says_unknown_when_it_cannot_tell(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    video = first_video(youtube)
+    no_video = youtube.add_comment(video, "where am I?", omit=["videoId"])
+    assert make_youtube().fetch_state(no_video) is PlatformState.UNKNOWN
+    published = top_level(youtube).id
+    assert make_youtube(page_size=2).fetch_state(published) is PlatformState.VISIBLE
+    for n in range(4):  # a held-for-review listing longer than the connector may read
+        youtube.add_comment(video, f"held {n}", status="heldForReview")
+    connector = make_youtube(page_size=2, state_scan_pages=1)
+    assert connector.fetch_state(published) is PlatformState.UNKNOWN
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def test_quota_exceeded_says_when_it_resets(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube()
+    youtube.set_quota_used(youtube.daily_quota - 60)
+    connector.hide(top_level(youtube).id)  # 50 units: 10 left
+    with pytest.raises(PlatformError, match="daily quota is used up") as caught:
+        connector.remove(top_level(youtube).id)
+    error = caught.value
+    assert "midnight Pacific time" in error.message
+    assert error.retryable
+    assert error.retry_after is not None
+    assert abs(error.retry_after - seconds_until_quota_reset()) < 5
+    assert "reason=quotaExceeded domain=youtube.quota" in error.details
+    assert len(sandbox_server.requests_seen("POST")) == 2  # a spent quota is not retried
+    assert connector.list_posts().items  # reads (1 unit) still fit in the 10 left
+
+    sandbox_server.faults.add("rate_limit")
+    with pytest.raises(PlatformError, match="daily quota is used up"):
+        connector.list_comments(first_video(youtube))
+
+
+def test_quota_resets_at_pacific_midnight() -> None:
+    # 2026-03-08 is a 23-hour day in Los Angeles (DST starts at 2 am).
+    before = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 23:00 on March 7, Pacific
+    assert seconds_until_quota_reset(before) == 3600
+    morning = datetime(2026, 3, 8, 8, 30, tzinfo=UTC)  # 00:30 PST on March 8
+    assert seconds_until_quota_reset(morning) == 22.5 * 3600
+    summer = datetime(2026, 7, 1, 6, 59, 30, tzinfo=UTC)  # 23:59:30 PDT
+    assert seconds_until_quota_reset(summer) == 30
+
+
+def test_revoked_token_says_renew_and_never_shows_the_token(
+    sandbox_server: SandboxServer,
+    youtube: YouTubeSandbox,
+    make_youtube: MakeYouTube,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    youtube.set_token(SECRET)
+    connector = make_youtube(token=SECRET)
+    assert connector.list_posts().items
+    sandbox_server.faults.add("revoked_token")
+    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+        connector.list_comments(first_video(youtube))
+    error = caught.value
+    assert "token for this site has expired or was revoked" in str(error)
+    assert "renew" in str(error)
+    assert not error.retryable
+    for text in (str(error), error.details, repr(error), repr(connector.site), caplog.text):
+        assert SECRET not in text
+    for seen in sandbox_server.requests_seen():
+        assert SECRET not in seen.path + seen.query_string
+        assert seen.headers["authorization"] == f"Bearer {SECRET}"
+
+
+def test_wrong_token_is_explained(make_youtube: MakeYouTube) -> None:
+    with pytest.raises(PlatformError, match="expired or was revoked") as caught:
+        make_youtube(token=SECRET).list_posts()
+    assert SECRET not in str(caught.value) + caught.value.details
+
+
+def test_missing_permission_is_explained(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    connector = make_youtube()
+    comment = top_level(youtube)
+    sandbox_server.faults.add("permission", method="GET")
+    with pytest.raises(PlatformError, match=r"youtube\.force-ssl") as scope:
+        connector.list_comments(comment.video_id)
+    sandbox_server.faults.add("permission", method="POST")
+    with pytest.raises(PlatformError, match="Only the channel's owner") as forbidden:
+        connector.hide(comment.id)
+    for error in (scope.value, forbidden.value):
+        assert not error.retryable
+        assert not error.gone
+        assert SANDBOX_TOKEN not in error.message + error.details
+    assert youtube.moderation_status(comment.id) == "published"
+
+
+@pytest.mark.parametrize(
+    ("fault", "settings", "message"),
+    [
+        ({"kind": "server_error", "times": None}, {}, "temporary problem"),
+        ({"kind": "too_many_requests", "seconds": 30}, {}, "about 30 seconds"),
+        ({"kind": "slow", "seconds": 5, "times": None}, {"timeout": 0.3, "retries": 1}, "0.3"),
+        ({"kind": "malformed"}, {}, "cannot read"),
+    ],
+)
+def test_failure_mid_listing_then_resume_from_the_last_cursor(
+    sandbox_server: SandboxServer,
+    youtube: YouTubeSandbox,
+    make_youtube: MakeYouTube,
+    fault: dict[str, Any],
+    settings: dict[str, Any],
+    message: str,
+) -> None:
+    video = first_video(youtube)
+    connector = make_youtube(page_size=3, **settings)
+    got: list[RemoteComment] = []
+    first = connector.list_comments(video)
+    got.extend(first.items)
+    second = connector.list_comments(video, first.next_cursor)
+    got.extend(second.items)
+    assert second.next_cursor is not None
+    sandbox_server.faults.add(**{"method": "GET", "path": "/commentThreads", **fault})
+    with pytest.raises(PlatformError, match=message) as caught:
+        connector.list_comments(video, second.next_cursor)
+    assert caught.value.retryable
+    sandbox_server.faults.clear()
+    cursor: str | None = second.next_cursor
+    while cursor is not None:  # resume where the last good page left off
+        page = connector.list_comments(video, cursor)
+        got.extend(page.items)
+        cursor = page.next_cursor
+    ids = [c.external_id for c in got]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == youtube.listed_ids(video)
+
+
+def test_malformed_comments_are_listed_with_raw_kept(
+    youtube: YouTubeSandbox, make_youtube: MakeYouTube, caplog: pytest.LogCaptureFixture
+) -> None:
+    video = first_video(youtube)
+    no_author = youtube.add_comment(
+        video, "who wrote this?", omit=["authorDisplayName", "authorChannelId"]
+    )
+    no_text = youtube.add_comment(video, "gone", omit=["textDisplay", "textOriginal"])
+    display_only = youtube.add_comment(video, "shown text", omit=["textOriginal"])
+    odd = youtube.add_comment(
+        video,
+        "x",
+        extra={
+            "textOriginal": 12345,
+            "textDisplay": ["not", "text"],
+            "authorChannelId": "not an object",
+            "authorDisplayName": None,
+            "publishedAt": "the day before yesterday",
+            "updatedAt": 7,
+            "moderationStatus": "somethingNew",
+            "surprise": {"nested": [1, 2, None]},
+        },
+    )
+    no_snippet = youtube.add_comment(video, "x", resource_extra={"snippet": "broken"})
+    youtube.add_comment(video, "no id", resource_extra={"id": None})
+    invalid_utf8 = youtube.add_comment(video, "x", raw_text=b"caf\xe9 \xff\xfe ok")
+
+    with caplog.at_level(logging.WARNING):
+        got = by_id(all_comments(make_youtube(page_size=4), video))
+
+    assert len(got) == len(youtube.listed_ids(video)) - 1  # all but the one without an id
+    assert "without an id" in caplog.text
+    assert (got[no_author].author_name, got[no_author].author_id) == ("(unknown)", "")
+    assert got[no_author].text == "who wrote this?"
+    assert "authorDisplayName" not in got[no_author].raw["snippet"]
+    assert got[no_text].text == ""
+    assert got[display_only].text == "shown text"
+    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "(unknown)", "")
+    assert got[odd].created_at.tzinfo is UTC
+    assert got[odd].state is PlatformState.VISIBLE  # unknown status: the listing's
+    assert got[odd].raw["snippet"]["surprise"] == {"nested": [1, 2, None]}
+    assert got[odd].raw["snippet"]["publishedAt"] == "the day before yesterday"
+    assert (got[no_snippet].text, got[no_snippet].raw["snippet"]) == ("", "broken")
+    assert got[invalid_utf8].text.startswith("caf\ufffd")
+    assert got[invalid_utf8].text.endswith(" ok")
+
+
+def test_unreadable_answer_is_a_retryable_error(
+    sandbox_server: SandboxServer, make_youtube: MakeYouTube
+) -> None:
+    sandbox_server.faults.add("malformed", body="<html>Bad Gateway</html>", path="/playlistItems")
+    with pytest.raises(PlatformError, match="cannot read") as caught:
+        make_youtube().list_posts()
+    assert caught.value.retryable
+    assert "<html>" in caught.value.details
+
+
+def test_processing_failure_of_a_live_comment_is_reported(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, make_youtube: MakeYouTube
+) -> None:
+    body = (
+        '{"error": {"code": 400, "message": "The API server failed to successfully process '
+        'the request.", "errors": [{"domain": "youtube.comment", "reason": "processingFailure",'
+        ' "message": "x"}]}}'
+    )
+    sandbox_server.faults.add("malformed", status=400, body=body, method="POST")
+    with pytest.raises(PlatformError, match="could not process") as caught:
+        make_youtube().hide(top_level(youtube).id)
+    assert not caught.value.gone
+
+
+# --- capabilities and settings --------------------------------------------------------
+
+
+def test_capabilities_describe_youtube() -> None:
+    caps = YouTubeConnector.capabilities
+    assert all(caps.allows(a) for a in Action)
+    assert caps.hide_means == "held for review: hidden from the public until published again"
+    assert caps.remove_means == "rejected: hidden for good, cannot be restored or listed again"
+    assert not caps.removed_readable
+    assert (caps.daily_quota, caps.read_cost, caps.action_cost) == (10_000, 1, 50)
+    assert "Pacific" in caps.rate_limits
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"page_size": 0}, {"page_size": 101}, {"page_size": "many"}, {"state_scan_pages": 0}],
+)
+def test_bad_settings_are_configuration_errors(settings: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        YouTubeConnector(SiteConfig(CHANNEL_ID, "http://127.0.0.1:9", SANDBOX_TOKEN, settings))
+
+
+def test_unknown_channel_is_explained(sandbox_server: SandboxServer) -> None:
+    site = SiteConfig("UCnobody", sandbox_server.url + "/youtube", SANDBOX_TOKEN, FAST)
+    connector = YouTubeConnector(site)
+    try:
+        with pytest.raises(PlatformError, match="channel was not found"):
+            connector.list_posts()
+    finally:
+        connector.close()
+
+
+def test_cursor_from_elsewhere_is_refused(make_youtube: MakeYouTube) -> None:
+    with pytest.raises(ValueError, match="not a YouTube comment cursor"):
+        make_youtube().list_comments("video", "rejected:abc")
+
+
+def test_missing_parameter_is_not_a_token_problem(
+    sandbox_server: SandboxServer, make_youtube: MakeYouTube
+) -> None:
+    body = (
+        '{"error": {"code": 400, "message": "Required parameter: part", "errors": [{"domain":'
+        ' "global", "reason": "required", "message": "Required parameter: part"}]}}'
+    )
+    sandbox_server.faults.add("malformed", status=400, body=body)
+    with pytest.raises(PlatformError, match=r"refused the request \(required\)") as caught:
+        make_youtube().list_posts()
+    assert "token" not in caught.value.message
