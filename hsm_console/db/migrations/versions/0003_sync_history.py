@@ -21,9 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("comments", sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column(
-        "comments", sa.Column("gone_seen_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("comments", sa.Column("gone_seen_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "comment_versions",
         sa.Column("id", sa.Integer(), nullable=False),
