@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,33 +35,44 @@ RECORD_FIELDS = (
 )  # fmt: skip
 
 
+_AT = ENTRY_FIELDS.index("at")
+# The canonical form names its own version, so a future change of form stays verifiable.
+_ENTRY_FORM = "hsm-log-entry-v1"
+_RECORD_FORM = "hsm-retained-record-v1"
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value
+    return _utc_text(value) if isinstance(value, datetime) else value
 
 
-def canonical(fields: dict[str, Any]) -> bytes:
-    """One byte string per set of values: sorted keys, no spaces, UTF-8, UTC times."""
-    return json.dumps(
-        {k: _jsonable(v) for k, v in fields.items()},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode("utf-8")
-
-
-def sha256(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(fields)).hexdigest()
+def canonical(form: str, values: Sequence[Any]) -> bytes:
+    """One byte string per set of values: a JSON array of the form's name and the values in
+    the fixed field order, no spaces, UTF-8, times as UTC with microseconds."""
+    return _ENCODE([form, *(_jsonable(v) for v in values)]).encode("utf-8")
 
 
 def entry_hash(values: dict[str, Any]) -> str:
-    return sha256({name: values[name] for name in ENTRY_FIELDS})
+    return entry_hash_of_row(tuple(values[name] for name in ENTRY_FIELDS))
+
+
+def entry_hash_of_row(row: Sequence[Any]) -> str:
+    """The hash of an entry given its values in ENTRY_FIELDS order.
+
+    Verification's fast path: `at` is the entry's only time, so only it is converted.
+    """
+    values = list(row)
+    values[_AT] = _utc_text(values[_AT])
+    return hashlib.sha256(_ENCODE([_ENTRY_FORM, *values]).encode("utf-8")).hexdigest()
 
 
 def record_hash(values: dict[str, Any]) -> str:
-    return sha256({name: values[name] for name in RECORD_FIELDS})
+    form = canonical(_RECORD_FORM, [values[name] for name in RECORD_FIELDS])
+    return hashlib.sha256(form).hexdigest()
 
 
 def snapshot(session: Session, comment: Comment, actor: str) -> RetainedRecord:

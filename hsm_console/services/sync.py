@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Capabilities, Connector, RemoteComment, RemotePost
@@ -310,21 +310,28 @@ class SyncService:
                     )
                 )
             }
+            new: dict[str, dict[str, Any]] = {}
             for remote in comments:
                 result.seen_comments += 1
                 if run.newest is None or remote.created_at > run.newest:
                     run.newest = remote.created_at
                 stored = known.get(remote.external_id)
-                if stored is None:
-                    known[remote.external_id] = self._insert(session, run, post_id, remote)
-                    result.new_comments += 1
-                else:
+                if stored is not None:
                     self._update(session, run, stored, remote)
+                elif remote.external_id not in new:
+                    new[remote.external_id] = self._new_row(run, post_id, remote)
+            if new:
+                # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
+                # table row by row.
+                session.execute(insert(Comment), list(new.values()))
+                result.new_comments += len(new)
 
-    def _insert(self, session: Session, run: _Run, post_id: int, remote: RemoteComment) -> Comment:
+    def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
         text = storable(remote.text)
         code, why = self._suggest(remote.external_id, text)
-        comment = Comment(
+        if remote.parent_external_id:
+            run.parents[remote.external_id] = remote.parent_external_id
+        return dict(
             site_id=run.site.id,
             post_id=post_id,
             external_id=remote.external_id,
@@ -341,11 +348,9 @@ class SyncService:
             gone_seen_at=utcnow() if remote.state is PlatformState.REMOVED else None,
             suggested_code=code,
             suggestion_why=why,
+            fetched_at=utcnow(),
+            version=0,
         )
-        session.add(comment)
-        if remote.parent_external_id:
-            run.parents[remote.external_id] = remote.parent_external_id
-        return comment
 
     def _update(self, session: Session, run: _Run, stored: Comment, remote: RemoteComment) -> None:
         text = storable(remote.text)

@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, RetainedRecord
-from hsm_console.records import ENTRY_FIELDS, GENESIS_HASH, RECORD_FIELDS, entry_hash, record_hash
+from hsm_console.records import (
+    ENTRY_FIELDS,
+    GENESIS_HASH,
+    RECORD_FIELDS,
+    entry_hash_of_row,
+    record_hash,
+)
 
 BATCH = 5000
+# Positions in a row of ENTRY_FIELDS (then entry_hash).
+_ID, _PREV = ENTRY_FIELDS.index("id"), ENTRY_FIELDS.index("prev_hash")
+_RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
 
 
 @dataclass(frozen=True)
@@ -57,26 +66,27 @@ def _verify(
     cited: dict[int, tuple[str, int]] = {}  # record id -> (hash cited, first entry citing it)
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
     previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
-    rows = session.execute(
+    # Core rows, not ORM rows: verification reads every entry, and ORM loading triples the cost.
+    rows = session.connection().execute(
         select(*entry_columns).order_by(LogEntry.id).execution_options(yield_per=BATCH)
     )
     cursors.callback(rows.close)
     for row in rows:
-        values = row._asdict()
-        entry_id = values["id"]
+        entry_id, stored_hash = row[_ID], row[-1]
         problem = ""
         if entry_id != previous_id + 1:
             problem = f"entries {previous_id + 1} to {entry_id - 1} are missing"
-        elif values["prev_hash"] != previous_hash:
+        elif row[_PREV] != previous_hash:
             problem = f"entry {entry_id} does not follow entry {previous_id} (chain broken)"
-        elif entry_hash(values) != values["entry_hash"]:
+        elif entry_hash_of_row(row[:-1]) != stored_hash:
             problem = f"entry {entry_id} was altered: its contents no longer match its hash"
         if problem:
             return VerifyReport(
                 checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
             )
-        cited.setdefault(values["record_id"], (values["record_sha256"], entry_id))
-        previous_id, previous_hash = entry_id, values["entry_hash"]
+        if row[_RECORD] not in cited:
+            cited[row[_RECORD]] = (row[_RECORD_HASH], entry_id)
+        previous_id, previous_hash = entry_id, stored_hash
         checked += 1
         if checked % BATCH == 0:
             if progress is not None:
@@ -87,7 +97,7 @@ def _verify(
         progress(checked, total)
 
     records = 0
-    records_rows = session.execute(
+    records_rows = session.connection().execute(
         select(*record_columns).order_by(RetainedRecord.id).execution_options(yield_per=BATCH)
     )
     cursors.callback(records_rows.close)

@@ -1,0 +1,177 @@
+"""Measures the record-first core against the design's targets (DESIGN.md, "Targets").
+
+    .venv/bin/python benchmarks/core_bench.py [--entries 200000] [--comments 50000]
+
+- an action recorded (steps 1-2: checks, retained record, pending entry, committed): p50/p95
+- sync ingest: comments stored per second (from an in-memory connector: the database side)
+- hash-chain verification: log entries checked per second
+
+Runs on a SQLite file in a temporary folder. Prints numbers; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from hsm_console.connectors.base import Page, RemoteComment, RemotePost
+from hsm_console.db.engine import Database
+from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord
+from hsm_console.domain import Action, Platform, PlatformState, Role
+from hsm_console.policy import load_policy
+from hsm_console.records import GENESIS_HASH, entry_hash, record_hash
+from hsm_console.services import admin
+from hsm_console.services.moderation import ModerationService
+from hsm_console.services.sync import SyncService
+from hsm_console.services.verify import verify_log
+
+START = datetime.now(UTC) - timedelta(days=1)
+
+
+class FeedConnector:
+    """Serves `count` comments on one post in pages of 100, as fast as memory allows."""
+
+    platform = Platform.FACEBOOK
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
+        post = RemotePost("bench-post", "City announcement", START, "https://example.test/p", {})
+        return Page([post], None)
+
+    def list_comments(self, post: str, cursor: str | None = None, since: Any = None) -> Any:
+        start = int(cursor or 0)
+        end = min(start + 100, self.count)
+        items = [
+            RemoteComment(
+                external_id=f"c{i}", post_external_id=post, parent_external_id=None,
+                author_id=f"a{i % 977}", author_name=f"Resident {i % 977}",
+                text=f"Comment number {i} about the pool hours and the parking lot.",
+                created_at=START + timedelta(seconds=i), permalink=f"https://example.test/c{i}",
+                state=PlatformState.VISIBLE, attachments=(), raw={"id": f"c{i}"},
+            )
+            for i in range(start, end)
+        ]  # fmt: skip
+        return Page(items, str(end) if end < self.count else None)
+
+    def fetch_state(self, external_id: str) -> PlatformState:
+        return PlatformState.VISIBLE
+
+    def close(self) -> None:
+        return None
+
+
+def setup(db: Database) -> int:
+    with db.transaction() as session:
+        department = admin.ensure_department(session, "BENCH", "Benchmarks")
+        site = admin.ensure_site(
+            session, department, Platform.FACEBOOK, "Bench", "1", "http://127.0.0.1:9", {},
+            is_sandbox=True,
+        )  # fmt: skip
+        person = admin.ensure_person(session, "bench", "Bench Moderator")
+        admin.grant(session, person, Role.MODERATOR, department)
+        return site.id
+
+
+def bench_ingest(db: Database, comments: int) -> float:
+    feed = FeedConnector(comments)
+    moderation = ModerationService(db, load_policy(), lambda site: feed, "bench")  # type: ignore[arg-type,return-value]
+    sync = SyncService(db, lambda site: feed, moderation)  # type: ignore[arg-type,return-value]
+    started = time.perf_counter()
+    [result] = sync.sync()
+    elapsed = time.perf_counter() - started
+    assert result.new_comments == comments, result
+    return comments / elapsed
+
+
+def bench_record(db: Database, samples: int) -> tuple[float, float]:
+    """Steps 1-2 only: the platform is not called, so this is the console's own cost."""
+    moderation = ModerationService(db, load_policy(), lambda site: None, "bench")  # type: ignore[arg-type,return-value]
+    with db.session() as session:
+        ids = list(session.scalars(select(Comment.id).order_by(Comment.id).limit(samples)))
+    timings = []
+    for comment_id in ids:
+        started = time.perf_counter()
+        moderation._record(comment_id, Action.HIDE, "SPM", "bench", None)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
+def fill_log(db: Database, entries: int) -> None:
+    """A long chain written directly (as valid entries), to time verification."""
+    with db.transaction() as session:
+        comment = session.scalars(select(Comment).limit(1)).one()
+        site = comment.site
+        values: dict[str, Any] = {
+            "comment_id": comment.id, "captured_at": START, "captured_by": "bench",
+            "site_id": site.id, "platform": "facebook", "comment_external_id": comment.external_id,
+            "parent_external_id": None, "post_external_id": "bench-post", "post_text": "p",
+            "post_permalink": "https://example.test/p", "author_id": comment.author_id,
+            "author_name": comment.author_name, "text": comment.text,
+            "created_at": comment.created_at, "permalink": comment.permalink, "attachments": [],
+            "raw": {},
+        }  # fmt: skip
+        record = RetainedRecord(**values, sha256=record_hash(values))
+        session.add(record)
+        session.flush()
+        last = session.scalars(select(LogEntry).order_by(LogEntry.id.desc()).limit(1)).first()
+        previous_id, previous_hash = (last.id, last.entry_hash) if last else (0, GENESIS_HASH)
+        batch: list[dict[str, Any]] = []
+        for n in range(entries):
+            entry: dict[str, Any] = {
+                "id": previous_id + n + 1, "at": START + timedelta(microseconds=n),
+                "actor": "bench", "state": "pending", "action": "flag",
+                "comment_id": comment.id, "site_id": site.id,
+                "department_id": site.department_id, "record_id": record.id,
+                "record_sha256": record.sha256, "reason_code": "SPM", "note": "",
+                "policy_version": "2026.1", "second_review": False, "outcome_of": None,
+                "detail": "", "prev_hash": previous_hash,
+            }  # fmt: skip
+            entry["entry_hash"] = previous_hash = entry_hash(entry)
+            batch.append(entry)
+            if len(batch) == 10_000:
+                session.execute(insert(LogEntry), batch)
+                batch = []
+        if batch:
+            session.execute(insert(LogEntry), batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument("--comments", type=int, default=50_000)
+    parser.add_argument("--samples", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
+        db.upgrade()
+        setup(db)
+        rate = bench_ingest(db, args.comments)
+        print(f"sync ingest: {rate:,.0f} comments/s ({args.comments:,} comments)")
+        p50, p95 = bench_record(db, args.samples)
+        print(f"action recorded (steps 1-2): p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+              f"({args.samples} actions)")  # fmt: skip
+        fill_log(db, args.entries)
+        with db.session() as session:
+            assert session.scalar(select(Post.id)) is not None
+        started = time.perf_counter()
+        report = verify_log(db)
+        elapsed = time.perf_counter() - started
+        assert report.ok, report.problem
+        print(f"hash-chain verification: {report.entries_checked / elapsed:,.0f} entries/s "
+              f"({report.entries_checked:,} entries, {report.records_checked:,} records, "
+              f"{elapsed:.2f} s)")  # fmt: skip
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()
