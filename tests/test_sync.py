@@ -196,3 +196,14 @@ def test_posts_older_than_the_window_are_not_read_again(world: World) -> None:
     result = world.app("alice").sync.sync()[0]
     assert result.new_posts > 0
     assert result.new_comments == 0
+
+
+def test_repeated_text_on_one_site_is_suggested_as_spam(world: World) -> None:
+    words = "Visit my page for cheap tickets to every game this summer, friends"
+    fb = world.sandbox.state.facebook
+    first = fb.add_comment(POST, words, author_name="Flooder")
+    second = fb.add_comment(POST, words, author_name="Flooder")
+    world.app("alice").sync.sync()
+    assert by_external(world, first).suggested_code is None  # the first time is not a repeat
+    assert by_external(world, second).suggested_code == "SPM"
+    assert "same text" in by_external(world, second).suggestion_why

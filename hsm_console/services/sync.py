@@ -107,7 +107,8 @@ class SyncService:
         self.connectors = connectors
         self.moderation = moderation
         self.screener = screener or Screener.default()
-        self.repeats = RepeatDetector()
+        # Per site: one resident posting the same words on Facebook and on X is not spam.
+        self.repeats: dict[int, RepeatDetector] = {}
 
     def sites(self, site_ids: Sequence[int] | None = None) -> list[Site]:
         """The active sites of the departments the person moderates."""
@@ -328,7 +329,7 @@ class SyncService:
 
     def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
         text = storable(remote.text)
-        code, why = self._suggest(remote.external_id, text)
+        code, why = self._suggest(run.site.id, remote.external_id, text)
         if remote.parent_external_id:
             run.parents[remote.external_id] = remote.parent_external_id
         return dict(
@@ -369,7 +370,9 @@ class SyncService:
             stored.author_name = storable(remote.author_name)
             stored.raw = remote.raw
             stored.edited_at = remote.updated_at or utcnow()
-            stored.suggested_code, stored.suggestion_why = self._suggest(stored.external_id, text)
+            stored.suggested_code, stored.suggestion_why = self._suggest(
+                run.site.id, stored.external_id, text
+            )
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
             run.result.edited += 1
@@ -384,13 +387,14 @@ class SyncService:
                 stored.gone_seen_at = utcnow()
                 run.result.gone += 1
 
-    def _suggest(self, key: str, text: str) -> tuple[str | None, str]:
+    def _suggest(self, site_id: int, key: str, text: str) -> tuple[str | None, str]:
         suggestions = self.screener.screen(text)
         if suggestions:
             return suggestions[0].code, suggestions[0].why
         if len(text.strip()) >= REPEAT_MIN_CHARS:
-            repeats = self.repeats.repeats_of(key, text)
-            self.repeats.add(key, text)
+            detector = self.repeats.setdefault(site_id, RepeatDetector())
+            repeats = detector.repeats_of(key, text)
+            detector.add(key, text)
             if repeats:
                 return "SPM", f"The same text as {len(repeats)} other comment(s)."
         return None, ""
