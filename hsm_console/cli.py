@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--database", metavar="URL", help="database URL (default: HSM_DATABASE_URL, then SQLite)"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the window on a fresh demo database served by a built-in sandbox",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     db = commands.add_parser("db", help="database maintenance")
@@ -78,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     sites = commands.add_parser("sites", help="list the configured sites")
     sites.add_argument("--json", action="store_true")
 
+    platforms = commands.add_parser(
+        "platforms", help="what the City can do on each platform (the capability map)"
+    )
+    platforms.add_argument("--json", action="store_true")
+
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
@@ -112,10 +122,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     from hsm_console import commands
 
     if args.command is None:
-        build_parser().print_help()
-        return 0
+        from hsm_console.gui import run_gui
+
+        return run_gui(args.database, args.demo)
+    if args.demo:
+        raise UserError("--demo opens the console window; it takes no command.")
     if args.command == "sandbox":
         return commands.serve_sandbox(args.port)
+    if args.command == "platforms":
+        return commands.platforms(args.json)
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)

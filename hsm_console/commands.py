@@ -271,3 +271,39 @@ def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str
     else:
         out(f"No token was stored for {site.name!r}.")
     return 0
+
+
+def platforms(as_json: bool) -> int:
+    """The capability map: what the City can do on each platform, in plain words."""
+    from hsm_console.connectors import connector_class
+
+    rows: list[dict[str, Any]] = []
+    for platform in Platform:
+        caps = connector_class(platform).capabilities
+        rows.append(
+            {
+                "platform": platform.label,
+                "actions": ["flag", *sorted(a.value for a in caps.actions), "keep"],
+                "hide_means": caps.hide_means,
+                "remove_means": caps.remove_means,
+                "removed_readable": caps.removed_readable,
+                "rate_limits": caps.rate_limits,
+                "instead": caps.instead,
+                "daily_quota": caps.daily_quota,
+                "action_cost": caps.action_cost,
+            }
+        )
+    if as_json:
+        out(to_json(rows))
+        return 0
+    for row in rows:
+        out(f"{row['platform']}: {', '.join(row['actions'])}")
+        out(f"  hide:   {row['hide_means']}")
+        out(f"  remove: {row['remove_means']}")
+        readable = "can" if row["removed_readable"] else "cannot"
+        out(f"  a removed comment {readable} be read back; limits: {row['rate_limits']}")
+        if row["daily_quota"]:
+            out(f"  quota: {row['daily_quota']} units a day; an action costs {row['action_cost']}")
+        if row["instead"]:
+            out(f"  where an action is missing: {row['instead']}")
+    return 0

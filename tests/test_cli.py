@@ -145,3 +145,19 @@ def test_sync_reports_a_failing_site_and_exits_1(cli: Cli, sandbox: SandboxServe
     assert failed.returncode == 1
     assert "Highland Parks & Recreation FAILED: The Facebook token" in failed.stdout
     assert "sandbox-demo-token" not in failed.stdout + failed.stderr
+
+
+def test_platforms_shows_the_capability_map(tmp_path: Path) -> None:
+    run = Cli(f"sqlite:///{tmp_path / 'caps.sqlite3'}")
+    caps = {row["platform"]: row for row in json.loads(run("platforms", "--json").stdout)}
+    assert set(caps) == {
+        "Facebook", "Instagram", "X", "YouTube", "TikTok", "LinkedIn", "WordPress", "Discourse"
+    }  # fmt: skip
+    assert "remove" not in caps["X"]["actions"]
+    assert "remove" not in caps["TikTok"]["actions"]
+    assert "hide" not in caps["LinkedIn"]["actions"]
+    assert caps["YouTube"]["daily_quota"] == 10_000
+    assert caps["YouTube"]["action_cost"] == 50
+    text = run("platforms").stdout
+    assert "X: flag, hide, unhide, keep" in text
+    assert "Hide the reply instead" in text

@@ -28,9 +28,7 @@ def _outside_full_text(name: str | None, type_: str, parent_names: object) -> bo
 
 def test_migrations_build_exactly_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"include_name": _outside_full_text}
-        )
+        context = MigrationContext.configure(connection, opts={"include_name": _outside_full_text})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert db.current_revision() == db.head_revision()

@@ -1,0 +1,172 @@
+"""The one registry of the window's actions: text, icon, key, tooltip and when each is enabled.
+
+Menus, the toolbar, the queue's context menu and the help overlay all draw from here, so a
+shortcut is defined once and shown the same everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from hsm_console.connectors import connector_class
+from hsm_console.connectors.base import Capabilities
+from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.errors import ConfigurationError
+from hsm_console.gui.icons import glyph
+from hsm_console.services.queue_view import QueueRow
+
+
+class ActionId(enum.StrEnum):
+    FLAG = "flag"
+    HIDE = "hide"
+    UNHIDE = "unhide"
+    REMOVE = "remove"
+    KEEP = "keep"
+    OPEN_PERMALINK = "open-permalink"
+    SEARCH = "search"
+    REFRESH = "refresh"
+    SYNC = "sync"
+    CANCEL_WORK = "cancel-work"
+    HELP = "help"
+    QUIT = "quit"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    text: str  # with & before the menu mnemonic
+    icon: str  # qtawesome name
+    keys: tuple[str, ...]  # the first is shown in menus and tooltips
+    tip: str
+    moderation: Action | None = None
+
+
+SPECS: dict[ActionId, ActionSpec] = {
+    ActionId.FLAG: ActionSpec(
+        "&Flag…", "fa5s.flag", ("F",),
+        "Flag for review: recorded in the console, nothing changes on the platform",
+        Action.FLAG,
+    ),
+    ActionId.HIDE: ActionSpec(
+        "&Hide…", "fa5s.eye-slash", ("H",),
+        "Hide the comment on its platform (it can be unhidden)", Action.HIDE,
+    ),
+    ActionId.UNHIDE: ActionSpec(
+        "&Unhide…", "fa5s.eye", ("U",), "Make a hidden comment visible again", Action.UNHIDE,
+    ),
+    ActionId.REMOVE: ActionSpec(
+        "&Remove…", "fa5s.trash-alt", ("R",),
+        "Delete the comment on its platform; this cannot be undone there", Action.REMOVE,
+    ),
+    ActionId.KEEP: ActionSpec(
+        "&Keep…", "fa5s.check", ("K",), "Reviewed: no action needed", Action.KEEP,
+    ),
+    ActionId.OPEN_PERMALINK: ActionSpec(
+        "&Open on the platform", "fa5s.external-link-alt", ("O",),
+        "Open the comment in your web browser",
+    ),
+    ActionId.SEARCH: ActionSpec(
+        "&Search comments", "fa5s.search", ("Ctrl+F",), "Find comments by words or author",
+    ),
+    ActionId.REFRESH: ActionSpec(
+        "Re&fresh the queue", "fa5s.redo", ("Ctrl+R",), "Read the queue again from the database",
+    ),
+    ActionId.SYNC: ActionSpec(
+        "&Sync now", "fa5s.sync-alt", ("F5",), "Fetch new comments from every site you moderate",
+    ),
+    ActionId.CANCEL_WORK: ActionSpec(
+        "S&top syncing", "fa5s.stop", ("Shift+F5",), "Stop the sync after the current page",
+    ),
+    ActionId.HELP: ActionSpec(
+        "&Keyboard shortcuts", "fa5s.keyboard", ("F1", "?"), "Show every shortcut",
+    ),
+    ActionId.QUIT: ActionSpec("&Quit", "fa5s.times", ("Ctrl+Q",), "Close the console"),
+}  # fmt: skip
+
+MODERATION_IDS = (ActionId.FLAG, ActionId.HIDE, ActionId.UNHIDE, ActionId.REMOVE, ActionId.KEEP)
+# Keys the table itself answers to, listed in the help overlay next to the registry's.
+NAVIGATION_KEYS = (
+    ("Up / Down", "Previous / next comment"),
+    ("Shift+Up / Shift+Down", "Select several comments for one action"),
+    ("Ctrl+Home / Ctrl+End", "First / last comment read so far"),
+    ("Tab / Shift+Tab", "Move between the filters, the queue and the comment"),
+    ("Esc", "Close a dialog or this overlay"),
+)
+
+
+def capabilities_for(platform: str) -> Capabilities | None:
+    """What a platform allows, or None when this console has no connector for it."""
+    try:
+        return connector_class(Platform(platform)).capabilities
+    except (ValueError, ConfigurationError):
+        return None
+
+
+def allowed(action: Action, row: QueueRow) -> bool:
+    """Whether `action` makes sense for this row; the service checks again when acting."""
+    if row.pending or row.platform_state == PlatformState.REMOVED.value:
+        return False
+    caps = capabilities_for(row.platform)
+    if action.touches_platform and (caps is None or not caps.allows(action)):
+        return False
+    if action is Action.HIDE:
+        return row.platform_state != PlatformState.HIDDEN.value
+    if action is Action.UNHIDE:
+        return row.platform_state == PlatformState.HIDDEN.value
+    return True
+
+
+def shortcut_text(spec: ActionSpec) -> str:
+    return " or ".join(
+        QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText) for key in spec.keys
+    )
+
+
+class ActionRegistry(QObject):
+    """One QAction per ActionId, owned by the window."""
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._actions: dict[ActionId, QAction] = {}
+        for action_id, spec in SPECS.items():
+            action = QAction(spec.text, parent)
+            action.setObjectName(f"action-{action_id.value}")
+            action.setShortcuts([QKeySequence(key) for key in spec.keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setShortcutVisibleInContextMenu(True)
+            action.setToolTip(f"{spec.tip} ({shortcut_text(spec)})")
+            action.setStatusTip(spec.tip)
+            self._actions[action_id] = action
+        self.refresh_icons()
+
+    def __getitem__(self, action_id: ActionId) -> QAction:
+        return self._actions[action_id]
+
+    def moderation_actions(self) -> list[QAction]:
+        return [self._actions[action_id] for action_id in MODERATION_IDS]
+
+    def refresh_icons(self) -> None:
+        """Icons take the palette's colours: call again when light/dark mode changes."""
+        for action_id, action in self._actions.items():
+            action.setIcon(glyph(SPECS[action_id].icon))
+
+    def update_for_selection(self, rows: Sequence[QueueRow]) -> None:
+        """Enable each moderation action only if it applies to every selected comment."""
+        for action_id in MODERATION_IDS:
+            moderation = SPECS[action_id].moderation
+            assert moderation is not None
+            self._actions[action_id].setEnabled(
+                bool(rows) and all(allowed(moderation, row) for row in rows)
+            )
+        self._actions[ActionId.OPEN_PERMALINK].setEnabled(len(rows) == 1)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for the help overlay, in registry order."""
+        return [
+            (shortcut_text(spec), f"{spec.text.replace('&', '').rstrip('…')} — {spec.tip}")
+            for spec in SPECS.values()
+        ]

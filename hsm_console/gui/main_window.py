@@ -1,0 +1,517 @@
+"""The moderator's console window: filters, the queue, the comment, actions, sync.
+
+It wires widgets to services and holds no rules of its own: which actions apply comes from
+`actions.allowed`, what an action does from the moderation service, what the queue holds
+from `QueueView`. Every database or platform call runs on the window's `TaskRunner`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QMainWindow,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QWidget,
+)
+
+from hsm_console.app import App
+from hsm_console.domain import Action
+from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
+from hsm_console.gui.detail_pane import DetailPane
+from hsm_console.gui.filter_bar import FilterBar
+from hsm_console.gui.help_overlay import HelpOverlay
+from hsm_console.gui.icons import app_icon
+from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
+from hsm_console.gui.queue_loader import QueueLoader
+from hsm_console.gui.queue_model import Column, QueueModel
+from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
+from hsm_console.gui.sync_status import SyncStatus
+from hsm_console.gui.triage import Triage
+from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
+from hsm_console.services.moderation import ActionResult
+from hsm_console.services.queue_view import CommentView, FilterCounts, QueueRow, QueueView, SiteSync
+from hsm_console.services.sync import SiteResult, SyncProgress
+
+log = logging.getLogger(__name__)
+
+DETAIL_DELAY_MS = 60  # let arrow-key runs settle before reading the comment
+MAX_BULK = 500  # comments in one bulk action
+COLUMN_WIDTHS = {
+    Column.RECEIVED: 122,
+    Column.SITE: 150,
+    Column.AUTHOR: 120,
+    Column.SUGGESTION: 82,
+    Column.STATUS: 84,
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        app: App,
+        settings: GuiSettings,
+        *,
+        demo: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._ready = False
+        self.app = app
+        self.settings = settings
+        self.demo = demo
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        self.runner = TaskRunner(self)
+        self.view = QueueView(app.db, app.username)
+        self.problems = ProblemReporter(self)
+        code_names = {code.code: code.name for code in app.policy.codes.values()}
+
+        form = load_form("main_window.ui", self)
+        self.setCentralWidget(form)
+        self.table = child(form, QTableView, "queueTable")
+        self.splitter = child(form, QSplitter, "mainSplitter")
+        self.model = QueueModel(self.view.rows, self)
+        self.table.setModel(self.model)
+        self.loader = QueueLoader(self.view, self.runner, self.model, parent=self)
+        self.filters = FilterBar(form, self.view.sites(), self.view.platforms(), code_names, self)
+        host = child(form, QWidget, "detailHost")
+        self.detail = DetailPane(code_names, host)
+        host_layout = host.layout()
+        assert host_layout is not None
+        host_layout.addWidget(self.detail)
+
+        self.registry = ActionRegistry(self)
+        self.triage = Triage(self, self.runner, lambda: app.moderation, app.policy, self.problems)
+        self.sync_status = SyncStatus(self)
+        self.statusBar().addPermanentWidget(self.sync_status)
+        self.help = HelpOverlay(self, [*self.registry.shortcuts(), *NAVIGATION_KEYS])
+        self._sync_task: TaskHandle | None = None
+        self._keep_comment: int | None = None
+        self._detail_generation = 0
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._auto_sync = QTimer(self)
+
+        self._set_up_table()
+        self._build_menus_and_toolbar()
+        self._connect()
+        self._restore_layout()
+        self._apply_auto_sync()
+        self.setWindowTitle(self._title())
+        self._ready = True
+
+    # --- construction ------------------------------------------------------------------
+
+    def _title(self) -> str:
+        title = f"HSM Console — {self.view.actor.display_name} ({self.view.actor.username})"
+        return f"{title} — demo on the sandbox" if self.demo else title
+
+    def _set_up_table(self) -> None:
+        table = self.table
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        for column, width in COLUMN_WIDTHS.items():
+            table.setColumnWidth(column, width)
+        header.setSectionResizeMode(Column.COMMENT, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+
+    def _build_menus_and_toolbar(self) -> None:
+        actions = self.registry
+        console = self.menuBar().addMenu("&Console")
+        console.addAction(actions[ActionId.SYNC])
+        console.addAction(actions[ActionId.CANCEL_WORK])
+        auto = console.addMenu("Sync &automatically")
+        self.auto_sync_group = QActionGroup(self)
+        for minutes in AUTO_SYNC_CHOICES:
+            text = "&Off" if minutes == 0 else f"Every {minutes} minutes"
+            choice = QAction(text, self.auto_sync_group)
+            choice.setCheckable(True)
+            choice.setData(minutes)
+            choice.setChecked(minutes == self.settings.auto_sync_minutes)
+            auto.addAction(choice)
+        self.auto_sync_group.triggered.connect(self._auto_sync_chosen)
+        console.addSeparator()
+        console.addAction(actions[ActionId.QUIT])
+
+        comment = self.menuBar().addMenu("Co&mment")
+        comment.addActions(actions.moderation_actions())
+        comment.addSeparator()
+        comment.addAction(actions[ActionId.OPEN_PERMALINK])
+
+        queue = self.menuBar().addMenu("&Queue")
+        queue.addAction(actions[ActionId.SEARCH])
+        queue.addAction(actions[ActionId.REFRESH])
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(actions[ActionId.HELP])
+
+        toolbar = QToolBar("Moderation", self)
+        toolbar.setObjectName("moderationToolbar")
+        toolbar.setAccessibleName("Moderation actions")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions(actions.moderation_actions())
+        toolbar.addSeparator()
+        toolbar.addAction(actions[ActionId.OPEN_PERMALINK])
+        toolbar.addSeparator()
+        toolbar.addAction(actions[ActionId.SYNC])
+        toolbar.addAction(actions[ActionId.HELP])
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+        separator = QAction(self.table)
+        separator.setSeparator(True)
+        self.table.addActions(
+            [*actions.moderation_actions(), separator, actions[ActionId.OPEN_PERMALINK]]
+        )
+        self.sync_status.cancel.setDefaultAction(actions[ActionId.CANCEL_WORK])
+        actions[ActionId.CANCEL_WORK].setEnabled(False)
+        actions.update_for_selection([])
+
+    def _connect(self) -> None:
+        actions = self.registry
+        for action_id in MODERATION_IDS:
+            moderation = SPECS[action_id].moderation
+            assert moderation is not None
+            actions[action_id].triggered.connect(lambda _=False, m=moderation: self.act(m))
+        actions[ActionId.OPEN_PERMALINK].triggered.connect(self._open_permalink)
+        actions[ActionId.SEARCH].triggered.connect(self._focus_search)
+        actions[ActionId.REFRESH].triggered.connect(self.reload_queue)
+        actions[ActionId.SYNC].triggered.connect(lambda: self.sync_now(automatic=False))
+        actions[ActionId.CANCEL_WORK].triggered.connect(self.cancel_sync)
+        actions[ActionId.HELP].triggered.connect(self.help.toggle)
+        actions[ActionId.QUIT].triggered.connect(self.close)
+
+        self.filters.changed.connect(self._filters_changed)
+        self.filters.search.returnPressed.connect(self.table.setFocus)
+        self.loader.loaded.connect(self._queue_loaded)
+        self.loader.counted.connect(self._counted)
+        self.loader.failed.connect(
+            lambda exc: self.problems.show(problem_from(exc, "reading the queue"))
+        )
+        selection = self.table.selectionModel()
+        selection.selectionChanged.connect(lambda *_: self._selection_changed())
+        selection.currentRowChanged.connect(lambda *_: self._detail_timer.start())
+        self.model.dataChanged.connect(lambda *_: self._selection_changed())
+        self._detail_timer.timeout.connect(self._load_detail)
+        self.triage.finished.connect(self._acted)
+        self.triage.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self._auto_sync.timeout.connect(lambda: self.sync_now(automatic=True))
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.splitter("main")
+        if splitter is None or not self.splitter.restoreState(splitter):
+            self.splitter.setSizes([830, 450])
+        detail = self.settings.splitter("detail")
+        if detail is None or not self.detail.splitter.restoreState(detail):
+            self.detail.splitter.setSizes([300, 260])
+        header = self.settings.header("queue")
+        if header is not None:
+            self.table.horizontalHeader().restoreState(header)
+
+    def _save_layout(self) -> None:
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.save_splitter("main", self.splitter.saveState())
+        self.settings.save_splitter("detail", self.detail.splitter.saveState())
+        self.settings.save_header("queue", self.table.horizontalHeader().saveState())
+        self.settings.sync()
+
+    # --- start and stop ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the queue, then sync (demo or auto-sync) or at least reconcile."""
+        self.reload_queue()
+        self.refresh_sync_status()
+        self.table.setFocus()
+        if not self.view.sites():
+            self.detail.show_message(
+                f"{self.view.actor.describe()} moderates no department, so there is no queue. "
+                "Ask an administrator for the moderator role of your department."
+            )
+            return
+        if self.demo:
+            self.statusBar().showMessage(
+                "Demo: you moderate Parks & Recreation on the built-in sandbox. Press F1 for "
+                "the keyboard shortcuts.",
+                30_000,
+            )
+        if self.demo or self.settings.auto_sync_minutes:
+            self.sync_now(automatic=True)
+        else:
+            self._reconcile()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._auto_sync.stop()
+        self._detail_timer.stop()
+        self._save_layout()
+        if not self.runner.shutdown():
+            log.warning("background work still running at close")
+        event.accept()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Light/dark switched: icons are drawn in the palette's colours.
+        if self._ready and event.type() in (
+            QEvent.Type.ApplicationPaletteChange,
+            QEvent.Type.PaletteChange,
+        ):
+            self.registry.refresh_icons()
+            self.model.clear_icons()
+        super().changeEvent(event)
+
+    # --- the queue -----------------------------------------------------------------------
+
+    def reload_queue(self) -> None:
+        """Read the queue again, keeping the comment in view selected if it still shows."""
+        self._keep_comment = self.current_comment_id()
+        self.filters.counting()
+        self.loader.load(self.filters.current())
+
+    def _filters_changed(self) -> None:
+        self._keep_comment = None
+        self.filters.counting()
+        self.loader.load(self.filters.current())
+
+    def _queue_loaded(self) -> None:
+        row = self.model.row_of(self._keep_comment) if self._keep_comment is not None else None
+        if row is None and self.model.rowCount():
+            row = 0
+        if row is None:
+            self.detail.show_message("No comments match these filters.")
+            self._selection_changed()
+            return
+        self.select_row(row)
+
+    def _counted(self, counts: FilterCounts) -> None:
+        self.filters.show_counts(counts)
+
+    def select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        selection = self.table.selectionModel()
+        selection.setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+
+    def current_comment_id(self) -> int | None:
+        index = self.table.currentIndex()
+        return self.model.comment_id(index.row()) if index.isValid() else None
+
+    def _selected_numbers(self) -> list[int]:
+        return sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+
+    def selected_rows(self) -> list[QueueRow]:
+        """The selected comments; none when more are selected than one action may take."""
+        numbers = self._selected_numbers()
+        if len(numbers) > MAX_BULK:
+            return []
+        rows = [self.model.queue_row(number) for number in numbers]
+        return [row for row in rows if row is not None]
+
+    def _selection_changed(self) -> None:
+        self.registry.update_for_selection(self.selected_rows())
+        if len(self._selected_numbers()) > MAX_BULK:
+            self.statusBar().showMessage(
+                f"One action takes at most {MAX_BULK} comments: select fewer.", 10_000
+            )
+
+    # --- the comment ---------------------------------------------------------------------
+
+    def _load_detail(self) -> None:
+        comment_id = self.current_comment_id()
+        self._detail_generation += 1
+        generation = self._detail_generation
+        if comment_id is None:
+            self.detail.show_message("Select a comment in the queue to see it here.")
+            return
+        view = self.view
+
+        def read(_: JobContext) -> CommentView:
+            return view.comment(comment_id)
+
+        self.runner.start(
+            read,
+            lambda shown: self._detail_arrived(generation, shown),
+            lambda exc: self._detail_failed(generation, exc),
+        )
+
+    def _detail_arrived(self, generation: int, shown: CommentView) -> None:
+        if generation == self._detail_generation:
+            self.detail.show_comment(shown)
+
+    def _detail_failed(self, generation: int, exc: Exception) -> None:
+        if generation == self._detail_generation:
+            self.detail.show_message(problem_from(exc, "reading the comment").message)
+
+    def _open_permalink(self) -> None:
+        shown = self.detail.comment
+        if shown is None or shown.id != self.current_comment_id():
+            self.statusBar().showMessage("The comment is still loading; try again.", 5000)
+            return
+        self.detail.open_permalink.click()
+
+    def _focus_search(self) -> None:
+        self.filters.search.setFocus()
+        self.filters.search.selectAll()
+
+    # --- acting ----------------------------------------------------------------------
+
+    def act(self, action: Action) -> None:
+        rows = self.selected_rows()
+        if rows and self.registry[ActionId(action.value)].isEnabled():
+            self.triage.begin(action, rows)
+
+    def _acted(self, comment_ids: list[int], succeeded: bool) -> None:
+        self.model.refresh(comment_ids)
+        if self.detail.comment_id in comment_ids:
+            self._detail_timer.start()
+        self._recount()
+        if succeeded:
+            self._move_after(comment_ids)
+
+    def _move_after(self, comment_ids: Sequence[int]) -> None:
+        rows = [row for row in map(self.model.row_of, comment_ids) if row is not None]
+        if not rows:
+            return
+        last = max(rows)
+        self.select_row(min(last + 1, self.model.rowCount() - 1))
+
+    def _recount(self) -> None:
+        view, queue_filter = self.view, self.filters.current()
+
+        def count(_: JobContext) -> FilterCounts:
+            return view.counts(queue_filter)
+
+        self.runner.start(count, self._counted, lambda exc: log.warning("recount: %s", exc))
+
+    # --- sync ---------------------------------------------------------------------------
+
+    def sync_now(self, *, automatic: bool) -> None:
+        if self._sync_task is not None and self._sync_task.running:
+            return
+        service = self.app.sync
+
+        def run(context: JobContext) -> list[SiteResult]:
+            return service.sync(None, progress=context.report, cancelled=context.cancelled)
+
+        self.sync_status.started()
+        self.registry[ActionId.SYNC].setEnabled(False)
+        self.registry[ActionId.CANCEL_WORK].setEnabled(True)
+        self._sync_task = self.runner.start(
+            run,
+            lambda results: self._synced(results, automatic),
+            lambda exc: self._sync_failed(exc, automatic),
+            self._sync_progressed,
+        )
+
+    def cancel_sync(self) -> None:
+        if self._sync_task is not None and self._sync_task.running:
+            self._sync_task.cancel()
+            self.sync_status.stopping()
+
+    @property
+    def syncing(self) -> bool:
+        return self._sync_task is not None and self._sync_task.running
+
+    def _sync_progressed(self, progress: object) -> None:
+        if isinstance(progress, SyncProgress):
+            self.sync_status.progressed(progress)
+
+    def _sync_ended(self) -> None:
+        self._sync_task = None
+        self.sync_status.idle()
+        self.registry[ActionId.SYNC].setEnabled(True)
+        self.registry[ActionId.CANCEL_WORK].setEnabled(False)
+        self.refresh_sync_status()
+        self.reload_queue()
+
+    def _synced(self, results: list[SiteResult], automatic: bool) -> None:
+        self._sync_ended()
+        new = sum(result.new_comments for result in results)
+        failed = [result for result in results if result.error]
+        if any(result.cancelled for result in results):
+            summary = f"Sync stopped; {new} new comments were kept."
+        else:
+            summary = f"Sync finished: {new} new comments from {len(results)} sites."
+        if failed:
+            summary += f" {len(failed)} sites could not be synced."
+        self.statusBar().showMessage(summary, 30_000)
+        if failed and not automatic:
+            self.problems.show(
+                Problem(
+                    "Some sites could not be synced",
+                    "\n".join(f"{r.site_name}: {r.error}" for r in failed)
+                    + "\n\nThe other sites were synced. The console tries again at the next "
+                    "sync.",
+                    "\n".join(f"site {r.site_id} ({r.site_name}): {r.error}" for r in failed),
+                )
+            )
+
+    def _sync_failed(self, exc: Exception, automatic: bool) -> None:
+        self._sync_ended()
+        problem = problem_from(exc, "syncing")
+        if automatic:
+            self.statusBar().showMessage(f"Sync failed: {problem.message}", 30_000)
+        else:
+            self.problems.show(problem)
+
+    def refresh_sync_status(self) -> None:
+        view = self.view
+
+        def read(_: JobContext) -> list[SiteSync]:
+            return view.sync_status()
+
+        self.runner.start(
+            read, self.sync_status.show_sites, lambda exc: log.warning("sync status: %s", exc)
+        )
+
+    def _reconcile(self) -> None:
+        service = self.app.moderation
+
+        def run(_: JobContext) -> list[ActionResult]:
+            return service.reconcile()
+
+        def done(results: list[ActionResult]) -> None:
+            if results:
+                self.statusBar().showMessage(
+                    f"{len(results)} actions interrupted earlier were completed.", 30_000
+                )
+                self.reload_queue()
+
+        self.runner.start(run, done, lambda exc: log.warning("reconcile: %s", exc))
+
+    def _auto_sync_chosen(self, choice: QAction) -> None:
+        self.settings.auto_sync_minutes = int(choice.data())
+        self._apply_auto_sync()
+
+    def _apply_auto_sync(self) -> None:
+        minutes = self.settings.auto_sync_minutes
+        if minutes:
+            self._auto_sync.start(minutes * 60_000)
+        else:
+            self._auto_sync.stop()
+
+    @property
+    def auto_sync_interval_ms(self) -> int:
+        return self._auto_sync.interval() if self._auto_sync.isActive() else 0

@@ -1,0 +1,125 @@
+"""Starting the console window: the Qt application, the services, the window.
+
+`start_console` does everything but run the event loop, so tests start the window exactly
+as `hsm-console` does; `run_gui` adds the loop and the cleaning up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+
+from PySide6.QtCore import QMessageLogContext, Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from hsm_console import __version__
+from hsm_console.app import App, open_app
+from hsm_console.config import load_settings
+from hsm_console.errors import UserError
+from hsm_console.gui.appearance import apply_appearance
+from hsm_console.gui.binding_check import check_binding
+from hsm_console.gui.demo import DemoEnvironment
+from hsm_console.gui.icons import app_icon
+from hsm_console.gui.main_window import MainWindow
+from hsm_console.gui.problems import ProblemDialog, problem_from
+from hsm_console.gui.settings import APPLICATION, ORGANISATION, GuiSettings
+
+_qt_log = logging.getLogger("hsm_console.qt")
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+@dataclass
+class Console:
+    """A started console: close it to stop its work, database and demo sandbox."""
+
+    window: MainWindow
+    app: App
+    demo: DemoEnvironment | None
+
+    def close(self) -> None:
+        self.window.close()
+        self.app.close()
+        if self.demo is not None:
+            self.demo.close()
+
+
+def qt_application() -> QApplication:
+    """The QApplication, created once, named for QSettings and styled."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    check_binding()
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    qInstallMessageHandler(_qt_message)
+    application = QApplication(sys.argv[:1])
+    application.setOrganizationName(ORGANISATION)
+    application.setApplicationName(APPLICATION)
+    application.setApplicationVersion(__version__)
+    application.setWindowIcon(app_icon())
+    apply_appearance(application)
+    return application
+
+
+def start_console(database: str | None, demo: bool, settings: GuiSettings | None = None) -> Console:
+    """Open the services and show the window; UserError says why it could not start."""
+    qt_application()
+    environment = DemoEnvironment() if demo else None
+    app: App | None = None
+    try:
+        app = environment.open_app() if environment else open_app(load_settings(database))
+        window = MainWindow(app, settings or GuiSettings(), demo=demo)
+    except BaseException:
+        if app is not None:
+            app.close()
+        if environment is not None:
+            environment.close()
+        raise
+    window.show()
+    window.start()
+    return Console(window, app, environment)
+
+
+def run_gui(database: str | None, demo: bool) -> int:
+    """`hsm-console` without a command: the window, until it is closed.
+
+    A faulty Qt binding raises before any window opens (the command line prints why).
+    """
+    application = qt_application()
+    try:
+        console = start_console(database, demo)
+    except UserError as exc:
+        ProblemDialog(problem_from(exc, "starting")).exec()
+        return 1
+    try:
+        _quit_on_signals(application)
+        return application.exec()
+    finally:
+        console.close()
+
+
+def _quit_on_signals(application: QApplication) -> None:
+    """Ctrl+C or a termination request closes the window properly (the demo's temporary
+    folder and sandbox included). Python handles signals only while it runs: a timer lets
+    it look now and then."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: application.quit())
+    timer = QTimer(application)
+    timer.timeout.connect(lambda: None)
+    timer.start(500)
+
+
+def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    """Qt's own warnings go to the debug log, not to the terminal."""
+    _qt_log.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)

@@ -1,0 +1,49 @@
+"""The Qt Designer forms in `ui/`, found installed or in a source checkout, loaded at runtime.
+
+Runtime loading (QUiLoader, part of PySide6-Essentials) keeps the forms editable in Designer
+without a generated-code step that could drift from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import QFile, QIODevice, QObject
+from PySide6.QtUiTools import QUiLoader
+from PySide6.QtWidgets import QWidget
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+W = TypeVar("W", bound=QObject)
+
+
+def ui_path(name: str) -> Path:
+    """A form under `ui/`: `hsm_console/_ui` in a wheel or bundle, else the repository's."""
+    installed = _PACKAGE / "_ui"
+    base = installed if installed.is_dir() else _PACKAGE.parent / "ui"
+    return base / name
+
+
+def load_form(name: str, parent: QWidget | None = None) -> QWidget:
+    """The top widget of form `name` (e.g. "action_dialog.ui"), created as parent's child."""
+    path = ui_path(name)
+    file = QFile(str(path))
+    if not file.open(QIODevice.OpenModeFlag.ReadOnly):
+        raise FileNotFoundError(f"The form {path} is missing from this installation.")
+    try:
+        loader = QUiLoader()
+        widget = loader.load(file, parent)
+    finally:
+        file.close()
+    if widget is None:
+        raise RuntimeError(f"The form {path} could not be loaded: {loader.errorString()}")
+    return widget
+
+
+def child(root: QObject, kind: type[W], name: str) -> W:
+    """A named child of a loaded form; a renamed widget fails here, not later as None."""
+    found = root.findChild(kind, name)
+    if found is None:
+        raise LookupError(f"The form has no {kind.__name__} named {name!r}.")
+    return found

@@ -1,0 +1,636 @@
+"""The queue as the console window shows it: filters, counts, pages of ids, rows, one comment.
+
+Qt-free, so the window and the benchmark share it. Everything is narrowed to the sites of the
+departments the person moderates: a moderator never sees another department's comments,
+whatever filter or id the caller passes.
+
+The queue can hold a million comments, so it is read in pages, newest first, by keyset
+(`created_at`, `id`), never by OFFSET: each page costs the same however deep it is. A page is
+the merge of one index-ordered query per (site, status), sent as one UNION ALL, so every
+branch walks `ix_comments_site_queue` in order whatever the planner thinks of IN lists. A
+search, or one suggested code, starts from its own index instead (FTS5 on SQLite, GIN on
+PostgreSQL, migration 0002; `ix_comments_suggested_code`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVarTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from hsm_console.access import Actor, resolve_actor
+from hsm_console.connectors.base import Capabilities
+from hsm_console.db.engine import Database
+from hsm_console.db.models import Comment, Department, LogEntry, Site, SyncState, UTCDateTime
+from hsm_console.domain import CommentStatus
+from hsm_console.errors import ConfigurationError, PermissionDenied
+from hsm_console.screening import Screener, Suggestion
+from hsm_console.services import queries
+from hsm_console.services.connections import capabilities_of
+from hsm_console.timefmt import CITY_TZ
+
+# Filter values for "suggestion" besides a reason code.
+ANY_SUGGESTION = "*"
+NO_SUGGESTION = "-"
+
+# The table shows a comment's start; the whole text is read only for the detail pane.
+EXCERPT_CHARS = 2000
+THREAD_LIMIT = 25  # replies shown around a comment
+
+_FTS = sql_table("comments_fts", sql_column("rowid"), sql_column("comments_fts"))
+# Must match the index expression of migration 0002 exactly, or PostgreSQL will not use it.
+_PG_MATCH = sql_text(
+    "to_tsvector('simple', comments.author_name || ' ' || comments.text) "
+    "@@ to_tsquery('simple', :search_query)"
+)
+_WORD = re.compile(r"\w+")
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+_Columns = TypeVarTuple("_Columns")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the moderator narrowed the queue to. Empty sets mean "all"."""
+
+    statuses: frozenset[CommentStatus] = frozenset({CommentStatus.NEW})
+    site_ids: frozenset[int] = frozenset()
+    platforms: frozenset[str] = frozenset()
+    received_from: date | None = None  # local (America/Chicago) dates, both inclusive
+    received_to: date | None = None
+    suggestion: str | None = None  # None: any; ANY_SUGGESTION, NO_SUGGESTION or a code
+    search: str = ""
+
+    def search_terms(self) -> list[str]:
+        return _WORD.findall(self.search.casefold())
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where the next page starts: after this comment, in newest-first order."""
+
+    created_at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class IdPage:
+    ids: list[int]
+    next: QueueCursor | None  # None: this was the last page
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue table."""
+
+    id: int
+    created_at: datetime
+    site_id: int
+    site_name: str
+    platform: str
+    author_name: str
+    excerpt: str  # the first EXCERPT_CHARS characters
+    status: str
+    platform_state: str
+    version: int
+    pending: bool  # an action is being carried out right now
+    suggested_code: str | None
+    suggestion_why: str
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: int
+    name: str
+    platform: str
+    department: str
+
+
+@dataclass(frozen=True)
+class FilterCounts:
+    """How many comments each choice of one filter would show, the other filters kept."""
+
+    total: int
+    by_status: dict[str, int]
+    by_site: dict[int, int]
+    by_platform: dict[str, int]
+    by_suggestion: dict[str | None, int]  # None: no suggestion
+
+    def any_suggestion(self) -> int:
+        return sum(n for code, n in self.by_suggestion.items() if code is not None)
+
+
+@dataclass(frozen=True)
+class SiteSync:
+    site_id: int
+    site_name: str
+    platform: str
+    last_sync_at: datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    id: int
+    relation: str  # "parent", "this", "reply" or "sibling"
+    author_name: str
+    created_at: datetime
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    entry_id: int
+    at: datetime
+    actor: str
+    action: str
+    state: str
+    reason_code: str | None
+    note: str
+    detail: str
+    outcome_of: int | None
+    record_id: int
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    id: int
+    captured_at: datetime
+    captured_by: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """Everything the detail pane shows of one comment, read in one go."""
+
+    id: int
+    site_id: int
+    site_name: str
+    platform: str
+    author_name: str
+    author_id: str
+    text: str
+    created_at: datetime
+    permalink: str
+    attachments: list[str]
+    status: str
+    platform_state: str
+    version: int
+    pending: bool
+    post_text: str
+    post_permalink: str
+    post_link: str  # the City web page the post points to, where the platform says
+    thread: list[ThreadItem]
+    capabilities: Capabilities
+    history: list[HistoryItem]
+    records: list[RecordItem]
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+class QueueView:
+    """The queue of one person; safe to call from several threads (one session per call)."""
+
+    def __init__(self, db: Database, username: str, screener: Screener | None = None) -> None:
+        self.db = db
+        self.username = username
+        self.screener = screener or Screener.default()
+        self.actor: Actor
+        self._sites: dict[int, SiteInfo]
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the person's roles and sites again (after an administrator changed them)."""
+        with self.db.session() as session:
+            actor = resolve_actor(session, self.username)
+            rows = session.execute(
+                select(Site.id, Site.name, Site.platform, Department.name)
+                .join(Department, Department.id == Site.department_id)
+                .where(Site.department_id.in_(actor.moderates))
+                .order_by(Site.name, Site.id)
+            )
+            sites = {row[0]: SiteInfo(*row) for row in rows}
+        self.actor, self._sites = actor, sites
+
+    def sites(self) -> list[SiteInfo]:
+        return list(self._sites.values())
+
+    def platforms(self) -> list[str]:
+        return sorted({site.platform for site in self._sites.values()})
+
+    # --- pages of ids ----------------------------------------------------------------
+
+    def page(
+        self, queue_filter: QueueFilter, after: QueueCursor | None = None, limit: int = 500
+    ) -> IdPage:
+        """Up to `limit` comment ids, newest first, after `after` (the start when None)."""
+        site_ids = self._site_ids(queue_filter)
+        if not site_ids or limit <= 0:
+            return IdPage([], None)
+        with self.db.session() as session:
+            if queue_filter.search_terms() or _is_code(queue_filter.suggestion):
+                query = self._selective_page(session, queue_filter, site_ids, after, limit)
+            else:
+                query = self._merged_page(queue_filter, site_ids, after, limit)
+            found = [(row[0], row[1]) for row in session.execute(query)]
+        ids = [comment_id for comment_id, _ in found]
+        if len(found) < limit:
+            return IdPage(ids, None)
+        last_id, last_created = found[-1]
+        return IdPage(ids, QueueCursor(last_created, last_id))
+
+    def _merged_page(
+        self,
+        queue_filter: QueueFilter,
+        site_ids: list[int],
+        after: QueueCursor | None,
+        limit: int,
+    ) -> Select[int, datetime]:
+        statuses = sorted(queue_filter.statuses or CommentStatus)
+        common = self._common_conditions(queue_filter, after)
+        branches = [
+            select(Comment.id, Comment.created_at)
+            .where(Comment.site_id == site_id, Comment.status == status.value, *common)
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(limit)
+            .subquery()
+            .select()
+            for site_id, status in itertools.product(site_ids, statuses)
+        ]
+        merged = union_all(*branches).subquery()
+        return (
+            select(merged.c.id, merged.c.created_at)
+            .order_by(merged.c.created_at.desc(), merged.c.id.desc())
+            .limit(limit)
+        )
+
+    def _selective_page(
+        self,
+        session: Session,
+        queue_filter: QueueFilter,
+        site_ids: list[int],
+        after: QueueCursor | None,
+        limit: int,
+    ) -> Select[int, datetime]:
+        """One query starting from the index of a selective condition (the full-text index,
+        or `suggested_code` for one code), sorted afterwards: walking the queue in time order
+        would read thousands of rows for each one that matches."""
+        time_column: ColumnElement[datetime] | None = None
+        if session.get_bind().dialect.name == "sqlite" and not queue_filter.search_terms():
+            # A unary plus hides the time range from SQLite's planner, which would otherwise
+            # walk the queue index by time past thousands of rows to find the few with the code.
+            time_column = type_coerce(literal_column("+comments.created_at"), UTCDateTime())
+        query = select(Comment.id, Comment.created_at).where(
+            Comment.site_id.in_(site_ids),
+            *self._status_conditions(queue_filter),
+            *self._common_conditions(queue_filter, after, time_column),
+        )
+        query = self._with_search(session, query, queue_filter)
+        return query.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit)
+
+    def _with_search(
+        self, session: Session, query: Select[*_Columns], queue_filter: QueueFilter
+    ) -> Select[*_Columns]:
+        """Narrow to comments whose author or text holds every word (as a word's start)."""
+        terms = queue_filter.search_terms()
+        if not terms:
+            return query
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            expression = " ".join(f'"{term}"*' for term in terms)
+            return query.join(_FTS, _FTS.c.rowid == Comment.id).where(
+                _FTS.c.comments_fts.match(expression)
+            )
+        if dialect == "postgresql":
+            expression = " & ".join(f"'{term}':*" for term in terms)
+            return query.where(_PG_MATCH.bindparams(search_query=expression))
+        raise ConfigurationError(f"Full-text search is not available on {dialect}.")
+
+    @staticmethod
+    def _status_conditions(queue_filter: QueueFilter) -> list[ColumnElement[bool]]:
+        if not queue_filter.statuses:
+            return []
+        return [Comment.status.in_(sorted(s.value for s in queue_filter.statuses))]
+
+    @staticmethod
+    def _common_conditions(
+        queue_filter: QueueFilter,
+        after: QueueCursor | None = None,
+        time_column: ColumnElement[datetime] | None = None,
+    ) -> list[ColumnElement[bool]]:
+        created_at = Comment.created_at if time_column is None else time_column
+        conditions: list[ColumnElement[bool]] = []
+        low, high = received_bounds(queue_filter.received_from, queue_filter.received_to)
+        if low is not None:
+            conditions.append(created_at >= low)
+        if high is not None:
+            conditions.append(created_at < high)
+        suggestion = queue_filter.suggestion
+        if suggestion == ANY_SUGGESTION:
+            conditions.append(Comment.suggested_code.is_not(None))
+        elif suggestion == NO_SUGGESTION:
+            conditions.append(Comment.suggested_code.is_(None))
+        elif suggestion is not None:
+            conditions.append(Comment.suggested_code == suggestion)
+        if after is not None:
+            # The first term is an index range; the second breaks ties between equal times.
+            conditions.append(created_at <= after.created_at)
+            conditions.append(or_(created_at < after.created_at, Comment.id < after.id))
+        return conditions
+
+    def _site_ids(self, queue_filter: QueueFilter) -> list[int]:
+        return [
+            site.id
+            for site in self._sites.values()
+            if (not queue_filter.site_ids or site.id in queue_filter.site_ids)
+            and (not queue_filter.platforms or site.platform in queue_filter.platforms)
+        ]
+
+    # --- rows --------------------------------------------------------------------------
+
+    def rows(self, ids: Sequence[int]) -> list[QueueRow]:
+        """The rows of these comments, in the order given; ids the person may not see are
+        left out."""
+        if not ids or not self._sites:
+            return []
+        with self.db.session() as session:
+            found = session.execute(
+                select(
+                    Comment.id,
+                    Comment.created_at,
+                    Comment.site_id,
+                    Comment.author_name,
+                    func.substr(Comment.text, 1, EXCERPT_CHARS),
+                    Comment.status,
+                    Comment.platform_state,
+                    Comment.version,
+                    Comment.pending_entry_id,
+                    Comment.suggested_code,
+                    Comment.suggestion_why,
+                ).where(Comment.id.in_(list(ids)))
+            )
+            # By primary key alone: with the site condition in SQL too, SQLite may walk the
+            # site index instead, through every comment of those sites.
+            by_id = {row[0]: row for row in found if row[2] in self._sites}
+        result = []
+        for comment_id in ids:
+            row = by_id.get(comment_id)
+            if row is None:
+                continue
+            (_, created, site_id, author, excerpt, status, state, version, pending, code, why) = row
+            if code is None:
+                code, why = self._screen(excerpt)
+            site = self._sites[site_id]
+            result.append(
+                QueueRow(
+                    comment_id, created, site_id, site.name, site.platform, author, excerpt,
+                    status, state, version, pending is not None, code, why,
+                )
+            )  # fmt: skip
+        return result
+
+    def _screen(self, excerpt: str) -> tuple[str | None, str]:
+        """Until sync stores a suggestion with each comment, screen the shown start."""
+        suggestions = self.screener.screen(excerpt)
+        if not suggestions:
+            return None, ""
+        return suggestions[0].code, suggestions[0].why
+
+    # --- counts ------------------------------------------------------------------------
+
+    def counts(self, queue_filter: QueueFilter) -> FilterCounts:
+        """Counts for every choice of the site, platform, status and suggestion filters.
+
+        One grouped query under the date and search filters; each facet then keeps the
+        other filters and drops its own.
+        """
+        all_sites = list(self._sites)
+        groups: list[tuple[int, str, str | None, int]] = []
+        if all_sites:
+            with self.db.session() as session:
+                query = (
+                    select(
+                        Comment.site_id, Comment.status, Comment.suggested_code, func.count()
+                    )
+                    .where(Comment.site_id.in_(all_sites), *self._common_conditions(
+                        QueueFilter(
+                            received_from=queue_filter.received_from,
+                            received_to=queue_filter.received_to,
+                        )
+                    ))
+                    .group_by(Comment.site_id, Comment.status, Comment.suggested_code)
+                )  # fmt: skip
+                query = self._with_search(session, query, queue_filter)
+                groups = [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
+
+        statuses = {s.value for s in queue_filter.statuses}
+
+        def site_ok(site_id: int) -> bool:
+            return not queue_filter.site_ids or site_id in queue_filter.site_ids
+
+        def platform_ok(site_id: int) -> bool:
+            return not queue_filter.platforms or self._sites[site_id].platform in (
+                queue_filter.platforms
+            )
+
+        def status_ok(status: str) -> bool:
+            return not statuses or status in statuses
+
+        def suggestion_ok(code: str | None) -> bool:
+            wanted = queue_filter.suggestion
+            if wanted is None:
+                return True
+            if wanted == ANY_SUGGESTION:
+                return code is not None
+            if wanted == NO_SUGGESTION:
+                return code is None
+            return code == wanted
+
+        total = 0
+        by_status: dict[str, int] = dict.fromkeys((s.value for s in CommentStatus), 0)
+        by_site: dict[int, int] = dict.fromkeys(all_sites, 0)
+        by_platform: dict[str, int] = dict.fromkeys(self.platforms(), 0)
+        by_suggestion: dict[str | None, int] = {}
+        for site_id, status, code, count in groups:
+            checks = (site_ok(site_id), platform_ok(site_id), status_ok(status))
+            if all(checks) and suggestion_ok(code):
+                total += count
+            if checks[0] and checks[1] and suggestion_ok(code):
+                by_status[status] = by_status.get(status, 0) + count
+            if checks[1] and checks[2] and suggestion_ok(code):
+                by_site[site_id] += count
+            if checks[0] and checks[2] and suggestion_ok(code):
+                platform = self._sites[site_id].platform
+                by_platform[platform] += count
+            if all(checks):
+                by_suggestion[code] = by_suggestion.get(code, 0) + count
+        return FilterCounts(total, by_status, by_site, by_platform, by_suggestion)
+
+    # --- sync status -------------------------------------------------------------------
+
+    def sync_status(self) -> list[SiteSync]:
+        """When each of the person's sites was last synced, and its last error."""
+        with self.db.session() as session:
+            states = {
+                state.site_id: state
+                for state in session.scalars(
+                    select(SyncState).where(SyncState.site_id.in_(list(self._sites)))
+                )
+            }
+        result = []
+        for site in self._sites.values():
+            state = states.get(site.id)
+            result.append(
+                SiteSync(
+                    site.id, site.name, site.platform,
+                    state.last_sync_at if state else None, state.last_error if state else "",
+                )
+            )  # fmt: skip
+        return result
+
+    # --- one comment -------------------------------------------------------------------
+
+    def comment(self, comment_id: int) -> CommentView:
+        """One comment with its post, thread, platform capabilities, history and records.
+
+        Raises NotFound or PermissionDenied; the detail pane is moderators' only, like the
+        queue it opens from.
+        """
+        with self.db.session() as session:
+            detail = queries.comment_detail(session, self.actor, comment_id)
+            comment, site, post = detail.comment, detail.site, detail.post
+            if comment.site_id not in self._sites:
+                raise PermissionDenied(
+                    f"Comment {comment_id} belongs to a department {self.actor.describe()} "
+                    "does not moderate."
+                )
+            thread = self._thread(session, comment)
+            history = [_history_item(entry) for entry in detail.history]
+            records = [
+                RecordItem(r.id, r.captured_at, r.captured_by, r.sha256) for r in detail.records
+            ]
+            link = post.raw.get("link") if isinstance(post.raw, dict) else None
+            if not isinstance(link, str):
+                link = _first_link(post.text)
+            view = CommentView(
+                id=comment.id,
+                site_id=site.id,
+                site_name=site.name,
+                platform=site.platform,
+                author_name=comment.author_name,
+                author_id=comment.author_id,
+                text=comment.text,
+                created_at=comment.created_at,
+                permalink=comment.permalink,
+                attachments=list(comment.attachments),
+                status=comment.status,
+                platform_state=comment.platform_state,
+                version=comment.version,
+                pending=comment.pending_entry_id is not None,
+                post_text=post.text,
+                post_permalink=post.permalink,
+                post_link=link,
+                thread=thread,
+                capabilities=capabilities_of(site),
+                history=history,
+                records=records,
+            )
+            stored = (comment.suggested_code, comment.suggestion_why)
+        suggestions = self.screener.screen(view.text)
+        code, why = stored
+        if code is not None and all(s.code != code for s in suggestions):
+            suggestions.insert(0, Suggestion(code, why, ()))
+        return replace(view, suggestions=suggestions)
+
+    def _thread(self, session: Session, comment: Comment) -> list[ThreadItem]:
+        """The parent, the comment, its replies, and the parent's other replies."""
+        excerpt = func.substr(Comment.text, 1, 300)
+        columns = (Comment.id, Comment.author_name, Comment.created_at, excerpt)
+
+        def items(relation: str, condition: ColumnElement[bool]) -> list[ThreadItem]:
+            rows = session.execute(
+                select(*columns)
+                # A thread stays within its post; the post's index finds it quickly.
+                .where(condition, Comment.post_id == comment.post_id)
+                .order_by(Comment.created_at, Comment.id)
+                .limit(THREAD_LIMIT)
+            )
+            return [ThreadItem(r[0], relation, r[1], r[2], r[3]) for r in rows]
+
+        parent = items("parent", Comment.id == comment.parent_id) if comment.parent_id else []
+        this = [ThreadItem(comment.id, "this", comment.author_name, comment.created_at, "")]
+        replies = items("reply", Comment.parent_id == comment.id)
+        siblings = (
+            items(
+                "sibling",
+                and_(Comment.parent_id == comment.parent_id, Comment.id != comment.id),
+            )
+            if comment.parent_id
+            else []
+        )
+        return parent + this + replies + siblings
+
+
+def _is_code(suggestion: str | None) -> bool:
+    return suggestion is not None and suggestion not in (ANY_SUGGESTION, NO_SUGGESTION)
+
+
+def received_bounds(
+    received_from: date | None, received_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Local calendar days (America/Chicago, both inclusive) as a half-open UTC range."""
+
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time(0), CITY_TZ).astimezone(UTC)
+
+    low = start_of(received_from) if received_from else None
+    high = start_of(received_to + timedelta(days=1)) if received_to else None
+    return low, high
+
+
+def _first_link(text: str) -> str:
+    found = _LINK.search(text)
+    return found.group(0).rstrip(".,;:!?)") if found else ""
+
+
+def _history_item(entry: LogEntry) -> HistoryItem:
+    return HistoryItem(
+        entry.id, entry.at, entry.actor, entry.action, entry.state, entry.reason_code,
+        entry.note, entry.detail, entry.outcome_of, entry.record_id,
+    )  # fmt: skip
+
+
+__all__ = [
+    "ANY_SUGGESTION",
+    "NO_SUGGESTION",
+    "CommentView",
+    "FilterCounts",
+    "HistoryItem",
+    "IdPage",
+    "QueueCursor",
+    "QueueFilter",
+    "QueueRow",
+    "QueueView",
+    "RecordItem",
+    "SiteInfo",
+    "SiteSync",
+    "ThreadItem",
+]

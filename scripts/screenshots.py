@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Screenshots of the real console window for docs/, taken under a private Xvfb.
+
+    python scripts/screenshots.py [--out docs]
+
+Starts Xvfb on a free display, runs the console there in demo mode (a real X11 window,
+QT_QPA_PLATFORM=xcb), drives it to each screen and grabs the whole X screen, dialogs
+included. Needs the `xvfb` Debian package (see docs/ or scripts/services/debian-packages.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREEN = (1280, 800)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.inside:
+        return take_screenshots(args.out)
+    return run_under_xvfb(args.out)
+
+
+def run_under_xvfb(out: Path) -> int:
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        print("Xvfb is not installed: apt-get install xvfb", file=sys.stderr)
+        return 2
+    # Xvfb picks a free display itself and writes its number to this pipe.
+    read_end, write_end = os.pipe()
+    screen = f"{SCREEN[0]}x{SCREEN[1]}x24"
+    server = subprocess.Popen(  # noqa: S603 - a fixed program found on PATH
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", screen, "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as announced:
+            display = announced.readline().strip()
+        if not display:
+            print("Xvfb did not start", file=sys.stderr)
+            return 2
+        env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
+        env.pop("WAYLAND_DISPLAY", None)
+        return subprocess.call(  # noqa: S603 - this very script, with the same interpreter
+            [sys.executable, str(Path(__file__).resolve()), "--inside", "--out", str(out)],
+            env=env,
+            cwd=ROOT,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def take_screenshots(out: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QGuiApplication
+
+    from hsm_console.domain import Action
+    from hsm_console.gui.appearance import use_palette
+    from hsm_console.gui.settings import GuiSettings
+    from hsm_console.gui.start import qt_application, start_console
+
+    application = qt_application()
+
+    def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the window did not get there in time")
+            application.processEvents()
+            time.sleep(0.01)
+
+    def settle(seconds: float = 0.4) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            application.processEvents()
+            time.sleep(0.01)
+
+    def capture(name: str) -> None:
+        settle()
+        screen = QGuiApplication.primaryScreen()
+        path = out / name
+        screen.grabWindow(0).save(str(path), "PNG")  # the whole X screen, dialogs too
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = GuiSettings(QSettings(str(Path(folder) / "gui.ini"), QSettings.Format.IniFormat))
+        settings.auto_sync_minutes = 0
+        console = start_console(None, True, settings)
+        window = console.window
+        try:
+            window.setGeometry(0, 0, *SCREEN)
+            wait_until(lambda: not window.syncing and window.model.rowCount() > 0)
+            # A Facebook comment with a suggestion, so the highlighting shows.
+            row = next(
+                r
+                for r in range(window.model.rowCount())
+                if (q := window.model.queue_row(r)) is not None
+                and q.suggested_code == "PII"
+                and q.platform == "facebook"
+            )
+            window.select_row(row)
+            wait_until(lambda: window.detail.comment_id == window.current_comment_id())
+            capture("console-queue.png")
+
+            window.act(Action.HIDE)
+            wait_until(lambda: window.triage.dialog is not None)
+            dialog = window.triage.dialog
+            assert dialog is not None
+            dialog.code_search.setText("personal")
+            dialog.note.setText("posts a named neighbour's SSN")
+            capture("console-action-dialog.png")
+            dialog.reject()
+            wait_until(lambda: window.triage.dialog is None)
+
+            window.help.open()
+            capture("console-shortcuts.png")
+            window.help.hide()
+
+            use_palette(application, dark=True)
+            window.select_row(0)
+            wait_until(lambda: window.detail.comment_id == window.current_comment_id())
+            capture("console-dark.png")
+        finally:
+            console.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""Reading what the window did from the database and the sandbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from hsm_console.db.models import Comment
+from hsm_console.domain import PlatformState
+from tests.conftest import World
+
+WAIT_MS = 15_000  # generous: CI machines are slow, and nothing here measures speed
+
+
+def log_entries(world: World, comment_id: int) -> list[tuple[str, str, str | None, int | None]]:
+    """(action, state, reason code, outcome_of) of a comment's log entries, oldest first."""
+    with world.db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT action, state, reason_code, outcome_of FROM action_log "
+                "WHERE comment_id = :c ORDER BY id"
+            ),
+            {"c": comment_id},
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def count(world: World, sql: str, **params: object) -> int:
+    with world.db.engine.connect() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+def comment_state(world: World, comment_id: int) -> tuple[str, str]:
+    """(status, platform_state) of the comment in the database."""
+    with world.db.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, platform_state FROM comments WHERE id = :c"), {"c": comment_id}
+        ).one()
+        return row[0], row[1]
+
+
+def state_on_platform(world: World, comment_id: int) -> PlatformState:
+    """What the sandbox itself says about the comment, asked over HTTP."""
+    app = world.app("alice")
+    with world.db.session() as session:
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        connector = app.connectors(comment.site)
+        external_id = comment.external_id
+    try:
+        return connector.fetch_state(external_id)
+    finally:
+        connector.close()

@@ -1,0 +1,113 @@
+"""Every model and proxy of the window passes Qt's model tester."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+from sqlalchemy import text
+
+from hsm_console.gui.history_model import HistoryModel
+from hsm_console.gui.main_window import MainWindow
+from hsm_console.gui.queue_loader import QueueLoader
+from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel
+from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
+from hsm_console.gui.workers import TaskRunner
+from hsm_console.policy import load_policy
+from hsm_console.services.queue_view import HistoryItem, QueueFilter, QueueView
+from tests.conftest import World
+from tests.gui.helpers import WAIT_MS
+
+pytestmark = pytest.mark.gui
+
+
+def test_the_queue_model_of_the_window(qtmodeltester: ModelTester, window: MainWindow) -> None:
+    qtmodeltester.check(window.model)
+    row = window.model.queue_row(0)
+    assert row is not None
+    assert window.model.index(0, Column.AUTHOR).data() == row.author_name
+    assert window.model.index(0, 0).data(ID_ROLE) == row.id
+    assert window.model.index(0, 0).data(ROW_ROLE) == row
+
+
+def test_the_queue_model_fetches_more_pages_as_asked(
+    qtbot: QtBot, qtmodeltester: ModelTester, gui_world: World
+) -> None:
+    view = QueueView(gui_world.db, "alice")
+    runner = TaskRunner()
+    model = QueueModel(view.rows)
+    loader = QueueLoader(view, runner, model, page_size=10)
+    everything = view.page(QueueFilter(), None, 1000).ids
+    try:
+        loader.load(QueueFilter())
+        qtbot.waitUntil(lambda: model.rowCount() == 10, timeout=WAIT_MS)
+        assert model.canFetchMore(QModelIndex())
+
+        qtmodeltester.check(model)  # fetches more while it checks
+        for _ in range(len(everything)):  # a bound, in case fetching stalled
+            if model.rowCount() == len(everything):
+                break
+            model.fetchMore(QModelIndex())
+            qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
+
+        assert model.ids() == everything
+        assert not model.canFetchMore(QModelIndex())
+        qtmodeltester.check(model)
+    finally:
+        runner.shutdown()
+
+
+def test_the_queue_model_marks_rows_stale_instead_of_resetting(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    resets: list[int] = []
+    changed: list[int] = []
+    window.model.modelReset.connect(lambda: resets.append(1))
+    window.model.dataChanged.connect(lambda first, last, roles=(): changed.append(first.row()))
+    comment_id = window.model.comment_id(2)
+    with gui_world.db.transaction() as session:
+        session.execute(
+            text("UPDATE comments SET author_name = 'Renamed' WHERE id = :c"),
+            {"c": comment_id},
+        )
+
+    window.model.refresh([comment_id])
+
+    assert changed == [2]
+    assert resets == []
+    assert window.model.index(2, Column.AUTHOR).data() == "Renamed"
+
+
+def test_the_reason_code_model_and_its_filter(qtmodeltester: ModelTester) -> None:
+    codes = ReasonCodeModel(list(load_policy().codes.values()))
+    filtered = ReasonCodeFilter()
+    filtered.setSourceModel(codes)
+    qtmodeltester.check(codes)
+    qtmodeltester.check(filtered)
+
+    filtered.set_search("personal phone")
+
+    assert [filtered.index(r, 0).data(CODE_ROLE) for r in range(filtered.rowCount())] == ["PII"]
+    qtmodeltester.check(filtered)
+    filtered.set_search("")
+    assert filtered.rowCount() == codes.rowCount()
+
+
+def test_the_history_model(qtmodeltester: ModelTester) -> None:
+    at = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+    model = HistoryModel()
+    qtmodeltester.check(model)
+    model.set_items(
+        [
+            HistoryItem(1, at, "alice", "hide", "pending", "PRF", "second line", "", None, 7),
+            HistoryItem(2, at, "alice", "hide", "applied", "PRF", "", "", 1, 7),
+        ]
+    )
+    qtmodeltester.check(model)
+    assert model.index(0, 0).data() == "2026-03-02 08:05:00 CST"
+    assert model.index(1, 3).data() == "applied"
+    assert model.index(1, 5).data() == "(outcome of entry 1)"
+    assert "Note: second line" in model.index(0, 5).data(Qt.ItemDataRole.ToolTipRole)

@@ -1,0 +1,288 @@
+"""Acting on comments from the window: by keyboard, in bulk, refused, confirmed, failed."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from hsm_console.domain import PlatformState
+from hsm_console.gui.action_dialog import ActionDialog
+from hsm_console.gui.main_window import MainWindow
+from hsm_console.sandbox import FaultKind
+from tests.conftest import World
+from tests.gui.helpers import WAIT_MS, comment_state, count, log_entries, state_on_platform
+
+pytestmark = pytest.mark.gui
+
+
+def press(qtbot: QtBot, window: MainWindow, key: Qt.Key) -> None:
+    """A key pressed with the queue focused, as a moderator does."""
+    window.table.setFocus()
+    qtbot.keyClick(window.table, key)
+
+
+def open_dialog(qtbot: QtBot, window: MainWindow, key: Qt.Key) -> ActionDialog:
+    press(qtbot, window, key)
+    qtbot.waitUntil(lambda: window.triage.dialog is not None, timeout=WAIT_MS)
+    dialog = window.triage.dialog
+    assert dialog is not None
+    return dialog
+
+
+def test_a_comment_is_triaged_by_keyboard_from_end_to_end(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    first = window.model.comment_id(0)
+    second = window.model.comment_id(1)
+    assert window.current_comment_id() == first
+
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_H)
+    assert "hidden from everyone except the author and their friends" in dialog.effect.text()
+    assert dialog.effect.text().startswith("Facebook: ")
+    qtbot.keyClicks(dialog.code_search, "profan")
+    chosen = dialog.chosen_code()
+    assert chosen is not None
+    assert chosen.code == "PRF"
+    assert "Obscene, vulgar or profane" in dialog.definition.text()
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Tab)  # on to the code list
+    qtbot.keyClick(dialog.code_list, Qt.Key.Key_Tab)  # on to the note
+    qtbot.keyClicks(dialog.note, "profanity in the first line")
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Return)
+
+    # The selection moves on to the next comment, whose details then show.
+    qtbot.waitUntil(lambda: window.current_comment_id() == second, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.detail.comment_id == second, timeout=WAIT_MS)
+    # Recorded first (a retained record, a pending entry), then applied on the platform.
+    assert log_entries(gui_world, first) == [
+        ("hide", "pending", "PRF", None),
+        ("hide", "applied", "PRF", _pending_id(gui_world, first)),
+    ]
+    assert count(gui_world, "SELECT count(*) FROM retained_records WHERE comment_id = :c", c=first)
+    assert count(
+        gui_world, "SELECT count(*) FROM action_log WHERE comment_id = :c AND note = :n",
+        c=first, n="profanity in the first line",
+    ) == 1  # fmt: skip
+    assert comment_state(gui_world, first) == ("hidden", "hidden")
+    assert state_on_platform(gui_world, first) is PlatformState.HIDDEN
+    row = window.model.queue_row(0)
+    assert row is not None
+    assert row.status == "hidden"
+
+
+def _pending_id(world: World, comment_id: int) -> int:
+    return count(
+        world,
+        "SELECT id FROM action_log WHERE comment_id = :c AND state = 'pending'",
+        c=comment_id,
+    )
+
+
+def test_the_dialog_refuses_to_proceed_without_a_reason_code(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_F)
+    assert not dialog.ok_button.isEnabled()
+    assert "Choose a reason code" in dialog.problem_label.text()
+
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+    dialog.accept()  # even when asked directly
+
+    assert dialog.isVisible()
+    assert window.triage.dialog is dialog
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.triage.dialog is None, timeout=WAIT_MS)
+    assert count(gui_world, "SELECT count(*) FROM action_log") == 0
+    assert count(gui_world, "SELECT count(*) FROM retained_records") == 0
+
+
+def test_a_code_that_needs_a_note_waits_for_one(qtbot: QtBot, window: MainWindow) -> None:
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_H)
+    qtbot.keyClicks(dialog.code_search, "HAR")
+    assert not dialog.ok_button.isEnabled()
+    assert "needs a note" in dialog.problem_label.text()
+    assert dialog.note_label.text() == "&Note (required):"
+
+    qtbot.keyClicks(dialog.note, "names a private resident's child")
+
+    assert dialog.ok_button.isEnabled()
+    dialog.reject()
+
+
+def test_remove_asks_for_confirmation_and_cancel_changes_nothing(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    first = window.model.comment_id(0)
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_R)
+    assert "deleted from Facebook permanently" in dialog.effect.text()
+    qtbot.keyClicks(dialog.code_search, "spam")
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.triage.confirmation is not None, timeout=WAIT_MS)
+    box = window.triage.confirmation
+    assert box is not None
+    assert "cannot be undone" in box.text()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+
+    qtbot.waitUntil(lambda: window.triage.confirmation is None, timeout=WAIT_MS)
+    assert log_entries(gui_world, first) == []
+    assert state_on_platform(gui_world, first) is PlatformState.VISIBLE
+    assert window.current_comment_id() == first
+
+
+def test_remove_once_confirmed_deletes_on_the_platform(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    first = window.model.comment_id(0)
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_R)
+    qtbot.keyClicks(dialog.code_search, "SPM")
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.triage.confirmation is not None, timeout=WAIT_MS)
+    box = window.triage.confirmation
+    assert box is not None
+    remove = next(b for b in box.buttons() if b.text() == "&Remove")
+
+    remove.click()
+
+    qtbot.waitUntil(lambda: comment_state(gui_world, first)[0] == "removed", timeout=WAIT_MS)
+    assert [entry[:2] for entry in log_entries(gui_world, first)] == [
+        ("remove", "pending"),
+        ("remove", "applied"),
+    ]
+    assert state_on_platform(gui_world, first) is PlatformState.REMOVED
+
+
+def test_a_platform_failure_is_explained_and_leaves_the_row_as_it_was(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    gui_world.sandbox.faults.add(FaultKind.SERVER_ERROR, method="POST", times=None)
+    first = window.model.comment_id(0)
+
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_H)
+    qtbot.keyClicks(dialog.code_search, "PRF")
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: window.problems.current is not None, timeout=WAIT_MS)
+    problem = window.problems.current
+    assert problem is not None
+    assert problem.message_label.text().startswith("Facebook did not hide the comment")
+    assert "The comment is as it was" in problem.message_label.text()
+    assert problem.windowTitle() == "Facebook did not hide the comment"
+    problem.copy_button.click()
+    copied = QGuiApplication.clipboard().text()
+    assert "HSM Console" in copied
+    assert f"Comment {first}; log entries" in copied
+
+    assert comment_state(gui_world, first) == ("new", "visible")
+    assert [entry[:2] for entry in log_entries(gui_world, first)] == [
+        ("hide", "pending"),
+        ("hide", "failed"),
+    ]
+    row = window.model.queue_row(0)
+    assert row is not None
+    assert (row.status, row.platform_state) == ("new", "visible")
+    assert window.current_comment_id() == first  # left where it was, to try again
+    gui_world.sandbox.faults.clear()
+    assert state_on_platform(gui_world, first) is PlatformState.VISIBLE
+
+
+def test_a_bulk_action_records_each_comment_separately(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    window.table.setFocus()
+    for _ in range(4):
+        qtbot.keyClick(window.table, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    chosen = [window.model.comment_id(row) for row in range(5)]
+    assert [row.id for row in window.selected_rows()] == chosen
+
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_H)
+    assert "Hide 5 comments?" in dialog.headline.text()
+    qtbot.keyClicks(dialog.code_search, "off-topic")
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(
+        lambda: window.current_comment_id() == window.model.comment_id(5), timeout=WAIT_MS
+    )
+    for comment_id in chosen:
+        assert [entry[:3] for entry in log_entries(gui_world, comment_id)] == [
+            ("hide", "pending", "OFT"),
+            ("hide", "applied", "OFT"),
+        ]
+        assert state_on_platform(gui_world, comment_id) is PlatformState.HIDDEN
+    records = count(
+        gui_world,
+        "SELECT count(DISTINCT record_id) FROM action_log WHERE comment_id IN "
+        f"({','.join(map(str, chosen))})",
+    )
+    assert records == 5
+    assert window.triage.progress is None
+
+
+def test_a_bulk_action_can_be_stopped_and_leaves_the_rest_untouched(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    gui_world.sandbox.faults.add(FaultKind.SLOW, method="POST", seconds=0.3, times=None)
+    window.table.setFocus()
+    for _ in range(5):
+        qtbot.keyClick(window.table, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    chosen = [window.model.comment_id(row) for row in range(6)]
+
+    dialog = open_dialog(qtbot, window, Qt.Key.Key_H)
+    qtbot.keyClicks(dialog.code_search, "PRF")
+    qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: window.triage.progress is not None and window.triage.progress.value() >= 1,
+        timeout=WAIT_MS,
+    )
+    progress = window.triage.progress
+    assert progress is not None
+    assert progress.isVisible()
+    qtbot.keyClick(progress, Qt.Key.Key_Escape)  # the Stop button's key
+
+    qtbot.waitUntil(lambda: window.triage.progress is None, timeout=WAIT_MS)
+    acted = [c for c in chosen if log_entries(gui_world, c)]
+    assert 1 <= len(acted) < len(chosen)
+    assert acted == chosen[: len(acted)]
+    for comment_id in acted:  # every one begun is complete: pending, then its outcome
+        assert [entry[1] for entry in log_entries(gui_world, comment_id)] == [
+            "pending",
+            "applied",
+        ]
+    for comment_id in chosen[len(acted) :]:
+        assert comment_state(gui_world, comment_id) == ("new", "visible")
+
+
+def test_twenty_comments_are_triaged_by_keyboard_alone(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    """The issue's measure of done: twenty in a row, each recorded with its reason."""
+    chosen = [window.model.comment_id(row) for row in range(20)]
+    for number, comment_id in enumerate(chosen):
+        assert window.current_comment_id() == comment_id
+        if number % 2:
+            dialog = open_dialog(qtbot, window, Qt.Key.Key_K)  # keep: no violation, preset
+        else:
+            dialog = open_dialog(qtbot, window, Qt.Key.Key_F)
+            qtbot.keyClicks(dialog.code_search, "off-topic")
+        qtbot.keyClick(dialog.code_search, Qt.Key.Key_Return)
+        following = window.model.comment_id(number + 1)
+        qtbot.waitUntil(lambda f=following: window.current_comment_id() == f, timeout=WAIT_MS)
+
+    for number, comment_id in enumerate(chosen):
+        code = "NVL" if number % 2 else "OFT"
+        action = "keep" if number % 2 else "flag"
+        assert [entry[:3] for entry in log_entries(gui_world, comment_id)] == [
+            (action, "pending", code),
+            (action, "applied", code),
+        ]
+    # Back to the first: its history shows in the detail pane.
+    qtbot.keyClick(window.table, Qt.Key.Key_Home, Qt.KeyboardModifier.ControlModifier)
+    history = window.detail.history_model
+    qtbot.waitUntil(
+        lambda: window.detail.comment_id == chosen[0] and history.rowCount() == 2,
+        timeout=WAIT_MS,
+    )
+    assert [history.index(row, 4).data() for row in range(2)] == ["OFT", "OFT"]
