@@ -332,8 +332,10 @@ class Screener:
 def _fingerprint(text: str) -> bytes | None:
     """The same digest for texts that differ only in spacing, letter case, Unicode form or
     invisible characters; None for text with nothing to compare (an image-only comment)."""
-    normal = unicodedata.normalize("NFKC", text)
-    normal = "".join(ch for ch in normal if unicodedata.category(ch) != "Cf")  # zero-width, bidi
+    normal = text
+    if not text.isascii():  # ASCII is already NFKC and has no invisible characters
+        normal = unicodedata.normalize("NFKC", text)
+        normal = "".join(ch for ch in normal if unicodedata.category(ch) != "Cf")  # bidi, ZW
     normal = " ".join(normal.casefold().split())
     if not normal:
         return None

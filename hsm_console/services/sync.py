@@ -403,9 +403,9 @@ class SyncService:
         """Comments missing from a complete listing: ask the platform what became of them."""
         with self.db.session() as session:
             missing = [
-                (c.id, c.external_id)
-                for c in session.scalars(
-                    select(Comment)
+                (comment_id, external_id)
+                for comment_id, external_id in session.execute(
+                    select(Comment.id, Comment.external_id)
                     .where(
                         Comment.post_id == post_id,
                         Comment.platform_state != PlatformState.REMOVED.value,
@@ -413,7 +413,7 @@ class SyncService:
                     )
                     .order_by(Comment.id)
                 )
-                if c.external_id not in seen
+                if external_id not in seen
             ][:GONE_CHECKS_PER_POST]
         for comment_id, external_id in missing:
             state = self._read(run, partial(run.connector.fetch_state, external_id))
