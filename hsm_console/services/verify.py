@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
@@ -22,11 +23,12 @@ from hsm_console.records import (
     RECORD_FIELDS,
     entry_hash_of_row,
     record_hash,
+    sqlite_time_text,
 )
 
 BATCH = 5000
 # Positions in a row of ENTRY_FIELDS (then entry_hash).
-_ID, _PREV = ENTRY_FIELDS.index("id"), ENTRY_FIELDS.index("prev_hash")
+_ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
 _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
 
 
@@ -61,7 +63,12 @@ def _verify(
     progress: Callable[[int, int], None] | None,
     cancelled: Callable[[], bool],
 ) -> VerifyReport:
-    entry_columns = [LogEntry.__table__.c[name] for name in (*ENTRY_FIELDS, "entry_hash")]
+    entry_columns: list[Any] = [
+        LogEntry.__table__.c[name] for name in (*ENTRY_FIELDS, "entry_hash")
+    ]
+    raw_times = session.get_bind().dialect.name == "sqlite"
+    if raw_times:  # read `at` as stored text; sqlite_time_text makes it canonical
+        entry_columns[_AT] = type_coerce(entry_columns[_AT], String)
     record_columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
     cited: dict[int, tuple[str, int]] = {}  # record id -> (hash cited, first entry citing it)
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
@@ -78,7 +85,7 @@ def _verify(
             problem = f"entries {previous_id + 1} to {entry_id - 1} are missing"
         elif row[_PREV] != previous_hash:
             problem = f"entry {entry_id} does not follow entry {previous_id} (chain broken)"
-        elif entry_hash_of_row(row[:-1]) != stored_hash:
+        elif entry_hash_of_row(_canonical_times(row, raw_times)) != stored_hash:
             problem = f"entry {entry_id} was altered: its contents no longer match its hash"
         if problem:
             return VerifyReport(
@@ -117,3 +124,10 @@ def _verify(
         if records % BATCH == 0 and cancelled():
             return VerifyReport(checked, records, previous_id, previous_hash, cancelled=True)
     return VerifyReport(checked, records, previous_id, previous_hash)
+
+
+def _canonical_times(row: Any, raw_times: bool) -> list[Any]:
+    values = list(row[:-1])
+    if raw_times:
+        values[_AT] = sqlite_time_text(values[_AT])
+    return values
