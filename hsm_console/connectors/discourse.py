@@ -17,7 +17,7 @@ import html
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -40,6 +40,7 @@ from hsm_console.connectors.http import (
     retry_after_seconds,
     wait_text,
 )
+from hsm_console.connectors.payload import as_int, as_text, iso_utc, utc_time
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 
@@ -170,7 +171,7 @@ class DiscourseConnector(Connector):
         numbers = self._numbers.setdefault(topic, {})
         last = after
         for item in items:
-            if isinstance(item, dict) and (number := _int(item.get("post_number"))) is not None:
+            if isinstance(item, dict) and (number := as_int(item.get("post_number"))) is not None:
                 last = max(last, number)
                 if (post_id := _id(item.get("id"))) is not None:
                     numbers[number] = post_id
@@ -269,14 +270,14 @@ class DiscourseConnector(Connector):
         slug = item.get("slug")
         if isinstance(slug, str) and slug:
             self._slugs[topic_id] = slug
-        highest = _int(item.get("highest_post_number"))
+        highest = as_int(item.get("highest_post_number"))
         if highest is not None:
             self._highest[topic_id] = highest
         # Topic lists carry titles, not bodies: reading every post #1 would cost a call per
         # topic against a 60-a-minute limit.
         return RemotePost(
             external_id=topic_id,
-            text=_text(item.get("title")),
+            text=as_text(item.get("title")),
             created_at=_time(item.get("created_at"), topic_id),
             permalink=self._permalink(topic_id, None),
             raw=item,
@@ -288,13 +289,13 @@ class DiscourseConnector(Connector):
         if post_id is None:
             log.warning("Skipped a Discourse post without an id in topic %s: %.200r", topic, item)
             return None
-        username = _text(item.get("username"))
+        username = as_text(item.get("username"))
         name = item.get("name")
         shown = name if isinstance(name, str) and name.strip() else username
-        user_id = _int(item.get("user_id"))
+        user_id = as_int(item.get("user_id"))
         created = _time(item.get("created_at"), post_id)
-        version = _int(item.get("version"))
-        edited = _optional_time(item.get("updated_at")) if version and version > 1 else None
+        version = as_int(item.get("version"))
+        edited = iso_utc(item.get("updated_at")) if version and version > 1 else None
         cooked = item.get("cooked")
         raw_text = item.get("raw")
         if isinstance(raw_text, str):
@@ -302,7 +303,7 @@ class DiscourseConnector(Connector):
         elif isinstance(cooked, str):
             text = _html_text(cooked)  # no raw sent: the rendered HTML as plain text
         else:
-            text = _text(raw_text)
+            text = as_text(raw_text)
         return RemoteComment(
             external_id=post_id,
             post_external_id=topic,
@@ -311,7 +312,7 @@ class DiscourseConnector(Connector):
             author_name=shown or "(unknown)",
             text=text,
             created_at=created,
-            permalink=self._permalink(topic, _int(item.get("post_number")), post_id),
+            permalink=self._permalink(topic, as_int(item.get("post_number")), post_id),
             state=_state(item),
             attachments=self._attachments(cooked),
             raw=item,
@@ -320,7 +321,7 @@ class DiscourseConnector(Connector):
 
     def _parent(self, topic: str, reply_to: object) -> str | None:
         """The id of the post replied to; a reply to post #1 answers the topic itself."""
-        number = _int(reply_to)
+        number = as_int(reply_to)
         if number is None or number <= 1:
             return None
         numbers = self._numbers.setdefault(topic, {})
@@ -432,7 +433,7 @@ def _rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> fl
     if after is not None:
         return after
     extras = body.get("extras")
-    seconds = _int(extras.get("wait_seconds")) if isinstance(extras, dict) else None
+    seconds = as_int(extras.get("wait_seconds")) if isinstance(extras, dict) else None
     return float(seconds) if seconds is not None and seconds >= 0 else _DEFAULT_RATE_LIMIT_WAIT
 
 
@@ -480,7 +481,7 @@ def _is_comment(item: object) -> bool:
     if not isinstance(item, dict):
         log.warning("Skipped a Discourse post that is not an object: %.200r", item)
         return False
-    return _int(item.get("post_number")) != 1 and _int(item.get("post_type")) != SMALL_ACTION
+    return as_int(item.get("post_number")) != 1 and as_int(item.get("post_type")) != SMALL_ACTION
 
 
 def _state(item: Mapping[str, Any]) -> PlatformState:
@@ -548,23 +549,7 @@ def _html_text(cooked: str) -> str:
 
 
 def _time(value: object, external_id: str) -> datetime:
-    parsed = _optional_time(value)
-    if parsed is not None:
-        return parsed
-    # A post with a bad time must still reach the queue; `raw` keeps what was sent.
-    log.warning("Discourse item %.80s has no readable time (%.80r); using now", external_id, value)
-    return datetime.now(UTC)
-
-
-def _optional_time(value: object) -> datetime | None:
-    """Discourse's ISO 8601 ("2026-03-02T14:05:11.123Z") as an aware UTC time."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    return utc_time(value, "Discourse", external_id, log=log)
 
 
 def _id(value: object) -> str | None:
@@ -575,19 +560,3 @@ def _id(value: object) -> str | None:
     if isinstance(value, str) and _POST_ID.fullmatch(value):
         return value
     return None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)

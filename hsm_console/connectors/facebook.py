@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
@@ -32,6 +32,16 @@ from hsm_console.connectors.http import (
     HttpSettings,
     retry_after_seconds,
     wait_text,
+)
+from hsm_console.connectors.payload import (
+    as_id,
+    as_int,
+    as_text,
+    graph_data,
+    graph_next_cursor,
+    graph_time,
+    is_true,
+    utc_time,
 )
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
@@ -103,8 +113,8 @@ class FacebookConnector(Connector):
             "check the site's Page id."
         ):
             body = self._client.get(self._path(self.site.external_id, "published_posts"), params)
-        posts = [post for item in _data(body) if (post := _post(item)) is not None]
-        return Page(posts, _next_cursor(body))
+        posts = [post for item in graph_data(body, "Facebook") if (post := _post(item)) is not None]
+        return Page(posts, graph_next_cursor(body, "Facebook"))
 
     def list_comments(
         self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
@@ -125,10 +135,10 @@ class FacebookConnector(Connector):
             body = self._client.get(self._path(post_external_id, "comments"), params)
         comments = [
             comment
-            for item in _data(body)
+            for item in graph_data(body, "Facebook")
             if (comment := _comment(post_external_id, item)) is not None
         ]
-        return Page(comments, _next_cursor(body))
+        return Page(comments, graph_next_cursor(body, "Facebook"))
 
     def fetch_state(self, comment_external_id: str) -> PlatformState:
         try:
@@ -137,7 +147,7 @@ class FacebookConnector(Connector):
             if exc.gone:
                 return PlatformState.REMOVED
             raise
-        return PlatformState.HIDDEN if _truthy(body.get("is_hidden")) else PlatformState.VISIBLE
+        return PlatformState.HIDDEN if is_true(body.get("is_hidden")) else PlatformState.VISIBLE
 
     def hide(self, comment_external_id: str) -> None:
         self._set_hidden(comment_external_id, hidden=True)
@@ -168,8 +178,8 @@ class FacebookConnector(Connector):
 def graph_error(response: requests.Response) -> PlatformError:
     """A Graph error answer as a message a moderator can act on."""
     error = _error_object(response)
-    code = _int(error.get("code"))
-    subcode = _int(error.get("error_subcode"))
+    code = as_int(error.get("code"))
+    subcode = as_int(error.get("error_subcode"))
     status = response.status_code
     details = (
         f"HTTP {status}, Graph error {code}/{subcode} ({error.get('type', 'no type')}): "
@@ -243,7 +253,9 @@ def _rate_limit_wait(response: requests.Response) -> float:
         for entries in usage.values():
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict):
-                    minutes = max(minutes, _int(entry.get("estimated_time_to_regain_access")) or 0)
+                    minutes = max(
+                        minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0
+                    )
     if minutes > 0:
         return minutes * 60.0
     after = retry_after_seconds(response)
@@ -263,54 +275,22 @@ def _require_success(body: JSON, what: str) -> None:
 # --- payloads -------------------------------------------------------------------------
 
 
-def _data(body: JSON) -> list[Any]:
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise PlatformError(
-            "Facebook answered with something the console cannot read (no list of items). "
-            "Try again later; if it keeps happening, tell an administrator.",
-            details=f"top-level keys: {sorted(body)[:10]}",
-            retryable=True,
-        )
-    return data
-
-
-def _next_cursor(body: JSON) -> str | None:
-    """The `after` cursor, but only while `paging.next` says more exists."""
-    paging = body.get("paging")
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    if isinstance(after, str) and after:
-        return after
-    # Some edges give only the `next` URL; its `after` parameter is the same cursor.
-    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
-    if from_url:
-        return from_url[0]
-    raise PlatformError(
-        "Facebook said more items exist but gave no way to fetch them. Try again later.",
-        details="paging.next present without an `after` cursor",
-        retryable=True,
-    )
-
-
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or _id(item.get("id")) is None:
+    if not isinstance(item, dict) or as_id(item.get("id")) is None:
         log.warning("Skipped a Facebook post without an id: %.200r", item)
         return None
     return RemotePost(
         external_id=str(item["id"]),
-        text=_text(item.get("message")),
+        text=as_text(item.get("message")),
         created_at=_time(item.get("created_time"), item["id"]),
-        permalink=_text(item.get("permalink_url")),
+        permalink=as_text(item.get("permalink_url")),
         raw=item,
     )
 
 
 def _comment(post_external_id: str, item: object) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
         # Without an id nothing can be done with it; the rest of the page still counts.
         log.warning(
             "Skipped a Facebook comment without an id on %s: %.200r", post_external_id, item
@@ -322,13 +302,13 @@ def _comment(post_external_id: str, item: object) -> RemoteComment | None:
     return RemoteComment(
         external_id=external_id,
         post_external_id=post_external_id,
-        parent_external_id=_id(parent.get("id")) if isinstance(parent, dict) else None,
-        author_id=_id(author.get("id")) or "",
-        author_name=_text(author.get("name")) or "(unknown)",
-        text=_text(item.get("message")),
+        parent_external_id=as_id(parent.get("id")) if isinstance(parent, dict) else None,
+        author_id=as_id(author.get("id")) or "",
+        author_name=as_text(author.get("name")) or "(unknown)",
+        text=as_text(item.get("message")),
         created_at=_time(item.get("created_time"), external_id),
-        permalink=_text(item.get("permalink_url")),
-        state=PlatformState.HIDDEN if _truthy(item.get("is_hidden")) else PlatformState.VISIBLE,
+        permalink=as_text(item.get("permalink_url")),
+        state=PlatformState.HIDDEN if is_true(item.get("is_hidden")) else PlatformState.VISIBLE,
         attachments=_attachment_urls(item.get("attachment")),
         raw=item,
     )
@@ -346,44 +326,4 @@ def _attachment_urls(attachment: object) -> tuple[str, ...]:
 
 def _time(value: object, external_id: object) -> datetime:
     """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
-    log.warning(
-        "Facebook item %.80s has no readable created_time (%.80r); using now", external_id, value
-    )
-    return datetime.now(UTC)
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    return utc_time(value, "Facebook", external_id, log=log, field="created_time", parse=graph_time)

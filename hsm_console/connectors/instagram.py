@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
@@ -36,6 +36,16 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.facebook import graph_error
 from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
+from hsm_console.connectors.payload import (
+    as_id,
+    as_int,
+    as_text,
+    graph_data,
+    graph_next_cursor,
+    graph_time,
+    is_true,
+    utc_time,
+)
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
 
@@ -108,9 +118,11 @@ class InstagramConnector(Connector):
             "check the site's Instagram user id."
         ):
             body = self._client.get(self._path(self.site.external_id, "media"), params)
-        posts = [post for item in _data(body) if (post := _post(item)) is not None]
+        posts = [
+            post for item in graph_data(body, "Instagram") if (post := _post(item)) is not None
+        ]
         self._permalinks.update((p.external_id, p.permalink) for p in posts)
-        return Page(posts, _next_cursor(body))
+        return Page(posts, graph_next_cursor(body, "Instagram"))
 
     def list_comments(
         self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
@@ -122,7 +134,7 @@ class InstagramConnector(Connector):
         with _about(_MEDIA_GONE):
             body = self._client.get(self._path(post_external_id, "comments"), params)
         found: dict[str, RemoteComment] = {}  # by id: a reply listed twice counts once
-        for item in _data(body):
+        for item in graph_data(body, "Instagram"):
             top = _comment(post_external_id, permalink, item, None)
             if top is not None:
                 found.setdefault(top.external_id, top)
@@ -135,7 +147,7 @@ class InstagramConnector(Connector):
             # The comments edge has no `since`: narrow here, so sync sees only newer ones.
             aware = since if since.tzinfo else since.replace(tzinfo=UTC)
             comments = [c for c in comments if c.created_at >= aware]
-        return Page(comments, _next_cursor(body))
+        return Page(comments, graph_next_cursor(body, "Instagram"))
 
     def fetch_state(self, comment_external_id: str) -> PlatformState:
         try:
@@ -144,7 +156,7 @@ class InstagramConnector(Connector):
             if exc.gone:
                 return PlatformState.REMOVED
             raise
-        return PlatformState.HIDDEN if _truthy(body.get("hidden")) else PlatformState.VISIBLE
+        return PlatformState.HIDDEN if is_true(body.get("hidden")) else PlatformState.VISIBLE
 
     def hide(self, comment_external_id: str) -> None:
         self._set_hidden(comment_external_id, hidden=True)
@@ -179,7 +191,7 @@ class InstagramConnector(Connector):
                 reply = _comment(media_id, permalink, item, parent)
                 if reply is not None:
                     yield reply
-            after = _next_cursor(edge)
+            after = graph_next_cursor(edge, "Instagram")
             if after is None:
                 return
             if parent is None:
@@ -202,7 +214,7 @@ class InstagramConnector(Connector):
         if media_id not in self._permalinks:
             with _about(_MEDIA_GONE):
                 body = self._client.get(self._path(media_id), {"fields": "id,permalink"})
-            self._permalinks[media_id] = _text(body.get("permalink"))
+            self._permalinks[media_id] = as_text(body.get("permalink"))
         return self._permalinks[media_id]
 
     def _path(self, *parts: str) -> str:
@@ -216,7 +228,7 @@ class InstagramConnector(Connector):
 def instagram_error(response: requests.Response) -> PlatformError:
     """A Graph error answer from Instagram as a message a moderator can act on."""
     error = _error_object(response)
-    code = _int(error.get("code"))
+    code = as_int(error.get("code"))
     if code in _RATE_LIMIT_CODES or response.status_code == 429:
         wait = _rate_limit_wait(response)
         return PlatformError(
@@ -283,7 +295,7 @@ def _rate_limit_wait(response: requests.Response) -> float:
     for entries in usage.values() if isinstance(usage, dict) else ():
         for entry in entries if isinstance(entries, list) else ():
             if isinstance(entry, dict) and entry.get("type", "instagram") == "instagram":
-                minutes = max(minutes, _int(entry.get("estimated_time_to_regain_access")) or 0)
+                minutes = max(minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0)
     if minutes > 0:
         return minutes * 60.0
     after = retry_after_seconds(response)
@@ -303,46 +315,15 @@ def _require_success(body: JSON, what: str) -> None:
 # --- payloads -------------------------------------------------------------------------
 
 
-def _data(body: JSON) -> list[Any]:
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise PlatformError(
-            "Instagram answered with something the console cannot read (no list of items). "
-            "Try again later; if it keeps happening, tell an administrator.",
-            details=f"top-level keys: {sorted(body)[:10]}",
-            retryable=True,
-        )
-    return data
-
-
-def _next_cursor(body: JSON) -> str | None:
-    """The `after` cursor, but only while `paging.next` says more exists."""
-    paging = body.get("paging")
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    if isinstance(after, str) and after:
-        return after
-    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
-    if from_url:
-        return from_url[0]
-    raise PlatformError(
-        "Instagram said more items exist but gave no way to fetch them. Try again later.",
-        details="paging.next present without an `after` cursor",
-        retryable=True,
-    )
-
-
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
         log.warning("Skipped an Instagram media without an id: %.200r", item)
         return None
     return RemotePost(
         external_id=external_id,
-        text=_text(item.get("caption")),
+        text=as_text(item.get("caption")),
         created_at=_time(item.get("timestamp"), external_id),
-        permalink=_text(item.get("permalink")),
+        permalink=as_text(item.get("permalink")),
         raw=item,
     )
 
@@ -351,24 +332,24 @@ def _comment(
     media_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
         log.warning("Skipped an Instagram comment without an id on %s: %.200r", media_id, item)
         return None
     author = item.get("from")
     author = author if isinstance(author, dict) else {}
-    username = _text(item.get("username")) or _text(author.get("username"))
+    username = as_text(item.get("username")) or as_text(author.get("username"))
     # Nested replies are comments of their own, each with its own raw payload.
     raw = {key: value for key, value in item.items() if key != "replies"}
     return RemoteComment(
         external_id=external_id,
         post_external_id=media_id,
-        parent_external_id=_id(item.get("parent_id")) or parent,
-        author_id=_id(author.get("id")) or "",
+        parent_external_id=as_id(item.get("parent_id")) or parent,
+        author_id=as_id(author.get("id")) or "",
         author_name=username or "(unknown)",
-        text=_text(item.get("text")),
+        text=as_text(item.get("text")),
         created_at=_time(item.get("timestamp"), external_id),
         permalink=permalink,
-        state=PlatformState.HIDDEN if _truthy(item.get("hidden")) else PlatformState.VISIBLE,
+        state=PlatformState.HIDDEN if is_true(item.get("hidden")) else PlatformState.VISIBLE,
         attachments=(),
         raw=raw,
     )
@@ -376,44 +357,4 @@ def _comment(
 
 def _time(value: object, external_id: str) -> datetime:
     """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
-    log.warning(
-        "Instagram item %.80s has no readable timestamp (%.80r); using now", external_id, value
-    )
-    return datetime.now(UTC)
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    return utc_time(value, "Instagram", external_id, log=log, field="timestamp", parse=graph_time)

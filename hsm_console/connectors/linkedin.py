@@ -39,6 +39,7 @@ from hsm_console.connectors.http import (
     retry_after_seconds,
     wait_text,
 )
+from hsm_console.connectors.payload import as_text
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 
@@ -468,7 +469,7 @@ def _post(item: object) -> RemotePost | None:
     when = item.get("createdAt", item.get("publishedAt"))
     return RemotePost(
         external_id=urn,
-        text=_text(item.get("commentary")),
+        text=as_text(item.get("commentary")),
         created_at=_time(when, urn),
         permalink=f"{PERMALINK_BASE}{urn}/",
         raw=item,
@@ -517,8 +518,8 @@ def _comment_permalink(urn: str, parent: str | None) -> str:
 
 def _message_text(message: object) -> str:
     if isinstance(message, dict):
-        return _text(message.get("text"))
-    return _text(message)
+        return as_text(message.get("text"))
+    return as_text(message)
 
 
 def _content_urls(content: object) -> tuple[str, ...]:
@@ -555,9 +556,3 @@ def _time(value: object, external_id: str) -> datetime:
     # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
     log.warning("LinkedIn item %.120s has no readable time (%.80r); using now", external_id, value)
     return datetime.now(UTC)
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)

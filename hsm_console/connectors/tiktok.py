@@ -36,6 +36,7 @@ from hsm_console.connectors.base import (
     SiteConfig,
 )
 from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
+from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, utc_time
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 
@@ -158,7 +159,7 @@ class TikTokConnector(Connector):
                 return PlatformState.REMOVED
             raise
         for item in _items(data, "comments"):
-            if isinstance(item, dict) and _id(item.get("comment_id")) == comment_id:
+            if isinstance(item, dict) and as_id(item.get("comment_id")) == comment_id:
                 return _state(item.get("status"))
         return PlatformState.REMOVED
 
@@ -195,8 +196,8 @@ class TikTokConnector(Connector):
         ]
         yield from shown
         count = item.get("replies")
-        unsure = "replies" in item and _int(count) is None  # a count we cannot read
-        if top is None or not (unsure or (_int(count) or 0) > len(shown)):
+        unsure = "replies" in item and as_int(count) is None  # a count we cannot read
+        if top is None or not (unsure or (as_int(count) or 0) > len(shown)):
             return
         comment_id = split_comment_id(top.external_id)[1]
         cursor: str | None = None
@@ -235,9 +236,9 @@ class TikTokConnector(Connector):
             }
             data = self._call("GET", "video/list/", params=params)
             urls = [
-                _text(v.get("share_url"))
+                as_text(v.get("share_url"))
                 for v in _items(data, "videos")
-                if isinstance(v, dict) and _id(v.get("item_id")) == video_id
+                if isinstance(v, dict) and as_id(v.get("item_id")) == video_id
             ]
             # Not listed: the comment call that follows says whether the video is gone.
             self._share_urls[video_id] = urls[0] if urls else ""
@@ -256,7 +257,7 @@ class TikTokConnector(Connector):
     ) -> JSON:
         """One API call; the envelope's `data` on success, else the error it names."""
         body = self._client.request(method, f"{API}/{path}", params=params, json_body=json_body)
-        code = _int(body.get("code"))
+        code = as_int(body.get("code"))
         if code == 0:
             data = body.get("data")
             return data if isinstance(data, dict) else {}
@@ -302,7 +303,7 @@ def tiktok_error(response: requests.Response) -> PlatformError:
         body = response.json()
     except ValueError:
         body = None
-    code = _int(body.get("code")) if isinstance(body, dict) else None
+    code = as_int(body.get("code")) if isinstance(body, dict) else None
     if isinstance(body, dict) and code:
         return _failure(code, body, response.status_code, retry_after_seconds(response))
     status = response.status_code
@@ -324,10 +325,10 @@ def tiktok_error(response: requests.Response) -> PlatformError:
 
 def _failure(code: int, body: JSON, status: int, wait: float | None) -> PlatformError:
     """The error named by a non-zero `code` in TikTok's envelope."""
-    message = _text(body.get("message"))
+    message = as_text(body.get("message"))
     details = (
         f"HTTP {status}, TikTok code {code}: {message} "
-        f"[request_id {_text(body.get('request_id')) or '-'}]"
+        f"[request_id {as_text(body.get('request_id')) or '-'}]"
     )
     if code in _TOKEN_CODES:
         return _token_failure(details)
@@ -423,14 +424,14 @@ def _next_cursor(data: JSON) -> str | None:
 
 
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or (external_id := _id(item.get("item_id"))) is None:
+    if not isinstance(item, dict) or (external_id := as_id(item.get("item_id"))) is None:
         log.warning("Skipped a TikTok video without an id: %.200r", item)
         return None
     return RemotePost(
         external_id=external_id,
-        text=_text(item.get("caption")),
+        text=as_text(item.get("caption")),
         created_at=_time(item.get("create_time"), external_id),
-        permalink=_text(item.get("share_url")),
+        permalink=as_text(item.get("share_url")),
         raw=item,
     )
 
@@ -439,19 +440,19 @@ def _comment(
     video_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (comment_id := _id(item.get("comment_id"))) is None:
+    if not isinstance(item, dict) or (comment_id := as_id(item.get("comment_id"))) is None:
         log.warning("Skipped a TikTok comment without an id on %s: %.200r", video_id, item)
         return None
-    parent_id = _id(item.get("parent_comment_id"))
+    parent_id = as_id(item.get("parent_comment_id"))
     # Nested replies are comments of their own, each with its own raw payload.
     raw = {key: value for key, value in item.items() if key != "reply_list"}
     return RemoteComment(
         external_id=f"{video_id}{ID_SEPARATOR}{comment_id}",
         post_external_id=video_id,
         parent_external_id=f"{video_id}{ID_SEPARATOR}{parent_id}" if parent_id else parent,
-        author_id=_id(item.get("unique_identifier")) or _id(item.get("user_id")) or "",
-        author_name=_text(item.get("username")) or "(unknown)",
-        text=_text(item.get("text")),
+        author_id=as_id(item.get("unique_identifier")) or as_id(item.get("user_id")) or "",
+        author_name=as_text(item.get("username")) or "(unknown)",
+        text=as_text(item.get("text")),
         created_at=_time(item.get("create_time"), comment_id),
         permalink=permalink,
         state=_state(item.get("status")),
@@ -470,41 +471,15 @@ def _state(status: object) -> PlatformState:
 
 def _time(value: object, external_id: str) -> datetime:
     """An aware UTC time from TikTok's unix seconds, sent as a number or as digits."""
-    seconds = _int(value)
-    try:
-        if seconds is not None:
+    return utc_time(value, "TikTok", external_id, log=log, field="create_time", parse=_parse_time)
+
+
+def _parse_time(value: object) -> datetime | None:
+    # Unlike Graph, a float is not a time here, but a string of digits is.
+    seconds = as_int(value)
+    if seconds is not None:
+        try:
             return datetime.fromtimestamp(seconds, UTC)
-        if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
-    log.warning(
-        "TikTok item %.80s has no readable create_time (%.80r); using now", external_id, value
-    )
-    return datetime.now(UTC)
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+        except (ValueError, OverflowError, OSError):
+            return None
+    return graph_time(value) if isinstance(value, str) else None

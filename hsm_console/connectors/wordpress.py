@@ -64,6 +64,7 @@ from hsm_console.connectors.http import (
     retry_after_seconds,
     wait_text,
 )
+from hsm_console.connectors.payload import as_text, iso_utc
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 
@@ -508,7 +509,7 @@ def _post(item: object) -> RemotePost | None:
         external_id=external_id,
         text=_rich_text(item.get("title")),
         created_at=_time(item.get("date_gmt"), external_id),
-        permalink=_text(item.get("link")),
+        permalink=as_text(item.get("link")),
         raw=item,
     )
 
@@ -540,10 +541,10 @@ def _comment(post_external_id: str, item: object) -> RemoteComment | None:
         # A registered user's id; guests (author 0) have none, only the name and e-mail
         # address they typed, which stay in `raw`.
         author_id=author if author not in (None, "0") else "",
-        author_name=_text(item.get("author_name")) or "(unknown)",
+        author_name=as_text(item.get("author_name")) or "(unknown)",
         text=_rich_text(item.get("content")),
         created_at=_time(item.get("date_gmt"), external_id),
-        permalink=_text(item.get("link")),
+        permalink=as_text(item.get("link")),
         state=_state(item.get("status"), external_id),
         attachments=(),
         raw=item,
@@ -563,19 +564,15 @@ def _rich_text(value: object) -> str:
         raw = value.get("raw")
         if isinstance(raw, str):
             return raw
-        return _text(value.get("rendered"))
-    return _text(value)
+        return as_text(value.get("rendered"))
+    return as_text(value)
 
 
 def _time(value: object, external_id: str) -> datetime:
     """An aware UTC time from WordPress's `date_gmt` ("2026-03-02T14:12:00", no offset)."""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    parsed = iso_utc(value)
+    if parsed is not None:
+        return parsed
     # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
     log.warning(
         "WordPress item %.40s has no readable date_gmt (%.80r); using now", external_id, value
@@ -591,12 +588,6 @@ def _id(value: object) -> str | None:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return str(int(value))
     return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
 
 
 def _is_ip(value: str) -> bool:

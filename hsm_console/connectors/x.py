@@ -47,6 +47,7 @@ from hsm_console.connectors.http import (
     retry_after_seconds,
     wait_text,
 )
+from hsm_console.connectors.payload import as_id, as_text, iso_utc
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
 
@@ -125,7 +126,7 @@ class XConnector(Connector):
             )
         _log_partial_errors(body, "posts")
         # Every post here is the City's own: its handle makes the permalinks.
-        handle = _text(_users(body).get(self.site.external_id, {}).get("username"))
+        handle = as_text(_users(body).get(self.site.external_id, {}).get("username"))
         posts = [post for item in _data(body) if (post := _post(item, handle)) is not None]
         return Page(posts, _next_token(body))
 
@@ -347,17 +348,17 @@ def _users(body: JSON) -> dict[str, dict[str, Any]]:
     return {
         user_id: user
         for user in users
-        if isinstance(user, dict) and (user_id := _id(user.get("id"))) is not None
+        if isinstance(user, dict) and (user_id := as_id(user.get("id"))) is not None
     }
 
 
 def _post(item: object, username: str) -> RemotePost | None:
-    if not isinstance(item, dict) or (post_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (post_id := as_id(item.get("id"))) is None:
         log.warning("Skipped an X post without an id: %.200r", item)
         return None
     return RemotePost(
         external_id=post_id,
-        text=_text(item.get("text")),
+        text=as_text(item.get("text")),
         created_at=_time(item.get("created_at"), post_id),
         permalink=_permalink(username, post_id),
         raw=item,
@@ -368,15 +369,15 @@ def _reply(
     post_id: str, item: object, users: Mapping[str, Mapping[str, Any]]
 ) -> RemoteComment | None:
     """One reply, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (version_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (version_id := as_id(item.get("id"))) is None:
         log.warning("Skipped an X reply without an id in %s: %.200r", post_id, item)
         return None
-    history = [i for v in _list(item.get("edit_history_tweet_ids")) if (i := _id(v))]
+    history = [i for v in _list(item.get("edit_history_tweet_ids")) if (i := as_id(v))]
     first_id = history[0] if history else version_id
-    author_id = _id(item.get("author_id")) or ""
+    author_id = as_id(item.get("author_id")) or ""
     user = users.get(author_id, {})
-    username, name = _text(user.get("username")), _text(user.get("name"))
-    version_time = _optional_time(item.get("created_at"))
+    username, name = as_text(user.get("username")), as_text(user.get("name"))
+    version_time = iso_utc(item.get("created_at"))
     edited = first_id != version_id
     # An edit's created_at is the edit's time; the first id's snowflake holds the original's
     # (and stands in for a created_at that cannot be read).
@@ -387,7 +388,7 @@ def _reply(
         created = datetime.now(UTC)
     parent = next(
         (
-            _id(ref.get("id"))
+            as_id(ref.get("id"))
             for ref in _list(item.get("referenced_tweets"))
             if isinstance(ref, dict) and ref.get("type") == "replied_to"
         ),
@@ -402,7 +403,7 @@ def _reply(
         parent_external_id=None if parent in (None, post_id) else parent,
         author_id=author_id,
         author_name=_author_name(name, username),
-        text=_text(item.get("text")),
+        text=as_text(item.get("text")),
         created_at=created,
         permalink=_permalink(username, first_id),
         state=PlatformState.UNKNOWN,  # X has no hidden flag to read
@@ -438,18 +439,8 @@ def _snowflake_time(post_id: str) -> datetime | None:
     return made
 
 
-def _optional_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def _time(value: object, post_id: str) -> datetime:
-    parsed = _optional_time(value) or _snowflake_time(post_id)
+    parsed = iso_utc(value) or _snowflake_time(post_id)
     if parsed is None:
         log.warning("X post %.40s has no readable time (%.80r); using now", post_id, value)
         return datetime.now(UTC)
@@ -466,17 +457,3 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)

@@ -45,6 +45,7 @@ from hsm_console.connectors.http import (
     retry_after_seconds,
     wait_text,
 )
+from hsm_console.connectors.payload import as_id, as_text, iso_utc, utc_time
 from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 
@@ -166,7 +167,7 @@ class YouTubeConnector(Connector):
             log.warning("Skipped a YouTube comment thread that is not an object: %.200r", item)
             return []
         snippet = _dict(item.get("snippet"))
-        thread_id = _id(item.get("id"))
+        thread_id = as_id(item.get("id"))
         top = _comment(video_id, status, snippet.get("topLevelComment"), None)
         parent_id = top.external_id if top else thread_id
         embedded = _list(_dict(item.get("replies")).get("comments"))
@@ -250,7 +251,7 @@ class YouTubeConnector(Connector):
             (
                 i
                 for i in _items(body)
-                if isinstance(i, dict) and _id(i.get("id")) == comment_external_id
+                if isinstance(i, dict) and as_id(i.get("id")) == comment_external_id
             ),
             None,
         )
@@ -260,10 +261,10 @@ class YouTubeConnector(Connector):
         said = _STATES.get(str(snippet.get("moderationStatus")))
         if said is not None:
             return said
-        parent_id = _id(snippet.get("parentId"))
+        parent_id = as_id(snippet.get("parentId"))
         if parent_id:
             return self._reply_state(parent_id, comment_external_id)
-        video_id = _id(snippet.get("videoId"))
+        video_id = as_id(snippet.get("videoId"))
         if video_id is None:
             log.warning("YouTube comment %s came without its video id", comment_external_id)
             return PlatformState.UNKNOWN
@@ -277,7 +278,7 @@ class YouTubeConnector(Connector):
 
     def _reply_state(self, parent_id: str, comment_id: str) -> PlatformState:
         for reply in self._replies(parent_id):
-            if isinstance(reply, dict) and _id(reply.get("id")) == comment_id:
+            if isinstance(reply, dict) and as_id(reply.get("id")) == comment_id:
                 status = _dict(reply.get("snippet")).get("moderationStatus")
                 return _STATES.get(str(status), PlatformState.UNKNOWN)
         return PlatformState.UNKNOWN  # live by id, yet not among its thread's replies
@@ -504,11 +505,13 @@ def _video(item: object) -> RemotePost | None:
         return None
     snippet = _dict(item.get("snippet"))
     details = _dict(item.get("contentDetails"))
-    video_id = _id(details.get("videoId")) or _id(_dict(snippet.get("resourceId")).get("videoId"))
+    video_id = as_id(details.get("videoId")) or as_id(
+        _dict(snippet.get("resourceId")).get("videoId")
+    )
     if video_id is None:
         log.warning("Skipped a YouTube playlist item without a video id: %.200r", item)
         return None
-    title, description = _text(snippet.get("title")), _text(snippet.get("description"))
+    title, description = as_text(snippet.get("title")), as_text(snippet.get("description"))
     published = details.get("videoPublishedAt") or snippet.get("publishedAt")
     return RemotePost(
         external_id=video_id,
@@ -525,7 +528,7 @@ def _comment(
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
     if item is None:
         return None
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
+    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
         log.warning("Skipped a YouTube comment without an id on %s: %.200r", video_id, item)
         return None
     snippet = _dict(item.get("snippet"))
@@ -533,14 +536,14 @@ def _comment(
     # A comment without a status is in the listing it came from.
     state = _STATES.get(status if isinstance(status, str) else "", _STATES[listing])
     created = _time(snippet.get("publishedAt"), external_id)
-    updated = _optional_time(snippet.get("updatedAt"))
+    updated = iso_utc(snippet.get("updatedAt"))
     author = _dict(snippet.get("authorChannelId"))
     return RemoteComment(
         external_id=external_id,
         post_external_id=video_id,
-        parent_external_id=_id(snippet.get("parentId")) or parent_id,
-        author_id=_id(author.get("value")) or "",
-        author_name=_text(snippet.get("authorDisplayName")) or "(unknown)",
+        parent_external_id=as_id(snippet.get("parentId")) or parent_id,
+        author_id=as_id(author.get("value")) or "",
+        author_name=as_text(snippet.get("authorDisplayName")) or "(unknown)",
         # textOriginal is the text as typed; owners do not always get it, textDisplay then.
         text=_first_text(snippet.get("textOriginal"), snippet.get("textDisplay")),
         created_at=created,
@@ -562,23 +565,8 @@ def _changed_since(comment: RemoteComment, since: datetime) -> bool:
     )
 
 
-def _optional_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def _time(value: object, external_id: str) -> datetime:
-    parsed = _optional_time(value)
-    if parsed is not None:
-        return parsed
-    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
-    log.warning("YouTube item %.80s has no readable time (%.80r); using now", external_id, value)
-    return datetime.now(UTC)
+    return utc_time(value, "YouTube", external_id, log=log)
 
 
 def _first_text(*values: object) -> str:
@@ -597,20 +585,6 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _id(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
 
 
 def _int(value: object) -> int | None:

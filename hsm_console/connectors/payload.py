@@ -1,0 +1,136 @@
+"""Small, tolerant readers for the fields of platform payloads, shared by the connectors.
+
+Platforms send ids as numbers or strings, leave fields out, or send them mistyped; these
+helpers read what is usable and give a neutral value otherwise, so one bad field never sinks
+a page. A connector whose platform needs a different rule keeps its own small function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hsm_console.connectors.base import JSON
+from hsm_console.errors import PlatformError
+
+
+def as_id(value: object) -> str | None:
+    """A non-empty string id, or an integer id as a string; None for anything else."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def as_text(value: object) -> str:
+    """The value as text; "" for a missing (None) value."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def as_int(value: object) -> int | None:
+    """An integer, or a string of (optionally negative) digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def is_true(value: object) -> bool:
+    """True only for `True` itself or the string "true" in any case."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+# --- times ----------------------------------------------------------------------------
+
+
+def iso_utc(value: object) -> datetime | None:
+    """An ISO 8601 string as an aware UTC time (naive means UTC), or None when unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def graph_time(value: object) -> datetime | None:
+    """Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time as aware UTC, else None."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return None
+
+
+def utc_time(
+    value: object,
+    platform_label: str,
+    external_id: object,
+    *,
+    log: logging.Logger,
+    field: str = "time",
+    parse: Callable[[object], datetime | None] = iso_utc,
+) -> datetime:
+    """`parse(value)`, or now (with a warning on the connector's `log`) when unreadable."""
+    parsed = parse(value)
+    if parsed is not None:
+        return parsed
+    # A comment with a bad time must still reach the queue; `raw` keeps what was sent.
+    log.warning(
+        "%s item %.80s has no readable %s (%.80r); using now",
+        platform_label,
+        external_id,
+        field,
+        value,
+    )
+    return datetime.now(UTC)
+
+
+# --- Graph API pages (Facebook, Instagram) --------------------------------------------
+
+
+def graph_data(body: JSON, platform_label: str) -> list[Any]:
+    """The page's `data` list; a clear, retryable error when there is none."""
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise PlatformError(
+            f"{platform_label} answered with something the console cannot read (no list of "
+            "items). Try again later; if it keeps happening, tell an administrator.",
+            details=f"top-level keys: {sorted(body)[:10]}",
+            retryable=True,
+        )
+    return data
+
+
+def graph_next_cursor(body: JSON, platform_label: str) -> str | None:
+    """The `after` cursor, but only while `paging.next` says more exists."""
+    paging = body.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    if isinstance(after, str) and after:
+        return after
+    # Some edges give only the `next` URL; its `after` parameter is the same cursor.
+    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
+    if from_url:
+        return from_url[0]
+    raise PlatformError(
+        f"{platform_label} said more items exist but gave no way to fetch them. Try again later.",
+        details="paging.next present without an `after` cursor",
+        retryable=True,
+    )
