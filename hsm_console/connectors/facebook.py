@@ -7,19 +7,14 @@ replies carry `parent`, so one walk over a post sees the whole thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from hsm_console.connectors.base import (
-    JSON,
     Capabilities,
     Connector,
     Page,
@@ -30,15 +25,20 @@ from hsm_console.connectors.base import (
 from hsm_console.connectors.http import (
     ApiClient,
     HttpSettings,
-    retry_after_seconds,
     wait_text,
+)
+from hsm_console.connectors.meta_graph import (
+    error_object,
+    gone_as,
+    graph_data,
+    graph_next_cursor,
+    rate_limit_wait,
+    require_success,
 )
 from hsm_console.connectors.payload import (
     as_id,
     as_int,
     as_text,
-    graph_data,
-    graph_next_cursor,
     graph_time,
     is_true,
     utc_time,
@@ -108,7 +108,7 @@ class FacebookConnector(Connector):
         params: dict[str, str | int] = {"fields": POST_FIELDS, "limit": self._page_size}
         if cursor:
             params["after"] = cursor
-        with _about(
+        with gone_as(
             "The Facebook Page was not found, or this site's token cannot see it: "
             "check the site's Page id."
         ):
@@ -131,7 +131,7 @@ class FacebookConnector(Connector):
             # Times from the database may come back naive; they are UTC (DESIGN.md).
             aware = since if since.tzinfo else since.replace(tzinfo=UTC)
             params["since"] = int(aware.timestamp())
-        with _about("The post no longer exists on Facebook: a Page admin deleted it."):
+        with gone_as("The post no longer exists on Facebook: a Page admin deleted it."):
             body = self._client.get(self._path(post_external_id, "comments"), params)
         comments = [
             comment
@@ -156,16 +156,16 @@ class FacebookConnector(Connector):
         self._set_hidden(comment_external_id, hidden=False)
 
     def remove(self, comment_external_id: str) -> None:
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             body = self._client.delete(self._path(comment_external_id))
-        _require_success(body, "delete")
+        require_success(body, "delete", "Facebook")
 
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             body = self._client.post(
                 self._path(comment_external_id), {"is_hidden": "true" if hidden else "false"}
             )
-        _require_success(body, "hide" if hidden else "unhide")
+        require_success(body, "hide" if hidden else "unhide", "Facebook")
 
     def _path(self, *parts: str) -> str:
         # Ids come from the platform or the database: never let one change the path.
@@ -177,7 +177,7 @@ class FacebookConnector(Connector):
 
 def graph_error(response: requests.Response) -> PlatformError:
     """A Graph error answer as a message a moderator can act on."""
-    error = _error_object(response)
+    error = error_object(response)
     code = as_int(error.get("code"))
     subcode = as_int(error.get("error_subcode"))
     status = response.status_code
@@ -199,7 +199,7 @@ def graph_error(response: requests.Response) -> PlatformError:
             details=details,
         )
     if code in _RATE_LIMIT_CODES or status == 429:
-        wait = _rate_limit_wait(response)
+        wait = rate_limit_wait(response, default=_DEFAULT_RATE_LIMIT_WAIT)
         return PlatformError(
             "Facebook is limiting how many calls the City may make. "
             f"Try again in {wait_text(wait)}.",
@@ -220,56 +220,6 @@ def graph_error(response: requests.Response) -> PlatformError:
         "If it keeps happening, tell an administrator.",
         details=details,
     )
-
-
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when Graph answers "does not exist"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
-
-
-def _error_object(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _rate_limit_wait(response: requests.Response) -> float:
-    """Seconds to wait: BUC `estimated_time_to_regain_access` (minutes), else Retry-After."""
-    minutes = 0
-    try:
-        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage", "{}"))
-    except ValueError:
-        usage = {}
-    if isinstance(usage, dict):
-        for entries in usage.values():
-            for entry in entries if isinstance(entries, list) else []:
-                if isinstance(entry, dict):
-                    minutes = max(
-                        minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0
-                    )
-    if minutes > 0:
-        return minutes * 60.0
-    after = retry_after_seconds(response)
-    return after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
-
-
-def _require_success(body: JSON, what: str) -> None:
-    if body.get("success") is not True:
-        raise PlatformError(
-            f"Facebook did not confirm the {what}. Check the comment on Facebook before "
-            "trying again.",
-            details=f"answer: {json.dumps(body)[:300]}",
-            retryable=True,
-        )
 
 
 # --- payloads -------------------------------------------------------------------------

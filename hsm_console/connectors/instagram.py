@@ -14,11 +14,9 @@ Instagram has no comment permalink: a comment's is its media's.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -35,13 +33,19 @@ from hsm_console.connectors.base import (
     SiteConfig,
 )
 from hsm_console.connectors.facebook import graph_error
-from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
+from hsm_console.connectors.http import ApiClient, HttpSettings, wait_text
+from hsm_console.connectors.meta_graph import (
+    error_object,
+    gone_as,
+    graph_data,
+    graph_next_cursor,
+    rate_limit_wait,
+    require_success,
+)
 from hsm_console.connectors.payload import (
     as_id,
     as_int,
     as_text,
-    graph_data,
-    graph_next_cursor,
     graph_time,
     is_true,
     utc_time,
@@ -113,7 +117,7 @@ class InstagramConnector(Connector):
         params: dict[str, str | int] = {"fields": MEDIA_FIELDS, "limit": self._page_size}
         if cursor:
             params["after"] = cursor
-        with _about(
+        with gone_as(
             "The Instagram account was not found, or this site's token cannot see it: "
             "check the site's Instagram user id."
         ):
@@ -131,7 +135,7 @@ class InstagramConnector(Connector):
         params: dict[str, str | int] = {"fields": COMMENT_FIELDS, "limit": self._page_size}
         if cursor:
             params["after"] = cursor
-        with _about(_MEDIA_GONE):
+        with gone_as(_MEDIA_GONE):
             body = self._client.get(self._path(post_external_id, "comments"), params)
         found: dict[str, RemoteComment] = {}  # by id: a reply listed twice counts once
         for item in graph_data(body, "Instagram"):
@@ -165,18 +169,18 @@ class InstagramConnector(Connector):
         self._set_hidden(comment_external_id, hidden=False)
 
     def remove(self, comment_external_id: str) -> None:
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             body = self._client.delete(self._path(comment_external_id))
-        _require_success(body, "delete")
+        require_success(body, "delete", "Instagram")
 
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             body = self._client.request(
                 "POST",
                 self._path(comment_external_id),
                 params={"hide": "true" if hidden else "false"},
             )
-        _require_success(body, "hide" if hidden else "unhide")
+        require_success(body, "hide" if hidden else "unhide", "Instagram")
 
     def _thread(
         self, media_id: str, permalink: str, parent: str | None, replies: object
@@ -212,7 +216,7 @@ class InstagramConnector(Connector):
     def _permalink(self, media_id: str) -> str:
         """The media's permalink: remembered from `list_posts`, or read once."""
         if media_id not in self._permalinks:
-            with _about(_MEDIA_GONE):
+            with gone_as(_MEDIA_GONE):
                 body = self._client.get(self._path(media_id), {"fields": "id,permalink"})
             self._permalinks[media_id] = as_text(body.get("permalink"))
         return self._permalinks[media_id]
@@ -227,10 +231,10 @@ class InstagramConnector(Connector):
 
 def instagram_error(response: requests.Response) -> PlatformError:
     """A Graph error answer from Instagram as a message a moderator can act on."""
-    error = _error_object(response)
+    error = error_object(response)
     code = as_int(error.get("code"))
     if code in _RATE_LIMIT_CODES or response.status_code == 429:
-        wait = _rate_limit_wait(response)
+        wait = rate_limit_wait(response, default=_DEFAULT_RATE_LIMIT_WAIT, usage_type="instagram")
         return PlatformError(
             f"Instagram is limiting how many calls the City may make. Try again in "
             f"{wait_text(wait)}.",
@@ -256,60 +260,12 @@ def instagram_error(response: requests.Response) -> PlatformError:
     )
 
 
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when Graph answers "does not exist"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
-
-
-def _error_object(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 def _details(response: requests.Response, error: Mapping[str, Any]) -> str:
     return (
         f"HTTP {response.status_code}, Graph error {error.get('code')}/"
         f"{error.get('error_subcode')} ({error.get('type', 'no type')}): "
         f"{error.get('message', '')} [fbtrace_id {error.get('fbtrace_id', '-')}]"
     )
-
-
-def _rate_limit_wait(response: requests.Response) -> float:
-    """Seconds to wait: the BUC header's `estimated_time_to_regain_access` (minutes) of the
-    `instagram` entries, else Retry-After, else a polite default."""
-    minutes = 0
-    try:
-        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage", "{}"))
-    except ValueError:
-        usage = {}
-    for entries in usage.values() if isinstance(usage, dict) else ():
-        for entry in entries if isinstance(entries, list) else ():
-            if isinstance(entry, dict) and entry.get("type", "instagram") == "instagram":
-                minutes = max(minutes, as_int(entry.get("estimated_time_to_regain_access")) or 0)
-    if minutes > 0:
-        return minutes * 60.0
-    after = retry_after_seconds(response)
-    return after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
-
-
-def _require_success(body: JSON, what: str) -> None:
-    if body.get("success") is not True:
-        raise PlatformError(
-            f"Instagram did not confirm the {what}. Check the comment on Instagram before "
-            "trying again.",
-            details=f"answer: {json.dumps(body)[:300]}",
-            retryable=True,
-        )
 
 
 # --- payloads -------------------------------------------------------------------------

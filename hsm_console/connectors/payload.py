@@ -10,11 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-from hsm_console.connectors.base import JSON
-from hsm_console.errors import PlatformError
 
 
 def as_id(value: object) -> str | None:
@@ -98,39 +93,3 @@ def utc_time(
         value,
     )
     return datetime.now(UTC)
-
-
-# --- Graph API pages (Facebook, Instagram) --------------------------------------------
-
-
-def graph_data(body: JSON, platform_label: str) -> list[Any]:
-    """The page's `data` list; a clear, retryable error when there is none."""
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise PlatformError(
-            f"{platform_label} answered with something the console cannot read (no list of "
-            "items). Try again later; if it keeps happening, tell an administrator.",
-            details=f"top-level keys: {sorted(body)[:10]}",
-            retryable=True,
-        )
-    return data
-
-
-def graph_next_cursor(body: JSON, platform_label: str) -> str | None:
-    """The `after` cursor, but only while `paging.next` says more exists."""
-    paging = body.get("paging")
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    if isinstance(after, str) and after:
-        return after
-    # Some edges give only the `next` URL; its `after` parameter is the same cursor.
-    from_url = parse_qs(urlsplit(str(paging["next"])).query).get("after")
-    if from_url:
-        return from_url[0]
-    raise PlatformError(
-        f"{platform_label} said more items exist but gave no way to fetch them. Try again later.",
-        details="paging.next present without an `after` cursor",
-        retryable=True,
-    )
