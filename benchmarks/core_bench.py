@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from hsm_console.connectors.base import Page, RemoteComment, RemotePost
+from hsm_console.db.chain import GENESIS_HASH, entry_hash, record_hash
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord
-from hsm_console.domain import Action, Platform, PlatformState, Role
-from hsm_console.policy import load_policy
-from hsm_console.records import GENESIS_HASH, entry_hash, record_hash
+from hsm_console.rules.domain import Action, Platform, PlatformState, Role
+from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
@@ -74,7 +74,7 @@ def setup(db: Database) -> int:
         department = admin.ensure_department(session, "BENCH", "Benchmarks")
         site = admin.ensure_site(
             session, department, Platform.FACEBOOK, "Bench", "1", "http://127.0.0.1:9", {},
-            is_sandbox=True,
+            demo_token="benchmark-token",  # noqa: S106 (no platform is called)
         )  # fmt: skip
         person = admin.ensure_person(session, "bench", "Bench Moderator")
         admin.grant(session, person, Role.MODERATOR, department)

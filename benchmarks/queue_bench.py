@@ -74,7 +74,7 @@ def main() -> int:
     url = f"sqlite:///{path}"
     try:
         if path.exists():
-            from hsm_console.identity import os_username
+            from hsm_console.host.identity import os_username
 
             print(f"Measuring the existing {path.name} (delete it to fill a new one).\n")
             username = os_username()
@@ -101,8 +101,8 @@ def main() -> int:
 def fill(url: str, path: Path, comments: int) -> str:
     """Schema by the migrations, people and sites by the services, comments in bulk."""
     from hsm_console.db.engine import Database
-    from hsm_console.domain import Platform, Role
-    from hsm_console.identity import os_username
+    from hsm_console.host.identity import os_username
+    from hsm_console.rules.domain import Platform, Role
     from hsm_console.services import admin
 
     db = Database(url)
@@ -231,7 +231,7 @@ def timed(work: Callable[[], object], repeat: int = 5) -> tuple[float, float]:
 
 def measure_queries(url: str, username: str) -> None:
     from hsm_console.db.engine import Database
-    from hsm_console.domain import CommentStatus
+    from hsm_console.rules.domain import CommentStatus
     from hsm_console.services.queue_view import ANY_SUGGESTION, QueueFilter, QueueView
 
     db = Database(url)

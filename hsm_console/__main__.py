@@ -1,3 +1,3 @@
-from hsm_console.cli import main
+from hsm_console.cli.main import main
 
 raise SystemExit(main())

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import text
 
-from hsm_console.config import Settings
-from hsm_console.credentials import CredentialStore
 from hsm_console.db.engine import Database
-from hsm_console.identity import os_username
-from hsm_console.policy import Policy, load_policy
-from hsm_console.services.connections import ConnectorFactory, connector_factory
+from hsm_console.host.config import Settings
+from hsm_console.host.credentials import CredentialStore
+from hsm_console.host.identity import os_username
+from hsm_console.rules.policy import Policy, load_policy
+from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
 

@@ -73,10 +73,10 @@ def take_screenshots(out: Path) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
 
-    from hsm_console.domain import Action
     from hsm_console.gui.appearance import use_palette
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, start_console
+    from hsm_console.rules.domain import Action
 
     application = qt_application()
 

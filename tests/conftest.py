@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from sqlalchemy import create_engine, text
 
 from hsm_console.app import App
 from hsm_console.db.engine import Database
-from hsm_console.domain import Platform, Role
-from hsm_console.policy import load_policy
-from hsm_console.sandbox import seed
-from hsm_console.sandbox.server import SandboxServer
+from hsm_console.rules.domain import Platform, Role
+from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
+from hsm_sandbox import SANDBOX_TOKEN, seed
+from hsm_sandbox.server import SandboxServer
 
 RECENT_SEED = seed.build(end=datetime.now(UTC))
 POSTGRES_URL = os.environ.get("HSM_TEST_POSTGRES_URL", "")
@@ -157,7 +158,7 @@ def build_world(db: Database, sandbox: SandboxServer) -> World:
         sites = [
             admin.ensure_site(
                 session, department, Platform.FACEBOOK, name, page, sandbox.url,
-                {"api_version": "v25.0"}, is_sandbox=True,
+                {"api_version": "v25.0"}, demo_token=SANDBOX_TOKEN,
             )
             for department, name, page in (
                 (parks, "Highland Parks & Recreation", PARKS_PAGE),
@@ -189,3 +190,41 @@ def synced(world: World) -> World:
     world.app("alice").sync.sync()
     world.app("carol").sync.sync()
     return world
+
+
+class _LogFailHandler(logging.Handler):
+    """Collects warning and error lines, which a passing test must not produce unasked."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def logfail(request: pytest.FixtureRequest) -> Iterator[_LogFailHandler]:
+    """Fail a test on any warning or error log line it did not declare.
+
+    A test that provokes one on purpose says so with `@pytest.mark.expected_log("words")`:
+    the lines whose message contains those words are then allowed (and the rest still fail).
+    """
+    handler = _LogFailHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+    allowed = [
+        words for marker in request.node.iter_markers("expected_log") for words in marker.args
+    ]
+    unexpected = [
+        record
+        for record in handler.records
+        if not any(words in record.getMessage() for words in allowed)
+    ]
+    if unexpected:
+        lines = "\n".join(f"  {r.levelname} {r.name}: {r.getMessage()[:300]}" for r in unexpected)
+        pytest.fail(f"unexpected warning or error log lines:\n{lines}", pytrace=False)

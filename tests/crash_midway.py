@@ -15,8 +15,8 @@ from typing import Any
 from hsm_console.app import App
 from hsm_console.connectors.base import Connector
 from hsm_console.db.engine import Database
-from hsm_console.domain import Action
-from hsm_console.policy import load_policy
+from hsm_console.rules.domain import Action
+from hsm_console.rules.policy import load_policy
 from hsm_console.services.moderation import ModerationService
 
 

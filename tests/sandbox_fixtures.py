@@ -17,7 +17,7 @@ import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.facebook import FacebookConnector
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
 
 PARKS = "1000000000001"
 POLICE = "1000000000002"

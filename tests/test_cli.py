@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from hsm_console.db.engine import Database
-from hsm_console.identity import os_username
-from hsm_console.sandbox import SandboxServer
+from hsm_console.host.identity import os_username
+from hsm_sandbox import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,7 +138,7 @@ def test_hostile_text_cannot_steer_the_terminal(cli: Cli, sandbox: SandboxServer
 
 
 def test_sync_reports_a_failing_site_and_exits_1(cli: Cli, sandbox: SandboxServer) -> None:
-    from hsm_console.sandbox import FaultKind
+    from hsm_sandbox import FaultKind
 
     sandbox.faults.add(FaultKind.REVOKED_TOKEN, times=None)
     failed = cli("sync", ok=False)

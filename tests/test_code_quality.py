@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ["hsm_console", "tests", "benchmarks", "scripts"]
+CHECKED = ["hsm_console", "hsm_sandbox", "tests", "benchmarks", "scripts"]
 
 
 @pytest.mark.parametrize(
@@ -17,7 +17,7 @@ CHECKED = ["hsm_console", "tests", "benchmarks", "scripts"]
     [
         ["ruff", "check", *CHECKED],
         ["ruff", "format", "--check", *CHECKED],
-        ["mypy", "hsm_console"],
+        ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

@@ -13,9 +13,9 @@ import requests
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.facebook import FacebookConnector
 from hsm_console.connectors.http import USER_AGENT, retry_after_seconds, wait_text
-from hsm_console.domain import Action, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer, seed
+from hsm_console.rules.domain import Action, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
 from tests.sandbox_fixtures import FAST, PARKS, POLICE, MakeConnector, all_comments
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -328,6 +328,7 @@ def test_unreachable_platform(make_connector: MakeConnector) -> None:
 # --- malformed payloads ---------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
     sandbox_server: SandboxServer, make_connector: MakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from hsm_console.db.models import Comment, LogEntry
-from hsm_console.domain import Action
 from hsm_console.errors import ConcurrentAction
+from hsm_console.rules.domain import Action
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
 
@@ -84,10 +84,11 @@ def test_killed_between_record_and_outcome(
     assert verify_log(synced.db).ok
 
 
+@pytest.mark.expected_log("reconcile: cannot read")
 def test_reconcile_leaves_pending_when_the_platform_cannot_be_asked(synced: World) -> None:
     comment = first_parks_comment(synced)
     crash(synced, comment.id, "before-platform")
-    from hsm_console.sandbox import FaultKind
+    from hsm_sandbox import FaultKind
 
     synced.sandbox.faults.add(FaultKind.SERVER_ERROR, method="GET", times=None)
     assert synced.app("alice").moderation.reconcile() == []

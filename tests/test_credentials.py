@@ -14,15 +14,15 @@ from keyring.backends.fail import Keyring as NoKeyring
 from keyrings.alt.file import PlaintextKeyring
 from sqlalchemy import select
 
-from hsm_console.config import APP_DIRS
-from hsm_console.credentials import NO_BACKEND_HELP, CredentialStore, credential_key
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Site
-from hsm_console.domain import Platform, Role
 from hsm_console.errors import ConfigurationError
-from hsm_console.identity import os_username
-from hsm_console.sandbox import SandboxServer
+from hsm_console.host.config import APP_DIRS
+from hsm_console.host.credentials import NO_BACKEND_HELP, CredentialStore, credential_key
+from hsm_console.host.identity import os_username
+from hsm_console.rules.domain import Platform, Role
 from hsm_console.services import admin
+from hsm_sandbox import SandboxServer
 from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def real_site(world: World) -> Site:
         police = admin.ensure_department(session, "POLICE", "Police Department")
         site = admin.ensure_site(
             session, police, Platform.FACEBOOK, "Police (real token)", "1000000000002",
-            world.sandbox.url + "/", {"api_version": "v25.0"}, is_sandbox=False,
+            world.sandbox.url + "/", {"api_version": "v25.0"},
         )  # fmt: skip
         session.expunge(site)
         return site
@@ -78,6 +78,7 @@ def test_sync_uses_the_keyring_token_and_never_stores_it(
     assert SECRET.encode() not in dump(world.db)
 
 
+@pytest.mark.expected_log("sync of site")
 def test_wrong_token_gives_plain_words_without_the_token(
     world: World, file_keyring: PlaintextKeyring
 ) -> None:

@@ -16,10 +16,10 @@ import requests
 from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.discourse import DiscourseConnector, discourse_error
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
-from hsm_console.sandbox.discourse import DiscourseSandbox
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.discourse import DiscourseSandbox
 from tests.sandbox_fixtures import FAST
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -259,6 +259,7 @@ def test_ids_cannot_change_the_path(
 # --- payloads -------------------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_posts_are_listed_with_raw_kept(
     make_discourse: MakeDiscourse, forum: DiscourseSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,10 +14,10 @@ import requests
 from hsm_console.connectors import connector_class, open_connector
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.instagram import InstagramConnector
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer, seed
-from hsm_console.sandbox.instagram import (
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
+from hsm_sandbox.instagram import (
     IG_USER_ID,
     NESTED_REPLIES,
     PREFIX,
@@ -415,6 +415,7 @@ def test_unreachable_platform() -> None:
 # --- malformed payloads ---------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
     ig: InstagramSandbox, make_ig: MakeIg, caplog: pytest.LogCaptureFixture
 ) -> None:

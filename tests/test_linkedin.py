@@ -20,10 +20,10 @@ from hsm_console.connectors.linkedin import (
     LinkedInConnector,
     LinkedInRefused,
 )
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
-from hsm_console.sandbox.linkedin import ORGANIZATION, LinkedInSandbox, SandboxComment
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.linkedin import ORGANIZATION, LinkedInSandbox, SandboxComment
 from tests.sandbox_fixtures import FAST
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -310,6 +310,7 @@ def test_an_id_that_is_not_a_comment_urn_is_refused_without_a_call(
 # --- payloads -------------------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
     make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

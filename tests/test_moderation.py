@@ -9,18 +9,18 @@ import pytest
 from sqlalchemy import func, select
 
 from hsm_console.connectors.base import Connector
+from hsm_console.db.chain import record_hash
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord, Site
-from hsm_console.domain import Action, EntryState
 from hsm_console.errors import (
     ConcurrentAction,
     NotPossible,
     PermissionDenied,
     PolicyViolation,
 )
-from hsm_console.records import record_hash
-from hsm_console.sandbox import FaultKind
-from hsm_console.services.connections import connector_factory
+from hsm_console.rules.domain import Action, EntryState
+from hsm_console.services.connector_factory import connector_factory
 from hsm_console.services.moderation import ModerationService
+from hsm_sandbox import FaultKind
 from tests.conftest import World
 
 

@@ -13,18 +13,19 @@ from hsm_console.app import App
 from hsm_console.connectors import connector_class
 from hsm_console.db.engine import Database
 from hsm_console.db.models import ApiUsage, Comment, LogEntry, Site
-from hsm_console.domain import Action, EntryState, Platform, PlatformState
 from hsm_console.errors import NotPossible
-from hsm_console.policy import load_policy
-from hsm_console.sandbox import SandboxServer
-from hsm_console.services import admin, queries
-from hsm_console.services.connections import connector_factory
+from hsm_console.rules.domain import Action, EntryState, Platform, PlatformState
+from hsm_console.rules.policy import load_policy
+from hsm_console.services import queries
+from hsm_console.services.connector_factory import connector_factory
+from hsm_sandbox import SandboxServer
+from hsm_sandbox.demo import setup_demo
 from tests.conftest import FAST_NETWORK
 
 
 @pytest.fixture
 def demo(db: Database, sandbox: SandboxServer) -> App:
-    admin.setup_demo(db, sandbox.url, "alice", "Alice Moderator")
+    setup_demo(db, sandbox.url, "alice", "Alice Moderator")
     app = App(db=db, policy=load_policy(), username="alice", connector_overrides=FAST_NETWORK)
     results = app.sync.sync()
     assert [r.error for r in results] == [""] * 8
@@ -169,7 +170,7 @@ def test_youtube_moderation_is_counted_against_the_daily_quota(demo: App) -> Non
 def test_x_outcome_after_a_crash_is_unconfirmed_not_guessed(demo: App) -> None:
     """X cannot say whether a reply is hidden: reconciliation records that, not a guess."""
     comment, site = a_visible_comment(demo, Platform.X)
-    from hsm_console.records import append_entry, snapshot
+    from hsm_console.db.chain import append_entry, snapshot
 
     with demo.db.transaction() as session:  # what a crash after step 2 leaves behind
         row = session.get(Comment, comment.id)

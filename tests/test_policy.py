@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hsm_console.domain import Action
 from hsm_console.errors import ConfigurationError, PolicyViolation
-from hsm_console.policy import load_policy, parse_policy
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
+from hsm_console.rules.domain import Action
+from hsm_console.rules.policy import load_policy, parse_policy
 
 REASON_CODES_DOC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "reason-codes.md"
 EXPECTED_CODES = {

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text, update
 
 from hsm_console.db.models import Comment
-from hsm_console.domain import Action, CommentStatus
 from hsm_console.errors import PermissionDenied
+from hsm_console.rules.domain import Action, CommentStatus
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from hsm_console.resources import resource_path
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer, seed
+from hsm_console.host.resources import resource_path
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
 from tests.sandbox_fixtures import PARKS, POLICE
 
 pytest_plugins = ["tests.sandbox_fixtures"]

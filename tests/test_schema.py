@@ -12,9 +12,9 @@ from sqlalchemy.exc import DatabaseError
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Base
-from hsm_console.domain import Action
 from hsm_console.errors import ConfigurationError
-from hsm_console.sandbox.server import SandboxServer
+from hsm_console.rules.domain import Action
+from hsm_sandbox.server import SandboxServer
 from tests.conftest import World, build_world
 
 # Full-text search lives outside the ORM (migration 0002): FTS5 tables on SQLite, a GIN

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hsm_console.resources import resource_path
-from hsm_console.screening import (
+from hsm_console.host.resources import resource_path
+from hsm_console.rules.screening import (
     Match,
     RepeatDetector,
     Screener,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from hsm_console.db.models import Comment, CommentVersion, Site, SyncState
-from hsm_console.domain import Action
 from hsm_console.errors import NotPossible
-from hsm_console.sandbox import FaultKind
+from hsm_console.rules.domain import Action
 from hsm_console.services.sync import SyncProgress
+from hsm_sandbox import FaultKind
 from tests.conftest import PARKS_PAGE, RECENT_SEED, World
 
 POST = f"{PARKS_PAGE}_122100000000000"
@@ -121,6 +121,7 @@ def test_comment_deleted_by_its_author_is_marked_gone_not_dropped(world: World) 
         (FaultKind.SLOW, {"seconds": 3, "times": None}),
     ],
 )
+@pytest.mark.expected_log("sync of site")
 def test_failure_mid_pagination_resumes_from_the_last_good_cursor(
     world: World, fault: FaultKind, options: dict[str, Any]
 ) -> None:
@@ -149,6 +150,7 @@ def test_failure_mid_pagination_resumes_from_the_last_good_cursor(
         assert state.cursor == {}
 
 
+@pytest.mark.expected_log("sync of site")
 def test_announced_wait_is_stored_and_respected(world: World) -> None:
     world.sandbox.faults.add(FaultKind.RATE_LIMIT, seconds=600)
     failed = world.app("alice").sync.sync()[0]
@@ -160,9 +162,10 @@ def test_announced_wait_is_stored_and_respected(world: World) -> None:
     assert len(world.sandbox.requests_seen()) == calls  # the platform was not asked again
 
 
+@pytest.mark.expected_log("sync of site")
 def test_one_failing_site_does_not_stop_the_others(world: World) -> None:
     from hsm_console.db.models import RoleGrant
-    from hsm_console.domain import Role
+    from hsm_console.rules.domain import Role
 
     with world.db.transaction() as session:  # alice moderates Police too, for this test
         alice = session.scalars(select(RoleGrant).where(RoleGrant.role == "moderator")).first()

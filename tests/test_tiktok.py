@@ -15,10 +15,10 @@ import requests
 from hsm_console.connectors import connector_class, open_connector
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.tiktok import TikTokConnector, split_comment_id
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer, seed
-from hsm_console.sandbox.tiktok import (
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
+from hsm_sandbox.tiktok import (
     API,
     BUSINESS_ID,
     INLINE_REPLIES,
@@ -502,6 +502,7 @@ def test_unreachable_platform() -> None:
 # --- malformed payloads ---------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
     tt: TikTokSandbox, make_tt: MakeTt, caplog: pytest.LogCaptureFixture
 ) -> None:

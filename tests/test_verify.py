@@ -6,10 +6,10 @@ import threading
 
 from sqlalchemy import select, text
 
+from hsm_console.db.chain import GENESIS_HASH, entry_hash
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry
-from hsm_console.domain import Action
-from hsm_console.records import GENESIS_HASH, entry_hash
+from hsm_console.rules.domain import Action
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
 

@@ -17,10 +17,10 @@ import requests
 from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.wordpress import WordPressConnector
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
-from hsm_console.sandbox.wordpress import FIRST_COMMENT_ID, WordPressSandbox
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.wordpress import FIRST_COMMENT_ID, WordPressSandbox
 from tests.sandbox_fixtures import FAST
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -312,6 +312,7 @@ def test_hostile_and_megabyte_text_comes_back_exactly(
 # --- malformed payloads ---------------------------------------------------------------
 
 
+@pytest.mark.expected_log("has no readable", "unknown status", "without an id")
 def test_odd_comments_are_listed_with_raw_kept(
     blog: WordPressSandbox, make_connector: MakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -359,6 +360,7 @@ def test_odd_comments_are_listed_with_raw_kept(
     assert "unknown status" in caplog.text
 
 
+@pytest.mark.expected_log("belongs to another post")
 def test_a_comment_listed_for_another_post_is_left_out(
     blog: WordPressSandbox, make_connector: MakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -409,6 +411,7 @@ def test_invalid_utf8_inside_a_comment_is_refused_not_repaired(
     assert "can't decode byte 0xe9" in caught.value.details
 
 
+@pytest.mark.expected_log("has no readable")
 def test_paging_without_wordpress_headers_reads_on_while_pages_are_full(
     sandbox_server: SandboxServer, make_connector: MakeConnector
 ) -> None:

@@ -27,8 +27,8 @@ import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.wordpress import WordPressConnector
-from hsm_console.domain import Action, PlatformState
 from hsm_console.errors import PlatformError
+from hsm_console.rules.domain import Action, PlatformState
 
 pytestmark = pytest.mark.wordpress
 

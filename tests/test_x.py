@@ -15,10 +15,10 @@ import requests
 from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.x import XConnector
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
-from hsm_console.sandbox.x import API, CITY_USER_ID, CITY_USERNAME, XReply, XSandbox
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.x import API, CITY_USER_ID, CITY_USERNAME, XReply, XSandbox
 from tests.sandbox_fixtures import FAST
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -416,6 +416,7 @@ def test_failure_mid_listing_then_resume_from_the_last_cursor(
     assert set(ids) == live_ids(x, post)
 
 
+@pytest.mark.expected_log("left parts out", "without an id")
 def test_malformed_replies_are_listed_with_raw_kept(
     x: XSandbox, make_x: MakeX, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,10 +14,10 @@ import requests
 from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.youtube import YouTubeConnector, seconds_until_quota_reset
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.sandbox import SANDBOX_TOKEN, SandboxServer
-from hsm_console.sandbox.youtube import API, CHANNEL_ID, YouTubeComment, YouTubeSandbox
+from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.youtube import API, CHANNEL_ID, YouTubeComment, YouTubeSandbox
 from tests.sandbox_fixtures import FAST
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -371,6 +371,7 @@ def test_unknown_comment_is_gone(make_youtube: MakeYouTube) -> None:
     assert caught.value.gone
 
 
+@pytest.mark.expected_log("came without its video id")
 def test_fetch_state_says_unknown_when_it_cannot_tell(
     youtube: YouTubeSandbox, make_youtube: MakeYouTube
 ) -> None:
@@ -507,6 +508,7 @@ def test_failure_mid_listing_then_resume_from_the_last_cursor(
     assert set(ids) == youtube.listed_ids(video)
 
 
+@pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
     youtube: YouTubeSandbox, make_youtube: MakeYouTube, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 
 from hsm_console.connectors.base import Connector, SiteConfig
-from hsm_console.domain import Platform
 from hsm_console.errors import ConfigurationError
+from hsm_console.rules.domain import Platform
 
 # Imported on first use, so start-up loads only the connectors a department's sites need.
 _CONNECTORS: dict[Platform, str] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from hsm_console.domain import Action, Platform, PlatformState
+from hsm_console.rules.domain import Action, Platform, PlatformState
 
 T = TypeVar("T")
 

@@ -50,8 +50,8 @@ from hsm_console.connectors.payload import (
     is_true,
     utc_time,
 )
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
 

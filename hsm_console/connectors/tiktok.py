@@ -37,8 +37,8 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
 from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, utc_time
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
+from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
 

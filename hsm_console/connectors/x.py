@@ -48,8 +48,8 @@ from hsm_console.connectors.http import (
     wait_text,
 )
 from hsm_console.connectors.payload import as_id, as_text, iso_utc
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
 

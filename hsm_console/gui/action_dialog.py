@@ -22,15 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hsm_console.domain import Action
+from hsm_console.display import one_line
 from hsm_console.gui.actions import capabilities_for
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
 from hsm_console.gui.ui_files import child, load_form
-from hsm_console.policy import Policy, ReasonCode
+from hsm_console.rules.domain import Action
+from hsm_console.rules.policy import Policy, ReasonCode
 from hsm_console.services.queue_view import QueueRow
-from hsm_console.terminal import one_line
 
 VERBS = {
     Action.FLAG: "Flag",

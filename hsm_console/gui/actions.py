@@ -15,9 +15,9 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import Capabilities
-from hsm_console.domain import Action, Platform, PlatformState
 from hsm_console.errors import ConfigurationError
 from hsm_console.gui.icons import glyph
+from hsm_console.rules.domain import Action, Platform, PlatformState
 from hsm_console.services.queue_view import QueueRow
 
 

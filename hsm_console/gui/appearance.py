@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
 
 STYLE_SHEET = ("styles", "console.qss")
 

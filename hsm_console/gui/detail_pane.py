@@ -30,15 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.connectors.base import Capabilities
+from hsm_console.display import local_time, one_line
 from hsm_console.gui.history_model import HistoryModel
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.links import open_web_link, web_url
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.ui_files import child, load_form
-from hsm_console.screening import Suggestion
+from hsm_console.rules.screening import Suggestion
 from hsm_console.services.queue_view import CommentView, ThreadItem
-from hsm_console.terminal import one_line
-from hsm_console.timefmt import local_time
 
 MAX_HIGHLIGHTS = 2000  # a hostile text could match thousands of times
 HIGHLIGHT_BACKGROUND = QColor("#ffe066")

@@ -11,10 +11,10 @@ from PySide6.QtCore import QDate, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QDateEdit, QLabel, QLineEdit, QWidget
 
-from hsm_console.domain import CommentStatus
 from hsm_console.gui.icons import platform_icon, platform_name
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.ui_files import child
+from hsm_console.rules.domain import CommentStatus
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,

@@ -7,10 +7,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from hsm_console.display import local_time, one_line
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.services.queue_view import HistoryItem
-from hsm_console.terminal import one_line
-from hsm_console.timefmt import local_time
 
 Index = QModelIndex | QPersistentModelIndex
 

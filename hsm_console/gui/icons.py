@@ -6,8 +6,8 @@ from __future__ import annotations
 import qtawesome as qta
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 
-from hsm_console.domain import Platform
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
+from hsm_console.rules.domain import Platform
 
 # Platform glyphs and brand colours; None takes the text colour (black brands vanish in
 # dark mode).

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.app import App
-from hsm_console.domain import Action
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
@@ -37,6 +36,7 @@ from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
+from hsm_console.rules.domain import Action
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.queue_view import CommentView, FilterCounts, QueueRow, QueueView, SiteSync
 from hsm_console.services.sync import SiteResult, SyncProgress

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy.exc import DBAPIError
 
 from hsm_console import __version__
+from hsm_console.display import CITY_TZ
 from hsm_console.errors import (
     ConcurrentAction,
     ConfigurationError,
@@ -39,7 +40,6 @@ from hsm_console.errors import (
 )
 from hsm_console.gui.icons import glyph
 from hsm_console.gui.plain_text import set_plain
-from hsm_console.timefmt import CITY_TZ
 
 _TITLES: tuple[tuple[type[UserError], str], ...] = (
     (PlatformError, "The platform did not answer as expected"),

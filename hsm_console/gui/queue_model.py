@@ -24,11 +24,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QIcon
 
+from hsm_console.display import CITY_TZ, local_time, one_line
 from hsm_console.gui.icons import platform_icon, platform_name
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.services.queue_view import QueueRow
-from hsm_console.terminal import one_line
-from hsm_console.timefmt import CITY_TZ, local_time
 
 RowLoader = Callable[[Sequence[int]], list[QueueRow]]
 Index = QModelIndex | QPersistentModelIndex

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
 )
 
 from hsm_console.gui.plain_text import tooltip
-from hsm_console.policy import ReasonCode
+from hsm_console.rules.policy import ReasonCode
 
 Index = QModelIndex | QPersistentModelIndex
 CODE_ROLE = Qt.ItemDataRole.UserRole + 1  # "PRF"

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMessageLogContext, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication
@@ -17,15 +18,17 @@ from PySide6.QtWidgets import QApplication
 
 from hsm_console import __version__
 from hsm_console.app import App, open_app
-from hsm_console.config import load_settings
 from hsm_console.errors import UserError
 from hsm_console.gui.appearance import apply_appearance
 from hsm_console.gui.binding_check import check_binding
-from hsm_console.gui.demo import DemoEnvironment
 from hsm_console.gui.icons import app_icon
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.problems import ProblemDialog, problem_from
 from hsm_console.gui.settings import APPLICATION, ORGANISATION, GuiSettings
+from hsm_console.host.config import load_settings
+
+if TYPE_CHECKING:
+    from hsm_sandbox.demo import DemoEnvironment
 
 _qt_log = logging.getLogger("hsm_console.qt")
 
@@ -75,7 +78,11 @@ def qt_application() -> QApplication:
 def start_console(database: str | None, demo: bool, settings: GuiSettings | None = None) -> Console:
     """Open the services and show the window; UserError says why it could not start."""
     qt_application()
-    environment = DemoEnvironment() if demo else None
+    environment: DemoEnvironment | None = None
+    if demo:  # the sandbox is loaded only for the demo
+        from hsm_sandbox.demo import DemoEnvironment
+
+        environment = DemoEnvironment()
     app: App | None = None
     try:
         app = environment.open_app() if environment else open_app(load_settings(database))

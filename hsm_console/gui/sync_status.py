@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from hsm_console.display import CITY_TZ, local_time
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.services.queue_view import SiteSync
 from hsm_console.services.sync import SyncProgress
-from hsm_console.timefmt import CITY_TZ, local_time
 
 
 class SyncStatus(QWidget):

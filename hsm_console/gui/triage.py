@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
-from hsm_console.domain import Action, EntryState
 from hsm_console.errors import UserError
 from hsm_console.gui.action_dialog import VERBS, ActionChoice, ActionDialog
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.workers import JobContext, TaskRunner
-from hsm_console.policy import Policy
+from hsm_console.rules.domain import Action, EntryState
+from hsm_console.rules.policy import Policy
 from hsm_console.services.moderation import ActionResult, ModerationService
 from hsm_console.services.queue_view import QueueRow
 

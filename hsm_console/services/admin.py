@@ -1,17 +1,16 @@
-"""Setting up departments, people, roles and sites; and the demo set-up on the sandbox."""
+"""Setting up departments, people, roles and sites."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.db.engine import Database
 from hsm_console.db.models import Department, Person, RoleGrant, Site
-from hsm_console.domain import Platform, Role
 from hsm_console.errors import ConfigurationError, NotFound
+from hsm_console.host.credentials import DEMO_TOKEN
+from hsm_console.rules.domain import Platform, Role
 
 
 def ensure_department(session: Session, code: str, name: str) -> Department:
@@ -59,8 +58,10 @@ def ensure_site(
     external_id: str,
     base_url: str,
     settings: dict[str, Any] | None = None,
-    is_sandbox: bool = False,
+    demo_token: str | None = None,
 ) -> Site:
+    """The site, made if new. `demo_token` marks a site served by the sandbox: its public
+    token is kept on the site row, since no keyring holds it."""
     site = session.scalar(
         select(Site).where(
             Site.platform == platform.value,
@@ -75,8 +76,8 @@ def ensure_site(
             name=name,
             external_id=external_id,
             base_url=base_url,
-            settings=settings or {},
-            is_sandbox=is_sandbox,
+            settings={**(settings or {}), **({DEMO_TOKEN: demo_token} if demo_token else {})},
+            is_sandbox=demo_token is not None,
         )
         session.add(site)
         session.flush()
@@ -90,69 +91,3 @@ def find_site(session: Session, key: str) -> Site:
     if site is None:
         raise NotFound(f"There is no site {key!r}. `hsm-console sites` lists them.")
     return site
-
-
-@dataclass(frozen=True)
-class DemoSetup:
-    department: str
-    sites: list[str]
-    moderator: str
-
-
-@dataclass(frozen=True)
-class DemoSite:
-    department: str  # department code
-    platform: Platform
-    name: str
-    external_id: str
-    prefix: str  # where the sandbox serves this platform
-    settings: dict[str, Any]
-
-
-DEMO_DEPARTMENTS = {"PARKS": "Parks & Recreation", "POLICE": "Police Department"}
-# One site of every kind for Parks, and the Police Facebook page (another department).
-DEMO_SITES = (
-    DemoSite("PARKS", Platform.FACEBOOK, "Highland Parks & Recreation", "1000000000001", "",
-             {"api_version": "v25.0"}),
-    DemoSite("PARKS", Platform.INSTAGRAM, "@highlandparks", "17841400000000001", "/instagram",
-             {"api_version": "v25.0"}),
-    DemoSite("PARKS", Platform.YOUTUBE, "Highland Parks on YouTube", "UCHighlandParks0000000001",
-             "/youtube", {}),
-    DemoSite("PARKS", Platform.X, "@HighlandParksIL", "1102323333", "/x", {}),
-    DemoSite("PARKS", Platform.TIKTOK, "Highland Parks on TikTok", "highland-parks-open-id",
-             "/tiktok", {}),
-    DemoSite("PARKS", Platform.LINKEDIN, "City of Highland on LinkedIn",
-             "urn:li:organization:1000001", "/linkedin", {}),
-    DemoSite("PARKS", Platform.WORDPRESS, "Parks news blog", "parks-news", "/wordpress", {}),
-    DemoSite("PARKS", Platform.DISCOURSE, "Highland community forum", "city-services",
-             "/discourse", {"api_username": "system"}),
-    DemoSite("POLICE", Platform.FACEBOOK, "Highland Police Department", "1000000000002", "",
-             {"api_version": "v25.0"}),
-)  # fmt: skip
-
-
-def setup_demo(db: Database, sandbox_url: str, username: str, display_name: str) -> DemoSetup:
-    """Demo departments and sandbox sites; the person moderates and supervises Parks only.
-
-    The Police department gets its own demo moderator, so department isolation is visible.
-    Running it again changes nothing.
-    """
-    base = sandbox_url.rstrip("/")
-    with db.transaction() as session:
-        departments = {
-            code: ensure_department(session, code, name) for code, name in DEMO_DEPARTMENTS.items()
-        }
-        parks_sites = []
-        for demo in DEMO_SITES:
-            site = ensure_site(
-                session, departments[demo.department], demo.platform, demo.name,
-                demo.external_id, base + demo.prefix, demo.settings, is_sandbox=True,
-            )  # fmt: skip
-            if demo.department == "PARKS":
-                parks_sites.append(site.name)
-        person = ensure_person(session, username, display_name)
-        grant(session, person, Role.MODERATOR, departments["PARKS"])
-        grant(session, person, Role.SUPERVISOR, departments["PARKS"])
-        officer = ensure_person(session, "demo.police", "Demo Police Moderator")
-        grant(session, officer, Role.MODERATOR, departments["POLICE"])
-        return DemoSetup(departments["PARKS"].name, parks_sites, person.username)

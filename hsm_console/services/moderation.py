@@ -18,18 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from hsm_console.access import Actor, resolve_actor
 from hsm_console.connectors.base import Connector
+from hsm_console.db.chain import append_entry, snapshot
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, Person, Site
-from hsm_console.domain import (
-    STATE_AFTER,
-    STATUS_AFTER,
-    Action,
-    EntryState,
-    Platform,
-    PlatformState,
-)
+from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
     NotFound,
@@ -38,11 +31,18 @@ from hsm_console.errors import (
     PlatformError,
     UserError,
 )
-from hsm_console.policy import Policy
-from hsm_console.records import append_entry, snapshot
+from hsm_console.rules.domain import (
+    STATE_AFTER,
+    STATUS_AFTER,
+    Action,
+    EntryState,
+    Platform,
+    PlatformState,
+)
+from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
-from hsm_console.services.connections import ConnectorFactory, capabilities_of
-from hsm_console.timefmt import local_time
+from hsm_console.services.access import Actor, resolve_actor
+from hsm_console.services.connector_factory import ConnectorFactory, capabilities_of
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.access import Actor
 from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord, Site
-from hsm_console.domain import CommentStatus
 from hsm_console.errors import NotFound, PermissionDenied
+from hsm_console.rules.domain import CommentStatus
+from hsm_console.services.access import Actor
 
 
 @dataclass(frozen=True)

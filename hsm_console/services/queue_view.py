@@ -37,16 +37,16 @@ from sqlalchemy import table as sql_table
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from hsm_console.access import Actor, resolve_actor
 from hsm_console.connectors.base import Capabilities
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, Department, LogEntry, Site, SyncState, UTCDateTime
-from hsm_console.domain import CommentStatus
+from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError, PermissionDenied
-from hsm_console.screening import Screener, Suggestion
+from hsm_console.rules.domain import CommentStatus
+from hsm_console.rules.screening import Screener, Suggestion
 from hsm_console.services import queries
-from hsm_console.services.connections import capabilities_of
-from hsm_console.timefmt import CITY_TZ
+from hsm_console.services.access import Actor, resolve_actor
+from hsm_console.services.connector_factory import capabilities_of
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"

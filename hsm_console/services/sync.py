@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session
 from hsm_console.connectors.base import Capabilities, Connector, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
-from hsm_console.domain import CommentStatus, Platform, PlatformState
+from hsm_console.display import local_time
 from hsm_console.errors import PermissionDenied, PlatformError, UserError
-from hsm_console.screening import RepeatDetector, Screener
+from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
+from hsm_console.rules.screening import RepeatDetector, Screener
 from hsm_console.services import limits
-from hsm_console.services.connections import ConnectorFactory, capabilities_of
+from hsm_console.services.connector_factory import ConnectorFactory, capabilities_of
 from hsm_console.services.moderation import ModerationService
-from hsm_console.timefmt import local_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

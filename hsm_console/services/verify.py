@@ -15,9 +15,7 @@ from typing import Any
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from hsm_console.db.engine import Database
-from hsm_console.db.models import LogEntry, RetainedRecord
-from hsm_console.records import (
+from hsm_console.db.chain import (
     ENTRY_FIELDS,
     GENESIS_HASH,
     RECORD_FIELDS,
@@ -25,6 +23,8 @@ from hsm_console.records import (
     record_hash,
     sqlite_time_text,
 )
+from hsm_console.db.engine import Database
+from hsm_console.db.models import LogEntry, RetainedRecord
 
 BATCH = 5000
 # Positions in a row of ENTRY_FIELDS (then entry_hash).

@@ -14,7 +14,7 @@ from hsm_console.errors import ConfigurationError
 from hsm_console.gui.binding_check import binding_drops_references, check_binding
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
-from hsm_console.sandbox.server import SandboxServer
+from hsm_sandbox.server import SandboxServer
 from tests.conftest import World, build_world
 from tests.gui.helpers import WAIT_MS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from hsm_console.db.models import Comment
-from hsm_console.domain import PlatformState
+from hsm_console.rules.domain import PlatformState
 from tests.conftest import World
 
 WAIT_MS = 15_000  # generous: CI machines are slow, and nothing here measures speed

@@ -8,10 +8,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from hsm_console.domain import PlatformState
 from hsm_console.gui.action_dialog import ActionDialog
 from hsm_console.gui.main_window import MainWindow
-from hsm_console.sandbox import FaultKind
+from hsm_console.rules.domain import PlatformState
+from hsm_sandbox import FaultKind
 from tests.conftest import World
 from tests.gui.helpers import WAIT_MS, comment_state, count, log_entries, state_on_platform
 

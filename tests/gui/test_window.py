@@ -12,13 +12,13 @@ from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
-from hsm_console.domain import Action
 from hsm_console.gui.actions import MODERATION_IDS, SPECS, ActionId
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.gui.start import start_console
 from hsm_console.gui.ui_files import ui_path
-from hsm_console.sandbox import FaultKind
+from hsm_console.rules.domain import Action
+from hsm_sandbox import FaultKind
 from tests.conftest import World
 from tests.gui.conftest import OpenWindow
 from tests.gui.helpers import WAIT_MS, count
@@ -220,6 +220,7 @@ def test_demo_start_shows_a_real_queue(qtbot: QtBot, tmp_path: Path) -> None:
         console.close()
 
 
+@pytest.mark.expected_log("sync of site")
 def test_a_failed_sync_says_which_site_and_what_to_do(
     qtbot: QtBot, window: MainWindow, gui_world: World
 ) -> None:

@@ -21,11 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from hsm_console.sandbox.faults import FaultKind, FaultSet
-from hsm_console.sandbox.graph import GraphSandbox
-from hsm_console.sandbox.platforms import other_platforms
-from hsm_console.sandbox.routing import PlatformSandbox, Request, Response, Router
-from hsm_console.sandbox.seed import DEMO, SeedData
+from hsm_sandbox.faults import FaultKind, FaultSet
+from hsm_sandbox.graph import GraphSandbox
+from hsm_sandbox.platforms import other_platforms
+from hsm_sandbox.routing import PlatformSandbox, Request, Response, Router
+from hsm_sandbox.seed import DEMO, SeedData
 
 log = logging.getLogger(__name__)
 

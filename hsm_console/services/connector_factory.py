@@ -7,9 +7,9 @@ from typing import Any
 
 from hsm_console.connectors import connector_class, open_connector
 from hsm_console.connectors.base import Capabilities, Connector, SiteConfig
-from hsm_console.credentials import CredentialStore
 from hsm_console.db.models import Site
-from hsm_console.domain import Platform
+from hsm_console.host.credentials import DEMO_TOKEN, CredentialStore
+from hsm_console.rules.domain import Platform
 
 ConnectorFactory = Callable[[Site], Connector]
 
@@ -29,7 +29,11 @@ def connector_factory(
             external_id=site.external_id,
             base_url=site.base_url,
             token=store.get(site),
-            settings={**site.settings, **(overrides or {})},
+            # The demo token reaches the connector as its token, never among its settings.
+            settings={
+                **{k: v for k, v in site.settings.items() if k != DEMO_TOKEN},
+                **(overrides or {}),
+            },
         )
         return open_connector(Platform(site.platform), config)
 

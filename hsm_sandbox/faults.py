@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from hsm_console.sandbox.routing import Response
+from hsm_sandbox.routing import Response
 
 
 class FaultKind(enum.StrEnum):

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from hsm_console import __version__
-from hsm_console.config import load_settings
-from hsm_console.domain import Action, CommentStatus
 from hsm_console.errors import UserError
+from hsm_console.host.config import load_settings
+from hsm_console.rules.domain import Action, CommentStatus
 
 DEFAULT_SANDBOX_PORT = 8765
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hsm_console.logsetup import configure_logging
+    from hsm_console.host.logsetup import configure_logging
 
     configure_logging()
     try:
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from hsm_console import commands
+    from hsm_console.cli import commands
 
     if args.command is None:
         from hsm_console.gui import run_gui

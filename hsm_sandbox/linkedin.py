@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
 
 PREFIX = "/linkedin"
 ORGANIZATION = "urn:li:organization:1000001"

@@ -1,6 +1,6 @@
 """What each command-line command does: call a service, print the result for a person.
 
-Comment text is untrusted: it is printed through `terminal.safe_text` (or as ASCII JSON).
+Comment text is untrusted: it is printed through `display.safe_text` (or as ASCII JSON).
 """
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hsm_console.app import App
-from hsm_console.config import Settings
+from hsm_console.cli.terminal import out, to_json
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, Site
-from hsm_console.domain import Action, EntryState, Platform
+from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import PermissionDenied
+from hsm_console.host.config import Settings
+from hsm_console.rules.domain import Action, EntryState, Platform
 from hsm_console.services import admin, queries
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
-from hsm_console.terminal import one_line, safe_text, to_json
-from hsm_console.timefmt import local_time
-
-
-def out(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def db_upgrade(settings: Settings) -> int:
@@ -38,8 +34,8 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def serve_sandbox(port: int) -> int:
-    from hsm_console.sandbox.seed import build
-    from hsm_console.sandbox.server import SandboxServer
+    from hsm_sandbox.seed import build
+    from hsm_sandbox.server import SandboxServer
 
     server = SandboxServer(port=port, seed=build(end=datetime.now(UTC)))
     out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
@@ -51,7 +47,9 @@ def serve_sandbox(port: int) -> int:
 
 
 def demo(app: App, sandbox_url: str) -> int:
-    setup = admin.setup_demo(app.db, sandbox_url, app.username, app.username)
+    from hsm_sandbox.demo import setup_demo
+
+    setup = setup_demo(app.db, sandbox_url, app.username, app.username)
     out(f"Demo ready: {setup.moderator} moderates {setup.department} ({', '.join(setup.sites)}),")
     out(f"served by the sandbox at {sandbox_url}. Next: hsm-console sync")
     return 0

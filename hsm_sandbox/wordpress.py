@@ -37,9 +37,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
-from hsm_console.sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData
+from hsm_sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData
 
 PREFIX = "/wordpress"
 API = PREFIX + "/wp-json"

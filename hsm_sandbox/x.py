@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SeedComment, SeedData, SeedPost
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 
 PREFIX = "/x"
 API = PREFIX + "/2"

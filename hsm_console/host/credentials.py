@@ -1,7 +1,8 @@
 """Platform tokens, kept only in the operating system's credential store (keyring).
 
 A token is never written to the database, a config file, a log, an error message or the
-terminal. Sites served by the console's own sandbox use the sandbox's public demo token.
+terminal. Sites served by the demo sandbox carry its public demo token on the site row
+(`settings["demo_token"]`), since it is no secret and no keyring holds it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from hsm_console.db.models import Site
 from hsm_console.errors import ConfigurationError
 
 KEYRING_SERVICE = "HSM Console"
+DEMO_TOKEN = "demo_token"  # noqa: S105 (the settings key, not a token)
 
 NO_BACKEND_HELP = (
     "No usable keyring (credential store) was found on this computer, so platform tokens "
@@ -32,9 +34,12 @@ def credential_key(site: Site) -> str:
 class CredentialStore:
     def get(self, site: Site) -> str:
         if site.is_sandbox:
-            from hsm_console.sandbox import sandbox_token
-
-            return sandbox_token(site.platform)
+            demo_token = site.settings.get(DEMO_TOKEN)
+            if not isinstance(demo_token, str) or not demo_token:
+                raise ConfigurationError(
+                    f"The demo site {site.name!r} has no demo token. Run: hsm-console demo"
+                )
+            return demo_token
         try:
             token = keyring.get_password(KEYRING_SERVICE, credential_key(site))
         except NoKeyringError:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
 
 SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105 (public on purpose: every seeded Page takes it)
 DEFAULT_RANDOM_SEED = 20260302

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import importlib
 
-from hsm_console.sandbox.routing import PlatformSandbox
-from hsm_console.sandbox.seed import SeedData
+from hsm_sandbox.routing import PlatformSandbox
+from hsm_sandbox.seed import SeedData
 
 # platform name -> module (one line each)
 _MODULES: dict[str, str] = {
-    "wordpress": "hsm_console.sandbox.wordpress",
-    "youtube": "hsm_console.sandbox.youtube",
-    "x": "hsm_console.sandbox.x",
-    "instagram": "hsm_console.sandbox.instagram",
-    "tiktok": "hsm_console.sandbox.tiktok",
-    "linkedin": "hsm_console.sandbox.linkedin",
-    "discourse": "hsm_console.sandbox.discourse",
+    "wordpress": "hsm_sandbox.wordpress",
+    "youtube": "hsm_sandbox.youtube",
+    "x": "hsm_sandbox.x",
+    "instagram": "hsm_sandbox.instagram",
+    "tiktok": "hsm_sandbox.tiktok",
+    "linkedin": "hsm_sandbox.linkedin",
+    "discourse": "hsm_sandbox.discourse",
 }
 
 

@@ -1,10 +1,21 @@
-"""Showing untrusted text on a terminal without letting it steer the terminal."""
+"""How values are shown to a person, in the window and on the terminal alike.
+
+Comment text is untrusted: control and direction-override characters are made visible before
+it is shown anywhere. Times are stored in UTC and shown in the City's time zone.
+"""
 
 from __future__ import annotations
 
-import json
 import unicodedata
-from typing import Any
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CITY_TZ = ZoneInfo("America/Chicago")
+
+
+def local_time(moment: datetime) -> str:
+    """e.g. '2026-03-02 08:05:11 CST' — the zone name says whether daylight time applies."""
+    return moment.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def safe_text(text: str) -> str:
@@ -24,10 +35,6 @@ def safe_text(text: str) -> str:
 
 
 def one_line(text: str, width: int) -> str:
+    """`text` made safe, on one line, cut to `width` characters with an ellipsis."""
     first = safe_text(text).replace("\n", " ").replace("\t", " ")
     return first if len(first) <= width else first[: width - 1] + "…"
-
-
-def to_json(value: Any) -> str:
-    """ASCII-only JSON: every non-ASCII character escaped, so no byte can reach the terminal raw."""
-    return json.dumps(value, ensure_ascii=True, indent=2, default=str)

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from hsm_console.config import APP_DIRS
+from hsm_console.host.config import APP_DIRS
 
 MAX_BYTES = 2_000_000
 BACKUPS = 5

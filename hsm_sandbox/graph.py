@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SeedComment, SeedData, SeedPost
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 
 VERSION = r"/(?P<version>v\d+\.\d+)"
 DEFAULT_LIMIT = 25

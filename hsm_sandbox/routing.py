@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 if TYPE_CHECKING:
-    from hsm_console.sandbox.faults import Fault
+    from hsm_sandbox.faults import Fault
 
 
 @dataclass(frozen=True)

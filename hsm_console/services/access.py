@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.models import Person, RoleGrant
-from hsm_console.domain import Role
 from hsm_console.errors import PermissionDenied
+from hsm_console.rules.domain import Role
 
 
 @dataclass(frozen=True)

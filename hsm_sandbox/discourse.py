@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
 
 PREFIX = "/discourse"
 CATEGORY_ID = 5

@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SeedComment, SeedData, SeedPost
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 
 PREFIX = "/youtube"
 API = PREFIX + "/youtube/v3"

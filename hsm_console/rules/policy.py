@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hsm_console.domain import Action
 from hsm_console.errors import ConfigurationError, PolicyViolation
-from hsm_console.resources import resource_path
+from hsm_console.host.resources import resource_path
+from hsm_console.rules.domain import Action
 
 DEFAULT_POLICY_FILE = ("policy", "highland-comment-policy.toml")
 

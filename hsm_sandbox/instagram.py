@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hsm_console.sandbox.faults import Fault, FaultKind, generic_response
-from hsm_console.sandbox.graph import GraphError
-from hsm_console.sandbox.routing import Request, Response, Router
-from hsm_console.sandbox.seed import SeedComment, SeedData
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.graph import GraphError
+from hsm_sandbox.routing import Request, Response, Router
+from hsm_sandbox.seed import SeedComment, SeedData
 
 PREFIX = "/instagram"
 IG_USER_ID = "17841400000000001"

@@ -1,0 +1,1 @@
+"""The command line: the entry point (`main`), one function per command, terminal output."""

@@ -1,0 +1,1 @@
+"""What the workstation provides: settings, the keyring, the OS account, logs, data files."""

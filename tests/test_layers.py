@@ -1,0 +1,74 @@
+"""The tree keeps its layers: the core knows nothing of Qt or of the sandbox.
+
+Each check imports modules in a fresh interpreter, so what another test loaded cannot hide a
+wrong import.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Every module of these packages is imported; none may bring in what is listed against it.
+CORE = ("rules", "host", "db", "connectors", "services")
+_PROBE = """
+import importlib, json, pkgutil, sys
+import hsm_console
+names = []
+for package in sys.argv[1:]:
+    module = importlib.import_module(f"hsm_console.{package}")
+    names.append(module.__name__)
+    if hasattr(module, "__path__"):
+        for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
+            if ".migrations" not in info.name:
+                importlib.import_module(info.name)
+                names.append(info.name)
+for extra in ("hsm_console.app", "hsm_console.errors", "hsm_console.display"):
+    importlib.import_module(extra)
+    names.append(extra)
+print(json.dumps({"imported": names, "loaded": sorted(sys.modules)}))
+"""
+
+
+def _load(*packages: str) -> tuple[list[str], list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *packages],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    return found["imported"], found["loaded"]
+
+
+@pytest.fixture(scope="module")
+def core_modules() -> tuple[list[str], list[str]]:
+    return _load(*CORE)
+
+
+def test_the_core_loads_no_qt(core_modules: tuple[list[str], list[str]]) -> None:
+    imported, loaded = core_modules
+    # The probe really walked the layers, so an empty result cannot pass by accident.
+    assert "hsm_console.services.moderation" in imported
+    assert "hsm_console.connectors.youtube" in imported
+    assert "hsm_console.db.chain" in imported
+    assert [name for name in loaded if name.split(".")[0] in ("PySide6", "shiboken6")] == []
+
+
+def test_the_core_does_not_import_the_sandbox(core_modules: tuple[list[str], list[str]]) -> None:
+    imported, loaded = core_modules
+    assert "hsm_console.host.credentials" in imported
+    assert [name for name in loaded if name.split(".")[0] == "hsm_sandbox"] == []
+
+
+def test_the_command_line_loads_neither_qt_nor_the_sandbox_until_asked() -> None:
+    imported, loaded = _load("cli")
+    assert "hsm_console.cli.commands" in imported
+    assert [name for name in loaded if name.split(".")[0] in ("PySide6", "hsm_sandbox")] == []
