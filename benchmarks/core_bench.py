@@ -1,4 +1,4 @@
-"""Measures the record-first core against the design's targets (DESIGN.md, "Targets").
+"""Measures the record-first core against the design's targets (docs/design.md, "Targets").
 
     .venv/bin/python benchmarks/core_bench.py [--entries 200000] [--comments 50000]
 

@@ -10,7 +10,7 @@ without filling.
 Fills a SQLite file (fast bulk insert, the full-text triggers in force as in production),
 then measures through the same `QueueView` the window uses, and starts the real window in a
 fresh process (offscreen) to time start-up and read its memory. Prints the numbers next to
-the targets of DESIGN.md; it never fails on them.
+the targets of docs/design.md; it never fails on them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The words of the design (DESIGN.md, "Words") as types shared by every layer."""
+"""The words of the design (docs/design.md, "Words") as types shared by every layer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who the acting person is and what they may reach (DESIGN.md, "People and what they do")."""
+"""Who the acting person is and what they may reach (docs/design.md, "What it is for")."""
 
 from __future__ import annotations
 

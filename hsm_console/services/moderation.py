@@ -1,4 +1,4 @@
-"""The record-first rule (DESIGN.md): the one way any action on a comment is carried out.
+"""The record-first rule (docs/design.md): the one way any action on a comment is carried out.
 
 1. check the actor may act, the policy allows the action for the reason code, and the
    platform can do it;
