@@ -127,7 +127,7 @@ def test_hostile_text_cannot_steer_the_terminal(cli: Cli, sandbox: SandboxServer
     sandbox.state.facebook.add_comment("1000000000001_122100000000000", evil)
     cli("sync")
     rows = json.loads(cli("queue", "--json").stdout)
-    target = next(r["id"] for r in rows if "pwned" in r["text"])
+    target = next(r["id"] for r in rows if "pwned" in r["excerpt"])
     shown = cli("show", str(target)).stdout
     assert "\x1b" not in shown
     assert "\u202e" not in shown

@@ -13,6 +13,7 @@ from sqlalchemy import text, update
 from hsm_console.db.models import Comment
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import Action, CommentStatus
+from hsm_console.services import queue_view
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,
@@ -277,3 +278,15 @@ def test_sync_status_names_each_site_and_when_it_was_synced(synced: World) -> No
     assert [(s.site_id, s.last_error) for s in statuses] == [(synced.parks_site, "")]
     assert statuses[0].last_sync_at is not None
     assert datetime.now(UTC) - statuses[0].last_sync_at < timedelta(hours=1)
+
+
+def test_newest_reads_page_by_page_up_to_the_limit(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue_view, "PAGE_SIZE", 3)  # many pages from a small queue
+    view = QueueView(synced.db, "alice")
+    parks = site_comment_ids(synced, synced.parks_site)
+    assert len(parks) > 7
+    assert [row.id for row in view.newest(EVERYTHING, 7)] == parks[:7]
+    assert [row.id for row in view.newest(EVERYTHING, len(parks) + 5)] == parks
+    assert view.newest(EVERYTHING, 0) == []

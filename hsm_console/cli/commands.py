@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,9 @@ from hsm_console.db.models import LogEntry, Site
 from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import PermissionDenied
 from hsm_console.host.config import Settings
-from hsm_console.rules.domain import Action, EntryState, Platform
+from hsm_console.rules.domain import Action, CommentStatus, EntryState, Platform
 from hsm_console.services import admin, queries
+from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
 
@@ -79,12 +81,10 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     return 1 if failed else 0
 
 
-def queue(app: App, statuses: tuple[str, ...], limit: int, as_json: bool) -> int:
-    with app.db.session() as session:
-        actor = app.moderation.actor(session)
-        rows = queries.queue(session, actor, statuses, limit)
+def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: bool) -> int:
+    rows = QueueView(app.db, app.username).newest(QueueFilter(statuses=statuses), limit)
     if as_json:
-        out(to_json([row.__dict__ for row in rows]))
+        out(to_json([asdict(row) for row in rows]))
         return 0
     if not rows:
         out("The queue is empty.")
@@ -93,7 +93,7 @@ def queue(app: App, statuses: tuple[str, ...], limit: int, as_json: bool) -> int
     for row in rows:
         out(
             f"{row.id:>6}  {local_time(row.created_at):<23}  {one_line(row.site_name, 28):<28}  "
-            f"{one_line(row.author_name, 18):<18}  {one_line(row.text, 60)}"
+            f"{one_line(row.author_name, 18):<18}  {one_line(row.excerpt, 60)}"
         )
     return 0
 

@@ -54,6 +54,7 @@ NO_SUGGESTION = "-"
 
 # The table shows a comment's start; the whole text is read only for the detail pane.
 EXCERPT_CHARS = 2000
+PAGE_SIZE = 500  # ids a page holds unless the caller asks for fewer
 THREAD_LIMIT = 25  # replies shown around a comment
 
 _FTS = sql_table("comments_fts", sql_column("rowid"), sql_column("comments_fts"))
@@ -363,6 +364,18 @@ class QueueView:
             if (not queue_filter.site_ids or site.id in queue_filter.site_ids)
             and (not queue_filter.platforms or site.platform in queue_filter.platforms)
         ]
+
+    def newest(self, queue_filter: QueueFilter, limit: int) -> list[QueueRow]:
+        """The first `limit` rows, newest first, read page by page as the window reads them."""
+        rows: list[QueueRow] = []
+        after: QueueCursor | None = None
+        while len(rows) < limit:
+            page = self.page(queue_filter, after, min(PAGE_SIZE, limit - len(rows)))
+            rows += self.rows(page.ids)
+            if page.next is None:
+                break
+            after = page.next
+        return rows
 
     # --- rows --------------------------------------------------------------------------
 
