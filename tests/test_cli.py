@@ -81,7 +81,12 @@ def test_new_user_walkthrough(cli: Cli, sandbox: SandboxServer) -> None:
     assert "Checked 2 log entries and 1 retained records." in verified.stdout
     assert "The action log is intact." in verified.stdout
     assert len(json.loads(cli("log", "--json").stdout)) == 2
-    assert json.loads(cli("show", str(target), "--json").stdout)["status"] == "hidden"
+    shown_json = json.loads(cli("show", str(target), "--json").stdout)
+    assert shown_json["status"] == "hidden"
+    assert [(h["state"], h["outcome_of"]) for h in shown_json["history"]] == [
+        ("pending", None),
+        ("applied", 1),
+    ]
 
 
 def test_refusals_are_plain_errors(cli: Cli) -> None:

@@ -14,6 +14,7 @@ from hsm_console.db.models import Comment
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import Action, CommentStatus
 from hsm_console.services import queue_view
+from hsm_console.services.comment_detail import CommentReader
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,
@@ -68,7 +69,7 @@ def test_a_moderator_sees_only_their_departments_comments(synced: World) -> None
     assert alice.page(other_site).ids == []
     assert alice.rows(police[:5]) == []
     with pytest.raises(PermissionDenied):
-        alice.comment(police[0])
+        CommentReader(synced.db, "alice").comment(police[0])
 
 
 def test_keyset_pages_cover_the_queue_once_in_order_even_with_equal_times(
@@ -231,7 +232,7 @@ def test_search_follows_inserts_and_edits_and_stays_in_the_department(synced: Wo
 
 def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: World) -> None:
     app = synced.app("alice")
-    view = QueueView(synced.db, "alice")
+    reader = CommentReader(synced.db, "alice")
     with synced.db.engine.connect() as conn:
         reply_id, parent_id = conn.execute(
             text(
@@ -242,7 +243,7 @@ def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: Wo
         ).one()
     app.moderation.act(reply_id, Action.FLAG, "OFT", note="second look")
 
-    shown = view.comment(reply_id)
+    shown = reader.comment(reply_id)
 
     assert shown.id == reply_id
     assert shown.status == "flagged"
@@ -261,13 +262,13 @@ def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: Wo
 
 
 def test_detail_screens_the_whole_text_with_matched_spans(synced: World) -> None:
-    view = QueueView(synced.db, "alice")
+    reader = CommentReader(synced.db, "alice")
     comment_id = site_comment_ids(synced, synced.parks_site)[0]
     text_value = "Call me at 618-555-0142 about the park"
     with synced.db.transaction() as session:
         session.execute(update(Comment).where(Comment.id == comment_id).values(text=text_value))
 
-    shown = view.comment(comment_id)
+    shown = reader.comment(comment_id)
 
     pii = next(s for s in shown.suggestions if s.code == "PII")
     assert [text_value[m.start : m.end] for m in pii.matches] == ["618-555-0142"]
