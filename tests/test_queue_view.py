@@ -6,6 +6,7 @@ Runs on SQLite (FTS5) and PostgreSQL (tsvector + GIN) through the `db` fixture.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -15,10 +16,12 @@ from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import Action, CommentStatus
 from hsm_console.services import queue_view
 from hsm_console.services.comment_detail import CommentReader
+from hsm_console.services.moderation import ModerationService
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,
     QueueFilter,
+    QueueRow,
     QueueView,
     received_bounds,
 )
@@ -291,3 +294,21 @@ def test_newest_reads_page_by_page_up_to_the_limit(
     assert [row.id for row in view.newest(EVERYTHING, 7)] == parks[:7]
     assert [row.id for row in view.newest(EVERYTHING, len(parks) + 5)] == parks
     assert view.newest(EVERYTHING, 0) == []
+
+
+def test_a_row_names_who_is_acting_on_it_while_the_platform_is_asked(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = QueueView(synced.db, "alice")
+    comment_id = site_comment_ids(synced, synced.parks_site)[0]
+    seen: list[QueueRow] = []
+    call_platform = ModerationService._call_platform
+
+    def watched(service: ModerationService, pending: Any) -> Any:
+        seen.extend(view.rows([comment_id]))
+        return call_platform(service, pending)
+
+    monkeypatch.setattr(ModerationService, "_call_platform", watched)
+    assert synced.app("alice").moderation.act(comment_id, Action.FLAG, "SPM").ok
+    assert [row.acting for row in seen] == ["Alice Moderator (alice)"]
+    assert [row.acting for row in view.rows([comment_id])] == [None]

@@ -21,6 +21,7 @@ from hsm_console.host.config import Settings
 from hsm_console.rules.domain import Action, CommentStatus, EntryState, Platform
 from hsm_console.services import admin, queries
 from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
+from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
@@ -272,11 +273,9 @@ def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str
 
 def platforms(as_json: bool) -> int:
     """The capability map: what the City can do on each platform, in plain words."""
-    from hsm_console.connectors import connector_class
-
     rows: list[dict[str, Any]] = []
     for platform in Platform:
-        caps = connector_class(platform).capabilities
+        caps = capabilities_of(platform)
         rows.append(
             {
                 "platform": platform.label,

@@ -1,9 +1,9 @@
 """The moderator's console window: filters, the queue, the comment, actions, sync.
 
 It wires widgets to services and holds no rules of its own: which actions apply comes from
-`actions.allowed`, what an action does from the moderation service, what the queue holds
-from `QueueView`, one comment from `CommentReader`. Every database or platform call runs on
-the window's `TaskRunner`.
+the domain's rule (through `actions.refusal_for`), what an action does from the moderation
+service, what the queue holds from `QueueView`, one comment from `CommentReader`. Every
+database or platform call runs on the window's `TaskRunner`.
 """
 
 from __future__ import annotations

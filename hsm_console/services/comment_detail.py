@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors.base import Capabilities
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord
+from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.screening import Screener, Suggestion
 from hsm_console.services.access import resolve_actor
 from hsm_console.services.connector_factory import capabilities_of
@@ -133,7 +133,7 @@ class CommentReader:
                 post_permalink=post.permalink,
                 post_link=link,
                 thread=_thread(session, comment),
-                capabilities=capabilities_of(site),
+                capabilities=capabilities_of(site.platform),
                 history=[history_item(entry) for entry in history],
                 records=[RecordItem(r.id, r.captured_at, r.captured_by, r.sha256) for r in records],
             )

@@ -42,7 +42,7 @@ from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus
 from hsm_console.rules.screening import Screener
-from hsm_console.services.access import Actor, resolve_actor
+from hsm_console.services.access import Actor, person_name, resolve_actor
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"
@@ -106,7 +106,7 @@ class QueueRow:
     status: str
     platform_state: str
     version: int
-    pending: bool  # an action is being carried out right now
+    acting: str | None  # who is carrying out an action on it right now; None: nobody
     suggested_code: str | None
     suggestion_why: str
 
@@ -331,6 +331,7 @@ class QueueView:
                     Comment.platform_state,
                     Comment.version,
                     Comment.pending_entry_id,
+                    Comment.last_actor,
                     Comment.suggested_code,
                     Comment.suggestion_why,
                 ).where(Comment.id.in_(list(ids)))
@@ -338,19 +339,23 @@ class QueueView:
             # By primary key alone: with the site condition in SQL too, SQLite may walk the
             # site index instead, through every comment of those sites.
             by_id = {row[0]: row for row in found if row[2] in self._sites}
+            # A query per comment under way: rarely more than the one being acted on now.
+            acting = {
+                row[0]: person_name(session, row[9]) for row in by_id.values() if row[8] is not None
+            }
         result = []
         for comment_id in ids:
             row = by_id.get(comment_id)
             if row is None:
                 continue
-            (_, created, site_id, author, excerpt, status, state, version, pending, code, why) = row
+            (_, created, site_id, author, excerpt, status, state, version, _, _, code, why) = row
             if code is None:
                 code, why = self._screen(excerpt)
             site = self._sites[site_id]
             result.append(
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
-                    status, state, version, pending is not None, code, why,
+                    status, state, version, acting.get(comment_id), code, why,
                 )
             )  # fmt: skip
         return result
