@@ -1,8 +1,8 @@
 """The queue as the console window shows it: filters, counts, pages of ids and rows.
 
-Qt-free, so the window and the benchmark share it. Everything is narrowed to the sites of the
-departments the person moderates: a moderator never sees another department's comments,
-whatever filter or id the caller passes.
+Qt-free, so the window, the command line and the benchmark share it. Everything is narrowed
+to the sites of the departments the person moderates: a moderator never sees another
+department's comments, whatever filter or id the caller passes.
 
 The queue can hold a million comments, so it is read in pages, newest first, by keyset
 (`created_at`, `id`), never by OFFSET: each page costs the same however deep it is. A page is
