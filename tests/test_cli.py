@@ -81,7 +81,12 @@ def test_new_user_walkthrough(cli: Cli, sandbox: SandboxServer) -> None:
     assert "Checked 2 log entries and 1 retained records." in verified.stdout
     assert "The action log is intact." in verified.stdout
     assert len(json.loads(cli("log", "--json").stdout)) == 2
-    assert json.loads(cli("show", str(target), "--json").stdout)["status"] == "hidden"
+    shown_json = json.loads(cli("show", str(target), "--json").stdout)
+    assert shown_json["status"] == "hidden"
+    assert [(h["state"], h["outcome_of"]) for h in shown_json["history"]] == [
+        ("pending", None),
+        ("applied", 1),
+    ]
 
 
 def test_refusals_are_plain_errors(cli: Cli) -> None:
@@ -127,7 +132,7 @@ def test_hostile_text_cannot_steer_the_terminal(cli: Cli, sandbox: SandboxServer
     sandbox.state.facebook.add_comment("1000000000001_122100000000000", evil)
     cli("sync")
     rows = json.loads(cli("queue", "--json").stdout)
-    target = next(r["id"] for r in rows if "pwned" in r["text"])
+    target = next(r["id"] for r in rows if "pwned" in r["excerpt"])
     shown = cli("show", str(target)).stdout
     assert "\x1b" not in shown
     assert "\u202e" not in shown

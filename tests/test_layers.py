@@ -1,4 +1,5 @@
-"""The tree keeps its layers: the core knows nothing of Qt or of the sandbox.
+"""The tree keeps its layers: the core knows nothing of Qt or of the sandbox, and the window
+reaches the platforms only through the services.
 
 Each check imports modules in a fresh interpreter, so what another test loaded cannot hide a
 wrong import.
@@ -72,3 +73,39 @@ def test_the_command_line_loads_neither_qt_nor_the_sandbox_until_asked() -> None
     imported, loaded = _load("cli")
     assert "hsm_console.cli.commands" in imported
     assert [name for name in loaded if name.split(".")[0] in ("PySide6", "hsm_sandbox")] == []
+
+
+# Every module of the window, imported, with the modules its source names in import
+# statements (those inside functions too).
+_GUI_PROBE = """
+import ast, importlib, json, pkgutil
+import hsm_console.gui as gui
+names = {}
+for info in pkgutil.walk_packages(gui.__path__, "hsm_console.gui."):
+    module = importlib.import_module(info.name)
+    with open(module.__file__, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    named = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            named += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            named += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    names[info.name] = named
+print(json.dumps(names))
+"""
+
+
+def test_the_window_does_not_import_the_connectors() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GUI_PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    named: dict[str, list[str]] = json.loads(done.stdout)
+    assert "hsm_console.services.queue_view" in named["hsm_console.gui.main_window"]
+    offending = [
+        f"{module} imports {name}"
+        for module, names in named.items()
+        for name in names
+        if name.split(".")[:2] == ["hsm_console", "connectors"]
+    ]
+    assert offending == []

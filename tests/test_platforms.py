@@ -16,8 +16,8 @@ from hsm_console.db.models import ApiUsage, Comment, LogEntry, Site
 from hsm_console.errors import NotPossible
 from hsm_console.rules.domain import Action, EntryState, Platform, PlatformState
 from hsm_console.rules.policy import load_policy
-from hsm_console.services import queries
 from hsm_console.services.connector_factory import connector_factory
+from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_sandbox import SandboxServer
 from hsm_sandbox.demo import setup_demo
 from tests.conftest import FAST_NETWORK
@@ -63,9 +63,7 @@ def platform_state(app: App, site: Site, external_id: str) -> PlatformState:
 
 
 def test_one_queue_holds_all_eight_kinds_of_site(demo: App) -> None:
-    with demo.db.session() as session:
-        actor = demo.moderation.actor(session)
-        rows = queries.queue(session, actor, limit=10_000)
+    rows = QueueView(demo.db, "alice").newest(QueueFilter(), 10_000)
     assert {row.platform for row in rows} == {p.value for p in Platform}
     assert "Highland Police Department" not in {row.site_name for row in rows}
 

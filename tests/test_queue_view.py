@@ -6,6 +6,7 @@ Runs on SQLite (FTS5) and PostgreSQL (tsvector + GIN) through the `db` fixture.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -13,10 +14,14 @@ from sqlalchemy import text, update
 from hsm_console.db.models import Comment
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import Action, CommentStatus
+from hsm_console.services import queue_view
+from hsm_console.services.comment_detail import CommentReader
+from hsm_console.services.moderation import ModerationService
 from hsm_console.services.queue_view import (
     ANY_SUGGESTION,
     NO_SUGGESTION,
     QueueFilter,
+    QueueRow,
     QueueView,
     received_bounds,
 )
@@ -67,7 +72,7 @@ def test_a_moderator_sees_only_their_departments_comments(synced: World) -> None
     assert alice.page(other_site).ids == []
     assert alice.rows(police[:5]) == []
     with pytest.raises(PermissionDenied):
-        alice.comment(police[0])
+        CommentReader(synced.db, "alice").comment(police[0])
 
 
 def test_keyset_pages_cover_the_queue_once_in_order_even_with_equal_times(
@@ -230,7 +235,7 @@ def test_search_follows_inserts_and_edits_and_stays_in_the_department(synced: Wo
 
 def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: World) -> None:
     app = synced.app("alice")
-    view = QueueView(synced.db, "alice")
+    reader = CommentReader(synced.db, "alice")
     with synced.db.engine.connect() as conn:
         reply_id, parent_id = conn.execute(
             text(
@@ -241,7 +246,7 @@ def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: Wo
         ).one()
     app.moderation.act(reply_id, Action.FLAG, "OFT", note="second look")
 
-    shown = view.comment(reply_id)
+    shown = reader.comment(reply_id)
 
     assert shown.id == reply_id
     assert shown.status == "flagged"
@@ -260,13 +265,13 @@ def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: Wo
 
 
 def test_detail_screens_the_whole_text_with_matched_spans(synced: World) -> None:
-    view = QueueView(synced.db, "alice")
+    reader = CommentReader(synced.db, "alice")
     comment_id = site_comment_ids(synced, synced.parks_site)[0]
     text_value = "Call me at 618-555-0142 about the park"
     with synced.db.transaction() as session:
         session.execute(update(Comment).where(Comment.id == comment_id).values(text=text_value))
 
-    shown = view.comment(comment_id)
+    shown = reader.comment(comment_id)
 
     pii = next(s for s in shown.suggestions if s.code == "PII")
     assert [text_value[m.start : m.end] for m in pii.matches] == ["618-555-0142"]
@@ -277,3 +282,33 @@ def test_sync_status_names_each_site_and_when_it_was_synced(synced: World) -> No
     assert [(s.site_id, s.last_error) for s in statuses] == [(synced.parks_site, "")]
     assert statuses[0].last_sync_at is not None
     assert datetime.now(UTC) - statuses[0].last_sync_at < timedelta(hours=1)
+
+
+def test_newest_reads_page_by_page_up_to_the_limit(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue_view, "PAGE_SIZE", 3)  # many pages from a small queue
+    view = QueueView(synced.db, "alice")
+    parks = site_comment_ids(synced, synced.parks_site)
+    assert len(parks) > 7
+    assert [row.id for row in view.newest(EVERYTHING, 7)] == parks[:7]
+    assert [row.id for row in view.newest(EVERYTHING, len(parks) + 5)] == parks
+    assert view.newest(EVERYTHING, 0) == []
+
+
+def test_a_row_names_who_is_acting_on_it_while_the_platform_is_asked(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = QueueView(synced.db, "alice")
+    comment_id = site_comment_ids(synced, synced.parks_site)[0]
+    seen: list[QueueRow] = []
+    call_platform = ModerationService._call_platform
+
+    def watched(service: ModerationService, pending: Any) -> Any:
+        seen.extend(view.rows([comment_id]))
+        return call_platform(service, pending)
+
+    monkeypatch.setattr(ModerationService, "_call_platform", watched)
+    assert synced.app("alice").moderation.act(comment_id, Action.FLAG, "SPM").ok
+    assert [row.acting for row in seen] == ["Alice Moderator (alice)"]
+    assert [row.acting for row in view.rows([comment_id])] == [None]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select, text
 
 from hsm_console.db.chain import GENESIS_HASH, entry_hash
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry
 from hsm_console.rules.domain import Action
+from hsm_console.services import verify
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
 
@@ -109,11 +111,19 @@ def test_altered_retained_record_is_named_with_its_entry(synced: World) -> None:
     assert report.first_bad_entry == 3
 
 
-def test_verification_can_be_cancelled(synced: World) -> None:
-    act_on_some(synced)
-    report = verify_log(synced.db, cancelled=lambda: True)
-    assert report.entries_checked == 8  # the cancel check runs between batches
-    assert report.ok  # 8 entries fit in one batch: nothing was left to cancel
+def test_verification_can_be_cancelled(synced: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    act_on_some(synced, 10)  # 20 entries
+    monkeypatch.setattr(verify, "BATCH", 3)  # the cancel check runs between batches
+    seen: list[tuple[int, int]] = []
+    # Cancelled once the progress bar has moved twice, as a person watching it might.
+    report = verify_log(
+        synced.db, lambda done, total: seen.append((done, total)), lambda: len(seen) >= 2
+    )
+    assert report.cancelled
+    assert not report.ok
+    assert seen == [(3, 20), (6, 20)]  # the walk stopped after two batches of 20 entries
+    assert (report.entries_checked, report.head_id) == (6, 6)
+    assert verify_log(synced.db).entries_checked == 20  # uncancelled, it walks them all
 
 
 def test_concurrent_writers_never_fork_the_chain(synced: World) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,11 @@ from hsm_console.db.models import LogEntry, Site
 from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import PermissionDenied
 from hsm_console.host.config import Settings
-from hsm_console.rules.domain import Action, EntryState, Platform
+from hsm_console.rules.domain import Action, CommentStatus, EntryState, Platform
 from hsm_console.services import admin, queries
+from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
+from hsm_console.services.connector_factory import capabilities_of
+from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
 
@@ -79,12 +83,10 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     return 1 if failed else 0
 
 
-def queue(app: App, statuses: tuple[str, ...], limit: int, as_json: bool) -> int:
-    with app.db.session() as session:
-        actor = app.moderation.actor(session)
-        rows = queries.queue(session, actor, statuses, limit)
+def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: bool) -> int:
+    rows = QueueView(app.db, app.username).newest(QueueFilter(statuses=statuses), limit)
     if as_json:
-        out(to_json([row.__dict__ for row in rows]))
+        out(to_json([asdict(row) for row in rows]))
         return 0
     if not rows:
         out("The queue is empty.")
@@ -93,7 +95,7 @@ def queue(app: App, statuses: tuple[str, ...], limit: int, as_json: bool) -> int
     for row in rows:
         out(
             f"{row.id:>6}  {local_time(row.created_at):<23}  {one_line(row.site_name, 28):<28}  "
-            f"{one_line(row.author_name, 18):<18}  {one_line(row.text, 60)}"
+            f"{one_line(row.author_name, 18):<18}  {one_line(row.excerpt, 60)}"
         )
     return 0
 
@@ -103,64 +105,62 @@ def _entry_dict(entry: LogEntry) -> dict[str, Any]:
 
 
 def show(app: App, comment_id: int, as_json: bool) -> int:
-    with app.db.session() as session:
-        actor = app.moderation.actor(session)
-        detail = queries.comment_detail(session, actor, comment_id)
-        comment, post = detail.comment, detail.post
-        if as_json:
-            out(
-                to_json(
-                    {
-                        "id": comment.id,
-                        "site": detail.site.name,
-                        "platform": detail.site.platform,
-                        "external_id": comment.external_id,
-                        "author": comment.author_name,
-                        "text": comment.text,
-                        "created_at": comment.created_at,
-                        "permalink": comment.permalink,
-                        "status": comment.status,
-                        "platform_state": comment.platform_state,
-                        "post": {"text": post.text, "permalink": post.permalink},
-                        "parent_id": comment.parent_id,
-                        "retained_records": [
-                            {"id": r.id, "captured_at": r.captured_at, "sha256": r.sha256}
-                            for r in detail.records
-                        ],
-                        "history": [_entry_dict(e) for e in detail.history],
-                    }
-                )
+    view = CommentReader(app.db, app.username).comment(comment_id)
+    if as_json:
+        out(
+            to_json(
+                {
+                    "id": view.id,
+                    "site": view.site_name,
+                    "platform": view.platform,
+                    "external_id": view.external_id,
+                    "author": view.author_name,
+                    "text": view.text,
+                    "created_at": view.created_at,
+                    "permalink": view.permalink,
+                    "status": view.status,
+                    "platform_state": view.platform_state,
+                    "post": {"text": view.post_text, "permalink": view.post_permalink},
+                    "parent_id": view.parent_id,
+                    "retained_records": [
+                        {"id": r.id, "captured_at": r.captured_at, "sha256": r.sha256}
+                        for r in view.records
+                    ],
+                    "history": [asdict(item) for item in view.history],
+                }
             )
-            return 0
-        out(f"Comment {comment.id} on {detail.site.name} ({detail.site.platform})")
-        out(f"  Author:    {safe_text(comment.author_name)}")
-        out(f"  Received:  {local_time(comment.created_at)}")
-        out(f"  Link:      {safe_text(comment.permalink)}")
-        out(f"  Status:    {comment.status}; on the platform: {comment.platform_state}")
-        out(f"  In reply to the City's post: {one_line(post.text, 70)}")
-        out(f"                               {safe_text(post.permalink)}")
-        if detail.parent is not None:
-            out(f"  Replying to comment {detail.parent.id}: {one_line(detail.parent.text, 60)}")
-        out("  Text:")
-        for line in safe_text(comment.text).splitlines() or [""]:
-            out(f"    | {line}")
-        out(f"  Retained records: {len(detail.records)}")
-        for record in detail.records:
-            out(
-                f"    #{record.id} captured {local_time(record.captured_at)} by "
-                f"{record.captured_by}, sha256 {record.sha256[:16]}…"
-            )
-        out(f"  History: {len(detail.history)} log entries")
-        for entry in detail.history:
-            out("    " + _entry_line(entry))
+        )
+        return 0
+    out(f"Comment {view.id} on {view.site_name} ({view.platform})")
+    out(f"  Author:    {safe_text(view.author_name)}")
+    out(f"  Received:  {local_time(view.created_at)}")
+    out(f"  Link:      {safe_text(view.permalink)}")
+    out(f"  Status:    {view.status}; on the platform: {view.platform_state}")
+    out(f"  In reply to the City's post: {one_line(view.post_text, 70)}")
+    out(f"                               {safe_text(view.post_permalink)}")
+    parent = next((item for item in view.thread if item.relation == "parent"), None)
+    if parent is not None:
+        out(f"  Replying to comment {parent.id}: {one_line(parent.excerpt, 60)}")
+    out("  Text:")
+    for line in safe_text(view.text).splitlines() or [""]:
+        out(f"    | {line}")
+    out(f"  Retained records: {len(view.records)}")
+    for record in view.records:
+        out(
+            f"    #{record.id} captured {local_time(record.captured_at)} by "
+            f"{record.captured_by}, sha256 {record.sha256[:16]}…"
+        )
+    out(f"  History: {len(view.history)} log entries")
+    for item in view.history:
+        out("    " + _entry_line(item, view.id))
     return 0
 
 
-def _entry_line(entry: LogEntry) -> str:
+def _entry_line(entry: HistoryItem, comment_id: int) -> str:
     reason = entry.reason_code or "-"
     line = (
-        f"#{entry.id} {local_time(entry.at)} {entry.actor} {entry.action} {entry.state} "
-        f"reason {reason} comment {entry.comment_id} record {entry.record_id}"
+        f"#{entry.entry_id} {local_time(entry.at)} {entry.actor} {entry.action} {entry.state} "
+        f"reason {reason} comment {comment_id} record {entry.record_id}"
     )
     if entry.outcome_of:
         line += f" (outcome of #{entry.outcome_of})"
@@ -189,7 +189,7 @@ def log(app: App, comment_id: int | None, limit: int, as_json: bool) -> int:
         if not entries:
             out("The action log has no entries you may read.")
         for entry in entries:
-            out(_entry_line(entry))
+            out(_entry_line(history_item(entry), entry.comment_id))
     return 0
 
 
@@ -273,11 +273,9 @@ def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str
 
 def platforms(as_json: bool) -> int:
     """The capability map: what the City can do on each platform, in plain words."""
-    from hsm_console.connectors import connector_class
-
     rows: list[dict[str, Any]] = []
     for platform in Platform:
-        caps = connector_class(platform).capabilities
+        caps = capabilities_of(platform)
         rows.append(
             {
                 "platform": platform.label,

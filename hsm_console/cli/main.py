@@ -138,7 +138,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),
         "queue": lambda app: commands.queue(
-            app, tuple(args.status or [CommentStatus.NEW.value]), args.limit, args.json
+            app,
+            frozenset(map(CommentStatus, args.status or [CommentStatus.NEW])),
+            args.limit,
+            args.json,
         ),
         "show": lambda app: commands.show(app, args.comment_id, args.json),
         "act": lambda app: commands.act(

@@ -23,13 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.display import one_line
-from hsm_console.gui.actions import capabilities_for
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
 from hsm_console.gui.ui_files import child, load_form
-from hsm_console.rules.domain import Action
+from hsm_console.rules.actions import unsupported
+from hsm_console.rules.domain import Action, Platform
 from hsm_console.rules.policy import Policy, ReasonCode
+from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueRow
 
 VERBS = {
@@ -53,14 +54,14 @@ def effect_words(action: Action, platforms: Sequence[str]) -> str:
     lines = []
     for platform in platforms:
         name = platform_name(platform)
-        caps = capabilities_for(platform)
+        caps = capabilities_of(platform)
+        missing = unsupported(action, Platform(platform), caps)
         if action is Action.FLAG:
             lines.append(f"Nothing changes on {name}: the console marks it for review.")
         elif action is Action.KEEP:
             lines.append(f"Nothing changes on {name}: the console records it as reviewed.")
-        elif caps is None or not caps.allows(action):
-            instead = caps.instead if caps else ""
-            lines.append(f"{name} does not let the City {action.value} comments. {instead}")
+        elif missing is not None:
+            lines.append(missing)
         elif action is Action.HIDE:
             lines.append(f"{name}: {caps.hide_means}")
         elif action is Action.REMOVE:

@@ -1,7 +1,8 @@
 """The one registry of the window's actions: text, icon, key, tooltip and when each is enabled.
 
 Menus, the toolbar, the queue's context menu and the help overlay all draw from here, so a
-shortcut is defined once and shown the same everywhere.
+shortcut is defined once and shown the same everywhere. Whether a moderation action applies
+is the domain's rule (`rules.actions.refusal`), whose words a disabled action shows.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from hsm_console.connectors import connector_class
-from hsm_console.connectors.base import Capabilities
-from hsm_console.errors import ConfigurationError
 from hsm_console.gui.icons import glyph
+from hsm_console.rules.actions import refusal
 from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueRow
 
 
@@ -98,26 +98,15 @@ NAVIGATION_KEYS = (
 )
 
 
-def capabilities_for(platform: str) -> Capabilities | None:
-    """What a platform allows, or None when this console has no connector for it."""
-    try:
-        return connector_class(Platform(platform)).capabilities
-    except (ValueError, ConfigurationError):
-        return None
-
-
-def allowed(action: Action, row: QueueRow) -> bool:
-    """Whether `action` makes sense for this row; the service checks again when acting."""
-    if row.pending or row.platform_state == PlatformState.REMOVED.value:
-        return False
-    caps = capabilities_for(row.platform)
-    if action.touches_platform and (caps is None or not caps.allows(action)):
-        return False
-    if action is Action.HIDE:
-        return row.platform_state != PlatformState.HIDDEN.value
-    if action is Action.UNHIDE:
-        return row.platform_state == PlatformState.HIDDEN.value
-    return True
+def refusal_for(action: Action, row: QueueRow) -> str | None:
+    """Why `action` cannot run on this row now; the service refuses with the same words."""
+    return refusal(
+        action,
+        platform=Platform(row.platform),
+        platform_state=PlatformState(row.platform_state),
+        acting=row.acting,
+        caps=capabilities_of(row.platform),
+    )
 
 
 def shortcut_text(spec: ActionSpec) -> str:
@@ -155,13 +144,19 @@ class ActionRegistry(QObject):
             action.setIcon(glyph(SPECS[action_id].icon))
 
     def update_for_selection(self, rows: Sequence[QueueRow]) -> None:
-        """Enable each moderation action only if it applies to every selected comment."""
+        """Enable each moderation action only if it applies to every selected comment; a
+        disabled one says why in its tooltip and status tip."""
         for action_id in MODERATION_IDS:
-            moderation = SPECS[action_id].moderation
-            assert moderation is not None
-            self._actions[action_id].setEnabled(
-                bool(rows) and all(allowed(moderation, row) for row in rows)
-            )
+            spec = SPECS[action_id]
+            assert spec.moderation is not None
+            refusals = (refusal_for(spec.moderation, row) for row in rows)
+            why = next((words for words in refusals if words is not None), None)
+            if why is not None and len(rows) > 1:
+                why = f"Not for all {len(rows)} selected comments: {why}"
+            action = self._actions[action_id]
+            action.setEnabled(bool(rows) and why is None)
+            action.setToolTip(f"{why or spec.tip} ({shortcut_text(spec)})")
+            action.setStatusTip(why or spec.tip)
         self._actions[ActionId.OPEN_PERMALINK].setEnabled(len(rows) == 1)
 
     def shortcuts(self) -> list[tuple[str, str]]:

@@ -29,15 +29,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hsm_console.connectors.base import Capabilities
 from hsm_console.display import local_time, one_line
 from hsm_console.gui.history_model import HistoryModel
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.links import open_web_link, web_url
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.ui_files import child, load_form
+from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.screening import Suggestion
-from hsm_console.services.queue_view import CommentView, ThreadItem
+from hsm_console.services.comment_detail import CommentView, ThreadItem
 
 MAX_HIGHLIGHTS = 2000  # a hostile text could match thousands of times
 HIGHLIGHT_BACKGROUND = QColor("#ffe066")

@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from hsm_console.display import local_time, one_line
 from hsm_console.gui.plain_text import tooltip
-from hsm_console.services.queue_view import HistoryItem
+from hsm_console.services.comment_detail import HistoryItem
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -1,8 +1,9 @@
 """The moderator's console window: filters, the queue, the comment, actions, sync.
 
 It wires widgets to services and holds no rules of its own: which actions apply comes from
-`actions.allowed`, what an action does from the moderation service, what the queue holds
-from `QueueView`. Every database or platform call runs on the window's `TaskRunner`.
+the domain's rule (through `actions.refusal_for`), what an action does from the moderation
+service, what the queue holds from `QueueView`, one comment from `CommentReader`. Every
+database or platform call runs on the window's `TaskRunner`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
+from hsm_console.services.comment_detail import CommentReader, CommentView
 from hsm_console.services.moderation import ActionResult
-from hsm_console.services.queue_view import CommentView, FilterCounts, QueueRow, QueueView, SiteSync
+from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
 from hsm_console.services.sync import SiteResult, SyncProgress
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.runner = TaskRunner(self)
         self.view = QueueView(app.db, app.username)
+        self.reader = CommentReader(app.db, app.username, self.view.screener)
         self.problems = ProblemReporter(self)
         code_names = {code.code: code.name for code in app.policy.codes.values()}
 
@@ -345,10 +348,10 @@ class MainWindow(QMainWindow):
         if comment_id is None:
             self.detail.show_message("Select a comment in the queue to see it here.")
             return
-        view = self.view
+        reader = self.reader
 
         def read(_: JobContext) -> CommentView:
-            return view.comment(comment_id)
+            return reader.comment(comment_id)
 
         self.runner.start(
             read,

@@ -11,14 +11,13 @@ from PySide6.QtCore import QObject, Signal
 from hsm_console.gui.queue_model import QueueModel
 from hsm_console.gui.workers import JobContext, TaskRunner
 from hsm_console.services.queue_view import (
+    PAGE_SIZE,
     FilterCounts,
     IdPage,
     QueueCursor,
     QueueFilter,
     QueueView,
 )
-
-PAGE_SIZE = 500
 
 
 class QueueLoader(QObject):

@@ -236,7 +236,7 @@ class QueueModel(QAbstractTableModel):
 
 def status_text(row: QueueRow) -> str:
     text = STATUS_WORDS.get(row.status, row.status)
-    if row.pending:
+    if row.acting is not None:
         return f"{text} (action under way)"
     if row.platform_state == "hidden" and row.status != "hidden":
         return f"{text}, hidden on {platform_name(row.platform)}"

@@ -37,6 +37,14 @@ class Actor:
         return f"{self.display_name} ({self.username})"
 
 
+def person_name(session: Session, username: str | None) -> str:
+    """A person as others see them named: display name and username."""
+    if not username:
+        return "Another moderator"
+    display = session.scalar(select(Person.display_name).where(Person.username == username))
+    return f"{display} ({username})" if display else username
+
+
 def resolve_actor(session: Session, username: str) -> Actor:
     person = session.scalar(select(Person).where(Person.username == username))
     if person is None or not person.active:

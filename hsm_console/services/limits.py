@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors.base import Capabilities
 from hsm_console.db.models import ApiUsage, Site, SyncState, utcnow
 from hsm_console.display import local_time
 from hsm_console.errors import NotPossible
+from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.domain import Platform
 
 # YouTube's quota day ends at midnight Pacific time; other metered platforms count in UTC.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from hsm_console.connectors.base import Connector
 from hsm_console.db.chain import append_entry, snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, LogEntry, Person, Site
+from hsm_console.db.models import Comment, LogEntry, Site
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -31,6 +31,7 @@ from hsm_console.errors import (
     PlatformError,
     UserError,
 )
+from hsm_console.rules.actions import refusal
 from hsm_console.rules.domain import (
     STATE_AFTER,
     STATUS_AFTER,
@@ -41,7 +42,7 @@ from hsm_console.rules.domain import (
 )
 from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
-from hsm_console.services.access import Actor, resolve_actor
+from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory, capabilities_of
 
 log = logging.getLogger(__name__)
@@ -213,33 +214,27 @@ class ModerationService:
     def _check_state(
         self, session: Session, comment: Comment, action: Action, expected_version: int | None
     ) -> None:
-        if comment.pending_entry_id is not None:
-            raise ConcurrentAction(
-                f"{self._name(session, comment.last_actor)} is acting on this comment right now; "
-                "nothing was sent. Look again in a moment."
-            )
+        """The domain's rule (the window disables actions with the same words), then what
+        only the database knows: another moderator first, the platform's wait and quota."""
+        site = comment.site
+        caps = capabilities_of(site.platform)
+        pending = comment.pending_entry_id is not None
+        refused = refusal(
+            action,
+            platform=Platform(site.platform),
+            platform_state=PlatformState(comment.platform_state),
+            acting=person_name(session, comment.last_actor) if pending else None,
+            caps=caps,
+        )
+        if refused is not None and pending:
+            raise ConcurrentAction(refused)
         if expected_version is not None and comment.version != expected_version:
             raise ConcurrentAction(self._handled_first(session, comment.id))
-        platform = Platform(comment.site.platform).label
-        if comment.platform_state == PlatformState.REMOVED.value:
-            raise NotPossible(
-                f"This comment no longer exists on {platform} (removed); nothing can be done "
-                "to it there. Its retained records and history remain."
-            )
-        caps = capabilities_of(comment.site)
-        if not caps.allows(action):
-            raise NotPossible(
-                f"{platform} does not allow the City to {action.value} a comment. {caps.instead}"
-            )
+        if refused is not None:
+            raise NotPossible(refused)
         if action.touches_platform:
-            limits.require_no_wait(session, comment.site)
-            limits.require_quota(session, comment.site, caps, caps.action_cost)
-        if action is Action.HIDE and comment.platform_state == PlatformState.HIDDEN.value:
-            raise NotPossible(f"This comment is already hidden on {platform}.")
-        if action is Action.UNHIDE and comment.platform_state != PlatformState.HIDDEN.value:
-            raise NotPossible(
-                f"This comment is not hidden on {platform}, so it cannot be unhidden."
-            )
+            limits.require_no_wait(session, site)
+            limits.require_quota(session, site, caps, caps.action_cost)
 
     def _call_platform(self, pending: _Pending) -> _Outcome:
         """Step 3. Never raises: every way it can end becomes an outcome to record."""
@@ -320,7 +315,7 @@ class ModerationService:
             if outcome.wait is not None:
                 limits.note_wait(session, pending.site.id, outcome.wait)
             if pending.action.touches_platform and outcome.called:
-                caps = capabilities_of(pending.site)
+                caps = capabilities_of(pending.site.platform)
                 limits.spend(session, pending.site.platform, caps, caps.action_cost)
             session.query(Comment).filter(Comment.id == pending.comment_id).update(
                 changes, synchronize_session=False
@@ -401,12 +396,6 @@ class ModerationService:
 
     # --- words ---------------------------------------------------------------------------
 
-    def _name(self, session: Session, username: str | None) -> str:
-        if not username:
-            return "Another moderator"
-        display = session.scalar(select(Person.display_name).where(Person.username == username))
-        return f"{display} ({username})" if display else username
-
     def _handled_first(self, session: Session, comment_id: int) -> str:
         last = session.scalar(
             select(LogEntry).where(LogEntry.comment_id == comment_id).order_by(LogEntry.id.desc())
@@ -414,7 +403,7 @@ class ModerationService:
         if last is None:
             return "Someone else changed this comment first; nothing was sent."
         return (
-            f"{self._name(session, last.actor)} handled this comment first, at "
+            f"{person_name(session, last.actor)} handled this comment first, at "
             f"{local_time(last.at)} ({last.action}, {last.state}); nothing was sent. "
             "Its current state is shown now."
         )

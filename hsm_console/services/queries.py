@@ -1,4 +1,4 @@
-"""Reading what a person may see: the queue, one comment with its history, the action log.
+"""Reading what a person may see: whether a comment is theirs to read, the action log.
 
 Every query is narrowed to the departments the person's roles cover; a moderator never sees
 another department's comments, whatever the caller asks for.
@@ -6,58 +6,12 @@ another department's comments, whatever the caller asks for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord, Site
+from hsm_console.db.models import Comment, LogEntry
 from hsm_console.errors import NotFound, PermissionDenied
-from hsm_console.rules.domain import CommentStatus
 from hsm_console.services.access import Actor
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    id: int
-    created_at: datetime
-    site_name: str
-    platform: str
-    author_name: str
-    text: str
-    status: str
-    platform_state: str
-    version: int
-
-
-def queue(
-    session: Session,
-    actor: Actor,
-    statuses: tuple[str, ...] = (CommentStatus.NEW.value,),
-    limit: int = 100,
-    offset: int = 0,
-) -> list[QueueRow]:
-    """The person's queue across all their departments' sites, newest first."""
-    rows = session.execute(
-        select(
-            Comment.id,
-            Comment.created_at,
-            Site.name,
-            Site.platform,
-            Comment.author_name,
-            Comment.text,
-            Comment.status,
-            Comment.platform_state,
-            Comment.version,
-        )
-        .join(Site, Site.id == Comment.site_id)
-        .where(Site.department_id.in_(actor.moderates), Comment.status.in_(statuses))
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [QueueRow(*row) for row in rows]
 
 
 def readable_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
@@ -71,34 +25,6 @@ def readable_comment(session: Session, actor: Actor, comment_id: int) -> Comment
             f"Comment {comment_id} belongs to a department {actor.describe()} does not work for."
         )
     return comment
-
-
-@dataclass(frozen=True)
-class CommentDetail:
-    comment: Comment
-    site: Site
-    post: Post
-    parent: Comment | None
-    history: list[LogEntry]
-    records: list[RetainedRecord]
-
-
-def comment_detail(session: Session, actor: Actor, comment_id: int) -> CommentDetail:
-    comment = readable_comment(session, actor, comment_id)
-    parent = session.get(Comment, comment.parent_id) if comment.parent_id else None
-    history = list(
-        session.scalars(
-            select(LogEntry).where(LogEntry.comment_id == comment.id).order_by(LogEntry.id)
-        )
-    )
-    records = list(
-        session.scalars(
-            select(RetainedRecord)
-            .where(RetainedRecord.comment_id == comment.id)
-            .order_by(RetainedRecord.id)
-        )
-    )
-    return CommentDetail(comment, comment.site, comment.post, parent, history, records)
 
 
 def action_log(

@@ -1,8 +1,8 @@
-"""The queue as the console window shows it: filters, counts, pages of ids, rows, one comment.
+"""The queue as the console window shows it: filters, counts, pages of ids and rows.
 
-Qt-free, so the window and the benchmark share it. Everything is narrowed to the sites of the
-departments the person moderates: a moderator never sees another department's comments,
-whatever filter or id the caller passes.
+Qt-free, so the window, the command line and the benchmark share it. Everything is narrowed
+to the sites of the departments the person moderates: a moderator never sees another
+department's comments, whatever filter or id the caller passes.
 
 The queue can hold a million comments, so it is read in pages, newest first, by keyset
 (`created_at`, `id`), never by OFFSET: each page costs the same however deep it is. A page is
@@ -17,14 +17,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVarTuple
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     func,
     literal_column,
     or_,
@@ -37,16 +36,13 @@ from sqlalchemy import table as sql_table
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors.base import Capabilities
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, Department, LogEntry, Site, SyncState, UTCDateTime
+from hsm_console.db.models import Comment, Department, Site, SyncState, UTCDateTime
 from hsm_console.display import CITY_TZ
-from hsm_console.errors import ConfigurationError, PermissionDenied
+from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus
-from hsm_console.rules.screening import Screener, Suggestion
-from hsm_console.services import queries
-from hsm_console.services.access import Actor, resolve_actor
-from hsm_console.services.connector_factory import capabilities_of
+from hsm_console.rules.screening import Screener
+from hsm_console.services.access import Actor, person_name, resolve_actor
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"
@@ -54,7 +50,7 @@ NO_SUGGESTION = "-"
 
 # The table shows a comment's start; the whole text is read only for the detail pane.
 EXCERPT_CHARS = 2000
-THREAD_LIMIT = 25  # replies shown around a comment
+PAGE_SIZE = 500  # ids a page holds unless the caller asks for fewer
 
 _FTS = sql_table("comments_fts", sql_column("rowid"), sql_column("comments_fts"))
 # Must match the index expression of migration 0002 exactly, or PostgreSQL will not use it.
@@ -63,7 +59,6 @@ _PG_MATCH = sql_text(
     "@@ to_tsquery('simple', :search_query)"
 )
 _WORD = re.compile(r"\w+")
-_LINK = re.compile(r"https?://[^\s<>\"']+")
 _Columns = TypeVarTuple("_Columns")
 
 
@@ -111,7 +106,7 @@ class QueueRow:
     status: str
     platform_state: str
     version: int
-    pending: bool  # an action is being carried out right now
+    acting: str | None  # who is carrying out an action on it right now; None: nobody
     suggested_code: str | None
     suggestion_why: str
 
@@ -145,65 +140,6 @@ class SiteSync:
     platform: str
     last_sync_at: datetime | None
     last_error: str
-
-
-@dataclass(frozen=True)
-class ThreadItem:
-    id: int
-    relation: str  # "parent", "this", "reply" or "sibling"
-    author_name: str
-    created_at: datetime
-    excerpt: str
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    entry_id: int
-    at: datetime
-    actor: str
-    action: str
-    state: str
-    reason_code: str | None
-    note: str
-    detail: str
-    outcome_of: int | None
-    record_id: int
-
-
-@dataclass(frozen=True)
-class RecordItem:
-    id: int
-    captured_at: datetime
-    captured_by: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class CommentView:
-    """Everything the detail pane shows of one comment, read in one go."""
-
-    id: int
-    site_id: int
-    site_name: str
-    platform: str
-    author_name: str
-    author_id: str
-    text: str
-    created_at: datetime
-    permalink: str
-    attachments: list[str]
-    status: str
-    platform_state: str
-    version: int
-    pending: bool
-    post_text: str
-    post_permalink: str
-    post_link: str  # the City web page the post points to, where the platform says
-    thread: list[ThreadItem]
-    capabilities: Capabilities
-    history: list[HistoryItem]
-    records: list[RecordItem]
-    suggestions: list[Suggestion] = field(default_factory=list)
 
 
 class QueueView:
@@ -364,6 +300,18 @@ class QueueView:
             and (not queue_filter.platforms or site.platform in queue_filter.platforms)
         ]
 
+    def newest(self, queue_filter: QueueFilter, limit: int) -> list[QueueRow]:
+        """The first `limit` rows, newest first, read page by page as the window reads them."""
+        rows: list[QueueRow] = []
+        after: QueueCursor | None = None
+        while len(rows) < limit:
+            page = self.page(queue_filter, after, min(PAGE_SIZE, limit - len(rows)))
+            rows += self.rows(page.ids)
+            if page.next is None:
+                break
+            after = page.next
+        return rows
+
     # --- rows --------------------------------------------------------------------------
 
     def rows(self, ids: Sequence[int]) -> list[QueueRow]:
@@ -383,6 +331,7 @@ class QueueView:
                     Comment.platform_state,
                     Comment.version,
                     Comment.pending_entry_id,
+                    Comment.last_actor,
                     Comment.suggested_code,
                     Comment.suggestion_why,
                 ).where(Comment.id.in_(list(ids)))
@@ -390,19 +339,23 @@ class QueueView:
             # By primary key alone: with the site condition in SQL too, SQLite may walk the
             # site index instead, through every comment of those sites.
             by_id = {row[0]: row for row in found if row[2] in self._sites}
+            # A query per comment under way: rarely more than the one being acted on now.
+            acting = {
+                row[0]: person_name(session, row[9]) for row in by_id.values() if row[8] is not None
+            }
         result = []
         for comment_id in ids:
             row = by_id.get(comment_id)
             if row is None:
                 continue
-            (_, created, site_id, author, excerpt, status, state, version, pending, code, why) = row
+            (_, created, site_id, author, excerpt, status, state, version, _, _, code, why) = row
             if code is None:
                 code, why = self._screen(excerpt)
             site = self._sites[site_id]
             result.append(
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
-                    status, state, version, pending is not None, code, why,
+                    status, state, version, acting.get(comment_id), code, why,
                 )
             )  # fmt: skip
         return result
@@ -506,88 +459,6 @@ class QueueView:
             )  # fmt: skip
         return result
 
-    # --- one comment -------------------------------------------------------------------
-
-    def comment(self, comment_id: int) -> CommentView:
-        """One comment with its post, thread, platform capabilities, history and records.
-
-        Raises NotFound or PermissionDenied; the detail pane is moderators' only, like the
-        queue it opens from.
-        """
-        with self.db.session() as session:
-            detail = queries.comment_detail(session, self.actor, comment_id)
-            comment, site, post = detail.comment, detail.site, detail.post
-            if comment.site_id not in self._sites:
-                raise PermissionDenied(
-                    f"Comment {comment_id} belongs to a department {self.actor.describe()} "
-                    "does not moderate."
-                )
-            thread = self._thread(session, comment)
-            history = [_history_item(entry) for entry in detail.history]
-            records = [
-                RecordItem(r.id, r.captured_at, r.captured_by, r.sha256) for r in detail.records
-            ]
-            link = post.raw.get("link") if isinstance(post.raw, dict) else None
-            if not isinstance(link, str):
-                link = _first_link(post.text)
-            view = CommentView(
-                id=comment.id,
-                site_id=site.id,
-                site_name=site.name,
-                platform=site.platform,
-                author_name=comment.author_name,
-                author_id=comment.author_id,
-                text=comment.text,
-                created_at=comment.created_at,
-                permalink=comment.permalink,
-                attachments=list(comment.attachments),
-                status=comment.status,
-                platform_state=comment.platform_state,
-                version=comment.version,
-                pending=comment.pending_entry_id is not None,
-                post_text=post.text,
-                post_permalink=post.permalink,
-                post_link=link,
-                thread=thread,
-                capabilities=capabilities_of(site),
-                history=history,
-                records=records,
-            )
-            stored = (comment.suggested_code, comment.suggestion_why)
-        suggestions = self.screener.screen(view.text)
-        code, why = stored
-        if code is not None and all(s.code != code for s in suggestions):
-            suggestions.insert(0, Suggestion(code, why, ()))
-        return replace(view, suggestions=suggestions)
-
-    def _thread(self, session: Session, comment: Comment) -> list[ThreadItem]:
-        """The parent, the comment, its replies, and the parent's other replies."""
-        excerpt = func.substr(Comment.text, 1, 300)
-        columns = (Comment.id, Comment.author_name, Comment.created_at, excerpt)
-
-        def items(relation: str, condition: ColumnElement[bool]) -> list[ThreadItem]:
-            rows = session.execute(
-                select(*columns)
-                # A thread stays within its post; the post's index finds it quickly.
-                .where(condition, Comment.post_id == comment.post_id)
-                .order_by(Comment.created_at, Comment.id)
-                .limit(THREAD_LIMIT)
-            )
-            return [ThreadItem(r[0], relation, r[1], r[2], r[3]) for r in rows]
-
-        parent = items("parent", Comment.id == comment.parent_id) if comment.parent_id else []
-        this = [ThreadItem(comment.id, "this", comment.author_name, comment.created_at, "")]
-        replies = items("reply", Comment.parent_id == comment.id)
-        siblings = (
-            items(
-                "sibling",
-                and_(Comment.parent_id == comment.parent_id, Comment.id != comment.id),
-            )
-            if comment.parent_id
-            else []
-        )
-        return parent + this + replies + siblings
-
 
 def _is_code(suggestion: str | None) -> bool:
     return suggestion is not None and suggestion not in (ANY_SUGGESTION, NO_SUGGESTION)
@@ -606,31 +477,15 @@ def received_bounds(
     return low, high
 
 
-def _first_link(text: str) -> str:
-    found = _LINK.search(text)
-    return found.group(0).rstrip(".,;:!?)") if found else ""
-
-
-def _history_item(entry: LogEntry) -> HistoryItem:
-    return HistoryItem(
-        entry.id, entry.at, entry.actor, entry.action, entry.state, entry.reason_code,
-        entry.note, entry.detail, entry.outcome_of, entry.record_id,
-    )  # fmt: skip
-
-
 __all__ = [
     "ANY_SUGGESTION",
     "NO_SUGGESTION",
-    "CommentView",
     "FilterCounts",
-    "HistoryItem",
     "IdPage",
     "QueueCursor",
     "QueueFilter",
     "QueueRow",
     "QueueView",
-    "RecordItem",
     "SiteInfo",
     "SiteSync",
-    "ThreadItem",
 ]

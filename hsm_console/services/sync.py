@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors.base import Capabilities, Connector, RemoteComment, RemotePost
+from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
 from hsm_console.display import local_time
 from hsm_console.errors import PermissionDenied, PlatformError, UserError
+from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener
 from hsm_console.services import limits
@@ -183,7 +184,9 @@ class SyncService:
         connector: Connector | None = None
         try:
             connector = self.connectors(site)
-            run = _Run(site, capabilities_of(site), connector, result, report, cancelled, resume)
+            run = _Run(
+                site, capabilities_of(site.platform), connector, result, report, cancelled, resume
+            )
             self._pull(run, high_water)
             self._finish(site, run.newest or high_water, "", {})
             result.reconciled = len(self.moderation.reconcile([site.id]))

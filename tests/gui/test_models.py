@@ -17,7 +17,8 @@ from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
 from hsm_console.gui.workers import TaskRunner
 from hsm_console.rules.policy import load_policy
-from hsm_console.services.queue_view import HistoryItem, QueueFilter, QueueView
+from hsm_console.services.comment_detail import HistoryItem
+from hsm_console.services.queue_view import QueueFilter, QueueView
 from tests.conftest import World
 from tests.gui.helpers import WAIT_MS
 

@@ -12,12 +12,13 @@ from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
+from hsm_console.errors import NotPossible
 from hsm_console.gui.actions import MODERATION_IDS, SPECS, ActionId
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.gui.start import start_console
 from hsm_console.gui.ui_files import ui_path
-from hsm_console.rules.domain import Action
+from hsm_console.rules.domain import Action, Platform
 from hsm_sandbox import FaultKind
 from tests.conftest import World
 from tests.gui.conftest import OpenWindow
@@ -148,14 +149,25 @@ def test_actions_are_enabled_by_what_the_comment_allows(
     qtbot: QtBot, window: MainWindow, gui_world: World
 ) -> None:
     registry = window.registry
+    row = window.model.queue_row(0)
+    assert row is not None
+    platform = Platform(row.platform).label
     assert registry[ActionId.HIDE].isEnabled()
+    assert registry[ActionId.HIDE].statusTip() == SPECS[ActionId.HIDE].tip
     assert not registry[ActionId.UNHIDE].isEnabled()  # not hidden
-    first = window.model.comment_id(0)
-    window.app.moderation.act(first, Action.HIDE, "PRF")
-    window.model.refresh([first])
+    not_hidden = f"This comment is not hidden on {platform}, so it cannot be unhidden."
+    assert registry[ActionId.UNHIDE].statusTip() == not_hidden
+    assert registry[ActionId.UNHIDE].toolTip() == f"{not_hidden} (U)"
+    window.app.moderation.act(row.id, Action.HIDE, "PRF")
+    window.model.refresh([row.id])
     window.select_row(0)
     qtbot.waitUntil(lambda: registry[ActionId.UNHIDE].isEnabled(), timeout=WAIT_MS)
     assert not registry[ActionId.HIDE].isEnabled()
+    # The service refuses with the words the disabled action shows.
+    with pytest.raises(NotPossible) as refused:
+        window.app.moderation.act(row.id, Action.HIDE, "PRF")
+    assert refused.value.message == registry[ActionId.HIDE].statusTip()
+    assert refused.value.message == f"This comment is already hidden on {platform}."
 
 
 def test_the_help_overlay_lists_every_shortcut(qtbot: QtBot, window: MainWindow) -> None:

@@ -1,0 +1,48 @@
+"""May this action run on this comment now? One answer, in words a moderator can read.
+
+The window disables an action and shows these words; the moderation service refuses with the
+same words before anything is recorded. What needs the database (another moderator acted
+first, a platform's wait or quota) the service checks on top.
+"""
+
+from __future__ import annotations
+
+from hsm_console.rules.capabilities import Capabilities
+from hsm_console.rules.domain import Action, Platform, PlatformState
+
+
+def refusal(
+    action: Action,
+    *,
+    platform: Platform,
+    platform_state: PlatformState,
+    acting: str | None,
+    caps: Capabilities,
+) -> str | None:
+    """Why `action` cannot run on the comment now, or None when it can.
+
+    `acting` names whoever is carrying out an action on the comment right now (None: nobody).
+    """
+    if acting is not None:
+        return f"{acting} is acting on this comment right now; look again in a moment."
+    if platform_state is PlatformState.REMOVED:
+        return (
+            f"This comment no longer exists on {platform.label} (removed); nothing can be done "
+            "to it there. Its retained records and history remain."
+        )
+    missing = unsupported(action, platform, caps)
+    if missing is not None:
+        return missing
+    if action is Action.HIDE and platform_state is PlatformState.HIDDEN:
+        return f"This comment is already hidden on {platform.label}."
+    if action is Action.UNHIDE and platform_state is not PlatformState.HIDDEN:
+        return f"This comment is not hidden on {platform.label}, so it cannot be unhidden."
+    return None
+
+
+def unsupported(action: Action, platform: Platform, caps: Capabilities) -> str | None:
+    """Why the platform never lets the City take `action`, or None when it does."""
+    if caps.allows(action):
+        return None
+    words = f"{platform.label} does not allow the City to {action.value} a comment. {caps.instead}"
+    return words.rstrip()
