@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -189,3 +190,45 @@ def _attachment(kind: str, number: int) -> SeedAttachment:
 
 DEMO = build()
 SEEDED_COMMENTS: tuple[SeedComment, ...] = DEMO.comments
+
+
+def reused_threads(
+    seed: SeedData, page_id: str, count: int, keep_every: int
+) -> list[tuple[SeedPost, list[tuple[SeedComment, SeedComment]]]]:
+    """What another platform's seed reuses of a Page: its `count` newest posts, oldest first,
+    each with the comments of every `keep_every`-th thread and of every thread a moderator
+    would act on or whose text is hostile, as (comment, its thread's top comment), in order."""
+    page = source_page(seed, page_id)
+    posts = sorted(
+        (p for p in seed.posts if p.page_id == page.id), key=lambda p: (p.created_time, p.id)
+    )[-count:]
+    reused: list[tuple[SeedPost, list[tuple[SeedComment, SeedComment]]]] = []
+    for post in posts:
+        thread = seed.comments_on(post.id)
+        by_id = {c.id: c for c in thread}
+        top = [c for c in thread if c.parent_id is None]
+        chosen = {
+            c.id
+            for i, c in enumerate(top)
+            if i % keep_every == 0 or c.tags or c.expected_code is not None
+        }
+        pairs: list[tuple[SeedComment, SeedComment]] = []
+        for comment in thread:
+            root = comment
+            while root.parent_id is not None and root.parent_id in by_id:
+                root = by_id[root.parent_id]
+            if root.id in chosen:
+                pairs.append((comment, root))
+        reused.append((post, pairs))
+    return reused
+
+
+def source_page(seed: SeedData, page_id: str) -> SeedPage:
+    """The Page another platform's account reuses (the first, if the seed lacks it)."""
+    return next((p for p in seed.pages if p.id == page_id), seed.pages[0])
+
+
+def handle(name: str, separator: str, fallback: str) -> str:
+    """A user handle made from a display name: "Dana O'Neil" gives "dana_oneil"."""
+    words = re.findall(r"[a-z0-9]+", name.lower().replace("'", ""))
+    return separator.join(words) or fallback
