@@ -70,6 +70,7 @@ class GraphSandbox(GraphStore[_Comment]):
     hide_param = "is_hidden"
     trace_prefix = "SandboxTrace"
     usage_type = "pages"
+    text_field = "message"
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
@@ -93,30 +94,6 @@ class GraphSandbox(GraphStore[_Comment]):
             self._load(_stored(c) for c in self._seed.comments)
             self._tokens = {p.id: p.token for p in self._seed.pages}
             self._calls.clear()
-
-    def _fault_error(self, fault: Fault) -> GraphError:
-        if fault.kind is FaultKind.RATE_LIMIT:
-            code = fault.code or 80001
-            message = {
-                4: "(#4) Application request limit reached",
-                17: "(#17) User request limit reached",
-                32: "(#32) Page request limit reached",
-                613: "(#613) Calls to this api have exceeded the rate limit.",
-            }.get(
-                code,
-                f"(#{code}) There have been too many calls to this Page account. "
-                "Wait a bit and try again.",
-            )
-            return GraphError(fault.status or 400, code, message)
-        if fault.kind is FaultKind.REVOKED_TOKEN:
-            return revoked(fault.code or 190, 400, "Facebook")
-        if fault.kind is FaultKind.PERMISSION:
-            return GraphError(
-                fault.status or 403,
-                fault.code or 200,
-                "(#200) Requires pages_manage_engagement permission to manage the object",
-            )
-        raise ValueError(f"no Graph shape for fault {fault.kind}")
 
     # --- helpers for tests and the demo ----------------------------------------------
 
@@ -151,9 +128,7 @@ class GraphSandbox(GraphStore[_Comment]):
                 expected_code=None,
                 tags=(),
             )
-            comment = _stored(seed)
-            comment.extra, comment.omit = dict(extra or {}), frozenset(omit)
-            self._add(comment)
+            self._add(_stored(seed), extra, omit)
             return seed.id
 
     def set_token(self, page_id: str, token: str) -> None:
@@ -264,6 +239,30 @@ class GraphSandbox(GraphStore[_Comment]):
                 200,
                 "(#200) The Page access token does not belong to the Page that owns this object",
             )
+
+    def _fault_error(self, fault: Fault) -> GraphError:
+        if fault.kind is FaultKind.RATE_LIMIT:
+            code = fault.code or 80001
+            message = {
+                4: "(#4) Application request limit reached",
+                17: "(#17) User request limit reached",
+                32: "(#32) Page request limit reached",
+                613: "(#613) Calls to this api have exceeded the rate limit.",
+            }.get(
+                code,
+                f"(#{code}) There have been too many calls to this Page account. "
+                "Wait a bit and try again.",
+            )
+            return GraphError(fault.status or 400, code, message)
+        if fault.kind is FaultKind.REVOKED_TOKEN:
+            return revoked(fault.code or 190, 400, "Facebook")
+        if fault.kind is FaultKind.PERMISSION:
+            return GraphError(
+                fault.status or 403,
+                fault.code or 200,
+                "(#200) Requires pages_manage_engagement permission to manage the object",
+            )
+        raise ValueError(f"no Graph shape for fault {fault.kind}")
 
     # --- rendering ----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -35,7 +35,14 @@ from hsm_sandbox.meta import (
     unknown_field,
 )
 from hsm_sandbox.routing import Request, Router
-from hsm_sandbox.seed import SeedComment, SeedData, handle, reused_threads, source_page
+from hsm_sandbox.seed import (
+    SeedComment,
+    SeedData,
+    handle,
+    reused_posts,
+    reused_thread,
+    source_page,
+)
 from hsm_sandbox.store import Comment, OneToken
 
 PREFIX = "/instagram"
@@ -111,32 +118,22 @@ def seed_account(seed: SeedData) -> tuple[tuple[IgMedia, ...], tuple[IgComment, 
     """The account's media and comments, drawn deterministically from the seed."""
     media: list[IgMedia] = []
     comments: list[IgComment] = []
-    ids: dict[str, str] = {}
-    for index, (post, thread) in enumerate(
-        reused_threads(seed, SOURCE_PAGE, MEDIA_COUNT, KEEP_EVERY)
-    ):
-        item = IgMedia(
-            id=f"1789{index + 1:013d}",
-            caption=post.message,
-            permalink=f"https://www.instagram.com/p/HighlandParks{index + 1}/",
-            timestamp=post.created_time,
-            media_type=("IMAGE", "CAROUSEL_ALBUM", "VIDEO")[index % 3],
-        )
+    for index, post in enumerate(reused_posts(seed, SOURCE_PAGE, MEDIA_COUNT)):
+        number = index + 1
+        permalink = f"https://www.instagram.com/p/HighlandParks{number}/"
+        kind = ("IMAGE", "CAROUSEL_ALBUM", "VIDEO")[index % 3]
+        item = IgMedia(f"1789{number:013d}", post.message, permalink, post.created_time, kind)
         media.append(item)
-        for comment, root in thread:
-            ids[comment.id] = f"1797{len(comments) + 1:013d}"
+        new_id = "1797{:013d}".format
+        for comment, ig_id, parent in reused_thread(
+            seed, post, KEEP_EVERY, new_id, len(comments) + 1
+        ):
+            user_id = f"1784{int(comment.author_id) % 10**13:013d}"
+            username = handle(comment.author_name, "_", "instagram_user")
             comments.append(
-                IgComment(
-                    id=ids[comment.id],
-                    media_id=item.id,
-                    parent_id=ids[root.id] if root.id != comment.id else None,
-                    user_id=f"1784{int(comment.author_id) % 10**13:013d}",
-                    username=handle(comment.author_name, "_", "instagram_user"),
-                    text=comment.message,
-                    timestamp=comment.created_time,
-                    source=comment,
-                )
-            )
+                IgComment(ig_id, item.id, parent, user_id, username, comment.message,
+                          comment.created_time, source=comment)
+            )  # fmt: skip
     return tuple(media), tuple(comments)
 
 
@@ -175,32 +172,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
             self._load(_stored(c) for c in self.seeded)
             self._calls.clear()
 
-    def _fault_error(self, fault: Fault) -> GraphError:
-        if fault.kind is FaultKind.RATE_LIMIT:
-            code = fault.code or 80002
-            return GraphError(
-                fault.status or 400,
-                code,
-                f"(#{code}) There have been too many calls to this Instagram account. "
-                "Wait a bit and try again.",
-            )
-        if fault.kind is FaultKind.REVOKED_TOKEN:
-            return revoked(fault.code or 190, fault.status or 400, "Instagram")
-        if fault.kind is FaultKind.PERMISSION:
-            return GraphError(
-                fault.status or 403,
-                fault.code or 10,
-                "(#10) Application does not have permission for this action "
-                "(instagram_manage_comments)",
-            )
-        raise ValueError(f"no Instagram shape for fault {fault.kind}")
-
     # --- helpers for tests and the demo ----------------------------------------------
-
-    def comments_on(self, media_id: str) -> list[IgComment]:
-        """The media's live comments and replies as they stand (edited text included)."""
-        with self._lock:
-            return [replace(c.seed, text=c.text) for c in self._on(media_id)]
 
     def add_comment(
         self,
@@ -236,9 +208,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
                 text=text,
                 timestamp=self._added_time(timestamp),
             )
-            comment = _stored(seed)
-            comment.extra, comment.omit = dict(extra or {}), frozenset(omit)
-            self._add(comment)
+            self._add(_stored(seed), extra, omit)
             return comment_id
 
     # --- handlers ---------------------------------------------------------------------
@@ -311,6 +281,26 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
 
     def _authorise(self, request: Request, owner: str) -> None:
         checked_token(request, (self.token,))
+
+    def _fault_error(self, fault: Fault) -> GraphError:
+        if fault.kind is FaultKind.RATE_LIMIT:
+            code = fault.code or 80002
+            return GraphError(
+                fault.status or 400,
+                code,
+                f"(#{code}) There have been too many calls to this Instagram account. "
+                "Wait a bit and try again.",
+            )
+        if fault.kind is FaultKind.REVOKED_TOKEN:
+            return revoked(fault.code or 190, fault.status or 400, "Instagram")
+        if fault.kind is FaultKind.PERMISSION:
+            return GraphError(
+                fault.status or 403,
+                fault.code or 10,
+                "(#10) Application does not have permission for this action "
+                "(instagram_manage_comments)",
+            )
+        raise ValueError(f"no Instagram shape for fault {fault.kind}")
 
     # --- rendering ----------------------------------------------------------------------
 

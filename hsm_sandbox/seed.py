@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -192,34 +193,38 @@ DEMO = build()
 SEEDED_COMMENTS: tuple[SeedComment, ...] = DEMO.comments
 
 
-def reused_threads(
-    seed: SeedData, page_id: str, count: int, keep_every: int
-) -> list[tuple[SeedPost, list[tuple[SeedComment, SeedComment]]]]:
-    """What another platform's seed reuses of a Page: its `count` newest posts, oldest first,
-    each with the comments of every `keep_every`-th thread and of every thread a moderator
-    would act on or whose text is hostile, as (comment, its thread's top comment), in order."""
+def reused_posts(seed: SeedData, page_id: str, count: int) -> list[SeedPost]:
+    """The Page's `count` newest posts, oldest first: what another platform's account reuses."""
     page = source_page(seed, page_id)
-    posts = sorted(
+    return sorted(
         (p for p in seed.posts if p.page_id == page.id), key=lambda p: (p.created_time, p.id)
     )[-count:]
-    reused: list[tuple[SeedPost, list[tuple[SeedComment, SeedComment]]]] = []
-    for post in posts:
-        thread = seed.comments_on(post.id)
-        by_id = {c.id: c for c in thread}
-        top = [c for c in thread if c.parent_id is None]
-        chosen = {
-            c.id
-            for i, c in enumerate(top)
-            if i % keep_every == 0 or c.tags or c.expected_code is not None
-        }
-        pairs: list[tuple[SeedComment, SeedComment]] = []
-        for comment in thread:
-            root = comment
-            while root.parent_id is not None and root.parent_id in by_id:
-                root = by_id[root.parent_id]
-            if root.id in chosen:
-                pairs.append((comment, root))
-        reused.append((post, pairs))
+
+
+def reused_thread(
+    seed: SeedData, post: SeedPost, keep_every: int, new_id: Callable[[int], str], first: int
+) -> list[tuple[SeedComment, str, str | None]]:
+    """The post's comments another platform reuses, as (comment, new id, new parent id): those
+    of every `keep_every`-th thread and of every thread a moderator would act on or whose
+    text is hostile, numbered from `first`. Those platforms' threads are one level deep, so a
+    reply's parent is its thread's top comment."""
+    thread = seed.comments_on(post.id)
+    by_id = {c.id: c for c in thread}
+    top = [c for c in thread if c.parent_id is None]
+    chosen = {
+        c.id
+        for i, c in enumerate(top)
+        if i % keep_every == 0 or c.tags or c.expected_code is not None
+    }
+    ids: dict[str, str] = {}
+    reused: list[tuple[SeedComment, str, str | None]] = []
+    for comment in thread:
+        root = comment
+        while root.parent_id is not None and root.parent_id in by_id:
+            root = by_id[root.parent_id]
+        if root.id in chosen:
+            ids[comment.id] = new_id(first + len(reused))
+            reused.append((comment, ids[comment.id], ids[root.id] if root is not comment else None))
     return reused
 
 

@@ -20,7 +20,9 @@ A platform module plugs in like this:
    with the `_ok_response(request, payload)` hook or the error with
    `_error_response(request, error)`. A module whose handlers need more (X's per-family rate
    limits) may call `_answer(request, work)` directly or keep its own wrapper.
-4. Test helpers come for free: `is_hidden`, `is_deleted`, `delete_comment` (replies go too:
+4. Test helpers come for free: `comments_on(post_id)` (the seed records of a post's live
+   comments, with the current text in `text_field`), `is_hidden`, `is_deleted`,
+   `delete_comment` (replies go too:
    override `_delete` where a platform keeps them), `edit_comment(id, text)`; they take the
    id as a string or a number (WordPress's and Discourse's ids are numbers: store
    `str(number)` as `Comment.id`). A module adds its own `add_comment`, which builds a
@@ -44,13 +46,17 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from hsm_sandbox.routing import Request, Response
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 S = TypeVar("S")
+R = TypeVar("R", bound="DataclassInstance")
 Key = tuple[float, str]  # (created timestamp, id): a stable sort key and cursor content
 
 
@@ -87,6 +93,7 @@ class CommentStore(Generic[C, E]):
 
     error_type: type[E]  # what handlers raise for a refusal (set as a class attribute)
     raw_marker: ClassVar[str] = "@@raw-bytes-{id}@@"  # ASCII text standing in for raw bytes
+    text_field: ClassVar[str] = "text"  # the seed record's field for the text
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -95,6 +102,11 @@ class CommentStore(Generic[C, E]):
         self._raw_bytes: dict[str, bytes] = {}  # marker -> the bytes sent in its place
 
     # --- helpers for tests and the demo ----------------------------------------------
+
+    def comments_on(self: CommentStore[Comment[R], Any], post_id: str) -> list[R]:
+        """The post's live comments and replies as they stand (edited text included)."""
+        with self._lock:
+            return [replace(c.seed, **{self.text_field: c.text}) for c in self._on(post_id)]
 
     def is_hidden(self, comment_id: str | int) -> bool:
         with self._lock:
@@ -122,7 +134,12 @@ class CommentStore(Generic[C, E]):
         for comment in comments:
             self._add(comment)
 
-    def _add(self, comment: C) -> None:
+    def _add(
+        self, comment: C, extra: dict[str, Any] | None = None, omit: Iterable[str] = ()
+    ) -> None:
+        """Store `comment`, with a test's `extra` payload fields and the fields to `omit`."""
+        comment.extra.update(extra or {})
+        comment.omit |= frozenset(omit)
         self._comments.append(comment)
         self._by_id[comment.id] = comment
 
