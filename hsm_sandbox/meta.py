@@ -64,7 +64,8 @@ class GraphStore(CommentStore[C, GraphError]):
     """A Graph comment store: Graph's answers, usage headers, faults, hiding and deleting.
 
     A platform sets the class attributes and implements `_owner` (whose usage a request
-    counts against), `_authorise` and `_fault_error`; its `reset` clears `_calls`.
+    counts against), `_authorise` and `_fault_error` (and `_fault_owner` where a fault counts
+    against another owner); its `reset` clears `_calls`.
     """
 
     error_type = GraphError

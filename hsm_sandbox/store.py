@@ -1,44 +1,47 @@
 """The comment store every platform sandbox extends, so each module keeps only its own API.
 
-A platform module plugs in like this:
+How a platform module plugs in:
 
-1. Its live comment is a `Comment` (or a dataclass subclassing it, for state of its own such
-   as YouTube's moderation status or X's edit versions). `Comment.seed` holds the platform's
-   frozen record of the comment as seeded or added; the other fields are what every platform
-   shares: `id`, `post_id` (the post, video, media, topic or conversation it is on),
-   `parent_id`, `created`, the current `text`, `hidden`, `deleted`, and a test's injected
-   `extra` and `omit` payload fields (`Comment.injected` applies them to a rendered payload).
-2. Its sandbox class subclasses `CommentStore`, parametrised with its comment type and its
-   error exception, and mixes in `OneToken` where the account accepts one token (`token`,
-   `set_token(token)`; Facebook's Pages have a token each, so Graph keeps its own):
-   `class TikTokSandbox(CommentStore[Comment[TtComment], TikTokError], OneToken)`. It sets
+1. Comments. Its live comment is a `Comment[Record]`, `Record` being the module's frozen
+   dataclass for a comment as seeded or added (`IgComment`), kept in `Comment.seed`. The
+   other fields are what every platform has: `id` (what the test helpers take), `post_id`
+   (the post, video, media, topic or conversation it is on), `parent_id`, `created`, the
+   current `text`, `hidden`, `deleted`, and a test's `extra` and `omit` payload fields, which
+   `Comment.injected(rendered)` applies. State of its own (YouTube's moderation status, X's
+   edit versions, Discourse's deleted_at) goes in a dataclass subclassing `Comment`; `key`
+   ((created timestamp, id): sort key and cursor content) may be overridden there.
+2. The class. `class TikTokSandbox(CommentStore[Comment[TtComment], TikTokError], OneToken)`:
+   `CommentStore` parametrised with the comment type and the platform's error exception,
+   plus the `OneToken` mixin (`token`, `set_token(token)`) where the account accepts one
+   token (Facebook's Pages have a token each, so Graph keeps its own `set_token`). It sets
    the class attribute `error_type`, calls `super().__init__()` before its own `reset()`, and
-   in `reset()` calls `self._load(comments)` (and sets `self.token`) under `self._lock`.
-3. It registers routes with `self._route(handler)`: the handler takes `(request, match)`,
-   returns the payload and raises `error_type` for a refusal. `_answer` runs it under the lock
-   after the `_admit(request)` hook (token check, call counting, quota), and wraps the result
-   with the `_ok_response(request, payload)` hook or the error with
-   `_error_response(request, error)`. A module whose handlers need more (X's per-family rate
-   limits) may call `_answer(request, work)` directly or keep its own wrapper.
-4. Test helpers come for free: `comments_on(post_id)` (the seed records of a post's live
-   comments, with the current text in `text_field`), `is_hidden`, `is_deleted`,
-   `delete_comment` (replies go too:
-   override `_delete` where a platform keeps them), `edit_comment(id, text)`; they take the
-   id as a string or a number (WordPress's and Discourse's ids are numbers: store
-   `str(number)` as `Comment.id`). A module adds its own `add_comment`, which builds a
-   `Comment` and passes it to `_add`, with `_added_time(when)` for the default time and
-   `_raw_text(id, bytes)` for a text of invalid UTF-8.
+   `reset()` calls `self._load(comments)` (and sets `self.token`) under `self._lock`.
+3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
+   `(request, match)`, returns the payload and raises `error_type` to refuse. `_answer` runs
+   it under the lock after the hook `_admit(request)` (token check, call counting, quota),
+   then answers with the hook `_ok_response(request, payload)` (which calls `_splice` if the
+   platform sends raw bytes) or `_error_response(request, error)`. A module with more to do
+   around a handler (X's per-family rate limits) calls `_answer(request, work)` from its own
+   wrapper. Facebook and Instagram share all of this, and their hide and delete handlers,
+   as `meta.GraphStore`.
+4. Test helpers, inherited: `comments_on(post_id)` (the records of a post's live comments,
+   with the current text put in the record's `text_field`), `is_hidden`, `is_deleted`,
+   `delete_comment` (its replies go too) and `edit_comment(id, text)`, which take the id as a
+   string or a number (WordPress and Discourse number theirs: store `str(number)` as `id`).
+   The module writes its own `add_comment`: it builds the comment and passes it to
+   `_add(comment, extra, omit)`, with `_added_time(when)` for the default time and
+   `_raw_text(id, raw)` for a text of invalid UTF-8.
 5. State helpers: `_live(id)` (None if unknown or deleted), `_on(post_id)` (a post's live
-   comments and replies), `_replies_of(comment)` (live, oldest first) and `_splice(body)`,
-   which the `_ok_response` hook calls to put the raw bytes in the encoded answer.
+   comments and replies, in store order), `_replies_of(comment)` (live, oldest first).
 
-Where a platform differs, it overrides rather than adds a flag here: X indexes every edit
-version's id (override `_add`, and `Comment.key` for the latest version's time); YouTube
-keeps a deleted comment's replies (override `_delete`) and its moderation status as a field
-of its own; LinkedIn's helpers take URNs, so its `Comment.id` is the URN.
+A platform that differs overrides instead of adding a flag here: X indexes every edit
+version's id (override `_add`); YouTube keeps a deleted comment's replies but hides them
+(override `_delete`); LinkedIn's helpers take URNs, so its `Comment.id` is the URN.
 
-Pagination, cursors and error bodies stay in the platform modules (each API has its own);
-Facebook and Instagram share Graph's in `meta.py`.
+Pagination, cursors, time formats and error bodies are each API's own and stay in its
+module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
+Seeds that reuse the Facebook Parks threads draw them with `seed.reused_posts` and
+`seed.reused_thread`.
 """
 
 from __future__ import annotations
@@ -217,3 +220,8 @@ class OneToken:
         """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
         with self._lock:
             self.token = token
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A time as the milliseconds since the epoch that TikTok and LinkedIn send."""
+    return int(moment.timestamp() * 1000)

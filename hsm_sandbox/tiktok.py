@@ -36,7 +36,7 @@ from hsm_sandbox.seed import (
     reused_thread,
     source_page,
 )
-from hsm_sandbox.store import Comment, CommentStore, OneToken
+from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
 
 PREFIX = "/tiktok"
 API = PREFIX + "/open_api/v1.3/business"
@@ -258,11 +258,11 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             videos = [v for v in videos if v.item_id in wanted]
         cursor = _int_param(params, "cursor", 0, minimum=0)
         if cursor:
-            videos = [v for v in videos if _ms(v.create_time) < cursor]
+            videos = [v for v in videos if epoch_ms(v.create_time) < cursor]
         window = videos[: _int_param(params, "max_count", MAX_VIDEOS, 1, MAX_VIDEOS)]
         return {
             "videos": [self._video_json(v, fields) for v in window],
-            "cursor": _ms(window[-1].create_time) if window else 0,
+            "cursor": epoch_ms(window[-1].create_time) if window else 0,
             "has_more": len(videos) > len(window),
         }
 
@@ -492,7 +492,3 @@ def _json_param(params: dict[str, str], name: str, kind: type[Any]) -> Any:
     if not isinstance(loaded, kind):
         raise TikTokError(BAD_PARAMS, f"{name}: Not a valid {kind.__name__}.")
     return loaded
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
