@@ -35,8 +35,11 @@ How a platform module plugs in:
    comments and replies, in store order), `_replies_of(comment)` (live, oldest first).
 
 A platform that differs overrides instead of adding a flag here: X indexes every edit
-version's id (override `_add`); YouTube keeps a deleted comment's replies but hides them
-(override `_delete`); LinkedIn's helpers take URNs, so its `Comment.id` is the URN.
+version's id (override `_add`) and its `edit_comment` returns the new id; YouTube keeps a
+deleted comment's replies but hides them (override `_delete`); LinkedIn's helpers take
+URNs, so its `Comment.id` is the URN. An override keeps the base's parameter types
+(`comment_id: str | int`) and may add keyword parameters with defaults (an edit's time), so
+that mypy --strict accepts it.
 
 Pagination, cursors, time formats and error bodies are each API's own and stay in its
 module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
@@ -124,10 +127,12 @@ class CommentStore(Generic[C, E]):
         with self._lock:
             self._delete(self._by_id[str(comment_id)])
 
-    def edit_comment(self, comment_id: str | int, new_text: str) -> None:
-        """Change a comment's text as an author's edit would (the id stays)."""
+    def edit_comment(self, comment_id: str | int, new_text: str) -> str | None:
+        """Change a comment's text as an author's edit would. The id stays, so this returns
+        None; a platform whose edits get a new id (X) returns that instead."""
         with self._lock:
             self._by_id[str(comment_id)].text = new_text
+        return None
 
     # --- state --------------------------------------------------------------------------
 
