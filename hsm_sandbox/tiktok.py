@@ -21,15 +21,22 @@ import hashlib
 import itertools
 import json
 import re
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
-from hsm_sandbox.seed import SeedComment, SeedData
+from hsm_sandbox.seed import (
+    SeedComment,
+    SeedData,
+    handle,
+    reused_posts,
+    reused_thread,
+    source_page,
+)
+from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
 
 PREFIX = "/tiktok"
 API = PREFIX + "/open_api/v1.3/business"
@@ -102,71 +109,29 @@ class TtComment:
 
 def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
     """The account's videos and comments, drawn deterministically from the seed."""
-    page = next((p for p in seed.pages if p.id == SOURCE_PAGE), seed.pages[0])
-    posts = sorted(
-        (p for p in seed.posts if p.page_id == page.id), key=lambda p: (p.created_time, p.id)
-    )[-VIDEO_COUNT:]
     videos: list[TtVideo] = []
     comments: list[TtComment] = []
-    ids: dict[str, str] = {}
-    for index, post in enumerate(posts):
-        video = TtVideo(
-            item_id=f"734{index + 1:016d}",
-            caption=post.message,
-            share_url=f"https://www.tiktok.com/@{USERNAME}/video/734{index + 1:016d}",
-            create_time=post.created_time,
-        )
-        videos.append(video)
-        thread = seed.comments_on(post.id)
-        by_id = {c.id: c for c in thread}
-        top = [c for c in thread if c.parent_id is None]
-        chosen = {
-            c.id
-            for i, c in enumerate(top)
-            if i % KEEP_EVERY == 0 or c.tags or c.expected_code is not None
-        }
-        for comment in thread:
-            root = _root(comment, by_id)
-            if root.id not in chosen:
-                continue
-            ids[comment.id] = f"735{len(comments) + 1:016d}"
+    for index, post in enumerate(reused_posts(seed, SOURCE_PAGE, VIDEO_COUNT)):
+        item_id = f"734{index + 1:016d}"
+        share_url = f"https://www.tiktok.com/@{USERNAME}/video/{item_id}"
+        videos.append(TtVideo(item_id, post.message, share_url, post.created_time))
+        new_id = "735{:016d}".format
+        for comment, tt_id, parent in reused_thread(
+            seed, post, KEEP_EVERY, new_id, len(comments) + 1
+        ):
+            user_id = _hashed("user", comment.author_id)
+            username = handle(comment.author_name, ".", "tiktok.user")
             comments.append(
-                TtComment(
-                    comment_id=ids[comment.id],
-                    video_id=video.item_id,
-                    parent_comment_id=ids[root.id] if root.id != comment.id else None,
-                    user_id=_hashed("user", comment.author_id),
-                    username=_username(comment.author_name),
-                    text=comment.message,
-                    create_time=comment.created_time,
-                    source=comment,
-                )
-            )
-        first = next(c for c in comments if c.video_id == video.item_id)
+                TtComment(tt_id, item_id, parent, user_id, username, comment.message,
+                          comment.created_time, source=comment)
+            )  # fmt: skip
+        first = next(c for c in comments if c.video_id == item_id)
         comments.append(
-            TtComment(
-                comment_id=f"735{len(comments) + 1:016d}",
-                video_id=video.item_id,
-                parent_comment_id=first.comment_id,
-                user_id=_hashed("user", BUSINESS_ID),
-                username=USERNAME,
-                text=OWNER_REPLY,
-                create_time=first.create_time + timedelta(minutes=7),
-                owner=True,
-            )
-        )
+            TtComment(new_id(len(comments) + 1), item_id, first.comment_id,
+                      _hashed("user", BUSINESS_ID), USERNAME, OWNER_REPLY,
+                      first.create_time + timedelta(minutes=7), owner=True)
+        )  # fmt: skip
     return tuple(videos), tuple(comments)
-
-
-def _root(comment: SeedComment, by_id: dict[str, SeedComment]) -> SeedComment:
-    while comment.parent_id is not None and comment.parent_id in by_id:
-        comment = by_id[comment.parent_id]
-    return comment
-
-
-def _username(name: str) -> str:
-    words = re.findall(r"[a-z0-9]+", name.lower().replace("'", ""))
-    return ".".join(words) or "tiktok.user"
 
 
 def _hashed(kind: str, value: str) -> str:
@@ -174,47 +139,35 @@ def _hashed(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-@dataclass
-class _Comment:
-    seed: TtComment
-    text: str
-    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
-    omit: frozenset[str] = frozenset()
-    hidden: bool = False
-    deleted: bool = False
-
-    @property
-    def key(self) -> tuple[float, str]:
-        return (self.seed.create_time.timestamp(), self.seed.comment_id)
+_Comment = Comment[TtComment]
 
 
-class TikTokSandbox:
+class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     """The TikTok part of the sandbox: its state, routes and fault shapes."""
 
+    error_type = TikTokError
+
     def __init__(self, seed: SeedData) -> None:
-        page = next((p for p in seed.pages if p.id == SOURCE_PAGE), seed.pages[0])
-        self._seed_token = page.token
+        super().__init__()
+        self._seed_token = source_page(seed, SOURCE_PAGE).token
         self.videos, self.seeded = seed_account(seed)
-        self._lock = threading.RLock()
         self._requests = itertools.count(1)
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
-        router.add("GET", API + "/video/list/?", self._route(self._list_videos), self)
-        router.add("GET", API + "/comment/list/?", self._route(self._list_comments), self)
-        router.add("GET", API + "/comment/reply/list/?", self._route(self._list_replies), self)
-        router.add("POST", API + "/comment/hide/?", self._route(self._hide), self)
-        router.add("POST", API + "/comment/delete/?", self._route(self._delete_own), self)
+        router.add("GET", API + "/video/list/?", self._on_params(self._list_videos), self)
+        router.add("GET", API + "/comment/list/?", self._on_params(self._list_comments), self)
+        router.add("GET", API + "/comment/reply/list/?", self._on_params(self._list_replies), self)
+        router.add("POST", API + "/comment/hide/?", self._on_params(self._hide), self)
+        router.add("POST", API + "/comment/delete/?", self._on_params(self._delete_own), self)
 
     def reset(self) -> None:
         with self._lock:
             self.token = self._seed_token
             self._videos = {v.item_id: v for v in self.videos}
-            self._comments = [_Comment(c, c.text) for c in self.seeded]
-            self._by_id = {c.seed.comment_id: c for c in self._comments}
-            self._raw_bytes: dict[str, bytes] = {}
+            self._load(_stored(c) for c in self.seeded)
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         with self._lock:
@@ -246,33 +199,6 @@ class TikTokSandbox:
 
     # --- helpers for tests and the demo ----------------------------------------------
 
-    def comments_on(self, video_id: str) -> list[TtComment]:
-        """The video's live comments and replies as they stand (edited text included)."""
-        with self._lock:
-            return [
-                replace(c.seed, text=c.text)
-                for c in self._comments
-                if c.seed.video_id == video_id and not c.deleted
-            ]
-
-    def is_hidden(self, comment_id: str) -> bool:
-        with self._lock:
-            return self._by_id[comment_id].hidden
-
-    def is_deleted(self, comment_id: str) -> bool:
-        with self._lock:
-            return self._by_id[comment_id].deleted
-
-    def delete_comment(self, comment_id: str) -> None:
-        """Delete a comment as its author would (its replies go with it)."""
-        with self._lock:
-            self._delete(self._by_id[comment_id])
-
-    def edit_comment(self, comment_id: str, new_text: str) -> None:
-        """Change a comment's text as an author's edit would."""
-        with self._lock:
-            self._by_id[comment_id].text = new_text
-
     def add_comment(
         self,
         video_id: str,
@@ -298,9 +224,7 @@ class TikTokSandbox:
             number = len(self._comments) + 1
             comment_id = f"736{number:016d}"
             if text_bytes is not None:
-                text = f"@@raw-bytes-{comment_id}@@"
-                self._raw_bytes[text] = text_bytes
-            when = create_time or max(c.seed.create_time for c in self._comments)
+                text = self._raw_text(comment_id, text_bytes)
             seed = TtComment(
                 comment_id=comment_id,
                 video_id=video_id,
@@ -308,39 +232,21 @@ class TikTokSandbox:
                 user_id=_hashed("user", username),
                 username=username,
                 text=text,
-                create_time=when.astimezone(UTC).replace(microsecond=0),
+                create_time=self._added_time(create_time),
                 owner=owner,
             )
-            comment = _Comment(seed, text, dict(extra or {}), frozenset(omit))
-            self._comments.append(comment)
-            self._by_id[comment_id] = comment
+            self._add(_stored(seed), extra, omit)
             return comment_id
-
-    def set_token(self, token: str) -> None:
-        """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
-        with self._lock:
-            self.token = token
 
     # --- handlers ---------------------------------------------------------------------
 
-    def _route(
-        self, work: Callable[[Request, dict[str, str]], dict[str, Any]]
+    def _on_params(
+        self, work: Callable[[dict[str, str]], dict[str, Any]]
     ) -> Callable[[Request, re.Match[str]], Response]:
-        """A handler that checks token and account, then wraps `work`'s result or error."""
+        """A route whose handler needs the parameters only: query or form, as sent."""
+        return self._route(lambda request, match: work(_params(request)))
 
-        def handle(request: Request, match: re.Match[str]) -> Response:
-            params = request.query if request.method == "GET" else request.form()
-            with self._lock:
-                try:
-                    self._authorise(request, params)
-                    data = work(request, params)
-                except TikTokError as error:
-                    return self._envelope(error.code, error.message, {})
-                return self._envelope(OK, "OK", data)
-
-        return handle
-
-    def _list_videos(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+    def _list_videos(self, params: dict[str, str]) -> dict[str, Any]:
         fields = _json_param(params, "fields", list) or ["item_id"]
         unknown = [name for name in fields if name not in VIDEO_FIELDS]
         if unknown:
@@ -352,37 +258,35 @@ class TikTokSandbox:
             videos = [v for v in videos if v.item_id in wanted]
         cursor = _int_param(params, "cursor", 0, minimum=0)
         if cursor:
-            videos = [v for v in videos if _ms(v.create_time) < cursor]
+            videos = [v for v in videos if epoch_ms(v.create_time) < cursor]
         window = videos[: _int_param(params, "max_count", MAX_VIDEOS, 1, MAX_VIDEOS)]
         return {
             "videos": [self._video_json(v, fields) for v in window],
-            "cursor": _ms(window[-1].create_time) if window else 0,
+            "cursor": epoch_ms(window[-1].create_time) if window else 0,
             "has_more": len(videos) > len(window),
         }
 
-    def _list_comments(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+    def _list_comments(self, params: dict[str, str]) -> dict[str, Any]:
         video = self._video(params)
         ids = _json_param(params, "comment_ids", list)
         if ids is not None and len(ids) > MAX_COMMENTS:
             raise TikTokError(BAD_PARAMS, "comment_ids: Longer than maximum length 30.")
         scope = [
             c
-            for c in self._comments
-            if c.seed.video_id == video.item_id
-            and not c.deleted
-            and (c.seed.comment_id in ids if ids is not None else c.seed.parent_comment_id is None)
+            for c in self._on(video.item_id)
+            if (c.id in ids if ids is not None else c.parent_id is None)
         ]
         include_replies = params.get("include_replies", "false").lower() == "true"
         return self._page(params, scope, include_replies=include_replies)
 
-    def _list_replies(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+    def _list_replies(self, params: dict[str, str]) -> dict[str, Any]:
         video = self._video(params)
         parent = self._comment(video, _required(params, "comment_id"))
-        if parent.seed.parent_comment_id is not None:
+        if parent.parent_id is not None:
             raise TikTokError(BAD_PARAMS, "comment_id: Replies to replies do not exist.")
         return self._page(params, self._replies_of(parent), include_replies=False)
 
-    def _hide(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+    def _hide(self, params: dict[str, str]) -> dict[str, Any]:
         video = self._video(params)
         comment = self._comment(video, _required(params, "comment_id"))
         action = _required(params, "action")
@@ -391,9 +295,9 @@ class TikTokSandbox:
         comment.hidden = action == "HIDE"
         return {}
 
-    def _delete_own(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
-        comment = self._by_id.get(_required(params, "comment_id"))
-        if comment is None or comment.deleted:
+    def _delete_own(self, params: dict[str, str]) -> dict[str, Any]:
+        comment = self._live(_required(params, "comment_id"))
+        if comment is None:
             raise _not_found("comment")
         if not comment.seed.owner:
             raise TikTokError(
@@ -412,23 +316,10 @@ class TikTokSandbox:
         return video
 
     def _comment(self, video: TtVideo, comment_id: str) -> _Comment:
-        comment = self._by_id.get(comment_id)
-        if comment is None or comment.deleted or comment.seed.video_id != video.item_id:
+        comment = self._live(comment_id)
+        if comment is None or comment.post_id != video.item_id:
             raise _not_found("comment")
         return comment
-
-    def _delete(self, comment: _Comment) -> None:
-        comment.deleted = True
-        for reply in self._comments:
-            if reply.seed.parent_comment_id == comment.seed.comment_id and not reply.deleted:
-                self._delete(reply)
-
-    def _replies_of(self, comment: _Comment) -> list[_Comment]:
-        return [
-            c
-            for c in self._comments
-            if c.seed.parent_comment_id == comment.seed.comment_id and not c.deleted
-        ]
 
     def _page(
         self, params: dict[str, str], scope: list[_Comment], *, include_replies: bool
@@ -441,8 +332,8 @@ class TikTokSandbox:
         sort_field = params.get("sort_field", "create_time")
         sort_keys: dict[str, Callable[[_Comment], tuple[float, str]]] = {
             "create_time": lambda c: c.key,
-            "likes": lambda c: (self._likes(c), c.seed.comment_id),
-            "replies": lambda c: (len(self._replies_of(c)), c.seed.comment_id),
+            "likes": lambda c: (self._likes(c), c.id),
+            "replies": lambda c: (len(self._replies_of(c)), c.id),
         }
         if sort_field not in sort_keys:
             raise TikTokError(
@@ -464,10 +355,9 @@ class TikTokSandbox:
         }
 
     def _likes(self, comment: _Comment) -> int:
-        return int(comment.seed.comment_id[-2:]) % 11  # any stable small number
+        return int(comment.id[-2:]) % 11  # any stable small number
 
     def _video_json(self, video: TtVideo, fields: list[Any]) -> dict[str, Any]:
-        live = [c for c in self._comments if c.seed.video_id == video.item_id and not c.deleted]
         full: dict[str, Any] = {
             "item_id": video.item_id,
             "create_time": int(video.create_time.timestamp()),
@@ -478,7 +368,7 @@ class TikTokSandbox:
             "video_views": 1200 + int(video.item_id[-2:]) * 37,
             "video_duration": 31.5,
             "likes": 88,
-            "comments": len(live),
+            "comments": len(self._on(video.item_id)),
             "shares": 5,
             "reach": 950,
         }
@@ -516,17 +406,24 @@ class TikTokSandbox:
                 self._comment_json(c, include_replies=False, status=status)
                 for c in shown[:INLINE_REPLIES]
             ]
-        full.update(comment.extra)
-        return {k: v for k, v in full.items() if k not in comment.omit}
+        return comment.injected(full)
 
-    def _authorise(self, request: Request, params: dict[str, str]) -> None:
+    # --- answering (the CommentStore hooks) ---------------------------------------------
+
+    def _admit(self, request: Request) -> None:
         token = request.headers.get("access-token", "").strip()
         if not token:
             raise TikTokError(TOKEN_EMPTY, "Access token is empty.")
         if token != self.token:
             raise TikTokError(TOKEN_INVALID, "The access token is invalid or has been revoked.")
-        if _required(params, "business_id") != BUSINESS_ID:
+        if _required(_params(request), "business_id") != BUSINESS_ID:
             raise TikTokError(NO_PERMISSION, "No permission to operate this business account.")
+
+    def _ok_response(self, request: Request, payload: Any) -> Response:
+        return self._envelope(OK, "OK", payload)
+
+    def _error_response(self, request: Request, error: TikTokError) -> Response:
+        return self._envelope(error.code, error.message, {})
 
     def _envelope(
         self, code: int, message: str, data: dict[str, Any], *, status: int = 200
@@ -536,8 +433,7 @@ class TikTokSandbox:
         response = Response.json(
             status, {"code": code, "message": message, "request_id": request_id, "data": data}
         )
-        for placeholder, raw in self._raw_bytes.items():
-            response.body = response.body.replace(placeholder.encode("ascii"), raw)
+        response.body = self._splice(response.body)
         return response
 
 
@@ -545,6 +441,16 @@ SANDBOX = TikTokSandbox
 
 
 # --- module helpers -------------------------------------------------------------------
+
+
+def _stored(seed: TtComment) -> _Comment:
+    return Comment(
+        seed, seed.comment_id, seed.video_id, seed.parent_comment_id, seed.create_time, seed.text
+    )
+
+
+def _params(request: Request) -> dict[str, str]:
+    return request.query if request.method == "GET" else request.form()
 
 
 def _not_found(what: str) -> TikTokError:
@@ -586,7 +492,3 @@ def _json_param(params: dict[str, str], name: str, kind: type[Any]) -> Any:
     if not isinstance(loaded, kind):
         raise TikTokError(BAD_PARAMS, f"{name}: Not a valid {kind.__name__}.")
     return loaded
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)

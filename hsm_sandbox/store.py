@@ -1,0 +1,232 @@
+"""The comment store every platform sandbox extends, so each module keeps only its own API.
+
+How a platform module plugs in:
+
+1. Comments. Its live comment is a `Comment[Record]`, `Record` being the module's frozen
+   dataclass for a comment as seeded or added (`IgComment`), kept in `Comment.seed`. The
+   other fields are what every platform has: `id` (what the test helpers take), `post_id`
+   (the post, video, media, topic or conversation it is on), `parent_id`, `created`, the
+   current `text`, `hidden`, `deleted`, and a test's `extra` and `omit` payload fields, which
+   `Comment.injected(rendered)` applies. State of its own (YouTube's moderation status, X's
+   edit versions, Discourse's deleted_at) goes in a dataclass subclassing `Comment`; `key`
+   ((created timestamp, id): sort key and cursor content) may be overridden there.
+2. The class. `class TikTokSandbox(CommentStore[Comment[TtComment], TikTokError], OneToken)`:
+   `CommentStore` parametrised with the comment type and the platform's error exception,
+   plus the `OneToken` mixin (`token`, `set_token(token)`) where the account accepts one
+   token (Facebook's Pages have a token each, so Graph keeps its own `set_token`). It sets
+   the class attribute `error_type`, calls `super().__init__()` before its own `reset()`, and
+   `reset()` calls `self._load(comments)` (and sets `self.token`) under `self._lock`.
+3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
+   `(request, match)`, returns the payload and raises `error_type` to refuse. `_answer` runs
+   it under the lock after the hook `_admit(request)` (token check, call counting, quota),
+   then answers with the hook `_ok_response(request, payload)` (which calls `_splice` if the
+   platform sends raw bytes) or `_error_response(request, error)`. A module with more to do
+   around a handler (X's per-family rate limits) calls `_answer(request, work)` from its own
+   wrapper. Facebook and Instagram share all of this, and their hide and delete handlers,
+   as `meta.GraphStore`.
+4. Test helpers, inherited: `comments_on(post_id)` (the records of a post's live comments,
+   with the current text put in the record's `text_field`), `is_hidden`, `is_deleted`,
+   `delete_comment` (its replies go too) and `edit_comment(id, text)`, which take the id as a
+   string or a number (WordPress and Discourse number theirs: store `str(number)` as `id`).
+   The module writes its own `add_comment`: it builds the comment and passes it to
+   `_add(comment, extra, omit)`, with `_added_time(when)` for the default time and
+   `_raw_text(id, raw)` for a text of invalid UTF-8.
+5. State helpers: `_live(id)` (None if unknown or deleted), `_on(post_id)` (a post's live
+   comments and replies, in store order), `_replies_of(comment)` (live, oldest first).
+
+A platform that differs overrides instead of adding a flag here: X indexes every edit
+version's id (override `_add`) and its `edit_comment` returns the new id; YouTube keeps a
+deleted comment's replies but hides them (override `_delete`); LinkedIn's helpers take
+URNs, so its `Comment.id` is the URN. An override keeps the base's parameter types
+(`comment_id: str | int`) and may add keyword parameters with defaults (an edit's time), so
+that mypy --strict accepts it.
+
+Pagination, cursors, time formats and error bodies are each API's own and stay in its
+module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
+Seeds that reuse the Facebook Parks threads draw them with `seed.reused_posts` and
+`seed.reused_thread`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from hsm_sandbox.routing import Request, Response
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+S = TypeVar("S")
+R = TypeVar("R", bound="DataclassInstance")
+Key = tuple[float, str]  # (created timestamp, id): a stable sort key and cursor content
+
+
+@dataclass
+class Comment(Generic[S]):
+    """One comment's live state; `seed` is the platform's record of it as seeded or added."""
+
+    seed: S
+    id: str
+    post_id: str
+    parent_id: str | None
+    created: datetime
+    text: str
+    extra: dict[str, Any] = field(default_factory=dict)  # injected raw payload fields
+    omit: frozenset[str] = frozenset()  # payload fields left out
+    hidden: bool = False
+    deleted: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.created.timestamp(), self.id)
+
+    def injected(self, rendered: dict[str, Any]) -> dict[str, Any]:
+        """`rendered` with the test's `extra` fields put in and its `omit` fields left out."""
+        return {k: v for k, v in {**rendered, **self.extra}.items() if k not in self.omit}
+
+
+C = TypeVar("C", bound=Comment[Any])
+E = TypeVar("E", bound=Exception)
+
+
+class CommentStore(Generic[C, E]):
+    """A platform's comments behind one lock, the helpers tests call, and request answering."""
+
+    error_type: type[E]  # what handlers raise for a refusal (set as a class attribute)
+    raw_marker: ClassVar[str] = "@@raw-bytes-{id}@@"  # ASCII text standing in for raw bytes
+    text_field: ClassVar[str] = "text"  # the seed record's field for the text
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._comments: list[C] = []
+        self._by_id: dict[str, C] = {}
+        self._raw_bytes: dict[str, bytes] = {}  # marker -> the bytes sent in its place
+
+    # --- helpers for tests and the demo ----------------------------------------------
+
+    def comments_on(self: CommentStore[Comment[R], Any], post_id: str) -> list[R]:
+        """The post's live comments and replies as they stand (edited text included)."""
+        with self._lock:
+            return [replace(c.seed, **{self.text_field: c.text}) for c in self._on(post_id)]
+
+    def is_hidden(self, comment_id: str | int) -> bool:
+        with self._lock:
+            return self._by_id[str(comment_id)].hidden
+
+    def is_deleted(self, comment_id: str | int) -> bool:
+        with self._lock:
+            return self._by_id[str(comment_id)].deleted
+
+    def delete_comment(self, comment_id: str | int) -> None:
+        """Delete a comment as its author would (its replies go with it)."""
+        with self._lock:
+            self._delete(self._by_id[str(comment_id)])
+
+    def edit_comment(self, comment_id: str | int, new_text: str) -> str | None:
+        """Change a comment's text as an author's edit would. The id stays, so this returns
+        None; a platform whose edits get a new id (X) returns that instead."""
+        with self._lock:
+            self._by_id[str(comment_id)].text = new_text
+        return None
+
+    # --- state --------------------------------------------------------------------------
+
+    def _load(self, comments: Iterable[C]) -> None:
+        """Start over with `comments` (from `reset`)."""
+        self._comments, self._by_id, self._raw_bytes = [], {}, {}
+        for comment in comments:
+            self._add(comment)
+
+    def _add(
+        self, comment: C, extra: dict[str, Any] | None = None, omit: Iterable[str] = ()
+    ) -> None:
+        """Store `comment`, with a test's `extra` payload fields and the fields to `omit`."""
+        comment.extra.update(extra or {})
+        comment.omit |= frozenset(omit)
+        self._comments.append(comment)
+        self._by_id[comment.id] = comment
+
+    def _live(self, comment_id: str) -> C | None:
+        comment = self._by_id.get(comment_id)
+        return None if comment is None or comment.deleted else comment
+
+    def _on(self, post_id: str) -> list[C]:
+        return [c for c in self._comments if c.post_id == post_id and not c.deleted]
+
+    def _replies_of(self, comment: C) -> list[C]:
+        return sorted(
+            (c for c in self._comments if c.parent_id == comment.id and not c.deleted),
+            key=lambda c: c.key,
+        )
+
+    def _delete(self, comment: C) -> None:
+        comment.deleted = True
+        for reply in self._comments:
+            if reply.parent_id == comment.id and not reply.deleted:
+                self._delete(reply)
+
+    def _added_time(self, when: datetime | None) -> datetime:
+        """A new comment's time: `when`, or the newest comment's, to whole UTC seconds."""
+        moment = when or max(c.created for c in self._comments)
+        return moment.astimezone(UTC).replace(microsecond=0)
+
+    def _raw_text(self, comment_id: str, raw: bytes) -> str:
+        """The text standing in for `raw`, which `_splice` puts back byte for byte (invalid
+        UTF-8 on purpose; the bytes must hold no quotes or backslashes)."""
+        marker = self.raw_marker.format(id=comment_id)
+        self._raw_bytes[marker] = raw
+        return marker
+
+    def _splice(self, body: bytes) -> bytes:
+        for marker, raw in self._raw_bytes.items():
+            body = body.replace(marker.encode("ascii"), raw)
+        return body
+
+    # --- answering ----------------------------------------------------------------------
+
+    def _route(
+        self, work: Callable[[Request, re.Match[str]], Any]
+    ) -> Callable[[Request, re.Match[str]], Response]:
+        """A router handler answering with `work`'s payload or refusal."""
+        return lambda request, match: self._answer(request, lambda: work(request, match))
+
+    def _answer(self, request: Request, work: Callable[[], Any]) -> Response:
+        with self._lock:
+            try:
+                self._admit(request)
+                payload = work()
+            except self.error_type as error:
+                return self._error_response(request, error)
+            return self._ok_response(request, payload)
+
+    def _admit(self, request: Request) -> None:
+        """Raise `error_type` for a request the platform refuses before any work."""
+        raise NotImplementedError
+
+    def _ok_response(self, request: Request, payload: Any) -> Response:
+        raise NotImplementedError
+
+    def _error_response(self, request: Request, error: E) -> Response:
+        raise NotImplementedError
+
+
+class OneToken:
+    """Mixed in after the store class by a platform whose account accepts one token."""
+
+    _lock: threading.RLock
+    token = ""
+
+    def set_token(self, token: str) -> None:
+        """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
+        with self._lock:
+            self.token = token
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A time as the milliseconds since the epoch that TikTok and LinkedIn send."""
+    return int(moment.timestamp() * 1000)
