@@ -1,8 +1,12 @@
-"""Deterministic seed data for the sandbox: two City Pages, their posts and ~200 comments.
+"""Deterministic seed data for the sandbox: each platform's own posts and comments.
 
-The texts live in `resources/demo/seed-comments.json`; this module gives them ids, authors
-and times. A fixed random seed and a fixed end time make every run identical, so tests can
-rely on ids and order; the demo mode passes `end=now` to make the times look recent.
+Facebook's two City Pages (Parks, Police) and their ~200 comments live in
+`resources/demo/seed-comments.json`; every other platform has its own file,
+`seed-<platform>.json`, in its own voice (short replies on X, video comments on YouTube,
+threads on the forum...), in the same shape. This module gives the texts ids, authors and
+times: `build()` returns Facebook's seed, and `SeedData.of(platform)` any platform's.
+A fixed random seed and a fixed end time make every run identical, so tests can rely on
+ids and order; the demo mode passes `end=now` to make the times look recent.
 Each comment carries the reason code a careful moderator would pick (`expected_code`,
 None when it breaks no rule). It is for tests only and never reaches an API payload.
 """
@@ -12,8 +16,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +26,10 @@ from hsm_console.host.resources import resource_path
 SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105 (public on purpose: every seeded Page takes it)
 DEFAULT_RANDOM_SEED = 20260302
 BASE_TIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # the newest seeded comment is before it
-CHATTER_REPLIES = 27  # short clean replies scattered by the random seed
+CHATTER_REPLIES = 27  # short clean replies scattered by the random seed (Facebook)
+PLATFORM_CHATTER_REPLIES = 6  # the other platforms' seeds are smaller
+# The platforms with a seed file of their own, besides Facebook's seed-comments.json.
+PLATFORM_SEEDS = ("instagram", "youtube", "x", "tiktok", "linkedin", "wordpress", "discourse")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class SeedData:
     pages: tuple[SeedPage, ...]
     posts: tuple[SeedPost, ...]
     comments: tuple[SeedComment, ...]  # chronological within each post
+    # The other platforms' seeds, by platform name (empty on those seeds themselves).
+    others: Mapping[str, SeedData] = field(default_factory=dict, compare=False, repr=False)
+
+    def of(self, platform: str) -> SeedData:
+        """The seed of one platform: this one for Facebook, else that platform's own."""
+        return self if platform == "facebook" else self.others[platform]
 
     def comments_on(self, post_id: str) -> tuple[SeedComment, ...]:
         return tuple(c for c in self.comments if c.post_id == post_id)
@@ -81,17 +94,40 @@ class SeedData:
 def build(
     random_seed: int = DEFAULT_RANDOM_SEED, end: datetime = BASE_TIME, token: str = SANDBOX_TOKEN
 ) -> SeedData:
-    """The seed data, identical for identical arguments."""
-    with resource_path("demo", "seed-comments.json").open(encoding="utf-8") as file:
+    """The seed data of every platform, identical for identical arguments."""
+    others = {
+        name: _build_file(f"seed-{name}.json", random_seed + number, end, token, number)
+        for number, name in enumerate(PLATFORM_SEEDS, start=1)
+    }
+    facebook = _build_file("seed-comments.json", random_seed, end, token, 0)
+    return SeedData(facebook.pages, facebook.posts, facebook.comments, others)
+
+
+def _build_file(name: str, random_seed: int, end: datetime, token: str, number: int) -> SeedData:
+    with resource_path("demo", name).open(encoding="utf-8") as file:
         templates = json.load(file)
-    return _Builder(random.Random(random_seed), end, templates).build(token)  # noqa: S311
+    rng = random.Random(random_seed)  # noqa: S311 (demo data, not secrets)
+    chatter = PLATFORM_CHATTER_REPLIES if number else CHATTER_REPLIES
+    # Post numbers differ per platform, so no two platforms' seeds share an id.
+    return _Builder(rng, end, templates, 122_100_000_000_000 + number * 100_000, chatter).build(
+        token
+    )
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, end: datetime, templates: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        end: datetime,
+        templates: dict[str, Any],
+        first_post: int,
+        chatter: int,
+    ) -> None:
         self.rng = rng
         self.end = end
         self.templates = templates
+        self.first_post = first_post
+        self.chatter = chatter
         self.author_ids = {
             name: str(rng.randrange(10**14, 10**15)) for name in templates["authors"]
         }
@@ -104,7 +140,7 @@ class _Builder:
             pages.append(SeedPage(page["id"], page["name"], token))
             for post_index, template in enumerate(page["posts"]):
                 post = self._post(
-                    page["id"], 122_100_000_000_000 + page_index * 1000 + post_index, template
+                    page["id"], self.first_post + page_index * 1000 + post_index, template
                 )
                 posts.append(post)
                 when = post.created_time
@@ -172,7 +208,7 @@ class _Builder:
         return comment
 
     def _scatter_chatter(self, posts: list[SeedPost]) -> None:
-        for _ in range(CHATTER_REPLIES):
+        for _ in range(self.chatter):
             post = self.rng.choice(posts)
             parent = self.rng.choice(
                 [c for c in self.comments if c.post_id == post.id and c.parent_id is None]
