@@ -19,9 +19,8 @@ import binascii
 import hashlib
 import html
 import re
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from zoneinfo import ZoneInfo
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
+from hsm_sandbox.store import Comment, CommentStore, Key, OneToken
 
 PREFIX = "/youtube"
 API = PREFIX + "/youtube/v3"
@@ -42,7 +42,6 @@ VIDEO_COUNT = 3
 
 STATUSES = ("published", "heldForReview", "likelySpam", "rejected")
 SETTABLE = ("published", "heldForReview", "rejected")  # what setModerationStatus accepts
-LISTABLE = ("published", "heldForReview", "likelySpam")  # rejected is never listed
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
 _LIST_COST = 1
@@ -111,62 +110,49 @@ class YouTubeComment:
 
 
 @dataclass
-class _Comment:
-    id: str
-    video_id: str
-    parent_id: str | None
-    author_name: str
-    author_channel_id: str
-    text: str
-    published_at: datetime
-    updated_at: datetime
-    status: str
-    expected_code: str | None = None
-    tags: tuple[str, ...] = ()
-    like_count: int = 0
-    deleted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # injected snippet fields
-    omit: frozenset[str] = frozenset()  # snippet fields left out
-    resource_extra: dict[str, Any] = field(default_factory=dict)  # injected resource fields
-    raw_text: bytes | None = None  # sent in place of the text, byte for byte
+class _Comment(Comment[YouTubeComment]):
+    """The live state YouTube adds: the moderation status, the last edit, the likes."""
 
-    @property
-    def key(self) -> tuple[float, str]:
-        return (self.published_at.timestamp(), self.id)
+    status: str = "published"
+    updated_at: datetime | None = None  # None until its author edits it
+    like_count: int = 0
+    resource_extra: dict[str, Any] = field(default_factory=dict)  # injected resource fields
 
     def snapshot(self) -> YouTubeComment:
-        return YouTubeComment(
-            self.id, self.video_id, self.parent_id, self.author_name, self.author_channel_id,
-            self.text, self.published_at, self.updated_at, self.status, self.deleted,
-            self.expected_code, self.tags,
-        )  # fmt: skip
+        return replace(
+            self.seed,
+            text=self.text,
+            status=self.status,
+            updated_at=self.updated_at or self.created,
+            deleted=self.deleted,
+        )
 
 
-class YouTubeSandbox:
+class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
     """The YouTube part of the sandbox: its state, routes, quota and fault shapes."""
 
+    error_type = YouTubeError
+
     def __init__(self, seed: SeedData) -> None:
+        super().__init__()
         self._seed = seed
-        self._lock = threading.RLock()
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
-        router.add("GET", API + "/channels", self._channels, self)
-        router.add("GET", API + "/playlistItems", self._playlist_items, self)
-        router.add("GET", API + "/commentThreads", self._comment_threads, self)
-        router.add("GET", API + "/comments", self._comments, self)
-        router.add("POST", API + "/comments/setModerationStatus", self._set_status, self)
+        router.add("GET", API + "/channels", self._route(self._channels), self)
+        router.add("GET", API + "/playlistItems", self._route(self._playlist_items), self)
+        router.add("GET", API + "/commentThreads", self._route(self._list_threads), self)
+        router.add("GET", API + "/comments", self._route(self._list_comments), self)
+        router.add("POST", API + "/comments/setModerationStatus", self._route(self._moderate), self)
 
     def reset(self) -> None:
         with self._lock:
             videos, comments = _build(self._seed)
             self._videos = {v.id: v for v in videos}
-            self._comment_list = comments
-            self._by_id = {c.id: c for c in comments}
-            self._token = self._seed.pages[0].token if self._seed.pages else ""
-            self._raw_markers: dict[str, bytes] = {}
+            self._load(comments)
+            self.token = self._seed.pages[0].token if self._seed.pages else ""
             self._added = 0
             self._banned: set[str] = set()
             self._comments_off: set[str] = set()
@@ -204,16 +190,6 @@ class YouTubeSandbox:
     # --- helpers for tests and the demo ----------------------------------------------
 
     @property
-    def token(self) -> str:
-        with self._lock:
-            return self._token
-
-    def set_token(self, token: str) -> None:
-        """The channel owner's token the sandbox accepts (the seed's token until then)."""
-        with self._lock:
-            self._token = token
-
-    @property
     def quota_used(self) -> int:
         """Units spent today (Pacific time), as YouTube counts them per project."""
         with self._lock:
@@ -236,35 +212,26 @@ class YouTubeSandbox:
         with self._lock:
             return [
                 c.snapshot()
-                for c in sorted(self._comment_list, key=lambda c: c.key)
-                if video_id is None or c.video_id == video_id
+                for c in sorted(self._comments, key=lambda c: c.key)
+                if video_id is None or c.post_id == video_id
             ]
 
     def listed_ids(self, video_id: str) -> set[str]:
         """Ids the owner can still list on a video: neither rejected nor deleted."""
         with self._lock:
-            return {c.id for c in self._comment_list if c.video_id == video_id and self._live(c)}
+            return {c.id for c in self._comments if c.post_id == video_id and self._live(c.id)}
 
     def moderation_status(self, comment_id: str) -> str:
         with self._lock:
             return self._by_id[comment_id].status
 
-    def is_hidden(self, comment_id: str) -> bool:
+    def is_hidden(self, comment_id: str | int) -> bool:
         """Held for review or likely spam: not shown to the public."""
-        return self.moderation_status(comment_id) in ("heldForReview", "likelySpam")
-
-    def is_deleted(self, comment_id: str) -> bool:
-        with self._lock:
-            return self._by_id[comment_id].deleted
+        return self.moderation_status(str(comment_id)) in ("heldForReview", "likelySpam")
 
     def banned_authors(self) -> set[str]:
         with self._lock:
             return set(self._banned)
-
-    def delete_comment(self, comment_id: str) -> None:
-        """Delete a comment as its author would (its replies go with it, as on YouTube)."""
-        with self._lock:
-            self._by_id[comment_id].deleted = True
 
     def set_status(self, comment_id: str, status: str) -> None:
         """Change a status as YouTube's own filters (or the owner in YouTube Studio) would."""
@@ -277,11 +244,13 @@ class YouTubeSandbox:
         with self._lock:
             self._comments_off.add(video_id)
 
-    def edit_comment(self, comment_id: str, new_text: str, *, at: datetime | None = None) -> None:
+    def edit_comment(
+        self, comment_id: str | int, new_text: str, *, at: datetime | None = None
+    ) -> None:
         """Edit a comment's text as its author would: `updatedAt` moves on."""
         with self._lock:
-            comment = self._by_id[comment_id]
-            when = at or max(datetime.now(UTC), comment.published_at + timedelta(seconds=1))
+            comment = self._by_id[str(comment_id)]
+            when = at or max(datetime.now(UTC), comment.created + timedelta(seconds=1))
             comment.text = new_text
             comment.updated_at = when.astimezone(UTC).replace(microsecond=0)
 
@@ -316,115 +285,69 @@ class YouTubeSandbox:
             comment_id = (
                 f"{parent_id}.{_hashed(key, 22)}" if parent_id else f"Ugz{_hashed(key, 16)}4AaABAg"
             )
-            when = published_at or (
-                max(c.published_at for c in self._comment_list) + timedelta(seconds=1)
-            )
-            when = when.astimezone(UTC).replace(microsecond=0)
-            comment = _Comment(
-                id=comment_id,
-                video_id=video_id,
-                parent_id=parent_id,
-                author_name=author_name,
-                author_channel_id=_author_channel(author_name),
-                text=text,
-                published_at=when,
-                updated_at=when,
-                status=status,
-                extra=dict(extra or {}),
-                omit=frozenset(omit),
-                resource_extra=dict(resource_extra or {}),
-                raw_text=raw_text,
-            )
             if raw_text is not None:
-                if b'"' in raw_text or b"\\" in raw_text:
-                    raise ValueError("raw_text must not contain a quote or a backslash")
-                self._raw_markers[_marker(comment_id)] = raw_text
-            self._comment_list.append(comment)
-            self._by_id[comment_id] = comment
+                text = self._raw_text(comment_id, raw_text)
+            when = self._added_time(published_at, timedelta(seconds=1))
+            seed = YouTubeComment(
+                comment_id, video_id, parent_id, author_name, _author_channel(author_name),
+                text, when, when, status, False, None, (),
+            )  # fmt: skip
+            comment = _stored(seed)
+            comment.resource_extra = dict(resource_extra or {})
+            self._add(comment, extra, omit)
             return comment_id
 
     # --- handlers ---------------------------------------------------------------------
 
-    def _channels(self, request: Request, match: re.Match[str]) -> Response:
-        def work() -> dict[str, Any]:
-            query = request.query
-            parts = _parts(query, {"id", "snippet", "contentDetails"})
-            mine = query.get("mine") == "true"
-            ids = [i for i in query.get("id", "").split(",") if i]
-            if not mine and not ids:
-                raise _required("id")
-            items = []
-            if mine or CHANNEL_ID in ids:
-                channel: dict[str, Any] = {
-                    "kind": "youtube#channel",
-                    "etag": _etag(CHANNEL_ID),
-                    "id": CHANNEL_ID,
+    def _channels(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        query = request.query
+        parts = _parts(query, {"id", "snippet", "contentDetails"})
+        mine = query.get("mine") == "true"
+        ids = [i for i in query.get("id", "").split(",") if i]
+        if not mine and not ids:
+            raise _required("id")
+        items = []
+        if mine or CHANNEL_ID in ids:
+            channel: dict[str, Any] = {
+                "kind": "youtube#channel",
+                "etag": _etag(CHANNEL_ID),
+                "id": CHANNEL_ID,
+            }
+            if "snippet" in parts:
+                channel["snippet"] = {"title": CHANNEL_TITLE, "customUrl": "@highlandparks"}
+            if "contentDetails" in parts:
+                channel["contentDetails"] = {
+                    "relatedPlaylists": {"likes": "", "uploads": UPLOADS_PLAYLIST}
                 }
-                if "snippet" in parts:
-                    channel["snippet"] = {"title": CHANNEL_TITLE, "customUrl": "@highlandparks"}
-                if "contentDetails" in parts:
-                    channel["contentDetails"] = {
-                        "relatedPlaylists": {"likes": "", "uploads": UPLOADS_PLAYLIST}
-                    }
-                items.append(channel)
-            return _list_body("youtube#channelListResponse", items, None, len(items))
+            items.append(channel)
+        return _list_body("youtube#channelListResponse", items, None, len(items))
 
-        return self._answer(request, _LIST_COST, work)
-
-    def _playlist_items(self, request: Request, match: re.Match[str]) -> Response:
-        def work() -> dict[str, Any]:
-            query = request.query
-            parts = _parts(query, {"id", "snippet", "contentDetails", "status"})
-            playlist = query.get("playlistId")
-            if not playlist:
-                raise _required("playlistId")
-            if playlist != UPLOADS_PLAYLIST:
-                raise YouTubeError(
-                    404,
-                    "playlistNotFound",
-                    "The playlist identified with the request's playlistId parameter cannot "
-                    "be found.",
-                    domain="youtube.playlistItem",
-                    location="playlistId",
-                )
-            videos = sorted(self._videos.values(), key=_video_key, reverse=True)
-            keyed = [(_video_key(v), v) for v in videos]
-            window, next_token = _page(query, keyed, default=5, maximum=50, newest_first=True)
-            position = {v.id: i for i, v in enumerate(videos)}
-            items = [_playlist_item(v, position[v.id], parts) for v in window]
-            return _list_body(
-                "youtube#playlistItemListResponse", items, next_token, len(videos), per_page=5
+    def _playlist_items(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        query = request.query
+        parts = _parts(query, {"id", "snippet", "contentDetails", "status"})
+        playlist = query.get("playlistId")
+        if not playlist:
+            raise _required("playlistId")
+        if playlist != UPLOADS_PLAYLIST:
+            raise YouTubeError(
+                404,
+                "playlistNotFound",
+                "The playlist identified with the request's playlistId parameter cannot be found.",
+                domain="youtube.playlistItem",
+                location="playlistId",
             )
-
-        return self._answer(request, _LIST_COST, work)
-
-    def _comment_threads(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, _LIST_COST, lambda: self._list_threads(request))
-
-    def _comments(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, _LIST_COST, lambda: self._list_comments(request))
-
-    def _set_status(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, _MODERATE_COST, lambda: self._moderate(request))
-
-    def _answer(
-        self, request: Request, cost: int, work: Callable[[], dict[str, Any] | None]
-    ) -> Response:
-        """Check the token and the day's quota, run `work`, wrap its result or its error."""
-        with self._lock:
-            try:
-                self._authorise(request)
-                self._spend(cost)
-                payload = work()
-            except YouTubeError as error:
-                return error.response()
-            if payload is None:
-                return Response(204, b"")
-            return self._json(payload)
+        videos = sorted(self._videos.values(), key=_video_key, reverse=True)
+        keyed = [(_video_key(v), v) for v in videos]
+        window, next_token = _page(query, keyed, default=5, maximum=50, newest_first=True)
+        position = {v.id: i for i, v in enumerate(videos)}
+        items = [_playlist_item(v, position[v.id], parts) for v in window]
+        return _list_body(
+            "youtube#playlistItemListResponse", items, next_token, len(videos), per_page=5
+        )
 
     # --- listings ---------------------------------------------------------------------
 
-    def _list_threads(self, request: Request) -> dict[str, Any]:
+    def _list_threads(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
         parts = _parts(query, {"id", "snippet", "replies"})
         html_text = _text_format(query)
@@ -472,24 +395,24 @@ class YouTubeSandbox:
                     domain="youtube.commentThread",
                     location="videoId",
                 )
-            scope = [c for c in self._comment_list if c.video_id == video]
+            scope = [c for c in self._comments if c.post_id == video]
         elif filters == ["id"]:
             wanted = set(query["id"].split(","))
-            scope = [c for c in self._comment_list if c.id in wanted]
+            scope = [c for c in self._comments if c.id in wanted]
             status = ""  # by id: any listable status, none reported
         else:
             if query["allThreadsRelatedToChannelId"] != CHANNEL_ID:
                 raise YouTubeError(
                     404, "channelNotFound", "The channel could not be found.", location="channelId"
                 )
-            scope = list(self._comment_list)
+            scope = list(self._comments)
         # Rejected comments cannot be listed or discovered at all (not even by asking for them).
         threads = sorted(
             (
                 c
                 for c in scope
                 if c.parent_id is None
-                and self._live(c)
+                and self._live(c.id)
                 and c.status != "rejected"
                 and (not status or c.status == status)
             ),
@@ -501,7 +424,7 @@ class YouTubeSandbox:
         items = [self._thread_json(c, parts, html_text, with_status=bool(status)) for c in window]
         return _list_body("youtube#commentThreadListResponse", items, next_token, len(threads))
 
-    def _list_comments(self, request: Request) -> dict[str, Any]:
+    def _list_comments(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
         parts = _parts(query, {"id", "snippet"})
         html_text = _text_format(query)
@@ -531,7 +454,7 @@ class YouTubeSandbox:
         if not parent_id:
             raise _required("id")
         replies = sorted(
-            (c for c in self._comment_list if c.parent_id == parent_id and self._listable(c)),
+            (c for c in self._comments if c.parent_id == parent_id and self._listable(c)),
             key=lambda c: c.key,
         )
         keyed = [(c.key, c) for c in replies]
@@ -539,7 +462,7 @@ class YouTubeSandbox:
         items = [self._comment_json(c, parts, html_text, with_status=True) for c in window]
         return _list_body("youtube#commentListResponse", items, next_token, len(replies))
 
-    def _moderate(self, request: Request) -> None:
+    def _moderate(self, request: Request, match: re.Match[str]) -> None:
         query = request.query
         ids = [i for i in (query.get("id") or "").split(",") if i]
         status = query.get("moderationStatus")
@@ -579,7 +502,7 @@ class YouTubeSandbox:
                     domain="youtube.comment",
                     location="id",
                 )
-            if not self._live(comment):
+            if not self._live(comment.id):
                 # What YouTube answers when the author already deleted the comment.
                 raise YouTubeError(
                     400,
@@ -599,21 +522,24 @@ class YouTubeSandbox:
         for comment in found:  # all or nothing, as one request
             comment.status = status
             if ban == "true":
-                self._banned.add(comment.author_channel_id)
+                self._banned.add(comment.seed.author_channel_id)
         return None
 
     # --- state and rendering ------------------------------------------------------------
 
-    def _live(self, comment: _Comment) -> bool:
+    def _live(self, comment_id: str) -> _Comment | None:
         """Not deleted, and (for a reply) its thread's top comment not deleted either."""
-        if comment.deleted:
-            return False
-        parent = self._by_id.get(comment.parent_id) if comment.parent_id else None
-        return parent is None or not parent.deleted
+        comment = super()._live(comment_id)
+        if comment is None or comment.parent_id is None:
+            return comment
+        return comment if super()._live(comment.parent_id) is not None else None
+
+    def _delete(self, comment: _Comment) -> None:
+        comment.deleted = True  # its replies stay, hidden by `_live`, as on YouTube
 
     def _listable(self, comment: _Comment) -> bool:
         """What the API can still return: rejecting a comment also hides its replies."""
-        if not self._live(comment) or comment.status == "rejected":
+        if not self._live(comment.id) or comment.status == "rejected":
             return False
         parent = self._by_id.get(comment.parent_id) if comment.parent_id else None
         return parent is None or parent.status != "rejected"
@@ -622,7 +548,7 @@ class YouTubeSandbox:
         self, top: _Comment, parts: set[str], html_text: bool, *, with_status: bool
     ) -> dict[str, Any]:
         replies = sorted(
-            (c for c in self._comment_list if c.parent_id == top.id and self._listable(c)),
+            (c for c in self._comments if c.parent_id == top.id and self._listable(c)),
             key=lambda c: c.key,
         )
         thread: dict[str, Any] = {
@@ -633,7 +559,7 @@ class YouTubeSandbox:
         if "snippet" in parts:
             thread["snippet"] = {
                 "channelId": CHANNEL_ID,
-                "videoId": top.video_id,
+                "videoId": top.post_id,
                 "topLevelComment": self._comment_json(
                     top, {"snippet"}, html_text, with_status=with_status
                 ),
@@ -659,44 +585,35 @@ class YouTubeSandbox:
             "id": comment.id,
         }
         if "snippet" in parts:
-            text: str = comment.text
+            text, author = comment.text, comment.seed.author_channel_id
             display = html.escape(text).replace("\n", "<br>") if html_text else text
-            if comment.raw_text is not None:
-                text = display = _marker(comment.id)
             snippet: dict[str, Any] = {
                 "channelId": CHANNEL_ID,
-                "videoId": comment.video_id,
+                "videoId": comment.post_id,
                 "textDisplay": display,
                 "textOriginal": text,
-                "authorDisplayName": comment.author_name,
-                "authorProfileImageUrl": (
-                    f"https://yt3.ggpht.sandbox.invalid/{comment.author_channel_id}=s48"
-                ),
-                "authorChannelUrl": f"http://www.youtube.com/channel/{comment.author_channel_id}",
-                "authorChannelId": {"value": comment.author_channel_id},
+                "authorDisplayName": comment.seed.author_name,
+                "authorProfileImageUrl": f"https://yt3.ggpht.sandbox.invalid/{author}=s48",
+                "authorChannelUrl": f"http://www.youtube.com/channel/{author}",
+                "authorChannelId": {"value": author},
                 "canRate": True,
                 "viewerRating": "none",
                 "likeCount": comment.like_count,
-                "publishedAt": _google_time(comment.published_at),
-                "updatedAt": _google_time(comment.updated_at),
+                "publishedAt": _google_time(comment.created),
+                "updatedAt": _google_time(comment.updated_at or comment.created),
             }
             if comment.parent_id:
                 snippet["parentId"] = comment.parent_id
             if with_status:  # only listings tell the owner; a request by id does not
                 snippet["moderationStatus"] = comment.status
-            snippet.update(comment.extra)
-            resource["snippet"] = {k: v for k, v in snippet.items() if k not in comment.omit}
+            resource["snippet"] = comment.injected(snippet)
         resource.update(comment.resource_extra)
         return resource
 
-    def _json(self, payload: dict[str, Any]) -> Response:
-        response = Response.json(200, payload)
-        for marker, raw in self._raw_markers.items():
-            if marker.encode("ascii") in response.body:
-                response.body = response.body.replace(marker.encode("ascii"), raw)
-        return response
+    # --- answering (the CommentStore hooks) ---------------------------------------------
 
-    def _authorise(self, request: Request) -> None:
+    def _admit(self, request: Request) -> None:
+        """Check the token, then spend the call's quota units."""
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise YouTubeError(
@@ -707,8 +624,20 @@ class YouTubeSandbox:
                 location="Authorization",
                 location_type="header",
             )
-        if credential.strip() != self._token:
+        if credential.strip() != self.token:
             raise _auth_error()
+        moderating = request.path.endswith("/setModerationStatus")
+        self._spend(_MODERATE_COST if moderating else _LIST_COST)
+
+    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
+        if payload is None:
+            return Response(204, b"")
+        response = Response.json(200, payload)
+        response.body = self._splice(response.body)
+        return response
+
+    def _error_response(self, request: Request, error: YouTubeError) -> Response:
+        return error.response()
 
     def _roll_quota_day(self) -> None:
         today = _pacific_day()
@@ -793,9 +722,6 @@ def _text_format(query: dict[str, str]) -> bool:
     if value not in ("html", "plainText", "textFormatUnspecified"):
         raise _invalid("textFormat")
     return value != "plainText"
-
-
-Key = tuple[float, str]
 
 
 def _page(
@@ -928,20 +854,19 @@ def _comment(video_id: str, seed: SeedComment, parent_id: str | None) -> _Commen
         status = "likelySpam"
     elif seed.expected_code in ("PRF", "SEX", "THR") and not parent_id:
         status = "heldForReview"
+    record = YouTubeComment(
+        comment_id, video_id, parent_id, seed.author_name, _author_channel(seed.author_name),
+        seed.message, seed.created_time, seed.created_time, status, False, seed.expected_code,
+        seed.tags,
+    )  # fmt: skip
+    return _stored(record, like_count=int(hashlib.sha256(seed.id.encode()).hexdigest()[:2], 16) % 9)
+
+
+def _stored(record: YouTubeComment, like_count: int = 0) -> _Comment:
     return _Comment(
-        id=comment_id,
-        video_id=video_id,
-        parent_id=parent_id,
-        author_name=seed.author_name,
-        author_channel_id=_author_channel(seed.author_name),
-        text=seed.message,
-        published_at=seed.created_time,
-        updated_at=seed.created_time,
-        status=status,
-        expected_code=seed.expected_code,
-        tags=seed.tags,
-        like_count=int(hashlib.sha256(seed.id.encode()).hexdigest()[:2], 16) % 9,
-    )
+        record, record.id, record.video_id, record.parent_id, record.published_at, record.text,
+        status=record.status, like_count=like_count,
+    )  # fmt: skip
 
 
 def _playlist_item(video: YouTubeVideo, position: int, parts: set[str]) -> dict[str, Any]:
@@ -995,10 +920,6 @@ def _author_channel(name: str) -> str:
 
 def _etag(key: str) -> str:
     return _hashed(f"etag:{key}", 27)
-
-
-def _marker(comment_id: str) -> str:
-    return f"@@sandbox-raw-text:{comment_id}@@"
 
 
 def _google_time(moment: datetime) -> str:
