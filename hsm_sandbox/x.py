@@ -22,16 +22,16 @@ import hashlib
 import http
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
+from hsm_sandbox.store import Comment, CommentStore, Key, OneToken
 
 PREFIX = "/x"
 API = PREFIX + "/2"
@@ -146,12 +146,11 @@ class XPost:
 
 @dataclass(frozen=True)
 class XReply:
-    """A reply as the sandbox holds it (a snapshot, for tests and the demo)."""
+    """A post or reply as seeded or added; as a snapshot (`replies`), its state now."""
 
     id: str  # the original id: the first of `edit_history_tweet_ids`
-    latest_id: str  # the id of its newest version, which search returns
     conversation_id: str
-    parent_id: str  # the post or reply it answers
+    parent_id: str  # the post or reply it answers ("" for a post)
     author_id: str
     text: str  # of the newest version
     created_at: datetime  # of the original
@@ -170,68 +169,70 @@ class _Version:
 
 
 @dataclass
-class _Tweet:
-    versions: list[_Version]  # oldest first
-    author_id: str
-    conversation_id: str
-    replied_to: str | None  # None for a post that starts a conversation
-    in_reply_to_user_id: str | None
-    expected_code: str | None = None
-    tags: tuple[str, ...] = ()
-    hidden: bool = False
-    deleted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # injected payload fields
-    omit: frozenset[str] = frozenset()  # payload fields left out
-    raw_text: bytes | None = None  # sent in place of the text, byte for byte
+class _Tweet(Comment[XReply]):
+    """An edit is a new post on X: `created` and `text` are those of the newest version."""
 
-    @property
-    def id(self) -> str:
-        return self.versions[0].id
+    versions: list[_Version] = field(default_factory=list)  # oldest first
+    in_reply_to_user_id: str | None = None
 
     @property
     def latest(self) -> _Version:
         return self.versions[-1]
 
     @property
-    def key(self) -> tuple[float, str]:
-        return (self.latest.created_at.timestamp(), self.latest.id)
+    def key(self) -> Key:
+        return (self.created.timestamp(), self.latest.id)
 
     def snapshot(self) -> XReply:
-        return XReply(
-            self.id, self.latest.id, self.conversation_id, self.replied_to or "",
-            self.author_id, self.latest.text, self.versions[0].created_at,
-            self.latest.created_at if len(self.versions) > 1 else None,
-            self.hidden, self.deleted, self.expected_code, self.tags,
-        )  # fmt: skip
+        edited = self.created if len(self.versions) > 1 else None
+        return replace(
+            self.seed, text=self.text, edited_at=edited, hidden=self.hidden, deleted=self.deleted
+        )
 
 
-class XSandbox:
+class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     """The X part of the sandbox: its state, routes, rate limits and fault shapes."""
 
+    error_type = XProblem
+
     def __init__(self, seed: SeedData) -> None:
+        super().__init__()
         self._seed = seed
-        self._lock = threading.RLock()
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
-        router.add("GET", API + r"/users/(?P<id>[^/]+)/tweets", self._timeline, self)
-        router.add("GET", API + "/tweets/search/recent", self._search, self)
-        router.add("GET", API + r"/tweets/(?P<id>[^/]+)", self._lookup, self)
-        router.add("PUT", API + r"/tweets/(?P<id>[^/]+)/hidden", self._hide, self)
+        route = self._route
+        router.add(
+            "GET",
+            API + r"/users/(?P<id>[^/]+)/tweets",
+            route(lambda request, match: self._list_posts(request, match["id"])),
+            self,
+        )
+        router.add("GET", API + "/tweets/search/recent", route(self._list_replies), self)
+        router.add(
+            "GET",
+            API + r"/tweets/(?P<id>[^/]+)",
+            route(lambda request, match: self._read(request, match["id"])),
+            self,
+        )
+        router.add(
+            "PUT",
+            API + r"/tweets/(?P<id>[^/]+)/hidden",
+            route(lambda request, match: self._set_hidden(request, match["id"])),
+            self,
+        )
 
     def reset(self) -> None:
         with self._lock:
             built = _Builder(self._seed).build()
             self._users = {u.id: u for u in built.users}
-            self._tweets = built.tweets
-            self._by_version = {v.id: t for t in built.tweets for v in t.versions}
+            self._load(built.tweets)
             self._post_ids = built.post_ids
-            self.foreign_post_id, self.foreign_reply_id = built.foreign
+            self.foreign_reply_id = built.foreign_reply_id
             self._sequence = built.sequence
-            self._token = self._seed.pages[0].token if self._seed.pages else ""
-            self._raw_markers: dict[str, bytes] = {}
+            self.token = self._seed.pages[0].token if self._seed.pages else ""
             self._suspended: set[str] = set()  # users X leaves out of `includes`
             self.limits = dict(RATE_LIMITS)
             self._windows: dict[str, tuple[int, int]] = {}  # family -> (reset epoch, used)
@@ -281,21 +282,12 @@ class XSandbox:
     # --- helpers for tests and the demo ----------------------------------------------
 
     @property
-    def token(self) -> str:
-        with self._lock:
-            return self._token
-
-    def set_token(self, token: str) -> None:
-        with self._lock:
-            self._token = token
-
-    @property
     def posts(self) -> tuple[XPost, ...]:
         """The City's posts, newest first."""
         with self._lock:
-            found = [self._by_version[i] for i in self._post_ids]
+            found = [self._by_id[i] for i in self._post_ids]
             return tuple(
-                XPost(t.id, t.latest.text, t.versions[0].created_at)
+                XPost(t.id, t.text, t.seed.created_at)
                 for t in sorted(found, key=lambda t: t.key, reverse=True)
             )
 
@@ -303,38 +295,31 @@ class XSandbox:
         """Replies in the City's conversations (deleted ones too), oldest first."""
         with self._lock:
             conversations = {post_id} if post_id else set(self._post_ids)
-            return [
-                t.snapshot()
-                for t in sorted(self._tweets, key=lambda t: (t.versions[0].created_at, t.id))
-                if t.conversation_id in conversations and t.replied_to is not None
-            ]
+            return sorted(
+                (
+                    t.snapshot()
+                    for t in self._comments
+                    if t.post_id in conversations and t.parent_id is not None
+                ),
+                key=lambda r: (r.created_at, r.id),
+            )
 
     def user(self, user_id: str) -> XUser:
         with self._lock:
             return self._users[user_id]
 
-    def is_hidden(self, tweet_id: str) -> bool:
-        with self._lock:
-            return self._by_version[tweet_id].hidden
-
-    def is_deleted(self, tweet_id: str) -> bool:
-        with self._lock:
-            return self._by_version[tweet_id].deleted
-
-    def delete_comment(self, tweet_id: str) -> None:
-        """Delete a reply as its author would (replies to it stay, as on X)."""
-        with self._lock:
-            self._by_version[tweet_id].deleted = True
-
-    def edit_comment(self, tweet_id: str, new_text: str, *, at: datetime | None = None) -> str:
+    def edit_comment(
+        self, comment_id: str | int, new_text: str, *, at: datetime | None = None
+    ) -> str:
         """Edit a reply as its author would: a new version with its own id, which is returned."""
         with self._lock:
-            tweet = self._by_version[tweet_id]
-            when = at or max(datetime.now(UTC), tweet.latest.created_at + timedelta(seconds=1))
+            tweet = self._by_id[str(comment_id)]
+            when = at or max(datetime.now(UTC), tweet.created + timedelta(seconds=1))
             when = when.astimezone(UTC).replace(microsecond=0)
             version = _Version(self._next_id(when), new_text, when)
             tweet.versions.append(version)
-            self._by_version[version.id] = tweet
+            tweet.created, tweet.text = when, new_text
+            self._by_id[version.id] = tweet
             return version.id
 
     def add_comment(
@@ -360,70 +345,31 @@ class XSandbox:
         contain no `"` or backslash).
         """
         with self._lock:
-            root = self._by_version[post_id]
-            parent = self._by_version[parent_id] if parent_id else root
+            root = self._by_id[post_id]
+            parent = self._by_id[parent_id] if parent_id else root
             author = self._resident(author_name)
-            when = created_at or (
-                max(t.latest.created_at for t in self._tweets) + timedelta(seconds=1)
-            )
-            when = when.astimezone(UTC).replace(microsecond=0)
-            tweet = _Tweet(
-                versions=[_Version(self._next_id(when), text, when)],
-                author_id=author.id,
-                conversation_id=root.id,
-                replied_to=parent.id,
-                in_reply_to_user_id=parent.author_id,
-                extra=dict(extra or {}),
-                omit=frozenset(omit),
-                raw_text=raw_text,
-            )
+            when = self._added_time(created_at, timedelta(seconds=1))
+            tweet_id = self._next_id(when)
             if author_unknown:
                 self._suspended.add(author.id)
             if raw_text is not None:
-                if b'"' in raw_text or b"\\" in raw_text:
-                    raise ValueError("raw_text must not contain a quote or a backslash")
-                self._raw_markers[_marker(tweet.id)] = raw_text
-            self._tweets.append(tweet)
-            self._by_version[tweet.id] = tweet
-            return tweet.id
+                text = self._raw_text(tweet_id, raw_text)
+            self._add(_new_tweet(tweet_id, author.id, text, when, parent), extra, omit)
+            return tweet_id
+
+    # --- state --------------------------------------------------------------------------
+
+    def _add(
+        self, comment: _Tweet, extra: dict[str, Any] | None = None, omit: Iterable[str] = ()
+    ) -> None:
+        super()._add(comment, extra, omit)
+        for version in comment.versions:  # any version's id finds the post
+            self._by_id[version.id] = comment
+
+    def _delete(self, comment: _Tweet) -> None:
+        comment.deleted = True  # replies to it stay, as on X
 
     # --- handlers ---------------------------------------------------------------------
-
-    def _timeline(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, "timeline", lambda: self._list_posts(request, match["id"]))
-
-    def _search(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, "search", lambda: self._list_replies(request))
-
-    def _lookup(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, "lookup", lambda: self._read(request, match["id"]))
-
-    def _hide(self, request: Request, match: re.Match[str]) -> Response:
-        return self._answer(request, "hide", lambda: self._set_hidden(request, match["id"]))
-
-    def _answer(
-        self, request: Request, family: str, work: Callable[[], dict[str, Any]]
-    ) -> Response:
-        """Check the token and the rate limit, run `work`, wrap its result or its problem."""
-        with self._lock:
-            try:
-                self._authorise(request)
-            except XProblem as problem:
-                return Response.json(problem.status, problem.payload(), self._rate_headers(family))
-            allowed = self._count(family)
-            headers = self._rate_headers(family)
-            if not allowed:
-                limited = XProblem(429, "Too Many Requests")
-                return Response.json(429, limited.payload(), headers)
-            try:
-                payload = work()
-            except XProblem as refused:
-                return Response.json(refused.status, refused.payload(), headers)
-            response = Response.json(200, payload, headers)
-            for marker, raw in self._raw_markers.items():
-                if marker.encode("ascii") in response.body:
-                    response.body = response.body.replace(marker.encode("ascii"), raw)
-            return response
 
     def _list_posts(self, request: Request, user_id: str) -> dict[str, Any]:
         query = request.query
@@ -437,10 +383,10 @@ class XSandbox:
         tweets = sorted(
             (
                 t
-                for t in self._tweets
-                if t.author_id == user_id
+                for t in self._comments
+                if t.seed.author_id == user_id
                 and not t.deleted
-                and not ("replies" in excluded and t.replied_to is not None)
+                and not ("replies" in excluded and t.parent_id is not None)
             ),
             key=lambda t: t.key,
             reverse=True,
@@ -449,7 +395,7 @@ class XSandbox:
         window, next_token = _page([(t.key, t) for t in tweets], query, "pagination_token", size)
         return self._listing(window, next_token, fields, expansions, user_fields)
 
-    def _list_replies(self, request: Request) -> dict[str, Any]:
+    def _list_replies(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
         raw_query = query.get("query", "")
         found = re.fullmatch(r"\s*conversation_id:(\d+)\s*", raw_query)
@@ -478,12 +424,12 @@ class XSandbox:
         replies = sorted(
             (
                 t
-                for t in self._tweets
-                if t.conversation_id == conversation
-                and t.replied_to is not None
+                for t in self._comments
+                if t.post_id == conversation
+                and t.parent_id is not None
                 and not t.deleted
-                and (start is None or t.latest.created_at >= start)
-                and (end is None or t.latest.created_at < end)
+                and (start is None or t.created >= start)
+                and (end is None or t.created < end)
                 and (not since_id or int(t.latest.id) > int(since_id))
             ),
             key=lambda t: t.key,
@@ -498,8 +444,8 @@ class XSandbox:
         fields = _fields(query, "tweet.fields", TWEET_FIELDS)
         expansions = _fields(query, "expansions", EXPANSIONS)
         user_fields = _fields(query, "user.fields", USER_FIELDS)
-        tweet = self._by_version.get(tweet_id)
-        if tweet is None or tweet.deleted:
+        tweet = self._live(tweet_id)
+        if tweet is None:
             return {"errors": [_not_found("tweet", tweet_id, "id")]}
         version = next(v for v in tweet.versions if v.id == tweet_id)
         answer: dict[str, Any] = {"data": self._tweet_json(tweet, fields, version)}
@@ -520,8 +466,8 @@ class XSandbox:
                 type_=PROBLEMS + "invalid-request",
                 errors=[{"message": 'The body must be JSON: {"hidden": true|false}'}],
             )
-        tweet = self._by_version.get(tweet_id)
-        if tweet is None or tweet.deleted:
+        tweet = self._live(tweet_id)
+        if tweet is None:
             raise XProblem(
                 404,
                 f"Could not find tweet with id: [{tweet_id}].",
@@ -531,8 +477,8 @@ class XSandbox:
                 parameter="id",
                 value=tweet_id,
             )
-        root = self._by_version.get(tweet.conversation_id)
-        if tweet.replied_to is None or root is None or root.author_id != CITY_USER_ID:
+        root = self._by_id.get(tweet.post_id)
+        if tweet.parent_id is None or root is None or root.seed.author_id != CITY_USER_ID:
             raise XProblem(
                 403,
                 "You can only hide or unhide replies to conversations you authored.",
@@ -569,13 +515,13 @@ class XSandbox:
             return {}
         users: dict[str, dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
-        for tweet in tweets:
-            if tweet.author_id in users:
+        for author_id in (t.seed.author_id for t in tweets):
+            if author_id in users:
                 continue
-            if tweet.author_id in self._suspended or tweet.author_id not in self._users:
-                errors.append(_not_found("user", tweet.author_id, "author_id"))
+            if author_id in self._suspended or author_id not in self._users:
+                errors.append(_not_found("user", author_id, "author_id"))
                 continue
-            user = self._users[tweet.author_id]
+            user = self._users[author_id]
             full = {"id": user.id, "name": user.name, "username": user.username}
             users[user.id] = {
                 k: v for k, v in full.items() if k in user_fields | {"id", "name", "username"}
@@ -589,29 +535,41 @@ class XSandbox:
         self, tweet: _Tweet, fields: set[str], version: _Version | None = None
     ) -> dict[str, Any]:
         shown = version or tweet.latest
-        text = _marker(tweet.id) if tweet.raw_text is not None else shown.text
         full: dict[str, Any] = {
             "id": shown.id,
-            "text": text,
+            "text": shown.text,
             "edit_history_tweet_ids": [v.id for v in tweet.versions],
-            "author_id": tweet.author_id,
+            "author_id": tweet.seed.author_id,
             "created_at": _x_time(shown.created_at),
-            "conversation_id": tweet.conversation_id,
+            "conversation_id": tweet.post_id,
             "lang": "en",
             "reply_settings": "everyone",
             "possibly_sensitive": False,
         }
-        if tweet.replied_to is not None:
+        if tweet.parent_id is not None:
             full["in_reply_to_user_id"] = tweet.in_reply_to_user_id
-            full["referenced_tweets"] = [{"type": "replied_to", "id": tweet.replied_to}]
-        rendered = {k: v for k, v in full.items() if k in fields or k in _DEFAULT_FIELDS}
-        rendered.update(tweet.extra)
-        return {k: v for k, v in rendered.items() if k not in tweet.omit}
+            full["referenced_tweets"] = [{"type": "replied_to", "id": tweet.parent_id}]
+        return tweet.injected(
+            {k: v for k, v in full.items() if k in fields or k in _DEFAULT_FIELDS}
+        )
 
-    def _authorise(self, request: Request) -> None:
+    # --- answering (the CommentStore hooks) ---------------------------------------------
+
+    def _admit(self, request: Request) -> None:
+        """Check the token, then count the request against its family's window."""
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self._token:
+        if scheme.lower() != "bearer" or credential.strip() != self.token:
             raise _unauthorized()
+        if not self._count(_family(request)):
+            raise XProblem(429, "Too Many Requests")
+
+    def _ok_response(self, request: Request, payload: dict[str, Any]) -> Response:
+        response = Response.json(200, payload, self._rate_headers(_family(request)))
+        response.body = self._splice(response.body)
+        return response
+
+    def _error_response(self, request: Request, error: XProblem) -> Response:
+        return Response.json(error.status, error.payload(), self._rate_headers(_family(request)))
 
     def _count(self, family: str) -> bool:
         """Count one request against its 15-minute window; False once the window is spent."""
@@ -654,7 +612,7 @@ class _Built:
     users: list[XUser]
     tweets: list[_Tweet]
     post_ids: list[str]
-    foreign: tuple[str, str]
+    foreign_reply_id: str
     sequence: int
 
 
@@ -684,7 +642,7 @@ class _Builder:
                 self._replies(roots[min(index, len(roots) - 1)], post)
         for root, answer in zip(roots, _CITY_ANSWERS, strict=False):
             self._city_answer(root, answer)
-        foreign = self._foreign()
+        foreign = self._foreign_reply()
         return _Built(
             list(self.users.values()), self.tweets, [r.id for r in roots], foreign, self.sequence
         )
@@ -707,43 +665,44 @@ class _Builder:
                 continue
             parent = made.get(comment.parent_id) if comment.parent_id else None
             author = self._user(comment.author_name)
-            tweet = self._tweet(author, comment.message, comment.created_time, parent or root)
-            tweet.expected_code, tweet.tags = comment.expected_code, comment.tags
-            made[comment.id] = tweet
+            made[comment.id] = self._tweet(
+                author, comment.message, comment.created_time, parent or root, comment
+            )
 
     def _city_answer(self, root: _Tweet, text: str) -> None:
         question = next(
             (
                 t
                 for t in self.tweets
-                if t.conversation_id == root.id and t.replied_to == root.id and "?" in t.latest.text
+                if t.post_id == root.id and t.parent_id == root.id and "?" in t.text
             ),
             None,
         )
         if question is not None:
-            when = question.latest.created_at + timedelta(minutes=20)
+            when = question.created + timedelta(minutes=20)
             self._tweet(self.city, text, when, question)
 
-    def _foreign(self) -> tuple[str, str]:
-        """A conversation a resident started: the City may not hide replies there."""
-        when = max(t.latest.created_at for t in self.tweets) if self.tweets else _EPOCH_2026
+    def _foreign_reply(self) -> str:
+        """A reply in a conversation a resident started: the City may not hide it."""
+        when = max(t.created for t in self.tweets) if self.tweets else _EPOCH_2026
         resident = self._user("Highland Neighbors")
         post = self._tweet(resident, "Who else is going to the Silver Lake meeting?", when, None)
         reply = self._tweet(
             self._user("Dana Whitfield"), "I am, see you there.", when + timedelta(minutes=5), post
         )
-        return post.id, reply.id
+        return reply.id
 
-    def _tweet(self, author: XUser, text: str, when: datetime, parent: _Tweet | None) -> _Tweet:
+    def _tweet(
+        self,
+        author: XUser,
+        text: str,
+        when: datetime,
+        parent: _Tweet | None,
+        source: SeedComment | None = None,
+    ) -> _Tweet:
         self.sequence += 1
-        version = _Version(snowflake(when, self.sequence), text, when.astimezone(UTC))
-        tweet = _Tweet(
-            versions=[version],
-            author_id=author.id,
-            conversation_id=parent.conversation_id if parent else version.id,
-            replied_to=parent.id if parent else None,
-            in_reply_to_user_id=parent.author_id if parent else None,
-        )
+        tweet_id = snowflake(when, self.sequence)
+        tweet = _new_tweet(tweet_id, author.id, text, when.astimezone(UTC), parent, source)
         self.tweets.append(tweet)
         return tweet
 
@@ -753,6 +712,27 @@ class _Builder:
 
 
 _EPOCH_2026 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _new_tweet(
+    tweet_id: str,
+    author_id: str,
+    text: str,
+    when: datetime,
+    parent: _Tweet | None,
+    source: SeedComment | None = None,
+) -> _Tweet:
+    """A post (no `parent`) or a reply; `source` is the seed comment it was made from."""
+    conversation = parent.post_id if parent else tweet_id
+    record = XReply(
+        tweet_id, conversation, parent.id if parent else "", author_id, text, when, None,
+        False, False, source.expected_code if source else None, source.tags if source else (),
+    )  # fmt: skip
+    return _Tweet(
+        record, tweet_id, conversation, parent.id if parent else None, when, text,
+        versions=[_Version(tweet_id, text, when)],
+        in_reply_to_user_id=parent.seed.author_id if parent else None,
+    )  # fmt: skip
 
 
 def _keep(position: int, comment: SeedComment) -> bool:
@@ -860,9 +840,6 @@ def _moment(query: dict[str, str], name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-Key = tuple[float, str]
-
-
 def _page(
     keyed: Sequence[tuple[Key, _Tweet]], query: dict[str, str], token_name: str, size: int
 ) -> tuple[list[_Tweet], str | None]:
@@ -894,10 +871,6 @@ def _decode_token(token: str, name: str) -> Key:
         raise _invalid(
             name, token, f"The `{name}` query parameter value [{token}] is not valid"
         ) from None
-
-
-def _marker(tweet_id: str) -> str:
-    return f"@@sandbox-raw-text:{tweet_id}@@"
 
 
 def _x_time(moment: datetime) -> str:
