@@ -7,9 +7,10 @@ A site's base URL is the sandbox's URL + `/youtube`, as a real one is
 Paging is by `pageToken`; errors have Google's envelope; quota units are counted per Pacific
 day and, once spent (or by a `rate_limit` fault), calls answer 403 `quotaExceeded`.
 
-The data are the Parks & Recreation channel: three videos made from the seed's Parks posts
-and about fifty of their comments (hostile texts and reason-code ones among them), some of
-which YouTube has already held for review or marked as likely spam.
+The data are YouTube's own seed (`seed.of("youtube")`): the Parks & Recreation channel's
+videos and their comment threads (hostile texts and reason-code ones among them, and the
+channel's own replies), some of which YouTube has already held for review or marked as likely
+spam.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ CHANNEL_TITLE = "Highland Parks & Recreation"
 UPLOADS_PLAYLIST = "UU" + CHANNEL_ID[2:]  # YouTube's uploads playlist of a UC... channel
 DAILY_QUOTA = 10_000
 EMBEDDED_REPLIES = 5  # commentThreads carries only some replies; comments.list has them all
-VIDEO_COUNT = 3
 
 STATUSES = ("published", "heldForReview", "likelySpam", "rejected")
 SETTABLE = ("published", "heldForReview", "rejected")  # what setModerationStatus accepts
@@ -135,7 +135,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed = seed
+        self._seed = seed.of("youtube")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -794,47 +794,20 @@ def _list_body(
 
 
 def _build(seed: SeedData) -> tuple[list[YouTubeVideo], list[_Comment]]:
-    """Three videos from the first Page's posts, and a deterministic choice of comments.
-
-    Kept: every hostile text, every other reason-code comment, every other reply (and the
-    comments those replies answer). Posts beyond the third add their comments to the last
-    video, so the Parks hostile texts all appear.
-    """
-    if not seed.pages:
-        return [], []
-    posts = sorted(
-        (p for p in seed.posts if p.page_id == seed.pages[0].id), key=lambda p: p.created_time
-    )
-    videos = [_video(post) for post in posts[:VIDEO_COUNT]]
+    """The channel's videos and comments. YouTube threads are one level deep, so a reply's
+    parent is its thread's top comment; the seed's channel-authored replies are the owner's."""
+    videos = {post.id: _video(post) for post in seed.posts}
+    owner = seed.pages[0].name if seed.pages else None
+    thread: dict[str, str] = {}  # seed comment id -> its YouTube thread's id
     comments: list[_Comment] = []
-    for index, post in enumerate(posts):
-        if not videos:
-            break
-        video = videos[min(index, len(videos) - 1)]
-        on_post = seed.comments_on(post.id)
-        kept: set[str] = set()
-        for position, comment in enumerate(on_post):
-            if _keep(position, comment):
-                kept.add(comment.id)
-                if comment.parent_id:
-                    kept.add(comment.parent_id)
-        yt_ids: dict[str, str] = {}
-        for comment in on_post:  # chronological: parents come before their replies
-            if comment.id not in kept:
-                continue
-            parent = yt_ids.get(comment.parent_id) if comment.parent_id else None
-            made = _comment(video.id, comment, parent)
-            yt_ids[comment.id] = made.id
-            comments.append(made)
-    return videos, comments
-
-
-def _keep(position: int, comment: SeedComment) -> bool:
-    return bool(
-        comment.tags
-        or (comment.expected_code and position % 2 == 1)
-        or (comment.parent_id and position % 2 == 0)
-    )
+    for comment in seed.comments:  # chronological per post: parents come before replies
+        parent_id = thread[comment.parent_id] if comment.parent_id else None
+        made = _comment(
+            videos[comment.post_id].id, comment, parent_id, comment.author_name == owner
+        )
+        thread[comment.id] = parent_id or made.id
+        comments.append(made)
+    return list(videos.values()), comments
 
 
 def _video(post: SeedPost) -> YouTubeVideo:
@@ -843,7 +816,7 @@ def _video(post: SeedPost) -> YouTubeVideo:
     return YouTubeVideo(_hashed(f"video:{post.id}", 11), title, post.message, post.created_time)
 
 
-def _comment(video_id: str, seed: SeedComment, parent_id: str | None) -> _Comment:
+def _comment(video_id: str, seed: SeedComment, parent_id: str | None, owner: bool) -> _Comment:
     if parent_id:
         comment_id = f"{parent_id}.{_hashed(f'reply:{seed.id}', 22)}"
     else:
@@ -854,8 +827,9 @@ def _comment(video_id: str, seed: SeedComment, parent_id: str | None) -> _Commen
         status = "likelySpam"
     elif seed.expected_code in ("PRF", "SEX", "THR") and not parent_id:
         status = "heldForReview"
+    author = CHANNEL_TITLE if owner else seed.author_name
     record = YouTubeComment(
-        comment_id, video_id, parent_id, seed.author_name, _author_channel(seed.author_name),
+        comment_id, video_id, parent_id, author, CHANNEL_ID if owner else _author_channel(author),
         seed.message, seed.created_time, seed.created_time, status, False, seed.expected_code,
         seed.tags,
     )  # fmt: skip

@@ -86,7 +86,8 @@ def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
 
 
 def first_video(youtube: YouTubeSandbox) -> str:
-    return youtube.videos[-1].id  # the oldest: the one with the most comments
+    """The video with the most comments (its threads include every moderation status)."""
+    return max(youtube.videos, key=lambda v: len(youtube.comments(v.id))).id
 
 
 def top_level(youtube: YouTubeSandbox, status: str = "published") -> YouTubeComment:
