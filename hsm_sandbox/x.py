@@ -7,9 +7,10 @@ A site's base URL is the sandbox's URL + `/x`, as a real one is `https://api.x.c
 Every answer carries `x-rate-limit-limit/-remaining/-reset`, limits are enforced per 15-minute
 window, and errors are RFC 7807 problems (or partial `errors[]` in a 200 body, as X sends).
 
-The data are @HighlandParksIL's three latest posts with about forty replies chosen from the
-seed's Parks comments (hostile texts and reason-code ones among them), two answers by the
-City itself, and one conversation a resident started (whose replies the City may not hide).
+The data are X's own seed (`seed.of("x")`): @HighlandParksIL's posts and every reply in
+their conversations, nested as the seed nests them (hostile texts and reason-code ones among
+them, an impersonating account too), two answers by the City itself, and one conversation a
+resident started (whose replies the City may not hide).
 The seven-day reach of recent search is checked on `start_time` only: the seed's times are
 fixed, and the sandbox must keep answering after a week.
 """
@@ -39,7 +40,6 @@ API = PREFIX + "/2"
 CITY_USER_ID = "1102323333"
 CITY_USERNAME = "HighlandParksIL"
 CITY_NAME = "Highland Parks & Recreation"
-POST_COUNT = 3
 TWITTER_EPOCH_MS = 1_288_834_974_657  # snowflake ids count milliseconds from here
 SEARCH_REACH = timedelta(days=7)
 WINDOW_SECONDS = 15 * 60
@@ -101,7 +101,7 @@ EXPANSIONS = frozenset(
 )
 _DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
 
-# What the City answered on its own posts (the seed has no City replies for X).
+# What the City answered on its own posts (X's seed has no City replies).
 _CITY_ANSWERS = (
     "Thanks for asking! Details are on the event page, and staff at the front desk can help "
     "too: 618-654-7511.",
@@ -197,7 +197,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed = seed
+        self._seed = seed.of("x")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -617,12 +617,8 @@ class _Built:
 
 
 class _Builder:
-    """Three posts from the first Page's, and a deterministic choice of their comments.
-
-    Kept: every hostile text, every other reason-code comment, every third reply (and the
-    comments those replies answer). Posts beyond the third add their comments to the last
-    one, so the Parks hostile texts all appear.
-    """
+    """The account's posts and every seeded reply, then the City's answers and a resident's
+    conversation."""
 
     def __init__(self, seed: SeedData) -> None:
         self.seed = seed
@@ -632,14 +628,15 @@ class _Builder:
         self.tweets: list[_Tweet] = []
 
     def build(self) -> _Built:
-        posts = sorted(
-            (p for p in self.seed.posts if self.seed.pages and p.page_id == self.seed.pages[0].id),
-            key=lambda p: p.created_time,
-        )
-        roots = [self._post(post) for post in posts[:POST_COUNT]]
-        for index, post in enumerate(posts):
-            if roots:
-                self._replies(roots[min(index, len(roots) - 1)], post)
+        posts = sorted(self.seed.posts, key=lambda p: p.created_time)
+        made = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
+        roots = list(made.values())
+        for comment in self.seed.comments:  # chronological per post: parents come first
+            author = self._user(comment.author_name)
+            parent = made[comment.parent_id or comment.post_id]
+            made[comment.id] = self._tweet(
+                author, comment.message, comment.created_time, parent, comment
+            )
         for root, answer in zip(roots, _CITY_ANSWERS, strict=False):
             self._city_answer(root, answer)
         foreign = self._foreign_reply()
@@ -650,24 +647,6 @@ class _Builder:
     def _post(self, post: SeedPost) -> _Tweet:
         text = post.message if len(post.message) <= 280 else post.message[:279] + "…"
         return self._tweet(self.city, text, post.created_time, None)
-
-    def _replies(self, root: _Tweet, post: SeedPost) -> None:
-        on_post = self.seed.comments_on(post.id)
-        kept: set[str] = set()
-        for position, comment in enumerate(on_post):
-            if _keep(position, comment):
-                kept.add(comment.id)
-                if comment.parent_id:
-                    kept.add(comment.parent_id)
-        made: dict[str, _Tweet] = {}
-        for comment in on_post:  # chronological: parents come before their replies
-            if comment.id not in kept:
-                continue
-            parent = made.get(comment.parent_id) if comment.parent_id else None
-            author = self._user(comment.author_name)
-            made[comment.id] = self._tweet(
-                author, comment.message, comment.created_time, parent or root, comment
-            )
 
     def _city_answer(self, root: _Tweet, text: str) -> None:
         question = next(
@@ -733,14 +712,6 @@ def _new_tweet(
         versions=[_Version(tweet_id, text, when)],
         in_reply_to_user_id=parent.seed.author_id if parent else None,
     )  # fmt: skip
-
-
-def _keep(position: int, comment: SeedComment) -> bool:
-    return bool(
-        comment.tags
-        or (comment.expected_code and position % 2 == 0)
-        or (comment.parent_id and position % 3 == 0)
-    )
 
 
 def _user_for(name: str) -> XUser:
