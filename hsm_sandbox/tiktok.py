@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.faults import Fault, FaultKind
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import (
     SeedComment,
@@ -58,6 +58,17 @@ TOKEN_EXPIRED = 40102
 TOKEN_EMPTY = 40104
 TOKEN_INVALID = 40105
 
+REVOKED_MESSAGE = "The access token is invalid or has been revoked."
+FAULT_ERRORS = {  # a fault's usual code, and its message
+    FaultKind.RATE_LIMIT: (TOO_MANY_REQUESTS, "Too many requests. Please retry in some time."),
+    FaultKind.REVOKED_TOKEN: (TOKEN_INVALID, REVOKED_MESSAGE),
+    FaultKind.PERMISSION: (
+        NO_PERMISSION,
+        "No permission to operate. The access token lacks the scope this endpoint needs "
+        "(comment.list.manage).",
+    ),
+}
+
 VIDEO_FIELDS = frozenset(
     {
         "item_id",
@@ -79,9 +90,9 @@ VIDEO_FIELDS = frozenset(
 class TikTokError(Exception):
     """Raised inside a handler; becomes a TikTok error envelope."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, status: int = 200) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 @dataclass(frozen=True)
@@ -168,34 +179,6 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             self.token = self._seed_token
             self._videos = {v.item_id: v for v in self.videos}
             self._load(_stored(c) for c in self.seeded)
-
-    def fault_response(self, fault: Fault, request: Request) -> Response:
-        with self._lock:
-            generic = generic_response(fault)
-            if generic is not None:
-                return generic
-            if fault.kind is FaultKind.RATE_LIMIT:
-                error = TikTokError(
-                    fault.code or TOO_MANY_REQUESTS,
-                    "Too many requests. Please retry in some time.",
-                )
-            elif fault.kind is FaultKind.REVOKED_TOKEN:
-                code = fault.code or TOKEN_INVALID
-                error = TikTokError(
-                    code,
-                    "Access token has expired."
-                    if code == TOKEN_EXPIRED
-                    else "The access token is invalid or has been revoked.",
-                )
-            elif fault.kind is FaultKind.PERMISSION:
-                error = TikTokError(
-                    fault.code or NO_PERMISSION,
-                    "No permission to operate. The access token lacks the scope this "
-                    "endpoint needs (comment.list.manage).",
-                )
-            else:
-                raise ValueError(f"no TikTok shape for fault {fault.kind}")
-            return self._envelope(error.code, error.message, {}, status=fault.status or 200)
 
     # --- helpers for tests and the demo ----------------------------------------------
 
@@ -289,10 +272,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     def _hide(self, params: dict[str, str]) -> dict[str, Any]:
         video = self._video(params)
         comment = self._comment(video, _required(params, "comment_id"))
-        action = _required(params, "action")
-        if action not in ("HIDE", "UNHIDE"):
-            raise TikTokError(BAD_PARAMS, "action: Must be one of: HIDE, UNHIDE.")
-        comment.hidden = action == "HIDE"
+        comment.hidden = _choice(params, "action", ("HIDE", "UNHIDE")) == "HIDE"
         return {}
 
     def _delete_own(self, params: dict[str, str]) -> dict[str, Any]:
@@ -325,23 +305,15 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         self, params: dict[str, str], scope: list[_Comment], *, include_replies: bool
     ) -> dict[str, Any]:
         """One page of comments: filtered by status, sorted, cut at an offset cursor."""
-        status = params.get("status", "PUBLIC")
-        if status not in ("PUBLIC", "ALL"):
-            raise TikTokError(BAD_PARAMS, "status: Must be one of: PUBLIC, ALL.")
+        status = _choice(params, "status", ("PUBLIC", "ALL"), "PUBLIC")
         visible = [c for c in scope if status == "ALL" or not c.hidden]
-        sort_field = params.get("sort_field", "create_time")
         sort_keys: dict[str, Callable[[_Comment], tuple[float, str]]] = {
             "create_time": lambda c: c.key,
             "likes": lambda c: (self._likes(c), c.id),
             "replies": lambda c: (len(self._replies_of(c)), c.id),
         }
-        if sort_field not in sort_keys:
-            raise TikTokError(
-                BAD_PARAMS, "sort_field: Must be one of: create_time, likes, replies."
-            )
-        order = params.get("sort_order", "desc")
-        if order not in ("asc", "desc", "smart"):
-            raise TikTokError(BAD_PARAMS, "sort_order: Must be one of: asc, desc, smart.")
+        sort_field = _choice(params, "sort_field", tuple(sort_keys), "create_time")
+        order = _choice(params, "sort_order", ("asc", "desc", "smart"), "desc")
         ordered = sorted(visible, key=sort_keys[sort_field], reverse=order != "asc")
         cursor = _int_param(params, "cursor", 0, minimum=0)
         window = ordered[cursor : cursor + _int_param(params, "max_count", 20, 1, MAX_COMMENTS)]
@@ -415,7 +387,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         if not token:
             raise TikTokError(TOKEN_EMPTY, "Access token is empty.")
         if token != self.token:
-            raise TikTokError(TOKEN_INVALID, "The access token is invalid or has been revoked.")
+            raise TikTokError(TOKEN_INVALID, REVOKED_MESSAGE)
         if _required(_params(request), "business_id") != BUSINESS_ID:
             raise TikTokError(NO_PERMISSION, "No permission to operate this business account.")
 
@@ -423,7 +395,16 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         return self._envelope(OK, "OK", payload)
 
     def _error_response(self, request: Request, error: TikTokError) -> Response:
-        return self._envelope(error.code, error.message, {})
+        return self._envelope(error.code, error.message, {}, status=error.status)
+
+    def _fault_error(self, fault: Fault) -> TikTokError:
+        if fault.kind not in FAULT_ERRORS:
+            raise ValueError(f"no TikTok shape for fault {fault.kind}")
+        code, message = FAULT_ERRORS[fault.kind]
+        code = fault.code or code
+        if fault.kind is FaultKind.REVOKED_TOKEN and code == TOKEN_EXPIRED:
+            message = "Access token has expired."
+        return TikTokError(code, message, fault.status or 200)
 
     def _envelope(
         self, code: int, message: str, data: dict[str, Any], *, status: int = 200
@@ -461,6 +442,16 @@ def _required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "").strip()
     if not value:
         raise TikTokError(BAD_PARAMS, f"{name}: Missing data for required field.")
+    return value
+
+
+def _choice(
+    params: dict[str, str], name: str, choices: tuple[str, ...], default: str | None = None
+) -> str:
+    """One of `choices`; required unless it has a `default`."""
+    value = _required(params, name) if default is None else params.get(name, default)
+    if value not in choices:
+        raise TikTokError(BAD_PARAMS, f"{name}: Must be one of: {', '.join(choices)}.")
     return value
 
 
