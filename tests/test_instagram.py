@@ -108,16 +108,19 @@ def a_thread(ig: InstagramSandbox) -> tuple[IgComment, IgComment]:
 # --- seed -----------------------------------------------------------------------------
 
 
-def test_seed_is_one_parks_account_drawn_from_the_demo_seed(ig: InstagramSandbox) -> None:
+def test_seed_is_one_parks_account_drawn_from_its_own_seed(ig: InstagramSandbox) -> None:
     media, comments = seed_account(seed.DEMO)
     assert (media, comments) == (ig.media, ig.seeded) == seed_account(seed.build())
+    own = seed.DEMO.of("instagram")
+    assert [m.caption for m in media] == [p.message for p in own.posts]
     assert len(media) == 3
-    assert 40 <= len(comments) <= 60
     assert len({c.id for c in comments}) == len(comments)
     assert any(c.parent_id for c in comments)
     sources = [c.source for c in comments if c.source is not None]
-    assert len(sources) == len(comments)
+    assert sources == list(own.comments)  # every comment and reply of its seed, once
     assert all(c.text == s.message for c, s in zip(comments, sources, strict=True))
+    # Its own voice: none of Facebook's texts (a demo user would see them twice).
+    assert not {c.text for c in comments} & {c.message for c in seed.DEMO.comments}
     assert {t for s in sources for t in s.tags} >= {
         "script",
         "img-onerror",
