@@ -46,8 +46,6 @@ that mypy --strict accepts it.
 
 Pagination, cursors, time formats and error bodies are each API's own and stay in its
 module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
-Seeds that reuse the Facebook Parks threads draw them with `seed.reused_posts` and
-`seed.reused_thread`.
 """
 
 from __future__ import annotations

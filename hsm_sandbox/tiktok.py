@@ -10,9 +10,8 @@ in an HTTP 200 answer, as on TikTok. The codes are those public clients use (400
 permission, 40002 parameters, 40100 too many requests, 40102/40104/40105 token): UNVERIFIED
 against TikTok's portal, which was not available.
 
-The seed is the Parks account with two of the Parks Facebook posts as videos and about 35 of
-their comments (every other thread, plus every one a moderator would act on or whose text is
-hostile), and one reply per video written by the account itself (`owner: true`).
+The seed is the Parks account's own (`seed.of("tiktok")`): its posts as videos with all their
+comments and replies, and one reply per video written by the account itself (`owner: true`).
 """
 
 from __future__ import annotations
@@ -28,27 +27,17 @@ from typing import Any
 
 from hsm_sandbox.faults import Fault, FaultKind
 from hsm_sandbox.routing import Request, Response, Router
-from hsm_sandbox.seed import (
-    SeedComment,
-    SeedData,
-    handle,
-    reused_posts,
-    reused_thread,
-    source_page,
-)
+from hsm_sandbox.seed import SeedComment, SeedData
 from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
 
 PREFIX = "/tiktok"
 API = PREFIX + "/open_api/v1.3/business"
 BUSINESS_ID = "highland-parks-open-id"
 USERNAME = "highlandparks"
-SOURCE_PAGE = "1000000000001"  # the seeded Facebook Page whose posts and comments are reused
-VIDEO_COUNT = 2
-KEEP_EVERY = 2  # of the other threads, keep every other one
 MAX_VIDEOS = 20
 MAX_COMMENTS = 30
 INLINE_REPLIES = 3  # replies `include_replies` nests in each comment
-OWNER_REPLY = "Thanks for the question! Everything is on highlandil.gov, and we read every comment."
+OWNER_REPLY = "thank u for watching 🫶 more on highlandil.gov, and yes we read every comment"
 
 OK = 0
 NO_PERMISSION = 40001
@@ -119,21 +108,23 @@ class TtComment:
 
 
 def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
-    """The account's videos and comments, drawn deterministically from the seed."""
+    """The account's videos and comments: its own seed's posts and comments, with TikTok ids."""
+    own = seed.of("tiktok")
     videos: list[TtVideo] = []
     comments: list[TtComment] = []
-    for index, post in enumerate(reused_posts(seed, SOURCE_PAGE, VIDEO_COUNT)):
+    new_id = "735{:016d}".format
+    top: dict[str, str] = {}  # seed comment id -> the comment_id of its thread's top comment
+    for index, post in enumerate(own.posts):
         item_id = f"734{index + 1:016d}"
         share_url = f"https://www.tiktok.com/@{USERNAME}/video/{item_id}"
         videos.append(TtVideo(item_id, post.message, share_url, post.created_time))
-        new_id = "735{:016d}".format
-        for comment, tt_id, parent in reused_thread(
-            seed, post, KEEP_EVERY, new_id, len(comments) + 1
-        ):
-            user_id = _hashed("user", comment.author_id)
-            username = handle(comment.author_name, ".", "tiktok.user")
+        for comment in own.comments_on(post.id):
+            tt_id = new_id(len(comments) + 1)
+            parent = top[comment.parent_id] if comment.parent_id else None
+            top[comment.id] = parent or tt_id
             comments.append(
-                TtComment(tt_id, item_id, parent, user_id, username, comment.message,
+                TtComment(tt_id, item_id, parent, _hashed("user", comment.author_id),
+                          comment.author_name.removeprefix("@"), comment.message,
                           comment.created_time, source=comment)
             )  # fmt: skip
         first = next(c for c in comments if c.video_id == item_id)
@@ -160,7 +151,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed_token = source_page(seed, SOURCE_PAGE).token
+        self._seed_token = seed.of("tiktok").pages[0].token
         self.videos, self.seeded = seed_account(seed)
         self._requests = itertools.count(1)
         self.reset()

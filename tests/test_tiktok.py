@@ -118,16 +118,24 @@ def a_thread(tt: TikTokSandbox) -> tuple[TtComment, TtComment]:
 # --- seed -----------------------------------------------------------------------------
 
 
-def test_seed_is_one_parks_account_drawn_from_the_demo_seed(tt: TikTokSandbox) -> None:
+def test_seed_is_one_parks_account_drawn_from_its_own_seed(tt: TikTokSandbox) -> None:
     videos, comments = seed_account(seed.DEMO)
     assert (videos, comments) == (tt.videos, tt.seeded) == seed_account(seed.build())
-    assert len(videos) == 2
-    assert 30 <= len(comments) <= 50
+    own = seed.DEMO.of("tiktok")
+    assert [v.caption for v in videos] == [p.message for p in own.posts]
+    assert len(videos) == 3
     assert len({c.comment_id for c in comments}) == len(comments)
     assert any(c.parent_comment_id for c in comments)
     assert [c.owner for c in comments].count(True) == len(videos)  # one reply each by the City
     sources = [c.source for c in comments if c.source is not None]
+    assert sources == list(own.comments)  # every comment and reply of its seed, once
     assert len(sources) == len(comments) - len(videos)
+    assert all(c.text == c.source.message for c in comments if c.source is not None)
+    # Its own voice: none of Facebook's texts (a demo user would see them twice).
+    assert not {c.text for c in comments} & {c.message for c in seed.DEMO.comments}
+    # Threads are one level deep on TikTok: every parent is a top-level comment.
+    tops = {c.comment_id for c in comments if c.parent_comment_id is None}
+    assert all(c.parent_comment_id in tops for c in comments if c.parent_comment_id)
     assert {t for s in sources for t in s.tags} >= {"formula", "rtl", "long", "script"}
     assert len({s.expected_code for s in sources if s.expected_code}) >= 5
 
