@@ -362,9 +362,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             full["parent_comment_id"] = seed.parent_comment_id
             del full["replies"]
         elif include_replies:
-            shown = sorted(
-                (c for c in replies if status == "ALL" or not c.hidden), key=lambda c: c.key
-            )
+            shown = [c for c in replies if status == "ALL" or not c.hidden]
             full["reply_list"] = [
                 self._comment_json(c, include_replies=False, status=status)
                 for c in shown[:INLINE_REPLIES]
