@@ -289,7 +289,7 @@ def test_since_is_read_in_the_sites_time_zone(
     recent = add_comment("Today")
     listed = every_comment(connector, post, datetime(2024, 7, 10, 11, 59, tzinfo=UTC))
     assert set(listed) == {str(summer["id"]), str(recent["id"])}
-    later = every_comment(connector, post, datetime(2024, 7, 10, 12, 0, 30))  # naive: UTC
+    later = every_comment(connector, post, datetime(2024, 7, 10, 12, 0, 30, tzinfo=UTC))
     assert set(later) == {str(recent["id"])}
     assert str(winter["id"]) in every_comment(connector, post)
 
