@@ -29,6 +29,7 @@ from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.wordpress import WordPressConnector
 from hsm_console.errors import PlatformError
 from hsm_console.rules.domain import Action, PlatformState
+from tests.connectors.conftest import all_comments, by_id
 
 pytestmark = pytest.mark.wordpress
 
@@ -129,16 +130,10 @@ def connector() -> Iterator[WordPressConnector]:
 def every_comment(
     connector: WordPressConnector, post_id: int, since: datetime | None = None
 ) -> dict[str, RemoteComment]:
-    found: list[RemoteComment] = []
-    cursor: str | None = None
-    while True:
-        page = connector.list_comments(str(post_id), cursor, since)
-        found.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            listed = {c.external_id: c for c in found}
-            assert len(listed) == len(found)  # no comment twice
-            return listed
+    found = all_comments(connector, str(post_id), since=since)
+    listed = by_id(found)
+    assert len(listed) == len(found)  # no comment twice
+    return listed
 
 
 def status_on_site(rest: requests.Session, comment_id: int | str) -> dict[str, Any]:
