@@ -1,11 +1,14 @@
-"""What every connector test shares: the sandbox, connectors built against it, paging helpers.
+"""What every connector test shares: the sandbox, connectors built against it, paging helpers,
+and the real WordPress that scripts/test starts.
 
 Test modules use the fixtures by name and import the helpers and constants from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -32,12 +35,13 @@ from hsm_sandbox import (
     x,
     youtube,
 )
-from tests.sandbox_fixtures import PARKS, sandbox_server
-
-__all__ = ["FAST", "Make", "all_comments", "all_posts", "by_id", "sandbox_server"]
+from tests.sandbox_fixtures import PARKS
+from tests.sandbox_fixtures import sandbox_server as sandbox_server  # the fixture, by name
 
 # Fault tests wait for timeouts and back-off: keep both tiny.
 FAST: dict[str, Any] = {"timeout": 0.5, "retries": 2, "backoff": 0.01}
+
+# --- the sandbox ---------------------------------------------------------------------
 
 # Each connector's site in the sandbox: (site id, path under the sandbox's address, token).
 SANDBOX_SITES: dict[type[Connector], tuple[str, str, str]] = {
@@ -135,3 +139,86 @@ def all_comments(
 
 def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
     return {c.external_id: c for c in comments}
+
+
+# --- the real WordPress that scripts/test starts ----------------------------------------
+
+WORDPRESS_URL = os.environ.get("HSM_TEST_WORDPRESS_URL", "").rstrip("/")
+WORDPRESS_TOKEN = os.environ.get("HSM_TEST_WORDPRESS_TOKEN", "")
+REQUIRE_SERVICES = os.environ.get("HSM_REQUIRE_SERVICES") == "1"
+# A real site on loopback, under load from the whole suite: patient, with one retry.
+WORDPRESS_NETWORK: dict[str, Any] = {"timeout": 15.0, "retries": 1, "backoff": 0.05}
+
+AddComment = Callable[..., dict[str, Any]]
+
+
+def needs_wordpress() -> None:
+    if not (WORDPRESS_URL and WORDPRESS_TOKEN):
+        if REQUIRE_SERVICES:
+            pytest.fail(
+                "HSM_TEST_WORDPRESS_URL / HSM_TEST_WORDPRESS_TOKEN are not set: "
+                "scripts/test starts WordPress"
+            )
+        pytest.skip("no WordPress server (run scripts/test)")
+
+
+def wp_api(path: str) -> str:
+    return f"{WORDPRESS_URL}/wp-json/wp/v2/{path}"
+
+
+def checked(response: requests.Response, *expected: int) -> dict[str, Any]:
+    assert response.status_code in (expected or (200,)), response.text[:500]
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+@pytest.fixture(scope="module")
+def wp_admin() -> Iterator[requests.Session]:
+    """The site's Administrator over REST, with the City's time zone set on the site."""
+    needs_wordpress()
+    user, _, password = WORDPRESS_TOKEN.partition(":")
+    with requests.Session() as session:
+        session.auth = (user, password)
+        before = checked(session.get(wp_api("settings"), timeout=15))["timezone"]
+        checked(session.post(wp_api("settings"), json={"timezone": "America/Chicago"}, timeout=15))
+        yield session
+        checked(session.post(wp_api("settings"), json={"timezone": before}, timeout=15))
+
+
+@pytest.fixture
+def wp_post(wp_admin: requests.Session) -> Iterator[int]:
+    """A fresh published post; deleting it for good deletes its comments too."""
+    created = checked(
+        wp_admin.post(
+            wp_api("posts"),
+            json={
+                "title": f"Pool hours for the summer ({uuid.uuid4().hex[:8]})",
+                "content": "Details: https://www.highlandil.gov/parks/aquatic-center",
+                "status": "publish",
+            },
+            timeout=15,
+        ),
+        201,
+    )
+    yield int(created["id"])
+    checked(wp_admin.delete(wp_api(f"posts/{created['id']}"), params={"force": "true"}, timeout=15))
+
+
+@pytest.fixture
+def add_wp_comment(wp_admin: requests.Session, wp_post: int) -> AddComment:
+    def add(content: str, status: str = "approved", **fields: Any) -> dict[str, Any]:
+        # An explicit author_ip keeps these out of the flood check of the visitor test.
+        payload = {
+            "post": wp_post,
+            "author_name": "Highland Resident",
+            "author_email": f"resident-{uuid.uuid4().hex[:8]}@example.test",
+            "author_ip": "192.0.2.44",
+            "author_user_agent": "Mozilla/5.0 (Windows NT 10.0) Firefox/133.0",
+            "content": content,
+            "status": status,
+            **fields,
+        }
+        return checked(wp_admin.post(wp_api("comments"), json=payload, timeout=15), 201)
+
+    return add

@@ -1,0 +1,311 @@
+"""The contract every connector keeps, whatever its platform.
+
+Each promise is one test, run for every connector against the sandbox and, for WordPress,
+against the real WordPress that scripts/test starts. What differs between platforms (which
+comment may be acted on, how a hidden reply is read back where the API cannot say) is
+stated once per site below; the promises themselves are the same for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from hsm_console.connectors.base import Connector, RemoteComment, SiteConfig
+from hsm_console.connectors.discourse import DiscourseConnector
+from hsm_console.connectors.facebook import FacebookConnector
+from hsm_console.connectors.http_connector import HttpConnector
+from hsm_console.connectors.instagram import InstagramConnector
+from hsm_console.connectors.linkedin import LinkedInConnector
+from hsm_console.connectors.tiktok import TikTokConnector
+from hsm_console.connectors.wordpress import WordPressConnector
+from hsm_console.connectors.x import XConnector
+from hsm_console.connectors.youtube import YouTubeConnector
+from hsm_console.errors import NotPossible, PlatformError
+from hsm_console.rules.domain import Action, PlatformState
+from hsm_sandbox import SandboxServer
+from hsm_sandbox.discourse import DiscourseSandbox
+from hsm_sandbox.x import XSandbox
+from tests.connectors.conftest import (
+    WORDPRESS_NETWORK,
+    WORDPRESS_TOKEN,
+    WORDPRESS_URL,
+    AddComment,
+    Make,
+    all_comments,
+    all_posts,
+)
+
+SECRET = "contract-secret-credential-0123456789"
+# Each action and the state it leaves, in the order the contract tries them.
+STEPS = (
+    (Action.HIDE, PlatformState.HIDDEN),
+    (Action.UNHIDE, PlatformState.VISIBLE),
+    (Action.REMOVE, PlatformState.REMOVED),
+)
+
+Connect = Callable[..., Connector]  # (token=None, **settings) -> a connector of the site
+Build = Callable[[pytest.FixtureRequest], "Site"]
+
+
+@dataclass(frozen=True)
+class Site:
+    """One connector on one site, and the little the contract must be told about it."""
+
+    connect: Connect
+    page_size: int  # small enough that `post` has more than one page of comments
+    post: str | None  # a post with comments on several pages; None: the busiest one
+    wrong_token: str  # a credential the site refuses, which no error may show
+    # Which comments the actions may try: by default a resident's top-level comment.
+    target: Callable[[Connector, RemoteComment], bool]
+    # How a comment's state is read back after an action (by default, fetch_state).
+    read_back: Callable[[Connector, str], PlatformState]
+    # Platform calls the site has received so far; None on a real site, which cannot tell.
+    calls: Callable[[], int] | None
+    # Makes the site's next answer this unreadable text; None on a real site.
+    answer_next: Callable[[str], None] | None
+
+
+def residents_comment(connector: Connector, comment: RemoteComment) -> bool:
+    readable = comment.state in (PlatformState.VISIBLE, PlatformState.UNKNOWN)
+    theirs = comment.author_id != connector.site.external_id
+    return readable and theirs and not comment.parent_external_id
+
+
+def fetch_state(connector: Connector, comment_id: str) -> PlatformState:
+    return connector.fetch_state(comment_id)
+
+
+def sandbox_site(
+    cls: type[Connector],
+    page_size: int,
+    *,
+    token: str = SECRET,
+    target: Callable[[Connector, RemoteComment], bool] = residents_comment,
+    read_back: Callable[[SandboxServer], Callable[[Connector, str], PlatformState]] | None = None,
+    prepare: Callable[[SandboxServer], None] | None = None,
+) -> tuple[type[Connector], Build]:
+    def build(request: pytest.FixtureRequest) -> Site:
+        make: Make = request.getfixturevalue("make")
+        server: SandboxServer = request.getfixturevalue("sandbox_server")
+        if prepare is not None:
+            prepare(server)
+
+        def connect(token: str | None = None, **settings: Any) -> Connector:
+            return make(cls, token=token, **settings)
+
+        def answer_next(text: str) -> None:
+            server.faults.add("malformed", body=text)
+
+        return Site(
+            connect=connect,
+            page_size=page_size,
+            post=None,
+            wrong_token=token,
+            target=target,
+            read_back=fetch_state if read_back is None else read_back(server),
+            calls=lambda: len(server.requests_seen()),
+            answer_next=answer_next,
+        )
+
+    return cls, build
+
+
+def x_hidden_flag(server: SandboxServer) -> Callable[[Connector, str], PlatformState]:
+    # X's API never says whether a reply is hidden: read the sandbox's own record instead.
+    sandbox = server.state["x"]
+    assert isinstance(sandbox, XSandbox)
+    return lambda _, reply_id: (
+        PlatformState.HIDDEN if sandbox.is_hidden(reply_id) else PlatformState.VISIBLE
+    )
+
+
+def small_discourse_chunks(server: SandboxServer) -> None:
+    forum = server.state["discourse"]
+    assert isinstance(forum, DiscourseSandbox)
+    forum.chunk_size = 4  # Discourse pages a topic by 20 posts: the seeded topics are smaller
+
+
+def the_citys_own(connector: Connector, comment: RemoteComment) -> bool:
+    # LinkedIn lets a page delete its own comments only.
+    return comment.author_id == connector.site.external_id
+
+
+def real_wordpress(request: pytest.FixtureRequest) -> Site:
+    wp_post: int = request.getfixturevalue("wp_post")
+    add: AddComment = request.getfixturevalue("add_wp_comment")
+    first = add("When does the pool open?")
+    add("Memorial Day weekend, says the flyer.", parent=first["id"])
+    add("The lifeguards were great this year")
+    add("Buy cheap passes at tickets.example", "hold")
+    add("Is the diving board open?")
+
+    def connect(token: str | None = None, **settings: Any) -> Connector:
+        credential = WORDPRESS_TOKEN if token is None else token
+        site = SiteConfig("test-blog", WORDPRESS_URL, credential, {**WORDPRESS_NETWORK, **settings})
+        connector = WordPressConnector(site)
+        request.addfinalizer(connector.close)
+        return connector
+
+    return Site(
+        connect=connect,
+        page_size=2,
+        post=str(wp_post),
+        wrong_token=f"{WORDPRESS_TOKEN.partition(':')[0]}:{SECRET}",
+        target=lambda _, comment: comment.state is PlatformState.VISIBLE,
+        read_back=fetch_state,
+        calls=None,
+        answer_next=None,
+    )
+
+
+SITES: dict[str, tuple[type[Connector], Build]] = {
+    "facebook": sandbox_site(FacebookConnector, 3),
+    "instagram": sandbox_site(InstagramConnector, 3),
+    "youtube": sandbox_site(YouTubeConnector, 3),
+    "x": sandbox_site(XConnector, 10, read_back=x_hidden_flag),
+    "tiktok": sandbox_site(TikTokConnector, 3),
+    "linkedin": sandbox_site(LinkedInConnector, 2, target=the_citys_own),
+    "wordpress": sandbox_site(WordPressConnector, 3, token=f"admin:{SECRET}"),
+    "discourse": sandbox_site(DiscourseConnector, 3, prepare=small_discourse_chunks),
+    "wordpress-real": (WordPressConnector, real_wordpress),
+}
+NEEDS = {"wordpress-real": pytest.mark.wordpress}
+
+
+@pytest.fixture(params=[pytest.param(name, id=name, marks=NEEDS.get(name, ())) for name in SITES])
+def site(request: pytest.FixtureRequest) -> Site:
+    return SITES[request.param][1](request)
+
+
+def busiest_post(site: Site, connector: Connector) -> str:
+    if site.post is not None:
+        return site.post
+    return max(
+        (post.external_id for post in all_posts(connector)),
+        key=lambda post_id: len(all_comments(connector, post_id)),
+    )
+
+
+def target(site: Site, connector: Connector) -> RemoteComment:
+    """A comment the actions may try: on the site's own post where it has one."""
+    posts = [site.post] if site.post else [p.external_id for p in all_posts(connector)]
+    return next(
+        comment
+        for post in posts
+        for comment in all_comments(connector, post)
+        if site.target(connector, comment)
+    )
+
+
+# --- listing --------------------------------------------------------------------------
+
+
+def test_lists_posts_once_each_with_aware_times(site: Site) -> None:
+    posts = all_posts(site.connect())
+    ids = [post.external_id for post in posts]
+    assert ids, "the site has posts"
+    assert all(ids)
+    assert len(ids) == len(set(ids))
+    assert all(post.created_at.utcoffset() is not None for post in posts)
+    if site.post is not None:
+        assert site.post in ids
+
+
+def test_lists_comments_across_pages_each_once(site: Site) -> None:
+    whole = site.connect()
+    post = busiest_post(site, whole)
+    expected = [c.external_id for c in all_comments(whole, post)]
+    paged = site.connect(page_size=site.page_size)
+    first = paged.list_comments(post)
+    assert first.next_cursor is not None, "the post has more than one page of comments"
+    comments = first.items + all_comments(paged, post, first.next_cursor)
+    ids = [c.external_id for c in comments]
+    assert len(ids) == len(set(ids))
+    assert sorted(ids) == sorted(expected)
+    assert {c.post_external_id for c in comments} == {post}
+    assert all(c.created_at.utcoffset() is not None for c in comments)
+
+
+def test_fetch_state_reads_what_the_listing_said(site: Site) -> None:
+    connector = site.connect()
+    comments = all_comments(connector, busiest_post(site, connector))
+    sample = comments[:3] + [c for c in comments if c.parent_external_id][:2]
+    assert sample
+    for comment in sample:
+        assert connector.fetch_state(comment.external_id) is comment.state, comment.external_id
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+def test_each_offered_action_changes_the_state_as_read_back(site: Site) -> None:
+    connector = site.connect()
+    comment = target(site, connector)
+    assert site.read_back(connector, comment.external_id) is PlatformState.VISIBLE
+    steps = [(a, state) for a, state in STEPS if connector.capabilities.allows(a)]
+    assert steps, "every platform offers at least one action"
+    for action, state in steps:
+        connector.apply(action, comment.external_id)
+        assert site.read_back(connector, comment.external_id) is state, action
+
+
+UNOFFERED = [
+    pytest.param(name, action, id=f"{name}-{action.value}", marks=NEEDS.get(name, ()))
+    for name, (cls, _) in SITES.items()
+    for action, _ in STEPS
+    if not cls.capabilities.allows(action)
+]
+
+
+@pytest.mark.parametrize(("name", "action"), UNOFFERED)
+def test_an_action_not_offered_is_not_possible_and_sends_nothing(
+    request: pytest.FixtureRequest, name: str, action: Action
+) -> None:
+    site = SITES[name][1](request)
+    connector = site.connect()
+    comment = target(site, connector)
+    assert site.calls is not None
+    before = site.calls()
+    with pytest.raises(NotPossible, match=connector.platform.label):
+        connector.apply(action, comment.external_id)
+    assert site.calls() == before
+
+
+# --- secrets and resources ------------------------------------------------------------
+
+
+def test_the_credential_never_appears_in_an_error(site: Site) -> None:
+    connector = site.connect(token=site.wrong_token)
+    with pytest.raises(PlatformError) as refused:
+        connector.list_posts()
+    assert refused.value.message
+    errors = [refused.value]
+    if site.answer_next is not None:
+        # A proxy or plugin that echoes the request: the excerpt of its answer is kept.
+        site.answer_next(f"<html>Unauthorized: {site.wrong_token}</html>")
+        with pytest.raises(PlatformError) as echoed:
+            connector.list_posts()
+        assert "[redacted]" in echoed.value.details
+        errors.append(echoed.value)
+    said = [repr(connector)]
+    for error in errors:
+        cause: BaseException | None = error
+        while cause is not None:  # the error and every one it was raised from
+            said += [str(cause), repr(cause), getattr(cause, "details", "")]
+            cause = cause.__cause__ or cause.__context__
+    assert not [text for text in said if SECRET in text]
+
+
+def test_close_releases_the_connection_and_may_be_repeated(site: Site) -> None:
+    connector = site.connect()
+    connector.list_posts()
+    assert isinstance(connector, HttpConnector)
+    pools = connector._client._session.get_adapter(connector._client.base_url).poolmanager.pools
+    assert len(pools) > 0
+    connector.close()
+    connector.close()
+    assert len(pools) == 0
