@@ -15,27 +15,10 @@ from typing import Any, Protocol, TypeVar
 import pytest
 import requests
 
+from hsm_console.connectors import connector_class
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost, SiteConfig
-from hsm_console.connectors.discourse import DiscourseConnector
-from hsm_console.connectors.facebook import FacebookConnector
-from hsm_console.connectors.instagram import InstagramConnector
-from hsm_console.connectors.linkedin import LinkedInConnector
-from hsm_console.connectors.tiktok import TikTokConnector
-from hsm_console.connectors.wordpress import WordPressConnector
-from hsm_console.connectors.x import XConnector
-from hsm_console.connectors.youtube import YouTubeConnector
-from hsm_sandbox import (
-    SANDBOX_TOKEN,
-    SandboxServer,
-    discourse,
-    instagram,
-    linkedin,
-    tiktok,
-    wordpress,
-    x,
-    youtube,
-)
-from tests.sandbox_fixtures import PARKS
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.demo import DEMO_SITES, sandbox_token
 from tests.sandbox_fixtures import sandbox_server as sandbox_server  # the fixture, by name
 
 # Fault tests wait for timeouts and back-off: keep both tiny.
@@ -43,17 +26,17 @@ FAST: dict[str, Any] = {"timeout": 0.5, "retries": 2, "backoff": 0.01}
 
 # --- the sandbox ---------------------------------------------------------------------
 
-# Each connector's site in the sandbox: (site id, path under the sandbox's address, token).
-SANDBOX_SITES: dict[type[Connector], tuple[str, str, str]] = {
-    FacebookConnector: (PARKS, "", SANDBOX_TOKEN),
-    InstagramConnector: (instagram.IG_USER_ID, instagram.PREFIX, SANDBOX_TOKEN),
-    YouTubeConnector: (youtube.CHANNEL_ID, youtube.PREFIX, SANDBOX_TOKEN),
-    XConnector: (x.CITY_USER_ID, x.PREFIX, SANDBOX_TOKEN),
-    TikTokConnector: (tiktok.BUSINESS_ID, tiktok.PREFIX, SANDBOX_TOKEN),
-    LinkedInConnector: (linkedin.ORGANIZATION, linkedin.PREFIX, SANDBOX_TOKEN),
-    WordPressConnector: ("highlandil.gov", wordpress.PREFIX, f"admin:{SANDBOX_TOKEN}"),
-    DiscourseConnector: ("city-services/5", discourse.PREFIX, SANDBOX_TOKEN),
-}
+
+def _sandbox_sites() -> dict[type[Connector], tuple[str, str, str]]:
+    """Each registered connector's demo site in the sandbox: (site id, path, token)."""
+    sites: dict[type[Connector], tuple[str, str, str]] = {}
+    for demo in DEMO_SITES:
+        site = (demo.external_id, demo.prefix, sandbox_token(demo.platform.value))
+        sites.setdefault(connector_class(demo.platform), site)
+    return sites
+
+
+SANDBOX_SITES = _sandbox_sites()
 
 C = TypeVar("C", bound=Connector)
 
