@@ -14,7 +14,7 @@ from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.x import XConnector
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
-from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
 from hsm_sandbox.x import API, CITY_USER_ID, CITY_USERNAME, XReply, XSandbox
 from tests.connectors.conftest import FAST, Make, all_comments, all_posts, by_id
 
@@ -52,6 +52,12 @@ def test_sandbox_seed(x: XSandbox) -> None:
     assert sum(1 for r in replies if r.author_id == CITY_USER_ID) == 2
     posts = {p.id for p in x.posts}
     assert sum(1 for r in replies if r.parent_id not in posts) >= 5  # replies to replies
+    own = seed.DEMO.of("x")
+    assert [p.text for p in reversed(x.posts)] == [p.message for p in own.posts]
+    # Every reply of its own seed, once, besides the City's; none of Facebook's texts.
+    residents = [r.text for r in replies if r.author_id != CITY_USER_ID]
+    assert sorted(residents) == sorted(c.message for c in own.comments)
+    assert not {r.text for r in replies} & {c.message for c in seed.DEMO.comments}
 
 
 def test_sandbox_speaks_x(

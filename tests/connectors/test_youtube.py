@@ -13,7 +13,7 @@ from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.youtube import YouTubeConnector, seconds_until_quota_reset
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
-from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
 from hsm_sandbox.youtube import API, CHANNEL_ID, YouTubeComment, YouTubeSandbox
 from tests.connectors.conftest import FAST, Make, all_comments, all_posts, by_id
 
@@ -60,6 +60,13 @@ def test_sandbox_seed(youtube: YouTubeSandbox) -> None:
     assert sum(1 for c in comments if c.parent_id) >= 10
     for reply in (c for c in comments if c.parent_id):
         assert reply.id.startswith(reply.parent_id + ".")  # YouTube's reply id shape
+    own = seed.DEMO.of("youtube")
+    assert [v.description for v in reversed(youtube.videos)] == [p.message for p in own.posts]
+    # Every comment and reply of its own seed, once; none of Facebook's texts.
+    assert sorted(c.text for c in comments) == sorted(c.message for c in own.comments)
+    assert not {c.text for c in comments} & {c.message for c in seed.DEMO.comments}
+    # The channel's own replies carry its channel id, as the owner's comments do.
+    assert any(c.author_channel_id == CHANNEL_ID for c in comments if c.parent_id)
 
 
 def test_sandbox_speaks_youtube(
