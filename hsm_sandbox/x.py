@@ -47,58 +47,21 @@ WINDOW_SECONDS = 15 * 60
 RATE_LIMITS = {"timeline": 900, "search": 60, "lookup": 900, "hide": 50}
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
-TWEET_FIELDS = frozenset(
-    {
-        "article",
-        "attachments",
-        "author_id",
-        "card_uri",
-        "context_annotations",
-        "conversation_id",
-        "created_at",
-        "edit_controls",
-        "edit_history_tweet_ids",
-        "entities",
-        "geo",
-        "id",
-        "in_reply_to_user_id",
-        "lang",
-        "note_tweet",
-        "possibly_sensitive",
-        "public_metrics",
-        "referenced_tweets",
-        "reply_settings",
-        "source",
-        "text",
-        "withheld",
-    }
-)
-USER_FIELDS = frozenset(
-    {
-        "created_at",
-        "description",
-        "id",
-        "location",
-        "name",
-        "profile_image_url",
-        "protected",
-        "public_metrics",
-        "url",
-        "username",
-        "verified",
-    }
-)
-EXPANSIONS = frozenset(
-    {
-        "attachments.media_keys",
-        "author_id",
-        "edit_history_tweet_ids",
-        "entities.mentions.username",
-        "in_reply_to_user_id",
-        "referenced_tweets.id",
-        "referenced_tweets.id.author_id",
-    }
-)
+TWEET_FIELDS = frozenset({
+    "article", "attachments", "author_id", "card_uri", "context_annotations",
+    "conversation_id", "created_at", "edit_controls", "edit_history_tweet_ids", "entities",
+    "geo", "id", "in_reply_to_user_id", "lang", "note_tweet", "possibly_sensitive",
+    "public_metrics", "referenced_tweets", "reply_settings", "source", "text", "withheld",
+})  # fmt: skip
+USER_FIELDS = frozenset({
+    "created_at", "description", "id", "location", "name", "profile_image_url", "protected",
+    "public_metrics", "url", "username", "verified",
+})  # fmt: skip
+EXPANSIONS = frozenset({
+    "attachments.media_keys", "author_id", "edit_history_tweet_ids",
+    "entities.mentions.username", "in_reply_to_user_id", "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+})  # fmt: skip
 _DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
 
 # What the City answered on its own posts (X's seed has no City replies).
@@ -203,25 +166,11 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
-        route = self._route
+        router.add("GET", API + r"/users/(?P<id>[^/]+)/tweets", self._route(self._list_posts), self)
+        router.add("GET", API + "/tweets/search/recent", self._route(self._list_replies), self)
+        router.add("GET", API + r"/tweets/(?P<id>[^/]+)", self._route(self._read), self)
         router.add(
-            "GET",
-            API + r"/users/(?P<id>[^/]+)/tweets",
-            route(lambda request, match: self._list_posts(request, match["id"])),
-            self,
-        )
-        router.add("GET", API + "/tweets/search/recent", route(self._list_replies), self)
-        router.add(
-            "GET",
-            API + r"/tweets/(?P<id>[^/]+)",
-            route(lambda request, match: self._read(request, match["id"])),
-            self,
-        )
-        router.add(
-            "PUT",
-            API + r"/tweets/(?P<id>[^/]+)/hidden",
-            route(lambda request, match: self._set_hidden(request, match["id"])),
-            self,
+            "PUT", API + r"/tweets/(?P<id>[^/]+)/hidden", self._route(self._set_hidden), self
         )
 
     def reset(self) -> None:
@@ -239,8 +188,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         with self._lock:
-            family = _family(request)
-            headers = self._rate_headers(family)
+            headers = self._rate_headers(_family(request))
             if fault.kind in (FaultKind.TOO_MANY_REQUESTS, FaultKind.RATE_LIMIT):
                 reset = int(time.time() + fault.seconds)
                 headers.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
@@ -252,15 +200,12 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
                     }
                     return Response.json(fault.status or 429, body, headers)
                 problem = XProblem(fault.status or 429, "Too Many Requests")
-                return Response.json(problem.status, problem.payload(), headers)
-            if fault.kind is FaultKind.SERVER_ERROR:
+            elif fault.kind is FaultKind.SERVER_ERROR:
                 status = fault.status or 503
                 problem = XProblem(status, http.HTTPStatus(status).phrase)
-                return Response.json(status, problem.payload(), headers)
-            if fault.kind is FaultKind.REVOKED_TOKEN:
+            elif fault.kind is FaultKind.REVOKED_TOKEN:
                 problem = _unauthorized()
-                return Response.json(problem.status, problem.payload(), headers)
-            if fault.kind is FaultKind.PERMISSION:
+            elif fault.kind is FaultKind.PERMISSION:
                 problem = XProblem(
                     fault.status or 403,
                     "When authenticating requests to the Twitter API v2 endpoints, you must "
@@ -272,12 +217,13 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
                     required_enrollment="Appropriate Level of API Access",
                     registration_url="https://developer.x.com/en/portal/product",
                 )
-                return Response.json(problem.status, problem.payload(), headers)
-            generic = generic_response(fault)
-            if generic is not None:
+            else:
+                generic = generic_response(fault)
+                if generic is None:
+                    raise ValueError(f"no X shape for fault {fault.kind}")
                 generic.headers.update(headers)
                 return generic
-            raise ValueError(f"no X shape for fault {fault.kind}")
+            return Response.json(problem.status, problem.payload(), headers)
 
     # --- helpers for tests and the demo ----------------------------------------------
 
@@ -371,8 +317,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     # --- handlers ---------------------------------------------------------------------
 
-    def _list_posts(self, request: Request, user_id: str) -> dict[str, Any]:
-        query = request.query
+    def _list_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        query, user_id = request.query, match["id"]
         _check_id(user_id, "id")
         fields = _fields(query, "tweet.fields", TWEET_FIELDS)
         expansions = _fields(query, "expansions", EXPANSIONS)
@@ -438,8 +384,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         window, next_token = _page([(t.key, t) for t in replies], query, "next_token", size)
         return self._listing(window, next_token, fields, expansions, user_fields)
 
-    def _read(self, request: Request, tweet_id: str) -> dict[str, Any]:
-        query = request.query
+    def _read(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        query, tweet_id = request.query, match["id"]
         _check_id(tweet_id, "id")
         fields = _fields(query, "tweet.fields", TWEET_FIELDS)
         expansions = _fields(query, "expansions", EXPANSIONS)
@@ -452,7 +398,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         answer.update(self._includes([tweet], expansions, user_fields))
         return answer
 
-    def _set_hidden(self, request: Request, tweet_id: str) -> dict[str, Any]:
+    def _set_hidden(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        tweet_id = match["id"]
         _check_id(tweet_id, "tweet_id")
         try:
             body = json.loads(request.body or b"null")

@@ -364,19 +364,12 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             raise _invalid("order")
         filters = [k for k in ("videoId", "allThreadsRelatedToChannelId", "id") if query.get(k)]
         if len(filters) != 1:
-            raise YouTubeError(
-                400,
-                "incompatibleParameters" if filters else "missingRequiredParameter",
+            raise _parameters(
                 "Exactly one of videoId, allThreadsRelatedToChannelId or id is required.",
-                domain="youtube.parameter",
+                "incompatibleParameters" if filters else "missingRequiredParameter",
             )
         if "id" in filters and "moderationStatus" in query:
-            raise YouTubeError(
-                400,
-                "incompatibleParameters",
-                "The id parameter cannot be combined with moderationStatus.",
-                domain="youtube.parameter",
-            )
+            raise _parameters("The id parameter cannot be combined with moderationStatus.")
         if filters == ["videoId"]:
             video = query["videoId"]
             if video not in self._videos:
@@ -429,20 +422,10 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         parts = _parts(query, {"id", "snippet"})
         html_text = _text_format(query)
         if query.get("id") and query.get("parentId"):
-            raise YouTubeError(
-                400,
-                "incompatibleParameters",
-                "The id and parentId parameters cannot be used together.",
-                domain="youtube.parameter",
-            )
+            raise _parameters("The id and parentId parameters cannot be used together.")
         if query.get("id"):
             if "maxResults" in query or "pageToken" in query:
-                raise YouTubeError(
-                    400,
-                    "incompatibleParameters",
-                    "maxResults and pageToken cannot be used with id.",
-                    domain="youtube.parameter",
-                )
+                raise _parameters("maxResults and pageToken cannot be used with id.")
             # moderationStatus is not set when comments are requested by id.
             items = [
                 self._comment_json(found, parts, html_text, with_status=False)
@@ -695,6 +678,11 @@ def _required(name: str) -> YouTubeError:
 
 def _invalid(name: str) -> YouTubeError:
     return YouTubeError(400, "invalidParameter", f"Invalid value for {name}.", location=name)
+
+
+def _parameters(message: str, reason: str = "incompatibleParameters") -> YouTubeError:
+    """Parameters that do not go together (or none of those one must give)."""
+    return YouTubeError(400, reason, message, domain="youtube.parameter")
 
 
 # --- request parameters -----------------------------------------------------------------
