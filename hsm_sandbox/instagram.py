@@ -1,6 +1,6 @@
 """Instagram business accounts as the Instagram Graph API answers them, under `/instagram`.
 
-Covered (platform-apis.md, section 2): `/{version}/{ig-user-id}/media`,
+Covered (design.md, "Platforms"): `/{version}/{ig-user-id}/media`,
 `/{version}/{media-id}/comments` (top-level comments newest first, each with its first page of
 replies nested under `replies`), `/{version}/{comment-id}/replies`, `GET /{version}/{id}` for
 the account, media and comments, `POST /{version}/{comment-id}?hide=true|false` and

@@ -1,6 +1,6 @@
 """TikTok Business accounts as the Accounts (Organic) API answers them, under `/tiktok`.
 
-Covered (platform-apis.md, section 6b), all under `/open_api/v1.3/business/`:
+Covered (design.md, "Platforms"), all under `/open_api/v1.3/business/`:
 `GET video/list/` (fields, filters.video_ids, cursor = the last video's create time in ms),
 `GET comment/list/` (status, comment_ids, include_replies, sort, offset cursor),
 `GET comment/reply/list/`, `POST comment/hide/` and `POST comment/delete/` (the account's own

@@ -14,6 +14,7 @@ from hsm_console.connectors import connector_class
 from hsm_console.db.engine import Database
 from hsm_console.db.models import ApiUsage, Comment, LogEntry, Site
 from hsm_console.errors import NotPossible
+from hsm_console.rules.capabilities import CAPABILITIES, capabilities_of
 from hsm_console.rules.domain import Action, EntryState, Platform, PlatformState
 from hsm_console.rules.policy import load_policy
 from hsm_console.services.connector_factory import connector_factory
@@ -207,3 +208,12 @@ def test_x_hidden_reply_stays_hidden_after_the_next_sync(demo: App) -> None:
         assert after is not None
         assert after.platform_state == "hidden"
     assert demo.moderation.act(comment.id, Action.UNHIDE).ok
+
+
+def test_every_platform_has_one_row_of_capabilities_that_its_connector_carries_out() -> None:
+    assert set(CAPABILITIES) == set(Platform)
+    for platform in Platform:
+        assert connector_class(platform).capabilities is CAPABILITIES[platform]
+        assert capabilities_of(platform.value) is CAPABILITIES[platform]
+    with pytest.raises(ValueError, match="myspace"):
+        capabilities_of("myspace")

@@ -18,10 +18,10 @@ from hsm_console.db.models import LogEntry, Site
 from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import PermissionDenied
 from hsm_console.host.config import Settings
+from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, CommentStatus, EntryState, Platform
 from hsm_console.services import admin, queries
 from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
-from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log

@@ -1,4 +1,4 @@
-"""A Discourse forum category through Discourse's REST API (platform-apis.md, section 7).
+"""A Discourse forum category through Discourse's REST API (design.md, "Platforms").
 
 The site is one category (its slug, id, or "slug/id"). Each topic in it is a "post" of the
 City's (its post #1 opens the topic); the topic's other posts are the comments. The key is an
@@ -26,7 +26,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -36,7 +35,8 @@ from hsm_console.connectors.http import error_body, retry_after_seconds, wait_te
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_int, as_text, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,7 @@ _PERMISSION_MESSAGE = (
 
 class DiscourseConnector(HttpConnector):
     platform = Platform.DISCOURSE
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means="hidden by a staff flag: collapsed for readers until unhidden",
-        remove_means="deleted (soft): staff can still see and recover it",
-        removed_readable=True,
-        rate_limits=(
-            "60 admin API requests per minute (Discourse's default, set by the forum's "
-            "administrators). When Discourse asks the console to wait, it waits as long as asked."
-        ),
-    )
+    capabilities = CAPABILITIES[Platform.DISCOURSE]
 
     def __init__(self, site: SiteConfig) -> None:
         category = site.external_id.strip("/")

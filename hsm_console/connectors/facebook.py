@@ -1,4 +1,4 @@
-"""Facebook Pages through the Graph API (platform-apis.md, section 1).
+"""Facebook Pages through the Graph API (design.md, "Platforms").
 
 A Page access token with the MODERATE task is needed: only a Page token returns commenters'
 identities and comment ids. Comments are read with `filter=stream`, a flat list in which
@@ -12,7 +12,7 @@ from datetime import datetime
 
 import requests
 
-from hsm_console.connectors.base import Capabilities, Page, RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.base import Page, RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.http import wait_text
 from hsm_console.connectors.http_connector import gone_as
 from hsm_console.connectors.meta_graph import (
@@ -25,7 +25,8 @@ from hsm_console.connectors.meta_graph import (
 )
 from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
 from hsm_console.errors import PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +46,7 @@ _DEFAULT_RATE_LIMIT_WAIT = 300.0
 
 class FacebookConnector(GraphConnector):
     platform = Platform.FACEBOOK
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means=(
-            "The comment is hidden from everyone except the author and their friends, "
-            "who do not learn that it was hidden. It can be unhidden."
-        ),
-        remove_means="The comment is deleted from Facebook permanently; it cannot be restored.",
-        removed_readable=False,
-        rate_limits=(
-            "Page tokens fall under Meta's Business Use Case (BUC) limit: 4,800 calls per "
-            "engaged user of the Page in a rolling 24 hours. When Facebook says the limit is "
-            "reached, the console waits as long as Facebook asks."
-        ),
-    )
+    capabilities = CAPABILITIES[Platform.FACEBOOK]
     hidden_field = "is_hidden"
     comment_gone = _COMMENT_GONE
 

@@ -1,4 +1,4 @@
-"""Instagram business accounts through the Instagram Graph API (platform-apis.md, section 2).
+"""Instagram business accounts through the Instagram Graph API (design.md, "Platforms").
 
 The site's external id is the business account's Instagram user id; its base URL picks the
 flavour: graph.facebook.com (Instagram API with Facebook Login: a Page token with
@@ -23,7 +23,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -42,7 +41,8 @@ from hsm_console.connectors.meta_graph import (
 )
 from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
 from hsm_console.errors import PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +62,7 @@ _DEFAULT_RATE_LIMIT_WAIT = 300.0
 
 class InstagramConnector(GraphConnector):
     platform = Platform.INSTAGRAM
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means=(
-            "The comment is hidden from everyone except its author, who is not told that it "
-            "was hidden. It can be unhidden."
-        ),
-        remove_means="The comment is deleted from Instagram permanently; it cannot be restored.",
-        removed_readable=False,
-        rate_limits=(
-            "Instagram counts calls per app and account under Meta's Business Use Case (BUC) "
-            "limit: 4,800 calls times the account's impressions in a rolling 24 hours. When "
-            "Instagram says the limit is reached (error 80002), the console waits as long as "
-            "Instagram asks."
-        ),
-    )
+    capabilities = CAPABILITIES[Platform.INSTAGRAM]
     hidden_field = "hidden"
     comment_gone = _COMMENT_GONE
 

@@ -1,4 +1,4 @@
-"""LinkedIn organization pages through the Community Management API (platform-apis.md, 6a).
+"""LinkedIn organization pages through the Community Management API (design.md, "Platforms").
 
 The token is a member's OAuth token with `r_organization_social_feed` (read) and
 `w_organization_social_feed` (delete), the member being an ADMINISTRATOR of the page. Calls go
@@ -24,7 +24,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -34,7 +33,8 @@ from hsm_console.connectors.http import error_body, retry_after_seconds, wait_te
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_text
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ MAX_PAGE_SIZE = 100
 RESTLI_PROTOCOL = "2.0.0"
 PERMALINK_BASE = "https://www.linkedin.com/feed/update/"
 
-INSTEAD = "Flag it and open the permalink; LinkedIn offers no hide."
 MEMBER_COMMENT_REFUSED = (
     "LinkedIn refused to delete this member's comment; the City can delete only its own "
     "comments there. Flag it and open the permalink to report it."
@@ -74,21 +73,7 @@ class LinkedInRefused(PlatformError, NotPossible):
 
 class LinkedInConnector(HttpConnector):
     platform = Platform.LINKEDIN
-    capabilities = Capabilities(
-        actions=frozenset({Action.REMOVE}),
-        hide_means="LinkedIn has no hide",
-        remove_means=(
-            "The comment is deleted from LinkedIn permanently. LinkedIn lets the page delete its "
-            "own comments; it may refuse to delete other members' comments."
-        ),
-        removed_readable=False,
-        rate_limits=(
-            "Daily per-application and per-member quotas, set in LinkedIn's developer portal "
-            "and reset at midnight UTC. LinkedIn sends no usage figures, so when it says the "
-            "quota is used up the console waits until midnight UTC."
-        ),
-        instead=INSTEAD,
-    )
+    capabilities = CAPABILITIES[Platform.LINKEDIN]
 
     def __init__(self, site: SiteConfig) -> None:
         if not _ORGANIZATION.fullmatch(site.external_id):
@@ -156,10 +141,14 @@ class LinkedInConnector(HttpConnector):
         return PlatformState.VISIBLE
 
     def hide(self, comment_external_id: str) -> None:
-        raise NotPossible(f"LinkedIn does not allow the City to hide a comment. {INSTEAD}")
+        raise NotPossible(
+            f"LinkedIn does not allow the City to hide a comment. {self.capabilities.instead}"
+        )
 
     def unhide(self, comment_external_id: str) -> None:
-        raise NotPossible(f"LinkedIn does not allow the City to unhide a comment. {INSTEAD}")
+        raise NotPossible(
+            f"LinkedIn does not allow the City to unhide a comment. {self.capabilities.instead}"
+        )
 
     def remove(self, comment_external_id: str) -> None:
         thread, comment_id = _split(comment_external_id)

@@ -1,4 +1,4 @@
-"""TikTok Business accounts through the Accounts (Organic) API (platform-apis.md, section 6b).
+"""TikTok Business accounts through the Accounts (Organic) API (design.md, "Platforms").
 
 The site's external id is the account's `business_id` (the open_id TikTok returns with the
 token); the token travels in the `Access-Token` header. TikTok answers HTTP 200 even when a
@@ -27,7 +27,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -37,7 +36,8 @@ from hsm_console.connectors.http import retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, utc_time
 from hsm_console.errors import NotPossible, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ ID_SEPARATOR = ":"
 
 _COMMENT_GONE = "The comment no longer exists on TikTok: its author or TikTok deleted it."
 _VIDEO_GONE = "The video no longer exists on TikTok: the account deleted it."
-_INSTEAD = "Hide it instead; TikTok lets an account delete only its own comments."
 
 # Codes seen in public TikTok clients (UNVERIFIED against the portal, see the sandbox).
 _TOKEN_CODES = frozenset({40102, 40104, 40105})  # expired, empty, invalid or revoked
@@ -63,23 +62,7 @@ _GONE_TEXT = re.compile(r"not exist|not found|been deleted", re.IGNORECASE)
 
 class TikTokConnector(HttpConnector):
     platform = Platform.TIKTOK
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE}),
-        hide_means=(
-            "The comment is hidden from everyone except its author, who is not told that it "
-            "was hidden. It can be unhidden."
-        ),
-        remove_means=(
-            "TikTok does not let the City delete other people's comments; only hiding is possible."
-        ),
-        removed_readable=False,
-        rate_limits=(
-            "TikTok limits calls per app and per endpoint (per second, minute and day). When "
-            "TikTok says there are too many requests, the console waits a minute or as long as "
-            "TikTok asks."
-        ),
-        instead=_INSTEAD,
-    )
+    capabilities = CAPABILITIES[Platform.TIKTOK]
 
     def __init__(self, site: SiteConfig) -> None:
         self._page_size = page_size_setting(
@@ -158,7 +141,8 @@ class TikTokConnector(HttpConnector):
 
     def remove(self, comment_external_id: str) -> None:
         raise NotPossible(
-            f"TikTok does not let the City delete other people's comments. {_INSTEAD}"
+            "TikTok does not let the City delete other people's comments. "
+            + self.capabilities.instead
         )
 
     def _set_hidden(self, comment_external_id: str, action: str) -> None:

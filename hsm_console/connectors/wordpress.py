@@ -1,4 +1,4 @@
-"""WordPress blogs through the core REST API (platform-apis.md, section 5).
+"""WordPress blogs through the core REST API (design.md, "Platforms").
 
 The site's base URL is the blog's root (``https://highlandil.gov``); the API lives under
 ``{base}{rest_prefix}/wp/v2/`` with ``rest_prefix`` "/wp-json" unless the site's settings say
@@ -48,7 +48,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -58,7 +57,8 @@ from hsm_console.connectors.http import Params, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_text, iso_utc
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -99,22 +99,7 @@ _DEFAULT_RATE_LIMIT_WAIT = 60.0
 
 class WordPressConnector(HttpConnector):
     platform = Platform.WORDPRESS
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means=(
-            "The comment is held for moderation (pending): not shown on the site. "
-            "It can be approved again."
-        ),
-        remove_means=(
-            "The comment is moved to the trash: WordPress keeps it for 30 days (unless the "
-            "site is set otherwise), then deletes it for good. Until then it can be restored."
-        ),
-        removed_readable=True,
-        rate_limits=(
-            "WordPress itself does not limit API calls, but the site's host or firewall may. "
-            "When it asks the console to wait, the console waits as long as it asks."
-        ),
-    )
+    capabilities = CAPABILITIES[Platform.WORDPRESS]
 
     def __init__(self, site: SiteConfig) -> None:
         self._user, password = _credential(site.token)

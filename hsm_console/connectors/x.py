@@ -1,4 +1,4 @@
-"""X (Twitter) through the API v2 (platform-apis.md, section 4).
+"""X (Twitter) through the API v2 (design.md, "Platforms").
 
 The site is the City's account (its numeric user id); the token is a user-context OAuth 2.0
 token of that account with `tweet.read`, `users.read` and `tweet.moderate.write`.
@@ -33,7 +33,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -43,7 +42,8 @@ from hsm_console.connectors.http import error_body, retry_after_seconds, wait_te
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_text, iso_utc
 from hsm_console.errors import ConfigurationError, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,7 @@ _TOKEN_CODES = frozenset({32, 89})
 
 class XConnector(HttpConnector):
     platform = Platform.X
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE}),
-        hide_means="moved behind 'View hidden replies'; still reachable there",
-        remove_means="Not available: X lets the City delete only its own posts.",
-        removed_readable=False,
-        rate_limits=(
-            "50 hide requests per 15 minutes per user; recent search covers 7 days; "
-            "reads are billed per post"
-        ),
-        instead="Hide the reply instead; X lets the City delete only its own posts.",
-    )
+    capabilities = CAPABILITIES[Platform.X]
 
     def __init__(self, site: SiteConfig) -> None:
         if not _is_id(site.external_id):

@@ -1,4 +1,4 @@
-"""YouTube channels through the Data API v3 (platform-apis.md, section 3).
+"""YouTube channels through the Data API v3 (design.md, "Platforms").
 
 The site is a channel (`UC...`); the token is its owner's OAuth token with the
 `youtube.force-ssl` scope. Only the owner sees `moderationStatus` and the held-for-review and
@@ -30,7 +30,6 @@ import requests
 
 from hsm_console.connectors.base import (
     JSON,
-    Capabilities,
     Page,
     RemoteComment,
     RemotePost,
@@ -40,7 +39,8 @@ from hsm_console.connectors.http import error_body, retry_after_seconds, wait_te
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_text, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.capabilities import CAPABILITIES
+from hsm_console.rules.domain import Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,7 @@ _GONE = (
 
 class YouTubeConnector(HttpConnector):
     platform = Platform.YOUTUBE
-    capabilities = Capabilities(
-        actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means="held for review: hidden from the public until published again",
-        remove_means="rejected: hidden for good, cannot be restored or listed again",
-        removed_readable=False,
-        rate_limits=(
-            "10,000 quota units a day for the City's Google Cloud project, reset at midnight "
-            "Pacific time: each page read costs 1 unit, each hide, unhide or remove 50."
-        ),
-        daily_quota=10_000,
-        read_cost=1,
-        action_cost=50,
-    )
+    capabilities = CAPABILITIES[Platform.YOUTUBE]
 
     def __init__(self, site: SiteConfig) -> None:
         self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=100)

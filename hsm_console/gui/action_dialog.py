@@ -28,9 +28,9 @@ from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.rules.actions import unsupported
+from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, Platform
 from hsm_console.rules.policy import Policy, ReasonCode
-from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueRow
 
 VERBS = {

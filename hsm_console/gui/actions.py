@@ -16,8 +16,8 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from hsm_console.gui.icons import glyph
 from hsm_console.rules.actions import refusal
+from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, Platform, PlatformState
-from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queue_view import QueueRow
 
 

@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord
-from hsm_console.rules.capabilities import Capabilities
+from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.screening import Screener, Suggestion
 from hsm_console.services.access import resolve_actor
-from hsm_console.services.connector_factory import capabilities_of
 from hsm_console.services.queries import readable_comment
 
 THREAD_LIMIT = 25  # replies shown around a comment

@@ -1,26 +1,17 @@
-"""Opening a connector for a configured site: settings from the database, token from the keyring.
-
-Also what each platform lets the City do, read from its connector class without opening one.
-"""
+"""Opening a connector for a configured site: settings from the database, token from the keyring."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from hsm_console.connectors import connector_class, open_connector
+from hsm_console.connectors import open_connector
 from hsm_console.connectors.base import Connector, SiteConfig
 from hsm_console.db.models import Site
 from hsm_console.host.credentials import DEMO_TOKEN, CredentialStore
-from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.domain import Platform
 
 ConnectorFactory = Callable[[Site], Connector]
-
-
-def capabilities_of(platform: str) -> Capabilities:
-    """What `platform` lets the City do: the one look-up for the services, window and CLI."""
-    return connector_class(Platform(platform)).capabilities
 
 
 def connector_factory(

@@ -32,6 +32,7 @@ from hsm_console.errors import (
     UserError,
 )
 from hsm_console.rules.actions import refusal
+from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import (
     STATE_AFTER,
     STATUS_AFTER,
@@ -43,7 +44,7 @@ from hsm_console.rules.domain import (
 from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
-from hsm_console.services.connector_factory import ConnectorFactory, capabilities_of
+from hsm_console.services.connector_factory import ConnectorFactory
 
 log = logging.getLogger(__name__)
 

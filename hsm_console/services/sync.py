@@ -29,11 +29,11 @@ from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
 from hsm_console.display import local_time
 from hsm_console.errors import PermissionDenied, PlatformError, UserError
-from hsm_console.rules.capabilities import Capabilities
+from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener
 from hsm_console.services import limits
-from hsm_console.services.connector_factory import ConnectorFactory, capabilities_of
+from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.moderation import ModerationService
 
 log = logging.getLogger(__name__)
