@@ -29,9 +29,8 @@ import ipaddress
 import json
 import math
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -40,6 +39,7 @@ from zoneinfo import ZoneInfo
 from hsm_sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData
+from hsm_sandbox.store import Comment, CommentStore
 
 PREFIX = "/wordpress"
 API = PREFIX + "/wp-json"
@@ -109,25 +109,35 @@ class _Post:
         return f"{SITE}/news/{self.slug}/"
 
 
-@dataclass
-class _Comment:
-    id: int
-    post: int
-    parent: int
-    author: int  # a user's id; 0 for a guest
+@dataclass(frozen=True)
+class _Record:
+    """A comment as written: `Comment.id` is its number as text, `post_id` its post's."""
+
     author_name: str
     author_email: str
-    author_ip: str
-    author_user_agent: str
-    date_gmt: datetime
-    content: str  # as stored: what `content.raw` shows
-    approved: str  # the database value: "1", "0", "spam" or "trash"
+    content: str
     seed: SeedComment | None = None
+
+
+@dataclass
+class _Comment(Comment[_Record]):
+    approved: str = "1"  # the database value: "1", "0", "spam" or "trash"
     before_trash: str = "0"  # where `untrash` / `unspam` return to
-    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
-    omit: frozenset[str] = frozenset()
-    content_bytes: bytes | None = None  # sent as is inside the JSON: invalid UTF-8 on purpose
-    deleted: bool = False
+    author_ip: str = ""
+    author_user_agent: str = ""
+    raw: str | None = None  # what `content.raw` shows instead of `text`: raw bytes' marker
+
+    @property
+    def number(self) -> int:
+        return int(self.id)
+
+    @property
+    def post(self) -> int:
+        return int(self.post_id)
+
+    @property
+    def parent(self) -> int:
+        return int(self.parent_id or 0)
 
 
 @dataclass(frozen=True)
@@ -141,12 +151,15 @@ class _Caller:
         return 403 if self.user_id else 401
 
 
-class WordPressSandbox:
+class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     """The WordPress part of the sandbox: its state, routes and fault shapes."""
 
+    error_type = WordPressError
+    text_field = "content"
+
     def __init__(self, seed: SeedData) -> None:
+        super().__init__()
         self._seed = seed
-        self._lock = threading.RLock()
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -167,10 +180,10 @@ class WordPressSandbox:
         with self._lock:
             self._passwords = dict.fromkeys(_USERS, SANDBOX_TOKEN)
             self._posts = {p.id: p for p in self._seed_posts()}
-            self._comments: dict[int, _Comment] = {}
-            self._next_id = FIRST_COMMENT_ID
+            self._load(())
+            ids: dict[str, str] = {}  # seed comment id -> WordPress comment id
             for post_id, seed in self._seed_comments():
-                self._store(post_id, seed)
+                ids[seed.id] = self._store(post_id, seed, ids.get(seed.parent_id or ""))
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         headers = _headers(request)
@@ -229,31 +242,28 @@ class WordPressSandbox:
     def seeded(self) -> list[tuple[int, SeedComment]]:
         """(comment id, seed comment) of every seeded comment still there."""
         with self._lock:
-            return [(c.id, c.seed) for c in self._comments.values() if c.seed and not c.deleted]
+            return [
+                (c.number, c.seed.seed) for c in self._comments if c.seed.seed and not c.deleted
+            ]
 
     def status_of(self, comment_id: int) -> str | None:
         """The status the API shows ("approved", "hold", "spam", "trash"); None if deleted."""
         with self._lock:
-            comment = self._comments[comment_id]
+            comment = self._by_id[str(comment_id)]
             return None if comment.deleted else _SHOWN[comment.approved]
 
     def comment_json(self, comment_id: int) -> dict[str, Any]:
         """The comment as `context=edit` shows it."""
         with self._lock:
             shown: dict[str, Any] = json.loads(
-                json.dumps(self._comment_json(self._comments[comment_id], "edit"))
+                json.dumps(self._comment_json(self._by_id[str(comment_id)], "edit"))
             )
             return shown
 
     def set_status(self, comment_id: int, status: str) -> None:
         """Change a status as a moderator in wp-admin would ("approved", "hold", ...)."""
         with self._lock:
-            self._change_status(self._comments[comment_id], status)
-
-    def delete_comment(self, comment_id: int) -> None:
-        """Delete a comment permanently (wp-admin's "Delete Permanently")."""
-        with self._lock:
-            self._comments[comment_id].deleted = True
+            self._change_status(self._by_id[str(comment_id)], status)
 
     def set_password(self, user: str, password: str) -> None:
         with self._lock:
@@ -275,29 +285,23 @@ class WordPressSandbox:
         """Add a comment and return its id. `extra` adds or overwrites raw payload fields;
         `omit` drops fields; `content_bytes` is put in `content.raw` as is (bad UTF-8)."""
         with self._lock:
-            when = date_gmt or max(
-                (c.date_gmt for c in self._comments.values()), default=datetime.now(UTC)
-            )
+            number = str(FIRST_COMMENT_ID + len(self._comments))
+            record = _Record(author_name, "tester@example.org", content)
             comment = _Comment(
-                id=self._next_id,
-                post=post_id,
-                parent=parent,
-                author=0,
-                author_name=author_name,
-                author_email="tester@example.org",
+                record,
+                number,
+                str(post_id),
+                str(parent) if parent else None,
+                self._added_time(date_gmt),
+                content,
                 author_ip="203.0.113.9",
                 author_user_agent=_USER_AGENTS[0],
-                date_gmt=when.astimezone(UTC).replace(microsecond=0),
-                content=content,
-                approved="1",
-                extra=dict(extra or {}),
-                omit=frozenset(omit),
-                content_bytes=content_bytes,
             )
+            if content_bytes is not None:
+                comment.raw = self._raw_text(number, content_bytes)
             self._change_status(comment, status)
-            self._comments[comment.id] = comment
-            self._next_id += 1
-            return comment.id
+            self._add(comment, dict(extra or {}), omit)
+            return comment.number
 
     # --- seed ---------------------------------------------------------------------------
 
@@ -328,41 +332,30 @@ class WordPressSandbox:
             picked.extend((post_id, c) for c in self._seed.tagged(tag) if c.parent_id is None)
         return sorted(picked, key=lambda pair: (pair[1].created_time, pair[1].id))
 
-    def _store(self, post_id: int, seed: SeedComment) -> None:
-        number = self._next_id - FIRST_COMMENT_ID
-        by_seed = {c.seed.id: c.id for c in self._comments.values() if c.seed}
+    def _store(self, post_id: int, seed: SeedComment, parent: str | None) -> str:
+        number = len(self._comments)
         email = re.sub(r"[^a-z0-9]+", ".", seed.author_name.lower()).strip(".")
+        record = _Record(seed.author_name, f"{email or 'guest'}@example.org", seed.message, seed)
         comment = _Comment(
-            id=self._next_id,
-            post=post_id,
-            parent=by_seed.get(seed.parent_id or "", 0),
-            author=0,
-            author_name=seed.author_name,
-            author_email=f"{email or 'guest'}@example.org",
+            record,
+            str(FIRST_COMMENT_ID + number),
+            str(post_id),
+            parent,
+            seed.created_time,
+            seed.message,
             author_ip=f"198.51.100.{1 + number % 250}",
             author_user_agent=_USER_AGENTS[number % len(_USER_AGENTS)],
-            date_gmt=seed.created_time,
-            content=seed.message,
-            approved="1",
-            seed=seed,
         )
         self._change_status(comment, _seed_status(seed, number))
-        self._comments[comment.id] = comment
-        self._next_id += 1
+        self._add(comment)
+        return comment.id
 
     # --- handlers ---------------------------------------------------------------------
 
     def _handler(
         self, work: Callable[[Request, re.Match[str], _Caller], Response]
     ) -> Callable[[Request, re.Match[str]], Response]:
-        def handle(request: Request, match: re.Match[str]) -> Response:
-            with self._lock:
-                try:
-                    return work(request, match, self._caller(request))
-                except WordPressError as error:
-                    return _error(request, error)
-
-        return handle
+        return self._route(lambda request, match: work(request, match, self._caller(request)))
 
     def _list_posts(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         query = request.query
@@ -430,23 +423,23 @@ class WordPressSandbox:
         kind = query.get("type", "comment")
         chosen = [
             c
-            for c in self._comments.values()
+            for c in self._comments
             if not c.deleted
             and _status_matches(c.approved, status)
             and (not posts or c.post in posts)
             and (not parents or c.parent in parents)
-            and (after is None or c.date_gmt > after)
-            and (before is None or c.date_gmt < before)
+            and (after is None or c.created > after)
+            and (before is None or c.created < before)
             and kind in ("comment", "comments", "", "all")
             and (caller.moderates or c.approved == "1")  # check_read_permission, per comment
         ]
         key: Callable[[_Comment], Any] = {
-            "id": lambda c: c.id,
+            "id": lambda c: c.number,
             "post": lambda c: c.post,
             "parent": lambda c: c.parent,
             "type": lambda c: "comment",
-        }.get(orderby, lambda c: c.date_gmt)
-        chosen.sort(key=lambda c: (key(c), c.id), reverse=descending)
+        }.get(orderby, lambda c: c.created)
+        chosen.sort(key=lambda c: (key(c), c.number), reverse=descending)
         offset = int(query["offset"]) if query.get("offset", "").isdigit() else None
         start = offset if offset is not None else (page - 1) * per_page
         window = chosen[start : start + per_page]
@@ -503,7 +496,7 @@ class WordPressSandbox:
                 raise WordPressError(
                     400, "rest_comment_content_invalid", "Invalid comment content."
                 )
-            comment.content, comment.content_bytes = content, None
+            comment.text, comment.raw = content, None
         status = params.get("status")
         if isinstance(status, str):
             self._change_status(comment, re.sub(r"[^a-z0-9_-]", "", status.lower()))
@@ -520,7 +513,7 @@ class WordPressSandbox:
         force = str(request.param("force") or "").lower() in ("1", "true")
         if force:
             previous = self._comment_json(comment, "edit")
-            comment.deleted = True
+            self._delete(comment)
             return self._json(request, 200, {"deleted": True, "previous": previous})
         if comment.approved == "trash":
             raise WordPressError(
@@ -529,7 +522,21 @@ class WordPressSandbox:
         self._change_status(comment, "trash")
         return self._json(request, 200, self._comment_json(comment, "edit"))
 
+    # --- answering (the CommentStore hooks) ---------------------------------------------
+
+    def _admit(self, request: Request) -> None:
+        """Nothing: a caller WordPress does not know goes on as anonymous (see `_caller`)."""
+
+    def _ok_response(self, request: Request, payload: Response) -> Response:
+        return payload  # the handlers answer with their own paging headers
+
+    def _error_response(self, request: Request, error: WordPressError) -> Response:
+        return _error(request, error)
+
     # --- state and rendering ------------------------------------------------------------
+
+    def _delete(self, comment: _Comment) -> None:
+        comment.deleted = True  # for good; the replies stay, as the sandbox always had them
 
     def _caller(self, request: Request) -> _Caller:
         """Who the Basic credentials name; anonymous when they are missing or wrong."""
@@ -548,8 +555,8 @@ class WordPressSandbox:
         return _Caller(user_id, moderates)
 
     def _comment(self, raw_id: str) -> _Comment:
-        comment = self._comments.get(int(raw_id))
-        if comment is None or comment.deleted:
+        comment = self._live(str(int(raw_id)))
+        if comment is None:
             raise WordPressError(404, "rest_comment_invalid_id", "Invalid comment ID.")
         return comment
 
@@ -603,25 +610,22 @@ class WordPressSandbox:
     def _comment_json(self, comment: _Comment, context: str) -> dict[str, Any]:
         post = self._posts.get(comment.post)
         link = post.link if post else f"{SITE}/?p={comment.post}"
-        raw: Any = comment.content
-        if comment.content_bytes is not None:
-            raw = _placeholder(comment.id)
-        paragraphs = html.escape(comment.content, quote=False).split("\n\n")
+        paragraphs = html.escape(comment.text, quote=False).split("\n\n")
         rendered = "".join(f"<p>{p.replace(chr(10), '<br />' + chr(10))}</p>\n" for p in paragraphs)
         avatar = "https://secure.gravatar.com/avatar/00000000000000000000000000000000?s={}&d=mm&r=g"
         full: dict[str, Any] = {
-            "id": comment.id,
+            "id": comment.number,
             "post": comment.post,
             "parent": comment.parent,
-            "author": comment.author,
-            "author_name": comment.author_name,
-            "author_email": comment.author_email,
+            "author": 0,  # seeded and added comments are all guests'
+            "author_name": comment.seed.author_name,
+            "author_email": comment.seed.author_email,
             "author_url": "",
             "author_ip": comment.author_ip,
             "author_user_agent": comment.author_user_agent,
-            "date": _local(comment.date_gmt),
-            "date_gmt": _gmt(comment.date_gmt),
-            "content": {"rendered": rendered, "raw": raw},
+            "date": _local(comment.created),
+            "date_gmt": _gmt(comment.created),
+            "content": {"rendered": rendered, "raw": comment.raw or comment.text},
             "link": f"{link}#comment-{comment.id}",
             "status": _SHOWN[comment.approved],
             "type": "comment",
@@ -632,18 +636,12 @@ class WordPressSandbox:
             full = _without_edit(
                 full, ("author_email", "author_ip", "author_user_agent"), ("content",)
             )
-        full.update(comment.extra)
-        return {k: v for k, v in full.items() if k not in comment.omit}
+        return comment.injected(full)
 
     def _encode(self, payload: Any) -> bytes:
         """JSON as PHP's json_encode writes it (\\u escapes, escaped slashes), with any
-        comment's `content_bytes` put in as they are."""
-        body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-        for comment in self._comments.values():
-            if comment.content_bytes is not None:
-                token = json.dumps(_placeholder(comment.id)).encode("ascii")
-                body = body.replace(token, b'"' + comment.content_bytes + b'"')
-        return body
+        comment's raw bytes put in as they are."""
+        return self._splice(_php_json(payload))
 
     def _json(
         self,
@@ -706,8 +704,7 @@ def _error(
         "data": {"status": error.status, **error.extra},
         **(top or {}),
     }
-    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-    return Response(error.status, body, {**_headers(request), **(headers or {})})
+    return Response(error.status, _php_json(payload), {**_headers(request), **(headers or {})})
 
 
 def _paging(request: Request, total: int, pages: int, page: int) -> dict[str, str]:
@@ -828,8 +825,8 @@ def _without_edit(
     return out
 
 
-def _placeholder(comment_id: int) -> str:
-    return f"@@sandbox-content-bytes-{comment_id}@@"
+def _php_json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
 
 
 def _gmt(moment: datetime) -> str:
