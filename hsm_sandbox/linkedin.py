@@ -8,8 +8,8 @@ page may delete members' comments, and the sandbox takes the strict reading). UR
 must be percent-encoded. Every call needs a Bearer token and a `LinkedIn-Version` header;
 errors have LinkedIn's shape (`status`, `serviceErrorCode`, `code`, `message`).
 
-The page has three posts and forty comments taken from `seed.DEMO` (hostile texts
-included), two of them written by the page itself.
+The page's posts and comments are LinkedIn's own seed (`seed-linkedin.json`: hostile texts
+and comments breaking the policy included), plus two comments written by the page itself.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ OLDEST_VERSION = "202507"  # older LinkedIn-Version values are sunset: HTTP 426
 DEFAULT_COUNT = 10
 MAX_COUNT = 100
 
-# (index in seed.DEMO.posts, first-level seed comments kept besides the hostile ones, URN kind)
-_POSTS = ((0, 8, "share"), (2, 8, "ugcPost"), (5, 2, "share"))
+_KINDS = ("share", "ugcPost")  # the URN kinds of the posts, taken in turn
 _ORG_REPLIES = (
-    # (post slot, index of the seed comment answered or None for first-level, text)
-    (0, 1, "Thanks for asking! Season passes are on sale at the Korte Rec Center front desk."),
-    (1, None, "Reminder from the City: registration questions go to the Parks office."),
+    # (post slot, index of the first-level comment answered or None for first-level, text)
+    (0, 6, "Thanks, but the City recruits for this role itself: apply at highlandil.gov/jobs."),
+    (1, None, "Thank you all! The playground design open house is March 12 at Lindendale Park."),
 )
 
 
@@ -88,7 +87,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed = seed
+        self._seed = seed.of("linkedin")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -107,8 +106,8 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
             self._posts: list[_Post] = []
             self._load(())
             self._next_id = 7_302_000_000_000_000_001
-            for slot, (index, first_level, kind) in enumerate(_POSTS):
-                self._add_seed_post(slot, self._seed.posts[index], first_level, kind)
+            for slot, seed_post in enumerate(self._seed.posts):
+                self._add_seed_post(slot, seed_post)
             for slot, answered, text in _ORG_REPLIES:
                 post = self._posts[slot]
                 firsts = self._firsts(post)
@@ -309,14 +308,15 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
 
     # --- state and rendering ------------------------------------------------------------
 
-    def _add_seed_post(self, slot: int, seed: SeedPost, first_level: int, kind: str) -> None:
+    def _add_seed_post(self, slot: int, seed: SeedPost) -> None:
         number = 7_301_000_000_000_000_001 + slot
+        kind = _KINDS[slot % len(_KINDS)]
         urn = f"urn:li:{kind}:{number}"
         thread = f"urn:li:activity:{number + 500}" if kind == "share" else urn
         post = _Post(urn, thread, seed.message, seed.created_time)
         self._posts.append(post)
         made: dict[str, _Comment] = {}
-        for item in _pick(self._seed.comments_on(seed.id), first_level):
+        for item in self._seed.comments_on(seed.id):  # a reply comes after its parent
             parent = made[item.parent_id] if item.parent_id else None
             made[item.id] = self._new(
                 post, parent, _person(item.author_id), item.message, item.created_time, item
@@ -401,17 +401,6 @@ SANDBOX = LinkedInSandbox
 
 
 # --- module helpers -------------------------------------------------------------------
-
-
-def _pick(comments: tuple[SeedComment, ...], first_level: int) -> list[SeedComment]:
-    """The first `first_level` first-level comments, every hostile one, every one with an
-    attachment, and whole threads (parents and replies of those)."""
-    firsts = [c for c in comments if c.parent_id is None]
-    keep = {c.id for c in firsts[:first_level]}
-    keep |= {c.id for c in comments if c.tags or c.attachment}
-    keep |= {c.parent_id for c in comments if c.id in keep and c.parent_id}
-    keep |= {c.id for c in comments if c.parent_id in keep}
-    return [c for c in comments if c.id in keep]
 
 
 def _person(author_id: str) -> str:
