@@ -9,8 +9,10 @@ flags (`POST /post_actions`; a staff flag with `take_action` hides the post),
 Keys go in `Api-Key` / `Api-Username` headers; errors have Discourse's shape
 (`{"errors": [...], "error_type": ...}`), rate limits add `Retry-After` and `extras.wait_seconds`.
 
-One category, "city-services" (id 5), with three topics opened by the City and about forty
-posts taken from `seed.DEMO` (hostile texts included). Staff see deleted posts; others do not.
+One category, "city-services" (id 5): the forum's own seed (`seed-discourse.json`), each seed
+post a topic opened by the City (titled by its first sentence) and each comment a post in it
+(hostile texts and posts breaking the policy included), plus one answer from the City.
+Staff see deleted posts; others do not.
 Acting on a deleted post (other than recovering it) answers 404, as if it were gone.
 """
 
@@ -39,9 +41,13 @@ DEFAULT_PER_PAGE = 30
 CITY_USERNAME = "highland_city"
 FLAG_TYPES = {3: "off_topic", 4: "inappropriate", 7: "notify_moderators", 8: "spam"}
 
-# (index in seed.DEMO.posts, first-level seed comments kept besides the hostile ones)
-_TOPICS = ((1, 6), (3, 6), (4, 6))
-_CITY_REPLY = (0, 2, "Thanks for raising this. We have passed it on to the Parks office.")
+# (topic slot, index of the reply answered, text): the City answers in the first topic.
+_CITY_REPLY = (
+    0,
+    2,
+    "Snow emergencies go out by text alert, on highlandil.gov and on WHND radio. Text alerts "
+    "are the fastest: sign up at highlandil.gov/alerts.",
+)
 
 NOT_FOUND = "The requested URL or resource could not be found."
 INVALID_ACCESS = "You are not permitted to view the requested resource."
@@ -70,7 +76,7 @@ class DiscourseError(Exception):
 class _User:
     id: int
     username: str
-    name: str
+    name: str | None
     staff: bool = False
     trust_level: int = 1
 
@@ -131,7 +137,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed = seed
+        self._seed = seed.of("discourse")
         self.chunk_size = CHUNK_SIZE  # tests lower it to page through small topics
         self.reset()
 
@@ -169,8 +175,8 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
             self._load(())
             self._next_post_id = 4001
             self._next_user_id = 100
-            for slot, (index, first_level) in enumerate(_TOPICS):
-                self._add_seed_topic(301 + slot, self._seed.posts[index], first_level)
+            for slot, seed_post in enumerate(self._seed.posts):
+                self._add_seed_topic(301 + slot, seed_post)
             slot, answered, text = _CITY_REPLY
             topic = self._topics[slot]
             parent = [p for p in self._posts_of(topic) if p.seed.number > 1][answered]
@@ -418,7 +424,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
     def _add_user(self, user: _User) -> None:
         self._users[user.username.lower()] = user
 
-    def _user_named(self, username: str, name: str) -> _User:
+    def _user_named(self, username: str, name: str | None) -> _User:
         user = self._users.get(username.lower())
         if user is None:
             trust = 1 + self._next_user_id % 3
@@ -427,15 +433,16 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
             self._add_user(user)
         return user
 
-    def _add_seed_topic(self, topic_id: int, seed: SeedPost, first_level: int) -> None:
+    def _add_seed_topic(self, topic_id: int, seed: SeedPost) -> None:
         title = _title(seed.message)
         topic = _Topic(topic_id, title, _slug(title), seed.created_time)
         self._topics.append(topic)
         city = self._users[CITY_USERNAME]
         self._add_post(topic, city, seed.message, seed.created_time, None)
         made: dict[str, _Post] = {}
-        for item in _pick(self._seed.comments_on(seed.id), first_level):
-            user = self._user_named(_username(item.author_name), item.author_name)
+        for item in self._seed.comments_on(seed.id):  # a reply comes after what it answers
+            # The forum seed names its users by handle; like many forums', theirs have no name.
+            user = self._user_named(item.author_name, None)
             parent = made[item.parent_id] if item.parent_id else None
             upload = None
             if item.attachment is not None:
@@ -595,17 +602,6 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
 # --- module helpers -------------------------------------------------------------------
 
 
-def _pick(comments: tuple[SeedComment, ...], first_level: int) -> list[SeedComment]:
-    """The first `first_level` first-level comments, every hostile one, every one with an
-    attachment, and whole threads (parents and replies of those)."""
-    firsts = [c for c in comments if c.parent_id is None]
-    keep = {c.id for c in firsts[:first_level]}
-    keep |= {c.id for c in comments if c.tags or c.attachment}
-    keep |= {c.parent_id for c in comments if c.id in keep and c.parent_id}
-    keep |= {c.id for c in comments if c.parent_id in keep}
-    return sorted((c for c in comments if c.id in keep), key=lambda c: (c.created_time, c.id))
-
-
 def _title(message: str) -> str:
     first = re.split(r"(?<=[.!?])\s", message, maxsplit=1)[0]
     return first if len(first) <= 80 else first[:77].rstrip() + "..."
@@ -613,10 +609,6 @@ def _title(message: str) -> str:
 
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].rstrip("-")
-
-
-def _username(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _cook(raw: str, upload: str | None) -> str:
