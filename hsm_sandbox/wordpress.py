@@ -16,8 +16,8 @@ Like WordPress, a status change writes the caller's IP address and user agent ov
 commenter's unless the request sends `author_ip` / `author_user_agent`. Unlike WordPress,
 the sandbox does not filter HTML out of a comment on update.
 
-The blog has three posts and 45 comments taken from `seed.DEMO` (hostile texts and the
-comments that break the policy included) in every status.
+The blog's posts and comments are its own seed (`seed-wordpress.json`: hostile texts and the
+comments that break the policy included), in every status.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from hsm_sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
-from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData
+from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
 from hsm_sandbox.store import Comment, CommentStore
 
 PREFIX = "/wordpress"
@@ -51,17 +51,14 @@ MAX_PER_PAGE = 100
 
 # (WordPress post id, the seed post's City page, slug, title); comments come from that post.
 POSTS = (
-    (1841, "/parks/aquatic-center", "aquatic-center-season-passes",
-     "Aquatic Center season passes on sale Monday"),
-    (1867, "/parks/youth-soccer", "fall-youth-soccer-registration",
-     "Fall youth soccer registration is open"),
-    (1902, "/parks/silver-lake-master-plan", "silver-lake-master-plan-meeting",
-     "Silver Lake Park master plan: public meeting Thursday"),
+    (1841, "/parks/master-plan-2026", "parks-master-plan-2026-draft",
+     "Draft Parks and Recreation Master Plan: tell us what you think"),
+    (1867, "/parks/korte-fees", "korte-membership-rates-june",
+     "Korte Recreation Center membership rates change June 1"),
+    (1902, "/parks/lindendale-trail-bridge", "lindendale-trail-bridge-closure",
+     "Lindendale nature trail closes for the footbridge replacement"),
 )  # fmt: skip
-CLEAN_THREADS = 2  # threads kept per post besides those with hostile or policy-breaking text
 FIRST_COMMENT_ID = 3001
-# A hostile comment from another seed post, moved to the first blog post: (tag, post id).
-_MOVED_TAGS = (("img-onerror", 1841),)
 
 # Users and their Application Passwords: name -> (id, display name, may moderate comments).
 _USERS = {"admin": (1, "City Web Team", True), "author": (2, "Parks Intern", False)}
@@ -159,7 +156,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed = seed
+        self._seed = seed.of("wordpress")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -308,28 +305,20 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     def _seed_posts(self) -> list[_Post]:
         posts = []
         for post_id, page, slug, title in POSTS:
-            seed = next(p for p in self._seed.posts if p.link.endswith(page))
+            seed = self._seed_post(page)
             posts.append(_Post(post_id, slug, title, seed.message, seed.created_time))
         return posts
 
+    def _seed_post(self, page: str) -> SeedPost:
+        return next(p for p in self._seed.posts if p.link.endswith(page))
+
     def _seed_comments(self) -> list[tuple[int, SeedComment]]:
-        """The comments kept, oldest first (the order WordPress gave them their ids)."""
-        picked: list[tuple[int, SeedComment]] = []
-        for post_id, page, *_ in POSTS:
-            seed_post = next(p for p in self._seed.posts if p.link.endswith(page))
-            comments = self._seed.comments_on(seed_post.id)
-            keep = {c.id for c in comments if c.tags or c.expected_code}
-            clean = [c for c in comments if c.parent_id is None and c.id not in keep]
-            keep.update(c.id for c in clean[:CLEAN_THREADS])
-            while True:  # whole threads: the replies of kept comments, the parents of kept replies
-                more = {c.id for c in comments if c.parent_id in keep}
-                more.update(c.parent_id for c in comments if c.id in keep and c.parent_id)
-                if more <= keep:
-                    break
-                keep |= more
-            picked.extend((post_id, c) for c in comments if c.id in keep)
-        for tag, post_id in _MOVED_TAGS:
-            picked.extend((post_id, c) for c in self._seed.tagged(tag) if c.parent_id is None)
+        """Every post's comments, oldest first (the order WordPress gave them their ids)."""
+        picked = [
+            (post_id, comment)
+            for post_id, page, *_ in POSTS
+            for comment in self._seed.comments_on(self._seed_post(page).id)
+        ]
         return sorted(picked, key=lambda pair: (pair[1].created_time, pair[1].id))
 
     def _store(self, post_id: int, seed: SeedComment, parent: str | None) -> str:
