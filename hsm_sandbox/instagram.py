@@ -7,9 +7,8 @@ the account, media and comments, `POST /{version}/{comment-id}?hide=true|false` 
 `DELETE /{version}/{comment-id}`. Errors, cursors and the usage headers have Graph's shapes;
 Instagram's own throttle error is code 80002.
 
-The seed is the Parks account: its three newest Facebook posts as media, with about 50 of
-their comments (every fourth thread, plus every one a moderator would act on or whose text is
-hostile), so the same texts reach every platform's tests.
+The seed is the Parks account's own (`seed.of("instagram")`): its posts as media, and all
+their comments and replies.
 """
 
 from __future__ import annotations
@@ -35,23 +34,13 @@ from hsm_sandbox.meta import (
     unknown_field,
 )
 from hsm_sandbox.routing import Request, Router
-from hsm_sandbox.seed import (
-    SeedComment,
-    SeedData,
-    handle,
-    reused_posts,
-    reused_thread,
-    source_page,
-)
+from hsm_sandbox.seed import SeedComment, SeedData
 from hsm_sandbox.store import Comment, OneToken
 
 PREFIX = "/instagram"
 IG_USER_ID = "17841400000000001"
 USERNAME = "highlandparks"
 ACCOUNT_NAME = "Highland Parks & Recreation"
-SOURCE_PAGE = "1000000000001"  # the seeded Facebook Page whose posts and comments are reused
-MEDIA_COUNT = 3
-KEEP_EVERY = 4  # of the other threads, keep every fourth
 NESTED_REPLIES = 25  # replies nested in a comment: the first page, as Graph gives an edge
 
 COMMENT_FIELDS = frozenset(
@@ -115,24 +104,25 @@ class IgComment:
 
 
 def seed_account(seed: SeedData) -> tuple[tuple[IgMedia, ...], tuple[IgComment, ...]]:
-    """The account's media and comments, drawn deterministically from the seed."""
+    """The account's media and comments: its own seed's posts and comments, with Instagram ids."""
+    own = seed.of("instagram")
     media: list[IgMedia] = []
     comments: list[IgComment] = []
-    for index, post in enumerate(reused_posts(seed, SOURCE_PAGE, MEDIA_COUNT)):
+    top: dict[str, str] = {}  # seed comment id -> the id of its thread's top-level comment
+    for index, post in enumerate(own.posts):
         number = index + 1
         permalink = f"https://www.instagram.com/p/HighlandParks{number}/"
         kind = ("IMAGE", "CAROUSEL_ALBUM", "VIDEO")[index % 3]
         item = IgMedia(f"1789{number:013d}", post.message, permalink, post.created_time, kind)
         media.append(item)
-        new_id = "1797{:013d}".format
-        for comment, ig_id, parent in reused_thread(
-            seed, post, KEEP_EVERY, new_id, len(comments) + 1
-        ):
+        for comment in own.comments_on(post.id):
+            ig_id = f"1797{len(comments) + 1:013d}"
+            parent = top[comment.parent_id] if comment.parent_id else None
+            top[comment.id] = parent or ig_id
             user_id = f"1784{int(comment.author_id) % 10**13:013d}"
-            username = handle(comment.author_name, "_", "instagram_user")
             comments.append(
-                IgComment(ig_id, item.id, parent, user_id, username, comment.message,
-                          comment.created_time, source=comment)
+                IgComment(ig_id, item.id, parent, user_id, comment.author_name.removeprefix("@"),
+                          comment.message, comment.created_time, source=comment)
             )  # fmt: skip
     return tuple(media), tuple(comments)
 
@@ -150,7 +140,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed_token = source_page(seed, SOURCE_PAGE).token
+        self._seed_token = seed.of("instagram").pages[0].token
         self.media, self.seeded = seed_account(seed)
         self.reset()
 

@@ -125,9 +125,6 @@ class GraphStore(CommentStore[C, GraphError]):
     def _authorise(self, request: Request, owner: str) -> None:
         raise NotImplementedError
 
-    def _fault_error(self, fault: Fault) -> GraphError:
-        raise NotImplementedError
-
     def _admit(self, request: Request) -> None:
         owner = self._owner(request)
         self._calls[owner] = self._calls.get(owner, 0) + 1

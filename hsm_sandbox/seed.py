@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -227,49 +226,3 @@ def _attachment(kind: str, number: int) -> SeedAttachment:
 
 DEMO = build()
 SEEDED_COMMENTS: tuple[SeedComment, ...] = DEMO.comments
-
-
-def reused_posts(seed: SeedData, page_id: str, count: int) -> list[SeedPost]:
-    """The Page's `count` newest posts, oldest first: what another platform's account reuses."""
-    page = source_page(seed, page_id)
-    return sorted(
-        (p for p in seed.posts if p.page_id == page.id), key=lambda p: (p.created_time, p.id)
-    )[-count:]
-
-
-def reused_thread(
-    seed: SeedData, post: SeedPost, keep_every: int, new_id: Callable[[int], str], first: int
-) -> list[tuple[SeedComment, str, str | None]]:
-    """The post's comments another platform reuses, as (comment, new id, new parent id): those
-    of every `keep_every`-th thread and of every thread a moderator would act on or whose
-    text is hostile, numbered from `first`. Those platforms' threads are one level deep, so a
-    reply's parent is its thread's top comment."""
-    thread = seed.comments_on(post.id)
-    by_id = {c.id: c for c in thread}
-    top = [c for c in thread if c.parent_id is None]
-    chosen = {
-        c.id
-        for i, c in enumerate(top)
-        if i % keep_every == 0 or c.tags or c.expected_code is not None
-    }
-    ids: dict[str, str] = {}
-    reused: list[tuple[SeedComment, str, str | None]] = []
-    for comment in thread:
-        root = comment
-        while root.parent_id is not None and root.parent_id in by_id:
-            root = by_id[root.parent_id]
-        if root.id in chosen:
-            ids[comment.id] = new_id(first + len(reused))
-            reused.append((comment, ids[comment.id], ids[root.id] if root is not comment else None))
-    return reused
-
-
-def source_page(seed: SeedData, page_id: str) -> SeedPage:
-    """The Page another platform's account reuses (the first, if the seed lacks it)."""
-    return next((p for p in seed.pages if p.id == page_id), seed.pages[0])
-
-
-def handle(name: str, separator: str, fallback: str) -> str:
-    """A user handle made from a display name: "Dana O'Neil" gives "dana_oneil"."""
-    words = re.findall(r"[a-z0-9]+", name.lower().replace("'", ""))
-    return separator.join(words) or fallback

@@ -24,6 +24,9 @@ How a platform module plugs in:
    around a handler (X's per-family rate limits) calls `_answer(request, work)` from its own
    wrapper. Facebook and Instagram share all of this, and their hide and delete handlers,
    as `meta.GraphStore`.
+   Injected faults: the inherited `fault_response` answers the kinds every platform shares
+   alike (`faults.generic_response`) and the others with the hook `_fault_error(fault)`,
+   the refusal it stands for, through `_error_response`.
 4. Test helpers, inherited: `comments_on(post_id)` (the records of a post's live comments,
    with the current text put in the record's `text_field`), `is_hidden`, `is_deleted`,
    `delete_comment` (its replies go too) and `edit_comment(id, text)`, which take the id as a
@@ -43,8 +46,6 @@ that mypy --strict accepts it.
 
 Pagination, cursors, time formats and error bodies are each API's own and stay in its
 module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
-Seeds that reuse the Facebook Parks threads draw them with `seed.reused_posts` and
-`seed.reused_thread`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from hsm_sandbox.faults import Fault, generic_response
 from hsm_sandbox.routing import Request, Response
 
 if TYPE_CHECKING:
@@ -106,6 +108,15 @@ class CommentStore(Generic[C, E]):
         self._comments: list[C] = []
         self._by_id: dict[str, C] = {}
         self._raw_bytes: dict[str, bytes] = {}  # marker -> the bytes sent in its place
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        """The answer to an injected fault: the shape every platform shares for the generic
+        kinds, else the hook `_fault_error(fault)` rendered as a refusal."""
+        with self._lock:
+            generic = generic_response(fault)
+            if generic is not None:
+                return generic
+            return self._error_response(request, self._fault_error(fault))
 
     # --- helpers for tests and the demo ----------------------------------------------
 
@@ -212,6 +223,11 @@ class CommentStore(Generic[C, E]):
         raise NotImplementedError
 
     def _error_response(self, request: Request, error: E) -> Response:
+        raise NotImplementedError
+
+    def _fault_error(self, fault: Fault) -> E:
+        """The refusal a non-generic fault (rate limit, revoked token, permission) stands for;
+        raise ValueError for a kind the platform has no shape for."""
         raise NotImplementedError
 
 

@@ -10,9 +10,8 @@ in an HTTP 200 answer, as on TikTok. The codes are those public clients use (400
 permission, 40002 parameters, 40100 too many requests, 40102/40104/40105 token): UNVERIFIED
 against TikTok's portal, which was not available.
 
-The seed is the Parks account with two of the Parks Facebook posts as videos and about 35 of
-their comments (every other thread, plus every one a moderator would act on or whose text is
-hostile), and one reply per video written by the account itself (`owner: true`).
+The seed is the Parks account's own (`seed.of("tiktok")`): its posts as videos with all their
+comments and replies, and one reply per video written by the account itself (`owner: true`).
 """
 
 from __future__ import annotations
@@ -26,29 +25,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.faults import Fault, FaultKind
 from hsm_sandbox.routing import Request, Response, Router
-from hsm_sandbox.seed import (
-    SeedComment,
-    SeedData,
-    handle,
-    reused_posts,
-    reused_thread,
-    source_page,
-)
+from hsm_sandbox.seed import SeedComment, SeedData
 from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
 
 PREFIX = "/tiktok"
 API = PREFIX + "/open_api/v1.3/business"
 BUSINESS_ID = "highland-parks-open-id"
 USERNAME = "highlandparks"
-SOURCE_PAGE = "1000000000001"  # the seeded Facebook Page whose posts and comments are reused
-VIDEO_COUNT = 2
-KEEP_EVERY = 2  # of the other threads, keep every other one
 MAX_VIDEOS = 20
 MAX_COMMENTS = 30
 INLINE_REPLIES = 3  # replies `include_replies` nests in each comment
-OWNER_REPLY = "Thanks for the question! Everything is on highlandil.gov, and we read every comment."
+OWNER_REPLY = "thank u for watching 🫶 more on highlandil.gov, and yes we read every comment"
 
 OK = 0
 NO_PERMISSION = 40001
@@ -57,6 +46,17 @@ TOO_MANY_REQUESTS = 40100
 TOKEN_EXPIRED = 40102
 TOKEN_EMPTY = 40104
 TOKEN_INVALID = 40105
+
+REVOKED_MESSAGE = "The access token is invalid or has been revoked."
+FAULT_ERRORS = {  # a fault's usual code, and its message
+    FaultKind.RATE_LIMIT: (TOO_MANY_REQUESTS, "Too many requests. Please retry in some time."),
+    FaultKind.REVOKED_TOKEN: (TOKEN_INVALID, REVOKED_MESSAGE),
+    FaultKind.PERMISSION: (
+        NO_PERMISSION,
+        "No permission to operate. The access token lacks the scope this endpoint needs "
+        "(comment.list.manage).",
+    ),
+}
 
 VIDEO_FIELDS = frozenset(
     {
@@ -79,9 +79,9 @@ VIDEO_FIELDS = frozenset(
 class TikTokError(Exception):
     """Raised inside a handler; becomes a TikTok error envelope."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, status: int = 200) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 @dataclass(frozen=True)
@@ -108,21 +108,23 @@ class TtComment:
 
 
 def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
-    """The account's videos and comments, drawn deterministically from the seed."""
+    """The account's videos and comments: its own seed's posts and comments, with TikTok ids."""
+    own = seed.of("tiktok")
     videos: list[TtVideo] = []
     comments: list[TtComment] = []
-    for index, post in enumerate(reused_posts(seed, SOURCE_PAGE, VIDEO_COUNT)):
+    new_id = "735{:016d}".format
+    top: dict[str, str] = {}  # seed comment id -> the comment_id of its thread's top comment
+    for index, post in enumerate(own.posts):
         item_id = f"734{index + 1:016d}"
         share_url = f"https://www.tiktok.com/@{USERNAME}/video/{item_id}"
         videos.append(TtVideo(item_id, post.message, share_url, post.created_time))
-        new_id = "735{:016d}".format
-        for comment, tt_id, parent in reused_thread(
-            seed, post, KEEP_EVERY, new_id, len(comments) + 1
-        ):
-            user_id = _hashed("user", comment.author_id)
-            username = handle(comment.author_name, ".", "tiktok.user")
+        for comment in own.comments_on(post.id):
+            tt_id = new_id(len(comments) + 1)
+            parent = top[comment.parent_id] if comment.parent_id else None
+            top[comment.id] = parent or tt_id
             comments.append(
-                TtComment(tt_id, item_id, parent, user_id, username, comment.message,
+                TtComment(tt_id, item_id, parent, _hashed("user", comment.author_id),
+                          comment.author_name.removeprefix("@"), comment.message,
                           comment.created_time, source=comment)
             )  # fmt: skip
         first = next(c for c in comments if c.video_id == item_id)
@@ -149,7 +151,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
-        self._seed_token = source_page(seed, SOURCE_PAGE).token
+        self._seed_token = seed.of("tiktok").pages[0].token
         self.videos, self.seeded = seed_account(seed)
         self._requests = itertools.count(1)
         self.reset()
@@ -168,34 +170,6 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             self.token = self._seed_token
             self._videos = {v.item_id: v for v in self.videos}
             self._load(_stored(c) for c in self.seeded)
-
-    def fault_response(self, fault: Fault, request: Request) -> Response:
-        with self._lock:
-            generic = generic_response(fault)
-            if generic is not None:
-                return generic
-            if fault.kind is FaultKind.RATE_LIMIT:
-                error = TikTokError(
-                    fault.code or TOO_MANY_REQUESTS,
-                    "Too many requests. Please retry in some time.",
-                )
-            elif fault.kind is FaultKind.REVOKED_TOKEN:
-                code = fault.code or TOKEN_INVALID
-                error = TikTokError(
-                    code,
-                    "Access token has expired."
-                    if code == TOKEN_EXPIRED
-                    else "The access token is invalid or has been revoked.",
-                )
-            elif fault.kind is FaultKind.PERMISSION:
-                error = TikTokError(
-                    fault.code or NO_PERMISSION,
-                    "No permission to operate. The access token lacks the scope this "
-                    "endpoint needs (comment.list.manage).",
-                )
-            else:
-                raise ValueError(f"no TikTok shape for fault {fault.kind}")
-            return self._envelope(error.code, error.message, {}, status=fault.status or 200)
 
     # --- helpers for tests and the demo ----------------------------------------------
 
@@ -289,10 +263,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     def _hide(self, params: dict[str, str]) -> dict[str, Any]:
         video = self._video(params)
         comment = self._comment(video, _required(params, "comment_id"))
-        action = _required(params, "action")
-        if action not in ("HIDE", "UNHIDE"):
-            raise TikTokError(BAD_PARAMS, "action: Must be one of: HIDE, UNHIDE.")
-        comment.hidden = action == "HIDE"
+        comment.hidden = _choice(params, "action", ("HIDE", "UNHIDE")) == "HIDE"
         return {}
 
     def _delete_own(self, params: dict[str, str]) -> dict[str, Any]:
@@ -325,23 +296,15 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         self, params: dict[str, str], scope: list[_Comment], *, include_replies: bool
     ) -> dict[str, Any]:
         """One page of comments: filtered by status, sorted, cut at an offset cursor."""
-        status = params.get("status", "PUBLIC")
-        if status not in ("PUBLIC", "ALL"):
-            raise TikTokError(BAD_PARAMS, "status: Must be one of: PUBLIC, ALL.")
+        status = _choice(params, "status", ("PUBLIC", "ALL"), "PUBLIC")
         visible = [c for c in scope if status == "ALL" or not c.hidden]
-        sort_field = params.get("sort_field", "create_time")
         sort_keys: dict[str, Callable[[_Comment], tuple[float, str]]] = {
             "create_time": lambda c: c.key,
             "likes": lambda c: (self._likes(c), c.id),
             "replies": lambda c: (len(self._replies_of(c)), c.id),
         }
-        if sort_field not in sort_keys:
-            raise TikTokError(
-                BAD_PARAMS, "sort_field: Must be one of: create_time, likes, replies."
-            )
-        order = params.get("sort_order", "desc")
-        if order not in ("asc", "desc", "smart"):
-            raise TikTokError(BAD_PARAMS, "sort_order: Must be one of: asc, desc, smart.")
+        sort_field = _choice(params, "sort_field", tuple(sort_keys), "create_time")
+        order = _choice(params, "sort_order", ("asc", "desc", "smart"), "desc")
         ordered = sorted(visible, key=sort_keys[sort_field], reverse=order != "asc")
         cursor = _int_param(params, "cursor", 0, minimum=0)
         window = ordered[cursor : cursor + _int_param(params, "max_count", 20, 1, MAX_COMMENTS)]
@@ -399,9 +362,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             full["parent_comment_id"] = seed.parent_comment_id
             del full["replies"]
         elif include_replies:
-            shown = sorted(
-                (c for c in replies if status == "ALL" or not c.hidden), key=lambda c: c.key
-            )
+            shown = [c for c in replies if status == "ALL" or not c.hidden]
             full["reply_list"] = [
                 self._comment_json(c, include_replies=False, status=status)
                 for c in shown[:INLINE_REPLIES]
@@ -415,7 +376,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         if not token:
             raise TikTokError(TOKEN_EMPTY, "Access token is empty.")
         if token != self.token:
-            raise TikTokError(TOKEN_INVALID, "The access token is invalid or has been revoked.")
+            raise TikTokError(TOKEN_INVALID, REVOKED_MESSAGE)
         if _required(_params(request), "business_id") != BUSINESS_ID:
             raise TikTokError(NO_PERMISSION, "No permission to operate this business account.")
 
@@ -423,7 +384,16 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         return self._envelope(OK, "OK", payload)
 
     def _error_response(self, request: Request, error: TikTokError) -> Response:
-        return self._envelope(error.code, error.message, {})
+        return self._envelope(error.code, error.message, {}, status=error.status)
+
+    def _fault_error(self, fault: Fault) -> TikTokError:
+        if fault.kind not in FAULT_ERRORS:
+            raise ValueError(f"no TikTok shape for fault {fault.kind}")
+        code, message = FAULT_ERRORS[fault.kind]
+        code = fault.code or code
+        if fault.kind is FaultKind.REVOKED_TOKEN and code == TOKEN_EXPIRED:
+            message = "Access token has expired."
+        return TikTokError(code, message, fault.status or 200)
 
     def _envelope(
         self, code: int, message: str, data: dict[str, Any], *, status: int = 200
@@ -461,6 +431,16 @@ def _required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "").strip()
     if not value:
         raise TikTokError(BAD_PARAMS, f"{name}: Missing data for required field.")
+    return value
+
+
+def _choice(
+    params: dict[str, str], name: str, choices: tuple[str, ...], default: str | None = None
+) -> str:
+    """One of `choices`; required unless it has a `default`."""
+    value = _required(params, name) if default is None else params.get(name, default)
+    if value not in choices:
+        raise TikTokError(BAD_PARAMS, f"{name}: Must be one of: {', '.join(choices)}.")
     return value
 
 

@@ -87,7 +87,10 @@ class Connector(abc.ABC):
     def list_comments(
         self, post_external_id: str, cursor: str | None = None, since: datetime | None = None
     ) -> Page[RemoteComment]:
-        """Comments and replies on one post; `since` narrows to newer ones where supported."""
+        """Comments and replies on one post; `since` narrows to newer ones where supported.
+
+        `since` is aware: it comes from the database, whose time columns return aware UTC.
+        """
 
     @abc.abstractmethod
     def fetch_state(self, comment_external_id: str) -> PlatformState:

@@ -27,19 +27,13 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import (
-    ApiClient,
-    HttpSettings,
-    Params,
-    retry_after_seconds,
-    wait_text,
-)
+from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_int, as_text, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
@@ -67,7 +61,7 @@ _PERMISSION_MESSAGE = (
 )
 
 
-class DiscourseConnector(Connector):
+class DiscourseConnector(HttpConnector):
     platform = Platform.DISCOURSE
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -81,7 +75,6 @@ class DiscourseConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
         category = site.external_id.strip("/")
         if not _CATEGORY.fullmatch(category):
             raise ConfigurationError(
@@ -99,25 +92,15 @@ class DiscourseConnector(Connector):
                 f"(it is {flag!r})."
             )
         self._flag_type = FLAG_TYPES[flag]
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= 100:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
-        self._page_size = page_size
+        self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=100)
         self._public = site.base_url.rstrip("/") + "/"
-        self._client = _Client(
-            site.base_url,
-            platform_name="Discourse",
-            error_parser=discourse_error,
-            auth_headers={"Api-Key": site.token, "Api-Username": username},
-            settings=HttpSettings.from_settings(site.settings),
+        super().__init__(
+            site, discourse_error, auth_headers={"Api-Key": site.token, "Api-Username": username}
         )
         # What the topic listing and earlier pages told us, to spare calls (60 a minute):
         self._highest: dict[str, int] = {}  # topic id -> highest post number
         self._slugs: dict[str, str] = {}  # topic id -> slug, for permalinks
         self._numbers: dict[str, dict[int, str]] = {}  # topic id -> post number -> post id
-
-    def close(self) -> None:
-        self._client.close()
 
     # --- listing ----------------------------------------------------------------------
 
@@ -160,10 +143,8 @@ class DiscourseConnector(Connector):
         topic = post_external_id
         after = _whole(cursor, "post number") if cursor else 1
         params: dict[str, str | int] = {"post_number": after, "asc": "true", "include_raw": "true"}
-        try:
+        with gone_as(_TOPIC_GONE):
             body = self._client.get(f"t/{quote(topic, safe='')}/posts.json", params)
-        except PlatformError as exc:
-            raise _gone_as(exc, _TOPIC_GONE) from exc
         stream = body.get("post_stream")
         items = stream.get("posts") if isinstance(stream, dict) else None
         if not isinstance(items, list):
@@ -206,10 +187,8 @@ class DiscourseConnector(Connector):
             "flag_topic": "false",
             "take_action": "true",  # staff only: hide now instead of waiting for review
         }
-        try:
+        with gone_as(_POST_GONE):
             body = self._client.post("post_actions", data)
-        except PlatformError as exc:
-            raise _gone_as(exc, _POST_GONE) from exc
         # The answer is the flagged post; should it not say hidden, read the post back once.
         if (
             body.get("hidden") is not True
@@ -230,14 +209,14 @@ class DiscourseConnector(Connector):
     def recover(self, comment_external_id: str) -> None:
         """Undo a removal (Discourse deletes softly). Not an `Action`: the console may offer it."""
         try:
-            body = self._client.request("PUT", self._post_path(comment_external_id, "/recover"))
+            with gone_as(_POST_GONE):
+                body = self._client.request("PUT", self._post_path(comment_external_id, "/recover"))
         except PlatformError as exc:
-            if exc.gone:
-                raise _gone_as(exc, _POST_GONE) from exc
             # Discourse refuses to recover a post that is not deleted as it refuses a key
             # without the right: tell the two apart by looking at the post.
             if (
-                exc.message == _PERMISSION_MESSAGE
+                not exc.gone
+                and exc.message == _PERMISSION_MESSAGE
                 and self.fetch_state(comment_external_id) is not PlatformState.REMOVED
             ):
                 raise NotPossible(
@@ -253,10 +232,9 @@ class DiscourseConnector(Connector):
             )
 
     def _act(self, method: str, path: str) -> None:
-        try:
-            self._client.send_no_content(method, path)
-        except PlatformError as exc:
-            raise _gone_as(exc, _POST_GONE) from exc
+        # Unhide and delete answer HTTP 200 with an empty body (`render body: nil`).
+        with gone_as(_POST_GONE):
+            self._client.send(method, path)
 
     def _post_path(self, comment_external_id: str, suffix: str = "") -> str:
         return f"posts/{_post_id(comment_external_id)}{suffix}"
@@ -365,26 +343,12 @@ class DiscourseConnector(Connector):
         return tuple(dict.fromkeys(urljoin(self._public, url) for url in finder.urls))
 
 
-class _Client(ApiClient):
-    """The shared client, for Discourse's empty answers (`render body: nil`) too."""
-
-    def send_no_content(self, method: str, path: str, params: Params | None = None) -> None:
-        """A call whose success has an empty body (unhide, delete answer HTTP 200 and nothing)."""
-        self._send(method, path, params, None)
-
-    def _json_object(self, response: requests.Response, method: str, path: str) -> JSON:
-        # JSON is UTF-8 (RFC 8259): never let `requests` guess another charset for a body.
-        if response.encoding is None:
-            response.encoding = "utf-8"
-        return super()._json_object(response, method, path)
-
-
 # --- errors ---------------------------------------------------------------------------
 
 
 def discourse_error(response: requests.Response) -> PlatformError:
     """A Discourse error answer as a message a moderator can act on."""
-    body = _error_body(response)
+    body = error_body(response)
     status = response.status_code
     kind = str(body.get("error_type") or "")
     errors = body.get("errors")
@@ -420,14 +384,6 @@ def discourse_error(response: requests.Response) -> PlatformError:
     )
 
 
-def _error_body(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> float:
     after = retry_after_seconds(response)
     if after is not None:
@@ -435,13 +391,6 @@ def _rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> fl
     extras = body.get("extras")
     seconds = as_int(extras.get("wait_seconds")) if isinstance(extras, dict) else None
     return float(seconds) if seconds is not None and seconds >= 0 else _DEFAULT_RATE_LIMIT_WAIT
-
-
-def _gone_as(error: PlatformError, message: str) -> PlatformError:
-    """Say which object is missing when Discourse answers 404."""
-    if not error.gone:
-        return error
-    return PlatformError(message, details=error.details, gone=True)
 
 
 def _unreadable(what: str, body: JSON) -> PlatformError:

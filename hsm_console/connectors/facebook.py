@@ -8,47 +8,27 @@ replies carry `parent`, so one walk over a post sees the whole thread.
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime
-from urllib.parse import quote
+from datetime import datetime
 
 import requests
 
-from hsm_console.connectors.base import (
-    Capabilities,
-    Connector,
-    Page,
-    RemoteComment,
-    RemotePost,
-    SiteConfig,
-)
-from hsm_console.connectors.http import (
-    ApiClient,
-    HttpSettings,
-    wait_text,
-)
+from hsm_console.connectors.base import Capabilities, Page, RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.http import wait_text
+from hsm_console.connectors.http_connector import gone_as
 from hsm_console.connectors.meta_graph import (
+    GraphConnector,
     error_object,
-    gone_as,
     graph_data,
     graph_next_cursor,
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import (
-    as_id,
-    as_int,
-    as_text,
-    graph_time,
-    is_true,
-    utc_time,
-)
-from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
+from hsm_console.errors import PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "v25.0"
 DEFAULT_PAGE_SIZE = 100
 
 POST_FIELDS = "id,message,created_time,permalink_url"
@@ -57,14 +37,13 @@ COMMENT_FIELDS = (
 )
 
 _COMMENT_GONE = "The comment no longer exists on Facebook: its author or a Page admin deleted it."
-_VERSION = re.compile(r"v\d+\.\d+")
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
 _TRANSIENT_CODES = frozenset({1, 2})
 # Graph gives no wait for app-level limits (a rolling one-hour window): a polite first wait.
 _DEFAULT_RATE_LIMIT_WAIT = 300.0
 
 
-class FacebookConnector(Connector):
+class FacebookConnector(GraphConnector):
     platform = Platform.FACEBOOK
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -80,29 +59,11 @@ class FacebookConnector(Connector):
             "reached, the console waits as long as Facebook asks."
         ),
     )
+    hidden_field = "is_hidden"
+    comment_gone = _COMMENT_GONE
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
-        self._version = str(site.settings.get("api_version", DEFAULT_API_VERSION))
-        if not _VERSION.fullmatch(self._version):
-            raise ConfigurationError(
-                f"The Graph API version {self._version!r} is not valid: write it like "
-                f"{DEFAULT_API_VERSION!r}."
-            )
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= 500:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 500.")
-        self._page_size = page_size
-        self._client = ApiClient(
-            site.base_url,
-            platform_name="Facebook",
-            error_parser=graph_error,
-            auth_headers={"Authorization": f"Bearer {site.token}"},
-            settings=HttpSettings.from_settings(site.settings),
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(site, graph_error, default_page_size=DEFAULT_PAGE_SIZE, most=500)
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         params: dict[str, str | int] = {"fields": POST_FIELDS, "limit": self._page_size}
@@ -128,9 +89,7 @@ class FacebookConnector(Connector):
         if cursor:
             params["after"] = cursor
         if since is not None:
-            # Times from the database may come back naive; they are UTC (DESIGN.md).
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            params["since"] = int(aware.timestamp())
+            params["since"] = int(since.timestamp())
         with gone_as("The post no longer exists on Facebook: a Page admin deleted it."):
             body = self._client.get(self._path(post_external_id, "comments"), params)
         comments = [
@@ -140,36 +99,12 @@ class FacebookConnector(Connector):
         ]
         return Page(comments, graph_next_cursor(body, "Facebook"))
 
-    def fetch_state(self, comment_external_id: str) -> PlatformState:
-        try:
-            body = self._client.get(self._path(comment_external_id), {"fields": "id,is_hidden"})
-        except PlatformError as exc:
-            if exc.gone:
-                return PlatformState.REMOVED
-            raise
-        return PlatformState.HIDDEN if is_true(body.get("is_hidden")) else PlatformState.VISIBLE
-
-    def hide(self, comment_external_id: str) -> None:
-        self._set_hidden(comment_external_id, hidden=True)
-
-    def unhide(self, comment_external_id: str) -> None:
-        self._set_hidden(comment_external_id, hidden=False)
-
-    def remove(self, comment_external_id: str) -> None:
-        with gone_as(_COMMENT_GONE):
-            body = self._client.delete(self._path(comment_external_id))
-        require_success(body, "delete", "Facebook")
-
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
-        with gone_as(_COMMENT_GONE):
+        with gone_as(self.comment_gone):
             body = self._client.post(
                 self._path(comment_external_id), {"is_hidden": "true" if hidden else "false"}
             )
         require_success(body, "hide" if hidden else "unhide", "Facebook")
-
-    def _path(self, *parts: str) -> str:
-        # Ids come from the platform or the database: never let one change the path.
-        return "/".join((self._version, *(quote(part, safe="") for part in parts)))
 
 
 # --- errors ---------------------------------------------------------------------------

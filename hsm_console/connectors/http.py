@@ -16,7 +16,7 @@ import email.utils
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,14 +102,22 @@ def wait_text(seconds: float) -> str:
     return f"{text} {rest} minute{'s' if rest != 1 else ''}" if rest else text
 
 
-def _secrets_in(headers: Mapping[str, str]) -> tuple[str, ...]:
+def error_body(response: requests.Response) -> Mapping[str, Any]:
+    """The JSON object of an error answer ({} when the body is not one)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _secrets_in(headers: Mapping[str, str], more: Iterable[str]) -> tuple[str, ...]:
     """Header values to scrub, and the credential alone ("Bearer abc" -> also "abc")."""
-    found: list[str] = []
+    found = set(more)
     for value in headers.values():
-        found.append(value)
+        found.add(value)
         _, _, credential = value.partition(" ")
-        if credential.strip():
-            found.append(credential.strip())
+        found.add(credential.strip())
     # Longest first, so a full value is replaced before the credential inside it.
     return tuple(sorted((v for v in found if v), key=len, reverse=True))
 
@@ -124,8 +132,12 @@ class ApiClient:
         platform_name: str,
         error_parser: ErrorParser,
         auth_headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
         settings: HttpSettings | None = None,
     ) -> None:
+        """`headers` are sent as they are (e.g. an API version: an error naming it must still
+        name it); `auth_headers` and `secrets` are scrubbed from everything the client says."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(
@@ -136,10 +148,11 @@ class ApiClient:
         self.platform_name = platform_name  # as moderators say it: "Facebook"
         self.settings = settings or HttpSettings()
         self._error_parser = error_parser
-        self._secrets = _secrets_in(auth_headers or {})
+        self._secrets = _secrets_in(auth_headers or {}, secrets)
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers["Accept"] = "application/json"
+        self._session.headers.update(headers or {})
         self._session.headers.update(auth_headers or {})
 
     def __repr__(self) -> str:
@@ -170,17 +183,20 @@ class ApiClient:
 
         `data` goes form-encoded; `json_body` as JSON, for APIs that want JSON bodies.
         """
-        response = self._send(method, path, params, data, json_body)
+        response = self.send(method, path, params=params, data=data, json_body=json_body)
         return self._json_object(response, method, path)
 
-    def _send(
+    def send(
         self,
         method: str,
         path: str,
-        params: Params | None,
-        data: Params | None,
+        *,
+        params: Params | None = None,
+        data: Params | None = None,
         json_body: JSON | None = None,
     ) -> requests.Response:
+        """Send one call as `request` does and return the successful response unread: for
+        answers without content (HTTP 204) and bodies that are not one JSON object."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
@@ -230,6 +246,10 @@ class ApiClient:
         raise failure
 
     def _json_object(self, response: requests.Response, method: str, path: str) -> JSON:
+        # JSON is UTF-8 (RFC 8259). Without a charset `requests` would guess one for the whole
+        # body; with it, stray invalid bytes become U+FFFD and the rest stays exact.
+        if response.encoding is None:
+            response.encoding = "utf-8"
         try:
             body = response.json()
         except ValueError:
@@ -239,7 +259,7 @@ class ApiClient:
         raise PlatformError(
             f"{self.platform_name} answered with something the console cannot read. "
             "Try again later; if it keeps happening, tell an administrator.",
-            details=self._scrub(
+            details=self.scrub(
                 f"{method} {path}: HTTP {response.status_code}, "
                 f"{response.headers.get('Content-Type', 'no content type')}: "
                 f"{response.content[:_EXCERPT].decode('utf-8', 'replace')!r}"
@@ -247,15 +267,16 @@ class ApiClient:
             retryable=True,
         )
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """The text with every secret of this client replaced by "[redacted]"."""
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return text
 
     def _scrubbed(self, error: PlatformError) -> PlatformError:
         return PlatformError(
-            self._scrub(error.message),
-            details=self._scrub(error.details),
+            self.scrub(error.message),
+            details=self.scrub(error.details),
             retryable=error.retryable,
             retry_after=error.retry_after,
             gone=error.gone,

@@ -15,47 +15,37 @@ Instagram has no comment permalink: a comment's is its media's.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
 from hsm_console.connectors.facebook import graph_error
-from hsm_console.connectors.http import ApiClient, HttpSettings, wait_text
+from hsm_console.connectors.http import wait_text
+from hsm_console.connectors.http_connector import gone_as
 from hsm_console.connectors.meta_graph import (
+    GraphConnector,
     error_object,
-    gone_as,
     graph_data,
     graph_next_cursor,
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import (
-    as_id,
-    as_int,
-    as_text,
-    graph_time,
-    is_true,
-    utc_time,
-)
-from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
+from hsm_console.errors import PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "v25.0"
 DEFAULT_PAGE_SIZE = 50
 
 MEDIA_FIELDS = "id,caption,permalink,timestamp,comments_count,media_type"
@@ -64,14 +54,13 @@ COMMENT_FIELDS = f"{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}"
 
 _COMMENT_GONE = "The comment no longer exists on Instagram: its author or the account deleted it."
 _MEDIA_GONE = "The post no longer exists on Instagram: the account deleted it."
-_VERSION = re.compile(r"v\d+\.\d+")
 # 80002 is Instagram's BUC throttle; the others are Graph's app, user and Page limits.
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
 # Instagram names no wait for a rolling 24-hour BUC window it does not report: a polite start.
 _DEFAULT_RATE_LIMIT_WAIT = 300.0
 
 
-class InstagramConnector(Connector):
+class InstagramConnector(GraphConnector):
     platform = Platform.INSTAGRAM
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -88,30 +77,12 @@ class InstagramConnector(Connector):
             "Instagram asks."
         ),
     )
+    hidden_field = "hidden"
+    comment_gone = _COMMENT_GONE
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
-        self._version = str(site.settings.get("api_version", DEFAULT_API_VERSION))
-        if not _VERSION.fullmatch(self._version):
-            raise ConfigurationError(
-                f"The Graph API version {self._version!r} is not valid: write it like "
-                f"{DEFAULT_API_VERSION!r}."
-            )
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= 100:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
-        self._page_size = page_size
-        self._client = ApiClient(
-            site.base_url,
-            platform_name="Instagram",
-            error_parser=instagram_error,
-            auth_headers={"Authorization": f"Bearer {site.token}"},
-            settings=HttpSettings.from_settings(site.settings),
-        )
+        super().__init__(site, instagram_error, default_page_size=DEFAULT_PAGE_SIZE, most=100)
         self._permalinks: dict[str, str] = {}  # media id -> permalink, for its comments
-
-    def close(self) -> None:
-        self._client.close()
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         params: dict[str, str | int] = {"fields": MEDIA_FIELDS, "limit": self._page_size}
@@ -149,32 +120,11 @@ class InstagramConnector(Connector):
         comments = list(found.values())
         if since is not None:
             # The comments edge has no `since`: narrow here, so sync sees only newer ones.
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            comments = [c for c in comments if c.created_at >= aware]
+            comments = [c for c in comments if c.created_at >= since]
         return Page(comments, graph_next_cursor(body, "Instagram"))
 
-    def fetch_state(self, comment_external_id: str) -> PlatformState:
-        try:
-            body = self._client.get(self._path(comment_external_id), {"fields": "id,hidden"})
-        except PlatformError as exc:
-            if exc.gone:
-                return PlatformState.REMOVED
-            raise
-        return PlatformState.HIDDEN if is_true(body.get("hidden")) else PlatformState.VISIBLE
-
-    def hide(self, comment_external_id: str) -> None:
-        self._set_hidden(comment_external_id, hidden=True)
-
-    def unhide(self, comment_external_id: str) -> None:
-        self._set_hidden(comment_external_id, hidden=False)
-
-    def remove(self, comment_external_id: str) -> None:
-        with gone_as(_COMMENT_GONE):
-            body = self._client.delete(self._path(comment_external_id))
-        require_success(body, "delete", "Instagram")
-
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
-        with gone_as(_COMMENT_GONE):
+        with gone_as(self.comment_gone):
             body = self._client.request(
                 "POST",
                 self._path(comment_external_id),
@@ -220,10 +170,6 @@ class InstagramConnector(Connector):
                 body = self._client.get(self._path(media_id), {"fields": "id,permalink"})
             self._permalinks[media_id] = as_text(body.get("permalink"))
         return self._permalinks[media_id]
-
-    def _path(self, *parts: str) -> str:
-        # Ids come from the platform or the database: never let one change the path.
-        return "/".join((self._version, *(quote(part, safe="") for part in parts)))
 
 
 # --- errors ---------------------------------------------------------------------------

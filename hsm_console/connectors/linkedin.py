@@ -25,20 +25,13 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import (
-    ApiClient,
-    ErrorParser,
-    HttpSettings,
-    Params,
-    retry_after_seconds,
-    wait_text,
-)
+from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_text
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
@@ -79,7 +72,7 @@ class LinkedInRefused(PlatformError, NotPossible):
     """LinkedIn will not let the City do this: a platform answer, and not possible there."""
 
 
-class LinkedInConnector(Connector):
+class LinkedInConnector(HttpConnector):
     platform = Platform.LINKEDIN
     capabilities = Capabilities(
         actions=frozenset({Action.REMOVE}),
@@ -98,7 +91,6 @@ class LinkedInConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
         if not _ORGANIZATION.fullmatch(site.external_id):
             raise ConfigurationError(
                 f"The LinkedIn site id must be the page's organization URN, like "
@@ -111,23 +103,13 @@ class LinkedInConnector(Connector):
                 f"The LinkedIn API version {version!r} is not valid: write it as year and "
                 f"month, like {DEFAULT_VERSION!r}."
             )
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ConfigurationError(
-                f"The site's page_size must be a whole number from 1 to {MAX_PAGE_SIZE}."
-            )
-        self._page_size = page_size
-        self._client = _Client(
-            site.base_url,
-            platform_name="LinkedIn",
-            error_parser=linkedin_error,
+        self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=MAX_PAGE_SIZE)
+        super().__init__(
+            site,
+            linkedin_error,
             auth_headers={"Authorization": f"Bearer {site.token}"},
             headers={"LinkedIn-Version": version, "X-Restli-Protocol-Version": RESTLI_PROTOCOL},
-            settings=HttpSettings.from_settings(site.settings),
         )
-
-    def close(self) -> None:
-        self._client.close()
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         start = _start(cursor)
@@ -150,10 +132,8 @@ class LinkedInConnector(Connector):
         # LinkedIn cannot filter comments by time: `since` is ignored and every page is read.
         start = _start(cursor)
         params: dict[str, str | int] = {"start": start, "count": self._page_size}
-        try:
+        with gone_as(_POST_GONE):
             body = self._client.get(_actions(post_external_id), params)
-        except PlatformError as exc:
-            raise _gone_as(exc, _POST_GONE) from exc
         elements = _elements(body)
         comments: list[RemoteComment] = []
         for item in elements:
@@ -184,15 +164,14 @@ class LinkedInConnector(Connector):
     def remove(self, comment_external_id: str) -> None:
         thread, comment_id = _split(comment_external_id)
         try:
-            self._client.send_no_content(
-                "DELETE",
-                _actions(thread, "comments", comment_id),
-                {"actor": self._organization},
-            )
+            with gone_as(_COMMENT_GONE):
+                self._client.send(  # answered with 204 No Content
+                    "DELETE",
+                    _actions(thread, "comments", comment_id),
+                    params={"actor": self._organization},
+                )
         except PlatformError as exc:
-            if exc.gone:
-                raise _gone_as(exc, _COMMENT_GONE) from exc
-            if exc.message != ACCESS_DENIED:
+            if exc.gone or exc.message != ACCESS_DENIED:
                 raise
             raise self._refusal(comment_external_id, exc) from exc
 
@@ -213,10 +192,8 @@ class LinkedInConnector(Connector):
 
     def _read(self, comment_external_id: str) -> JSON:
         thread, comment_id = _split(comment_external_id)
-        try:
+        with gone_as(_COMMENT_GONE):
             return self._client.get(_actions(thread, "comments", comment_id))
-        except PlatformError as exc:
-            raise _gone_as(exc, _COMMENT_GONE) from exc
 
     def _replies(self, post_external_id: str, parent: RemoteComment) -> list[RemoteComment]:
         """Every reply to one comment, all pages (LinkedIn nests one level only)."""
@@ -285,50 +262,12 @@ class LinkedInConnector(Connector):
         return actor
 
 
-class _Client(ApiClient):
-    """The shared client with LinkedIn's version headers and its empty answers (HTTP 204).
-
-    The version headers are not secrets, so they stay out of `auth_headers`, whose values the
-    client scrubs from every message (an error naming the version must still name it).
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        platform_name: str,
-        error_parser: ErrorParser,
-        auth_headers: Mapping[str, str],
-        headers: Mapping[str, str],
-        settings: HttpSettings,
-    ) -> None:
-        super().__init__(
-            base_url,
-            platform_name=platform_name,
-            error_parser=error_parser,
-            auth_headers=auth_headers,
-            settings=settings,
-        )
-        self._session.headers.update(headers)
-
-    def send_no_content(self, method: str, path: str, params: Params | None = None) -> None:
-        """A call whose success has no body (LinkedIn's DELETE answers 204 No Content)."""
-        self._send(method, path, params, None)
-
-    def _json_object(self, response: requests.Response, method: str, path: str) -> JSON:
-        # JSON is UTF-8 (RFC 8259). Without a charset `requests` would guess one for the whole
-        # body; with it, stray invalid bytes become U+FFFD and the rest stays exact.
-        if response.encoding is None:
-            response.encoding = "utf-8"
-        return super()._json_object(response, method, path)
-
-
 # --- errors ---------------------------------------------------------------------------
 
 
 def linkedin_error(response: requests.Response) -> PlatformError:
     """A LinkedIn error answer as a message a moderator can act on."""
-    error = _error_object(response)
+    error = error_body(response)
     status = response.status_code
     code = str(error.get("code") or "")
     service_code = error.get("serviceErrorCode")
@@ -376,25 +315,10 @@ def linkedin_error(response: requests.Response) -> PlatformError:
     )
 
 
-def _error_object(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _until_utc_midnight() -> float:
     now = datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(_MIN_QUOTA_WAIT, (midnight - now).total_seconds())
-
-
-def _gone_as(error: PlatformError, message: str) -> PlatformError:
-    """Say which object is missing when LinkedIn answers 404."""
-    if not error.gone:
-        return error
-    return PlatformError(message, details=error.details, gone=True)
 
 
 # --- paths and paging -----------------------------------------------------------------

@@ -1,39 +1,88 @@
-"""Meta's Graph API as Facebook Pages and Instagram share it: errors, paging, confirmations."""
+"""Meta's Graph API as Facebook Pages and Instagram share it: errors, paging, confirmations,
+and the moderation calls both make alike (`GraphConnector`)."""
 
 from __future__ import annotations
 
+import abc
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from hsm_console.connectors.base import JSON
-from hsm_console.connectors.http import retry_after_seconds
-from hsm_console.connectors.payload import as_int
-from hsm_console.errors import PlatformError
+from hsm_console.connectors.base import JSON, SiteConfig
+from hsm_console.connectors.http import ErrorParser, error_body, retry_after_seconds
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
+from hsm_console.connectors.payload import as_int, is_true
+from hsm_console.errors import ConfigurationError, PlatformError
+from hsm_console.rules.domain import PlatformState
+
+DEFAULT_API_VERSION = "v25.0"
+
+_VERSION = re.compile(r"v\d+\.\d+")
 
 
-@contextmanager
-def gone_as(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when Graph answers "does not exist"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
+def api_version(settings: Mapping[str, Any]) -> str:
+    """The site's Graph API version (setting `api_version`), checked before any call."""
+    version = str(settings.get("api_version", DEFAULT_API_VERSION))
+    if not _VERSION.fullmatch(version):
+        raise ConfigurationError(
+            f"The Graph API version {version!r} is not valid: write it like "
+            f"{DEFAULT_API_VERSION!r}."
+        )
+    return version
+
+
+class GraphConnector(HttpConnector):
+    """A comment's hidden flag read back by id, deletes confirmed by {"success": true}, and
+    every path under the site's API version."""
+
+    hidden_field: ClassVar[str]  # the comment field that says whether it is hidden
+    comment_gone: ClassVar[str]  # what to say when the comment no longer exists
+
+    def __init__(
+        self, site: SiteConfig, error_parser: ErrorParser, *, default_page_size: int, most: int
+    ) -> None:
+        self._version = api_version(site.settings)
+        self._page_size = page_size_setting(site.settings, default_page_size, most=most)
+        super().__init__(site, error_parser, auth_headers={"Authorization": f"Bearer {site.token}"})
+
+    def fetch_state(self, comment_external_id: str) -> PlatformState:
+        fields = f"id,{self.hidden_field}"
+        try:
+            body = self._client.get(self._path(comment_external_id), {"fields": fields})
+        except PlatformError as exc:
+            if exc.gone:
+                return PlatformState.REMOVED
             raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
+        hidden = is_true(body.get(self.hidden_field))
+        return PlatformState.HIDDEN if hidden else PlatformState.VISIBLE
+
+    def hide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=True)
+
+    def unhide(self, comment_external_id: str) -> None:
+        self._set_hidden(comment_external_id, hidden=False)
+
+    def remove(self, comment_external_id: str) -> None:
+        with gone_as(self.comment_gone):
+            body = self._client.delete(self._path(comment_external_id))
+        require_success(body, "delete", self.platform.label)
+
+    @abc.abstractmethod
+    def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
+        """Hide or unhide, as the platform's API asks for it."""
+
+    def _path(self, *parts: str) -> str:
+        # Ids come from the platform or the database: never let one change the path.
+        return "/".join((self._version, *(quote(part, safe="") for part in parts)))
 
 
 def error_object(response: requests.Response) -> Mapping[str, Any]:
     """The `error` object of a Graph error answer ({} when there is none)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
+    error = error_body(response).get("error")
     return error if isinstance(error, dict) else {}
 
 

@@ -20,7 +20,6 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,15 +28,15 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import ApiClient, HttpSettings, retry_after_seconds, wait_text
+from hsm_console.connectors.http import retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, utc_time
-from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
+from hsm_console.errors import NotPossible, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ _DEFAULT_RATE_LIMIT_WAIT = 60.0
 _GONE_TEXT = re.compile(r"not exist|not found|been deleted", re.IGNORECASE)
 
 
-class TikTokConnector(Connector):
+class TikTokConnector(HttpConnector):
     platform = Platform.TIKTOK
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE}),
@@ -83,22 +82,11 @@ class TikTokConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= DEFAULT_PAGE_SIZE:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 30.")
-        self._page_size = page_size
-        self._client = ApiClient(
-            site.base_url,
-            platform_name="TikTok",
-            error_parser=tiktok_error,
-            auth_headers={"Access-Token": site.token},
-            settings=HttpSettings.from_settings(site.settings),
+        self._page_size = page_size_setting(
+            site.settings, DEFAULT_PAGE_SIZE, most=DEFAULT_PAGE_SIZE
         )
+        super().__init__(site, tiktok_error, auth_headers={"Access-Token": site.token})
         self._share_urls: dict[str, str] = {}  # video id -> share URL, for its comments
-
-    def close(self) -> None:
-        self._client.close()
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         params: dict[str, str | int] = {
@@ -129,7 +117,7 @@ class TikTokConnector(Connector):
         }
         if cursor:
             params["cursor"] = cursor
-        with _about(_VIDEO_GONE):
+        with gone_as(_VIDEO_GONE):
             data = self._call("GET", "comment/list/", params=params)
         found: dict[str, RemoteComment] = {}  # by id: a reply listed twice counts once
         for item in _items(data, "comments"):
@@ -141,8 +129,7 @@ class TikTokConnector(Connector):
         comments = list(found.values())
         if since is not None:
             # The comment list has no `since`: narrow here, so sync sees only newer ones.
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            comments = [c for c in comments if c.created_at >= aware]
+            comments = [c for c in comments if c.created_at >= since]
         return Page(comments, _next_cursor(data))
 
     def fetch_state(self, comment_external_id: str) -> PlatformState:
@@ -177,7 +164,7 @@ class TikTokConnector(Connector):
     def _set_hidden(self, comment_external_id: str, action: str) -> None:
         video_id, comment_id = split_comment_id(comment_external_id)
         body = {**self._video_params(video_id), "comment_id": comment_id, "action": action}
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             self._call("POST", "comment/hide/", json_body=body)
 
     def _thread(
@@ -265,21 +252,17 @@ class TikTokConnector(Connector):
             raise PlatformError(
                 "TikTok answered with something the console cannot read (no result code). "
                 "Try again later; if it keeps happening, tell an administrator.",
-                details=self._scrub(f"{method} {path}: top-level keys {sorted(body)[:10]}"),
+                details=self._client.scrub(f"{method} {path}: top-level keys {sorted(body)[:10]}"),
                 retryable=True,
             )
         failure = _failure(code, body, 200, None)
         raise PlatformError(
             failure.message,
-            details=self._scrub(f"{method} {path}: {failure.details}"),
+            details=self._client.scrub(f"{method} {path}: {failure.details}"),
             retryable=failure.retryable,
             retry_after=failure.retry_after,
             gone=failure.gone,
         )
-
-    def _scrub(self, text: str) -> str:
-        # The shared client scrubs what it raises; errors found in 200 answers are ours.
-        return text.replace(self.site.token, "[redacted]") if self.site.token else text
 
 
 def split_comment_id(external_id: str) -> tuple[str, str]:
@@ -379,17 +362,6 @@ def _temporary(details: str) -> PlatformError:
         details=details,
         retryable=True,
     )
-
-
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when TikTok answers "does not exist"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
 
 
 # --- payloads -------------------------------------------------------------------------

@@ -39,8 +39,7 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -50,20 +49,13 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import (
-    ApiClient,
-    ErrorParser,
-    HttpSettings,
-    Params,
-    retry_after_seconds,
-    wait_text,
-)
+from hsm_console.connectors.http import Params, retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_text, iso_utc
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
@@ -105,7 +97,7 @@ _EXCERPT = 300
 _DEFAULT_RATE_LIMIT_WAIT = 60.0
 
 
-class WordPressConnector(Connector):
+class WordPressConnector(HttpConnector):
     platform = Platform.WORDPRESS
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -125,7 +117,6 @@ class WordPressConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
         self._user, password = _credential(site.token)
         prefix = str(site.settings.get("rest_prefix", DEFAULT_REST_PREFIX)).rstrip("/")
         if not _PREFIX.fullmatch(prefix) or ".." in prefix:
@@ -134,25 +125,20 @@ class WordPressConnector(Connector):
                 f"{DEFAULT_REST_PREFIX!r}."
             )
         self._prefix = prefix
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= 100:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
-        self._page_size = page_size
+        self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=100)
         basic = base64.b64encode(f"{self._user}:{password}".encode()).decode("ascii")
-        self._client = _RestClient(
-            site.base_url,
-            platform_name="WordPress",
-            error_parser=wordpress_error,
+        # The client scrubs the Basic header value and its base64; scrub the password in
+        # clear too (WordPress shows it in groups of four: with and without the spaces).
+        clear = {password, password.replace(" ", "")}
+        super().__init__(
+            site,
+            wordpress_error,
             auth_headers={"Authorization": f"Basic {basic}"},
-            settings=HttpSettings.from_settings(site.settings),
-            password=password,
+            secrets=[c for c in clear if len(c) >= 6],
         )
 
     def __repr__(self) -> str:
         return f"WordPressConnector({self._client.base_url!r}, user={self._user!r})"
-
-    def close(self) -> None:
-        self._client.close()
 
     # --- listing ------------------------------------------------------------------------
 
@@ -168,7 +154,7 @@ class WordPressConnector(Connector):
             "_fields": POST_FIELDS,
         }
         try:
-            body, response = self._client.call("GET", self._path("posts"), params)
+            body, response = self._call("GET", self._path("posts"), params)
         except PlatformError as exc:
             # Posts deleted since the cursor was made: the pages now end before it.
             if wordpress_code(exc) == "rest_post_invalid_page_number":
@@ -194,11 +180,9 @@ class WordPressConnector(Connector):
             "order": "asc",
         }
         if since is not None:
-            # Times from the database may come back naive; they are UTC (DESIGN.md). With an
-            # explicit offset, WordPress converts to the site's time zone before comparing.
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            params["after"] = aware.astimezone(UTC).isoformat(timespec="seconds")
-        body, response = self._client.call("GET", self._path("comments"), params)
+            # With an explicit offset, WordPress converts to the site's time zone first.
+            params["after"] = since.astimezone(UTC).isoformat(timespec="seconds")
+        body, response = self._call("GET", self._path("comments"), params)
         items = _list(body)
         seen: set[str] = set()
         comments: list[RemoteComment] = []
@@ -237,8 +221,8 @@ class WordPressConnector(Connector):
 
     def _read_comment(self, comment_external_id: str) -> JSON:
         path = self._path("comments", _numeric_id(comment_external_id, "comment"))
-        with _about(_COMMENT_GONE):
-            body, _ = self._client.call("GET", path, {"context": "edit"})
+        with gone_as(_COMMENT_GONE):
+            body, _ = self._call("GET", path, {"context": "edit"})
         return _object(body)
 
     def _set_status(self, comment_external_id: str, status: str) -> None:
@@ -259,8 +243,8 @@ class WordPressConnector(Connector):
         if isinstance(user_agent, str) and user_agent.strip():
             payload["author_user_agent"] = user_agent
         path = self._path("comments", _numeric_id(comment_external_id, "comment"))
-        with _about(_COMMENT_GONE):
-            body, _ = self._client.call("POST", path, json_body=payload)
+        with gone_as(_COMMENT_GONE):
+            body, _ = self._call("POST", path, json_body=payload)
         answer = _object(body)
         if answer.get("status") != status:
             raise PlatformError(
@@ -270,44 +254,7 @@ class WordPressConnector(Connector):
                 retryable=True,
             )
 
-    def _path(self, *parts: str) -> str:
-        # Ids come from the platform or the database: never let one change the path.
-        return "/".join((self._prefix, "wp/v2", *(quote(part, safe="") for part in parts)))
-
-
-class _RestClient(ApiClient):
-    """The shared client, plus what WordPress needs: lists, paging headers, strict UTF-8.
-
-    WordPress answers lists as JSON arrays and puts the paging in headers, so calls return
-    the decoded body with the response. A body that is not valid UTF-8 JSON is refused
-    rather than repaired: the text of a comment becomes a public record as received.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        platform_name: str,
-        error_parser: ErrorParser,
-        auth_headers: Mapping[str, str],
-        settings: HttpSettings,
-        password: str,
-    ) -> None:
-        super().__init__(
-            base_url,
-            platform_name=platform_name,
-            error_parser=error_parser,
-            auth_headers=auth_headers,
-            settings=settings,
-        )
-        # The client scrubs the Basic header value and its base64; scrub the password in
-        # clear too (WordPress shows it in groups of four: with and without the spaces).
-        clear = {password, password.replace(" ", "")}
-        self._secrets = tuple(
-            sorted({*self._secrets, *(c for c in clear if len(c) >= 6)}, key=len, reverse=True)
-        )
-
-    def call(
+    def _call(
         self,
         method: str,
         path: str,
@@ -315,7 +262,12 @@ class _RestClient(ApiClient):
         *,
         json_body: JSON | None = None,
     ) -> tuple[Any, requests.Response]:
-        response = self._send(method, path, params, None, json_body)
+        """One call; the decoded body with the response, for the paging in its headers.
+
+        WordPress answers lists as JSON arrays. A body that is not valid UTF-8 JSON is refused
+        rather than repaired: the text of a comment becomes a public record as received.
+        """
+        response = self._client.send(method, path, params=params, json_body=json_body)
         try:
             body = json.loads(response.content)
         except (ValueError, RecursionError) as exc:  # also invalid UTF-8 (UnicodeDecodeError)
@@ -333,7 +285,7 @@ class _RestClient(ApiClient):
             redirected = f" (redirected from {response.history[0].url})" if response.history else ""
             raise PlatformError(
                 message,
-                details=self._scrub(
+                details=self._client.scrub(
                     f"{method} {path}{redirected}: HTTP {response.status_code}, "
                     f"{str(exc)[:_EXCERPT]}; {content_type}: "
                     f"{response.content[:_EXCERPT].decode('utf-8', 'replace')!r}"
@@ -341,6 +293,10 @@ class _RestClient(ApiClient):
                 retryable=True,
             ) from None
         return body, response
+
+    def _path(self, *parts: str) -> str:
+        # Ids come from the platform or the database: never let one change the path.
+        return "/".join((self._prefix, "wp/v2", *(quote(part, safe="") for part in parts)))
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -420,17 +376,6 @@ def wordpress_code(error: PlatformError) -> str:
     """The WordPress error code of an error made by `wordpress_error` ("" if none)."""
     found = _DETAILS.match(error.details)
     return found.group(1) if found and found.group(1) != "-" else ""
-
-
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when WordPress answers "invalid id"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
 
 
 def _error_body(response: requests.Response) -> Mapping[str, Any]:

@@ -24,8 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -35,18 +34,13 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import (
-    ApiClient,
-    HttpSettings,
-    retry_after_seconds,
-    wait_text,
-)
+from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_text, iso_utc
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
@@ -71,7 +65,7 @@ _RATE_LIMIT_CODES = frozenset({88})  # v1.1-style {"errors":[{"code":88}]}
 _TOKEN_CODES = frozenset({32, 89})
 
 
-class XConnector(Connector):
+class XConnector(HttpConnector):
     platform = Platform.X
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE}),
@@ -86,25 +80,12 @@ class XConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
         if not _is_id(site.external_id):
             raise ConfigurationError(
                 f"The X site's account id must be the account's number, not {site.external_id!r}."
             )
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 10 <= page_size <= 100:
-            raise ConfigurationError("The site's page_size must be a whole number from 10 to 100.")
-        self._page_size = page_size
-        self._client = ApiClient(
-            site.base_url,
-            platform_name="X",
-            error_parser=x_error,
-            auth_headers={"Authorization": f"Bearer {site.token}"},
-            settings=HttpSettings.from_settings(site.settings),
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=100, least=10)
+        super().__init__(site, x_error, auth_headers={"Authorization": f"Bearer {site.token}"})
 
     # --- listing ----------------------------------------------------------------------
 
@@ -148,11 +129,9 @@ class XConnector(Connector):
         }
         if cursor:
             params["next_token"] = cursor
-        if since is not None:
-            # Times from the database may come back naive; they are UTC (DESIGN.md).
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            if aware > datetime.now(UTC) - SEARCH_REACH:  # older: search reaches back anyway
-                params["start_time"] = aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if since is not None and since > datetime.now(UTC) - SEARCH_REACH:
+            # An older `since` needs no start_time: search reaches back only so far anyway.
+            params["start_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = self._client.get("2/tweets/search/recent", params)
         _log_partial_errors(body, f"replies to {post_external_id}")
         users = _users(body)
@@ -188,7 +167,7 @@ class XConnector(Connector):
         self._set_hidden(comment_external_id, hidden=False)
 
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
-        with _about(_COMMENT_GONE):
+        with gone_as(_COMMENT_GONE):
             body = self._client.request(
                 "PUT",
                 f"2/tweets/{quote(comment_external_id, safe='')}/hidden",
@@ -212,7 +191,7 @@ class XConnector(Connector):
 
 def x_error(response: requests.Response) -> PlatformError:
     """An X problem (RFC 7807) or v1.1-style error as a message a moderator can act on."""
-    problem = _body(response)
+    problem = error_body(response)
     status = response.status_code
     kind = str(problem.get("type") or "")
     title = str(problem.get("title") or "")
@@ -278,25 +257,6 @@ def _rate_limit_wait(response: requests.Response) -> float:
         return max(1.0, int(reset) - time.time())
     after = retry_after_seconds(response)
     return after if after is not None else _DEFAULT_RATE_LIMIT_WAIT
-
-
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when X answers "not found"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
-
-
-def _body(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _not_found(body: Mapping[str, Any]) -> bool:

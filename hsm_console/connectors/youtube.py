@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from typing import Any
@@ -32,19 +31,13 @@ import requests
 from hsm_console.connectors.base import (
     JSON,
     Capabilities,
-    Connector,
     Page,
     RemoteComment,
     RemotePost,
     SiteConfig,
 )
-from hsm_console.connectors.http import (
-    ApiClient,
-    HttpSettings,
-    Params,
-    retry_after_seconds,
-    wait_text,
-)
+from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
+from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_id, as_text, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, Platform, PlatformState
@@ -75,7 +68,7 @@ _GONE = (
 )
 
 
-class YouTubeConnector(Connector):
+class YouTubeConnector(HttpConnector):
     platform = Platform.YOUTUBE
     capabilities = Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -92,26 +85,13 @@ class YouTubeConnector(Connector):
     )
 
     def __init__(self, site: SiteConfig) -> None:
-        super().__init__(site)
-        page_size = site.settings.get("page_size", DEFAULT_PAGE_SIZE)
-        if type(page_size) is not int or not 1 <= page_size <= 100:
-            raise ConfigurationError("The site's page_size must be a whole number from 1 to 100.")
+        self._page_size = page_size_setting(site.settings, DEFAULT_PAGE_SIZE, most=100)
         scan = site.settings.get("state_scan_pages", DEFAULT_STATE_SCAN_PAGES)
         if type(scan) is not int or scan < 1:
             raise ConfigurationError("The site's state_scan_pages must be a whole number above 0.")
-        self._page_size = page_size
         self._scan_pages = scan
         self._uploads: str | None = None
-        self._client = _YouTubeClient(
-            site.base_url,
-            platform_name="YouTube",
-            error_parser=google_error,
-            auth_headers={"Authorization": f"Bearer {site.token}"},
-            settings=HttpSettings.from_settings(site.settings),
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        super().__init__(site, google_error, auth_headers={"Authorization": f"Bearer {site.token}"})
 
     # --- listing ----------------------------------------------------------------------
 
@@ -123,7 +103,7 @@ class YouTubeConnector(Connector):
         }
         if cursor:
             params["pageToken"] = cursor
-        with _about("The channel's uploads playlist was not found on YouTube."):
+        with gone_as("The channel's uploads playlist was not found on YouTube."):
             body = self._client.get("youtube/v3/playlistItems", params)
         posts = [post for item in _items(body) if (post := _video(item)) is not None]
         token = body.get("nextPageToken")
@@ -145,7 +125,7 @@ class YouTubeConnector(Connector):
         if token:
             params["pageToken"] = token
         try:
-            with _about("The video no longer exists on YouTube."):
+            with gone_as("The video no longer exists on YouTube."):
                 body = self._client.get("youtube/v3/commentThreads", params)
         except PlatformError as exc:
             if _reason(exc) == "commentsDisabled":  # nothing to list, not a failure
@@ -157,9 +137,7 @@ class YouTubeConnector(Connector):
                 found.setdefault(comment.external_id, comment)
         comments = list(found.values())
         if since is not None:
-            # Times from the database may come back naive; they are UTC (DESIGN.md).
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            comments = [c for c in comments if _changed_since(c, aware)]
+            comments = [c for c in comments if _changed_since(c, since)]
         return Page(comments, _next_cursor(status, body))
 
     def _thread(self, video_id: str, status: str, item: object) -> list[RemoteComment]:
@@ -322,7 +300,8 @@ class YouTubeConnector(Connector):
     def _set_status(self, comment_id: str, status: str, **more: str) -> None:
         params: dict[str, str | int] = {"id": comment_id, "moderationStatus": status, **more}
         try:
-            self._client.send_no_content("POST", "youtube/v3/comments/setModerationStatus", params)
+            # Answered with 204 No Content.
+            self._client.send("POST", "youtube/v3/comments/setModerationStatus", params=params)
         except PlatformError as exc:
             if exc.gone:
                 raise PlatformError(_GONE, details=exc.details, gone=True) from exc
@@ -345,13 +324,6 @@ class YouTubeConnector(Connector):
             return False  # cannot tell: the original error stands
 
 
-class _YouTubeClient(ApiClient):
-    """The shared client, plus calls answered with 204 No Content (setModerationStatus)."""
-
-    def send_no_content(self, method: str, path: str, params: Params) -> None:
-        self._send(method, path, params, None)  # retries, errors and scrubbing as any call
-
-
 # --- errors ---------------------------------------------------------------------------
 
 
@@ -366,7 +338,7 @@ def seconds_until_quota_reset(now: datetime | None = None) -> float:
 
 def google_error(response: requests.Response) -> PlatformError:
     """A Google error envelope as a message a moderator can act on."""
-    error = _error_object(response)
+    error = _dict(error_body(response).get("error"))
     items = [e for e in _list(error.get("errors")) if isinstance(e, dict)]
     first: Mapping[str, Any] = items[0] if items else {}
     reason = str(first.get("reason") or error.get("status") or "")
@@ -437,30 +409,10 @@ def google_error(response: requests.Response) -> PlatformError:
     )
 
 
-def _error_object(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 def _reason(error: PlatformError) -> str:
     """The Google `reason` that `google_error` wrote into the details."""
     found = _REASON.search(error.details)
     return found.group(1) if found else ""
-
-
-@contextmanager
-def _about(gone_message: str) -> Iterator[None]:
-    """Say which object is missing when YouTube answers "not found"."""
-    try:
-        yield
-    except PlatformError as exc:
-        if not exc.gone:
-            raise
-        raise PlatformError(gone_message, details=exc.details, gone=True) from exc
 
 
 # --- cursors --------------------------------------------------------------------------

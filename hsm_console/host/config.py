@@ -17,13 +17,11 @@ from hsm_console.errors import ConfigurationError
 
 APP_DIRS = PlatformDirs(appname="HSM Console", appauthor="City of Highland")
 ENV_DATABASE_URL = "HSM_DATABASE_URL"
-DEFAULT_GRAPH_API_VERSION = "v25.0"
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    graph_api_version: str = DEFAULT_GRAPH_API_VERSION
 
 
 def config_file() -> Path:
@@ -45,7 +43,4 @@ def load_settings(database: str | None = None) -> Settings:
     url = database or os.environ.get(ENV_DATABASE_URL) or file_values.get("database_url")
     if url is not None and not isinstance(url, str):
         raise ConfigurationError(f"{path}: database_url must be text.")
-    version = file_values.get("graph_api_version", DEFAULT_GRAPH_API_VERSION)
-    if not isinstance(version, str):
-        raise ConfigurationError(f"{path}: graph_api_version must be text such as 'v25.0'.")
-    return Settings(database_url=url or default_database_url(), graph_api_version=version)
+    return Settings(database_url=url or default_database_url())

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import requests
 
-from hsm_console.connectors import connector_class, open_connector
-from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.instagram import InstagramConnector
 from hsm_console.errors import ConfigurationError, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
 from hsm_sandbox.instagram import (
     IG_USER_ID,
@@ -26,9 +22,7 @@ from hsm_sandbox.instagram import (
     InstagramSandbox,
     seed_account,
 )
-from tests.sandbox_fixtures import FAST
-
-pytest_plugins = ["tests.sandbox_fixtures"]
+from tests.connectors.conftest import Make, all_comments, all_posts, by_id
 
 SECRET = "IGQVJsecret-instagram-token-0123456789"
 V = "v25.0"
@@ -38,60 +32,12 @@ HOSTILE = (
     "agenda\u202efdp.exe =SUM(A1) 🎉 שלום"
 )
 
-MakeIg = Callable[..., InstagramConnector]
-
 
 @pytest.fixture
 def ig(sandbox_server: SandboxServer) -> InstagramSandbox:
     platform = sandbox_server.state["instagram"]
     assert isinstance(platform, InstagramSandbox)
     return platform
-
-
-@pytest.fixture
-def make_ig(sandbox_server: SandboxServer) -> Iterator[MakeIg]:
-    """Builds Instagram connectors against the sandbox; closes them after the test."""
-    made: list[InstagramConnector] = []
-
-    def make(token: str = SANDBOX_TOKEN, **settings: Any) -> InstagramConnector:
-        site = SiteConfig(IG_USER_ID, sandbox_server.url + PREFIX, token, {**FAST, **settings})
-        connector = InstagramConnector(site)
-        made.append(connector)
-        return connector
-
-    yield make
-    for connector in made:
-        connector.close()
-
-
-def all_posts(connector: InstagramConnector) -> list[RemotePost]:
-    posts: list[RemotePost] = []
-    cursor: str | None = None
-    while True:
-        page = connector.list_posts(cursor)
-        posts.extend(page.items)
-        if page.next_cursor is None:
-            return posts
-        cursor = page.next_cursor
-
-
-def all_comments(
-    connector: InstagramConnector,
-    media_id: str,
-    cursor: str | None = None,
-    since: datetime | None = None,
-) -> list[RemoteComment]:
-    comments: list[RemoteComment] = []
-    while True:
-        page = connector.list_comments(media_id, cursor, since)
-        comments.extend(page.items)
-        if page.next_cursor is None:
-            return comments
-        cursor = page.next_cursor
-
-
-def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
-    return {c.external_id: c for c in comments}
 
 
 def first_media(ig: InstagramSandbox) -> IgMedia:
@@ -108,16 +54,19 @@ def a_thread(ig: InstagramSandbox) -> tuple[IgComment, IgComment]:
 # --- seed -----------------------------------------------------------------------------
 
 
-def test_seed_is_one_parks_account_drawn_from_the_demo_seed(ig: InstagramSandbox) -> None:
+def test_seed_is_one_parks_account_drawn_from_its_own_seed(ig: InstagramSandbox) -> None:
     media, comments = seed_account(seed.DEMO)
     assert (media, comments) == (ig.media, ig.seeded) == seed_account(seed.build())
+    own = seed.DEMO.of("instagram")
+    assert [m.caption for m in media] == [p.message for p in own.posts]
     assert len(media) == 3
-    assert 40 <= len(comments) <= 60
     assert len({c.id for c in comments}) == len(comments)
     assert any(c.parent_id for c in comments)
     sources = [c.source for c in comments if c.source is not None]
-    assert len(sources) == len(comments)
+    assert sources == list(own.comments)  # every comment and reply of its seed, once
     assert all(c.text == s.message for c, s in zip(comments, sources, strict=True))
+    # Its own voice: none of Facebook's texts (a demo user would see them twice).
+    assert not {c.text for c in comments} & {c.message for c in seed.DEMO.comments}
     assert {t for s in sources for t in s.tags} >= {
         "script",
         "img-onerror",
@@ -134,8 +83,8 @@ def test_seed_is_one_parks_account_drawn_from_the_demo_seed(ig: InstagramSandbox
 # --- listing --------------------------------------------------------------------------
 
 
-def test_lists_every_media_and_comment_once(ig: InstagramSandbox, make_ig: MakeIg) -> None:
-    connector = make_ig(page_size=2)  # small pages: many cursors
+def test_lists_every_media_and_comment_once(ig: InstagramSandbox, make: Make) -> None:
+    connector = make(InstagramConnector, page_size=2)  # small pages: many cursors
     posts = all_posts(connector)
     newest_first = sorted(ig.media, key=lambda m: m.timestamp, reverse=True)
     assert [p.external_id for p in posts] == [m.id for m in newest_first]
@@ -148,7 +97,7 @@ def test_lists_every_media_and_comment_once(ig: InstagramSandbox, make_ig: MakeI
         assert post.raw["media_type"] == media.media_type
     seen: list[str] = []
     for media in ig.media:
-        comments = all_comments(make_ig(page_size=3), media.id)
+        comments = all_comments(make(InstagramConnector, page_size=3), media.id)
         seen.extend(c.external_id for c in comments)
         expected = {c.id: c for c in ig.comments_on(media.id)}
         assert len(comments) == len(expected)
@@ -177,11 +126,9 @@ def test_lists_every_media_and_comment_once(ig: InstagramSandbox, make_ig: MakeI
     assert len(seen) == len(set(seen)) == len(ig.seeded)
 
 
-def test_replies_follow_their_parent_on_the_same_page(
-    ig: InstagramSandbox, make_ig: MakeIg
-) -> None:
+def test_replies_follow_their_parent_on_the_same_page(ig: InstagramSandbox, make: Make) -> None:
     parent, reply = a_thread(ig)
-    connector = make_ig(page_size=1)  # one thread per page
+    connector = make(InstagramConnector, page_size=1)  # one thread per page
     page = connector.list_comments(parent.media_id)
     while parent.id not in by_id(page.items):
         page = connector.list_comments(parent.media_id, page.next_cursor)
@@ -191,7 +138,7 @@ def test_replies_follow_their_parent_on_the_same_page(
 
 
 def test_long_thread_is_completed_from_the_replies_edge(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
     parent, _ = a_thread(ig)
     later = parent.timestamp + timedelta(days=1)
@@ -204,7 +151,7 @@ def test_long_thread_is_completed_from_the_replies_edge(
         )
         for n in range(NESTED_REPLIES + 5)
     ]
-    got = all_comments(make_ig(page_size=4), parent.media_id)
+    got = all_comments(make(InstagramConnector, page_size=4), parent.media_id)
     ids = [c.external_id for c in got]
     assert len(ids) == len(set(ids)) == len(ig.comments_on(parent.media_id))
     thread = [c for c in got if c.parent_external_id == parent.id]
@@ -213,23 +160,21 @@ def test_long_thread_is_completed_from_the_replies_edge(
     assert sandbox_server.requests_seen("GET", f"{parent.id}/replies")
 
 
-def test_since_keeps_newer_comments_only(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+def test_since_keeps_newer_comments_only(ig: InstagramSandbox, make: Make) -> None:
     media = first_media(ig)
-    everything = all_comments(make_ig(page_size=5), media.id)
+    everything = all_comments(make(InstagramConnector, page_size=5), media.id)
     since = sorted(c.created_at for c in everything)[len(everything) // 2]
-    newer = all_comments(make_ig(page_size=5), media.id, since=since)
+    newer = all_comments(make(InstagramConnector, page_size=5), media.id, since=since)
     assert {c.external_id for c in newer} == {
         c.external_id for c in everything if c.created_at >= since
     }
-    naive = all_comments(make_ig(page_size=5), media.id, since=since.replace(tzinfo=None))
-    assert [c.external_id for c in naive] == [c.external_id for c in newer]
 
 
 def test_permalink_is_read_when_posts_were_not_listed(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
     media = first_media(ig)
-    connector = make_ig()
+    connector = make(InstagramConnector)
     comments = connector.list_comments(media.id).items
     assert {c.permalink for c in comments} == {media.permalink}
     connector.list_comments(media.id)
@@ -239,8 +184,8 @@ def test_permalink_is_read_when_posts_were_not_listed(
 # --- moderation -----------------------------------------------------------------------
 
 
-def test_hide_unhide_remove_round_trip(ig: InstagramSandbox, make_ig: MakeIg) -> None:
-    connector = make_ig()
+def test_hide_unhide_remove_round_trip(ig: InstagramSandbox, make: Make) -> None:
+    connector = make(InstagramConnector)
     parent, reply = a_thread(ig)
     assert connector.fetch_state(reply.id) is PlatformState.VISIBLE
 
@@ -263,9 +208,9 @@ def test_hide_unhide_remove_round_trip(ig: InstagramSandbox, make_ig: MakeIg) ->
 
 
 def test_comment_deleted_by_its_author(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
-    connector = make_ig()
+    connector = make(InstagramConnector)
     comment = ig.seeded[0]
     ig.delete_comment(comment.id)
     assert connector.fetch_state(comment.id) is PlatformState.REMOVED
@@ -287,61 +232,15 @@ def test_capabilities_describe_instagram() -> None:
     assert caps.daily_quota is None
 
 
-def test_registered_for_instagram(sandbox_server: SandboxServer) -> None:
-    assert connector_class(Platform.INSTAGRAM) is InstagramConnector
-    site = SiteConfig(IG_USER_ID, sandbox_server.url + PREFIX, SANDBOX_TOKEN, FAST)
-    connector = open_connector(Platform.INSTAGRAM, site)
-    try:
-        assert connector.list_posts().items
-    finally:
-        connector.close()
-
-
 # --- faults ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "extra", "message"),
-    [
-        ("too_many_requests", {"seconds": 30}, "about 30 seconds"),
-        ("rate_limit", {"seconds": 120}, "about 2 minutes"),
-        ("server_error", {"times": None}, "temporary problem"),
-        ("slow", {"times": None, "seconds": 5}, r"did not answer within 0\.3 seconds"),
-        ("malformed", {}, "cannot read"),
-    ],
-)
-def test_failure_mid_listing_then_resume_from_the_last_cursor(
-    sandbox_server: SandboxServer,
-    ig: InstagramSandbox,
-    make_ig: MakeIg,
-    kind: str,
-    extra: dict[str, Any],
-    message: str,
-) -> None:
-    media = first_media(ig)
-    everything = [c.external_id for c in all_comments(make_ig(page_size=4), media.id)]
-    connector = make_ig(page_size=4, timeout=0.3, retries=1)
-    first = connector.list_comments(media.id)
-    assert first.next_cursor is not None
-    sandbox_server.faults.add(kind, method="GET", path="/comments", **extra)
-    started = time.monotonic()
-    with pytest.raises(PlatformError, match=message) as caught:
-        connector.list_comments(media.id, first.next_cursor)
-    assert caught.value.retryable
-    assert time.monotonic() - started < 2.5
-    sandbox_server.faults.clear()
-    rest = all_comments(connector, media.id, first.next_cursor)
-    resumed = [c.external_id for c in first.items + rest]
-    assert resumed == everything
-    assert len(set(resumed)) == len(resumed)
-
-
 def test_rate_limit_80002_waits_the_minutes_instagram_names(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
     sandbox_server.faults.add("rate_limit", seconds=15 * 60)
     with pytest.raises(PlatformError, match=r"Instagram is limiting.*about 15 minutes") as caught:
-        make_ig().remove(ig.seeded[0].id)
+        make(InstagramConnector).remove(ig.seeded[0].id)
     assert caught.value.retryable
     assert caught.value.retry_after == 15 * 60
     assert "80002" in caught.value.details
@@ -350,25 +249,24 @@ def test_rate_limit_80002_waits_the_minutes_instagram_names(
 
 
 def test_server_error_once_is_retried(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
     sandbox_server.faults.add("server_error", method="POST")
-    make_ig().hide(ig.seeded[1].id)
+    make(InstagramConnector).hide(ig.seeded[1].id)
     assert ig.is_hidden(ig.seeded[1].id)
     assert len(sandbox_server.requests_seen("POST")) == 2
 
 
-def test_revoked_token_says_renew_and_never_shows_the_token(
+def test_revoked_token_says_renew(
     sandbox_server: SandboxServer,
     ig: InstagramSandbox,
-    make_ig: MakeIg,
-    caplog: pytest.LogCaptureFixture,
+    make: Make,
 ) -> None:
     ig.set_token(SECRET)
-    connector = make_ig(token=SECRET)
+    connector = make(InstagramConnector, token=SECRET)
     assert connector.list_posts().items  # the token works until it is revoked
     sandbox_server.faults.add("revoked_token")
-    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+    with pytest.raises(PlatformError) as caught:
         connector.list_posts()
     error = caught.value
     assert str(error) == (
@@ -376,40 +274,25 @@ def test_revoked_token_says_renew_and_never_shows_the_token(
         "ask an administrator to renew it."
     )
     assert not error.retryable
-    for text in (str(error), error.details, repr(error), repr(connector), caplog.text):
-        assert SECRET not in text
     for seen in sandbox_server.requests_seen():
-        assert SECRET not in seen.path + seen.query_string
         assert seen.headers["authorization"] == f"Bearer {SECRET}"
 
 
-def test_wrong_token_is_explained(make_ig: MakeIg) -> None:
+def test_wrong_token_is_explained(make: Make) -> None:
     with pytest.raises(PlatformError, match="expired or was revoked") as caught:
-        make_ig(token=SECRET).list_posts()
+        make(InstagramConnector, token=SECRET).list_posts()
     assert SECRET not in str(caught.value) + caught.value.details
 
 
 def test_missing_permission_names_the_permission(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make
 ) -> None:
     sandbox_server.faults.add("permission", method="POST")
     with pytest.raises(PlatformError, match="instagram_manage_comments") as caught:
-        make_ig().hide(ig.seeded[0].id)
+        make(InstagramConnector).hide(ig.seeded[0].id)
     assert "Facebook" not in str(caught.value)
     assert not caught.value.retryable
     assert not ig.is_hidden(ig.seeded[0].id)
-
-
-def test_unreachable_platform() -> None:
-    with SandboxServer() as stopped:
-        url = stopped.url
-    connector = InstagramConnector(SiteConfig(IG_USER_ID, url + PREFIX, SANDBOX_TOKEN, FAST))
-    try:
-        with pytest.raises(PlatformError, match="could not reach Instagram") as caught:
-            connector.list_posts()
-    finally:
-        connector.close()
-    assert caught.value.retryable
 
 
 # --- malformed payloads ---------------------------------------------------------------
@@ -417,7 +300,7 @@ def test_unreachable_platform() -> None:
 
 @pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
-    ig: InstagramSandbox, make_ig: MakeIg, caplog: pytest.LogCaptureFixture
+    ig: InstagramSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     media = first_media(ig)
     last = max(c.timestamp for c in ig.seeded) + timedelta(minutes=1)
@@ -452,7 +335,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
     ig.add_comment(media.id, "no id", timestamp=last, extra={"id": None})
 
     with caplog.at_level(logging.WARNING):
-        got = by_id(all_comments(make_ig(page_size=5), media.id))
+        got = by_id(all_comments(make(InstagramConnector, page_size=5), media.id))
 
     # Every comment but the one without an id, plus the one readable nested reply.
     assert set(got) == {c.id for c in ig.comments_on(media.id) if c.text != "no id"} | {
@@ -476,11 +359,11 @@ def test_malformed_comments_are_listed_with_raw_kept(
 
 
 def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(
-    ig: InstagramSandbox, make_ig: MakeIg
+    ig: InstagramSandbox, make: Make
 ) -> None:
     media = first_media(ig)
     broken = ig.add_comment(media.id, "", text_bytes=b"caf\xe9 \xff\xfe ok \xc3")
-    got = by_id(all_comments(make_ig(page_size=5), media.id))
+    got = by_id(all_comments(make(InstagramConnector, page_size=5), media.id))
     assert len(got) == len(ig.comments_on(media.id))
     assert got[broken].text == "caf\ufffd \ufffd\ufffd ok \ufffd"
     assert got[broken].raw["text"] == got[broken].text
@@ -500,10 +383,10 @@ def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(
     ],
 )
 def test_unreadable_page_is_a_clear_retryable_error(
-    sandbox_server: SandboxServer, ig: InstagramSandbox, make_ig: MakeIg, body: str
+    sandbox_server: SandboxServer, ig: InstagramSandbox, make: Make, body: str
 ) -> None:
     sandbox_server.faults.add("malformed", path="/comments", body=body)
-    connector = make_ig()
+    connector = make(InstagramConnector)
     with pytest.raises(PlatformError, match="Instagram") as caught:
         connector.list_comments(first_media(ig).id)
     assert caught.value.retryable
@@ -514,14 +397,14 @@ def test_unreadable_page_is_a_clear_retryable_error(
 # --- text exactly as stored -----------------------------------------------------------
 
 
-def test_hostile_and_huge_text_comes_back_exactly(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+def test_hostile_and_huge_text_comes_back_exactly(ig: InstagramSandbox, make: Make) -> None:
     megabyte = (HOSTILE + " ") * (1_050_000 // len((HOSTILE + " ").encode()))
     hostile = ig.add_comment(ig.media[1].id, HOSTILE)
     huge = ig.add_comment(ig.media[1].id, megabyte)
     tagged = [c for c in ig.seeded if c.source is not None and c.source.tags]
     got: dict[str, RemoteComment] = {}
     for media in ig.media:
-        got.update(by_id(all_comments(make_ig(), media.id)))
+        got.update(by_id(all_comments(make(InstagramConnector), media.id)))
     for comment in tagged:
         assert got[comment.id].text.encode("utf-8") == comment.text.encode("utf-8")
     assert got[hostile].text == HOSTILE
@@ -529,9 +412,9 @@ def test_hostile_and_huge_text_comes_back_exactly(ig: InstagramSandbox, make_ig:
     assert got[huge].text == megabyte
 
 
-def test_an_author_edit_shows_the_new_text(ig: InstagramSandbox, make_ig: MakeIg) -> None:
+def test_an_author_edit_shows_the_new_text(ig: InstagramSandbox, make: Make) -> None:
     _, reply = a_thread(ig)
-    connector = make_ig()
+    connector = make(InstagramConnector)
     assert by_id(all_comments(connector, reply.media_id))[reply.id].text == reply.text
     ig.edit_comment(reply.id, "Edited: never mind <b>all</b> that")
     assert by_id(all_comments(connector, reply.media_id))[reply.id].text == (
@@ -551,8 +434,8 @@ def test_bad_settings_are_configuration_errors(settings: dict[str, object]) -> N
         InstagramConnector(SiteConfig(IG_USER_ID, "http://127.0.0.1:9", SANDBOX_TOKEN, settings))
 
 
-def test_ids_cannot_change_the_path(sandbox_server: SandboxServer, make_ig: MakeIg) -> None:
-    assert make_ig().fetch_state(f"../{IG_USER_ID}") is PlatformState.REMOVED
+def test_ids_cannot_change_the_path(sandbox_server: SandboxServer, make: Make) -> None:
+    assert make(InstagramConnector).fetch_state(f"../{IG_USER_ID}") is PlatformState.REMOVED
     (seen,) = sandbox_server.requests_seen()
     assert seen.path == f"{PREFIX}/{V}/..%2F{IG_USER_ID}"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import quote
@@ -12,8 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from hsm_console.connectors import connector_class
-from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.linkedin import (
     ACCESS_DENIED,
     MEMBER_COMMENT_REFUSED,
@@ -21,13 +19,11 @@ from hsm_console.connectors.linkedin import (
     LinkedInRefused,
 )
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
 from hsm_sandbox.linkedin import ORGANIZATION, LinkedInSandbox, SandboxComment
 from tests.conftest import RECENT_SEED
-from tests.sandbox_fixtures import FAST
-
-pytest_plugins = ["tests.sandbox_fixtures"]
+from tests.connectors.conftest import Make, all_comments, all_posts, by_id
 
 SECRET = "AQVsecret-linkedin-member-token-0123456789"
 HIDE_REFUSED = (
@@ -35,60 +31,10 @@ HIDE_REFUSED = (
     "Flag it and open the permalink; LinkedIn offers no hide."
 )
 
-MakeLinkedIn = Callable[..., LinkedInConnector]
-
 
 @pytest.fixture
 def linkedin(sandbox_server: SandboxServer) -> LinkedInSandbox:
     return cast(LinkedInSandbox, sandbox_server.state["linkedin"])
-
-
-@pytest.fixture
-def make_linkedin(sandbox_server: SandboxServer) -> Iterator[MakeLinkedIn]:
-    """Builds LinkedIn connectors against the sandbox; closes them after the test."""
-    made: list[LinkedInConnector] = []
-
-    def make(
-        token: str = SANDBOX_TOKEN, organization: str = ORGANIZATION, **settings: Any
-    ) -> LinkedInConnector:
-        site = SiteConfig(
-            organization, f"{sandbox_server.url}/linkedin", token, {**FAST, **settings}
-        )
-        connector = LinkedInConnector(site)
-        made.append(connector)
-        return connector
-
-    yield make
-    for connector in made:
-        connector.close()
-
-
-def all_posts(connector: LinkedInConnector) -> list[RemotePost]:
-    posts: list[RemotePost] = []
-    cursor: str | None = None
-    while True:
-        page = connector.list_posts(cursor)
-        posts.extend(page.items)
-        if page.next_cursor is None:
-            return posts
-        cursor = page.next_cursor
-
-
-def all_comments(
-    connector: LinkedInConnector, post_urn: str, cursor: str | None = None
-) -> list[RemoteComment]:
-    """Every comment from `cursor` on, following the start offsets to the end."""
-    comments: list[RemoteComment] = []
-    while True:
-        page = connector.list_comments(post_urn, cursor)
-        comments.extend(page.items)
-        if page.next_cursor is None:
-            return comments
-        cursor = page.next_cursor
-
-
-def by_urn(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
-    return {c.external_id: c for c in comments}
 
 
 def busiest_post(linkedin: LinkedInSandbox) -> str:
@@ -108,9 +54,9 @@ def member_comment(linkedin: LinkedInSandbox) -> SandboxComment:
 
 
 def test_lists_every_post_and_comment_once_with_replies_flattened(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    make: Make, linkedin: LinkedInSandbox
 ) -> None:
-    connector = make_linkedin(page_size=2)  # small pages: many start offsets
+    connector = make(LinkedInConnector, page_size=2)  # small pages: many start offsets
     posts = all_posts(connector)
     assert [p.external_id for p in posts] == linkedin.post_urns()
     assert len(posts) == 3
@@ -139,19 +85,17 @@ def _all(linkedin: LinkedInSandbox) -> list[SandboxComment]:
     return [c for urn in linkedin.post_urns() for c in linkedin.comments(urn)]
 
 
-def test_posts_have_text_time_and_permalink(make_linkedin: MakeLinkedIn) -> None:
-    post = make_linkedin().list_posts().items[0]
+def test_posts_have_text_time_and_permalink(make: Make) -> None:
+    post = make(LinkedInConnector).list_posts().items[0]
     assert post.text
     assert post.created_at.tzinfo is UTC
     assert post.permalink == f"https://www.linkedin.com/feed/update/{post.external_id}/"
     assert post.raw["author"] == ORGANIZATION
 
 
-def test_replies_carry_their_parent_and_a_permalink(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
-) -> None:
+def test_replies_carry_their_parent_and_a_permalink(make: Make, linkedin: LinkedInSandbox) -> None:
     post_urn = busiest_post(linkedin)
-    got = all_comments(make_linkedin(page_size=3), post_urn)
+    got = all_comments(make(LinkedInConnector, page_size=3), post_urn)
     positions = {c.external_id: i for i, c in enumerate(got)}
     reply = next(c for c in got if c.parent_external_id)
     assert reply.parent_external_id is not None
@@ -169,12 +113,12 @@ def test_replies_carry_their_parent_and_a_permalink(
 
 
 def test_the_pages_own_comments_are_named_as_the_page(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    make: Make, linkedin: LinkedInSandbox
 ) -> None:
-    connector = make_linkedin()
+    connector = make(LinkedInConnector)
     listed: dict[str, RemoteComment] = {}
     for post_urn in linkedin.post_urns():
-        listed.update(by_urn(all_comments(connector, post_urn)))
+        listed.update(by_id(all_comments(connector, post_urn)))
     own = linkedin.org_comment_urns()
     assert len(own) == 2
     for urn in own:
@@ -187,9 +131,9 @@ def test_the_pages_own_comments_are_named_as_the_page(
 
 
 def test_urns_are_percent_encoded_and_headers_sent(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    sandbox_server: SandboxServer, make: Make, linkedin: LinkedInSandbox
 ) -> None:
-    connector = make_linkedin(page_size=5)
+    connector = make(LinkedInConnector, page_size=5)
     all_comments(connector, busiest_post(linkedin))
     own = linkedin.org_comment_urns()[0]
     assert connector.fetch_state(own) is PlatformState.VISIBLE
@@ -210,17 +154,14 @@ def test_urns_are_percent_encoded_and_headers_sent(
 # --- moderation -----------------------------------------------------------------------
 
 
-def test_hide_and_unhide_are_not_possible_and_send_nothing(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
-) -> None:
-    connector = make_linkedin()
+def test_hide_and_unhide_say_what_to_do_instead(make: Make, linkedin: LinkedInSandbox) -> None:
+    connector = make(LinkedInConnector)
     urn = member_comment(linkedin).urn
     with pytest.raises(NotPossible) as caught:
         connector.apply(Action.HIDE, urn)
     assert str(caught.value) == HIDE_REFUSED
     with pytest.raises(NotPossible, match="LinkedIn does not allow the City to unhide"):
         connector.unhide(urn)
-    assert sandbox_server.requests_seen() == []
     caps = LinkedInConnector.capabilities
     assert not caps.allows(Action.HIDE)
     assert not caps.allows(Action.UNHIDE)
@@ -228,25 +169,23 @@ def test_hide_and_unhide_are_not_possible_and_send_nothing(
     assert caps.allows(Action.FLAG)
 
 
-def test_removing_the_pages_own_comment_works(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
-) -> None:
-    connector = make_linkedin()
+def test_removing_the_pages_own_comment_works(make: Make, linkedin: LinkedInSandbox) -> None:
+    connector = make(LinkedInConnector)
     own = linkedin.org_comment_urns()[0]
-    post_urn = next(p for p in linkedin.post_urns() if own in by_urn(all_comments(connector, p)))
+    post_urn = next(p for p in linkedin.post_urns() if own in by_id(all_comments(connector, p)))
     connector.apply(Action.REMOVE, own)
     assert linkedin.is_deleted(own)
     assert connector.fetch_state(own) is PlatformState.REMOVED
-    assert own not in by_urn(all_comments(connector, post_urn))
+    assert own not in by_id(all_comments(connector, post_urn))
     with pytest.raises(PlatformError, match="no longer exists on LinkedIn") as caught:
         connector.remove(own)
     assert caught.value.gone
 
 
 def test_removing_a_members_comment_is_refused_in_plain_words(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    sandbox_server: SandboxServer, make: Make, linkedin: LinkedInSandbox
 ) -> None:
-    connector = make_linkedin()
+    connector = make(LinkedInConnector)
     urn = member_comment(linkedin).urn
     with pytest.raises(LinkedInRefused) as caught:
         connector.apply(Action.REMOVE, urn)
@@ -264,12 +203,12 @@ def test_removing_a_members_comment_is_refused_in_plain_words(
 
 
 def test_a_refused_delete_of_the_pages_own_comment_names_the_permission(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    sandbox_server: SandboxServer, make: Make, linkedin: LinkedInSandbox
 ) -> None:
     own = linkedin.org_comment_urns()[0]
     sandbox_server.faults.add("permission", method="DELETE")
     with pytest.raises(PlatformError) as caught:
-        make_linkedin().remove(own)
+        make(LinkedInConnector).remove(own)
     assert not isinstance(caught.value, LinkedInRefused)
     assert str(caught.value) == ACCESS_DENIED
     assert "w_organization_social_feed" in str(caught.value)
@@ -277,9 +216,9 @@ def test_a_refused_delete_of_the_pages_own_comment_names_the_permission(
 
 
 def test_comment_deleted_by_its_author(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    sandbox_server: SandboxServer, make: Make, linkedin: LinkedInSandbox
 ) -> None:
-    connector = make_linkedin()
+    connector = make(LinkedInConnector)
     post_urn = busiest_post(linkedin)
     parent = next(
         c
@@ -295,17 +234,17 @@ def test_comment_deleted_by_its_author(
     assert caught.value.gone
     assert not caught.value.retryable
     assert len(sandbox_server.requests_seen("DELETE")) == 1
-    listed = by_urn(all_comments(connector, post_urn))
+    listed = by_id(all_comments(connector, post_urn))
     assert parent.urn not in listed
     assert reply.urn not in listed
 
 
 def test_an_id_that_is_not_a_comment_urn_is_refused_without_a_call(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn
+    sandbox_server: SandboxServer, make: Make
 ) -> None:
     for bad in ("12345", "urn:li:comment:(../../x)", "urn:li:share:1"):
         with pytest.raises(PlatformError, match="not a LinkedIn comment id"):
-            make_linkedin().remove(bad)
+            make(LinkedInConnector).remove(bad)
     assert sandbox_server.requests_seen() == []
 
 
@@ -314,7 +253,7 @@ def test_an_id_that_is_not_a_comment_urn_is_refused_without_a_call(
 
 @pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox, caplog: pytest.LogCaptureFixture
+    make: Make, linkedin: LinkedInSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     post_urn = linkedin.post_urns()[-1]
     no_author = linkedin.add_comment(post_urn, "who wrote this?", omit=["actor", "created"])
@@ -337,7 +276,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
     linkedin.add_comment(post_urn, "no id at all", extra={"id": None, "commentUrn": None})
 
     with caplog.at_level(logging.WARNING):
-        got = by_urn(all_comments(make_linkedin(page_size=3), post_urn))
+        got = by_id(all_comments(make(LinkedInConnector, page_size=3), post_urn))
 
     assert "without an id" in caplog.text
     assert len(got) == len(linkedin.comments(post_urn)) - 1  # all but the one without an id
@@ -356,15 +295,13 @@ def test_malformed_comments_are_listed_with_raw_kept(
     # Without commentUrn the connector builds one on the post, which LinkedIn accepts too.
     built = f"urn:li:comment:({post_urn},{no_urn.rsplit(',', 1)[1]}"
     assert got[built].text == "built from the id"
-    assert make_linkedin().fetch_state(built) is PlatformState.VISIBLE
+    assert make(LinkedInConnector).fetch_state(built) is PlatformState.VISIBLE
 
 
-def test_invalid_utf8_in_one_comment_spares_the_rest(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
-) -> None:
+def test_invalid_utf8_in_one_comment_spares_the_rest(make: Make, linkedin: LinkedInSandbox) -> None:
     post_urn = busiest_post(linkedin)
     broken = linkedin.add_comment(post_urn, "", text_bytes=b"caf\xe9 \xff\xfe ok")
-    got = all_comments(make_linkedin(page_size=50), post_urn)
+    got = all_comments(make(LinkedInConnector, page_size=50), post_urn)
     texts = {c.external_id: c.text for c in got}
     assert texts[broken] == "caf\ufffd \ufffd\ufffd ok"
     for want in linkedin.comments(post_urn):
@@ -373,40 +310,36 @@ def test_invalid_utf8_in_one_comment_spares_the_rest(
 
 
 @pytest.mark.parametrize("body", ['{"elements": [{"id": "1", "mess', "[1, 2]", "", "<html>"])
-def test_unreadable_answer(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, body: str
-) -> None:
+def test_unreadable_answer(sandbox_server: SandboxServer, make: Make, body: str) -> None:
     sandbox_server.faults.add("malformed", body=body)
     with pytest.raises(PlatformError, match="answered with something the console cannot read"):
-        make_linkedin().list_posts()
+        make(LinkedInConnector).list_posts()
 
 
 def test_hostile_and_very_long_text_comes_back_exactly(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    make: Make, linkedin: LinkedInSandbox
 ) -> None:
     post_urn = busiest_post(linkedin)
     megabyte = '<script>alert(1)</script>\u202e=SUM(A1)\x00\x07\x1b[2J 🎉 "q" \\ ' * 20_000
     added = linkedin.add_comment(post_urn, megabyte)
     hostile = [(c.urn, c.seed) for c in _all(linkedin) if c.seed is not None and c.seed.tags]
     assert {t for _, seed in hostile for t in seed.tags} >= {"html", "script", "formula", "emoji"}
-    connector = make_linkedin()
+    connector = make(LinkedInConnector)
     got: dict[str, RemoteComment] = {}
     for urn in linkedin.post_urns():
-        got.update(by_urn(all_comments(connector, urn)))
+        got.update(by_id(all_comments(connector, urn)))
     for urn, seed in hostile:
         assert got[urn].text.encode("utf-8") == seed.message.encode("utf-8")
     assert len(got[added].text.encode("utf-8")) > 1_000_000
     assert got[added].text == megabyte
 
 
-def test_an_author_edit_shows_the_new_text_and_time(
-    make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
-) -> None:
+def test_an_author_edit_shows_the_new_text_and_time(make: Make, linkedin: LinkedInSandbox) -> None:
     post_urn = busiest_post(linkedin)
     target = linkedin.comments(post_urn)[2]
     edited_at = datetime(2026, 3, 3, 9, 30, 15, 250_000, tzinfo=UTC)
     linkedin.edit_comment(target.urn, "Edited: never mind, found it.", edited_at)
-    got = by_urn(all_comments(make_linkedin(), post_urn))
+    got = by_id(all_comments(make(LinkedInConnector), post_urn))
     assert got[target.urn].text == "Edited: never mind, found it."
     assert got[target.urn].updated_at == edited_at
     assert target.seed is not None
@@ -417,60 +350,53 @@ def test_an_author_edit_shows_the_new_text_and_time(
 # --- errors ---------------------------------------------------------------------------
 
 
-def test_revoked_token_says_renew_and_never_shows_the_token(
+def test_revoked_token_says_renew(
     sandbox_server: SandboxServer,
-    make_linkedin: MakeLinkedIn,
+    make: Make,
     linkedin: LinkedInSandbox,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     linkedin.set_token(SECRET)
-    connector = make_linkedin(token=SECRET)
+    connector = make(LinkedInConnector, token=SECRET)
     assert connector.list_posts().items  # the token works until it is revoked
     sandbox_server.faults.add("revoked_token")
-    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+    with pytest.raises(PlatformError) as caught:
         connector.list_posts()
     error = caught.value
     assert "expired or was revoked" in str(error)
     assert "renew" in str(error)
     assert not error.retryable
     assert "REVOKED_ACCESS_TOKEN" in error.details
-    for text in (str(error), error.details, repr(error), repr(connector), caplog.text):
-        assert SECRET not in text
-    for seen in sandbox_server.requests_seen():
-        assert SECRET not in seen.path + seen.query_string
 
 
-def test_wrong_token_is_explained(make_linkedin: MakeLinkedIn) -> None:
+def test_wrong_token_is_explained(make: Make) -> None:
     with pytest.raises(PlatformError, match="expired or was revoked") as caught:
-        make_linkedin(token=SECRET).list_posts()
+        make(LinkedInConnector, token=SECRET).list_posts()
     assert "INVALID_ACCESS_TOKEN" in caught.value.details
     assert SECRET not in str(caught.value) + caught.value.details
 
 
 def test_missing_permission_names_the_products_scopes(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn, linkedin: LinkedInSandbox
+    sandbox_server: SandboxServer, make: Make, linkedin: LinkedInSandbox
 ) -> None:
     sandbox_server.faults.add("permission", method="GET")
     with pytest.raises(PlatformError) as caught:
-        make_linkedin().list_comments(busiest_post(linkedin))
+        make(LinkedInConnector).list_comments(busiest_post(linkedin))
     assert str(caught.value) == ACCESS_DENIED
     assert "r_organization_social_feed" in str(caught.value)
     assert not caught.value.retryable
 
 
-def test_a_sunset_api_version_is_explained(make_linkedin: MakeLinkedIn) -> None:
+def test_a_sunset_api_version_is_explained(make: Make) -> None:
     with pytest.raises(PlatformError, match="newer LinkedIn API version") as caught:
-        make_linkedin(api_version="202401").list_posts()
+        make(LinkedInConnector, api_version="202401").list_posts()
     assert "202401" in caught.value.details  # not scrubbed: versions are no secret
 
 
-def test_daily_quota_waits_until_midnight_utc(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn
-) -> None:
+def test_daily_quota_waits_until_midnight_utc(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("rate_limit")
     before = datetime.now(UTC)
     with pytest.raises(PlatformError, match="daily limit") as caught:
-        make_linkedin().list_posts()
+        make(LinkedInConnector).list_posts()
     midnight = (before + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     expected = max(60.0, (midnight - before).total_seconds())
     assert caught.value.retryable
@@ -479,12 +405,10 @@ def test_daily_quota_waits_until_midnight_utc(
     assert len(sandbox_server.requests_seen()) == 1  # a rate limit is not retried
 
 
-def test_http_429_with_retry_after_is_honoured(
-    sandbox_server: SandboxServer, make_linkedin: MakeLinkedIn
-) -> None:
+def test_http_429_with_retry_after_is_honoured(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("too_many_requests", seconds=42)
     with pytest.raises(PlatformError, match="about 42 seconds") as caught:
-        make_linkedin().list_posts()
+        make(LinkedInConnector).list_posts()
     assert caught.value.retry_after == 42
 
 
@@ -501,7 +425,7 @@ def _fail_mid_listing(sandbox_server: SandboxServer, kind: str, path: str) -> di
 @pytest.mark.parametrize("where", ["first-level", "replies"])
 def test_failure_mid_listing_then_resume_skips_and_repeats_nothing(
     sandbox_server: SandboxServer,
-    make_linkedin: MakeLinkedIn,
+    make: Make,
     linkedin: LinkedInSandbox,
     kind: str,
     where: str,
@@ -523,7 +447,7 @@ def test_failure_mid_listing_then_resume_skips_and_repeats_nothing(
         .replace(")", r"\)")
     )
     collected: list[RemoteComment] = []
-    connector = make_linkedin(page_size=3)
+    connector = make(LinkedInConnector, page_size=3)
     cursor: str | None = None
     for _ in range(2):
         page = connector.list_comments(post_urn, cursor)
@@ -532,7 +456,7 @@ def test_failure_mid_listing_then_resume_skips_and_repeats_nothing(
     assert cursor == "6"
 
     settings = _fail_mid_listing(sandbox_server, kind, path)
-    failing = make_linkedin(page_size=3, **settings)
+    failing = make(LinkedInConnector, page_size=3, **settings)
     started = time.monotonic()
     with pytest.raises(PlatformError) as caught:
         failing.list_comments(post_urn, cursor)
@@ -554,7 +478,6 @@ def test_capabilities_describe_linkedin() -> None:
     assert caps.instead == "Flag it and open the permalink; LinkedIn offers no hide."
     assert not caps.removed_readable
     assert "midnight UTC" in caps.rate_limits
-    assert connector_class(Platform.LINKEDIN) is LinkedInConnector
 
 
 @pytest.mark.parametrize(
@@ -577,9 +500,9 @@ def test_bad_settings_are_configuration_errors(
         LinkedInConnector(SiteConfig(external_id, "http://127.0.0.1:9", SANDBOX_TOKEN, settings))
 
 
-def test_unreadable_cursor_is_explained(make_linkedin: MakeLinkedIn) -> None:
+def test_unreadable_cursor_is_explained(make: Make) -> None:
     with pytest.raises(PlatformError, match="sync again from the start"):
-        make_linkedin().list_posts("abc")
+        make(LinkedInConnector).list_posts("abc")
 
 
 # --- the sandbox itself ---------------------------------------------------------------

@@ -10,15 +10,14 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
+from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.facebook import FacebookConnector
 from hsm_console.connectors.http import USER_AGENT, retry_after_seconds, wait_text
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
-from tests.sandbox_fixtures import FAST, PARKS, POLICE, MakeConnector, all_comments
-
-pytest_plugins = ["tests.sandbox_fixtures"]
+from tests.connectors.conftest import Make, all_comments, all_posts, by_id
+from tests.sandbox_fixtures import PARKS, POLICE
 
 SECRET = "EAAGsecret-page-token-0123456789"
 
@@ -27,28 +26,13 @@ def parks_post() -> seed.SeedPost:
     return next(p for p in seed.DEMO.posts if p.page_id == PARKS)
 
 
-def all_posts(connector: FacebookConnector) -> list[RemotePost]:
-    posts: list[RemotePost] = []
-    cursor: str | None = None
-    while True:
-        page = connector.list_posts(cursor)
-        posts.extend(page.items)
-        if page.next_cursor is None:
-            return posts
-        cursor = page.next_cursor
-
-
-def by_id(comments: list[RemoteComment]) -> dict[str, RemoteComment]:
-    return {c.external_id: c for c in comments}
-
-
 # --- listing --------------------------------------------------------------------------
 
 
-def test_lists_every_post_and_comment_of_both_pages_once(make_connector: MakeConnector) -> None:
+def test_lists_every_post_and_comment_of_both_pages_once(make: Make) -> None:
     seen: list[str] = []
     for page_id in (PARKS, POLICE):
-        connector = make_connector(page_id, page_size=3)  # small pages: many cursors
+        connector = make(FacebookConnector, page_id, page_size=3)  # small pages: many cursors
         posts = all_posts(connector)
         assert [p.external_id for p in posts] == [
             p.id
@@ -84,27 +68,27 @@ def test_lists_every_post_and_comment_of_both_pages_once(make_connector: MakeCon
     assert len(seen) == len(set(seen)) == len(seed.SEEDED_COMMENTS)
 
 
-def test_posts_have_text_time_and_permalink(make_connector: MakeConnector) -> None:
-    post = make_connector().list_posts().items[0]
+def test_posts_have_text_time_and_permalink(make: Make) -> None:
+    post = make(FacebookConnector).list_posts().items[0]
     assert "https://www.highlandil.gov/" in post.text
     assert post.created_at.tzinfo is UTC
     assert post.permalink.startswith("https://www.facebook.com/")
     assert post.raw["id"] == post.external_id
 
 
-def test_since_narrows_to_newer_comments(make_connector: MakeConnector) -> None:
-    connector = make_connector(page_size=4)
+def test_since_narrows_to_newer_comments(make: Make) -> None:
+    connector = make(FacebookConnector, page_size=4)
     expected = seed.DEMO.comments_on(parks_post().id)
     since = expected[12].created_time
-    got = all_comments(connector, parks_post().id, since)
+    got = all_comments(connector, parks_post().id, since=since)
     assert [c.external_id for c in got] == [c.id for c in expected if c.created_time >= since]
-    naive_utc = all_comments(connector, parks_post().id, since.replace(tzinfo=None))
-    assert [c.external_id for c in naive_utc] == [c.external_id for c in got]
 
 
-def test_attachments_and_times(make_connector: MakeConnector) -> None:
+def test_attachments_and_times(make: Make) -> None:
     with_attachment = next(c for c in seed.SEEDED_COMMENTS if c.attachment)
-    got = by_id(all_comments(make_connector(with_attachment.page_id), with_attachment.post_id))
+    got = by_id(
+        all_comments(make(FacebookConnector, with_attachment.page_id), with_attachment.post_id)
+    )
     comment = got[with_attachment.id]
     assert with_attachment.attachment is not None
     assert comment.attachments == (
@@ -114,9 +98,7 @@ def test_attachments_and_times(make_connector: MakeConnector) -> None:
     assert all(c.created_at.tzinfo is UTC for c in got.values())
 
 
-def test_hostile_text_comes_back_byte_exact(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_hostile_text_comes_back_byte_exact(sandbox_server: SandboxServer, make: Make) -> None:
     megabyte = "<script>alert(1)</script>\u202e=SUM(A1) 🎉 " * 26_000
     added = sandbox_server.state.facebook.add_comment(parks_post().id, megabyte)
     hostile = [c for c in seed.SEEDED_COMMENTS if c.tags]
@@ -132,7 +114,7 @@ def test_hostile_text_comes_back_byte_exact(
     got: dict[str, RemoteComment] = {}
     for post_id in {c.post_id for c in hostile} | {parks_post().id}:
         page_id = post_id.split("_")[0]
-        got.update(by_id(all_comments(make_connector(page_id), post_id)))
+        got.update(by_id(all_comments(make(FacebookConnector, page_id), post_id)))
     for comment in hostile:
         assert got[comment.id].text.encode("utf-8") == comment.message.encode("utf-8")
     assert len(got[added].text.encode("utf-8")) > 1_000_000
@@ -142,34 +124,8 @@ def test_hostile_text_comes_back_byte_exact(
 # --- moderation round trip ------------------------------------------------------------
 
 
-def test_hide_unhide_remove_round_trip(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
-    connector = make_connector()
-    comment_id = seed.DEMO.comments_on(parks_post().id)[4].id
-    facebook = sandbox_server.state.facebook
-    assert connector.fetch_state(comment_id) is PlatformState.VISIBLE
-
-    connector.apply(Action.HIDE, comment_id)
-    assert facebook.is_hidden(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.HIDDEN
-    listed = by_id(all_comments(connector, parks_post().id))
-    assert listed[comment_id].state is PlatformState.HIDDEN
-
-    connector.apply(Action.UNHIDE, comment_id)
-    assert not facebook.is_hidden(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.VISIBLE
-
-    connector.apply(Action.REMOVE, comment_id)
-    assert facebook.is_deleted(comment_id)
-    assert connector.fetch_state(comment_id) is PlatformState.REMOVED
-    assert comment_id not in by_id(all_comments(connector, parks_post().id))
-
-
-def test_comment_deleted_by_its_author(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
-    connector = make_connector()
+def test_comment_deleted_by_its_author(sandbox_server: SandboxServer, make: Make) -> None:
+    connector = make(FacebookConnector)
     comment_id = seed.DEMO.comments_on(parks_post().id)[0].id
     sandbox_server.state.facebook.delete_comment(comment_id)
     assert connector.fetch_state(comment_id) is PlatformState.REMOVED
@@ -194,32 +150,28 @@ def test_capabilities_describe_facebook() -> None:
 # --- faults ---------------------------------------------------------------------------
 
 
-def test_server_error_once_is_retried(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_server_error_once_is_retried(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("server_error", method="GET", path="/comments")
-    comments = make_connector().list_comments(parks_post().id)
+    comments = make(FacebookConnector).list_comments(parks_post().id)
     assert comments.items
     assert len(sandbox_server.requests_seen("GET", "/comments")) == 2
 
 
-def test_server_error_forever_is_retryable_error(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_server_error_forever_is_retryable_error(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("server_error", times=None)
     with pytest.raises(PlatformError, match="temporary problem") as caught:
-        make_connector(retries=2).hide(seed.SEEDED_COMMENTS[0].id)
+        make(FacebookConnector, retries=2).hide(seed.SEEDED_COMMENTS[0].id)
     assert caught.value.retryable
     assert len(sandbox_server.requests_seen("POST")) == 3  # the first try and two retries
     assert not sandbox_server.state.facebook.is_hidden(seed.SEEDED_COMMENTS[0].id)
 
 
 def test_http_429_is_raised_with_retry_after_not_retried(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
+    sandbox_server: SandboxServer, make: Make
 ) -> None:
     sandbox_server.faults.add("too_many_requests", seconds=42, times=None)
     with pytest.raises(PlatformError, match="about 42 seconds") as caught:
-        make_connector().list_posts()
+        make(FacebookConnector).list_posts()
     assert caught.value.retryable
     assert caught.value.retry_after == 42
     assert len(sandbox_server.requests_seen()) == 1
@@ -227,102 +179,70 @@ def test_http_429_is_raised_with_retry_after_not_retried(
 
 @pytest.mark.parametrize(("code", "status"), [(80001, 400), (4, 403), (17, 400)])
 def test_graph_rate_limit_waits_regain_access_minutes(
-    sandbox_server: SandboxServer, make_connector: MakeConnector, code: int, status: int
+    sandbox_server: SandboxServer, make: Make, code: int, status: int
 ) -> None:
     sandbox_server.faults.add("rate_limit", code=code, status=status, seconds=15 * 60)
     with pytest.raises(PlatformError, match=r"limiting.*about 15 minutes") as caught:
-        make_connector().remove(seed.SEEDED_COMMENTS[0].id)
+        make(FacebookConnector).remove(seed.SEEDED_COMMENTS[0].id)
     assert caught.value.retryable
     assert caught.value.retry_after == 15 * 60
     assert len(sandbox_server.requests_seen()) == 1
     assert not sandbox_server.state.facebook.is_deleted(seed.SEEDED_COMMENTS[0].id)
 
 
-def test_slow_answer_past_the_timeout(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_slow_answer_past_the_timeout(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("slow", seconds=5, times=None)
     started = time.monotonic()
     with pytest.raises(PlatformError, match=r"did not answer within 0\.3 seconds") as caught:
-        make_connector(timeout=0.3, retries=1).fetch_state(seed.SEEDED_COMMENTS[0].id)
+        make(FacebookConnector, timeout=0.3, retries=1).fetch_state(seed.SEEDED_COMMENTS[0].id)
     assert caught.value.retryable
     assert time.monotonic() - started < 2.5
     assert len(sandbox_server.requests_seen()) == 2
 
 
-def test_slow_answer_once_then_retry_succeeds(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_slow_answer_once_then_retry_succeeds(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("slow", seconds=5)
-    state = make_connector(timeout=0.3, retries=1).fetch_state(seed.SEEDED_COMMENTS[0].id)
+    state = make(FacebookConnector, timeout=0.3, retries=1).fetch_state(seed.SEEDED_COMMENTS[0].id)
     assert state is PlatformState.VISIBLE
 
 
 @pytest.mark.parametrize("body", ['{"data": [{"id": "1", "message": "cut', "[1, 2]", "", "<html>"])
-def test_unreadable_answer(
-    sandbox_server: SandboxServer, make_connector: MakeConnector, body: str
-) -> None:
+def test_unreadable_answer(sandbox_server: SandboxServer, make: Make, body: str) -> None:
     sandbox_server.faults.add("malformed", body=body)
     with pytest.raises(
         PlatformError, match="answered with something the console cannot read"
     ) as caught:
-        make_connector().list_posts()
+        make(FacebookConnector).list_posts()
     assert body[:20] in caught.value.details
 
 
-def test_revoked_token_says_renew_and_never_shows_the_token(
-    sandbox_server: SandboxServer, make_connector: MakeConnector, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_revoked_token_says_renew(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.state.facebook.set_token(PARKS, SECRET)
-    connector = make_connector(token=SECRET)
+    connector = make(FacebookConnector, token=SECRET)
     assert connector.list_posts().items  # the token works until it is revoked
     sandbox_server.faults.add("revoked_token")
-    with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
+    with pytest.raises(PlatformError) as caught:
         connector.list_posts()
     error = caught.value
     assert "expired or was revoked" in str(error)
     assert "renew" in str(error)
     assert not error.retryable
-    for text in (
-        str(error),
-        error.details,
-        repr(error),
-        repr(connector),
-        repr(connector.site),
-        caplog.text,
-    ):
-        assert SECRET not in text
     for seen in sandbox_server.requests_seen():
-        assert SECRET not in seen.path + seen.query_string
         assert seen.headers["authorization"] == f"Bearer {SECRET}"
 
 
-def test_wrong_token_is_explained(make_connector: MakeConnector) -> None:
+def test_wrong_token_is_explained(make: Make) -> None:
     with pytest.raises(PlatformError, match="expired or was revoked") as caught:
-        make_connector(token=SECRET).list_posts()
+        make(FacebookConnector, token=SECRET).list_posts()
     assert SECRET not in str(caught.value) + caught.value.details
 
 
-def test_permission_error_names_the_permission(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
+def test_permission_error_names_the_permission(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("permission", method="POST")
     with pytest.raises(PlatformError, match="pages_manage_engagement") as caught:
-        make_connector().hide(seed.SEEDED_COMMENTS[0].id)
+        make(FacebookConnector).hide(seed.SEEDED_COMMENTS[0].id)
     assert not caught.value.retryable
     assert not sandbox_server.state.facebook.is_hidden(seed.SEEDED_COMMENTS[0].id)
-
-
-def test_unreachable_platform(make_connector: MakeConnector) -> None:
-    with SandboxServer() as stopped:
-        url = stopped.url
-    connector = FacebookConnector(SiteConfig(PARKS, url, SANDBOX_TOKEN, FAST))
-    try:
-        with pytest.raises(PlatformError, match="could not reach Facebook") as caught:
-            connector.list_posts()
-    finally:
-        connector.close()
-    assert caught.value.retryable
 
 
 # --- malformed payloads ---------------------------------------------------------------
@@ -330,7 +250,7 @@ def test_unreachable_platform(make_connector: MakeConnector) -> None:
 
 @pytest.mark.expected_log("has no readable", "without an id")
 def test_malformed_comments_are_listed_with_raw_kept(
-    sandbox_server: SandboxServer, make_connector: MakeConnector, caplog: pytest.LogCaptureFixture
+    sandbox_server: SandboxServer, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     facebook = sandbox_server.state.facebook
     post_id = parks_post().id
@@ -358,7 +278,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
     facebook.add_comment(post_id, "no id", created_time=last, extra={"id": None})
 
     with caplog.at_level(logging.WARNING):
-        got = by_id(all_comments(make_connector(page_size=5), post_id))
+        got = by_id(all_comments(make(FacebookConnector, page_size=5), post_id))
 
     assert len(got) == len(seed.DEMO.comments_on(post_id)) + 4  # all but the one without id
     assert "without an id" in caplog.text
@@ -381,9 +301,9 @@ def test_malformed_comments_are_listed_with_raw_kept(
 
 
 def test_settings_choose_version_and_requests_carry_agent(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
+    sandbox_server: SandboxServer, make: Make
 ) -> None:
-    make_connector(api_version="v26.0").list_posts()
+    make(FacebookConnector, api_version="v26.0").list_posts()
     (seen,) = sandbox_server.requests_seen()
     assert seen.path == f"/v26.0/{PARKS}/published_posts"
     assert seen.headers["user-agent"] == USER_AGENT
@@ -408,10 +328,8 @@ def test_bad_settings_are_configuration_errors(settings: dict[str, object]) -> N
         FacebookConnector(SiteConfig(PARKS, "http://127.0.0.1:9", SANDBOX_TOKEN, settings))
 
 
-def test_ids_cannot_change_the_path(
-    sandbox_server: SandboxServer, make_connector: MakeConnector
-) -> None:
-    assert make_connector().fetch_state("../1000000000001") is PlatformState.REMOVED
+def test_ids_cannot_change_the_path(sandbox_server: SandboxServer, make: Make) -> None:
+    assert make(FacebookConnector).fetch_state("../1000000000001") is PlatformState.REMOVED
     (seen,) = sandbox_server.requests_seen()
     assert seen.path == "/v25.0/..%2F1000000000001"
 

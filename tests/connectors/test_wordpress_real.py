@@ -16,9 +16,8 @@ What the real site showed, and these tests hold it to:
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,98 +28,33 @@ from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.wordpress import WordPressConnector
 from hsm_console.errors import PlatformError
 from hsm_console.rules.domain import Action, PlatformState
+from tests.connectors.conftest import (
+    WORDPRESS_NETWORK,
+    WORDPRESS_TOKEN,
+    WORDPRESS_URL,
+    AddComment,
+    all_comments,
+    by_id,
+    checked,
+    needs_wordpress,
+    wp_api,
+)
 
 pytestmark = pytest.mark.wordpress
 
-WORDPRESS_URL = os.environ.get("HSM_TEST_WORDPRESS_URL", "").rstrip("/")
-WORDPRESS_TOKEN = os.environ.get("HSM_TEST_WORDPRESS_TOKEN", "")
-REQUIRE_SERVICES = os.environ.get("HSM_REQUIRE_SERVICES") == "1"
-NETWORK = {"timeout": 15.0, "retries": 1, "backoff": 0.05}
 RENEW = (
     "The WordPress application password for this site was rejected: "
     "ask an administrator to renew it."
 )
-
-AddComment = Callable[..., dict[str, Any]]
-
-
-def needs_wordpress() -> None:
-    if not (WORDPRESS_URL and WORDPRESS_TOKEN):
-        if REQUIRE_SERVICES:
-            pytest.fail(
-                "HSM_TEST_WORDPRESS_URL / HSM_TEST_WORDPRESS_TOKEN are not set: "
-                "scripts/test starts WordPress"
-            )
-        pytest.skip("no WordPress server (run scripts/test)")
-
-
-def api(path: str) -> str:
-    return f"{WORDPRESS_URL}/wp-json/wp/v2/{path}"
-
-
-def checked(response: requests.Response, *expected: int) -> dict[str, Any]:
-    assert response.status_code in (expected or (200,)), response.text[:500]
-    body = response.json()
-    assert isinstance(body, dict)
-    return body
-
-
-@pytest.fixture(scope="module")
-def rest() -> Iterator[requests.Session]:
-    """The site's Administrator over REST, with the City's time zone set on the site."""
-    needs_wordpress()
-    user, _, password = WORDPRESS_TOKEN.partition(":")
-    with requests.Session() as session:
-        session.auth = (user, password)
-        before = checked(session.get(api("settings"), timeout=15))["timezone"]
-        checked(session.post(api("settings"), json={"timezone": "America/Chicago"}, timeout=15))
-        yield session
-        checked(session.post(api("settings"), json={"timezone": before}, timeout=15))
-
-
-@pytest.fixture
-def post(rest: requests.Session) -> Iterator[int]:
-    """A fresh published post; deleting it for good deletes its comments too."""
-    created = checked(
-        rest.post(
-            api("posts"),
-            json={
-                "title": f"Pool hours for the summer ({uuid.uuid4().hex[:8]})",
-                "content": "Details: https://www.highlandil.gov/parks/aquatic-center",
-                "status": "publish",
-            },
-            timeout=15,
-        ),
-        201,
-    )
-    yield int(created["id"])
-    checked(rest.delete(api(f"posts/{created['id']}"), params={"force": "true"}, timeout=15))
-
-
-@pytest.fixture
-def add_comment(rest: requests.Session, post: int) -> AddComment:
-    def add(content: str, status: str = "approved", **fields: Any) -> dict[str, Any]:
-        # An explicit author_ip keeps these out of the flood check of the visitor test.
-        payload = {
-            "post": post,
-            "author_name": "Highland Resident",
-            "author_email": f"resident-{uuid.uuid4().hex[:8]}@example.test",
-            "author_ip": "192.0.2.44",
-            "author_user_agent": "Mozilla/5.0 (Windows NT 10.0) Firefox/133.0",
-            "content": content,
-            "status": status,
-            **fields,
-        }
-        return checked(rest.post(api("comments"), json=payload, timeout=15), 201)
-
-    return add
 
 
 @pytest.fixture
 def connector() -> Iterator[WordPressConnector]:
     needs_wordpress()
     made = WordPressConnector(
-        SiteConfig("test-blog", WORDPRESS_URL, WORDPRESS_TOKEN, {**NETWORK, "page_size": 2})
+        SiteConfig(
+            "test-blog", WORDPRESS_URL, WORDPRESS_TOKEN, {**WORDPRESS_NETWORK, "page_size": 2}
+        )
     )
     yield made
     made.close()
@@ -129,39 +63,35 @@ def connector() -> Iterator[WordPressConnector]:
 def every_comment(
     connector: WordPressConnector, post_id: int, since: datetime | None = None
 ) -> dict[str, RemoteComment]:
-    found: list[RemoteComment] = []
-    cursor: str | None = None
-    while True:
-        page = connector.list_comments(str(post_id), cursor, since)
-        found.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            listed = {c.external_id: c for c in found}
-            assert len(listed) == len(found)  # no comment twice
-            return listed
+    found = all_comments(connector, str(post_id), since=since)
+    listed = by_id(found)
+    assert len(listed) == len(found)  # no comment twice
+    return listed
 
 
-def status_on_site(rest: requests.Session, comment_id: int | str) -> dict[str, Any]:
-    return checked(rest.get(api(f"comments/{comment_id}"), params={"context": "edit"}, timeout=15))
+def status_on_site(wp_admin: requests.Session, comment_id: int | str) -> dict[str, Any]:
+    return checked(
+        wp_admin.get(wp_api(f"comments/{comment_id}"), params={"context": "edit"}, timeout=15)
+    )
 
 
 # --- listing --------------------------------------------------------------------------
 
 
 def test_lists_every_status_across_pages_with_exact_text(
-    connector: WordPressConnector, add_comment: AddComment, post: int
+    connector: WordPressConnector, add_wp_comment: AddComment, wp_post: int
 ) -> None:
     hostile = 'Thanks! 🎉🏊\u200d♀️ \u202eexe.fdp =SUM(A1) @home +1 -2 \\/ "quoted"\n\nNew paragraph'
     seeded = {
-        "approved": add_comment(hostile),
-        "hold": add_comment("When does the pool open?", "hold"),
-        "spam": add_comment('=HYPERLINK("http://tickets.example","FREE passes")', "spam"),
-        "trash": add_comment("Off topic: my neighbour's dog", "trash"),
+        "approved": add_wp_comment(hostile),
+        "hold": add_wp_comment("When does the pool open?", "hold"),
+        "spam": add_wp_comment('=HYPERLINK("http://tickets.example","FREE passes")', "spam"),
+        "trash": add_wp_comment("Off topic: my neighbour's dog", "trash"),
     }
-    reply = add_comment("Memorial Day weekend, says the flyer.", parent=seeded["approved"]["id"])
+    reply = add_wp_comment("Memorial Day weekend, says the flyer.", parent=seeded["approved"]["id"])
     started = datetime.now(UTC) - timedelta(minutes=5)
 
-    listed = every_comment(connector, post)  # page_size 2: three pages
+    listed = every_comment(connector, wp_post)  # page_size 2: three pages
 
     assert set(listed) == {str(c["id"]) for c in (*seeded.values(), reply)}
     states = {
@@ -175,7 +105,7 @@ def test_lists_every_status_across_pages_with_exact_text(
         assert comment.raw["status"] == status
         assert comment.state is states[status]
         assert comment.parent_external_id is None
-        assert comment.post_external_id == str(post)
+        assert comment.post_external_id == str(wp_post)
         assert comment.author_name == "Highland Resident"
         assert comment.author_id == ""  # a guest
         assert comment.permalink.startswith(WORDPRESS_URL)
@@ -187,26 +117,29 @@ def test_lists_every_status_across_pages_with_exact_text(
 
 
 def test_html_in_comments_as_wordpress_stores_it(
-    connector: WordPressConnector, add_comment: AddComment, post: int, rest: requests.Session
+    connector: WordPressConnector,
+    add_wp_comment: AddComment,
+    wp_post: int,
+    wp_admin: requests.Session,
 ) -> None:
     sent = (
         "<script>alert('xss')</script> <b>bold</b> "
         '<a href="https://example.org/">link</a> <img src=x onerror=alert(1)>'
     )
-    by_admin = add_comment(sent)
+    by_admin = add_wp_comment(sent)
     # Sent by the Administrator, who may post any HTML: stored as sent, but for the
     # rel="nofollow ugc" WordPress adds to every link in a comment.
     stored = sent.replace(
         'href="https://example.org/"', 'href="https://example.org/" rel="nofollow ugc"'
     )
-    listed = every_comment(connector, post)
+    listed = every_comment(connector, wp_post)
     assert listed[str(by_admin["id"])].text == stored
 
     # A visitor's comment through the site's own comment form is filtered on arrival.
     visitor = requests.post(
         f"{WORDPRESS_URL}/wp-comments-post.php",
         data={
-            "comment_post_ID": str(post),
+            "comment_post_ID": str(wp_post),
             "author": "Visitor",
             "email": f"visitor-{uuid.uuid4().hex[:8]}@example.test",
             "comment": sent,
@@ -215,7 +148,7 @@ def test_html_in_comments_as_wordpress_stores_it(
         timeout=15,
     )
     assert visitor.status_code == 302, visitor.text[:300]
-    listed = every_comment(connector, post)
+    listed = every_comment(connector, wp_post)
     (from_visitor,) = [c for c in listed.values() if c.author_name == "Visitor"]
     assert from_visitor.text == (
         'alert(\'xss\') <b>bold</b> <a href="https://example.org/" rel="nofollow ugc">link</a> '
@@ -224,16 +157,19 @@ def test_html_in_comments_as_wordpress_stores_it(
 
     # Any status change filters a guest's comment again: the script is gone from the site.
     connector.hide(str(by_admin["id"]))
-    assert status_on_site(rest, by_admin["id"])["content"]["raw"] == from_visitor.text
+    assert status_on_site(wp_admin, by_admin["id"])["content"]["raw"] == from_visitor.text
 
 
 # --- moderation -----------------------------------------------------------------------
 
 
 def test_hide_unhide_spam_remove_round_trip(
-    connector: WordPressConnector, add_comment: AddComment, post: int, rest: requests.Session
+    connector: WordPressConnector,
+    add_wp_comment: AddComment,
+    wp_post: int,
+    wp_admin: requests.Session,
 ) -> None:
-    created = add_comment("The lifeguards were rude to my kids", "approved")
+    created = add_wp_comment("The lifeguards were rude to my kids", "approved")
     comment_id = str(created["id"])
     assert connector.fetch_state(comment_id) is PlatformState.VISIBLE
 
@@ -245,12 +181,12 @@ def test_hide_unhide_spam_remove_round_trip(
         (lambda: connector.apply(Action.REMOVE, comment_id), "trash", PlatformState.REMOVED),
     ):
         act()
-        assert status_on_site(rest, comment_id)["status"] == status
+        assert status_on_site(wp_admin, comment_id)["status"] == status
         assert connector.fetch_state(comment_id) is state
-        assert every_comment(connector, post)[comment_id].state is state
+        assert every_comment(connector, wp_post)[comment_id].state is state
 
     # In the trash, not deleted: readable, and the commenter's address and browser kept.
-    trashed = status_on_site(rest, comment_id)
+    trashed = status_on_site(wp_admin, comment_id)
     assert trashed["content"]["raw"] == "The lifeguards were rude to my kids"
     assert (trashed["author_ip"], trashed["author_user_agent"]) == (
         created["author_ip"],
@@ -259,21 +195,23 @@ def test_hide_unhide_spam_remove_round_trip(
 
 
 def test_a_status_already_in_place_is_no_error(
-    connector: WordPressConnector, add_comment: AddComment, rest: requests.Session
+    connector: WordPressConnector, add_wp_comment: AddComment, wp_admin: requests.Session
 ) -> None:
-    held = add_comment("Is the diving board open?", "hold")
+    held = add_wp_comment("Is the diving board open?", "hold")
     connector.hide(str(held["id"]))
-    assert status_on_site(rest, held["id"])["status"] == "hold"
-    trashed = add_comment("spam spam", "trash")
+    assert status_on_site(wp_admin, held["id"])["status"] == "hold"
+    trashed = add_wp_comment("spam spam", "trash")
     connector.remove(str(trashed["id"]))
     assert connector.fetch_state(str(trashed["id"])) is PlatformState.REMOVED
 
 
 def test_comment_deleted_for_good_is_gone(
-    connector: WordPressConnector, add_comment: AddComment, rest: requests.Session
+    connector: WordPressConnector, add_wp_comment: AddComment, wp_admin: requests.Session
 ) -> None:
-    created = add_comment("Delete me")
-    checked(rest.delete(api(f"comments/{created['id']}"), params={"force": "true"}, timeout=15))
+    created = add_wp_comment("Delete me")
+    checked(
+        wp_admin.delete(wp_api(f"comments/{created['id']}"), params={"force": "true"}, timeout=15)
+    )
     assert connector.fetch_state(str(created["id"])) is PlatformState.REMOVED
     with pytest.raises(PlatformError, match="no longer exists on WordPress") as caught:
         connector.hide(str(created["id"]))
@@ -281,20 +219,20 @@ def test_comment_deleted_for_good_is_gone(
 
 
 def test_since_is_read_in_the_sites_time_zone(
-    connector: WordPressConnector, add_comment: AddComment, post: int
+    connector: WordPressConnector, add_wp_comment: AddComment, wp_post: int
 ) -> None:
-    winter = add_comment("January", date_gmt="2024-01-10T12:00:00")
-    summer = add_comment("July", date_gmt="2024-07-10T12:00:00")
+    winter = add_wp_comment("January", date_gmt="2024-01-10T12:00:00")
+    summer = add_wp_comment("July", date_gmt="2024-07-10T12:00:00")
     assert (summer["date"], summer["date_gmt"]) == ("2024-07-10T07:00:00", "2024-07-10T12:00:00")
-    recent = add_comment("Today")
-    listed = every_comment(connector, post, datetime(2024, 7, 10, 11, 59, tzinfo=UTC))
+    recent = add_wp_comment("Today")
+    listed = every_comment(connector, wp_post, datetime(2024, 7, 10, 11, 59, tzinfo=UTC))
     assert set(listed) == {str(summer["id"]), str(recent["id"])}
-    later = every_comment(connector, post, datetime(2024, 7, 10, 12, 0, 30))  # naive: UTC
+    later = every_comment(connector, wp_post, datetime(2024, 7, 10, 12, 0, 30, tzinfo=UTC))
     assert set(later) == {str(recent["id"])}
-    assert str(winter["id"]) in every_comment(connector, post)
+    assert str(winter["id"]) in every_comment(connector, wp_post)
 
 
-def test_posts_are_listed(connector: WordPressConnector, post: int) -> None:
+def test_posts_are_listed(connector: WordPressConnector, wp_post: int) -> None:
     # Not checked: the order. WordPress sorts by the local `date` column, which a change of
     # the site's time zone (as the `rest` fixture makes) leaves out of step with date_gmt.
     posts = []
@@ -305,7 +243,7 @@ def test_posts_are_listed(connector: WordPressConnector, post: int) -> None:
         cursor = page.next_cursor
         if cursor is None:
             break
-    (ours,) = [p for p in posts if p.external_id == str(post)]
+    (ours,) = [p for p in posts if p.external_id == str(wp_post)]
     assert ours.text.startswith("Pool hours for the summer")
     assert ours.permalink.startswith(WORDPRESS_URL)
     assert abs(ours.created_at - datetime.now(UTC)) < timedelta(minutes=5)
@@ -316,16 +254,16 @@ def test_posts_are_listed(connector: WordPressConnector, post: int) -> None:
 
 
 def test_wrong_application_password_is_plain_and_secret(
-    post: int, caplog: pytest.LogCaptureFixture
+    wp_post: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = WORDPRESS_TOKEN.partition(":")[0]
     wrong = "Wr0n gPas sW0r d123 4567 89ab"
     connector = WordPressConnector(
-        SiteConfig("test-blog", WORDPRESS_URL, f"{user}:{wrong}", NETWORK)
+        SiteConfig("test-blog", WORDPRESS_URL, f"{user}:{wrong}", WORDPRESS_NETWORK)
     )
     try:
         with caplog.at_level(logging.DEBUG):
-            for call in (connector.list_posts, lambda: connector.list_comments(str(post))):
+            for call in (connector.list_posts, lambda: connector.list_comments(str(wp_post))):
                 with pytest.raises(PlatformError) as caught:
                     call()
                 assert str(caught.value) == RENEW
@@ -341,7 +279,7 @@ def test_wrong_application_password_is_plain_and_secret(
 def test_wrong_address_is_explained() -> None:
     needs_wordpress()
     connector = WordPressConnector(
-        SiteConfig("test-blog", f"{WORDPRESS_URL}/no-blog-here", WORDPRESS_TOKEN, NETWORK)
+        SiteConfig("test-blog", f"{WORDPRESS_URL}/no-blog-here", WORDPRESS_TOKEN, WORDPRESS_NETWORK)
     )
     try:
         # WordPress redirects the unknown path to a post it guesses: a web page.
