@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.faults import Fault, FaultKind
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
 from hsm_sandbox.store import Comment, CommentStore, OneToken
@@ -188,16 +188,13 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
                 parent,
             )
 
-    def fault_response(self, fault: Fault, request: Request) -> Response:
-        generic = generic_response(fault)
-        if generic is not None:
-            return generic
+    def _fault_error(self, fault: Fault) -> DiscourseError:
         if fault.kind is FaultKind.RATE_LIMIT:
-            return _error(_rate_limited(int(fault.seconds) or 60, fault.status or 429))
+            return _rate_limited(int(fault.seconds) or 60, fault.status or 429)
         if fault.kind is FaultKind.REVOKED_TOKEN:
-            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_KEY))
+            return DiscourseError(fault.status or 403, "invalid_access", INVALID_KEY)
         if fault.kind is FaultKind.PERMISSION:
-            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_ACCESS))
+            return DiscourseError(fault.status or 403, "invalid_access", INVALID_ACCESS)
         raise ValueError(f"no Discourse shape for fault {fault.kind}")
 
     # --- helpers for tests and the demo ----------------------------------------------

@@ -75,6 +75,9 @@ _POST_ORDERBY = {"author", "date", "id", "include", "modified", "parent", "relev
 # WordPress's database values of comment_approved -> the status its REST API shows.
 _SHOWN = {"1": "approved", "0": "hold", "spam": "spam", "trash": "trash"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?")
+# (code, message) of the refusals several places give.
+_EDIT_COMMENTS = ("rest_forbidden_context", "Sorry, you are not allowed to edit comments.")
+_EDIT_COMMENT = ("rest_cannot_edit", "Sorry, you are not allowed to edit this comment.")
 _CRITICAL = (
     '<p>There has been a critical error on this website.</p><p><a href="https://wordpress.org/'
     'documentation/article/faq-troubleshooting/">Learn more about troubleshooting '
@@ -211,19 +214,8 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             )
             return _error(request, error)
         if fault.kind is FaultKind.PERMISSION:
-            if request.method == "GET":
-                error = WordPressError(
-                    fault.status or 403,
-                    "rest_forbidden_context",
-                    "Sorry, you are not allowed to edit comments.",
-                )
-            else:
-                error = WordPressError(
-                    fault.status or 403,
-                    "rest_cannot_edit",
-                    "Sorry, you are not allowed to edit this comment.",
-                )
-            return _error(request, error)
+            refusal = _EDIT_COMMENTS if request.method == "GET" else _EDIT_COMMENT
+            return _error(request, WordPressError(fault.status or 403, *refusal))
         generic = generic_response(fault)  # 5xx from a proxy, 429 from a firewall
         if generic is None:
             raise ValueError(f"no WordPress shape for fault {fault.kind}")
@@ -392,11 +384,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         pairs = parse_qsl(request.query_string, keep_blank_values=True)
         context = _context(query)
         if context == "edit" and not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_forbidden_context",
-                "Sorry, you are not allowed to edit comments.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
         status = re.sub(r"[^a-z0-9_-]", "", query.get("status", "approve").lower())  # sanitize_key
         if not caller.user_id and status != "approve":
             # Only callers who may edit posts may ask for other statuses.
@@ -441,11 +429,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         comment = self._comment(match["id"])
         context = _context(request.query)
         if context == "edit" and not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_forbidden_context",
-                "Sorry, you are not allowed to edit comments.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
         if comment.approved != "1" and not caller.moderates:
             raise WordPressError(
                 caller.refusal_status,
@@ -459,11 +443,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     def _update_comment(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         comment = self._comment(match["id"])
         if not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_cannot_edit",
-                "Sorry, you are not allowed to edit this comment.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENT)
         params = {**request.query, **_body(request)}
         if "author_ip" in params:
             value = str(params["author_ip"])
