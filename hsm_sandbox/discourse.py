@@ -246,13 +246,15 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         fields (a missing `username` or `raw`); `raw_bytes` replaces the text with raw bytes in
         the JSON (e.g. invalid UTF-8; they must need no JSON escaping)."""
         with self._lock:
-            topic = self._topic(int(topic_id))
-            user = self._user_named(username, username.replace("_", " ").title())
-            parent = self._by_id[reply_to] if reply_to else None
-            when = created or max(p.created for p in self._comments) + timedelta(minutes=1)
             if raw_bytes is not None:
                 raw = self._raw_text(str(self._next_post_id), raw_bytes)
-            post = self._add_post(topic, user, raw, when, parent)
+            post = self._add_post(
+                self._topic(int(topic_id)),
+                self._user_named(username, username.replace("_", " ").title()),
+                raw,
+                self._added_time(created, timedelta(minutes=1)),
+                self._by_id[reply_to] if reply_to else None,
+            )
             post.extra.update(extra or {})
             post.omit = frozenset(omit)
             return post.id
@@ -263,8 +265,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         """The author edits the post (after the grace period): a new version."""
         with self._lock:
             post = self._by_id[str(comment_id)]
-            post.text = new_text
-            post.version += 1
+            post.text, post.version = new_text, post.version + 1
             post.updated = (when or post.created + timedelta(hours=2)).astimezone(UTC)
 
     # --- handlers ---------------------------------------------------------------------

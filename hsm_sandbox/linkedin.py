@@ -186,7 +186,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         with self._lock:
             post = self._post(post_urn)
             parent = self._by_id[parent_urn] if parent_urn else None
-            when = created or max(c.created for c in self._comments) + timedelta(minutes=1)
+            when = self._added_time(created, timedelta(minutes=1))
             if text_bytes is not None:
                 text = self._raw_text(str(self._next_id), text_bytes)
             comment = self._new(post, parent, actor, text, when)

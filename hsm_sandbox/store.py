@@ -54,7 +54,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from hsm_sandbox.faults import Fault, generic_response
@@ -181,9 +181,10 @@ class CommentStore(Generic[C, E]):
             if reply.parent_id == comment.id and not reply.deleted:
                 self._delete(reply)
 
-    def _added_time(self, when: datetime | None) -> datetime:
-        """A new comment's time: `when`, or the newest comment's, to whole UTC seconds."""
-        moment = when or max(c.created for c in self._comments)
+    def _added_time(self, when: datetime | None, later: timedelta = timedelta(0)) -> datetime:
+        """A new comment's time: `when`, or `later` than the newest comment's, to whole UTC
+        seconds (a platform whose listings need a strict order passes a second)."""
+        moment = when or max(c.created for c in self._comments) + later
         return moment.astimezone(UTC).replace(microsecond=0)
 
     def _raw_text(self, comment_id: str, raw: bytes) -> str:
