@@ -9,8 +9,10 @@ flags (`POST /post_actions`; a staff flag with `take_action` hides the post),
 Keys go in `Api-Key` / `Api-Username` headers; errors have Discourse's shape
 (`{"errors": [...], "error_type": ...}`), rate limits add `Retry-After` and `extras.wait_seconds`.
 
-One category, "city-services" (id 5), with three topics opened by the City and about forty
-posts taken from `seed.DEMO` (hostile texts included). Staff see deleted posts; others do not.
+One category, "city-services" (id 5): the forum's own seed (`seed-discourse.json`), each seed
+post a topic opened by the City (titled by its first sentence) and each comment a post in it
+(hostile texts and posts breaking the policy included), plus one answer from the City.
+Staff see deleted posts; others do not.
 Acting on a deleted post (other than recovering it) answers 404, as if it were gone.
 """
 
@@ -20,29 +22,32 @@ import hashlib
 import html
 import json
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.faults import Fault, FaultKind
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+from hsm_sandbox.store import Comment, CommentStore, OneToken
 
 PREFIX = "/discourse"
 CATEGORY_ID = 5
 CATEGORY_SLUG = "city-services"
-CATEGORY_NAME = "City Services"
 CHUNK_SIZE = 20  # Discourse's TopicView chunk size: posts per /t/{id}/posts.json answer
 DEFAULT_PER_PAGE = 30
 CITY_USERNAME = "highland_city"
 FLAG_TYPES = {3: "off_topic", 4: "inappropriate", 7: "notify_moderators", 8: "spam"}
 
-# (index in seed.DEMO.posts, first-level seed comments kept besides the hostile ones)
-_TOPICS = ((1, 6), (3, 6), (4, 6))
-_CITY_REPLY = (0, 2, "Thanks for raising this. We have passed it on to the Parks office.")
+# (topic slot, index of the reply answered, text): the City answers in the first topic.
+_CITY_REPLY = (
+    0,
+    2,
+    "Snow emergencies go out by text alert, on highlandil.gov and on WHND radio. Text alerts "
+    "are the fastest: sign up at highlandil.gov/alerts.",
+)
 
 NOT_FOUND = "The requested URL or resource could not be found."
 INVALID_ACCESS = "You are not permitted to view the requested resource."
@@ -71,7 +76,7 @@ class DiscourseError(Exception):
 class _User:
     id: int
     username: str
-    name: str
+    name: str | None
     staff: bool = False
     trust_level: int = 1
 
@@ -83,29 +88,6 @@ class _Topic:
     slug: str
     created: datetime
     deleted: bool = False
-
-
-@dataclass
-class _Post:
-    id: int
-    topic: _Topic
-    number: int
-    user: _User
-    raw: str
-    created: datetime
-    reply_to: int | None  # post number
-    seed: SeedComment | None = None
-    upload: str | None = None  # path of an uploaded image shown in the post
-    updated: datetime | None = None
-    version: int = 1
-    hidden: bool = False
-    deleted_at: datetime | None = None
-    deleted_by: _User | None = None
-    user_deleted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
-    omit: frozenset[str] = frozenset()
-    raw_bytes: bytes | None = None  # sent as is inside the JSON: invalid UTF-8 on purpose
-    flags: list[tuple[str, int]] = field(default_factory=list)  # (username, type)
 
 
 @dataclass(frozen=True)
@@ -121,12 +103,41 @@ class SandboxPost:
     seed: SeedComment | None
 
 
-class DiscourseSandbox:
+@dataclass(frozen=True)
+class _Record:
+    """A post as written: `Comment.id` is its id, `post_id` its topic's."""
+
+    topic: _Topic
+    number: int
+    user: _User
+    reply_to: int | None  # the number of the post answered
+    seed: SeedComment | None = None
+    upload: str | None = None  # path of an uploaded image shown in the post
+
+
+@dataclass
+class _Post(Comment[_Record]):
+    updated: datetime | None = None
+    version: int = 1
+    deleted_at: datetime | None = None  # `deleted` follows it
+    deleted_by: _User | None = None
+    user_deleted: bool = False
+    flags: list[tuple[str, int]] = field(default_factory=list)  # (username, type)
+
+    def mark_deleted(self, when: datetime | None, by: _User | None, *, own: bool = False) -> None:
+        self.deleted_at, self.deleted_by, self.user_deleted = when, by, own
+        self.deleted = when is not None
+
+
+class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
     """The Discourse part of the sandbox: its state, routes and fault shapes."""
 
+    error_type = DiscourseError
+    text_field = "raw"
+
     def __init__(self, seed: SeedData) -> None:
-        self._seed = seed
-        self._lock = threading.RLock()
+        super().__init__()
+        self._seed = seed.of("discourse")
         self.chunk_size = CHUNK_SIZE  # tests lower it to page through small topics
         self.reset()
 
@@ -150,44 +161,40 @@ class DiscourseSandbox:
             ("DELETE", post + r"(?:\.json)?", self._destroy),
         ]
         for method, pattern, work in routes:
-            router.add(method, pattern, self._handler(work), self)
+            router.add(method, pattern, self._route(work), self)
 
     def reset(self) -> None:
         with self._lock:
-            self._token = SANDBOX_TOKEN
+            self.token = SANDBOX_TOKEN
             self._users: dict[str, _User] = {}
             self._add_user(_User(-1, "system", "system", staff=True, trust_level=4))
             self._user = self._users["system"]  # the API user of the request being answered
-            self._rendered: list[_Post] = []  # posts rendered into the answer being built
             self._add_user(_User(2, CITY_USERNAME, "City of Highland", staff=True, trust_level=4))
             self._add_user(_User(3, "resident_reader", "Resident Reader", trust_level=1))
             self._topics: list[_Topic] = []
-            self._posts: list[_Post] = []
+            self._load(())
             self._next_post_id = 4001
             self._next_user_id = 100
-            for slot, (index, first_level) in enumerate(_TOPICS):
-                self._add_seed_topic(301 + slot, self._seed.posts[index], first_level)
+            for slot, seed_post in enumerate(self._seed.posts):
+                self._add_seed_topic(301 + slot, seed_post)
             slot, answered, text = _CITY_REPLY
             topic = self._topics[slot]
-            parent = [p for p in self._posts if p.topic is topic and p.number > 1][answered]
+            parent = [p for p in self._posts_of(topic) if p.seed.number > 1][answered]
             self._add_post(
                 topic,
                 self._users[CITY_USERNAME],
                 text,
                 parent.created + timedelta(minutes=38),
-                parent.number,
+                parent,
             )
 
-    def fault_response(self, fault: Fault, request: Request) -> Response:
-        generic = generic_response(fault)
-        if generic is not None:
-            return generic
+    def _fault_error(self, fault: Fault) -> DiscourseError:
         if fault.kind is FaultKind.RATE_LIMIT:
-            return _error(_rate_limited(int(fault.seconds) or 60, fault.status or 429))
+            return _rate_limited(int(fault.seconds) or 60, fault.status or 429)
         if fault.kind is FaultKind.REVOKED_TOKEN:
-            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_KEY))
+            return DiscourseError(fault.status or 403, "invalid_access", INVALID_KEY)
         if fault.kind is FaultKind.PERMISSION:
-            return _error(DiscourseError(fault.status or 403, "invalid_access", INVALID_ACCESS))
+            return DiscourseError(fault.status or 403, "invalid_access", INVALID_ACCESS)
         raise ValueError(f"no Discourse shape for fault {fault.kind}")
 
     # --- helpers for tests and the demo ----------------------------------------------
@@ -200,38 +207,27 @@ class DiscourseSandbox:
     def posts(self, topic_id: str, *, deleted: bool = False) -> list[SandboxPost]:
         """The topic's replies (post #1 left out) in post-number order."""
         with self._lock:
-            topic = self._topic(int(topic_id))
             return [
                 self._view(p)
-                for p in self._topic_posts_of(topic)
-                if p.number > 1 and (deleted or p.deleted_at is None)
+                for p in self._posts_of(self._topic(int(topic_id)))
+                if p.seed.number > 1 and (deleted or not p.deleted)
             ]
-
-    def is_hidden(self, post_id: str) -> bool:
-        with self._lock:
-            return self._find(int(post_id)).hidden
-
-    def is_deleted(self, post_id: str) -> bool:
-        with self._lock:
-            return self._find(int(post_id)).deleted_at is not None
 
     def flags(self, post_id: str) -> list[tuple[str, int]]:
         """(username, post_action_type_id) of every flag on the post."""
         with self._lock:
-            return list(self._find(int(post_id)).flags)
+            return list(self._by_id[post_id].flags)
 
-    def delete_comment(self, post_id: str) -> None:
+    def delete_comment(self, comment_id: str | int) -> None:
         """The author deletes their post (after Discourse's grace period: soft-deleted)."""
         with self._lock:
-            post = self._find(int(post_id))
-            post.deleted_at = _later(post)
-            post.deleted_by = post.user
-            post.user_deleted = True
+            post = self._by_id[str(comment_id)]
+            post.mark_deleted(_later(post), post.seed.user, own=True)
 
     def purge_comment(self, post_id: str) -> None:
         """Remove a post for good (an administrator's permanent delete): 404 from then on."""
         with self._lock:
-            self._posts.remove(self._find(int(post_id)))
+            self._comments.remove(self._by_id.pop(post_id))
 
     def add_comment(
         self,
@@ -250,46 +246,29 @@ class DiscourseSandbox:
         fields (a missing `username` or `raw`); `raw_bytes` replaces the text with raw bytes in
         the JSON (e.g. invalid UTF-8; they must need no JSON escaping)."""
         with self._lock:
-            topic = self._topic(int(topic_id))
-            user = self._user_named(username, username.replace("_", " ").title())
-            parent = self._find(int(reply_to)).number if reply_to else None
-            when = created or max(p.created for p in self._posts) + timedelta(minutes=1)
-            post = self._add_post(topic, user, raw, when, parent)
-            post.extra = dict(extra or {})
+            if raw_bytes is not None:
+                raw = self._raw_text(str(self._next_post_id), raw_bytes)
+            post = self._add_post(
+                self._topic(int(topic_id)),
+                self._user_named(username, username.replace("_", " ").title()),
+                raw,
+                self._added_time(created, timedelta(minutes=1)),
+                self._by_id[reply_to] if reply_to else None,
+            )
+            post.extra.update(extra or {})
             post.omit = frozenset(omit)
-            post.raw_bytes = raw_bytes
-            return str(post.id)
+            return post.id
 
-    def edit_comment(self, post_id: str, new_raw: str, when: datetime | None = None) -> None:
+    def edit_comment(
+        self, comment_id: str | int, new_text: str, when: datetime | None = None
+    ) -> None:
         """The author edits the post (after the grace period): a new version."""
         with self._lock:
-            post = self._find(int(post_id))
-            post.raw = new_raw
-            post.version += 1
+            post = self._by_id[str(comment_id)]
+            post.text, post.version = new_text, post.version + 1
             post.updated = (when or post.created + timedelta(hours=2)).astimezone(UTC)
 
-    def set_token(self, token: str) -> None:
-        with self._lock:
-            self._token = token
-
     # --- handlers ---------------------------------------------------------------------
-
-    def _handler(
-        self, work: Callable[[Request, re.Match[str]], dict[str, Any] | None]
-    ) -> Callable[[Request, re.Match[str]], Response]:
-        def handle(request: Request, match: re.Match[str]) -> Response:
-            with self._lock:
-                self._rendered = []
-                try:
-                    self._user = self._authenticate(request)
-                    payload = work(request, match)
-                except DiscourseError as error:
-                    return _error(error)
-                if payload is None:  # Discourse's `render body: nil`
-                    return Response(200, b"", {"Content-Type": "text/plain; charset=utf-8"})
-                return _json(200, payload, self._splices())
-
-        return handle
 
     def _category(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         # /c/{slug}/{id}.json, or the slug or the id alone.
@@ -311,7 +290,7 @@ class DiscourseSandbox:
             topic_list["more_topics_url"] = (
                 f"{PREFIX}/c/{CATEGORY_SLUG}/{CATEGORY_ID}/l/latest?{more}"
             )
-        posters = {p.user.id: p.user for t in window for p in self._topic_posts_of(t)}
+        posters = {p.seed.user.id: p.seed.user for t in window for p in self._posts_of(t)}
         return {
             "users": [_user_json(u) for u in posters.values()],
             "primary_groups": [],
@@ -321,19 +300,17 @@ class DiscourseSandbox:
 
     def _topic_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         topic = self._visible_topic(int(match["topic"]))
-        posts = [p for p in self._topic_posts_of(topic) if self._can_see(p)]
-        ids = [
-            int(v) for k, v in parse_qsl(request.query_string) if k in ("post_ids[]", "post_ids")
-        ]
+        posts = [p for p in self._posts_of(topic) if self._can_see(p)]
+        ids = [v for k, v in parse_qsl(request.query_string) if k in ("post_ids[]", "post_ids")]
         if ids:
             chosen = [p for p in posts if p.id in ids]
         else:
             after = _number(request, "post_number", 0)
             ascending = request.query.get("asc", "").lower() == "true"
             if ascending:
-                chosen = [p for p in posts if p.number > after][: self.chunk_size]
+                chosen = [p for p in posts if p.seed.number > after][: self.chunk_size]
             elif after:
-                chosen = [p for p in posts if p.number < after][-self.chunk_size :]
+                chosen = [p for p in posts if p.seed.number < after][-self.chunk_size :]
             else:
                 chosen = posts[: self.chunk_size]
         include_raw = "include_raw" in request.query
@@ -345,14 +322,13 @@ class DiscourseSandbox:
     def _by_number(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         topic = self._visible_topic(int(match["topic"]))
         number = int(match["n"])
-        for post in self._topic_posts_of(topic):
-            if post.number == number and self._can_see(post):
+        for post in self._posts_of(topic):
+            if post.seed.number == number and self._can_see(post):
                 return self._post_json(post, raw=True)
         raise _not_found()
 
     def _show(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
-        post = self._seen(int(match["id"]))
-        return self._post_json(post, raw=True)
+        return self._post_json(self._seen(match["id"]), raw=True)
 
     def _flag(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         form = request.form()
@@ -366,63 +342,72 @@ class DiscourseSandbox:
         kind = int(form["post_action_type_id"]) if form["post_action_type_id"].isdigit() else 0
         if kind not in FLAG_TYPES:
             raise DiscourseError(400, "invalid_parameters", "post_action_type_id is invalid")
-        post = self._live(int(form["id"]))
+        post = self._acted_on(form["id"])
         post.flags.append((self._user.username, kind))
         if self._user.staff and form.get("take_action") == "true":
             post.hidden = True
         return self._post_json(post, raw=False)
 
     def _unhide(self, request: Request, match: re.Match[str]) -> None:
-        post = self._live(int(match["id"]))
+        post = self._acted_on(match["id"])
         self._require_staff()
         post.hidden = False
 
     def _destroy(self, request: Request, match: re.Match[str]) -> None:
-        post = self._live(int(match["id"]))
-        if not self._user.staff and post.user is not self._user:
+        post = self._acted_on(match["id"])
+        if not self._user.staff and post.seed.user is not self._user:
             raise DiscourseError(403, "invalid_access", INVALID_ACCESS)
-        post.deleted_at = datetime.now(UTC).replace(microsecond=0)
-        post.deleted_by = self._user
-        if post.number == 1:  # deleting post #1 deletes the topic
-            post.topic.deleted = True
+        post.mark_deleted(datetime.now(UTC).replace(microsecond=0), self._user)
+        if post.seed.number == 1:  # deleting post #1 deletes the topic
+            post.seed.topic.deleted = True
 
     def _recover(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
-        post = self._seen(int(match["id"]))
+        post = self._seen(match["id"])
         self._require_staff()
         if post.deleted_at is None:
             raise DiscourseError(403, "invalid_access", INVALID_ACCESS)  # nothing to recover
-        post.deleted_at, post.deleted_by, post.user_deleted = None, None, False
-        post.topic.deleted = False
+        post.mark_deleted(None, None)
+        post.seed.topic.deleted = False
         return self._post_json(post, raw=True)
 
-    # --- checks -------------------------------------------------------------------------
+    # --- answering (the CommentStore hooks) and checks ----------------------------------
 
-    def _authenticate(self, request: Request) -> _User:
+    def _admit(self, request: Request) -> None:
+        """Authenticate: the API user answered for is kept until the next request."""
         key = request.headers.get("api-key", "")
-        username = request.headers.get("api-username", "")
-        user = self._users.get(username.lower())
-        if key != self._token or user is None:
+        user = self._users.get(request.headers.get("api-username", "").lower())
+        if key != self.token or user is None:
             raise DiscourseError(403, "invalid_access", INVALID_KEY)
-        return user
+        self._user = user
+
+    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
+        if payload is None:  # Discourse's `render body: nil`
+            return Response(200, b"", {"Content-Type": "text/plain; charset=utf-8"})
+        response = _json(200, payload)
+        response.body = self._splice(response.body)
+        return response
+
+    def _error_response(self, request: Request, error: DiscourseError) -> Response:
+        return _error(error)
 
     def _require_staff(self) -> None:
         if not self._user.staff:
             raise DiscourseError(403, "invalid_access", INVALID_ACCESS)
 
     def _can_see(self, post: _Post) -> bool:
-        return post.deleted_at is None or self._user.staff
+        return not post.deleted or self._user.staff
 
-    def _seen(self, post_id: int) -> _Post:
+    def _seen(self, post_id: str) -> _Post:
         """A post the API user may read (staff read deleted ones too)."""
-        post = next((p for p in self._posts if p.id == post_id), None)
+        post = self._by_id.get(post_id)
         if post is None or not self._can_see(post):
             raise _not_found()
         return post
 
-    def _live(self, post_id: int) -> _Post:
+    def _acted_on(self, post_id: str) -> _Post:
         """A post that can be acted on: not deleted."""
-        post = next((p for p in self._posts if p.id == post_id), None)
-        if post is None or post.deleted_at is not None:
+        post = self._live(post_id)
+        if post is None:
             raise _not_found()
         return post
 
@@ -437,7 +422,7 @@ class DiscourseSandbox:
     def _add_user(self, user: _User) -> None:
         self._users[user.username.lower()] = user
 
-    def _user_named(self, username: str, name: str) -> _User:
+    def _user_named(self, username: str, name: str | None) -> _User:
         user = self._users.get(username.lower())
         if user is None:
             trust = 1 + self._next_user_id % 3
@@ -446,41 +431,51 @@ class DiscourseSandbox:
             self._add_user(user)
         return user
 
-    def _add_seed_topic(self, topic_id: int, seed: SeedPost, first_level: int) -> None:
+    def _add_seed_topic(self, topic_id: int, seed: SeedPost) -> None:
         title = _title(seed.message)
         topic = _Topic(topic_id, title, _slug(title), seed.created_time)
         self._topics.append(topic)
         city = self._users[CITY_USERNAME]
         self._add_post(topic, city, seed.message, seed.created_time, None)
-        numbers: dict[str, int] = {}
-        for item in _pick(self._seed.comments_on(seed.id), first_level):
-            user = self._user_named(_username(item.author_name), item.author_name)
-            parent = numbers[item.parent_id] if item.parent_id else None
-            post = self._add_post(topic, user, item.message, item.created_time, parent)
-            post.seed = item
+        made: dict[str, _Post] = {}
+        for item in self._seed.comments_on(seed.id):  # a reply comes after what it answers
+            # The forum seed names its users by handle; like many forums', theirs have no name.
+            user = self._user_named(item.author_name, None)
+            parent = made[item.parent_id] if item.parent_id else None
+            upload = None
             if item.attachment is not None:
                 digest = hashlib.sha1(item.id.encode(), usedforsecurity=False).hexdigest()
-                post.upload = f"{PREFIX}/uploads/default/original/1X/{digest}.jpeg"
-            numbers[item.id] = post.number
+                upload = f"{PREFIX}/uploads/default/original/1X/{digest}.jpeg"
+            made[item.id] = self._add_post(
+                topic, user, item.message, item.created_time, parent, item, upload
+            )
 
     def _add_post(
-        self, topic: _Topic, user: _User, raw: str, when: datetime, reply_to: int | None
+        self,
+        topic: _Topic,
+        user: _User,
+        raw: str,
+        when: datetime,
+        parent: _Post | None,
+        seed: SeedComment | None = None,
+        upload: str | None = None,
     ) -> _Post:
-        number = 1 + max((p.number for p in self._posts if p.topic is topic), default=0)
+        number = 1 + max((p.seed.number for p in self._posts_of(topic)), default=0)
+        reply_to = parent.seed.number if parent else None
+        record = _Record(topic, number, user, reply_to, seed, upload)
         stamp = when.astimezone(UTC).replace(microsecond=0)
-        post = _Post(self._next_post_id, topic, number, user, raw, stamp, reply_to)
+        post_id, parent_id = str(self._next_post_id), parent.id if parent else None
+        post = _Post(record, post_id, str(topic.id), parent_id, stamp, raw)
         self._next_post_id += 1
-        self._posts.append(post)
+        self._add(post)
         return post
 
     def _topic(self, topic_id: int) -> _Topic:
         return next(t for t in self._topics if t.id == topic_id)
 
-    def _find(self, post_id: int) -> _Post:
-        return next(p for p in self._posts if p.id == post_id)
-
-    def _topic_posts_of(self, topic: _Topic) -> list[_Post]:
-        return sorted((p for p in self._posts if p.topic is topic), key=lambda p: p.number)
+    def _posts_of(self, topic: _Topic) -> list[_Post]:
+        """All the topic's posts, deleted ones too, in number order (which is store order)."""
+        return [p for p in self._comments if p.seed.topic is topic]
 
     def _listed_topics(self, order: str = "created") -> list[_Topic]:
         live = [t for t in self._topics if not t.deleted]
@@ -489,37 +484,32 @@ class DiscourseSandbox:
         return sorted(live, key=self._bumped, reverse=True)
 
     def _bumped(self, topic: _Topic) -> tuple[datetime, int]:
-        return (max(p.created for p in self._topic_posts_of(topic)), topic.id)
+        return (max(p.created for p in self._posts_of(topic)), topic.id)
 
     def _view(self, post: _Post) -> SandboxPost:
-        parent = None
-        if post.reply_to and post.reply_to > 1:
-            parent = next(
-                str(p.id)
-                for p in self._posts
-                if p.topic is post.topic and p.number == post.reply_to
-            )
+        record = post.seed
+        parent = post.parent_id if record.reply_to and record.reply_to > 1 else None
         return SandboxPost(
-            str(post.id),
-            str(post.topic.id),
-            post.number,
+            post.id,
+            post.post_id,
+            record.number,
             parent,
-            post.user.username,
-            post.raw,
-            post.seed,
+            record.user.username,
+            post.text,
+            record.seed,
         )
 
     def _topic_json(self, topic: _Topic) -> dict[str, Any]:
-        posts = self._topic_posts_of(topic)
-        live = [p for p in posts if p.deleted_at is None]
+        posts = self._posts_of(topic)
+        live = [p for p in posts if not p.deleted]
         return {
             "id": topic.id,
             "title": topic.title,
             "fancy_title": html.escape(topic.title, quote=False),
             "slug": topic.slug,
             "posts_count": len(live),
-            "reply_count": sum(1 for p in live if p.reply_to),
-            "highest_post_number": max(p.number for p in posts),  # staff see every number
+            "reply_count": sum(1 for p in live if p.seed.reply_to),
+            "highest_post_number": max(p.seed.number for p in posts),  # staff see every number
             "image_url": None,
             "created_at": _time(topic.created),
             "last_posted_at": _time(max(p.created for p in live)),
@@ -537,40 +527,40 @@ class DiscourseSandbox:
             "views": 40 + 7 * len(posts),
             "like_count": len(posts) // 2,
             "has_summary": False,
-            "last_poster_username": live[-1].user.username,
+            "last_poster_username": live[-1].seed.user.username,
             "category_id": CATEGORY_ID,
             "pinned_globally": False,
             "featured_link": None,
             "posters": [
-                {"extras": None, "description": "Original Poster", "user_id": posts[0].user.id}
+                {"extras": None, "description": "Original Poster", "user_id": posts[0].seed.user.id}
             ],
         }
 
     def _post_json(self, post: _Post, *, raw: bool) -> dict[str, Any]:
-        text = _placeholder(post) if post.raw_bytes is not None else post.raw
-        user = post.user
+        record, number = post.seed, int(post.id)
+        user = record.user
         full: dict[str, Any] = {
-            "id": post.id,
+            "id": number,
             "name": user.name,
             "username": user.username,
             "avatar_template": _avatar(user),
             "created_at": _time(post.created),
-            "cooked": _cook(text, post.upload),
-            "post_number": post.number,
+            "cooked": _cook(post.text, record.upload),
+            "post_number": record.number,
             "post_type": 1,
             "updated_at": _time(post.updated or post.created),
             "reply_count": sum(
-                1 for p in self._posts if p.topic is post.topic and p.reply_to == post.number
+                1 for p in self._posts_of(record.topic) if p.seed.reply_to == record.number
             ),
-            "reply_to_post_number": post.reply_to,
+            "reply_to_post_number": record.reply_to,
             "quote_count": 0,
             "incoming_link_count": 0,
-            "reads": 3 + post.id % 11,
-            "readers_count": 2 + post.id % 11,
-            "score": 0.2 * (post.id % 9),
+            "reads": 3 + number % 11,
+            "readers_count": 2 + number % 11,
+            "score": 0.2 * (number % 9),
             "yours": user is self._user,
-            "topic_id": post.topic.id,
-            "topic_slug": post.topic.slug,
+            "topic_id": record.topic.id,
+            "topic_slug": record.topic.slug,
             "display_username": user.name,
             "primary_group_name": None,
             "flair_name": None,
@@ -603,28 +593,11 @@ class DiscourseSandbox:
         if post.deleted_by is not None:
             full["deleted_by"] = _user_json(post.deleted_by)
         if raw:
-            full["raw"] = text
-        self._rendered.append(post)
-        full.update(post.extra)
-        return {k: v for k, v in full.items() if k not in post.omit}
-
-    def _splices(self) -> dict[str, bytes]:
-        rendered, self._rendered = self._rendered, []
-        return {_placeholder(p): p.raw_bytes for p in rendered if p.raw_bytes is not None}
+            full["raw"] = post.text
+        return post.injected(full)
 
 
 # --- module helpers -------------------------------------------------------------------
-
-
-def _pick(comments: tuple[SeedComment, ...], first_level: int) -> list[SeedComment]:
-    """The first `first_level` first-level comments, every hostile one, every one with an
-    attachment, and whole threads (parents and replies of those)."""
-    firsts = [c for c in comments if c.parent_id is None]
-    keep = {c.id for c in firsts[:first_level]}
-    keep |= {c.id for c in comments if c.tags or c.attachment}
-    keep |= {c.parent_id for c in comments if c.id in keep and c.parent_id}
-    keep |= {c.id for c in comments if c.parent_id in keep}
-    return sorted((c for c in comments if c.id in keep), key=lambda c: (c.created_time, c.id))
 
 
 def _title(message: str) -> str:
@@ -634,10 +607,6 @@ def _title(message: str) -> str:
 
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].rstrip("-")
-
-
-def _username(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _cook(raw: str, upload: str | None) -> str:
@@ -686,10 +655,6 @@ def _avatar(user: _User) -> str:
     return f"/user_avatar/forum.highlandil.example/{user.username}/{{size}}/1_2.png"
 
 
-def _placeholder(post: _Post) -> str:
-    return f"@@sandbox-bytes-{post.id}@@"
-
-
 def _not_found() -> DiscourseError:
     return DiscourseError(404, "not_found", NOT_FOUND)
 
@@ -712,18 +677,11 @@ def _error(error: DiscourseError) -> Response:
     body: dict[str, Any] = {"errors": [error.message], "error_type": error.error_type}
     if error.extras is not None:
         body["extras"] = error.extras
-    return _json(error.status, body, headers=error.headers)
+    return _json(error.status, body, error.headers)
 
 
-def _json(
-    status: int,
-    payload: Any,
-    splices: dict[str, bytes] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    for placeholder, raw in (splices or {}).items():
-        body = body.replace(placeholder.encode("ascii"), raw)
     return Response(
         status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     )

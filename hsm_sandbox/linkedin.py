@@ -8,17 +8,16 @@ page may delete members' comments, and the sandbox takes the strict reading). UR
 must be percent-encoded. Every call needs a Bearer token and a `LinkedIn-Version` header;
 errors have LinkedIn's shape (`status`, `serviceErrorCode`, `code`, `message`).
 
-The page has three posts and forty comments taken from `seed.DEMO` (hostile texts
-included), two of them written by the page itself.
+The page's posts and comments are LinkedIn's own seed (`seed-linkedin.json`: hostile texts
+and comments breaking the policy included), plus two comments written by the page itself.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
@@ -26,32 +25,27 @@ from urllib.parse import quote, unquote, urlencode
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
 
 PREFIX = "/linkedin"
 ORGANIZATION = "urn:li:organization:1000001"
-ORGANIZATION_NAME = "City of Highland"
 OLDEST_VERSION = "202507"  # older LinkedIn-Version values are sunset: HTTP 426
 DEFAULT_COUNT = 10
 MAX_COUNT = 100
 
-# (index in seed.DEMO.posts, first-level seed comments kept besides the hostile ones, URN kind)
-_POSTS = ((0, 8, "share"), (2, 8, "ugcPost"), (5, 2, "share"))
+_KINDS = ("share", "ugcPost")  # the URN kinds of the posts, taken in turn
 _ORG_REPLIES = (
-    # (post slot, index of the seed comment answered or None for first-level, text)
-    (0, 1, "Thanks for asking! Season passes are on sale at the Korte Rec Center front desk."),
-    (1, None, "Reminder from the City: registration questions go to the Parks office."),
+    # (post slot, index of the first-level comment answered or None for first-level, text)
+    (0, 6, "Thanks, but the City recruits for this role itself: apply at highlandil.gov/jobs."),
+    (1, None, "Thank you all! The playground design open house is March 12 at Lindendale Park."),
 )
 
 
 class LinkedInError(Exception):
     def __init__(self, status: int, code: str, message: str, service_code: int = 0) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.service_code = (
-            status,
-            code,
-            message,
-            service_code,
-        )
+        self.status, self.code, self.message = status, code, message
+        self.service_code = service_code
 
 
 @dataclass
@@ -60,26 +54,6 @@ class _Post:
     thread: str  # the URN comment URNs name: the activity of a share, the ugcPost itself
     text: str
     created: datetime
-
-
-@dataclass
-class _Comment:
-    id: str
-    post: _Post
-    parent: _Comment | None
-    actor: str
-    text: str
-    created: datetime
-    modified: datetime
-    seed: SeedComment | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
-    omit: frozenset[str] = frozenset()
-    text_bytes: bytes | None = None  # sent as is inside the JSON: invalid UTF-8 on purpose
-    deleted: bool = False
-
-    @property
-    def urn(self) -> str:
-        return f"urn:li:comment:({self.post.thread},{self.id})"
 
 
 @dataclass(frozen=True)
@@ -94,12 +68,26 @@ class SandboxComment:
     seed: SeedComment | None
 
 
-class LinkedInSandbox:
+@dataclass
+class _Comment(Comment[SandboxComment]):
+    """`id` is the comment URN, `post_id` the post's URN, `parent_id` the parent's URN."""
+
+    modified: datetime | None = None  # set by an edit
+
+    @property
+    def number(self) -> str:
+        """The id LinkedIn also sends alone (the URN's last part)."""
+        return self.id.rsplit(",", 1)[1].rstrip(")")
+
+
+class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
     """The LinkedIn part of the sandbox: its state, routes and fault shapes."""
 
+    error_type = LinkedInError
+
     def __init__(self, seed: SeedData) -> None:
-        self._seed = seed
-        self._lock = threading.RLock()
+        super().__init__()
+        self._seed = seed.of("linkedin")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -107,22 +95,22 @@ class LinkedInSandbox:
     def register(self, router: Router) -> None:
         rest = PREFIX + "/rest"
         target = rest + r"/socialActions/(?P<target>[^/]+)/comments"
-        router.add("GET", rest + "/posts", self._handler(self._list_posts), self)
-        router.add("GET", target, self._handler(self._list_comments), self)
-        router.add("GET", target + r"/(?P<id>[^/]+)", self._handler(self._get_comment), self)
-        router.add("DELETE", target + r"/(?P<id>[^/]+)", self._handler(self._delete_comment), self)
+        router.add("GET", rest + "/posts", self._route(self._list_posts), self)
+        router.add("GET", target, self._route(self._list_comments), self)
+        router.add("GET", target + r"/(?P<id>[^/]+)", self._route(self._get_comment), self)
+        router.add("DELETE", target + r"/(?P<id>[^/]+)", self._route(self._delete_comment), self)
 
     def reset(self) -> None:
         with self._lock:
-            self._token = SANDBOX_TOKEN
+            self.token = SANDBOX_TOKEN
             self._posts: list[_Post] = []
-            self._comments: list[_Comment] = []
+            self._load(())
             self._next_id = 7_302_000_000_000_000_001
-            for slot, (index, first_level, kind) in enumerate(_POSTS):
-                self._add_seed_post(slot, self._seed.posts[index], first_level, kind)
+            for slot, seed_post in enumerate(self._seed.posts):
+                self._add_seed_post(slot, seed_post)
             for slot, answered, text in _ORG_REPLIES:
                 post = self._posts[slot]
-                firsts = [c for c in self._comments if c.post is post and c.parent is None]
+                firsts = self._firsts(post)
                 parent = firsts[answered] if answered is not None else None
                 after = parent.created if parent else firsts[-1].created
                 self._new(post, parent, ORGANIZATION, text, after + timedelta(minutes=47))
@@ -169,31 +157,15 @@ class LinkedInSandbox:
     def comments(self, post_urn: str) -> list[SandboxComment]:
         """A post's live comments in listing order: each first-level comment, then its replies."""
         with self._lock:
-            post = self._post(post_urn)
             ordered: list[SandboxComment] = []
-            for first in self._live(post, None):
-                ordered.append(self._view(first))
-                ordered.extend(self._view(reply) for reply in self._live(post, first))
+            for first in self._firsts(self._post(post_urn)):
+                for comment in (first, *self._replies_of(first)):
+                    ordered.append(replace(comment.seed, text=comment.text))
             return ordered
 
     def org_comment_urns(self) -> list[str]:
         with self._lock:
-            return [c.urn for c in self._comments if c.actor == ORGANIZATION and not c.deleted]
-
-    def is_hidden(self, comment_urn: str) -> bool:
-        """LinkedIn has no hide: always False (kept for the same test helpers everywhere)."""
-        with self._lock:
-            self._find(comment_urn)
-            return False
-
-    def is_deleted(self, comment_urn: str) -> bool:
-        with self._lock:
-            return self._find(comment_urn).deleted
-
-    def delete_comment(self, comment_urn: str) -> None:
-        """Delete a comment as its author would (its replies go with it, as on LinkedIn)."""
-        with self._lock:
-            self._delete(self._find(comment_urn))
+            return [c.id for c in self._comments if c.seed.actor == ORGANIZATION and not c.deleted]
 
     def add_comment(
         self,
@@ -213,41 +185,27 @@ class LinkedInSandbox:
         must need no JSON escaping)."""
         with self._lock:
             post = self._post(post_urn)
-            parent = self._find(parent_urn) if parent_urn else None
-            when = created or max(c.created for c in self._comments) + timedelta(minutes=1)
+            parent = self._by_id[parent_urn] if parent_urn else None
+            when = self._added_time(created, timedelta(minutes=1))
+            if text_bytes is not None:
+                text = self._raw_text(str(self._next_id), text_bytes)
             comment = self._new(post, parent, actor, text, when)
-            comment.extra = dict(extra or {})
+            comment.extra.update(extra or {})
             comment.omit = frozenset(omit)
-            comment.text_bytes = text_bytes
-            return comment.urn
+            return comment.id
 
-    def edit_comment(self, comment_urn: str, new_text: str, when: datetime | None = None) -> None:
+    def edit_comment(
+        self, comment_id: str | int, new_text: str, when: datetime | None = None
+    ) -> None:
         """The author edits the comment: new text and a later `lastModified`."""
         with self._lock:
-            comment = self._find(comment_urn)
+            comment = self._by_id[str(comment_id)]
             comment.text = new_text
             comment.modified = (when or comment.created + timedelta(hours=2)).astimezone(UTC)
 
-    def set_token(self, token: str) -> None:
-        with self._lock:
-            self._token = token
-
     # --- handlers ---------------------------------------------------------------------
 
-    def _handler(
-        self, work: Callable[[Request, re.Match[str]], Response]
-    ) -> Callable[[Request, re.Match[str]], Response]:
-        def handle(request: Request, match: re.Match[str]) -> Response:
-            with self._lock:
-                try:
-                    self._check_headers(request)
-                    return work(request, match)
-                except LinkedInError as error:
-                    return _error(error)
-
-        return handle
-
-    def _list_posts(self, request: Request, match: re.Match[str]) -> Response:
+    def _list_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
         if query.get("q") != "author":
             raise LinkedInError(400, "ILLEGAL_ARGUMENT", "Query parameter 'q' must be 'author'")
@@ -264,47 +222,46 @@ class LinkedInSandbox:
         if start + count < len(posts):
             # The posts finder gives a `next` link but no total, as LinkedIn's does.
             paging["links"].append(_link(request, start + count, count))
-        return _json(200, {"paging": paging, "elements": [_post_json(p) for p in window]})
+        return {"paging": paging, "elements": [_post_json(p) for p in window]}
 
-    def _list_comments(self, request: Request, match: re.Match[str]) -> Response:
+    def _list_comments(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         target = _urn(match["target"])
         start, count = _window(request)
         post = self._thread_post(target)
         if post is not None:
-            items = self._live(post, None)
+            items = self._firsts(post)
         else:
-            parent = self._find_live(target)
-            items = self._live(parent.post, parent)
+            parent = self._live(target)
+            if parent is None:
+                raise _not_found(f"/socialActions/{target}/comments")
+            items = self._replies_of(parent)
         window = items[start : start + count]
         paging: dict[str, Any] = {"start": start, "count": count, "total": len(items)}
         paging["links"] = (
             [_link(request, start + count, count)] if start + count < len(items) else []
         )
-        rendered = [self._comment_json(c) for c in window]
-        return _json(200, {"paging": paging, "elements": rendered}, self._splices(window))
+        return {"paging": paging, "elements": [self._comment_json(c) for c in window]}
 
-    def _get_comment(self, request: Request, match: re.Match[str]) -> Response:
-        comment = self._addressed(match)
-        return _json(200, self._comment_json(comment), self._splices([comment]))
+    def _get_comment(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        return self._comment_json(self._addressed(match))
 
-    def _delete_comment(self, request: Request, match: re.Match[str]) -> Response:
+    def _delete_comment(self, request: Request, match: re.Match[str]) -> None:
         actor = request.query.get("actor")
         if not actor:
             raise LinkedInError(400, "ILLEGAL_ARGUMENT", "Query parameter 'actor' is required")
         comment = self._addressed(match)
-        if actor != ORGANIZATION or comment.actor != ORGANIZATION:
+        if actor != ORGANIZATION or comment.seed.actor != ORGANIZATION:
             # The strict reading of LinkedIn's docs: a page deletes its own comments only.
             raise _access_denied(request)
         self._delete(comment)
-        return Response(204, b"", {"X-RestLi-Protocol-Version": "2.0.0"})
 
-    # --- checks -------------------------------------------------------------------------
+    # --- answering (the CommentStore hooks) ---------------------------------------------
 
-    def _check_headers(self, request: Request) -> None:
+    def _admit(self, request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-        if token.strip() != self._token:
+        if token.strip() != self.token:
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
         version = request.headers.get("linkedin-version", "")
         if not version:
@@ -323,48 +280,64 @@ class LinkedInSandbox:
                 400, "ILLEGAL_ARGUMENT", "This resource requires Rest.li protocol version 2.0.0"
             )
 
+    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
+        if payload is None:  # a delete
+            return Response(204, b"", {"X-RestLi-Protocol-Version": "2.0.0"})
+        response = _json(200, payload)
+        response.body = self._splice(response.body)
+        return response
+
+    def _error_response(self, request: Request, error: LinkedInError) -> Response:
+        return _error(error)
+
     def _addressed(self, match: re.Match[str]) -> _Comment:
         """The comment `{target}/comments/{id}` names: target is its thread, post or parent."""
         target = _urn(match["target"])
         comment_id = unquote(match["id"])
         comment = next(
-            (c for c in self._comments if c.id == comment_id and not c.deleted),
+            (c for c in self._comments if c.number == comment_id and not c.deleted),
             None,
         )
-        if comment is None:
-            raise _not_found(f"/socialActions/{target}/comments/{comment_id}")
-        targets = {comment.post.urn, comment.post.thread}
-        if comment.parent is not None:
-            targets.add(comment.parent.urn)
-        if target not in targets:
+        if comment is None or target not in (
+            comment.post_id,
+            comment.parent_id,
+            self._post(comment.post_id).thread,
+        ):
             raise _not_found(f"/socialActions/{target}/comments/{comment_id}")
         return comment
 
     # --- state and rendering ------------------------------------------------------------
 
-    def _add_seed_post(self, slot: int, seed: SeedPost, first_level: int, kind: str) -> None:
+    def _add_seed_post(self, slot: int, seed: SeedPost) -> None:
         number = 7_301_000_000_000_000_001 + slot
+        kind = _KINDS[slot % len(_KINDS)]
         urn = f"urn:li:{kind}:{number}"
         thread = f"urn:li:activity:{number + 500}" if kind == "share" else urn
         post = _Post(urn, thread, seed.message, seed.created_time)
         self._posts.append(post)
-        chosen = _pick(self._seed.comments_on(seed.id), first_level)
         made: dict[str, _Comment] = {}
-        for item in chosen:
+        for item in self._seed.comments_on(seed.id):  # a reply comes after its parent
             parent = made[item.parent_id] if item.parent_id else None
-            comment = self._new(
-                post, parent, _person(item.author_id), item.message, item.created_time
+            made[item.id] = self._new(
+                post, parent, _person(item.author_id), item.message, item.created_time, item
             )
-            comment.seed = item
-            made[item.id] = comment
 
     def _new(
-        self, post: _Post, parent: _Comment | None, actor: str, text: str, when: datetime
+        self,
+        post: _Post,
+        parent: _Comment | None,
+        actor: str,
+        text: str,
+        when: datetime,
+        seed: SeedComment | None = None,
     ) -> _Comment:
         stamp = when.astimezone(UTC).replace(microsecond=0)
-        comment = _Comment(str(self._next_id), post, parent, actor, text, stamp, stamp)
+        urn = f"urn:li:comment:({post.thread},{self._next_id})"
+        parent_urn = parent.id if parent else None
+        record = SandboxComment(urn, post.urn, parent_urn, actor, text, seed)
+        comment = _Comment(record, urn, post.urn, parent_urn, stamp, text)
         self._next_id += 1
-        self._comments.append(comment)
+        self._add(comment)
         return comment
 
     def _post(self, urn: str) -> _Post:
@@ -381,57 +354,23 @@ class LinkedInSandbox:
                 raise _not_found(f"/socialActions/{urn}/comments") from None
             return None
 
-    def _find(self, comment_urn: str) -> _Comment:
-        for comment in self._comments:
-            if comment.urn == comment_urn:
-                return comment
-        raise KeyError(comment_urn)
-
-    def _find_live(self, urn: str) -> _Comment:
-        try:
-            comment = self._find(urn)
-        except KeyError:
-            comment = None
-        if comment is None or comment.deleted:
-            raise _not_found(f"/socialActions/{urn}/comments")
-        return comment
-
-    def _live(self, post: _Post, parent: _Comment | None) -> list[_Comment]:
-        """Live comments on a post (first level) or on a comment, oldest first."""
-        return sorted(
-            (c for c in self._comments if c.post is post and c.parent is parent and not c.deleted),
-            key=lambda c: (c.created, int(c.id)),
-        )
-
-    def _delete(self, comment: _Comment) -> None:
-        comment.deleted = True
-        for reply in self._comments:
-            if reply.parent is comment and not reply.deleted:
-                self._delete(reply)
-
-    def _view(self, comment: _Comment) -> SandboxComment:
-        return SandboxComment(
-            comment.urn,
-            comment.post.urn,
-            comment.parent.urn if comment.parent else None,
-            comment.actor,
-            comment.text,
-            comment.seed,
-        )
+    def _firsts(self, post: _Post) -> list[_Comment]:
+        """A post's live first-level comments, oldest first."""
+        return sorted((c for c in self._on(post.urn) if c.parent_id is None), key=lambda c: c.key)
 
     def _comment_json(self, comment: _Comment) -> dict[str, Any]:
-        replies = len(self._live(comment.post, comment)) if comment.parent is None else 0
-        likes = int(comment.id[-2:]) % 5  # any stable small number
-        text: str = _placeholder(comment) if comment.text_bytes is not None else comment.text
+        replies = len(self._replies_of(comment)) if comment.parent_id is None else 0
+        likes = int(comment.number[-2:]) % 5  # any stable small number
+        actor = comment.seed.actor
         full: dict[str, Any] = {
-            "actor": comment.actor,
-            "agent": comment.actor,
-            "commentUrn": comment.urn,
-            "created": {"actor": comment.actor, "time": _ms(comment.created)},
-            "lastModified": {"actor": comment.actor, "time": _ms(comment.modified)},
-            "id": comment.id,
-            "message": {"attributes": [], "text": text},
-            "object": comment.parent.urn if comment.parent else comment.post.thread,
+            "actor": actor,
+            "agent": actor,
+            "commentUrn": comment.id,
+            "created": {"actor": actor, "time": epoch_ms(comment.created)},
+            "lastModified": {"actor": actor, "time": epoch_ms(comment.modified or comment.created)},
+            "id": comment.number,
+            "message": {"attributes": [], "text": comment.text},
+            "object": comment.parent_id or self._post(comment.post_id).thread,
             "likesSummary": {
                 "selectedLikes": [],
                 "aggregatedTotalLikes": likes,
@@ -444,35 +383,24 @@ class LinkedInSandbox:
                 "totalFirstLevelComments": replies,
             },
         }
-        if comment.parent is not None:
-            full["parentComment"] = comment.parent.urn
-        if comment.seed is not None and comment.seed.attachment is not None:
+        if comment.parent_id is not None:
+            full["parentComment"] = comment.parent_id
+        seed = comment.seed.seed
+        if seed is not None and seed.attachment is not None:
             full["content"] = [
                 {
                     "type": "IMAGE",
-                    "url": comment.seed.attachment.image_src,
-                    "entity": {"image": f"urn:li:image:C4E{comment.id}"},
+                    "url": seed.attachment.image_src,
+                    "entity": {"image": f"urn:li:image:C4E{comment.number}"},
                 }
             ]
-        full.update(comment.extra)
-        return {k: v for k, v in full.items() if k not in comment.omit}
+        return comment.injected(full)
 
-    def _splices(self, comments: Iterable[_Comment]) -> dict[str, bytes]:
-        return {_placeholder(c): c.text_bytes for c in comments if c.text_bytes is not None}
+
+SANDBOX = LinkedInSandbox
 
 
 # --- module helpers -------------------------------------------------------------------
-
-
-def _pick(comments: tuple[SeedComment, ...], first_level: int) -> list[SeedComment]:
-    """The first `first_level` first-level comments, every hostile one, every one with an
-    attachment, and whole threads (parents and replies of those)."""
-    firsts = [c for c in comments if c.parent_id is None]
-    keep = {c.id for c in firsts[:first_level]}
-    keep |= {c.id for c in comments if c.tags or c.attachment}
-    keep |= {c.parent_id for c in comments if c.id in keep and c.parent_id}
-    keep |= {c.id for c in comments if c.parent_id in keep}
-    return [c for c in comments if c.id in keep]
 
 
 def _person(author_id: str) -> str:
@@ -518,7 +446,7 @@ def _link(request: Request, start: int, count: int) -> dict[str, Any]:
 
 
 def _post_json(post: _Post) -> dict[str, Any]:
-    stamp = _ms(post.created)
+    stamp = epoch_ms(post.created)
     return {
         "id": post.urn,
         "author": ORGANIZATION,
@@ -535,14 +463,6 @@ def _post_json(post: _Post) -> dict[str, Any]:
         },
         "isReshareDisabledByAuthor": False,
     }
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _placeholder(comment: _Comment) -> str:
-    return f"@@sandbox-bytes-{comment.id}@@"
 
 
 def _access_denied(request: Request, status: int = 403) -> LinkedInError:
@@ -565,16 +485,11 @@ def _error(error: LinkedInError) -> Response:
     return _json(error.status, body)
 
 
-def _json(status: int, payload: Any, splices: dict[str, bytes] | None = None) -> Response:
+def _json(status: int, payload: Any) -> Response:
     # LinkedIn writes raw UTF-8 and names no charset: clients must not guess one.
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    for placeholder, raw in (splices or {}).items():
-        body = body.replace(placeholder.encode("ascii"), raw)
     return Response(
         status,
         body,
         {"Content-Type": "application/json", "X-RestLi-Protocol-Version": "2.0.0"},
     )
-
-
-SANDBOX = LinkedInSandbox

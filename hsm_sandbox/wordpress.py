@@ -16,8 +16,8 @@ Like WordPress, a status change writes the caller's IP address and user agent ov
 commenter's unless the request sends `author_ip` / `author_user_agent`. Unlike WordPress,
 the sandbox does not filter HTML out of a comment on update.
 
-The blog has three posts and 45 comments taken from `seed.DEMO` (hostile texts and the
-comments that break the policy included) in every status.
+The blog's posts and comments are its own seed (`seed-wordpress.json`: hostile texts and the
+comments that break the policy included), in every status.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ import ipaddress
 import json
 import math
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -39,7 +38,8 @@ from zoneinfo import ZoneInfo
 
 from hsm_sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response, Router
-from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData
+from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
+from hsm_sandbox.store import Comment, CommentStore
 
 PREFIX = "/wordpress"
 API = PREFIX + "/wp-json"
@@ -51,17 +51,14 @@ MAX_PER_PAGE = 100
 
 # (WordPress post id, the seed post's City page, slug, title); comments come from that post.
 POSTS = (
-    (1841, "/parks/aquatic-center", "aquatic-center-season-passes",
-     "Aquatic Center season passes on sale Monday"),
-    (1867, "/parks/youth-soccer", "fall-youth-soccer-registration",
-     "Fall youth soccer registration is open"),
-    (1902, "/parks/silver-lake-master-plan", "silver-lake-master-plan-meeting",
-     "Silver Lake Park master plan: public meeting Thursday"),
+    (1841, "/parks/master-plan-2026", "parks-master-plan-2026-draft",
+     "Draft Parks and Recreation Master Plan: tell us what you think"),
+    (1867, "/parks/korte-fees", "korte-membership-rates-june",
+     "Korte Recreation Center membership rates change June 1"),
+    (1902, "/parks/lindendale-trail-bridge", "lindendale-trail-bridge-closure",
+     "Lindendale nature trail closes for the footbridge replacement"),
 )  # fmt: skip
-CLEAN_THREADS = 2  # threads kept per post besides those with hostile or policy-breaking text
 FIRST_COMMENT_ID = 3001
-# A hostile comment from another seed post, moved to the first blog post: (tag, post id).
-_MOVED_TAGS = (("img-onerror", 1841),)
 
 # Users and their Application Passwords: name -> (id, display name, may moderate comments).
 _USERS = {"admin": (1, "City Web Team", True), "author": (2, "Parks Intern", False)}
@@ -78,6 +75,9 @@ _POST_ORDERBY = {"author", "date", "id", "include", "modified", "parent", "relev
 # WordPress's database values of comment_approved -> the status its REST API shows.
 _SHOWN = {"1": "approved", "0": "hold", "spam": "spam", "trash": "trash"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?")
+# (code, message) of the refusals several places give.
+_EDIT_COMMENTS = ("rest_forbidden_context", "Sorry, you are not allowed to edit comments.")
+_EDIT_COMMENT = ("rest_cannot_edit", "Sorry, you are not allowed to edit this comment.")
 _CRITICAL = (
     '<p>There has been a critical error on this website.</p><p><a href="https://wordpress.org/'
     'documentation/article/faq-troubleshooting/">Learn more about troubleshooting '
@@ -109,25 +109,35 @@ class _Post:
         return f"{SITE}/news/{self.slug}/"
 
 
-@dataclass
-class _Comment:
-    id: int
-    post: int
-    parent: int
-    author: int  # a user's id; 0 for a guest
+@dataclass(frozen=True)
+class _Record:
+    """A comment as written: `Comment.id` is its number as text, `post_id` its post's."""
+
     author_name: str
     author_email: str
-    author_ip: str
-    author_user_agent: str
-    date_gmt: datetime
-    content: str  # as stored: what `content.raw` shows
-    approved: str  # the database value: "1", "0", "spam" or "trash"
+    content: str
     seed: SeedComment | None = None
+
+
+@dataclass
+class _Comment(Comment[_Record]):
+    approved: str = "1"  # the database value: "1", "0", "spam" or "trash"
     before_trash: str = "0"  # where `untrash` / `unspam` return to
-    extra: dict[str, Any] = field(default_factory=dict)  # injected raw fields
-    omit: frozenset[str] = frozenset()
-    content_bytes: bytes | None = None  # sent as is inside the JSON: invalid UTF-8 on purpose
-    deleted: bool = False
+    author_ip: str = ""
+    author_user_agent: str = ""
+    raw: str | None = None  # what `content.raw` shows instead of `text`: raw bytes' marker
+
+    @property
+    def number(self) -> int:
+        return int(self.id)
+
+    @property
+    def post(self) -> int:
+        return int(self.post_id)
+
+    @property
+    def parent(self) -> int:
+        return int(self.parent_id or 0)
 
 
 @dataclass(frozen=True)
@@ -141,12 +151,15 @@ class _Caller:
         return 403 if self.user_id else 401
 
 
-class WordPressSandbox:
+class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     """The WordPress part of the sandbox: its state, routes and fault shapes."""
 
+    error_type = WordPressError
+    text_field = "content"
+
     def __init__(self, seed: SeedData) -> None:
-        self._seed = seed
-        self._lock = threading.RLock()
+        super().__init__()
+        self._seed = seed.of("wordpress")
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -167,10 +180,10 @@ class WordPressSandbox:
         with self._lock:
             self._passwords = dict.fromkeys(_USERS, SANDBOX_TOKEN)
             self._posts = {p.id: p for p in self._seed_posts()}
-            self._comments: dict[int, _Comment] = {}
-            self._next_id = FIRST_COMMENT_ID
+            self._load(())
+            ids: dict[str, str] = {}  # seed comment id -> WordPress comment id
             for post_id, seed in self._seed_comments():
-                self._store(post_id, seed)
+                ids[seed.id] = self._store(post_id, seed, ids.get(seed.parent_id or ""))
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         headers = _headers(request)
@@ -201,19 +214,8 @@ class WordPressSandbox:
             )
             return _error(request, error)
         if fault.kind is FaultKind.PERMISSION:
-            if request.method == "GET":
-                error = WordPressError(
-                    fault.status or 403,
-                    "rest_forbidden_context",
-                    "Sorry, you are not allowed to edit comments.",
-                )
-            else:
-                error = WordPressError(
-                    fault.status or 403,
-                    "rest_cannot_edit",
-                    "Sorry, you are not allowed to edit this comment.",
-                )
-            return _error(request, error)
+            refusal = _EDIT_COMMENTS if request.method == "GET" else _EDIT_COMMENT
+            return _error(request, WordPressError(fault.status or 403, *refusal))
         generic = generic_response(fault)  # 5xx from a proxy, 429 from a firewall
         if generic is None:
             raise ValueError(f"no WordPress shape for fault {fault.kind}")
@@ -229,31 +231,28 @@ class WordPressSandbox:
     def seeded(self) -> list[tuple[int, SeedComment]]:
         """(comment id, seed comment) of every seeded comment still there."""
         with self._lock:
-            return [(c.id, c.seed) for c in self._comments.values() if c.seed and not c.deleted]
+            return [
+                (c.number, c.seed.seed) for c in self._comments if c.seed.seed and not c.deleted
+            ]
 
     def status_of(self, comment_id: int) -> str | None:
         """The status the API shows ("approved", "hold", "spam", "trash"); None if deleted."""
         with self._lock:
-            comment = self._comments[comment_id]
+            comment = self._by_id[str(comment_id)]
             return None if comment.deleted else _SHOWN[comment.approved]
 
     def comment_json(self, comment_id: int) -> dict[str, Any]:
         """The comment as `context=edit` shows it."""
         with self._lock:
             shown: dict[str, Any] = json.loads(
-                json.dumps(self._comment_json(self._comments[comment_id], "edit"))
+                json.dumps(self._comment_json(self._by_id[str(comment_id)], "edit"))
             )
             return shown
 
     def set_status(self, comment_id: int, status: str) -> None:
         """Change a status as a moderator in wp-admin would ("approved", "hold", ...)."""
         with self._lock:
-            self._change_status(self._comments[comment_id], status)
-
-    def delete_comment(self, comment_id: int) -> None:
-        """Delete a comment permanently (wp-admin's "Delete Permanently")."""
-        with self._lock:
-            self._comments[comment_id].deleted = True
+            self._change_status(self._by_id[str(comment_id)], status)
 
     def set_password(self, user: str, password: str) -> None:
         with self._lock:
@@ -275,94 +274,69 @@ class WordPressSandbox:
         """Add a comment and return its id. `extra` adds or overwrites raw payload fields;
         `omit` drops fields; `content_bytes` is put in `content.raw` as is (bad UTF-8)."""
         with self._lock:
-            when = date_gmt or max(
-                (c.date_gmt for c in self._comments.values()), default=datetime.now(UTC)
-            )
+            number = str(FIRST_COMMENT_ID + len(self._comments))
+            record = _Record(author_name, "tester@example.org", content)
             comment = _Comment(
-                id=self._next_id,
-                post=post_id,
-                parent=parent,
-                author=0,
-                author_name=author_name,
-                author_email="tester@example.org",
+                record,
+                number,
+                str(post_id),
+                str(parent) if parent else None,
+                self._added_time(date_gmt),
+                content,
                 author_ip="203.0.113.9",
                 author_user_agent=_USER_AGENTS[0],
-                date_gmt=when.astimezone(UTC).replace(microsecond=0),
-                content=content,
-                approved="1",
-                extra=dict(extra or {}),
-                omit=frozenset(omit),
-                content_bytes=content_bytes,
             )
+            if content_bytes is not None:
+                comment.raw = self._raw_text(number, content_bytes)
             self._change_status(comment, status)
-            self._comments[comment.id] = comment
-            self._next_id += 1
-            return comment.id
+            self._add(comment, dict(extra or {}), omit)
+            return comment.number
 
     # --- seed ---------------------------------------------------------------------------
 
     def _seed_posts(self) -> list[_Post]:
         posts = []
         for post_id, page, slug, title in POSTS:
-            seed = next(p for p in self._seed.posts if p.link.endswith(page))
+            seed = self._seed_post(page)
             posts.append(_Post(post_id, slug, title, seed.message, seed.created_time))
         return posts
 
+    def _seed_post(self, page: str) -> SeedPost:
+        return next(p for p in self._seed.posts if p.link.endswith(page))
+
     def _seed_comments(self) -> list[tuple[int, SeedComment]]:
-        """The comments kept, oldest first (the order WordPress gave them their ids)."""
-        picked: list[tuple[int, SeedComment]] = []
-        for post_id, page, *_ in POSTS:
-            seed_post = next(p for p in self._seed.posts if p.link.endswith(page))
-            comments = self._seed.comments_on(seed_post.id)
-            keep = {c.id for c in comments if c.tags or c.expected_code}
-            clean = [c for c in comments if c.parent_id is None and c.id not in keep]
-            keep.update(c.id for c in clean[:CLEAN_THREADS])
-            while True:  # whole threads: the replies of kept comments, the parents of kept replies
-                more = {c.id for c in comments if c.parent_id in keep}
-                more.update(c.parent_id for c in comments if c.id in keep and c.parent_id)
-                if more <= keep:
-                    break
-                keep |= more
-            picked.extend((post_id, c) for c in comments if c.id in keep)
-        for tag, post_id in _MOVED_TAGS:
-            picked.extend((post_id, c) for c in self._seed.tagged(tag) if c.parent_id is None)
+        """Every post's comments, oldest first (the order WordPress gave them their ids)."""
+        picked = [
+            (post_id, comment)
+            for post_id, page, *_ in POSTS
+            for comment in self._seed.comments_on(self._seed_post(page).id)
+        ]
         return sorted(picked, key=lambda pair: (pair[1].created_time, pair[1].id))
 
-    def _store(self, post_id: int, seed: SeedComment) -> None:
-        number = self._next_id - FIRST_COMMENT_ID
-        by_seed = {c.seed.id: c.id for c in self._comments.values() if c.seed}
+    def _store(self, post_id: int, seed: SeedComment, parent: str | None) -> str:
+        number = len(self._comments)
         email = re.sub(r"[^a-z0-9]+", ".", seed.author_name.lower()).strip(".")
+        record = _Record(seed.author_name, f"{email or 'guest'}@example.org", seed.message, seed)
         comment = _Comment(
-            id=self._next_id,
-            post=post_id,
-            parent=by_seed.get(seed.parent_id or "", 0),
-            author=0,
-            author_name=seed.author_name,
-            author_email=f"{email or 'guest'}@example.org",
+            record,
+            str(FIRST_COMMENT_ID + number),
+            str(post_id),
+            parent,
+            seed.created_time,
+            seed.message,
             author_ip=f"198.51.100.{1 + number % 250}",
             author_user_agent=_USER_AGENTS[number % len(_USER_AGENTS)],
-            date_gmt=seed.created_time,
-            content=seed.message,
-            approved="1",
-            seed=seed,
         )
         self._change_status(comment, _seed_status(seed, number))
-        self._comments[comment.id] = comment
-        self._next_id += 1
+        self._add(comment)
+        return comment.id
 
     # --- handlers ---------------------------------------------------------------------
 
     def _handler(
         self, work: Callable[[Request, re.Match[str], _Caller], Response]
     ) -> Callable[[Request, re.Match[str]], Response]:
-        def handle(request: Request, match: re.Match[str]) -> Response:
-            with self._lock:
-                try:
-                    return work(request, match, self._caller(request))
-                except WordPressError as error:
-                    return _error(request, error)
-
-        return handle
+        return self._route(lambda request, match: work(request, match, self._caller(request)))
 
     def _list_posts(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         query = request.query
@@ -410,11 +384,7 @@ class WordPressSandbox:
         pairs = parse_qsl(request.query_string, keep_blank_values=True)
         context = _context(query)
         if context == "edit" and not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_forbidden_context",
-                "Sorry, you are not allowed to edit comments.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
         status = re.sub(r"[^a-z0-9_-]", "", query.get("status", "approve").lower())  # sanitize_key
         if not caller.user_id and status != "approve":
             # Only callers who may edit posts may ask for other statuses.
@@ -430,23 +400,23 @@ class WordPressSandbox:
         kind = query.get("type", "comment")
         chosen = [
             c
-            for c in self._comments.values()
+            for c in self._comments
             if not c.deleted
             and _status_matches(c.approved, status)
             and (not posts or c.post in posts)
             and (not parents or c.parent in parents)
-            and (after is None or c.date_gmt > after)
-            and (before is None or c.date_gmt < before)
+            and (after is None or c.created > after)
+            and (before is None or c.created < before)
             and kind in ("comment", "comments", "", "all")
             and (caller.moderates or c.approved == "1")  # check_read_permission, per comment
         ]
         key: Callable[[_Comment], Any] = {
-            "id": lambda c: c.id,
+            "id": lambda c: c.number,
             "post": lambda c: c.post,
             "parent": lambda c: c.parent,
             "type": lambda c: "comment",
-        }.get(orderby, lambda c: c.date_gmt)
-        chosen.sort(key=lambda c: (key(c), c.id), reverse=descending)
+        }.get(orderby, lambda c: c.created)
+        chosen.sort(key=lambda c: (key(c), c.number), reverse=descending)
         offset = int(query["offset"]) if query.get("offset", "").isdigit() else None
         start = offset if offset is not None else (page - 1) * per_page
         window = chosen[start : start + per_page]
@@ -459,11 +429,7 @@ class WordPressSandbox:
         comment = self._comment(match["id"])
         context = _context(request.query)
         if context == "edit" and not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_forbidden_context",
-                "Sorry, you are not allowed to edit comments.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
         if comment.approved != "1" and not caller.moderates:
             raise WordPressError(
                 caller.refusal_status,
@@ -477,11 +443,7 @@ class WordPressSandbox:
     def _update_comment(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         comment = self._comment(match["id"])
         if not caller.moderates:
-            raise WordPressError(
-                caller.refusal_status,
-                "rest_cannot_edit",
-                "Sorry, you are not allowed to edit this comment.",
-            )
+            raise WordPressError(caller.refusal_status, *_EDIT_COMMENT)
         params = {**request.query, **_body(request)}
         if "author_ip" in params:
             value = str(params["author_ip"])
@@ -503,7 +465,7 @@ class WordPressSandbox:
                 raise WordPressError(
                     400, "rest_comment_content_invalid", "Invalid comment content."
                 )
-            comment.content, comment.content_bytes = content, None
+            comment.text, comment.raw = content, None
         status = params.get("status")
         if isinstance(status, str):
             self._change_status(comment, re.sub(r"[^a-z0-9_-]", "", status.lower()))
@@ -520,7 +482,7 @@ class WordPressSandbox:
         force = str(request.param("force") or "").lower() in ("1", "true")
         if force:
             previous = self._comment_json(comment, "edit")
-            comment.deleted = True
+            self._delete(comment)
             return self._json(request, 200, {"deleted": True, "previous": previous})
         if comment.approved == "trash":
             raise WordPressError(
@@ -529,7 +491,21 @@ class WordPressSandbox:
         self._change_status(comment, "trash")
         return self._json(request, 200, self._comment_json(comment, "edit"))
 
+    # --- answering (the CommentStore hooks) ---------------------------------------------
+
+    def _admit(self, request: Request) -> None:
+        """Nothing: a caller WordPress does not know goes on as anonymous (see `_caller`)."""
+
+    def _ok_response(self, request: Request, payload: Response) -> Response:
+        return payload  # the handlers answer with their own paging headers
+
+    def _error_response(self, request: Request, error: WordPressError) -> Response:
+        return _error(request, error)
+
     # --- state and rendering ------------------------------------------------------------
+
+    def _delete(self, comment: _Comment) -> None:
+        comment.deleted = True  # for good; the replies stay, as the sandbox always had them
 
     def _caller(self, request: Request) -> _Caller:
         """Who the Basic credentials name; anonymous when they are missing or wrong."""
@@ -548,8 +524,8 @@ class WordPressSandbox:
         return _Caller(user_id, moderates)
 
     def _comment(self, raw_id: str) -> _Comment:
-        comment = self._comments.get(int(raw_id))
-        if comment is None or comment.deleted:
+        comment = self._live(str(int(raw_id)))
+        if comment is None:
             raise WordPressError(404, "rest_comment_invalid_id", "Invalid comment ID.")
         return comment
 
@@ -603,25 +579,22 @@ class WordPressSandbox:
     def _comment_json(self, comment: _Comment, context: str) -> dict[str, Any]:
         post = self._posts.get(comment.post)
         link = post.link if post else f"{SITE}/?p={comment.post}"
-        raw: Any = comment.content
-        if comment.content_bytes is not None:
-            raw = _placeholder(comment.id)
-        paragraphs = html.escape(comment.content, quote=False).split("\n\n")
+        paragraphs = html.escape(comment.text, quote=False).split("\n\n")
         rendered = "".join(f"<p>{p.replace(chr(10), '<br />' + chr(10))}</p>\n" for p in paragraphs)
         avatar = "https://secure.gravatar.com/avatar/00000000000000000000000000000000?s={}&d=mm&r=g"
         full: dict[str, Any] = {
-            "id": comment.id,
+            "id": comment.number,
             "post": comment.post,
             "parent": comment.parent,
-            "author": comment.author,
-            "author_name": comment.author_name,
-            "author_email": comment.author_email,
+            "author": 0,  # seeded and added comments are all guests'
+            "author_name": comment.seed.author_name,
+            "author_email": comment.seed.author_email,
             "author_url": "",
             "author_ip": comment.author_ip,
             "author_user_agent": comment.author_user_agent,
-            "date": _local(comment.date_gmt),
-            "date_gmt": _gmt(comment.date_gmt),
-            "content": {"rendered": rendered, "raw": raw},
+            "date": _local(comment.created),
+            "date_gmt": _gmt(comment.created),
+            "content": {"rendered": rendered, "raw": comment.raw or comment.text},
             "link": f"{link}#comment-{comment.id}",
             "status": _SHOWN[comment.approved],
             "type": "comment",
@@ -632,18 +605,12 @@ class WordPressSandbox:
             full = _without_edit(
                 full, ("author_email", "author_ip", "author_user_agent"), ("content",)
             )
-        full.update(comment.extra)
-        return {k: v for k, v in full.items() if k not in comment.omit}
+        return comment.injected(full)
 
     def _encode(self, payload: Any) -> bytes:
         """JSON as PHP's json_encode writes it (\\u escapes, escaped slashes), with any
-        comment's `content_bytes` put in as they are."""
-        body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-        for comment in self._comments.values():
-            if comment.content_bytes is not None:
-                token = json.dumps(_placeholder(comment.id)).encode("ascii")
-                body = body.replace(token, b'"' + comment.content_bytes + b'"')
-        return body
+        comment's raw bytes put in as they are."""
+        return self._splice(_php_json(payload))
 
     def _json(
         self,
@@ -706,8 +673,7 @@ def _error(
         "data": {"status": error.status, **error.extra},
         **(top or {}),
     }
-    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-    return Response(error.status, body, {**_headers(request), **(headers or {})})
+    return Response(error.status, _php_json(payload), {**_headers(request), **(headers or {})})
 
 
 def _paging(request: Request, total: int, pages: int, page: int) -> dict[str, str]:
@@ -828,8 +794,8 @@ def _without_edit(
     return out
 
 
-def _placeholder(comment_id: int) -> str:
-    return f"@@sandbox-content-bytes-{comment_id}@@"
+def _php_json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
 
 
 def _gmt(moment: datetime) -> str:

@@ -19,11 +19,12 @@ from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
 from hsm_sandbox.wordpress import FIRST_COMMENT_ID, WordPressSandbox
+from tests.conftest import RECENT_SEED
 from tests.connectors.conftest import Make, all_comments, by_id
 
 TOKEN = f"admin:{SANDBOX_TOKEN}"
 SECRET = "Xq7p Lm2R 9vTn Kc4W Hs8J Bd3Z"  # an application password as wp-admin shows it
-AQUATIC, SOCCER, SILVER_LAKE = "1841", "1867", "1902"
+MASTER_PLAN, KORTE_FEES, TRAIL_BRIDGE = "1841", "1867", "1902"
 STATES = {
     "approved": PlatformState.VISIBLE,
     "hold": PlatformState.HIDDEN,
@@ -41,7 +42,7 @@ def blog(sandbox_server: SandboxServer) -> WordPressSandbox:
 
 def blog_comments(connector: WordPressConnector) -> dict[str, RemoteComment]:
     found: list[RemoteComment] = []
-    for post_id in (AQUATIC, SOCCER, SILVER_LAKE):
+    for post_id in (MASTER_PLAN, KORTE_FEES, TRAIL_BRIDGE):
         found.extend(all_comments(connector, post_id))
     listed = by_id(found)
     assert len(listed) == len(found)  # no comment twice
@@ -83,16 +84,16 @@ def test_comments_come_oldest_first_and_pages_follow_each_other(
     sandbox_server: SandboxServer, make: Make
 ) -> None:
     connector = make(WordPressConnector, page_size=4)
-    first = connector.list_comments(AQUATIC)
+    first = connector.list_comments(MASTER_PLAN)
     assert first.next_cursor == "2"
-    second = connector.list_comments(AQUATIC, first.next_cursor)
+    second = connector.list_comments(MASTER_PLAN, first.next_cursor)
     ids = [int(c.external_id) for c in first.items + second.items]
     assert ids == sorted(ids)
     seen = sandbox_server.requests_seen("GET", "/comments")
     assert [s.path for s in seen] == ["/wordpress/wp-json/wp/v2/comments"] * 2
     query = dict(p.split("=", 1) for p in seen[1].query_string.split("&"))
     assert query == {
-        "post": AQUATIC,
+        "post": MASTER_PLAN,
         "status": "any",
         "context": "edit",
         "per_page": "4",
@@ -111,8 +112,8 @@ def test_posts_newest_first_one_page_at_a_time(make: Make) -> None:
         pages.append(connector.list_posts(pages[-1].next_cursor))
     assert [p.next_cursor for p in pages] == ["2", "3", None]
     posts = [p.items[0] for p in pages]
-    assert [p.external_id for p in posts] == [SILVER_LAKE, SOCCER, AQUATIC]
-    assert posts[2].text == "Aquatic Center season passes on sale Monday"
+    assert [p.external_id for p in posts] == [TRAIL_BRIDGE, KORTE_FEES, MASTER_PLAN]
+    assert posts[2].text == "Draft Parks and Recreation Master Plan: tell us what you think"
     assert all(p.permalink.startswith("https://www.highlandil.gov/news/") for p in posts)
     assert all(p.created_at.tzinfo is UTC for p in posts)
     assert posts[0].created_at > posts[1].created_at > posts[2].created_at
@@ -122,17 +123,17 @@ def test_cursors_past_the_end_give_empty_last_pages(make: Make) -> None:
     connector = make(WordPressConnector)
     assert connector.list_posts("9").items == []  # WordPress: 400 rest_post_invalid_page_number
     assert connector.list_posts("9").next_cursor is None
-    past = connector.list_comments(AQUATIC, "99")
+    past = connector.list_comments(MASTER_PLAN, "99")
     assert (past.items, past.next_cursor) == ([], None)
     with pytest.raises(ValueError, match="cursor"):
-        connector.list_comments(AQUATIC, "next")
+        connector.list_comments(MASTER_PLAN, "next")
 
 
 def test_since_asks_wordpress_for_newer_comments(make: Make) -> None:
     connector = make(WordPressConnector, page_size=5)
-    everything = all_comments(connector, AQUATIC)
+    everything = all_comments(connector, MASTER_PLAN)
     since = sorted(c.created_at for c in everything)[len(everything) // 2]
-    newer = all_comments(connector, AQUATIC, since=since)
+    newer = all_comments(connector, MASTER_PLAN, since=since)
     assert {c.external_id for c in newer} == {
         c.external_id for c in everything if c.created_at > since
     }
@@ -140,9 +141,9 @@ def test_since_asks_wordpress_for_newer_comments(make: Make) -> None:
 
 def test_a_new_comment_while_paging_joins_the_end(blog: WordPressSandbox, make: Make) -> None:
     connector = make(WordPressConnector, page_size=5)
-    first = connector.list_comments(SOCCER)
-    added = blog.add_comment(int(SOCCER), "Posted while the console was reading")
-    rest = all_comments(connector, SOCCER, first.next_cursor)
+    first = connector.list_comments(KORTE_FEES)
+    added = blog.add_comment(int(KORTE_FEES), "Posted while the console was reading")
+    rest = all_comments(connector, KORTE_FEES, first.next_cursor)
     ids = [c.external_id for c in first.items + rest]
     assert len(ids) == len(set(ids))
     assert ids[-1] == str(added)
@@ -231,7 +232,7 @@ def test_capabilities_describe_wordpress() -> None:
 
 def test_hostile_and_megabyte_text_comes_back_exactly(blog: WordPressSandbox, make: Make) -> None:
     megabyte = '<script>alert(1)</script>\u202e=SUM(A1) 🎉 \\/ "q" ' * 24_000
-    added = blog.add_comment(int(SILVER_LAKE), megabyte, status="hold")
+    added = blog.add_comment(int(TRAIL_BRIDGE), megabyte, status="hold")
     listed = blog_comments(make(WordPressConnector))
     hostile = [(i, seed) for i, seed in blog.seeded() if seed.tags]
     assert {t for _, seed in hostile for t in seed.tags} >= {
@@ -256,7 +257,7 @@ def test_hostile_and_megabyte_text_comes_back_exactly(blog: WordPressSandbox, ma
 def test_odd_comments_are_listed_with_raw_kept(
     blog: WordPressSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    post = int(AQUATIC)
+    post = int(MASTER_PLAN)
     no_author = blog.add_comment(post, "who wrote this?", omit=["author_name"])
     no_text = blog.add_comment(post, "x", omit=["content"])
     odd = blog.add_comment(
@@ -278,7 +279,7 @@ def test_odd_comments_are_listed_with_raw_kept(
     blog.add_comment(post, "bool id", extra={"id": True})
 
     with caplog.at_level(logging.WARNING):
-        listed = by_id(all_comments(make(WordPressConnector, page_size=7), AQUATIC))
+        listed = by_id(all_comments(make(WordPressConnector, page_size=7), MASTER_PLAN))
 
     assert "without an id" in caplog.text
     assert listed[str(no_author)].author_name == "(unknown)"
@@ -304,9 +305,9 @@ def test_odd_comments_are_listed_with_raw_kept(
 def test_a_comment_listed_for_another_post_is_left_out(
     blog: WordPressSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stray = blog.add_comment(int(AQUATIC), "misfiled", extra={"post": int(SOCCER)})
+    stray = blog.add_comment(int(MASTER_PLAN), "misfiled", extra={"post": int(KORTE_FEES)})
     with caplog.at_level(logging.WARNING):
-        listed = by_id(all_comments(make(WordPressConnector), AQUATIC))
+        listed = by_id(all_comments(make(WordPressConnector), MASTER_PLAN))
     assert str(stray) not in listed
     assert "another post" in caplog.text
 
@@ -326,7 +327,7 @@ def test_a_comment_listed_for_another_post_is_left_out(
 def test_unreadable_answers(sandbox_server: SandboxServer, make: Make, body: str) -> None:
     sandbox_server.faults.add("malformed", path="/comments", body=body)
     with pytest.raises(PlatformError, match="WordPress answered with something") as caught:
-        make(WordPressConnector).list_comments(AQUATIC)
+        make(WordPressConnector).list_comments(MASTER_PLAN)
     assert caught.value.retryable
 
 
@@ -341,9 +342,9 @@ def test_web_page_instead_of_the_api(sandbox_server: SandboxServer, make: Make) 
 def test_invalid_utf8_inside_a_comment_is_refused_not_repaired(
     blog: WordPressSandbox, make: Make
 ) -> None:
-    blog.add_comment(int(SOCCER), "placeholder", content_bytes=b"caf\xe9 \xff")
+    blog.add_comment(int(KORTE_FEES), "placeholder", content_bytes=b"caf\xe9 \xff")
     with pytest.raises(PlatformError, match="cannot read") as caught:
-        all_comments(make(WordPressConnector), SOCCER)
+        all_comments(make(WordPressConnector), KORTE_FEES)
     assert "can't decode byte 0xe9" in caught.value.details
 
 
@@ -354,7 +355,7 @@ def test_paging_without_wordpress_headers_reads_on_while_pages_are_full(
     # A proxy that drops X-WP-TotalPages and Link: only a full page may have more.
     full = json.dumps([{"id": 9001, "post": 1841, "status": "approved"}] * 2)
     sandbox_server.faults.add("malformed", path="page=1&", body=full)
-    page = make(WordPressConnector, page_size=2).list_comments(AQUATIC)
+    page = make(WordPressConnector, page_size=2).list_comments(MASTER_PLAN)
     assert page.next_cursor == "2"
     assert [c.external_id for c in page.items] == ["9001"]  # the same id once
 
@@ -372,7 +373,7 @@ def test_wrong_application_password_is_plain_and_secret(
     blog.set_password("admin", "the-real-one-0123456789")
     connector = make(WordPressConnector, token=f"admin:{SECRET}")
     with caplog.at_level(logging.DEBUG), pytest.raises(PlatformError) as caught:
-        connector.list_comments(AQUATIC)
+        connector.list_comments(MASTER_PLAN)
     error = caught.value
     assert str(error) == (
         "The WordPress application password for this site was rejected: "
@@ -412,7 +413,7 @@ def test_account_that_may_not_moderate(blog: WordPressSandbox, make: Make) -> No
     connector = make(WordPressConnector, token=f"author:{SANDBOX_TOKEN}")
     assert connector.list_posts().items  # an Author may read posts in context=edit
     with pytest.raises(PlatformError, match="moderate_comments") as caught:
-        connector.list_comments(AQUATIC)
+        connector.list_comments(MASTER_PLAN)
     assert "Editor or Administrator" in str(caught.value)
     assert not caught.value.retryable
 
@@ -439,7 +440,7 @@ def test_429_is_raised_with_its_wait_not_retried(
 ) -> None:
     sandbox_server.faults.add(kind, seconds=wait, times=None)
     with pytest.raises(PlatformError, match="limiting how many calls") as caught:
-        make(WordPressConnector).list_comments(AQUATIC)
+        make(WordPressConnector).list_comments(MASTER_PLAN)
     assert caught.value.retryable
     assert caught.value.retry_after == wait
     assert len(sandbox_server.requests_seen()) == 1
@@ -454,7 +455,7 @@ def test_429_without_retry_after_waits_a_minute(sandbox_server: SandboxServer, m
 
 def test_server_error_once_is_retried(sandbox_server: SandboxServer, make: Make) -> None:
     sandbox_server.faults.add("server_error", path="/comments")
-    assert make(WordPressConnector).list_comments(AQUATIC).items
+    assert make(WordPressConnector).list_comments(MASTER_PLAN).items
     assert len(sandbox_server.requests_seen("GET", "/comments")) == 2
 
 
@@ -500,16 +501,16 @@ def test_failure_mid_pagination_resumes_from_the_last_good_page(
     fault: dict[str, Any],
     message: str,
 ) -> None:
-    connector = make(WordPressConnector, page_size=4, timeout=0.5, retries=1)
-    expected = [c.external_id for c in all_comments(connector, AQUATIC)]
-    assert len(expected) > 12
-    pages = [connector.list_comments(AQUATIC), connector.list_comments(AQUATIC, "2")]
+    connector = make(WordPressConnector, page_size=3, timeout=0.5, retries=1)
+    expected = [c.external_id for c in all_comments(connector, MASTER_PLAN)]
+    assert len(expected) > 3 * 3  # a page after the third, which fails
+    pages = [connector.list_comments(MASTER_PLAN), connector.list_comments(MASTER_PLAN, "2")]
     sandbox_server.faults.add(method="GET", path="&page=3&", **fault)
     with pytest.raises(PlatformError, match=message):
-        connector.list_comments(AQUATIC, pages[-1].next_cursor)
+        connector.list_comments(MASTER_PLAN, pages[-1].next_cursor)
     sandbox_server.faults.clear()
     got = [c.external_id for page in pages for c in page.items]
-    got += [c.external_id for c in all_comments(connector, AQUATIC, pages[-1].next_cursor)]
+    got += [c.external_id for c in all_comments(connector, MASTER_PLAN, pages[-1].next_cursor)]
     assert got == expected
 
 
@@ -569,7 +570,7 @@ def api(server: SandboxServer, path: str) -> str:
 
 def test_sandbox_refuses_anonymous_moderation(sandbox_server: SandboxServer) -> None:
     with requests.Session() as anonymous:
-        listed = anonymous.get(api(sandbox_server, "comments"), params={"post": AQUATIC})
+        listed = anonymous.get(api(sandbox_server, "comments"), params={"post": MASTER_PLAN})
         assert listed.status_code == 200
         assert {c["status"] for c in listed.json()} == {"approved"}
         assert "author_email" not in listed.json()[0]  # view context
@@ -650,8 +651,9 @@ def test_sandbox_reset_restores_the_seed(
 ) -> None:
     comment_id = approved_comment(blog)
     blog.set_status(comment_id, "trash")
-    blog.add_comment(int(AQUATIC), "extra")
+    blog.add_comment(int(MASTER_PLAN), "extra")
     sandbox_server.reset()
     assert blog.status_of(comment_id) == "approved"
     ids = sorted(i for i, _ in blog.seeded())
-    assert ids == list(range(FIRST_COMMENT_ID, FIRST_COMMENT_ID + 45))
+    seeded = len(RECENT_SEED.of("wordpress").comments)
+    assert ids == list(range(FIRST_COMMENT_ID, FIRST_COMMENT_ID + seeded))
