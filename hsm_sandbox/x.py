@@ -17,22 +17,22 @@ fixed, and the sandbox must keep answering after a week.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import http
 import json
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.paging import Pager
+from hsm_sandbox.params import bearer, selection, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore, Key, OneToken
+from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
 
 PREFIX = "/x"
 API = PREFIX + "/2"
@@ -63,6 +63,7 @@ EXPANSIONS = frozenset({
     "referenced_tweets.id.author_id",
 })  # fmt: skip
 _DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
+_PAGES = Pager(prefix="b26v89c19zqg8o3f", base32=True)
 
 # What the City answered on its own posts (X's seed has no City replies).
 _CITY_ANSWERS = (
@@ -175,8 +176,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def reset(self) -> None:
         with self._lock:
-            built = _Builder(self._seed).build()
-            self._users = {u.id: u for u in built.users}
+            built = _Builder(self._seed)
+            self._users = built.users
             self._load(built.tweets)
             self._post_ids = built.post_ids
             self.foreign_reply_id = built.foreign_reply_id
@@ -260,8 +261,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         """Edit a reply as its author would: a new version with its own id, which is returned."""
         with self._lock:
             tweet = self._by_id[str(comment_id)]
-            when = at or max(datetime.now(UTC), tweet.created + timedelta(seconds=1))
-            when = when.astimezone(UTC).replace(microsecond=0)
+            when = self._edited_time(tweet, at)
             version = _Version(self._next_id(when), new_text, when)
             tweet.versions.append(version)
             tweet.created, tweet.text = when, new_text
@@ -320,9 +320,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     def _list_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query, user_id = request.query, match["id"]
         _check_id(user_id, "id")
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         excluded = _fields(query, "exclude", frozenset({"replies", "retweets"}))
         if user_id not in self._users:
             return {"errors": [_not_found("user", user_id, "id")]}
@@ -338,8 +336,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             reverse=True,
         )
         size = _max_results(query, 5, 100, 10)
-        window, next_token = _page([(t.key, t) for t in tweets], query, "pagination_token", size)
-        return self._listing(window, next_token, fields, expansions, user_fields)
+        return self._listing(tweets, query, "pagination_token", size, asked)
 
     def _list_replies(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
@@ -351,9 +348,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
                 raw_query,
                 "The sandbox understands only queries of the form conversation_id:<id>.",
             )
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         size = _max_results(query, 10, 100, 10)
         start = _moment(query, "start_time")
         end = _moment(query, "end_time")
@@ -381,21 +376,18 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             key=lambda t: t.key,
             reverse=True,  # recent search answers newest first
         )
-        window, next_token = _page([(t.key, t) for t in replies], query, "next_token", size)
-        return self._listing(window, next_token, fields, expansions, user_fields)
+        return self._listing(replies, query, "next_token", size, asked)
 
     def _read(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query, tweet_id = request.query, match["id"]
         _check_id(tweet_id, "id")
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         tweet = self._live(tweet_id)
         if tweet is None:
             return {"errors": [_not_found("tweet", tweet_id, "id")]}
         version = next(v for v in tweet.versions if v.id == tweet_id)
-        answer: dict[str, Any] = {"data": self._tweet_json(tweet, fields, version)}
-        answer.update(self._includes([tweet], expansions, user_fields))
+        answer: dict[str, Any] = {"data": self._tweet_json(tweet, asked.fields, version)}
+        answer.update(self._includes([tweet], asked))
         return answer
 
     def _set_hidden(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
@@ -406,13 +398,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("hidden"), bool):
-            raise XProblem(
-                400,
-                "One or more parameters to your request was invalid.",
-                title="Invalid Request",
-                type_=PROBLEMS + "invalid-request",
-                errors=[{"message": 'The body must be JSON: {"hidden": true|false}'}],
-            )
+            raise _invalid_request({"message": 'The body must be JSON: {"hidden": true|false}'})
         tweet = self._live(tweet_id)
         if tweet is None:
             raise XProblem(
@@ -436,17 +422,24 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     # --- state and rendering ------------------------------------------------------------
 
     def _listing(
-        self,
-        window: list[_Tweet],
-        next_token: str | None,
-        fields: set[str],
-        expansions: set[str],
-        user_fields: set[str],
+        self, tweets: list[_Tweet], query: dict[str, str], token_name: str, size: int, asked: _Asked
     ) -> dict[str, Any]:
+        """One page of `tweets` (newest first), paged by the parameter `token_name`."""
+        window, next_token = _PAGES.page(
+            [(t.key, t) for t in tweets],
+            query.get(token_name),
+            size,
+            newest_first=True,
+            invalid=lambda: _invalid(
+                token_name,
+                query[token_name],
+                f"The `{token_name}` query parameter value [{query[token_name]}] is not valid",
+            ),
+        )
         answer: dict[str, Any] = {}
         if window:
-            answer["data"] = [self._tweet_json(t, fields) for t in window]
-            answer.update(self._includes(window, expansions, user_fields))
+            answer["data"] = [self._tweet_json(t, asked.fields) for t in window]
+            answer.update(self._includes(window, asked))
         meta: dict[str, Any] = {"result_count": len(window)}
         if window:
             meta.update(newest_id=window[0].latest.id, oldest_id=window[-1].latest.id)
@@ -455,10 +448,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         answer["meta"] = meta
         return answer
 
-    def _includes(
-        self, tweets: Sequence[_Tweet], expansions: set[str], user_fields: set[str]
-    ) -> dict[str, Any]:
-        if "author_id" not in expansions:
+    def _includes(self, tweets: Sequence[_Tweet], asked: _Asked) -> dict[str, Any]:
+        if "author_id" not in asked.expansions:
             return {}
         users: dict[str, dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
@@ -471,7 +462,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             user = self._users[author_id]
             full = {"id": user.id, "name": user.name, "username": user.username}
             users[user.id] = {
-                k: v for k, v in full.items() if k in user_fields | {"id", "name", "username"}
+                k: v for k, v in full.items() if k in asked.user_fields | {"id", "name", "username"}
             }
         answer: dict[str, Any] = {"includes": {"users": list(users.values())}} if users else {}
         if errors:
@@ -504,8 +495,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def _admit(self, request: Request) -> None:
         """Check the token, then count the request against its family's window."""
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self.token:
+        if bearer(request) != self.token:
             raise _unauthorized()
         if not self._count(_family(request)):
             raise XProblem(429, "Too Many Requests")
@@ -554,41 +544,31 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 # --- seed ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Built:
-    users: list[XUser]
-    tweets: list[_Tweet]
-    post_ids: list[str]
-    foreign_reply_id: str
-    sequence: int
-
-
 class _Builder:
     """The account's posts and every seeded reply, then the City's answers and a resident's
     conversation."""
 
     def __init__(self, seed: SeedData) -> None:
-        self.seed = seed
         self.sequence = 0
         self.city = XUser(CITY_USER_ID, CITY_USERNAME, CITY_NAME)
         self.users: dict[str, XUser] = {self.city.id: self.city}
         self.tweets: list[_Tweet] = []
-
-    def build(self) -> _Built:
-        posts = sorted(self.seed.posts, key=lambda p: p.created_time)
-        made = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
-        roots = list(made.values())
-        for comment in self.seed.comments:  # chronological per post: parents come first
-            author = self._user(comment.author_name)
-            parent = made[comment.parent_id or comment.post_id]
-            made[comment.id] = self._tweet(
-                author, comment.message, comment.created_time, parent, comment
-            )
-        for root, answer in zip(roots, _CITY_ANSWERS, strict=False):
+        posts = sorted(seed.posts, key=lambda p: p.created_time)
+        roots = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
+        threaded(seed.comments, self._reply_to(roots))
+        for root, answer in zip(roots.values(), _CITY_ANSWERS, strict=False):
             self._city_answer(root, answer)
-        foreign = self._foreign_reply()
-        return _Built(
-            list(self.users.values()), self.tweets, [r.id for r in roots], foreign, self.sequence
+        self.post_ids = [root.id for root in roots.values()]
+        self.foreign_reply_id = self._foreign_reply()
+
+    def _reply_to(self, roots: dict[str, _Tweet]) -> Callable[[SeedComment, _Tweet | None], _Tweet]:
+        """Tweets a seed comment as a reply to its parent, or else to its post."""
+        return lambda comment, parent: self._tweet(
+            self._user(comment.author_name),
+            comment.message,
+            comment.created_time,
+            parent or roots[comment.post_id],
+            comment,
         )
 
     def _post(self, post: SeedPost) -> _Tweet:
@@ -693,12 +673,16 @@ def _unauthorized() -> XProblem:
 
 
 def _invalid(parameter: str, value: str, message: str) -> XProblem:
+    return _invalid_request({"parameters": {parameter: [value]}, "message": message})
+
+
+def _invalid_request(error: dict[str, Any]) -> XProblem:
     return XProblem(
         400,
         "One or more parameters to your request was invalid.",
         title="Invalid Request",
         type_=PROBLEMS + "invalid-request",
-        errors=[{"parameters": {parameter: [value]}, "message": message}],
+        errors=[error],
     )
 
 
@@ -723,28 +707,46 @@ def _check_id(value: str, parameter: str) -> None:
         )
 
 
+class _Asked(NamedTuple):
+    """What a request selects of tweets, of its expansions and of users."""
+
+    fields: set[str]
+    expansions: set[str]
+    user_fields: set[str]
+
+
+def _asked(query: dict[str, str]) -> _Asked:
+    return _Asked(
+        _fields(query, "tweet.fields", TWEET_FIELDS),
+        _fields(query, "expansions", EXPANSIONS),
+        _fields(query, "user.fields", USER_FIELDS),
+    )
+
+
 def _fields(query: dict[str, str], name: str, known: frozenset[str]) -> set[str]:
-    asked = {f.strip() for f in query.get(name, "").split(",") if f.strip()}
-    unknown = sorted(asked - known)
-    if unknown:
-        raise _invalid(
+    return selection(
+        query.get(name),
+        known,
+        lambda unknown: _invalid(
             name,
-            unknown[0],
-            f"The `{name}` query parameter value [{unknown[0]}] is not one of "
+            unknown,
+            f"The `{name}` query parameter value [{unknown}] is not one of "
             f"[{','.join(sorted(known))}]",
-        )
-    return asked
+        ),
+    )
 
 
 def _max_results(query: dict[str, str], low: int, high: int, default: int) -> int:
-    raw = query.get("max_results", str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise _invalid(
+    return whole(
+        query.get("max_results", str(default)),
+        low,
+        high,
+        lambda raw: _invalid(
             "max_results",
             raw,
             f"The `max_results` query parameter value [{raw}] is not between {low} and {high}",
-        )
-    return int(raw)
+        ),
+    )
 
 
 def _moment(query: dict[str, str], name: str) -> datetime | None:
@@ -756,39 +758,6 @@ def _moment(query: dict[str, str], name: str) -> datetime | None:
     except ValueError:
         raise _invalid(name, raw, f"Invalid '{name}':'{raw}'. It must be RFC 3339.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _page(
-    keyed: Sequence[tuple[Key, _Tweet]], query: dict[str, str], token_name: str, size: int
-) -> tuple[list[_Tweet], str | None]:
-    """One page, newest first. Tokens hold the last sort key, so deletions skip nothing."""
-    items = list(keyed)
-    token = query.get(token_name)
-    if token:
-        cut = _decode_token(token, token_name)
-        items = [item for item in keyed if item[0] < cut]
-    window = items[:size]
-    more = len(items) > size
-    return [t for _, t in window], _encode_token(window[-1][0]) if more else None
-
-
-def _encode_token(key: Key) -> str:
-    raw = f"{key[0]:.0f}|{key[1]}".encode()
-    return "b26v89c19zqg8o3f" + base64.b32encode(raw).decode().rstrip("=").lower()
-
-
-def _decode_token(token: str, name: str) -> Key:
-    try:
-        if not token.startswith("b26v89c19zqg8o3f"):
-            raise ValueError(token)
-        body = token.removeprefix("b26v89c19zqg8o3f").upper()
-        raw = base64.b32decode(body + "=" * (-len(body) % 8)).decode()
-        stamp, _, tweet_id = raw.partition("|")
-        return (float(stamp), tweet_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _invalid(
-            name, token, f"The `{name}` query parameter value [{token}] is not valid"
-        ) from None
 
 
 def _x_time(moment: datetime) -> str:
