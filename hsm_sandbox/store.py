@@ -19,12 +19,12 @@ How a platform module plugs in:
 3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
    `(request, match)`, returns the payload and raises `error_type` to refuse. `_answer` runs
    it under the lock after the hook `_admit(request)` (token check, call counting, quota),
-   then answers with the hook `_ok_response(request, payload)` (which calls `_splice` if the
-   platform sends raw bytes) or `_error_response(request, error)`; the hooks see the request,
-   so what depends on the route (YouTube's quota cost, X's rate-limit family) is found from
-   its path. A module with more to do around a handler calls `_answer(request, work)` from
-   its own wrapper. Facebook and Instagram share all of this, and their hide and delete
-   handlers, as `meta.GraphStore`.
+   then answers with the hook `_ok_response(request, payload)` (its answer passed through
+   `_spliced` if the platform sends raw bytes) or `_error_response(request, error)`; the
+   hooks see the request, so what depends on the route (YouTube's quota cost, X's rate-limit
+   family) is found from its path. A module with more to do around a handler calls
+   `_answer(request, work)` from its own wrapper. Facebook and Instagram share all of this,
+   and their hide and delete handlers, as `meta.GraphStore`.
    Injected faults: the inherited `fault_response` answers the kinds every platform shares
    alike (`faults.generic_response`) and the others with the hook `_fault_error(fault)`,
    the refusal it stands for, through `_error_response`.
@@ -210,6 +210,11 @@ class CommentStore(Generic[C, E]):
         marker = self.raw_marker.format(id=comment_id)
         self._raw_bytes[marker] = raw
         return marker
+
+    def _spliced(self, response: Response) -> Response:
+        """`response` with the raw bytes of `_raw_text` put back."""
+        response.body = self._splice(response.body)
+        return response
 
     def _splice(self, body: bytes) -> bytes:
         for marker, raw in self._raw_bytes.items():

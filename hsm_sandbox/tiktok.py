@@ -381,11 +381,8 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     ) -> Response:
         number = next(self._requests)
         request_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{number:020X}"
-        response = Response.json(
-            status, {"code": code, "message": message, "request_id": request_id, "data": data}
-        )
-        response.body = self._splice(response.body)
-        return response
+        body = {"code": code, "message": message, "request_id": request_id, "data": data}
+        return self._spliced(Response.json(status, body))
 
 
 SANDBOX = TikTokSandbox

@@ -581,11 +581,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         self._spend(_MODERATE_COST if moderating else _LIST_COST)
 
     def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
-        if payload is None:
-            return Response(204, b"")
-        response = Response.json(200, payload)
-        response.body = self._splice(response.body)
-        return response
+        return Response(204, b"") if payload is None else self._spliced(Response.json(200, payload))
 
     def _error_response(self, request: Request, error: YouTubeError) -> Response:
         return error.response()
