@@ -16,6 +16,7 @@ comments and replies, and one reply per video written by the account itself (`ow
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -100,22 +101,21 @@ class TtComment:
 def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
     """The account's videos and comments: its own seed's posts and comments, with TikTok ids."""
     own = seed.of("tiktok")
+    numbers = itertools.count(1)
+
+    def made(video_id: str, comment: SeedComment, parent: TtComment | None) -> TtComment:
+        top = (parent.parent_comment_id or parent.comment_id) if parent else None  # one level deep
+        return TtComment(f"735{next(numbers):016d}", video_id, top,
+                         _hashed("user", comment.author_id), comment.author_name.removeprefix("@"),
+                         comment.message, comment.created_time, source=comment)  # fmt: skip
+
     videos: list[TtVideo] = []
     comments: list[TtComment] = []
-    numbers = itertools.count(1)
     for index, post in enumerate(own.posts):
         item_id = f"734{index + 1:016d}"
         share_url = f"https://www.tiktok.com/@{USERNAME}/video/{item_id}"
         videos.append(TtVideo(item_id, post.message, share_url, post.created_time))
-
-        def made(comment: SeedComment, parent: TtComment | None, video: str = item_id) -> TtComment:
-            top = (parent.parent_comment_id or parent.comment_id) if parent else None
-            return TtComment(f"735{next(numbers):016d}", video, top,
-                             _hashed("user", comment.author_id),
-                             comment.author_name.removeprefix("@"), comment.message,
-                             comment.created_time, source=comment)  # fmt: skip
-
-        thread = threaded(own.comments_on(post.id), made)
+        thread = threaded(own.comments_on(post.id), functools.partial(made, item_id))
         first = thread[0]
         owner_reply = TtComment(f"735{next(numbers):016d}", item_id, first.comment_id,
                                 _hashed("user", BUSINESS_ID), USERNAME, OWNER_REPLY,

@@ -22,7 +22,7 @@ import http
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -293,7 +293,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         with self._lock:
             root = self._by_id[post_id]
             parent = self._by_id[parent_id] if parent_id else root
-            author = self._resident(author_name)
+            author = _user_for(author_name, self._users)
             when = self._added_time(created_at, timedelta(seconds=1))
             tweet_id = self._next_id(when)
             if author_unknown:
@@ -529,11 +529,6 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             "x-rate-limit-reset": str(reset),
         }
 
-    def _resident(self, name: str) -> XUser:
-        user = _user_for(name)
-        self._users.setdefault(user.id, user)
-        return self._users[user.id]
-
     def _next_id(self, moment: datetime) -> str:
         self._sequence += 1
         return snowflake(moment, self._sequence)
@@ -553,21 +548,17 @@ class _Builder:
         self.tweets: list[_Tweet] = []
         posts = sorted(seed.posts, key=lambda p: p.created_time)
         roots = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
-        threaded(seed.comments, self._reply_to(roots))
+
+        def reply(comment: SeedComment, parent: _Tweet | None) -> _Tweet:  # top-level: to the post
+            author = _user_for(comment.author_name, self.users)
+            parent = parent or roots[comment.post_id]
+            return self._tweet(author, comment.message, comment.created_time, parent, comment)
+
+        threaded(seed.comments, reply)
         for root, answer in zip(roots.values(), _CITY_ANSWERS, strict=False):
             self._city_answer(root, answer)
         self.post_ids = [root.id for root in roots.values()]
         self.foreign_reply_id = self._foreign_reply()
-
-    def _reply_to(self, roots: dict[str, _Tweet]) -> Callable[[SeedComment, _Tweet | None], _Tweet]:
-        """Tweets a seed comment as a reply to its parent, or else to its post."""
-        return lambda comment, parent: self._tweet(
-            self._user(comment.author_name),
-            comment.message,
-            comment.created_time,
-            parent or roots[comment.post_id],
-            comment,
-        )
 
     def _post(self, post: SeedPost) -> _Tweet:
         text = post.message if len(post.message) <= 280 else post.message[:279] + "…"
@@ -589,10 +580,13 @@ class _Builder:
     def _foreign_reply(self) -> str:
         """A reply in a conversation a resident started: the City may not hide it."""
         when = max(t.created for t in self.tweets) if self.tweets else _EPOCH_2026
-        resident = self._user("Highland Neighbors")
+        resident = _user_for("Highland Neighbors", self.users)
         post = self._tweet(resident, "Who else is going to the Silver Lake meeting?", when, None)
         reply = self._tweet(
-            self._user("Dana Whitfield"), "I am, see you there.", when + timedelta(minutes=5), post
+            _user_for("Dana Whitfield", self.users),
+            "I am, see you there.",
+            when + timedelta(minutes=5),
+            post,
         )
         return reply.id
 
@@ -609,10 +603,6 @@ class _Builder:
         tweet = _new_tweet(tweet_id, author.id, text, when.astimezone(UTC), parent, source)
         self.tweets.append(tweet)
         return tweet
-
-    def _user(self, name: str) -> XUser:
-        user = _user_for(name)
-        return self.users.setdefault(user.id, user)
 
 
 _EPOCH_2026 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -639,11 +629,12 @@ def _new_tweet(
     )  # fmt: skip
 
 
-def _user_for(name: str) -> XUser:
+def _user_for(name: str, users: dict[str, XUser]) -> XUser:
+    """The account called `name` in `users`, added if it is new there."""
     digest = hashlib.sha256(f"x-user:{name}".encode()).hexdigest()
     user_id = str(10**17 + int(digest[:15], 16) % (9 * 10**17))
     handle = re.sub(r"[^A-Za-z0-9_]", "", name)[:15] or "user"
-    return XUser(user_id, handle, name)
+    return users.setdefault(user_id, XUser(user_id, handle, name))
 
 
 def snowflake(moment: datetime, sequence: int) -> str:
