@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hsm_sandbox.params import Refuse
 from hsm_sandbox.store import Key
 
 T = TypeVar("T")
@@ -56,15 +57,15 @@ class Pager:
         size: int,
         *,
         newest_first: bool,
-        invalid: Callable[[], Exception],
+        invalid: Refuse,
     ) -> tuple[list[T], str | None]:
         """The first `size` of `keyed` (already in answer order) after `token`'s key, and the
-        next page's token (None on the last page); a token not ours raises `invalid()`."""
+        next page's token (None on the last page); a token not ours raises `invalid(token)`."""
         items = list(keyed)
         if token:
             cut = self.decode(token)
             if cut is None:
-                raise invalid()
+                raise invalid(token)
             items = [item for item in keyed if beyond(item[0], cut, newest_first=newest_first)]
         window = items[:size]
         more = len(items) > size

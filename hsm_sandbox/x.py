@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.paging import Pager
-from hsm_sandbox.params import bearer, selection, whole
+from hsm_sandbox.params import Refuse, bearer, selection, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
@@ -430,11 +430,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             query.get(token_name),
             size,
             newest_first=True,
-            invalid=lambda: _invalid(
-                token_name,
-                query[token_name],
-                f"The `{token_name}` query parameter value [{query[token_name]}] is not valid",
-            ),
+            invalid=_bad_value(token_name, "is not valid"),
         )
         answer: dict[str, Any] = {}
         if window:
@@ -687,13 +683,16 @@ def _not_found(resource: str, value: str, parameter: str) -> dict[str, Any]:
     }
 
 
+def _bad_value(parameter: str, problem: str) -> Refuse:
+    """The refusal of a value of `parameter`, saying what is wrong with it."""
+    return lambda value: _invalid(
+        parameter, value, f"The `{parameter}` query parameter value [{value}] {problem}"
+    )
+
+
 def _check_id(value: str, parameter: str) -> None:
     if not value.isdigit() or len(value) > 19:
-        raise _invalid(
-            parameter,
-            value,
-            f"The `{parameter}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$",
-        )
+        raise _bad_value(parameter, "does not match ^[0-9]{1,19}$")(value)
 
 
 class _Asked(NamedTuple):
@@ -714,28 +713,13 @@ def _asked(query: dict[str, str]) -> _Asked:
 
 def _fields(query: dict[str, str], name: str, known: frozenset[str]) -> set[str]:
     return selection(
-        query.get(name),
-        known,
-        lambda unknown: _invalid(
-            name,
-            unknown,
-            f"The `{name}` query parameter value [{unknown}] is not one of "
-            f"[{','.join(sorted(known))}]",
-        ),
+        query.get(name), known, _bad_value(name, f"is not one of [{','.join(sorted(known))}]")
     )
 
 
 def _max_results(query: dict[str, str], low: int, high: int, default: int) -> int:
-    return whole(
-        query.get("max_results", str(default)),
-        low,
-        high,
-        lambda raw: _invalid(
-            "max_results",
-            raw,
-            f"The `max_results` query parameter value [{raw}] is not between {low} and {high}",
-        ),
-    )
+    refuse = _bad_value("max_results", f"is not between {low} and {high}")
+    return whole(query.get("max_results", str(default)), low, high, refuse)
 
 
 def _moment(query: dict[str, str], name: str) -> datetime | None:

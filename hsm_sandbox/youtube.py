@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.paging import Pager
-from hsm_sandbox.params import bearer, one_of, selection, whole
+from hsm_sandbox.params import Refuse, bearer, one_of, selection, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
@@ -373,15 +373,11 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         query = request.query
         parts = _parts(query, {"id", "snippet", "replies"})
         html_text = _text_format(query)
-        status = one_of(
-            query.get("moderationStatus", "published"),
-            STATUSES,
-            lambda raw: _invalid_value(
-                "moderationStatus",
-                f"Invalid value '{raw}'. Values must match the following regular expression: "
-                "'(heldForReview|likelySpam|published|rejected)'",
-            ),
+        pattern = "'(heldForReview|likelySpam|published|rejected)'"
+        refuse = _invalid_value(
+            "moderationStatus", f"match the following regular expression: {pattern}"
         )
+        status = one_of(query.get("moderationStatus", "published"), STATUSES, refuse)
         order = ("time", "relevance", "orderUnspecified")
         one_of(query.get("order", "time"), order, lambda _: _invalid("order"))
         filters = [k for k in ("videoId", "allThreadsRelatedToChannelId", "id") if query.get(k)]
@@ -464,7 +460,8 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         if len(ids) > 50:
             raise _invalid("id")
         one_of(status, SETTABLE, lambda _: _refusal("invalidModerationStatus"))
-        ban = one_of(query.get("banAuthor", "false"), ("true", "false"), _invalid_ban)
+        ban = query.get("banAuthor", "false")
+        one_of(ban, ("true", "false"), lambda _: _invalid("banAuthor"))
         if ban == "true" and status != "rejected":
             raise _refusal("banWithoutReject")
         found: list[_Comment] = []
@@ -615,12 +612,11 @@ def _invalid(name: str) -> YouTubeError:
     return YouTubeError(400, "invalidParameter", f"Invalid value for {name}.", location=name)
 
 
-def _invalid_ban(value: str) -> YouTubeError:
-    return _invalid("banAuthor")
-
-
-def _invalid_value(name: str, message: str) -> YouTubeError:
-    return YouTubeError(400, "invalidValue", message, location=name)
+def _invalid_value(name: str, rule: str) -> Refuse:
+    """The refusal of a value of `name` that breaks `rule` (what values must do)."""
+    return lambda raw: YouTubeError(
+        400, "invalidValue", f"Invalid value '{raw}'. Values must {rule}", location=name
+    )
 
 
 def _parameters(message: str, reason: str = "incompatibleParameters") -> YouTubeError:
@@ -658,20 +654,14 @@ def _page(
     newest_first: bool,
 ) -> tuple[list[Any], str | None]:
     """One page of `keyed` (already in answer order) and the next page's token."""
-    size = whole(
-        query.get("maxResults", str(default)),
-        1,
-        maximum,
-        lambda raw: _invalid_value(
-            "maxResults", f"Invalid value '{raw}'. Values must be within the range: [1, {maximum}]"
-        ),
-    )
+    refuse = _invalid_value("maxResults", f"be within the range: [1, {maximum}]")
+    size = whole(query.get("maxResults", str(default)), 1, maximum, refuse)
     return _PAGES.page(
         keyed,
         query.get("pageToken"),
         size,
         newest_first=newest_first,
-        invalid=lambda: _refusal("invalidPageToken"),
+        invalid=lambda _: _refusal("invalidPageToken"),
     )
 
 
