@@ -13,6 +13,8 @@ their comments and replies.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from hsm_sandbox.meta import (
 )
 from hsm_sandbox.routing import Request, Router
 from hsm_sandbox.seed import SeedComment, SeedData
-from hsm_sandbox.store import Comment, OneToken
+from hsm_sandbox.store import Comment, OneToken, threaded
 
 PREFIX = "/instagram"
 IG_USER_ID = "17841400000000001"
@@ -106,24 +108,24 @@ class IgComment:
 def seed_account(seed: SeedData) -> tuple[tuple[IgMedia, ...], tuple[IgComment, ...]]:
     """The account's media and comments: its own seed's posts and comments, with Instagram ids."""
     own = seed.of("instagram")
+    numbers = itertools.count(1)
+
+    def made(media_id: str, comment: SeedComment, parent: IgComment | None) -> IgComment:
+        top = (parent.parent_id or parent.id) if parent else None  # one level deep
+        user_id = f"1784{int(comment.author_id) % 10**13:013d}"
+        return IgComment(f"1797{next(numbers):013d}", media_id, top, user_id,
+                         comment.author_name.removeprefix("@"), comment.message,
+                         comment.created_time, source=comment)  # fmt: skip
+
     media: list[IgMedia] = []
     comments: list[IgComment] = []
-    top: dict[str, str] = {}  # seed comment id -> the id of its thread's top-level comment
     for index, post in enumerate(own.posts):
         number = index + 1
         permalink = f"https://www.instagram.com/p/HighlandParks{number}/"
         kind = ("IMAGE", "CAROUSEL_ALBUM", "VIDEO")[index % 3]
         item = IgMedia(f"1789{number:013d}", post.message, permalink, post.created_time, kind)
         media.append(item)
-        for comment in own.comments_on(post.id):
-            ig_id = f"1797{len(comments) + 1:013d}"
-            parent = top[comment.parent_id] if comment.parent_id else None
-            top[comment.id] = parent or ig_id
-            user_id = f"1784{int(comment.author_id) % 10**13:013d}"
-            comments.append(
-                IgComment(ig_id, item.id, parent, user_id, comment.author_name.removeprefix("@"),
-                          comment.message, comment.created_time, source=comment)
-            )  # fmt: skip
+        comments += threaded(own.comments_on(post.id), functools.partial(made, item.id))
     return tuple(media), tuple(comments)
 
 

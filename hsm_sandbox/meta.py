@@ -3,8 +3,6 @@ errors, tokens, time format, cursor paging, usage headers, and the comment actio
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
@@ -14,12 +12,15 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.paging import Pager, beyond
+from hsm_sandbox.params import bearer
 from hsm_sandbox.routing import Request, Response
 from hsm_sandbox.store import C, CommentStore, Key
 
 VERSION = r"/(?P<version>v\d+\.\d+)"
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+_CURSORS = Pager(separator=":")
 
 GONE_MESSAGE = (
     "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded "
@@ -131,9 +132,7 @@ class GraphStore(CommentStore[C, GraphError]):
         self._authorise(request, owner)
 
     def _ok_response(self, request: Request, payload: Any) -> Response:
-        response = Response.json(200, payload, self._usage_headers(self._owner(request)))
-        response.body = self._splice(response.body)
-        return response
+        return self._spliced(Response.json(200, payload, self._usage_headers(self._owner(request))))
 
     def _error_response(self, request: Request, error: GraphError) -> Response:
         return self._error(error, self._owner(request))
@@ -178,10 +177,8 @@ def checked_token(request: Request, valid: Iterable[str]) -> str:
 
 
 def token_of(request: Request) -> str | None:
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credential:
-        return credential.strip()
-    return request.param("access_token")
+    token = bearer(request)
+    return token if token is not None else request.param("access_token")
 
 
 def gone(method: str, object_id: str) -> GraphError:
@@ -214,17 +211,14 @@ def graph_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def encode_cursor(key: Key) -> str:
-    return base64.urlsafe_b64encode(f"{key[0]:.0f}:{key[1]}".encode()).decode().rstrip("=")
+encode_cursor = _CURSORS.encode
 
 
 def _decode_cursor(cursor: str) -> Key:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, object_id = raw.partition(":")
-        return (float(stamp), object_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise GraphError(400, 100, "(#100) The cursor is invalid") from None
+    key = _CURSORS.decode(cursor)
+    if key is None:
+        raise GraphError(400, 100, "(#100) The cursor is invalid")
+    return key
 
 
 def _limit(request: Request) -> int:
@@ -248,19 +242,15 @@ def paginate(
     Cursors hold the sort key, not a position, so comments deleted or added between calls
     neither skip nor repeat any of the rest.
     """
-
-    def beyond(key: Key, cursor: Key) -> bool:
-        return key < cursor if newest_first else key > cursor
-
     after = request.query.get("after")
     before = request.query.get("before") if backward else None
     items = list(keyed)
     if after:
         cut = _decode_cursor(after)
-        items = [item for item in keyed if beyond(item[0], cut)]
+        items = [item for item in keyed if beyond(item[0], cut, newest_first=newest_first)]
     elif before:
         cut = _decode_cursor(before)
-        items = [item for item in keyed if beyond(cut, item[0])]
+        items = [item for item in keyed if beyond(cut, item[0], newest_first=newest_first)]
     limit = _limit(request)
     window = items[-limit:] if before and not after else items[:limit]
     answer: dict[str, Any] = {"data": [render(value) for _, value in window]}
@@ -271,9 +261,9 @@ def paginate(
     base = f"http://{request.headers.get('host', '127.0.0.1')}{request.path}"
     dropped = ("after", "before", "access_token") if backward else ("after", "access_token")
     params = {k: v for k, v in request.query.items() if k not in dropped}
-    if any(beyond(item[0], window[-1][0]) for item in keyed):
+    if any(beyond(item[0], window[-1][0], newest_first=newest_first) for item in keyed):
         paging["next"] = f"{base}?{urlencode({**params, 'after': last})}"
-    if backward and any(beyond(window[0][0], item[0]) for item in keyed):
+    if backward and any(beyond(window[0][0], item[0], newest_first=newest_first) for item in keyed):
         paging["previous"] = f"{base}?{urlencode({**params, 'before': first})}"
     answer["paging"] = paging
     return answer

@@ -19,12 +19,12 @@ How a platform module plugs in:
 3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
    `(request, match)`, returns the payload and raises `error_type` to refuse. `_answer` runs
    it under the lock after the hook `_admit(request)` (token check, call counting, quota),
-   then answers with the hook `_ok_response(request, payload)` (which calls `_splice` if the
-   platform sends raw bytes) or `_error_response(request, error)`; the hooks see the request,
-   so what depends on the route (YouTube's quota cost, X's rate-limit family) is found from
-   its path. A module with more to do around a handler calls `_answer(request, work)` from
-   its own wrapper. Facebook and Instagram share all of this, and their hide and delete
-   handlers, as `meta.GraphStore`.
+   then answers with the hook `_ok_response(request, payload)` (its answer passed through
+   `_spliced` if the platform sends raw bytes) or `_error_response(request, error)`; the
+   hooks see the request, so what depends on the route (YouTube's quota cost, X's rate-limit
+   family) is found from its path. A module with more to do around a handler calls
+   `_answer(request, work)` from its own wrapper. Facebook and Instagram share all of this,
+   and their hide and delete handlers, as `meta.GraphStore`.
    Injected faults: the inherited `fault_response` answers the kinds every platform shares
    alike (`faults.generic_response`) and the others with the hook `_fault_error(fault)`,
    the refusal it stands for, through `_error_response`.
@@ -34,9 +34,12 @@ How a platform module plugs in:
    string or a number (WordPress and Discourse number theirs: store `str(number)` as `id`).
    The module writes its own `add_comment`: it builds the comment and passes it to
    `_add(comment, extra, omit)`, with `_added_time(when)` for the default time and
-   `_raw_text(id, raw)` for a text of invalid UTF-8.
+   `_raw_text(id, raw)` for a text of invalid UTF-8; an edit helper taking a time (`at`)
+   uses `_edited_time(comment, at)`.
 5. State helpers: `_live(id)` (None if unknown or deleted), `_on(post_id)` (a post's live
    comments and replies, in store order), `_replies_of(comment)` (live, oldest first).
+6. Seeding: `threaded(seed_comments, make)` turns a seed's comments into the platform's,
+   handing `make` what it made of the parent, so the module says only how one is made.
 
 A platform that differs overrides instead of adding a flag here: X indexes every edit
 version's id (override `_add`) and its `edit_comment` returns the new id; YouTube keeps a
@@ -45,8 +48,10 @@ URNs, so its `Comment.id` is the URN. An override keeps the base's parameter typ
 (`comment_id: str | int`) and may add keyword parameters with defaults (an edit's time), so
 that mypy --strict accepts it.
 
-Pagination, cursors, time formats and error bodies are each API's own and stay in its
-module (Graph's in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
+Keyset paging with opaque tokens is `paging.Pager`, and reading parameters (selections,
+ranges, choices, bearer tokens) is `params`: each API passes its token look, parameter names
+and errors. Time formats and error bodies are each API's own and stay in its module (Graph's
+in `meta.py`); `epoch_ms` is here because TikTok and LinkedIn both send it.
 """
 
 from __future__ import annotations
@@ -60,11 +65,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from hsm_sandbox.faults import Fault, generic_response
 from hsm_sandbox.routing import Request, Response
+from hsm_sandbox.seed import SeedComment
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 S = TypeVar("S")
+T = TypeVar("T")
 R = TypeVar("R", bound="DataclassInstance")
 Key = tuple[float, str]  # (created timestamp, id): a stable sort key and cursor content
 
@@ -188,6 +195,12 @@ class CommentStore(Generic[C, E]):
         moment = when or max(c.created for c in self._comments) + later
         return moment.astimezone(UTC).replace(microsecond=0)
 
+    def _edited_time(self, comment: C, at: datetime | None) -> datetime:
+        """An author's edit of `comment`: `at`, or now but a second after the comment at the
+        least, to whole UTC seconds."""
+        when = at or max(datetime.now(UTC), comment.created + timedelta(seconds=1))
+        return when.astimezone(UTC).replace(microsecond=0)
+
     def _raw_text(self, comment_id: str, raw: bytes) -> str:
         """The text standing in for `raw`, which `_splice` puts back byte for byte (invalid
         UTF-8 on purpose; the bytes must hold no quotes or backslashes, as JSON escapes
@@ -197,6 +210,11 @@ class CommentStore(Generic[C, E]):
         marker = self.raw_marker.format(id=comment_id)
         self._raw_bytes[marker] = raw
         return marker
+
+    def _spliced(self, response: Response) -> Response:
+        """`response` with the raw bytes of `_raw_text` put back."""
+        response.body = self._splice(response.body)
+        return response
 
     def _splice(self, body: bytes) -> bytes:
         for marker, raw in self._raw_bytes.items():
@@ -246,6 +264,18 @@ class OneToken:
         """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
         with self._lock:
             self.token = token
+
+
+def threaded(
+    comments: Iterable[SeedComment], make: Callable[[SeedComment, T | None], T]
+) -> list[T]:
+    """What `make(comment, parent)` makes of each seed comment, `parent` being what it made of
+    the comment replied to (a seed lists parents first); a platform whose threads are one level
+    deep replies to that one's parent, if it has one."""
+    made: dict[str, T] = {}
+    for comment in comments:
+        made[comment.id] = make(comment, made[comment.parent_id] if comment.parent_id else None)
+    return list(made.values())
 
 
 def epoch_ms(moment: datetime) -> int:

@@ -16,9 +16,11 @@ comments and replies, and one reply per video written by the account itself (`ow
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,9 +28,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hsm_sandbox.faults import Fault, FaultKind
+from hsm_sandbox.params import one_of, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData
-from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
+from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms, threaded
 
 PREFIX = "/tiktok"
 API = PREFIX + "/open_api/v1.3/business"
@@ -58,22 +61,10 @@ FAULT_ERRORS = {  # a fault's usual code, and its message
     ),
 }
 
-VIDEO_FIELDS = frozenset(
-    {
-        "item_id",
-        "create_time",
-        "thumbnail_url",
-        "share_url",
-        "embed_url",
-        "caption",
-        "video_views",
-        "video_duration",
-        "likes",
-        "comments",
-        "shares",
-        "reach",
-    }
-)
+VIDEO_FIELDS = frozenset({
+    "item_id", "create_time", "thumbnail_url", "share_url", "embed_url", "caption",
+    "video_views", "video_duration", "likes", "comments", "shares", "reach",
+})  # fmt: skip
 
 
 class TikTokError(Exception):
@@ -110,29 +101,26 @@ class TtComment:
 def seed_account(seed: SeedData) -> tuple[tuple[TtVideo, ...], tuple[TtComment, ...]]:
     """The account's videos and comments: its own seed's posts and comments, with TikTok ids."""
     own = seed.of("tiktok")
+    numbers = itertools.count(1)
+
+    def made(video_id: str, comment: SeedComment, parent: TtComment | None) -> TtComment:
+        top = (parent.parent_comment_id or parent.comment_id) if parent else None  # one level deep
+        return TtComment(f"735{next(numbers):016d}", video_id, top,
+                         _hashed("user", comment.author_id), comment.author_name.removeprefix("@"),
+                         comment.message, comment.created_time, source=comment)  # fmt: skip
+
     videos: list[TtVideo] = []
     comments: list[TtComment] = []
-    new_id = "735{:016d}".format
-    top: dict[str, str] = {}  # seed comment id -> the comment_id of its thread's top comment
     for index, post in enumerate(own.posts):
         item_id = f"734{index + 1:016d}"
         share_url = f"https://www.tiktok.com/@{USERNAME}/video/{item_id}"
         videos.append(TtVideo(item_id, post.message, share_url, post.created_time))
-        for comment in own.comments_on(post.id):
-            tt_id = new_id(len(comments) + 1)
-            parent = top[comment.parent_id] if comment.parent_id else None
-            top[comment.id] = parent or tt_id
-            comments.append(
-                TtComment(tt_id, item_id, parent, _hashed("user", comment.author_id),
-                          comment.author_name.removeprefix("@"), comment.message,
-                          comment.created_time, source=comment)
-            )  # fmt: skip
-        first = next(c for c in comments if c.video_id == item_id)
-        comments.append(
-            TtComment(new_id(len(comments) + 1), item_id, first.comment_id,
-                      _hashed("user", BUSINESS_ID), USERNAME, OWNER_REPLY,
-                      first.create_time + timedelta(minutes=7), owner=True)
-        )  # fmt: skip
+        thread = threaded(own.comments_on(post.id), functools.partial(made, item_id))
+        first = thread[0]
+        owner_reply = TtComment(f"735{next(numbers):016d}", item_id, first.comment_id,
+                                _hashed("user", BUSINESS_ID), USERNAME, OWNER_REPLY,
+                                first.create_time + timedelta(minutes=7), owner=True)  # fmt: skip
+        comments += [*thread, owner_reply]
     return tuple(videos), tuple(comments)
 
 
@@ -199,16 +187,9 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
             comment_id = f"736{number:016d}"
             if text_bytes is not None:
                 text = self._raw_text(comment_id, text_bytes)
-            seed = TtComment(
-                comment_id=comment_id,
-                video_id=video_id,
-                parent_comment_id=parent_id,
-                user_id=_hashed("user", username),
-                username=username,
-                text=text,
-                create_time=self._added_time(create_time),
-                owner=owner,
-            )
+            when = self._added_time(create_time)
+            seed = TtComment(comment_id, video_id, parent_id, _hashed("user", username), username,
+                             text, when, owner)  # fmt: skip
             self._add(_stored(seed), extra, omit)
             return comment_id
 
@@ -400,11 +381,8 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     ) -> Response:
         number = next(self._requests)
         request_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{number:020X}"
-        response = Response.json(
-            status, {"code": code, "message": message, "request_id": request_id, "data": data}
-        )
-        response.body = self._splice(response.body)
-        return response
+        body = {"code": code, "message": message, "request_id": request_id, "data": data}
+        return self._spliced(Response.json(status, body))
 
 
 SANDBOX = TikTokSandbox
@@ -439,25 +417,22 @@ def _choice(
 ) -> str:
     """One of `choices`; required unless it has a `default`."""
     value = _required(params, name) if default is None else params.get(name, default)
-    if value not in choices:
-        raise TikTokError(BAD_PARAMS, f"{name}: Must be one of: {', '.join(choices)}.")
-    return value
+    message = f"{name}: Must be one of: {', '.join(choices)}."
+    return one_of(value, choices, lambda _: TikTokError(BAD_PARAMS, message))
 
 
 def _int_param(
     params: dict[str, str], name: str, default: int, minimum: int, maximum: int | None = None
 ) -> int:
     value = params.get(name)
-    if value is None or value == "":
-        return default
-    if (
-        not value.isdigit()
-        or int(value) < minimum
-        or (maximum is not None and int(value) > maximum)
-    ):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
-        raise TikTokError(BAD_PARAMS, f"{name}: Must be a whole number {bounds}.")
-    return int(value)
+    bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+    message = f"{name}: Must be a whole number {bounds}."
+    high = math.inf if maximum is None else maximum
+    return (
+        whole(value, minimum, high, lambda _: TikTokError(BAD_PARAMS, message))
+        if value
+        else default
+    )
 
 
 def _json_param(params: dict[str, str], name: str, kind: type[Any]) -> Any:

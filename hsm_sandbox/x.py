@@ -17,8 +17,6 @@ fixed, and the sandbox must keep answering after a week.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import http
 import json
@@ -27,12 +25,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.paging import Pager
+from hsm_sandbox.params import Refuse, bearer, selection, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore, Key, OneToken
+from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
 
 PREFIX = "/x"
 API = PREFIX + "/2"
@@ -63,6 +63,7 @@ EXPANSIONS = frozenset({
     "referenced_tweets.id.author_id",
 })  # fmt: skip
 _DEFAULT_FIELDS = ("id", "text", "edit_history_tweet_ids")
+_PAGES = Pager(prefix="b26v89c19zqg8o3f", base32=True)
 
 # What the City answered on its own posts (X's seed has no City replies).
 _CITY_ANSWERS = (
@@ -175,8 +176,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def reset(self) -> None:
         with self._lock:
-            built = _Builder(self._seed).build()
-            self._users = {u.id: u for u in built.users}
+            built = _Builder(self._seed)
+            self._users = built.users
             self._load(built.tweets)
             self._post_ids = built.post_ids
             self.foreign_reply_id = built.foreign_reply_id
@@ -260,8 +261,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         """Edit a reply as its author would: a new version with its own id, which is returned."""
         with self._lock:
             tweet = self._by_id[str(comment_id)]
-            when = at or max(datetime.now(UTC), tweet.created + timedelta(seconds=1))
-            when = when.astimezone(UTC).replace(microsecond=0)
+            when = self._edited_time(tweet, at)
             version = _Version(self._next_id(when), new_text, when)
             tweet.versions.append(version)
             tweet.created, tweet.text = when, new_text
@@ -293,7 +293,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         with self._lock:
             root = self._by_id[post_id]
             parent = self._by_id[parent_id] if parent_id else root
-            author = self._resident(author_name)
+            author = _user_for(author_name, self._users)
             when = self._added_time(created_at, timedelta(seconds=1))
             tweet_id = self._next_id(when)
             if author_unknown:
@@ -320,9 +320,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     def _list_posts(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query, user_id = request.query, match["id"]
         _check_id(user_id, "id")
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         excluded = _fields(query, "exclude", frozenset({"replies", "retweets"}))
         if user_id not in self._users:
             return {"errors": [_not_found("user", user_id, "id")]}
@@ -338,8 +336,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             reverse=True,
         )
         size = _max_results(query, 5, 100, 10)
-        window, next_token = _page([(t.key, t) for t in tweets], query, "pagination_token", size)
-        return self._listing(window, next_token, fields, expansions, user_fields)
+        return self._listing(tweets, query, "pagination_token", size, asked)
 
     def _list_replies(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query
@@ -351,9 +348,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
                 raw_query,
                 "The sandbox understands only queries of the form conversation_id:<id>.",
             )
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         size = _max_results(query, 10, 100, 10)
         start = _moment(query, "start_time")
         end = _moment(query, "end_time")
@@ -381,21 +376,18 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             key=lambda t: t.key,
             reverse=True,  # recent search answers newest first
         )
-        window, next_token = _page([(t.key, t) for t in replies], query, "next_token", size)
-        return self._listing(window, next_token, fields, expansions, user_fields)
+        return self._listing(replies, query, "next_token", size, asked)
 
     def _read(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query, tweet_id = request.query, match["id"]
         _check_id(tweet_id, "id")
-        fields = _fields(query, "tweet.fields", TWEET_FIELDS)
-        expansions = _fields(query, "expansions", EXPANSIONS)
-        user_fields = _fields(query, "user.fields", USER_FIELDS)
+        asked = _asked(query)
         tweet = self._live(tweet_id)
         if tweet is None:
             return {"errors": [_not_found("tweet", tweet_id, "id")]}
         version = next(v for v in tweet.versions if v.id == tweet_id)
-        answer: dict[str, Any] = {"data": self._tweet_json(tweet, fields, version)}
-        answer.update(self._includes([tweet], expansions, user_fields))
+        answer: dict[str, Any] = {"data": self._tweet_json(tweet, asked.fields, version)}
+        answer.update(self._includes([tweet], asked))
         return answer
 
     def _set_hidden(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
@@ -406,13 +398,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("hidden"), bool):
-            raise XProblem(
-                400,
-                "One or more parameters to your request was invalid.",
-                title="Invalid Request",
-                type_=PROBLEMS + "invalid-request",
-                errors=[{"message": 'The body must be JSON: {"hidden": true|false}'}],
-            )
+            raise _invalid_request({"message": 'The body must be JSON: {"hidden": true|false}'})
         tweet = self._live(tweet_id)
         if tweet is None:
             raise XProblem(
@@ -436,17 +422,20 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
     # --- state and rendering ------------------------------------------------------------
 
     def _listing(
-        self,
-        window: list[_Tweet],
-        next_token: str | None,
-        fields: set[str],
-        expansions: set[str],
-        user_fields: set[str],
+        self, tweets: list[_Tweet], query: dict[str, str], token_name: str, size: int, asked: _Asked
     ) -> dict[str, Any]:
+        """One page of `tweets` (newest first), paged by the parameter `token_name`."""
+        window, next_token = _PAGES.page(
+            [(t.key, t) for t in tweets],
+            query.get(token_name),
+            size,
+            newest_first=True,
+            invalid=_bad_value(token_name, "is not valid"),
+        )
         answer: dict[str, Any] = {}
         if window:
-            answer["data"] = [self._tweet_json(t, fields) for t in window]
-            answer.update(self._includes(window, expansions, user_fields))
+            answer["data"] = [self._tweet_json(t, asked.fields) for t in window]
+            answer.update(self._includes(window, asked))
         meta: dict[str, Any] = {"result_count": len(window)}
         if window:
             meta.update(newest_id=window[0].latest.id, oldest_id=window[-1].latest.id)
@@ -455,10 +444,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         answer["meta"] = meta
         return answer
 
-    def _includes(
-        self, tweets: Sequence[_Tweet], expansions: set[str], user_fields: set[str]
-    ) -> dict[str, Any]:
-        if "author_id" not in expansions:
+    def _includes(self, tweets: Sequence[_Tweet], asked: _Asked) -> dict[str, Any]:
+        if "author_id" not in asked.expansions:
             return {}
         users: dict[str, dict[str, Any]] = {}
         errors: list[dict[str, Any]] = []
@@ -471,7 +458,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             user = self._users[author_id]
             full = {"id": user.id, "name": user.name, "username": user.username}
             users[user.id] = {
-                k: v for k, v in full.items() if k in user_fields | {"id", "name", "username"}
+                k: v for k, v in full.items() if k in asked.user_fields | {"id", "name", "username"}
             }
         answer: dict[str, Any] = {"includes": {"users": list(users.values())}} if users else {}
         if errors:
@@ -504,16 +491,13 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def _admit(self, request: Request) -> None:
         """Check the token, then count the request against its family's window."""
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or credential.strip() != self.token:
+        if bearer(request) != self.token:
             raise _unauthorized()
         if not self._count(_family(request)):
             raise XProblem(429, "Too Many Requests")
 
     def _ok_response(self, request: Request, payload: dict[str, Any]) -> Response:
-        response = Response.json(200, payload, self._rate_headers(_family(request)))
-        response.body = self._splice(response.body)
-        return response
+        return self._spliced(Response.json(200, payload, self._rate_headers(_family(request))))
 
     def _error_response(self, request: Request, error: XProblem) -> Response:
         return Response.json(error.status, error.payload(), self._rate_headers(_family(request)))
@@ -541,11 +525,6 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             "x-rate-limit-reset": str(reset),
         }
 
-    def _resident(self, name: str) -> XUser:
-        user = _user_for(name)
-        self._users.setdefault(user.id, user)
-        return self._users[user.id]
-
     def _next_id(self, moment: datetime) -> str:
         self._sequence += 1
         return snowflake(moment, self._sequence)
@@ -554,42 +533,28 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 # --- seed ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Built:
-    users: list[XUser]
-    tweets: list[_Tweet]
-    post_ids: list[str]
-    foreign_reply_id: str
-    sequence: int
-
-
 class _Builder:
     """The account's posts and every seeded reply, then the City's answers and a resident's
     conversation."""
 
     def __init__(self, seed: SeedData) -> None:
-        self.seed = seed
         self.sequence = 0
         self.city = XUser(CITY_USER_ID, CITY_USERNAME, CITY_NAME)
         self.users: dict[str, XUser] = {self.city.id: self.city}
         self.tweets: list[_Tweet] = []
+        posts = sorted(seed.posts, key=lambda p: p.created_time)
+        roots = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
 
-    def build(self) -> _Built:
-        posts = sorted(self.seed.posts, key=lambda p: p.created_time)
-        made = {post.id: self._post(post) for post in posts}  # seed id -> its tweet
-        roots = list(made.values())
-        for comment in self.seed.comments:  # chronological per post: parents come first
-            author = self._user(comment.author_name)
-            parent = made[comment.parent_id or comment.post_id]
-            made[comment.id] = self._tweet(
-                author, comment.message, comment.created_time, parent, comment
-            )
-        for root, answer in zip(roots, _CITY_ANSWERS, strict=False):
+        def reply(comment: SeedComment, parent: _Tweet | None) -> _Tweet:  # top-level: to the post
+            author = _user_for(comment.author_name, self.users)
+            parent = parent or roots[comment.post_id]
+            return self._tweet(author, comment.message, comment.created_time, parent, comment)
+
+        threaded(seed.comments, reply)
+        for root, answer in zip(roots.values(), _CITY_ANSWERS, strict=False):
             self._city_answer(root, answer)
-        foreign = self._foreign_reply()
-        return _Built(
-            list(self.users.values()), self.tweets, [r.id for r in roots], foreign, self.sequence
-        )
+        self.post_ids = [root.id for root in roots.values()]
+        self.foreign_reply_id = self._foreign_reply()
 
     def _post(self, post: SeedPost) -> _Tweet:
         text = post.message if len(post.message) <= 280 else post.message[:279] + "…"
@@ -611,10 +576,13 @@ class _Builder:
     def _foreign_reply(self) -> str:
         """A reply in a conversation a resident started: the City may not hide it."""
         when = max(t.created for t in self.tweets) if self.tweets else _EPOCH_2026
-        resident = self._user("Highland Neighbors")
+        resident = _user_for("Highland Neighbors", self.users)
         post = self._tweet(resident, "Who else is going to the Silver Lake meeting?", when, None)
         reply = self._tweet(
-            self._user("Dana Whitfield"), "I am, see you there.", when + timedelta(minutes=5), post
+            _user_for("Dana Whitfield", self.users),
+            "I am, see you there.",
+            when + timedelta(minutes=5),
+            post,
         )
         return reply.id
 
@@ -631,10 +599,6 @@ class _Builder:
         tweet = _new_tweet(tweet_id, author.id, text, when.astimezone(UTC), parent, source)
         self.tweets.append(tweet)
         return tweet
-
-    def _user(self, name: str) -> XUser:
-        user = _user_for(name)
-        return self.users.setdefault(user.id, user)
 
 
 _EPOCH_2026 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -661,11 +625,12 @@ def _new_tweet(
     )  # fmt: skip
 
 
-def _user_for(name: str) -> XUser:
+def _user_for(name: str, users: dict[str, XUser]) -> XUser:
+    """The account called `name` in `users`, added if it is new there."""
     digest = hashlib.sha256(f"x-user:{name}".encode()).hexdigest()
     user_id = str(10**17 + int(digest[:15], 16) % (9 * 10**17))
     handle = re.sub(r"[^A-Za-z0-9_]", "", name)[:15] or "user"
-    return XUser(user_id, handle, name)
+    return users.setdefault(user_id, XUser(user_id, handle, name))
 
 
 def snowflake(moment: datetime, sequence: int) -> str:
@@ -693,12 +658,16 @@ def _unauthorized() -> XProblem:
 
 
 def _invalid(parameter: str, value: str, message: str) -> XProblem:
+    return _invalid_request({"parameters": {parameter: [value]}, "message": message})
+
+
+def _invalid_request(error: dict[str, Any]) -> XProblem:
     return XProblem(
         400,
         "One or more parameters to your request was invalid.",
         title="Invalid Request",
         type_=PROBLEMS + "invalid-request",
-        errors=[{"parameters": {parameter: [value]}, "message": message}],
+        errors=[error],
     )
 
 
@@ -714,37 +683,43 @@ def _not_found(resource: str, value: str, parameter: str) -> dict[str, Any]:
     }
 
 
+def _bad_value(parameter: str, problem: str) -> Refuse:
+    """The refusal of a value of `parameter`, saying what is wrong with it."""
+    return lambda value: _invalid(
+        parameter, value, f"The `{parameter}` query parameter value [{value}] {problem}"
+    )
+
+
 def _check_id(value: str, parameter: str) -> None:
     if not value.isdigit() or len(value) > 19:
-        raise _invalid(
-            parameter,
-            value,
-            f"The `{parameter}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$",
-        )
+        raise _bad_value(parameter, "does not match ^[0-9]{1,19}$")(value)
+
+
+class _Asked(NamedTuple):
+    """What a request selects of tweets, of its expansions and of users."""
+
+    fields: set[str]
+    expansions: set[str]
+    user_fields: set[str]
+
+
+def _asked(query: dict[str, str]) -> _Asked:
+    return _Asked(
+        _fields(query, "tweet.fields", TWEET_FIELDS),
+        _fields(query, "expansions", EXPANSIONS),
+        _fields(query, "user.fields", USER_FIELDS),
+    )
 
 
 def _fields(query: dict[str, str], name: str, known: frozenset[str]) -> set[str]:
-    asked = {f.strip() for f in query.get(name, "").split(",") if f.strip()}
-    unknown = sorted(asked - known)
-    if unknown:
-        raise _invalid(
-            name,
-            unknown[0],
-            f"The `{name}` query parameter value [{unknown[0]}] is not one of "
-            f"[{','.join(sorted(known))}]",
-        )
-    return asked
+    return selection(
+        query.get(name), known, _bad_value(name, f"is not one of [{','.join(sorted(known))}]")
+    )
 
 
 def _max_results(query: dict[str, str], low: int, high: int, default: int) -> int:
-    raw = query.get("max_results", str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise _invalid(
-            "max_results",
-            raw,
-            f"The `max_results` query parameter value [{raw}] is not between {low} and {high}",
-        )
-    return int(raw)
+    refuse = _bad_value("max_results", f"is not between {low} and {high}")
+    return whole(query.get("max_results", str(default)), low, high, refuse)
 
 
 def _moment(query: dict[str, str], name: str) -> datetime | None:
@@ -756,39 +731,6 @@ def _moment(query: dict[str, str], name: str) -> datetime | None:
     except ValueError:
         raise _invalid(name, raw, f"Invalid '{name}':'{raw}'. It must be RFC 3339.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _page(
-    keyed: Sequence[tuple[Key, _Tweet]], query: dict[str, str], token_name: str, size: int
-) -> tuple[list[_Tweet], str | None]:
-    """One page, newest first. Tokens hold the last sort key, so deletions skip nothing."""
-    items = list(keyed)
-    token = query.get(token_name)
-    if token:
-        cut = _decode_token(token, token_name)
-        items = [item for item in keyed if item[0] < cut]
-    window = items[:size]
-    more = len(items) > size
-    return [t for _, t in window], _encode_token(window[-1][0]) if more else None
-
-
-def _encode_token(key: Key) -> str:
-    raw = f"{key[0]:.0f}|{key[1]}".encode()
-    return "b26v89c19zqg8o3f" + base64.b32encode(raw).decode().rstrip("=").lower()
-
-
-def _decode_token(token: str, name: str) -> Key:
-    try:
-        if not token.startswith("b26v89c19zqg8o3f"):
-            raise ValueError(token)
-        body = token.removeprefix("b26v89c19zqg8o3f").upper()
-        raw = base64.b32decode(body + "=" * (-len(body) % 8)).decode()
-        stamp, _, tweet_id = raw.partition("|")
-        return (float(stamp), tweet_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _invalid(
-            name, token, f"The `{name}` query parameter value [{token}] is not valid"
-        ) from None
 
 
 def _x_time(moment: datetime) -> str:

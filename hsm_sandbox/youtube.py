@@ -16,7 +16,6 @@ spam.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import html
 import re
@@ -27,9 +26,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.paging import Pager
+from hsm_sandbox.params import Refuse, bearer, one_of, selection, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore, Key, OneToken
+from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
 
 PREFIX = "/youtube"
 API = PREFIX + "/youtube/v3"
@@ -50,6 +51,45 @@ _MODERATE_COST = 50
 _HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}
 _HTTP_STATUS.update({404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"})
 _HTTP_STATUS.update({503: "UNAVAILABLE"})
+_PAGES = Pager(prefix="Q")
+
+# The refusals in fixed words, by Google's reason: (HTTP status, domain, the parameter or header
+# at fault, message). "required" here is the missing credential; a missing parameter's is
+# `_required(name)`.
+_REFUSALS: dict[str, tuple[int, str, str | None, str]] = {
+    "required": (401, "global", "Authorization", "Request is missing required authentication "
+        "credential. Expected OAuth 2 access token, login cookie or other valid authentication "
+        "credential."),
+    "authError": (401, "global", "Authorization", "Request had invalid authentication "
+        "credentials. Expected OAuth 2 access token, login cookie or other valid authentication "
+        "credential."),
+    "quotaExceeded": (403, "youtube.quota", None, "The request cannot be completed because you "
+        'have exceeded your <a href="/youtube/v3/getting-started#quota">quota</a>.'),
+    "rateLimitExceeded": (429, "usageLimits", None,
+        "The request cannot be completed because you have exceeded your rate limit."),
+    "forbidden": (403, "youtube.comment", None, "The comment could not be updated due to "
+        "insufficient permissions. The request might not be properly authorized."),
+    "insufficientPermissions": (403, "global", None, "Request had insufficient scopes."),
+    "invalidPageToken": (400, "youtube.parameter", "pageToken",
+        "The request specifies an invalid page token."),
+    "playlistNotFound": (404, "youtube.playlistItem", "playlistId",
+        "The playlist identified with the request's playlistId parameter cannot be found."),
+    "videoNotFound": (404, "youtube.commentThread", "videoId",
+        "The video identified by the videoId parameter could not be found."),
+    "commentsDisabled": (403, "youtube.commentThread", "videoId",
+        "The video identified by the videoId parameter has disabled comments."),
+    "channelNotFound": (404, "global", "channelId", "The channel could not be found."),
+    "invalidModerationStatus": (400, "youtube.comment", "moderationStatus",
+        "Only heldForReview, published and rejected can be set."),
+    "banWithoutReject": (400, "youtube.comment", "banAuthor",
+        "The banAuthor parameter can only be used if moderationStatus is rejected."),
+    "commentNotFound": (404, "youtube.comment", "id",
+        "One or more comments identified by the id parameter could not be found."),
+    "processingFailure": (400, "youtube.comment", None,  # the author deleted the comment
+        "The API server failed to successfully process the request."),
+    "operationNotSupported": (400, "youtube.comment", "moderationStatus",
+        "A rejected comment cannot be published or held for review again."),
+}  # fmt: skip
 
 
 class YouTubeError(Exception):
@@ -63,11 +103,10 @@ class YouTubeError(Exception):
         *,
         domain: str = "global",
         location: str | None = None,
-        location_type: str = "parameter",
     ) -> None:
         super().__init__(message)
         self.status, self.reason, self.message, self.domain = status, reason, message, domain
-        self.location, self.location_type = location, location_type
+        self.location = location
 
     def response(self, headers: dict[str, str] | None = None) -> Response:
         item: dict[str, Any] = {
@@ -76,7 +115,8 @@ class YouTubeError(Exception):
             "reason": self.reason,
         }
         if self.location:
-            item.update(location=self.location, locationType=self.location_type)
+            kind = "header" if self.location == "Authorization" else "parameter"
+            item.update(location=self.location, locationType=kind)
         error: dict[str, Any] = {"code": self.status, "message": self.message, "errors": [item]}
         if self.status in _HTTP_STATUS:
             error["status"] = _HTTP_STATUS[self.status]
@@ -167,21 +207,16 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             reason = "backendError" if status >= 500 else "badRequest"
             return YouTubeError(status, reason, "The service is currently unavailable.").response()
         if fault.kind is FaultKind.TOO_MANY_REQUESTS:
-            error = YouTubeError(
-                fault.status or 429,
-                "rateLimitExceeded",
-                "The request cannot be completed because you have exceeded your rate limit.",
-                domain="usageLimits",
-            )
+            error = _refusal("rateLimitExceeded", fault.status)
             return error.response({"Retry-After": f"{fault.seconds:g}"})
         if fault.kind is FaultKind.RATE_LIMIT:
-            return _quota_exceeded(fault.status or 403).response()
+            return _refusal("quotaExceeded", fault.status).response()
         if fault.kind is FaultKind.REVOKED_TOKEN:
-            return _auth_error().response()
+            return _refusal("authError").response()
         if fault.kind is FaultKind.PERMISSION:
-            if request.path.endswith("/setModerationStatus"):
-                return _forbidden(fault.status or 403).response()
-            return _insufficient_scope(fault.status or 403).response()
+            moderating = request.path.endswith("/setModerationStatus")
+            reason = "forbidden" if moderating else "insufficientPermissions"
+            return _refusal(reason, fault.status).response()
         generic = generic_response(fault)
         if generic is not None:
             return generic
@@ -235,10 +270,8 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
 
     def set_status(self, comment_id: str, status: str) -> None:
         """Change a status as YouTube's own filters (or the owner in YouTube Studio) would."""
-        if status not in STATUSES:
-            raise ValueError(f"not a moderation status: {status!r}")
         with self._lock:
-            self._by_id[comment_id].status = status
+            self._by_id[comment_id].status = _settable(status)
 
     def disable_comments(self, video_id: str) -> None:
         with self._lock:
@@ -250,9 +283,8 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         """Edit a comment's text as its author would: `updatedAt` moves on."""
         with self._lock:
             comment = self._by_id[str(comment_id)]
-            when = at or max(datetime.now(UTC), comment.created + timedelta(seconds=1))
             comment.text = new_text
-            comment.updated_at = when.astimezone(UTC).replace(microsecond=0)
+            comment.updated_at = self._edited_time(comment, at)
 
     def add_comment(
         self,
@@ -275,16 +307,12 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         (e.g. `{"id": None}`), and `raw_text` replaces the text in the JSON with these bytes
         exactly (invalid UTF-8; they must contain no `"` or backslash).
         """
-        if status not in STATUSES:
-            raise ValueError(f"not a moderation status: {status!r}")
+        _settable(status)
         with self._lock:
             if video_id not in self._videos:
                 raise KeyError(video_id)
             self._added += 1
-            key = f"added:{self._added}"
-            comment_id = (
-                f"{parent_id}.{_hashed(key, 22)}" if parent_id else f"Ugz{_hashed(key, 16)}4AaABAg"
-            )
+            comment_id = _comment_id(parent_id, f"added:{self._added}")
             if raw_text is not None:
                 text = self._raw_text(comment_id, raw_text)
             when = self._added_time(published_at, timedelta(seconds=1))
@@ -329,13 +357,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         if not playlist:
             raise _required("playlistId")
         if playlist != UPLOADS_PLAYLIST:
-            raise YouTubeError(
-                404,
-                "playlistNotFound",
-                "The playlist identified with the request's playlistId parameter cannot be found.",
-                domain="youtube.playlistItem",
-                location="playlistId",
-            )
+            raise _refusal("playlistNotFound")
         videos = sorted(self._videos.values(), key=_video_key, reverse=True)
         keyed = [(_video_key(v), v) for v in videos]
         window, next_token = _page(query, keyed, default=5, maximum=50, newest_first=True)
@@ -351,17 +373,13 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         query = request.query
         parts = _parts(query, {"id", "snippet", "replies"})
         html_text = _text_format(query)
-        status = query.get("moderationStatus", "published")
-        if status not in STATUSES:
-            raise YouTubeError(
-                400,
-                "invalidValue",
-                f"Invalid value '{status}'. Values must match the following regular "
-                "expression: '(heldForReview|likelySpam|published|rejected)'",
-                location="moderationStatus",
-            )
-        if query.get("order", "time") not in ("time", "relevance", "orderUnspecified"):
-            raise _invalid("order")
+        pattern = "'(heldForReview|likelySpam|published|rejected)'"
+        refuse = _invalid_value(
+            "moderationStatus", f"match the following regular expression: {pattern}"
+        )
+        status = one_of(query.get("moderationStatus", "published"), STATUSES, refuse)
+        order = ("time", "relevance", "orderUnspecified")
+        one_of(query.get("order", "time"), order, lambda _: _invalid("order"))
         filters = [k for k in ("videoId", "allThreadsRelatedToChannelId", "id") if query.get(k)]
         if len(filters) != 1:
             raise _parameters(
@@ -373,21 +391,9 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         if filters == ["videoId"]:
             video = query["videoId"]
             if video not in self._videos:
-                raise YouTubeError(
-                    404,
-                    "videoNotFound",
-                    "The video identified by the videoId parameter could not be found.",
-                    domain="youtube.commentThread",
-                    location="videoId",
-                )
+                raise _refusal("videoNotFound")
             if video in self._comments_off:
-                raise YouTubeError(
-                    403,
-                    "commentsDisabled",
-                    "The video identified by the videoId parameter has disabled comments.",
-                    domain="youtube.commentThread",
-                    location="videoId",
-                )
+                raise _refusal("commentsDisabled")
             scope = [c for c in self._comments if c.post_id == video]
         elif filters == ["id"]:
             wanted = set(query["id"].split(","))
@@ -395,9 +401,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             status = ""  # by id: any listable status, none reported
         else:
             if query["allThreadsRelatedToChannelId"] != CHANNEL_ID:
-                raise YouTubeError(
-                    404, "channelNotFound", "The channel could not be found.", location="channelId"
-                )
+                raise _refusal("channelNotFound")
             scope = list(self._comments)
         # Rejected comments cannot be listed or discovered at all (not even by asking for them).
         threads = sorted(
@@ -455,52 +459,20 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             raise _required("moderationStatus")
         if len(ids) > 50:
             raise _invalid("id")
-        if status not in SETTABLE:
-            raise YouTubeError(
-                400,
-                "invalidModerationStatus",
-                "Only heldForReview, published and rejected can be set.",
-                domain="youtube.comment",
-                location="moderationStatus",
-            )
+        one_of(status, SETTABLE, lambda _: _refusal("invalidModerationStatus"))
         ban = query.get("banAuthor", "false")
-        if ban not in ("true", "false"):
-            raise _invalid("banAuthor")
+        one_of(ban, ("true", "false"), lambda _: _invalid("banAuthor"))
         if ban == "true" and status != "rejected":
-            raise YouTubeError(
-                400,
-                "banWithoutReject",
-                "The banAuthor parameter can only be used if moderationStatus is rejected.",
-                domain="youtube.comment",
-                location="banAuthor",
-            )
+            raise _refusal("banWithoutReject")
         found: list[_Comment] = []
         for comment_id in ids:
             comment = self._by_id.get(comment_id)
             if comment is None:
-                raise YouTubeError(
-                    404,
-                    "commentNotFound",
-                    "One or more comments identified by the id parameter could not be found.",
-                    domain="youtube.comment",
-                    location="id",
-                )
+                raise _refusal("commentNotFound")
             if not self._live(comment.id):
-                # What YouTube answers when the author already deleted the comment.
-                raise YouTubeError(
-                    400,
-                    "processingFailure",
-                    "The API server failed to successfully process the request.",
-                    domain="youtube.comment",
-                )
+                raise _refusal("processingFailure")
             if comment.status == "rejected" and status != "rejected":
-                raise YouTubeError(
-                    400,
-                    "operationNotSupported",
-                    "A rejected comment cannot be published or held for review again.",
-                    domain="youtube.comment",
-                    location="moderationStatus",
-                )
+                raise _refusal("operationNotSupported")
             found.append(comment)
         for comment in found:  # all or nothing, as one request
             comment.status = status
@@ -597,27 +569,16 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
 
     def _admit(self, request: Request) -> None:
         """Check the token, then spend the call's quota units."""
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            raise YouTubeError(
-                401,
-                "required",
-                "Request is missing required authentication credential. Expected OAuth 2 "
-                "access token, login cookie or other valid authentication credential.",
-                location="Authorization",
-                location_type="header",
-            )
-        if credential.strip() != self.token:
-            raise _auth_error()
+        token = bearer(request)
+        if not token:
+            raise _refusal("required")
+        if token != self.token:
+            raise _refusal("authError")
         moderating = request.path.endswith("/setModerationStatus")
         self._spend(_MODERATE_COST if moderating else _LIST_COST)
 
     def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
-        if payload is None:
-            return Response(204, b"")
-        response = Response.json(200, payload)
-        response.body = self._splice(response.body)
-        return response
+        return Response(204, b"") if payload is None else self._spliced(Response.json(200, payload))
 
     def _error_response(self, request: Request, error: YouTubeError) -> Response:
         return error.response()
@@ -630,46 +591,17 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
     def _spend(self, cost: int) -> None:
         self._roll_quota_day()
         if self._quota_used + cost > self.daily_quota:
-            raise _quota_exceeded(403)
+            raise _refusal("quotaExceeded")
         self._quota_used += cost
 
 
 # --- errors ---------------------------------------------------------------------------
 
 
-def _auth_error() -> YouTubeError:
-    return YouTubeError(
-        401,
-        "authError",
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-        "login cookie or other valid authentication credential.",
-        location="Authorization",
-        location_type="header",
-    )
-
-
-def _quota_exceeded(status: int) -> YouTubeError:
-    return YouTubeError(
-        status,
-        "quotaExceeded",
-        'The request cannot be completed because you have exceeded your <a href="/youtube/'
-        'v3/getting-started#quota">quota</a>.',
-        domain="youtube.quota",
-    )
-
-
-def _forbidden(status: int) -> YouTubeError:
-    return YouTubeError(
-        status,
-        "forbidden",
-        "The comment could not be updated due to insufficient permissions. The request might "
-        "not be properly authorized.",
-        domain="youtube.comment",
-    )
-
-
-def _insufficient_scope(status: int) -> YouTubeError:
-    return YouTubeError(status, "insufficientPermissions", "Request had insufficient scopes.")
+def _refusal(reason: str, status: int | None = None) -> YouTubeError:
+    """One of `_REFUSALS`, with another HTTP status where a fault gives one."""
+    default, domain, location, message = _REFUSALS[reason]
+    return YouTubeError(status or default, reason, message, domain=domain, location=location)
 
 
 def _required(name: str) -> YouTubeError:
@@ -678,6 +610,13 @@ def _required(name: str) -> YouTubeError:
 
 def _invalid(name: str) -> YouTubeError:
     return YouTubeError(400, "invalidParameter", f"Invalid value for {name}.", location=name)
+
+
+def _invalid_value(name: str, rule: str) -> Refuse:
+    """The refusal of a value of `name` that breaks `rule` (what values must do)."""
+    return lambda raw: YouTubeError(
+        400, "invalidValue", f"Invalid value '{raw}'. Values must {rule}", location=name
+    )
 
 
 def _parameters(message: str, reason: str = "incompatibleParameters") -> YouTubeError:
@@ -689,26 +628,20 @@ def _parameters(message: str, reason: str = "incompatibleParameters") -> YouTube
 
 
 def _parts(query: dict[str, str], known: set[str]) -> set[str]:
-    asked = {p.strip() for p in query.get("part", "").split(",") if p.strip()}
+    asked = selection(query.get("part"), known, _unknown_part)
     if not asked:
         raise _required("part")
-    unknown = sorted(asked - known)
-    if unknown:
-        raise YouTubeError(
-            400,
-            "unknownPart",
-            f"'{unknown[0]}'",
-            domain="youtube.part",
-            location="part",
-        )
     return asked
+
+
+def _unknown_part(part: str) -> YouTubeError:
+    return YouTubeError(400, "unknownPart", f"'{part}'", domain="youtube.part", location="part")
 
 
 def _text_format(query: dict[str, str]) -> bool:
     """True for HTML (the default), False for plain text."""
-    value = query.get("textFormat", "html")
-    if value not in ("html", "plainText", "textFormatUnspecified"):
-        raise _invalid("textFormat")
+    formats = ("html", "plainText", "textFormatUnspecified")
+    value = one_of(query.get("textFormat", "html"), formats, lambda _: _invalid("textFormat"))
     return value != "plainText"
 
 
@@ -720,51 +653,16 @@ def _page(
     maximum: int,
     newest_first: bool,
 ) -> tuple[list[Any], str | None]:
-    """One page of `keyed` (already in answer order) and the next page's token.
-
-    Tokens hold the last sort key, not a position: comments deleted or rejected between two
-    calls make nothing else skip or repeat.
-    """
-    raw = query.get("maxResults", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise YouTubeError(
-            400,
-            "invalidValue",
-            f"Invalid value '{raw}'. Values must be within the range: [1, {maximum}]",
-            location="maxResults",
-        )
-    size = int(raw)
-    items = list(keyed)
-    token = query.get("pageToken")
-    if token:
-        cut = _decode_token(token)
-        items = [item for item in keyed if (item[0] < cut if newest_first else item[0] > cut)]
-    window = items[:size]
-    more = len(items) > size
-    return [value for _, value in window], _encode_token(window[-1][0]) if more else None
-
-
-def _encode_token(key: Key) -> str:
-    raw = f"{key[0]:.0f}|{key[1]}".encode()
-    return "Q" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> Key:
-    try:
-        if not token.startswith("Q"):
-            raise ValueError(token)
-        body = token[1:]
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-        stamp, _, object_id = raw.partition("|")
-        return (float(stamp), object_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise YouTubeError(
-            400,
-            "invalidPageToken",
-            "The request specifies an invalid page token.",
-            domain="youtube.parameter",
-            location="pageToken",
-        ) from None
+    """One page of `keyed` (already in answer order) and the next page's token."""
+    refuse = _invalid_value("maxResults", f"be within the range: [1, {maximum}]")
+    size = whole(query.get("maxResults", str(default)), 1, maximum, refuse)
+    return _PAGES.page(
+        keyed,
+        query.get("pageToken"),
+        size,
+        newest_first=newest_first,
+        invalid=lambda _: _refusal("invalidPageToken"),
+    )
 
 
 def _list_body(
@@ -786,16 +684,12 @@ def _build(seed: SeedData) -> tuple[list[YouTubeVideo], list[_Comment]]:
     parent is its thread's top comment; the seed's channel-authored replies are the owner's."""
     videos = {post.id: _video(post) for post in seed.posts}
     owner = seed.pages[0].name if seed.pages else None
-    thread: dict[str, str] = {}  # seed comment id -> its YouTube thread's id
-    comments: list[_Comment] = []
-    for comment in seed.comments:  # chronological per post: parents come before replies
-        parent_id = thread[comment.parent_id] if comment.parent_id else None
-        made = _comment(
-            videos[comment.post_id].id, comment, parent_id, comment.author_name == owner
-        )
-        thread[comment.id] = parent_id or made.id
-        comments.append(made)
-    return list(videos.values()), comments
+
+    def made(comment: SeedComment, parent: _Comment | None) -> _Comment:
+        top = (parent.parent_id or parent.id) if parent else None
+        return _comment(videos[comment.post_id].id, comment, top, comment.author_name == owner)
+
+    return list(videos.values()), threaded(seed.comments, made)
 
 
 def _video(post: SeedPost) -> YouTubeVideo:
@@ -805,10 +699,7 @@ def _video(post: SeedPost) -> YouTubeVideo:
 
 
 def _comment(video_id: str, seed: SeedComment, parent_id: str | None, owner: bool) -> _Comment:
-    if parent_id:
-        comment_id = f"{parent_id}.{_hashed(f'reply:{seed.id}', 22)}"
-    else:
-        comment_id = f"Ugz{_hashed(f'comment:{seed.id}', 16)}4AaABAg"
+    comment_id = _comment_id(parent_id, f"{'reply' if parent_id else 'comment'}:{seed.id}")
     # YouTube's own filters already caught some: spam as likely spam, profanity held.
     status = "published"
     if seed.expected_code == "SPM":
@@ -865,6 +756,17 @@ def _playlist_item(video: YouTubeVideo, position: int, parts: set[str]) -> dict[
     if "status" in parts:
         item["status"] = {"privacyStatus": "public"}
     return item
+
+
+def _comment_id(parent_id: str | None, key: str) -> str:
+    """A top-level comment's id looks like YouTube's; a reply's is its thread's id and more."""
+    return f"{parent_id}.{_hashed(key, 22)}" if parent_id else f"Ugz{_hashed(key, 16)}4AaABAg"
+
+
+def _settable(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"not a moderation status: {status!r}")
+    return status
 
 
 def _video_key(video: YouTubeVideo) -> Key:
