@@ -33,7 +33,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_int, as_text, iso_utc, utc_time
+from hsm_console.connectors.payload import as_int, as_text, identified, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -233,23 +233,23 @@ class DiscourseConnector(HttpConnector):
     # --- payloads ---------------------------------------------------------------------
 
     def _topic(self, item: object) -> RemotePost | None:
-        if not isinstance(item, dict) or (topic_id := _id(item.get("id"))) is None:
-            log.warning("Skipped a Discourse topic without an id: %.200r", item)
+        if (found := identified(item, "a Discourse topic", log=log, read_id=_id)) is None:
             return None
-        slug = item.get("slug")
+        payload, topic_id = found
+        slug = payload.get("slug")
         if isinstance(slug, str) and slug:
             self._slugs[topic_id] = slug
-        highest = as_int(item.get("highest_post_number"))
+        highest = as_int(payload.get("highest_post_number"))
         if highest is not None:
             self._highest[topic_id] = highest
         # Topic lists carry titles, not bodies: reading every post #1 would cost a call per
         # topic against a 60-a-minute limit.
         return RemotePost(
             external_id=topic_id,
-            text=as_text(item.get("title")),
-            created_at=_time(item.get("created_at"), topic_id),
+            text=as_text(payload.get("title")),
+            created_at=_time(payload.get("created_at"), topic_id),
             permalink=self._permalink(topic_id, None),
-            raw=item,
+            raw=payload,
         )
 
     def _comment(self, topic: str, item: dict[str, Any]) -> RemoteComment | None:

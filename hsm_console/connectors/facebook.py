@@ -19,11 +19,12 @@ from hsm_console.connectors.meta_graph import (
     GraphConnector,
     error_object,
     graph_data,
+    graph_item_time,
     graph_next_cursor,
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
+from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true
 from hsm_console.errors import PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -149,41 +150,39 @@ def graph_error(response: requests.Response) -> PlatformError:
 
 
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or as_id(item.get("id")) is None:
-        log.warning("Skipped a Facebook post without an id: %.200r", item)
+    if (found := identified(item, "a Facebook post", log=log)) is None:
         return None
+    payload, external_id = found
     return RemotePost(
-        external_id=str(item["id"]),
-        text=as_text(item.get("message")),
-        created_at=_time(item.get("created_time"), item["id"]),
-        permalink=as_text(item.get("permalink_url")),
-        raw=item,
+        external_id=external_id,
+        text=as_text(payload.get("message")),
+        created_at=_time(payload.get("created_time"), external_id),
+        permalink=as_text(payload.get("permalink_url")),
+        raw=payload,
     )
 
 
 def _comment(post_external_id: str, item: object) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
-        # Without an id nothing can be done with it; the rest of the page still counts.
-        log.warning(
-            "Skipped a Facebook comment without an id on %s: %.200r", post_external_id, item
-        )
+    found = identified(item, f"a Facebook comment on {post_external_id}", log=log)
+    if found is None:
         return None
-    author = item.get("from")
+    payload, external_id = found
+    author = payload.get("from")
     author = author if isinstance(author, dict) else {}
-    parent = item.get("parent")
+    parent = payload.get("parent")
     return RemoteComment(
         external_id=external_id,
         post_external_id=post_external_id,
         parent_external_id=as_id(parent.get("id")) if isinstance(parent, dict) else None,
         author_id=as_id(author.get("id")) or "",
         author_name=as_text(author.get("name")) or "(unknown)",
-        text=as_text(item.get("message")),
-        created_at=_time(item.get("created_time"), external_id),
-        permalink=as_text(item.get("permalink_url")),
-        state=PlatformState.HIDDEN if is_true(item.get("is_hidden")) else PlatformState.VISIBLE,
-        attachments=_attachment_urls(item.get("attachment")),
-        raw=item,
+        text=as_text(payload.get("message")),
+        created_at=_time(payload.get("created_time"), external_id),
+        permalink=as_text(payload.get("permalink_url")),
+        state=PlatformState.HIDDEN if is_true(payload.get("is_hidden")) else PlatformState.VISIBLE,
+        attachments=_attachment_urls(payload.get("attachment")),
+        raw=payload,
     )
 
 
@@ -198,5 +197,4 @@ def _attachment_urls(attachment: object) -> tuple[str, ...]:
 
 
 def _time(value: object, external_id: object) -> datetime:
-    """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
-    return utc_time(value, "Facebook", external_id, log=log, field="created_time", parse=graph_time)
+    return graph_item_time(value, "Facebook", external_id, log=log, field="created_time")

@@ -35,11 +35,12 @@ from hsm_console.connectors.meta_graph import (
     GraphConnector,
     error_object,
     graph_data,
+    graph_item_time,
     graph_next_cursor,
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, is_true, utc_time
+from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true
 from hsm_console.errors import PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -204,15 +205,15 @@ def _details(response: requests.Response, error: Mapping[str, Any]) -> str:
 
 
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
-        log.warning("Skipped an Instagram media without an id: %.200r", item)
+    if (found := identified(item, "an Instagram media", log=log)) is None:
         return None
+    payload, external_id = found
     return RemotePost(
         external_id=external_id,
-        text=as_text(item.get("caption")),
-        created_at=_time(item.get("timestamp"), external_id),
-        permalink=as_text(item.get("permalink")),
-        raw=item,
+        text=as_text(payload.get("caption")),
+        created_at=_time(payload.get("timestamp"), external_id),
+        permalink=as_text(payload.get("permalink")),
+        raw=payload,
     )
 
 
@@ -220,29 +221,28 @@ def _comment(
     media_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
-        log.warning("Skipped an Instagram comment without an id on %s: %.200r", media_id, item)
+    if (found := identified(item, f"an Instagram comment on {media_id}", log=log)) is None:
         return None
-    author = item.get("from")
+    payload, external_id = found
+    author = payload.get("from")
     author = author if isinstance(author, dict) else {}
-    username = as_text(item.get("username")) or as_text(author.get("username"))
+    username = as_text(payload.get("username")) or as_text(author.get("username"))
     # Nested replies are comments of their own, each with its own raw payload.
-    raw = {key: value for key, value in item.items() if key != "replies"}
+    raw = {key: value for key, value in payload.items() if key != "replies"}
     return RemoteComment(
         external_id=external_id,
         post_external_id=media_id,
-        parent_external_id=as_id(item.get("parent_id")) or parent,
+        parent_external_id=as_id(payload.get("parent_id")) or parent,
         author_id=as_id(author.get("id")) or "",
         author_name=username or "(unknown)",
-        text=as_text(item.get("text")),
-        created_at=_time(item.get("timestamp"), external_id),
+        text=as_text(payload.get("text")),
+        created_at=_time(payload.get("timestamp"), external_id),
         permalink=permalink,
-        state=PlatformState.HIDDEN if is_true(item.get("hidden")) else PlatformState.VISIBLE,
+        state=PlatformState.HIDDEN if is_true(payload.get("hidden")) else PlatformState.VISIBLE,
         attachments=(),
         raw=raw,
     )
 
 
 def _time(value: object, external_id: str) -> datetime:
-    """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time."""
-    return utc_time(value, "Instagram", external_id, log=log, field="timestamp", parse=graph_time)
+    return graph_item_time(value, "Instagram", external_id, log=log, field="timestamp")

@@ -31,7 +31,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_text
+from hsm_console.connectors.payload import as_text, identified
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -374,18 +374,21 @@ def _elements(body: JSON) -> list[Any]:
 # --- payloads -------------------------------------------------------------------------
 
 
+def _urn(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-        log.warning("Skipped a LinkedIn post without an id: %.200r", item)
+    if (found := identified(item, "a LinkedIn post", log=log, read_id=_urn)) is None:
         return None
-    urn: str = item["id"]
-    when = item.get("createdAt", item.get("publishedAt"))
+    payload, urn = found
+    when = payload.get("createdAt", payload.get("publishedAt"))
     return RemotePost(
         external_id=urn,
-        text=as_text(item.get("commentary")),
+        text=as_text(payload.get("commentary")),
         created_at=_time(when, urn),
         permalink=f"{PERMALINK_BASE}{urn}/",
-        raw=item,
+        raw=payload,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -15,7 +17,7 @@ import requests
 from hsm_console.connectors.base import JSON, SiteConfig
 from hsm_console.connectors.http import ErrorParser, error_body, retry_after_seconds
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_int, is_true
+from hsm_console.connectors.payload import as_int, graph_time, is_true, utc_time
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import PlatformState
 
@@ -152,3 +154,11 @@ def graph_next_cursor(body: JSON, platform_label: str) -> str | None:
         details="paging.next present without an `after` cursor",
         retryable=True,
     )
+
+
+def graph_item_time(
+    value: object, platform_label: str, external_id: object, *, log: logging.Logger, field: str
+) -> datetime:
+    """An aware UTC time from Graph's ISO 8601 ("2026-03-02T14:05:11+0000") or unix time;
+    now, with a warning on the connector's `log`, when unreadable."""
+    return utc_time(value, platform_label, external_id, log=log, field=field, parse=graph_time)

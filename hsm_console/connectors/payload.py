@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 
 def as_id(value: object) -> str | None:
@@ -18,6 +19,24 @@ def as_id(value: object) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    return None
+
+
+def identified(
+    item: object,
+    what: str,
+    *,
+    log: logging.Logger,
+    field: str = "id",
+    read_id: Callable[[object], str | None] = as_id,
+) -> tuple[dict[str, Any], str] | None:
+    """`item` as a JSON object with its id, or None (with a warning on the connector's `log`)
+    when it has none: the console can neither keep nor act on an item it cannot name, and
+    the rest of the page still counts. `what` names it: "a TikTok comment on 7340...".
+    """
+    if isinstance(item, dict) and (item_id := read_id(item.get(field))) is not None:
+        return item, item_id
+    log.warning("Skipped %s without an id: %.200r", what, item)
     return None
 
 

@@ -34,7 +34,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, utc_time
+from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, identified, utc_time
 from hsm_console.errors import NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -380,15 +380,15 @@ def _next_cursor(data: JSON) -> str | None:
 
 
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or (external_id := as_id(item.get("item_id"))) is None:
-        log.warning("Skipped a TikTok video without an id: %.200r", item)
+    if (found := identified(item, "a TikTok video", log=log, field="item_id")) is None:
         return None
+    payload, external_id = found
     return RemotePost(
         external_id=external_id,
-        text=as_text(item.get("caption")),
-        created_at=_time(item.get("create_time"), external_id),
-        permalink=as_text(item.get("share_url")),
-        raw=item,
+        text=as_text(payload.get("caption")),
+        created_at=_time(payload.get("create_time"), external_id),
+        permalink=as_text(payload.get("share_url")),
+        raw=payload,
     )
 
 
@@ -396,22 +396,23 @@ def _comment(
     video_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (comment_id := as_id(item.get("comment_id"))) is None:
-        log.warning("Skipped a TikTok comment without an id on %s: %.200r", video_id, item)
+    found = identified(item, f"a TikTok comment on {video_id}", log=log, field="comment_id")
+    if found is None:
         return None
-    parent_id = as_id(item.get("parent_comment_id"))
+    payload, comment_id = found
+    parent_id = as_id(payload.get("parent_comment_id"))
     # Nested replies are comments of their own, each with its own raw payload.
-    raw = {key: value for key, value in item.items() if key != "reply_list"}
+    raw = {key: value for key, value in payload.items() if key != "reply_list"}
     return RemoteComment(
         external_id=f"{video_id}{ID_SEPARATOR}{comment_id}",
         post_external_id=video_id,
         parent_external_id=f"{video_id}{ID_SEPARATOR}{parent_id}" if parent_id else parent,
-        author_id=as_id(item.get("unique_identifier")) or as_id(item.get("user_id")) or "",
-        author_name=as_text(item.get("username")) or "(unknown)",
-        text=as_text(item.get("text")),
-        created_at=_time(item.get("create_time"), comment_id),
+        author_id=as_id(payload.get("unique_identifier")) or as_id(payload.get("user_id")) or "",
+        author_name=as_text(payload.get("username")) or "(unknown)",
+        text=as_text(payload.get("text")),
+        created_at=_time(payload.get("create_time"), comment_id),
         permalink=permalink,
-        state=_state(item.get("status")),
+        state=_state(payload.get("status")),
         attachments=(),
         raw=raw,
     )

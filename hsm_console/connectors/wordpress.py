@@ -55,7 +55,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import Params, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_text, iso_utc
+from hsm_console.connectors.payload import as_text, identified, iso_utc
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -432,27 +432,25 @@ def _object(body: Any) -> JSON:
 
 
 def _post(item: object) -> RemotePost | None:
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
-        log.warning("Skipped a WordPress post without an id: %.200r", item)
+    if (found := identified(item, "a WordPress post", log=log, read_id=_id)) is None:
         return None
+    payload, external_id = found
     return RemotePost(
         external_id=external_id,
-        text=_rich_text(item.get("title")),
-        created_at=_time(item.get("date_gmt"), external_id),
-        permalink=as_text(item.get("link")),
-        raw=item,
+        text=_rich_text(payload.get("title")),
+        created_at=_time(payload.get("date_gmt"), external_id),
+        permalink=as_text(payload.get("link")),
+        raw=payload,
     )
 
 
 def _comment(post_external_id: str, item: object) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (external_id := _id(item.get("id"))) is None:
-        # Without an id nothing can be done with it; the rest of the page still counts.
-        log.warning(
-            "Skipped a WordPress comment without an id on post %s: %.200r", post_external_id, item
-        )
+    what = f"a WordPress comment on post {post_external_id}"
+    if (found := identified(item, what, log=log, read_id=_id)) is None:
         return None
-    post = _id(item.get("post"))
+    payload, external_id = found
+    post = _id(payload.get("post"))
     if post is not None and post != post_external_id:
         # A plugin or cache that ignored the `post` filter: never file it under this post.
         log.warning(
@@ -462,8 +460,8 @@ def _comment(post_external_id: str, item: object) -> RemoteComment | None:
             post_external_id,
         )
         return None
-    author = _id(item.get("author"))
-    parent = _id(item.get("parent"))
+    author = _id(payload.get("author"))
+    parent = _id(payload.get("parent"))
     return RemoteComment(
         external_id=external_id,
         post_external_id=post_external_id,
@@ -471,13 +469,13 @@ def _comment(post_external_id: str, item: object) -> RemoteComment | None:
         # A registered user's id; guests (author 0) have none, only the name and e-mail
         # address they typed, which stay in `raw`.
         author_id=author if author not in (None, "0") else "",
-        author_name=as_text(item.get("author_name")) or "(unknown)",
-        text=_rich_text(item.get("content")),
-        created_at=_time(item.get("date_gmt"), external_id),
-        permalink=as_text(item.get("link")),
-        state=_state(item.get("status"), external_id),
+        author_name=as_text(payload.get("author_name")) or "(unknown)",
+        text=_rich_text(payload.get("content")),
+        created_at=_time(payload.get("date_gmt"), external_id),
+        permalink=as_text(payload.get("link")),
+        state=_state(payload.get("status"), external_id),
         attachments=(),
-        raw=item,
+        raw=payload,
     )
 
 

@@ -40,7 +40,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_text, iso_utc
+from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -303,15 +303,15 @@ def _users(body: JSON) -> dict[str, dict[str, Any]]:
 
 
 def _post(item: object, username: str) -> RemotePost | None:
-    if not isinstance(item, dict) or (post_id := as_id(item.get("id"))) is None:
-        log.warning("Skipped an X post without an id: %.200r", item)
+    if (found := identified(item, "an X post", log=log)) is None:
         return None
+    payload, post_id = found
     return RemotePost(
         external_id=post_id,
-        text=as_text(item.get("text")),
-        created_at=_time(item.get("created_at"), post_id),
+        text=as_text(payload.get("text")),
+        created_at=_time(payload.get("created_at"), post_id),
         permalink=_permalink(username, post_id),
-        raw=item,
+        raw=payload,
     )
 
 
@@ -319,15 +319,15 @@ def _reply(
     post_id: str, item: object, users: Mapping[str, Mapping[str, Any]]
 ) -> RemoteComment | None:
     """One reply, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if not isinstance(item, dict) or (version_id := as_id(item.get("id"))) is None:
-        log.warning("Skipped an X reply without an id in %s: %.200r", post_id, item)
+    if (found := identified(item, f"an X reply in {post_id}", log=log)) is None:
         return None
-    history = [i for v in _list(item.get("edit_history_tweet_ids")) if (i := as_id(v))]
+    payload, version_id = found
+    history = [i for v in _list(payload.get("edit_history_tweet_ids")) if (i := as_id(v))]
     first_id = history[0] if history else version_id
-    author_id = as_id(item.get("author_id")) or ""
+    author_id = as_id(payload.get("author_id")) or ""
     user = users.get(author_id, {})
     username, name = as_text(user.get("username")), as_text(user.get("name"))
-    version_time = iso_utc(item.get("created_at"))
+    version_time = iso_utc(payload.get("created_at"))
     edited = first_id != version_id
     # An edit's created_at is the edit's time; the first id's snowflake holds the original's
     # (and stands in for a created_at that cannot be read).
@@ -339,12 +339,12 @@ def _reply(
     parent = next(
         (
             as_id(ref.get("id"))
-            for ref in _list(item.get("referenced_tweets"))
+            for ref in _list(payload.get("referenced_tweets"))
             if isinstance(ref, dict) and ref.get("type") == "replied_to"
         ),
         None,
     )
-    raw: JSON = dict(item)
+    raw: JSON = dict(payload)
     if user:  # the author's profile comes in `includes`: keep it with the reply
         raw["includes"] = {"users": [dict(user)]}
     return RemoteComment(
@@ -353,7 +353,7 @@ def _reply(
         parent_external_id=None if parent in (None, post_id) else parent,
         author_id=author_id,
         author_name=_author_name(name, username),
-        text=as_text(item.get("text")),
+        text=as_text(payload.get("text")),
         created_at=created,
         permalink=_permalink(username, first_id),
         state=PlatformState.UNKNOWN,  # X has no hidden flag to read

@@ -37,7 +37,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_text, iso_utc, utc_time
+from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc, utc_time
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -468,10 +468,10 @@ def _comment(
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
     if item is None:
         return None
-    if not isinstance(item, dict) or (external_id := as_id(item.get("id"))) is None:
-        log.warning("Skipped a YouTube comment without an id on %s: %.200r", video_id, item)
+    if (found := identified(item, f"a YouTube comment on {video_id}", log=log)) is None:
         return None
-    snippet = _dict(item.get("snippet"))
+    payload, external_id = found
+    snippet = _dict(payload.get("snippet"))
     status = snippet.get("moderationStatus")
     # A comment without a status is in the listing it came from.
     state = _STATES.get(status if isinstance(status, str) else "", _STATES[listing])
@@ -493,7 +493,7 @@ def _comment(
         ),
         state=state,
         attachments=(),
-        raw=item,
+        raw=payload,
         updated_at=updated if updated is not None and updated > created else None,
     )
 
