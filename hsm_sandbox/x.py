@@ -630,7 +630,8 @@ def _user_for(name: str, users: dict[str, XUser]) -> XUser:
     digest = hashlib.sha256(f"x-user:{name}".encode()).hexdigest()
     user_id = str(10**17 + int(digest[:15], 16) % (9 * 10**17))
     handle = re.sub(r"[^A-Za-z0-9_]", "", name)[:15] or "user"
-    return users.setdefault(user_id, XUser(user_id, handle, name))
+    # A seed author written as a handle ("@bwaymike") shows as its name without the "@".
+    return users.setdefault(user_id, XUser(user_id, handle, name.removeprefix("@")))
 
 
 def snowflake(moment: datetime, sequence: int) -> str:
