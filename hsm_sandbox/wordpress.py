@@ -212,23 +212,25 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         if fault.kind is FaultKind.SERVER_ERROR and fault.status in (None, 500):
             # What WordPress's fatal-error handler sends to REST clients.
             error = WordPressError(500, "internal_server_error", _CRITICAL)
-            return _error(request, error, {"additional_errors": []})
+            return self._error_response(request, error, {"additional_errors": []})
         if fault.kind is FaultKind.RATE_LIMIT:
             # Core has no rate limit; security plugins answer like this.
             error = WordPressError(
                 fault.status or 429, "rest_too_many_requests", "Too many requests. Slow down."
             )
-            return _error(request, error, headers={"Retry-After": f"{fault.seconds:g}"})
+            return self._error_response(
+                request, error, headers={"Retry-After": f"{fault.seconds:g}"}
+            )
         if fault.kind is FaultKind.REVOKED_TOKEN:
             error = WordPressError(
                 fault.status or 401,
                 "incorrect_password",
                 "The provided password is an invalid application password.",
             )
-            return _error(request, error)
+            return self._error_response(request, error)
         if fault.kind is FaultKind.PERMISSION:
             refusal = _EDIT_COMMENTS if request.method == "GET" else _EDIT_COMMENT
-            return _error(request, WordPressError(fault.status or 403, *refusal))
+            return self._error_response(request, WordPressError(fault.status or 403, *refusal))
         generic = generic_response(fault)  # 5xx from a proxy, 429 from a firewall
         if generic is None:
             raise ValueError(f"no WordPress shape for fault {fault.kind}")
@@ -487,8 +489,17 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     def _ok_response(self, request: Request, payload: Response) -> Response:
         return payload  # the handlers answer with their own paging headers
 
-    def _error_response(self, request: Request, error: WordPressError) -> Response:
-        return _error(request, error)
+    def _error_response(
+        self,
+        request: Request,
+        error: WordPressError,
+        top: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """WordPress's error body, with more `top`-level members and `headers` for a fault."""
+        data = {"status": error.status, **error.extra}
+        payload = {"code": error.code, "message": error.message, "data": data, **(top or {})}
+        return self._reply(request, payload, headers, status=error.status)
 
     # --- state and rendering ------------------------------------------------------------
 
@@ -607,7 +618,8 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         """`per_page` of `items` from `start`, trimmed by `_fields`, with the totals and the
         `prev` / `next` links (by page number, whatever `offset` said)."""
         host = request.headers.get("host", "127.0.0.1")
-        base = [(k, v) for k, v in parse_qsl(request.query_string, True) if k != "page"]
+        query = parse_qsl(request.query_string, keep_blank_values=True)
+        base = [(k, v) for k, v in query if k != "page"]
 
         def url(number: int) -> str:
             return f"http://{host}{request.path}?{urlencode([*base, ('page', str(number))])}"
@@ -625,16 +637,20 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         return self._reply(request, shown, headers)
 
     def _reply(
-        self, request: Request, payload: Any, headers: Mapping[str, str] | None = None
+        self,
+        request: Request,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+        status: int = 200,
     ) -> Response:
-        """A 200 answer with WordPress's headers and any paging `headers` (the page links
-        before the API's), the raw bytes of comments put back."""
+        """An answer with WordPress's headers and `headers` (page links before the API's),
+        the raw bytes of comments put back."""
         headers = headers or {}
         merged = _headers(request)
         if "Link" in headers:
             merged["Link"] = f"{headers['Link']}, {merged['Link']}"
         merged.update({k: v for k, v in headers.items() if k != "Link"})
-        return self._spliced(Response(200, _php_json(payload), merged))
+        return self._spliced(Response(status, _php_json(payload), merged))
 
 
 # --- module helpers -------------------------------------------------------------------
@@ -668,21 +684,6 @@ def _headers(request: Request) -> dict[str, str]:
         ),
         "Content-Type": "application/json; charset=UTF-8",
     }
-
-
-def _error(
-    request: Request,
-    error: WordPressError,
-    top: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    payload = {
-        "code": error.code,
-        "message": error.message,
-        "data": {"status": error.status, **error.extra},
-        **(top or {}),
-    }
-    return Response(error.status, _php_json(payload), {**_headers(request), **(headers or {})})
 
 
 def _invalid(name: str, why: str) -> WordPressError:
