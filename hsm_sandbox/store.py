@@ -22,10 +22,11 @@ How a platform module plugs in:
    then answers with the hook `_ok_response(request, payload)` or `_error_response(request,
    error)`. The inherited `_ok_response` sends the payload through `_json` (the class
    attributes `json_headers` and `json_utf8` say how the platform writes JSON; the raw bytes
-   of `_raw_text` are put back) and None, from a delete, as the body-less `empty`; a platform
-   answering otherwise passes its answer through `_spliced` itself. The hooks see the
-   request, so what depends on the route (YouTube's quota cost, X's rate-limit family) is
-   found from its path. A module with more to do around a handler calls
+   of `_raw_text` are put back) and None, from a delete, as the body-less `empty`. A platform
+   answering otherwise builds its answer with `_json` too (headers of the route, an
+   envelope), or passes JSON of its own (WordPress's PHP-style) through `_spliced`. The
+   hooks see the request, so what depends on the route (YouTube's quota cost, X's rate-limit
+   family) is found from its path. A module with more to do around a handler calls
    `_answer(request, work)` from its own wrapper. Facebook and Instagram share all of this,
    and their hide and delete handlers, as `meta.GraphStore`.
    Injected faults: the inherited `fault_response` answers the kinds every platform shares
