@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from hsm_sandbox.faults import Fault, FaultKind
+from hsm_sandbox.params import whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore, OneToken
+from hsm_sandbox.store import Comment, CommentStore, OneToken, threaded
 
 PREFIX = "/discourse"
 CATEGORY_ID = 5
@@ -39,6 +40,7 @@ CATEGORY_SLUG = "city-services"
 CHUNK_SIZE = 20  # Discourse's TopicView chunk size: posts per /t/{id}/posts.json answer
 DEFAULT_PER_PAGE = 30
 CITY_USERNAME = "highland_city"
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 FLAG_TYPES = {3: "off_topic", 4: "inappropriate", 7: "notify_moderators", 8: "spam"}
 
 # (topic slot, index of the reply answered, text): the City answers in the first topic.
@@ -134,6 +136,9 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
 
     error_type = DiscourseError
     text_field = "raw"
+    json_headers = JSON_HEADERS
+    json_utf8 = True
+    empty = (200, {"Content-Type": "text/plain; charset=utf-8"})  # Discourse's `render body: nil`
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
@@ -144,24 +149,17 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
-        post = PREFIX + r"/posts/(?P<id>\d+)"
-        routes: list[tuple[str, str, Callable[[Request, re.Match[str]], dict[str, Any] | None]]]
-        routes = [
-            ("GET", PREFIX + r"/c/(?P<path>.+)\.json", self._category),
-            ("GET", PREFIX + r"/t/(?P<topic>\d+)/posts\.json", self._topic_posts),
-            (
-                "GET",
-                PREFIX + r"/posts/by_number/(?P<topic>\d+)/(?P<n>\d+)(?:\.json)?",
-                self._by_number,
-            ),
-            ("GET", post + r"\.json", self._show),
-            ("POST", PREFIX + r"/post_actions(?:\.json)?", self._flag),
-            ("PUT", post + r"/unhide(?:\.json)?", self._unhide),
-            ("PUT", post + r"/recover(?:\.json)?", self._recover),
-            ("DELETE", post + r"(?:\.json)?", self._destroy),
-        ]
-        for method, pattern, work in routes:
-            router.add(method, pattern, self._route(work), self)
+        post, dot_json = PREFIX + r"/posts/(?P<id>\d+)", r"(?:\.json)?"  # where `.json` may go
+        by_number = PREFIX + r"/posts/by_number/(?P<topic>\d+)/(?P<n>\d+)" + dot_json
+        topic_posts = PREFIX + r"/t/(?P<topic>\d+)/posts\.json"
+        router.add("GET", PREFIX + r"/c/(?P<path>.+)\.json", self._route(self._category), self)
+        router.add("GET", topic_posts, self._route(self._topic_posts), self)
+        router.add("GET", by_number, self._route(self._by_number), self)
+        router.add("GET", post + r"\.json", self._route(self._show), self)
+        router.add("POST", PREFIX + "/post_actions" + dot_json, self._route(self._flag), self)
+        router.add("PUT", post + "/unhide" + dot_json, self._route(self._unhide), self)
+        router.add("PUT", post + "/recover" + dot_json, self._route(self._recover), self)
+        router.add("DELETE", post + dot_json, self._route(self._destroy), self)
 
     def reset(self) -> None:
         with self._lock:
@@ -180,13 +178,8 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
             slot, answered, text = _CITY_REPLY
             topic = self._topics[slot]
             parent = [p for p in self._posts_of(topic) if p.seed.number > 1][answered]
-            self._add_post(
-                topic,
-                self._users[CITY_USERNAME],
-                text,
-                parent.created + timedelta(minutes=38),
-                parent,
-            )
+            city, when = self._users[CITY_USERNAME], parent.created + timedelta(minutes=38)
+            self._add_post(topic, city, text, when, parent)
 
     def _fault_error(self, fault: Fault) -> DiscourseError:
         if fault.kind is FaultKind.RATE_LIMIT:
@@ -248,16 +241,15 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         with self._lock:
             if raw_bytes is not None:
                 raw = self._raw_text(str(self._next_post_id), raw_bytes)
-            post = self._add_post(
+            return self._add_post(
                 self._topic(int(topic_id)),
                 self._user_named(username, username.replace("_", " ").title()),
                 raw,
                 self._added_time(created, timedelta(minutes=1)),
                 self._by_id[reply_to] if reply_to else None,
-            )
-            post.extra.update(extra or {})
-            post.omit = frozenset(omit)
-            return post.id
+                extra=extra,
+                omit=omit,
+            ).id
 
     def edit_comment(
         self, comment_id: str | int, new_text: str, when: datetime | None = None
@@ -380,15 +372,11 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
             raise DiscourseError(403, "invalid_access", INVALID_KEY)
         self._user = user
 
-    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
-        if payload is None:  # Discourse's `render body: nil`
-            return Response(200, b"", {"Content-Type": "text/plain; charset=utf-8"})
-        response = _json(200, payload)
-        response.body = self._splice(response.body)
-        return response
-
     def _error_response(self, request: Request, error: DiscourseError) -> Response:
-        return _error(error)
+        body: dict[str, Any] = {"errors": [error.message], "error_type": error.error_type}
+        if error.extras is not None:
+            body["extras"] = error.extras
+        return self._json(error.status, body, error.headers)
 
     def _require_staff(self) -> None:
         if not self._user.staff:
@@ -437,18 +425,19 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         self._topics.append(topic)
         city = self._users[CITY_USERNAME]
         self._add_post(topic, city, seed.message, seed.created_time, None)
-        made: dict[str, _Post] = {}
-        for item in self._seed.comments_on(seed.id):  # a reply comes after what it answers
+
+        def made(item: SeedComment, parent: _Post | None) -> _Post:
             # The forum seed names its users by handle; like many forums', theirs have no name.
             user = self._user_named(item.author_name, None)
-            parent = made[item.parent_id] if item.parent_id else None
             upload = None
             if item.attachment is not None:
                 digest = hashlib.sha1(item.id.encode(), usedforsecurity=False).hexdigest()
                 upload = f"{PREFIX}/uploads/default/original/1X/{digest}.jpeg"
-            made[item.id] = self._add_post(
+            return self._add_post(
                 topic, user, item.message, item.created_time, parent, item, upload
             )
+
+        threaded(self._seed.comments_on(seed.id), made)
 
     def _add_post(
         self,
@@ -459,6 +448,9 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         parent: _Post | None,
         seed: SeedComment | None = None,
         upload: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
     ) -> _Post:
         number = 1 + max((p.seed.number for p in self._posts_of(topic)), default=0)
         reply_to = parent.seed.number if parent else None
@@ -467,7 +459,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         post_id, parent_id = str(self._next_post_id), parent.id if parent else None
         post = _Post(record, post_id, str(topic.id), parent_id, stamp, raw)
         self._next_post_id += 1
-        self._add(post)
+        self._add(post, extra, omit)
         return post
 
     def _topic(self, topic_id: int) -> _Topic:
@@ -489,14 +481,9 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
     def _view(self, post: _Post) -> SandboxPost:
         record = post.seed
         parent = post.parent_id if record.reply_to and record.reply_to > 1 else None
+        user = record.user.username
         return SandboxPost(
-            post.id,
-            post.post_id,
-            record.number,
-            parent,
-            record.user.username,
-            post.text,
-            record.seed,
+            post.id, post.post_id, record.number, parent, user, post.text, record.seed
         )
 
     def _topic_json(self, topic: _Topic) -> dict[str, Any]:
@@ -627,12 +614,13 @@ def _later(post: _Post) -> datetime:
 
 
 def _number(request: Request, name: str, default: int) -> int:
-    text = request.query.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isdigit():
-        raise DiscourseError(400, "invalid_parameters", f"{name} is invalid")
-    return int(text)
+    """A whole-number parameter; missing or empty is `default`."""
+    return whole(
+        request.query.get(name) or str(default),
+        0,
+        math.inf,
+        lambda _: DiscourseError(400, "invalid_parameters", f"{name} is invalid"),
+    )
 
 
 def _time(moment: datetime) -> str:
@@ -670,20 +658,6 @@ def _rate_limited(seconds: int, status: int = 429) -> DiscourseError:
             "Retry-After": str(seconds),
             "Discourse-Rate-Limit-Error-Code": "admin_api_key_rate_limit",
         },
-    )
-
-
-def _error(error: DiscourseError) -> Response:
-    body: dict[str, Any] = {"errors": [error.message], "error_type": error.error_type}
-    if error.extras is not None:
-        body["extras"] = error.extras
-    return _json(error.status, body, error.headers)
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return Response(
-        status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     )
 
 

@@ -14,24 +14,31 @@ and comments breaking the policy included), plus two comments written by the pag
 
 from __future__ import annotations
 
-import json
+import functools
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
-from hsm_sandbox.faults import Fault, FaultKind, generic_response
+from hsm_sandbox.faults import Fault, FaultKind
+from hsm_sandbox.params import bearer, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms
+from hsm_sandbox.store import Comment, CommentStore, OneToken, epoch_ms, threaded
 
 PREFIX = "/linkedin"
 ORGANIZATION = "urn:li:organization:1000001"
 OLDEST_VERSION = "202507"  # older LinkedIn-Version values are sunset: HTTP 426
 DEFAULT_COUNT = 10
 MAX_COUNT = 100
+RESTLI = {"X-RestLi-Protocol-Version": "2.0.0"}  # on every answer
+# LinkedIn writes raw UTF-8 and names no charset: clients must not guess one.
+JSON_HEADERS = {"Content-Type": "application/json", **RESTLI}
+
+T = TypeVar("T")
 
 _KINDS = ("share", "ugcPost")  # the URN kinds of the posts, taken in turn
 _ORG_REPLIES = (
@@ -84,6 +91,9 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
     """The LinkedIn part of the sandbox: its state, routes and fault shapes."""
 
     error_type = LinkedInError
+    json_headers = JSON_HEADERS
+    json_utf8 = True
+    empty = (204, RESTLI)
 
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
@@ -116,35 +126,27 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
                 self._new(post, parent, ORGANIZATION, text, after + timedelta(minutes=47))
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
-        generic = generic_response(fault)
-        if generic is not None:
-            return generic
+        if fault.kind is FaultKind.PERMISSION:  # its message names the request's method
+            return self._error_response(request, _access_denied(request, fault.status or 403))
+        return super().fault_response(fault, request)
+
+    def _fault_error(self, fault: Fault) -> LinkedInError:
         if fault.kind is FaultKind.RATE_LIMIT:
             # LinkedIn names no wait and sends no usage headers for its daily quotas.
-            return _error(
-                LinkedInError(
-                    fault.status or 429,
-                    "TOO_MANY_REQUESTS",
-                    "Resource level throttle APPLICATION DAY limit for calls to this resource "
-                    "is reached.",
-                    fault.code or 101,
-                )
+            return LinkedInError(
+                fault.status or 429,
+                "TOO_MANY_REQUESTS",
+                "Resource level throttle APPLICATION DAY limit for calls to this resource "
+                "is reached.",
+                fault.code or 101,
             )
         if fault.kind is FaultKind.REVOKED_TOKEN:
             code = fault.code or 65601
             name = {65600: "INVALID_ACCESS_TOKEN", 65602: "EXPIRED_ACCESS_TOKEN"}.get(
                 code, "REVOKED_ACCESS_TOKEN"
             )
-            return _error(
-                LinkedInError(
-                    fault.status or 401,
-                    name,
-                    "The token used in the request has been revoked by the user",
-                    code,
-                )
-            )
-        if fault.kind is FaultKind.PERMISSION:
-            return _error(_access_denied(request, fault.status or 403))
+            message = "The token used in the request has been revoked by the user"
+            return LinkedInError(fault.status or 401, name, message, code)
         raise ValueError(f"no LinkedIn shape for fault {fault.kind}")
 
     # --- helpers for tests and the demo ----------------------------------------------
@@ -189,10 +191,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
             when = self._added_time(created, timedelta(minutes=1))
             if text_bytes is not None:
                 text = self._raw_text(str(self._next_id), text_bytes)
-            comment = self._new(post, parent, actor, text, when)
-            comment.extra.update(extra or {})
-            comment.omit = frozenset(omit)
-            return comment.id
+            return self._new(post, parent, actor, text, when, extra=extra, omit=omit).id
 
     def edit_comment(
         self, comment_id: str | int, new_text: str, when: datetime | None = None
@@ -216,17 +215,12 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
             raise LinkedInError(400, "ILLEGAL_ARGUMENT", f"Invalid value for sortBy: {sort}")
         # Posts are never edited in the sandbox, so both orders are newest first by creation.
         posts = sorted(self._posts, key=lambda p: p.created, reverse=True)
-        start, count = _window(request)
-        window = posts[start : start + count]
-        paging: dict[str, Any] = {"start": start, "count": count, "links": []}
-        if start + count < len(posts):
-            # The posts finder gives a `next` link but no total, as LinkedIn's does.
-            paging["links"].append(_link(request, start + count, count))
-        return {"paging": paging, "elements": [_post_json(p) for p in window]}
+        # The posts finder gives a `next` link but no total, as LinkedIn's does.
+        return _paged(request, _window(request), posts, _post_json, total=False)
 
     def _list_comments(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         target = _urn(match["target"])
-        start, count = _window(request)
+        window = _window(request)
         post = self._thread_post(target)
         if post is not None:
             items = self._firsts(post)
@@ -235,12 +229,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
             if parent is None:
                 raise _not_found(f"/socialActions/{target}/comments")
             items = self._replies_of(parent)
-        window = items[start : start + count]
-        paging: dict[str, Any] = {"start": start, "count": count, "total": len(items)}
-        paging["links"] = (
-            [_link(request, start + count, count)] if start + count < len(items) else []
-        )
-        return {"paging": paging, "elements": [self._comment_json(c) for c in window]}
+        return _paged(request, window, items, self._comment_json, total=True)
 
     def _get_comment(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         return self._comment_json(self._addressed(match))
@@ -258,10 +247,10 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
     # --- answering (the CommentStore hooks) ---------------------------------------------
 
     def _admit(self, request: Request) -> None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer(request)
+        if not token:
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-        if token.strip() != self.token:
+        if token != self.token:
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
         version = request.headers.get("linkedin-version", "")
         if not version:
@@ -280,15 +269,15 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
                 400, "ILLEGAL_ARGUMENT", "This resource requires Rest.li protocol version 2.0.0"
             )
 
-    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
-        if payload is None:  # a delete
-            return Response(204, b"", {"X-RestLi-Protocol-Version": "2.0.0"})
-        response = _json(200, payload)
-        response.body = self._splice(response.body)
-        return response
-
     def _error_response(self, request: Request, error: LinkedInError) -> Response:
-        return _error(error)
+        body: dict[str, Any] = {
+            "status": error.status,
+            "code": error.code,
+            "message": error.message,
+        }
+        if error.service_code:
+            body["serviceErrorCode"] = error.service_code
+        return self._json(error.status, body)
 
     def _addressed(self, match: re.Match[str]) -> _Comment:
         """The comment `{target}/comments/{id}` names: target is its thread, post or parent."""
@@ -315,12 +304,12 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         thread = f"urn:li:activity:{number + 500}" if kind == "share" else urn
         post = _Post(urn, thread, seed.message, seed.created_time)
         self._posts.append(post)
-        made: dict[str, _Comment] = {}
-        for item in self._seed.comments_on(seed.id):  # a reply comes after its parent
-            parent = made[item.parent_id] if item.parent_id else None
-            made[item.id] = self._new(
+        threaded(
+            self._seed.comments_on(seed.id),
+            lambda item, parent: self._new(
                 post, parent, _person(item.author_id), item.message, item.created_time, item
-            )
+            ),
+        )
 
     def _new(
         self,
@@ -330,6 +319,9 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         text: str,
         when: datetime,
         seed: SeedComment | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        omit: Iterable[str] = (),
     ) -> _Comment:
         stamp = when.astimezone(UTC).replace(microsecond=0)
         urn = f"urn:li:comment:({post.thread},{self._next_id})"
@@ -337,7 +329,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         record = SandboxComment(urn, post.urn, parent_urn, actor, text, seed)
         comment = _Comment(record, urn, post.urn, parent_urn, stamp, text)
         self._next_id += 1
-        self._add(comment)
+        self._add(comment, extra, omit)
         return comment
 
     def _post(self, urn: str) -> _Post:
@@ -425,24 +417,38 @@ def _urn(segment: str) -> str:
 
 
 def _window(request: Request) -> tuple[int, int]:
-    values = []
-    for name, default in (("start", 0), ("count", DEFAULT_COUNT)):
-        text = request.query.get(name, str(default))
-        if not text.isdigit():
-            raise LinkedInError(400, "ILLEGAL_ARGUMENT", f"Invalid value for {name}: {text}")
-        values.append(int(text))
-    start, count = values
+    """`start` and `count` (LinkedIn's paging), the count held to 1..MAX_COUNT."""
+    start, count = (
+        whole(request.query.get(name, str(default)), 0, math.inf, functools.partial(_invalid, name))
+        for name, default in (("start", 0), ("count", DEFAULT_COUNT))
+    )
     return start, max(1, min(count, MAX_COUNT))
 
 
-def _link(request: Request, start: int, count: int) -> dict[str, Any]:
-    params = {**request.query, "start": str(start), "count": str(count)}
-    path = request.path.removeprefix(PREFIX)
-    return {
-        "type": "application/json",
-        "rel": "next",
-        "href": f"{path}?{urlencode(params, quote_via=quote)}",
-    }
+def _paged(
+    request: Request,
+    window: tuple[int, int],
+    items: list[T],
+    render: Callable[[T], dict[str, Any]],
+    *,
+    total: bool,
+) -> dict[str, Any]:
+    """The `window` of `items`, with its paging: a `next` link while more remain, and the
+    `total` where the finder gives one."""
+    start, count = window
+    paging: dict[str, Any] = {"start": start, "count": count}
+    if total:
+        paging["total"] = len(items)
+    paging["links"] = []
+    if start + count < len(items):
+        query = {**request.query, "start": str(start + count), "count": str(count)}
+        href = f"{request.path.removeprefix(PREFIX)}?{urlencode(query, quote_via=quote)}"
+        paging["links"].append({"type": "application/json", "rel": "next", "href": href})
+    return {"paging": paging, "elements": [render(item) for item in items[start : start + count]]}
+
+
+def _invalid(name: str, value: str) -> LinkedInError:
+    return LinkedInError(400, "ILLEGAL_ARGUMENT", f"Invalid value for {name}: {value}")
 
 
 def _post_json(post: _Post) -> dict[str, Any]:
@@ -476,20 +482,3 @@ def _access_denied(request: Request, status: int = 403) -> LinkedInError:
 
 def _not_found(what: str) -> LinkedInError:
     return LinkedInError(404, "NOT_FOUND", f"Not Found: {what}")
-
-
-def _error(error: LinkedInError) -> Response:
-    body: dict[str, Any] = {"status": error.status, "code": error.code, "message": error.message}
-    if error.service_code:
-        body["serviceErrorCode"] = error.service_code
-    return _json(error.status, body)
-
-
-def _json(status: int, payload: Any) -> Response:
-    # LinkedIn writes raw UTF-8 and names no charset: clients must not guess one.
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return Response(
-        status,
-        body,
-        {"Content-Type": "application/json", "X-RestLi-Protocol-Version": "2.0.0"},
-    )

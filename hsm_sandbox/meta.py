@@ -132,7 +132,7 @@ class GraphStore(CommentStore[C, GraphError]):
         self._authorise(request, owner)
 
     def _ok_response(self, request: Request, payload: Any) -> Response:
-        return self._spliced(Response.json(200, payload, self._usage_headers(self._owner(request))))
+        return self._json(200, payload, self._usage_headers(self._owner(request)))
 
     def _error_response(self, request: Request, error: GraphError) -> Response:
         return self._error(error, self._owner(request))

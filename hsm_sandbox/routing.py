@@ -61,8 +61,17 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-        body = json.dumps(payload).encode("ascii")  # \u escapes, as Graph writes them
+    def json(
+        cls,
+        status: int,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        utf8: bool = False,
+    ) -> Response:
+        """`payload` with \\u escapes, as Graph writes them, or in raw UTF-8 (`utf8`); `headers`
+        add to or replace the Content-Type."""
+        body = json.dumps(payload, ensure_ascii=not utf8).encode()
         return cls(
             status, body, {"Content-Type": "application/json; charset=UTF-8", **(headers or {})}
         )

@@ -19,8 +19,12 @@ How a platform module plugs in:
 3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
    `(request, match)`, returns the payload and raises `error_type` to refuse. `_answer` runs
    it under the lock after the hook `_admit(request)` (token check, call counting, quota),
-   then answers with the hook `_ok_response(request, payload)` (its answer passed through
-   `_spliced` if the platform sends raw bytes) or `_error_response(request, error)`; the
+   then answers with the hook `_ok_response(request, payload)` or `_error_response(request,
+   error)`. The inherited `_ok_response` sends the payload through `_json` (the class
+   attributes `json_headers` and `json_utf8` say how the platform writes JSON; the raw bytes
+   of `_raw_text` are put back) and None, from a delete, as the body-less `empty`. A platform
+   answering otherwise builds its answer with `_json` too (headers of the route, an
+   envelope), or passes JSON of its own (WordPress's PHP-style) through `_spliced`. The
    hooks see the request, so what depends on the route (YouTube's quota cost, X's rate-limit
    family) is found from its path. A module with more to do around a handler calls
    `_answer(request, work)` from its own wrapper. Facebook and Instagram share all of this,
@@ -58,7 +62,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -110,6 +114,10 @@ class CommentStore(Generic[C, E]):
     error_type: type[E]  # what handlers raise for a refusal (set as a class attribute)
     raw_marker: ClassVar[str] = "@@raw-bytes-{id}@@"  # ASCII text standing in for raw bytes
     text_field: ClassVar[str] = "text"  # the seed record's field for the text
+    # How `_json` writes answers: headers over Response.json's, and raw UTF-8 or \u escapes.
+    json_headers: ClassVar[Mapping[str, str]] = {}
+    json_utf8: ClassVar[bool] = False
+    empty: ClassVar[tuple[int, Mapping[str, str]]] = (204, {})  # a delete's status and headers
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -202,7 +210,7 @@ class CommentStore(Generic[C, E]):
         return when.astimezone(UTC).replace(microsecond=0)
 
     def _raw_text(self, comment_id: str, raw: bytes) -> str:
-        """The text standing in for `raw`, which `_splice` puts back byte for byte (invalid
+        """The text standing in for `raw`, which `_spliced` puts back byte for byte (invalid
         UTF-8 on purpose; the bytes must hold no quotes or backslashes, as JSON escapes
         those and the splice would not)."""
         if b'"' in raw or b"\\" in raw:
@@ -213,13 +221,9 @@ class CommentStore(Generic[C, E]):
 
     def _spliced(self, response: Response) -> Response:
         """`response` with the raw bytes of `_raw_text` put back."""
-        response.body = self._splice(response.body)
-        return response
-
-    def _splice(self, body: bytes) -> bytes:
         for marker, raw in self._raw_bytes.items():
-            body = body.replace(marker.encode("ascii"), raw)
-        return body
+            response.body = response.body.replace(marker.encode("ascii"), raw)
+        return response
 
     # --- answering ----------------------------------------------------------------------
 
@@ -242,8 +246,19 @@ class CommentStore(Generic[C, E]):
         """Raise `error_type` for a request the platform refuses before any work."""
         raise NotImplementedError
 
+    def _json(
+        self, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """`payload` as the platform writes JSON, with the raw bytes of `_raw_text` put back."""
+        merged = {**self.json_headers, **(headers or {})}
+        return self._spliced(Response.json(status, payload, merged, utf8=self.json_utf8))
+
     def _ok_response(self, request: Request, payload: Any) -> Response:
-        raise NotImplementedError
+        """The handler's payload as JSON; None (a delete) as the body-less `empty` answer."""
+        if payload is None:
+            status, headers = self.empty
+            return Response(status, b"", dict(headers))
+        return self._json(200, payload)
 
     def _error_response(self, request: Request, error: E) -> Response:
         raise NotImplementedError

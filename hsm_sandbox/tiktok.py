@@ -382,7 +382,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         number = next(self._requests)
         request_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{number:020X}"
         body = {"code": code, "message": message, "request_id": request_id, "data": data}
-        return self._spliced(Response.json(status, body))
+        return self._json(status, body)
 
 
 SANDBOX = TikTokSandbox

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import ipaddress
 import json
@@ -32,14 +33,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from hsm_sandbox.faults import MALFORMED_BODY, Fault, FaultKind, generic_response
+from hsm_sandbox.params import one_of, whole
 from hsm_sandbox.routing import Request, Response, Router
 from hsm_sandbox.seed import SANDBOX_TOKEN, SeedComment, SeedData, SeedPost
-from hsm_sandbox.store import Comment, CommentStore
+from hsm_sandbox.store import Comment, CommentStore, threaded
 
 PREFIX = "/wordpress"
 API = PREFIX + "/wp-json"
@@ -76,6 +78,11 @@ _POST_ORDERBY = {"author", "date", "id", "include", "modified", "parent", "relev
 _SHOWN = {"1": "approved", "0": "hold", "spam": "spam", "trash": "trash"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?")
 # (code, message) of the refusals several places give.
+_EDIT_POSTS = (
+    "rest_forbidden_context",
+    "Sorry, you are not allowed to edit posts in this post type.",
+)
+_EDIT_POST = ("rest_forbidden_context", "Sorry, you are not allowed to edit this post.")
 _EDIT_COMMENTS = ("rest_forbidden_context", "Sorry, you are not allowed to edit comments.")
 _EDIT_COMMENT = ("rest_cannot_edit", "Sorry, you are not allowed to edit this comment.")
 _CRITICAL = (
@@ -83,6 +90,9 @@ _CRITICAL = (
     'documentation/article/faq-troubleshooting/">Learn more about troubleshooting '
     "WordPress.</a></p>"
 )
+
+
+T = TypeVar("T")
 
 
 class WordPressError(Exception):
@@ -103,6 +113,7 @@ class _Post:
     title: str
     content: str
     date_gmt: datetime
+    seed_id: str  # the seed post its comments come from
 
     @property
     def link(self) -> str:
@@ -150,6 +161,10 @@ class _Caller:
         """WordPress's rest_authorization_required_code(): 401 anonymous, 403 signed in."""
         return 403 if self.user_id else 401
 
+    def refused(self, refusal: tuple[str, str]) -> WordPressError:
+        """The (code, message) `refusal` with the status it has for this caller."""
+        return WordPressError(self.refusal_status, *refusal)
+
 
 class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     """The WordPress part of the sandbox: its state, routes and fault shapes."""
@@ -181,9 +196,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             self._passwords = dict.fromkeys(_USERS, SANDBOX_TOKEN)
             self._posts = {p.id: p for p in self._seed_posts()}
             self._load(())
-            ids: dict[str, str] = {}  # seed comment id -> WordPress comment id
-            for post_id, seed in self._seed_comments():
-                ids[seed.id] = self._store(post_id, seed, ids.get(seed.parent_id or ""))
+            threaded(self._seed_comments(), self._store)
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         headers = _headers(request)
@@ -199,23 +212,25 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         if fault.kind is FaultKind.SERVER_ERROR and fault.status in (None, 500):
             # What WordPress's fatal-error handler sends to REST clients.
             error = WordPressError(500, "internal_server_error", _CRITICAL)
-            return _error(request, error, {"additional_errors": []})
+            return self._error_response(request, error, {"additional_errors": []})
         if fault.kind is FaultKind.RATE_LIMIT:
             # Core has no rate limit; security plugins answer like this.
             error = WordPressError(
                 fault.status or 429, "rest_too_many_requests", "Too many requests. Slow down."
             )
-            return _error(request, error, headers={"Retry-After": f"{fault.seconds:g}"})
+            return self._error_response(
+                request, error, headers={"Retry-After": f"{fault.seconds:g}"}
+            )
         if fault.kind is FaultKind.REVOKED_TOKEN:
             error = WordPressError(
                 fault.status or 401,
                 "incorrect_password",
                 "The provided password is an invalid application password.",
             )
-            return _error(request, error)
+            return self._error_response(request, error)
         if fault.kind is FaultKind.PERMISSION:
             refusal = _EDIT_COMMENTS if request.method == "GET" else _EDIT_COMMENT
-            return _error(request, WordPressError(fault.status or 403, *refusal))
+            return self._error_response(request, WordPressError(fault.status or 403, *refusal))
         generic = generic_response(fault)  # 5xx from a proxy, 429 from a firewall
         if generic is None:
             raise ValueError(f"no WordPress shape for fault {fault.kind}")
@@ -298,22 +313,19 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         posts = []
         for post_id, page, slug, title in POSTS:
             seed = self._seed_post(page)
-            posts.append(_Post(post_id, slug, title, seed.message, seed.created_time))
+            posts.append(_Post(post_id, slug, title, seed.message, seed.created_time, seed.id))
         return posts
 
     def _seed_post(self, page: str) -> SeedPost:
         return next(p for p in self._seed.posts if p.link.endswith(page))
 
-    def _seed_comments(self) -> list[tuple[int, SeedComment]]:
+    def _seed_comments(self) -> list[SeedComment]:
         """Every post's comments, oldest first (the order WordPress gave them their ids)."""
-        picked = [
-            (post_id, comment)
-            for post_id, page, *_ in POSTS
-            for comment in self._seed.comments_on(self._seed_post(page).id)
-        ]
-        return sorted(picked, key=lambda pair: (pair[1].created_time, pair[1].id))
+        picked = [c for post in self._posts.values() for c in self._seed.comments_on(post.seed_id)]
+        return sorted(picked, key=lambda c: (c.created_time, c.id))
 
-    def _store(self, post_id: int, seed: SeedComment, parent: str | None) -> str:
+    def _store(self, seed: SeedComment, parent: str | None) -> str:
+        post_id = next(p.id for p in self._posts.values() if p.seed_id == seed.post_id)
         number = len(self._comments)
         email = re.sub(r"[^a-z0-9]+", ".", seed.author_name.lower()).strip(".")
         record = _Record(seed.author_name, f"{email or 'guest'}@example.org", seed.message, seed)
@@ -340,13 +352,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
 
     def _list_posts(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         query = request.query
-        context = _context(query)
-        if context == "edit" and not caller.user_id:
-            raise WordPressError(
-                401,
-                "rest_forbidden_context",
-                "Sorry, you are not allowed to edit posts in this post type.",
-            )
+        context = _context(query, caller.user_id > 0, caller.refused(_EDIT_POSTS))
         per_page, page = _per_page(query), _page(query)
         orderby = _enum(query, "orderby", _POST_ORDERBY, "date")
         descending = _enum(query, "order", {"asc", "desc"}, "desc") == "desc"
@@ -356,35 +362,26 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             "slug": lambda p: p.slug,
         }.get(orderby, lambda p: p.date_gmt)
         posts = sorted(self._posts.values(), key=lambda p: (key(p), p.id), reverse=descending)
-        total = len(posts)
-        pages = math.ceil(total / per_page)
-        if page > pages and total > 0:
+        if posts and page > math.ceil(len(posts) / per_page):
             raise WordPressError(
                 400,
                 "rest_post_invalid_page_number",
                 "The page number requested is larger than the number of pages available.",
             )
-        window = posts[(page - 1) * per_page : page * per_page]
-        items = [_fields(query, self._post_json(p, context)) for p in window]
-        return self._json(request, 200, items, _paging(request, total, pages, page))
+        render = functools.partial(self._post_json, context=context)
+        return self._listing(request, posts, render, (page - 1) * per_page, per_page, page)
 
     def _get_post(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         post = self._posts.get(int(match["id"]))
         if post is None:
             raise WordPressError(404, "rest_post_invalid_id", "Invalid post ID.")
-        context = _context(request.query)
-        if context == "edit" and not caller.user_id:
-            raise WordPressError(
-                401, "rest_forbidden_context", "Sorry, you are not allowed to edit this post."
-            )
-        return self._json(request, 200, _fields(request.query, self._post_json(post, context)))
+        context = _context(request.query, caller.user_id > 0, caller.refused(_EDIT_POST))
+        return self._reply(request, _fields(request.query, self._post_json(post, context)))
 
     def _list_comments(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         query = request.query
         pairs = parse_qsl(request.query_string, keep_blank_values=True)
-        context = _context(query)
-        if context == "edit" and not caller.moderates:
-            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
+        context = _context(query, caller.moderates, caller.refused(_EDIT_COMMENTS))
         status = re.sub(r"[^a-z0-9_-]", "", query.get("status", "approve").lower())  # sanitize_key
         if not caller.user_id and status != "approve":
             # Only callers who may edit posts may ask for other statuses.
@@ -417,33 +414,26 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             "type": lambda c: "comment",
         }.get(orderby, lambda c: c.created)
         chosen.sort(key=lambda c: (key(c), c.number), reverse=descending)
-        offset = int(query["offset"]) if query.get("offset", "").isdigit() else None
-        start = offset if offset is not None else (page - 1) * per_page
-        window = chosen[start : start + per_page]
-        total = len(chosen)
-        pages = math.ceil(total / per_page)
-        items = [_fields(query, self._comment_json(c, context)) for c in window]
-        return self._json(request, 200, items, _paging(request, total, pages, page))
+        offset = query.get("offset", "")
+        start = int(offset) if offset.isdigit() else (page - 1) * per_page
+        render = functools.partial(self._comment_json, context=context)
+        return self._listing(request, chosen, render, start, per_page, page)
 
     def _get_comment(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         comment = self._comment(match["id"])
-        context = _context(request.query)
-        if context == "edit" and not caller.moderates:
-            raise WordPressError(caller.refusal_status, *_EDIT_COMMENTS)
+        context = _context(request.query, caller.moderates, caller.refused(_EDIT_COMMENTS))
         if comment.approved != "1" and not caller.moderates:
             raise WordPressError(
                 caller.refusal_status,
                 "rest_cannot_read",
                 "Sorry, you are not allowed to read this comment.",
             )
-        return self._json(
-            request, 200, _fields(request.query, self._comment_json(comment, context))
-        )
+        return self._reply(request, _fields(request.query, self._comment_json(comment, context)))
 
     def _update_comment(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         comment = self._comment(match["id"])
         if not caller.moderates:
-            raise WordPressError(caller.refusal_status, *_EDIT_COMMENT)
+            raise caller.refused(_EDIT_COMMENT)
         params = {**request.query, **_body(request)}
         if "author_ip" in params:
             value = str(params["author_ip"])
@@ -469,7 +459,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         status = params.get("status")
         if isinstance(status, str):
             self._change_status(comment, re.sub(r"[^a-z0-9_-]", "", status.lower()))
-        return self._json(request, 200, self._comment_json(comment, "edit"))
+        return self._reply(request, self._comment_json(comment, "edit"))
 
     def _delete_comment(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         comment = self._comment(match["id"])
@@ -483,13 +473,13 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
         if force:
             previous = self._comment_json(comment, "edit")
             self._delete(comment)
-            return self._json(request, 200, {"deleted": True, "previous": previous})
+            return self._reply(request, {"deleted": True, "previous": previous})
         if comment.approved == "trash":
             raise WordPressError(
                 410, "rest_already_trashed", "The comment has already been trashed."
             )
         self._change_status(comment, "trash")
-        return self._json(request, 200, self._comment_json(comment, "edit"))
+        return self._reply(request, self._comment_json(comment, "edit"))
 
     # --- answering (the CommentStore hooks) ---------------------------------------------
 
@@ -499,8 +489,17 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     def _ok_response(self, request: Request, payload: Response) -> Response:
         return payload  # the handlers answer with their own paging headers
 
-    def _error_response(self, request: Request, error: WordPressError) -> Response:
-        return _error(request, error)
+    def _error_response(
+        self,
+        request: Request,
+        error: WordPressError,
+        top: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """WordPress's error body, with more `top`-level members and `headers` for a fault."""
+        data = {"status": error.status, **error.extra}
+        payload = {"code": error.code, "message": error.message, "data": data, **(top or {})}
+        return self._reply(request, payload, headers, status=error.status)
 
     # --- state and rendering ------------------------------------------------------------
 
@@ -607,25 +606,51 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             )
         return comment.injected(full)
 
-    def _encode(self, payload: Any) -> bytes:
-        """JSON as PHP's json_encode writes it (\\u escapes, escaped slashes), with any
-        comment's raw bytes put in as they are."""
-        return self._splice(_php_json(payload))
-
-    def _json(
+    def _listing(
         self,
         request: Request,
-        status: int,
+        items: list[T],
+        render: Callable[[T], dict[str, Any]],
+        start: int,
+        per_page: int,
+        page: int,
+    ) -> Response:
+        """`per_page` of `items` from `start`, trimmed by `_fields`, with the totals and the
+        `prev` / `next` links (by page number, whatever `offset` said)."""
+        host = request.headers.get("host", "127.0.0.1")
+        query = parse_qsl(request.query_string, keep_blank_values=True)
+        base = [(k, v) for k, v in query if k != "page"]
+
+        def url(number: int) -> str:
+            return f"http://{host}{request.path}?{urlencode([*base, ('page', str(number))])}"
+
+        pages = math.ceil(len(items) / per_page)
+        links = []
+        if page > 1:
+            links.append(f'<{url(min(page - 1, pages))}>; rel="prev"')
+        if pages > page:
+            links.append(f'<{url(page + 1)}>; rel="next"')
+        headers = {"X-WP-Total": str(len(items)), "X-WP-TotalPages": str(pages)}
+        if links:
+            headers["Link"] = ", ".join(links)
+        shown = [_fields(request.query, render(item)) for item in items[start : start + per_page]]
+        return self._reply(request, shown, headers)
+
+    def _reply(
+        self,
+        request: Request,
         payload: Any,
         headers: Mapping[str, str] | None = None,
+        status: int = 200,
     ) -> Response:
+        """An answer with WordPress's headers and `headers` (page links before the API's),
+        the raw bytes of comments put back."""
         headers = headers or {}
         merged = _headers(request)
         if "Link" in headers:
             merged["Link"] = f"{headers['Link']}, {merged['Link']}"
         merged.update({k: v for k, v in headers.items() if k != "Link"})
-        merged["Content-Type"] = "application/json; charset=UTF-8"
-        return Response(status, self._encode(payload), merged)
+        return self._spliced(Response(status, _php_json(payload), merged))
 
 
 # --- module helpers -------------------------------------------------------------------
@@ -661,40 +686,6 @@ def _headers(request: Request) -> dict[str, str]:
     }
 
 
-def _error(
-    request: Request,
-    error: WordPressError,
-    top: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    payload = {
-        "code": error.code,
-        "message": error.message,
-        "data": {"status": error.status, **error.extra},
-        **(top or {}),
-    }
-    return Response(error.status, _php_json(payload), {**_headers(request), **(headers or {})})
-
-
-def _paging(request: Request, total: int, pages: int, page: int) -> dict[str, str]:
-    host = request.headers.get("host", "127.0.0.1")
-    base = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True)]
-    base = [(k, v) for k, v in base if k != "page"]
-
-    def url(number: int) -> str:
-        return f"http://{host}{request.path}?{urlencode([*base, ('page', str(number))])}"
-
-    links = []
-    if page > 1:
-        links.append(f'<{url(min(page - 1, pages))}>; rel="prev"')
-    if pages > page:
-        links.append(f'<{url(page + 1)}>; rel="next"')
-    headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
-    if links:
-        headers["Link"] = ", ".join(links)
-    return headers
-
-
 def _invalid(name: str, why: str) -> WordPressError:
     return WordPressError(
         400,
@@ -705,30 +696,27 @@ def _invalid(name: str, why: str) -> WordPressError:
 
 
 def _per_page(query: Mapping[str, str]) -> int:
+    why = f"per_page must be between 1 (inclusive) and {MAX_PER_PAGE} (inclusive)"
     value = query.get("per_page", str(DEFAULT_PER_PAGE))
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PER_PAGE:
-        raise _invalid(
-            "per_page", f"per_page must be between 1 (inclusive) and {MAX_PER_PAGE} (inclusive)"
-        )
-    return int(value)
+    return whole(value, 1, MAX_PER_PAGE, lambda _: _invalid("per_page", why))
 
 
 def _page(query: Mapping[str, str]) -> int:
-    value = query.get("page", "1")
-    if not value.isdigit() or int(value) < 1:
-        raise _invalid("page", "page must be greater than or equal to 1")
-    return int(value)
+    why = "page must be greater than or equal to 1"
+    return whole(query.get("page", "1"), 1, math.inf, lambda _: _invalid("page", why))
 
 
-def _context(query: Mapping[str, str]) -> str:
-    return _enum(query, "context", {"view", "embed", "edit"}, "view")
+def _context(query: Mapping[str, str], may_edit: bool, refusal: WordPressError) -> str:
+    """The `context` asked for; `edit` is refused with `refusal` unless the caller `may_edit`."""
+    context = _enum(query, "context", {"view", "embed", "edit"}, "view")
+    if context == "edit" and not may_edit:
+        raise refusal
+    return context
 
 
 def _enum(query: Mapping[str, str], name: str, allowed: set[str], default: str) -> str:
-    value = query.get(name, default)
-    if value not in allowed:
-        raise _invalid(name, f"{name} is not one of {', '.join(sorted(allowed))}.")
-    return value
+    why = f"{name} is not one of {', '.join(sorted(allowed))}."
+    return one_of(query.get(name, default), allowed, lambda _: _invalid(name, why))
 
 
 def _integers(pairs: list[tuple[str, str]], name: str) -> set[int]:

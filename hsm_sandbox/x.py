@@ -497,7 +497,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             raise XProblem(429, "Too Many Requests")
 
     def _ok_response(self, request: Request, payload: dict[str, Any]) -> Response:
-        return self._spliced(Response.json(200, payload, self._rate_headers(_family(request))))
+        return self._json(200, payload, self._rate_headers(_family(request)))
 
     def _error_response(self, request: Request, error: XProblem) -> Response:
         return Response.json(error.status, error.payload(), self._rate_headers(_family(request)))

@@ -577,9 +577,6 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         moderating = request.path.endswith("/setModerationStatus")
         self._spend(_MODERATE_COST if moderating else _LIST_COST)
 
-    def _ok_response(self, request: Request, payload: dict[str, Any] | None) -> Response:
-        return Response(204, b"") if payload is None else self._spliced(Response.json(200, payload))
-
     def _error_response(self, request: Request, error: YouTubeError) -> Response:
         return error.response()
 
