@@ -29,6 +29,7 @@ from hsm_sandbox.meta import (
 from hsm_sandbox.routing import Request, Router
 from hsm_sandbox.seed import SeedComment, SeedData, SeedPost
 from hsm_sandbox.store import Comment
+from hsm_sandbox.tokens import TokenRegistry, TokenState
 
 _Comment = Comment[SeedComment]
 
@@ -61,7 +62,7 @@ COMMENT_FIELDS = frozenset(
     }
 )
 POST_FIELDS = frozenset({"id", "message", "created_time", "permalink_url", "from", "story"})
-PAGE_FIELDS = frozenset({"id", "name", "link"})
+PAGE_FIELDS = frozenset({"id", "name", "link", "instagram_business_account"})
 
 
 class GraphSandbox(GraphStore[_Comment]):
@@ -75,6 +76,10 @@ class GraphSandbox(GraphStore[_Comment]):
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
         self._seed = seed
+        # The sign-in's tokens (the server gives it the shared registry): Page tokens of
+        # Facebook Login are accepted beside the seeded ones.
+        self.issued = TokenRegistry()
+        self.instagram_accounts: dict[str, str] = {}  # Page id -> its linked Instagram id
         self.reset()
 
     # --- the PlatformSandbox protocol -------------------------------------------------
@@ -199,7 +204,13 @@ class GraphSandbox(GraphStore[_Comment]):
         object_id = match["id"]
         if object_id in self._pages:
             page = self._pages[object_id]
-            full = {"id": page.id, "name": page.name, "link": f"https://www.facebook.com/{page.id}"}
+            full: dict[str, Any] = {
+                "id": page.id,
+                "name": page.name,
+                "link": f"https://www.facebook.com/{page.id}",
+            }
+            if page.id in self.instagram_accounts:
+                full["instagram_business_account"] = {"id": self.instagram_accounts[page.id]}
             fields = _fields(request, PAGE_FIELDS, {"id", "name"}, "Page")
             return {k: v for k, v in full.items() if k in fields}
         if object_id in self._posts:
@@ -230,10 +241,21 @@ class GraphSandbox(GraphStore[_Comment]):
         """The Page the request's token belongs to (the first Page for any other token)."""
         token = token_of(request)
         owned = [page_id for page_id, own in self._tokens.items() if own == token]
+        issued = self.issued.grant(token)
+        if issued is not None and issued.account in self._pages:
+            owned.append(issued.account)
         return owned[0] if owned else next(iter(self._pages))
 
+    def _token_state(self, token: str) -> TokenState | None:
+        """LIVE for a seeded Page token, the sign-in's state of a Page token it issued."""
+        if token in self._tokens.values():
+            return TokenState.LIVE
+        return self.issued.state("facebook", token)
+
     def _authorise(self, request: Request, owner: str) -> None:
-        if self._tokens[owner] != checked_token(request, self._tokens.values()):
+        token = checked_token(request, self._token_state, "Facebook")
+        issued = self.issued.grant(token)
+        if self._tokens[owner] != token and (issued is None or issued.account != owner):
             raise GraphError(
                 403,
                 200,

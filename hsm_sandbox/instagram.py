@@ -272,7 +272,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
         return IG_USER_ID
 
     def _authorise(self, request: Request, owner: str) -> None:
-        checked_token(request, (self.token,))
+        checked_token(request, self.token_state, "Instagram")
 
     def _fault_error(self, fault: Fault) -> GraphError:
         if fault.kind is FaultKind.RATE_LIMIT:

@@ -250,7 +250,7 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         token = bearer(request)
         if not token:
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-        if token != self.token:
+        if not self.accepts(token):
             raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
         version = request.headers.get("linkedin-version", "")
         if not version:

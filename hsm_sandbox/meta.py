@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -16,6 +16,7 @@ from hsm_sandbox.paging import Pager, beyond
 from hsm_sandbox.params import bearer
 from hsm_sandbox.routing import Request, Response
 from hsm_sandbox.store import C, CommentStore, Key
+from hsm_sandbox.tokens import TokenState
 
 VERSION = r"/(?P<version>v\d+\.\d+)"
 DEFAULT_LIMIT = 25
@@ -166,12 +167,22 @@ class GraphStore(CommentStore[C, GraphError]):
         return {"X-App-Usage": json.dumps(app), "X-Business-Use-Case-Usage": json.dumps(buc)}
 
 
-def checked_token(request: Request, valid: Iterable[str]) -> str:
-    """The request's token, refused unless it is one of `valid`."""
+def checked_token(
+    request: Request, state: Callable[[str], TokenState | None], platform: str
+) -> str:
+    """The request's token, refused unless `state` says it is live: one that lapsed as
+    Graph refuses an expired or invalidated session, any other as unparseable."""
     token = token_of(request)
     if token is None:
         raise GraphError(400, 190, "An access token is required to request this resource.")
-    if token not in valid:
+    found = state(token)
+    if found is TokenState.REVOKED:
+        raise revoked(190, 400, platform)
+    if found is TokenState.EXPIRED:
+        raise GraphError(
+            400, 190, "Error validating access token: Session has expired.", subcode=463
+        )
+    if found is None:
         raise GraphError(400, 190, "Invalid OAuth access token - Cannot parse access token")
     return token
 

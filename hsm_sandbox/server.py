@@ -1,7 +1,8 @@
 """The sandbox's HTTP server: loopback only, one thread per request, faults on demand.
 
-Platform modules (`graph.py` for Facebook, and later one per platform) register their
-routes on one `Router`; this module owns the sockets, the request log, the fault set and
+Platform modules (`graph.py` for Facebook, and one per platform) register their
+routes on one `Router`, and so does `signin.SignIn` (each platform's sign-in, tokens and
+clock: `server.signin`); this module owns the sockets, the request log, the fault set and
 the control endpoints under `/_sandbox/`:
 
     POST   /_sandbox/faults   add a fault (JSON with the fields of `FaultSet.add`)
@@ -26,6 +27,7 @@ from hsm_sandbox.graph import GraphSandbox
 from hsm_sandbox.platforms import other_platforms
 from hsm_sandbox.routing import PlatformSandbox, Request, Response, Router
 from hsm_sandbox.seed import DEMO, SeedData
+from hsm_sandbox.signin import SignIn
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ class SandboxServer:
         self.faults = FaultSet()
         self.state = SandboxState(seed or DEMO)
         self.router = Router()
+        # Sign-in first: Facebook Login's paths sit among Graph's.
+        self.signin = SignIn(seed or DEMO, self.state.facebook, self.state.others)
+        self.signin.register(self.router)
         for platform in self.state.platforms:
             platform.register(self.router)
         self._seen: list[SeenRequest] = []
@@ -123,6 +128,7 @@ class SandboxServer:
     def reset(self) -> None:
         for platform in self.state.platforms:
             platform.reset()
+        self.signin.reset()
         self.faults.clear()
         with self._seen_lock:
             self._seen.clear()

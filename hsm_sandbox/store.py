@@ -13,7 +13,9 @@ How a platform module plugs in:
 2. The class. `class TikTokSandbox(CommentStore[Comment[TtComment], TikTokError], OneToken)`:
    `CommentStore` parametrised with the comment type and the platform's error exception,
    plus the `OneToken` mixin (`token`, `set_token(token)`) where the account accepts one
-   token (Facebook's Pages have a token each, so Graph keeps its own `set_token`). It sets
+   token, and checks a request's with `self.accepts(token)`, which also takes the live
+   tokens the sandbox's sign-in issued (`signin.py`) (Facebook's Pages have a token each, so
+   Graph keeps its own `set_token` and check). It sets
    the class attribute `error_type`, calls `super().__init__()` before its own `reset()`, and
    `reset()` calls `self._load(comments)` (and sets `self.token`) under `self._lock`.
 3. Routes. `router.add(method, pattern, self._route(handler), self)`: the handler takes
@@ -67,9 +69,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from hsm_sandbox.faults import Fault, generic_response
+from hsm_sandbox.faults import Fault, FaultKind, generic_response
 from hsm_sandbox.routing import Request, Response
 from hsm_sandbox.seed import SeedComment
+from hsm_sandbox.tokens import TokenRegistry, TokenState
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -270,15 +273,46 @@ class CommentStore(Generic[C, E]):
 
 
 class OneToken:
-    """Mixed in after the store class by a platform whose account accepts one token."""
+    """Mixed in after the store class by a platform whose account accepts one token: its
+    seeded `token`, and those the sandbox's sign-in issued for it (`accept_issued`)."""
 
     _lock: threading.RLock
     token = ""
+    _issued: TokenRegistry | None = None
+    _platform = ""
+    _lapsed_codes: Mapping[TokenState, int] = {}
 
     def set_token(self, token: str) -> None:
         """The account's valid token (e.g. a secret-looking one, to test scrubbing)."""
         with self._lock:
             self.token = token
+
+    def accept_issued(
+        self, tokens: TokenRegistry, platform: str, lapsed_codes: Mapping[TokenState, int]
+    ) -> None:
+        """Accept the live tokens `tokens` issued for `platform` too; one that expired or was
+        revoked is refused as the platform's revoked-token fault with the code
+        `lapsed_codes` gives its state (a platform without a distinct code for it refuses it
+        as any unknown token)."""
+        self._issued, self._platform, self._lapsed_codes = tokens, platform, lapsed_codes
+
+    def token_state(self, token: str | None) -> TokenState | None:
+        """LIVE for the seeded token, the sign-in's state of one it issued, else None."""
+        if token and token == self.token:
+            return TokenState.LIVE
+        return None if self._issued is None else self._issued.state(self._platform, token)
+
+    def accepts(self, token: str | None) -> bool:
+        """Whether `token` opens the account (raising the platform's error for a lapsed one
+        where it has a code of its own)."""
+        state = self.token_state(token)
+        if state is not None and state in self._lapsed_codes:
+            code = self._lapsed_codes[state]
+            raise self._fault_error(Fault(FaultKind.REVOKED_TOKEN, code=code))
+        return state is TokenState.LIVE
+
+    def _fault_error(self, fault: Fault) -> Exception:
+        raise NotImplementedError  # the store's own comes first in the platform's MRO
 
 
 def threaded(

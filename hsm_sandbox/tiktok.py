@@ -356,7 +356,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
         token = request.headers.get("access-token", "").strip()
         if not token:
             raise TikTokError(TOKEN_EMPTY, "Access token is empty.")
-        if token != self.token:
+        if not self.accepts(token):
             raise TikTokError(TOKEN_INVALID, REVOKED_MESSAGE)
         if _required(_params(request), "business_id") != BUSINESS_ID:
             raise TikTokError(NO_PERMISSION, "No permission to operate this business account.")

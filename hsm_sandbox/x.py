@@ -491,7 +491,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def _admit(self, request: Request) -> None:
         """Check the token, then count the request against its family's window."""
-        if bearer(request) != self.token:
+        if not self.accepts(bearer(request)):
             raise _unauthorized()
         if not self._count(_family(request)):
             raise XProblem(429, "Too Many Requests")

@@ -572,7 +572,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
         token = bearer(request)
         if not token:
             raise _refusal("required")
-        if token != self.token:
+        if not self.accepts(token):
             raise _refusal("authError")
         moderating = request.path.endswith("/setModerationStatus")
         self._spend(_MODERATE_COST if moderating else _LIST_COST)
