@@ -9,6 +9,7 @@ the control endpoints under `/_sandbox/`:
     GET    /_sandbox/faults   list the faults still waiting to fire
     DELETE /_sandbox/faults   clear them
     POST   /_sandbox/reset    back to the seed data, no faults, empty request log
+    POST   /_sandbox/clock    move the sign-in's clock: {"advance_seconds": N} (tokens age)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -185,6 +187,17 @@ class SandboxServer:
         if action == ("DELETE", "faults"):
             self.faults.clear()
             return Response.json(200, {"success": True})
+        if action == ("POST", "clock"):
+            try:
+                payload = json.loads(request.body or b"null")
+            except ValueError:
+                payload = None
+            seconds = payload.get("advance_seconds") if isinstance(payload, dict) else None
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                message = 'Bad clock move: expected {"advance_seconds": a number >= 0}'
+                return Response.json(400, {"error": {"message": message}})
+            self.signin.advance(timedelta(seconds=seconds))
+            return Response.json(200, {"now": self.signin.clock.now().isoformat()})
         if action == ("POST", "reset"):
             self.reset()
             return Response.json(200, {"success": True})

@@ -158,14 +158,14 @@ class Provider:
 
     # --- authorization: the consent page ----------------------------------------------
 
-    def consent_for(self, params: Mapping[str, str]) -> tuple[str | None, Response | None]:
+    def consent_for(self, params: Mapping[str, str]) -> str | Response:
         """The consent id for an authorization request, or the answer refusing it."""
         client_id = params.get(self.client_param, "")
         redirect_uri = params.get("redirect_uri", "")
         if client_id not in self.clients:
-            return None, _error_page(f"Unknown {self.client_param}: the app is not registered.")
+            return _error_page(f"Unknown {self.client_param}: the app is not registered.")
         if not _redirect_allowed(redirect_uri):
-            return None, _error_page("redirect_uri must be https, or http on a loopback address.")
+            return _error_page("redirect_uri must be https, or http on a loopback address.")
         state = params.get("state")
         scopes = tuple(s for s in params.get("scope", "").split(self.scope_separator) if s)
         challenge = params.get("code_challenge")
@@ -181,7 +181,7 @@ class Provider:
             problem = ("invalid_request", "code_challenge_method must be S256 or plain")
         if problem is not None:
             error = {"error": problem[0], "error_description": problem[1]}
-            return None, _redirect(redirect_uri, {**error, **_state(state)})
+            return _redirect(redirect_uri, {**error, **_state(state)})
         consent = _Consent(
             client_id, redirect_uri, state, scopes, challenge, method,
             params.get("access_type") == "offline",
@@ -189,7 +189,7 @@ class Provider:
         consent_id = secrets.token_urlsafe(16)
         with self._lock:
             self._consents[consent_id] = consent
-        return consent_id, None
+        return consent_id
 
     def decide(self, consent_id: str, approve: bool, state: str | None = None) -> Response:
         """The redirect after the person's decision; `state` forges the one sent back."""
@@ -208,17 +208,18 @@ class Provider:
         return _redirect(consent.redirect_uri, {"code": code, **sent_state})
 
     def _authorize_page(self, request: Request, match: re.Match[str]) -> Response:
-        consent_id, refusal = self.consent_for(request.query)
-        if refusal is not None:
-            return refusal
-        consent = self._consents[consent_id or ""]
+        consent_id = self.consent_for(request.query)
+        if isinstance(consent_id, Response):
+            return consent_id
+        with self._lock:
+            consent = self._consents[consent_id]
         scopes = "".join(f"<li>{html.escape(s)}</li>" for s in consent.scopes)
         page = _PAGE.format(
             title=html.escape(self.title),
             client=html.escape(consent.client_id),
             scopes=scopes,
             action=html.escape(request.path),
-            consent=html.escape(consent_id or ""),
+            consent=html.escape(consent_id),
         )
         return Response(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
@@ -772,8 +773,11 @@ class SignIn:
         )
         if provider is None:
             raise ValueError(f"{parts.path} is no authorization endpoint of the sandbox")
-        consent_id, refusal = provider.consent_for(dict(parse_qsl(parts.query)))
-        answer = refusal or provider.decide(consent_id or "", not deny, state)
+        consent_id = provider.consent_for(dict(parse_qsl(parts.query)))
+        if isinstance(consent_id, Response):
+            answer = consent_id
+        else:
+            answer = provider.decide(consent_id, not deny, state)
         if answer.status != 302:
             raise ValueError(f"The sign-in page refused: {answer.body.decode(errors='replace')}")
         return answer.headers["Location"]

@@ -790,3 +790,64 @@ def test_no_code_token_or_secret_reaches_the_sandbox_log(
     for secret in (code, verifier, issued["access_token"], issued["refresh_token"],
                    SANDBOX_CLIENT_SECRET):  # fmt: skip
         assert secret not in logged
+
+
+def test_the_clock_moves_over_http_too(server: SandboxServer, http: requests.Session) -> None:
+    code, verifier = google_code(server, http)
+    issued = google_token(
+        server, http, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    ).json()  # fmt: skip
+    for bad in (b"", b"[]", b'{"advance_seconds": -5}', b'{"advance_seconds": "1"}', b"{"):
+        refused = http.post(f"{server.url}/_sandbox/clock", data=bad)
+        assert refused.status_code == 400
+    assert youtube_channels(server, issued["access_token"]).status_code == 200
+    moved = http.post(f"{server.url}/_sandbox/clock", json={"advance_seconds": 3600})
+    assert moved.status_code == 200
+    assert youtube_channels(server, issued["access_token"]).status_code == 401
+
+
+def test_page_tokens_from_a_short_lived_user_token_expire_with_it(
+    server: SandboxServer, http: requests.Session
+) -> None:
+    url = authorize_url(
+        server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
+        response_type="code", scope="pages_show_list",
+    )  # fmt: skip
+    code = consent(http, url)["code"]
+    short = http.get(
+        f"{server.url}/v25.0/oauth/access_token",
+        params={**TT_CLIENT, "redirect_uri": REDIRECT, "code": code},
+    ).json()["access_token"]
+    pages = http.get(
+        f"{server.url}/v25.0/me/accounts", headers={"Authorization": f"Bearer {short}"}
+    ).json()["data"]
+    parks = next(page["access_token"] for page in pages if page["id"] == PARKS)
+    page_auth = {"Authorization": f"Bearer {parks}"}
+    posts = f"{server.url}/v25.0/{PARKS}/published_posts"
+    assert http.get(posts, headers=page_auth).status_code == 200
+    server.signin.advance(timedelta(hours=1))
+    error = http.get(posts, headers=page_auth).json()["error"]
+    assert (error["code"], error["error_subcode"]) == (190, 463)
+
+
+def test_pkce_plain_is_checked_too(server: SandboxServer, http: requests.Session) -> None:
+    verifier = secrets.token_urlsafe(48)
+    url = authorize_url(
+        server, "/x/i/oauth2/authorize", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
+        response_type="code", scope="tweet.read", code_challenge=verifier,
+        code_challenge_method="plain",
+    )  # fmt: skip
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT,
+            "client_id": SANDBOX_CLIENT_ID}  # fmt: skip
+    wrong = http.post(
+        f"{server.url}/x/2/oauth2/token",
+        data={**form, "code": consent(http, url)["code"], "code_verifier": verifier + "x"},
+    )
+    assert wrong.json()["error_description"] == "Value passed for the code verifier was invalid."
+    right = http.post(
+        f"{server.url}/x/2/oauth2/token",
+        data={**form, "code": consent(http, url)["code"], "code_verifier": verifier},
+    )
+    assert right.status_code == 200
+    assert "refresh_token" not in right.json()  # no offline.access asked
