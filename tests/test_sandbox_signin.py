@@ -606,23 +606,33 @@ def test_linkedin_bad_code_body(server: SandboxServer, http: requests.Session) -
 # --- Facebook Login and Instagram through the Page --------------------------------------
 
 
-def facebook_user_token(server: SandboxServer, http: requests.Session) -> str:
+def facebook_code(server: SandboxServer, http: requests.Session) -> str:
     url = authorize_url(
         server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
         response_type="code", state="fb",
         scope="pages_show_list,pages_read_engagement,pages_manage_engagement",
     )  # fmt: skip
-    code = consent(http, url)["code"]
+    sent = consent(http, url)
+    assert sent["state"] == "fb"
+    return sent["code"]
+
+
+def facebook_short_token(server: SandboxServer, http: requests.Session) -> str:
     short = http.get(
         f"{server.url}/v25.0/oauth/access_token",
-        params={**TT_CLIENT, "redirect_uri": REDIRECT, "code": code},
+        params={**TT_CLIENT, "redirect_uri": REDIRECT, "code": facebook_code(server, http)},
     ).json()
     assert short["token_type"] == "bearer"
     assert short["expires_in"] == 3600
+    token: str = short["access_token"]
+    return token
+
+
+def facebook_user_token(server: SandboxServer, http: requests.Session) -> str:
     long = http.get(
         f"{server.url}/v25.0/oauth/access_token",
         params={**TT_CLIENT, "grant_type": "fb_exchange_token",
-                "fb_exchange_token": short["access_token"]},
+                "fb_exchange_token": facebook_short_token(server, http)},
     ).json()  # fmt: skip
     assert long["expires_in"] == 60 * 86400
     token: str = long["access_token"]
@@ -700,15 +710,7 @@ def test_facebook_deauthorization_ends_the_page_tokens(
 def test_facebook_short_lived_user_token_expires(
     server: SandboxServer, http: requests.Session
 ) -> None:
-    url = authorize_url(
-        server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
-        response_type="code", scope="pages_show_list",
-    )  # fmt: skip
-    code = consent(http, url)["code"]
-    short = http.get(
-        f"{server.url}/v25.0/oauth/access_token",
-        params={**TT_CLIENT, "redirect_uri": REDIRECT, "code": code},
-    ).json()["access_token"]
+    short = facebook_short_token(server, http)
     server.signin.advance(timedelta(hours=1))
     error = http.get(
         f"{server.url}/v25.0/oauth/access_token",
@@ -733,11 +735,7 @@ def test_facebook_code_errors(
     code: int,
     subcode: int | None,
 ) -> None:
-    url = authorize_url(
-        server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
-        response_type="code", scope="pages_show_list",
-    )  # fmt: skip
-    sent = consent(http, url)["code"]
+    sent = facebook_code(server, http)
     params = {**TT_CLIENT, "redirect_uri": REDIRECT, "code": sent, **change}
     answer = http.get(f"{server.url}/v25.0/oauth/access_token", params=params)
     assert answer.status_code == 400
@@ -747,11 +745,7 @@ def test_facebook_code_errors(
 
 
 def test_facebook_code_used_twice(server: SandboxServer, http: requests.Session) -> None:
-    url = authorize_url(
-        server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
-        response_type="code", scope="pages_show_list",
-    )  # fmt: skip
-    code = consent(http, url)["code"]
+    code = facebook_code(server, http)
     params = {**TT_CLIENT, "redirect_uri": REDIRECT, "code": code}
     assert http.get(f"{server.url}/v25.0/oauth/access_token", params=params).status_code == 200
     error = http.get(f"{server.url}/v25.0/oauth/access_token", params=params).json()["error"]
@@ -810,15 +804,7 @@ def test_the_clock_moves_over_http_too(server: SandboxServer, http: requests.Ses
 def test_page_tokens_from_a_short_lived_user_token_expire_with_it(
     server: SandboxServer, http: requests.Session
 ) -> None:
-    url = authorize_url(
-        server, "/v25.0/dialog/oauth", client_id=SANDBOX_CLIENT_ID, redirect_uri=REDIRECT,
-        response_type="code", scope="pages_show_list",
-    )  # fmt: skip
-    code = consent(http, url)["code"]
-    short = http.get(
-        f"{server.url}/v25.0/oauth/access_token",
-        params={**TT_CLIENT, "redirect_uri": REDIRECT, "code": code},
-    ).json()["access_token"]
+    short = facebook_short_token(server, http)
     pages = http.get(
         f"{server.url}/v25.0/me/accounts", headers={"Authorization": f"Bearer {short}"}
     ).json()["data"]
