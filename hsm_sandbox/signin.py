@@ -261,8 +261,7 @@ class Provider:
         if code is None or code.consent.client_id != client_id:
             raise Refusal("code", "unknown")
         if not first_use:
-            for token in self._family_tokens(code.family):
-                self.tokens.revoke(token)
+            self.tokens.revoke_family(code.family)
             raise Refusal("code", "used")
         if self.tokens.clock.now() >= code.expires:
             raise Refusal("code", "expired")
@@ -343,15 +342,7 @@ class Provider:
             return self._refused(refusal)
         return self._revoked()
 
-    # --- helpers for tests and the demo ------------------------------------------------
-
-    def _family_tokens(self, family: int) -> list[str]:
-        return [
-            t
-            for kind in ("access", "refresh")
-            for t in self.tokens.tokens(self.platform, kind)
-            if (g := self.tokens.grant(t)) is not None and g.family == family
-        ]
+    # --- checks ---------------------------------------------------------------------------
 
     def _offers_refresh(self, consent: _Consent | None) -> bool:
         """Whether a code exchange for `consent` (None: any) gives a refresh token."""

@@ -118,10 +118,17 @@ class TokenRegistry:
             grant = self._grants.get(token)
             if grant is None:
                 return False
-            for other in self._grants.values():
-                if other is grant or (family and other.family == grant.family):
-                    other.revoked = True
-            return True
+            grant.revoked = True
+        if family:
+            self.revoke_family(grant.family)
+        return True
+
+    def revoke_family(self, family: int) -> None:
+        """Revoke every token of one consent (its code was used twice)."""
+        with self._lock:
+            for grant in self._grants.values():
+                if grant.family == family:
+                    grant.revoked = True
 
     def tokens(self, platform: str, kind: str = "access") -> list[str]:
         """The live `kind` tokens issued for `platform` (for tests and the demo)."""
