@@ -32,7 +32,13 @@ from hsm_console.db.models import (
     SyncState,
     utcnow,
 )
-from hsm_console.errors import InvalidInput, NotFound, NotPossible, PermissionDenied
+from hsm_console.errors import (
+    ConcurrentAction,
+    InvalidInput,
+    NotFound,
+    NotPossible,
+    PermissionDenied,
+)
 from hsm_console.host.identity import os_username
 from hsm_console.rules import administration as check
 from hsm_console.rules.domain import Action, AdminChange, Platform, PlatformState
@@ -328,6 +334,30 @@ def test_setting_up_a_department_is_logged_and_takes_effect(world: World) -> Non
         "Roads and Bridges", "Roads & Bridges"
     )  # fmt: skip
     assert all(e.comment_id is None and e.record_id is None for e in log)
+    assert verify_log(world.db).ok
+
+
+def test_two_administrators_adding_the_same_department_at_once(world: World) -> None:
+    admin_of(world).grant("sam", "administrator", None)
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def add(username: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(AdminService(world.db, username).add_department("ROADS", "Roads"))
+        except (InvalidInput, ConcurrentAction) as refused:  # said in plain words either way
+            outcomes.append(refused)
+
+    threads = [threading.Thread(target=add, args=(name,)) for name in ("ada", "sam")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len([o for o in outcomes if isinstance(o, admin.Change)]) == 1
+    with world.db.session() as session:
+        assert session.scalar(select(func.count()).where(Department.code == "ROADS")) == 1
+    assert [e.subject for e in entries(world.db)].count("department:ROADS") == 1
     assert verify_log(world.db).ok
 
 
