@@ -15,6 +15,7 @@ from hsm_console.host.config import Settings
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
+from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
@@ -27,6 +28,8 @@ class App:
     username: str
     credentials: CredentialStore = field(default_factory=CredentialStore)
     connector_overrides: dict[str, Any] = field(default_factory=dict)
+    # Set when this start made the person the database's first administrator.
+    first_run: FirstRun | None = None
 
     @property
     def connectors(self) -> ConnectorFactory:
@@ -35,6 +38,10 @@ class App:
     @property
     def moderation(self) -> ModerationService:
         return ModerationService(self.db, self.policy, self.connectors, self.username)
+
+    @property
+    def admin(self) -> AdminService:
+        return AdminService(self.db, self.username)
 
     @property
     def sync(self) -> SyncService:
@@ -52,8 +59,17 @@ def current_username(db: Database) -> str:
         return str(connection.execute(text("SELECT current_user")).scalar_one())
 
 
-def open_app(settings: Settings, *, migrate: bool = True) -> App:
+def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool = False) -> App:
+    """`claim_first_run`: on a database without a single person, the one who starts the
+    console becomes its first administrator (the demo does not ask for it)."""
     db = Database(settings.database_url)
     if migrate:
         db.ensure_schema()
-    return App(db=db, policy=load_policy(), username=current_username(db))
+    app = App(db=db, policy=load_policy(), username=current_username(db))
+    if claim_first_run:
+        try:
+            app.first_run = first_run(db, app.username)
+        except BaseException:
+            app.close()
+            raise
+    return app

@@ -35,6 +35,10 @@ class ConcurrentAction(UserError):
     """Someone else handled the comment first; nothing was sent."""
 
 
+class InvalidInput(UserError):
+    """What was entered cannot be used as it is; the message says what is expected."""
+
+
 class NotFound(UserError):
     """No such comment, site, department or person."""
 

@@ -72,13 +72,15 @@ def postgres_template() -> Iterator[str]:
     admin_engine.dispose()
 
 
-def _postgres_copy(template: str) -> Iterator[str]:
+def _postgres_copy(template: str | None) -> Iterator[str]:
+    """A fresh database: a copy of the template, or (None) an empty one."""
     admin_engine = create_engine(
         POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
     )
     name = f"hsm_test_{os.getpid()}_{next(_counter)}"
     with admin_engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        copy = f" TEMPLATE {template}" if template else ""
+        connection.execute(text(f"CREATE DATABASE {name}{copy}"))
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:

@@ -16,11 +16,11 @@ from hsm_console.cli.terminal import out, to_json
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, Site
 from hsm_console.display import local_time, one_line, safe_text
-from hsm_console.errors import PermissionDenied
 from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
-from hsm_console.rules.domain import Action, CommentStatus, EntryState, Platform
+from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
 from hsm_console.services import admin, queries
+from hsm_console.services.access import require_administrator
 from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
@@ -156,7 +156,7 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
     return 0
 
 
-def _entry_line(entry: HistoryItem, comment_id: int) -> str:
+def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
     reason = entry.reason_code or "-"
     line = (
         f"#{entry.entry_id} {local_time(entry.at)} {entry.actor} {entry.action} {entry.state} "
@@ -169,6 +169,15 @@ def _entry_line(entry: HistoryItem, comment_id: int) -> str:
     if entry.detail:
         line += f" - {one_line(entry.detail, 100)}"
     return line
+
+
+def _admin_line(entry: LogEntry) -> str:
+    """An administrative change: what it changed, as it stood before and after."""
+    change = " -> ".join(part or "(none)" for part in (entry.before, entry.after))
+    return (
+        f"#{entry.id} {local_time(entry.at)} {entry.actor} "
+        f"{entry.action} {safe_text(entry.subject or '')}: {safe_text(change)}"
+    )
 
 
 def act(app: App, comment_id: int, action: Action, reason: str | None, note: str) -> int:
@@ -189,7 +198,10 @@ def log(app: App, comment_id: int | None, limit: int, as_json: bool) -> int:
         if not entries:
             out("The action log has no entries you may read.")
         for entry in entries:
-            out(_entry_line(history_item(entry), entry.comment_id))
+            if entry.kind == EntryKind.ADMIN:
+                out(_admin_line(entry))
+            else:
+                out(_entry_line(history_item(entry), entry.comment_id))
     return 0
 
 
@@ -252,12 +264,7 @@ def codes(app: App, as_json: bool) -> int:
 
 def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str]) -> int:
     with app.db.session() as session:
-        actor = app.moderation.actor(session)
-        if not actor.administers:
-            raise PermissionDenied(
-                f"Only an administrator may change platform credentials; {actor.describe()} "
-                "is not one."
-            )
+        require_administrator(app.moderation.actor(session), "change platform credentials")
         site = admin.find_site(session, site_key)
         session.expunge(site)
     platform = Platform(site.platform).label

@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
+    from hsm_console.cli import admin
+
+    admin.add_parser(commands)
+
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
     cred_set = cred_commands.add_parser("set", help="store a site's token (asked without echo)")
@@ -134,7 +138,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
+    from hsm_console.cli import admin
+
     handlers: dict[str, Any] = {
+        "admin": lambda app: admin.run(app, args),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),
         "queue": lambda app: commands.queue(
@@ -157,7 +164,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     }
     from hsm_console.app import open_app
 
-    app = open_app(settings)
+    # The first person to start the console on an empty database becomes its administrator;
+    # `demo` is a separate choice, and `admin init` says what it did itself.
+    claim = args.command != "demo" and getattr(args, "admin_what", None) != "init"
+    app = open_app(settings, claim_first_run=claim)
+    if app.first_run is not None:
+        print(
+            f"hsm-console: this database had no users yet, so {app.username} is now its first "
+            f"administrator (log entry {app.first_run.entry_id}).",
+            file=sys.stderr,
+        )
     try:
         result: int = handlers[args.command](app)
         return result

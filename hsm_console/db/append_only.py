@@ -10,9 +10,9 @@ from __future__ import annotations
 RECORD_TABLES = ("retained_records", "action_log")
 
 
-def sqlite_ddl() -> list[str]:
+def sqlite_ddl(tables: tuple[str, ...] = RECORD_TABLES) -> list[str]:
     statements = []
-    for table in RECORD_TABLES:
+    for table in tables:
         for op in ("UPDATE", "DELETE"):
             statements.append(
                 f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "

@@ -1,9 +1,15 @@
-"""Retained records and the hash-chained action log: how they are written and hashed.
+"""Retained records and the hash-chained log: how they are written and hashed.
 
 Each log entry carries the SHA-256 of the previous entry (`prev_hash`) and its own hash over a
 canonical serialisation of every other field, so altering, removing or reordering any entry
-breaks the chain from that point on. Each entry also carries the hash of the retained record
-it cites, so the snapshot is covered by the chain as well.
+breaks the chain from that point on. An action entry also carries the hash of the retained
+record it cites, so the snapshot is covered by the chain as well.
+
+Every kind of entry is in the one chain. Two canonical forms: `hsm-log-entry-v1` (the action
+fields) for action entries, as they were always written, and `hsm-log-entry-v2` (those fields,
+then kind, subject, before and after) for every other kind. The form follows from the entry
+itself: v1 only for an action entry whose v2 fields are empty, so filling one of them in an
+old entry changes the form it is checked by, and the hash no longer matches.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord, utcnow
+from hsm_console.rules.domain import AdminChange, EntryKind, EntryState
 
 GENESIS_HASH = "0" * 64
 # Arbitrary constant naming the chain's advisory lock on PostgreSQL.
@@ -35,11 +42,23 @@ RECORD_FIELDS = (
 )  # fmt: skip
 
 
+# Added by the second form; empty (kind "action") on every action entry.
+FORM2_FIELDS = ("kind", "subject", "before", "after")
+ALL_ENTRY_FIELDS = ENTRY_FIELDS + FORM2_FIELDS
+_FORM2_DEFAULTS: dict[str, Any] = {"kind": EntryKind.ACTION.value, "subject": None,
+                                   "before": None, "after": None}  # fmt: skip
+
 _AT = ENTRY_FIELDS.index("at")
-# The canonical form names its own version, so a future change of form stays verifiable.
+_KIND = len(ENTRY_FIELDS)
+_FORM1_TAIL = (EntryKind.ACTION.value, None, None, None)
+# The canonical form names its own version, so a change of form stays verifiable.
 _ENTRY_FORM = "hsm-log-entry-v1"
+_ENTRY_FORM2 = "hsm-log-entry-v2"
 _RECORD_FORM = "hsm-retained-record-v1"
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ENCODE_SORTED = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+).encode
 
 
 def _utc_text(moment: datetime) -> str:
@@ -62,19 +81,29 @@ def canonical(form: str, values: Sequence[Any]) -> bytes:
     return _ENCODE([form, *(_jsonable(v) for v in values)]).encode("utf-8")
 
 
+def canonical_json(value: dict[str, Any] | None) -> str | None:
+    """An administrative entry's before or after: stored as this text, and hashed as it."""
+    return None if value is None else _ENCODE_SORTED(value)
+
+
 def entry_hash(values: dict[str, Any]) -> str:
-    return entry_hash_of_row(tuple(values[name] for name in ENTRY_FIELDS))
+    full = {**_FORM2_DEFAULTS, **values}
+    return entry_hash_of_row(tuple(full[name] for name in ALL_ENTRY_FIELDS))
 
 
 def entry_hash_of_row(row: Sequence[Any]) -> str:
-    """The hash of an entry given its values in ENTRY_FIELDS order.
+    """The hash of an entry given its values in ALL_ENTRY_FIELDS order.
 
     Verification's fast path: `at` is the entry's only time, so only it is converted.
     """
     values = list(row)
     at = values[_AT]
     values[_AT] = at if isinstance(at, str) else _utc_text(at)  # str: already canonical
-    return hashlib.sha256(_ENCODE([_ENTRY_FORM, *values]).encode("utf-8")).hexdigest()
+    if tuple(values[_KIND:]) == _FORM1_TAIL:
+        form = [_ENTRY_FORM, *values[:_KIND]]
+    else:
+        form = [_ENTRY_FORM2, *values]
+    return hashlib.sha256(_ENCODE(form).encode("utf-8")).hexdigest()
 
 
 def record_hash(values: dict[str, Any]) -> str:
@@ -144,6 +173,7 @@ def append_entry(session: Session, **fields: Any) -> LogEntry:
         "reason_code": None,
         "second_review": False,
         "outcome_of": None,
+        **_FORM2_DEFAULTS,
         **fields,
         "prev_hash": last_hash,
     }
@@ -151,3 +181,34 @@ def append_entry(session: Session, **fields: Any) -> LogEntry:
     session.add(entry)
     session.flush()
     return entry
+
+
+def append_admin_entry(
+    session: Session,
+    actor: str,
+    change: AdminChange,
+    subject: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    department_id: int | None = None,
+    site_id: int | None = None,
+) -> LogEntry:
+    """Append an administrative change: who, what (`subject`, e.g. "site:12"), and the thing
+    as it stood before and after (None: it did not exist)."""
+    return append_entry(
+        session,
+        actor=actor,
+        state=EntryState.APPLIED.value,  # made in the same transaction as this entry
+        action=change.value,
+        comment_id=None,
+        site_id=site_id,
+        department_id=department_id,
+        record_id=None,
+        record_sha256=None,
+        policy_version=None,
+        kind=EntryKind.ADMIN.value,
+        subject=subject,
+        before=canonical_json(before),
+        after=canonical_json(after),
+    )

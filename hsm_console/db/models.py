@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -96,7 +97,15 @@ class RoleGrant(Base):
     """A role held by a person, for one department or (department NULL) for all of them."""
 
     __tablename__ = "role_grants"
-    __table_args__ = (UniqueConstraint("person_id", "role", "department_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "department_id"),
+        # NULLs are distinct in the constraint above: a City-wide role is unique by this one.
+        Index(
+            "uq_role_grants_citywide", "person_id", "role", unique=True,
+            sqlite_where=sql_text("department_id IS NULL"),
+            postgresql_where=sql_text("department_id IS NULL"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
@@ -217,33 +226,48 @@ class RetainedRecord(Base):
 
 
 class LogEntry(Base):
-    """One entry of the append-only, hash-chained action log.
+    """One entry of the append-only, hash-chained log: every kind of entry in one chain.
 
     `id` is the position in the chain, assigned under the chain lock (no gaps, no forks:
-    `prev_hash` is unique, so two writers can never both extend the same head).
+    `prev_hash` is unique, so two writers can never both extend the same head). An action
+    entry cites a comment and its retained record; an administrative entry names what it
+    changed (`subject`) and holds it as it stood before and after, as canonical JSON.
     """
 
     __tablename__ = "action_log"
+    __table_args__ = (
+        # The first administrator is made once: the database refuses a second `init`.
+        Index(
+            "uq_action_log_first_run", "kind", "action", unique=True,
+            sqlite_where=sql_text("kind = 'admin' AND action = 'init'"),
+            postgresql_where=sql_text("kind = 'admin' AND action = 'init'"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))
-    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("retained_records.id"))
-    record_sha256: Mapped[str] = mapped_column(String(64))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("retained_records.id"))
+    record_sha256: Mapped[str | None] = mapped_column(String(64))
     reason_code: Mapped[str | None] = mapped_column(String(8))
     note: Mapped[str] = mapped_column(Text, default="")
-    policy_version: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str | None] = mapped_column(String(32))
     second_review: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on outcome entries: the pending entry this completes.
     outcome_of: Mapped[int | None] = mapped_column(ForeignKey("action_log.id"), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # domain.EntryKind; entries written before it existed are all actions.
+    kind: Mapped[str] = mapped_column(String(16), default="action", server_default="action")
+    subject: Mapped[str | None] = mapped_column(String(300))  # e.g. "site:12"
+    before: Mapped[str | None] = mapped_column(Text)  # canonical JSON, as hashed
+    after: Mapped[str | None] = mapped_column(Text)
 
 
 class SyncState(Base):

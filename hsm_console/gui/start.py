@@ -85,7 +85,11 @@ def start_console(database: str | None, demo: bool, settings: GuiSettings | None
         environment = DemoEnvironment()
     app: App | None = None
     try:
-        app = environment.open_app() if environment else open_app(load_settings(database))
+        app = (
+            environment.open_app()
+            if environment
+            else open_app(load_settings(database), claim_first_run=True)
+        )
         window = MainWindow(app, settings or GuiSettings(), demo=demo)
     except BaseException:
         if app is not None:
@@ -95,6 +99,12 @@ def start_console(database: str | None, demo: bool, settings: GuiSettings | None
         raise
     window.show()
     window.start()
+    if app.first_run is not None:
+        window.detail.show_message(
+            f"This database had no users yet, so you ({app.username}) are now its first "
+            f"administrator (log entry {app.first_run.entry_id}). Set up departments, people "
+            "and sites with: hsm-console admin --help"
+        )
     return Console(window, app, environment)
 
 

@@ -97,6 +97,25 @@ class EntryState(enum.StrEnum):
     UNCONFIRMED = "unconfirmed"  # the platform cannot say whether it took effect
 
 
+class EntryKind(enum.StrEnum):
+    """What a log entry records. One hash chain holds every kind, so one head certifies all."""
+
+    ACTION = "action"  # a moderator's action on a comment, or its outcome
+    ADMIN = "admin"  # a change to departments, people, roles or sites
+
+
+class AdminChange(enum.StrEnum):
+    """The `action` of an administrative log entry."""
+
+    INIT = "init"  # the first administrator, on an empty database
+    ADD = "add"
+    CHANGE = "change"
+    GRANT = "grant"
+    REVOKE = "revoke"
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+
+
 class Role(enum.StrEnum):
     MODERATOR = "moderator"
     SUPERVISOR = "supervisor"

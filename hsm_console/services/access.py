@@ -37,6 +37,16 @@ class Actor:
         return f"{self.display_name} ({self.username})"
 
 
+def require_administrator(actor: Actor, doing: str) -> None:
+    """Refuse, naming the role that is missing, before anything is written."""
+    if not actor.administers:
+        raise PermissionDenied(
+            f"Only an administrator may {doing}, and {actor.describe()} is not one; nothing "
+            "was changed. An administrator can give you the role: hsm-console admin role "
+            f"grant {actor.username} administrator"
+        )
+
+
 def person_name(session: Session, username: str | None) -> str:
     """A person as others see them named: display name and username."""
     if not username:

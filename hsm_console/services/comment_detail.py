@@ -45,7 +45,7 @@ class HistoryItem:
     note: str
     detail: str
     outcome_of: int | None
-    record_id: int
+    record_id: int | None
 
 
 @dataclass(frozen=True)

@@ -343,14 +343,17 @@ class ModerationService:
             work = []
             for entry in entries:
                 comment = session.get(Comment, entry.comment_id)
+                # A pending entry is an action's: it cites its comment and retained record.
                 assert comment is not None
+                assert entry.record_id is not None
+                assert entry.record_sha256 is not None
                 site = comment.site
                 session.expunge(site)
                 work.append(
                     _Pending(
                         entry.id, comment.id, comment.external_id, site, Action(entry.action),
                         entry.reason_code, entry.record_id, entry.record_sha256,
-                        entry.department_id,
+                        site.department_id,
                     )
                 )  # fmt: skip
         results = []

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,11 +28,12 @@ from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
 from hsm_console.display import local_time
-from hsm_console.errors import PermissionDenied, PlatformError, UserError
+from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener
 from hsm_console.services import limits
+from hsm_console.services.access import Actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.moderation import ModerationService
 
@@ -125,6 +126,9 @@ class SyncService:
                 .order_by(Site.id)
             )
             if site_ids:
+                _refuse_unreachable(
+                    actor, session.scalars(select(Site).where(Site.id.in_(site_ids)))
+                )
                 query = query.where(Site.id.in_(site_ids))
             sites = list(session.scalars(query))
             session.expunge_all()
@@ -464,6 +468,21 @@ def storable(text: str) -> str:
     on both databases; the platform's raw payload, kept beside it, still holds it exactly.
     """
     return text.replace("\x00", "\ufffd")
+
+
+def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
+    """Sites named by the person that sync would pass over: said by name, before any call."""
+    for site in asked:
+        if not actor.may_moderate(site.department_id):
+            raise PermissionDenied(
+                f"{site.name!r} belongs to {site.department.name}, which {actor.describe()} "
+                "does not moderate; nothing was synced."
+            )
+        if not site.active:
+            raise NotPossible(
+                f"{site.name!r} is deactivated, so it is not synced; nothing was synced. An "
+                f"administrator can reactivate it: hsm-console admin site reactivate {site.id}"
+            )
 
 
 def _state(session: Session, site_id: int) -> SyncState:

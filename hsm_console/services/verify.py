@@ -1,4 +1,5 @@
-"""Proving the action log and the retained records were not altered.
+"""Proving the log (actions and administrative changes alike) and the retained records were
+not altered.
 
 Walks the chain in order: each entry's id follows the last (no gaps), its `prev_hash` is the
 previous entry's hash, and its own hash recomputes from its fields. Then every retained record
@@ -16,6 +17,7 @@ from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import (
+    ALL_ENTRY_FIELDS,
     ENTRY_FIELDS,
     GENESIS_HASH,
     RECORD_FIELDS,
@@ -27,7 +29,7 @@ from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, RetainedRecord
 
 BATCH = 5000
-# Positions in a row of ENTRY_FIELDS (then entry_hash).
+# Positions in a row of ALL_ENTRY_FIELDS (then entry_hash).
 _ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
 _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
 
@@ -64,7 +66,7 @@ def _verify(
     cancelled: Callable[[], bool],
 ) -> VerifyReport:
     entry_columns: list[Any] = [
-        LogEntry.__table__.c[name] for name in (*ENTRY_FIELDS, "entry_hash")
+        LogEntry.__table__.c[name] for name in (*ALL_ENTRY_FIELDS, "entry_hash")
     ]
     raw_times = session.get_bind().dialect.name == "sqlite"
     if raw_times:  # read `at` as stored text; sqlite_time_text makes it canonical
@@ -91,7 +93,7 @@ def _verify(
             return VerifyReport(
                 checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
             )
-        if row[_RECORD] not in cited:
+        if row[_RECORD] is not None and row[_RECORD] not in cited:
             cited[row[_RECORD]] = (row[_RECORD_HASH], entry_id)
         previous_id, previous_hash = entry_id, stored_hash
         checked += 1
