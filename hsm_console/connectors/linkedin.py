@@ -31,7 +31,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_text, identified
+from hsm_console.connectors.payload import as_text, identified, skip, valid_unicode
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -210,14 +210,12 @@ class LinkedInConnector(HttpConnector):
         self, post_external_id: str, item: object, parent: str | None
     ) -> RemoteComment | None:
         """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-        if not isinstance(item, dict):
-            log.warning("Skipped a LinkedIn comment that is not an object: %.200r", item)
+        what = f"a LinkedIn comment on {post_external_id}"
+        if not isinstance(item, dict) or (urn := _comment_urn(post_external_id, item)) is None:
+            skip(item, what, "without an id", log=log)
             return None
-        urn = _comment_urn(post_external_id, item)
-        if urn is None:
-            log.warning(
-                "Skipped a LinkedIn comment without an id on %s: %.200r", post_external_id, item
-            )
+        if not valid_unicode(item):
+            skip(item, f"{what} ({urn})", "with text that is not valid UTF-8", log=log)
             return None
         actor = _actor(item)
         created = _time(_nested(item, "created", "time"), urn)

@@ -18,6 +18,7 @@ from hsm_console.connectors.linkedin import (
     LinkedInConnector,
     LinkedInRefused,
 )
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
@@ -298,12 +299,15 @@ def test_malformed_comments_are_listed_with_raw_kept(
     assert make(LinkedInConnector).fetch_state(built) is PlatformState.VISIBLE
 
 
+@pytest.mark.expected_log("not valid UTF-8")
 def test_invalid_utf8_in_one_comment_spares_the_rest(make: Make, linkedin: LinkedInSandbox) -> None:
     post_urn = busiest_post(linkedin)
     broken = linkedin.add_comment(post_urn, "", text_bytes=b"caf\xe9 \xff\xfe ok")
-    got = all_comments(make(LinkedInConnector, page_size=50), post_urn)
+    with skips_collected() as skipped:
+        got = all_comments(make(LinkedInConnector, page_size=50), post_urn)
     texts = {c.external_id: c.text for c in got}
-    assert texts[broken] == "caf\ufffd \ufffd\ufffd ok"
+    assert broken not in texts  # never kept with repaired text
+    assert [s.why for s in skipped] == ["with text that is not valid UTF-8"]
     for want in linkedin.comments(post_urn):
         if want.urn != broken:
             assert texts[want.urn] == want.text  # emoji and RTL marks still exact

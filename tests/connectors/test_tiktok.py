@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.connectors.tiktok import TikTokConnector, split_comment_id
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
@@ -452,12 +453,17 @@ def test_malformed_comments_are_listed_with_raw_kept(
     assert bad.raw["create_time"] == "the day before"
 
 
-def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(tt: TikTokSandbox, make: Make) -> None:
+@pytest.mark.expected_log("not valid UTF-8")
+def test_invalid_utf8_in_a_comment_is_skipped_and_spares_the_rest(
+    tt: TikTokSandbox, make: Make
+) -> None:
     video = first_video(tt)
     broken = tt.add_comment(video.item_id, "", text_bytes=b"caf\xe9 \xff\xfe ok \xc3")
-    got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
-    assert len(got) == len(tt.comments_on(video.item_id))
-    assert got[f"{video.item_id}:{broken}"].text == "caf\ufffd \ufffd\ufffd ok \ufffd"
+    with skips_collected() as skipped:
+        got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
+    assert len(got) == len(tt.comments_on(video.item_id)) - 1
+    assert f"{video.item_id}:{broken}" not in got  # never kept with repaired text
+    assert [s.why for s in skipped] == ["with text that is not valid UTF-8"]
     others = [c for c in tt.seeded if c.video_id == video.item_id]
     assert all(got[key(c)].text == c.text for c in others)
 
