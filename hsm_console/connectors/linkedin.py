@@ -218,6 +218,14 @@ class LinkedInConnector(HttpConnector):
             skip(item, f"{what} ({urn})", "with text that is not valid UTF-8", log=log)
             return None
         actor = _actor(item)
+        # An image alone is a real comment (`content`, no `message`); neither sent, or no
+        # author, means the comment did not arrive whole.
+        if item.get("message") is None and item.get("content") is None:
+            skip(item, f"{what} ({urn})", "without text or an attachment", log=log)
+            return None
+        if not actor:
+            skip(item, f"{what} ({urn})", "without an author", log=log)
+            return None
         created = _time(_nested(item, "created", "time"), urn)
         modified = _optional_time(_nested(item, "lastModified", "time"))
         named_parent = item.get("parentComment")
@@ -242,8 +250,6 @@ class LinkedInConnector(HttpConnector):
     def _author_name(self, actor: str) -> str:
         # Comment payloads name no person: LinkedIn gives only the member's URN, and reading
         # members' profiles is not open to page apps. The permalink shows the name.
-        if not actor:
-            return "(unknown)"
         if actor == self._organization:
             return "This page (the City)"
         return actor

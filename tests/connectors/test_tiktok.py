@@ -389,7 +389,7 @@ def test_odd_envelopes_are_clear_errors(
 # --- malformed payloads ---------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     tt: TikTokSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -409,7 +409,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
         extra={
             "text": 12345,
             "username": None,
-            "user_id": ["not", "an", "id"],
+            "user_id": 42,
             "unique_identifier": {"x": 1},
             "create_time": 1767225600,
             "status": 7,
@@ -424,24 +424,20 @@ def test_malformed_comments_are_listed_with_raw_kept(
     )
     tt.add_comment(video.item_id, "no id", create_time=last, extra={"comment_id": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
 
-    expected = {key(c) for c in tt.comments_on(video.item_id) if c.text != "no id"}
+    # Without an id, an author or text: skipped and said, never kept as placeholders.
+    left_out = {"no id", "who wrote this?", ""}
+    expected = {key(c) for c in tt.comments_on(video.item_id) if c.text not in left_out}
     assert set(got) == expected
-    assert "without an id" in caplog.text
-    no_author_key, no_text_key, odd_key = (
-        f"{video.item_id}:{i}" for i in (no_author, no_text, odd)
-    )
-    assert (got[no_author_key].author_name, got[no_author_key].author_id) == ("(unknown)", "")
-    assert got[no_author_key].text == "who wrote this?"
-    assert "username" not in got[no_author_key].raw
-    assert got[no_text_key].text == ""
-    assert "text" not in got[no_text_key].raw
+    assert sorted(s.why for s in skipped) == ["without an author", "without an id", "without text"]
+    assert {f"{video.item_id}:{i}" for i in (no_author, no_text)}.isdisjoint(got)
+    odd_key = f"{video.item_id}:{odd}"
     assert (got[odd_key].text, got[odd_key].author_name, got[odd_key].author_id) == (
         "12345",
         "(unknown)",
-        "",
+        "42",
     )
     assert got[odd_key].created_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert got[odd_key].state is PlatformState.UNKNOWN
