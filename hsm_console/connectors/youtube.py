@@ -41,7 +41,15 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc, skip, utc_time
+from hsm_console.connectors.payload import (
+    as_id,
+    as_text,
+    identified,
+    iso_utc,
+    skip,
+    utc_time,
+    valid_unicode,
+)
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -458,7 +466,12 @@ def _video(item: object) -> RemotePost | None:
         _dict(snippet.get("resourceId")).get("videoId")
     )
     if video_id is None:
-        log.warning("Skipped a YouTube playlist item without a video id: %.200r", item)
+        skip(item, "a YouTube playlist item", "without a video id", log=log)
+        return None
+    if not valid_unicode(item):
+        skip(
+            item, f"a YouTube video ({video_id:.80})", "with text that is not valid UTF-8", log=log
+        )
         return None
     title, description = as_text(snippet.get("title")), as_text(snippet.get("description"))
     published = details.get("videoPublishedAt") or snippet.get("publishedAt")

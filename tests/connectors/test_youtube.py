@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -590,3 +591,22 @@ def test_missing_parameter_is_not_a_token_problem(
     with pytest.raises(PlatformError, match=r"refused the request \(required\)") as caught:
         make(YouTubeConnector).list_posts()
     assert "token" not in caught.value.message
+
+
+@pytest.mark.expected_log("not valid UTF-8")
+def test_a_video_with_invalid_utf8_is_skipped_not_stored(
+    sandbox_server: SandboxServer, make: Make
+) -> None:
+    # An unpaired JSON escape arrives as a lone surrogate, as undecodable bytes do.
+    when = {"videoId": "vidOK", "videoPublishedAt": "2026-03-01T10:00:00Z"}
+    good = {"id": "a", "contentDetails": when, "snippet": {"title": "ok"}}
+    bad = {"id": "b", "contentDetails": {"videoId": "vidBad"}, "snippet": {"title": "\ud800"}}
+    body = json.dumps({"items": [good, bad]})  # ASCII: the escape stays an escape
+    assert "\\ud800" in body
+    sandbox_server.faults.add("malformed", body=body, path="/playlistItems")
+    with skips_collected() as skipped:
+        posts = make(YouTubeConnector).list_posts().items
+    assert [p.external_id for p in posts] == ["vidOK"]
+    assert [str(s) for s in skipped] == [
+        "a YouTube video (vidBad) came with text that is not valid UTF-8"
+    ]
