@@ -2,7 +2,8 @@
 
 A site's base URL is the sandbox's URL + `/youtube`, as a real one is
 `https://youtube.googleapis.com`. Covered: `channels` (the uploads playlist), `playlistItems`,
-`commentThreads` (by video or channel, one `moderationStatus` at a time, replies embedded),
+`commentThreads` (by video or channel, one `moderationStatus` at a time, replies embedded; a
+thread is listed under heldForReview or likelySpam when its top comment or any reply is),
 `comments` (by `id` or `parentId`) and `comments/setModerationStatus` (204 No Content).
 Paging is by `pageToken`; errors have Google's envelope; quota units are counted per Pacific
 day and, once spent (or by a `rate_limit` fault), calls answer 403 `quotaExceeded`.
@@ -411,7 +412,7 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
                 if c.parent_id is None
                 and self._live(c.id)
                 and c.status != "rejected"
-                and (not status or c.status == status)
+                and (not status or self._listed_under(c, status))
             ),
             key=lambda c: c.key,
             reverse=True,
@@ -498,6 +499,16 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             return False
         parent = self._by_id.get(comment.parent_id) if comment.parent_id else None
         return parent is None or parent.status != "rejected"
+
+    def _listed_under(self, top: _Comment, status: str) -> bool:
+        """As YouTube lists threads: under published for a published top-level comment;
+        under heldForReview or likelySpam when the top-level comment *or any reply* has it."""
+        if top.status == status:
+            return True
+        return status != "published" and any(
+            c.parent_id == top.id and c.status == status and self._listable(c)
+            for c in self._comments
+        )
 
     def _thread_json(
         self, top: _Comment, parts: set[str], html_text: bool, *, with_status: bool

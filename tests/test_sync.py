@@ -210,3 +210,49 @@ def test_repeated_text_on_one_site_is_suggested_as_spam(world: World) -> None:
     assert by_external(world, first).suggested_code is None  # the first time is not a repeat
     assert by_external(world, second).suggested_code == "SPM"
     assert "same text" in by_external(world, second).suggestion_why
+
+
+@pytest.mark.expected_log("Skipped")
+def test_unreadable_items_are_recorded_for_the_site_never_stored(world: World) -> None:
+    facebook = world.sandbox.state.facebook
+    hostile = "<script>alert('no author')</script> call 618-555-0100"
+    no_author = facebook.add_comment(POST, hostile, omit=["from"])
+    facebook.add_comment(POST, "nameless", extra={"id": None})
+    reports: list[SyncProgress] = []
+
+    result = world.app("alice").sync.sync(progress=reports.append)[0]
+
+    # The rest of the site synced; the two items are counted and named in plain words.
+    assert result.error == ""
+    assert result.new_comments == seeded_parks(world) == parks_count(world)
+    assert result.unreadable == 2
+    assert result.unreadable_latest.startswith("a Facebook comment on ")
+    assert sum("could not read a Facebook comment" in r.message for r in reports) == 2
+    with world.db.session() as session:
+        state = session.get(SyncState, world.parks_site)
+        assert state is not None
+        note = state.last_error
+        stored = session.scalars(select(Comment.text)).all()
+        authors = session.scalars(select(Comment.author_name)).all()
+    assert note.startswith("2 item(s) from Facebook could not be read and were not stored")
+    assert note.endswith(
+        f"the latest: {result.unreadable_latest}. The program's log has the details for IT."
+    )
+    assert result.unreadable_latest.endswith("came without an id")
+    assert any(f"({no_author}) came without an author" in r.message for r in reports)
+    # Never a placeholder comment, and the hostile payload is nowhere a comment could be.
+    assert hostile not in stored
+    assert "nameless" not in stored
+    assert "(unknown)" not in authors
+    assert "script" not in note
+
+
+def test_a_clean_sync_clears_the_unreadable_note(world: World) -> None:
+    with world.db.transaction() as session:
+        session.add(SyncState(site_id=world.parks_site, cursor={}, last_error="3 item(s) ..."))
+    result = world.app("alice").sync.sync()[0]
+    assert (result.unreadable, result.unreadable_latest) == (0, "")
+    with world.db.session() as session:
+        state = session.get(SyncState, world.parks_site)
+        assert state is not None
+        assert state.last_error == ""

@@ -33,7 +33,14 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_int, as_text, identified, iso_utc, utc_time
+from hsm_console.connectors.payload import (
+    as_int,
+    as_text,
+    identified,
+    iso_utc,
+    skip,
+    utc_time,
+)
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -254,10 +261,10 @@ class DiscourseConnector(HttpConnector):
 
     def _comment(self, topic: str, item: dict[str, Any]) -> RemoteComment | None:
         """One post, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-        post_id = _id(item.get("id"))
-        if post_id is None:
-            log.warning("Skipped a Discourse post without an id in topic %s: %.200r", topic, item)
+        what = f"a Discourse post in topic {topic}"
+        if (found := identified(item, what, log=log, read_id=_id)) is None:
             return None
+        item, post_id = found
         username = as_text(item.get("username"))
         name = item.get("name")
         shown = name if isinstance(name, str) and name.strip() else username
@@ -271,8 +278,16 @@ class DiscourseConnector(HttpConnector):
             text = raw_text  # the author's own text, kept exactly
         elif isinstance(cooked, str):
             text = _html_text(cooked)  # no raw sent: the rendered HTML as plain text
+        elif raw_text is None:
+            # Every post has a body (an upload alone is markdown in `raw`, HTML in `cooked`):
+            # neither sent means the post did not arrive whole.
+            skip(item, f"{what} ({post_id})", "without text", log=log)
+            return None
         else:
             text = as_text(raw_text)
+        if not username and user_id is None:
+            skip(item, f"{what} ({post_id})", "without an author", log=log)
+            return None
         return RemoteComment(
             external_id=post_id,
             post_external_id=topic,

@@ -16,6 +16,7 @@ from hsm_console.connectors.base import Page, RemoteComment, RemotePost, SiteCon
 from hsm_console.connectors.http import wait_text
 from hsm_console.connectors.http_connector import gone_as
 from hsm_console.connectors.meta_graph import (
+    FACEBOOK_PERMISSIONS,
     GraphConnector,
     error_object,
     graph_data,
@@ -24,7 +25,7 @@ from hsm_console.connectors.meta_graph import (
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true
+from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true, skip
 from hsm_console.errors import PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -116,11 +117,12 @@ def graph_error(response: requests.Response) -> PlatformError:
             details=details,
         )
     if code == 10 or (code is not None and 200 <= code <= 299):
+        needed = ", ".join(FACEBOOK_PERMISSIONS)
         return PlatformError(
-            "Facebook refused: the token for this site lacks the permission to moderate "
-            "comments (pages_manage_engagement, with the Page's Moderate task). "
-            "Ask an administrator to grant it and renew the token.",
-            details=details,
+            "Facebook refused: the token for this site lacks a permission it needs. It must "
+            f"have all of {needed}, and the Page's Moderate task. Ask an administrator to "
+            "grant them and renew the token.",
+            details=f"{details}; needs {needed} and the Page's MODERATE task",
         )
     if code in _RATE_LIMIT_CODES or status == 429:
         wait = rate_limit_wait(response, default=_DEFAULT_RATE_LIMIT_WAIT)
@@ -164,12 +166,26 @@ def _post(item: object) -> RemotePost | None:
 
 def _comment(post_external_id: str, item: object) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    found = identified(item, f"a Facebook comment on {post_external_id}", log=log)
-    if found is None:
+    what = f"a Facebook comment on {post_external_id}"
+    if (found := identified(item, what, log=log)) is None:
         return None
     payload, external_id = found
+    # A photo or sticker alone is a real comment: `message` is then empty or left out and
+    # `attachment` says what was posted. Neither means the comment did not arrive whole.
+    if payload.get("message") is None and payload.get("attachment") is None:
+        skip(payload, f"{what} ({external_id})", "without text or an attachment", log=log)
+        return None
     author = payload.get("from")
     author = author if isinstance(author, dict) else {}
+    if as_id(author.get("id")) is None and not as_text(author.get("name")):
+        skip(
+            payload,
+            f"{what} ({external_id})",
+            "without an author (Facebook names authors only to a Page token with "
+            "pages_read_user_content)",
+            log=log,
+        )
+        return None
     parent = payload.get("parent")
     return RemoteComment(
         external_id=external_id,

@@ -13,6 +13,7 @@ detail and log line the client produces, and never appear in its repr.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import math
 import time
@@ -246,13 +247,14 @@ class ApiClient:
         raise failure
 
     def _json_object(self, response: requests.Response, method: str, path: str) -> JSON:
-        # JSON is UTF-8 (RFC 8259). Without a charset `requests` would guess one for the whole
-        # body; with it, stray invalid bytes become U+FFFD and the rest stays exact.
-        if response.encoding is None:
-            response.encoding = "utf-8"
+        # JSON is UTF-8 (RFC 8259); without a charset `requests` would guess one for the whole
+        # body. Stray invalid bytes become lone surrogates rather than U+FFFD, so the item
+        # that holds them is skipped as unreadable (`payload.identified`) instead of being
+        # kept with text its author never wrote; the rest of the body stays exact.
         try:
-            body = response.json()
-        except ValueError:
+            text = response.content.decode(response.encoding or "utf-8", "surrogateescape")
+            body = json.loads(text)
+        except (ValueError, LookupError):  # not JSON, or a charset Python does not know
             body = None
         if isinstance(body, dict):
             return body

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -32,6 +33,8 @@ from hsm_console.connectors.facebook import graph_error
 from hsm_console.connectors.http import wait_text
 from hsm_console.connectors.http_connector import gone_as
 from hsm_console.connectors.meta_graph import (
+    INSTAGRAM_LOGIN_PERMISSIONS,
+    INSTAGRAM_PERMISSIONS,
     GraphConnector,
     error_object,
     graph_data,
@@ -40,7 +43,7 @@ from hsm_console.connectors.meta_graph import (
     rate_limit_wait,
     require_success,
 )
-from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true
+from hsm_console.connectors.payload import as_id, as_int, as_text, identified, is_true, skip
 from hsm_console.errors import PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -176,11 +179,12 @@ def instagram_error(response: requests.Response) -> PlatformError:
             retry_after=wait,
         )
     if code == 10 or (code is not None and 200 <= code <= 299):
+        login = urlsplit(response.url).hostname == "graph.instagram.com"
+        needed = ", ".join(INSTAGRAM_LOGIN_PERMISSIONS if login else INSTAGRAM_PERMISSIONS)
         return PlatformError(
-            "Instagram refused: the token for this site lacks the permission to moderate "
-            "comments (instagram_manage_comments, or instagram_business_manage_comments with "
-            "Instagram Login). Ask an administrator to grant it and renew the token.",
-            details=_details(response, error),
+            "Instagram refused: the token for this site lacks a permission it needs. It must "
+            f"have all of {needed}. Ask an administrator to grant them and renew the token.",
+            details=f"{_details(response, error)}; needs {needed}",
         )
     # Everything else reads the same as on Facebook, but for the platform's name.
     general = graph_error(response)
@@ -221,12 +225,21 @@ def _comment(
     media_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if (found := identified(item, f"an Instagram comment on {media_id}", log=log)) is None:
+    what = f"an Instagram comment on {media_id}"
+    if (found := identified(item, what, log=log)) is None:
         return None
     payload, external_id = found
     author = payload.get("from")
     author = author if isinstance(author, dict) else {}
     username = as_text(payload.get("username")) or as_text(author.get("username"))
+    # Instagram comments are text only: an empty `text` is still a comment, but one left out
+    # (or one without any author) did not arrive whole.
+    if payload.get("text") is None:
+        skip(payload, f"{what} ({external_id})", "without text", log=log)
+        return None
+    if not username and as_id(author.get("id")) is None:
+        skip(payload, f"{what} ({external_id})", "without an author", log=log)
+        return None
     # Nested replies are comments of their own, each with its own raw payload.
     raw = {key: value for key, value in payload.items() if key != "replies"}
     return RemoteComment(

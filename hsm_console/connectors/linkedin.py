@@ -31,7 +31,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_text, identified
+from hsm_console.connectors.payload import as_text, identified, skip, valid_unicode
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -210,16 +210,22 @@ class LinkedInConnector(HttpConnector):
         self, post_external_id: str, item: object, parent: str | None
     ) -> RemoteComment | None:
         """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-        if not isinstance(item, dict):
-            log.warning("Skipped a LinkedIn comment that is not an object: %.200r", item)
+        what = f"a LinkedIn comment on {post_external_id}"
+        if not isinstance(item, dict) or (urn := _comment_urn(post_external_id, item)) is None:
+            skip(item, what, "without an id", log=log)
             return None
-        urn = _comment_urn(post_external_id, item)
-        if urn is None:
-            log.warning(
-                "Skipped a LinkedIn comment without an id on %s: %.200r", post_external_id, item
-            )
+        if not valid_unicode(item):
+            skip(item, f"{what} ({urn})", "with text that is not valid UTF-8", log=log)
             return None
         actor = _actor(item)
+        # An image alone is a real comment (`content`, no `message`); neither sent, or no
+        # author, means the comment did not arrive whole.
+        if item.get("message") is None and item.get("content") is None:
+            skip(item, f"{what} ({urn})", "without text or an attachment", log=log)
+            return None
+        if not actor:
+            skip(item, f"{what} ({urn})", "without an author", log=log)
+            return None
         created = _time(_nested(item, "created", "time"), urn)
         modified = _optional_time(_nested(item, "lastModified", "time"))
         named_parent = item.get("parentComment")
@@ -244,8 +250,6 @@ class LinkedInConnector(HttpConnector):
     def _author_name(self, actor: str) -> str:
         # Comment payloads name no person: LinkedIn gives only the member's URN, and reading
         # members' profiles is not open to page apps. The permalink shows the name.
-        if not actor:
-            return "(unknown)"
         if actor == self._organization:
             return "This page (the City)"
         return actor

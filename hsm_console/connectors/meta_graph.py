@@ -23,6 +23,17 @@ from hsm_console.rules.domain import PlatformState
 
 DEFAULT_API_VERSION = "v25.0"
 
+# Every permission the reading and moderating calls need, named in full in a refusal so an
+# administrator can grant them all at once instead of one refusal at a time.
+FACEBOOK_PERMISSIONS = (
+    "pages_read_engagement",
+    "pages_read_user_content",
+    "pages_manage_engagement",
+)
+INSTAGRAM_PERMISSIONS = (*FACEBOOK_PERMISSIONS, "instagram_basic", "instagram_manage_comments")
+# The same calls through graph.instagram.com (Instagram Login) name their own permissions.
+INSTAGRAM_LOGIN_PERMISSIONS = ("instagram_business_basic", "instagram_business_manage_comments")
+
 _VERSION = re.compile(r"v\d+\.\d+")
 
 

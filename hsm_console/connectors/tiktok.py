@@ -34,7 +34,15 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_int, as_text, graph_time, identified, utc_time
+from hsm_console.connectors.payload import (
+    as_id,
+    as_int,
+    as_text,
+    graph_time,
+    identified,
+    skip,
+    utc_time,
+)
 from hsm_console.errors import NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -396,10 +404,20 @@ def _comment(
     video_id: str, permalink: str, item: object, parent: str | None
 ) -> RemoteComment | None:
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    found = identified(item, f"a TikTok comment on {video_id}", log=log, field="comment_id")
-    if found is None:
+    what = f"a TikTok comment on {video_id}"
+    if (found := identified(item, what, log=log, field="comment_id")) is None:
         return None
     payload, comment_id = found
+    author_id = as_id(payload.get("unique_identifier")) or as_id(payload.get("user_id"))
+    username = as_text(payload.get("username"))
+    # TikTok's comments API lists text comments: an empty text is kept as sent, a missing
+    # one (or no author at all) means the comment did not arrive whole.
+    if payload.get("text") is None:
+        skip(payload, f"{what} ({comment_id})", "without text", log=log)
+        return None
+    if author_id is None and not username:
+        skip(payload, f"{what} ({comment_id})", "without an author", log=log)
+        return None
     parent_id = as_id(payload.get("parent_comment_id"))
     # Nested replies are comments of their own, each with its own raw payload.
     raw = {key: value for key, value in payload.items() if key != "reply_list"}
@@ -407,8 +425,8 @@ def _comment(
         external_id=f"{video_id}{ID_SEPARATOR}{comment_id}",
         post_external_id=video_id,
         parent_external_id=f"{video_id}{ID_SEPARATOR}{parent_id}" if parent_id else parent,
-        author_id=as_id(payload.get("unique_identifier")) or as_id(payload.get("user_id")) or "",
-        author_name=as_text(payload.get("username")) or "(unknown)",
+        author_id=author_id or "",
+        author_name=username or "(unknown)",
         text=as_text(payload.get("text")),
         created_at=_time(payload.get("create_time"), comment_id),
         permalink=permalink,

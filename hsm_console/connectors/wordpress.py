@@ -55,7 +55,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import Params, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_text, identified, iso_utc
+from hsm_console.connectors.payload import as_text, identified, iso_utc, skip
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -459,6 +459,14 @@ def _comment(post_external_id: str, item: object) -> RemoteComment | None:
             post,
             post_external_id,
         )
+        return None
+    # WordPress refuses empty comments, and a guest may leave the name empty (author 0, "")
+    # yet is an author: only fields left out make the comment incomplete.
+    if payload.get("content") is None:
+        skip(payload, f"{what} ({external_id})", "without text", log=log)
+        return None
+    if payload.get("author") is None and payload.get("author_name") is None:
+        skip(payload, f"{what} ({external_id})", "without an author", log=log)
         return None
     author = _id(payload.get("author"))
     parent = _id(payload.get("parent"))

@@ -40,7 +40,7 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc
+from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc, skip
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -319,9 +319,18 @@ def _reply(
     post_id: str, item: object, users: Mapping[str, Mapping[str, Any]]
 ) -> RemoteComment | None:
     """One reply, tolerant of missing or mistyped fields; `raw` keeps it as received."""
-    if (found := identified(item, f"an X reply in {post_id}", log=log)) is None:
+    what = f"an X reply in {post_id}"
+    if (found := identified(item, what, log=log)) is None:
         return None
     payload, version_id = found
+    # Every post has its text (a photo alone comes as its t.co link) and its author's id, even
+    # when the author's profile is withheld (suspended): either missing is an incomplete item.
+    if payload.get("text") is None:
+        skip(payload, f"{what} ({version_id})", "without text", log=log)
+        return None
+    if as_id(payload.get("author_id")) is None:
+        skip(payload, f"{what} ({version_id})", "without an author", log=log)
+        return None
     history = [i for v in _list(payload.get("edit_history_tweet_ids")) if (i := as_id(v))]
     first_id = history[0] if history else version_id
     author_id = as_id(payload.get("author_id")) or ""

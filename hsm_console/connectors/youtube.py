@@ -9,10 +9,14 @@ page; `search.list` would cost 100 a page and lags behind new uploads).
 
 A video's comments are three `commentThreads` listings read one after another: published,
 then heldForReview, then likelySpam. The cursor names the listing and carries YouTube's own
-`pageToken` inside it ("heldForReview:<token>"). Each thread comes with its replies, each
-reply with its own status; when a thread has more replies than it embeds, the rest are read
-with `comments.list?parentId=`. Rejected comments cannot be listed at all, so "remove"
-(rejected) makes a comment vanish for good.
+`pageToken` inside it ("heldForReview:<token>"). Each thread comes with its replies; when a
+thread has more replies than it embeds, the rest are read with `comments.list?parentId=`.
+
+A listing is not a comment's state: YouTube lists a thread under heldForReview or likelySpam
+when its top-level comment *or any of its replies* has that status, so a published comment
+can arrive in the held listing. Every comment's state is its own `snippet.moderationStatus`
+(owner's view). The API does not list rejected comments, so a rejected comment stops being
+read back.
 """
 
 from __future__ import annotations
@@ -37,7 +41,15 @@ from hsm_console.connectors.base import (
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
-from hsm_console.connectors.payload import as_id, as_text, identified, iso_utc, utc_time
+from hsm_console.connectors.payload import (
+    as_id,
+    as_text,
+    identified,
+    iso_utc,
+    skip,
+    utc_time,
+    valid_unicode,
+)
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
@@ -61,10 +73,9 @@ _REASON = re.compile(r"\breason=(\S+)")
 # YouTube names no wait for its per-minute limits: a polite first wait.
 _DEFAULT_RATE_LIMIT_WAIT = 60.0
 
-_REJECTED = "a rejected comment cannot be restored or listed again"
 _GONE = (
-    "The comment no longer exists on YouTube: its author deleted it, or it was rejected "
-    f"({_REJECTED})."
+    "The comment no longer exists on YouTube, or YouTube no longer shows it: its author "
+    "deleted it, or it was rejected (YouTube's API does not list rejected comments)."
 )
 
 
@@ -193,16 +204,19 @@ class YouTubeConnector(HttpConnector):
     # --- state ------------------------------------------------------------------------
 
     def fetch_state(self, comment_external_id: str) -> PlatformState:
-        """Read one comment's status.
+        """Read one comment's own `moderationStatus`.
 
-        `comments.list?id=` finds live comments but never says their status. A comment it
-        does not find is REMOVED (deleted by its author, or rejected: YouTube hides rejected
-        comments from every read). For one it finds:
+        `comments.list?id=` finds live comments; Google's reference says it leaves
+        `moderationStatus` out (it is used when present). A comment it does not find is
+        REMOVED (deleted by its author, or rejected: the API does not list rejected comments).
+        For one it finds, the status is read where YouTube gives it:
         - a reply: `comments.list?parentId=` lists the thread's replies with their statuses;
-        - a top-level comment: the video's heldForReview and likelySpam listings are read
-          (up to `state_scan_pages` pages each): found there it is HIDDEN, absent from both
-          VISIBLE. If the listings are longer than that, or the answer lacks what is needed,
-          the state is UNKNOWN rather than a guess.
+        - a top-level comment: its thread in the video's heldForReview and likelySpam
+          listings (up to `state_scan_pages` pages each), whose `topLevelComment` carries
+          the comment's own status. A thread is listed there when any of its replies is
+          held too, so being listed says nothing by itself. In neither listing, the comment
+          is published: VISIBLE. If a listing is longer than that, or the answer lacks what
+          is needed, the state is UNKNOWN rather than a guess.
         """
         try:
             body = self._client.get(
@@ -213,65 +227,66 @@ class YouTubeConnector(HttpConnector):
             if exc.gone:
                 return PlatformState.REMOVED
             raise
-        item = next(
-            (
-                i
-                for i in _items(body)
-                if isinstance(i, dict) and as_id(i.get("id")) == comment_external_id
-            ),
-            None,
-        )
+        item = _with_id(_items(body), comment_external_id)
         if item is None:
             return PlatformState.REMOVED
         snippet = _dict(item.get("snippet"))
-        said = _STATES.get(str(snippet.get("moderationStatus")))
+        said = _own_state(item)
         if said is not None:
             return said
         parent_id = as_id(snippet.get("parentId"))
         if parent_id:
-            return self._reply_state(parent_id, comment_external_id)
+            reply = _with_id(self._replies(parent_id), comment_external_id)
+            # Live by id, yet not among its thread's replies (or no status): cannot tell.
+            return (_own_state(reply) if reply else None) or PlatformState.UNKNOWN
         video_id = as_id(snippet.get("videoId"))
         if video_id is None:
             log.warning("YouTube comment %s came without its video id", comment_external_id)
             return PlatformState.UNKNOWN
         for status in ("heldForReview", "likelySpam"):
-            found = self._in_listing(video_id, status, comment_external_id)
-            if found is None:
+            found, thread = self._in_listing(video_id, status, comment_external_id)
+            if not found:
                 return PlatformState.UNKNOWN
-            if found:
-                return PlatformState.HIDDEN
+            if thread is not None:
+                top = _dict(_dict(thread.get("snippet")).get("topLevelComment"))
+                own = _own_state(top)
+                if own is None:
+                    log.warning(
+                        "YouTube listed thread %s without its comment's status",
+                        comment_external_id,
+                    )
+                    return PlatformState.UNKNOWN
+                return own  # published itself yet listed for a held reply: VISIBLE
         return PlatformState.VISIBLE
 
-    def _reply_state(self, parent_id: str, comment_id: str) -> PlatformState:
-        for reply in self._replies(parent_id):
-            if isinstance(reply, dict) and as_id(reply.get("id")) == comment_id:
-                status = _dict(reply.get("snippet")).get("moderationStatus")
-                return _STATES.get(str(status), PlatformState.UNKNOWN)
-        return PlatformState.UNKNOWN  # live by id, yet not among its thread's replies
-
-    def _in_listing(self, video_id: str, status: str, comment_id: str) -> bool | None:
-        """Whether a thread is in one listing; None if the listing is longer than we read."""
+    def _in_listing(
+        self, video_id: str, status: str, thread_id: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """(read to the end, the thread if listed): (False, None) when the listing is longer
+        than `state_scan_pages` pages."""
         token: str | None = None
         for _ in range(self._scan_pages):
             params: dict[str, str | int] = {
-                "part": "id",
+                "part": "snippet",
                 "videoId": video_id,
                 "moderationStatus": status,
+                "textFormat": "plainText",
                 "maxResults": self._page_size,
             }
             if token:
                 params["pageToken"] = token
             body = self._client.get("youtube/v3/commentThreads", params)
-            if any(isinstance(i, dict) and i.get("id") == comment_id for i in _items(body)):
-                return True
+            thread = _with_id(_items(body), thread_id)
+            if thread is not None:
+                return True, thread
             next_token = body.get("nextPageToken")
             if not isinstance(next_token, str) or not next_token:
-                return False
+                return True, None
             token = next_token
         log.info(
             "The %s listing of video %s is longer than %d pages", status, video_id, self._scan_pages
         )
-        return None
+        return False, None
 
     # --- actions ----------------------------------------------------------------------
 
@@ -295,9 +310,11 @@ class YouTubeConnector(HttpConnector):
                 raise PlatformError(_GONE, details=exc.details, gone=True) from exc
             reason = _reason(exc)
             if reason == "operationNotSupported":
+                # Google documents only that published cannot be set on a rejected comment.
                 what = "publish" if status == "published" else "hold"
                 raise NotPossible(
-                    f"YouTube will not {what} this comment: it was rejected, and {_REJECTED}.",
+                    f"YouTube will not {what} this comment: it was rejected, and YouTube's "
+                    "API does not publish a rejected comment again.",
                     details=exc.details,
                 ) from exc
             if reason == "processingFailure" and self._is_gone(comment_id):
@@ -449,7 +466,12 @@ def _video(item: object) -> RemotePost | None:
         _dict(snippet.get("resourceId")).get("videoId")
     )
     if video_id is None:
-        log.warning("Skipped a YouTube playlist item without a video id: %.200r", item)
+        skip(item, "a YouTube playlist item", "without a video id", log=log)
+        return None
+    if not valid_unicode(item):
+        skip(
+            item, f"a YouTube video ({video_id:.80})", "with text that is not valid UTF-8", log=log
+        )
         return None
     title, description = as_text(snippet.get("title")), as_text(snippet.get("description"))
     published = details.get("videoPublishedAt") or snippet.get("publishedAt")
@@ -468,16 +490,29 @@ def _comment(
     """One comment, tolerant of missing or mistyped fields; `raw` keeps it as received."""
     if item is None:
         return None
-    if (found := identified(item, f"a YouTube comment on {video_id}", log=log)) is None:
+    what = f"a YouTube comment on {video_id}"
+    if (found := identified(item, what, log=log)) is None:
         return None
     payload, external_id = found
     snippet = _dict(payload.get("snippet"))
-    status = snippet.get("moderationStatus")
-    # A comment without a status is in the listing it came from.
-    state = _STATES.get(status if isinstance(status, str) else "", _STATES[listing])
+    # YouTube comments are text only and always name their author: an empty or mistyped
+    # text is kept as sent, but a missing one (or a missing author) is an incomplete item.
+    if snippet.get("textOriginal") is None and snippet.get("textDisplay") is None:
+        skip(payload, f"{what} ({external_id})", "without text", log=log)
+        return None
+    author = _dict(snippet.get("authorChannelId"))
+    if as_id(author.get("value")) is None and not as_text(snippet.get("authorDisplayName")):
+        skip(payload, f"{what} ({external_id})", "without an author", log=log)
+        return None
+    state = _own_state(payload)
+    if state is None:
+        # Only the published listing says something of a comment without a status: it
+        # lists a thread for its top-level comment being published. A held listing also
+        # lists threads for a held reply, and says nothing of a reply's own status.
+        top_published = listing == "published" and parent_id is None
+        state = PlatformState.VISIBLE if top_published else PlatformState.UNKNOWN
     created = _time(snippet.get("publishedAt"), external_id)
     updated = iso_utc(snippet.get("updatedAt"))
-    author = _dict(snippet.get("authorChannelId"))
     return RemoteComment(
         external_id=external_id,
         post_external_id=video_id,
@@ -496,6 +531,17 @@ def _comment(
         raw=payload,
         updated_at=updated if updated is not None and updated > created else None,
     )
+
+
+def _own_state(item: object) -> PlatformState | None:
+    """A comment resource's own `snippet.moderationStatus` as a state; None if it has none."""
+    status = _dict(_dict(item).get("snippet")).get("moderationStatus")
+    return _STATES.get(status) if isinstance(status, str) else None
+
+
+def _with_id(items: list[Any], wanted: str) -> dict[str, Any] | None:
+    """The item of `items` whose id is `wanted`."""
+    return next((i for i in items if isinstance(i, dict) and as_id(i.get("id")) == wanted), None)
 
 
 def _changed_since(comment: RemoteComment, since: datetime) -> bool:

@@ -66,7 +66,12 @@ CAPABILITIES: dict[Platform, Capabilities] = {
     Platform.YOUTUBE: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
         hide_means="held for review: hidden from the public until published again",
-        remove_means="rejected: hidden for good, cannot be restored or listed again",
+        # Only what Google's reference says: setModerationStatus cannot publish a rejected
+        # comment, rejecting hides its replies too, and the API does not list rejected ones.
+        remove_means=(
+            "rejected: hidden from the public, with its replies; YouTube's API cannot publish "
+            "a rejected comment again and no longer lists it"
+        ),
         removed_readable=False,
         rate_limits=(
             "10,000 quota units a day for the City's Google Cloud project, reset at midnight "
@@ -137,7 +142,11 @@ CAPABILITIES: dict[Platform, Capabilities] = {
     ),
     Platform.DISCOURSE: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
-        hide_means="hidden by a staff flag: collapsed for readers until unhidden",
+        hide_means=(
+            "Hidden by a staff flag: collapsed for readers until unhidden. Discourse also "
+            "sends the author a system message saying the post was hidden, and unlists a "
+            "topic once all its posts are hidden."
+        ),
         remove_means="deleted (soft): staff can still see and recover it",
         removed_readable=True,
         rate_limits=(

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
 from hsm_console.display import local_time
@@ -62,6 +63,20 @@ class SiteResult:
     error: str = ""
     cancelled: bool = False
     skipped_until: datetime | None = None
+    # Items the platform sent that could not be kept (no id, text or author; not UTF-8):
+    # how many, and the latest in plain words. Never stored as comments.
+    unreadable: int = 0
+    unreadable_latest: str = ""
+
+    def unreadable_note(self, platform: str) -> str:
+        """The site's record of unreadable items, in words a supervisor can read ("" if none)."""
+        if not self.unreadable:
+            return ""
+        return (
+            f"{self.unreadable} item(s) from {platform} could not be read and were not "
+            f"stored; the latest: {self.unreadable_latest}. The program's log has the "
+            "details for IT."
+        )
 
 
 @dataclass(frozen=True)
@@ -192,7 +207,9 @@ class SyncService:
                 site, capabilities_of(site.platform), connector, result, report, cancelled, resume
             )
             self._pull(run, high_water)
-            self._finish(site, run.newest or high_water, "", {})
+            # A clean sync clears the last error; one that lost items says so instead.
+            note = result.unreadable_note(Platform(site.platform).label)
+            self._finish(site, run.newest or high_water, note, {})
             result.reconciled = len(self.moderation.reconcile([site.id]))
             report("done")
         except SyncCancelled:
@@ -218,7 +235,8 @@ class SyncService:
         with self.db.transaction() as session:
             state = _state(session, site.id)
             state.last_sync_at = utcnow()
-            state.last_error = exc.message
+            note = result.unreadable_note(Platform(site.platform).label)
+            state.last_error = f"{exc.message} {note}".strip()
         report(f"failed: {exc.message}")
 
     def _pull(self, run: _Run, high_water: datetime | None) -> None:
@@ -276,7 +294,12 @@ class SyncService:
         if run.caps.daily_quota is not None:
             with self.db.session() as session:
                 limits.require_quota(session, run.site, run.caps, run.caps.read_cost)
-        answer = call()
+        with skips_collected() as skipped:
+            answer = call()
+        for item in skipped:
+            run.result.unreadable += 1
+            run.result.unreadable_latest = str(item)
+            run.report(f"could not read {item}")
         if run.caps.read_cost:
             with self.db.transaction() as session:
                 limits.spend(session, run.site.platform, run.caps, run.caps.read_cost)

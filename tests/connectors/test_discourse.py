@@ -14,6 +14,7 @@ import requests
 
 from hsm_console.connectors.base import RemoteComment, RemotePost, SiteConfig
 from hsm_console.connectors.discourse import DiscourseConnector, discourse_error
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
@@ -197,7 +198,7 @@ def test_ids_cannot_change_the_path(sandbox_server: SandboxServer, make: Make) -
 # --- payloads -------------------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_posts_are_listed_with_raw_kept(
     make: Make, forum: DiscourseSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -225,18 +226,17 @@ def test_malformed_posts_are_listed_with_raw_kept(
     no_number = forum.add_comment(topic, "where am I?", omit=["post_number"])
     forum.add_comment(topic, "no id", extra={"id": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = listed(make(DiscourseConnector), topic)
 
-    assert "without an id" in caplog.text
-    assert len(got) == len(forum.posts(topic)) - 1  # all but the one without an id
-    assert (got[no_author].author_id, got[no_author].author_name) == ("", "(unknown)")
-    assert got[no_author].text == "who wrote this?"
-    assert got[no_author].created_at.tzinfo is UTC
-    assert "username" not in got[no_author].raw
+    # No id, no author, no text at all: skipped and said, never kept as placeholders.
+    assert len(got) == len(forum.posts(topic)) - 3
+    assert no_author not in got
+    assert no_text not in got
+    assert sorted(s.why for s in skipped) == ["without an author", "without an id", "without text"]
+    assert f"a Discourse post in topic {topic} ({no_text}) came without text" in map(str, skipped)
     # Without raw, the cooked HTML read as text gives the author's words back.
     assert got[no_raw].text == "<b>bold</b> & <script>x()</script>\nline"
-    assert got[no_text].text == ""
     assert (got[odd].text, got[odd].author_name) == ("12345", "sandbox_tester")
     assert got[odd].author_id == "sandbox_tester"
     assert (got[odd].parent_external_id, got[odd].state, got[odd].updated_at) == (
@@ -260,11 +260,16 @@ def test_attachments_are_absolute_urls(
     assert url.startswith(f"{sandbox_server.url}/discourse/uploads/default/original/")
 
 
+@pytest.mark.expected_log("not valid UTF-8")
 def test_invalid_utf8_in_one_post_spares_the_rest(make: Make, forum: DiscourseSandbox) -> None:
     topic = biggest_topic(forum)
     broken = forum.add_comment(topic, "", raw_bytes=b"caf\xe9 \xff\xfe ok")
-    got = listed(make(DiscourseConnector), topic)
-    assert got[broken].text == "caf\ufffd \ufffd\ufffd ok"
+    with skips_collected() as skipped:
+        got = listed(make(DiscourseConnector), topic)
+    assert broken not in got  # never kept with repaired text
+    assert [str(s) for s in skipped] == [
+        f"a Discourse post in topic {topic} ({broken}) came with text that is not valid UTF-8"
+    ]
     for want in forum.posts(topic):
         if want.id != broken:
             assert got[want.id].text == want.raw
@@ -464,7 +469,11 @@ def test_failure_mid_topic_list_then_resume(
 def test_capabilities_describe_discourse() -> None:
     caps = DiscourseConnector.capabilities
     assert caps.actions == frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE})
-    assert caps.hide_means == "hidden by a staff flag: collapsed for readers until unhidden"
+    assert caps.hide_means.startswith("Hidden by a staff flag: collapsed for readers")
+    # What else a staff flag does, by Discourse's own behaviour: the author hears of it, and
+    # a topic with every post hidden is unlisted.
+    assert "sends the author a system message" in caps.hide_means
+    assert "unlists a topic once all its posts are hidden" in caps.hide_means
     assert caps.remove_means == "deleted (soft): staff can still see and recover it"
     assert caps.removed_readable
     assert "60 admin API requests per minute" in caps.rate_limits

@@ -13,6 +13,7 @@ import requests
 from hsm_console.connectors.base import RemoteComment, SiteConfig
 from hsm_console.connectors.facebook import FacebookConnector
 from hsm_console.connectors.http import USER_AGENT, retry_after_seconds, wait_text
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
@@ -241,6 +242,15 @@ def test_permission_error_names_the_permission(sandbox_server: SandboxServer, ma
     sandbox_server.faults.add("permission", method="POST")
     with pytest.raises(PlatformError, match="pages_manage_engagement") as caught:
         make(FacebookConnector).hide(seed.SEEDED_COMMENTS[0].id)
+    # Every permission the calls need, for the moderator and in the details for IT, so an
+    # administrator grants them all at once.
+    for permission in (
+        "pages_read_engagement",
+        "pages_read_user_content",
+        "pages_manage_engagement",
+    ):
+        assert permission in caught.value.message
+        assert permission in caught.value.details
     assert not caught.value.retryable
     assert not sandbox_server.state.facebook.is_hidden(seed.SEEDED_COMMENTS[0].id)
 
@@ -248,7 +258,7 @@ def test_permission_error_names_the_permission(sandbox_server: SandboxServer, ma
 # --- malformed payloads ---------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     sandbox_server: SandboxServer, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -257,13 +267,20 @@ def test_malformed_comments_are_listed_with_raw_kept(
     last = seed.DEMO.comments_on(post_id)[-1].created_time + timedelta(minutes=1)
     no_author = facebook.add_comment(post_id, "who wrote this?", omit=["from"], created_time=last)
     no_text = facebook.add_comment(post_id, "", omit=["message"], created_time=last)
+    photo = facebook.add_comment(
+        post_id,
+        "",
+        omit=["message"],
+        created_time=last,
+        extra={"attachment": {"type": "photo", "url": "https://example.invalid/p.jpg"}},
+    )
     odd = facebook.add_comment(
         post_id,
         "x",
         created_time=last,
         extra={
             "message": 12345,
-            "from": "not an object",
+            "from": {"id": 42},
             "created_time": 1767225600,
             "is_hidden": "true",
             "parent": ["not", "an", "object"],
@@ -277,17 +294,21 @@ def test_malformed_comments_are_listed_with_raw_kept(
     )
     facebook.add_comment(post_id, "no id", created_time=last, extra={"id": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(FacebookConnector, page_size=5), post_id))
 
-    assert len(got) == len(seed.DEMO.comments_on(post_id)) + 4  # all but the one without id
-    assert "without an id" in caplog.text
-    assert (got[no_author].author_name, got[no_author].author_id) == ("(unknown)", "")
-    assert got[no_author].text == "who wrote this?"
-    assert "from" not in got[no_author].raw
-    assert got[no_text].text == ""
-    assert "message" not in got[no_text].raw
-    assert (got[odd].text, got[odd].author_name) == ("12345", "(unknown)")
+    # Without id, author, or both text and attachment: skipped and said, never placeholders.
+    assert len(got) == len(seed.DEMO.comments_on(post_id)) + 3
+    assert no_author not in got
+    assert no_text not in got
+    assert sorted(s.why.split(" (")[0] for s in skipped) == [
+        "without an author",
+        "without an id",
+        "without text or an attachment",
+    ]
+    # A photo alone is a real comment: kept, with its empty text and its picture.
+    assert (got[photo].text, got[photo].attachments) == ("", ("https://example.invalid/p.jpg",))
+    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "(unknown)", "42")
     assert got[odd].created_at.isoformat() == "2026-01-01T00:00:00+00:00"
     assert got[odd].state is PlatformState.HIDDEN
     assert (got[odd].parent_external_id, got[odd].attachments, got[odd].permalink) == (None, (), "")

@@ -9,7 +9,9 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
-from hsm_console.connectors.instagram import InstagramConnector
+from hsm_console.connectors.instagram import InstagramConnector, instagram_error
+from hsm_console.connectors.meta_graph import INSTAGRAM_LOGIN_PERMISSIONS, INSTAGRAM_PERMISSIONS
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.errors import ConfigurationError, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer, seed
@@ -290,15 +292,40 @@ def test_missing_permission_names_the_permission(
     sandbox_server.faults.add("permission", method="POST")
     with pytest.raises(PlatformError, match="instagram_manage_comments") as caught:
         make(InstagramConnector).hide(ig.seeded[0].id)
+    needed = INSTAGRAM_PERMISSIONS
+    assert needed == (
+        "pages_read_engagement",
+        "pages_read_user_content",
+        "pages_manage_engagement",
+        "instagram_basic",
+        "instagram_manage_comments",
+    )
+    for permission in needed:  # for the moderator, and in the details for IT
+        assert permission in caught.value.message
+        assert permission in caught.value.details
     assert "Facebook" not in str(caught.value)
     assert not caught.value.retryable
     assert not ig.is_hidden(ig.seeded[0].id)
 
 
+def test_instagram_login_refusal_names_its_own_permissions() -> None:
+    refusal = requests.Response()
+    refusal.status_code = 403
+    refusal.url = "https://graph.instagram.com/v25.0/17841400000000001/comments"
+    refusal._content = (
+        b'{"error": {"message": "(#10) denied", "type": "OAuthException", "code": 10}}'
+    )
+    error = instagram_error(refusal)
+    for permission in INSTAGRAM_LOGIN_PERMISSIONS:
+        assert permission in error.message
+        assert permission in error.details
+    assert "pages_" not in error.message  # Instagram Login has no Page
+
+
 # --- malformed payloads ---------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     ig: InstagramSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -314,7 +341,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
         timestamp=last,
         extra={
             "text": 12345,
-            "from": "not an object",
+            "from": {"id": 17841400000000042},
             "username": None,
             "timestamp": 1767225600,
             "hidden": "true",
@@ -330,24 +357,33 @@ def test_malformed_comments_are_listed_with_raw_kept(
         media.id,
         "replies of the wrong shape",
         timestamp=last,
-        extra={"replies": {"data": [None, "x", {"id": "17990000000000001", "text": "ok"}]}},
+        extra={
+            "replies": {
+                "data": [
+                    None,
+                    "x",
+                    {"id": "17990000000000001", "text": "ok", "username": "resident_c"},
+                ]
+            }
+        },
     )
     ig.add_comment(media.id, "no id", timestamp=last, extra={"id": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(InstagramConnector, page_size=5), media.id))
 
-    # Every comment but the one without an id, plus the one readable nested reply.
-    assert set(got) == {c.id for c in ig.comments_on(media.id) if c.text != "no id"} | {
-        "17990000000000001"
-    }
-    assert "without an id" in caplog.text
-    assert (got[no_author].author_name, got[no_author].author_id) == ("(unknown)", "")
-    assert got[no_author].text == "who wrote this?"
-    assert "from" not in got[no_author].raw
-    assert got[no_text].text == ""
-    assert "text" not in got[no_text].raw
-    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "(unknown)", "")
+    # Every comment but those without an id, author or text, plus the one readable nested
+    # reply (the nested ones without an id or author are skipped too).
+    skipped_ids = {no_author, no_text}
+    assert set(got) == {
+        c.id for c in ig.comments_on(media.id) if c.text != "no id" and c.id not in skipped_ids
+    } | {"17990000000000001"}
+    assert {"without an id", "without an author", "without text"} <= {s.why for s in skipped}
+    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == (
+        "12345",
+        "(unknown)",
+        "17841400000000042",
+    )
     assert got[odd].created_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert got[odd].state is PlatformState.HIDDEN
     assert got[odd].parent_external_id is None
@@ -358,15 +394,17 @@ def test_malformed_comments_are_listed_with_raw_kept(
     assert got["17990000000000001"].parent_external_id == odd_replies
 
 
-def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(
+@pytest.mark.expected_log("not valid UTF-8")
+def test_invalid_utf8_in_a_comment_is_skipped_and_spares_the_rest(
     ig: InstagramSandbox, make: Make
 ) -> None:
     media = first_media(ig)
     broken = ig.add_comment(media.id, "", text_bytes=b"caf\xe9 \xff\xfe ok \xc3")
-    got = by_id(all_comments(make(InstagramConnector, page_size=5), media.id))
-    assert len(got) == len(ig.comments_on(media.id))
-    assert got[broken].text == "caf\ufffd \ufffd\ufffd ok \ufffd"
-    assert got[broken].raw["text"] == got[broken].text
+    with skips_collected() as skipped:
+        got = by_id(all_comments(make(InstagramConnector, page_size=5), media.id))
+    assert len(got) == len(ig.comments_on(media.id)) - 1
+    assert broken not in got  # never kept with repaired text
+    assert [s.why for s in skipped] == ["with text that is not valid UTF-8"]
     others = [c for c in ig.seeded if c.media_id == media.id]
     assert all(got[c.id].text == c.text for c in others)
 

@@ -18,6 +18,7 @@ from hsm_console.connectors.linkedin import (
     LinkedInConnector,
     LinkedInRefused,
 )
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
@@ -251,7 +252,7 @@ def test_an_id_that_is_not_a_comment_urn_is_refused_without_a_call(
 # --- payloads -------------------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     make: Make, linkedin: LinkedInSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -264,7 +265,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
         extra={
             "message": 12345,
             "actor": ["not", "a", "string"],
-            "created": {"time": "the day before yesterday"},
+            "created": {"time": "the day before yesterday", "actor": "urn:li:person:42"},
             "lastModified": "never",
             "commentsSummary": "lots",
             "content": {"url": "https://media.licdn.example/image.jpg"},
@@ -275,18 +276,20 @@ def test_malformed_comments_are_listed_with_raw_kept(
     no_urn = linkedin.add_comment(post_urn, "built from the id", omit=["commentUrn"])
     linkedin.add_comment(post_urn, "no id at all", extra={"id": None, "commentUrn": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(LinkedInConnector, page_size=3), post_urn))
 
-    assert "without an id" in caplog.text
-    assert len(got) == len(linkedin.comments(post_urn)) - 1  # all but the one without an id
-    assert (got[no_author].author_id, got[no_author].author_name) == ("", "(unknown)")
-    assert got[no_author].text == "who wrote this?"
-    assert got[no_author].created_at.tzinfo is UTC
-    assert "actor" not in got[no_author].raw
-    assert got[no_text].text == ""
-    assert "message" not in got[no_text].raw
-    assert (got[odd].text, got[odd].author_name) == ("12345", "(unknown)")
+    # Without an id, an author, or both text and attachment: skipped, never placeholders.
+    assert len(got) == len(linkedin.comments(post_urn)) - 3
+    assert {no_author, no_text}.isdisjoint(got)
+    assert sorted(s.why for s in skipped) == [
+        "without an author",
+        "without an id",
+        "without text or an attachment",
+    ]
+    # An image alone (`content`, here with a mistyped message) is a real comment.
+    assert (got[odd].text, got[odd].author_name) == ("12345", "urn:li:person:42")
+    assert got[odd].created_at.tzinfo is UTC
     assert got[odd].updated_at is None
     assert got[odd].attachments == ("https://media.licdn.example/image.jpg",)
     assert got[odd].raw["surprise"] == {"nested": [1, 2, None]}
@@ -298,12 +301,15 @@ def test_malformed_comments_are_listed_with_raw_kept(
     assert make(LinkedInConnector).fetch_state(built) is PlatformState.VISIBLE
 
 
+@pytest.mark.expected_log("not valid UTF-8")
 def test_invalid_utf8_in_one_comment_spares_the_rest(make: Make, linkedin: LinkedInSandbox) -> None:
     post_urn = busiest_post(linkedin)
     broken = linkedin.add_comment(post_urn, "", text_bytes=b"caf\xe9 \xff\xfe ok")
-    got = all_comments(make(LinkedInConnector, page_size=50), post_urn)
+    with skips_collected() as skipped:
+        got = all_comments(make(LinkedInConnector, page_size=50), post_urn)
     texts = {c.external_id: c.text for c in got}
-    assert texts[broken] == "caf\ufffd \ufffd\ufffd ok"
+    assert broken not in texts  # never kept with repaired text
+    assert [s.why for s in skipped] == ["with text that is not valid UTF-8"]
     for want in linkedin.comments(post_urn):
         if want.urn != broken:
             assert texts[want.urn] == want.text  # emoji and RTL marks still exact

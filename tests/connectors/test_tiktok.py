@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.connectors.tiktok import TikTokConnector, split_comment_id
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
@@ -388,7 +389,7 @@ def test_odd_envelopes_are_clear_errors(
 # --- malformed payloads ---------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     tt: TikTokSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -408,7 +409,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
         extra={
             "text": 12345,
             "username": None,
-            "user_id": ["not", "an", "id"],
+            "user_id": 42,
             "unique_identifier": {"x": 1},
             "create_time": 1767225600,
             "status": 7,
@@ -423,24 +424,20 @@ def test_malformed_comments_are_listed_with_raw_kept(
     )
     tt.add_comment(video.item_id, "no id", create_time=last, extra={"comment_id": None})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
 
-    expected = {key(c) for c in tt.comments_on(video.item_id) if c.text != "no id"}
+    # Without an id, an author or text: skipped and said, never kept as placeholders.
+    left_out = {"no id", "who wrote this?", ""}
+    expected = {key(c) for c in tt.comments_on(video.item_id) if c.text not in left_out}
     assert set(got) == expected
-    assert "without an id" in caplog.text
-    no_author_key, no_text_key, odd_key = (
-        f"{video.item_id}:{i}" for i in (no_author, no_text, odd)
-    )
-    assert (got[no_author_key].author_name, got[no_author_key].author_id) == ("(unknown)", "")
-    assert got[no_author_key].text == "who wrote this?"
-    assert "username" not in got[no_author_key].raw
-    assert got[no_text_key].text == ""
-    assert "text" not in got[no_text_key].raw
+    assert sorted(s.why for s in skipped) == ["without an author", "without an id", "without text"]
+    assert {f"{video.item_id}:{i}" for i in (no_author, no_text)}.isdisjoint(got)
+    odd_key = f"{video.item_id}:{odd}"
     assert (got[odd_key].text, got[odd_key].author_name, got[odd_key].author_id) == (
         "12345",
         "(unknown)",
-        "",
+        "42",
     )
     assert got[odd_key].created_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert got[odd_key].state is PlatformState.UNKNOWN
@@ -452,12 +449,17 @@ def test_malformed_comments_are_listed_with_raw_kept(
     assert bad.raw["create_time"] == "the day before"
 
 
-def test_invalid_utf8_in_a_comment_does_not_stop_the_listing(tt: TikTokSandbox, make: Make) -> None:
+@pytest.mark.expected_log("not valid UTF-8")
+def test_invalid_utf8_in_a_comment_is_skipped_and_spares_the_rest(
+    tt: TikTokSandbox, make: Make
+) -> None:
     video = first_video(tt)
     broken = tt.add_comment(video.item_id, "", text_bytes=b"caf\xe9 \xff\xfe ok \xc3")
-    got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
-    assert len(got) == len(tt.comments_on(video.item_id))
-    assert got[f"{video.item_id}:{broken}"].text == "caf\ufffd \ufffd\ufffd ok \ufffd"
+    with skips_collected() as skipped:
+        got = by_id(all_comments(make(TikTokConnector, page_size=5), video.item_id))
+    assert len(got) == len(tt.comments_on(video.item_id)) - 1
+    assert f"{video.item_id}:{broken}" not in got  # never kept with repaired text
+    assert [s.why for s in skipped] == ["with text that is not valid UTF-8"]
     others = [c for c in tt.seeded if c.video_id == video.item_id]
     assert all(got[key(c)].text == c.text for c in others)
 

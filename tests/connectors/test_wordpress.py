@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.connectors.wordpress import WordPressConnector
 from hsm_console.errors import ConfigurationError, NotFound, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
@@ -253,13 +254,14 @@ def test_hostile_and_megabyte_text_comes_back_exactly(blog: WordPressSandbox, ma
 # --- malformed payloads ---------------------------------------------------------------
 
 
-@pytest.mark.expected_log("has no readable", "unknown status", "without an id")
+@pytest.mark.expected_log("has no readable", "unknown status", "Skipped")
 def test_odd_comments_are_listed_with_raw_kept(
     blog: WordPressSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     post = int(MASTER_PLAN)
     no_author = blog.add_comment(post, "who wrote this?", omit=["author_name"])
     no_text = blog.add_comment(post, "x", omit=["content"])
+    nobody = blog.add_comment(post, "x", omit=["author", "author_name"])
     odd = blog.add_comment(
         post,
         "x",
@@ -278,13 +280,16 @@ def test_odd_comments_are_listed_with_raw_kept(
     blog.add_comment(post, "no id", extra={"id": None})
     blog.add_comment(post, "bool id", extra={"id": True})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         listed = by_id(all_comments(make(WordPressConnector, page_size=7), MASTER_PLAN))
 
     assert "without an id" in caplog.text
+    # A guest without a name is still an author; no content or no author field at all is
+    # an incomplete item: skipped and said, never a placeholder.
     assert listed[str(no_author)].author_name == "(unknown)"
     assert listed[str(no_author)].text == "who wrote this?"
-    assert listed[str(no_text)].text == ""
+    assert {str(no_text), str(nobody)}.isdisjoint(listed)
+    assert {s.why for s in skipped} == {"without an id", "without text", "without an author"}
     comment = listed[str(odd)]
     assert (comment.text, comment.author_name, comment.author_id) == (
         "<p>only rendered</p>",
@@ -353,7 +358,14 @@ def test_paging_without_wordpress_headers_reads_on_while_pages_are_full(
     sandbox_server: SandboxServer, make: Make
 ) -> None:
     # A proxy that drops X-WP-TotalPages and Link: only a full page may have more.
-    full = json.dumps([{"id": 9001, "post": 1841, "status": "approved"}] * 2)
+    one = {
+        "id": 9001,
+        "post": 1841,
+        "status": "approved",
+        "content": {"rendered": "x"},
+        "author": 0,
+    }
+    full = json.dumps([one] * 2)
     sandbox_server.faults.add("malformed", path="page=1&", body=full)
     page = make(WordPressConnector, page_size=2).list_comments(MASTER_PLAN)
     assert page.next_cursor == "2"

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.connectors.x import XConnector
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
@@ -319,7 +320,7 @@ def test_missing_access_is_explained(
     assert not x.is_hidden(resident_reply(x).id)
 
 
-@pytest.mark.expected_log("left parts out", "without an id")
+@pytest.mark.expected_log("left parts out", "Skipped")
 def test_malformed_replies_are_listed_with_raw_kept(
     x: XSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -343,27 +344,28 @@ def test_malformed_replies_are_listed_with_raw_kept(
     x.add_comment(post, "no id", extra={"id": None})
     invalid_utf8 = x.add_comment(post, "x", raw_text=b"caf\xe9 \xff\xfe ok")
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(XConnector, page_size=10), post))
 
-    assert len(got) == len(live_ids(x, post)) - 1  # all but the one without an id
-    assert "without an id" in caplog.text
+    # Without an id, an author or text, or not UTF-8: skipped and said, never placeholders.
+    assert len(got) == len(live_ids(x, post)) - 4
+    assert sorted(s.why for s in skipped) == [
+        "with text that is not valid UTF-8",
+        "without an author",
+        "without an id",
+        "without text",
+    ]
+    assert {no_author, no_text}.isdisjoint(got)
     assert "Could not find user" in caplog.text  # the partial error is logged, not fatal
     assert got[suspended].author_name == "(unknown)"
     assert got[suspended].author_id  # the id is known, only the profile is missing
     assert got[suspended].permalink == f"https://x.com/i/web/status/{suspended}"
-    assert (got[no_author].author_id, got[no_author].author_name) == ("", "(unknown)")
-    assert got[no_author].text == "who wrote this?"
-    assert "author_id" not in got[no_author].raw
-    assert got[no_text].text == ""
-    assert "text" not in got[no_text].raw
     assert got[odd].text == "12345"
     assert got[odd].parent_external_id is None
     assert got[odd].created_at.tzinfo is UTC  # from the id's snowflake
     assert abs(got[odd].created_at - x.replies(post)[-1].created_at) < timedelta(days=1)
     assert got[odd].raw["surprise"] == {"nested": [1, 2, None]}
-    assert got[invalid_utf8].text.startswith("caf\ufffd")
-    assert got[invalid_utf8].text.endswith(" ok")
+    assert invalid_utf8 not in got  # never kept with repaired text
 
 
 def test_unreadable_answer_is_a_retryable_error(sandbox_server: SandboxServer, make: Make) -> None:

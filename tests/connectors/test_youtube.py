@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from hsm_console.connectors.base import RemoteComment, SiteConfig
+from hsm_console.connectors.payload import skips_collected
 from hsm_console.connectors.youtube import YouTubeConnector, seconds_until_quota_reset
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.domain import Action, PlatformState
@@ -246,6 +248,71 @@ def test_hide_unhide_round_trip_with_fetch_state(
     assert all("banAuthor" not in r.query_string for r in moderated)
 
 
+def _thread_ids(sandbox_server: SandboxServer, video: str, status: str) -> set[str]:
+    """The thread ids of one listing, read the way a client reads YouTube."""
+    answer = requests.get(
+        f"{sandbox_server.url}{API}/commentThreads",
+        params={"part": "id", "videoId": video, "moderationStatus": status, "maxResults": 100},
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return {item["id"] for item in answer.json()["items"]}
+
+
+def question_with_held_answer(youtube: YouTubeSandbox, status: str) -> tuple[str, str, str]:
+    """(video, a published top-level comment, its reply with `status`)."""
+    video = first_video(youtube)
+    top = youtube.add_comment(video, "a published question")
+    return video, top, youtube.add_comment(video, "a held answer", parent_id=top, status=status)
+
+
+@pytest.mark.parametrize("status", ["heldForReview", "likelySpam"])
+def test_sandbox_lists_a_thread_under_a_status_its_reply_has(
+    sandbox_server: SandboxServer, youtube: YouTubeSandbox, status: str
+) -> None:
+    # As Google documents: a thread is in the heldForReview (likelySpam) listing when its
+    # top-level comment or any of its replies is; in the published one for its top comment.
+    video, top, _ = question_with_held_answer(youtube, status)
+    assert top in _thread_ids(sandbox_server, video, status)
+    assert top in _thread_ids(sandbox_server, video, "published")
+    held_top = youtube.add_comment(video, "held itself", status=status)
+    assert held_top not in _thread_ids(sandbox_server, video, "published")
+
+
+@pytest.mark.parametrize("status", ["heldForReview", "likelySpam"])
+def test_a_comment_is_not_held_because_its_thread_is_listed_as_held(
+    youtube: YouTubeSandbox, make: Make, status: str
+) -> None:
+    # The old way read a top-level comment's state from the listing its thread is in, and
+    # called this published question hidden because of its held answer.
+    video, top, reply = question_with_held_answer(youtube, status)
+    connector = make(YouTubeConnector, page_size=3)
+    assert connector.fetch_state(top) is PlatformState.VISIBLE
+    assert connector.fetch_state(reply) is PlatformState.HIDDEN
+    # Listed twice (published listing, held listing), each time with its own state.
+    pages = all_comments(connector, video)
+    assert {c.state for c in pages if c.external_id == top} == {PlatformState.VISIBLE}
+    assert {c.state for c in pages if c.external_id == reply} == {PlatformState.HIDDEN}
+    assert sum(c.external_id == top for c in pages) == 2
+
+
+def test_a_comment_without_its_status_is_not_given_its_listing_s(
+    youtube: YouTubeSandbox, make: Make
+) -> None:
+    # Only the published listing says anything of a top-level comment it carries; a held
+    # listing may carry it for a reply, so without its own status the state is UNKNOWN.
+    video = first_video(youtube)
+    top = youtube.add_comment(video, "no status sent", omit=["moderationStatus"])
+    youtube.add_comment(video, "held", parent_id=top, status="heldForReview")
+    connector = make(YouTubeConnector)
+    states = {}
+    for listing in ("published", "heldForReview"):
+        page = connector.list_comments(video, f"{listing}:")
+        states[listing] = next(c.state for c in page.items if c.external_id == top)
+    assert states == {"published": PlatformState.VISIBLE, "heldForReview": PlatformState.UNKNOWN}
+
+
 def test_likely_spam_is_hidden_and_can_be_published(youtube: YouTubeSandbox, make: Make) -> None:
     spam = top_level(youtube, "likelySpam")
     connector = make(YouTubeConnector)
@@ -273,7 +340,7 @@ def test_remove_rejects_for_good(
     assert youtube.banned_authors() == set()
     assert connector.fetch_state(comment.id) is PlatformState.REMOVED
 
-    with pytest.raises(NotPossible, match="a rejected comment cannot be restored or listed"):
+    with pytest.raises(NotPossible, match="does not publish a rejected comment again"):
         connector.unhide(comment.id)
     with pytest.raises(NotPossible, match="rejected"):
         connector.hide(comment.id)
@@ -399,7 +466,7 @@ def test_missing_permission_is_explained(
     assert youtube.moderation_status(comment.id) == "published"
 
 
-@pytest.mark.expected_log("has no readable", "without an id")
+@pytest.mark.expected_log("has no readable", "Skipped")
 def test_malformed_comments_are_listed_with_raw_kept(
     youtube: YouTubeSandbox, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -416,7 +483,7 @@ def test_malformed_comments_are_listed_with_raw_kept(
             "textOriginal": 12345,
             "textDisplay": ["not", "text"],
             "authorChannelId": "not an object",
-            "authorDisplayName": None,
+            "authorDisplayName": 7,
             "publishedAt": "the day before yesterday",
             "updatedAt": 7,
             "moderationStatus": "somethingNew",
@@ -427,24 +494,25 @@ def test_malformed_comments_are_listed_with_raw_kept(
     youtube.add_comment(video, "no id", resource_extra={"id": None})
     invalid_utf8 = youtube.add_comment(video, "x", raw_text=b"caf\xe9 \xff\xfe ok")
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), skips_collected() as skipped:
         got = by_id(all_comments(make(YouTubeConnector, page_size=4), video))
 
-    assert len(got) == len(youtube.listed_ids(video)) - 1  # all but the one without an id
-    assert "without an id" in caplog.text
-    assert (got[no_author].author_name, got[no_author].author_id) == ("(unknown)", "")
-    assert got[no_author].text == "who wrote this?"
-    assert "authorDisplayName" not in got[no_author].raw["snippet"]
-    assert got[no_text].text == ""
+    # No id, author, text (nor a snippet to hold them), or not UTF-8: skipped, never kept.
+    gone = {no_author, no_text, no_snippet, invalid_utf8}
+    assert len(got) == len(youtube.listed_ids(video)) - len(gone) - 1  # and the one without id
+    assert not gone & set(got)
+    assert sorted({s.why for s in skipped}) == [
+        "with text that is not valid UTF-8",
+        "without an author",
+        "without an id",
+        "without text",
+    ]
     assert got[display_only].text == "shown text"
-    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "(unknown)", "")
+    assert (got[odd].text, got[odd].author_name, got[odd].author_id) == ("12345", "7", "")
     assert got[odd].created_at.tzinfo is UTC
-    assert got[odd].state is PlatformState.VISIBLE  # unknown status: the listing's
+    assert got[odd].state is PlatformState.VISIBLE  # no status known: the published listing's
     assert got[odd].raw["snippet"]["surprise"] == {"nested": [1, 2, None]}
     assert got[odd].raw["snippet"]["publishedAt"] == "the day before yesterday"
-    assert (got[no_snippet].text, got[no_snippet].raw["snippet"]) == ("", "broken")
-    assert got[invalid_utf8].text.startswith("caf\ufffd")
-    assert got[invalid_utf8].text.endswith(" ok")
 
 
 def test_unreadable_answer_is_a_retryable_error(sandbox_server: SandboxServer, make: Make) -> None:
@@ -476,7 +544,13 @@ def test_capabilities_describe_youtube() -> None:
     caps = YouTubeConnector.capabilities
     assert all(caps.allows(a) for a in Action)
     assert caps.hide_means == "held for review: hidden from the public until published again"
-    assert caps.remove_means == "rejected: hidden for good, cannot be restored or listed again"
+    # Only what Google documents: no "for good", no "can never be restored".
+    assert caps.remove_means == (
+        "rejected: hidden from the public, with its replies; YouTube's API cannot publish "
+        "a rejected comment again and no longer lists it"
+    )
+    assert "for good" not in caps.remove_means
+    assert "restored" not in caps.remove_means
     assert not caps.removed_readable
     assert (caps.daily_quota, caps.read_cost, caps.action_cost) == (10_000, 1, 50)
     assert "Pacific" in caps.rate_limits
@@ -517,3 +591,22 @@ def test_missing_parameter_is_not_a_token_problem(
     with pytest.raises(PlatformError, match=r"refused the request \(required\)") as caught:
         make(YouTubeConnector).list_posts()
     assert "token" not in caught.value.message
+
+
+@pytest.mark.expected_log("not valid UTF-8")
+def test_a_video_with_invalid_utf8_is_skipped_not_stored(
+    sandbox_server: SandboxServer, make: Make
+) -> None:
+    # An unpaired JSON escape arrives as a lone surrogate, as undecodable bytes do.
+    when = {"videoId": "vidOK", "videoPublishedAt": "2026-03-01T10:00:00Z"}
+    good = {"id": "a", "contentDetails": when, "snippet": {"title": "ok"}}
+    bad = {"id": "b", "contentDetails": {"videoId": "vidBad"}, "snippet": {"title": "\ud800"}}
+    body = json.dumps({"items": [good, bad]})  # ASCII: the escape stays an escape
+    assert "\\ud800" in body
+    sandbox_server.faults.add("malformed", body=body, path="/playlistItems")
+    with skips_collected() as skipped:
+        posts = make(YouTubeConnector).list_posts().items
+    assert [p.external_id for p in posts] == ["vidOK"]
+    assert [str(s) for s in skipped] == [
+        "a YouTube video (vidBad) came with text that is not valid UTF-8"
+    ]
