@@ -54,7 +54,7 @@ DEMO_SITES = (
              {"api_version": "v25.0"}),
     DemoSite("PARKS", Platform.INSTAGRAM, "@highlandparks", "17841400000000001", "/instagram",
              {"api_version": "v25.0"}),
-    DemoSite("PARKS", Platform.YOUTUBE, "Highland Parks on YouTube", "UCHighlandParks0000000001",
+    DemoSite("PARKS", Platform.YOUTUBE, "Highland Parks on YouTube", "UCHighlandParks000000001",
              "/youtube", {}),
     DemoSite("PARKS", Platform.X, "@HighlandParksIL", "1102323333", "/x", {}),
     DemoSite("PARKS", Platform.TIKTOK, "Highland Parks on TikTok", "highland-parks-open-id",

@@ -36,7 +36,7 @@ from hsm_sandbox.store import Comment, CommentStore, Key, OneToken, threaded
 PREFIX = "/youtube"
 API = PREFIX + "/youtube/v3"
 
-CHANNEL_ID = "UCHighlandParks0000000001"
+CHANNEL_ID = "UCHighlandParks000000001"
 CHANNEL_TITLE = "Highland Parks & Recreation"
 UPLOADS_PLAYLIST = "UU" + CHANNEL_ID[2:]  # YouTube's uploads playlist of a UC... channel
 DAILY_QUOTA = 10_000

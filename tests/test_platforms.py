@@ -14,13 +14,14 @@ from hsm_console.connectors import connector_class
 from hsm_console.db.engine import Database
 from hsm_console.db.models import ApiUsage, Comment, LogEntry, Site
 from hsm_console.errors import NotPossible
+from hsm_console.rules.administration import site_id
 from hsm_console.rules.capabilities import CAPABILITIES, capabilities_of
 from hsm_console.rules.domain import Action, EntryState, Platform, PlatformState
 from hsm_console.rules.policy import load_policy
 from hsm_console.services.connector_factory import connector_factory
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_sandbox import SandboxServer
-from hsm_sandbox.demo import setup_demo
+from hsm_sandbox.demo import DEMO_SITES, setup_demo
 from tests.conftest import FAST_NETWORK
 
 
@@ -217,3 +218,10 @@ def test_every_platform_has_one_row_of_capabilities_that_its_connector_carries_o
         assert capabilities_of(platform.value) is CAPABILITIES[platform]
     with pytest.raises(ValueError, match="myspace"):
         capabilities_of("myspace")
+
+
+def test_every_demo_site_is_one_an_administrator_could_enter() -> None:
+    """The demo's accounts follow the real platforms' id rules, so an administrator can point
+    a real-looking site at the sandbox with the same commands the City uses."""
+    for demo in DEMO_SITES:
+        assert site_id(demo.platform, demo.external_id) == demo.external_id
