@@ -6,6 +6,7 @@ The command line and the window both start here, so they behave the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
+from hsm_console.services.tokens import TokenProvider, marks_in
 
 
 @dataclass
@@ -31,9 +33,14 @@ class App:
     # Set when this start made the person the database's first administrator.
     first_run: FirstRun | None = None
 
+    @cached_property
+    def tokens(self) -> TokenProvider:
+        """One per program: its per-site locks keep two threads from renewing one site."""
+        return TokenProvider(self.credentials, on_refused=marks_in(self.db))
+
     @property
     def connectors(self) -> ConnectorFactory:
-        return connector_factory(self.credentials, self.connector_overrides)
+        return connector_factory(self.credentials, self.connector_overrides, self.tokens, self.db)
 
     @property
     def moderation(self) -> ModerationService:

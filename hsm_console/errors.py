@@ -59,3 +59,8 @@ class PlatformError(UserError):
         self.retryable = retryable
         self.retry_after = retry_after  # seconds the platform asked us to wait
         self.gone = gone  # the content no longer exists on the platform
+
+
+class NeedsReconnecting(ConfigurationError):
+    """The platform no longer accepts the site's sign-in; an administrator must connect it
+    again. Nothing is sent to or recorded for that site until then; other sites go on."""

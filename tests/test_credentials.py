@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -18,7 +17,12 @@ from hsm_console.db.engine import Database
 from hsm_console.db.models import Site
 from hsm_console.errors import ConfigurationError
 from hsm_console.host.config import APP_DIRS
-from hsm_console.host.credentials import NO_BACKEND_HELP, CredentialStore, credential_key
+from hsm_console.host.credentials import (
+    NO_BACKEND_HELP,
+    CredentialStore,
+    TokenSet,
+    credential_key,
+)
 from hsm_console.host.identity import os_username
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.services import admin
@@ -27,16 +31,6 @@ from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "EAAB-real-looking-page-token-0123456789"
-
-
-@pytest.fixture
-def file_keyring(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    previous = keyring.get_keyring()
-    ring = PlaintextKeyring()
-    ring.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
-    keyring.set_keyring(ring)
-    yield ring
-    keyring.set_keyring(previous)
 
 
 def real_site(world: World) -> Site:
@@ -58,7 +52,9 @@ def test_token_round_trip_through_the_keyring(world: World, file_keyring: Plaint
         store.get(site)
     store.set(site, f"  {SECRET}\n")
     assert store.get(site) == SECRET
-    assert file_keyring.get_password("HSM Console", credential_key(site)) == SECRET
+    entry = file_keyring.get_password("HSM Console", credential_key(site))
+    assert entry is not None
+    assert TokenSet.from_stored(entry) == TokenSet(SECRET)  # a JSON entry that can grow
     assert store.delete(site)
     assert not store.delete(site)
 

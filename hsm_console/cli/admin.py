@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hsm_console.cli.terminal import out, to_json
 from hsm_console.display import safe_text
 from hsm_console.rules import administration
+from hsm_console.rules.administration import APP_PLATFORMS
 from hsm_console.rules.domain import Platform, Role
 
 if TYPE_CHECKING:  # the parser is built at every start; the services load only when run
@@ -88,6 +89,14 @@ def add_parser(commands: Any) -> None:
     settings.add_argument("platform", metavar="PLATFORM")
     settings.add_argument("--json", action="store_true")
 
+    app = what.add_parser(
+        "app",
+        help="the City's app on a platform (client id and secret), kept in this computer's "
+        "keyring; the secret is read without echo, or from a pipe",
+    )
+    app.add_argument("platform", metavar="PLATFORM", help=", ".join(p.value for p in APP_PLATFORMS))
+    app.add_argument("--client-id", required=True, metavar="ID", help="the app's client id")
+
 
 def _group(what: Any, name: str, words: str) -> Any:
     return what.add_parser(name, help=words).add_subparsers(
@@ -118,7 +127,7 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def run(app: App, args: argparse.Namespace) -> int:
+def run(app: App, args: argparse.Namespace, read_secret: Callable[[str], str]) -> int:
     from hsm_console.services import admin
 
     if args.admin_what == "init":
@@ -128,6 +137,8 @@ def run(app: App, args: argparse.Namespace) -> int:
             f"{claimed.entry_id}). Next: hsm-console admin department add CODE NAME"
         )
         return 0
+    if args.admin_what == "app":
+        return _app_credentials(app, args.platform, args.client_id, read_secret)
     if args.admin_do == "list":
         return _list(app, args.admin_what, args.json)
     if args.admin_what == "site" and args.admin_do == "settings":
@@ -161,6 +172,24 @@ def _change(service: AdminService, args: argparse.Namespace) -> Change:
             settings=dict(args.setting), unset=args.unset,
         )  # fmt: skip
     return service.set_site_active(args.site, do == "reactivate")
+
+
+def _app_credentials(app: App, name: str, client_id: str, read_secret: Callable[[str], str]) -> int:
+    from hsm_console.host.credentials import AppCredentials
+    from hsm_console.services.access import require_administrator, resolve_actor
+
+    platform = administration.app_platform(name)
+    with app.db.session() as session:
+        require_administrator(resolve_actor(session, app.username), "set up the City's apps")
+    secret = read_secret(f"{platform.label} client secret (not shown): ")
+    app.credentials.set_app(platform, AppCredentials(client_id, secret))
+    out(
+        safe_text(
+            f"The City's {platform.label} app ({client_id.strip()}) is stored in this "
+            "computer's keyring."
+        )
+    )
+    return 0
 
 
 def _report(change: Change) -> int:

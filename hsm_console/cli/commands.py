@@ -19,7 +19,7 @@ from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
-from hsm_console.services import admin, queries
+from hsm_console.services import admin, queries, tokens
 from hsm_console.services.access import require_administrator
 from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
 from hsm_console.services.queue_view import QueueFilter, QueueView
@@ -270,6 +270,7 @@ def credentials(app: App, what: str, site_key: str, read_token: Callable[[], str
     platform = Platform(site.platform).label
     if what == "set":
         app.credentials.set(site, read_token())
+        tokens.reconnected(app.db, site.id)
         out(f"The {platform} token for {site.name!r} is stored in this computer's keyring.")
     elif app.credentials.delete(site):
         out(f"The token for {site.name!r} was removed from the keyring.")

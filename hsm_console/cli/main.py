@@ -141,7 +141,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from hsm_console.cli import admin
 
     handlers: dict[str, Any] = {
-        "admin": lambda app: admin.run(app, args),
+        "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),
         "queue": lambda app: commands.queue(
@@ -182,8 +182,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _read_token() -> str:
+    return _read_secret("Token (not shown): ")
+
+
+def _read_secret(prompt: str) -> str:
     if sys.stdin.isatty():
-        return getpass.getpass("Token (not shown): ")
+        return getpass.getpass(prompt)
     return sys.stdin.readline().strip()  # piped from a password manager
 
 

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 # Re-exported: the connectors import Capabilities from here.
 from hsm_console.rules.capabilities import Capabilities as Capabilities
@@ -22,6 +22,16 @@ T = TypeVar("T")
 JSON = dict[str, Any]
 
 
+class TokenSource(Protocol):
+    """A site's access token that renews itself (`services.tokens`): read before each call."""
+
+    def current(self) -> str: ...
+
+    def renew(self, refused: str) -> str:
+        """A token to use instead of `refused`, which the platform just refused (HTTP 401)."""
+        ...
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     """What a connector needs to reach one site (an account or page on one platform)."""
@@ -30,6 +40,7 @@ class SiteConfig:
     base_url: str  # e.g. https://graph.facebook.com or the sandbox's http://127.0.0.1:PORT
     token: str  # from the keyring; never logged, never stored in the database
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"api_version": "v25.0"}
+    tokens: TokenSource | None = None  # set where `token` expires and can be renewed
 
     def __repr__(self) -> str:  # keep the token out of tracebacks and logs
         return f"SiteConfig(external_id={self.external_id!r}, base_url={self.base_url!r})"

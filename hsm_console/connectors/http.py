@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -123,6 +123,16 @@ def _secrets_in(headers: Mapping[str, str], more: Iterable[str]) -> tuple[str, .
     return tuple(sorted((v for v in found if v), key=len, reverse=True))
 
 
+class Credential(Protocol):
+    """Auth headers that may change between calls (a token that renews itself)."""
+
+    def headers(self) -> Mapping[str, str]: ...
+
+    def renewed(self, refused: Mapping[str, str]) -> Mapping[str, str]:
+        """Headers to try once more with after the platform refused `refused` (HTTP 401)."""
+        ...
+
+
 class ApiClient:
     """JSON over HTTPS to one platform, with one `requests.Session`."""
 
@@ -136,9 +146,11 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
         settings: HttpSettings | None = None,
+        credential: Credential | None = None,
     ) -> None:
         """`headers` are sent as they are (e.g. an API version: an error naming it must still
-        name it); `auth_headers` and `secrets` are scrubbed from everything the client says."""
+        name it); `auth_headers` and `secrets` are scrubbed from everything the client says.
+        A `credential` replaces `auth_headers` on each call, and is renewed once on HTTP 401."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(
@@ -155,6 +167,7 @@ class ApiClient:
         self._session.headers["Accept"] = "application/json"
         self._session.headers.update(headers or {})
         self._session.headers.update(auth_headers or {})
+        self._credential = credential
 
     def __repr__(self) -> str:
         return f"ApiClient({self.platform_name!r}, {self.base_url!r})"
@@ -200,7 +213,11 @@ class ApiClient:
         answers without content (HTTP 204) and bodies that are not one JSON object."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempts = self.settings.retries + 1
-        for attempt in range(1, attempts + 1):
+        auth = self._auth_headers()
+        renewed = False
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             started = time.monotonic()
             try:
                 response = self._session.request(
@@ -209,6 +226,7 @@ class ApiClient:
                     params=params,
                     data=data,
                     json=json_body,
+                    headers=auth,
                     timeout=self.settings.timeout,
                 )
             except requests.Timeout:
@@ -236,6 +254,12 @@ class ApiClient:
                 )
                 if response.ok:
                     return response
+                if response.status_code == 401 and self._credential and not renewed:
+                    # Once per call: a token refused right after renewal is not a lapse.
+                    auth = self._auth_headers(self._credential.renewed(auth))
+                    renewed = True
+                    attempt -= 1
+                    continue
                 failure = self._scrubbed(self._error_parser(response))
                 # A platform that names a wait is rate limiting: retrying now only hurts.
                 if response.status_code < 500 or failure.retry_after is not None:
@@ -245,6 +269,15 @@ class ApiClient:
                 log.debug("%s %s failed (%s); retrying in %.2f s", method, path, failure, delay)
                 time.sleep(delay)
         raise failure
+
+    def _auth_headers(self, given: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The credential's headers for the next call; their values join the scrubbed
+        secrets (and stay there: an old token may still be quoted by an error)."""
+        if self._credential is None:
+            return {}
+        headers = dict(self._credential.headers() if given is None else given)
+        self._secrets = _secrets_in(headers, self._secrets)
+        return headers
 
     def _json_object(self, response: requests.Response, method: str, path: str) -> JSON:
         # JSON is UTF-8 (RFC 8259); without a charset `requests` would guess one for the whole

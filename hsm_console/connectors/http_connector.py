@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from hsm_console.connectors.base import Connector, SiteConfig
+from hsm_console.connectors.base import Connector, SiteConfig, TokenSource
 from hsm_console.connectors.http import ApiClient, ErrorParser, HttpSettings
 from hsm_console.errors import ConfigurationError, PlatformError
 
@@ -32,6 +32,7 @@ class HttpConnector(Connector):
         secrets: Iterable[str] = (),
     ) -> None:
         super().__init__(site)
+        renewing = _RenewingHeaders(auth_headers, site.token, site.tokens) if site.tokens else None
         self._client = ApiClient(
             site.base_url,
             platform_name=self.platform.label,
@@ -40,10 +41,33 @@ class HttpConnector(Connector):
             headers=headers,
             secrets=secrets,
             settings=HttpSettings.from_settings(site.settings),
+            credential=renewing,
         )
 
     def close(self) -> None:
         self._client.close()
+
+
+class _RenewingHeaders:
+    """The connector's auth headers with its token swapped for the site's current one: each
+    platform spells the header its own way, the renewal is the same for all."""
+
+    def __init__(self, template: Mapping[str, str], token: str, tokens: TokenSource) -> None:
+        self._template, self._token, self._tokens = dict(template), token, tokens
+
+    def _with(self, token: str) -> dict[str, str]:
+        return {name: value.replace(self._token, token) for name, value in self._template.items()}
+
+    def headers(self) -> Mapping[str, str]:
+        return self._with(self._tokens.current())
+
+    def renewed(self, refused: Mapping[str, str]) -> Mapping[str, str]:
+        for name, value in self._template.items():
+            if self._token in value:
+                before, _, after = value.partition(self._token)
+                token = refused[name].removeprefix(before).removesuffix(after)
+                return self._with(self._tokens.renew(token))
+        return refused
 
 
 def page_size_setting(settings: Mapping[str, Any], default: int, most: int, least: int = 1) -> int:

@@ -270,6 +270,16 @@ class LogEntry(Base):
     after: Mapped[str | None] = mapped_column(Text)
 
 
+class SiteConnection(Base):
+    """A site's sign-in as the console last found it (a row only once something happened)."""
+
+    __tablename__ = "site_connections"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    # When the platform refused to renew the site's sign-in; None while it is connected.
+    reconnect_needed_at: Mapped[datetime | None]
+
+
 class SyncState(Base):
     """Per-site sync bookkeeping: how far we have read, and what went wrong last."""
 

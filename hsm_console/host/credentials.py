@@ -1,17 +1,26 @@
 """Platform tokens, kept only in the operating system's credential store (keyring).
 
 A token is never written to the database, a config file, a log, an error message or the
-terminal. Sites served by the demo sandbox carry its public demo token on the site row
-(`settings["demo_token"]`), since it is no secret and no keyring holds it.
+terminal. A site's keyring entry is a small JSON object (`TokenSet`: access token, refresh
+token, expiry, token type) so that a token can renew itself; a plain token stored before
+then still reads, as an access token without refresh or expiry. Sites served by the demo
+sandbox carry its public demo token on the site row (`settings["demo_token"]`), since it is no
+secret and no keyring holds it. The City's app credentials per platform (`AppCredentials`)
+are kept here too.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
 
 import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
 from hsm_console.db.models import Site
 from hsm_console.errors import ConfigurationError
+from hsm_console.rules.domain import Platform
 
 KEYRING_SERVICE = "HSM Console"
 DEMO_TOKEN = "demo_token"  # noqa: S105 (the settings key, not a token)
@@ -26,6 +35,75 @@ NO_BACKEND_HELP = (
 )
 
 
+@dataclass(frozen=True)
+class TokenSet:
+    """One site's credential as the platform granted it."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None  # aware; None: until revoked (or unknown)
+    token_type: str = "bearer"  # noqa: S105 (a kind of token, not one)
+
+    def __repr__(self) -> str:  # keep the tokens out of tracebacks and logs
+        return f"TokenSet(expires_at={self.expires_at!r}, refreshable={self.refreshable})"
+
+    @property
+    def refreshable(self) -> bool:
+        return bool(self.refresh_token)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "token_type": self.token_type,
+            }
+        )
+
+    @classmethod
+    def from_stored(cls, text: str) -> TokenSet:
+        """Read a keyring entry: the JSON object, or a plain token stored before there was one."""
+        if not text.lstrip().startswith("{"):
+            return cls(access_token=text)
+        try:
+            data = json.loads(text)
+            expires = data.get("expires_at")
+            made = cls(
+                access_token=str(data["access_token"]),
+                refresh_token=str(data["refresh_token"]) if data.get("refresh_token") else None,
+                expires_at=datetime.fromisoformat(expires) if expires else None,
+                token_type=str(data.get("token_type") or "bearer"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # The entry's text is never quoted: it holds the tokens.
+            raise ConfigurationError(
+                "The credential stored for this site cannot be read. Ask an administrator to "
+                "connect the site again."
+            ) from None
+        if not made.access_token or (made.expires_at and made.expires_at.tzinfo is None):
+            raise ConfigurationError(
+                "The credential stored for this site is incomplete. Ask an administrator to "
+                "connect the site again."
+            )
+        return made
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """The City's own app on one platform (its OAuth client), entered once by an administrator."""
+
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"AppCredentials(client_id={self.client_id!r})"
+
+
+def app_key(platform: str) -> str:
+    return f"app:{platform}"
+
+
 def credential_key(site: Site) -> str:
     """Stable across databases: a demo database and the City's share no site ids."""
     return f"{site.platform}:{site.base_url.rstrip('/')}:{site.external_id}"
@@ -33,32 +111,72 @@ def credential_key(site: Site) -> str:
 
 class CredentialStore:
     def get(self, site: Site) -> str:
+        """The site's access token (the demo token for a sandbox site)."""
+        return self.get_tokens(site).access_token
+
+    def get_tokens(self, site: Site) -> TokenSet:
         if site.is_sandbox:
             demo_token = site.settings.get(DEMO_TOKEN)
             if not isinstance(demo_token, str) or not demo_token:
                 raise ConfigurationError(
                     f"The demo site {site.name!r} has no demo token. Run: hsm-console demo"
                 )
-            return demo_token
-        try:
-            token = keyring.get_password(KEYRING_SERVICE, credential_key(site))
-        except NoKeyringError:
-            raise ConfigurationError(NO_BACKEND_HELP) from None
-        except KeyringError as exc:
-            raise ConfigurationError(f"The keyring could not be read: {exc}.") from None
-        if not token:
+            return TokenSet(access_token=demo_token)
+        stored = self._read(credential_key(site))
+        if not stored:
             raise ConfigurationError(
                 f"No token is stored for the site {site.name!r} on this computer. Ask an "
                 f"administrator to run: hsm-console credentials set {site.id}"
             )
-        return token
+        return TokenSet.from_stored(stored)
 
     def set(self, site: Site, token: str) -> None:
+        """Store a token typed by an administrator (a plain access token)."""
         token = token.strip()
         if not token:
             raise ConfigurationError("An empty token was not stored.")
+        self.set_tokens(site, TokenSet(access_token=token))
+
+    def set_tokens(self, site: Site, tokens: TokenSet) -> None:
+        if not tokens.access_token:
+            raise ConfigurationError("An empty token was not stored.")
+        self._write(credential_key(site), tokens.to_json())
+
+    def get_app(self, platform: Platform) -> AppCredentials:
+        stored = self._read(app_key(platform.value))
+        if not stored:
+            raise ConfigurationError(
+                f"The City's {platform.label} app is not set up on this computer. Ask an "
+                f"administrator to run: hsm-console admin app {platform.value}"
+            )
         try:
-            keyring.set_password(KEYRING_SERVICE, credential_key(site), token)
+            data = json.loads(stored)
+            return AppCredentials(str(data["client_id"]), str(data["client_secret"]))
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(
+                f"The City's {platform.label} app credentials on this computer cannot be "
+                f"read. Ask an administrator to run: hsm-console admin app {platform.value}"
+            ) from None
+
+    def set_app(self, platform: Platform, app: AppCredentials) -> None:
+        if not app.client_id.strip() or not app.client_secret.strip():
+            raise ConfigurationError("Both the client id and the client secret are needed.")
+        text = json.dumps(
+            {"client_id": app.client_id.strip(), "client_secret": app.client_secret.strip()}
+        )
+        self._write(app_key(platform.value), text)
+
+    def _read(self, key: str) -> str | None:
+        try:
+            return keyring.get_password(KEYRING_SERVICE, key)
+        except NoKeyringError:
+            raise ConfigurationError(NO_BACKEND_HELP) from None
+        except KeyringError as exc:
+            raise ConfigurationError(f"The keyring could not be read: {exc}.") from None
+
+    def _write(self, key: str, text: str) -> None:
+        try:
+            keyring.set_password(KEYRING_SERVICE, key, text)
         except NoKeyringError:
             raise ConfigurationError(NO_BACKEND_HELP) from None
         except KeyringError as exc:

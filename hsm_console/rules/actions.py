@@ -18,13 +18,17 @@ def refusal(
     platform_state: PlatformState,
     acting: str | None,
     caps: Capabilities,
+    reconnect_site: str | None = None,
 ) -> str | None:
     """Why `action` cannot run on the comment now, or None when it can.
 
-    `acting` names whoever is carrying out an action on the comment right now (None: nobody).
+    `acting` names whoever is carrying out an action on the comment right now (None: nobody);
+    `reconnect_site` names the comment's site when its platform refused its sign-in.
     """
     if acting is not None:
         return f"{acting} is acting on this comment right now; look again in a moment."
+    if reconnect_site is not None and action.touches_platform:
+        return needs_reconnecting(reconnect_site) + " Nothing was recorded."
     if platform_state is PlatformState.REMOVED:
         return (
             f"This comment no longer exists on {platform.label} (removed); nothing can be done "
@@ -46,3 +50,13 @@ def unsupported(action: Action, platform: Platform, caps: Capabilities) -> str |
         return None
     words = f"{platform.label} does not allow the City to {action.value} a comment. {caps.instead}"
     return words.rstrip()
+
+
+def needs_reconnecting(site_name: str) -> str:
+    """A site whose platform no longer accepts the console's sign-in, in `sync`, the window
+    and a refused action alike."""
+    return (
+        f"The site {site_name!r} needs reconnecting: its platform no longer accepts the "
+        "console's sign-in. Ask an administrator to connect it again; other sites are not "
+        "affected."
+    )

@@ -290,3 +290,26 @@ def site_settings(on: Platform, entered: Mapping[str, str]) -> dict[str, Any]:
             raise InvalidInput(f"{text!r} is not a valid {key}: expected {rule.words}.")
         values[key] = value
     return values
+
+
+# Platforms where the City signs in through its own registered app (an OAuth client): its
+# client id and secret are entered once per computer. Instagram signs in through Facebook.
+APP_PLATFORMS = (
+    Platform.FACEBOOK,
+    Platform.YOUTUBE,
+    Platform.X,
+    Platform.TIKTOK,
+    Platform.LINKEDIN,
+)
+
+
+def app_platform(value: str) -> Platform:
+    """The platform whose app an administrator sets up, or why there is none to set up."""
+    found = platform(value)
+    if found is Platform.INSTAGRAM:
+        raise InvalidInput("Instagram sites sign in through Facebook: set up the facebook app.")
+    if found not in APP_PLATFORMS:
+        raise InvalidInput(
+            f"{found.label} sites need no app: connect each site with its own key or password."
+        )
+    return found

@@ -45,6 +45,7 @@ from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
+from hsm_console.services.tokens import reconnect_needed_since
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ class ModerationService:
             platform_state=PlatformState(comment.platform_state),
             acting=person_name(session, comment.last_actor) if pending else None,
             caps=caps,
+            reconnect_site=site.name if reconnect_needed_since(session, site.id) else None,
         )
         if refused is not None and pending:
             raise ConcurrentAction(refused)
