@@ -29,7 +29,7 @@ from hsm_console.host.credentials import (
 )
 from hsm_console.rules.domain import Action, Platform
 from hsm_console.services import admin
-from hsm_console.services.tokens import TokenProvider, reconnect_needed_since
+from hsm_console.services.tokens import TokenProvider, reconnect_needed_since, reconnected
 from hsm_sandbox import SandboxServer
 from hsm_sandbox.signin import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from tests.conftest import World
@@ -269,6 +269,12 @@ def test_a_refresh_token_revoked_mid_sync_marks_that_site_and_the_others_sync(
     # The next sync says so again without calling X.
     again = {r.site_id: r for r in world.app("alice").sync.sync([site.id])}
     assert "needs reconnecting" in again[site.id].error
+    # A new credential (as `credentials set` stores it) clears the mark.
+    CredentialStore().set_tokens(site, x_sign_in(world))
+    reconnected(world.db, site.id)
+    with world.db.session() as session:
+        assert reconnect_needed_since(session, site.id) is None
+    assert [r.error for r in world.app("alice").sync.sync([site.id])] == [""]
 
     # No token reached the database or the terminal.
     dumped = dump(world.db)
