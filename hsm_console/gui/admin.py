@@ -118,6 +118,7 @@ class AdminDialog(QDialog):
             table.setMinimumHeight(8 * (self.fontMetrics().height() + 8))
         self.site_id_hint.setMinimumWidth(480)
         self.department_table.itemSelectionChanged.connect(self._department_selected)
+        self.site_table.itemSelectionChanged.connect(self._site_selected)
         self.site_platform.currentIndexChanged.connect(lambda _: self._platform_chosen())
         self._platform_chosen()
 
@@ -130,6 +131,7 @@ class AdminDialog(QDialog):
             "grantButton": lambda: self.change_role(give=True),
             "revokeButton": lambda: self.change_role(give=False),
             "addSiteButton": self.add_site,
+            "changeSiteButton": self.change_site,
             "deactivateSiteButton": lambda: self.set_site_active(False),
             "reactivateSiteButton": lambda: self.set_site_active(True),
         }
@@ -190,6 +192,30 @@ class AdminDialog(QDialog):
             department = self.listing.departments[row]
             self.department_code.setText(department.code)
             self.department_name.setText(department.name)
+
+    def _selected_site(self) -> SiteView | None:
+        row = _selected_row(self.site_table)
+        if row is None or row >= len(self.listing.sites):
+            set_plain(self.result_label, "Select a site in the list first.")
+            return None
+        return self.listing.sites[row]
+
+    def _site_selected(self) -> None:
+        """The selected site in the form, to change it: blank means the platform's default."""
+        row = _selected_row(self.site_table)
+        if row is None or row >= len(self.listing.sites):
+            return
+        site = self.listing.sites[row]
+        self.site_platform.setCurrentIndex(self.site_platform.findData(site.platform))
+        self.site_external_id.setText(site.external_id)
+        self.site_name.setText(site.name)
+        self.site_department.setCurrentIndex(max(self.site_department.findData(site.department), 0))
+        default = administration.SITE_RULES[Platform(site.platform)].api_address
+        self.site_address.setText("" if site.api_address == default else site.api_address)
+        for r in range(self.site_settings.rowCount()):
+            key, value = self.site_settings.item(r, 0), self.site_settings.item(r, 1)
+            if key is not None and value is not None:
+                value.setText(str(site.settings.get(key.text(), "")))
 
     def _platform_chosen(self) -> None:
         on = Platform(self.site_platform.currentData())
@@ -298,12 +324,29 @@ class AdminDialog(QDialog):
             ),
         )
 
-    def set_site_active(self, active: bool) -> None:
-        row = _selected_row(self.site_table)
-        if row is None or row >= len(self.listing.sites):
-            set_plain(self.result_label, "Select a site in the list first.")
+    def change_site(self) -> None:
+        site = self._selected_site()
+        if site is None:
             return
-        key = str(self.listing.sites[row].id)
+        key, name = str(site.id), self.site_name.text()
+        department = str(self.site_department.currentData() or "")
+        address = self.site_address.text().strip() or "default"
+        settings = self.entered_settings()
+        known = administration.settings_of(Platform(site.platform))
+        unset = [k for k in site.settings if k in known and k not in settings]
+        self._change(
+            "changing a site",
+            lambda: self.service.change_site(
+                key, name=name, department=department, api_address=address,
+                settings=settings, unset=unset,
+            ),
+        )  # fmt: skip
+
+    def set_site_active(self, active: bool) -> None:
+        site = self._selected_site()
+        if site is None:
+            return
+        key = str(site.id)
         self._change(
             "reactivating a site" if active else "deactivating a site",
             lambda: self.service.set_site_active(key, active),

@@ -126,6 +126,22 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     [site] = gui_world.app("ada").admin.sites()[-1:]
     assert (site.external_id, site.settings) == (GOOD_CHANNEL, {"active_days": 30})
 
+    # Selected, it fills the form; a change keeps the platform and id, with its log entry.
+    dialog.site_table.selectRow(row)
+    assert dialog.site_external_id.text() == GOOD_CHANNEL
+    assert _cell(settings, _row_of(settings, "active_days"), 1) == "30"
+    dialog.site_name.setText("Library on YouTube")
+    value = settings.item(_row_of(settings, "active_days"), 1)
+    assert value is not None
+    value.setText("")
+    _click(qtbot, dialog, "changeSiteButton")
+    renamed = "Library on YouTube"
+    qtbot.waitUntil(lambda: _row_of(dialog.site_table, renamed, 2) >= 0, timeout=WAIT_MS)
+    [site] = gui_world.app("ada").admin.sites()[-1:]
+    assert (site.name, site.settings, site.external_id) == ("Library on YouTube", {}, GOOD_CHANNEL)
+    assert _entries(gui_world) == entries + 2
+    row = _row_of(dialog.site_table, "Library on YouTube", 2)
+
     # Deactivated, never deleted; the Connect button waits for the sign-in flow.
     assert not dialog.connect_button.isEnabled()
     assert dialog.connect_button.toolTip() == "coming next"
@@ -133,14 +149,12 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     _click(qtbot, dialog, "deactivateSiteButton")
 
     def state() -> str:
-        return _cell(dialog.site_table, _row_of(dialog.site_table, "Library videos", 2), 6)
+        return _cell(dialog.site_table, _row_of(dialog.site_table, "Library on YouTube", 2), 6)
 
     qtbot.waitUntil(lambda: state() == "deactivated", timeout=WAIT_MS)
-    assert (
-        count(gui_world, "SELECT COUNT(*) FROM sites WHERE name = 'Library videos' AND NOT active")
-        == 1
-    )
-    assert _entries(gui_world) == entries + 2
+    inactive = "SELECT COUNT(*) FROM sites WHERE name = :n AND NOT active"
+    assert count(gui_world, inactive, n=renamed) == 1
+    assert _entries(gui_world) == entries + 3
 
 
 def test_a_supervisor_for_all_departments_is_granted_from_the_list(
