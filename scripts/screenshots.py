@@ -72,11 +72,14 @@ def take_screenshots(out: Path) -> int:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QTabWidget
 
     from hsm_console.gui.appearance import use_palette
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, start_console
-    from hsm_console.rules.domain import Action
+    from hsm_console.gui.ui_files import child
+    from hsm_console.rules.domain import Action, Role
+    from hsm_console.services.admin import ensure_person, grant
 
     application = qt_application()
 
@@ -134,6 +137,19 @@ def take_screenshots(out: Path) -> int:
             window.help.open()
             capture("console-shortcuts.png")
             window.help.hide()
+
+            # The demo's moderator is made an administrator to show the administration.
+            with window.app.db.transaction() as session:
+                person = ensure_person(session, window.app.username)
+                grant(session, person, Role.ADMINISTRATOR, None)
+            admin = window.open_administration()
+            admin.setGeometry(140, 30, 1000, 740)
+            wait_until(lambda: admin.site_table.rowCount() > 0)
+            child(admin, QTabWidget, "adminTabs").setCurrentIndex(2)
+            admin.site_platform.setCurrentIndex(admin.site_platform.findData("youtube"))
+            admin.site_table.selectRow(0)
+            capture("console-admin.png")
+            admin.close()
 
             use_palette(application, dark=True)
             window.select_row(0)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from hsm_console.app import App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
+from hsm_console.gui.admin import AdminDialog
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
         self.help = HelpOverlay(self, [*self.registry.shortcuts(), *NAVIGATION_KEYS])
         self._sync_task: TaskHandle | None = None
         self._keep_comment: int | None = None
+        self.admin_action: QAction | None = None
+        self.admin_dialog: AdminDialog | None = None
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
@@ -148,6 +151,10 @@ class MainWindow(QMainWindow):
             choice.setChecked(minutes == self.settings.auto_sync_minutes)
             auto.addAction(choice)
         self.auto_sync_group.triggered.connect(self._auto_sync_chosen)
+        if self.view.actor.administers:  # the service refuses others anyway
+            console.addSeparator()
+            self.admin_action = console.addAction("A&dministration…")
+            self.admin_action.triggered.connect(self.open_administration)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -238,6 +245,14 @@ class MainWindow(QMainWindow):
         self.settings.save_splitter("detail", self.detail.splitter.saveState())
         self.settings.save_header("queue", self.table.horizontalHeader().saveState())
         self.settings.sync()
+
+    def open_administration(self) -> AdminDialog:
+        """The administration screens (administrators only), over this window."""
+        dialog = AdminDialog(self.app.admin, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.admin_dialog = dialog
+        return dialog
 
     # --- start and stop ----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from hsm_console.display import CITY_TZ
 from hsm_console.errors import (
     ConcurrentAction,
     ConfigurationError,
+    InvalidInput,
     NotFound,
     NotPossible,
     PermissionDenied,
@@ -46,6 +47,7 @@ _TITLES: tuple[tuple[type[UserError], str], ...] = (
     (ConcurrentAction, "Someone else handled this comment first"),
     (PermissionDenied, "Not allowed"),
     (PolicyViolation, "The comment policy does not allow this"),
+    (InvalidInput, "Please check what you entered"),
     (NotPossible, "Not possible"),
     (NotFound, "Not found"),
     (ConfigurationError, "The console is not set up for this"),

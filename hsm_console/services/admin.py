@@ -611,7 +611,7 @@ def _public_settings(site: Site) -> dict[str, Any]:
 
 
 def _department_codes(session: Session) -> dict[int | None, str]:
-    return dict(session.execute(select(Department.id, Department.code)).tuples().all())
+    return {id_: code for id_, code in session.execute(select(Department.id, Department.code))}
 
 
 def _role_words(role: Role, department: str | None) -> str:

@@ -1,0 +1,353 @@
+"""The administration screens: departments, people and their roles, sites.
+
+Widgets only: every listing and change is a call to `AdminService`, run on the window's
+`TaskRunner`; what is valid comes from `rules.administration` (the id hint, the default API
+address, each setting's description), and a refusal is shown through `gui/problems.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hsm_console.gui.plain_text import set_plain
+from hsm_console.gui.problems import ProblemReporter, problem_from
+from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.workers import JobContext, TaskRunner
+from hsm_console.rules import administration
+from hsm_console.rules.domain import Platform, Role
+from hsm_console.services.admin import AdminService, Change, DepartmentView, PersonView, SiteView
+
+ALL_DEPARTMENTS = "All departments (oversight group)"
+NO_DEPARTMENT = "None (administrators hold no department)"
+
+
+@dataclass(frozen=True)
+class Listing:
+    departments: list[DepartmentView]
+    people: list[PersonView]
+    sites: list[SiteView]
+
+
+def _fill(table: QTableWidget, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    table.setColumnCount(len(headers))
+    table.setHorizontalHeaderLabels(list(headers))
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(text))
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+
+
+def _selected_row(table: QTableWidget) -> int | None:
+    rows = table.selectionModel().selectedRows()
+    return rows[0].row() if rows else None
+
+
+class AdminDialog(QDialog):
+    """Administration over one window; each button is one `AdminService` call."""
+
+    def __init__(
+        self, service: AdminService, runner: TaskRunner, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.runner = runner
+        self.problems = ProblemReporter(self)
+        self.listing = Listing([], [], [])
+        self.busy = False
+        self.setObjectName("adminDialog")
+        self.setWindowTitle("Administration — HSM Console")
+        form = load_form("admin_dialog.ui", self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(form)
+        layout.addWidget(buttons)
+        self.resize(960, 720)
+
+        self.result_label = child(form, QLabel, "resultLabel")
+        self.department_table = child(form, QTableWidget, "departmentTable")
+        self.department_code = child(form, QLineEdit, "departmentCode")
+        self.department_name = child(form, QLineEdit, "departmentName")
+        self.person_table = child(form, QTableWidget, "personTable")
+        self.person_account = child(form, QLineEdit, "personAccount")
+        self.person_name = child(form, QLineEdit, "personName")
+        self.role_choice = child(form, QComboBox, "roleChoice")
+        self.role_department = child(form, QComboBox, "roleDepartment")
+        self.site_table = child(form, QTableWidget, "siteTable")
+        self.site_platform = child(form, QComboBox, "sitePlatform")
+        self.site_external_id = child(form, QLineEdit, "siteExternalId")
+        self.site_id_hint = child(form, QLabel, "siteIdHint")
+        self.site_name = child(form, QLineEdit, "siteName")
+        self.site_department = child(form, QComboBox, "siteDepartment")
+        self.site_address = child(form, QLineEdit, "siteAddress")
+        self.site_settings = child(form, QTableWidget, "siteSettings")
+        self.connect_button = child(form, QPushButton, "connectSiteButton")
+        # Signing a site in to its platform is being built separately.
+        self.connect_button.setEnabled(False)
+
+        for role in Role:
+            self.role_choice.addItem(role.value, role.value)
+        for platform in Platform:
+            self.site_platform.addItem(platform.label, platform.value)
+        self.site_settings.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
+        # The lists get the room; the settings show a few rows and scroll.
+        self.site_settings.setMaximumHeight(7 * (self.fontMetrics().height() + 8))
+        for table in (self.department_table, self.person_table, self.site_table):
+            table.setMinimumHeight(8 * (self.fontMetrics().height() + 8))
+        self.site_id_hint.setMinimumWidth(480)
+        self.department_table.itemSelectionChanged.connect(self._department_selected)
+        self.site_table.itemSelectionChanged.connect(self._site_selected)
+        self.site_platform.currentIndexChanged.connect(lambda _: self._platform_chosen())
+        self._platform_chosen()
+
+        clicks: dict[str, Callable[[], None]] = {
+            "addDepartmentButton": self.add_department,
+            "renameDepartmentButton": self.rename_department,
+            "addPersonButton": self.add_person,
+            "deactivatePersonButton": lambda: self.set_person_active(False),
+            "reactivatePersonButton": lambda: self.set_person_active(True),
+            "grantButton": lambda: self.change_role(give=True),
+            "revokeButton": lambda: self.change_role(give=False),
+            "addSiteButton": self.add_site,
+            "changeSiteButton": self.change_site,
+            "deactivateSiteButton": lambda: self.set_site_active(False),
+            "reactivateSiteButton": lambda: self.set_site_active(True),
+        }
+        for name, handler in clicks.items():
+            child(form, QPushButton, name).clicked.connect(handler)
+        self.department_code.setFocus()
+        self.reload()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        service = self.service
+
+        def run(_: JobContext) -> Listing:
+            return Listing(service.departments(), service.people(), service.sites())
+
+        self.runner.start(run, self._show, self._failed("reading the administration lists"))
+
+    def _show(self, listing: Listing) -> None:
+        self.listing = listing
+        _fill(
+            self.department_table,
+            ("Code", "Name", "Sites", "People"),
+            [(d.code, d.name, str(d.sites), str(d.people)) for d in listing.departments],
+        )
+        _fill(
+            self.person_table,
+            ("Account", "Display name", "Roles", "State"),
+            [
+                (p.account, p.display_name, "; ".join(p.roles) or "no role",
+                 "active" if p.active else "deactivated")
+                for p in listing.people
+            ],
+        )  # fmt: skip
+        _fill(
+            self.site_table,
+            ("No.", "Platform", "Name", "Department", "Account id", "API address", "State"),
+            [
+                (str(s.id), Platform(s.platform).label, s.name, s.department, s.external_id,
+                 s.api_address, "active" if s.active else "deactivated")
+                for s in listing.sites
+            ],
+        )  # fmt: skip
+        for combo, first in ((self.role_department, ALL_DEPARTMENTS), (self.site_department, "")):
+            kept = combo.currentData()
+            combo.clear()
+            if first:
+                combo.addItem(first, None)
+                combo.addItem(NO_DEPARTMENT, "")
+            for department in listing.departments:
+                combo.addItem(f"{department.code} — {department.name}", department.code)
+            found = combo.findData(kept)
+            combo.setCurrentIndex(max(found, 0))
+
+    def _department_selected(self) -> None:
+        row = _selected_row(self.department_table)
+        if row is not None and row < len(self.listing.departments):
+            department = self.listing.departments[row]
+            self.department_code.setText(department.code)
+            self.department_name.setText(department.name)
+
+    def _selected_site(self) -> SiteView | None:
+        row = _selected_row(self.site_table)
+        if row is None or row >= len(self.listing.sites):
+            set_plain(self.result_label, "Select a site in the list first.")
+            return None
+        return self.listing.sites[row]
+
+    def _site_selected(self) -> None:
+        """The selected site in the form, to change it: blank means the platform's default."""
+        row = _selected_row(self.site_table)
+        if row is None or row >= len(self.listing.sites):
+            return
+        site = self.listing.sites[row]
+        self.site_platform.setCurrentIndex(self.site_platform.findData(site.platform))
+        self.site_external_id.setText(site.external_id)
+        self.site_name.setText(site.name)
+        self.site_department.setCurrentIndex(max(self.site_department.findData(site.department), 0))
+        default = administration.SITE_RULES[Platform(site.platform)].api_address
+        self.site_address.setText("" if site.api_address == default else site.api_address)
+        for r in range(self.site_settings.rowCount()):
+            key, value = self.site_settings.item(r, 0), self.site_settings.item(r, 1)
+            if key is not None and value is not None:
+                value.setText(str(site.settings.get(key.text(), "")))
+
+    def _platform_chosen(self) -> None:
+        on = Platform(self.site_platform.currentData())
+        rule = administration.SITE_RULES[on]
+        set_plain(self.site_id_hint, f"Enter {rule.id_words}.")
+        self.site_address.setPlaceholderText(
+            rule.api_address or "the site's own address (required), like https://blog.example.gov"
+        )
+        known = sorted(administration.settings_of(on).items())
+        _fill(self.site_settings, ("Setting", "Value", "What it is"), [])
+        self.site_settings.setRowCount(len(known))
+        for r, (key, setting) in enumerate(known):
+            for c, text in enumerate((key, "", setting.words)):
+                item = QTableWidgetItem(text)
+                if c != 1:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.site_settings.setItem(r, c, item)
+        self.site_settings.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.Interactive
+        )
+        self.site_settings.setColumnWidth(1, 140)
+
+    def entered_settings(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for r in range(self.site_settings.rowCount()):
+            key, value = self.site_settings.item(r, 0), self.site_settings.item(r, 1)
+            if key is not None and value is not None and value.text().strip():
+                values[key.text()] = value.text().strip()
+        return values
+
+    # --- changing ------------------------------------------------------------------------
+
+    def _change(self, doing: str, call: Callable[[], Change]) -> None:
+        if self.busy:
+            return
+        self.busy = True
+
+        def done(change: Change) -> None:
+            self.busy = False
+            logged = f" Log entry {change.entry_id}." if change.entry_id else " Nothing changed."
+            set_plain(self.result_label, change.message + logged)
+            self.reload()
+
+        def failed(exc: Exception) -> None:
+            self.busy = False
+            self._failed(doing)(exc)
+
+        self.runner.start(lambda _: call(), done, failed)
+
+    def _failed(self, doing: str) -> Callable[[Exception], None]:
+        def show(exc: Exception) -> None:
+            self.problems.show(problem_from(exc, doing))
+
+        return show
+
+    def add_department(self) -> None:
+        code, name = self.department_code.text(), self.department_name.text()
+        self._change("adding a department", lambda: self.service.add_department(code, name))
+
+    def rename_department(self) -> None:
+        code, name = self.department_code.text(), self.department_name.text()
+        self._change("renaming a department", lambda: self.service.rename_department(code, name))
+
+    def _selected_person(self) -> str | None:
+        row = _selected_row(self.person_table)
+        if row is None or row >= len(self.listing.people):
+            set_plain(self.result_label, "Select a person in the list first.")
+            return None
+        return self.listing.people[row].account
+
+    def add_person(self) -> None:
+        account, name = self.person_account.text(), self.person_name.text()
+        self._change("adding a person", lambda: self.service.add_person(account, name))
+
+    def set_person_active(self, active: bool) -> None:
+        account = self._selected_person()
+        if account is not None:
+            self._change(
+                "changing a person", lambda: self.service.set_person_active(account, active)
+            )
+
+    def change_role(self, *, give: bool) -> None:
+        account = self._selected_person()
+        if account is None:
+            return
+        role = str(self.role_choice.currentData())
+        code = self.role_department.currentData()
+        everywhere = code is None and role == Role.SUPERVISOR.value
+        department = code or None
+        act = self.service.grant if give else self.service.revoke
+        self._change(
+            "granting a role" if give else "taking back a role",
+            lambda: act(account, role, department, everywhere),
+        )
+
+    def add_site(self) -> None:
+        platform = str(self.site_platform.currentData())
+        external_id, name = self.site_external_id.text(), self.site_name.text()
+        department = str(self.site_department.currentData() or "")
+        address = self.site_address.text().strip() or None
+        settings = self.entered_settings()
+        self._change(
+            "adding a site",
+            lambda: self.service.add_site(
+                platform, external_id, name, department, address, settings
+            ),
+        )
+
+    def change_site(self) -> None:
+        site = self._selected_site()
+        if site is None:
+            return
+        key, name = str(site.id), self.site_name.text()
+        department = str(self.site_department.currentData() or "")
+        address = self.site_address.text().strip() or "default"
+        settings = self.entered_settings()
+        known = administration.settings_of(Platform(site.platform))
+        unset = [k for k in site.settings if k in known and k not in settings]
+        self._change(
+            "changing a site",
+            lambda: self.service.change_site(
+                key, name=name, department=department, api_address=address,
+                settings=settings, unset=unset,
+            ),
+        )  # fmt: skip
+
+    def set_site_active(self, active: bool) -> None:
+        site = self._selected_site()
+        if site is None:
+            return
+        key = str(site.id)
+        self._change(
+            "reactivating a site" if active else "deactivating a site",
+            lambda: self.service.set_site_active(key, active),
+        )
