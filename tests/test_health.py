@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from hsm_console.app import App
 from hsm_console.db.engine import Database
-from hsm_console.db.models import CaptureGap, Comment, Site, SyncState, utcnow
+from hsm_console.db.models import ApiUsage, CaptureGap, Comment, Site, SyncState, utcnow
+from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform
 from hsm_console.rules.policy import load_policy
 from hsm_console.services.health import GapKind, SiteHealth, health
@@ -253,3 +254,19 @@ def test_health_on_the_command_line(tmp_path: Path, sandbox: SandboxServer) -> N
     assert "NOT READABLE" in text
     assert "now (still open): platform down or refusing" in text
     assert "sandbox-demo-token" not in text + json.dumps(listing)
+
+
+@pytest.mark.expected_log(SYNC_FAILED)
+def test_a_spent_quota_is_a_gap_of_its_own_kind(
+    youtube: tuple[App, int, YouTubeSandbox],
+) -> None:
+    app, site_id, _ = youtube
+    assert app.sync.sync([site_id])[0].error == ""
+    with app.db.transaction() as session:
+        quota = capabilities_of(Platform.YOUTUBE.value).daily_quota
+        assert quota is not None
+        usage = session.scalars(select(ApiUsage).where(ApiUsage.platform == "youtube")).one()
+        usage.units = quota
+    assert "quota is used up" in app.sync.sync([site_id])[0].error
+    [gap] = site_health(app, site_id).gaps
+    assert (gap.kind, gap.words, gap.ended_at) == ("quota", "quota spent", None)

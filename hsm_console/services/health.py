@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import CaptureGap, Site, SyncState, utcnow
-from hsm_console.errors import NotPossible, PlatformError, UserError
+from hsm_console.errors import PlatformError, UserError
 from hsm_console.services.access import Actor
+from hsm_console.services.limits import QuotaSpent
 
 EXPECTED_MINUTES = 60
 NOT_RUNNING_FACTOR = 2
@@ -50,7 +51,7 @@ class GapKind(enum.StrEnum):
 def kind_of(error: UserError) -> GapKind:
     if isinstance(error, PlatformError) and error.retry_after is not None:
         return GapKind.WAIT
-    if isinstance(error, NotPossible) and "quota" in error.message:
+    if isinstance(error, QuotaSpent):
         return GapKind.QUOTA
     return GapKind.PLATFORM
 
