@@ -20,6 +20,7 @@ from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
 from hsm_console.services import admin, queries, tokens
+from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
 from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
 from hsm_console.services.queue_view import QueueFilter, QueueView
@@ -243,6 +244,27 @@ def sites(app: App, as_json: bool) -> int:
     for item in listing:
         out(f"{item['id']:>4}  {item['platform']:<10} {safe_text(str(item['name'])):<32} "
             f"{item['department']}")  # fmt: skip
+    return 0
+
+
+def health(app: App, as_json: bool) -> int:
+    with app.db.session() as session:
+        actor = app.moderation.actor(session)
+    listing = site_health.health(app.db, actor)
+    if as_json:
+        out(to_json([asdict(h) | {"readable": h.readable} for h in listing]))
+        return 0
+    for h in listing:
+        last = local_time(h.last_ok_at) if h.last_ok_at else "never"
+        state = "readable" if h.readable else "NOT READABLE"
+        out(f"{h.site_id:>4}  {h.platform:<10} {safe_text(h.site_name)} ({h.department}): "
+            f"{state}; last good sync {last}")  # fmt: skip
+        if h.last_error:
+            out(f"      last error: {safe_text(h.last_error)}")
+        for gap in h.gaps:
+            until = local_time(gap.ended_at) if gap.ended_at else "now (still open)"
+            out(f"      gap {local_time(gap.began_at)} to {until}: {gap.words}. "
+                f"{safe_text(gap.detail)}")  # fmt: skip
     return 0
 
 

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sites = commands.add_parser("sites", help="list the configured sites")
     sites.add_argument("--json", action="store_true")
+    sites.add_argument(
+        "--health", action="store_true",
+        help="each site's last good sync, last error and the gaps in which it was not read",
+    )  # fmt: skip
+    health = commands.add_parser("health", help="the same as: sites --health")
+    health.add_argument("--json", action="store_true")
 
     platforms = commands.add_parser(
         "platforms", help="what the City can do on each platform (the capability map)"
@@ -156,7 +162,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         ),
         "log": lambda app: commands.log(app, args.comment, args.limit, args.json),
         "verify-log": commands.verify,
-        "sites": lambda app: commands.sites(app, args.json),
+        "sites": lambda app: (commands.health if args.health else commands.sites)(app, args.json),
+        "health": lambda app: commands.health(app, args.json),
         "codes": lambda app: commands.codes(app, args.json),
         "credentials": lambda app: commands.credentials(
             app, args.cred_command, args.site, _read_token

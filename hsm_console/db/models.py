@@ -291,6 +291,26 @@ class SyncState(Base):
     last_sync_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     wait_until: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]  # end of the last sync that read the site
+    # The gap still open (written to `capture_gaps` when it ends): since when, why, in words.
+    unreadable_since: Mapped[datetime | None]
+    unreadable_kind: Mapped[str | None] = mapped_column(String(16))
+    unreadable_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class CaptureGap(Base):
+    """An interval in which a site could not be read (append-only; written when it ended)."""
+
+    __tablename__ = "capture_gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # services.health.GapKind
+    began_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    detail: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
 
 
 class CommentVersion(Base):

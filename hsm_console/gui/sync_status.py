@@ -1,4 +1,5 @@
-"""The status bar's sync corner: progress while a sync runs, each site's last sync after."""
+"""The status bar's sync corner: progress while a sync runs, each site's last sync after,
+and which sites cannot be read now (and since when)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,13 @@ class SyncStatus(QWidget):
             line += local_time(site.last_sync_at) if site.last_sync_at else "never"
             if site.last_error:
                 line += f"; last error: {site.last_error}"
+            if site.unreadable_since:
+                line += (
+                    f"; NOT READ since {local_time(site.unreadable_since)} "
+                    f"({site.unreadable_why}); the next good sync reads back over it"
+                )
+            if site.past_gaps:
+                line += f"; {site.past_gaps} earlier gap(s) on record (hsm-console health)"
             lines.append(line)
         set_plain(self.label, _summary(sites, now))
         self.label.setToolTip(tooltip("\n".join(lines)) if lines else "")
@@ -80,6 +88,9 @@ def _summary(sites: Sequence[SiteSync], now: datetime) -> str:
         return "No sites to sync"
     failed = sum(1 for site in sites if site.last_error)
     warning = f" · ⚠ {failed} failed" if failed else ""
+    unread = [site.unreadable_since for site in sites if site.unreadable_since]
+    if unread:
+        warning += f" · not read since {_short(min(unread), now)}"
     if len(sites) <= 2:
         parts = [
             f"{site.site_name}: {_short(site.last_sync_at, now) if site.last_sync_at else 'never'}"

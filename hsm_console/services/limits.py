@@ -54,13 +54,17 @@ def spend(session: Session, platform: str, caps: Capabilities, units: int) -> No
     session.flush()
 
 
+class QuotaSpent(NotPossible):
+    """The platform's daily quota would be exceeded (a kind of gap in `services.health`)."""
+
+
 def require_quota(session: Session, site: Site, caps: Capabilities, units: int) -> None:
     if caps.daily_quota is None:
         return
     spent = units_spent(session, site.platform)
     if spent + units > caps.daily_quota:
         name = Platform(site.platform).label
-        raise NotPossible(
+        raise QuotaSpent(
             f"Today's {name} quota is used up ({spent} of {caps.daily_quota} units); it resets "
             "at midnight Pacific time. Nothing was sent."
         )

@@ -37,12 +37,13 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, Department, Site, SyncState, UTCDateTime
+from hsm_console.db.models import CaptureGap, Comment, Department, Site, SyncState, UTCDateTime
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus
 from hsm_console.rules.screening import Screener
 from hsm_console.services.access import Actor, person_name, resolve_actor
+from hsm_console.services.health import GapKind
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"
@@ -140,6 +141,10 @@ class SiteSync:
     platform: str
     last_sync_at: datetime | None
     last_error: str
+    last_ok_at: datetime | None = None  # the last sync that read the site
+    unreadable_since: datetime | None = None  # the gap still open, if any
+    unreadable_why: str = ""
+    past_gaps: int = 0  # closed gaps on record (`hsm-console health` lists them)
 
 
 class QueueView:
@@ -448,6 +453,13 @@ class QueueView:
                     select(SyncState).where(SyncState.site_id.in_(list(self._sites)))
                 )
             }
+            gaps: dict[int, int] = dict(
+                session.execute(
+                    select(CaptureGap.site_id, func.count())
+                    .where(CaptureGap.site_id.in_(list(self._sites)))
+                    .group_by(CaptureGap.site_id)
+                ).all()
+            )
         result = []
         for site in self._sites.values():
             state = states.get(site.id)
@@ -455,6 +467,11 @@ class QueueView:
                 SiteSync(
                     site.id, site.name, site.platform,
                     state.last_sync_at if state else None, state.last_error if state else "",
+                    state.last_ok_at if state else None,
+                    state.unreadable_since if state else None,
+                    GapKind(state.unreadable_kind).words
+                    if state and state.unreadable_kind else "",
+                    gaps.get(site.id, 0),
                 )
             )  # fmt: skip
         return result

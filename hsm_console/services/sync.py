@@ -10,6 +10,8 @@
   comment its author deleted is marked gone, never dropped.
 - Polite: waits a platform announced are stored and respected; metered calls are counted.
 - Site by site: one failing site does not stop the others; its error is kept and shown.
+- Gapless: every interval a site could not be read is recorded (`services.health`), and the
+  sync that reads it again reads back from before the gap began.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, Use
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener
-from hsm_console.services import limits
+from hsm_console.services import health, limits
 from hsm_console.services.access import Actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.moderation import ModerationService
@@ -106,6 +108,7 @@ class _Run:
     resume: dict[str, Any]
     parents: dict[str, str] = field(default_factory=dict)  # child external id -> parent's
     newest: datetime | None = None
+    read_back: datetime | None = None  # after a gap: read every active post since then
 
     def setting(self, name: str, default: int) -> int:
         value = self.site.settings.get(name, default)
@@ -185,11 +188,12 @@ class SyncService:
         report: Callable[[str], None],
         cancelled: Callable[[], bool],
     ) -> SiteResult:
-        with self.db.session() as session:
+        with self.db.transaction() as session:
             until = limits.waiting_until(session, site.id)
             state = session.get(SyncState, site.id)
             high_water = state.high_water if state else None
             resume = dict(state.cursor) if state and state.cursor else {}
+            read_back = None if until else health.starting(session, site)
         if until is not None:
             result.skipped_until = until
             name = Platform(site.platform).label
@@ -197,6 +201,8 @@ class SyncService:
                 f"{name} asked the City to wait until {local_time(until)}; this site is skipped "
                 "until then."
             )
+            with self.db.transaction() as session:
+                health.failed(session, site, health.GapKind.WAIT, result.error)
             report(f"skipped: {result.error}")
             return result
         report("starting")
@@ -206,6 +212,8 @@ class SyncService:
             run = _Run(
                 site, capabilities_of(site.platform), connector, result, report, cancelled, resume
             )
+            if read_back is not None:
+                run.read_back = read_back - OVERLAP
             self._pull(run, high_water)
             # A clean sync clears the last error; one that lost items says so instead.
             note = result.unreadable_note(Platform(site.platform).label)
@@ -233,10 +241,11 @@ class SyncService:
         result.error = exc.message
         log.warning("sync of site %s failed: %s", site.id, exc.message)
         with self.db.transaction() as session:
-            state = _state(session, site.id)
+            state = health.state_of(session, site.id)
             state.last_sync_at = utcnow()
             note = result.unreadable_note(Platform(site.platform).label)
             state.last_error = f"{exc.message} {note}".strip()
+            health.failed(session, site, health.kind_of(exc), exc.message)
         report(f"failed: {exc.message}")
 
     def _pull(self, run: _Run, high_water: datetime | None) -> None:
@@ -252,6 +261,8 @@ class SyncService:
                 since = None
                 if post.created_at < full_since and high_water is not None:
                     since = high_water - OVERLAP
+                    if run.read_back is not None:
+                        since = min(since, run.read_back)
                 self._pull_post(run, post, post_ids[post.external_id], since)
             cursor = page.next_cursor
             # Posts come newest first: a page with nothing active means the rest is older.
@@ -263,6 +274,15 @@ class SyncService:
         start = None
         if run.resume.get("post") == post.external_id:
             start = run.resume.get("cursor")
+        self._pull_pages(run, post, post_id, since, start)
+        if start is not None and run.read_back is not None:
+            # The pages before the cursor were read before the gap; what arrived since may sit
+            # on them (newest-first listings), so the post is read again from its start.
+            self._pull_pages(run, post, post_id, since, None)
+
+    def _pull_pages(
+        self, run: _Run, post: RemotePost, post_id: int, since: datetime | None, start: Any
+    ) -> None:
         complete = since is None and start is None
         seen: set[str] = set()
         cursor = start
@@ -276,7 +296,7 @@ class SyncService:
             except UserError:
                 # Keep the last good cursor: the next sync resumes here.
                 with self.db.transaction() as session:
-                    _state(session, run.site.id).cursor = {
+                    health.state_of(session, run.site.id).cursor = {
                         "post": post.external_id, "cursor": cursor
                     }  # fmt: skip
                 raise
@@ -476,12 +496,13 @@ class SyncService:
         self, site: Site, high_water: datetime | None, error: str, cursor: dict[str, Any]
     ) -> None:
         with self.db.transaction() as session:
-            state = _state(session, site.id)
+            state = health.state_of(session, site.id)
             if high_water is not None:
                 state.high_water = high_water
             state.last_sync_at = utcnow()
             state.last_error = error
             state.cursor = cursor
+            health.succeeded(session, site)
 
 
 def storable(text: str) -> str:
@@ -506,15 +527,6 @@ def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
                 f"{site.name!r} is deactivated, so it is not synced; nothing was synced. An "
                 f"administrator can reactivate it: hsm-console admin site reactivate {site.id}"
             )
-
-
-def _state(session: Session, site_id: int) -> SyncState:
-    state = session.get(SyncState, site_id)
-    if state is None:
-        state = SyncState(site_id=site_id, cursor={})
-        session.add(state)
-        session.flush()
-    return state
 
 
 def _existing_ids(

@@ -250,6 +250,27 @@ def test_a_failed_sync_says_which_site_and_what_to_do(
     qtbot.waitUntil(lambda: "⚠ 1 failed" in window.sync_status.label.text(), timeout=WAIT_MS)
 
 
+@pytest.mark.expected_log("sync of site")
+def test_the_status_bar_shows_since_when_a_site_is_not_read(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    gui_world.sandbox.faults.add(FaultKind.SERVER_ERROR, method="GET", times=None)
+    qtbot.keyClick(window.table, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: "not read since" in window.sync_status.label.text(), timeout=WAIT_MS)
+    assert "platform down or refusing" in window.sync_status.label.toolTip()
+    assert "reads back over it" in window.sync_status.label.toolTip()
+    qtbot.waitUntil(lambda: window.problems.current is not None, timeout=WAIT_MS)
+    problem = window.problems.current
+    assert problem is not None
+    problem.close()
+    qtbot.waitUntil(lambda: not window.syncing, timeout=WAIT_MS)
+    gui_world.sandbox.faults.clear()
+    window.sync_now(automatic=False)
+    qtbot.waitUntil(lambda: "⚠" not in window.sync_status.label.text(), timeout=WAIT_MS)
+    assert "not read since" not in window.sync_status.label.text()
+    assert "1 earlier gap(s) on record" in window.sync_status.label.toolTip()
+
+
 class _Browser(QObject):
     """Stands in for the web browser: records what the console asked it to open."""
 
