@@ -166,3 +166,26 @@ def test_platforms_shows_the_capability_map(tmp_path: Path) -> None:
     text = run("platforms").stdout
     assert "X: flag, hide, unhide, keep" in text
     assert "Hide the reply instead" in text
+
+
+def test_log_filters_and_exports_the_supervisors_view(cli: Cli, tmp_path: Path) -> None:
+    cli("sync")
+    first, second = (row["id"] for row in json.loads(cli("queue", "--json").stdout)[:2])
+    cli("act", str(first), "flag", "--reason", "SPM")
+    cli("act", str(second), "keep")
+    flags = cli("log", "--action", "flag", "--state", "pending").stdout.splitlines()
+    assert len(flags) == 1
+    assert f"flag pending reason SPM comment {first}" in flags[0]
+    assert "no entries you may read" in cli("log", "--search", "zzqqxx-nothing").stdout
+    exported = cli("log", "--export", str(tmp_path / "view.jsonl"), "--reason", "SPM")
+    assert "Exported 2 log entries" in exported.stdout
+    lines = (tmp_path / "view.jsonl").read_text().splitlines()
+    assert [json.loads(line)["state"] for line in lines] == ["applied", "pending"]
+    refused = cli("log", "--department", "POLICE", ok=False)
+    assert "'POLICE' is not a department" in refused.stderr
+    assert "yours: PARKS" in refused.stderr
+    wrong = cli("log", "--export", str(tmp_path / "view.xlsx"), ok=False)
+    assert "Export to a .csv or a .jsonl file" in wrong.stderr
+    assert not (tmp_path / "view.xlsx").exists()
+    bad_day = cli("log", "--from", "yesterday", ok=False)
+    assert "'yesterday' is not a day as YYYY-MM-DD" in bad_day.stderr

@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from hsm_console.app import App
 from hsm_console.cli.terminal import out, to_json
 from hsm_console.db.engine import Database
-from hsm_console.db.models import LogEntry, Site
+from hsm_console.db.models import Site
 from hsm_console.display import local_time, one_line, safe_text
+from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
-from hsm_console.services import admin, queries, tokens
+from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
-from hsm_console.services.comment_detail import CommentReader, HistoryItem, history_item
+from hsm_console.services.comment_detail import CommentReader, HistoryItem
+from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
+from hsm_console.services.log_view import PAGE_SIZE, LogFilter, LogRow, LogView
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
@@ -101,10 +105,6 @@ def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: boo
     return 0
 
 
-def _entry_dict(entry: LogEntry) -> dict[str, Any]:
-    return {c.name: getattr(entry, c.name) for c in LogEntry.__table__.columns}
-
-
 def show(app: App, comment_id: int, as_json: bool) -> int:
     view = CommentReader(app.db, app.username).comment(comment_id)
     if as_json:
@@ -172,15 +172,6 @@ def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
     return line
 
 
-def _admin_line(entry: LogEntry) -> str:
-    """An administrative change: what it changed, as it stood before and after."""
-    change = " -> ".join(part or "(none)" for part in (entry.before, entry.after))
-    return (
-        f"#{entry.id} {local_time(entry.at)} {entry.actor} "
-        f"{entry.action} {safe_text(entry.subject or '')}: {safe_text(change)}"
-    )
-
-
 def act(app: App, comment_id: int, action: Action, reason: str | None, note: str) -> int:
     result = app.moderation.act(comment_id, action, reason, note)
     out(result.message)
@@ -189,20 +180,98 @@ def act(app: App, comment_id: int, action: Action, reason: str | None, note: str
     return 0 if result.state is not EntryState.FAILED else 1
 
 
-def log(app: App, comment_id: int | None, limit: int, as_json: bool) -> int:
-    with app.db.session() as session:
-        actor = app.moderation.actor(session)
-        entries = queries.action_log(session, actor, comment_id, limit)
-        if as_json:
-            out(to_json([_entry_dict(e) for e in entries]))
-            return 0
-        if not entries:
-            out("The action log has no entries you may read.")
-        for entry in entries:
-            if entry.kind == EntryKind.ADMIN:
-                out(_admin_line(entry))
-            else:
-                out(_entry_line(history_item(entry), entry.comment_id))
+@dataclass(frozen=True)
+class LogQuery:
+    """`hsm-console log`'s filters as typed: department codes, site ids as text."""
+
+    comment: int | None
+    departments: list[str]
+    sites: list[str]
+    platforms: list[str]
+    actors: list[str]
+    actions: list[str]
+    reasons: list[str]
+    states: list[str]
+    kinds: list[str]
+    on_from: date | None
+    on_to: date | None
+    search: str
+
+    def log_filter(self, view: LogView) -> LogFilter:
+        codes = {code: department for department, code in view.departments.items()}
+        unknown = [code for code in self.departments if code.upper() not in codes]
+        if unknown:
+            raise PermissionDenied(
+                f"{unknown[0]!r} is not a department {view.actor.describe()} supervises; "
+                f"yours: {', '.join(codes) or 'none'}."
+            )
+        bad = [site for site in self.sites if not site.isdigit()]
+        if bad:
+            raise InvalidInput(f"--site takes a site's number (hsm-console sites), not {bad[0]!r}.")
+        return LogFilter(
+            department_ids=frozenset(codes[code.upper()] for code in self.departments),
+            site_ids=frozenset(map(int, self.sites)),
+            platforms=frozenset(self.platforms), actors=frozenset(self.actors),
+            actions=frozenset(self.actions),
+            reason_codes=frozenset(code.upper() for code in self.reasons),
+            states=frozenset(self.states), kinds=frozenset(self.kinds),
+            comment_id=self.comment, on_from=self.on_from, on_to=self.on_to, search=self.search,
+        )  # fmt: skip
+
+
+def log(app: App, query: LogQuery, limit: int, as_json: bool, export: Path | None) -> int:
+    view = LogView(app.db, app.username)
+    log_filter = query.log_filter(view)
+    if export is not None:
+        return _export_log(view, log_filter, export)
+    rows: list[LogRow] = []
+    after: int | None = None
+    while len(rows) < limit:
+        page = view.page(log_filter, after, min(PAGE_SIZE, limit - len(rows)), newest_first=False)
+        rows += view.rows(page.ids)
+        if page.next is None:
+            break
+        after = page.next
+    if as_json:
+        out(to_json(view.export_records([row.id for row in rows])))
+        return 0
+    if not rows:
+        out("The action log has no entries you may read under these filters.")
+    for row in rows:
+        out(_log_line(row))
+    return 0
+
+
+def _log_line(row: LogRow) -> str:
+    if row.kind == EntryKind.ADMIN:
+        change = " -> ".join(part or "(none)" for part in (row.before, row.after))
+        return (
+            f"#{row.id} {local_time(row.at)} {row.actor} "
+            f"{row.action} {safe_text(row.subject)}: {safe_text(change)}"
+        )
+    item = HistoryItem(
+        row.id, row.at, row.actor, row.action, row.state, row.reason_code, row.note,
+        row.detail, row.outcome_of, row.record_id,
+    )  # fmt: skip
+    return _entry_line(item, row.comment_id)
+
+
+def _export_log(view: LogView, log_filter: LogFilter, path: Path) -> int:
+    formats = {".csv": ExportFormat.CSV, ".jsonl": ExportFormat.JSONL}
+    export_format = formats.get(path.suffix.lower())
+    if export_format is None:
+        raise InvalidInput(f"Export to a .csv or a .jsonl file, not {path.name!r}.")
+
+    def progress(step: ExportProgress) -> None:
+        print(f"\rExported {step.done} of {step.total} entries", end="", file=sys.stderr,
+              flush=True)  # fmt: skip
+
+    result = export_log(
+        view, log_filter, path, export_format, progress if sys.stderr.isatty() else None
+    )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    out(f"Exported {result.entries} log entries to {path}.")
     return 0
 
 

@@ -11,14 +11,30 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hsm_console import __version__
 from hsm_console.errors import UserError
 from hsm_console.host.config import load_settings
 from hsm_console.rules.domain import Action, CommentStatus
 
+if TYPE_CHECKING:
+    from hsm_console.cli.commands import LogQuery
+
 DEFAULT_SANDBOX_PORT = 8765
+# The log's filters that may be given more than once (`hsm-console log --action hide`).
+LOG_FILTERS = {
+    "department": "a department's code",
+    "site": "a site's id",
+    "platform": "a platform",
+    "actor": "who acted (account)",
+    "action": "what was done",
+    "reason": "a reason code",
+    "state": "outcome: pending, applied, failed, unconfirmed",
+    "kind": "action or admin",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,10 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--reason", metavar="CODE", help="reason code from the comment policy")
     act.add_argument("--note", default="", metavar="TEXT")
 
-    log = commands.add_parser("log", help="the action log, oldest first")
+    log = commands.add_parser("log", help="the action log, oldest first (supervisors)")
     log.add_argument("--comment", type=int, metavar="ID", help="only this comment's entries")
+    for option, words in LOG_FILTERS.items():
+        log.add_argument(f"--{option}", action="append", metavar=option.upper(), help=words)
+    log.add_argument("--from", dest="on_from", type=_day, metavar="YYYY-MM-DD")
+    log.add_argument("--to", dest="on_to", type=_day, metavar="YYYY-MM-DD")
+    log.add_argument("--search", default="", metavar="WORDS", help="in the comment's text")
     log.add_argument("--limit", type=int, default=200)
     log.add_argument("--json", action="store_true")
+    log.add_argument(
+        "--export", type=Path, metavar="FILE", help="every entry shown, newest first, to a "
+        ".csv (no formula cells) or .jsonl file (every field)",
+    )  # fmt: skip
 
     commands.add_parser("verify-log", help="prove the action log and records are unaltered")
 
@@ -160,7 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "act": lambda app: commands.act(
             app, args.comment_id, Action(args.action), args.reason, args.note
         ),
-        "log": lambda app: commands.log(app, args.comment, args.limit, args.json),
+        "log": lambda app: commands.log(app, _log_query(args), args.limit, args.json, args.export),
         "verify-log": commands.verify,
         "sites": lambda app: (commands.health if args.health else commands.sites)(app, args.json),
         "health": lambda app: commands.health(app, args.json),
@@ -186,6 +211,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         return result
     finally:
         app.close()
+
+
+def _log_query(args: argparse.Namespace) -> LogQuery:
+    from hsm_console.cli.commands import LogQuery
+
+    return LogQuery(
+        args.comment, args.department or [], args.site or [], args.platform or [],
+        args.actor or [], args.action or [], args.reason or [], args.state or [],
+        args.kind or [], args.on_from, args.on_to, args.search,
+    )  # fmt: skip
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from None
 
 
 def _read_token() -> str:

@@ -1,4 +1,4 @@
-"""Reading what a person may see: whether a comment is theirs to read, the action log.
+"""Reading what a person may see: whether a comment is theirs to read.
 
 Every query is narrowed to the departments the person's roles cover; a moderator never sees
 another department's comments, whatever the caller asks for.
@@ -6,10 +6,9 @@ another department's comments, whatever the caller asks for.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.db.models import Comment, LogEntry
+from hsm_console.db.models import Comment
 from hsm_console.errors import NotFound, PermissionDenied
 from hsm_console.services.access import Actor
 
@@ -25,21 +24,3 @@ def readable_comment(session: Session, actor: Actor, comment_id: int) -> Comment
             f"Comment {comment_id} belongs to a department {actor.describe()} does not work for."
         )
     return comment
-
-
-def action_log(
-    session: Session,
-    actor: Actor,
-    comment_id: int | None = None,
-    limit: int = 200,
-    after_id: int = 0,
-) -> list[LogEntry]:
-    """Log entries the person may read, oldest first (the chain's order)."""
-    query = select(LogEntry).where(LogEntry.id > after_id).order_by(LogEntry.id).limit(limit)
-    if not (actor.administers or actor.supervises is None):
-        visible = set(actor.moderates) | set(actor.supervises)
-        query = query.where(LogEntry.department_id.in_(visible))
-    if comment_id is not None:
-        readable_comment(session, actor, comment_id)
-        query = query.where(LogEntry.comment_id == comment_id)
-    return list(session.scalars(query))

@@ -76,7 +76,7 @@ class QueueFilter:
     search: str = ""
 
     def search_terms(self) -> list[str]:
-        return _WORD.findall(self.search.casefold())
+        return search_terms(self.search)
 
 
 @dataclass(frozen=True)
@@ -256,13 +256,11 @@ class QueueView:
             return query
         dialect = session.get_bind().dialect.name
         if dialect == "sqlite":
-            expression = " ".join(f'"{term}"*' for term in terms)
             return query.join(_FTS, _FTS.c.rowid == Comment.id).where(
-                _FTS.c.comments_fts.match(expression)
+                _FTS.c.comments_fts.match(_fts5_query(terms))
             )
         if dialect == "postgresql":
-            expression = " & ".join(f"'{term}':*" for term in terms)
-            return query.where(_PG_MATCH.bindparams(search_query=expression))
+            return query.where(_PG_MATCH.bindparams(search_query=_tsquery(terms)))
         raise ConfigurationError(f"Full-text search is not available on {dialect}.")
 
     @staticmethod
@@ -475,6 +473,28 @@ class QueueView:
                 )
             )  # fmt: skip
         return result
+
+
+def search_terms(text: str) -> list[str]:
+    """The words of a search, each matched as the start of a word."""
+    return _WORD.findall(text.casefold())
+
+
+def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
+    """The ids of comments whose author or text holds every term, from the full-text index."""
+    if dialect == "sqlite":
+        return select(_FTS.c.rowid).where(_FTS.c.comments_fts.match(_fts5_query(terms)))
+    if dialect == "postgresql":
+        return select(Comment.id).where(_PG_MATCH.bindparams(search_query=_tsquery(terms)))
+    raise ConfigurationError(f"Full-text search is not available on {dialect}.")
+
+
+def _fts5_query(terms: Sequence[str]) -> str:
+    return " ".join(f'"{term}"*' for term in terms)
+
+
+def _tsquery(terms: Sequence[str]) -> str:
+    return " & ".join(f"'{term}':*" for term in terms)
 
 
 def _is_code(suggestion: str | None) -> bool:
