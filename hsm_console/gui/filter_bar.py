@@ -78,11 +78,7 @@ class FilterBar(QObject):
             # The closed box stays narrow; its list opens as wide as its longest choice.
             view = combo.view()
             view.setMinimumWidth(view.sizeHintForColumn(0) + 48)
-        for edit in (self.received_from, self.received_to):
-            edit.setDateRange(ANY_DATE, LAST_DATE)
-            edit.setSpecialValueText("any")
-            edit.setDate(ANY_DATE)
-            edit.installEventFilter(self)
+        self._days = DayBoxes((self.received_from, self.received_to), self)
 
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -94,20 +90,6 @@ class FilterBar(QObject):
         for edit in (self.received_from, self.received_to):
             edit.dateChanged.connect(lambda _: self._settle.start())
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Tab in a date box walks its year, month and day, and showing "any" it never gets
-        # out: a keyboard trap. Tab leaves the box; the arrow keys still change the date.
-        if (
-            isinstance(watched, QDateEdit)
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
-        ):
-            forward = event.key() == Qt.Key.Key_Tab
-            _focus_next_outside(watched, forward)
-            return True
-        return super().eventFilter(watched, event)
-
     def current(self) -> QueueFilter:
         site = self.site.currentData()
         platform = self.platform.currentData()
@@ -116,8 +98,8 @@ class FilterBar(QObject):
             statuses=frozenset({CommentStatus(status)}) if status else frozenset(),
             site_ids=frozenset({site}) if site is not None else frozenset(),
             platforms=frozenset({platform}) if platform else frozenset(),
-            received_from=_day(self.received_from),
-            received_to=_day(self.received_to),
+            received_from=chosen_day(self.received_from),
+            received_to=chosen_day(self.received_to),
             suggestion=self.suggestion.currentData(),
             search=self.search.text().strip(),
         )
@@ -142,6 +124,32 @@ class FilterBar(QObject):
             return counts.by_suggestion.get(choice, 0)
 
         _counts(self.suggestion, suggestion_count)
+
+
+class DayBoxes(QObject):
+    """Date boxes that show "any" at their minimum, and that Tab leaves instead of walking."""
+
+    def __init__(self, edits: Sequence[QDateEdit], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        for edit in edits:
+            edit.setDateRange(ANY_DATE, LAST_DATE)
+            edit.setSpecialValueText("any")
+            edit.setDate(ANY_DATE)
+            edit.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Tab in a date box walks its year, month and day, and showing "any" it never gets
+        # out: a keyboard trap. Tab leaves the box; the arrow keys still change the date.
+        if (
+            isinstance(watched, QDateEdit)
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+        ):
+            forward = event.key() == Qt.Key.Key_Tab
+            _focus_next_outside(watched, forward)
+            return True
+        return super().eventFilter(watched, event)
 
 
 def _focus_next_outside(widget: QWidget, forward: bool) -> None:
@@ -180,7 +188,8 @@ def _counts(combo: QComboBox, count_of: Callable[[Any], int]) -> None:
         combo.setItemText(index, f"{base} ({count_of(combo.itemData(index)):,})")
 
 
-def _day(edit: QDateEdit) -> date | None:
+def chosen_day(edit: QDateEdit) -> date | None:
+    """The day a box shows, or None when it shows "any"."""
     chosen = edit.date()
     if chosen == ANY_DATE:
         return None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QTableView,
+    QTabWidget,
     QToolBar,
     QWidget,
 )
@@ -30,6 +31,7 @@ from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
+from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
@@ -40,6 +42,7 @@ from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
 from hsm_console.services.comment_detail import CommentReader, CommentView
+from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
 from hsm_console.services.sync import SiteResult, SyncProgress
@@ -80,7 +83,9 @@ class MainWindow(QMainWindow):
         code_names = {code.code: code.name for code in app.policy.codes.values()}
 
         form = load_form("main_window.ui", self)
-        self.setCentralWidget(form)
+        self.log_screen: LogScreen | None = None
+        self.pages: QTabWidget | None = None
+        self.setCentralWidget(self._with_log_screen(form, code_names))
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self)
@@ -121,6 +126,33 @@ class MainWindow(QMainWindow):
     def _title(self) -> str:
         title = f"HSM Console — {self.view.actor.display_name} ({self.view.actor.username})"
         return f"{title} — demo on the sandbox" if self.demo else title
+
+    def _with_log_screen(self, queue: QWidget, code_names: dict[str, str]) -> QWidget:
+        """The queue alone for a moderator; for a supervisor or administrator, a Log tab."""
+        if not reads_log(self.view.actor):
+            return queue
+        view = LogView(self.app.db, self.app.username)
+        self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
+        pages = QTabWidget(self)
+        pages.setObjectName("pages")
+        pages.addTab(queue, "&Queue")
+        pages.addTab(self.log_screen, "&Log")
+        pages.currentChanged.connect(self._page_changed)
+        self.pages = pages
+        return pages
+
+    def show_log(self) -> LogScreen | None:
+        """Bring the Log tab forward (supervisors and administrators only)."""
+        if self.pages is not None and self.log_screen is not None:
+            self.pages.setCurrentWidget(self.log_screen)
+        return self.log_screen
+
+    def _page_changed(self) -> None:
+        log_screen = self.log_screen
+        if self.pages is not None and self.pages.currentWidget() is log_screen:
+            assert log_screen is not None
+            if not log_screen.loaded_once:
+                log_screen.reload()
 
     def _set_up_table(self) -> None:
         table = self.table
@@ -262,6 +294,7 @@ class MainWindow(QMainWindow):
         self.refresh_sync_status()
         self.table.setFocus()
         if not self.view.sites():
+            self.show_log()
             self.detail.show_message(
                 f"{self.view.actor.describe()} moderates no department, so there is no queue. "
                 "Ask an administrator for the moderator role of your department."

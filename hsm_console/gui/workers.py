@@ -167,3 +167,30 @@ class TaskRunner(QObject):
         callbacks = self._running.get(task_id)
         if callbacks is not None and callbacks.progress is not None and not self._closed:
             callbacks.progress(payload)
+
+
+class LatestOnly:
+    """Starts jobs of which only the latest answer matters (the entry or comment in view):
+    an answer arriving after a newer job was started is dropped."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self._runner = runner
+        self._generation = 0
+
+    def start(
+        self,
+        job: Callable[[JobContext], T],
+        done: Callable[[T], None],
+        failed: Callable[[Exception], None],
+    ) -> None:
+        generation = self.forget()
+
+        def if_latest(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+            return lambda answer: callback(answer) if generation == self._generation else None
+
+        self._runner.start(job, if_latest(done), if_latest(failed))
+
+    def forget(self) -> int:
+        """Drop whatever is still to come."""
+        self._generation += 1
+        return self._generation

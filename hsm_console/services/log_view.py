@@ -417,9 +417,14 @@ class LogView:
             )  # fmt: skip
 
 
+def reads_log(actor: Actor) -> bool:
+    """Whether the person supervises a department or administers (the log's readers)."""
+    return actor.administers or actor.supervises is None or bool(actor.supervises)
+
+
 def require_log_reader(actor: Actor) -> None:
     """Refuse, naming the role needed, anyone who neither supervises nor administers."""
-    if actor.administers or actor.supervises is None or actor.supervises:
+    if reads_log(actor):
         return
     raise PermissionDenied(
         f"The action log is read by supervisors (and administrators, for administrative "
@@ -454,5 +459,6 @@ __all__ = [
     "LogView",
     "RecordView",
     "VersionView",
+    "reads_log",
     "require_log_reader",
 ]

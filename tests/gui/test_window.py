@@ -212,7 +212,7 @@ def test_auto_sync_runs_at_the_chosen_interval(window: MainWindow) -> None:
 
 
 def test_forms_are_found_in_the_source_checkout() -> None:
-    for name in ("main_window.ui", "detail_pane.ui", "action_dialog.ui"):
+    for name in ("main_window.ui", "detail_pane.ui", "action_dialog.ui", "log_screen.ui"):
         assert ui_path(name).is_file()
 
 

@@ -1,0 +1,510 @@
+"""The Log screen: the action log for supervisors and administrators, beside the queue.
+
+It shows what `LogView` returns and holds no rules: who reads which entries is the service's
+decision (a moderator never gets this screen, and the service refuses them anyway). The table
+holds entry ids and a window of rows (`IdWindowModel`), fed by a `PageLoader` that drops
+answers a newer filter made stale; one entry, the exports and the verification of the chain
+all run on the window's `TaskRunner`. Comment text and names are untrusted: they appear only
+in plain-text widgets.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QObject, QStandardPaths, Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hsm_console.db.engine import Database
+from hsm_console.display import CITY_TZ, local_time, one_line
+from hsm_console.gui.filter_bar import DEBOUNCE_MS, DayBoxes, chosen_day
+from hsm_console.gui.icons import platform_name
+from hsm_console.gui.id_model import IdWindowModel
+from hsm_console.gui.page_loader import PageLoader
+from hsm_console.gui.plain_text import set_plain, tooltip
+from hsm_console.gui.problems import ProblemReporter, problem_from
+from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.workers import JobContext, LatestOnly, TaskHandle, TaskRunner
+from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState
+from hsm_console.services.log_export import ExportFormat, ExportProgress, ExportResult, export_log
+from hsm_console.services.log_view import PAGE_SIZE, EntryDetail, LogFilter, LogRow, LogView
+from hsm_console.services.verify import VerifyReport, verify_log
+
+DETAIL_DELAY_MS = 60
+LINE_CHARS = 200
+STATE_WORDS = {
+    EntryState.PENDING: "Pending",
+    EntryState.APPLIED: "Applied",
+    EntryState.FAILED: "Failed",
+    EntryState.UNCONFIRMED: "Unconfirmed",
+}
+
+
+class LogColumn(enum.IntEnum):
+    AT = 0
+    DEPARTMENT = 1
+    SITE = 2
+    ACTOR = 3
+    ACTION = 4
+    REASON = 5
+    OUTCOME = 6
+    WHAT = 7
+
+
+HEADERS = ("When", "Department", "Site", "Who", "Action", "Reason", "Outcome", "Comment or change")
+COLUMN_WIDTHS = {
+    LogColumn.AT: 122,
+    LogColumn.DEPARTMENT: 90,
+    LogColumn.SITE: 170,
+    LogColumn.ACTOR: 110,
+    LogColumn.ACTION: 70,
+    LogColumn.REASON: 60,
+    LogColumn.OUTCOME: 90,
+}
+
+
+class LogModel(IdWindowModel[LogRow]):
+    def __init__(self, view: LogView, parent: QObject | None = None) -> None:
+        super().__init__(view.rows, HEADERS, parent)
+
+    def unreadable(self, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and column == LogColumn.WHAT:
+            return "(out of reach)"
+        return None
+
+    def cell(self, row: LogRow, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(row, LogColumn(column))
+        if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.WHAT:
+            return tooltip(one_line(_what(row), 600))
+        if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.AT:
+            return local_time(row.at)
+        return None
+
+
+def _display(row: LogRow, column: LogColumn) -> str:
+    if column is LogColumn.AT:
+        return row.at.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
+    if column is LogColumn.DEPARTMENT:
+        return row.department
+    if column is LogColumn.SITE:
+        return row.site_name
+    if column is LogColumn.ACTOR:
+        return one_line(row.actor, 60)
+    if column is LogColumn.ACTION:
+        return row.action
+    if column is LogColumn.REASON:
+        return row.reason_code or ""
+    if column is LogColumn.OUTCOME:
+        state = STATE_WORDS.get(EntryState(row.state), row.state)
+        return f"{state} (of #{row.outcome_of})" if row.outcome_of else state
+    return one_line(_what(row), LINE_CHARS)
+
+
+def _what(row: LogRow) -> str:
+    if row.kind == EntryKind.ADMIN:
+        return f"{row.subject}: {row.before or '(none)'} -> {row.after or '(none)'}"
+    return f"{row.author_name}: {row.excerpt}" if row.author_name else row.excerpt
+
+
+class LogScreen(QWidget):
+    """The Log tab. `start` loads the first page; everything else follows the person."""
+
+    def __init__(
+        self,
+        db: Database,
+        view: LogView,
+        runner: TaskRunner,
+        problems: ProblemReporter,
+        code_names: Mapping[str, str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("logScreenHost")
+        self.db = db
+        self.view = view
+        self.runner = runner
+        self.problems = problems
+        form = load_form("log_screen.ui", self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(form)
+
+        self.search = child(form, QLineEdit, "logSearch")
+        self.department = child(form, QComboBox, "logDepartment")
+        self.site = child(form, QComboBox, "logSite")
+        self.platform = child(form, QComboBox, "logPlatform")
+        self.person = child(form, QComboBox, "logPerson")
+        self.action = child(form, QComboBox, "logAction")
+        self.reason = child(form, QComboBox, "logReason")
+        self.outcome = child(form, QComboBox, "logOutcome")
+        self.kind = child(form, QComboBox, "logKind")
+        self.on_from = child(form, QDateEdit, "logFrom")
+        self.on_to = child(form, QDateEdit, "logTo")
+        self.table = child(form, QTableView, "logTable")
+        self.splitter = child(form, QSplitter, "logSplitter")
+        self.entry_splitter = child(form, QSplitter, "entrySplitter")
+        self.summary = child(form, QLabel, "entrySummary")
+        self.record_text = child(form, QPlainTextEdit, "recordText")
+        self.now_text = child(form, QPlainTextEdit, "nowText")
+        self.history_text = child(form, QPlainTextEdit, "historyText")
+        self.count_label = child(form, QLabel, "logCount")
+        self.export_csv = child(form, QPushButton, "exportCsvButton")
+        self.export_json = child(form, QPushButton, "exportJsonButton")
+        self.verify_button = child(form, QPushButton, "verifyButton")
+        self.work_status = child(form, QLabel, "workStatus")
+        self.progress = child(form, QProgressBar, "workProgress")
+        self.cancel = child(form, QPushButton, "workCancel")
+
+        self.model = LogModel(view, self)
+        self.table.setModel(self.model)
+        self.loader: PageLoader[LogFilter, int] = PageLoader(
+            runner, self.model, view.page, view.count, LogFilter(), PAGE_SIZE, self
+        )
+        self.entry: EntryDetail | None = None
+        self.loaded_once = False
+        self.last_export: ExportResult | None = None
+        self.last_report: VerifyReport | None = None
+        self._work: TaskHandle | None = None
+        self._detail = LatestOnly(runner)
+        self._fill_choices(code_names)
+        self._days = DayBoxes((self.on_from, self.on_to), self)
+        self._set_up_table()
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(DEBOUNCE_MS)
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._connect()
+        self.splitter.setSizes([420, 300])
+
+    # --- construction ------------------------------------------------------------------
+
+    def _fill_choices(self, code_names: Mapping[str, str]) -> None:
+        view = self.view
+        choices: list[tuple[QComboBox, str, Sequence[tuple[str, object]]]] = [
+            (self.department, "All my departments",
+             [(c.label, c.value) for c in view.department_choices()]),
+            (self.site, "All sites", [(c.label, c.value) for c in view.site_choices()]),
+            (self.platform, "All platforms", [(platform_name(p), p) for p in view.platforms()]),
+            (self.person, "Anyone", [(c.label, c.value) for c in view.people()]),
+            (self.action, "Any action",
+             [(a.value, a.value) for a in Action] + [(a.value, a.value) for a in AdminChange]),
+            (self.reason, "Any reason", [(f"{c} — {n}", c) for c, n in code_names.items()]),
+            (self.outcome, "Any outcome", [(w, s.value) for s, w in STATE_WORDS.items()]),
+            (self.kind, "Every kind", [("Actions", EntryKind.ACTION.value),
+                                       ("Administrative", EntryKind.ADMIN.value)]),
+        ]  # fmt: skip
+        for combo, everything, items in choices:
+            combo.addItem(everything, None)
+            for text, value in items:
+                combo.addItem(text, value)
+
+    def _set_up_table(self) -> None:
+        table = self.table
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        for column, width in COLUMN_WIDTHS.items():
+            table.setColumnWidth(column, width)
+        header.setSectionResizeMode(LogColumn.WHAT, QHeaderView.ResizeMode.Stretch)
+
+    def _connect(self) -> None:
+        self._settle.timeout.connect(self.reload)
+        self.search.textChanged.connect(lambda _: self._settle.start())
+        for combo in (self.department, self.site, self.platform, self.person, self.action,
+                      self.reason, self.outcome, self.kind):  # fmt: skip
+            combo.currentIndexChanged.connect(lambda _: self._settle.start())
+        for edit in (self.on_from, self.on_to):
+            edit.dateChanged.connect(lambda _: self._settle.start())
+        self.loader.loaded.connect(self._loaded)
+        self.loader.counted.connect(self._counted)
+        self.loader.failed.connect(
+            lambda exc: self.problems.show(problem_from(exc, "reading the action log"))
+        )
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._detail_timer.start())
+        self._detail_timer.timeout.connect(self._load_detail)
+        self.export_csv.clicked.connect(lambda: self.export(ExportFormat.CSV))
+        self.export_json.clicked.connect(lambda: self.export(ExportFormat.JSONL))
+        self.verify_button.clicked.connect(self.verify)
+        self.cancel.clicked.connect(self.cancel_work)
+
+    # --- the entries ---------------------------------------------------------------------
+
+    def current_filter(self) -> LogFilter:
+        def chosen(combo: QComboBox) -> frozenset[Any]:
+            value = combo.currentData()
+            return frozenset() if value is None else frozenset({value})
+
+        return LogFilter(
+            department_ids=chosen(self.department), site_ids=chosen(self.site),
+            platforms=chosen(self.platform), actors=chosen(self.person),
+            actions=chosen(self.action), reason_codes=chosen(self.reason),
+            states=chosen(self.outcome), kinds=chosen(self.kind),
+            on_from=chosen_day(self.on_from), on_to=chosen_day(self.on_to),
+            search=self.search.text().strip(),
+        )  # fmt: skip
+
+    def reload(self) -> None:
+        self.loaded_once = True
+        set_plain(self.count_label, "Counting…")
+        self.loader.load(self.current_filter())
+
+    @property
+    def loading(self) -> bool:
+        return self.loader.loading
+
+    def _loaded(self) -> None:
+        if self.model.rowCount():
+            self.table.selectRow(0)
+        else:
+            self._show_message("No entries match these filters.")
+
+    def _counted(self, total: object) -> None:
+        noun = "entry" if total == 1 else "entries"
+        set_plain(self.count_label, f"{total:,} {noun}")
+
+    def current_entry_id(self) -> int | None:
+        index = self.table.currentIndex()
+        return self.model.id_at(index.row()) if index.isValid() else None
+
+    def select_row(self, row: int) -> None:
+        self.table.setCurrentIndex(self.model.index(row, 0, QModelIndex()))
+
+    def _load_detail(self) -> None:
+        entry_id = self.current_entry_id()
+        if entry_id is None:
+            self._detail.forget()
+            return
+        view = self.view
+
+        def read(_: JobContext) -> EntryDetail:
+            return view.entry(entry_id)
+
+        self._detail.start(read, self._detail_arrived, self._detail_failed)
+
+    def _detail_arrived(self, shown: EntryDetail) -> None:
+        self.entry = shown
+        set_plain(self.summary, _summary(shown))
+        self.record_text.setPlainText(_record_words(shown))
+        self.now_text.setPlainText(_now_words(shown))
+        self.history_text.setPlainText("\n".join(_history_line(row) for row in shown.history))
+
+    def _detail_failed(self, exc: Exception) -> None:
+        self._show_message(problem_from(exc, "reading the log entry").message)
+
+    def _show_message(self, text: str) -> None:
+        self.entry = None
+        set_plain(self.summary, text)
+        for edit in (self.record_text, self.now_text, self.history_text):
+            edit.clear()
+
+    # --- exports and verification --------------------------------------------------------
+
+    @property
+    def working(self) -> bool:
+        return self._work is not None and self._work.running
+
+    def export(self, export_format: ExportFormat, path: Path | None = None) -> None:
+        """Export what the table shows; asks where unless `path` is given."""
+        if self.working:
+            return
+        if path is None:
+            path = self._ask_where(export_format)
+            if path is None:
+                return
+        view, log_filter, target = self.view, self.loader.current_filter, path
+
+        def run(context: JobContext) -> ExportResult:
+            return export_log(
+                view, log_filter, target, export_format, context.report, context.cancelled
+            )
+
+        self._begin(f"Exporting to {path.name}…")
+        self._work = self.runner.start(run, self._exported, self._work_failed, self._progressed)
+
+    def _ask_where(self, export_format: ExportFormat) -> Path | None:
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        stamp = datetime.now(CITY_TZ).strftime("%Y%m%d-%H%M")
+        suffix = export_format.value
+        chosen, _ = QFileDialog.getSaveFileName(
+            self, "Export the log view", str(Path(folder) / f"hsm-log-{stamp}.{suffix}"),
+            f"{suffix.upper()} files (*.{suffix})",
+        )  # fmt: skip
+        return Path(chosen) if chosen else None
+
+    def _exported(self, result: ExportResult) -> None:
+        self.last_export = result
+        if result.cancelled:
+            self._end(f"Export stopped after {result.entries:,} entries; no file was written.")
+        else:
+            self._end(f"Exported {result.entries:,} entries to {result.path}.")
+
+    def verify(self) -> None:
+        """Walk the whole chain and every retained record in the background."""
+        if self.working:
+            return
+        db = self.db
+
+        def run(context: JobContext) -> VerifyReport:
+            return verify_log(
+                db, lambda done, total: context.report((done, total)), context.cancelled
+            )
+
+        self._begin("Verifying the log…")
+        self._work = self.runner.start(run, self._verified, self._work_failed, self._progressed)
+
+    def _verified(self, report: VerifyReport) -> None:
+        self.last_report = report
+        self._end(verify_words(report))
+
+    def cancel_work(self) -> None:
+        if self._work is not None and self._work.running:
+            self._work.cancel()
+            set_plain(self.work_status, "Stopping…")
+
+    def _begin(self, words: str) -> None:
+        for button in (self.export_csv, self.export_json, self.verify_button):
+            button.setEnabled(False)
+        self.progress.setRange(0, 0)  # busy until the first report says how far
+        self.progress.show()
+        self.cancel.show()
+        set_plain(self.work_status, words)
+
+    def _progressed(self, step: object) -> None:
+        if isinstance(step, ExportProgress):
+            done, total = step.done, step.total
+        elif isinstance(step, tuple):
+            done, total = step
+        else:
+            return
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _end(self, words: str) -> None:
+        self._work = None
+        for button in (self.export_csv, self.export_json, self.verify_button):
+            button.setEnabled(True)
+        self.progress.hide()
+        self.cancel.hide()
+        set_plain(self.work_status, words)
+
+    def _work_failed(self, exc: Exception) -> None:
+        problem = problem_from(exc, "exporting or verifying the log")
+        self._end(problem.message)
+        self.problems.show(problem)
+
+
+def verify_words(report: VerifyReport) -> str:
+    """The verification's result as a supervisor reads it out."""
+    head = f"Chain head: entry {report.head_id}, sha256 {report.head_hash}."
+    checked = (
+        f"{report.entries_checked:,} log entries and {report.records_checked:,} retained "
+        "records checked."
+    )
+    if report.cancelled:
+        return f"Verification stopped after {report.entries_checked:,} entries; nothing is proven."
+    if report.problem:
+        return (
+            f"VERIFICATION FAILED: {report.problem}. First entry that does not match: "
+            f"{report.first_bad_entry}. {checked} The last entry that matches: "
+            f"{report.head_id}, sha256 {report.head_hash}."
+        )
+    return f"The action log is intact. {checked} {head}"
+
+
+def _summary(shown: EntryDetail) -> str:
+    row = shown.row
+    parts = [f"Entry #{row.id}", local_time(row.at), one_line(row.actor, 80), row.action,
+             row.state]  # fmt: skip
+    if row.reason_code:
+        parts.append(f"reason {row.reason_code}")
+    if row.site_name:
+        parts.append(f"{row.site_name} ({row.department}) on {platform_name(row.platform)}")
+    if row.outcome_of:
+        parts.append(f"outcome of #{row.outcome_of}")
+    if shown.policy_version:
+        parts.append(f"policy {shown.policy_version}")
+    text = " · ".join(parts)
+    if row.note:
+        text += f"\nNote: {one_line(row.note, 400)}"
+    if row.detail:
+        text += f"\nPlatform's answer: {one_line(row.detail, 400)}"
+    return text + f"\nEntry sha256 {shown.entry_hash}"
+
+
+def _record_words(shown: EntryDetail) -> str:
+    row, record = shown.row, shown.record
+    if row.kind == EntryKind.ADMIN:
+        return f"Changed {row.subject}\n\nBefore:\n{row.before or '(none)'}\n\nAfter:\n" + (
+            row.after or "(none)"
+        )
+    if record is None:
+        return "This entry cites no retained record."
+    lines = [
+        f"Retained record #{record.id}, captured {local_time(record.captured_at)} by "
+        f"{record.captured_by}",
+        f"Author: {record.author_name} ({record.author_id})",
+        f"Written: {local_time(record.created_at)}",
+        f"Permalink: {record.permalink}",
+        f"In reply to the City's post: {one_line(record.post_text, 300)}",
+        *(f"Attachment: {url}" for url in record.attachments),
+        f"sha256 {record.sha256}",
+        "",
+        record.text,
+    ]
+    return "\n".join(lines)
+
+
+def _now_words(shown: EntryDetail) -> str:
+    comment = shown.comment
+    if comment is None:
+        return "No comment: this entry changed the administration."
+    lines = [
+        f"Status: {comment.status}; on the platform: {comment.platform_state}",
+        f"Author: {comment.author_name}",
+        f"Last read: {local_time(comment.fetched_at)}",
+    ]
+    if comment.edited_at is not None:
+        lines.append(f"Edited by its author: {local_time(comment.edited_at)}")
+    if comment.gone_seen_at is not None:
+        lines.append(f"Gone from the platform since: {local_time(comment.gone_seen_at)}")
+    lines += ["", comment.text]
+    for number, version in enumerate(shown.versions, start=1):
+        replaced = local_time(version.edited_at or version.replaced_seen_at)
+        lines += ["", f"Earlier version {number} (replaced {replaced}):", version.text]
+    return "\n".join(lines)
+
+
+def _history_line(row: LogRow) -> str:
+    line = f"#{row.id} {local_time(row.at)} {one_line(row.actor, 60)} {row.action} {row.state}"
+    if row.reason_code:
+        line += f" reason {row.reason_code}"
+    if row.outcome_of:
+        line += f" (outcome of #{row.outcome_of})"
+    if row.note:
+        line += f" note: {one_line(row.note, 80)}"
+    return line
