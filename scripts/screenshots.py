@@ -151,6 +151,29 @@ def take_screenshots(out: Path) -> int:
             capture("console-admin.png")
             admin.close()
 
+            # The demo's person supervises Parks: a few decisions, then the Log tab.
+            hidden = window.model.comment_id(row)
+            window.app.moderation.act(hidden, Action.HIDE, "PII", "posts a named neighbour's SSN")
+            for other in (0, 1, 2):
+                comment = window.model.comment_id(other)
+                if comment != hidden:
+                    window.app.moderation.act(comment, Action.FLAG, "OFT", "about another post")
+            log = window.show_log()
+            assert log is not None
+            log.reload()
+            wait_until(lambda: not log.loading and log.model.rowCount() > 0)
+            log.person.setCurrentIndex(log.person.findData(window.app.username))
+            log.action.setCurrentIndex(log.action.findData("hide"))
+            settle(0.6)  # the filters settle, then the log is read again
+            wait_until(lambda: not log.loading and log.model.rowCount() == 2)
+            log.select_row(1)  # the pending entry: the decision, with its retained record
+            wait_until(lambda: log.entry is not None and log.entry.row.state == "pending")
+            log.verify()
+            wait_until(lambda: log.last_report is not None)
+            capture("console-log.png")
+            assert window.pages is not None
+            window.pages.setCurrentIndex(0)
+
             use_palette(application, dark=True)
             window.select_row(0)
             wait_until(lambda: window.detail.comment_id == window.current_comment_id())

@@ -78,7 +78,7 @@ COLUMN_WIDTHS = {
     LogColumn.ACTOR: 110,
     LogColumn.ACTION: 70,
     LogColumn.REASON: 60,
-    LogColumn.OUTCOME: 90,
+    LogColumn.OUTCOME: 120,
 }
 
 
@@ -196,7 +196,8 @@ class LogScreen(QWidget):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
         self._connect()
-        self.splitter.setSizes([420, 300])
+        self.splitter.setSizes([400, 330])
+        self.entry_splitter.setSizes([440, 400, 440])
 
     # --- construction ------------------------------------------------------------------
 
@@ -465,16 +466,16 @@ def _record_words(shown: EntryDetail) -> str:
     if record is None:
         return "This entry cites no retained record."
     lines = [
+        f"{record.author_name} ({record.author_id}), written {local_time(record.created_at)}:",
+        "",
+        record.text,
+        "",
         f"Retained record #{record.id}, captured {local_time(record.captured_at)} by "
         f"{record.captured_by}",
-        f"Author: {record.author_name} ({record.author_id})",
-        f"Written: {local_time(record.created_at)}",
         f"Permalink: {record.permalink}",
         f"In reply to the City's post: {one_line(record.post_text, 300)}",
         *(f"Attachment: {url}" for url in record.attachments),
         f"sha256 {record.sha256}",
-        "",
-        record.text,
     ]
     return "\n".join(lines)
 
@@ -483,16 +484,13 @@ def _now_words(shown: EntryDetail) -> str:
     comment = shown.comment
     if comment is None:
         return "No comment: this entry changed the administration."
-    lines = [
-        f"Status: {comment.status}; on the platform: {comment.platform_state}",
-        f"Author: {comment.author_name}",
-        f"Last read: {local_time(comment.fetched_at)}",
-    ]
+    lines = [f"{comment.author_name}, as last read {local_time(comment.fetched_at)}:", "",
+             comment.text, "",
+             f"Status: {comment.status}; on the platform: {comment.platform_state}"]  # fmt: skip
     if comment.edited_at is not None:
         lines.append(f"Edited by its author: {local_time(comment.edited_at)}")
     if comment.gone_seen_at is not None:
         lines.append(f"Gone from the platform since: {local_time(comment.gone_seen_at)}")
-    lines += ["", comment.text]
     for number, version in enumerate(shown.versions, start=1):
         replaced = local_time(version.edited_at or version.replaced_seen_at)
         lines += ["", f"Earlier version {number} (replaced {replaced}):", version.text]
