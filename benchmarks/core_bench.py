@@ -5,6 +5,7 @@
 - an action recorded (steps 1-2: checks, retained record, pending entry, committed): p50/p95
 - sync ingest: comments stored per second (from an in-memory connector: the database side)
 - hash-chain verification: log entries checked per second
+- the action log view (a supervisor's): first and deep pages, rare filters, a search, counts
 
 Runs on a SQLite file in a temporary folder. Prints numbers; asserts nothing.
 """
@@ -28,6 +29,7 @@ from hsm_console.db.models import Comment, LogEntry, Post, RetainedRecord
 from hsm_console.rules.domain import Action, Platform, PlatformState, Role
 from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
+from hsm_console.services.log_view import LogFilter, LogView
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
 from hsm_console.services.verify import verify_log
@@ -145,6 +147,32 @@ def fill_log(db: Database, entries: int) -> None:
             session.execute(insert(LogEntry), batch)
 
 
+def bench_log_view(db: Database) -> None:
+    """A supervisor's log: each query timed as the Log tab runs it (ms, best of three)."""
+    with db.transaction() as session:
+        person = admin.ensure_person(session, "chief", "Bench Supervisor")
+        admin.grant(session, person, Role.SUPERVISOR, None)
+    view = LogView(db, "chief")
+    middle = view.page(LogFilter(), None, 1)
+    deep = (middle.ids[0] // 2) if middle.ids else None
+    cases: dict[str, Any] = {
+        "first page": lambda: view.page(LogFilter()),
+        "a page half-way down": lambda: view.page(LogFilter(), deep),
+        "first page of a reason": lambda: view.page(LogFilter(reason_codes=frozenset({"SPM"}))),
+        "first page of a rare person": lambda: view.page(LogFilter(actors=frozenset({"x"}))),
+        "first page of a search": lambda: view.page(LogFilter(search="bench")),
+        "count, no filter": lambda: view.count(LogFilter()),
+        "rows of a window (100)": lambda: view.rows(view.page(LogFilter(), None, 100).ids),
+    }
+    for name, run in cases.items():
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            run()
+            timings.append((time.perf_counter() - started) * 1000)
+        print(f"log view, {name}: {min(timings):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=200_000)
@@ -170,6 +198,7 @@ def main() -> None:
         print(f"hash-chain verification: {report.entries_checked / elapsed:,.0f} entries/s "
               f"({report.entries_checked:,} entries, {report.records_checked:,} records, "
               f"{elapsed:.2f} s)")  # fmt: skip
+        bench_log_view(db)
         db.dispose()
 
 
