@@ -149,6 +149,16 @@ def test_an_administrator_reads_the_administrative_entries(log: Log) -> None:
         ada.entry(LogView(log.world.db, "sam").page(LogFilter(comment_id=log.hidden)).ids[0])
 
 
+def test_a_role_taken_back_applies_to_an_open_view(log: Log) -> None:
+    bob = LogView(log.world.db, "bob")
+    assert bob.count(LogFilter()) > 0
+    log.world.app("ada").admin.revoke("bob", "supervisor", "POLICE")
+    with pytest.raises(PermissionDenied, match="read by supervisors"):
+        bob.page(LogFilter())
+    with pytest.raises(PermissionDenied, match="read by supervisors"):
+        bob.entry(log.admin_entry)
+
+
 def test_someone_not_registered_is_refused(log: Log) -> None:
     with pytest.raises(PermissionDenied, match="not an active user"):
         LogView(log.world.db, "mallory")

@@ -10,7 +10,7 @@ rows stale and repaints just those; nothing resets the whole model but a new fir
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import (
@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -196,3 +197,19 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             self._rows[item_id] = found.get(item_id)
         while len(self._rows) > CACHE_ROWS:
             self._rows.popitem(last=False)
+
+
+def prepare_table(table: QTableView, widths: Iterable[tuple[int, int]], stretch: int) -> None:
+    """A read-only table of one line per row: fixed row height (a million rows are measured
+    by arithmetic), the given column widths, and one column taking the room that is left."""
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setHighlightSections(False)
+    for column, width in widths:
+        table.setColumnWidth(column, width)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setStretchLastSection(False)

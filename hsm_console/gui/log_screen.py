@@ -18,11 +18,9 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -38,7 +36,7 @@ from hsm_console.db.engine import Database
 from hsm_console.display import CITY_TZ, local_time, one_line
 from hsm_console.gui.filter_bar import DEBOUNCE_MS, DayBoxes, chosen_day
 from hsm_console.gui.icons import platform_name
-from hsm_console.gui.id_model import IdWindowModel
+from hsm_console.gui.id_model import IdWindowModel, prepare_table
 from hsm_console.gui.page_loader import PageLoader
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
@@ -181,14 +179,14 @@ class LogScreen(QWidget):
             runner, self.model, view.page, view.count, LogFilter(), PAGE_SIZE, self
         )
         self.entry: EntryDetail | None = None
-        self.loaded_once = False
+        self._keep_entry: int | None = None
         self.last_export: ExportResult | None = None
         self.last_report: VerifyReport | None = None
         self._work: TaskHandle | None = None
         self._detail = LatestOnly(runner)
         self._fill_choices(code_names)
         self._days = DayBoxes((self.on_from, self.on_to), self)
-        self._set_up_table()
+        prepare_table(self.table, COLUMN_WIDTHS.items(), LogColumn.WHAT)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(DEBOUNCE_MS)
@@ -220,18 +218,6 @@ class LogScreen(QWidget):
             combo.addItem(everything, None)
             for text, value in items:
                 combo.addItem(text, value)
-
-    def _set_up_table(self) -> None:
-        table = self.table
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        for column, width in COLUMN_WIDTHS.items():
-            table.setColumnWidth(column, width)
-        header.setSectionResizeMode(LogColumn.WHAT, QHeaderView.ResizeMode.Stretch)
 
     def _connect(self) -> None:
         self._settle.timeout.connect(self.reload)
@@ -270,7 +256,8 @@ class LogScreen(QWidget):
         )  # fmt: skip
 
     def reload(self) -> None:
-        self.loaded_once = True
+        """Read the log again under the filters, keeping the entry in view if it still shows."""
+        self._keep_entry = self.current_entry_id()
         set_plain(self.count_label, "Counting…")
         self.loader.load(self.current_filter())
 
@@ -279,8 +266,9 @@ class LogScreen(QWidget):
         return self.loader.loading
 
     def _loaded(self) -> None:
-        if self.model.rowCount():
-            self.table.selectRow(0)
+        kept = self.model.row_of(self._keep_entry) if self._keep_entry is not None else None
+        if kept is not None or self.model.rowCount():
+            self.select_row(kept or 0)
         else:
             self._show_message("No entries match these filters.")
 
@@ -293,7 +281,9 @@ class LogScreen(QWidget):
         return self.model.id_at(index.row()) if index.isValid() else None
 
     def select_row(self, row: int) -> None:
-        self.table.setCurrentIndex(self.model.index(row, 0, QModelIndex()))
+        index = self.model.index(row, 0, QModelIndex())
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
 
     def _load_detail(self) -> None:
         entry_id = self.current_entry_id()

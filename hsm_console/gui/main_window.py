@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QMainWindow,
     QSplitter,
     QTableView,
@@ -31,6 +29,7 @@ from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
+from hsm_console.gui.id_model import prepare_table
 from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
@@ -113,7 +112,7 @@ class MainWindow(QMainWindow):
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
         self._auto_sync = QTimer(self)
 
-        self._set_up_table()
+        prepare_table(self.table, COLUMN_WIDTHS.items(), Column.COMMENT)
         self._build_menus_and_toolbar()
         self._connect()
         self._restore_layout()
@@ -148,25 +147,10 @@ class MainWindow(QMainWindow):
         return self.log_screen
 
     def _page_changed(self) -> None:
-        log_screen = self.log_screen
-        if self.pages is not None and self.pages.currentWidget() is log_screen:
-            assert log_screen is not None
-            if not log_screen.loaded_once:
-                log_screen.reload()
-
-    def _set_up_table(self) -> None:
-        table = self.table
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setHighlightSections(False)
-        for column, width in COLUMN_WIDTHS.items():
-            table.setColumnWidth(column, width)
-        header.setSectionResizeMode(Column.COMMENT, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(False)
+        # Shown again after actions in the queue: the log has grown.
+        if self.pages is not None and self.pages.currentWidget() is self.log_screen:
+            assert self.log_screen is not None
+            self.log_screen.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry

@@ -191,6 +191,11 @@ class LogView:
             self.sites = {row[0]: SiteInfo(row[0], row[1], row[2], found[row[3]]) for row in sites}
         self.actor, self.departments = actor, found
 
+    def _still_allowed(self, session: Session) -> None:
+        """Roles are read again for every new question: one taken back applies at once."""
+        if resolve_actor(session, self.username) != self.actor:
+            self.refresh()
+
     # --- choices for the filters ---------------------------------------------------------
 
     def department_choices(self) -> list[Choice]:
@@ -223,6 +228,7 @@ class LogView:
         if limit <= 0:
             return LogPage([], None)
         with self.db.session() as session:
+            self._still_allowed(session)
             conditions = self._conditions(session, log_filter)
             if after is not None:
                 conditions.append(LogEntry.id < after if newest_first else LogEntry.id > after)
@@ -233,6 +239,7 @@ class LogView:
 
     def count(self, log_filter: LogFilter) -> int:
         with self.db.session() as session:
+            self._still_allowed(session)
             conditions = self._conditions(session, log_filter)
             query = select(func.count()).select_from(LogEntry).where(*conditions)
             return session.scalar(query) or 0
@@ -381,6 +388,7 @@ class LogView:
     def entry(self, entry_id: int) -> EntryDetail:
         """An entry in full, with the record it cites, the comment now and its history."""
         with self.db.session() as session:
+            self._still_allowed(session)
             entry = session.get(LogEntry, entry_id)
             if entry is None:
                 raise NotFound(f"There is no log entry {entry_id}.")

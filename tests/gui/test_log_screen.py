@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QPlainTextEdit, QTabWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QPlainTextEdit, QTabWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, text
@@ -270,3 +270,48 @@ def test_the_log_model_pages_by_id_and_passes_the_model_tester(
         assert actors == {"alice"}
     finally:
         runner.shutdown()
+
+
+def test_the_log_follows_actions_taken_meanwhile_and_keeps_the_entry_in_view(
+    qtbot: QtBot, open_log: OpenLog, acted: Acted
+) -> None:
+    window, screen = open_log("pat")
+    assert window.pages is not None
+    screen.select_row(2)
+    qtbot.waitUntil(lambda: screen.entry is not None, timeout=WAIT_MS)
+    kept = screen.current_entry_id()
+    window.pages.setCurrentIndex(0)
+    with acted.world.db.session() as session:
+        last = session.scalars(
+            select(Comment.id)
+            .where(Comment.site_id == acted.world.parks_site)
+            .order_by(Comment.id.desc())
+        ).first()
+    assert last is not None
+    acted.world.app("alice").moderation.act(last, Action.KEEP)
+    before = screen.model.rowCount()
+    window.pages.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: screen.model.rowCount() == before + 2, timeout=WAIT_MS)
+    assert screen.current_entry_id() == kept
+
+
+def test_tab_reaches_every_control_of_the_log(qtbot: QtBot, open_log: OpenLog) -> None:
+    _, screen = open_log("sam")
+    screen.search.setFocus()
+    visited = []
+    for _ in range(40):
+        focused = QApplication.focusWidget()
+        assert focused is not None
+        visited.append(focused)
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+    names = {widget.objectName() for widget in visited}
+    buttons = {"exportCsvButton", "exportJsonButton", "verifyButton"}  # named by their text
+    expected = buttons | {
+        "logSearch", "logDepartment", "logSite", "logPlatform", "logPerson", "logAction",
+        "logReason", "logOutcome", "logKind", "logFrom", "logTo", "logTable", "recordText",
+        "nowText", "historyText",
+    }  # fmt: skip
+    assert expected <= names
+    for widget in visited:
+        if widget.objectName() in expected - buttons:  # each says what it is to a screen reader
+            assert widget.accessibleName(), widget.objectName()
