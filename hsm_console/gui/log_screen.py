@@ -125,7 +125,7 @@ def _what(row: LogRow) -> str:
 
 
 class LogScreen(QWidget):
-    """The Log tab. `start` loads the first page; everything else follows the person."""
+    """The Log tab: `reload` reads the first page under the filters; the rest follows the person."""
 
     def __init__(
         self,
