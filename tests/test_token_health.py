@@ -5,6 +5,7 @@ gap, read back over once it is connected again."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,12 @@ SYNC_FAILED = "sync of site"
 
 @pytest.mark.expected_log(SYNC_FAILED)
 def test_a_revoked_page_token_marks_its_site_the_gap_is_read_back_after_reconnecting(
-    world: World, file_keyring: PlaintextKeyring, capsys: pytest.CaptureFixture[str]
+    world: World,
+    file_keyring: PlaintextKeyring,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     first = page_token(world, user_token(world))
     site = parks_from_the_keyring(world, first)
     app = world.app("alice")
@@ -89,9 +94,11 @@ def test_a_revoked_page_token_marks_its_site_the_gap_is_read_back_after_reconnec
 
     dumped = dump(world.db)
     printed = capsys.readouterr()
+    assert "needs reconnecting" in caplog.text  # the log was captured, and says why
     for secret in (first, second):
         assert secret.encode() not in dumped
         assert secret not in printed.out + printed.err
+        assert secret not in caplog.text
 
 
 # --- token state and the seven-day warning ----------------------------------------------------

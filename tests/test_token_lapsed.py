@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from hsm_console.connectors import oauth
 from hsm_console.connectors.base import Connector
+from hsm_console.connectors.tiktok import envelope_error
 from hsm_console.db.models import RoleGrant, Site
 from hsm_console.errors import ConfigurationError, NeedsReconnecting, PlatformError
 from hsm_console.host.credentials import KEYRING_SERVICE, CredentialStore, TokenSet, credential_key
@@ -258,3 +259,17 @@ def test_the_refresh_expiry_round_trips_and_an_entry_without_it_still_reads(
         with pytest.raises(ConfigurationError, match="connect the site again") as refused:
             store.get_tokens(site)
         assert "refresh-2" not in str(refused.value) + refused.value.details
+
+
+def test_a_tiktok_envelope_names_its_code_even_beside_a_stray_byte() -> None:
+    """Read as the client reads answers: an invalid byte in the message must not hide the
+    code (the answer is built by hand: the sandbox sends only valid UTF-8 in its errors)."""
+    answer = requests.Response()
+    answer.status_code = 200
+    answer._content = b'{"code": 40105, "message": "caf\xe9 revoked", "data": {}}'
+    failure = envelope_error(answer)
+    assert failure is not None
+    assert failure.token_lapsed
+    assert "TikTok code 40105" in failure.details
+    answer._content = b'{"code": 0, "message": "OK", "data": {"text": "caf\xe9"}}'
+    assert envelope_error(answer) is None

@@ -287,9 +287,10 @@ def tiktok_error(response: requests.Response) -> PlatformError:
 def envelope_error(response: requests.Response) -> PlatformError | None:
     """The error in an HTTP 200 answer's envelope (`code` other than 0); None on success. A
     body that is not JSON is left to the client, which says it cannot read it."""
-    try:
-        body = response.json()
-    except ValueError:
+    try:  # decoded as the client decodes it: a stray invalid byte must not hide the code
+        text = response.content.decode(response.encoding or "utf-8", "surrogateescape")
+        body = json.loads(text)
+    except (ValueError, LookupError):
         return None
     if not isinstance(body, dict):
         return None
