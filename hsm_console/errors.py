@@ -44,7 +44,10 @@ class NotFound(UserError):
 
 
 class PlatformError(UserError):
-    """A platform call failed. `retryable` says whether trying later may help."""
+    """A platform call failed. `retryable` says whether trying later may help.
+
+    `token_lapsed`: the platform said, by its own code (HTTP 401, Graph 190, a TikTok token
+    code), that the site's access token expired or was revoked; the client renews it once."""
 
     def __init__(
         self,
@@ -54,11 +57,13 @@ class PlatformError(UserError):
         retryable: bool = False,
         retry_after: float | None = None,
         gone: bool = False,
+        token_lapsed: bool = False,
     ) -> None:
         super().__init__(message, details=details)
         self.retryable = retryable
         self.retry_after = retry_after  # seconds the platform asked us to wait
         self.gone = gone  # the content no longer exists on the platform
+        self.token_lapsed = token_lapsed
 
 
 class NeedsReconnecting(ConfigurationError):

@@ -458,14 +458,19 @@ def tiktok_videos(server: SandboxServer, token: str) -> dict[str, Any]:
     return body
 
 
-def test_tiktok_flow_in_its_envelope(server: SandboxServer, http: requests.Session) -> None:
+def tiktok_code(server: SandboxServer, http: requests.Session) -> tuple[str, str]:
+    """An authorization code and its PKCE verifier, as TikTok's consent gives them."""
     verifier, challenge = pkce()
     url = authorize_url(
         server, "/tiktok/v2/auth/authorize/", client_key=SANDBOX_CLIENT_ID,
         redirect_uri=REDIRECT, response_type="code", scope="comment.list,comment.list.manage",
         state="t", code_challenge=challenge, code_challenge_method="S256",
     )  # fmt: skip
-    code = consent(http, url)["code"]
+    return consent(http, url)["code"], verifier
+
+
+def test_tiktok_flow_in_its_envelope(server: SandboxServer, http: requests.Session) -> None:
+    code, verifier = tiktok_code(server, http)
     answer = http.post(
         server.url + TT_TOKEN,
         json={**TT_CLIENT, "grant_type": "authorization_code", "auth_code": code,

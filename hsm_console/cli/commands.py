@@ -319,15 +319,19 @@ def sites(app: App, as_json: bool) -> int:
 def health(app: App, as_json: bool) -> int:
     with app.db.session() as session:
         actor = app.moderation.actor(session)
-    listing = site_health.health(app.db, actor)
+    listing = site_health.health(app.db, actor, app.credentials)
     if as_json:
         out(to_json([asdict(h) | {"readable": h.readable} for h in listing]))
         return 0
+    for h in listing:
+        if h.token.warning:
+            out(f"WARNING: {safe_text(h.token.warning)}")
     for h in listing:
         last = local_time(h.last_ok_at) if h.last_ok_at else "never"
         state = "readable" if h.readable else "NOT READABLE"
         out(f"{h.site_id:>4}  {h.platform:<10} {safe_text(h.site_name)} ({h.department}): "
             f"{state}; last good sync {last}")  # fmt: skip
+        out(f"      sign-in: {safe_text(h.token.words)}")
         if h.last_error:
             out(f"      last error: {safe_text(h.last_error)}")
         for gap in h.gaps:

@@ -110,11 +110,12 @@ def graph_error(response: requests.Response) -> PlatformError:
         f"HTTP {status}, Graph error {code}/{subcode} ({error.get('type', 'no type')}): "
         f"{error.get('message', '')} [fbtrace_id {error.get('fbtrace_id', '-')}]"
     )
-    if code == 190:
+    if code == 190:  # OAuthException; its subcode says why (463 expired, 460 password...)
         return PlatformError(
             "The Facebook token for this site has expired or was revoked: "
             "ask an administrator to renew it.",
             details=details,
+            token_lapsed=True,
         )
     if code == 10 or (code is not None and 200 <= code <= 299):
         needed = ", ".join(FACEBOOK_PERMISSIONS)

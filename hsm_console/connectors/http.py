@@ -6,6 +6,11 @@ Each connector passes an `error_parser` that turns its platform's error answers 
 a rate limit (HTTP 429, or any error that carries `retry_after`) is raised at once, because
 hammering a platform that asked us to wait only extends the wait.
 
+A platform that says the site's token expired or was revoked (HTTP 401, or its own code,
+which its parser sets as `token_lapsed`; TikTok says so in an HTTP 200 envelope, read by the
+connector's `answer_error`) gets one call more with a renewed token, when the site has a
+`Credential` that renews.
+
 Secrets travel only in `auth_headers`; their values are scrubbed from every message,
 detail and log line the client produces, and never appear in its repr.
 """
@@ -36,6 +41,9 @@ USER_AGENT = f"HSM-Console/{__version__}"
 # Turns one non-2xx answer into the error a moderator reads. It must set `retryable` and
 # `retry_after` for rate limits: the client raises those instead of retrying them.
 ErrorParser = Callable[[requests.Response], PlatformError]
+# The error a successful (2xx) answer carries in its body, for platforms that answer HTTP 200
+# to a refused call (TikTok's envelope); None when the answer is a success.
+AnswerError = Callable[[requests.Response], PlatformError | None]
 
 Params = Mapping[str, str | int]
 
@@ -129,7 +137,8 @@ class Credential(Protocol):
     def headers(self) -> Mapping[str, str]: ...
 
     def renewed(self, refused: Mapping[str, str]) -> Mapping[str, str]:
-        """Headers to try once more with after the platform refused `refused` (HTTP 401)."""
+        """Headers to try once more with after the platform refused `refused` as expired or
+        revoked (HTTP 401 or the platform's own code)."""
         ...
 
 
@@ -147,10 +156,12 @@ class ApiClient:
         secrets: Iterable[str] = (),
         settings: HttpSettings | None = None,
         credential: Credential | None = None,
+        answer_error: AnswerError | None = None,
     ) -> None:
         """`headers` are sent as they are (e.g. an API version: an error naming it must still
         name it); `auth_headers` and `secrets` are scrubbed from everything the client says.
-        A `credential` replaces `auth_headers` on each call, and is renewed once on HTTP 401."""
+        A `credential` replaces `auth_headers` on each call, and is renewed once when the
+        platform says the token lapsed. `answer_error` reads errors out of 2xx answers."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(
@@ -168,6 +179,7 @@ class ApiClient:
         self._session.headers.update(headers or {})
         self._session.headers.update(auth_headers or {})
         self._credential = credential
+        self._answer_error = answer_error
 
     def __repr__(self) -> str:
         return f"ApiClient({self.platform_name!r}, {self.base_url!r})"
@@ -253,14 +265,20 @@ class ApiClient:
                     attempt,
                 )
                 if response.ok:
-                    return response
-                if response.status_code == 401 and self._credential and not renewed:
+                    refused = self._answer_error(response) if self._answer_error else None
+                    if refused is None:
+                        return response
+                    refused.details = f"{method} {path}: {refused.details}"
+                else:
+                    refused = self._error_parser(response)
+                    refused.token_lapsed = refused.token_lapsed or response.status_code == 401
+                if refused.token_lapsed and self._credential and not renewed:
                     # Once per call: a token refused right after renewal is not a lapse.
                     auth = self._auth_headers(self._credential.renewed(auth))
                     renewed = True
                     attempt -= 1
                     continue
-                failure = self._scrubbed(self._error_parser(response))
+                failure = self._scrubbed(refused)
                 # A platform that names a wait is rate limiting: retrying now only hurts.
                 if response.status_code < 500 or failure.retry_after is not None:
                     raise failure
@@ -315,4 +333,5 @@ class ApiClient:
             retryable=error.retryable,
             retry_after=error.retry_after,
             gone=error.gone,
+            token_lapsed=error.token_lapsed,
         )

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from hsm_console.connectors.base import Connector, SiteConfig, TokenSource
-from hsm_console.connectors.http import ApiClient, ErrorParser, HttpSettings
+from hsm_console.connectors.http import AnswerError, ApiClient, ErrorParser, HttpSettings
 from hsm_console.errors import ConfigurationError, PlatformError
 
 
@@ -30,6 +30,7 @@ class HttpConnector(Connector):
         auth_headers: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
+        answer_error: AnswerError | None = None,
     ) -> None:
         super().__init__(site)
         renewing = _RenewingHeaders(auth_headers, site.token, site.tokens) if site.tokens else None
@@ -42,6 +43,7 @@ class HttpConnector(Connector):
             secrets=secrets,
             settings=HttpSettings.from_settings(site.settings),
             credential=renewing,
+            answer_error=answer_error,
         )
 
     def close(self) -> None:

@@ -194,6 +194,7 @@ def instagram_error(response: requests.Response) -> PlatformError:
         retryable=general.retryable,
         retry_after=general.retry_after,
         gone=general.gone,
+        token_lapsed=general.token_lapsed,
     )
 
 

@@ -273,6 +273,7 @@ def linkedin_error(response: requests.Response) -> PlatformError:
             "The LinkedIn token for this site has expired or was revoked: "
             "ask an administrator to renew it.",
             details=details,
+            token_lapsed=True,
         )
     if status == 403:
         return PlatformError(ACCESS_DENIED, details=details)

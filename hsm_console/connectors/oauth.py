@@ -138,6 +138,12 @@ def _unavailable(platform: Platform, why: str) -> PlatformError:
     )
 
 
+# Where a platform says how long its refresh token lives: LinkedIn and Google (an app in
+# testing) as `refresh_token_expires_in`, TikTok's Business API likewise, its Login Kit as
+# `refresh_expires_in`.
+_REFRESH_LIFETIME_FIELDS = ("refresh_token_expires_in", "refresh_expires_in")
+
+
 def _token_set(
     platform: Platform, answer: dict[str, Any], before: TokenSet, now: datetime
 ) -> TokenSet:
@@ -145,17 +151,33 @@ def _token_set(
     if not isinstance(access, str) or not access:
         raise _unavailable(platform, "an answer without access_token")
     rotated = answer.get("refresh_token")
-    expires_in = answer.get("expires_in")
-    try:
-        expires_at = now + timedelta(seconds=int(expires_in)) if expires_in else None
-    except (TypeError, ValueError):
-        raise _unavailable(platform, "an unreadable expires_in") from None
+    refresh = rotated if isinstance(rotated, str) and rotated else before.refresh_token
+    expires_at = _after(platform, now, answer.get("expires_in"), "expires_in")
+    refresh_expires_at = None
+    for name in _REFRESH_LIFETIME_FIELDS:
+        if answer.get(name):
+            refresh_expires_at = _after(platform, now, answer[name], name)
+            break
+    else:
+        if refresh == before.refresh_token:  # the same refresh token keeps its lifetime
+            refresh_expires_at = before.refresh_expires_at
     return TokenSet(
         access_token=access,
-        refresh_token=rotated if isinstance(rotated, str) and rotated else before.refresh_token,
+        refresh_token=refresh,
         expires_at=expires_at,
         token_type=str(answer.get("token_type") or before.token_type),
+        refresh_expires_at=refresh_expires_at if refresh else None,
     )
+
+
+def _after(platform: Platform, now: datetime, seconds: object, name: str) -> datetime | None:
+    """`now` plus a lifetime in seconds as the platform gave it (None: none given)."""
+    if not seconds:
+        return None
+    try:
+        return now + timedelta(seconds=int(str(seconds)))  # 3600 or "3600", as sent
+    except (ValueError, OverflowError):
+        raise _unavailable(platform, f"an unreadable {name}") from None
 
 
 def _unwrap_envelope(response: requests.Response) -> requests.Response:

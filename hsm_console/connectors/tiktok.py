@@ -76,7 +76,10 @@ class TikTokConnector(HttpConnector):
         self._page_size = page_size_setting(
             site.settings, DEFAULT_PAGE_SIZE, most=DEFAULT_PAGE_SIZE
         )
-        super().__init__(site, tiktok_error, auth_headers={"Access-Token": site.token})
+        super().__init__(
+            site, tiktok_error, auth_headers={"Access-Token": site.token},
+            answer_error=envelope_error,
+        )  # fmt: skip
         self._share_urls: dict[str, str] = {}  # video id -> share URL, for its comments
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
@@ -234,27 +237,10 @@ class TikTokConnector(HttpConnector):
         params: dict[str, str | int] | None = None,
         json_body: JSON | None = None,
     ) -> JSON:
-        """One API call; the envelope's `data` on success, else the error it names."""
+        """One API call; the envelope's `data` (its errors are raised by `envelope_error`)."""
         body = self._client.request(method, f"{API}/{path}", params=params, json_body=json_body)
-        code = as_int(body.get("code"))
-        if code == 0:
-            data = body.get("data")
-            return data if isinstance(data, dict) else {}
-        if code is None:
-            raise PlatformError(
-                "TikTok answered with something the console cannot read (no result code). "
-                "Try again later; if it keeps happening, tell an administrator.",
-                details=self._client.scrub(f"{method} {path}: top-level keys {sorted(body)[:10]}"),
-                retryable=True,
-            )
-        failure = _failure(code, body, 200, None)
-        raise PlatformError(
-            failure.message,
-            details=self._client.scrub(f"{method} {path}: {failure.details}"),
-            retryable=failure.retryable,
-            retry_after=failure.retry_after,
-            gone=failure.gone,
-        )
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
 
 
 def split_comment_id(external_id: str) -> tuple[str, str]:
@@ -298,6 +284,29 @@ def tiktok_error(response: requests.Response) -> PlatformError:
     )
 
 
+def envelope_error(response: requests.Response) -> PlatformError | None:
+    """The error in an HTTP 200 answer's envelope (`code` other than 0); None on success. A
+    body that is not JSON is left to the client, which says it cannot read it."""
+    try:  # decoded as the client decodes it: a stray invalid byte must not hide the code
+        text = response.content.decode(response.encoding or "utf-8", "surrogateescape")
+        body = json.loads(text)
+    except (ValueError, LookupError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    code = as_int(body.get("code"))
+    if code == 0:
+        return None
+    if code is None:
+        return PlatformError(
+            "TikTok answered with something the console cannot read (no result code). "
+            "Try again later; if it keeps happening, tell an administrator.",
+            details=f"top-level keys {sorted(body)[:10]}",
+            retryable=True,
+        )
+    return _failure(code, body, response.status_code, None)
+
+
 def _failure(code: int, body: JSON, status: int, wait: float | None) -> PlatformError:
     """The error named by a non-zero `code` in TikTok's envelope."""
     message = as_text(body.get("message"))
@@ -326,6 +335,7 @@ def _token_failure(details: str) -> PlatformError:
         "The TikTok token for this site has expired or was revoked: ask an administrator "
         "to renew it.",
         details=details,
+        token_lapsed=True,
     )
 
 

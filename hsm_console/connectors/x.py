@@ -207,6 +207,7 @@ def x_error(response: requests.Response) -> PlatformError:
             "The X token for this site has expired or was revoked: ask an administrator to "
             "renew it.",
             details=details,
+            token_lapsed=True,
         )
     if status == 403:
         if kind.endswith("client-forbidden"):

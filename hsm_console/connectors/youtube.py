@@ -356,6 +356,7 @@ def google_error(response: requests.Response) -> PlatformError:
             "The YouTube token for this site has expired or was revoked: "
             "ask an administrator to renew it.",
             details=details,
+            token_lapsed=True,
         )
     if reason in ("quotaExceeded", "dailyLimitExceeded") or domain == "youtube.quota":
         wait = seconds_until_quota_reset()

@@ -106,6 +106,7 @@ def refusal_for(action: Action, row: QueueRow) -> str | None:
         platform_state=PlatformState(row.platform_state),
         acting=row.acting,
         caps=capabilities_of(row.platform),
+        reconnect_site=row.site_name if row.reconnect_needed else None,
     )
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QTabWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -35,11 +36,13 @@ from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
+from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
+from hsm_console.services import health
 from hsm_console.services.comment_detail import CommentReader, CommentView
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
@@ -84,7 +87,14 @@ class MainWindow(QMainWindow):
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
         self.pages: QTabWidget | None = None
-        self.setCentralWidget(self._with_log_screen(form, code_names))
+        central = QWidget(self)
+        self.sign_in_banner = SignInBanner(central)
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.sign_in_banner)
+        central_layout.addWidget(self._with_log_screen(form, code_names))
+        self.setCentralWidget(central)
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self)
@@ -519,6 +529,19 @@ class MainWindow(QMainWindow):
 
         self.runner.start(
             read, self.sync_status.show_sites, lambda exc: log.warning("sync status: %s", exc)
+        )
+        self.refresh_sign_in_banner()
+
+    def refresh_sign_in_banner(self) -> None:
+        """Name the sites whose sign-in needs an administrator (from this computer's keyring
+        and the database), when the window opens and after each sync."""
+        db, actor, credentials = self.app.db, self.view.actor, self.app.credentials
+
+        def read(_: JobContext) -> list[health.SiteHealth]:
+            return health.health(db, actor, credentials)
+
+        self.runner.start(
+            read, self.sign_in_banner.show_sites, lambda exc: log.warning("sign-in state: %s", exc)
         )
 
     def _reconcile(self) -> None:

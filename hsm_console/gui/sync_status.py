@@ -1,5 +1,5 @@
 """The status bar's sync corner: progress while a sync runs, each site's last sync after,
-and which sites cannot be read now (and since when)."""
+which sites cannot be read now (and since when), and which need reconnecting, by name."""
 
 from __future__ import annotations
 
@@ -75,6 +75,11 @@ class SyncStatus(QWidget):
                     f"; NOT READ since {local_time(site.unreadable_since)} "
                     f"({site.unreadable_why}); the next good sync reads back over it"
                 )
+            if site.reconnect_since:
+                line += (
+                    f"; NEEDS RECONNECTING since {local_time(site.reconnect_since)}: ask an "
+                    "administrator to connect it again"
+                )
             if site.past_gaps:
                 line += f"; {site.past_gaps} earlier gap(s) on record (hsm-console health)"
             lines.append(line)
@@ -88,6 +93,9 @@ def _summary(sites: Sequence[SiteSync], now: datetime) -> str:
         return "No sites to sync"
     failed = sum(1 for site in sites if site.last_error)
     warning = f" · ⚠ {failed} failed" if failed else ""
+    lapsed = [site.site_name for site in sites if site.reconnect_since]
+    if lapsed:
+        warning += f" · ⚠ needs reconnecting: {', '.join(lapsed)}"
     unread = [site.unreadable_since for site in sites if site.unreadable_since]
     if unread:
         warning += f" · not read since {_short(min(unread), now)}"

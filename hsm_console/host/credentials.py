@@ -2,7 +2,7 @@
 
 A token is never written to the database, a config file, a log, an error message or the
 terminal. A site's keyring entry is a small JSON object (`TokenSet`: access token, refresh
-token, expiry, token type) so that a token can renew itself; a plain token stored before
+token, their expiries, token type) so that a token can renew itself; a plain token stored before
 then still reads, as an access token without refresh or expiry. Sites served by the demo
 sandbox carry its public demo token on the site row (`settings["demo_token"]`), since it is no
 secret and no keyring holds it. The City's app credentials per platform (`AppCredentials`)
@@ -43,9 +43,15 @@ class TokenSet:
     refresh_token: str | None = None
     expires_at: datetime | None = None  # aware; None: until revoked (or unknown)
     token_type: str = "bearer"  # noqa: S105 (a kind of token, not one)
+    # When the refresh token itself lapses, where the platform says (TikTok, LinkedIn, a
+    # Google app in testing); None: not said. After it only an administrator can reconnect.
+    refresh_expires_at: datetime | None = None
 
     def __repr__(self) -> str:  # keep the tokens out of tracebacks and logs
-        return f"TokenSet(expires_at={self.expires_at!r}, refreshable={self.refreshable})"
+        return (
+            f"TokenSet(expires_at={self.expires_at!r}, refreshable={self.refreshable}, "
+            f"refresh_expires_at={self.refresh_expires_at!r})"
+        )
 
     @property
     def refreshable(self) -> bool:
@@ -56,8 +62,9 @@ class TokenSet:
             {
                 "access_token": self.access_token,
                 "refresh_token": self.refresh_token,
-                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "expires_at": _iso(self.expires_at),
                 "token_type": self.token_type,
+                "refresh_expires_at": _iso(self.refresh_expires_at),
             }
         )
 
@@ -68,12 +75,13 @@ class TokenSet:
             return cls(access_token=text)
         try:
             data = json.loads(text)
-            expires = data.get("expires_at")
             made = cls(
                 access_token=str(data["access_token"]),
                 refresh_token=str(data["refresh_token"]) if data.get("refresh_token") else None,
-                expires_at=datetime.fromisoformat(expires) if expires else None,
+                expires_at=_moment(data.get("expires_at")),
                 token_type=str(data.get("token_type") or "bearer"),
+                # Absent from entries stored before it was kept: not known.
+                refresh_expires_at=_moment(data.get("refresh_expires_at")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             # The entry's text is never quoted: it holds the tokens.
@@ -81,12 +89,26 @@ class TokenSet:
                 "The credential stored for this site cannot be read. Ask an administrator to "
                 "connect the site again."
             ) from None
-        if not made.access_token or (made.expires_at and made.expires_at.tzinfo is None):
+        naive = [m for m in (made.expires_at, made.refresh_expires_at) if m and m.tzinfo is None]
+        if not made.access_token or naive:
             raise ConfigurationError(
                 "The credential stored for this site is incomplete. Ask an administrator to "
                 "connect the site again."
             )
         return made
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _moment(stored: object) -> datetime | None:
+    """An ISO 8601 time from the entry (ValueError/TypeError for anything else but null)."""
+    if not stored:
+        return None
+    if not isinstance(stored, str):
+        raise TypeError("not a time")
+    return datetime.fromisoformat(stored)
 
 
 @dataclass(frozen=True)
@@ -129,6 +151,12 @@ class CredentialStore:
                 f"administrator to run: hsm-console credentials set {site.id}"
             )
         return TokenSet.from_stored(stored)
+
+    def find_tokens(self, site: Site) -> TokenSet | None:
+        """The site's tokens, or None when nothing is stored for it on this computer."""
+        if not site.is_sandbox and not self._read(credential_key(site)):
+            return None
+        return self.get_tokens(site)
 
     def set(self, site: Site, token: str) -> None:
         """Store a token typed by an administrator (a plain access token)."""

@@ -1,7 +1,8 @@
 """Opening a connector for a configured site: settings from the database, token from the keyring.
 
-A token that expires or can be renewed reaches the connector with its `TokenProvider`, so
-that it is renewed before it lapses and once when the platform refuses it.
+A platform sign-in's token reaches the connector with its `TokenProvider`, so that it is
+renewed before it lapses and once when the platform says it lapsed; one that cannot renew
+then marks its site "needs reconnecting".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hsm_console.db.models import Site
 from hsm_console.errors import NeedsReconnecting
 from hsm_console.host.credentials import DEMO_TOKEN, CredentialStore
 from hsm_console.rules.actions import needs_reconnecting
+from hsm_console.rules.administration import SITE_RULES
 from hsm_console.rules.domain import Platform
 from hsm_console.services.tokens import TokenProvider, reconnect_needed_since
 
@@ -40,7 +42,11 @@ def connector_factory(
                 if reconnect_needed_since(session, site.id):
                     raise NeedsReconnecting(needs_reconnecting(site.name))
         stored = store.get_tokens(site)
-        renewable = stored.refreshable or stored.expires_at is not None
+        platform = Platform(site.platform)
+        # A platform sign-in's token goes through the provider, even one that cannot renew
+        # (a Facebook Page's): when the platform says it lapsed, the site is marked. Keys of
+        # self-hosted sites (WordPress, Discourse) and the demo's token stay as they are.
+        renewable = not site.is_sandbox and SITE_RULES[platform].api_address is not None
         config = SiteConfig(
             external_id=site.external_id,
             base_url=site.base_url,
@@ -52,6 +58,6 @@ def connector_factory(
                 **(overrides or {}),
             },
         )
-        return open_connector(Platform(site.platform), config)
+        return open_connector(platform, config)
 
     return make

@@ -9,27 +9,35 @@ expected interval after the last sync that read it, the time between is a gap. T
 interval is the site setting `expected_sync_minutes` (EXPECTED_MINUTES if unset): auto-sync
 runs every 5 to 60 minutes, so an hour's interval flags only real absences by default.
 
-Token state and expiry (issue 8, item 5) belong in `SiteHealth` beside `last_error`, and a
-lapsed token is one more `GapKind`.
+Token state (`TokenHealth`): read from this computer's keyring only (the tokens live where
+the platform is called) and from the database's "needs reconnecting" mark; no token leaves
+the keyring. A site that needs reconnecting cannot be synced: that interval is a gap of its
+own kind (`GapKind.TOKEN`), closed by the first good sync after an administrator connects it
+again, which reads back over it. WARN_BEFORE the last moment a site can still be read
+without an administrator (the refresh token's expiry where the platform gives one, else the
+access token's when it cannot renew), health warns.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import CaptureGap, Site, SyncState, utcnow
-from hsm_console.errors import PlatformError, UserError
+from hsm_console.db.models import CaptureGap, Site, SiteConnection, SyncState, utcnow
+from hsm_console.display import local_time
+from hsm_console.errors import ConfigurationError, NeedsReconnecting, PlatformError, UserError
+from hsm_console.host.credentials import CredentialStore, TokenSet
 from hsm_console.services.access import Actor
 from hsm_console.services.limits import QuotaSpent
 
 EXPECTED_MINUTES = 60
 NOT_RUNNING_FACTOR = 2
+WARN_BEFORE = timedelta(days=7)  # peers warn about a week before a sign-in ends
 
 
 class GapKind(enum.StrEnum):
@@ -37,10 +45,13 @@ class GapKind(enum.StrEnum):
     QUOTA = "quota"  # the platform's daily quota was spent
     WAIT = "wait"  # the platform announced a wait
     NOT_RUNNING = "not_running"  # no sync ran for longer than the site's expected interval
+    # The site needed reconnecting: its platform refused its sign-in.
+    TOKEN = "token"  # noqa: S105 (a kind of gap, not a token)
 
     @property
     def words(self) -> str:
         return {
+            GapKind.TOKEN: "sign-in lapsed",
             GapKind.PLATFORM: "platform down or refusing",
             GapKind.QUOTA: "quota spent",
             GapKind.WAIT: "a wait the platform announced",
@@ -49,6 +60,8 @@ class GapKind(enum.StrEnum):
 
 
 def kind_of(error: UserError) -> GapKind:
+    if isinstance(error, NeedsReconnecting):
+        return GapKind.TOKEN
     if isinstance(error, PlatformError) and error.retry_after is not None:
         return GapKind.WAIT
     if isinstance(error, QuotaSpent):
@@ -146,6 +159,87 @@ class Gap:
     detail: str
 
 
+class TokenState(enum.StrEnum):
+    NOT_CONNECTED = "not_connected"  # nothing stored on this computer
+    RENEWS = "renews"  # a refresh token renews it (until `until`, when known)
+    EXPIRES = "expires"  # lapses at `until`, and cannot renew
+    NO_EXPIRY = "no_expiry"  # until revoked (a Facebook Page token, an API key)
+    NEEDS_RECONNECTING = "needs_reconnecting"  # the platform refused it since `since`
+    UNREADABLE = "unreadable"  # the keyring, or the site's entry in it, cannot be read
+
+
+@dataclass(frozen=True)
+class TokenHealth:
+    """One site's sign-in as this computer holds it: state, times and words; never a token."""
+
+    state: TokenState
+    words: str
+    until: datetime | None = None  # RENEWS: the refresh token's expiry; EXPIRES: the token's
+    since: datetime | None = None  # NEEDS_RECONNECTING: when the platform refused it
+    warning: str = ""  # set within WARN_BEFORE of `until`, for administrators
+
+
+def token_health(
+    site_name: str,
+    tokens: TokenSet | None,
+    reconnect_since: datetime | None,
+    now: datetime,
+    problem: str = "",
+) -> TokenHealth:
+    """The state of a site's sign-in from its stored `tokens` (None: nothing stored) and the
+    database's mark; `problem` says why the keyring could not be read."""
+    if reconnect_since is not None:
+        return TokenHealth(
+            TokenState.NEEDS_RECONNECTING,
+            f"needs reconnecting since {local_time(reconnect_since)}",
+            since=reconnect_since,
+        )
+    if problem:
+        return TokenHealth(TokenState.UNREADABLE, f"cannot be read on this computer: {problem}")
+    if tokens is None:
+        return TokenHealth(TokenState.NOT_CONNECTED, "not connected on this computer")
+    if tokens.refreshable:
+        until = tokens.refresh_expires_at
+        words = "renews itself" + (f" until {local_time(until)}" if until else "")
+        return TokenHealth(TokenState.RENEWS, words, until, warning=_warning(site_name, until, now))
+    if tokens.expires_at is not None:
+        until = tokens.expires_at
+        verb = "expired" if until <= now else "expires"
+        return TokenHealth(
+            TokenState.EXPIRES, f"{verb} {local_time(until)} (cannot renew itself)", until,
+            warning=_warning(site_name, until, now),
+        )  # fmt: skip
+    return TokenHealth(TokenState.NO_EXPIRY, "does not expire")
+
+
+def _warning(site_name: str, until: datetime | None, now: datetime) -> str:
+    """Words for administrators within WARN_BEFORE of the sign-in's end ("" before)."""
+    if until is None or until - now > WARN_BEFORE:
+        return ""
+    if until <= now:
+        return (
+            f"The sign-in of {site_name!r} ended {local_time(until)}: an administrator must "
+            "connect the site again; until then its comments are not read."
+        )
+    days = max(1, round((until - now) / timedelta(days=1)))
+    return (
+        f"The sign-in of {site_name!r} ends {local_time(until)} (in about {days} "
+        f"day{'s' if days != 1 else ''}): an administrator must connect the site again before "
+        "then, or its comments stop arriving."
+    )
+
+
+def site_token_health(
+    credentials: CredentialStore, site: Site, reconnect_since: datetime | None, now: datetime
+) -> TokenHealth:
+    """`token_health` of a site from this computer's keyring."""
+    try:
+        tokens = credentials.find_tokens(site)
+    except ConfigurationError as exc:
+        return token_health(site.name, None, reconnect_since, now, exc.message)
+    return token_health(site.name, tokens, reconnect_since, now)
+
+
 @dataclass(frozen=True)
 class SiteHealth:
     site_id: int
@@ -154,6 +248,7 @@ class SiteHealth:
     department: str
     last_ok_at: datetime | None
     last_error: str
+    token: TokenHealth
     gaps: list[Gap] = field(default_factory=list)  # oldest first; an open gap last
 
     @property
@@ -161,8 +256,16 @@ class SiteHealth:
         return not self.gaps or self.gaps[-1].ended_at is not None
 
 
-def health(db: Database, actor: Actor) -> list[SiteHealth]:
-    """Every site the person may see (moderates, supervises or administers), with its gaps."""
+def health(
+    db: Database,
+    actor: Actor,
+    credentials: CredentialStore | None = None,
+    now: datetime | None = None,
+) -> list[SiteHealth]:
+    """Every site the person may see (moderates, supervises or administers), with its gaps
+    and its sign-in's state in this computer's keyring (its warning for administrators)."""
+    store = credentials or CredentialStore()
+    now = now or utcnow()
     with db.session() as session:
         sites = [
             s
@@ -185,10 +288,15 @@ def health(db: Database, actor: Actor) -> list[SiteHealth]:
                     Gap(kind.value, kind.words, state.unreadable_since, None,
                         state.unreadable_detail)
                 )  # fmt: skip
+            mark = session.get(SiteConnection, site.id)
+            token = site_token_health(store, site, mark.reconnect_needed_at if mark else None, now)
+            if not actor.administers:  # the warning asks an administrator to act
+                token = replace(token, warning="")
             answer.append(
                 SiteHealth(
                     site.id, site.name, site.platform, site.department.name,
-                    state.last_ok_at if state else None, state.last_error if state else "", gaps,
+                    state.last_ok_at if state else None, state.last_error if state else "",
+                    token, gaps,
                 )
             )  # fmt: skip
         return answer

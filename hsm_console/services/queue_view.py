@@ -37,7 +37,15 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import CaptureGap, Comment, Department, Site, SyncState, UTCDateTime
+from hsm_console.db.models import (
+    CaptureGap,
+    Comment,
+    Department,
+    Site,
+    SiteConnection,
+    SyncState,
+    UTCDateTime,
+)
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus
@@ -110,6 +118,7 @@ class QueueRow:
     acting: str | None  # who is carrying out an action on it right now; None: nobody
     suggested_code: str | None
     suggestion_why: str
+    reconnect_needed: bool = False  # its site's platform refused the sign-in: no actions
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,7 @@ class SiteSync:
     unreadable_since: datetime | None = None  # the gap still open, if any
     unreadable_why: str = ""
     past_gaps: int = 0  # closed gaps on record (`hsm-console health` lists them)
+    reconnect_since: datetime | None = None  # its platform refused the sign-in then
 
 
 class QueueView:
@@ -346,6 +356,14 @@ class QueueView:
             acting = {
                 row[0]: person_name(session, row[9]) for row in by_id.values() if row[8] is not None
             }
+            reconnect = set(
+                session.scalars(
+                    select(SiteConnection.site_id).where(
+                        SiteConnection.site_id.in_({row[2] for row in by_id.values()}),
+                        SiteConnection.reconnect_needed_at.is_not(None),
+                    )
+                )
+            )
         result = []
         for comment_id in ids:
             row = by_id.get(comment_id)
@@ -359,6 +377,7 @@ class QueueView:
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
                     status, state, version, acting.get(comment_id), code, why,
+                    site_id in reconnect,
                 )
             )  # fmt: skip
         return result
@@ -458,6 +477,13 @@ class QueueView:
                     .group_by(CaptureGap.site_id)
                 ).all()
             )
+            reconnect: dict[int, datetime] = {
+                mark.site_id: mark.reconnect_needed_at
+                for mark in session.scalars(
+                    select(SiteConnection).where(SiteConnection.site_id.in_(list(self._sites)))
+                )
+                if mark.reconnect_needed_at is not None
+            }
         result = []
         for site in self._sites.values():
             state = states.get(site.id)
@@ -469,7 +495,7 @@ class QueueView:
                     state.unreadable_since if state else None,
                     GapKind(state.unreadable_kind).words
                     if state and state.unreadable_kind else "",
-                    gaps.get(site.id, 0),
+                    gaps.get(site.id, 0), reconnect.get(site.id),
                 )
             )  # fmt: skip
         return result
