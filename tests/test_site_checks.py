@@ -263,14 +263,12 @@ def test_a_profile_read_refused_on_the_first_sync_still_syncs(world: World) -> N
 
 
 def test_hostile_profile_text_is_kept_as_received(world: World) -> None:
-    hostile = (
-        "<img src=x onerror=alert(1)>\u202eOfficial City of Highland\x1b[31m =cmd|'/c calc'!A1"
-    )
+    hostile = "<img src=x onerror=alert(1)>\u202eOfficial City\x00 of Highland\x1b[31m =cmd|'/c'!A1"
     world.sandbox.state.facebook.profiles[PARKS_PAGE] = {"about": hostile}
     world.app("alice").sync.sync()
     row = _checks(world, world.parks_site)[Check.POLICY_LINK]
     assert row.state == CheckState.FAILED.value
-    assert row.seen == hostile
+    assert row.seen == hostile.replace("\x00", "\ufffd")  # as received, but for the NUL
 
 
 class _NoProfile(Connector):

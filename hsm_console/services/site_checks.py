@@ -120,9 +120,14 @@ def keep(session: Session, site_id: int, outcomes: Iterable[Outcome], seen: str)
             session.add(row)
         row.state = outcome.state.value
         row.detail = outcome.detail
-        row.failing = list(outcome.failing)
-        row.seen = seen if outcome.check is not Check.POSTS_LINK else ""
+        row.failing = [_storable(link) for link in outcome.failing]
+        row.seen = _storable(seen) if outcome.check is not Check.POSTS_LINK else ""
         row.checked_at = now
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text holds no NUL: shown as U+FFFD on both databases, like comment text.
+    return text.replace("\x00", "\ufffd")
 
 
 def departments_overseen(actor: Actor) -> frozenset[int] | None:
