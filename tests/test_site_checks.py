@@ -391,3 +391,15 @@ def test_site_checks_on_the_command_line(tmp_path: Path, sandbox: SandboxServer)
     assert "\u202e" not in text
     assert "\x1b" not in text
     assert "sandbox-demo-token" not in text + json.dumps(every)
+
+    # X refuses the profile read: the comments still sync, the last outcome stands, and
+    # sync says which checks were not run.
+    sandbox.faults.add(FaultKind.SERVER_ERROR, path="user.fields=description", times=None)
+    synced = cli("sync").stdout
+    assert "@HighlandParksIL: the policy's site checks were not run: the profile" in synced
+    assert "[4/8] @HighlandParksIL: done" in synced
+    again = {
+        (r["platform"], r["check"]): r for r in json.loads(cli("site-checks", "--json").stdout)
+    }
+    assert again["X", "maintained"] == found["X", "maintained"]  # as checked before, same time
+    assert again["TikTok", "posts_link"]["checked_at"] > found["TikTok", "posts_link"]["checked_at"]

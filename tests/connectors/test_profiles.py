@@ -81,3 +81,19 @@ def test_x_post_links_are_the_expanded_short_links(make: Make) -> None:
     post = connector.list_posts().items[0]
     raw = {**post.raw, "entities": {"urls": [{"url": "https://t.co/x", "expanded_url": POLICY}]}}
     assert connector.post_links(type(post)(**{**post.__dict__, "raw": raw})) == (POLICY,)
+
+
+def test_discourse_reads_post_one_only_where_the_topic_names_no_link(
+    make: Make, sandbox_server: SandboxServer
+) -> None:
+    connector = make(DiscourseConnector)
+    topic = connector.list_posts().items[0]
+    before = len(sandbox_server.requests_seen())
+    links = connector.post_links(topic)
+    assert any(link.startswith("https://www.highlandil.gov/") for link in links)
+    assert len(sandbox_server.requests_seen()) == before + 1  # post #1, once
+    featured = type(topic)(**{**topic.__dict__, "raw": {**topic.raw, "featured_link": POLICY}})
+    assert connector.post_links(featured) == (POLICY,)
+    assert len(sandbox_server.requests_seen()) == before + 1  # no call for it
+    gone = type(topic)(**{**topic.__dict__, "external_id": "999999"})
+    assert connector.post_links(gone) == ()
