@@ -8,9 +8,10 @@ prefix, with its parameter names, answers and error bodies:
     TikTok Business   GET|POST /tiktok/v2/auth/authorize/, POST /tiktok/open_api/v1.3/tt_user/
                       oauth2/token/, .../refresh_token/, .../revoke/ (JSON bodies, envelope)
     LinkedIn          GET|POST /linkedin/oauth/v2/authorization, POST .../accessToken, .../revoke
-    Facebook Login    GET|POST /{version}/dialog/oauth, GET /{version}/oauth/access_token (code,
-                      or grant_type=fb_exchange_token), GET /{version}/me/accounts (the Pages
-                      and their tokens), DELETE /{version}/me/permissions
+    Facebook Login    GET|POST /{version}/dialog/oauth, GET|POST /{version}/oauth/access_token
+                      (code, or grant_type=fb_exchange_token), GET /{version}/me/accounts (the
+                      Pages and their tokens; fields, limit, after), DELETE
+                      /{version}/me/permissions; all also under /instagram (Instagram's host)
 
 The authorization step is a consent page without scripts: `GET` answers a form, `POST`ing it
 with `decision=approve` (or `deny`) redirects (302) to the `redirect_uri` with `code` and

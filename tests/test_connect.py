@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import keyring
@@ -34,6 +38,7 @@ from hsm_console.errors import (
     UserError,
 )
 from hsm_console.host.credentials import NO_BACKEND_HELP, AppCredentials, CredentialStore
+from hsm_console.host.identity import os_username
 from hsm_console.host.loopback import SignInCancelled, SignInTimedOut, StateMismatch
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.policy import load_policy
@@ -55,7 +60,7 @@ from tests.connectors.conftest import (
     WORDPRESS_URL,
     needs_wordpress,
 )
-from tests.test_credentials import dump
+from tests.test_credentials import ROOT, cli, dump
 
 PARKS_PAGE = "1000000000001"
 POLICE_PAGE = "1000000000002"
@@ -604,3 +609,110 @@ def test_the_real_wordpress_refuses_a_wrong_password_and_connects_with_the_right
         city, [password, wrong], everything_logged, capsys, done.message,
         failed.value.message, failed.value.details,
     )  # fmt: skip
+
+
+# --- hsm-console admin connect ----------------------------------------------------------------
+
+
+def new_city_on_the_command_line(database: str, env: dict[str, str], *site: str) -> None:
+    """As the README has a new City do it: first administrator, a department, a site."""
+    for step in (
+        ("admin", "init"),
+        ("admin", "department", "add", "PARKS", "Parks & Recreation"),
+        ("admin", "site", "add", *site, "--name", "Parks site", "--department", "PARKS"),
+    ):
+        done = cli(database, *step, env=env)
+        assert done.returncode == 0, done.stderr
+
+
+def test_admin_connect_without_a_browser_prints_the_address_then_sync_reads_the_site(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
+    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
+    new_city_on_the_command_line(database, env, "x", "1102323333", "--api-url", sandbox.url + "/x")
+    added = cli(database, "admin", "site", "list", env=env)
+    assert "1102323333" in added.stdout
+    app = cli(database, "admin", "app", "x", "--client-id", SANDBOX_CLIENT_ID,
+              stdin=SANDBOX_CLIENT_SECRET, env=env)  # fmt: skip
+    assert app.returncode == 0, app.stderr
+
+    running = subprocess.Popen(
+        [sys.executable, "-m", "hsm_console", "--database", database, "admin", "connect", "1",
+         "--no-browser", "--timeout", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )  # fmt: skip
+    assert running.stdout is not None
+    printed: list[str] = []
+    for line in running.stdout:
+        printed.append(line)
+        if line.startswith("http"):
+            break
+    url = printed[-1].strip()
+    assert "Open this address in a browser" in "".join(printed)
+    redirect = sandbox.signin.approve(url)
+    code = parse_qs(urlsplit(redirect).query)["code"][0]
+    with urllib.request.urlopen(redirect, timeout=10) as page:  # noqa: S310 (loopback)
+        assert "You can close this window" in page.read().decode()
+    rest, errors = running.communicate(timeout=60)
+    assert running.returncode == 0, errors
+    assert "is connected by OAuth 2.0 sign-in with PKCE" in rest
+    assert "Its access renews itself" in rest
+
+    me = os_username()
+    granted = cli(database, "admin", "role", "grant", me, "moderator", "--department", "PARKS",
+                  env=env)  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    synced = cli(database, "sync", env=env)
+    assert synced.returncode == 0, synced.stderr
+    assert "Parks site" in synced.stdout
+    assert "error" not in synced.stdout.lower()
+
+    said = "".join(printed) + rest + errors + synced.stdout + synced.stderr
+    for secret in [code, SANDBOX_CLIENT_SECRET, *issued(sandbox, "x")]:
+        assert secret not in said
+        assert secret.encode() not in (tmp_path / "hsm.sqlite3").read_bytes()
+
+
+def test_admin_connect_reads_a_discourse_key_from_a_pipe_and_refuses_a_wrong_one(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
+    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
+    key = "dk-cli-0123456789abcdef"
+    sandbox.state["discourse"].set_token(key)  # type: ignore[attr-defined]
+    new_city_on_the_command_line(
+        database, env, "discourse", "city-services", "--api-url", sandbox.url + "/discourse"
+    )
+    wrong = cli(database, "admin", "connect", "1", "--user", "system", stdin="dk-wrong-0000000",
+                env=env)  # fmt: skip
+    assert wrong.returncode == 1
+    assert "Discourse did not accept that API key and user name" in wrong.stderr
+    right = cli(database, "admin", "connect", "1", "--user", "system", stdin=key, env=env)
+    assert right.returncode == 0, right.stderr
+    assert "is connected by API key and user name" in right.stdout
+    for said in (wrong.stdout + wrong.stderr, right.stdout + right.stderr):
+        assert key not in said
+        assert "dk-wrong-0000000" not in said
+    assert key.encode() not in (tmp_path / "hsm.sqlite3").read_bytes()
+
+
+def test_admin_connect_a_wordpress_site_asks_for_the_user_name_first(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
+    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
+    new_city_on_the_command_line(
+        database, env, "wordpress", "parks-news", "--api-url", sandbox.url + "/wordpress"
+    )
+    refused = cli(database, "admin", "connect", "1", stdin="pw", env=env)
+    assert refused.returncode == 1
+    assert "--user NAME" in refused.stderr
+    done = cli(database, "admin", "connect", "parks site", "--user", "admin",
+               stdin=SANDBOX_TOKEN, env=env)  # fmt: skip
+    assert done.returncode == 1  # no site of that name: names are exact
+    done = cli(database, "admin", "connect", "Parks site", "--user", "admin",
+               stdin=SANDBOX_TOKEN, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "until revoked" in done.stdout
