@@ -27,6 +27,8 @@ from keyrings.alt.file import PlaintextKeyring
 from sqlalchemy import select
 
 from hsm_console.app import App
+from hsm_console.connectors import oauth
+from hsm_console.connectors.facebook_login import FacebookLogin
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, Site, SiteConnection
 from hsm_console.errors import (
@@ -289,6 +291,31 @@ def test_a_tiktok_sign_in_as_another_account_stores_nothing(city: City) -> None:
     with pytest.raises(PlatformError, match=r"highland-parks-open-id.*is not this site's"):
         city.service(Browser(city.sandbox)).connect(str(site.id), timeout=20)
     nothing_stored(city, site)
+
+
+def test_sign_in_addresses_are_the_platforms_own_for_their_real_apis() -> None:
+    redirect = "http://127.0.0.1:50000/callback"
+    google = oauth.authorization(Platform.YOUTUBE, "https://youtube.googleapis.com", APP, redirect)
+    assert google.url.startswith("https://accounts.google.com/o/oauth2/v2/auth?")
+    sent = parse_qs(urlsplit(google.url).query)
+    assert (sent["access_type"], sent["prompt"]) == (["offline"], ["consent"])
+    assert sent["scope"] == ["https://www.googleapis.com/auth/youtube.force-ssl"]
+    assert sent["state"] == [google.state]
+    assert google.code_verifier not in google.url
+    assert google.code_verifier not in repr(google)
+    tiktok = oauth.authorization(Platform.TIKTOK, "https://business-api.tiktok.com", APP, redirect)
+    sent = parse_qs(urlsplit(tiktok.url).query)
+    assert (sent["client_key"], sent["scope"]) == (
+        [SANDBOX_CLIENT_ID],
+        ["comment.list,comment.list.manage"],
+    )
+    x = oauth.authorization(Platform.X, "https://api.x.com", APP, redirect)
+    assert x.url.startswith("https://x.com/i/oauth2/authorize?")
+    assert x.state != google.state
+    login = FacebookLogin(Platform.INSTAGRAM, "https://graph.facebook.com", {}, APP)
+    facebook = login.authorization(redirect).url
+    assert facebook.startswith("https://www.facebook.com/v25.0/dialog/oauth?")
+    assert "instagram_manage_comments" in parse_qs(urlsplit(facebook).query)["scope"][0]
 
 
 # --- Facebook Login and Instagram through the Page --------------------------------------
@@ -614,8 +641,11 @@ def test_the_real_wordpress_refuses_a_wrong_password_and_connects_with_the_right
 # --- hsm-console admin connect ----------------------------------------------------------------
 
 
-def new_city_on_the_command_line(database: str, env: dict[str, str], *site: str) -> None:
-    """As the README has a new City do it: first administrator, a department, a site."""
+def new_city_on_the_command_line(tmp_path: Path, *site: str) -> tuple[str, dict[str, str]]:
+    """As the README has a new City do it: first administrator, a department, a site. The
+    database's URL, and the environment whose keyring the commands share."""
+    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
+    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
     for step in (
         ("admin", "init"),
         ("admin", "department", "add", "PARKS", "Parks & Recreation"),
@@ -623,14 +653,15 @@ def new_city_on_the_command_line(database: str, env: dict[str, str], *site: str)
     ):
         done = cli(database, *step, env=env)
         assert done.returncode == 0, done.stderr
+    return database, env
 
 
 def test_admin_connect_without_a_browser_prints_the_address_then_sync_reads_the_site(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
-    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
-    new_city_on_the_command_line(database, env, "x", "1102323333", "--api-url", sandbox.url + "/x")
+    database, env = new_city_on_the_command_line(
+        tmp_path, "x", "1102323333", "--api-url", sandbox.url + "/x"
+    )
     added = cli(database, "admin", "site", "list", env=env)
     assert "1102323333" in added.stdout
     app = cli(database, "admin", "app", "x", "--client-id", SANDBOX_CLIENT_ID,
@@ -678,12 +709,10 @@ def test_admin_connect_without_a_browser_prints_the_address_then_sync_reads_the_
 def test_admin_connect_reads_a_discourse_key_from_a_pipe_and_refuses_a_wrong_one(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
-    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
     key = "dk-cli-0123456789abcdef"
     sandbox.state["discourse"].set_token(key)  # type: ignore[attr-defined]
-    new_city_on_the_command_line(
-        database, env, "discourse", "city-services", "--api-url", sandbox.url + "/discourse"
+    database, env = new_city_on_the_command_line(
+        tmp_path, "discourse", "city-services", "--api-url", sandbox.url + "/discourse"
     )
     wrong = cli(database, "admin", "connect", "1", "--user", "system", stdin="dk-wrong-0000000",
                 env=env)  # fmt: skip
@@ -701,10 +730,8 @@ def test_admin_connect_reads_a_discourse_key_from_a_pipe_and_refuses_a_wrong_one
 def test_admin_connect_a_wordpress_site_asks_for_the_user_name_first(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'hsm.sqlite3'}"
-    env = {"XDG_DATA_HOME": str(tmp_path / "ring")}
-    new_city_on_the_command_line(
-        database, env, "wordpress", "parks-news", "--api-url", sandbox.url + "/wordpress"
+    database, env = new_city_on_the_command_line(
+        tmp_path, "wordpress", "parks-news", "--api-url", sandbox.url + "/wordpress"
     )
     refused = cli(database, "admin", "connect", "1", stdin="pw", env=env)
     assert refused.returncode == 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from authlib.integrations.requests_client import OAuth2Session
@@ -91,7 +90,7 @@ class FacebookLogin:
         scopes = INSTAGRAM_SCOPES if self.platform is Platform.INSTAGRAM else FACEBOOK_SCOPES
         return authorization_url(self._dialog, scopes, self._app, redirect_uri, scope_separator=",")
 
-    def pages(self, sign_in: Authorization, code: str, now: datetime) -> list[ManagedPage]:
+    def pages(self, sign_in: Authorization, code: str) -> list[ManagedPage]:
         """Steps 2 to 4: the Pages the person who signed in manages, with their tokens."""
         session = OAuth2Session(
             self._app.client_id,
@@ -101,14 +100,14 @@ class FacebookLogin:
         )
         with session:
             short = token_request(
-                "Facebook",
+                Platform.FACEBOOK,
                 lambda: session.fetch_token(
                     self._token, grant_type="authorization_code", code=code,
                     code_verifier=sign_in.code_verifier, timeout=_TIMEOUT,
                 ),
             )  # fmt: skip
             long = token_request(
-                "Facebook",
+                Platform.FACEBOOK,
                 lambda: session.fetch_token(
                     self._token, grant_type="fb_exchange_token",
                     fb_exchange_token=_access(short), timeout=_TIMEOUT,

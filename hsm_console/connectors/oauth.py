@@ -286,7 +286,7 @@ def exchange(
         session.register_compliance_hook("access_token_response", _unwrap_envelope)
     with session:
         answer = token_request(
-            platform.label,
+            platform,
             lambda: session.fetch_token(
                 where.token, grant_type="authorization_code", code=code,
                 code_verifier=sign_in.code_verifier, timeout=_TIMEOUT,
@@ -300,29 +300,30 @@ def exchange(
     return Granted(tokens, account if isinstance(account, str) and account else None)
 
 
-def token_request(label: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def token_request(platform: Platform, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one token request of a sign-in; its failures in plain words, the platform's error
     code and HTTP status as the details (never a body: it may quote what was sent)."""
     try:
         return dict(call())
     except OAuthError as exc:
-        raise _sign_in_refused(label, str(exc.error or ""), None) from None
+        raise _sign_in_refused(platform, str(exc.error or ""), None) from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         if status in (400, 401, 403):
-            raise _sign_in_refused(label, "", status) from None
-        raise _sign_in_unavailable(label, f"HTTP {status}") from None
+            raise _sign_in_refused(platform, "", status) from None
+        raise _sign_in_unavailable(platform.label, f"HTTP {status}") from None
     except (requests.RequestException, ValueError) as exc:
-        raise _sign_in_unavailable(label, type(exc).__name__) from None
+        raise _sign_in_unavailable(platform.label, type(exc).__name__) from None
 
 
-def _sign_in_refused(label: str, error: str, status: int | None) -> UserError:
+def _sign_in_refused(platform: Platform, error: str, status: int | None) -> UserError:
+    label = platform.label
     details = f"token endpoint: {error}" if error else f"token endpoint: HTTP {status}"
     if error in ("invalid_client", "unauthorized_client") or status == 401:
         return ConfigurationError(
             f"{label} did not accept the City's app (its client id and secret) stored on this "
             f"computer, so nothing was stored. Check them in the City's {label} developer "
-            "account and enter them again with: hsm-console admin app",
+            f"account and enter them again with: hsm-console admin app {platform.value}",
             details=details,
         )
     return PlatformError(

@@ -41,7 +41,7 @@ import enum
 import threading
 import webbrowser
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,7 +123,6 @@ class PageChoice:
     platform: Platform
     pages: tuple[ManagedPage, ...]
     message: str
-    _at: datetime = field(repr=False)
 
 
 class ConnectService:
@@ -199,7 +198,7 @@ class ConnectService:
             raise InvalidInput(
                 f"{page_id!r} is not one of the Pages offered: {_page_list(choice.pages)}."
             )
-        return self._store_page(site, choice.platform, picked, choice._at)
+        return self._store_page(site, choice.platform, picked)
 
     # --- the platforms' ways ----------------------------------------------------------
 
@@ -243,8 +242,7 @@ class ConnectService:
             sign_in = login.authorization(loopback.redirect_uri)
             code = self._browser(Platform.FACEBOOK, sign_in, loopback, progress, cancel, timeout)
         progress("Signed in. Asking Facebook for the Pages you manage and their tokens...")
-        now = self._clock()
-        pages = tuple(login.pages(sign_in, code, now))
+        pages = tuple(login.pages(sign_in, code))
         offered = tuple(p for p in pages if on is Platform.FACEBOOK or p.instagram_id)
         if not offered:
             linked = " linked to an Instagram professional account" * (on is Platform.INSTAGRAM)
@@ -255,7 +253,7 @@ class ConnectService:
             )
         picked = _pick(offered, on, page or site.external_id)
         if picked is not None:
-            return self._store_page(site, on, picked, now)
+            return self._store_page(site, on, picked)
         if page:
             raise InvalidInput(
                 f"{page!r} is not among the Pages the person who signed in manages: "
@@ -266,7 +264,6 @@ class ConnectService:
             site.id, site.name, on, offered,
             f"{what.capitalize()} {site.external_id} of the site {site.name!r} is not among "
             f"those the person who signed in manages. Pick one: {_page_list(offered)}.",
-            now,
         )  # fmt: skip
 
     def _wordpress(
@@ -345,7 +342,7 @@ class ConnectService:
         finally:
             connector.close()
 
-    def _store_page(self, site: Site, on: Platform, page: ManagedPage, at: datetime) -> Connected:
+    def _store_page(self, site: Site, on: Platform, page: ManagedPage) -> Connected:
         account = page.instagram_id if on is Platform.INSTAGRAM else page.id
         assert account is not None  # Instagram offers only Pages with a linked account
         return self._store(
