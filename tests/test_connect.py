@@ -362,6 +362,29 @@ def test_instagram_takes_the_token_of_the_page_it_is_linked_to(city: City) -> No
     assert result.new_comments > 0
 
 
+def test_instagram_offers_only_pages_with_a_linked_account(city: City) -> None:
+    site = city.site(Platform.INSTAGRAM, "17841400000000099", city.sandbox.url + "/instagram")
+    choice = city.service(Browser(city.sandbox)).connect(str(site.id), timeout=20)
+    assert isinstance(choice, PageChoice)
+    assert [(p.id, p.instagram_id) for p in choice.pages] == [(PARKS_PAGE, IG_USER)]
+    assert f"Highland Parks & Recreation ({PARKS_PAGE}, Instagram {IG_USER})" in choice.message
+    with pytest.raises(InvalidInput):
+        city.service().choose(choice, POLICE_PAGE)  # managed, but not linked to Instagram
+    done = city.service().choose(choice, IG_USER)
+    assert f"Its account is now {IG_USER}" in done.message
+    [result] = city.app().sync.sync([site.id])
+    assert result.error == ""
+
+
+def test_a_tiktok_app_refused_in_the_envelope_is_the_citys_app(city: City) -> None:
+    CredentialStore().set_app(Platform.TIKTOK, AppCredentials(SANDBOX_CLIENT_ID, "wrong-one"))
+    site = city.site(Platform.TIKTOK, "highland-parks-open-id", city.sandbox.url + "/tiktok")
+    with pytest.raises(ConfigurationError, match="admin app tiktok") as failed:
+        city.service(Browser(city.sandbox)).connect(str(site.id), timeout=20)
+    assert failed.value.details == "token endpoint: tiktok_40001"
+    nothing_stored(city, site)
+
+
 def test_pages_are_offered_when_the_sites_page_is_not_managed_then_one_is_chosen(
     city: City,
 ) -> None:

@@ -319,7 +319,8 @@ def token_request(platform: Platform, call: Callable[[], dict[str, Any]]) -> dic
 def _sign_in_refused(platform: Platform, error: str, status: int | None) -> UserError:
     label = platform.label
     details = f"token endpoint: {error}" if error else f"token endpoint: HTTP {status}"
-    if error in ("invalid_client", "unauthorized_client") or status == 401:
+    # TikTok's envelope code 40001 is its invalid client (see `_unwrap_envelope`).
+    if error in ("invalid_client", "unauthorized_client", "tiktok_40001") or status == 401:
         return ConfigurationError(
             f"{label} did not accept the City's app (its client id and secret) stored on this "
             f"computer, so nothing was stored. Check them in the City's {label} developer "

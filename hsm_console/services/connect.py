@@ -328,11 +328,11 @@ class ConnectService:
             connector.list_posts(None)
         except PlatformError as exc:
             refused = exc.details.startswith(("HTTP 401", "HTTP 403")) and not exc.retryable
-            if refused:
+            if refused:  # the connector's words ask for a renewal: here they are new
                 raise PlatformError(
                     f"{on.label} did not accept that {_METHOD_WORDS[on]}, so nothing was "
-                    f"stored: {exc.message}",
-                    details=exc.details,
+                    "stored. Check both and connect the site again.",
+                    details=f"{exc.message} [{exc.details}]",
                 ) from None
             raise PlatformError(
                 f"The check with one read call failed, so nothing was stored: {exc.message}",
