@@ -41,7 +41,12 @@ from hsm_console.errors import (
 )
 from hsm_console.host.credentials import NO_BACKEND_HELP, AppCredentials, CredentialStore
 from hsm_console.host.identity import os_username
-from hsm_console.host.loopback import SignInCancelled, SignInTimedOut, StateMismatch
+from hsm_console.host.loopback import (
+    LoopbackRedirect,
+    SignInCancelled,
+    SignInTimedOut,
+    StateMismatch,
+)
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
@@ -483,6 +488,32 @@ def test_a_state_that_does_not_match_is_refused(city: City) -> None:
     browser.finish()
     assert browser.pages[0][0] == 400
     nothing_stored(city, site)
+
+
+def test_the_listener_ignores_other_paths_and_takes_the_redirect_on_loopback_only() -> None:
+    with LoopbackRedirect() as loopback:
+        assert loopback.redirect_uri == f"http://127.0.0.1:{loopback.port}/callback"
+        answers: list[int] = []
+
+        def browse() -> None:
+            for path in ("/favicon.ico", "/callback?code=the-code&state=s-1"):
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{loopback.port}{path}", timeout=10
+                    ) as answer:
+                        answers.append(answer.status)
+                except urllib.error.HTTPError as refused:
+                    answers.append(refused.code)
+
+        visit = threading.Thread(target=browse)
+        visit.start()
+        assert loopback.wait("s-1", 10, platform="X") == "the-code"
+        visit.join(10)
+    assert answers == [404, 200]
+    with socket.socket() as again:  # as a new listener would: closed connections may linger
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", loopback.port))
+        again.listen()
 
 
 # --- the token endpoint's faults -----------------------------------------------------------
