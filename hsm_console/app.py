@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -23,6 +23,9 @@ from hsm_console.services.moderation import ModerationService
 from hsm_console.services.site_checks import SiteChecker
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
+
+if TYPE_CHECKING:
+    from hsm_console.services.connect import ConnectService
 
 
 @dataclass
@@ -52,6 +55,14 @@ class App:
     @property
     def admin(self) -> AdminService:
         return AdminService(self.db, self.username)
+
+    @property
+    def connect(self) -> ConnectService:
+        from hsm_console.services.connect import ConnectService  # its connectors on first use
+
+        return ConnectService(
+            self.db, self.username, self.credentials, network=self.connector_overrides
+        )
 
     @property
     def sync(self) -> SyncService:

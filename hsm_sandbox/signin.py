@@ -8,9 +8,10 @@ prefix, with its parameter names, answers and error bodies:
     TikTok Business   GET|POST /tiktok/v2/auth/authorize/, POST /tiktok/open_api/v1.3/tt_user/
                       oauth2/token/, .../refresh_token/, .../revoke/ (JSON bodies, envelope)
     LinkedIn          GET|POST /linkedin/oauth/v2/authorization, POST .../accessToken, .../revoke
-    Facebook Login    GET|POST /{version}/dialog/oauth, GET /{version}/oauth/access_token (code,
-                      or grant_type=fb_exchange_token), GET /{version}/me/accounts (the Pages
-                      and their tokens), DELETE /{version}/me/permissions
+    Facebook Login    GET|POST /{version}/dialog/oauth, GET|POST /{version}/oauth/access_token
+                      (code, or grant_type=fb_exchange_token), GET /{version}/me/accounts (the
+                      Pages and their tokens; fields, limit, after), DELETE
+                      /{version}/me/permissions; all also under /instagram (Instagram's host)
 
 The authorization step is a consent page without scripts: `GET` answers a form, `POST`ing it
 with `decision=approve` (or `deny`) redirects (302) to the `redirect_uri` with `code` and
@@ -574,8 +575,11 @@ class FacebookLogin(Provider):
 
     platform = "facebook-user"
     title = "Facebook"
-    authorize_path = VERSION + "/dialog/oauth"
-    token_path = VERSION + "/oauth/access_token"
+    # Also under /instagram, the sandbox's stand-in for graph.facebook.com as Instagram's API
+    # host: an Instagram site pointed at the sandbox signs in where its API is, as on Meta.
+    _HOST = "(?:/instagram)?"
+    authorize_path = _HOST + VERSION + "/dialog/oauth"
+    token_path = _HOST + VERSION + "/oauth/access_token"
     scope_separator = ","
     known_scopes = frozenset({
         "pages_show_list", "pages_read_engagement", "pages_read_user_content",
@@ -595,9 +599,12 @@ class FacebookLogin(Provider):
     def register(self, router: Router) -> None:
         router.add("GET", self.authorize_path, self._authorize_page, self)
         router.add("POST", self.authorize_path, self._consent_decision, self)
+        # Graph takes the token request as a GET (Meta's examples) or a POST of the same
+        # parameters (what OAuth 2.0 clients send).
         router.add("GET", self.token_path, self._token_endpoint, self)
-        router.add("GET", VERSION + "/me/accounts", self._accounts, self)
-        router.add("DELETE", VERSION + "/me/permissions", self._deauthorize, self)
+        router.add("POST", self.token_path, self._token_endpoint, self)
+        router.add("GET", self._HOST + VERSION + "/me/accounts", self._accounts, self)
+        router.add("DELETE", self._HOST + VERSION + "/me/permissions", self._deauthorize, self)
 
     def _token_endpoint(self, request: Request, match: re.Match[str]) -> Response:
         params = self._params(request)
@@ -646,11 +653,11 @@ class FacebookLogin(Provider):
         )
         pages: list[dict[str, Any]] = []
         for page_id, page_name in self.pages.items():
-            linked = ("instagram",) if page_id in self.graph.instagram_accounts else ()
+            instagram = self.graph.instagram_accounts.get(page_id)
             page_token = self.tokens.issue(
-                ("facebook", *linked), "access", lifetime, family=user.family,
-                prefix=self.access_prefix, account=page_id, client_id=user.client_id,
-                scopes=user.scopes,
+                ("facebook", *(("instagram",) if instagram else ())), "access", lifetime,
+                family=user.family, prefix=self.access_prefix, account=page_id,
+                client_id=user.client_id, scopes=user.scopes,
             )  # fmt: skip
             pages.append({
                 "access_token": page_token,
@@ -659,10 +666,10 @@ class FacebookLogin(Provider):
                 "name": page_name,
                 "id": page_id,
                 "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+                # A Page field: Graph gives it only when asked for in `fields`.
+                **({"instagram_business_account": {"id": instagram}} if instagram else {}),
             })  # fmt: skip
-        first, last = (pages[0]["id"], pages[-1]["id"]) if pages else ("", "")
-        paging = {"cursors": {"before": _cursor(first), "after": _cursor(last)}}
-        return self._answer({"data": pages, "paging": paging})
+        return self._answer(_accounts_page(pages, request.query))
 
     def _deauthorize(self, request: Request, match: re.Match[str]) -> Response:
         try:
@@ -830,6 +837,36 @@ def _check_pkce(consent: _Consent, verifier: str | None) -> None:
         derived = verifier
     if not secrets.compare_digest(derived, consent.challenge):
         raise Refusal("pkce")
+
+
+_DEFAULT_FIELDS = ("access_token", "category", "category_list", "name", "id", "tasks")
+
+
+def _accounts_page(pages: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
+    """/me/accounts as Graph pages an edge: `fields` (id always; the default set without it),
+    `limit` and the `after` cursor, with `paging.next` only while more follow."""
+    asked = [f for f in query.get("fields", "").split(",") if f] or list(_DEFAULT_FIELDS)
+    shown = [{k: page[k] for k in ("id", *asked) if k in page} for page in pages]
+    ids = [page["id"] for page in pages]
+    after = query.get("after")
+    start = ids.index(_uncursor(after)) + 1 if after and _uncursor(after) in ids else 0
+    limit = int(query["limit"]) if query.get("limit", "").isdigit() else 25
+    chunk = shown[start : start + max(1, limit)]
+    if not chunk:
+        return {"data": []}
+    paging: dict[str, Any] = {
+        "cursors": {"before": _cursor(chunk[0]["id"]), "after": _cursor(chunk[-1]["id"])}
+    }
+    if start + len(chunk) < len(shown):
+        paging["next"] = f"/me/accounts?limit={limit}&after={_cursor(chunk[-1]['id'])}"
+    return {"data": chunk, "paging": paging}
+
+
+def _uncursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        return ""
 
 
 def _cursor(page_id: str) -> str:

@@ -215,7 +215,7 @@ def test_each_platform_takes_its_own_id_and_api_address(
     own = "https://blog.highlandil.gov/" if on in (Platform.WORDPRESS, Platform.DISCOURSE) else None
     change = admin_of(world).add_site(platform, good_id, f"City {platform}", "parks", own)
     assert change.entry_id is not None
-    assert "credentials set" in change.next_step
+    assert f"hsm-console admin connect {change.message.split()[2].rstrip(',')}" in change.next_step
     with world.db.session() as session:
         site = session.scalars(select(Site).order_by(Site.id.desc())).first()
         assert site is not None
@@ -584,7 +584,7 @@ def test_a_new_city_set_up_from_the_command_line(tmp_path: Path, sandbox: Sandbo
         done = cli(database, "admin", *step)
         assert done.returncode == 0, done.stderr
         assert f"Log entry {n}." in done.stdout
-    assert "Next, store its Facebook token: hsm-console credentials set 1" in done.stdout
+    assert "Next, connect it to Facebook: hsm-console admin connect 1" in done.stdout
     sites = json.loads(cli(database, "admin", "site", "list", "--json").stdout)
     assert sites[0]["api_address"] == sandbox.url
     assert sites[0]["settings"] == {"api_version": "v25.0"}

@@ -48,7 +48,7 @@ def real_site(world: World) -> Site:
 def test_token_round_trip_through_the_keyring(world: World, file_keyring: PlaintextKeyring) -> None:
     site = real_site(world)
     store = CredentialStore()
-    with pytest.raises(ConfigurationError, match="No token is stored for the site"):
+    with pytest.raises(ConfigurationError, match="is not connected on this computer"):
         store.get(site)
     store.set(site, f"  {SECRET}\n")
     assert store.get(site) == SECRET

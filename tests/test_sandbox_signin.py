@@ -842,3 +842,30 @@ def test_pkce_plain_is_checked_too(server: SandboxServer, http: requests.Session
     )
     assert right.status_code == 200
     assert "refresh_token" not in right.json()  # no offline.access asked
+
+
+def test_me_accounts_pages_and_gives_the_fields_asked_for(
+    server: SandboxServer, http: requests.Session
+) -> None:
+    auth = {"Authorization": f"Bearer {facebook_user_token(server, http)}"}
+    accounts = f"{server.url}/v25.0/me/accounts"
+    default = http.get(accounts, headers=auth).json()
+    assert "instagram_business_account" not in default["data"][0]  # a field to ask for
+    assert "next" not in default["paging"]
+    fields = "name,access_token,instagram_business_account"
+    first = http.get(accounts, headers=auth, params={"fields": fields, "limit": 1}).json()
+    assert [set(p) for p in first["data"]] == [
+        {"id", "name", "access_token", "instagram_business_account"}
+    ]
+    assert first["data"][0]["instagram_business_account"] == {"id": IG_USER}
+    assert first["paging"]["next"]
+    after = first["paging"]["cursors"]["after"]
+    second = http.get(
+        accounts, headers=auth, params={"fields": fields, "limit": 1, "after": after}
+    ).json()
+    assert [p["id"] for p in second["data"]] == ["1000000000002"]
+    assert "instagram_business_account" not in second["data"][0]  # Police has none linked
+    assert "next" not in second["paging"]
+    # Instagram's host (graph.facebook.com, /instagram in the sandbox) answers the same.
+    same = http.get(f"{server.url}/instagram/v25.0/me/accounts", headers=auth).json()
+    assert [p["id"] for p in same["data"]] == [PARKS, "1000000000002"]

@@ -97,6 +97,31 @@ def add_parser(commands: Any) -> None:
     app.add_argument("platform", metavar="PLATFORM", help=", ".join(p.value for p in APP_PLATFORMS))
     app.add_argument("--client-id", required=True, metavar="ID", help="the app's client id")
 
+    connect = what.add_parser(
+        "connect",
+        help="connect a site to its platform: sign in in the browser (OAuth 2.0, Facebook "
+        "Login), or a WordPress application password or Discourse API key, read without echo "
+        "or from a pipe",
+    )
+    connect.add_argument("site", metavar="SITE", help="site number or name")
+    connect.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS",
+        help="how long to wait for the sign-in in the browser (default 300)",
+    )  # fmt: skip
+    connect.add_argument(
+        "--no-browser", action="store_true",
+        help="print the sign-in address instead of opening a browser (open it on this computer)",
+    )  # fmt: skip
+    connect.add_argument(
+        "--page", metavar="ID",
+        help="Facebook, Instagram: the Page to connect, when the site's is not among those "
+        "you manage (they are listed)",
+    )  # fmt: skip
+    connect.add_argument(
+        "--user", metavar="NAME",
+        help="WordPress: the user name; Discourse: the user the key acts as",
+    )  # fmt: skip
+
 
 def _group(what: Any, name: str, words: str) -> Any:
     return what.add_parser(name, help=words).add_subparsers(
@@ -139,6 +164,8 @@ def run(app: App, args: argparse.Namespace, read_secret: Callable[[str], str]) -
         return 0
     if args.admin_what == "app":
         return _app_credentials(app, args.platform, args.client_id, read_secret)
+    if args.admin_what == "connect":
+        return _connect(app, args, read_secret)
     if args.admin_do == "list":
         return _list(app, args.admin_what, args.json)
     if args.admin_what == "site" and args.admin_do == "settings":
@@ -190,6 +217,42 @@ def _app_credentials(app: App, name: str, client_id: str, read_secret: Callable[
         )
     )
     return 0
+
+
+def _connect(app: App, args: argparse.Namespace, read_secret: Callable[[str], str]) -> int:
+    import webbrowser
+
+    from hsm_console.errors import InvalidInput, NotPossible
+    from hsm_console.services.connect import ConnectMethod, ConnectService, PageChoice
+
+    service = ConnectService(
+        app.db, app.username, app.credentials,
+        open_browser=(lambda url: False) if args.no_browser else webbrowser.open,
+        network=app.connector_overrides,
+    )  # fmt: skip
+    how = service.how(args.site)  # an administrator, and the site exists: before any prompt
+    secret = None
+    if how.method is ConnectMethod.PASSWORD:
+        if not args.user:
+            raise InvalidInput(
+                "A WordPress site connects with a user name and an application password: "
+                "give the user name with --user NAME."
+            )
+        secret = read_secret(f"Application password of {args.user} (not shown): ")
+    elif how.method is ConnectMethod.API_KEY:
+        secret = read_secret(f"Discourse API key for {args.user or how.user} (not shown): ")
+    result = service.connect(
+        args.site, progress=_say, timeout=args.timeout, user=args.user, secret=secret,
+        page=args.page,
+    )  # fmt: skip
+    if isinstance(result, PageChoice):
+        raise NotPossible(f"{result.message} Nothing was stored: run again with --page ID.")
+    out(safe_text(result.message))
+    return 0
+
+
+def _say(words: str) -> None:
+    out(safe_text(words))
 
 
 def _report(change: Change) -> int:

@@ -147,8 +147,8 @@ class CredentialStore:
         stored = self._read(credential_key(site))
         if not stored:
             raise ConfigurationError(
-                f"No token is stored for the site {site.name!r} on this computer. Ask an "
-                f"administrator to run: hsm-console credentials set {site.id}"
+                f"The site {site.name!r} is not connected on this computer. Ask an "
+                f"administrator to run: hsm-console admin connect {site.id}"
             )
         return TokenSet.from_stored(stored)
 
@@ -193,6 +193,11 @@ class CredentialStore:
             {"client_id": app.client_id.strip(), "client_secret": app.client_secret.strip()}
         )
         self._write(app_key(platform.value), text)
+
+    def check_usable(self) -> None:
+        """Raise the plain-words `ConfigurationError` now if no keyring can be used (before
+        an administrator signs in to a platform for nothing)."""
+        self._read(app_key("check"))
 
     def _read(self, key: str) -> str | None:
         try:

@@ -192,7 +192,7 @@ def api_address(on: Platform, value: str | None) -> str:
         )
     if parts.query or parts.fragment:
         raise InvalidInput(f"An API address has no '?' or '#' part: {text!r}.")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise InvalidInput(
             f"{text!r} is plain http: tokens would cross the network unencrypted. Use "
             "https:// (plain http is accepted only on this computer, for the sandbox)."
@@ -200,7 +200,8 @@ def api_address(on: Platform, value: str | None) -> str:
     return text.rstrip("/")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this computer (plain http is safe there and nowhere else)."""
     if host == "localhost":
         return True
     try:

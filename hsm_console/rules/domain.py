@@ -114,6 +114,7 @@ class AdminChange(enum.StrEnum):
     REVOKE = "revoke"
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
+    CONNECT = "connect"  # a site's credential stored by an administrator (never the credential)
 
 
 class Role(enum.StrEnum):

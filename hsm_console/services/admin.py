@@ -409,7 +409,7 @@ class AdminService:
             return Change(
                 f"Added site {site.id}, {name!r} ({on.label}, {code}) at {address}.",
                 entry.id,
-                f"store its {on.label} token: hsm-console credentials set {site.id}",
+                f"connect it to {on.label}: hsm-console admin connect {site.id}",
             )
 
     def change_site(
@@ -461,8 +461,8 @@ class AdminService:
             return Change(
                 f"Changed site {site.id}, {site.name!r}.",
                 entry.id,
-                "tokens are kept per address: store its token again for the new one: "
-                f"hsm-console credentials set {site.id}"
+                "credentials are kept per address: connect it again at the new one: "
+                f"hsm-console admin connect {site.id}"
                 if moved
                 else "",
             )
