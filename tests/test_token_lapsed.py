@@ -18,7 +18,7 @@ from hsm_console.connectors import oauth
 from hsm_console.connectors.base import Connector
 from hsm_console.connectors.tiktok import envelope_error
 from hsm_console.db.models import RoleGrant, Site
-from hsm_console.errors import ConfigurationError, NeedsReconnecting, PlatformError
+from hsm_console.errors import ConfigurationError, NeedsReconnecting
 from hsm_console.host.credentials import KEYRING_SERVICE, CredentialStore, TokenSet, credential_key
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.services import admin

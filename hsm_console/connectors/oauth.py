@@ -155,7 +155,7 @@ def _unavailable(platform: Platform, why: str) -> PlatformError:
 # testing) as `refresh_token_expires_in`, TikTok's Business API likewise, its Login Kit as
 # `refresh_expires_in`.
 _REFRESH_LIFETIME_FIELDS = ("refresh_token_expires_in", "refresh_expires_in")
-_SIGNED_IN = TokenSet(access_token="")  # noqa: S106 (nothing kept: a first sign-in)
+_SIGNED_IN = TokenSet(access_token="")
 
 
 def _token_set(answer: dict[str, Any], now: datetime, kept: TokenSet = _SIGNED_IN) -> TokenSet:
