@@ -5,6 +5,8 @@ The command line and the window both start here, so they behave the same.
 
 from __future__ import annotations
 
+import webbrowser
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,8 @@ class App:
     # Set when this start made the person the database's first administrator.
     first_run: FirstRun | None = None
     policy_url: str = DEFAULT_POLICY_URL  # the policy page the site checks look for
+    # Opens a sign-in address; False when no browser could start. Tests consent in their own.
+    open_browser: Callable[[str], bool] = webbrowser.open
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -61,8 +65,9 @@ class App:
         from hsm_console.services.connect import ConnectService  # its connectors on first use
 
         return ConnectService(
-            self.db, self.username, self.credentials, network=self.connector_overrides
-        )
+            self.db, self.username, self.credentials, open_browser=self.open_browser,
+            network=self.connector_overrides,
+        )  # fmt: skip
 
     @property
     def sync(self) -> SyncService:

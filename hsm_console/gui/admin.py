@@ -3,12 +3,14 @@
 Widgets only: every listing and change is a call to `AdminService`, run on the window's
 `TaskRunner`; what is valid comes from `rules.administration` (the id hint, the default API
 address, each setting's description), and a refusal is shown through `gui/problems.py`.
+The Sites tab's Sign-in column is `ConnectService.sign_ins` (`services/health.py`'s words), and
+its Connect button runs `gui/connect_dialog.py`'s flow for the selected site.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hsm_console.gui.connect_dialog import ConnectFlow
+from hsm_console.gui.icons import glyph
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_form
@@ -33,9 +37,17 @@ from hsm_console.gui.workers import JobContext, TaskRunner
 from hsm_console.rules import administration
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.services.admin import AdminService, Change, DepartmentView, PersonView, SiteView
+from hsm_console.services.connect import Connected, ConnectService
+from hsm_console.services.health import TokenHealth, TokenState
 
 ALL_DEPARTMENTS = "All departments (oversight group)"
 NO_DEPARTMENT = "None (administrators hold no department)"
+SITE_HEADERS = ("No.", "Platform", "Name", "Department", "Account id", "API address", "State",
+                "Sign-in")  # fmt: skip
+SIGN_IN_COLUMN = SITE_HEADERS.index("Sign-in")
+# Sign-ins an administrator must act on: a warning sign in the column.
+_ACT_ON = {TokenState.NOT_CONNECTED, TokenState.NEEDS_RECONNECTING, TokenState.UNREADABLE}
+CONNECT_TIP = "Connect the selected site to its platform by the platform's own sign-in"
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class Listing:
     departments: list[DepartmentView]
     people: list[PersonView]
     sites: list[SiteView]
+    sign_ins: dict[int, TokenHealth] = field(default_factory=dict)  # by site id
 
 
 def _fill(table: QTableWidget, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -68,12 +81,22 @@ class AdminDialog(QDialog):
     """Administration over one window; each button is one `AdminService` call."""
 
     def __init__(
-        self, service: AdminService, runner: TaskRunner, parent: QWidget | None = None
+        self,
+        service: AdminService,
+        runner: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        connect: ConnectService | None = None,
+        connected: Callable[[Connected], None] = lambda done: None,
     ) -> None:
+        """`connect` signs sites in (None: the column and the button stay empty); the
+        window's `connected` hears of each site connected."""
         super().__init__(parent)
         self.service = service
+        self.connect_service = connect
         self.runner = runner
         self.problems = ProblemReporter(self)
+        self._connected = connected
         self.listing = Listing([], [], [])
         self.busy = False
         self.setObjectName("adminDialog")
@@ -104,8 +127,16 @@ class AdminDialog(QDialog):
         self.site_address = child(form, QLineEdit, "siteAddress")
         self.site_settings = child(form, QTableWidget, "siteSettings")
         self.connect_button = child(form, QPushButton, "connectSiteButton")
-        # Signing a site in to its platform is being built separately.
-        self.connect_button.setEnabled(False)
+        self.connect_button.setIcon(glyph("fa5s.plug"))
+        self.connect_flow = (
+            None
+            if connect is None
+            else ConnectFlow(
+                connect, runner, self, self.problems, self._site_connected,
+                lambda words: set_plain(self.result_label, words),
+            )
+        )  # fmt: skip
+        self._connect_state()
 
         for role in Role:
             self.role_choice.addItem(role.value, role.value)
@@ -134,6 +165,7 @@ class AdminDialog(QDialog):
             "changeSiteButton": self.change_site,
             "deactivateSiteButton": lambda: self.set_site_active(False),
             "reactivateSiteButton": lambda: self.set_site_active(True),
+            "connectSiteButton": self.connect_site,
         }
         for name, handler in clicks.items():
             child(form, QPushButton, name).clicked.connect(handler)
@@ -143,10 +175,11 @@ class AdminDialog(QDialog):
     # --- reading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        service = self.service
+        service, connect = self.service, self.connect_service
 
         def run(_: JobContext) -> Listing:
-            return Listing(service.departments(), service.people(), service.sites())
+            sign_ins = connect.sign_ins() if connect is not None else {}
+            return Listing(service.departments(), service.people(), service.sites(), sign_ins)
 
         self.runner.start(run, self._show, self._failed("reading the administration lists"))
 
@@ -168,13 +201,24 @@ class AdminDialog(QDialog):
         )  # fmt: skip
         _fill(
             self.site_table,
-            ("No.", "Platform", "Name", "Department", "Account id", "API address", "State"),
+            SITE_HEADERS,
             [
                 (str(s.id), Platform(s.platform).label, s.name, s.department, s.external_id,
-                 s.api_address, "active" if s.active else "deactivated")
+                 s.api_address, "active" if s.active else "deactivated",
+                 listing.sign_ins[s.id].words if s.id in listing.sign_ins else "")
                 for s in listing.sites
             ],
         )  # fmt: skip
+        for row, site in enumerate(listing.sites):
+            sign_in = listing.sign_ins.get(site.id)
+            item = self.site_table.item(row, SIGN_IN_COLUMN)
+            if (
+                sign_in is not None
+                and item is not None
+                and (sign_in.state in _ACT_ON or sign_in.warning)
+            ):
+                item.setIcon(glyph("fa5s.exclamation-triangle", "#c0392b"))
+        self._connect_state()
         for combo, first in ((self.role_department, ALL_DEPARTMENTS), (self.site_department, "")):
             kept = combo.currentData()
             combo.clear()
@@ -200,8 +244,24 @@ class AdminDialog(QDialog):
             return None
         return self.listing.sites[row]
 
+    def _connect_state(self) -> None:
+        """Connect offered for one selected site that is not a demo site."""
+        row = _selected_row(self.site_table)
+        sites = self.listing.sites
+        site = sites[row] if row is not None and row < len(sites) else None
+        why = CONNECT_TIP
+        if self.connect_flow is None:
+            why = "Connecting sites is not available here"
+        elif site is None:
+            why = "Select a site in the list to connect it"
+        elif site.sandbox:
+            why = "A demo site uses the sandbox's public token: nothing to connect"
+        self.connect_button.setEnabled(why == CONNECT_TIP)
+        self.connect_button.setToolTip(why)
+
     def _site_selected(self) -> None:
         """The selected site in the form, to change it: blank means the platform's default."""
+        self._connect_state()
         row = _selected_row(self.site_table)
         if row is None or row >= len(self.listing.sites):
             return
@@ -341,6 +401,18 @@ class AdminDialog(QDialog):
                 settings=settings, unset=unset,
             ),
         )  # fmt: skip
+
+    def connect_site(self) -> None:
+        site = self._selected_site()
+        if site is None or self.connect_flow is None or self.busy:
+            return
+        set_plain(self.result_label, f"Connecting {site.name}...")
+        self.connect_flow.start(str(site.id))
+
+    def _site_connected(self, done: Connected) -> None:
+        set_plain(self.result_label, done.message)
+        self._connected(done)
+        self.reload()
 
     def set_site_active(self, active: bool) -> None:
         site = self._selected_site()

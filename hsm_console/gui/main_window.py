@@ -45,6 +45,7 @@ from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
 from hsm_console.services import health
 from hsm_console.services.comment_detail import CommentReader, CommentView
+from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
@@ -281,11 +282,20 @@ class MainWindow(QMainWindow):
 
     def open_administration(self) -> AdminDialog:
         """The administration screens (administrators only), over this window."""
-        dialog = AdminDialog(self.app.admin, self.runner, self)
+        dialog = AdminDialog(
+            self.app.admin, self.runner, self, connect=self.app.connect,
+            connected=self._site_connected,
+        )  # fmt: skip
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.admin_dialog = dialog
         return dialog
+
+    def _site_connected(self, done: Connected) -> None:
+        self.statusBar().showMessage(
+            f"Connected: {done.site_name}. Log entry {done.entry_id}.", 30_000
+        )
+        self.refresh_sync_status()  # and the sign-in band
 
     def open_site_checks(self) -> SiteChecksDialog:
         """What fails of the policy's checks on the sites (administrators, supervisors)."""

@@ -42,6 +42,11 @@ class JobContext:
     def cancel(self) -> None:
         self._cancelled.set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """For a service that waits on an event (a sign-in): set by `cancel` and shutdown."""
+        return self._cancelled
+
 
 class _Signals(QObject):
     finished = Signal(int, bool, object)  # task id, succeeded, result or exception

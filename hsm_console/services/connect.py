@@ -29,6 +29,8 @@ block while the person signs in):
         result = service.choose(result, page.id)
     show result.message                 # Connected
 
+`sign_ins()` gives each site's sign-in state on this computer for the list of sites.
+
 `progress` receives plain sentences as the sign-in moves on (one names the address to open
 when no browser could be started). Every refusal is a `UserError` in plain words, for
 `gui/problems.py`; `SignInCancelled` means the person cancelled, in the browser or here.
@@ -53,7 +55,7 @@ from hsm_console.connectors.base import SiteConfig
 from hsm_console.connectors.facebook_login import FacebookLogin, ManagedPage
 from hsm_console.db.chain import append_admin_entry
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, Site
+from hsm_console.db.models import Comment, Site, SiteConnection
 from hsm_console.display import local_time
 from hsm_console.errors import InvalidInput, NotPossible, PlatformError
 from hsm_console.host.credentials import CredentialStore, TokenSet
@@ -62,6 +64,7 @@ from hsm_console.rules.administration import is_loopback
 from hsm_console.rules.domain import AdminChange, Platform
 from hsm_console.services.access import require_administrator, resolve_actor
 from hsm_console.services.admin import find_site
+from hsm_console.services.health import TokenHealth, TokenState, site_token_health
 from hsm_console.services.tokens import reconnect_needed_since, reconnected
 
 DEFAULT_TIMEOUT = 300.0  # seconds for the person to sign in in the browser
@@ -88,6 +91,7 @@ _METHOD_WORDS = {
     Platform.DISCOURSE: "API key and user name",
 }
 _OAUTH_WORDS = "OAuth 2.0 sign-in with PKCE in the browser"
+_DEMO_WORDS = "demo site: the sandbox's public token, nothing to connect"
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,23 @@ class ConnectService:
         self._open_browser = open_browser
         self._network = dict(network or {})
         self._clock = clock
+
+    def sign_ins(self) -> dict[int, TokenHealth]:
+        """Each site's sign-in on this computer by site id (the keyring and the "needs
+        reconnecting" mark; never a token), for the administrator's list of sites."""
+        now = self._clock()
+        with self.db.session() as session:
+            require_administrator(resolve_actor(session, self.username), "see the sign-ins")
+            marks = {
+                mark.site_id: mark.reconnect_needed_at
+                for mark in session.scalars(select(SiteConnection))
+            }
+            return {
+                site.id: TokenHealth(TokenState.NO_EXPIRY, _DEMO_WORDS)
+                if site.is_sandbox
+                else site_token_health(self._credentials, site, marks.get(site.id), now)
+                for site in session.scalars(select(Site).order_by(Site.id))
+            }
 
     def how(self, site_key: str) -> HowToConnect:
         site = self._site(site_key)

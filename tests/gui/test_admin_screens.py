@@ -142,10 +142,9 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     assert _entries(gui_world) == entries + 2
     row = _row_of(dialog.site_table, "Library on YouTube", 2)
 
-    # Deactivated, never deleted; the Connect button waits for the sign-in flow.
-    assert not dialog.connect_button.isEnabled()
-    assert dialog.connect_button.toolTip() == "coming next"
+    # Deactivated, never deleted. Connect is offered for it (tests/gui/test_connect_screen.py).
     dialog.site_table.selectRow(row)
+    assert dialog.connect_button.isEnabled()
     _click(qtbot, dialog, "deactivateSiteButton")
 
     def state() -> str:
