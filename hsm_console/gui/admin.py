@@ -136,6 +136,8 @@ class AdminDialog(QDialog):
                 lambda words: set_plain(self.result_label, words),
             )
         )  # fmt: skip
+        if (flow := self.connect_flow) is not None:
+            self.finished.connect(lambda _: flow.abandon())
         self._connect_state()
 
         for role in Role:

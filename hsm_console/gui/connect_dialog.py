@@ -201,6 +201,7 @@ class ConnectFlow:
         self._connected = connected
         self._ended = ended
         self.running = False
+        self.abandoned = False
         self.form: CredentialForm | None = None
         self.chooser: PageChooser | None = None
         self.progress: ConnectProgress | None = None
@@ -213,7 +214,14 @@ class ConnectFlow:
         service = self.service
         self.runner.start(lambda _: service.how(site_key), self._asked, self._failed)
 
+    def abandon(self) -> None:
+        """The screen closes: a sign-in still waiting ends now, and no answer is shown."""
+        self.abandoned = True
+        self._cancel()
+
     def _asked(self, how: HowToConnect) -> None:
+        if self.abandoned:
+            return
         if how.method is ConnectMethod.BROWSER:
             self._connect(how, None, None)
             return
@@ -262,6 +270,8 @@ class ConnectFlow:
         self.task = None
 
     def _answered(self, answer: Answer) -> None:
+        if self.abandoned:
+            return
         self._close_progress()
         if isinstance(answer, Connected):
             self.running = False
@@ -292,6 +302,8 @@ class ConnectFlow:
         )
 
     def _failed(self, exc: Exception) -> None:
+        if self.abandoned:
+            return
         self._close_progress()
         if isinstance(exc, SignInCancelled):
             self._stop(f"Not connected: {exc.message}")

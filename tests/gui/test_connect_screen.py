@@ -291,6 +291,22 @@ def test_cancel_while_waiting_for_the_browser_stores_nothing_and_frees_the_port(
         again.bind(("127.0.0.1", port))
 
 
+def test_closing_the_screen_mid_sign_in_ends_the_wait(qtbot: QtBot, console: Console) -> None:
+    site = console.site(Platform.X, X_ACCOUNT, console.sandbox.url + "/x")
+    asked: list[str] = []
+    window, dialog = console.open(lambda url: asked.append(url) is None)  # never comes back
+    click_connect(qtbot, dialog, site)
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
+    dialog.close()
+    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=5_000)  # not the 300 s wait
+    assert window.problems.current is None
+    assert console.entries() == []
+    port = urlsplit(parse_qs(urlsplit(asked[0]).query)["redirect_uri"][0]).port
+    assert port
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
 def test_a_facebook_page_is_picked_from_the_list(qtbot: QtBot, console: Console) -> None:
     site = console.site(Platform.FACEBOOK, "1000000000009", console.sandbox.url)
     browser = Browser(console.sandbox)
