@@ -70,6 +70,11 @@ def run_under_xvfb(out: Path) -> int:
 
 def take_screenshots(out: Path) -> int:
     sys.path.insert(0, str(ROOT))
+    import threading
+    import urllib.request
+
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QTabWidget
@@ -78,8 +83,10 @@ def take_screenshots(out: Path) -> int:
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, start_console
     from hsm_console.gui.ui_files import child
-    from hsm_console.rules.domain import Action, Role
+    from hsm_console.host.credentials import AppCredentials, CredentialStore
+    from hsm_console.rules.domain import Action, Platform, Role
     from hsm_console.services.admin import ensure_person, grant
+    from hsm_sandbox.signin import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
     application = qt_application()
 
@@ -105,6 +112,9 @@ def take_screenshots(out: Path) -> int:
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
     with tempfile.TemporaryDirectory() as folder:
+        ring = PlaintextKeyring()  # the sites connected below, kept out of the user's keyring
+        ring.file_path = str(Path(folder) / "keyring.cfg")
+        keyring.set_keyring(ring)
         settings = GuiSettings(QSettings(str(Path(folder) / "gui.ini"), QSettings.Format.IniFormat))
         settings.auto_sync_minutes = 0
         console = start_console(None, True, settings)
@@ -146,16 +156,55 @@ def take_screenshots(out: Path) -> int:
             capture("console-site-checks.png")
             checks.close()
 
-            # The demo's moderator is made an administrator to show the administration.
+            # The demo's moderator is made an administrator to show the administration, with
+            # two real (not demo) sites pointed at the sandbox by another name for its address
+            # (the demo's own sites hold the first): one is connected on camera.
             with window.app.db.transaction() as session:
                 person = ensure_person(session, window.app.username)
                 grant(session, person, Role.ADMINISTRATOR, None)
+            assert console.demo is not None
+            sandbox = console.demo.sandbox
+            department = window.app.admin.departments()[0].code
+            for platform, account, path in (
+                ("x", "1102323333", "/x"),
+                ("youtube", "UCHighlandParks000000001", "/youtube"),
+            ):
+                window.app.admin.add_site(
+                    platform, account, f"Parks on {Platform(platform).label}", department,
+                    sandbox.url.replace("127.0.0.1", "localhost") + path, {},
+                )  # fmt: skip
+            CredentialStore().set_app(
+                Platform.X, AppCredentials(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
+            )
+            asked: list[str] = []
+
+            def browser(url: str) -> bool:  # the person consents below, after the shot
+                asked.append(url)
+                return True
+
+            window.app.open_browser = browser
             admin = window.open_administration()
-            admin.setGeometry(140, 30, 1000, 740)
+            admin.setGeometry(60, 30, 1160, 740)
             wait_until(lambda: admin.site_table.rowCount() > 0)
             child(admin, QTabWidget, "adminTabs").setCurrentIndex(2)
-            admin.site_platform.setCurrentIndex(admin.site_platform.findData("youtube"))
-            admin.site_table.selectRow(0)
+            admin.site_platform.setCurrentIndex(admin.site_platform.findData("x"))
+            sites = admin.listing.sites
+            ours = {s.name: r for r, s in enumerate(sites) if not s.sandbox}
+            admin.site_table.selectRow(ours["Parks on X"])
+            admin.connect_site()
+            flow = admin.connect_flow
+            assert flow is not None
+            wait_until(lambda: flow.progress is not None and bool(asked))
+            capture("console-connect.png")
+            redirect = sandbox.signin.approve(asked[0])  # the person consents in the browser
+            threading.Thread(
+                target=lambda: urllib.request.urlopen(redirect, timeout=10).close(),  # noqa: S310
+                daemon=True,
+            ).start()
+            wait_until(lambda: not flow.running and not window.runner.busy())
+            admin.site_table.selectRow(ours["Parks on YouTube"])
+            settle(1.0)
+            admin.site_table.scrollToBottom()  # once the rows have their height
             capture("console-admin.png")
             admin.close()
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from hsm_console.gui.connect_dialog import ConnectFlow
 from hsm_console.gui.icons import glyph
-from hsm_console.gui.plain_text import set_plain
+from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, TaskRunner
@@ -42,8 +42,9 @@ from hsm_console.services.health import TokenHealth, TokenState
 
 ALL_DEPARTMENTS = "All departments (oversight group)"
 NO_DEPARTMENT = "None (administrators hold no department)"
-SITE_HEADERS = ("No.", "Platform", "Name", "Department", "Account id", "API address", "State",
-                "Sign-in")  # fmt: skip
+# The sign-in beside the name, to be seen at a glance; the long address last, to elide.
+SITE_HEADERS = ("No.", "Platform", "Name", "Department", "State", "Sign-in", "Account id",
+                "API address")  # fmt: skip
 SIGN_IN_COLUMN = SITE_HEADERS.index("Sign-in")
 # Sign-ins an administrator must act on: a warning sign in the column.
 _ACT_ON = {TokenState.NOT_CONNECTED, TokenState.NEEDS_RECONNECTING, TokenState.UNREADABLE}
@@ -149,6 +150,8 @@ class AdminDialog(QDialog):
         self.site_settings.setMaximumHeight(7 * (self.fontMetrics().height() + 8))
         for table in (self.department_table, self.person_table, self.site_table):
             table.setMinimumHeight(8 * (self.fontMetrics().height() + 8))
+            # By pixel: the last row scrolls fully into view, not cut off at the bottom.
+            table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.site_id_hint.setMinimumWidth(480)
         self.department_table.itemSelectionChanged.connect(self._department_selected)
         self.site_table.itemSelectionChanged.connect(self._site_selected)
@@ -205,20 +208,20 @@ class AdminDialog(QDialog):
             self.site_table,
             SITE_HEADERS,
             [
-                (str(s.id), Platform(s.platform).label, s.name, s.department, s.external_id,
-                 s.api_address, "active" if s.active else "deactivated",
-                 listing.sign_ins[s.id].words if s.id in listing.sign_ins else "")
+                (str(s.id), Platform(s.platform).label, s.name, s.department,
+                 "active" if s.active else "deactivated",
+                 listing.sign_ins[s.id].words if s.id in listing.sign_ins else "",
+                 s.external_id, s.api_address)
                 for s in listing.sites
             ],
         )  # fmt: skip
         for row, site in enumerate(listing.sites):
             sign_in = listing.sign_ins.get(site.id)
             item = self.site_table.item(row, SIGN_IN_COLUMN)
-            if (
-                sign_in is not None
-                and item is not None
-                and (sign_in.state in _ACT_ON or sign_in.warning)
-            ):
+            if sign_in is None or item is None:
+                continue
+            item.setToolTip(tooltip("\n".join(filter(None, (sign_in.words, sign_in.warning)))))
+            if sign_in.state in _ACT_ON or sign_in.warning:
                 item.setIcon(glyph("fa5s.exclamation-triangle", "#c0392b"))
         self._connect_state()
         for combo, first in ((self.role_department, ALL_DEPARTMENTS), (self.site_department, "")):

@@ -148,11 +148,16 @@ class ConnectProgress(QDialog):
         self.setWindowTitle(f"Connecting {site_name}")
         self._cancel = cancel
         self.ended = False
+        heading = QLabel(self)
+        set_plain(heading, f"Connecting {site_name}")
+        font = heading.font()
+        font.setBold(True)
+        heading.setFont(font)
         self.lines = QPlainTextEdit(self)  # plain text only; selectable, to copy an address
         self.lines.setObjectName("connectProgressLines")
         self.lines.setReadOnly(True)
         self.lines.setAccessibleName("What the sign-in is doing")
-        self.lines.setMinimumSize(520, 140)
+        self.lines.setMinimumSize(560, 110)
         self.cancel_button = QPushButton("&Cancel", self)
         self.cancel_button.setObjectName("cancelConnectButton")
         self.cancel_button.setEnabled(cancel is not None)
@@ -162,6 +167,7 @@ class ConnectProgress(QDialog):
         buttons = QDialogButtonBox(self)
         buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
         layout = QVBoxLayout(self)
+        layout.addWidget(heading)
         layout.addWidget(self.lines)
         layout.addWidget(buttons)
 

@@ -91,7 +91,7 @@ _METHOD_WORDS = {
     Platform.DISCOURSE: "API key and user name",
 }
 _OAUTH_WORDS = "OAuth 2.0 sign-in with PKCE in the browser"
-_DEMO_WORDS = "demo site: the sandbox's public token, nothing to connect"
+_DEMO_WORDS = "demo site, nothing to connect"
 
 
 @dataclass(frozen=True)

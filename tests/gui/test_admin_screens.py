@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
 
-from hsm_console.gui.admin import ALL_DEPARTMENTS, AdminDialog
+from hsm_console.gui.admin import ALL_DEPARTMENTS, SITE_HEADERS, AdminDialog
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.services.access import resolve_actor
@@ -17,6 +17,7 @@ from tests.conftest import World
 from tests.gui.conftest import OpenWindow
 from tests.gui.helpers import WAIT_MS, count
 
+STATE, ADDRESS = SITE_HEADERS.index("State"), SITE_HEADERS.index("API address")
 GOOD_CHANNEL = "UC" + "a1B2c3D4e5F6g7H8i9J0k_"  # 'UC' and 22 characters
 
 
@@ -120,8 +121,8 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     _click(qtbot, dialog, "addSiteButton")
     qtbot.waitUntil(lambda: _row_of(dialog.site_table, "Library videos", 2) >= 0, timeout=WAIT_MS)
     row = _row_of(dialog.site_table, "Library videos", 2)
-    assert _cell(dialog.site_table, row, 5) == "https://youtube.googleapis.com"
-    assert _cell(dialog.site_table, row, 6) == "active"
+    assert _cell(dialog.site_table, row, ADDRESS) == "https://youtube.googleapis.com"
+    assert _cell(dialog.site_table, row, STATE) == "active"
     assert _entries(gui_world) == entries + 1
     [site] = gui_world.app("ada").admin.sites()[-1:]
     assert (site.external_id, site.settings) == (GOOD_CHANNEL, {"active_days": 30})
@@ -148,7 +149,7 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     _click(qtbot, dialog, "deactivateSiteButton")
 
     def state() -> str:
-        return _cell(dialog.site_table, _row_of(dialog.site_table, "Library on YouTube", 2), 6)
+        return _cell(dialog.site_table, _row_of(dialog.site_table, "Library on YouTube", 2), STATE)
 
     qtbot.waitUntil(lambda: state() == "deactivated", timeout=WAIT_MS)
     inactive = "SELECT COUNT(*) FROM sites WHERE name = :n AND NOT active"
