@@ -395,6 +395,40 @@ def test_plain_http_wordpress_is_refused_before_the_password_is_sent(
     assert "abcd efgh" not in widget_text()
 
 
+def test_a_discourse_key_typed_wrong_then_right(
+    qtbot: QtBot, console: Console, everything_logged: pytest.LogCaptureFixture
+) -> None:
+    key, wrong = "dk-0123456789abcdef-secret", "dk-wrong-key-000000"
+    console.sandbox.state["discourse"].set_token(key)  # type: ignore[attr-defined]
+    site = console.site(
+        Platform.DISCOURSE, "city-services", console.sandbox.url + "/discourse",
+        api_username="nobody",
+    )  # fmt: skip
+    window, dialog = console.open(lambda url: False)
+    for typed in (wrong, key):
+        click_connect(qtbot, dialog, site)
+        form = form_of(qtbot, dialog)
+        assert form.user.text() == "nobody"  # the user the site acts as, offered
+        assert form.secret.echoMode() is QLineEdit.EchoMode.Password
+        form.user.setText("system")
+        qtbot.keyClicks(form.secret, typed)
+        qtbot.keyClick(form.secret, Qt.Key.Key_Return)
+        settled(qtbot, window, dialog)
+        if typed == wrong:
+            shown = dialog.problems.current
+            assert shown is not None
+            assert shown.message_label.text().startswith("Discourse did not accept that API key")
+            assert console.entries() == []
+            shown.reject()
+    assert dialog.problems.current is None
+    [entry] = console.entries()
+    assert json.loads(entry.after or "{}")["account"] == "system"
+    qtbot.waitUntil(
+        lambda: sign_in(dialog, row_of(dialog, site)) == "does not expire", timeout=WAIT_MS
+    )
+    nowhere(console, everything_logged, [key, wrong])
+
+
 @pytest.mark.wordpress
 def test_the_real_wordpress_refuses_a_wrong_password_typed_then_takes_the_right_one(
     qtbot: QtBot, console: Console, everything_logged: pytest.LogCaptureFixture
