@@ -52,7 +52,7 @@ from tests.connectors.conftest import (
     needs_wordpress,
 )
 from tests.gui.helpers import WAIT_MS
-from tests.test_connect import APP, PARKS_PAGE, POLICE_PAGE, Browser
+from tests.test_connect import APP, PARKS_PAGE, POLICE_PAGE, Browser, issued
 from tests.test_credentials import dump
 
 X_ACCOUNT = "1102323333"
@@ -312,7 +312,9 @@ def test_closing_the_screen_mid_sign_in_ends_the_wait(qtbot: QtBot, console: Con
         again.bind(("127.0.0.1", port))
 
 
-def test_a_facebook_page_is_picked_from_the_list(qtbot: QtBot, console: Console) -> None:
+def test_a_facebook_page_is_picked_from_the_list(
+    qtbot: QtBot, console: Console, everything_logged: pytest.LogCaptureFixture
+) -> None:
     site = console.site(Platform.FACEBOOK, "1000000000009", console.sandbox.url)
     browser = Browser(console.sandbox)
     window, dialog = console.open(browser)
@@ -349,6 +351,11 @@ def test_a_facebook_page_is_picked_from_the_list(qtbot: QtBot, console: Console)
         return (account.text() if account else "", sign_in(dialog, row))
 
     qtbot.waitUntil(lambda: shown() == (POLICE_PAGE, "does not expire"), timeout=WAIT_MS)
+    nowhere(
+        console, everything_logged,
+        [*browser.codes, *issued(console.sandbox, "facebook-user", "facebook"),
+         SANDBOX_CLIENT_SECRET],
+    )  # fmt: skip
 
 
 def test_a_state_that_does_not_match_is_refused_in_plain_words(
