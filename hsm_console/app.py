@@ -16,9 +16,11 @@ from hsm_console.host.config import Settings
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
+from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
+from hsm_console.services.site_checks import SiteChecker
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
 
@@ -32,6 +34,7 @@ class App:
     connector_overrides: dict[str, Any] = field(default_factory=dict)
     # Set when this start made the person the database's first administrator.
     first_run: FirstRun | None = None
+    policy_url: str = DEFAULT_POLICY_URL  # the policy page the site checks look for
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -52,7 +55,9 @@ class App:
 
     @property
     def sync(self) -> SyncService:
-        return SyncService(self.db, self.connectors, self.moderation)
+        return SyncService(
+            self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url)
+        )
 
     def close(self) -> None:
         self.db.dispose()
@@ -72,7 +77,9 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
     db = Database(settings.database_url)
     if migrate:
         db.ensure_schema()
-    app = App(db=db, policy=load_policy(), username=current_username(db))
+    app = App(
+        db=db, policy=load_policy(), username=current_username(db), policy_url=settings.policy_url
+    )
     if claim_first_run:
         try:
             app.first_run = first_run(db, app.username)

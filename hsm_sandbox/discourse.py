@@ -152,6 +152,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         post, dot_json = PREFIX + r"/posts/(?P<id>\d+)", r"(?:\.json)?"  # where `.json` may go
         by_number = PREFIX + r"/posts/by_number/(?P<topic>\d+)/(?P<n>\d+)" + dot_json
         topic_posts = PREFIX + r"/t/(?P<topic>\d+)/posts\.json"
+        router.add("GET", PREFIX + r"/site/basic-info\.json", self._route(self._basic_info), self)
         router.add("GET", PREFIX + r"/c/(?P<path>.+)\.json", self._route(self._category), self)
         router.add("GET", topic_posts, self._route(self._topic_posts), self)
         router.add("GET", by_number, self._route(self._by_number), self)
@@ -161,9 +162,24 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         router.add("PUT", post + "/recover" + dot_json, self._route(self._recover), self)
         router.add("DELETE", post + dot_json, self._route(self._destroy), self)
 
+    def _basic_info(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """GET /site/basic-info.json: the site's title, description and look."""
+        return {
+            "logo_url": "/images/discourse-logo-sketch.png",
+            "title": self._seed.pages[0].name if self._seed.pages else "",
+            "description": self.profile.get("description", ""),
+            "header_primary_color": "333333",
+            "header_background_color": "ffffff",
+            "login_required": False,
+            "locale": "en",
+            "include_in_discourse_discover": False,
+        }
+
     def reset(self) -> None:
         with self._lock:
             self.token = SANDBOX_TOKEN
+            # The site's `description` setting; tests change it here.
+            self.profile = dict(self._seed.pages[0].profile) if self._seed.pages else {}
             self._users: dict[str, _User] = {}
             self._add_user(_User(-1, "system", "system", staff=True, trust_level=4))
             self._user = self._users["system"]  # the API user of the request being answered

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +63,9 @@ COMMENT_FIELDS = frozenset(
     }
 )
 POST_FIELDS = frozenset({"id", "message", "created_time", "permalink_url", "from", "story"})
-PAGE_FIELDS = frozenset({"id", "name", "link", "instagram_business_account"})
+PAGE_FIELDS = frozenset(
+    {"id", "name", "link", "instagram_business_account", "about", "description", "website"}
+)
 
 
 class GraphSandbox(GraphStore[_Comment]):
@@ -98,6 +101,8 @@ class GraphSandbox(GraphStore[_Comment]):
             self._posts = {p.id: p for p in self._seed.posts}
             self._load(_stored(c) for c in self._seed.comments)
             self._tokens = {p.id: p.token for p in self._seed.pages}
+            # Each Page's `about`, `description` and `website`; tests change them here.
+            self.profiles = {p.id: dict(p.profile) for p in self._seed.pages}
             self._calls.clear()
 
     # --- helpers for tests and the demo ----------------------------------------------
@@ -135,6 +140,11 @@ class GraphSandbox(GraphStore[_Comment]):
             )
             self._add(_stored(seed), extra, omit)
             return seed.id
+
+    def edit_post(self, post_id: str, message: str) -> None:
+        """The Page edits one of its posts (what the policy's link check reads)."""
+        with self._lock:
+            self._posts[post_id] = replace(self._posts[post_id], message=message)
 
     def set_token(self, page_id: str, token: str) -> None:
         """The Page's valid token: each Page has its own."""
@@ -208,6 +218,7 @@ class GraphSandbox(GraphStore[_Comment]):
                 "id": page.id,
                 "name": page.name,
                 "link": f"https://www.facebook.com/{page.id}",
+                **self.profiles.get(page.id, {}),
             }
             if page.id in self.instagram_accounts:
                 full["instagram_business_account"] = {"id": self.instagram_accounts[page.id]}

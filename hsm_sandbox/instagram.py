@@ -78,7 +78,9 @@ MEDIA_FIELDS = frozenset(
         "media_product_type",
     }
 )
-ACCOUNT_FIELDS = frozenset({"id", "username", "name", "media_count", "followers_count"})
+ACCOUNT_FIELDS = frozenset(
+    {"id", "username", "name", "media_count", "followers_count", "biography", "website"}
+)
 DEFAULT_COMMENT_FIELDS = "id,text,timestamp"
 
 
@@ -143,6 +145,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
         self._seed_token = seed.of("instagram").pages[0].token
+        self._seed_profile = seed.of("instagram").pages[0].profile
         self.media, self.seeded = seed_account(seed)
         self.reset()
 
@@ -160,6 +163,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
     def reset(self) -> None:
         with self._lock:
             self.token = self._seed_token
+            self.profile = dict(self._seed_profile)  # `biography`, `website`; tests change it
             self._media = {m.id: m for m in self.media}
             self._load(_stored(c) for c in self.seeded)
             self._calls.clear()
@@ -257,6 +261,7 @@ class InstagramSandbox(GraphStore[_Comment], OneToken):
                 "name": ACCOUNT_NAME,
                 "media_count": len(self._media),
                 "followers_count": 4812,
+                **self.profile,
             }
             return {k: v for k, v in full.items() if k in fields}
         if object_id in self._media:

@@ -106,6 +106,8 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
         rest = PREFIX + "/rest"
         target = rest + r"/socialActions/(?P<target>[^/]+)/comments"
         router.add("GET", rest + "/posts", self._route(self._list_posts), self)
+        org = rest + r"/organizations/(?P<id>[^/]+)"
+        router.add("GET", org, self._route(self._organization), self)
         router.add("GET", target, self._route(self._list_comments), self)
         router.add("GET", target + r"/(?P<id>[^/]+)", self._route(self._get_comment), self)
         router.add("DELETE", target + r"/(?P<id>[^/]+)", self._route(self._delete_comment), self)
@@ -113,6 +115,8 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
     def reset(self) -> None:
         with self._lock:
             self.token = SANDBOX_TOKEN
+            # The organization's `description` and `website`; tests change them here.
+            self.profile = dict(self._seed.pages[0].profile) if self._seed.pages else {}
             self._posts: list[_Post] = []
             self._load(())
             self._next_id = 7_302_000_000_000_000_001
@@ -230,6 +234,25 @@ class LinkedInSandbox(CommentStore[_Comment, LinkedInError], OneToken):
                 raise _not_found(f"/socialActions/{target}/comments")
             items = self._replies_of(parent)
         return _paged(request, window, items, self._comment_json, total=True)
+
+    def _organization(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """GET /rest/organizations/{id}: its localized fields and the MultiLocaleString ones."""
+        if f"urn:li:organization:{match['id']}" != ORGANIZATION:
+            raise LinkedInError(404, "NOT_FOUND", f"Organization {match['id']} not found")
+        answer: dict[str, Any] = {
+            "id": int(match["id"]),
+            "localizedName": self._seed.pages[0].name,
+            "vanityName": "city-of-highland-il",
+        }
+        for name in ("description", "website"):
+            if name in self.profile:
+                value = self.profile[name]
+                answer[name] = {
+                    "localized": {"en_US": value},
+                    "preferredLocale": {"country": "US", "language": "en"},
+                }
+                answer["localized" + name.title()] = value
+        return answer
 
     def _get_comment(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         return self._comment_json(self._addressed(match))

@@ -36,6 +36,9 @@ class SeedPage:
     id: str
     name: str
     token: str
+    # The account's profile in the platform's own field names (Page `about`, user
+    # `biography`, channel `description`...), served by each platform's profile read.
+    profile: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ class _Builder:
         pages: list[SeedPage] = []
         posts: list[SeedPost] = []
         for page_index, page in enumerate(self.templates["pages"]):
-            pages.append(SeedPage(page["id"], page["name"], token))
+            pages.append(SeedPage(page["id"], page["name"], token, page.get("profile", {})))
             for post_index, template in enumerate(page["posts"]):
                 post = self._post(
                     page["id"], self.first_post + page_index * 1000 + post_index, template

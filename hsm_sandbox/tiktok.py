@@ -61,6 +61,12 @@ FAULT_ERRORS = {  # a fault's usual code, and its message
     ),
 }
 
+# Account fields the sandbox serves on /business/get/ (TikTok's Accounts API; the reference
+# names no profile fields, so these are the business API's profile field names, UNVERIFIED).
+ACCOUNT_FIELDS = frozenset({
+    "username", "display_name", "profile_image", "is_business_account", "profile_deep_link",
+    "bio_description",
+})  # fmt: skip
 VIDEO_FIELDS = frozenset({
     "item_id", "create_time", "thumbnail_url", "share_url", "embed_url", "caption",
     "video_views", "video_duration", "likes", "comments", "shares", "reach",
@@ -140,6 +146,8 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     def __init__(self, seed: SeedData) -> None:
         super().__init__()
         self._seed_token = seed.of("tiktok").pages[0].token
+        self._seed_profile = seed.of("tiktok").pages[0].profile
+        self._seed_name = seed.of("tiktok").pages[0].name
         self.videos, self.seeded = seed_account(seed)
         self._requests = itertools.count(1)
         self.reset()
@@ -147,6 +155,7 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     # --- the PlatformSandbox protocol -------------------------------------------------
 
     def register(self, router: Router) -> None:
+        router.add("GET", API + "/get/?", self._on_params(self._account), self)
         router.add("GET", API + "/video/list/?", self._on_params(self._list_videos), self)
         router.add("GET", API + "/comment/list/?", self._on_params(self._list_comments), self)
         router.add("GET", API + "/comment/reply/list/?", self._on_params(self._list_replies), self)
@@ -156,6 +165,8 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     def reset(self) -> None:
         with self._lock:
             self.token = self._seed_token
+            # The account's `bio_description`; tests change it here.
+            self.profile = dict(self._seed_profile)
             self._videos = {v.item_id: v for v in self.videos}
             self._load(_stored(c) for c in self.seeded)
 
@@ -200,6 +211,22 @@ class TikTokSandbox(CommentStore[_Comment, TikTokError], OneToken):
     ) -> Callable[[Request, re.Match[str]], Response]:
         """A route whose handler needs the parameters only: query or form, as sent."""
         return self._route(lambda request, match: work(_params(request)))
+
+    def _account(self, params: dict[str, str]) -> dict[str, Any]:
+        """GET /business/get/: the account's profile, the `fields` asked for (a JSON list)."""
+        fields = _json_param(params, "fields", list) or ["display_name"]
+        unknown = [name for name in fields if name not in ACCOUNT_FIELDS]
+        if unknown:
+            raise TikTokError(BAD_PARAMS, f"fields: Invalid field {unknown[0]!r}.")
+        full = {
+            "username": USERNAME,
+            "display_name": self._seed_name,
+            "profile_image": f"https://p16-sign.sandbox.invalid/avatar/{USERNAME}.jpeg",
+            "is_business_account": True,
+            "profile_deep_link": f"https://www.tiktok.com/@{USERNAME}",
+            **self.profile,
+        }
+        return {name: full[name] for name in fields if name in full}
 
     def _list_videos(self, params: dict[str, str]) -> dict[str, Any]:
         fields = _json_param(params, "fields", list) or ["item_id"]

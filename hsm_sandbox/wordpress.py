@@ -181,6 +181,7 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
 
     def register(self, router: Router) -> None:
         comment = V2 + r"/comments/(?P<id>\d+)/?"
+        router.add("GET", API + "/?", self._handler(self._index), self)
         router.add("GET", V2 + "/posts/?", self._handler(self._list_posts), self)
         router.add("GET", V2 + r"/posts/(?P<id>\d+)/?", self._handler(self._get_post), self)
         router.add("GET", V2 + "/comments/?", self._handler(self._list_comments), self)
@@ -194,6 +195,8 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
     def reset(self) -> None:
         with self._lock:
             self._passwords = dict.fromkeys(_USERS, SANDBOX_TOKEN)
+            # The site's Tagline (`description`); tests change it here.
+            self.profile = dict(self._seed.pages[0].profile) if self._seed.pages else {}
             self._posts = {p.id: p for p in self._seed_posts()}
             self._load(())
             threaded(self._seed_comments(), self._store)
@@ -370,6 +373,23 @@ class WordPressSandbox(CommentStore[_Comment, WordPressError]):
             )
         render = functools.partial(self._post_json, context=context)
         return self._listing(request, posts, render, (page - 1) * per_page, per_page, page)
+
+    def _index(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
+        """GET /wp-json/: the REST index, whose `name` and `description` are the site's Title
+        and Tagline (open to anyone, as on WordPress)."""
+        index = {
+            "name": self._seed.pages[0].name if self._seed.pages else "",
+            "description": self.profile.get("description", ""),
+            "url": SITE,
+            "home": SITE,
+            "gmt_offset": "-6",
+            "timezone_string": "America/Chicago",
+            "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1"],
+            "authentication": {"application-passwords": {"endpoints": {
+                "authorization": f"{SITE}/wp-admin/authorize-application.php"
+            }}},
+        }  # fmt: skip
+        return self._reply(request, _fields(request.query, index))
 
     def _get_post(self, request: Request, match: re.Match[str], caller: _Caller) -> Response:
         post = self._posts.get(int(match["id"]))

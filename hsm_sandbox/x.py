@@ -54,8 +54,8 @@ TWEET_FIELDS = frozenset({
     "public_metrics", "referenced_tweets", "reply_settings", "source", "text", "withheld",
 })  # fmt: skip
 USER_FIELDS = frozenset({
-    "created_at", "description", "id", "location", "name", "profile_image_url", "protected",
-    "public_metrics", "url", "username", "verified",
+    "created_at", "description", "entities", "id", "location", "name", "profile_image_url",
+    "protected", "public_metrics", "url", "username", "verified",
 })  # fmt: skip
 EXPANSIONS = frozenset({
     "attachments.media_keys", "author_id", "edit_history_tweet_ids",
@@ -168,6 +168,7 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
 
     def register(self, router: Router) -> None:
         router.add("GET", API + r"/users/(?P<id>[^/]+)/tweets", self._route(self._list_posts), self)
+        router.add("GET", API + r"/users/(?P<id>[^/]+)", self._route(self._user), self)
         router.add("GET", API + "/tweets/search/recent", self._route(self._list_replies), self)
         router.add("GET", API + r"/tweets/(?P<id>[^/]+)", self._route(self._read), self)
         router.add(
@@ -183,6 +184,8 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
             self.foreign_reply_id = built.foreign_reply_id
             self._sequence = built.sequence
             self.token = self._seed.pages[0].token if self._seed.pages else ""
+            # The City account's `description`, `url` and `entities`; tests change them here.
+            self.profile = dict(self._seed.pages[0].profile) if self._seed.pages else {}
             self._suspended: set[str] = set()  # users X leaves out of `includes`
             self.limits = dict(RATE_LIMITS)
             self._windows: dict[str, tuple[int, int]] = {}  # family -> (reset epoch, used)
@@ -337,6 +340,23 @@ class XSandbox(CommentStore[_Tweet, XProblem], OneToken):
         )
         size = _max_results(query, 5, 100, 10)
         return self._listing(tweets, query, "pagination_token", size, asked)
+
+    def _user(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """GET /2/users/{id}: the user by id, with the `user.fields` asked for."""
+        user_id = match["id"]
+        _check_id(user_id, "id")
+        asked = _asked(request.query)
+        if user_id in self._suspended or user_id not in self._users:
+            return {"errors": [_not_found("user", user_id, "id")]}
+        user = self._users[user_id]
+        full = {"id": user.id, "name": user.name, "username": user.username}
+        if user_id == CITY_USER_ID:
+            full.update(self.profile)
+        return {
+            "data": {
+                k: v for k, v in full.items() if k in asked.user_fields | {"id", "name", "username"}
+            }
+        }
 
     def _list_replies(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         query = request.query

@@ -194,6 +194,8 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
             self._videos = {v.id: v for v in videos}
             self._load(comments)
             self.token = self._seed.pages[0].token if self._seed.pages else ""
+            # The channel's `snippet.description`; tests change it here.
+            self.profile = dict(self._seed.pages[0].profile) if self._seed.pages else {}
             self._added = 0
             self._banned: set[str] = set()
             self._comments_off: set[str] = set()
@@ -343,7 +345,11 @@ class YouTubeSandbox(CommentStore[_Comment, YouTubeError], OneToken):
                 "id": CHANNEL_ID,
             }
             if "snippet" in parts:
-                channel["snippet"] = {"title": CHANNEL_TITLE, "customUrl": "@highlandparks"}
+                channel["snippet"] = {
+                    "title": CHANNEL_TITLE,
+                    "description": self.profile.get("description", ""),
+                    "customUrl": "@highlandparks",
+                }
             if "contentDetails" in parts:
                 channel["contentDetails"] = {
                     "relatedPlaylists": {"likes": "", "uploads": UPLOADS_PLAYLIST}

@@ -138,6 +138,14 @@ def take_screenshots(out: Path) -> int:
             capture("console-shortcuts.png")
             window.help.hide()
 
+            # The demo's person supervises Parks: the policy's checks on its sites.
+            checks = window.open_site_checks()
+            checks.setGeometry(140, 60, 1000, 620)
+            wait_until(lambda: not checks.loading and checks.table.rowCount() > 0)
+            checks.table.selectRow(0)
+            capture("console-site-checks.png")
+            checks.close()
+
             # The demo's moderator is made an administrator to show the administration.
             with window.app.db.transaction() as session:
                 person = ensure_person(session, window.app.username)

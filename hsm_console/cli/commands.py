@@ -85,6 +85,10 @@ def sync(app: App, site_keys: list[str] | None) -> int:
             out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
     for result in failed:
         out(f"  {result.site_name} FAILED: {result.error}")
+    for result in results:
+        if result.checks_problem:
+            out(f"  {result.site_name}: the policy's site checks were not run: "
+                f"{safe_text(result.checks_problem)}")  # fmt: skip
     return 1 if failed else 0
 
 

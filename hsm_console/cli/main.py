@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     health = commands.add_parser("health", help="the same as: sites --health")
     health.add_argument("--json", action="store_true")
+    checks = commands.add_parser(
+        "site-checks", help="what fails of the policy's checks on your departments' sites"
+    )
+    checks.add_argument("--json", action="store_true")
+    checks.add_argument("--all", action="store_true", help="the checks that pass too")
 
     platforms = commands.add_parser(
         "platforms", help="what the City can do on each platform (the capability map)"
@@ -155,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from hsm_console.cli import commands
+    from hsm_console.cli.site_checks import site_checks_command
 
     if args.command is None:
         from hsm_console.gui import run_gui
@@ -189,6 +195,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "verify-log": commands.verify,
         "sites": lambda app: (commands.health if args.health else commands.sites)(app, args.json),
         "health": lambda app: commands.health(app, args.json),
+        "site-checks": lambda app: site_checks_command(app, args.json, args.all),
         "codes": lambda app: commands.codes(app, args.json),
         "credentials": lambda app: commands.credentials(
             app, args.cred_command, args.site, _read_token

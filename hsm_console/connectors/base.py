@@ -8,7 +8,7 @@ moderator can read.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -76,6 +76,25 @@ class RemoteComment:
 
 
 @dataclass(frozen=True)
+class SiteProfile:
+    """What a site's profile says about itself, for the policy's checks (`rules.site_checks`):
+    its words as the platform gives them, and the links the platform keeps beside them
+    (website fields, expanded short links)."""
+
+    text: str
+    links: tuple[str, ...] = ()
+
+
+def site_profile(texts: Iterable[object], links: Iterable[object] = ()) -> SiteProfile:
+    """A profile from the platform's fields as received: text fields joined by lines, link
+    fields split on white space (a Facebook Page's `website` may hold several); anything
+    that is not text (a field missing or of another type) is left out."""
+    words = "\n".join(t for t in texts if isinstance(t, str) and t.strip())
+    found = tuple(part for link in links if isinstance(link, str) for part in link.split())
+    return SiteProfile(words, found)
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a listing. `next_cursor` is None on the last page."""
 
@@ -106,6 +125,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def fetch_state(self, comment_external_id: str) -> PlatformState:
         """The comment's current visibility on the platform (REMOVED if it is gone)."""
+
+    def profile(self) -> SiteProfile | None:
+        """The site's own profile; None where the platform publishes nothing to check."""
+        return None
+
+    def post_links(self, post: RemotePost) -> tuple[str, ...]:
+        """Links a post carries beside its text (the text's own are found by the checks)."""
+        return ()
 
     def hide(self, comment_external_id: str) -> None:
         raise self._unsupported(Action.HIDE)

@@ -30,6 +30,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -44,6 +46,7 @@ from hsm_console.connectors.payload import (
 from hsm_console.errors import ConfigurationError, NotPossible, PlatformError
 from hsm_console.rules.capabilities import CAPABILITIES
 from hsm_console.rules.domain import Platform, PlatformState
+from hsm_console.rules.site_checks import find_links
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,33 @@ class DiscourseConnector(HttpConnector):
         self._numbers: dict[str, dict[int, str]] = {}  # topic id -> post number -> post id
 
     # --- listing ----------------------------------------------------------------------
+
+    def profile(self) -> SiteProfile:
+        """The forum's title and description (`/site/basic-info.json`)."""
+        body = self._client.get("site/basic-info.json")
+        return site_profile([body.get("title"), body.get("description")])
+
+    def post_links(self, post: RemotePost) -> tuple[str, ...]:
+        """The topic's link field (`featured_link`), else the links in its post #1: topic
+        lists carry titles, not bodies, so the policy's check reads post #1 once per topic,
+        and only where the topic names no link of its own."""
+        featured = post.raw.get("featured_link")
+        if isinstance(featured, str) and featured:
+            return (featured,)
+        topic = quote(post.external_id, safe="")
+        try:
+            body = self._client.get(f"posts/by_number/{topic}/1.json")
+        except PlatformError as exc:
+            if exc.gone:
+                return ()
+            raise
+        finder = _Links()
+        try:
+            finder.feed(as_text(body.get("cooked")))
+            finder.close()
+        except (AssertionError, ValueError):  # malformed markup: keep what was found
+            pass
+        return (*finder.urls, *find_links(as_text(body.get("raw"))))
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         page = _whole(cursor, "page") if cursor else 0
@@ -461,6 +491,19 @@ class _Attachments(HTMLParser):
             self.urls.append(str(found["src"]))
         elif tag == "a" and "attachment" in classes and found.get("href"):
             self.urls.append(str(found["href"]))
+
+
+class _Links(HTMLParser):
+    """Every link's address in cooked HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.urls.append(href)
 
 
 class _Text(HTMLParser):

@@ -51,6 +51,8 @@ class FacebookConnector(GraphConnector):
     capabilities = CAPABILITIES[Platform.FACEBOOK]
     hidden_field = "is_hidden"
     comment_gone = _COMMENT_GONE
+    profile_text_fields = ("about", "description")
+    profile_link_fields = ("website",)
 
     def __init__(self, site: SiteConfig) -> None:
         super().__init__(site, graph_error, default_page_size=DEFAULT_PAGE_SIZE, most=500)

@@ -69,6 +69,8 @@ class InstagramConnector(GraphConnector):
     capabilities = CAPABILITIES[Platform.INSTAGRAM]
     hidden_field = "hidden"
     comment_gone = _COMMENT_GONE
+    profile_text_fields = ("biography",)
+    profile_link_fields = ("website",)
 
     def __init__(self, site: SiteConfig) -> None:
         super().__init__(site, instagram_error, default_page_size=DEFAULT_PAGE_SIZE, most=100)

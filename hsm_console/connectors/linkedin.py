@@ -28,6 +28,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -94,6 +96,16 @@ class LinkedInConnector(HttpConnector):
             linkedin_error,
             auth_headers={"Authorization": f"Bearer {site.token}"},
             headers={"LinkedIn-Version": version, "X-Restli-Protocol-Version": RESTLI_PROTOCOL},
+        )
+
+    def profile(self) -> SiteProfile:
+        """The organization's description and website, in its preferred locale."""
+        number = self._organization.rsplit(":", 1)[1]
+        with gone_as("The LinkedIn page of this site was not found: check its organization URN."):
+            body = self._client.get(f"rest/organizations/{quote(number, safe='')}")
+        return site_profile(
+            [body.get("localizedDescription") or _localized(body.get("description"))],
+            [body.get("localizedWebsite") or _localized(body.get("website"))],
         )
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
@@ -315,6 +327,19 @@ def _until_utc_midnight() -> float:
 
 
 # --- paths and paging -----------------------------------------------------------------
+
+
+def _localized(value: object) -> object:
+    """A MultiLocaleString's text in its preferred locale (else any), as Rest.li writes it."""
+    if not isinstance(value, dict) or not isinstance(value.get("localized"), dict):
+        return None
+    texts: dict[str, Any] = value["localized"]
+    preferred = value.get("preferredLocale")
+    if isinstance(preferred, dict):
+        key = f"{preferred.get('language')}_{preferred.get('country')}"
+        if key in texts:
+            return texts[key]
+    return next(iter(texts.values()), None)
 
 
 def _actions(urn: str, *rest: str) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from hsm_console.connectors.base import JSON, SiteConfig
+from hsm_console.connectors.base import JSON, SiteConfig, SiteProfile, site_profile
 from hsm_console.connectors.http import ErrorParser, error_body, retry_after_seconds
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
 from hsm_console.connectors.payload import as_int, graph_time, is_true, utc_time
@@ -54,6 +54,9 @@ class GraphConnector(HttpConnector):
 
     hidden_field: ClassVar[str]  # the comment field that says whether it is hidden
     comment_gone: ClassVar[str]  # what to say when the comment no longer exists
+    # The account node's fields that describe it, and those that hold its web address.
+    profile_text_fields: ClassVar[tuple[str, ...]]
+    profile_link_fields: ClassVar[tuple[str, ...]]
 
     def __init__(
         self, site: SiteConfig, error_parser: ErrorParser, *, default_page_size: int, most: int
@@ -72,6 +75,14 @@ class GraphConnector(HttpConnector):
             raise
         hidden = is_true(body.get(self.hidden_field))
         return PlatformState.HIDDEN if hidden else PlatformState.VISIBLE
+
+    def profile(self) -> SiteProfile:
+        fields = ",".join(("id", *self.profile_text_fields, *self.profile_link_fields))
+        body = self._client.get(self._path(self.site.external_id), {"fields": fields})
+        return site_profile(
+            (body.get(name) for name in self.profile_text_fields),
+            (body.get(name) for name in self.profile_link_fields),
+        )
 
     def hide(self, comment_external_id: str) -> None:
         self._set_hidden(comment_external_id, hidden=True)

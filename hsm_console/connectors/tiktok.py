@@ -31,6 +31,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 API = "open_api/v1.3/business"
 DEFAULT_PAGE_SIZE = 30  # the most TikTok gives per comment page (videos: 20)
 MAX_VIDEO_PAGE = 20
+# The account's bio (Accounts API, /business/get/; the API reference names no link field, so
+# links are read from the bio's text).
+PROFILE_FIELDS = ("display_name", "bio_description")
 VIDEO_FIELDS = ("item_id", "create_time", "caption", "share_url", "thumbnail_url", "comments")
 ID_SEPARATOR = ":"
 
@@ -78,6 +83,14 @@ class TikTokConnector(HttpConnector):
         )
         super().__init__(site, tiktok_error, auth_headers={"Access-Token": site.token})
         self._share_urls: dict[str, str] = {}  # video id -> share URL, for its comments
+
+    def profile(self) -> SiteProfile:
+        params: dict[str, str | int] = {
+            "business_id": self.site.external_id,
+            "fields": json.dumps(list(PROFILE_FIELDS)),
+        }
+        data = self._call("GET", "get/", params=params)
+        return site_profile([data.get("bio_description")])
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         params: dict[str, str | int] = {

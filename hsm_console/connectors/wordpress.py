@@ -52,6 +52,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import Params, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -126,6 +128,23 @@ class WordPressConnector(HttpConnector):
         return f"WordPressConnector({self._client.base_url!r}, user={self._user!r})"
 
     # --- listing ------------------------------------------------------------------------
+
+    def post_links(self, post: RemotePost) -> tuple[str, ...]:
+        """The post's own address (`link`): a post on the City's website is the organic
+        information the policy wants linked."""
+        link = post.raw.get("link")
+        return (link,) if isinstance(link, str) else ()
+
+    def profile(self) -> SiteProfile:
+        """The REST index: the site's Title (`name`), Tagline (`description`) and address."""
+        body, _ = self._call("GET", self._prefix + "/", {"_fields": "name,description,url,home"})
+        if not isinstance(body, dict):
+            raise PlatformError(
+                "WordPress answered with something the console cannot read (no site index). "
+                + _CHECK_ADDRESS,
+                details=f"index of type {type(body).__name__}",
+            )
+        return site_profile([body.get("name"), body.get("description")], [body.get("url")])
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         """Published posts, newest first; the cursor is the next page number."""

@@ -37,6 +37,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -48,7 +50,8 @@ from hsm_console.rules.domain import Platform, PlatformState
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
-POST_FIELDS = "created_at,conversation_id"
+# `entities` holds each short t.co link's `expanded_url`: the address the policy checks.
+POST_FIELDS = "created_at,conversation_id,entities"
 REPLY_FIELDS = (
     "author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,"
     "edit_history_tweet_ids"
@@ -78,6 +81,26 @@ class XConnector(HttpConnector):
         super().__init__(site, x_error, auth_headers={"Authorization": f"Bearer {site.token}"})
 
     # --- listing ----------------------------------------------------------------------
+
+    def profile(self) -> SiteProfile:
+        user_id = quote(self.site.external_id, safe="")
+        body = self._client.get(f"2/users/{user_id}", {"user.fields": "description,url,entities"})
+        user = _dict(body.get("data"))
+        if not user and _not_found(body):
+            raise PlatformError(
+                "The X account of this site was not found: check the site's account id.",
+                details=_errors_text(body),
+            )
+        entities = _dict(user.get("entities"))
+        expanded = [
+            link
+            for part in ("url", "description")
+            for link in _expanded_urls(_dict(entities.get(part)).get("urls"))
+        ]
+        return site_profile([user.get("description")], [*expanded, user.get("url")])
+
+    def post_links(self, post: RemotePost) -> tuple[str, ...]:
+        return tuple(_expanded_urls(_dict(post.raw.get("entities")).get("urls")))
 
     def list_posts(self, cursor: str | None = None) -> Page[RemotePost]:
         params: dict[str, str | int] = {
@@ -291,6 +314,15 @@ def _data(body: JSON) -> list[Any]:
 def _next_token(body: JSON) -> str | None:
     token = _dict(body.get("meta")).get("next_token")
     return token if isinstance(token, str) and token else None
+
+
+def _expanded_urls(urls: object) -> list[str]:
+    """The full addresses behind X's t.co links (`entities.*.urls[].expanded_url`)."""
+    return [
+        expanded
+        for url in _list(urls)
+        if isinstance(url, dict) and isinstance(expanded := url.get("expanded_url"), str)
+    ]
 
 
 def _users(body: JSON) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,8 @@ from hsm_console.connectors.base import (
     RemoteComment,
     RemotePost,
     SiteConfig,
+    SiteProfile,
+    site_profile,
 )
 from hsm_console.connectors.http import error_body, retry_after_seconds, wait_text
 from hsm_console.connectors.http_connector import HttpConnector, gone_as, page_size_setting
@@ -183,6 +185,20 @@ class YouTubeConnector(HttpConnector):
                 )
             seen.add(next_token)
             token = next_token
+
+    def profile(self) -> SiteProfile:
+        """The channel's `snippet.description` (the API gives no channel links of its own)."""
+        body = self._client.get(
+            "youtube/v3/channels", {"part": "snippet", "id": self.site.external_id}
+        )
+        channel = next((i for i in _items(body) if isinstance(i, dict)), None)
+        if channel is None:
+            raise PlatformError(
+                "The YouTube channel was not found, or this site's token cannot see it: "
+                "check the site's channel id (it starts with UC).",
+                details=f"channels.list found no channel {self.site.external_id}",
+            )
+        return site_profile([_dict(channel.get("snippet")).get("description")])
 
     def _uploads_playlist(self) -> str:
         if self._uploads is None:

@@ -313,6 +313,21 @@ class CaptureGap(Base):
     recorded_at: Mapped[datetime]
 
 
+class SiteCheck(Base):
+    """The latest outcome of one of the policy's checks on one site (`rules.site_checks`):
+    working state, updated in place at each sync; not a record."""
+
+    __tablename__ = "site_checks"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    check: Mapped[str] = mapped_column(String(16), primary_key=True)  # site_checks.Check
+    state: Mapped[str] = mapped_column(String(16))  # site_checks.CheckState
+    detail: Mapped[str] = mapped_column(Text)  # what fails, in words
+    failing: Mapped[list[str]]  # posts: permalinks (or ids) of those that fail
+    seen: Mapped[str] = mapped_column(Text)  # the profile text as read (untrusted)
+    checked_at: Mapped[datetime]
+
+
 class CommentVersion(Base):
     """A comment's text as it stood before its author edited it (append-only).
 

@@ -35,6 +35,7 @@ from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
+from hsm_console.gui.site_checks import SiteChecksDialog
 from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
         self._keep_comment: int | None = None
         self.admin_action: QAction | None = None
         self.admin_dialog: AdminDialog | None = None
+        self.site_checks_action: QAction | None = None
+        self.site_checks_dialog: SiteChecksDialog | None = None
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
@@ -171,6 +174,10 @@ class MainWindow(QMainWindow):
             console.addSeparator()
             self.admin_action = console.addAction("A&dministration…")
             self.admin_action.triggered.connect(self.open_administration)
+        actor = self.view.actor
+        if actor.administers or actor.supervises is None or actor.supervises:
+            self.site_checks_action = console.addAction("Site &checks…")
+            self.site_checks_action.triggered.connect(self.open_site_checks)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -268,6 +275,14 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.admin_dialog = dialog
+        return dialog
+
+    def open_site_checks(self) -> SiteChecksDialog:
+        """What fails of the policy's checks on the sites (administrators, supervisors)."""
+        dialog = SiteChecksDialog(self.app.db, self.app.username, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.site_checks_dialog = dialog
         return dialog
 
     # --- start and stop ----------------------------------------------------------------

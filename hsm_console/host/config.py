@@ -14,6 +14,7 @@ from pathlib import Path
 from platformdirs import PlatformDirs
 
 from hsm_console.errors import ConfigurationError
+from hsm_console.rules.site_checks import DEFAULT_POLICY_URL, is_city_link
 
 APP_DIRS = PlatformDirs(appname="HSM Console", appauthor="City of Highland")
 ENV_DATABASE_URL = "HSM_DATABASE_URL"
@@ -22,6 +23,9 @@ ENV_DATABASE_URL = "HSM_DATABASE_URL"
 @dataclass(frozen=True)
 class Settings:
     database_url: str
+    # The City's social media policy page, which each site's profile must link to (Policy,
+    # Section 2 names no address): `policy_url` in the settings file.
+    policy_url: str = DEFAULT_POLICY_URL
 
 
 def config_file() -> Path:
@@ -43,4 +47,10 @@ def load_settings(database: str | None = None) -> Settings:
     url = database or os.environ.get(ENV_DATABASE_URL) or file_values.get("database_url")
     if url is not None and not isinstance(url, str):
         raise ConfigurationError(f"{path}: database_url must be text.")
-    return Settings(database_url=url or default_database_url())
+    policy_url = file_values.get("policy_url", DEFAULT_POLICY_URL)
+    if not isinstance(policy_url, str) or not is_city_link(policy_url):
+        raise ConfigurationError(
+            f"{path}: policy_url must be the address of the policy's page on highlandil.gov, "
+            f"like {DEFAULT_POLICY_URL!r}."
+        )
+    return Settings(database_url=url or default_database_url(), policy_url=policy_url)

@@ -39,6 +39,7 @@ from hsm_console.services import health, limits
 from hsm_console.services.access import Actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.moderation import ModerationService
+from hsm_console.services.site_checks import SiteChecker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +70,7 @@ class SiteResult:
     # how many, and the latest in plain words. Never stored as comments.
     unreadable: int = 0
     unreadable_latest: str = ""
+    checks_problem: str = ""  # why the policy's site checks could not run ("" if they did)
 
     def unreadable_note(self, platform: str) -> str:
         """The site's record of unreadable items, in words a supervisor can read ("" if none)."""
@@ -109,6 +111,7 @@ class _Run:
     parents: dict[str, str] = field(default_factory=dict)  # child external id -> parent's
     newest: datetime | None = None
     read_back: datetime | None = None  # after a gap: read every active post since then
+    posts_read: list[RemotePost] = field(default_factory=list)  # for the site checks
 
     def setting(self, name: str, default: int) -> int:
         value = self.site.settings.get(name, default)
@@ -122,11 +125,13 @@ class SyncService:
         connectors: ConnectorFactory,
         moderation: ModerationService,
         screener: Screener | None = None,
+        checker: SiteChecker | None = None,
     ) -> None:
         self.db = db
         self.connectors = connectors
         self.moderation = moderation
         self.screener = screener or Screener.default()
+        self.checker = checker or SiteChecker()
         # Per site: one resident posting the same words on Facebook and on X is not spam.
         self.repeats: dict[int, RepeatDetector] = {}
 
@@ -219,6 +224,7 @@ class SyncService:
             note = result.unreadable_note(Platform(site.platform).label)
             self._finish(site, run.newest or high_water, note, {})
             result.reconciled = len(self.moderation.reconcile([site.id]))
+            self._check(run)
             report("done")
         except SyncCancelled:
             result.cancelled = True
@@ -255,6 +261,7 @@ class SyncService:
         cursor: str | None = None
         while True:
             page = self._read(run, partial(run.connector.list_posts, cursor))
+            run.posts_read.extend(page.items)
             post_ids = self._store_posts(run, page.items)
             active = [p for p in page.items if p.created_at >= active_since]
             for post in active:
@@ -308,6 +315,20 @@ class SyncService:
                 break
         if complete:
             self._find_gone(run, post_id, seen)
+
+    def _check(self, run: _Run) -> None:
+        """The policy's checks on the site (Section 2), once its comments are stored: a
+        profile that cannot be read is reported and stops nothing."""
+
+        def read(call: Callable[[], T]) -> T:
+            return self._read(run, call)
+
+        problem = self.checker.run(
+            self.db.transaction, run.site, run.connector, run.posts_read, read
+        )
+        if problem:
+            run.result.checks_problem = problem
+            run.report(f"site checks: {problem}")
 
     def _read(self, run: _Run, call: Callable[[], T]) -> T:
         """One listing call, counted against a metered platform's quota."""

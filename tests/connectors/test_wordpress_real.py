@@ -289,3 +289,15 @@ def test_wrong_address_is_explained() -> None:
         assert "redirected from" in caught.value.details
     finally:
         connector.close()
+
+
+def test_the_real_sites_title_and_tagline_are_its_profile(
+    connector: WordPressConnector, wp_post: int
+) -> None:
+    index = requests.get(f"{WORDPRESS_URL}/wp-json/", timeout=15).json()
+    profile = connector.profile()
+    assert index["name"] in profile.text
+    assert profile.links == (index["url"],)
+    post = next(p for p in connector.list_posts().items if p.external_id == str(wp_post))
+    assert connector.post_links(post) == (post.raw["link"],)
+    assert post.raw["link"].startswith(WORDPRESS_URL)
