@@ -47,6 +47,8 @@ class HistoryItem:
     detail: str
     outcome_of: int | None
     record_id: int | None
+    kind: str = "action"  # domain.EntryKind: actions, reviews, notes, notices, appeals
+    refers_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ class CommentReader:
 def history_item(entry: LogEntry) -> HistoryItem:
     return HistoryItem(
         entry.id, entry.at, entry.actor, entry.action, entry.state, entry.reason_code,
-        entry.note, entry.detail, entry.outcome_of, entry.record_id,
+        entry.note, entry.detail, entry.outcome_of, entry.record_id, entry.kind,
+        entry.refers_to,
     )  # fmt: skip
 
 
