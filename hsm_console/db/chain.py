@@ -220,3 +220,41 @@ def append_admin_entry(
         before=canonical_json(before),
         after=canonical_json(after),
     )
+
+
+def append_comment_entry(
+    session: Session,
+    actor: str,
+    kind: EntryKind,
+    action: str,
+    about: LogEntry | Comment,
+    note: str,
+    policy_version: str,
+    *,
+    subject: str,
+    reason_code: str | None = None,
+    after: dict[str, Any] | None = None,
+    refers_to: int | None = None,
+) -> LogEntry:
+    """Append an entry about a comment that changes nothing on it (a review, note, notice or
+    appeal): the comment, site and department of `about` (the comment or the action entry),
+    no retained record of its own."""
+    department = about.department_id if isinstance(about, LogEntry) else about.site.department_id
+    return append_entry(
+        session,
+        actor=actor,
+        state=EntryState.APPLIED.value,  # made in the same transaction as this entry
+        action=action,
+        comment_id=about.comment_id if isinstance(about, LogEntry) else about.id,
+        site_id=about.site_id,
+        department_id=department,
+        record_id=None,
+        record_sha256=None,
+        reason_code=reason_code,
+        note=note,
+        policy_version=policy_version,
+        kind=kind.value,
+        subject=subject,
+        after=canonical_json(after),
+        refers_to=refers_to,
+    )

@@ -18,11 +18,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from hsm_console.db.chain import append_entry
+from hsm_console.db.chain import append_comment_entry
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, Site
 from hsm_console.errors import PermissionDenied
-from hsm_console.rules.domain import EntryKind, EntryState
+from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.review import checked_text
 from hsm_console.services.access import Actor, resolve_actor
 from hsm_console.services.queries import readable_comment
@@ -125,28 +125,15 @@ class NoteService:
         with self.db.transaction() as session:
             actor = resolve_actor(session, self.username)
             comment = readable_comment(session, actor, comment_id)
-            department = comment.site.department_id
-            supervises = actor.supervises is None or department in actor.supervises
-            if not (supervises or actor.may_moderate(department)):
+            if not actor.works_for(comment.site.department_id):
                 raise PermissionDenied(
                     f"Notes on comment {comment_id} are written by its department's moderators "
                     f"and supervisors, and {actor.describe()} is neither."
                 )
-            entry = append_entry(
-                session,
-                actor=actor.username,
-                state=EntryState.APPLIED.value,
-                action=NOTE,
-                comment_id=comment.id,
-                site_id=comment.site_id,
-                department_id=department,
-                record_id=None,
-                record_sha256=None,
-                note=text,
-                policy_version=self.policy_version,
-                kind=EntryKind.NOTE.value,
-                subject=f"comment:{comment.id}",
-            )
+            entry = append_comment_entry(
+                session, actor.username, EntryKind.NOTE, NOTE, comment, text,
+                self.policy_version, subject=f"comment:{comment.id}",
+            )  # fmt: skip
             return entry.id
 
     def notes(self, comment_id: int) -> list[NoteItem]:

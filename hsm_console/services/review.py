@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from hsm_console.db.chain import append_entry, canonical_json
+from hsm_console.db.chain import append_comment_entry
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, Person, RetainedRecord, RoleGrant, utcnow
 from hsm_console.display import local_time
@@ -308,10 +308,7 @@ class ReviewService:
     def draft_notice(self, entry_id: int) -> str:
         """The notice to the commenter about an action, in plain words, for a person to send."""
         with self.db.session() as session:
-            actor = resolve_actor(session, self.username)
-            entry = _action_entry(session, entry_id)
-            _require_department(actor, entry, "draft notices")
-            self._require_notices(entry)
+            _, entry = self._notice_target(session, entry_id, "draft notices")
             comment = session.get(Comment, entry.comment_id)
             assert comment is not None
             assert entry.reason_code is not None
@@ -327,17 +324,22 @@ class ReviewService:
         text = checked_text(text, "The notice's text", required=True)
         sent = _moment(sent_at, "sent")
         with self.db.transaction() as session:
-            actor = resolve_actor(session, self.username)
-            entry = _action_entry(session, entry_id)
-            _require_department(actor, entry, "record notices")
-            self._require_notices(entry)
+            actor, entry = self._notice_target(session, entry_id, "record notices")
             after = {"channel": channel.value, "sent_at": sent.isoformat()}
             return self._append(
                 session, entry, actor, EntryKind.NOTICE, "notice", text,
                 refers_to=entry.id, after=after,
             )  # fmt: skip
 
-    def _require_notices(self, entry: LogEntry) -> None:
+    def _notice_target(self, session: Session, entry_id: int, doing: str) -> tuple[Actor, LogEntry]:
+        """The person and the action a notice or an appeal is about, once both may be."""
+        actor = resolve_actor(session, self.username)
+        entry = _action_entry(session, entry_id)
+        if not actor.works_for(entry.department_id or 0):
+            raise PermissionDenied(
+                f"{actor.describe()} does not work for the department of log entry {entry.id}, "
+                f"so may not {doing} for it."
+            )
         if not self.policy.notices:
             raise NotPossible(
                 f"Policy {self.policy.version} does not send notices to commenters nor take "
@@ -348,6 +350,7 @@ class ReviewService:
                 f"Action {entry.id} ({entry.action}) changed nothing a commenter needs to be "
                 "told of."
             )
+        return actor, entry
 
     # --- appeals -------------------------------------------------------------------------
 
@@ -364,10 +367,7 @@ class ReviewService:
         text = checked_text(text, "The appeal's words", required=True)
         received = _moment(received_at, "received")
         with self.db.transaction() as session:
-            actor = resolve_actor(session, self.username)
-            entry = _action_entry(session, entry_id)
-            _require_department(actor, entry, "record appeals")
-            self._require_notices(entry)
+            actor, entry = self._notice_target(session, entry_id, "record appeals")
             eligible = _eligible_deciders(session, entry)
             if assign_to is not None and assign_to not in eligible:
                 raise InvalidInput(
@@ -444,24 +444,11 @@ class ReviewService:
         after: dict[str, Any] | None = None,
     ) -> int:
         try:
-            written = append_entry(
-                session,
-                actor=actor.username,
-                state=EntryState.APPLIED.value,
-                action=action,
-                comment_id=entry.comment_id,
-                site_id=entry.site_id,
-                department_id=entry.department_id,
-                record_id=None,
-                record_sha256=None,
-                reason_code=entry.reason_code,
-                note=note,
-                policy_version=self.policy.version,
-                kind=kind.value,
-                subject=f"entry:{refers_to}",
-                after=canonical_json(after),
+            written = append_comment_entry(
+                session, actor.username, kind, action, entry, note, self.policy.version,
+                subject=f"entry:{refers_to}", reason_code=entry.reason_code, after=after,
                 refers_to=refers_to,
-            )
+            )  # fmt: skip
         except IntegrityError:  # another supervisor's verdict won the race
             raise ConcurrentAction(
                 f"Someone else gave a verdict on log entry {refers_to} at the same moment; "
@@ -496,18 +483,6 @@ def _require_reach(actor: Actor, entry: LogEntry, doing: str) -> None:
         raise PermissionDenied(
             f"{actor.describe()} does not supervise the department of log entry {entry.id}: "
             "its supervisors and the oversight group review it. Nothing was recorded."
-        )
-
-
-def _require_department(actor: Actor, entry: LogEntry, doing: str) -> None:
-    """Notices and appeals are recorded by the department's moderators or supervisors."""
-    department = entry.department_id
-    assert department is not None
-    supervises = actor.supervises is None or department in actor.supervises
-    if not (supervises or actor.may_moderate(department)):
-        raise PermissionDenied(
-            f"{actor.describe()} does not work for the department of log entry {entry.id}, so "
-            f"may not {doing} for it."
         )
 
 
