@@ -58,6 +58,9 @@ def hide(world: World, code: str = "OFT", who: str = "alice", index: int = 0) ->
 def test_judgement_codes_wait_for_review_with_their_test(reviewers: World) -> None:
     _, oft = hide(reviewers, "OFT")
     _, prf = hide(reviewers, "PRF", index=1)
+    flagged = reviewers.app("alice").moderation.act(
+        parks_comments(reviewers)[2].id, Action.FLAG, "OFT"
+    )  # a flag changes nothing the public sees: no second review
     waiting = reviewers.app("dana").review.needs_review()
     assert [item.entry_id for item in waiting] == [oft]
     item = waiting[0]
@@ -66,6 +69,9 @@ def test_judgement_codes_wait_for_review_with_their_test(reviewers: World) -> No
     assert (item.moderator, item.reason_code, item.outcome) == ("alice", "OFT", "applied")
     assert item.age == "0 min"
     assert reviewers.app("dana").review.item(prf).state is ReviewState.NOT_NEEDED
+    assert reviewers.app("dana").review.item(flagged.pending_entry_id).state is (
+        ReviewState.NOT_NEEDED
+    )
     # The oversight group sees it too; Police's supervisor does not.
     assert [i.entry_id for i in reviewers.app("sam").review.needs_review()] == [oft]
     assert reviewers.app("pete").review.needs_review() == []

@@ -114,26 +114,29 @@ class ReviewItem:
         if self.review is not None:
             concur = self.review.verdict == ReviewVerdict.CONCUR
             return ReviewState.CONCURRED if concur else ReviewState.QUESTIONED
-        if self.second_review and self.outcome in _DONE:
+        if self.second_review and self.action in _PLATFORM_ACTIONS and self.outcome in _DONE:
             return ReviewState.NEEDS_REVIEW
         return ReviewState.NOT_NEEDED
 
 
 def review_state_condition(state: ReviewState) -> ColumnElement[bool]:
     """Log entries in this review state (the actions' first entries): for the log view's
-    filter and the needs-review list alike."""
+    filter and the needs-review list alike. A second review is of what the public lost: a
+    hide or a removal that took effect, under a code the policy marks for it."""
     outcome, review = aliased(LogEntry), aliased(LogEntry)
     first = and_(LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None))
     reviewed = select(review.id).where(
         review.refers_to == LogEntry.id, review.kind == EntryKind.REVIEW.value
     )
-    if state is ReviewState.NEEDS_REVIEW:
-        done = select(outcome.id).where(outcome.outcome_of == LogEntry.id, outcome.state.in_(_DONE))
-        return and_(first, LogEntry.second_review.is_(True), exists(done), ~exists(reviewed))
-    if state is ReviewState.NOT_NEEDED:
-        return and_(first, LogEntry.second_review.is_(False), ~exists(reviewed))
-    verdict = ReviewVerdict.CONCUR if state is ReviewState.CONCURRED else ReviewVerdict.QUESTION
-    return and_(first, exists(reviewed.where(review.action == verdict.value)))
+    if state is ReviewState.CONCURRED or state is ReviewState.QUESTIONED:
+        verdict = ReviewVerdict.CONCUR if state is ReviewState.CONCURRED else ReviewVerdict.QUESTION
+        return and_(first, exists(reviewed.where(review.action == verdict.value)))
+    done = select(outcome.id).where(outcome.outcome_of == LogEntry.id, outcome.state.in_(_DONE))
+    needs = and_(
+        LogEntry.second_review.is_(True), LogEntry.action.in_(_PLATFORM_ACTIONS), exists(done)
+    )
+    waiting = needs if state is ReviewState.NEEDS_REVIEW else ~needs
+    return and_(first, ~exists(reviewed), waiting)
 
 
 class ReviewService:
