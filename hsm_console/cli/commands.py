@@ -20,7 +20,14 @@ from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
-from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
+from hsm_console.rules.domain import (
+    Action,
+    CommentStatus,
+    EntryKind,
+    EntryState,
+    Platform,
+    ReviewState,
+)
 from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
@@ -132,6 +139,8 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
                         for r in view.records
                     ],
                     "history": [asdict(item) for item in view.history],
+                    "notes": [asdict(note) for note in view.notes],
+                    "author_history": [asdict(e) for e in view.author_history],
                 }
             )
         )
@@ -158,6 +167,18 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
     out(f"  History: {len(view.history)} log entries")
     for item in view.history:
         out("    " + _entry_line(item, view.id))
+    out(f"  Notes: {len(view.notes)}")
+    for note in view.notes:
+        out(f"    #{note.entry_id} {local_time(note.at)} {note.actor}: {one_line(note.text, 200)}")
+    out(f"  The author's earlier comments on your departments' sites: {len(view.author_history)}")
+    for earlier in view.author_history:
+        taken = (
+            "; ".join(f"{a.action} {a.reason_code or '-'} {a.state}" for a in earlier.actions)
+            or "no action"
+        )
+        out(f"    comment {earlier.comment_id} {local_time(earlier.created_at)} on "
+            f"{safe_text(earlier.site_name)} ({earlier.status}): {taken}")  # fmt: skip
+        out(f"      | {one_line(earlier.excerpt, 100)}")
     return 0
 
 
@@ -169,6 +190,8 @@ def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
     )
     if entry.outcome_of:
         line += f" (outcome of #{entry.outcome_of})"
+    if entry.refers_to:
+        line += f" (about #{entry.refers_to})"
     if entry.note:
         line += f" note: {one_line(entry.note, 60)}"
     if entry.detail:
@@ -200,6 +223,7 @@ class LogQuery:
     on_from: date | None
     on_to: date | None
     search: str
+    review_states: list[str]
 
     def log_filter(self, view: LogView) -> LogFilter:
         codes = {code: department for department, code in view.departments.items()}
@@ -212,6 +236,12 @@ class LogQuery:
         bad = [site for site in self.sites if not site.isdigit()]
         if bad:
             raise InvalidInput(f"--site takes a site's number (hsm-console sites), not {bad[0]!r}.")
+        known = {state.value for state in ReviewState}
+        odd = [state for state in self.review_states if state not in known]
+        if odd:
+            raise InvalidInput(
+                f"--review-state is one of {', '.join(sorted(known))}, not {odd[0]!r}."
+            )
         return LogFilter(
             department_ids=frozenset(codes[code.upper()] for code in self.departments),
             site_ids=frozenset(map(int, self.sites)),
@@ -220,6 +250,7 @@ class LogQuery:
             reason_codes=frozenset(code.upper() for code in self.reasons),
             states=frozenset(self.states), kinds=frozenset(self.kinds),
             comment_id=self.comment, on_from=self.on_from, on_to=self.on_to, search=self.search,
+            review_states=frozenset(self.review_states),
         )  # fmt: skip
 
 
