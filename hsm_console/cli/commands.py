@@ -43,11 +43,14 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def serve_sandbox(port: int) -> int:
+    from hsm_sandbox.demo import guide
     from hsm_sandbox.seed import build
     from hsm_sandbox.server import SandboxServer
 
     server = SandboxServer(port=port, seed=build(end=datetime.now(UTC)))
     out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
+    for line in guide(server.url):
+        out(line)
     try:
         server.serve_forever()
     finally:
