@@ -50,11 +50,14 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def serve_sandbox(port: int) -> int:
+    from hsm_sandbox.demo import guide
     from hsm_sandbox.seed import build
     from hsm_sandbox.server import SandboxServer
 
     server = SandboxServer(port=port, seed=build(end=datetime.now(UTC)))
     out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
+    for line in guide(server.url):
+        out(line)
     try:
         server.serve_forever()
     finally:
@@ -86,7 +89,14 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     results = app.sync.sync(site_ids, progress)
     failed = [r for r in results if r.error]
     total = sum(r.new_comments for r in results)
-    out(f"Sync finished: {total} new comments from {len(results)} sites.")
+    if failed:  # "from 8 sites" would hide that some could not be read
+        out(
+            f"Sync finished: {total} new comments from {len(results) - len(failed)} of "
+            f"{len(results)} sites; {len(failed)} could not be read:"
+        )
+    else:
+        sites = f"{len(results)} site{'s' if len(results) != 1 else ''}"
+        out(f"Sync finished: {total} new comments from {sites}.")
     for result in results:
         if result.reconciled:
             out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
@@ -113,6 +123,8 @@ def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: boo
             f"{row.id:>6}  {local_time(row.created_at):<23}  {one_line(row.site_name, 28):<28}  "
             f"{one_line(row.author_name, 18):<18}  {one_line(row.excerpt, 60)}"
         )
+    if len(rows) == limit:  # more may wait: say so rather than look like the whole queue
+        out(f"The newest {limit} are shown; --limit N shows more.")
     return 0
 
 

@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="create or migrate the schema to the newest version")
 
-    sandbox = commands.add_parser("sandbox", help="serve the platform sandbox on 127.0.0.1")
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the platform sandbox on 127.0.0.1",
+        description="Serve every platform's API and sign-in on 127.0.0.1, for trying the "
+        "console. On start it lists each platform's API address and seeded account id (for "
+        "admin site add ... --api-url), the City's app to enter with admin app, the WordPress "
+        "and Discourse secrets, and the control endpoints that age or revoke the tokens.",
+    )  # fmt: skip
     sandbox.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
 
     demo = commands.add_parser(
