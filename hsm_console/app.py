@@ -22,6 +22,8 @@ from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
+from hsm_console.services.notes import NoteService
+from hsm_console.services.review import ReviewService
 from hsm_console.services.site_checks import SiteChecker
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
@@ -55,6 +57,14 @@ class App:
     @property
     def moderation(self) -> ModerationService:
         return ModerationService(self.db, self.policy, self.connectors, self.username)
+
+    @property
+    def review(self) -> ReviewService:
+        return ReviewService(self.db, self.policy, self.moderation, self.username)
+
+    @property
+    def notes(self) -> NoteService:
+        return NoteService(self.db, self.username, self.policy.version)
 
     @property
     def admin(self) -> AdminService:

@@ -21,6 +21,7 @@ from hsm_console.rules.domain import Platform, Role
 from hsm_console.services.admin import ensure_department, ensure_person, ensure_site, grant
 from hsm_sandbox.seed import SANDBOX_TOKEN, build
 from hsm_sandbox.server import SandboxServer
+from hsm_sandbox.signin import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 
 def sandbox_token(platform: str) -> str:
@@ -67,6 +68,35 @@ DEMO_SITES = (
     DemoSite("POLICE", Platform.FACEBOOK, "Highland Police Department", "1000000000002", "",
              {"api_version": "v25.0"}),
 )  # fmt: skip
+
+
+def guide(sandbox_url: str) -> list[str]:
+    """What a person setting up sites against the sandbox needs to type: each platform's API
+    address and seeded account, the public app and secrets, and the control endpoints."""
+    base = sandbox_url.rstrip("/")
+    lines = ["Each platform's seeded account, for: hsm-console admin site add PLATFORM ID "
+             "--api-url URL"]  # fmt: skip
+    seen: set[Platform] = set()
+    for demo in DEMO_SITES:
+        if demo.platform not in seen:
+            seen.add(demo.platform)
+            extra = " --setting api_version=v25.0" if demo.platform is Platform.FACEBOOK else ""
+            lines.append(
+                f"  {demo.platform.value:<10} {demo.external_id:<28} --api-url {base}{demo.prefix}"
+                f"{extra}"
+            )
+    lines += [
+        f"The City's app on every OAuth platform (admin app PLATFORM): client id "
+        f"{SANDBOX_CLIENT_ID}, client secret {SANDBOX_CLIENT_SECRET}.",
+        "Sign-in pages ask only Allow or Cancel; Facebook Login manages the Pages "
+        + ", ".join(d.external_id for d in DEMO_SITES if d.platform is Platform.FACEBOOK)
+        + f". WordPress: user admin, application password {SANDBOX_TOKEN}; "
+        f"Discourse: user system, API key {SANDBOX_TOKEN}.",
+        'Control: POST /_sandbox/clock {"advance_seconds": N} ages the tokens; '
+        'POST /_sandbox/revoke {"platform": "x"} revokes a platform\'s tokens; '
+        "POST /_sandbox/reset.",
+    ]
+    return lines
 
 
 def setup_demo(db: Database, sandbox_url: str, username: str, display_name: str) -> DemoSetup:

@@ -10,6 +10,8 @@ the control endpoints under `/_sandbox/`:
     DELETE /_sandbox/faults   clear them
     POST   /_sandbox/reset    back to the seed data, no faults, empty request log
     POST   /_sandbox/clock    move the sign-in's clock: {"advance_seconds": N} (tokens age)
+    POST   /_sandbox/revoke   revoke every token of a platform: {"platform": "x"} (as a person
+                              removing the app would)
 """
 
 from __future__ import annotations
@@ -188,20 +190,33 @@ class SandboxServer:
             self.faults.clear()
             return Response.json(200, {"success": True})
         if action == ("POST", "clock"):
-            try:
-                payload = json.loads(request.body or b"null")
-            except ValueError:
-                payload = None
-            seconds = payload.get("advance_seconds") if isinstance(payload, dict) else None
+            payload = _object(request.body)
+            seconds = payload.get("advance_seconds")
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
                 message = 'Bad clock move: expected {"advance_seconds": a number >= 0}'
                 return Response.json(400, {"error": {"message": message}})
             self.signin.advance(timedelta(seconds=seconds))
             return Response.json(200, {"now": self.signin.clock.now().isoformat()})
+        if action == ("POST", "revoke"):
+            platform = _object(request.body).get("platform")
+            if not isinstance(platform, str) or platform not in self.signin.providers:
+                known = ", ".join(self.signin.providers)
+                message = f'Bad revoke: expected {{"platform": one of {known}}}'
+                return Response.json(400, {"error": {"message": message}})
+            return Response.json(200, {"revoked": self.signin.revoke_all(platform)})
         if action == ("POST", "reset"):
             self.reset()
             return Response.json(200, {"success": True})
         return Response.json(404, {"error": {"message": f"No sandbox control {action}"}})
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    """A control request's JSON object; {} for anything else, which the control refuses."""
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -78,14 +78,18 @@ def take_screenshots(out: Path) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QTabWidget
+    from sqlalchemy import select
 
+    from hsm_console.db.models import Department
     from hsm_console.gui.appearance import use_palette
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, start_console
     from hsm_console.gui.ui_files import child
     from hsm_console.host.credentials import AppCredentials, CredentialStore
     from hsm_console.rules.domain import Action, Platform, Role
+    from hsm_console.rules.review import Channel
     from hsm_console.services.admin import ensure_person, grant
+    from hsm_console.services.moderation import ModerationService
     from hsm_sandbox.signin import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
     application = qt_application()
@@ -228,6 +232,38 @@ def take_screenshots(out: Path) -> int:
             log.verify()
             wait_until(lambda: log.last_report is not None)
             capture("console-log.png")
+
+            # A colleague hides off-topic comments; the demo's person reviews them.
+            with window.app.db.transaction() as session:
+                colleague = ensure_person(session, "jordan", "Jordan Parks Moderator")
+                parks = session.scalar(select(Department).where(Department.code == "PARKS"))
+                assert parks is not None
+                grant(session, colleague, Role.MODERATOR, parks)
+            jordan = ModerationService(
+                window.app.db, window.app.policy, window.app.connectors, "jordan"
+            )
+            facebook = [
+                window.model.comment_id(r)
+                for r in range(3, window.model.rowCount())
+                if (q := window.model.queue_row(r)) is not None
+                and q.platform == "facebook"
+                and q.id != hidden
+            ]
+            hides = [
+                jordan.act(comment, Action.HIDE, "OFT", "not about the post")
+                for comment in facebook[:3]
+            ]
+            window.app.review.record_appeal(
+                hides[2].pending_entry_id, "My comment was about the pool's hours.", Channel.EMAIL
+            )
+            review = window.show_review()
+            assert review is not None
+            wait_until(lambda: not review.loading and len(review.waiting) >= 3)
+            first = next(i for i, item in enumerate(review.waiting) if item.moderator == "jordan")
+            review.waiting_table.setCurrentCell(first, 0)
+            wait_until(lambda: review.item is not None)
+            review.words.setPlainText("It asks when the pool opens: on topic for this post.")
+            capture("console-review.png")
             assert window.pages is not None
             window.pages.setCurrentIndex(0)
 

@@ -19,7 +19,13 @@ from alembic import command
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from hsm_console.db.chain import FORM2_FIELDS, append_admin_entry, entry_hash, snapshot
+from hsm_console.db.chain import (
+    FORM2_FIELDS,
+    FORM3_FIELDS,
+    append_admin_entry,
+    entry_hash,
+    snapshot,
+)
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     Comment,
@@ -485,7 +491,9 @@ def test_entries_written_before_0004_verify_unchanged_after_it(
         config.attributes["connection"] = connection
         command.upgrade(config, "0003")
     world = build_world(db, sandbox)
-    v1_columns = [c for c in LogEntry.__table__.columns if c.name not in FORM2_FIELDS]
+    v1_columns = [
+        c for c in LogEntry.__table__.columns if c.name not in FORM2_FIELDS + FORM3_FIELDS
+    ]
     old_log = sa.table("action_log", *[sa.column(c.name, c.type) for c in v1_columns])
     with db.transaction() as session:
         record = snapshot(session, _a_comment(session, world.parks_site), "alice")

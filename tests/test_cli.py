@@ -94,7 +94,7 @@ def test_refusals_are_plain_errors(cli: Cli) -> None:
     target = json.loads(cli("queue", "--json").stdout)[0]["id"]
     unknown = cli("act", str(target), "hide", "--reason", "XYZ", ok=False)
     assert unknown.returncode == 1
-    assert "'XYZ' is not a reason code of policy 2026.1" in unknown.stderr
+    assert "'XYZ' is not a reason code of policy 2026.2" in unknown.stderr
     assert "Traceback" not in unknown.stderr
     no_code = cli("act", str(target), "remove", ok=False)
     assert "A reason code from the City's comment policy is required" in no_code.stderr

@@ -110,7 +110,7 @@ def test_hide_is_recorded_first_then_applied(synced: World) -> None:
     assert entries[1].outcome_of == entries[0].id
     assert entries[1].prev_hash == entries[0].entry_hash
     assert entries[0].note == "profanity in the second sentence"
-    assert entries[0].policy_version == "2026.1"
+    assert entries[0].policy_version == "2026.2"
     after = reload(synced, comment.id)
     assert (after.status, after.platform_state, after.version) == ("hidden", "hidden", 1)
     assert after.pending_entry_id is None

@@ -41,13 +41,14 @@ actions = ["flag", "hide"]
 second_review = true
 note_required = true
 clause = "5.2"
+objective_test = "Mentions nothing of the post."
 """
 
 
 def test_shipped_policy_has_every_code_of_the_city_list() -> None:
     policy = load_policy()
     assert set(policy.codes) == EXPECTED_CODES
-    assert policy.version == "2026.1"
+    assert policy.version == "2026.2"
     if REASON_CODES_DOC.exists():  # the shared reference beside the repository
         documented = set(re.findall(r"^\| ([A-Z]{3}) \|", REASON_CODES_DOC.read_text(), re.M))
         assert documented == EXPECTED_CODES

@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
+from hsm_console.rules.domain import Platform
 from hsm_sandbox import SANDBOX_TOKEN, SandboxServer
+from hsm_sandbox.demo import guide
 from hsm_sandbox.signin import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 REDIRECT = "http://127.0.0.1:53682/callback"
@@ -85,6 +87,17 @@ def google_code(server: SandboxServer, http: requests.Session) -> tuple[str, str
 def google_token(server: SandboxServer, http: requests.Session, **form: str) -> requests.Response:
     base = {"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET}
     return http.post(f"{server.url}/youtube/token", data={**base, **form})
+
+
+def google_tokens(server: SandboxServer, http: requests.Session) -> dict[str, Any]:
+    """Google's tokens for a consent approved now."""
+    code, verifier = google_code(server, http)
+    answer = google_token(
+        server, http, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
+        code_verifier=verifier,
+    )  # fmt: skip
+    tokens: dict[str, Any] = answer.json()
+    return tokens
 
 
 def youtube_channels(server: SandboxServer, token: str) -> requests.Response:
@@ -792,11 +805,7 @@ def test_no_code_token_or_secret_reaches_the_sandbox_log(
 
 
 def test_the_clock_moves_over_http_too(server: SandboxServer, http: requests.Session) -> None:
-    code, verifier = google_code(server, http)
-    issued = google_token(
-        server, http, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
-        code_verifier=verifier,
-    ).json()  # fmt: skip
+    issued = google_tokens(server, http)
     for bad in (b"", b"[]", b'{"advance_seconds": -5}', b'{"advance_seconds": "1"}', b"{"):
         refused = http.post(f"{server.url}/_sandbox/clock", data=bad)
         assert refused.status_code == 400
@@ -804,6 +813,34 @@ def test_the_clock_moves_over_http_too(server: SandboxServer, http: requests.Ses
     moved = http.post(f"{server.url}/_sandbox/clock", json={"advance_seconds": 3600})
     assert moved.status_code == 200
     assert youtube_channels(server, issued["access_token"]).status_code == 401
+
+
+def test_a_platforms_tokens_are_revoked_over_http_too(
+    server: SandboxServer, http: requests.Session
+) -> None:
+    issued = google_tokens(server, http)
+    for bad in (b"", b"{", b"[]", b'{"platform": "myspace"}', b'{"platform": []}'):
+        refused = http.post(f"{server.url}/_sandbox/revoke", data=bad)
+        assert refused.status_code == 400
+        assert "youtube" in refused.json()["error"]["message"]  # names the platforms it knows
+    assert youtube_channels(server, issued["access_token"]).status_code == 200
+    done = http.post(f"{server.url}/_sandbox/revoke", json={"platform": "youtube"})
+    assert done.json() == {"revoked": 2}  # the access and the refresh token
+    assert youtube_channels(server, issued["access_token"]).status_code == 401
+    renewed = google_token(
+        server, http, grant_type="refresh_token", refresh_token=issued["refresh_token"]
+    )
+    assert renewed.status_code == 400
+
+
+def test_the_sandbox_lists_what_a_new_user_types(server: SandboxServer) -> None:
+    said = "\n".join(guide(server.url))
+    for platform in Platform:
+        assert f"  {platform.value} " in said
+    assert f"--api-url {server.url}/youtube" in said
+    assert SANDBOX_CLIENT_ID in said
+    assert SANDBOX_CLIENT_SECRET in said
+    assert "/_sandbox/revoke" in said
 
 
 def test_page_tokens_from_a_short_lived_user_token_expire_with_it(

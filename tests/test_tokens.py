@@ -113,7 +113,7 @@ def test_a_token_set_round_trips_and_a_plain_token_stays_readable(
 
 def test_the_city_app_credentials_are_kept_in_the_keyring(file_keyring: PlaintextKeyring) -> None:
     store = CredentialStore()
-    with pytest.raises(ConfigurationError, match="admin app youtube"):
+    with pytest.raises(ConfigurationError, match="admin app youtube --client-id ID"):
         store.get_app(Platform.YOUTUBE)
     store.set_app(Platform.YOUTUBE, AppCredentials(" client-1 ", " secret-xyz-123 "))
     assert store.get_app(Platform.YOUTUBE) == AppCredentials("client-1", "secret-xyz-123")

@@ -20,7 +20,14 @@ from hsm_console.display import local_time, one_line, safe_text
 from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.host.config import Settings
 from hsm_console.rules.capabilities import capabilities_of
-from hsm_console.rules.domain import Action, CommentStatus, EntryKind, EntryState, Platform
+from hsm_console.rules.domain import (
+    Action,
+    CommentStatus,
+    EntryKind,
+    EntryState,
+    Platform,
+    ReviewState,
+)
 from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
@@ -43,11 +50,14 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def serve_sandbox(port: int) -> int:
+    from hsm_sandbox.demo import guide
     from hsm_sandbox.seed import build
     from hsm_sandbox.server import SandboxServer
 
     server = SandboxServer(port=port, seed=build(end=datetime.now(UTC)))
     out(f"Sandbox serving the platform APIs at {server.url} (Ctrl+C to stop).")
+    for line in guide(server.url):
+        out(line)
     try:
         server.serve_forever()
     finally:
@@ -79,7 +89,14 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     results = app.sync.sync(site_ids, progress)
     failed = [r for r in results if r.error]
     total = sum(r.new_comments for r in results)
-    out(f"Sync finished: {total} new comments from {len(results)} sites.")
+    if failed:  # "from 8 sites" would hide that some could not be read
+        out(
+            f"Sync finished: {total} new comments from {len(results) - len(failed)} of "
+            f"{len(results)} sites; {len(failed)} could not be read:"
+        )
+    else:
+        sites = f"{len(results)} site{'s' if len(results) != 1 else ''}"
+        out(f"Sync finished: {total} new comments from {sites}.")
     for result in results:
         if result.reconciled:
             out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
@@ -106,6 +123,8 @@ def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: boo
             f"{row.id:>6}  {local_time(row.created_at):<23}  {one_line(row.site_name, 28):<28}  "
             f"{one_line(row.author_name, 18):<18}  {one_line(row.excerpt, 60)}"
         )
+    if len(rows) == limit:  # more may wait: say so rather than look like the whole queue
+        out(f"The newest {limit} are shown; --limit N shows more.")
     return 0
 
 
@@ -132,6 +151,8 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
                         for r in view.records
                     ],
                     "history": [asdict(item) for item in view.history],
+                    "notes": [asdict(note) for note in view.notes],
+                    "author_history": [asdict(e) for e in view.author_history],
                 }
             )
         )
@@ -158,6 +179,18 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
     out(f"  History: {len(view.history)} log entries")
     for item in view.history:
         out("    " + _entry_line(item, view.id))
+    out(f"  Notes: {len(view.notes)}")
+    for note in view.notes:
+        out(f"    #{note.entry_id} {local_time(note.at)} {note.actor}: {one_line(note.text, 200)}")
+    out(f"  The author's earlier comments on your departments' sites: {len(view.author_history)}")
+    for earlier in view.author_history:
+        taken = (
+            "; ".join(f"{a.action} {a.reason_code or '-'} {a.state}" for a in earlier.actions)
+            or "no action"
+        )
+        out(f"    comment {earlier.comment_id} {local_time(earlier.created_at)} on "
+            f"{safe_text(earlier.site_name)} ({earlier.status}): {taken}")  # fmt: skip
+        out(f"      | {one_line(earlier.excerpt, 100)}")
     return 0
 
 
@@ -169,6 +202,8 @@ def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
     )
     if entry.outcome_of:
         line += f" (outcome of #{entry.outcome_of})"
+    if entry.refers_to:
+        line += f" (about #{entry.refers_to})"
     if entry.note:
         line += f" note: {one_line(entry.note, 60)}"
     if entry.detail:
@@ -200,6 +235,7 @@ class LogQuery:
     on_from: date | None
     on_to: date | None
     search: str
+    review_states: list[str]
 
     def log_filter(self, view: LogView) -> LogFilter:
         codes = {code: department for department, code in view.departments.items()}
@@ -212,6 +248,12 @@ class LogQuery:
         bad = [site for site in self.sites if not site.isdigit()]
         if bad:
             raise InvalidInput(f"--site takes a site's number (hsm-console sites), not {bad[0]!r}.")
+        known = {state.value for state in ReviewState}
+        odd = [state for state in self.review_states if state not in known]
+        if odd:
+            raise InvalidInput(
+                f"--review-state is one of {', '.join(sorted(known))}, not {odd[0]!r}."
+            )
         return LogFilter(
             department_ids=frozenset(codes[code.upper()] for code in self.departments),
             site_ids=frozenset(map(int, self.sites)),
@@ -220,6 +262,7 @@ class LogQuery:
             reason_codes=frozenset(code.upper() for code in self.reasons),
             states=frozenset(self.states), kinds=frozenset(self.kinds),
             comment_id=self.comment, on_from=self.on_from, on_to=self.on_to, search=self.search,
+            review_states=frozenset(self.review_states),
         )  # fmt: skip
 
 

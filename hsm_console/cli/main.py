@@ -33,7 +33,8 @@ LOG_FILTERS = {
     "action": "what was done",
     "reason": "a reason code",
     "state": "outcome: pending, applied, failed, unconfirmed",
-    "kind": "action or admin",
+    "kind": "action, admin, review, note, notice or appeal",
+    "review_state": "needs_review, concurred, questioned, not_needed",
 }
 
 
@@ -58,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="create or migrate the schema to the newest version")
 
-    sandbox = commands.add_parser("sandbox", help="serve the platform sandbox on 127.0.0.1")
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the platform sandbox on 127.0.0.1",
+        description="Serve every platform's API and sign-in on 127.0.0.1, for trying the "
+        "console. On start it lists each platform's API address and seeded account id (for "
+        "admin site add ... --api-url), the City's app to enter with admin app, the WordPress "
+        "and Discourse secrets, and the control endpoints that age or revoke the tokens.",
+    )  # fmt: skip
     sandbox.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
 
     demo = commands.add_parser(
@@ -92,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     log = commands.add_parser("log", help="the action log, oldest first (supervisors)")
     log.add_argument("--comment", type=int, metavar="ID", help="only this comment's entries")
     for option, words in LOG_FILTERS.items():
-        log.add_argument(f"--{option}", action="append", metavar=option.upper(), help=words)
+        log.add_argument(
+            f"--{option.replace('_', '-')}", action="append", metavar=option.upper(), help=words
+        )
     log.add_argument("--from", dest="on_from", type=_day, metavar="YYYY-MM-DD")
     log.add_argument("--to", dest="on_to", type=_day, metavar="YYYY-MM-DD")
     log.add_argument("--search", default="", metavar="WORDS", help="in the comment's text")
@@ -127,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
-    from hsm_console.cli import admin
+    from hsm_console.cli import admin, review
 
     admin.add_parser(commands)
+    review.add_parsers(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -175,9 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
-    from hsm_console.cli import admin
+    from hsm_console.cli import admin, review
 
     handlers: dict[str, Any] = {
+        **review.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),
@@ -226,7 +237,7 @@ def _log_query(args: argparse.Namespace) -> LogQuery:
     return LogQuery(
         args.comment, args.department or [], args.site or [], args.platform or [],
         args.actor or [], args.action or [], args.reason or [], args.state or [],
-        args.kind or [], args.on_from, args.on_to, args.search,
+        args.kind or [], args.on_from, args.on_to, args.search, args.review_state or [],
     )  # fmt: skip
 
 

@@ -346,7 +346,8 @@ def _sign_in_refused(platform: Platform, error: str, status: int | None) -> User
         return ConfigurationError(
             f"{label} did not accept the City's app (its client id and secret) stored on this "
             f"computer, so nothing was stored. Check them in the City's {label} developer "
-            f"account and enter them again with: hsm-console admin app {platform.value}",
+            f"account and enter them again with: hsm-console admin app {platform.value} "
+            "--client-id ID",
             details=details,
         )
     return PlatformError(

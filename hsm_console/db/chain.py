@@ -5,11 +5,13 @@ canonical serialisation of every other field, so altering, removing or reorderin
 breaks the chain from that point on. An action entry also carries the hash of the retained
 record it cites, so the snapshot is covered by the chain as well.
 
-Every kind of entry is in the one chain. Two canonical forms: `hsm-log-entry-v1` (the action
-fields) for action entries, as they were always written, and `hsm-log-entry-v2` (those fields,
-then kind, subject, before and after) for every other kind. The form follows from the entry
-itself: v1 only for an action entry whose v2 fields are empty, so filling one of them in an
-old entry changes the form it is checked by, and the hash no longer matches.
+Every kind of entry is in the one chain. Three canonical forms: `hsm-log-entry-v1` (the
+action fields) for action entries, as they were always written, `hsm-log-entry-v2` (those
+fields, then kind, subject, before and after) for every other kind, and `hsm-log-entry-v3`
+(v2's, then `refers_to`) for an entry that refers to another: a review, a notice, an appeal,
+a reversal. The form follows from the entry itself: v1 only for an action entry whose later
+fields are empty, v3 only where `refers_to` is set, so filling one of them in an old entry
+changes the form it is checked by, and the hash no longer matches.
 """
 
 from __future__ import annotations
@@ -44,16 +46,20 @@ RECORD_FIELDS = (
 
 # Added by the second form; empty (kind "action") on every action entry.
 FORM2_FIELDS = ("kind", "subject", "before", "after")
-ALL_ENTRY_FIELDS = ENTRY_FIELDS + FORM2_FIELDS
+# Added by the third form; None on every entry that refers to no other.
+FORM3_FIELDS = ("refers_to",)
+ALL_ENTRY_FIELDS = ENTRY_FIELDS + FORM2_FIELDS + FORM3_FIELDS
 _FORM2_DEFAULTS: dict[str, Any] = {"kind": EntryKind.ACTION.value, "subject": None,
-                                   "before": None, "after": None}  # fmt: skip
+                                   "before": None, "after": None, "refers_to": None}  # fmt: skip
 
 _AT = ENTRY_FIELDS.index("at")
 _KIND = len(ENTRY_FIELDS)
+_REFERS = _KIND + len(FORM2_FIELDS)
 _FORM1_TAIL = (EntryKind.ACTION.value, None, None, None)
 # The canonical form names its own version, so a change of form stays verifiable.
 _ENTRY_FORM = "hsm-log-entry-v1"
 _ENTRY_FORM2 = "hsm-log-entry-v2"
+_ENTRY_FORM3 = "hsm-log-entry-v3"
 _RECORD_FORM = "hsm-retained-record-v1"
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _ENCODE_SORTED = json.JSONEncoder(
@@ -99,10 +105,12 @@ def entry_hash_of_row(row: Sequence[Any]) -> str:
     values = list(row)
     at = values[_AT]
     values[_AT] = at if isinstance(at, str) else _utc_text(at)  # str: already canonical
-    if tuple(values[_KIND:]) == _FORM1_TAIL:
+    if values[_REFERS] is not None:
+        form = [_ENTRY_FORM3, *values]
+    elif tuple(values[_KIND:_REFERS]) == _FORM1_TAIL:
         form = [_ENTRY_FORM, *values[:_KIND]]
     else:
-        form = [_ENTRY_FORM2, *values]
+        form = [_ENTRY_FORM2, *values[:_REFERS]]
     return hashlib.sha256(_ENCODE(form).encode("utf-8")).hexdigest()
 
 
@@ -211,4 +219,42 @@ def append_admin_entry(
         subject=subject,
         before=canonical_json(before),
         after=canonical_json(after),
+    )
+
+
+def append_comment_entry(
+    session: Session,
+    actor: str,
+    kind: EntryKind,
+    action: str,
+    about: LogEntry | Comment,
+    note: str,
+    policy_version: str,
+    *,
+    subject: str,
+    reason_code: str | None = None,
+    after: dict[str, Any] | None = None,
+    refers_to: int | None = None,
+) -> LogEntry:
+    """Append an entry about a comment that changes nothing on it (a review, note, notice or
+    appeal): the comment, site and department of `about` (the comment or the action entry),
+    no retained record of its own."""
+    department = about.department_id if isinstance(about, LogEntry) else about.site.department_id
+    return append_entry(
+        session,
+        actor=actor,
+        state=EntryState.APPLIED.value,  # made in the same transaction as this entry
+        action=action,
+        comment_id=about.comment_id if isinstance(about, LogEntry) else about.id,
+        site_id=about.site_id,
+        department_id=department,
+        record_id=None,
+        record_sha256=None,
+        reason_code=reason_code,
+        note=note,
+        policy_version=policy_version,
+        kind=kind.value,
+        subject=subject,
+        after=canonical_json(after),
+        refers_to=refers_to,
     )

@@ -225,6 +225,10 @@ class RetainedRecord(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
+# Entries that give a verdict: a review of an action, a decision on an appeal.
+VERDICT_ENTRIES = "kind = 'review' OR (kind = 'appeal' AND action <> 'appeal')"
+
+
 class LogEntry(Base):
     """One entry of the append-only, hash-chained log: every kind of entry in one chain.
 
@@ -241,6 +245,11 @@ class LogEntry(Base):
             "uq_action_log_first_run", "kind", "action", unique=True,
             sqlite_where=sql_text("kind = 'admin' AND action = 'init'"),
             postgresql_where=sql_text("kind = 'admin' AND action = 'init'"),
+        ),
+        # One verdict per action (a review) and per appeal (its decision).
+        Index(
+            "uq_action_log_verdict", "refers_to", unique=True,
+            sqlite_where=sql_text(VERDICT_ENTRIES), postgresql_where=sql_text(VERDICT_ENTRIES),
         ),
     )  # fmt: skip
 
@@ -268,6 +277,9 @@ class LogEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(300))  # e.g. "site:12"
     before: Mapped[str | None] = mapped_column(Text)  # canonical JSON, as hashed
     after: Mapped[str | None] = mapped_column(Text)
+    # The entry this one is about: the action a review, notice or appeal concerns, the
+    # appeal a decision decides, the review or decision a reversal carries out.
+    refers_to: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class SiteConnection(Base):

@@ -11,11 +11,13 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -38,6 +40,7 @@ from hsm_console.gui.ui_files import child, load_form
 from hsm_console.rules.capabilities import Capabilities
 from hsm_console.rules.screening import Suggestion
 from hsm_console.services.comment_detail import CommentView, ThreadItem
+from hsm_console.services.notes import EarlierComment, NoteItem
 
 MAX_HIGHLIGHTS = 2000  # a hostile text could match thousands of times
 HIGHLIGHT_BACKGROUND = QColor("#ffe066")
@@ -61,6 +64,9 @@ _RELATION_WORDS = {
 
 
 class DetailPane(QWidget):
+    # A note the person wrote for the comment shown: (comment id, text); the window saves it.
+    note_requested = Signal(int, str)
+
     def __init__(self, code_names: Mapping[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._code_names = dict(code_names)
@@ -86,6 +92,10 @@ class DetailPane(QWidget):
         self.capabilities_text = child(form, QPlainTextEdit, "capabilitiesText")
         self.history_table = child(form, QTableView, "historyTable")
         self.records_label = child(form, QLabel, "recordsLabel")
+        self.notes_text = child(form, QPlainTextEdit, "notesText")
+        self.note_edit = child(form, QLineEdit, "noteEdit")
+        self.add_note = child(form, QPushButton, "addNoteButton")
+        self.author_history_text = child(form, QPlainTextEdit, "authorHistoryText")
 
         font = QFont(self.author_label.font())
         font.setBold(True)
@@ -104,6 +114,8 @@ class DetailPane(QWidget):
         self._links: dict[QPushButton, str] = {}
         for button in (self.open_permalink, self.open_post, self.open_city_page):
             button.clicked.connect(lambda _=False, b=button: open_web_link(self._links.get(b, "")))
+        self.add_note.clicked.connect(self._note_entered)
+        self.note_edit.returnPressed.connect(self._note_entered)
         self.comment: CommentView | None = None
         self.show_message("Select a comment in the queue to see it here.")
 
@@ -151,7 +163,18 @@ class DetailPane(QWidget):
         self.capabilities_text.setPlainText(capabilities_words(platform, view.capabilities))
         self.history_model.set_items(view.history)
         set_plain(self.records_label, _records_words(view))
+        self.notes_text.setPlainText(notes_words(view.notes))
+        self.author_history_text.setPlainText(author_history_words(view.author_history))
         self.stack.setCurrentIndex(1)
+
+    def _note_entered(self) -> None:
+        text = self.note_edit.text().strip()
+        if self.comment is not None and text:
+            self.note_requested.emit(self.comment.id, text)
+
+    def note_saved(self) -> None:
+        """The note was recorded: the field is emptied (the comment is then read again)."""
+        self.note_edit.clear()
 
     def _set_link(self, button: QPushButton, url: str, text: str) -> None:
         button.setText(text)
@@ -220,6 +243,28 @@ class DetailPane(QWidget):
             entry = QListWidgetItem(line)
             entry.setToolTip(tooltip(one_line(item.excerpt, 600)) if item.excerpt else "")
             self.thread_list.addItem(entry)
+
+
+def notes_words(notes: Sequence[NoteItem]) -> str:
+    if not notes:
+        return "No notes on this comment yet."
+    return "\n\n".join(f"{local_time(n.at)}, {n.actor}:\n{n.text}" for n in notes)
+
+
+def author_history_words(earlier: Sequence[EarlierComment]) -> str:
+    """Each earlier comment with the codes and actions taken: never a sentiment or a score."""
+    if not earlier:
+        return "No earlier comments by this author on your departments' sites."
+    lines = []
+    for item in earlier:
+        taken = "; ".join(
+            f"{a.action} {a.reason_code or ''} ({a.state})".replace("  ", " ") for a in item.actions
+        )
+        lines.append(
+            f"{local_time(item.created_at)} on {item.site_name} (comment {item.comment_id}, "
+            f"{item.status}): {taken or 'no action taken'}\n    {one_line(item.excerpt, 200)}"
+        )
+    return "\n".join(lines)
 
 
 def capabilities_words(platform: str, caps: Capabilities) -> str:

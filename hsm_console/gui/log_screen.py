@@ -42,7 +42,7 @@ from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, LatestOnly, TaskHandle, TaskRunner
-from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState
+from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState, ReviewState
 from hsm_console.services.log_export import ExportFormat, ExportProgress, ExportResult, export_log
 from hsm_console.services.log_view import PAGE_SIZE, EntryDetail, LogFilter, LogRow, LogView
 from hsm_console.services.verify import VerifyReport, verify_log
@@ -54,6 +54,15 @@ STATE_WORDS = {
     EntryState.APPLIED: "Applied",
     EntryState.FAILED: "Failed",
     EntryState.UNCONFIRMED: "Unconfirmed",
+}
+
+KIND_WORDS = {
+    EntryKind.ACTION: "Actions",
+    EntryKind.ADMIN: "Administrative",
+    EntryKind.REVIEW: "Reviews",
+    EntryKind.NOTE: "Notes",
+    EntryKind.NOTICE: "Notices",
+    EntryKind.APPEAL: "Appeals",
 }
 
 
@@ -156,6 +165,7 @@ class LogScreen(QWidget):
         self.reason = child(form, QComboBox, "logReason")
         self.outcome = child(form, QComboBox, "logOutcome")
         self.kind = child(form, QComboBox, "logKind")
+        self.review_state = child(form, QComboBox, "logReview")
         self.on_from = child(form, QDateEdit, "logFrom")
         self.on_to = child(form, QDateEdit, "logTo")
         self.table = child(form, QTableView, "logTable")
@@ -211,8 +221,8 @@ class LogScreen(QWidget):
              [(a.value, a.value) for a in Action] + [(a.value, a.value) for a in AdminChange]),
             (self.reason, "Any reason", [(f"{c} — {n}", c) for c, n in code_names.items()]),
             (self.outcome, "Any outcome", [(w, s.value) for s, w in STATE_WORDS.items()]),
-            (self.kind, "Every kind", [("Actions", EntryKind.ACTION.value),
-                                       ("Administrative", EntryKind.ADMIN.value)]),
+            (self.kind, "Every kind", [(w, k.value) for k, w in KIND_WORDS.items()]),
+            (self.review_state, "Any review state", [(s.label, s.value) for s in ReviewState]),
         ]  # fmt: skip
         for combo, everything, items in choices:
             combo.addItem(everything, None)
@@ -223,7 +233,7 @@ class LogScreen(QWidget):
         self._settle.timeout.connect(self.reload)
         self.search.textChanged.connect(lambda _: self._settle.start())
         for combo in (self.department, self.site, self.platform, self.person, self.action,
-                      self.reason, self.outcome, self.kind):  # fmt: skip
+                      self.reason, self.outcome, self.kind, self.review_state):  # fmt: skip
             combo.currentIndexChanged.connect(lambda _: self._settle.start())
         for edit in (self.on_from, self.on_to):
             edit.dateChanged.connect(lambda _: self._settle.start())
@@ -251,6 +261,7 @@ class LogScreen(QWidget):
             platforms=chosen(self.platform), actors=chosen(self.person),
             actions=chosen(self.action), reason_codes=chosen(self.reason),
             states=chosen(self.outcome), kinds=chosen(self.kind),
+            review_states=chosen(self.review_state),
             on_from=chosen_day(self.on_from), on_to=chosen_day(self.on_to),
             search=self.search.text().strip(),
         )  # fmt: skip
@@ -493,6 +504,8 @@ def _history_line(row: LogRow) -> str:
         line += f" reason {row.reason_code}"
     if row.outcome_of:
         line += f" (outcome of #{row.outcome_of})"
+    if row.kind not in (EntryKind.ACTION, EntryKind.ADMIN):
+        line = f"{line} [{row.kind}]"
     if row.note:
         line += f" note: {one_line(row.note, 80)}"
     return line

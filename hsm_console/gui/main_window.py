@@ -35,6 +35,7 @@ from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
+from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.site_checks import SiteChecksDialog
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
 
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
+        self.review_screen: ReviewScreen | None = None
         self.pages: QTabWidget | None = None
         central = QWidget(self)
         self.sign_in_banner = SignInBanner(central)
@@ -150,6 +152,10 @@ class MainWindow(QMainWindow):
         pages.setObjectName("pages")
         pages.addTab(queue, "&Queue")
         pages.addTab(self.log_screen, "&Log")
+        actor = self.view.actor
+        if actor.supervises is None or actor.supervises:
+            self.review_screen = ReviewScreen(self.app.review, self.runner, self.problems)
+            pages.addTab(self.review_screen, "&Review")
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
         return pages
@@ -160,11 +166,22 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.log_screen)
         return self.log_screen
 
+    def show_review(self) -> ReviewScreen | None:
+        """Bring the Review tab forward (supervisors only)."""
+        if self.pages is not None and self.review_screen is not None:
+            self.pages.setCurrentWidget(self.review_screen)
+        return self.review_screen
+
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.
-        if self.pages is not None and self.pages.currentWidget() is self.log_screen:
+        if self.pages is None:
+            return
+        if self.pages.currentWidget() is self.log_screen:
             assert self.log_screen is not None
             self.log_screen.reload()
+        elif self.pages.currentWidget() is self.review_screen:
+            assert self.review_screen is not None
+            self.review_screen.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry
@@ -233,6 +250,7 @@ class MainWindow(QMainWindow):
             assert moderation is not None
             actions[action_id].triggered.connect(lambda _=False, m=moderation: self.act(m))
         actions[ActionId.OPEN_PERMALINK].triggered.connect(self._open_permalink)
+        self.detail.note_requested.connect(self._save_note)
         actions[ActionId.SEARCH].triggered.connect(self._focus_search)
         actions[ActionId.REFRESH].triggered.connect(self.reload_queue)
         actions[ActionId.SYNC].triggered.connect(lambda: self.sync_now(automatic=False))
@@ -425,6 +443,23 @@ class MainWindow(QMainWindow):
             lambda shown: self._detail_arrived(generation, shown),
             lambda exc: self._detail_failed(generation, exc),
         )
+
+    def _save_note(self, comment_id: int, text: str) -> None:
+        """Record a note off the GUI thread, then read the comment again to show it."""
+        notes = self.app.notes
+
+        def save(_: JobContext) -> int:
+            return notes.add(comment_id, text)
+
+        def saved(_: object) -> None:
+            self.detail.note_saved()
+            self.statusBar().showMessage("Note added to the log.", 5000)
+            self._load_detail()
+
+        def failed(exc: Exception) -> None:
+            self.problems.show(problem_from(exc, "adding the note"))
+
+        self.runner.start(save, saved, failed)
 
     def _detail_arrived(self, generation: int, shown: CommentView) -> None:
         if generation == self._detail_generation:

@@ -30,8 +30,8 @@ NO_BACKEND_HELP = (
     "cannot be kept safely. On Windows the Credential Manager is used automatically; on macOS "
     "the Keychain. On Linux, sign in to a desktop session with GNOME Keyring or KWallet "
     "running. On a server without either, an administrator can install the encrypted file "
-    "store: pip install keyrings.alt, and set PYTHON_KEYRING_BACKEND="
-    "keyrings.alt.file.EncryptedKeyring."
+    "store: pip install keyrings.alt pycryptodomex, and set PYTHON_KEYRING_BACKEND="
+    "keyrings.alt.file.EncryptedKeyring (it asks for its own password)."
 )
 
 
@@ -175,7 +175,8 @@ class CredentialStore:
         if not stored:
             raise ConfigurationError(
                 f"The City's {platform.label} app is not set up on this computer. Ask an "
-                f"administrator to run: hsm-console admin app {platform.value}"
+                "administrator to run: hsm-console admin app "
+                f"{platform.value} --client-id ID"
             )
         try:
             data = json.loads(stored)
@@ -183,7 +184,8 @@ class CredentialStore:
         except (ValueError, KeyError, TypeError):
             raise ConfigurationError(
                 f"The City's {platform.label} app credentials on this computer cannot be "
-                f"read. Ask an administrator to run: hsm-console admin app {platform.value}"
+                "read. Ask an administrator to run: hsm-console admin app "
+                f"{platform.value} --client-id ID"
             ) from None
 
     def set_app(self, platform: Platform, app: AppCredentials) -> None:

@@ -102,6 +102,47 @@ class EntryKind(enum.StrEnum):
 
     ACTION = "action"  # a moderator's action on a comment, or its outcome
     ADMIN = "admin"  # a change to departments, people, roles or sites
+    REVIEW = "review"  # a supervisor's verdict on an action (`refers_to` it): ReviewVerdict
+    NOTE = "note"  # a note on a comment, for its department
+    NOTICE = "notice"  # the notice sent to a commenter about an action (`refers_to` it)
+    APPEAL = "appeal"  # an appeal of an action, or the decision on one: AppealStep
+
+
+class ReviewVerdict(enum.StrEnum):
+    """The `action` of a review entry: the reviewer's verdict."""
+
+    CONCUR = "concur"
+    QUESTION = "question"
+
+
+class AppealStep(enum.StrEnum):
+    """The `action` of an appeal entry: the appeal as received (`refers_to` the action), or
+    the decision on it (`refers_to` the appeal)."""
+
+    APPEAL = "appeal"
+    UPHOLD = "uphold"  # the action stands
+    OVERTURN = "overturn"  # the action is reversed (unhide) through the record-first path
+
+
+class ReviewState(enum.StrEnum):
+    """Where an action stands in review (the log view's filter)."""
+
+    NEEDS_REVIEW = "needs_review"  # under a second-review code, applied, not yet reviewed
+    CONCURRED = "concurred"
+    QUESTIONED = "questioned"
+    NOT_NEEDED = "not_needed"  # not under a second-review code, and not reviewed
+
+    @property
+    def label(self) -> str:
+        return _REVIEW_STATE_LABELS[self]
+
+
+_REVIEW_STATE_LABELS = {
+    ReviewState.NEEDS_REVIEW: "Needs review",
+    ReviewState.CONCURRED: "Concurred",
+    ReviewState.QUESTIONED: "Questioned",
+    ReviewState.NOT_NEEDED: "Not needing review",
+}
 
 
 class AdminChange(enum.StrEnum):

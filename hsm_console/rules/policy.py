@@ -32,6 +32,8 @@ class ReasonCode:
     second_review: bool
     note_required: bool
     clause: str
+    # The written test a moderator and a reviewer apply; required for second-review codes.
+    objective_test: str = ""
 
     def label(self) -> str:
         return f"{self.code} - {self.name}"
@@ -43,6 +45,8 @@ class Policy:
     title: str
     effective: str
     codes: dict[str, ReasonCode]
+    # Whether the City tells commenters of hides and removals, and takes appeals.
+    notices: bool = False
 
     def code(self, code: str) -> ReasonCode:
         try:
@@ -120,6 +124,9 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         if not isinstance(value, str) or not value.strip():
             raise fail("must be non-empty text", block=None, key=key)
         meta[key] = value.strip()
+    notices = header.get("notices", False)
+    if not isinstance(notices, bool):
+        raise fail("must be true or false", block=None, key="notices")
 
     raw_codes = data.get("code")
     if not isinstance(raw_codes, list) or not raw_codes:
@@ -130,7 +137,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         if reason.code in codes:
             raise fail(f"duplicate code {reason.code}", block=index, key="code")
         codes[reason.code] = reason
-    return Policy(meta["version"], meta["title"], meta["effective"], codes)
+    return Policy(meta["version"], meta["title"], meta["effective"], codes, notices)
 
 
 def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
@@ -163,17 +170,23 @@ def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
         "second_review",
         "note_required",
         "clause",
+        "objective_test",
     }
     if unknown:
         raise fail("unknown field", sorted(unknown)[0])
+    second_review = flag("second_review")
+    test = entry.get("objective_test", "")
+    if not isinstance(test, str) or (second_review and not test.strip()):
+        raise fail("a code needing second review must state its objective test", "objective_test")
     return ReasonCode(
         code=code,
         name=text("name"),
         covers=text("covers"),
         actions=frozenset(Action(a) for a in actions),
-        second_review=flag("second_review"),
+        second_review=second_review,
         note_required=flag("note_required"),
         clause=text("clause"),
+        objective_test=test.strip(),
     )
 
 

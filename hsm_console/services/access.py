@@ -33,6 +33,11 @@ class Actor:
             return True
         return department_id in self.supervises or department_id in self.moderates
 
+    def works_for(self, department_id: int) -> bool:
+        """Moderates or supervises the department (the oversight group: every one)."""
+        supervises = self.supervises is None or department_id in self.supervises
+        return supervises or self.may_moderate(department_id)
+
     def describe(self) -> str:
         return f"{self.display_name} ({self.username})"
 

@@ -10,6 +10,7 @@ name them. The `ensure_*` helpers below set up the demo and the tests without a 
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -284,7 +285,8 @@ class AdminService:
             return Change(
                 f"Added {display_name} ({account}).",
                 entry.id,
-                f"give them a role: hsm-console admin role grant {account} moderator "
+                # Quoted as a shell needs it: an unquoted DOMAIN\name loses its backslash.
+                f"give them a role: hsm-console admin role grant {shlex.quote(account)} moderator "
                 "--department CODE",
             )
 
@@ -509,8 +511,9 @@ def _person(session: Session, account: str) -> Person:
     person = session.scalar(select(Person).where(Person.username == account.strip()))
     if person is None:
         raise NotFound(
-            f"There is no person {account!r}. `hsm-console admin person list` lists them; "
-            "write the account exactly as listed."
+            # Not !r: its doubled backslash (DOMAIN\\name) would be copied as typed.
+            f"There is no person '{account.strip()}'. `hsm-console admin person list` lists "
+            "them (`admin person add` adds one); write the account exactly as listed."
         )
     return person
 

@@ -19,6 +19,7 @@ from hsm_console.db.models import Comment, LogEntry, RetainedRecord
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.screening import Screener, Suggestion
 from hsm_console.services.access import resolve_actor
+from hsm_console.services.notes import EarlierComment, NoteItem, author_history, notes_of
 from hsm_console.services.queries import readable_comment
 
 THREAD_LIMIT = 25  # replies shown around a comment
@@ -46,6 +47,8 @@ class HistoryItem:
     detail: str
     outcome_of: int | None
     record_id: int | None
+    kind: str = "action"  # domain.EntryKind: actions, reviews, notes, notices, appeals
+    refers_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class CommentView:
     history: list[HistoryItem]
     records: list[RecordItem]
     suggestions: list[Suggestion] = field(default_factory=list)
+    notes: list[NoteItem] = field(default_factory=list)
+    # The author's earlier comments on the reader's departments' sites, with the actions
+    # taken on them: codes and outcomes, never a sentiment or a score.
+    author_history: list[EarlierComment] = field(default_factory=list)
 
 
 class CommentReader:
@@ -135,6 +142,8 @@ class CommentReader:
                 capabilities=capabilities_of(site.platform),
                 history=[history_item(entry) for entry in history],
                 records=[RecordItem(r.id, r.captured_at, r.captured_by, r.sha256) for r in records],
+                notes=notes_of(session, comment.id),
+                author_history=author_history(session, actor, comment),
             )
             stored = (comment.suggested_code, comment.suggestion_why)
         # Screening the whole text can take a while: outside the session.
@@ -148,7 +157,8 @@ class CommentReader:
 def history_item(entry: LogEntry) -> HistoryItem:
     return HistoryItem(
         entry.id, entry.at, entry.actor, entry.action, entry.state, entry.reason_code,
-        entry.note, entry.detail, entry.outcome_of, entry.record_id,
+        entry.note, entry.detail, entry.outcome_of, entry.record_id, entry.kind,
+        entry.refers_to,
     )  # fmt: skip
 
 

@@ -328,8 +328,9 @@ class ConnectService:
         cancel: threading.Event | None,
         timeout: float,
     ) -> str:
-        progress(f"Opening the browser to sign in to {on.label}...")
-        if not self._open_browser(sign_in.url):
+        if self._open_browser(sign_in.url):
+            progress(f"Sign in to {on.label} in the browser that opened.")
+        else:  # --no-browser, or none could start: never say a browser opened
             progress(f"Open this address in a browser on this computer to sign in:\n{sign_in.url}")
         progress(f"Waiting for the sign-in in the browser (at most {timeout:g} seconds)...")
         return loopback.wait(sign_in.state, timeout, cancel, platform=on.label)

@@ -32,7 +32,7 @@ from hsm_console.db.models import (
     Site,
 )
 from hsm_console.errors import NotFound, PermissionDenied
-from hsm_console.rules.domain import EntryKind
+from hsm_console.rules.domain import EntryKind, ReviewState
 from hsm_console.services.access import Actor, resolve_actor
 from hsm_console.services.queue_view import (
     SiteInfo,
@@ -40,6 +40,7 @@ from hsm_console.services.queue_view import (
     received_bounds,
     search_terms,
 )
+from hsm_console.services.review import review_state_condition
 
 PAGE_SIZE = 500
 EXCERPT_CHARS = 2000
@@ -56,7 +57,8 @@ class LogFilter:
     actions: frozenset[str] = frozenset()
     reason_codes: frozenset[str] = frozenset()
     states: frozenset[str] = frozenset()  # the outcome: pending, applied, failed, unconfirmed
-    kinds: frozenset[str] = frozenset()  # action, admin
+    kinds: frozenset[str] = frozenset()  # domain.EntryKind
+    review_states: frozenset[str] = frozenset()  # domain.ReviewState: the actions in it
     comment_id: int | None = None
     on_from: date | None = None  # local (America/Chicago) days, both inclusive
     on_to: date | None = None
@@ -279,6 +281,9 @@ class LogView:
         ):
             if values:
                 conditions.append(column.in_(sorted(values)))
+        if f.review_states:
+            states = [ReviewState(s) for s in sorted(f.review_states)]
+            conditions.append(or_(*(review_state_condition(s) for s in states)))
         if f.comment_id is not None:
             conditions.append(LogEntry.comment_id == f.comment_id)
         low, high = received_bounds(f.on_from, f.on_to)

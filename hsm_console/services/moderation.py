@@ -29,6 +29,7 @@ from hsm_console.errors import (
     NotPossible,
     PermissionDenied,
     PlatformError,
+    PolicyViolation,
     UserError,
 )
 from hsm_console.rules.actions import refusal
@@ -37,9 +38,12 @@ from hsm_console.rules.domain import (
     STATE_AFTER,
     STATUS_AFTER,
     Action,
+    AppealStep,
+    EntryKind,
     EntryState,
     Platform,
     PlatformState,
+    ReviewVerdict,
 )
 from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
@@ -124,6 +128,21 @@ class ModerationService:
             self._say(pending, outcome),
         )  # fmt: skip
 
+    def reverse(self, comment_id: int, basis: int, reason: str) -> ActionResult:
+        """A supervisor unhides a comment whose hide was questioned in review or overturned
+        on appeal: record-first like every action, with the supervisor's own reason, and the
+        review or decision it carries out (`basis`) as the entry's `refers_to`. Whether that
+        verdict allows it is checked again here, in the transaction that records it."""
+        if not reason.strip():
+            raise PolicyViolation("A reversal needs the supervisor's own reason, in words.")
+        pending = self._record(comment_id, Action.UNHIDE, None, reason.strip(), None, basis)
+        outcome = self._call_platform(pending)
+        outcome_id = self._complete(pending, outcome)
+        return ActionResult(
+            comment_id, Action.UNHIDE, outcome.state, pending.entry_id, outcome_id,
+            self._say(pending, outcome),
+        )  # fmt: skip
+
     def act_many(
         self,
         comment_ids: Sequence[int],
@@ -150,6 +169,7 @@ class ModerationService:
         reason_code: str | None,
         note: str,
         expected_version: int | None,
+        basis: int | None = None,
     ) -> _Pending:
         """Steps 1 and 2: check, then commit the retained record and the pending entry."""
         with self.db.transaction() as session:
@@ -158,7 +178,9 @@ class ModerationService:
             if comment is None:
                 raise NotFound(f"There is no comment {comment_id}.")
             site = comment.site
-            if not actor.may_moderate(site.department_id):
+            if basis is not None:
+                _check_reversal(session, actor, comment, basis)
+            elif not actor.may_moderate(site.department_id):
                 raise PermissionDenied(
                     f"{actor.describe()} is not a moderator of the department that owns "
                     f"{site.name!r}; nothing was recorded."
@@ -191,6 +213,7 @@ class ModerationService:
                 note=note,
                 policy_version=self.policy.version,
                 second_review=bool(reason and reason.second_review),
+                refers_to=basis,
             )
             session.query(Comment).filter(Comment.id == comment.id).update(
                 {
@@ -404,7 +427,9 @@ class ModerationService:
 
     def _handled_first(self, session: Session, comment_id: int) -> str:
         last = session.scalar(
-            select(LogEntry).where(LogEntry.comment_id == comment_id).order_by(LogEntry.id.desc())
+            select(LogEntry)
+            .where(LogEntry.comment_id == comment_id, LogEntry.kind == EntryKind.ACTION.value)
+            .order_by(LogEntry.id.desc())
         )
         if last is None:
             return "Someone else changed this comment first; nothing was sent."
@@ -429,3 +454,30 @@ class ModerationService:
         if outcome.state is EntryState.UNCONFIRMED:
             return f"Recorded; {platform} cannot confirm the result. {outcome.detail}"
         return f"{platform} did not {pending.action.value} the comment: {outcome.detail}"
+
+
+def _check_reversal(session: Session, actor: Actor, comment: Comment, basis_id: int) -> None:
+    """A reversal carries out a questioning review or an overturning decision on this very
+    comment, by a supervisor of its department (the oversight group: any)."""
+    basis = session.get(LogEntry, basis_id)
+    verdict = (basis.kind, basis.action) if basis is not None else None
+    if (
+        basis is None
+        or basis.comment_id != comment.id
+        or verdict
+        not in {
+            (EntryKind.REVIEW.value, ReviewVerdict.QUESTION.value),
+            (EntryKind.APPEAL.value, AppealStep.OVERTURN.value),
+        }
+    ):
+        raise PermissionDenied(
+            f"Log entry {basis_id} is not a review that questioned an action on comment "
+            f"{comment.id}, nor a decision that overturned one; only those are reversed. "
+            "Nothing was recorded."
+        )
+    department = comment.site.department_id
+    if actor.supervises is not None and department not in actor.supervises:
+        raise PermissionDenied(
+            f"{actor.describe()} does not supervise the department that owns comment "
+            f"{comment.id}; a reversal is a supervisor's. Nothing was recorded."
+        )

@@ -141,7 +141,10 @@ class SyncService:
             actor = self.moderation.actor(session)
             if not actor.moderates:
                 raise PermissionDenied(
-                    f"{actor.describe()} moderates no department, so there is nothing to sync."
+                    f"{actor.describe()} moderates no department, so there is nothing to sync. "
+                    "Sync reads the sites of the departments you moderate: ask an administrator "
+                    "for the moderator role (admin role grant ACCOUNT moderator --department "
+                    "CODE)."
                 )
             query = (
                 select(Site)
