@@ -242,6 +242,10 @@ class LogEntry(Base):
             sqlite_where=sql_text("kind = 'admin' AND action = 'init'"),
             postgresql_where=sql_text("kind = 'admin' AND action = 'init'"),
         ),
+        # The dashboard's (migration 0007): its passes over decisions read these alone.
+        Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
+              "department_id", "site_id", "actor", "second_review", "comment_id"),
+        Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
