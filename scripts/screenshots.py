@@ -171,6 +171,17 @@ def take_screenshots(out: Path) -> int:
             log.verify()
             wait_until(lambda: log.last_report is not None)
             capture("console-log.png")
+
+            # More decisions under other codes, one reversed, then the Dashboard tab.
+            for other, code in ((3, "PRF"), (4, "SPM"), (5, "SPM"), (6, "THR")):
+                comment = window.model.comment_id(other)
+                if comment != hidden:
+                    window.app.moderation.act(comment, Action.FLAG, code, "")
+            window.app.moderation.act(hidden, Action.UNHIDE, None, "the number was a typo")
+            dashboard = window.show_dashboard()
+            assert dashboard is not None
+            wait_until(lambda: dashboard.shown is not None and not dashboard.loading)
+            capture("console-dashboard.png")
             assert window.pages is not None
             window.pages.setCurrentIndex(0)
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from hsm_console.app import App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.admin import AdminDialog
+from hsm_console.gui.dashboard_screen import DashboardScreen
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
 
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
+        self.dashboard_screen: DashboardScreen | None = None
         self.pages: QTabWidget | None = None
         self.setCentralWidget(self._with_log_screen(form, code_names))
         self.table = child(form, QTableView, "queueTable")
@@ -127,15 +129,18 @@ class MainWindow(QMainWindow):
         return f"{title} — demo on the sandbox" if self.demo else title
 
     def _with_log_screen(self, queue: QWidget, code_names: dict[str, str]) -> QWidget:
-        """The queue alone for a moderator; for a supervisor or administrator, a Log tab."""
+        """The queue alone for a moderator; for a supervisor or administrator, Log and
+        Dashboard tabs."""
         if not reads_log(self.view.actor):
             return queue
         view = LogView(self.app.db, self.app.username)
         self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
+        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
         pages = QTabWidget(self)
         pages.setObjectName("pages")
         pages.addTab(queue, "&Queue")
         pages.addTab(self.log_screen, "&Log")
+        pages.addTab(self.dashboard_screen, "&Dashboard")
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
         return pages
@@ -146,11 +151,18 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.log_screen)
         return self.log_screen
 
+    def show_dashboard(self) -> DashboardScreen | None:
+        """Bring the Dashboard tab forward (supervisors and administrators only)."""
+        if self.pages is not None and self.dashboard_screen is not None:
+            self.pages.setCurrentWidget(self.dashboard_screen)
+        return self.dashboard_screen
+
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.
-        if self.pages is not None and self.pages.currentWidget() is self.log_screen:
-            assert self.log_screen is not None
-            self.log_screen.reload()
+        shown = self.pages.currentWidget() if self.pages is not None else None
+        if shown is not None and shown in (self.log_screen, self.dashboard_screen):
+            assert isinstance(shown, LogScreen | DashboardScreen)
+            shown.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry
