@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    Date,
     Float,
     Integer,
     Select,
@@ -145,8 +146,8 @@ class DashboardView:
         self, session: Session, conditions: list[ColumnElement[bool]]
     ) -> dict[int, tuple[int, float, float]]:
         """Per department: comments decided, median and 90th percentile seconds to decision."""
-        # A comment's decisions complete in the order they were recorded, so its first
-        # applied outcome completes its first decision: the smallest `outcome_of`.
+        # Applied outcomes name their decisions: the smallest is the comment's first applied
+        # decision, found in the outcomes' index without reading a decision.
         first = (
             select(LogEntry.comment_id, func.min(LogEntry.outcome_of).label("entry_id"))
             .where(LogEntry.state == EntryState.APPLIED.value, LogEntry.outcome_of.is_not(None))
@@ -335,18 +336,35 @@ def _grouped(
     def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.sum(case((condition, 1), else_=0))
 
-    w = weeks.table
-    keys = (w.c.n, LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
-    query = select(
-        *keys, func.count(), total(hides), total(and_(hides, LogEntry.second_review)),
+    base = (LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
+    sums = (
+        func.count(), total(hides), total(and_(hides, LogEntry.second_review)),
         total(LogEntry.action == Action.UNHIDE.value),
-    ).select_from(w)  # fmt: skip
-    query = query.join(LogEntry, and_(LogEntry.at >= w.c.starts, LogEntry.at < w.c.ends))
+    )  # fmt: skip
+    w = weeks.table
+    if session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL knows the zone and hashes the groups; it would join the weeks' ranges
+        # row by row against a VALUES list.
+        week = cast(func.date_trunc("week", func.timezone(CITY_TZ.key, LogEntry.at)), Date)
+        query: Select[*tuple[Any, ...]] = select(week, *base, *sums).where(
+            LogEntry.at >= _midnight(weeks.mondays[0]),
+            LogEntry.at < _midnight(weeks.mondays[-1] + timedelta(weeks=1)),
+        )
+        keys: tuple[Any, ...] = (week, *base)
+    else:
+        # SQLite has no time zones: the weeks' UTC ranges, each read from the index by range.
+        query = select(w.c.n, *base, *sums).select_from(w)
+        query = query.join(LogEntry, and_(LogEntry.at >= w.c.starts, LogEntry.at < w.c.ends))
+        keys = (w.c.n, *base)
     # Core rows, not ORM ones: there are thousands, and nothing here is an entity.
     rows = session.connection().execute(_decided(query, conditions).group_by(*keys))
     return [
-        _Count(weeks.mondays[row[0]], (row[1], row[2], row[3], row[4]), *row[5:]) for row in rows
-    ]
+        _Count(
+            row[0] if isinstance(row[0], date) else weeks.mondays[row[0]],
+            (row[1], row[2], row[3], row[4]), *row[5:],
+        )
+        for row in rows
+    ]  # fmt: skip
 
 
 def _decided(query: Select[Any], conditions: list[ColumnElement[bool]]) -> Select[Any]:
