@@ -15,10 +15,11 @@ What counts (docs/design.md, "The consistency dashboard"):
   arrival; the **time to decision**: from the comment's time on the platform to its first
   action, median and 90th percentile by nearest rank.
 
-Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL: one grouped
-pass over the decisions (joined to a small table of the weeks' UTC ranges, so no time is
-converted row by row), one over first decisions with window functions for the percentiles,
-one over the backlog. Indexes of migration 0007 let the first two read indexes alone.
+Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL but for the
+week: one grouped pass over the decisions, one over first decisions with window functions for
+the percentiles, one over the backlog. SQLite has no time zones, so there a decision's week
+comes from joining a small table of the weeks' UTC ranges (zoneinfo's); PostgreSQL converts
+the time itself. Indexes of migration 0007 serve the first two passes.
 """
 
 from __future__ import annotations
@@ -283,9 +284,8 @@ class _Count:
 
 @dataclass(frozen=True)
 class _Weeks:
-    """The weeks (Monday to Sunday in Chicago) as a table of UTC ranges to join times to:
-    the zone's rules stay in Python's zoneinfo, the same on both databases, and the
-    database compares indexed times instead of converting every one."""
+    """The weeks (Monday to Sunday in Chicago) the log spans, and the same as a table of UTC
+    ranges to join times to, the zone's rules coming from Python's zoneinfo."""
 
     mondays: list[date]
     table: CTE
