@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSaveFile, QStandardPaths, Qt
+from PySide6.QtCore import QEvent, QSaveFile, QStandardPaths, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -73,18 +73,13 @@ class ChartPanel(QWidget):
         super().__init__(parent)
         self.setObjectName(f"chart_{name}")
         self.table: Table | None = None
-        palette = self.palette()
-        self.plot = pg.PlotWidget(background=palette.color(QPalette.ColorRole.Base))
+        self.plot = pg.PlotWidget()
         self.plot.setObjectName(f"plot_{name}")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        text = palette.color(QPalette.ColorRole.Text)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(text)
-            axis.setTextPen(text)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=text)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self._follow_palette()
         self.numbers = QTableWidget(self)
         self.numbers.setObjectName(f"numbers_{name}")
         self.numbers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -97,6 +92,24 @@ class ChartPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # e.g. the dark theme turned on
+            self._follow_palette()
+
+    def _follow_palette(self) -> None:
+        """The chart in the window's colours: pyqtgraph keeps its own otherwise."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(palette.color(QPalette.ColorRole.Base))
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(text)
+            axis.setTextPen(text)
+        self.legend.setLabelTextColor(text)
+        if self.table is not None:
+            self._draw(self.table)
 
     def show_table(self, table: Table) -> None:
         self.table = table

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QPalette
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, text
 
 from hsm_console.db.models import Comment, Site
+from hsm_console.gui.appearance import use_palette
 from hsm_console.gui.dashboard_screen import TABS, DashboardScreen
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
@@ -223,3 +225,22 @@ def test_a_supervisor_sees_only_their_departments(
     assert applied_by_code(acted.world, acted.parks_department) == {
         "OFT": 1, "PRF": 1, "SPM": 1, "(no code)": 1,
     }  # fmt: skip
+
+
+def test_charts_follow_the_dark_theme(
+    qtbot: QtBot, open_dashboard: OpenDashboard, acted: Acted
+) -> None:
+    _, screen = open_dashboard("sam")
+    panel = screen.panels["by_reason"]
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    palette, sheet = app.palette(), app.styleSheet()
+    try:
+        use_palette(app, dark=True)
+        base = panel.palette().color(QPalette.ColorRole.Base)
+        qtbot.waitUntil(lambda: panel.plot.backgroundBrush().color() == base, timeout=WAIT_MS)
+        assert base.lightness() < 64  # dark, and the chart with it
+        assert panel.plot.getPlotItem().listDataItems()  # drawn again, not emptied
+    finally:  # as other tests expect it
+        app.setPalette(palette)
+        app.setStyleSheet(sheet)
