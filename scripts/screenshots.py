@@ -233,6 +233,16 @@ def take_screenshots(out: Path) -> int:
             wait_until(lambda: log.last_report is not None)
             capture("console-log.png")
 
+            # More decisions under other codes, one reversed, then the Dashboard tab.
+            for other, code in ((3, "PRF"), (4, "SPM"), (5, "SPM"), (6, "THR")):
+                comment = window.model.comment_id(other)
+                if comment != hidden:
+                    window.app.moderation.act(comment, Action.FLAG, code, "")
+            window.app.moderation.act(hidden, Action.UNHIDE, None, "the number was a typo")
+            dashboard = window.show_dashboard()
+            assert dashboard is not None
+            wait_until(lambda: dashboard.shown is not None and not dashboard.loading)
+            capture("console-dashboard.png")
             # A colleague hides off-topic comments; the demo's person reviews them.
             with window.app.db.transaction() as session:
                 colleague = ensure_person(session, "jordan", "Jordan Parks Moderator")

@@ -189,3 +189,24 @@ def test_log_filters_and_exports_the_supervisors_view(cli: Cli, tmp_path: Path) 
     assert not (tmp_path / "view.xlsx").exists()
     bad_day = cli("log", "--from", "yesterday", ok=False)
     assert "'yesterday' is not a day as YYYY-MM-DD" in bad_day.stderr
+
+
+def test_dashboard_prints_the_figures_and_json(cli: Cli) -> None:
+    cli("sync")
+    queue = json.loads(cli("queue", "--json", "--limit", "5000").stdout)
+    first, second = [row["id"] for row in queue if row["platform"] == "facebook"][:2]
+    cli("act", str(first), "hide", "--reason", "OFT")
+    cli("act", str(second), "flag", "--reason", "SPM")
+    tables = {t["name"]: t for t in json.loads(cli("dashboard", "--json").stdout)}
+    [week] = tables["by_reason"]["rows"]
+    assert dict(zip(tables["by_reason"]["columns"], week, strict=True)) == {
+        "Week of": week[0], "OFT": 1, "SPM": 1, "Total": 2,
+    }  # fmt: skip
+    assert tables["judgement"]["rows"] == [[week[0], 1, 1, 100.0]]
+    text = cli("dashboard", "--reason", "SPM").stdout
+    assert "Actions per week by reason code" in text
+    assert "SPM  Total" in text
+    assert "OFT" not in text
+    refused = cli("dashboard", "--department", "POLICE", ok=False)
+    assert "'POLICE' is not a department" in refused.stderr
+    assert "--state" in cli("dashboard", "--state", "failed", ok=False).stderr

@@ -32,6 +32,7 @@ from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
 from hsm_console.services.comment_detail import CommentReader, HistoryItem
+from hsm_console.services.dashboard import DashboardView, Table
 from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
 from hsm_console.services.log_view import PAGE_SIZE, LogFilter, LogRow, LogView
 from hsm_console.services.queue_view import QueueFilter, QueueView
@@ -287,6 +288,35 @@ def log(app: App, query: LogQuery, limit: int, as_json: bool, export: Path | Non
     for row in rows:
         out(_log_line(row))
     return 0
+
+
+def dashboard(app: App, query: LogQuery, as_json: bool) -> int:
+    view = LogView(app.db, app.username)
+    shown = DashboardView(view).compute(query.log_filter(view))
+    if as_json:
+        out(to_json([{"name": t.name, "title": t.title, "columns": t.columns, "rows": t.rows}
+                     for t in shown.tables]))  # fmt: skip
+        return 0
+    for table in shown.tables:
+        out(_table_text(table))
+    return 0
+
+
+def _table_text(table: Table) -> str:
+    """A table in aligned columns, under its title; names are untrusted, so made safe."""
+    if not table.rows:
+        return f"{table.title}: nothing under these filters.\n"
+    cells = [list(table.columns)] + [
+        ["" if cell is None else safe_text(one_line(str(cell), 40)) for cell in row]
+        for row in table.rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(table.columns))]
+    lines = [
+        "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                  for i, (cell, width) in enumerate(zip(line, widths, strict=True)))
+        for line in cells
+    ]  # fmt: skip
+    return "\n".join([table.title, *lines, ""])
 
 
 def _log_line(row: LogRow) -> str:

@@ -98,19 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     log = commands.add_parser("log", help="the action log, oldest first (supervisors)")
     log.add_argument("--comment", type=int, metavar="ID", help="only this comment's entries")
-    for option, words in LOG_FILTERS.items():
-        log.add_argument(
-            f"--{option.replace('_', '-')}", action="append", metavar=option.upper(), help=words
-        )
-    log.add_argument("--from", dest="on_from", type=_day, metavar="YYYY-MM-DD")
-    log.add_argument("--to", dest="on_to", type=_day, metavar="YYYY-MM-DD")
-    log.add_argument("--search", default="", metavar="WORDS", help="in the comment's text")
+    _log_filters(log, LOG_FILTERS)
     log.add_argument("--limit", type=int, default=200)
     log.add_argument("--json", action="store_true")
     log.add_argument(
         "--export", type=Path, metavar="FILE", help="every entry shown, newest first, to a "
         ".csv (no formula cells) or .jsonl file (every field)",
     )  # fmt: skip
+
+    dashboard = commands.add_parser(
+        "dashboard", help="the consistency dashboard's figures, per week (supervisors)"
+    )
+    # Applied actions are what it counts: the outcome and kind filters do not apply.
+    _log_filters(dashboard, {k: v for k, v in LOG_FILTERS.items() if k not in ("state", "kind")})
+    dashboard.add_argument("--json", action="store_true")
 
     commands.add_parser("verify-log", help="prove the action log and records are unaltered")
 
@@ -203,6 +204,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             app, args.comment_id, Action(args.action), args.reason, args.note
         ),
         "log": lambda app: commands.log(app, _log_query(args), args.limit, args.json, args.export),
+        "dashboard": lambda app: commands.dashboard(app, _log_query(args), args.json),
         "verify-log": commands.verify,
         "sites": lambda app: (commands.health if args.health else commands.sites)(app, args.json),
         "health": lambda app: commands.health(app, args.json),
@@ -235,10 +237,22 @@ def _log_query(args: argparse.Namespace) -> LogQuery:
     from hsm_console.cli.commands import LogQuery
 
     return LogQuery(
-        args.comment, args.department or [], args.site or [], args.platform or [],
-        args.actor or [], args.action or [], args.reason or [], args.state or [],
-        args.kind or [], args.on_from, args.on_to, args.search, args.review_state or [],
+        getattr(args, "comment", None), args.department or [], args.site or [],
+        args.platform or [], args.actor or [], args.action or [], args.reason or [],
+        getattr(args, "state", None) or [], getattr(args, "kind", None) or [], args.on_from,
+        args.on_to, args.search, getattr(args, "review_state", None) or [],
     )  # fmt: skip
+
+
+def _log_filters(parser: argparse.ArgumentParser, filters: dict[str, str]) -> None:
+    """The log view's filters, as `log` and `dashboard` take them."""
+    for option, words in filters.items():
+        parser.add_argument(
+            f"--{option.replace('_', '-')}", action="append", metavar=option.upper(), help=words
+        )
+    parser.add_argument("--from", dest="on_from", type=_day, metavar="YYYY-MM-DD")
+    parser.add_argument("--to", dest="on_to", type=_day, metavar="YYYY-MM-DD")
+    parser.add_argument("--search", default="", metavar="WORDS", help="in the comment's text")
 
 
 def _day(text: str) -> date:

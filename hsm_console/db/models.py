@@ -251,6 +251,10 @@ class LogEntry(Base):
             "uq_action_log_verdict", "refers_to", unique=True,
             sqlite_where=sql_text(VERDICT_ENTRIES), postgresql_where=sql_text(VERDICT_ENTRIES),
         ),
+        # The dashboard's (migration 0009): its passes over decisions read these alone.
+        Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
+              "department_id", "site_id", "actor", "second_review", "comment_id"),
+        Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

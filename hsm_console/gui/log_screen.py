@@ -11,7 +11,7 @@ in plain-text widgets.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,8 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -34,36 +32,21 @@ from PySide6.QtWidgets import (
 
 from hsm_console.db.engine import Database
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.gui.filter_bar import DEBOUNCE_MS, DayBoxes, chosen_day
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.id_model import IdWindowModel, prepare_table
+from hsm_console.gui.log_filters import STATE_WORDS, LogFilterBar
 from hsm_console.gui.page_loader import PageLoader
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, LatestOnly, TaskHandle, TaskRunner
-from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState, ReviewState
+from hsm_console.rules.domain import EntryKind, EntryState
 from hsm_console.services.log_export import ExportFormat, ExportProgress, ExportResult, export_log
 from hsm_console.services.log_view import PAGE_SIZE, EntryDetail, LogFilter, LogRow, LogView
 from hsm_console.services.verify import VerifyReport, verify_log
 
 DETAIL_DELAY_MS = 60
 LINE_CHARS = 200
-STATE_WORDS = {
-    EntryState.PENDING: "Pending",
-    EntryState.APPLIED: "Applied",
-    EntryState.FAILED: "Failed",
-    EntryState.UNCONFIRMED: "Unconfirmed",
-}
-
-KIND_WORDS = {
-    EntryKind.ACTION: "Actions",
-    EntryKind.ADMIN: "Administrative",
-    EntryKind.REVIEW: "Reviews",
-    EntryKind.NOTE: "Notes",
-    EntryKind.NOTICE: "Notices",
-    EntryKind.APPEAL: "Appeals",
-}
 
 
 class LogColumn(enum.IntEnum):
@@ -156,18 +139,14 @@ class LogScreen(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(form)
 
-        self.search = child(form, QLineEdit, "logSearch")
-        self.department = child(form, QComboBox, "logDepartment")
-        self.site = child(form, QComboBox, "logSite")
-        self.platform = child(form, QComboBox, "logPlatform")
-        self.person = child(form, QComboBox, "logPerson")
-        self.action = child(form, QComboBox, "logAction")
-        self.reason = child(form, QComboBox, "logReason")
+        self.filters = LogFilterBar(form, view, code_names, self)
+        bar = self.filters
+        self.search, self.department, self.site = bar.search, bar.department, bar.site
+        self.platform, self.person, self.action = bar.platform, bar.person, bar.action
+        self.reason, self.on_from, self.on_to = bar.reason, bar.on_from, bar.on_to
         self.outcome = child(form, QComboBox, "logOutcome")
         self.kind = child(form, QComboBox, "logKind")
         self.review_state = child(form, QComboBox, "logReview")
-        self.on_from = child(form, QDateEdit, "logFrom")
-        self.on_to = child(form, QDateEdit, "logTo")
         self.table = child(form, QTableView, "logTable")
         self.splitter = child(form, QSplitter, "logSplitter")
         self.entry_splitter = child(form, QSplitter, "entrySplitter")
@@ -194,12 +173,7 @@ class LogScreen(QWidget):
         self.last_report: VerifyReport | None = None
         self._work: TaskHandle | None = None
         self._detail = LatestOnly(runner)
-        self._fill_choices(code_names)
-        self._days = DayBoxes((self.on_from, self.on_to), self)
         prepare_table(self.table, COLUMN_WIDTHS.items(), LogColumn.WHAT)
-        self._settle = QTimer(self)
-        self._settle.setSingleShot(True)
-        self._settle.setInterval(DEBOUNCE_MS)
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(DETAIL_DELAY_MS)
@@ -209,34 +183,8 @@ class LogScreen(QWidget):
 
     # --- construction ------------------------------------------------------------------
 
-    def _fill_choices(self, code_names: Mapping[str, str]) -> None:
-        view = self.view
-        choices: list[tuple[QComboBox, str, Sequence[tuple[str, object]]]] = [
-            (self.department, "All my departments",
-             [(c.label, c.value) for c in view.department_choices()]),
-            (self.site, "All sites", [(c.label, c.value) for c in view.site_choices()]),
-            (self.platform, "All platforms", [(platform_name(p), p) for p in view.platforms()]),
-            (self.person, "Anyone", [(c.label, c.value) for c in view.people()]),
-            (self.action, "Any action",
-             [(a.value, a.value) for a in Action] + [(a.value, a.value) for a in AdminChange]),
-            (self.reason, "Any reason", [(f"{c} — {n}", c) for c, n in code_names.items()]),
-            (self.outcome, "Any outcome", [(w, s.value) for s, w in STATE_WORDS.items()]),
-            (self.kind, "Every kind", [(w, k.value) for k, w in KIND_WORDS.items()]),
-            (self.review_state, "Any review state", [(s.label, s.value) for s in ReviewState]),
-        ]  # fmt: skip
-        for combo, everything, items in choices:
-            combo.addItem(everything, None)
-            for text, value in items:
-                combo.addItem(text, value)
-
     def _connect(self) -> None:
-        self._settle.timeout.connect(self.reload)
-        self.search.textChanged.connect(lambda _: self._settle.start())
-        for combo in (self.department, self.site, self.platform, self.person, self.action,
-                      self.reason, self.outcome, self.kind, self.review_state):  # fmt: skip
-            combo.currentIndexChanged.connect(lambda _: self._settle.start())
-        for edit in (self.on_from, self.on_to):
-            edit.dateChanged.connect(lambda _: self._settle.start())
+        self.filters.changed.connect(self.reload)
         self.loader.loaded.connect(self._loaded)
         self.loader.counted.connect(self._counted)
         self.loader.failed.connect(
@@ -252,19 +200,7 @@ class LogScreen(QWidget):
     # --- the entries ---------------------------------------------------------------------
 
     def current_filter(self) -> LogFilter:
-        def chosen(combo: QComboBox) -> frozenset[Any]:
-            value = combo.currentData()
-            return frozenset() if value is None else frozenset({value})
-
-        return LogFilter(
-            department_ids=chosen(self.department), site_ids=chosen(self.site),
-            platforms=chosen(self.platform), actors=chosen(self.person),
-            actions=chosen(self.action), reason_codes=chosen(self.reason),
-            states=chosen(self.outcome), kinds=chosen(self.kind),
-            review_states=chosen(self.review_state),
-            on_from=chosen_day(self.on_from), on_to=chosen_day(self.on_to),
-            search=self.search.text().strip(),
-        )  # fmt: skip
+        return self.filters.current_filter()
 
     def reload(self) -> None:
         """Read the log again under the filters, keeping the entry in view if it still shows."""

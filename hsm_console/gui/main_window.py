@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from hsm_console.app import App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.admin import AdminDialog
+from hsm_console.gui.dashboard_screen import DashboardScreen
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
+        self.dashboard_screen: DashboardScreen | None = None
         self.pages: QTabWidget | None = None
         central = QWidget(self)
         self.sign_in_banner = SignInBanner(central)
@@ -143,11 +145,13 @@ class MainWindow(QMainWindow):
         return f"{title} — demo on the sandbox" if self.demo else title
 
     def _with_log_screen(self, queue: QWidget, code_names: dict[str, str]) -> QWidget:
-        """The queue alone for a moderator; for a supervisor or administrator, a Log tab."""
+        """The queue alone for a moderator; for a supervisor or administrator, Log and
+        Dashboard tabs."""
         if not reads_log(self.view.actor):
             return queue
         view = LogView(self.app.db, self.app.username)
         self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
+        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
         pages = QTabWidget(self)
         pages.setObjectName("pages")
         pages.addTab(queue, "&Queue")
@@ -156,6 +160,7 @@ class MainWindow(QMainWindow):
         if actor.supervises is None or actor.supervises:
             self.review_screen = ReviewScreen(self.app.review, self.runner, self.problems)
             pages.addTab(self.review_screen, "&Review")
+        pages.addTab(self.dashboard_screen, "&Dashboard")
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
         return pages
@@ -166,6 +171,12 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.log_screen)
         return self.log_screen
 
+    def show_dashboard(self) -> DashboardScreen | None:
+        """Bring the Dashboard tab forward (supervisors and administrators only)."""
+        if self.pages is not None and self.dashboard_screen is not None:
+            self.pages.setCurrentWidget(self.dashboard_screen)
+        return self.dashboard_screen
+
     def show_review(self) -> ReviewScreen | None:
         """Bring the Review tab forward (supervisors only)."""
         if self.pages is not None and self.review_screen is not None:
@@ -174,14 +185,11 @@ class MainWindow(QMainWindow):
 
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.
-        if self.pages is None:
-            return
-        if self.pages.currentWidget() is self.log_screen:
-            assert self.log_screen is not None
-            self.log_screen.reload()
-        elif self.pages.currentWidget() is self.review_screen:
-            assert self.review_screen is not None
-            self.review_screen.reload()
+        shown = self.pages.currentWidget() if self.pages is not None else None
+        if shown is not None and shown in (self.log_screen, self.review_screen,
+                                           self.dashboard_screen):  # fmt: skip
+            assert isinstance(shown, LogScreen | ReviewScreen | DashboardScreen)
+            shown.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry

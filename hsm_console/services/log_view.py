@@ -246,6 +246,12 @@ class LogView:
             query = select(func.count()).select_from(LogEntry).where(*conditions)
             return session.scalar(query) or 0
 
+    def conditions(self, session: Session, log_filter: LogFilter) -> list[ColumnElement[bool]]:
+        """The person's scope and the filters on `LogEntry`, for other readings of the log (the
+        dashboard): one set of filters and role rules. Roles are read again first."""
+        self._still_allowed(session)
+        return self._conditions(session, log_filter)
+
     def _conditions(self, session: Session, log_filter: LogFilter) -> list[ColumnElement[bool]]:
         """The person's scope, then each filter; refuses a department or site outside it."""
         f = log_filter

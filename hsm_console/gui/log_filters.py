@@ -1,0 +1,116 @@
+"""The log view's filter bar, shared by the Log and Dashboard tabs: one way to narrow the log.
+
+It finds its widgets by name in a loaded form (`logSearch`, … `logTo`), so each screen lays
+them out in its own `.ui`; the outcome, kind and review-state boxes are optional (the
+dashboard counts applied actions, so it has none of them). It fills the choices from
+`LogView` (the departments and sites the person supervises) and says `changed` once the
+filter settles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QDateEdit, QLineEdit, QWidget
+
+from hsm_console.gui.filter_bar import DEBOUNCE_MS, DayBoxes, chosen_day
+from hsm_console.gui.icons import platform_name
+from hsm_console.gui.ui_files import child
+from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState, ReviewState
+from hsm_console.services.log_view import LogFilter, LogView
+
+STATE_WORDS = {
+    EntryState.PENDING: "Pending",
+    EntryState.APPLIED: "Applied",
+    EntryState.FAILED: "Failed",
+    EntryState.UNCONFIRMED: "Unconfirmed",
+}
+KIND_WORDS = {
+    EntryKind.ACTION: "Actions",
+    EntryKind.ADMIN: "Administrative",
+    EntryKind.REVIEW: "Reviews",
+    EntryKind.NOTE: "Notes",
+    EntryKind.NOTICE: "Notices",
+    EntryKind.APPEAL: "Appeals",
+}
+
+
+class LogFilterBar(QObject):
+    changed = Signal()  # the filter settled on a new value
+
+    def __init__(
+        self,
+        form: QWidget,
+        view: LogView,
+        code_names: Mapping[str, str],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.search = child(form, QLineEdit, "logSearch")
+        self.department = child(form, QComboBox, "logDepartment")
+        self.site = child(form, QComboBox, "logSite")
+        self.platform = child(form, QComboBox, "logPlatform")
+        self.person = child(form, QComboBox, "logPerson")
+        self.action = child(form, QComboBox, "logAction")
+        self.reason = child(form, QComboBox, "logReason")
+        self.outcome = form.findChild(QComboBox, "logOutcome")
+        self.kind = form.findChild(QComboBox, "logKind")
+        self.review_state = form.findChild(QComboBox, "logReview")
+        self.on_from = child(form, QDateEdit, "logFrom")
+        self.on_to = child(form, QDateEdit, "logTo")
+        self._fill(view, code_names)
+        self._days = DayBoxes((self.on_from, self.on_to), self)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(DEBOUNCE_MS)
+        self._settle.timeout.connect(self.changed)
+        self.search.textChanged.connect(lambda _: self._settle.start())
+        for combo in self._combos():
+            combo.currentIndexChanged.connect(lambda _: self._settle.start())
+        for edit in (self.on_from, self.on_to):
+            edit.dateChanged.connect(lambda _: self._settle.start())
+
+    def _combos(self) -> list[QComboBox]:
+        combos = [self.department, self.site, self.platform, self.person, self.action,
+                  self.reason, self.outcome, self.kind, self.review_state]  # fmt: skip
+        return [combo for combo in combos if combo is not None]
+
+    def _fill(self, view: LogView, code_names: Mapping[str, str]) -> None:
+        actions = [(a.value, a.value) for a in Action]
+        if self.kind is not None:  # administrative entries are in this view too
+            actions += [(a.value, a.value) for a in AdminChange]
+        choices: list[tuple[QComboBox | None, str, Sequence[tuple[str, object]]]] = [
+            (self.department, "All my departments",
+             [(c.label, c.value) for c in view.department_choices()]),
+            (self.site, "All sites", [(c.label, c.value) for c in view.site_choices()]),
+            (self.platform, "All platforms", [(platform_name(p), p) for p in view.platforms()]),
+            (self.person, "Anyone", [(c.label, c.value) for c in view.people()]),
+            (self.action, "Any action", actions),
+            (self.reason, "Any reason", [(f"{c} — {n}", c) for c, n in code_names.items()]),
+            (self.outcome, "Any outcome", [(w, s.value) for s, w in STATE_WORDS.items()]),
+            (self.kind, "Every kind", [(w, k.value) for k, w in KIND_WORDS.items()]),
+            (self.review_state, "Any review state", [(s.label, s.value) for s in ReviewState]),
+        ]  # fmt: skip
+        for combo, everything, items in choices:
+            if combo is None:
+                continue
+            combo.addItem(everything, None)
+            for text, value in items:
+                combo.addItem(text, value)
+
+    def current_filter(self) -> LogFilter:
+        def chosen(combo: QComboBox | None) -> frozenset[Any]:
+            value = None if combo is None else combo.currentData()
+            return frozenset() if value is None else frozenset({value})
+
+        return LogFilter(
+            department_ids=chosen(self.department), site_ids=chosen(self.site),
+            platforms=chosen(self.platform), actors=chosen(self.person),
+            actions=chosen(self.action), reason_codes=chosen(self.reason),
+            states=chosen(self.outcome), kinds=chosen(self.kind),
+            review_states=chosen(self.review_state),
+            on_from=chosen_day(self.on_from), on_to=chosen_day(self.on_to),
+            search=self.search.text().strip(),
+        )  # fmt: skip

@@ -1,0 +1,513 @@
+"""The consistency dashboard: whether the City's rules were applied evenly, in numbers.
+
+Qt-free, so the Dashboard tab, `hsm-console dashboard` and their exports share one reading.
+It reads the log through `LogView`: the same filters and the same role rules (a supervisor
+their departments, the oversight group all, moderators refused by the service).
+
+What counts (docs/design.md, "The consistency dashboard"):
+- an **action** is a moderator's decision that the platform carried out: a pending action
+  entry with an `applied` outcome, counted in the week (Monday to Sunday, America/Chicago)
+  and under the person of the pending entry (a reconciliation may write the outcome);
+- **under a judgement code**: the entry's `second_review` mark, which the policy in force set
+  when the action was recorded (HAR, DSC, OFT in the City's first policy);
+- a **reversal**: an applied unhide, which only ever follows a hide;
+- the **backlog**: comments still awaiting a decision (the queue, status new), by their
+  arrival; the **time to decision**: from the comment's time on the platform to its first
+  action, median and 90th percentile by nearest rank.
+
+Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL but for the
+week: one grouped pass over the decisions, one over first decisions with window functions for
+the percentiles, one over the backlog. SQLite has no time zones, so there a decision's week
+comes from joining a small table of the weeks' UTC ranges (zoneinfo's); PostgreSQL converts
+the time itself. Indexes of migration 0007 serve the first two passes.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    select,
+    values,
+)
+from sqlalchemy.orm import Session, aliased
+
+from hsm_console.db.models import Comment, LogEntry, Site, UTCDateTime
+from hsm_console.display import CITY_TZ
+from hsm_console.rules.domain import (
+    Action,
+    AppealStep,
+    CommentStatus,
+    EntryKind,
+    EntryState,
+    ReviewVerdict,
+)
+from hsm_console.services.log_export import atomic_file, safe_cell
+from hsm_console.services.log_view import LogFilter, LogView
+from hsm_console.services.queue_view import comments_matching, received_bounds, search_terms
+
+NO_CODE = "(no code)"
+Cell = str | int | float | None
+
+
+class ChartKind(enum.StrEnum):
+    """How a table is drawn: its numeric columns stacked per row (weeks) or side by side."""
+
+    STACKED = "stacked"
+    GROUPED = "grouped"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One chart's numbers, as the plain table beside it, its CSV and its JSON show them.
+
+    The first column labels the rows (a week's Monday, a department, a person); `plotted`
+    names the columns the chart draws, all in `unit`.
+    """
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    chart: ChartKind
+    plotted: tuple[str, ...]
+    unit: str
+
+    def column(self, name: str) -> list[Cell]:
+        at = self.columns.index(name)
+        return [row[at] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    log_filter: LogFilter
+    tables: tuple[Table, ...]
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+
+class DashboardView:
+    """The dashboard of one person; safe to call from several threads (a session per call).
+
+    Raises PermissionDenied at once, as `LogView` does, for a person who may not read the log.
+    """
+
+    def __init__(self, view: LogView) -> None:
+        self.view = view
+
+    def compute(self, log_filter: LogFilter) -> Dashboard:
+        """Every table under the filter; the outcome and kind filters do not apply (see top)."""
+        log_filter = replace(log_filter, states=frozenset(), kinds=frozenset())
+        with self.view.db.session() as session:
+            conditions = self.view.conditions(session, log_filter)
+            weeks = _weeks_of(session, log_filter)
+            counts = _grouped(session, conditions, weeks)
+            ids = _decided(select(LogEntry.id), conditions)
+            questioned = questioned_by_actor(session, ids)
+            appeals = appeals_by_week(session, ids, weeks.table) if weeks.mondays else {}
+            timing = self._time_to_decision(session, conditions)
+            backlog = self._backlog(session, log_filter)
+        # Every weekly table spans the same weeks, a quiet week showing as zero.
+        shown = _span({c.week for c in counts} | {weeks.mondays[n] for n in appeals})
+        departments = self.view.departments
+        return Dashboard(
+            log_filter,
+            (
+                _weekly("by_reason", "Actions per week by reason code", shown, counts,
+                        lambda key: key[0] or NO_CODE),
+                _weekly("by_department", "Actions per week by department", shown, counts,
+                        lambda key: departments.get(key[1], "?")),
+                _weekly("by_site", "Actions per week by site", shown, counts, self._site_name),
+                _weekly("by_moderator", "Actions per week by moderator", shown, counts,
+                        lambda key: key[3]),
+                _judgement(shown, counts),
+                _questioned(counts, questioned),
+                self._backlog_table(backlog, timing),
+                _reversals(shown, counts, {weeks.mondays[n]: k for n, k in appeals.items()}),
+            ),
+        )  # fmt: skip
+
+    def _site_name(self, key: tuple[Any, ...]) -> str:
+        site = self.view.sites.get(key[2])
+        return site.name if site else f"site {key[2]}"
+
+    def _time_to_decision(
+        self, session: Session, conditions: list[ColumnElement[bool]]
+    ) -> dict[int, tuple[int, float, float]]:
+        """Per department: comments decided, median and 90th percentile seconds to decision."""
+        # Applied outcomes name their decisions: the smallest is the comment's first applied
+        # decision, found in the outcomes' index without reading a decision.
+        first = (
+            select(LogEntry.comment_id, func.min(LogEntry.outcome_of).label("entry_id"))
+            .where(LogEntry.state == EntryState.APPLIED.value, LogEntry.outcome_of.is_not(None))
+            .group_by(LogEntry.comment_id)
+            .subquery()
+        )
+        waited = _seconds_between(session, Comment.created_at, LogEntry.at)
+        durations = (
+            select(
+                LogEntry.department_id.label("department_id"),
+                waited.label("seconds"),
+                func.row_number()
+                .over(partition_by=LogEntry.department_id, order_by=waited)
+                .label("rank"),
+                func.count().over(partition_by=LogEntry.department_id).label("n"),
+            )
+            .select_from(first)
+            .join(LogEntry, LogEntry.id == first.c.entry_id)
+            .join(Comment, Comment.id == first.c.comment_id)
+            .where(*conditions)
+            .subquery()
+        )
+        # Nearest rank: the ceil(n * p)-th duration, in integer arithmetic on both databases.
+        median_rank, p90_rank = (durations.c.n + 1) // 2, (durations.c.n * 9 + 9) // 10
+        rows = session.execute(
+            select(
+                durations.c.department_id, durations.c.n,
+                func.max(case((durations.c.rank == median_rank, durations.c.seconds))),
+                func.max(case((durations.c.rank == p90_rank, durations.c.seconds))),
+            )
+            .where(durations.c.rank.in_([median_rank, p90_rank]))
+            .group_by(durations.c.department_id, durations.c.n)
+        )  # fmt: skip
+        return {row[0]: (row[1], float(row[2]), float(row[3])) for row in rows}
+
+    def _backlog(self, session: Session, log_filter: LogFilter) -> dict[int, tuple[int, Any]]:
+        """Per department: comments awaiting a decision now and the oldest one's arrival."""
+        f = log_filter
+        site_ids = [
+            site.id
+            for site in self.view.sites.values()
+            if (not f.site_ids or site.id in f.site_ids)
+            and (not f.platforms or site.platform in f.platforms)
+        ]
+        department_ids = f.department_ids or frozenset(self.view.departments)
+        query = (
+            select(Site.department_id, func.count(), func.min(Comment.created_at))
+            .join(Site, Site.id == Comment.site_id)
+            .where(Comment.status == CommentStatus.NEW.value, Comment.site_id.in_(site_ids),
+                   Site.department_id.in_(sorted(department_ids)))
+            .group_by(Site.department_id)
+        )  # fmt: skip
+        low, high = received_bounds(f.on_from, f.on_to)
+        if low is not None:
+            query = query.where(Comment.created_at >= low)
+        if high is not None:
+            query = query.where(Comment.created_at < high)
+        terms = search_terms(f.search)
+        if terms:
+            dialect = session.get_bind().dialect.name
+            query = query.where(Comment.id.in_(comments_matching(dialect, terms)))
+        return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+    def _backlog_table(
+        self, backlog: dict[int, tuple[int, Any]], timing: dict[int, tuple[int, float, float]]
+    ) -> Table:
+        now = datetime.now(UTC)
+        rows = []
+        for department_id, code in self.view.departments.items():
+            waiting, oldest = backlog.get(department_id, (0, None))
+            decided, median, p90 = timing.get(department_id, (0, None, None))
+            if not (waiting or decided):
+                continue
+            oldest_days = (
+                round((now - _aware(oldest)).total_seconds() / 86400, 1) if oldest else None
+            )
+            rows.append((code, waiting, oldest_days, decided, _hours(median), _hours(p90)))
+        return Table(
+            "backlog", "Backlog and time to a first decision, by department",
+            ("Department", "Awaiting a decision", "Oldest waiting (days)", "Decided",
+             "Median hours to decision", "90th percentile hours to decision"),
+            tuple(rows), ChartKind.GROUPED,
+            ("Median hours to decision", "90th percentile hours to decision"), "hours",
+        )  # fmt: skip
+
+
+def export_table(table: Table, path: Path) -> Path:
+    """A table's numbers as CSV, its columns as headers: no cell can start a formula (site
+    and person names are the City's, but a name is text all the same), written atomically."""
+    with atomic_file(path) as stream:
+        writer = csv.writer(stream)
+        writer.writerow([safe_cell(name) for name in table.columns])
+        writer.writerows([safe_cell(cell) for cell in row] for row in table.rows)
+    return Path(path)
+
+
+# --- reviews and appeals (issue 9, items 2 and 4; design.md "Review, notes, notices and appeals")
+
+
+def questioned_by_actor(session: Session, decisions: Select[tuple[int]]) -> dict[str, int]:
+    """How many of each person's `decisions` (pending entry ids) a reviewer questioned: a
+    `review` entry whose verdict is `question` refers to the decision it reviews."""
+    review, decision = aliased(LogEntry), aliased(LogEntry)
+    rows = session.execute(
+        select(decision.actor, func.count())
+        .select_from(review)
+        .join(decision, decision.id == review.refers_to)
+        .where(
+            review.kind == EntryKind.REVIEW.value,
+            review.action == ReviewVerdict.QUESTION.value,
+            review.refers_to.in_(decisions),
+        )
+        .group_by(decision.actor)
+    )
+    return {actor: count for actor, count in rows}
+
+
+def appeals_by_week(session: Session, decisions: Select[tuple[int]], weeks: CTE) -> dict[int, int]:
+    """Appeals recorded against `decisions`, per week of their recording: `weeks` has columns
+    n, starts, ends (UTC), and an appeal counts in week n when starts <= its time < ends."""
+    rows = session.execute(
+        select(weeks.c.n, func.count())
+        .select_from(LogEntry)
+        .join(weeks, (LogEntry.at >= weeks.c.starts) & (LogEntry.at < weeks.c.ends))
+        .where(
+            LogEntry.kind == EntryKind.APPEAL.value,
+            LogEntry.action == AppealStep.APPEAL.value,
+            LogEntry.refers_to.in_(decisions),
+        )
+        .group_by(weeks.c.n)
+    )
+    return {int(n): count for n, count in rows}
+
+
+# --- the pieces --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """Applied actions in one week under one reason code, department, site and person, with
+    the hides and removals among them, those under judgement codes, and the reversals."""
+
+    week: date
+    key: tuple[str | None, int | None, int | None, str]
+    actions: int
+    hides: int
+    judged: int
+    reversals: int
+
+
+@dataclass(frozen=True)
+class _Weeks:
+    """The weeks (Monday to Sunday in Chicago) the log spans, and the same as a table of UTC
+    ranges to join times to, the zone's rules coming from Python's zoneinfo."""
+
+    mondays: list[date]
+    table: CTE
+
+
+def _weeks_of(session: Session, log_filter: LogFilter) -> _Weeks:
+    """Every week the log spans (a week more each side, for clocks a little off), within
+    the filter's days."""
+    # Apart, min and max of the primary key are each one step; together they scan the table.
+    ends = [
+        session.scalar(select(func.min(LogEntry.id))),
+        session.scalar(select(func.max(LogEntry.id))),
+    ]
+    times = session.scalars(select(LogEntry.at).where(LogEntry.id.in_(ends))).all()
+    low, high = received_bounds(log_filter.on_from, log_filter.on_to)
+    if times:
+        low = max(low or min(times), min(times) - timedelta(weeks=1))
+        high = min(high or max(times), max(times) + timedelta(weeks=1))
+    mondays: list[date] = []
+    if low is not None and high is not None and low < high:
+        start = low.astimezone(CITY_TZ).date()
+        monday = start - timedelta(days=start.weekday())
+        while _midnight(monday) < high:
+            mondays.append(monday)
+            monday += timedelta(weeks=1)
+    rows = [(n, _midnight(m), _midnight(m + timedelta(weeks=1))) for n, m in enumerate(mondays)]
+    table = values(
+        column("n", Integer), column("starts", UTCDateTime()), column("ends", UTCDateTime()),
+        name="weeks",
+    ).data(rows or [(0, _midnight(date.today()), _midnight(date.today()))])  # fmt: skip
+    # (VALUES needs a row: with no weeks, one that no time falls in, never queried anyway.)
+    return _Weeks(mondays, table.cte("weeks"))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), CITY_TZ).astimezone(UTC)
+
+
+def _grouped(
+    session: Session, conditions: list[ColumnElement[bool]], weeks: _Weeks
+) -> list[_Count]:
+    """The decisions counted per week, reason code, department, site and person, in one pass
+    (the tables are sums of these; one query per table would join the outcomes each time)."""
+    if not weeks.mondays:
+        return []
+    hides = LogEntry.action.in_([Action.HIDE.value, Action.REMOVE.value])
+
+    def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0))
+
+    base = (LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
+    sums = (
+        func.count(), total(hides), total(and_(hides, LogEntry.second_review)),
+        total(LogEntry.action == Action.UNHIDE.value),
+    )  # fmt: skip
+    w = weeks.table
+    if session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL knows the zone and hashes the groups; it would join the weeks' ranges
+        # row by row against a VALUES list.
+        week = cast(func.date_trunc("week", func.timezone(CITY_TZ.key, LogEntry.at)), Date)
+        query: Select[*tuple[Any, ...]] = select(week, *base, *sums).where(
+            LogEntry.at >= _midnight(weeks.mondays[0]),
+            LogEntry.at < _midnight(weeks.mondays[-1] + timedelta(weeks=1)),
+        )
+        keys: tuple[Any, ...] = (week, *base)
+    else:
+        # SQLite has no time zones: the weeks' UTC ranges, each read from the index by range.
+        query = select(w.c.n, *base, *sums).select_from(w)
+        query = query.join(LogEntry, and_(LogEntry.at >= w.c.starts, LogEntry.at < w.c.ends))
+        keys = (w.c.n, *base)
+    # Core rows, not ORM ones: there are thousands, and nothing here is an entity.
+    rows = session.connection().execute(_decided(query, conditions).group_by(*keys))
+    return [
+        _Count(
+            row[0] if isinstance(row[0], date) else weeks.mondays[row[0]],
+            (row[1], row[2], row[3], row[4]), *row[5:],
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def _decided(query: Select[Any], conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """`query` over the decisions: pending action entries whose outcome was `applied`."""
+    outcome = aliased(LogEntry)
+    return query.join(
+        outcome,
+        and_(
+            outcome.state == EntryState.APPLIED.value,
+            outcome.comment_id == LogEntry.comment_id,  # always so; lets the index answer
+            outcome.outcome_of == LogEntry.id,
+        ),
+    ).where(
+        LogEntry.kind == EntryKind.ACTION.value,
+        LogEntry.state == EntryState.PENDING.value,
+        *conditions,
+    )
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", end - start), Float)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _span(found: Iterable[date]) -> list[date]:
+    """Every week from the first to the last found, so a quiet week shows as zero."""
+    weeks = sorted(found)
+    if not weeks:
+        return []
+    count = (weeks[-1] - weeks[0]).days // 7 + 1
+    return [weeks[0] + timedelta(weeks=n) for n in range(count)]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 1)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _weekly(
+    name: str, title: str, weeks: list[date], counts: Sequence[_Count],
+    label: Callable[[tuple[Any, ...]], str],
+) -> Table:  # fmt: skip
+    by_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for c in counts:
+        by_week[c.week][label(c.key)] += c.actions
+    labels = sorted({k for week in by_week.values() for k in week})
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (week.isoformat(), *(by_week[week].get(k, 0) for k in labels),
+         sum(by_week[week].values()))
+        for week in weeks
+    )  # fmt: skip
+    return Table(name, title, ("Week of", *labels, "Total"), rows, ChartKind.STACKED,
+                 tuple(labels), "actions")  # fmt: skip
+
+
+def _judgement(weeks: list[date], counts: Sequence[_Count]) -> Table:
+    totals: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for c in counts:
+        totals[c.week][0] += c.hides
+        totals[c.week][1] += c.judged
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (week.isoformat(), *totals[week], _share(totals[week][1], totals[week][0]))
+        for week in weeks
+    )
+    return Table(
+        "judgement", "Hides and removals under judgement codes, per week",
+        ("Week of", "Hides and removals", "Under judgement codes", "Share under judgement (%)"),
+        rows, ChartKind.GROUPED, ("Share under judgement (%)",), "%",
+    )  # fmt: skip
+
+
+def _questioned(counts: Sequence[_Count], questioned: dict[str, int]) -> Table:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for c in counts:
+        found = totals[c.key[3]]
+        found[0] += c.actions
+        found[1] += c.hides
+        found[2] += c.judged
+    rows = []
+    for actor in sorted(totals):
+        actions, hides, judged = totals[actor]
+        asked = questioned.get(actor, 0)
+        rows.append((actor, actions, hides, judged, asked, _share(asked, actions)))
+    return Table(
+        "questioned", "Each moderator's actions and the share reviewers questioned",
+        ("Moderator", "Actions", "Hides and removals", "Under judgement codes",
+         "Questioned by reviewers", "Share questioned (%)"),
+        tuple(rows), ChartKind.GROUPED, ("Share questioned (%)",), "%",
+    )  # fmt: skip
+
+
+def _reversals(weeks: list[date], counts: Sequence[_Count], appeals: dict[date, int]) -> Table:
+    found: dict[date, int] = defaultdict(int)
+    for c in counts:
+        found[c.week] += c.reversals
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (week.isoformat(), found[week], appeals.get(week, 0)) for week in weeks
+    )
+    return Table(
+        "reversals", "Reversals and appeals, per week",
+        ("Week of", "Reversals (unhidden after a hide)", "Appeals"), rows, ChartKind.GROUPED,
+        ("Reversals (unhidden after a hide)", "Appeals"), "count",
+    )  # fmt: skip
+
+
+__all__ = [
+    "ChartKind",
+    "Dashboard",
+    "DashboardView",
+    "Table",
+    "appeals_by_week",
+    "export_table",
+    "questioned_by_actor",
+]

@@ -1,0 +1,300 @@
+"""The consistency dashboard, on SQLite and PostgreSQL, against a log built with known counts.
+
+The log is written as valid chain entries at chosen times (pending entries and their
+outcomes), around the start of daylight saving time in Chicago (Sunday 8 March 2026, 2 am):
+two decisions near midnight land in different weeks in Chicago than in UTC.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from hsm_console.db.chain import append_comment_entry, append_entry, snapshot
+from hsm_console.db.models import Comment, LogEntry, Person, RoleGrant, Site
+from hsm_console.display import CITY_TZ
+from hsm_console.errors import PermissionDenied
+from hsm_console.rules.domain import (
+    STATUS_AFTER,
+    Action,
+    AppealStep,
+    EntryKind,
+    EntryState,
+    ReviewVerdict,
+    Role,
+)
+from hsm_console.services import admin
+from hsm_console.services.dashboard import Dashboard, DashboardView, Table, export_table
+from hsm_console.services.log_export import FORMULA_STARTS
+from hsm_console.services.log_view import LogFilter, LogView
+from tests.conftest import World
+
+WEEK_A, WEEK_B = "2026-03-02", "2026-03-09"
+
+
+def chicago(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=CITY_TZ)
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str  # which comment: p1.. in Parks, q1.. in Police
+    actor: str
+    action: Action
+    code: str | None
+    judgement: bool
+    at: str  # Chicago time
+    outcome: EntryState | None  # None: the outcome was never written (a crash)
+
+
+# Each Parks and Police comment's arrival, then every decision, in order.
+ARRIVED = {
+    "p1": "2026-03-02 08:00", "p2": "2026-03-09 00:00", "p3": "2026-03-10 07:00",
+    "p4": "2026-03-10 08:00", "p5": "2026-03-08 21:00",
+    "q1": "2026-03-03 00:00", "q2": "2026-03-11 10:00", "q3": "2026-03-12 09:00",
+}  # fmt: skip
+DECISIONS = [
+    Decision("p1", "alice", Action.HIDE, "PRF", False, "2026-03-02 09:00", EntryState.APPLIED),
+    Decision("q1", "carol", Action.FLAG, "SPM", False, "2026-03-03 10:00", EntryState.APPLIED),
+    # Sunday 11 pm in Chicago, Monday 4 am UTC: still week A.
+    Decision("p5", "alice", Action.FLAG, "PRF", False, "2026-03-08 23:00", EntryState.APPLIED),
+    # Monday 0:30 am CDT, Monday 5:30 am UTC: week B (with the winter offset it would be A).
+    Decision("p2", "alice", Action.HIDE, "OFT", True, "2026-03-09 00:30", EntryState.APPLIED),
+    Decision("p3", "bob", Action.REMOVE, "HAR", True, "2026-03-10 10:00", EntryState.APPLIED),
+    Decision("p4", "bob", Action.HIDE, "SPM", False, "2026-03-10 11:00", EntryState.FAILED),
+    Decision("p1", "alice", Action.UNHIDE, None, False, "2026-03-11 12:00", EntryState.APPLIED),
+    Decision("q2", "carol", Action.KEEP, None, False, "2026-03-12 10:00", EntryState.APPLIED),
+    Decision("q3", "carol", Action.HIDE, "PRF", False, "2026-03-12 11:00", None),
+]
+
+
+@pytest.fixture
+def known(synced: World) -> World:
+    world = synced
+    with world.db.transaction() as session:
+        comments = {}
+        for prefix, site in (("p", world.parks_site), ("q", world.police_site)):
+            ids = session.scalars(
+                select(Comment.id).where(Comment.site_id == site).order_by(Comment.id)
+            ).all()
+            keys = sorted(k for k in ARRIVED if k.startswith(prefix))
+            comments.update(zip(keys, ids, strict=False))
+        for key, arrived in ARRIVED.items():
+            session.execute(
+                update(Comment)
+                .where(Comment.id == comments[key])
+                .values(created_at=chicago(arrived))
+            )
+        for d in DECISIONS:
+            comment = session.get(Comment, comments[d.key])
+            assert comment is not None
+            record = snapshot(session, comment, d.actor)
+            fields = dict(
+                record_id=record.id, record_sha256=record.sha256,
+                actor=d.actor, action=d.action.value, comment_id=comment.id,
+                site_id=comment.site_id, department_id=comment.site.department_id,
+                reason_code=d.code, second_review=d.judgement, policy_version="test",
+            )  # fmt: skip
+            at = chicago(d.at)
+            pending = append_entry(session, state=EntryState.PENDING.value, at=at, **fields)
+            if d.outcome is None:
+                continue
+            append_entry(
+                session, state=d.outcome.value, at=at + timedelta(seconds=2),
+                outcome_of=pending.id, **fields,
+            )  # fmt: skip
+            if d.outcome is EntryState.APPLIED:
+                comment.status = STATUS_AFTER[d.action].value
+        parks = admin.ensure_department(session, "PARKS", "Parks & Recreation")
+        admin.grant(session, admin.ensure_person(session, "pat", "Pat Parks Director"),
+                    Role.SUPERVISOR, parks)  # fmt: skip
+    return world
+
+
+def dashboard(
+    world: World, username: str = "sam", log_filter: LogFilter | None = None
+) -> Dashboard:
+    return DashboardView(LogView(world.db, username)).compute(log_filter or LogFilter())
+
+
+def by_first(table: Table) -> dict[object, dict[str, object]]:
+    """The table as {first cell: {column: value}}, the zero cells left out."""
+    return {
+        row[0]: {
+            c: v for c, v in zip(table.columns[1:], row[1:], strict=True) if v not in (0, None)
+        }
+        for row in table.rows
+    }
+
+
+def test_actions_per_week_by_code_department_site_and_moderator(known: World) -> None:
+    shown = dashboard(known)
+    assert by_first(shown.table("by_reason")) == {
+        WEEK_A: {"PRF": 2, "SPM": 1, "Total": 3},
+        WEEK_B: {"OFT": 1, "HAR": 1, "(no code)": 2, "Total": 4},
+    }
+    assert by_first(shown.table("by_department")) == {
+        WEEK_A: {"PARKS": 2, "POLICE": 1, "Total": 3},
+        WEEK_B: {"PARKS": 3, "POLICE": 1, "Total": 4},
+    }
+    assert by_first(shown.table("by_site")) == {
+        WEEK_A: {"Highland Parks & Recreation": 2, "Highland Police Department": 1, "Total": 3},
+        WEEK_B: {"Highland Parks & Recreation": 3, "Highland Police Department": 1, "Total": 4},
+    }
+    assert by_first(shown.table("by_moderator")) == {
+        WEEK_A: {"alice": 2, "carol": 1, "Total": 3},
+        WEEK_B: {"alice": 2, "bob": 1, "carol": 1, "Total": 4},
+    }
+
+
+def test_judgement_share_questioned_share_and_reversals(known: World) -> None:
+    shown = dashboard(known)
+    assert shown.table("judgement").rows == (
+        (WEEK_A, 1, 0, 0.0),
+        (WEEK_B, 2, 2, 100.0),
+    )
+    # No review or appeal yet: nobody's actions are questioned.
+    assert shown.table("questioned").rows == (
+        ("alice", 4, 2, 1, 0, 0.0),
+        ("bob", 1, 1, 1, 0, 0.0),
+        ("carol", 2, 0, 0, 0, 0.0),
+    )
+    assert shown.table("reversals").rows == ((WEEK_A, 0, 0), (WEEK_B, 1, 0))
+
+
+def test_questioned_reviews_and_appeals_are_counted_from_the_chain(known: World) -> None:
+    with known.db.transaction() as session:
+        decisions = {
+            (e.actor, e.action): e
+            for e in session.scalars(
+                select(LogEntry).where(LogEntry.state == EntryState.PENDING.value)
+            )
+        }
+        alice_hide = decisions[("alice", Action.HIDE.value)]  # p1, week A (the first one)
+        bob_remove = decisions[("bob", Action.REMOVE.value)]
+        for entry, verdict in ((alice_hide, ReviewVerdict.QUESTION),
+                               (bob_remove, ReviewVerdict.CONCUR)):  # fmt: skip
+            append_comment_entry(
+                session, "pat", EntryKind.REVIEW, verdict.value, entry, "", "test",
+                subject=f"entry:{entry.id}", refers_to=entry.id,
+            )  # fmt: skip
+        append_entry(  # recorded in week B, as append_comment_entry writes an appeal
+            session, at=chicago("2026-03-10 12:00"), actor="alice",
+            state=EntryState.APPLIED.value, action=AppealStep.APPEAL.value,
+            comment_id=alice_hide.comment_id, site_id=alice_hide.site_id,
+            department_id=alice_hide.department_id, record_id=None, record_sha256=None,
+            note="the commenter wrote in", policy_version="test", kind=EntryKind.APPEAL.value,
+            subject=f"entry:{alice_hide.id}", refers_to=alice_hide.id,
+        )  # fmt: skip
+    shown = dashboard(known)
+    # A concurrence is not a question; one of alice's four actions was questioned.
+    assert shown.table("questioned").rows == (
+        ("alice", 4, 2, 1, 1, 25.0),
+        ("bob", 1, 1, 1, 0, 0.0),
+        ("carol", 2, 0, 0, 0, 0.0),
+    )
+    assert shown.table("reversals").rows == ((WEEK_A, 0, 0), (WEEK_B, 1, 1))
+    # The dashboard's filters narrow them too: carol's view has no questioned action.
+    carol = dashboard(known, log_filter=LogFilter(actors=frozenset({"carol"})))
+    assert carol.table("questioned").rows == (("carol", 2, 0, 0, 0, 0.0),)
+
+
+def test_backlog_and_time_to_a_first_decision(known: World) -> None:
+    with known.db.session() as session:
+        waiting = dict(
+            session.execute(
+                select(Comment.site_id, func.count())
+                .where(Comment.status == "new")
+                .group_by(Comment.site_id)
+            ).all()
+        )
+    backlog = dashboard(known).table("backlog")
+    # Parks: p1 1 h, p2 0.5 h, p3 3 h, p5 2 h (p4's hide failed: it still waits).
+    # Police: q1 10 h, q2 24 h (q3's hide never completed).
+    assert [row[:2] + row[3:] for row in backlog.rows] == [
+        ("PARKS", waiting[known.parks_site], 4, 1.0, 3.0),
+        ("POLICE", waiting[known.police_site], 2, 10.0, 24.0),
+    ]
+    assert all(isinstance(row[2], float) and row[2] > 0 for row in backlog.rows)
+
+
+def test_filters_are_the_log_views(known: World) -> None:
+    alice = dashboard(known, log_filter=LogFilter(actors=frozenset({"alice"})))
+    assert by_first(alice.table("by_moderator")) == {
+        WEEK_A: {"alice": 2, "Total": 2},
+        WEEK_B: {"alice": 2, "Total": 2},
+    }
+    # The comments alice decided first: 0.5 h, 1 h, 2 h. The backlog waits for anyone.
+    assert [row[:1] + row[3:] for row in alice.table("backlog").rows] == [
+        ("PARKS", 3, 1.0, 2.0),
+        ("POLICE", 0, None, None),
+    ]
+    later = dashboard(known, log_filter=LogFilter(on_from=datetime(2026, 3, 9).date()))
+    assert [row[0] for row in later.table("by_reason").rows] == [WEEK_B]
+    police = dashboard(known, log_filter=LogFilter(reason_codes=frozenset({"SPM"})))
+    assert by_first(police.table("by_reason")) == {WEEK_A: {"SPM": 1, "Total": 1}}
+    # Outcome and kind filters do not narrow what the dashboard counts (applied actions).
+    failed = dashboard(known, log_filter=LogFilter(states=frozenset({"failed"})))
+    assert failed.table("by_reason") == dashboard(known).table("by_reason")
+
+
+def test_a_department_supervisor_sees_only_their_departments(known: World) -> None:
+    shown = dashboard(known, "pat")
+    assert by_first(shown.table("by_department")) == {
+        WEEK_A: {"PARKS": 2, "Total": 2},
+        WEEK_B: {"PARKS": 3, "Total": 3},
+    }
+    assert [row[0] for row in shown.table("backlog").rows] == ["PARKS"]
+    police = next(d for d, code in LogView(known.db, "sam").departments.items()
+                  if code == "POLICE")  # fmt: skip
+    with pytest.raises(PermissionDenied, match="does not supervise department"):
+        dashboard(known, "pat", LogFilter(department_ids=frozenset({police})))
+
+
+def test_a_moderator_is_refused_by_the_service(known: World) -> None:
+    with pytest.raises(PermissionDenied, match="read by supervisors"):
+        dashboard(known, "alice")
+
+
+def test_a_role_taken_back_applies_to_an_open_dashboard(known: World) -> None:
+    view = DashboardView(LogView(known.db, "pat"))
+    assert view.compute(LogFilter()).table("by_reason").rows
+    with known.db.transaction() as session:
+        pat = session.scalars(select(Person).where(Person.username == "pat")).one()
+        session.execute(RoleGrant.__table__.delete().where(RoleGrant.person_id == pat.id))
+    with pytest.raises(PermissionDenied):
+        view.compute(LogFilter())
+
+
+def test_an_administrator_who_supervises_nothing_sees_no_actions(known: World) -> None:
+    shown = dashboard(known, "ada")
+    assert all(not table.rows for table in shown.tables)
+
+
+def test_an_empty_log_gives_empty_tables(synced: World) -> None:
+    shown = dashboard(synced)
+    for name in ("by_reason", "judgement", "questioned", "reversals"):
+        assert shown.table(name).rows == ()
+    assert [row[3] for row in shown.table("backlog").rows] == [0, 0]
+
+
+def test_a_table_exports_as_csv_without_formula_cells(known: World, tmp_path: Path) -> None:
+    with known.db.transaction() as session:
+        session.execute(
+            update(Site).where(Site.id == known.parks_site).values(name='=HYPERLINK("x")')
+        )
+    table = dashboard(known).table("by_site")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    path = export_table(table, folder / "by-site.csv")
+    with path.open(newline="", encoding="utf-8") as stream:
+        header, *rows = list(csv.reader(stream))
+    assert header == ["Week of", '\'=HYPERLINK("x")', "Highland Police Department", "Total"]
+    assert rows == [[WEEK_A, "2", "1", "3"], [WEEK_B, "3", "1", "4"]]
+    assert not any(cell.startswith(FORMULA_STARTS) for row in rows for cell in [*header, *row])
+    assert [p.name for p in folder.iterdir()] == ["by-site.csv"]  # nothing half-written
