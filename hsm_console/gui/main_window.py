@@ -160,6 +160,9 @@ class MainWindow(QMainWindow):
         if actor.supervises is None or actor.supervises:
             self.review_screen = ReviewScreen(self.app.review, self.runner, self.problems)
             pages.addTab(self.review_screen, "&Review")
+            # Enter or a double click on a log entry reviews its action: a hide under a code
+            # that needs no second review is never in the needs-review list.
+            self.log_screen.table.activated.connect(lambda _: self.review_log_entry())
         pages.addTab(self.dashboard_screen, "&Dashboard")
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
@@ -182,6 +185,13 @@ class MainWindow(QMainWindow):
         if self.pages is not None and self.review_screen is not None:
             self.pages.setCurrentWidget(self.review_screen)
         return self.review_screen
+
+    def review_log_entry(self) -> None:
+        """Open the Log tab's current entry's action in the Review tab."""
+        entry_id = self.log_screen.current_entry_id() if self.log_screen is not None else None
+        review = self.show_review()
+        if entry_id is not None and review is not None:
+            review.open(entry_id)
 
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from hsm_console.app import App
 from hsm_console.db.models import Comment
 from hsm_console.rules.domain import PlatformState
 from tests.conftest import World
@@ -40,8 +41,12 @@ def comment_state(world: World, comment_id: int) -> tuple[str, str]:
 
 def state_on_platform(world: World, comment_id: int) -> PlatformState:
     """What the sandbox itself says about the comment, asked over HTTP."""
-    app = world.app("alice")
-    with world.db.session() as session:
+    return state_seen_by(world.app("alice"), comment_id)
+
+
+def state_seen_by(app: App, comment_id: int) -> PlatformState:
+    """What the platform tells `app` about the comment, asked over HTTP."""
+    with app.db.session() as session:
         comment = session.get(Comment, comment_id)
         assert comment is not None
         connector = app.connectors(comment.site)
