@@ -22,7 +22,9 @@ from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState,
 from hsm_console.services.log_view import LogFilter, LogView
 
 STATE_WORDS = {
-    EntryState.PENDING: "Pending",
+    # Every action's first entry, written before the platform is asked; "Pending" read as
+    # "not done yet" beside hides long applied. Its outcome is the entry "of #N".
+    EntryState.PENDING: "Recorded first",
     EntryState.APPLIED: "Applied",
     EntryState.FAILED: "Failed",
     EntryState.UNCONFIRMED: "Unconfirmed",

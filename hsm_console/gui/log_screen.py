@@ -72,6 +72,12 @@ COLUMN_WIDTHS = {
 }
 
 
+RECORDED_FIRST_TIP = (
+    "Recorded before the platform was asked; the entry that says what happened follows it, "
+    'marked "of #" this entry\'s number.'
+)
+
+
 class LogModel(IdWindowModel[LogRow]):
     def __init__(self, view: LogView, parent: QObject | None = None) -> None:
         super().__init__(view.rows, HEADERS, parent)
@@ -88,6 +94,8 @@ class LogModel(IdWindowModel[LogRow]):
             return tooltip(one_line(_what(row), 600))
         if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.AT:
             return local_time(row.at)
+        if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.OUTCOME:
+            return RECORDED_FIRST_TIP if row.state == EntryState.PENDING else None
         return None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from hsm_console.db.models import Comment, Department, Site
 from hsm_console.display import CITY_TZ
 from hsm_console.gui.dashboard_screen import DashboardScreen
-from hsm_console.gui.log_screen import LogColumn, LogScreen
+from hsm_console.gui.log_screen import RECORDED_FIRST_TIP, LogColumn, LogScreen
 from hsm_console.gui.review_screen import ReviewScreen, Step
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.gui.start import Console, start_console
@@ -133,10 +133,13 @@ def test_a_supervisor_reviews_last_weeks_parks_facebook_hides(qtbot: QtBot, demo
     intents = {
         log.model.id_at(r)
         for r in range(log.model.rowCount())
-        if log.model.data(log.model.index(r, LogColumn.OUTCOME)) == "Pending"
+        if log.model.data(log.model.index(r, LogColumn.OUTCOME)) == "Recorded first"
     }
     assert intents == set(fb_hides)
     assert instagram_hide not in intents
+    tip = log.model.data(log.model.index(0, LogColumn.OUTCOME), Qt.ItemDataRole.ToolTipRole)
+    first = log.model.data(log.model.index(1, LogColumn.OUTCOME), Qt.ItemDataRole.ToolTipRole)
+    assert (tip, first) == (None, RECORDED_FIRST_TIP)  # newest first: the outcome, its intent
     pick(qtbot, log.outcome, "Applied")  # one row per hide: what was done
     qtbot.waitUntil(
         lambda: (
