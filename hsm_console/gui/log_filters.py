@@ -10,15 +10,18 @@ filter settles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QDate, QObject, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDateEdit, QLineEdit, QWidget
 
-from hsm_console.gui.filter_bar import DEBOUNCE_MS, DayBoxes, chosen_day
+from hsm_console.display import CITY_TZ
+from hsm_console.gui.filter_bar import ANY_DATE, DEBOUNCE_MS, DayBoxes, chosen_day
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.ui_files import child
 from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState, ReviewState
+from hsm_console.rules.periods import Period, days_of
 from hsm_console.services.log_view import LogFilter, LogView
 
 STATE_WORDS = {
@@ -37,6 +40,13 @@ KIND_WORDS = {
     EntryKind.NOTICE: "Notices",
     EntryKind.APPEAL: "Appeals",
 }
+
+
+CHOSEN_DAYS = "Days chosen"
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
 
 
 class LogFilterBar(QObject):
@@ -62,8 +72,15 @@ class LogFilterBar(QObject):
         self.review_state = form.findChild(QComboBox, "logReview")
         self.on_from = child(form, QDateEdit, "logFrom")
         self.on_to = child(form, QDateEdit, "logTo")
+        self.period = child(form, QComboBox, "logPeriod")
         self._fill(view, code_names)
         self._days = DayBoxes((self.on_from, self.on_to), self)
+        self.period.addItem("Any day", None)
+        for period in Period:
+            self.period.addItem(period.value, period)
+        self.period.addItem(CHOSEN_DAYS, None)
+        self._setting_period = False
+        self.period.activated.connect(lambda _: self._period_chosen())
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(DEBOUNCE_MS)
@@ -73,6 +90,28 @@ class LogFilterBar(QObject):
             combo.currentIndexChanged.connect(lambda _: self._settle.start())
         for edit in (self.on_from, self.on_to):
             edit.dateChanged.connect(lambda _: self._settle.start())
+            edit.dateChanged.connect(lambda _: self._days_changed())
+
+    def _period_chosen(self) -> None:
+        """Set both days to the chosen span ("Any day" clears them)."""
+        period = self.period.currentData()
+        if self.period.currentText() == CHOSEN_DAYS:
+            return
+        if period is None:
+            first, last = ANY_DATE, ANY_DATE
+        else:
+            first, last = (_qdate(d) for d in days_of(period, datetime.now(CITY_TZ).date()))
+        self._setting_period = True  # the first box set alone is not a choice by hand
+        self.on_from.setDate(first)
+        self.on_to.setDate(last)
+        self._setting_period = False
+
+    def _days_changed(self) -> None:
+        """Days picked by hand are no longer the span the box names: say so."""
+        if self._setting_period:
+            return
+        by_hand = (chosen_day(self.on_from), chosen_day(self.on_to)) != (None, None)
+        self.period.setCurrentIndex(self.period.count() - 1 if by_hand else 0)
 
     def _combos(self) -> list[QComboBox]:
         combos = [self.department, self.site, self.platform, self.person, self.action,

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select, text
 
 from hsm_console.db.models import Comment, Site
+from hsm_console.display import CITY_TZ
+from hsm_console.gui.filter_bar import chosen_day
 from hsm_console.gui.log_screen import LogModel, LogScreen
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.page_loader import PageLoader
@@ -308,10 +311,41 @@ def test_tab_reaches_every_control_of_the_log(qtbot: QtBot, open_log: OpenLog) -
     buttons = {"exportCsvButton", "exportJsonButton", "verifyButton"}  # named by their text
     expected = buttons | {
         "logSearch", "logDepartment", "logSite", "logPlatform", "logPerson", "logAction",
-        "logReason", "logOutcome", "logKind", "logFrom", "logTo", "logTable", "recordText",
+        "logReason", "logOutcome", "logKind", "logPeriod", "logFrom", "logTo", "logTable",
+        "recordText",
         "nowText", "historyText",
     }  # fmt: skip
     assert expected <= names
     for widget in visited:
         if widget.objectName() in expected - buttons:  # each says what it is to a screen reader
             assert widget.accessibleName(), widget.objectName()
+
+
+def test_a_span_in_words_sets_the_days_and_days_by_hand_say_so(
+    qtbot: QtBot, open_log: OpenLog
+) -> None:
+    _, screen = open_log("sam")
+    period, total = screen.filters.period, screen.model.rowCount()
+    period.setFocus()
+    qtbot.keyClick(period, Qt.Key.Key_Down)  # "Today": everything here was done today
+    assert period.currentText() == "Today"
+    today = datetime.now(CITY_TZ).date()
+    assert (chosen_day(screen.on_from), chosen_day(screen.on_to)) == (today, today)
+    qtbot.waitUntil(
+        lambda: screen.current_filter() == screen.loader.current_filter, timeout=WAIT_MS
+    )
+    qtbot.waitUntil(lambda: not screen.loading, timeout=WAIT_MS)
+    assert screen.model.rowCount() == total
+
+    screen.on_from.setDate(screen.on_from.date().addDays(1))  # by hand: no longer "Today"
+    assert period.currentText() == "Days chosen"
+    qtbot.waitUntil(
+        lambda: screen.current_filter() == screen.loader.current_filter and not screen.loading,
+        timeout=WAIT_MS,
+    )
+    assert screen.model.rowCount() == 0  # from tomorrow
+
+    period.setCurrentIndex(0)
+    period.activated.emit(0)  # "Any day", as chosen from the list
+    assert (chosen_day(screen.on_from), chosen_day(screen.on_to)) == (None, None)
+    assert period.currentText() == "Any day"

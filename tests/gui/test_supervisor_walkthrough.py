@@ -6,11 +6,11 @@ tables change, and verifies the chain, only through the widgets."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDate, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox, QTableWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, text
@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from hsm_console.db.models import Comment, Department, Site
 from hsm_console.display import CITY_TZ
 from hsm_console.gui.dashboard_screen import DashboardScreen
+from hsm_console.gui.filter_bar import chosen_day
 from hsm_console.gui.log_screen import RECORDED_FIRST_TIP, LogColumn, LogScreen
 from hsm_console.gui.review_screen import ReviewScreen, Step
 from hsm_console.gui.settings import GuiSettings
@@ -116,10 +117,9 @@ def test_a_supervisor_reviews_last_weeks_parks_facebook_hides(qtbot: QtBot, demo
     qtbot.waitUntil(lambda: not log.loading, timeout=WAIT_MS)
     pick(qtbot, log.site, PARKS_FACEBOOK)
     pick(qtbot, log.action, "hide")
+    pick(qtbot, log.filters.period, "Last 7 days")
     today = datetime.now(CITY_TZ).date()
-    week_ago = QDate(today.year, today.month, today.day).addDays(-6)
-    log.on_from.setDate(week_ago)
-    log.on_to.setDate(QDate(today.year, today.month, today.day))
+    assert (chosen_day(log.on_from), chosen_day(log.on_to)) == (today - timedelta(days=6), today)
     qtbot.waitUntil(
         lambda: (
             log.loader.current_filter == log.current_filter()
