@@ -113,9 +113,13 @@ def _display(row: LogRow, column: LogColumn) -> str:
     if column is LogColumn.REASON:
         return row.reason_code or ""
     if column is LogColumn.OUTCOME:
-        state = STATE_WORDS.get(EntryState(row.state), row.state)
+        state = _state(row)
         return f"{state} (of #{row.outcome_of})" if row.outcome_of else state
     return one_line(_what(row), LINE_CHARS)
+
+
+def _state(row: LogRow) -> str:
+    return STATE_WORDS.get(EntryState(row.state), row.state)
 
 
 def _what(row: LogRow) -> str:
@@ -385,7 +389,7 @@ def verify_words(report: VerifyReport) -> str:
 def _summary(shown: EntryDetail) -> str:
     row = shown.row
     parts = [f"Entry #{row.id}", local_time(row.at), one_line(row.actor, 80), row.action,
-             row.state]  # fmt: skip
+             _state(row).lower()]  # fmt: skip
     if row.reason_code:
         parts.append(f"reason {row.reason_code}")
     if row.site_name:
@@ -443,7 +447,8 @@ def _now_words(shown: EntryDetail) -> str:
 
 
 def _history_line(row: LogRow) -> str:
-    line = f"#{row.id} {local_time(row.at)} {one_line(row.actor, 60)} {row.action} {row.state}"
+    line = f"#{row.id} {local_time(row.at)} {one_line(row.actor, 60)} {row.action} "
+    line += _state(row).lower()
     if row.reason_code:
         line += f" reason {row.reason_code}"
     if row.outcome_of:

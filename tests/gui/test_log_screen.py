@@ -138,6 +138,8 @@ def test_the_oversight_group_filters_the_log_and_opens_an_entry(
     now = screen.now_text.toPlainText()
     assert "Status: hidden; on the platform: hidden" in now
     assert screen.history_text.toPlainText().count("\n") == 1  # pending and its outcome
+    assert " hide recorded first reason PRF" in screen.history_text.toPlainText()
+    assert " · hide · recorded first · reason PRF" in screen.summary.text()  # as the table says
     assert "Note: =cmd|' /C calc'!A0" in screen.summary.text()
     assert screen.summary.textFormat() == Qt.TextFormat.PlainText
     for name in ("recordText", "nowText", "historyText"):
