@@ -381,8 +381,12 @@ def _history_words(item: ReviewItem) -> str:
         )
     elif item.state is ReviewState.NEEDS_REVIEW:
         lines.append("Not reviewed yet: this code needs a second review.")
-    if item.reversed_by is not None:
-        lines.append(f"Reversed: log entry #{item.reversed_by}.")
+    if item.reversal is not None:
+        reversal = item.reversal
+        lines.append(
+            f"Reversed ({reversal.verdict}): log entry #{reversal.entry_id}, by {reversal.actor}, "
+            f"{local_time(reversal.at)}: {reversal.note}"
+        )
     for notice in item.notices:
         lines.append(
             f"Notice #{notice.entry_id} sent by {notice.channel.replace('_', ' ')}, "

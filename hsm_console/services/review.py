@@ -56,7 +56,7 @@ class Verdict:
     entry_id: int
     at: datetime
     actor: str  # who gave it
-    verdict: str  # ReviewVerdict or AppealStep
+    verdict: str  # ReviewVerdict, AppealStep, or the action of a reversal (unhide)
     note: str
 
 
@@ -105,9 +105,13 @@ class ReviewItem:
     text: str  # the comment as the retained record kept it
     moderator_note: str
     review: Verdict | None
-    reversed_by: int | None  # the reversal's entry, once one was recorded
+    reversal: Verdict | None  # the unhide's first entry (who, when, their reason), once recorded
     notices: list[Notice]
     appeals: list[Appeal]
+
+    @property
+    def reversed_by(self) -> int | None:
+        return self.reversal.entry_id if self.reversal is not None else None
 
     @property
     def state(self) -> ReviewState:
@@ -204,7 +208,7 @@ class ReviewService:
         appeals = [a.id for a in related if a.kind == EntryKind.APPEAL]
         verdicts += session.scalars(select(LogEntry.id).where(LogEntry.refers_to.in_(appeals)))
         reversal = session.scalar(
-            select(LogEntry.id).where(
+            select(LogEntry).where(
                 LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None),
                 LogEntry.refers_to.in_(verdicts),
             )
@@ -229,7 +233,7 @@ class ReviewService:
             text=record.text if record else comment.text,
             moderator_note=entry.note,
             review=_verdict(review) if review else None,
-            reversed_by=reversal,
+            reversal=_verdict(reversal) if reversal else None,
             notices=[_notice(e) for e in related if e.kind == EntryKind.NOTICE],
             appeals=[_appeal(session, e) for e in related if e.kind == EntryKind.APPEAL],
         )

@@ -134,7 +134,11 @@ def test_reverse_a_questioned_hide_through_the_sandbox(
     assert screen.item is not None
     assert screen.item.reversed_by == screen.last_result.pending_entry_id
     assert not screen.buttons[Step.REVERSE].isEnabled()
-    assert "Reversed: log entry" in screen.item_history.toPlainText()
+    assert (
+        f"Reversed (unhide): log entry #{screen.last_result.pending_entry_id}, by dana, "
+        in screen.item_history.toPlainText()
+    )
+    assert ": On topic: it asks about the pool's hours." in screen.item_history.toPlainText()
 
 
 def test_record_an_appeal_and_overturn_it(

@@ -206,6 +206,9 @@ def test_a_supervisor_reviews_last_weeks_parks_facebook_hides(qtbot: QtBot, demo
     assert state_seen_by(demo.window.app, comment_id) is PlatformState.VISIBLE
     assert review.item is not None
     assert review.item.reversed_by == review.last_result.pending_entry_id
+    history = review.item_history.toPlainText()  # the supervisor's reason, in the window
+    assert f"Reversed (unhide): log entry #{review.item.reversed_by}, by {supervisor}, " in history
+    assert history.endswith(f": {reason}")
     question = review.item.review
     assert question is not None
     assert question.verdict == "question"
