@@ -17,14 +17,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -32,7 +30,7 @@ from hsm_console.gui.connect_dialog import ConnectFlow
 from hsm_console.gui.icons import glyph
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
-from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.ui_files import child, load_dialog_form
 from hsm_console.gui.workers import JobContext, TaskRunner
 from hsm_console.rules import administration
 from hsm_console.rules.domain import Platform, Role
@@ -102,12 +100,7 @@ class AdminDialog(QDialog):
         self.busy = False
         self.setObjectName("adminDialog")
         self.setWindowTitle("Administration — HSM Console")
-        form = load_form("admin_dialog.ui", self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(form)
-        layout.addWidget(buttons)
+        form = load_dialog_form("admin_dialog.ui", self)
         self.resize(960, 720)
 
         self.result_label = child(form, QLabel, "resultLabel")

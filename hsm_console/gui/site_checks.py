@@ -12,13 +12,11 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -26,7 +24,7 @@ from hsm_console.db.engine import Database
 from hsm_console.display import local_time
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.problems import ProblemReporter, problem_from
-from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.ui_files import child, load_dialog_form
 from hsm_console.gui.workers import JobContext, TaskRunner
 from hsm_console.rules.site_checks import CheckState
 from hsm_console.services.site_checks import SiteCheckRow, listing
@@ -45,12 +43,7 @@ class SiteChecksDialog(QDialog):
         self.loading = False
         self.setObjectName("siteChecksDialog")
         self.setWindowTitle("Site checks (Policy, Section 2) — HSM Console")
-        form = load_form("site_checks_dialog.ui", self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(form)
-        layout.addWidget(buttons)
+        form = load_dialog_form("site_checks_dialog.ui", self)
         self.resize(1000, 620)
         self.summary = child(form, QLabel, "summaryLabel")
         self.show_passed = child(form, QCheckBox, "showPassed")

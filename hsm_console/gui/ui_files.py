@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QFile, QIODevice, QObject
 from PySide6.QtUiTools import QUiLoader
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -47,3 +47,14 @@ def child(root: QObject, kind: type[W], name: str) -> W:
     if found is None:
         raise LookupError(f"The form has no {kind.__name__} named {name!r}.")
     return found
+
+
+def load_dialog_form(name: str, dialog: QDialog) -> QWidget:
+    """A form laid out in `dialog` above a Close button (which rejects the dialog)."""
+    form = load_form(name, dialog)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(form)
+    layout.addWidget(buttons)
+    return form

@@ -54,6 +54,15 @@ def gui_settings(tmp_path: Path) -> GuiSettings:
     return settings
 
 
+def started(qtbot: QtBot, window: MainWindow) -> MainWindow:
+    """Show `window` as a person would see it, and start it (the first sync and queue)."""
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.start()
+    return window
+
+
 @pytest.fixture
 def open_window(qtbot: QtBot, gui_world: World, gui_settings: GuiSettings) -> Iterator[OpenWindow]:
     """Opens the console for a person and waits until its queue and first comment show."""

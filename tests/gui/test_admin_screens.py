@@ -14,7 +14,7 @@ from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.services.access import resolve_actor
 from tests.conftest import World
-from tests.gui.conftest import OpenWindow
+from tests.gui.conftest import OpenWindow, started
 from tests.gui.helpers import WAIT_MS, count
 
 STATE, ADDRESS = SITE_HEADERS.index("State"), SITE_HEADERS.index("API address")
@@ -23,11 +23,7 @@ GOOD_CHANNEL = "UC" + "a1B2c3D4e5F6g7H8i9J0k_"  # 'UC' and 22 characters
 
 @pytest.fixture
 def admin_window(qtbot: QtBot, gui_world: World, gui_settings: GuiSettings) -> Iterator[MainWindow]:
-    window = MainWindow(gui_world.app("ada"), gui_settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.start()
+    window = started(qtbot, MainWindow(gui_world.app("ada"), gui_settings))
     yield window
     window.close()
 

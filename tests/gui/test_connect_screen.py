@@ -51,6 +51,7 @@ from tests.connectors.conftest import (
     WORDPRESS_URL,
     needs_wordpress,
 )
+from tests.gui.conftest import started
 from tests.gui.helpers import WAIT_MS
 from tests.test_connect import APP, PARKS_PAGE, POLICE_PAGE, Browser, issued
 from tests.test_credentials import dump
@@ -93,11 +94,7 @@ class Console:
             self.db, load_policy(), "ada", connector_overrides=dict(network or FAST_NETWORK),
             open_browser=opener,
         )  # fmt: skip
-        window = MainWindow(app, self.settings)
-        self.qtbot.addWidget(window)
-        window.show()
-        self.qtbot.waitExposed(window)
-        window.start()
+        window = started(self.qtbot, MainWindow(app, self.settings))
         self.windows.append(window)
         assert window.admin_action is not None
         window.admin_action.trigger()

@@ -25,6 +25,7 @@ from hsm_console.rules.domain import Action, Role
 from hsm_console.services import admin
 from hsm_console.services.log_export import FORMULA_STARTS
 from tests.conftest import World
+from tests.gui.conftest import started
 from tests.gui.helpers import WAIT_MS
 
 
@@ -70,11 +71,7 @@ def open_dashboard(
     opened: list[MainWindow] = []
 
     def open_for(username: str) -> tuple[MainWindow, DashboardScreen]:
-        window = MainWindow(acted.world.app(username), gui_settings)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        window.start()
+        window = started(qtbot, MainWindow(acted.world.app(username), gui_settings))
         opened.append(window)
         screen = window.show_dashboard()
         assert screen is not None

@@ -31,6 +31,7 @@ from hsm_console.services import admin, log_export
 from hsm_console.services.log_export import FORMULA_STARTS, ExportFormat
 from hsm_console.services.log_view import LogFilter, LogView
 from tests.conftest import World
+from tests.gui.conftest import started
 from tests.gui.helpers import WAIT_MS, count
 
 PARKS_POST = "1000000000001_122100000000000"
@@ -78,11 +79,7 @@ def open_log(qtbot: QtBot, acted: Acted, gui_settings: GuiSettings) -> Iterator[
     opened: list[MainWindow] = []
 
     def open_for(username: str) -> tuple[MainWindow, LogScreen]:
-        window = MainWindow(acted.world.app(username), gui_settings)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        window.start()
+        window = started(qtbot, MainWindow(acted.world.app(username), gui_settings))
         opened.append(window)
         screen = window.show_log()
         assert screen is not None

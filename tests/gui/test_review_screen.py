@@ -19,6 +19,7 @@ from hsm_console.gui.settings import GuiSettings
 from hsm_console.rules.domain import Action, PlatformState, Role
 from hsm_console.services import admin
 from tests.conftest import World
+from tests.gui.conftest import started
 from tests.gui.helpers import WAIT_MS, count, state_on_platform
 
 HOSTILE = "<b>bold</b> <img src=x onerror=alert(1)> \u202eevil"
@@ -47,11 +48,7 @@ def open_review(qtbot: QtBot, gui_world: World, gui_settings: GuiSettings) -> It
     opened: list[MainWindow] = []
 
     def open_for(username: str) -> tuple[MainWindow, ReviewScreen]:
-        window = MainWindow(gui_world.app(username), gui_settings)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        window.start()
+        window = started(qtbot, MainWindow(gui_world.app(username), gui_settings))
         opened.append(window)
         screen = window.show_review()
         assert screen is not None
