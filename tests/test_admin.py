@@ -343,6 +343,28 @@ def test_setting_up_a_department_is_logged_and_takes_effect(world: World) -> Non
     assert verify_log(world.db).ok
 
 
+def test_a_records_officer_keeps_one_department_or_all(world: World) -> None:
+    service = admin_of(world)
+    service.add_person("clerk", "Carla Clerk")
+    service.add_person("parks-foia", "Pat Foia")
+    with pytest.raises(InvalidInput, match="whose records the records officer keeps"):
+        service.grant("clerk", "records officer", None)
+    service.grant("clerk", "Records-Officer", None, everywhere=True)
+    service.grant("parks-foia", "records_officer", "PARKS")
+    with world.db.session() as session:
+        clerk = resolve_actor(session, "clerk")
+        parks_foia = resolve_actor(session, "parks-foia")
+        parks = session.scalars(select(Department).where(Department.code == "PARKS")).one()
+        ada = resolve_actor(session, "ada")
+        listed = {p.account: p.roles for p in service.people()}
+    assert not ada.is_records_officer
+    assert clerk.keeps_records is None and clerk.is_records_officer
+    assert parks_foia.keeps_records == frozenset({parks.id})
+    assert parks_foia.may_keep_records(parks.id) and not parks_foia.may_keep_records(parks.id + 1)
+    assert not parks_foia.works_for(parks.id)  # keeping records is not moderating or supervising
+    assert listed["clerk"] == ["records officer of all departments"]
+
+
 def test_two_administrators_adding_the_same_department_at_once(world: World) -> None:
     admin_of(world).grant("sam", "administrator", None)
     start = threading.Barrier(2)

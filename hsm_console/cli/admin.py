@@ -62,7 +62,9 @@ def add_parser(commands: Any) -> None:
         scope = parser.add_mutually_exclusive_group()
         scope.add_argument("--department", metavar="CODE", help="for this department")
         scope.add_argument(
-            "--all", action="store_true", help="supervisor of all departments (oversight group)"
+            "--all",
+            action="store_true",
+            help="supervisor (oversight group) or records officer (City Clerk) of all departments",
         )
 
     site = _group(what, "site", "the City's accounts on each platform")

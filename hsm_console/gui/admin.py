@@ -135,7 +135,7 @@ class AdminDialog(QDialog):
         self._connect_state()
 
         for role in Role:
-            self.role_choice.addItem(role.value, role.value)
+            self.role_choice.addItem(role.label, role.value)
         for platform in Platform:
             self.site_platform.addItem(platform.label, platform.value)
         self.site_settings.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
@@ -361,7 +361,7 @@ class AdminDialog(QDialog):
             return
         role = str(self.role_choice.currentData())
         code = self.role_department.currentData()
-        everywhere = code is None and role == Role.SUPERVISOR.value
+        everywhere = code is None and role in (Role.SUPERVISOR.value, Role.RECORDS_OFFICER.value)
         department = code or None
         act = self.service.grant if give else self.service.revoke
         self._change(

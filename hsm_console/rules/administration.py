@@ -59,7 +59,7 @@ def department_code(value: str) -> str:
 
 def role(value: str) -> Role:
     try:
-        return Role(value.strip().lower())
+        return Role(re.sub(r"[\s-]+", "_", value.strip().lower()))
     except ValueError:
         choices = ", ".join(r.value for r in Role)
         raise InvalidInput(f"There is no role {value!r}; the roles are {choices}.") from None
@@ -67,7 +67,8 @@ def role(value: str) -> Role:
 
 def role_scope(granted: Role, department: str | None, everywhere: bool) -> None:
     """Moderators work for one department, administrators for the whole City; supervisors
-    for one department or, as the oversight group, for all of them."""
+    for one department or, as the oversight group, for all of them; records officers for
+    one department or, as the City Clerk's office, for all of them."""
     if department and everywhere:
         raise InvalidInput("Name one department or all departments, not both.")
     if granted is Role.MODERATOR and not department:
@@ -78,6 +79,11 @@ def role_scope(granted: Role, department: str | None, everywhere: bool) -> None:
         raise InvalidInput(
             "Name the department a supervisor oversees, or all departments for the "
             "City manager's oversight group."
+        )
+    if granted is Role.RECORDS_OFFICER and not (department or everywhere):
+        raise InvalidInput(
+            "Name the department whose records the records officer keeps, or all departments "
+            "for the City Clerk's office."
         )
 
 

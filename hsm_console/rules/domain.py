@@ -161,4 +161,10 @@ class AdminChange(enum.StrEnum):
 class Role(enum.StrEnum):
     MODERATOR = "moderator"
     SUPERVISOR = "supervisor"
+    RECORDS_OFFICER = "records_officer"  # answers records requests, keeps retention (issue 10)
     ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        """As people say it: "records officer"."""
+        return self.value.replace("_", " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ class Actor:
     moderates: frozenset[int]
     supervises: frozenset[int] | None
     administers: bool
+    keeps_records: frozenset[int] | None = frozenset()  # records officer; None: every department
 
     def may_moderate(self, department_id: int) -> bool:
         return department_id in self.moderates
@@ -37,6 +39,14 @@ class Actor:
         """Moderates or supervises the department (the oversight group: every one)."""
         supervises = self.supervises is None or department_id in self.supervises
         return supervises or self.may_moderate(department_id)
+
+    def may_keep_records(self, department_id: int) -> bool:
+        """A records officer of the department, or of every department (the City Clerk)."""
+        return self.keeps_records is None or department_id in self.keeps_records
+
+    @property
+    def is_records_officer(self) -> bool:
+        return self.keeps_records is None or bool(self.keeps_records)
 
     def describe(self) -> str:
         return f"{self.display_name} ({self.username})"
@@ -73,13 +83,34 @@ def resolve_actor(session: Session, username: str) -> Actor:
         for g in grants
         if g.role == Role.MODERATOR.value and g.department_id is not None
     )
-    supervised = [g.department_id for g in grants if g.role == Role.SUPERVISOR.value]
-    supervises: frozenset[int] | None = (
-        None
-        if any(d is None for d in supervised)
-        else frozenset(d for d in supervised if d is not None)
-    )
-    if not supervised:
-        supervises = frozenset()
     administers = any(g.role == Role.ADMINISTRATOR.value for g in grants)
-    return Actor(person.username, person.display_name, moderates, supervises, administers)
+    return Actor(
+        person.username,
+        person.display_name,
+        moderates,
+        _departments(grants, Role.SUPERVISOR),
+        administers,
+        _departments(grants, Role.RECORDS_OFFICER),
+    )
+
+
+def require_records_officer(actor: Actor, doing: str, department_id: int | None = None) -> None:
+    """Refuse anyone who keeps no records (of that department), before anything is written."""
+    if department_id is None and actor.is_records_officer:
+        return
+    if department_id is not None and actor.may_keep_records(department_id):
+        return
+    where = "" if department_id is None else " of that department"
+    raise PermissionDenied(
+        f"Only a records officer{where} may {doing}, and {actor.describe()} is not one; "
+        "nothing was changed. An administrator can give you the role: hsm-console admin role "
+        f"grant {actor.username} records_officer --department CODE"
+    )
+
+
+def _departments(grants: Sequence[RoleGrant], role: Role) -> frozenset[int] | None:
+    """The departments a role is held for; None when it is held for all of them."""
+    held = [g.department_id for g in grants if g.role == role.value]
+    if any(d is None for d in held):
+        return None
+    return frozenset(d for d in held if d is not None)

@@ -620,7 +620,7 @@ def _department_codes(session: Session) -> dict[int | None, str]:
 def _role_words(role: Role, department: str | None) -> str:
     if role is Role.ADMINISTRATOR:
         return "an administrator"
-    return f"{role.value} of {department or 'all departments'}"
+    return f"{role.label} of {department or 'all departments'}"
 
 
 def _named(person: Person) -> str:
