@@ -39,6 +39,11 @@ KIND_WORDS = {
     EntryKind.NOTE: "Notes",
     EntryKind.NOTICE: "Notices",
     EntryKind.APPEAL: "Appeals",
+    EntryKind.REQUEST: "Records requests",
+    EntryKind.HOLD: "Legal holds",
+    EntryKind.DISPOSAL: "Disposals",
+    EntryKind.BAN: "Bans",
+    EntryKind.SEAL: "Seals",
 }
 
 

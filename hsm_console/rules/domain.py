@@ -106,6 +106,12 @@ class EntryKind(enum.StrEnum):
     NOTE = "note"  # a note on a comment, for its department
     NOTICE = "notice"  # the notice sent to a commenter about an action (`refers_to` it)
     APPEAL = "appeal"  # an appeal of an action, or the decision on one: AppealStep
+    # The records officer's (issue 10); each names what it is about in `subject`.
+    REQUEST = "request"  # a records request received, extended, answered... or exported
+    HOLD = "hold"  # a legal hold placed or lifted
+    DISPOSAL = "disposal"  # a disposal certificate recorded, or records disposed under one
+    BAN = "ban"  # an author's ban proposed, approved, refused, carried out or lifted
+    SEAL = "seal"  # the chain head sealed, so the log cannot be quietly rewound
 
 
 class ReviewVerdict(enum.StrEnum):
