@@ -7,7 +7,7 @@ other table is working state that the services keep up to date.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -372,3 +372,26 @@ class ApiUsage(Base):
     platform: Mapped[str] = mapped_column(String(32))
     day: Mapped[str] = mapped_column(String(10))  # the platform's quota day, YYYY-MM-DD
     units: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecordsRequest(Base):
+    """A public-records request in the register (issue 10): working state, each change of it
+    an entry of the log (`EntryKind.REQUEST`, subject `request:<id>`)."""
+
+    __tablename__ = "records_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The department that answers it; None: the City Clerk's office, for the whole City.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    received_at: Mapped[datetime]
+    requester: Mapped[str] = mapped_column(Text)  # as given: no form or purpose may be demanded
+    words: Mapped[str] = mapped_column(Text)  # the request as written
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the search that answers it
+    due_on: Mapped[date]
+    extended_to: Mapped[date | None]
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))  # draft, open, extended, answered, withdrawn
+    handler: Mapped[str | None] = mapped_column(String(200))  # a records officer's username
+    # A comment coded FOI in the queue, and when the moderator handed it over.
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    handed_over_at: Mapped[datetime | None]
