@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from hsm_console.display import CITY_TZ  # the City's day decides when a period ends
 from hsm_console.errors import ConfigurationError, InvalidInput
 
-CITY_TZ = ZoneInfo("America/Chicago")  # the City's day decides when a period ends
 NOTICE_DAYS = 30  # 44 Ill. Adm. Code 4000.40(c)
 
 
@@ -262,7 +261,8 @@ def check_coverage(lines: list[Coverage]) -> None:
     for line in lines:
         if line.record_class not in DISPOSABLE:
             raise InvalidInput(
-                f"{line.record_class.label} are not disposed of through the console."
+                f"{line.record_class.value} is not a class of record disposed of through the "
+                f"console: {', '.join(c.value for c in DISPOSABLE)} are."
             )
         if line.from_on > line.thru_on:
             raise InvalidInput(f"The dates run backwards: {line.from_on} after {line.thru_on}.")

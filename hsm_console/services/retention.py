@@ -208,6 +208,13 @@ class RetentionService:
     def classes(self) -> list[Retention]:
         return list(self.policy.retention.values())
 
+    def department_id(self, code: str) -> int:
+        with self.db.session() as session:
+            found = session.scalar(select(Department.id).where(Department.code == code.upper()))
+        if found is None:
+            raise NotFound(f"There is no department {code!r}.")
+        return found
+
     def _officer(self, session: Session, doing: str) -> Actor:
         actor = resolve_actor(session, self.username)
         _refusing(lambda: require_records_officer(actor, doing), doing, self.username)
