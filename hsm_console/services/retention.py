@@ -421,6 +421,49 @@ class RetentionService:
             )
             return next_id
 
+    def certify_lines(
+        self, number: str, notice_given_on: date, approved_on: date, rows: Sequence[WorksheetRow]
+    ) -> int:
+        """A certificate for lines of the worksheet: the whole City's for an officer of every
+        department, else for the one department the lines are of; one line per series."""
+        with self.db.session() as session:
+            actor = resolve_actor(session, self.username)
+        departments = {r.department for r in rows}
+        department = None
+        if actor.keeps_records is not None:
+            if len(departments) != 1:
+                raise InvalidInput("Choose the worksheet's lines of one department.")
+            department = self.department_id(departments.pop())
+        spans: dict[RecordClass, tuple[date, date]] = {}
+        for row in rows:
+            first, last = spans.get(row.retention.record_class, (row.from_on, row.thru_on))
+            spans[row.retention.record_class] = (min(first, row.from_on), max(last, row.thru_on))
+        covers = [Coverage(c, first, last) for c, (first, last) in spans.items()]
+        return self.certify(number, notice_given_on, approved_on, covers, department)
+
+    def places(self) -> list[tuple[str, int | None, int | None]]:
+        """Where a hold may keep records, as (words, department id, site id): every department
+        (for an officer of all of them), each department, each site."""
+        with self.db.session() as session:
+            actor = resolve_actor(session, self.username)
+            departments = session.execute(
+                select(Department.id, Department.code)
+                .where(_within(Department.id, actor))
+                .order_by(Department.code)
+            ).all()
+            sites = session.execute(
+                select(Site.id, Site.name, Department.code)
+                .join(Department, Department.id == Site.department_id)
+                .where(_within(Site.department_id, actor))
+                .order_by(Department.code, Site.name)
+            ).all()
+        every = [("Every department", None, None)] if actor.keeps_records is None else []
+        return [
+            *every,
+            *((f"All of {code}", i, None) for i, code in departments),
+            *((f"{name} ({code})", None, i) for i, name, code in sites),
+        ]
+
     def certificates(self) -> list[CertificateItem]:
         with self.db.session() as session:
             actor = self._officer(session, "see disposal certificates")
