@@ -394,7 +394,7 @@ class RetentionService:
                 "allowed_from": allowed.isoformat(),
             }
             lock_chain(session)
-            next_id = (session.scalar(select(func.max(DisposalCertificate.id))) or 0) + 1
+            next_id = _next_certificate_id(session)
             entry = self._entry(
                 session,
                 EntryKind.DISPOSAL,
@@ -807,6 +807,15 @@ def _blank_on_sqlite(
             .values(**blank)
             .execution_options(synchronize_session=False)
         )
+
+
+def _next_certificate_id(session: Session) -> int:
+    """The id the certificate will have: its `certify` entry names it before the row exists
+    (the row cites the entry). Under the chain lock, so no other certificate takes it."""
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = "SELECT nextval(pg_get_serial_sequence('disposal_certificates', 'id'))"
+        return int(session.scalar(text(sequence)))
+    return (session.scalar(select(func.max(DisposalCertificate.id))) or 0) + 1
 
 
 def _within(department: Any, actor: Actor) -> ColumnElement[bool]:
