@@ -328,6 +328,8 @@ def test_a_lawful_disposal_blanks_exactly_its_records_and_keeps_their_hashes(
     svc.place_hold(HoldScope(None, site_id=synced.parks_site, author_id=held_author), "Claim")
     certify(synced)
     assert svc.disposable_under("LRC-2032-0001") < len(parks)
+    stopped = svc.dispose("LRC-2032-0001", cancelled=lambda: True)
+    assert (stopped.cancelled, stopped.comments, stopped.entries) == (True, 0, [])
     seen: list[tuple[int, int]] = []
     result = svc.dispose("LRC-2032-0001", progress=lambda done, total: seen.append((done, total)))
     assert svc.disposable_under("LRC-2032-0001") == 0

@@ -572,7 +572,7 @@ class RetentionService:
             eligible, _ = self._covered(session, actor, certificate, _holds_in_force(session), ids)
             if not eligible:
                 return None
-            kept = [self._kept_of(session, unit.comment_id) for unit in eligible]
+            kept = self._kept_of(session, [unit.comment_id for unit in eligible])
             after = {
                 "certificate_id": certificate.id,
                 "certificate": certificate.number,
@@ -594,26 +594,33 @@ class RetentionService:
                 session.execute(text("SELECT hsm_dispose(:entry)"), {"entry": entry.id})
             return entry.id, len(kept), sum(len(k["records"]) for k in kept)
 
-    def _kept_of(self, session: Session, comment_id: int) -> dict[str, Any]:
-        """What the disposal entry keeps of a comment: its id, the SHA-256 of its working copy
-        and versions, and each retained record's id and SHA-256."""
-        comment = session.execute(
-            select(
-                Comment.id, Comment.external_id, *(Comment.__table__.c[n] for n in COMMENT_BLANK)
-            ).where(Comment.id == comment_id)
-        ).one()
-        versions = session.execute(
-            select(CommentVersion.author_name, CommentVersion.text, CommentVersion.raw)
-            .where(CommentVersion.comment_id == comment_id)
-            .order_by(CommentVersion.id)
-        ).all()
-        records = session.execute(
-            select(RetainedRecord.id, RetainedRecord.sha256)
-            .where(RetainedRecord.comment_id == comment_id)
-            .order_by(RetainedRecord.id)
-        ).all()
-        digest = comment_hash(comment._asdict(), [v._asdict() for v in versions])
-        return {"comment": comment_id, "sha256": digest, "records": [list(r) for r in records]}
+    @staticmethod
+    def _kept_of(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+        """What the disposal entry keeps of each comment: its id, the SHA-256 of its working
+        copy and versions, and each retained record's id and SHA-256 (three queries a batch)."""
+        content = [Comment.__table__.c[name] for name in COMMENT_BLANK]
+        comments = session.execute(
+            select(Comment.id, Comment.external_id, *content)
+            .where(Comment.id.in_(ids)).order_by(Comment.id)
+        ).all()  # fmt: skip
+        versions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for v in session.execute(
+            select(CommentVersion.comment_id, CommentVersion.author_name, CommentVersion.text,
+                   CommentVersion.raw)
+            .where(CommentVersion.comment_id.in_(ids)).order_by(CommentVersion.id)
+        ):  # fmt: skip
+            versions[v.comment_id].append(v._asdict())
+        records: dict[int, list[list[Any]]] = defaultdict(list)
+        for r in session.execute(
+            select(RetainedRecord.comment_id, RetainedRecord.id, RetainedRecord.sha256)
+            .where(RetainedRecord.comment_id.in_(ids)).order_by(RetainedRecord.id)
+        ):  # fmt: skip
+            records[r.comment_id].append([r.id, r.sha256])
+        return [
+            {"comment": c.id, "sha256": comment_hash(c._asdict(), versions[c.id]),
+             "records": records[c.id]}
+            for c in comments
+        ]  # fmt: skip
 
     # --- shared -------------------------------------------------------------------------
 
