@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from hsm_console.db.chain import record_hash
+from hsm_console.db.chain import append_entry, canonical_json, record_hash
 from hsm_console.db.models import (
     Comment,
     CommentVersion,
@@ -180,22 +180,22 @@ def test_a_hold_always_wins_over_retention(synced: World, kind: str) -> None:
             request_id = request.id
     scope, covered = {
         "site": (HoldScope(None, site_id=synced.parks_site), before),
-        "author": (
-            HoldScope(None, site_id=synced.parks_site, author_id=first.author_id),
-            same_author,
-        ),
-        "dates": (HoldScope(None, site_id=synced.parks_site, from_on=day, thru_on=day), same_day),
+        # An author's or a date range's across the City: the City Clerk's office places it.
+        "author": (HoldScope(None, author_id=first.author_id), same_author),
+        "dates": (HoldScope(None, from_on=day, thru_on=day), same_day),
         "request": (HoldScope(None, request_id=request_id) if kind == "request" else None, before),
     }[kind]
     assert scope is not None
     assert covered
-    hold_id = svc.place_hold(scope, "Litigation notice from counsel, <b>case</b> 26-L-101")
+    placer = "clara" if kind in ("author", "dates") else "rita"
+    holder = service(synced, placer)
+    hold_id = holder.place_hold(scope, "Litigation notice from counsel, <b>case</b> 26-L-101")
     assert worksheet_total(svc) == before - covered
     certify(synced)
     with pytest.raises(PermissionDenied, match=f"legal hold {hold_id}"):
         svc.dispose("LRC-2032-0001", [first.id])
     assert _disposed_count(synced) == 0
-    svc.lift_hold(hold_id, "Case settled")
+    holder.lift_hold(hold_id, "Case settled")
     assert worksheet_total(svc) == before
     holds = svc.holds()
     assert [(h.id, h.in_force, h.reason) for h in holds] == [
@@ -206,8 +206,8 @@ def test_a_hold_always_wins_over_retention(synced: World, kind: str) -> None:
             select(LogEntry).where(LogEntry.kind == EntryKind.HOLD.value).order_by(LogEntry.id)
         ).all()
     assert [(e.action, e.subject, e.actor) for e in entries] == [
-        ("place", f"hold:{hold_id}", "rita"),
-        ("lift", f"hold:{hold_id}", "rita"),
+        ("place", f"hold:{hold_id}", placer),
+        ("lift", f"hold:{hold_id}", placer),
     ]
     assert json.loads(entries[1].after or "")["lift_reason"] == "Case settled"
 
@@ -448,6 +448,7 @@ def test_the_database_refuses_every_other_change_to_a_record(synced: World) -> N
     _refused(synced, "DELETE FROM disposed_records")
     if not synced.db.is_sqlite:
         _postgres_allows_the_function_alone(synced, entry_id or 0)
+        _postgres_checks_who_disposes(synced, comment, record)
     with synced.db.session() as session:
         kept = session.scalars(select(RetainedRecord)).one()
     assert kept.text
@@ -474,6 +475,31 @@ def _postgres_allows_the_function_alone(world: World, entry_id: int) -> None:
         with world.db.transaction() as session:
             session.execute(text("DROP OWNED BY hsm_test_clerk"))
             session.execute(text("DROP ROLE hsm_test_clerk"))
+
+
+def _postgres_checks_who_disposes(world: World, comment: int, record: RetainedRecord) -> None:
+    """A `dispose` entry written behind the service by someone not a records officer: the
+    function refuses to carry it out."""
+    listed = {"comment": comment, "sha256": "0" * 64, "records": [[record.id, record.sha256]]}
+    not_hers = "is not alice's to dispose of"
+    with pytest.raises(DBAPIError, match=not_hers), world.db.transaction() as session:  # noqa: PT012
+        certificate = session.scalar(text("SELECT id FROM disposal_certificates"))
+        entry = append_entry(
+            session,
+            actor="alice",
+            state="applied",
+            action="dispose",
+            comment_id=None,
+            site_id=None,
+            department_id=None,
+            record_id=None,
+            record_sha256=None,
+            policy_version="2026.2",
+            kind="disposal",
+            subject=f"certificate:{certificate}",
+            after=canonical_json({"certificate_id": certificate, "comments": [listed]}),
+        )
+        session.execute(text("SELECT hsm_dispose(:e)"), {"e": entry.id})
 
 
 def _refused(world: World, statement: str, words: str = "append-only") -> None:
