@@ -129,10 +129,6 @@ class WorksheetRow:
     versions: int
 
     @property
-    def coverage(self) -> Coverage:
-        return Coverage(self.retention.record_class, self.from_on, self.thru_on)
-
-    @property
     def volume(self) -> str:
         return (
             f"{self.comments:,} comments, {self.retained_records:,} retained records, "
@@ -174,7 +170,6 @@ class _Unit:
     record_class: RecordClass
     records: int
     versions: int
-    pending: bool
 
 
 WORKSHEET_COLUMNS = [
@@ -709,9 +704,7 @@ class RetentionService:
             if row.pending or not retention[record_class].past(start, today):
                 continue
             facts = RecordFacts(row.department_id, row.site_id, row.author_id, row.created_at)
-            units.append(
-                _Unit(row.id, facts, start, record_class, row.records, row.versions, row.pending)
-            )
+            units.append(_Unit(row.id, facts, start, record_class, row.records, row.versions))
         return units
 
     def _entry(
