@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin.add_parser(commands)
     review.add_parsers(commands)
+    from hsm_console.cli import retention
+
+    retention.add_parsers(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -186,10 +189,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
-    from hsm_console.cli import admin, review
+    from hsm_console.cli import admin, retention, review
 
     handlers: dict[str, Any] = {
         **review.handlers(args),
+        **retention.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),

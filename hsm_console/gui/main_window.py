@@ -36,6 +36,7 @@ from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
+from hsm_console.gui.retention_dialog import RetentionDialog
 from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
@@ -51,6 +52,7 @@ from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
+from hsm_console.services.retention import RetentionService
 from hsm_console.services.sync import SiteResult, SyncProgress
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,8 @@ class MainWindow(QMainWindow):
         self.admin_dialog: AdminDialog | None = None
         self.site_checks_action: QAction | None = None
         self.site_checks_dialog: SiteChecksDialog | None = None
+        self.retention_action: QAction | None = None
+        self.retention_dialog: RetentionDialog | None = None
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
@@ -224,6 +228,9 @@ class MainWindow(QMainWindow):
         if actor.administers or actor.supervises is None or actor.supervises:
             self.site_checks_action = console.addAction("Site &checks…")
             self.site_checks_action.triggered.connect(self.open_site_checks)
+        if actor.is_records_officer:
+            self.retention_action = console.addAction("&Retention and legal holds…")
+            self.retention_action.triggered.connect(self.open_retention)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -339,6 +346,15 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.site_checks_dialog = dialog
+        return dialog
+
+    def open_retention(self) -> RetentionDialog:
+        """Legal holds, the disposal worksheet and certificates (records officers)."""
+        service = RetentionService(self.app.db, self.app.policy, self.app.username)
+        dialog = RetentionDialog(service, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.retention_dialog = dialog
         return dialog
 
     # --- start and stop ----------------------------------------------------------------

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hsm_console.errors import ConfigurationError, PolicyViolation
 from hsm_console.host.resources import resource_path
 from hsm_console.rules.domain import Action
+from hsm_console.rules.retention import RecordClass, Retention, parse_retention
 
 DEFAULT_POLICY_FILE = ("policy", "highland-comment-policy.toml")
 
@@ -47,6 +48,8 @@ class Policy:
     codes: dict[str, ReasonCode]
     # Whether the City tells commenters of hides and removals, and takes appeals.
     notices: bool = False
+    # How long each class of record is kept, and the schedule item it comes from.
+    retention: dict[RecordClass, Retention] = field(default_factory=dict)
 
     def code(self, code: str) -> ReasonCode:
         try:
@@ -109,8 +112,10 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         raise ConfigurationError(f"{source}: not valid TOML: {exc}.") from None
     lines = text.splitlines()
 
-    def fail(message: str, *, block: int | None, key: str | None) -> ConfigurationError:
-        line = _locate(lines, block, key)
+    def fail(
+        message: str, *, block: int | None, key: str | None, header: str = "[[code]]"
+    ) -> ConfigurationError:
+        line = _locate(lines, block, key, header)
         where = f"line {line}" if line else "somewhere"
         field = f", field {key!r}" if key else ""
         return ConfigurationError(f"{source}, {where}{field}: {message}")
@@ -137,7 +142,11 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         if reason.code in codes:
             raise fail(f"duplicate code {reason.code}", block=index, key="code")
         codes[reason.code] = reason
-    return Policy(meta["version"], meta["title"], meta["effective"], codes, notices)
+    retention = parse_retention(
+        data.get("retention"),
+        lambda msg, i, key: fail(msg, block=i, key=key, header="[[retention]]"),
+    )
+    return Policy(meta["version"], meta["title"], meta["effective"], codes, notices, retention)
 
 
 def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
@@ -190,9 +199,11 @@ def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
     )
 
 
-def _locate(lines: list[str], block: int | None, key: str | None) -> int | None:
-    """The 1-based line of `key` in the block-th [[code]] (or in [policy] when block is None)."""
-    header = "[policy]" if block is None else "[[code]]"
+def _locate(
+    lines: list[str], block: int | None, key: str | None, table: str = "[[code]]"
+) -> int | None:
+    """The 1-based line of `key` in the block-th `table` (or in [policy] when block is None)."""
+    header = "[policy]" if block is None else table
     seen = -1
     start = None
     for number, line in enumerate(lines, start=1):

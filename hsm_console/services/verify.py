@@ -9,6 +9,7 @@ is hashed again and compared with the hash the log entries cite.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from hsm_console.db.chain import (
     record_hash,
     sqlite_time_text,
 )
+from hsm_console.db.disposal import is_blank
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, RetainedRecord
 
@@ -32,6 +34,7 @@ BATCH = 5000
 # Positions in a row of ALL_ENTRY_FIELDS (then entry_hash).
 _ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
 _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
+_ACTION, _KIND, _AFTER = ENTRY_FIELDS.index("action"), len(ENTRY_FIELDS), len(ENTRY_FIELDS) + 3
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def _verify(
         entry_columns[_AT] = type_coerce(entry_columns[_AT], String)
     record_columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
     cited: dict[int, tuple[str, int]] = {}  # record id -> (hash cited, first entry citing it)
+    disposed: set[tuple[int, str]] = set()  # (record id, SHA-256) a disposal entry lists
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
     previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
     # Core rows, not ORM rows: verification reads every entry, and ORM loading triples the cost.
@@ -95,6 +99,10 @@ def _verify(
             )
         if row[_RECORD] is not None and row[_RECORD] not in cited:
             cited[row[_RECORD]] = (row[_RECORD_HASH], entry_id)
+        if (row[_KIND], row[_ACTION]) == ("disposal", "dispose"):  # records it blanked
+            disposed.update(
+                (r, h) for c in json.loads(row[_AFTER])["comments"] for r, h in c["records"]
+            )
         previous_id, previous_hash = entry_id, stored_hash
         checked += 1
         if checked % BATCH == 0:
@@ -113,6 +121,8 @@ def _verify(
     for row in records_rows:
         values = row._asdict()
         actual = record_hash(values)
+        if (values["id"], values["sha256"]) in disposed and is_blank(values):
+            actual = values["sha256"]  # proven by the hash kept, as the disposal entry lists it
         expected, entry_id = cited.get(values["id"], (values["sha256"], None))
         if actual != expected or actual != values["sha256"]:
             where = f" (cited by log entry {entry_id})" if entry_id else ""
