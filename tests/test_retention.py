@@ -25,7 +25,7 @@ from hsm_console.db.models import (
     RetainedRecord,
     Site,
 )
-from hsm_console.errors import ConfigurationError, InvalidInput, PermissionDenied
+from hsm_console.errors import ConfigurationError, InvalidInput, NotPossible, PermissionDenied
 from hsm_console.rules.domain import Action, EntryKind, Role
 from hsm_console.rules.policy import load_policy, parse_policy
 from hsm_console.rules.retention import (
@@ -372,6 +372,13 @@ def test_a_lawful_disposal_blanks_exactly_its_records_and_keeps_their_hashes(
     report = verify_log(synced.db)
     assert report.ok, report.problem
     assert report.records_checked == len(records_before)
+
+    # Out of the queue, and nothing more can be done to it, in the same words everywhere.
+    with synced.db.session() as session:
+        assert session.get(Comment, acted).status == "disposed"  # type: ignore[union-attr]
+        assert session.get(Comment, held).status != "disposed"  # type: ignore[union-attr]
+    with pytest.raises(NotPossible, match="disposed of under a records disposal certificate"):
+        moderation.act(untouched, Action.FLAG, "SPM")
 
     # Sync reads the same comments again: nothing disposed of comes back.
     synced.app("alice").sync.sync()

@@ -162,7 +162,8 @@ BEGIN
                                       disposed_at)
             VALUES (v_comment, NULL, item ->> 'sha256', cert.id, p_entry, now());
         UPDATE comments SET author_id = '', author_name = '', text = '', permalink = '',
-                            attachments = '[]', raw = '{}' WHERE id = v_comment;
+                            attachments = '[]', raw = '{}', status = 'disposed'
+            WHERE id = v_comment;
         UPDATE comment_versions SET author_name = '', text = '', raw = '{}'
             WHERE comment_id = v_comment;
         FOR rec IN SELECT * FROM jsonb_array_elements(item -> 'records') LOOP

@@ -39,6 +39,7 @@ from hsm_console.rules.domain import (
     STATUS_AFTER,
     Action,
     AppealStep,
+    CommentStatus,
     EntryKind,
     EntryState,
     Platform,
@@ -251,6 +252,7 @@ class ModerationService:
             acting=person_name(session, comment.last_actor) if pending else None,
             caps=caps,
             reconnect_site=site.name if reconnect_needed_since(session, site.id) else None,
+            disposed=comment.status == CommentStatus.DISPOSED,
         )
         if refused is not None and pending:
             raise ConcurrentAction(refused)

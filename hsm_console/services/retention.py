@@ -56,7 +56,7 @@ from hsm_console.db.models import (
     utcnow,
 )
 from hsm_console.errors import InvalidInput, NotFound, PermissionDenied, UserError
-from hsm_console.rules.domain import EntryKind, EntryState
+from hsm_console.rules.domain import CommentStatus, EntryKind, EntryState
 from hsm_console.rules.policy import Policy
 from hsm_console.rules.retention import (
     DISPOSABLE,
@@ -797,7 +797,7 @@ def _blank_on_sqlite(
     session.execute(insert(DisposedRecord), rows)
     ids = [item["comment"] for item in kept]
     for model, column, blank in (
-        (Comment, Comment.id, COMMENT_BLANK),
+        (Comment, Comment.id, {**COMMENT_BLANK, "status": CommentStatus.DISPOSED.value}),
         (CommentVersion, CommentVersion.comment_id, VERSION_BLANK),
         (RetainedRecord, RetainedRecord.comment_id, RECORD_BLANK),
     ):
