@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.gui.plain_text import fill_table, prepare_table, set_plain
+from hsm_console.gui.plain_text import fill_table, prepare_table, set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter
 from hsm_console.gui.ui_files import child, load_screen_form
 from hsm_console.gui.workers import JobContext, LatestOnly, TaskRunner
@@ -47,6 +47,7 @@ from hsm_console.rules.records_requests import (
     RequestState,
     RequestStep,
     Urgency,
+    extension_refusal,
     refusal,
 )
 from hsm_console.services.records_requests import (
@@ -253,12 +254,21 @@ class RecordsScreen(QWidget):
         self._enable()
 
     def _enable(self) -> None:
-        state = self.detail.request.state if self.detail is not None else None
-        for step, button in self.buttons.items():
-            allowed = state is not None and refusal(state, step.rule) is None
-            button.setEnabled(allowed and not self.busy)
-        exportable = state is not None and refusal(state, RequestStep.EXPORT) is None
-        self.search_button.setEnabled(exportable)
+        request = self.detail.request if self.detail is not None else None
+        steps = [(button, step.rule) for step, button in self.buttons.items()]
+        for button, step in [*steps, (self.search_button, RequestStep.EXPORT)]:
+            refused = self._refusal(request, step)
+            button.setEnabled(not self.busy and refused is None)
+            button.setToolTip(tooltip(refused) if refused else "")
+
+    def _refusal(self, request: RequestRow | None, step: RequestStep) -> str | None:
+        """Why the service would refuse the step now (the button's tooltip), or None."""
+        if request is None:
+            return "Select a request first."
+        refused = refusal(request.state, step)
+        if refused is None and step is RequestStep.EXTEND:
+            refused = extension_refusal(request.original_due, self.service.today())
+        return refused
 
     def _search(self) -> None:
         if self.detail is not None:
@@ -452,12 +462,18 @@ def _summary(row: RequestRow) -> str:
         f"Due {row.original_due:%A %d %B %Y}"
         + (f", extended to {row.extended_to:%A %d %B %Y} ({row.extension_reason})"
            if row.extended_to else "")
-        + (f" · {row.days_left} business days left" if row.state.is_open else ""),
+        + (f" · {_days_left(row)}" if row.state.is_open else ""),
         f"Handler: {row.handler or 'not assigned'}",
     ]  # fmt: skip
     if row.comment_id is not None and row.handed_over_at is not None:
         lines.append(f"Handed over from comment {row.comment_id}, {local_time(row.handed_over_at)}")
     return "\n".join(lines)
+
+
+def _days_left(row: RequestRow) -> str:
+    if row.days_left < 0:
+        return f"overdue by {-row.days_left} business day{'s' * (row.days_left != -1)}"
+    return f"{row.days_left} business day{'s' * (row.days_left != 1)} left"
 
 
 def _history(detail: RequestDetail) -> str:

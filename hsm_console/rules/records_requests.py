@@ -124,6 +124,18 @@ def refusal(state: RequestState, step: RequestStep) -> str | None:
     return f"This request cannot be {_DOING.get(step, step.value)}: {_WHY[state]}."
 
 
+def extension_refusal(original_due: date, today: date) -> str | None:
+    """3(f): the requester is told of an extension within the first 5 business days, so a
+    request is no longer extended once its original due date has passed."""
+    if today <= original_due:
+        return None
+    return (
+        f"It was due on {original_due:%A %d %B %Y}: an extension must be sent to the "
+        "requester within the first 5 business days (5 ILCS 140/3(f)), so it can no longer "
+        "be extended."
+    )
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """The City's business days: Monday to Friday but Illinois state holidays (the `holidays`

@@ -44,6 +44,7 @@ from hsm_console.rules.records_requests import (
     RequestStep,
     Urgency,
     checked_scope,
+    extension_refusal,
     refusal,
     urgency,
 )
@@ -256,12 +257,9 @@ class RecordsRequests:
         note = checked_text(note, "The extension's explanation", required=False)
 
         def change(request: RecordsRequest) -> None:
-            if self.today() > request.due_on:
-                raise NotPossible(
-                    f"Request {request.id} was due on {request.due_on:%A %d %B %Y}: an "
-                    "extension must be sent to the requester within the first 5 business "
-                    "days (5 ILCS 140/3(f)), so it can no longer be extended."
-                )
+            late = extension_refusal(request.due_on, self.today())
+            if late is not None:
+                raise NotPossible(f"Request {request.id}: {late}")
             request.extended_to = self.calendar.extended(request.due_on)
             request.extension_reason = reason.value
 

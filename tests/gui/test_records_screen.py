@@ -145,6 +145,11 @@ def test_band_and_register_show_what_is_due(
     tip = cell(screen, fresh, 2).toolTip()  # the words, escaped for the rich tooltip
     assert "&lt;b&gt;Ann&lt;/b&gt;" in tip
     assert "\\u202e" in tip
+    select_request(qtbot, screen, register["overdue"])
+    extend = screen.buttons[Step.EXTEND]
+    assert not extend.isEnabled()  # past its due date: 3(f)
+    assert "3(f)" in extend.toolTip()
+    assert "overdue by" in screen.summary.text()
     select_request(qtbot, screen, register["fresh"])
     assert screen.words.toPlainText() == HOSTILE + "\nline two"
     assert screen.summary.textFormat() == Qt.TextFormat.PlainText
