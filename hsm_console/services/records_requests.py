@@ -132,7 +132,12 @@ class RecordsRequests:
         with self.db.session() as session:
             actor = self._officer(session, "read the records requests register")
             due = func.coalesce(RecordsRequest.extended_to, RecordsRequest.due_on)
-            query = select(RecordsRequest).where(_reach(actor)).order_by(due, RecordsRequest.id)
+            query = (
+                select(RecordsRequest, Department.code)
+                .outerjoin(Department, Department.id == RecordsRequest.department_id)
+                .where(_reach(actor))
+                .order_by(due, RecordsRequest.id)
+            )
             if wanted.states:
                 query = query.where(RecordsRequest.state.in_([s.value for s in wanted.states]))
             if wanted.department == CITY_WIDE:
@@ -147,7 +152,7 @@ class RecordsRequests:
                 query = query.where(RecordsRequest.department_id == department.id)
             if wanted.due_by is not None:
                 query = query.where(due <= wanted.due_by)
-            rows = [self._row(session, r) for r in session.scalars(query)]
+            rows = [self._row(r, code or CITY_WIDE) for r, code in session.execute(query)]
         return [r for r in rows if r.urgency is not Urgency.NONE] if wanted.urgent else rows
 
     def attention(self) -> list[RequestRow]:
@@ -178,8 +183,9 @@ class RecordsRequests:
                 .order_by(LogEntry.id)
             )
             history = [RequestEvent(e.id, e.at, e.actor, e.action, e.note) for e in entries]
+            code = _department_code(session, request.department_id)
             return RequestDetail(
-                self._row(session, request), history, _eligible(session, request.department_id)
+                self._row(request, code), history, _eligible(session, request.department_id)
             )
 
     # --- registering ----------------------------------------------------------------------
@@ -233,22 +239,20 @@ class RecordsRequests:
 
     def accept(self, request_id: int) -> None:
         """A draft from the queue becomes open, received when it was handed over."""
-        self._step(request_id, RequestStep.ACCEPT, "", lambda request: None)
+        self._step(request_id, RequestStep.ACCEPT, "", _unchanged)
 
     def assign(self, request_id: int, handler: str) -> None:
         """Give the request to a records officer of its department (or of every one)."""
 
-        def change(request: RecordsRequest) -> None:
-            request.handler = handler
-
-        with self.db.session() as session:
-            request = session.get(RecordsRequest, request_id)
-            if request is not None and handler not in _eligible(session, request.department_id):
+        def change(session: Session, request: RecordsRequest) -> None:
+            if handler not in _eligible(session, request.department_id):
                 raise InvalidInput(
                     f"{handler} is not an active records officer of "
                     f"{_department_code(session, request.department_id)}; a request can be "
                     "assigned only to one of its records officers."
                 )
+            request.handler = handler
+
         self._step(request_id, RequestStep.ASSIGN, f"assigned to {handler}", change)
 
     def extend(self, request_id: int, reason: ExtensionReason, note: str = "") -> None:
@@ -256,7 +260,7 @@ class RecordsRequests:
         for one of its reasons, decided within the original 5 days (3(f))."""
         note = checked_text(note, "The extension's explanation", required=False)
 
-        def change(request: RecordsRequest) -> None:
+        def change(_: Session, request: RecordsRequest) -> None:
             late = extension_refusal(request.due_on, self.today())
             if late is not None:
                 raise NotPossible(f"Request {request.id}: {late}")
@@ -267,19 +271,19 @@ class RecordsRequests:
 
     def answer(self, request_id: int, note: str = "") -> None:
         note = checked_text(note, "The note", required=False)
-        self._step(request_id, RequestStep.ANSWER, note, lambda request: None)
+        self._step(request_id, RequestStep.ANSWER, note, _unchanged)
 
     def withdraw(self, request_id: int, reason: str) -> None:
         """Withdrawn by the requester, or a draft from the queue that was no request."""
         reason = checked_text(reason, "The reason", required=True)
-        self._step(request_id, RequestStep.WITHDRAW, reason, lambda request: None)
+        self._step(request_id, RequestStep.WITHDRAW, reason, _unchanged)
 
     def _step(
         self,
         request_id: int,
         step: RequestStep,
         note: str,
-        change: Callable[[RecordsRequest], None],
+        change: Callable[[Session, RecordsRequest], None],
     ) -> None:
         with self.db.transaction() as session:
             lock_chain(session)  # the state read below cannot change before the entry
@@ -289,7 +293,7 @@ class RecordsRequests:
             if refused is not None:
                 raise NotPossible(f"Request {request_id}: {refused}")
             before = row_json(request)
-            change(request)
+            change(session, request)
             request.state = STATE_AFTER.get(step, RequestState(request.state)).value
             session.flush()
             log_step(session, actor.username, step, request, before, self.policy, note=note)
@@ -321,17 +325,21 @@ class RecordsRequests:
             )
         require_records_officer(actor, f"{doing} this request", department_id)
 
-    def _row(self, session: Session, request: RecordsRequest) -> RequestRow:
+    def _row(self, request: RecordsRequest, department: str) -> RequestRow:
         state = RequestState(request.state)
         due = request.extended_to or request.due_on
         left = self.calendar.days_left(self.today(), due)
         return RequestRow(
             request.id, request.received_at, request.requester, request.words,
-            dict(request.scope), _department_code(session, request.department_id),
+            dict(request.scope), department,
             request.department_id, state, request.due_on, request.extended_to,
             request.extension_reason, request.handler, request.comment_id,
             request.handed_over_at, left, urgency(state, left),
         )  # fmt: skip
+
+
+def _unchanged(session: Session, request: RecordsRequest) -> None:
+    """A step that changes only the request's state."""
 
 
 def hand_over(

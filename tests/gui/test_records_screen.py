@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
     QInputDialog,
@@ -27,6 +27,7 @@ from hsm_console.gui.records_screen import (
     DUE_SOON_BACKGROUND,
     OVERDUE_BACKGROUND,
     ExtensionDialog,
+    NewRequestDialog,
     RecordsScreen,
     Step,
 )
@@ -172,6 +173,18 @@ def test_steps_through_the_dialogs_and_search_asks_for_the_request(
         screen.search_button.click()
     assert asked.args == [request_id]
 
+    def handler(dialog: object) -> None:
+        assert isinstance(dialog, QInputDialog)
+        assert dialog.comboBoxItems() == ["rita"]  # the records officers of Parks
+        dialog.setTextValue("rita")
+
+    answer_dialog(handler)
+    screen.buttons[Step.ASSIGN].click()
+    qtbot.waitUntil(
+        lambda: screen.detail is not None and screen.detail.request.handler == "rita",
+        timeout=WAIT_MS,
+    )
+
     def extension(dialog: object) -> None:
         assert isinstance(dialog, ExtensionDialog)
         dialog.reasons.setCurrentIndex(dialog.reasons.findData(ExtensionReason.CONSULTATION.value))
@@ -199,6 +212,29 @@ def test_steps_through_the_dialogs_and_search_asks_for_the_request(
     assert not any(button.isEnabled() for button in screen.buttons.values())
     assert not screen.search_button.isEnabled()
     assert "Withdrawn by the requester by phone." in screen.history.toPlainText()
+
+
+def test_a_new_request_is_registered_through_its_dialog(
+    qtbot: QtBot, gui_world: World, register: dict[str, int], open_records: OpenRecords
+) -> None:
+    _, screen = open_records("rita")
+    assert screen.departments == ["PARKS"]
+
+    def new(dialog: object) -> None:
+        assert isinstance(dialog, NewRequestDialog)
+        dialog.requester.setText(HOSTILE)
+        dialog.words.setPlainText("  Emails about the dog park.\n")
+        dialog.received.setDateTime(QDateTime(2026, 2, 9, 23, 30, 0))
+
+    answer_dialog(new)
+    screen.new_button.click()
+    qtbot.waitUntil(lambda: len(screen.rows) == len(register) + 1, timeout=WAIT_MS)
+    (added,) = [r for r in screen.rows if r.id not in register.values()]
+    assert (added.requester, added.words) == (HOSTILE, "  Emails about the dog park.\n")
+    assert added.received_at == datetime(2026, 2, 10, 5, 30, tzinfo=UTC)  # 23:30 in Chicago
+    assert added.due_on == date(2026, 2, 18)
+    qtbot.waitUntil(lambda: screen.detail is not None, timeout=WAIT_MS)
+    assert "Registering the request: recorded in the log." in screen.status.text()
 
 
 def test_a_draft_from_the_queue_is_accepted(
