@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -234,3 +235,31 @@ def test_foi_coded_comment_becomes_a_draft_in_the_moderators_transaction(
     rita.withdraw(second.id, "Asks about opening hours, not for records.")
     assert rita.show(second.id).history[-1].note == "Asks about opening hours, not for records."
     assert verify_log(synced.db).ok
+
+
+def test_two_officers_at_once_step_from_the_same_state_only_once(officers: World) -> None:
+    request_id = register(officers).register(MONDAY, "Ann", "words", "PARKS")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def extend(who: str) -> None:
+        service = register(officers, who)
+        start.wait()
+        try:
+            service.extend(request_id, ExtensionReason.CONSULTATION, who)
+            outcomes.append("extended")
+        except NotPossible as refused:
+            outcomes.append(refused.message)
+
+    threads = [threading.Thread(target=extend, args=(who,)) for who in ("rita", "cleo")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [
+        f"Request {request_id}: This request cannot be extended: it was already extended once, "
+        "and 3(e) allows one extension.",
+        "extended",
+    ]
+    assert [e.action for e in request_entries(officers, request_id)] == ["receive", "extend"]
+    assert verify_log(officers.db).ok
