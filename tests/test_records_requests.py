@@ -18,6 +18,7 @@ from hsm_console.rules.domain import Action, EntryKind, Role
 from hsm_console.rules.policy import load_policy
 from hsm_console.rules.records_requests import ExtensionReason, RequestState, Urgency
 from hsm_console.services import admin
+from hsm_console.services.log_view import LogFilter, LogView
 from hsm_console.services.records_requests import CITY_WIDE, RecordsRequests, RequestFilter
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
@@ -263,3 +264,23 @@ def test_two_officers_at_once_step_from_the_same_state_only_once(officers: World
     ]
     assert [e.action for e in request_entries(officers, request_id)] == ["receive", "extend"]
     assert verify_log(officers.db).ok
+
+
+def test_supervisors_read_the_steps_in_the_log_of_their_departments(officers: World) -> None:
+    rita = register(officers)
+    request_id = rita.register(MONDAY, HOSTILE, "words", "PARKS")
+    rita.answer(request_id, "Sent.")
+    with officers.db.transaction() as session:
+        police = admin.ensure_department(session, "POLICE", "Police Department")
+        pete = admin.ensure_person(session, "pete", "Pete Director")
+        admin.grant(session, pete, Role.SUPERVISOR, police)
+    requests_only = LogFilter(kinds=frozenset({EntryKind.REQUEST.value}))
+    sam = LogView(officers.db, "sam")  # the oversight group
+    ids = sam.page(requests_only, newest_first=False).ids
+    rows = sam.rows(ids)
+    assert [(r.action, r.department, r.subject) for r in rows] == [
+        ("receive", "PARKS", f"request:{request_id}"),
+        ("answer", "PARKS", f"request:{request_id}"),
+    ]
+    assert json.loads(sam.entry(ids[1]).row.before or "")["requester"] == HOSTILE
+    assert LogView(officers.db, "pete").count(requests_only) == 0
