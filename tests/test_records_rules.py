@@ -17,6 +17,7 @@ from hsm_console.rules.records_requests import (
     Urgency,
     checked_scope,
     refusal,
+    time_left,
     urgency,
 )
 from hsm_console.rules.review import checked_text
@@ -83,6 +84,10 @@ def test_days_left_and_urgency() -> None:
     assert STATE_ONLY.days_left(date(2026, 2, 23), due) == -3
     # The Saturday after a Friday due date: late, though no business day has passed.
     assert STATE_ONLY.days_left(date(2026, 2, 21), date(2026, 2, 20)) == -1
+    assert [time_left(n) for n in (-2, -1, 0, 1, 5)] == [
+        "overdue by 2 business days", "overdue by 1 business day", "due today",
+        "1 business day left", "5 business days left",
+    ]  # fmt: skip
     assert urgency(RequestState.OPEN, -1) is Urgency.OVERDUE
     assert urgency(RequestState.DRAFT, 2) is Urgency.DUE_SOON
     assert urgency(RequestState.EXTENDED, 3) is Urgency.NONE

@@ -13,7 +13,12 @@ from hsm_console.app import App
 from hsm_console.cli.terminal import out, to_json
 from hsm_console.display import CITY_TZ, local_time, one_line, safe_text
 from hsm_console.errors import InvalidInput
-from hsm_console.rules.records_requests import ExtensionReason, RequestState, Urgency
+from hsm_console.rules.records_requests import (
+    ExtensionReason,
+    RequestState,
+    Urgency,
+    time_left,
+)
 from hsm_console.services.records_requests import CITY_WIDE, RequestFilter, RequestRow
 
 STATES = [s.value for s in RequestState]
@@ -141,10 +146,10 @@ def _show(app: App, request_id: int, as_json: bool) -> int:
 
 
 def _line(row: RequestRow) -> str:
-    flag = {Urgency.OVERDUE: "OVERDUE ", Urgency.DUE_SOON: "due soon "}.get(row.urgency, "")
-    days = f", {row.days_left} business days left" if row.state.is_open else ""
+    flag = "DUE SOON " if row.urgency is Urgency.DUE_SOON else ""  # overdue says itself
+    days = f" ({time_left(row.days_left)})" if row.state.is_open else ""
     return (
-        f"#{row.id} {row.state.value:<9} {row.department:<10} due {row.due_on}{days} "
+        f"#{row.id} {row.state.value:<9} {row.department:<10} due {row.due_on:%a %Y-%m-%d}{days} "
         f"{flag}handler {row.handler or '-'}: {one_line(row.requester, 30) or '(not given)'}"
         f" | {one_line(row.words, 60)}"
     )

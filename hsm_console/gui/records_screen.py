@@ -49,6 +49,7 @@ from hsm_console.rules.records_requests import (
     Urgency,
     extension_refusal,
     refusal,
+    time_left,
 )
 from hsm_console.services.records_requests import (
     CITY_WIDE,
@@ -98,22 +99,11 @@ def attention_lines(rows: Sequence[RequestRow]) -> list[str]:
     for row in rows:
         who = f"{one_line(row.requester, 40) or 'a requester not named'}"
         handler = f", handled by {row.handler}" if row.handler else ", not assigned"
-        if row.urgency is Urgency.OVERDUE:
-            late = -row.days_left
-            lines.append(
-                f"⚠ Request #{row.id} from {who} ({row.department}) is overdue: it was due on "
-                f"{row.due_on:%a %d %b %Y}, {late} business day{'s' * (late != 1)} ago{handler}."
-            )
-        else:
-            when = (
-                "today"
-                if row.days_left == 0
-                else f"in {row.days_left} business day" + ("s" * (row.days_left != 1))
-            )
-            lines.append(
-                f"Request #{row.id} from {who} ({row.department}) is due {when}, on "
-                f"{row.due_on:%a %d %b %Y}{handler}."
-            )
+        lines.append(
+            f"{'⚠ ' * (row.urgency is Urgency.OVERDUE)}Request #{row.id} from {who} "
+            f"({row.department}), due {row.due_on:%a %d %b %Y}: {time_left(row.days_left)}"
+            f"{handler}."
+        )
     return lines
 
 
@@ -462,18 +452,12 @@ def _summary(row: RequestRow) -> str:
         f"Due {row.original_due:%A %d %B %Y}"
         + (f", extended to {row.extended_to:%A %d %B %Y} ({row.extension_reason})"
            if row.extended_to else "")
-        + (f" · {_days_left(row)}" if row.state.is_open else ""),
+        + (f" · {time_left(row.days_left)}" if row.state.is_open else ""),
         f"Handler: {row.handler or 'not assigned'}",
     ]  # fmt: skip
     if row.comment_id is not None and row.handed_over_at is not None:
         lines.append(f"Handed over from comment {row.comment_id}, {local_time(row.handed_over_at)}")
     return "\n".join(lines)
-
-
-def _days_left(row: RequestRow) -> str:
-    if row.days_left < 0:
-        return f"overdue by {-row.days_left} business day{'s' * (row.days_left != -1)}"
-    return f"{row.days_left} business day{'s' * (row.days_left != 1)} left"
 
 
 def _history(detail: RequestDetail) -> str:

@@ -191,6 +191,15 @@ class Urgency(enum.StrEnum):
     OVERDUE = "overdue"
 
 
+def time_left(days_left: int) -> str:
+    """Business days left, as a person says it: "2 business days left", "due today",
+    "overdue by 1 business day"."""
+    if days_left == 0:
+        return "due today"
+    days = f"{abs(days_left)} business day{'s' * (abs(days_left) != 1)}"
+    return f"overdue by {days}" if days_left < 0 else f"{days} left"
+
+
 def urgency(state: RequestState, days_left: int) -> Urgency:
     if not state.is_open:
         return Urgency.NONE

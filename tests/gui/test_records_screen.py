@@ -129,8 +129,12 @@ def test_band_and_register_show_what_is_due(
     banner = screen.banner
     qtbot.waitUntil(banner.isVisible, timeout=WAIT_MS)
     said = banner.label.text()
-    assert f"Request #{register['overdue']} from Bo (PARKS) is overdue" in said
-    assert f"Request #{register['soon']} from Cy (PARKS) is due" in said
+    lines = said.splitlines()
+    assert lines[0].startswith(f"⚠ Request #{register['overdue']} from Bo (PARKS), due ")
+    assert ": overdue by " in lines[0]
+    assert lines[0].endswith(" business days, not assigned.")
+    assert lines[1].startswith(f"Request #{register['soon']} from Cy (PARKS), due ")
+    assert lines[1].endswith((" left, not assigned.", ": due today, not assigned."))
     assert f"#{register['fresh']}" not in said
     assert [r.id for r in screen.rows][:2] == [register["overdue"], register["soon"]]
     ids = [r.id for r in screen.rows]
