@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QDateTime, Signal
@@ -186,6 +186,7 @@ class RecordsScreen(QWidget):
         self.search_button.clicked.connect(self._search)
         for step, button in self.buttons.items():
             button.clicked.connect(lambda _=False, s=step: self.run(s))
+        self.new_button.setEnabled(False)  # until the departments it may be for are read
         self.splitter.setSizes([640, 560])
         self._show(None)
 
@@ -206,6 +207,7 @@ class RecordsScreen(QWidget):
         self.loading = False
         self.rows = register.rows
         self.departments = register.departments
+        self.new_button.setEnabled(bool(self.departments))
         self.banner.show_requests(register.attention)
         _fill(self.table, self.rows)
         shown = self.detail.request.id if self.detail is not None else None
@@ -337,7 +339,7 @@ class ExtensionDialog(QDialog):
     """The one extension: a reason of 5 ILCS 140/3(e) and the explanation sent."""
 
     def __init__(
-        self, request: RequestRow, extended: Callable[[Any], Any], parent: QWidget | None = None
+        self, request: RequestRow, extended: Callable[[date], date], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Extend request #{request.id}")
