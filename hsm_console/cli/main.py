@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     from hsm_console.cli import admin, records, review
 
     admin.add_parser(commands)
-    review.add_parsers(commands)
     records.add_parsers(commands)
+    review.add_parsers(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from hsm_console.cli import commands
+    from hsm_console.cli import commands, records
     from hsm_console.cli.site_checks import site_checks_command
 
     if args.command is None:
@@ -187,11 +187,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
-    from hsm_console.cli import admin, records, review
+    from hsm_console.cli import admin, review
 
     handlers: dict[str, Any] = {
-        **review.handlers(args),
         **records.handlers(args),
+        **review.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),

@@ -123,7 +123,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     lines = text.splitlines()
 
     def fail(
-        message: str, *, block: int | None, key: str | None, header: str = "[policy]"
+        message: str, *, block: int | None, key: str | None, header: str = "[[code]]"
     ) -> ConfigurationError:
         line = _locate(lines, block, key, header)
         where = f"line {line}" if line else "somewhere"
@@ -153,7 +153,7 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
             raise fail(f"duplicate code {reason.code}", block=index, key="code")
         codes[reason.code] = reason
     records = _parse_records(data.get("records", {}), codes, lambda msg, key: fail(
-        msg, block=None, key=key, header="[records]"))  # fmt: skip
+        msg, block=0, key=key, header="[records]"))  # fmt: skip
     return Policy(meta["version"], meta["title"], meta["effective"], codes, notices, records)
 
 
@@ -227,10 +227,10 @@ def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
 
 
 def _locate(
-    lines: list[str], block: int | None, key: str | None, table: str = "[policy]"
+    lines: list[str], block: int | None, key: str | None, table: str = "[[code]]"
 ) -> int | None:
-    """The 1-based line of `key` in the block-th [[code]] (or in `table` when block is None)."""
-    header = table if block is None else "[[code]]"
+    """The 1-based line of `key` in the block-th `table` (or in [policy] when block is None)."""
+    header = "[policy]" if block is None else table
     seen = -1
     start = None
     for number, line in enumerate(lines, start=1):
