@@ -23,6 +23,7 @@ from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.notes import NoteService
+from hsm_console.services.records_requests import RecordsRequests
 from hsm_console.services.review import ReviewService
 from hsm_console.services.site_checks import SiteChecker
 from hsm_console.services.sync import SyncService
@@ -84,6 +85,10 @@ class App:
         return SyncService(
             self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url)
         )
+
+    @property
+    def records_requests(self) -> RecordsRequests:
+        return RecordsRequests(self.db, self.policy, self.username)
 
     def close(self) -> None:
         self.db.dispose()

@@ -393,7 +393,7 @@ class RecordsRequest(Base):
     state: Mapped[str] = mapped_column(String(16))  # draft, open, extended, answered, withdrawn
     handler: Mapped[str | None] = mapped_column(String(200))  # a records officer's username
     # A comment coded FOI in the queue, and when the moderator handed it over.
-    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
     handed_over_at: Mapped[datetime | None]
 
 

@@ -50,6 +50,7 @@ from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
+from hsm_console.services.records_requests import hand_over
 from hsm_console.services.tokens import reconnect_needed_since
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,8 @@ class ModerationService:
                 second_review=bool(reason and reason.second_review),
                 refers_to=basis,
             )
+            if reason is not None and reason.code == self.policy.records.request_code:
+                hand_over(session, comment, entry, self.policy)  # a draft request, same commit
             session.query(Comment).filter(Comment.id == comment.id).update(
                 {
                     Comment.pending_entry_id: entry.id,
