@@ -255,6 +255,8 @@ class LogEntry(Base):
         Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
               "department_id", "site_id", "actor", "second_review", "comment_id"),
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
+        # A register row's history: its entries by subject, e.g. "request:12" (migration 0010).
+        Index("ix_action_log_subject", "subject"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
