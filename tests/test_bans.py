@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from hsm_console.connectors.base import Connector
-from hsm_console.db.models import Ban, Comment, LogEntry, Site, utcnow
+from hsm_console.db.models import Ban, Comment, LogEntry, RetainedRecord, Site, utcnow
 from hsm_console.errors import InvalidInput, NotPossible, PermissionDenied
 from hsm_console.rules.bans import MAX_BAN_DAYS, BanState, BanStep, city_today
 from hsm_console.rules.domain import EntryKind, Platform, Role
@@ -106,6 +106,13 @@ def test_facebook_ban_proposed_approved_blocked_then_lifted(register: Register) 
     )
     assert proposed.state is BanState.PROPOSED
     assert proposed.codes == ("THR",)
+    with register.world.db.session() as session:
+        proposal = session.scalars(
+            select(LogEntry).where(LogEntry.subject == f"ban:{proposed.id}")
+        ).one()
+        kept = session.get(RetainedRecord, proposal.record_id)
+        assert kept is not None
+        assert (kept.comment_id, kept.text) == (comment.id, comment.text)
 
     result = register.bans("pat").approve(proposed.id, "The threats are explicit.")
 
@@ -147,7 +154,7 @@ def test_a_ban_entry_holds_the_row_before_and_after(register: Register) -> None:
 def test_youtube_bans_with_a_rejection_and_is_lifted_by_hand(register: Register) -> None:
     _synced(register, Platform.YOUTUBE)
     comment = register.comment(Platform.YOUTUBE)
-    youtube = register.world.sandbox.state["youtube"]
+    youtube: Any = register.world.sandbox.state["youtube"]
     ban = register.bans("alice").propose(comment.id, "Obscene images.", ["PRF"], _ends(14))
 
     done = register.bans("pat").approve(ban.id, "Agreed.")
@@ -174,7 +181,7 @@ def test_youtube_bans_with_a_rejection_and_is_lifted_by_hand(register: Register)
 def test_discourse_suspends_until_the_end_and_the_date_lifts_it(register: Register) -> None:
     _synced(register, Platform.DISCOURSE)
     comment = register.comment(Platform.DISCOURSE)
-    forum = register.world.sandbox.state["discourse"]
+    forum: Any = register.world.sandbox.state["discourse"]
     ban = register.bans("bob").propose(comment.id, "Posted a home address.", ["PII"], _ends(10))
     register.bans("sam").approve(ban.id, "Doxxing is serious.")
     suspension = forum.suspension(int(comment.author_id))
@@ -298,7 +305,7 @@ def test_the_pending_entry_is_committed_before_the_platform_is_called(
             seen.append(_entries(register, ban.id))  # another connection: committed only
             original(*args)
 
-        inner.ban_author = ban_author  # type: ignore[method-assign]
+        inner.ban_author = ban_author  # type: ignore[method-assign,assignment]
         return inner
 
     service = BanService(register.world.db, app.policy, watching, "sam")

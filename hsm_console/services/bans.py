@@ -23,9 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector
-from hsm_console.db.chain import append_entry, canonical_json
+from hsm_console.db.chain import append_entry, canonical_json, snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Ban, Comment, Department, LogEntry, Site, utcnow
+from hsm_console.db.models import (
+    Ban,
+    Comment,
+    Department,
+    LogEntry,
+    RetainedRecord,
+    Site,
+    utcnow,
+)
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -251,7 +259,10 @@ class BanService:
             )
             session.add(ban)
             session.flush()
-            self._entry(session, ban, BanStep.PROPOSE, None, proposal.basis)
+            # The comment as it stands, retained and cited by the proposal's entry, so the
+            # basis can be checked against what the author wrote even after they edit it.
+            record = snapshot(session, comment, actor.username)
+            self._entry(session, ban, BanStep.PROPOSE, None, proposal.basis, record=record)
             return _row(session, ban)
 
     def approve(self, ban_id: int, reason: str) -> BanResult:
@@ -485,6 +496,7 @@ class BanService:
         state: EntryState = EntryState.APPLIED,
         outcome_of: int | None = None,
         detail: str = "",
+        record: RetainedRecord | None = None,
     ) -> LogEntry:
         session.flush()
         return append_entry(
@@ -495,8 +507,8 @@ class BanService:
             comment_id=ban.comment_id,
             site_id=ban.site_id,
             department_id=ban.department_id,
-            record_id=None,
-            record_sha256=None,
+            record_id=record.id if record else None,
+            record_sha256=record.sha256 if record else None,
             note=note,
             policy_version=self.policy.version,
             outcome_of=outcome_of,
