@@ -11,7 +11,7 @@ from typing import Any
 
 from hsm_console.app import App
 from hsm_console.cli.terminal import out, to_json
-from hsm_console.display import local_time, one_line, safe_text
+from hsm_console.display import one_line, safe_text
 from hsm_console.errors import InvalidInput
 from hsm_console.rules.bans import MAX_BAN_DAYS
 from hsm_console.services.bans import BanResult, BanRow
@@ -127,20 +127,7 @@ def _print_line(row: BanRow) -> None:
 
 
 def _print_full(row: BanRow) -> None:
-    _print_line(row)
-    out(f"    author id: {safe_text(row.author_id)}; comments: {list(row.comments)}")
-    out(f"    basis: {safe_text(row.basis)}")
-    out(f"    proposed by {row.proposed_by}, {local_time(row.proposed_at)}")
-    if row.decided_by and row.decided_at:
-        out(f"    decided by {row.decided_by}, {local_time(row.decided_at)}: ")
-        out(f"      {safe_text(row.decision_reason)}")
-    if row.carried_out_at:
-        how = "by hand" if row.by_hand else f"on {row.platform.label}"
-        out(f"    carried out {how}, {local_time(row.carried_out_at)}")
-    if row.ended_at:
-        out(f"    ended by {row.ended_by}, {local_time(row.ended_at)}: {safe_text(row.end_reason)}")
-    if row.last_detail:
-        out(f"    last: {safe_text(row.last_detail)}")
+    out(safe_text(row.describe()))
 
 
 def _json(row: BanRow) -> dict[str, Any]:

@@ -97,6 +97,33 @@ class BanRow:
         """Active past its end date: to be lifted (by the console, or by hand)."""
         return self.state is BanState.ACTIVE and self.ends_at <= utcnow()
 
+    def describe(self) -> str:
+        """Everything the register holds of the ban, as plain text (untrusted words as they
+        are: the window shows them as plain text, the terminal through `safe_text`)."""
+        lines = [
+            f"Ban {self.id}: {self.state.label}. {self.author_name} (id {self.author_id}) on "
+            f"{self.site_name} ({self.platform.label}), {self.department}.",
+            f"Codes: {' '.join(self.codes)}; comments: {', '.join(map(str, self.comments))}; "
+            f"ends on {self.ends_on.isoformat()}.",
+            f"Basis: {self.basis}",
+            f"Proposed by {self.proposed_by}, {local_time(self.proposed_at)}.",
+        ]
+        if self.decided_by and self.decided_at:
+            lines.append(
+                f"Decided by {self.decided_by}, {local_time(self.decided_at)}: "
+                f"{self.decision_reason}"
+            )
+        if self.carried_out_at:
+            how = "by hand" if self.by_hand else f"on {self.platform.label}"
+            lines.append(f"Carried out {how}, {local_time(self.carried_out_at)}.")
+        if self.ended_at:
+            lines.append(
+                f"Ended by {self.ended_by}, {local_time(self.ended_at)}: {self.end_reason}"
+            )
+        if self.last_detail:
+            lines.append(f"Last: {self.last_detail}")
+        return "\n".join(lines)
+
     def export_cells(self) -> list[str]:
         values: dict[str, Any] = {
             **{name: getattr(self, name, None) for name in EXPORT_COLUMNS},
@@ -591,8 +618,3 @@ def _row(session: Session, ban: Ban) -> BanRow:
         end_reason=ban.end_reason, pending=ban.pending_entry_id is not None,
         last_detail=ban.last_detail,
     )  # fmt: skip
-
-
-def when(moment: datetime | None) -> str:
-    """A register time as people read it (America/Chicago), blank when not yet."""
-    return local_time(moment) if moment is not None else ""
