@@ -467,6 +467,9 @@ def platforms(as_json: bool) -> int:
                 "instead": caps.instead,
                 "daily_quota": caps.daily_quota,
                 "action_cost": caps.action_cost,
+                "can_ban": caps.can_ban,
+                "can_lift_ban": caps.can_lift_ban,
+                "ban_means": caps.ban_means,
             }
         )
     if as_json:
@@ -482,4 +485,5 @@ def platforms(as_json: bool) -> int:
             out(f"  quota: {row['daily_quota']} units a day; an action costs {row['action_cost']}")
         if row["instead"]:
             out(f"  where an action is missing: {row['instead']}")
+        out(f"  ban:    {row['ban_means']}")
     return 0
