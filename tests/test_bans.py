@@ -395,3 +395,26 @@ def _first_parks_comment(world: World) -> int:
         )
         assert found is not None
         return found
+
+
+def test_a_step_a_crash_left_pending_is_completed_unconfirmed(register: Register) -> None:
+    _synced(register, Platform.FACEBOOK)
+    ban = register.bans("alice").propose(
+        register.comment(Platform.FACEBOOK).id, "Threats.", ["THR"], _ends()
+    )
+    decided = register.bans("sam")._decide(ban.id, BanStep.APPROVE, "Agreed.")
+    assert decided.ban.state is BanState.APPROVED
+    register.bans("sam")._record(ban.id, BanStep.CARRY_OUT, "")  # then the program died
+
+    assert register.bans("sam").reconcile() == []  # younger than any interrupted call
+    (done,) = register.bans("sam").reconcile(older_than=timedelta(0))
+
+    assert done.ban.state is BanState.APPROVED
+    assert not done.ban.pending
+    assert "Interrupted before Facebook answered" in done.message
+    assert _entries(register, ban.id)[-2:] == [
+        ("carry_out", "pending"), ("carry_out", "unconfirmed"),
+    ]  # fmt: skip
+    again = register.bans("sam").carry_out(ban.id)
+    assert again.ban.state is BanState.ACTIVE
+    assert verify_log(register.world.db).ok

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ EXPORT_COLUMNS = (
     "decision_reason", "carried_out_at", "by_hand", "ends_on", "ended_at", "ended_by",
     "end_reason", "last_detail",
 )  # fmt: skip
+
+# A pending step older than this was interrupted: a call ends within its timeouts and retries.
+INTERRUPTED = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,9 @@ class BanService:
 
     def lift_due(self, site_ids: Sequence[int] | None = None) -> LiftDue:
         """Every active ban past its end date in the person's departments: lifted through the
-        platform record-first, or listed for a person to lift by hand."""
+        platform record-first, or listed for a person to lift by hand. Steps a crash left
+        pending are completed first (`reconcile`)."""
+        self.reconcile(site_ids)
         with self.db.session() as session:
             actor = resolve_actor(session, self.username)
             query = (
@@ -389,6 +394,48 @@ class BanService:
             except UserError as exc:  # a wait or quota, another person first: the next run
                 not_now.append(f"Ban {ban_id}: {exc.message}")
         return LiftDue(lifted, by_hand, not_now)
+
+    def reconcile(
+        self, site_ids: Sequence[int] | None = None, older_than: timedelta = INTERRUPTED
+    ) -> list[BanResult]:
+        """Complete each platform step a crash left pending (its entry committed, no outcome
+        after `older_than`, longer than any call lasts): whether the platform did it cannot
+        be known from here, so the outcome is `unconfirmed` and the ban stays where it stood,
+        for a supervisor to check on the platform and carry it out or lift it again."""
+        with self.db.session() as session:
+            actor = resolve_actor(session, self.username)
+            query = (
+                select(Ban, LogEntry)
+                .join(LogEntry, LogEntry.id == Ban.pending_entry_id)
+                .where(LogEntry.at <= utcnow() - older_than)
+                .order_by(Ban.id)
+            )
+            if site_ids is not None:
+                query = query.where(Ban.site_id.in_(site_ids))
+            calls = []
+            for ban, entry in session.execute(query):
+                if not (actor.works_for(ban.department_id) or _supervises(actor, ban)):
+                    continue
+                site = session.get(Site, ban.site_id)
+                assert site is not None  # a foreign key
+                session.expunge(site)
+                calls.append(
+                    _Call(ban.id, BanStep(entry.action), entry.id, site, ban.author_id, "",
+                          ban.ends_at, "", entry.note)
+                )  # fmt: skip
+        label = {call.ban_id: Platform(call.site.platform).label for call in calls}
+        return [
+            self._complete(
+                call,
+                Outcome(
+                    EntryState.UNCONFIRMED,
+                    f"Interrupted before {label[call.ban_id]} answered: check the account "
+                    f"there, then carry out or lift the ban again.",
+                    called=False,
+                ),
+            )
+            for call in calls
+        ]
 
     def _on_platform(self, ban_id: int, step: BanStep, reason: str) -> BanResult:
         call = self._record(ban_id, step, reason)
@@ -452,6 +499,8 @@ class BanService:
             done = _DONE_WORDS[call.step]
             if applied:
                 message = f"Ban {ban.id} {done} on {label}; recorded as log entry {entry.id}."
+            elif outcome.state is EntryState.UNCONFIRMED:
+                message = f"Ban {ban.id}: {outcome.detail} (log entry {entry.id})."
             else:
                 message = (
                     f"{label} did not do it: {outcome.detail} Ban {ban.id} is still "
