@@ -326,6 +326,7 @@ def test_a_platform_failure_leaves_a_failed_outcome_and_the_ban_approved(
     failed = register.bans("pat").approve(ban.id, "Agreed.")
 
     assert failed.ban.state is BanState.APPROVED
+    assert not failed.ok
     assert "Facebook did not do it" in failed.message
     assert "lacks a permission" in failed.ban.last_detail
     assert _entries(register, ban.id)[-2:] == [("carry_out", "pending"), ("carry_out", "failed")]

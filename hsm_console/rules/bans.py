@@ -52,10 +52,6 @@ class BanState(enum.StrEnum):
     def label(self) -> str:
         return _STATE_LABELS[self]
 
-    @property
-    def is_past(self) -> bool:
-        return self in (BanState.REFUSED, BanState.LIFTED, BanState.EXPIRED)
-
 
 _STATE_LABELS = {
     BanState.PROPOSED: "proposed, awaiting a supervisor",

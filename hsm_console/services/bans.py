@@ -148,6 +148,11 @@ class BanResult:
     ban: BanRow
     entry_id: int  # the step's last entry: the outcome where the platform was called
     message: str
+    state: EntryState = EntryState.APPLIED  # that entry's: failed or unconfirmed on a platform
+
+    @property
+    def ok(self) -> bool:
+        return self.state is EntryState.APPLIED
 
 
 @dataclass(frozen=True)
@@ -506,7 +511,7 @@ class BanService:
                     f"{label} did not do it: {outcome.detail} Ban {ban.id} is still "
                     f"{BanState(ban.state).label} (log entry {entry.id})."
                 )
-            return BanResult(_row(session, ban), entry.id, message)
+            return BanResult(_row(session, ban), entry.id, message, outcome.state)
 
     def _by_hand(self, ban_id: int, step: BanStep, words: str) -> BanResult:
         """A step the platform's API cannot take, done by a supervisor in the platform's own
