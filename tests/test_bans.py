@@ -235,6 +235,7 @@ def test_a_platform_without_a_ban_api_is_carried_out_by_hand(register: Register)
         ("Threats.", ["THR"], 0, "not after today"),
         ("Threats.", ["THR"], MAX_BAN_DAYS + 1, f"more than {MAX_BAN_DAYS} days"),
         ("Threats.\x00", ["THR"], 30, "NUL"),
+        ("x" * 1_000_000, ["THR"], 30, "1,000,000 characters long"),
     ],
 )
 def test_a_proposal_missing_what_a_ban_needs_is_refused(
@@ -419,3 +420,20 @@ def test_a_step_a_crash_left_pending_is_completed_unconfirmed(register: Register
     again = register.bans("sam").carry_out(ban.id)
     assert again.ban.state is BanState.ACTIVE
     assert verify_log(register.world.db).ok
+
+
+def test_facebook_unblocks_on_the_end_date(register: Register) -> None:
+    _synced(register, Platform.FACEBOOK)
+    comment = register.comment(Platform.FACEBOOK)
+    ban = register.bans("alice").propose(comment.id, "Threats.", ["THR"], _ends(1))
+    register.bans("pat").approve(ban.id, "Agreed.")
+    page = register.world.sandbox.state.facebook
+    assert page.blocked("1000000000001") == {comment.author_id}
+    assert register.bans("bob").lift_due().lifted == []  # not yet
+
+    _due_now(register, ban.id)
+    due = register.bans("bob").lift_due()  # a moderator's run ends it: the date decides
+
+    assert [(r.ban.id, r.ban.state, r.ok) for r in due.lifted] == [(ban.id, BanState.EXPIRED, True)]
+    assert page.blocked("1000000000001") == set()
+    assert _entries(register, ban.id)[-2:] == [("expire", "pending"), ("expire", "applied")]
