@@ -337,7 +337,7 @@ def test_a_platform_failure_leaves_a_failed_outcome_and_the_ban_approved(
 
     assert again.ban.state is BanState.ACTIVE
     assert comment.author_id in register.world.sandbox.state.facebook.blocked("1000000000001")
-    with pytest.raises(NotPossible, match="only a ban approved"):
+    with pytest.raises(NotPossible, match="Only a ban that is approved"):
         register.bans("pat").carry_out(ban.id)
     assert verify_log(register.world.db).ok
 

@@ -8,8 +8,10 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
 from hsm_console.app import App
-from hsm_console.db.models import utcnow
+from hsm_console.db.models import Ban, utcnow
 from hsm_console.rules.bans import city_today
 from hsm_console.rules.policy import load_policy
 from hsm_sandbox import SandboxServer
@@ -61,7 +63,11 @@ def test_propose_decide_list_export_and_lift(
     assert row["state"] == "active"
 
     assert "No ban's end date has come." in cli("bans", "lift-due").stdout
-    lifted = cli("bans", "lift", "1", "--reason", "Apologised.").stdout
-    assert "Ban 1 lifted on Facebook" in lifted
-    assert "lifted early" in cli("bans", "list").stdout
+    with dana.db.transaction() as session:  # time passes: the end is now behind us
+        session.execute(update(Ban).values(ends_at=utcnow() - timedelta(minutes=1)))
+    synced = cli("sync", "--site", "Highland Parks & Recreation").stdout
+    assert "1 ban(s) whose end date came lifted" in synced
+    assert "ended on its date" in cli("bans", "list").stdout
+    refused = cli("bans", "lift", "1", "--reason", "Apologised.", ok=False)
+    assert "Ban 1: ended on its date. Only a ban that is active can be ended" in refused.stderr
     assert "The action log is intact." in cli("verify-log").stdout

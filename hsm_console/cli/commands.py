@@ -101,6 +101,8 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     for result in results:
         if result.reconciled:
             out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
+        if result.bans_ended:
+            out(f"  {result.site_name}: {result.bans_ended} ban(s) whose end date came lifted.")
     for result in failed:
         out(f"  {result.site_name} FAILED: {result.error}")
     for result in results:

@@ -562,8 +562,8 @@ class BanService:
         wanted = BanState.APPROVED if step is BanStep.CARRY_OUT else BanState.ACTIVE
         if ban.state != wanted.value:
             raise NotPossible(
-                f"Ban {ban.id} is {BanState(ban.state).label}: only a ban "
-                f"{wanted.label} can be {_DONE_WORDS[step]}. Nothing was recorded."
+                f"Ban {ban.id}: {BanState(ban.state).label}. Only a ban that is "
+                f"{wanted.label} can be {_DONE_WORDS[step]}; nothing was recorded."
             )
 
     def _entry(
