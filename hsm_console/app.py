@@ -20,6 +20,7 @@ from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
 from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
+from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.notes import NoteService
@@ -64,6 +65,10 @@ class App:
         return ReviewService(self.db, self.policy, self.moderation, self.username)
 
     @property
+    def bans(self) -> BanService:
+        return BanService(self.db, self.policy, self.connectors, self.username)
+
+    @property
     def notes(self) -> NoteService:
         return NoteService(self.db, self.username, self.policy.version)
 
@@ -83,8 +88,9 @@ class App:
     @property
     def sync(self) -> SyncService:
         return SyncService(
-            self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url)
-        )
+            self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url),
+            bans=self.bans,
+        )  # fmt: skip
 
     @property
     def records_requests(self) -> RecordsRequests:

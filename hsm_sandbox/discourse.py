@@ -5,7 +5,9 @@ Covered: the category's topic list (`GET /c/{slug}/{id}.json`, also `/c/{slug}.j
 (`GET /t/{id}/posts.json` with `post_number` + `asc=true`, chunks of `chunk_size` posts,
 `include_raw`), one post (`GET /posts/{id}.json`, `GET /posts/by_number/{topic}/{n}.json`),
 flags (`POST /post_actions`; a staff flag with `take_action` hides the post),
-`PUT /posts/{id}/unhide`, `DELETE /posts/{id}` (soft) and `PUT /posts/{id}/recover`.
+`PUT /posts/{id}/unhide`, `DELETE /posts/{id}` (soft), `PUT /posts/{id}/recover`, and a
+member's suspension (`PUT /admin/users/{id}/suspend` with `suspend_until` and `reason`,
+`PUT /admin/users/{id}/unsuspend`).
 Keys go in `Api-Key` / `Api-Username` headers; errors have Discourse's shape
 (`{"errors": [...], "error_type": ...}`), rate limits add `Retry-After` and `extras.wait_seconds`.
 
@@ -161,6 +163,9 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         router.add("PUT", post + "/unhide" + dot_json, self._route(self._unhide), self)
         router.add("PUT", post + "/recover" + dot_json, self._route(self._recover), self)
         router.add("DELETE", post + dot_json, self._route(self._destroy), self)
+        user = PREFIX + r"/admin/users/(?P<user>-?\d+)"
+        router.add("PUT", user + "/suspend" + dot_json, self._route(self._suspend), self)
+        router.add("PUT", user + "/unsuspend" + dot_json, self._route(self._unsuspend), self)
 
     def _basic_info(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         """GET /site/basic-info.json: the site's title, description and look."""
@@ -189,6 +194,7 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
             self._load(())
             self._next_post_id = 4001
             self._next_user_id = 100
+            self._suspended: dict[int, tuple[datetime, str]] = {}  # user id -> (till, reason)
             for slot, seed_post in enumerate(self._seed.posts):
                 self._add_seed_topic(301 + slot, seed_post)
             slot, answered, text = _CITY_REPLY
@@ -355,6 +361,46 @@ class DiscourseSandbox(CommentStore[_Post, DiscourseError], OneToken):
         if self._user.staff and form.get("take_action") == "true":
             post.hidden = True
         return self._post_json(post, raw=False)
+
+    def suspension(self, user_id: int) -> tuple[datetime, str] | None:
+        """(till, reason) of a member's suspension still running, None when there is none."""
+        with self._lock:
+            found = self._suspended.get(user_id)
+            return found if found is not None and found[0] > datetime.now(UTC) else None
+
+    def _suspend(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """PUT /admin/users/{id}/suspend: `suspend_until` and `reason` are required."""
+        self._require_staff()
+        user = self._member(int(match["user"]))
+        till_text, reason = _required(request, "suspend_until"), _required(request, "reason")
+        try:
+            till = datetime.fromisoformat(till_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise DiscourseError(400, "invalid_parameters", "suspend_until is invalid") from None
+        if till.tzinfo is None:
+            till = till.replace(tzinfo=UTC)
+        if user.staff:
+            raise DiscourseError(403, "invalid_access", INVALID_ACCESS)  # staff are not suspended
+        if self.suspension(user.id) is not None:
+            raise DiscourseError(409, "conflict", f"{user.username} is already suspended.")
+        now = datetime.now(UTC).replace(microsecond=0)
+        self._suspended[user.id] = (till, reason)
+        by = {"id": self._user.id, "username": self._user.username}
+        return {"suspension": {"suspend_reason": reason, "full_suspend_reason": reason,
+                               "suspended_till": till.isoformat(), "suspended_at": now.isoformat(),
+                               "suspended_by": by}}  # fmt: skip
+
+    def _unsuspend(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        self._require_staff()
+        user = self._member(int(match["user"]))
+        self._suspended.pop(user.id, None)
+        return {"suspension": {"suspended_till": None, "suspended_at": None}}
+
+    def _member(self, user_id: int) -> _User:
+        user = next((u for u in self._users.values() if u.id == user_id), None)
+        if user is None:
+            raise _not_found()
+        return user
 
     def _unhide(self, request: Request, match: re.Match[str]) -> None:
         post = self._acted_on(match["id"])
@@ -657,6 +703,15 @@ def _user_json(user: _User) -> dict[str, Any]:
 
 def _avatar(user: _User) -> str:
     return f"/user_avatar/forum.highlandil.example/{user.username}/{{size}}/1_2.png"
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.param(name)
+    if not value:
+        raise DiscourseError(
+            400, "invalid_parameters", f"param is missing or the value is empty: {name}"
+        )
+    return value
 
 
 def _not_found() -> DiscourseError:

@@ -2,12 +2,14 @@
 
 Covered: `/{page-id}/published_posts`, `/{object-id}/comments` (toplevel or stream, both
 orders, `since`, `limit`, cursor paging), `GET /{id}` for Pages, posts and comments,
-`POST /{comment-id}` with `is_hidden`, and `DELETE /{comment-id}`. Errors have Graph's shape
+`POST /{comment-id}` with `is_hidden`, `DELETE /{comment-id}`, and the Page's `blocked` edge
+(`GET`, `POST` with `user`, `DELETE` with `user`). Errors have Graph's shape
 and codes; every answer carries the `X-App-Usage` and `X-Business-Use-Case-Usage` headers.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -91,6 +93,9 @@ class GraphSandbox(GraphStore[_Comment]):
         obj = VERSION + r"/(?P<id>[^/]+)"
         router.add("GET", obj + "/published_posts", self._route(self._list_posts), self)
         router.add("GET", obj + "/comments", self._route(self._list_comments), self)
+        router.add("GET", obj + "/blocked", self._route(self._list_blocked), self)
+        router.add("POST", obj + "/blocked", self._route(self._block), self)
+        router.add("DELETE", obj + "/blocked", self._route(self._unblock), self)
         router.add("GET", obj, self._route(self._read), self)
         router.add("POST", obj, self._route(self._set_hidden), self)
         router.add("DELETE", obj, self._route(self._delete_object), self)
@@ -103,6 +108,7 @@ class GraphSandbox(GraphStore[_Comment]):
             self._tokens = {p.id: p.token for p in self._seed.pages}
             # Each Page's `about`, `description` and `website`; tests change them here.
             self.profiles = {p.id: dict(p.profile) for p in self._seed.pages}
+            self._blocked: dict[str, set[str]] = {p.id: set() for p in self._seed.pages}
             self._calls.clear()
 
     # --- helpers for tests and the demo ----------------------------------------------
@@ -145,6 +151,11 @@ class GraphSandbox(GraphStore[_Comment]):
         """The Page edits one of its posts (what the policy's link check reads)."""
         with self._lock:
             self._posts[post_id] = replace(self._posts[post_id], message=message)
+
+    def blocked(self, page_id: str) -> set[str]:
+        """The ids of the people blocked from a Page."""
+        with self._lock:
+            return set(self._blocked[page_id])
 
     def set_token(self, page_id: str, token: str) -> None:
         """The Page's valid token: each Page has its own."""
@@ -209,6 +220,39 @@ class GraphSandbox(GraphStore[_Comment]):
             render=lambda c: self._comment_json(c, fields),
             backward=True,
         )
+
+    def _list_blocked(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        blocked = sorted(self._page_blocks(match["id"]))
+        return {"data": [{"id": user, "name": self._author_name(user)} for user in blocked]}
+
+    def _block(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """POST /{page-id}/blocked: `user` (or `uid`) a JSON list of ids, or one id; the
+        answer maps each id to whether it is now blocked."""
+        blocks = self._page_blocks(match["id"])
+        users = _id_list(request.param("user") or request.param("uid"))
+        known = {c.seed.author_id for c in self._comments}
+        for user in users:
+            if user in known:
+                blocks.add(user)
+        return {user: user in blocks for user in users}
+
+    def _unblock(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
+        """DELETE /{page-id}/blocked: one `user` (or `uid`) id."""
+        blocks = self._page_blocks(match["id"])
+        user = request.param("user") or request.param("uid")
+        if not user:
+            raise GraphError(400, 100, "(#100) The parameter user is required")
+        blocks.discard(user)
+        return {"success": True}
+
+    def _page_blocks(self, page_id: str) -> set[str]:
+        if page_id not in self._pages:
+            raise gone("GET", page_id)
+        return self._blocked[page_id]
+
+    def _author_name(self, author_id: str) -> str:
+        found = next((c for c in self._comments if c.seed.author_id == author_id), None)
+        return found.seed.author_name if found else ""
 
     def _read(self, request: Request, match: re.Match[str]) -> dict[str, Any]:
         object_id = match["id"]
@@ -365,3 +409,16 @@ def _post_json(post: SeedPost, fields: set[str]) -> dict[str, Any]:
         "permalink_url": post.permalink_url,
     }
     return {k: v for k, v in full.items() if k in fields}
+
+
+def _id_list(value: str | None) -> list[str]:
+    """Graph's list parameter: a JSON array of ids, or ids separated by commas."""
+    if not value:
+        raise GraphError(400, 100, "(#100) The parameter user is required")
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        loaded = value.split(",")
+    if not isinstance(loaded, list) or not loaded:
+        loaded = [loaded]
+    return [str(item).strip() for item in loaded if str(item).strip()]

@@ -101,6 +101,8 @@ def sync(app: App, site_keys: list[str] | None) -> int:
     for result in results:
         if result.reconciled:
             out(f"  {result.site_name}: {result.reconciled} interrupted actions reconciled.")
+        if result.bans_ended:
+            out(f"  {result.site_name}: {result.bans_ended} ban(s) whose end date came lifted.")
     for result in failed:
         out(f"  {result.site_name} FAILED: {result.error}")
     for result in results:
@@ -467,6 +469,9 @@ def platforms(as_json: bool) -> int:
                 "instead": caps.instead,
                 "daily_quota": caps.daily_quota,
                 "action_cost": caps.action_cost,
+                "can_ban": caps.can_ban,
+                "can_lift_ban": caps.can_lift_ban,
+                "ban_means": caps.ban_means,
             }
         )
     if as_json:
@@ -482,4 +487,5 @@ def platforms(as_json: bool) -> int:
             out(f"  quota: {row['daily_quota']} units a day; an action costs {row['action_cost']}")
         if row["instead"]:
             out(f"  where an action is missing: {row['instead']}")
+        out(f"  ban:    {row['ban_means']}")
     return 0

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
-    from hsm_console.cli import admin, records, review
+    from hsm_console.cli import admin, bans, records, review
 
     admin.add_parser(commands)
     records.add_parsers(commands)
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hsm_console.cli import retention
 
     retention.add_parsers(commands)
+    bans.add_parser(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -190,12 +191,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
-    from hsm_console.cli import admin, retention, review
+    from hsm_console.cli import admin, bans, retention, review
 
     handlers: dict[str, Any] = {
         **records.handlers(args),
         **review.handlers(args),
         **retention.handlers(args),
+        "bans": lambda app: bans.run(app, args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),

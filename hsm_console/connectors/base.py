@@ -143,6 +143,18 @@ class Connector(abc.ABC):
     def remove(self, comment_external_id: str) -> None:
         raise self._unsupported(Action.REMOVE)
 
+    def ban_author(
+        self, author_id: str, comment_external_id: str, until: datetime, reason: str
+    ) -> None:
+        """Ban a comment's author from the site until `until` (where the platform keeps an end
+        date; otherwise the ban is lifted with `lift_ban`, or by hand where that is missing).
+        `comment_external_id` is the comment the ban is made through (YouTube's way)."""
+        raise self._no_ban("ban its authors")
+
+    def lift_ban(self, author_id: str) -> None:
+        """End a ban before or on its end date."""
+        raise self._no_ban("lift a ban")
+
     def apply(self, action: Action, comment_external_id: str) -> None:
         """Carry out a platform-side action (the moderation service's step 3)."""
         if action is Action.HIDE:
@@ -157,6 +169,15 @@ class Connector(abc.ABC):
     def close(self) -> None:
         """Release network resources (connectors that hold none keep this default)."""
         return None
+
+    @classmethod
+    def _no_ban(cls, doing: str) -> Exception:
+        from hsm_console.errors import NotPossible
+
+        return NotPossible(
+            f"{cls.platform.label} does not let the City {doing} through its API. "
+            f"{cls.capabilities.ban_means}".strip()
+        )
 
     @classmethod
     def _unsupported(cls, action: Action) -> Exception:

@@ -65,6 +65,7 @@ _KEY_REFUSED = (
     "The Discourse API key for this site is not valid any more (revoked, or not for this "
     "API user): ask an administrator to renew it."
 )
+_USER_GONE = "The member no longer exists on Discourse."
 _PERMISSION_MESSAGE = (
     "Discourse refused: the API key for this site may not moderate this category. Ask an "
     "administrator for an admin or moderator API key, or one whose scopes allow it."
@@ -258,6 +259,36 @@ class DiscourseConnector(HttpConnector):
                 details=f"post {comment_external_id}: still has deleted_at",
                 retryable=True,
             )
+
+    def ban_author(
+        self, author_id: str, comment_external_id: str, until: datetime, reason: str
+    ) -> None:
+        """`PUT /admin/users/{id}/suspend.json` with `suspend_until` and `reason` (shown to
+        the member); Discourse ends the suspension itself on that date."""
+        data: dict[str, str | int] = {"suspend_until": until.isoformat(), "reason": reason}
+        with gone_as(_USER_GONE):
+            body = self._client.request("PUT", self._user_path(author_id, "suspend"), data=data)
+        suspension = body.get("suspension")
+        if not isinstance(suspension, dict) or not suspension.get("suspended_till"):
+            raise PlatformError(
+                "Discourse did not confirm the suspension. Check the member on Discourse "
+                "before trying again.",
+                details=f"user {author_id}: answer without suspension.suspended_till",
+                retryable=True,
+            )
+
+    def lift_ban(self, author_id: str) -> None:
+        with gone_as(_USER_GONE):
+            self._client.request("PUT", self._user_path(author_id, "unsuspend"))
+
+    @staticmethod
+    def _user_path(author_id: str, step: str) -> str:
+        if not author_id.isdigit():
+            raise NotPossible(
+                f"The Discourse member {author_id!r} has no numeric id, which a suspension "
+                "needs: suspend them by hand in Discourse's admin pages."
+            )
+        return f"admin/users/{author_id}/{step}.json"
 
     def _act(self, method: str, path: str) -> None:
         # Unhide and delete answer HTTP 200 with an empty body (`render body: nil`).

@@ -95,6 +95,32 @@ class GraphConnector(HttpConnector):
             body = self._client.delete(self._path(comment_external_id))
         require_success(body, "delete", self.platform.label)
 
+    def ban_author(
+        self, author_id: str, comment_external_id: str, until: datetime, reason: str
+    ) -> None:
+        """The Page's `blocked` edge: POST `user` (a list of ids) answers {id: true}. A block
+        has no end date; the console lifts it on the ban's date."""
+        if not self.capabilities.can_ban:
+            raise self._no_ban("ban its authors")
+        body = self._client.post(self._blocked(), {"user": json.dumps([author_id])})
+        if body.get(author_id) is not True:
+            raise PlatformError(
+                f"{self.platform.label} did not confirm the block. Check the Page's blocked "
+                "list before trying again.",
+                details=f"answer: {json.dumps(body)[:300]}",
+                retryable=True,
+            )
+
+    def lift_ban(self, author_id: str) -> None:
+        """DELETE on the `blocked` edge with `user` answers {"success": true}."""
+        if not self.capabilities.can_lift_ban:
+            raise self._no_ban("lift a ban")
+        body = self._client.delete(self._blocked(), {"user": author_id})
+        require_success(body, "unblock", self.platform.label)
+
+    def _blocked(self) -> str:
+        return self._path(self.site.external_id, "blocked")
+
     @abc.abstractmethod
     def _set_hidden(self, comment_external_id: str, *, hidden: bool) -> None:
         """Hide or unhide, as the platform's API asks for it."""

@@ -316,6 +316,13 @@ class YouTubeConnector(HttpConnector):
         # Banning the author is a separate, supervisor-approved step: never part of remove.
         self._set_status(comment_external_id, "rejected", banAuthor="false")
 
+    def ban_author(
+        self, author_id: str, comment_external_id: str, until: datetime, reason: str
+    ) -> None:
+        # YouTube bans only with a rejection of one of the author's comments, and keeps no
+        # end date: the ban's end is carried out by hand (capabilities).
+        self._set_status(comment_external_id, "rejected", banAuthor="true")
+
     def _set_status(self, comment_id: str, status: str, **more: str) -> None:
         params: dict[str, str | int] = {"id": comment_id, "moderationStatus": status, **more}
         try:

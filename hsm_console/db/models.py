@@ -460,3 +460,39 @@ class DisposedRecord(Base):
     certificate_id: Mapped[int] = mapped_column(ForeignKey("disposal_certificates.id"))
     entry_id: Mapped[int] = mapped_column(ForeignKey("action_log.id"), index=True)
     disposed_at: Mapped[datetime]
+
+
+class Ban(Base):
+    """A ban of a comment's author in the blocked-accounts register (issue 10): working state,
+    each step of it an entry of the log (`EntryKind.BAN`, subject `ban:<id>`)."""
+
+    __tablename__ = "bans"
+    __table_args__ = (Index("ix_bans_state_ends_at", "state", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[str] = mapped_column(String(200))  # the platform's id of the author
+    author_name: Mapped[str] = mapped_column(Text)  # as the platform gave it (untrusted)
+    # The comment the ban is made through (YouTube bans by rejecting one) and all it cites.
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
+    cited_comments: Mapped[list[int]] = mapped_column(JSON)
+    codes: Mapped[list[str]] = mapped_column(JSON)
+    basis: Mapped[str] = mapped_column(Text)
+    ends_on: Mapped[date]
+    ends_at: Mapped[datetime]  # the start of `ends_on` in America/Chicago
+    state: Mapped[str] = mapped_column(String(16))  # rules.bans.BanState
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    carried_out_at: Mapped[datetime | None]
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)  # carried out by a person
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    # The pending entry of a platform call not yet completed (None when idle).
+    pending_entry_id: Mapped[int | None] = mapped_column(Integer)
+    last_detail: Mapped[str] = mapped_column(Text, default="")  # the last outcome, in words

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 from hsm_console.app import App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.admin import AdminDialog
+from hsm_console.gui.ban_dialog import BanDialog
+from hsm_console.gui.bans_screen import BansDialog
 from hsm_console.gui.dashboard_screen import DashboardScreen
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
@@ -132,6 +134,10 @@ class MainWindow(QMainWindow):
         self.site_checks_dialog: SiteChecksDialog | None = None
         self.retention_action: QAction | None = None
         self.retention_dialog: RetentionDialog | None = None
+        self.bans_action: QAction | None = None  # the blocked-accounts register
+        self.bans_dialog: BansDialog | None = None
+        self.ban_dialog: BanDialog | None = None
+        self.propose_ban_action = QAction("Propose a &ban on the author…", self)
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
@@ -264,6 +270,9 @@ class MainWindow(QMainWindow):
         if actor.is_records_officer:
             self.retention_action = console.addAction("&Retention and legal holds…")
             self.retention_action.triggered.connect(self.open_retention)
+        if actor.supervises is None or actor.supervises or actor.is_records_officer:
+            self.bans_action = console.addAction("&Blocked accounts…")
+            self.bans_action.triggered.connect(self.open_bans)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -271,6 +280,7 @@ class MainWindow(QMainWindow):
         comment.addActions(actions.moderation_actions())
         comment.addSeparator()
         comment.addAction(actions[ActionId.OPEN_PERMALINK])
+        comment.addAction(self.propose_ban_action)
 
         queue = self.menuBar().addMenu("&Queue")
         queue.addAction(actions[ActionId.SEARCH])
@@ -295,8 +305,9 @@ class MainWindow(QMainWindow):
         separator = QAction(self.table)
         separator.setSeparator(True)
         self.table.addActions(
-            [*actions.moderation_actions(), separator, actions[ActionId.OPEN_PERMALINK]]
-        )
+            [*actions.moderation_actions(), separator, actions[ActionId.OPEN_PERMALINK],
+             self.propose_ban_action]
+        )  # fmt: skip
         self.sync_status.cancel.setDefaultAction(actions[ActionId.CANCEL_WORK])
         actions[ActionId.CANCEL_WORK].setEnabled(False)
         actions.update_for_selection([])
@@ -308,6 +319,7 @@ class MainWindow(QMainWindow):
             assert moderation is not None
             actions[action_id].triggered.connect(lambda _=False, m=moderation: self.act(m))
         actions[ActionId.OPEN_PERMALINK].triggered.connect(self._open_permalink)
+        self.propose_ban_action.triggered.connect(self.propose_ban)
         self.detail.note_requested.connect(self._save_note)
         actions[ActionId.SEARCH].triggered.connect(self._focus_search)
         actions[ActionId.REFRESH].triggered.connect(self.reload_queue)
@@ -388,6 +400,29 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.retention_dialog = dialog
+        return dialog
+
+    def open_bans(self) -> BansDialog:
+        """The blocked-accounts register (supervisors and records officers)."""
+        dialog = BansDialog(lambda: self.app.bans, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.bans_dialog = dialog
+        return dialog
+
+    def propose_ban(self) -> BanDialog | None:
+        """Propose to ban the selected comment's author; a supervisor decides it."""
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return None
+        said = self.statusBar().showMessage
+        dialog = BanDialog(
+            lambda: self.app.bans, self.runner, self.app.policy, rows[0],
+            lambda ban: said(f"Proposed ban {ban.id}; a supervisor decides it.", 15_000), self,
+        )  # fmt: skip
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.ban_dialog = dialog
         return dialog
 
     # --- start and stop ----------------------------------------------------------------
@@ -486,6 +521,7 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         self.registry.update_for_selection(self.selected_rows())
+        self.propose_ban_action.setEnabled(len(self.selected_rows()) == 1)
         if len(self._selected_numbers()) > MAX_BULK:
             self.statusBar().showMessage(
                 f"One action takes at most {MAX_BULK} comments: select fewer.", 10_000

@@ -28,6 +28,18 @@ class Capabilities:
     daily_quota: int | None = None
     read_cost: int = 0
     action_cost: int = 0
+    # Banning a comment's author (issue 10's blocked-accounts register): whether the API bans,
+    # whether it lifts a ban again (if not, the ban's end is carried out by hand in the
+    # platform's own screens and recorded), and what a ban is there, in words.
+    can_ban: bool = False
+    can_lift_ban: bool = False
+    ban_removes_comment: bool = False  # the ban rejects the comment it is made through
+    ban_means: str = ""
+
+    @property
+    def ban_end_by_hand(self) -> bool:
+        """The ban's end date must be carried out by a person: the API cannot lift it."""
+        return not self.can_lift_ban
 
     def allows(self, action: Action) -> bool:
         return not action.touches_platform or action in self.actions
@@ -47,6 +59,15 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "engaged user of the Page in a rolling 24 hours. When Facebook says the limit is "
             "reached, the console waits as long as Facebook asks."
         ),
+        # Graph's Page `blocked` edge: POST user=[id] blocks, DELETE user=id unblocks; a block
+        # has no end date of its own, so the console lifts it on the ban's date.
+        can_ban=True,
+        can_lift_ban=True,
+        ban_means=(
+            "The person is blocked from the Page: they can no longer comment on or react to "
+            "its posts. Facebook blocks have no end date: the console unblocks them on the "
+            "ban's end date (bans lift-due, or the next sync)."
+        ),
     ),
     Platform.INSTAGRAM: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -61,6 +82,10 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "limit: 4,800 calls times the account's impressions in a rolling 24 hours. When "
             "Instagram says the limit is reached (error 80002), the console waits as long as "
             "Instagram asks."
+        ),
+        ban_means=(
+            "Instagram's API cannot block or restrict an account: an approved ban is carried "
+            "out by hand in the Instagram app (Block or Restrict), and its end likewise."
         ),
     ),
     Platform.YOUTUBE: Capabilities(
@@ -80,6 +105,17 @@ CAPABILITIES: dict[Platform, Capabilities] = {
         daily_quota=10_000,
         read_cost=1,
         action_cost=50,
+        # comments.setModerationStatus with banAuthor=true, valid only with rejected: the ban
+        # is made through one of the author's comments, which is rejected with it. Google
+        # documents no end date and no way to lift the ban through the API.
+        can_ban=True,
+        ban_removes_comment=True,
+        ban_means=(
+            "The comment is rejected and its author banned from the channel: YouTube rejects "
+            "their future comments automatically. YouTube's API gives a ban no end date and "
+            "cannot lift it: on the end date a person removes the author from the channel's "
+            "hidden users in YouTube Studio, and records it here."
+        ),
     ),
     Platform.X: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE}),
@@ -91,6 +127,10 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "reads are billed per post"
         ),
         instead="Hide the reply instead; X lets the City delete only its own posts.",
+        ban_means=(
+            "The console's access to X (hide replies) does not block accounts: an approved ban "
+            "is carried out by hand in X (Block), and its end likewise."
+        ),
     ),
     Platform.TIKTOK: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE}),
@@ -108,6 +148,10 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "TikTok asks."
         ),
         instead="Hide it instead; TikTok lets an account delete only its own comments.",
+        ban_means=(
+            "TikTok's Business API has no block: an approved ban is carried out by hand in the "
+            "TikTok app (Block), and its end likewise."
+        ),
     ),
     Platform.LINKEDIN: Capabilities(
         actions=frozenset({Action.REMOVE}),
@@ -123,6 +167,10 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "quota is used up the console waits until midnight UTC."
         ),
         instead="Flag it and open the permalink; LinkedIn offers no hide.",
+        ban_means=(
+            "LinkedIn's Community Management API has no block: an approved ban is carried out "
+            "by hand where LinkedIn allows it, and its end likewise."
+        ),
     ),
     Platform.WORDPRESS: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -139,6 +187,15 @@ CAPABILITIES: dict[Platform, Capabilities] = {
             "WordPress itself does not limit API calls, but the site's host or firewall may. "
             "When it asks the console to wait, the console waits as long as it asks."
         ),
+        # Core's REST API has no per-person ban, and its "Disallowed Comment Keys" setting is
+        # not in the REST settings; it matches words anywhere in any comment, so it is no
+        # ban of one person and the console does not write it.
+        ban_means=(
+            "WordPress has no ban of one person through its API: an approved ban is carried out "
+            "by hand, by an administrator who adds the commenter's e-mail address to Settings "
+            "> Discussion > Disallowed Comment Keys (their comments then go to the trash), "
+            "and removes it on the end date; both are recorded here."
+        ),
     ),
     Platform.DISCOURSE: Capabilities(
         actions=frozenset({Action.HIDE, Action.UNHIDE, Action.REMOVE}),
@@ -152,6 +209,14 @@ CAPABILITIES: dict[Platform, Capabilities] = {
         rate_limits=(
             "60 admin API requests per minute (Discourse's default, set by the forum's "
             "administrators). When Discourse asks the console to wait, it waits as long as asked."
+        ),
+        # PUT /admin/users/{id}/suspend.json (suspend_until, reason), .../unsuspend.json.
+        can_ban=True,
+        can_lift_ban=True,
+        ban_means=(
+            "The member is suspended until the end date: they cannot sign in or post, and "
+            "Discourse shows them the reason. Discourse ends the suspension on that date; a "
+            "supervisor can lift it earlier."
         ),
     ),
 }

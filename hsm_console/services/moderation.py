@@ -71,13 +71,61 @@ class ActionResult:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
+    """How a platform call ended, as its outcome entry records it."""
+
     state: EntryState
     detail: str
     # What the platform was learned to show, where known (updates the working copy).
     seen: PlatformState | None = None
     wait: float | None = None  # seconds the platform asked us to wait before calling again
     called: bool = True  # whether the platform was asked at all (metered platforms count it)
+
+
+def platform_failure(exc: PlatformError) -> Outcome:
+    """A refused or failed call about which nothing more can be learned: its words, and the
+    wait the platform asked for."""
+    if exc.retry_after is not None:
+        return Outcome(EntryState.FAILED, exc.message, wait=exc.retry_after)
+    return Outcome(EntryState.FAILED, exc.message)
+
+
+def call_platform(
+    connectors: ConnectorFactory,
+    site: Site,
+    call: Callable[[Connector], None],
+    done: Outcome,
+    failed: Callable[[PlatformError, Connector], Outcome] = lambda exc, _: platform_failure(exc),
+) -> Outcome:
+    """Step 3 of the record-first rule for any call (an action, a ban): `done` when `call`
+    returns, `failed` for the platform's refusal. Never raises: every way it can end becomes
+    an outcome to record."""
+    connector: Connector | None = None
+    try:
+        connector = connectors(site)
+        call(connector)
+        return done
+    except PlatformError as exc:
+        return failed(exc, connector) if connector is not None else platform_failure(exc)
+    except UserError as exc:  # e.g. no token in the keyring: the platform was not asked
+        return Outcome(EntryState.FAILED, exc.message, called=False)
+    except Exception as exc:  # a bug: the log must still be complete
+        log.exception("platform call failed unexpectedly")
+        return Outcome(
+            EntryState.FAILED, f"Internal error ({type(exc).__name__}); see the debug log."
+        )
+    finally:
+        if connector is not None:
+            connector.close()
+
+
+def account_call(session: Session, site: Site, outcome: Outcome, cost: int) -> None:
+    """Step 4's bookkeeping: the wait the platform asked for, and the units a metered
+    platform (YouTube) counted for a call it was asked."""
+    if outcome.wait is not None:
+        limits.note_wait(session, site.id, outcome.wait)
+    if outcome.called:
+        limits.spend(session, site.platform, capabilities_of(site.platform), cost)
 
 
 @dataclass(frozen=True)
@@ -267,58 +315,50 @@ class ModerationService:
             limits.require_no_wait(session, site)
             limits.require_quota(session, site, caps, caps.action_cost)
 
-    def _call_platform(self, pending: _Pending) -> _Outcome:
+    def _call_platform(self, pending: _Pending) -> Outcome:
         """Step 3. Never raises: every way it can end becomes an outcome to record."""
         if not pending.action.touches_platform:
-            return _Outcome(
+            return Outcome(
                 EntryState.APPLIED,
                 "Recorded in the console; nothing changes on the platform.",
                 called=False,
             )
-        connector: Connector | None = None
-        try:
-            connector = self.connectors(pending.site)
-            connector.apply(pending.action, pending.comment_external_id)
-            return _Outcome(EntryState.APPLIED, "", STATE_AFTER[pending.action])
-        except PlatformError as exc:
+
+        def failed(exc: PlatformError, connector: Connector) -> Outcome:
             if exc.gone and pending.action is Action.REMOVE:
                 # Gone, but perhaps by its author or by an earlier attempt whose answer was lost:
                 # the platform cannot say this request removed it, so the log does not either.
                 detail = f"{exc.message} It is not there any more, but not known to be by us."
-                return _Outcome(EntryState.UNCONFIRMED, detail, PlatformState.REMOVED)
+                return Outcome(EntryState.UNCONFIRMED, detail, PlatformState.REMOVED)
             if exc.gone:
-                return _Outcome(EntryState.FAILED, exc.message, PlatformState.REMOVED)
-            if exc.retry_after is not None:
-                return _Outcome(EntryState.FAILED, exc.message, wait=exc.retry_after)
-            if exc.retryable and connector is not None:
+                return Outcome(EntryState.FAILED, exc.message, PlatformState.REMOVED)
+            if exc.retry_after is None and exc.retryable:
                 return self._read_back(connector, pending, exc)
-            return _Outcome(EntryState.FAILED, exc.message)
-        except UserError as exc:  # e.g. no token in the keyring: the platform was not asked
-            return _Outcome(EntryState.FAILED, exc.message, called=False)
-        except Exception as exc:  # a bug: the log must still be complete
-            log.exception("platform call failed unexpectedly")
-            return _Outcome(
-                EntryState.FAILED, f"Internal error ({type(exc).__name__}); see the debug log."
-            )
-        finally:
-            if connector is not None:
-                connector.close()
+            return platform_failure(exc)
 
-    def _read_back(self, connector: Connector, pending: _Pending, error: PlatformError) -> _Outcome:
+        return call_platform(
+            self.connectors,
+            pending.site,
+            lambda connector: connector.apply(pending.action, pending.comment_external_id),
+            Outcome(EntryState.APPLIED, "", STATE_AFTER[pending.action]),
+            failed,
+        )
+
+    def _read_back(self, connector: Connector, pending: _Pending, error: PlatformError) -> Outcome:
         """After an error that may hide a success (a timeout), ask the platform what stands."""
         try:
             state = connector.fetch_state(pending.comment_external_id)
         except UserError:
-            return _Outcome(EntryState.FAILED, error.message)
+            return Outcome(EntryState.FAILED, error.message)
         if state is STATE_AFTER[pending.action]:
-            return _Outcome(
+            return Outcome(
                 EntryState.APPLIED, f"Confirmed by reading the comment back after: {error}", state
             )
-        return _Outcome(
+        return Outcome(
             EntryState.FAILED, f"{error.message} The platform shows it {state.value}.", state
         )
 
-    def _complete(self, pending: _Pending, outcome: _Outcome) -> int:
+    def _complete(self, pending: _Pending, outcome: Outcome) -> int:
         """Step 4: the outcome entry, and the comment's new state only if applied."""
         with self.db.transaction() as session:
             entry = append_entry(
@@ -343,11 +383,9 @@ class ModerationService:
                 changes[Comment.platform_state] = outcome.seen.value
             if outcome.seen is PlatformState.REMOVED and pending.action is not Action.REMOVE:
                 changes[Comment.gone_seen_at] = entry.at
-            if outcome.wait is not None:
-                limits.note_wait(session, pending.site.id, outcome.wait)
-            if pending.action.touches_platform and outcome.called:
-                caps = capabilities_of(pending.site.platform)
-                limits.spend(session, pending.site.platform, caps, caps.action_cost)
+            if pending.action.touches_platform:
+                cost = capabilities_of(pending.site.platform).action_cost
+                account_call(session, pending.site, outcome, cost)
             session.query(Comment).filter(Comment.id == pending.comment_id).update(
                 changes, synchronize_session=False
             )
@@ -400,10 +438,10 @@ class ModerationService:
             )  # fmt: skip
         return results
 
-    def _platform_truth(self, pending: _Pending) -> _Outcome | None:
+    def _platform_truth(self, pending: _Pending) -> Outcome | None:
         prefix = "Completed by reconciliation after an interruption: "
         if not pending.action.touches_platform:
-            return _Outcome(EntryState.APPLIED, prefix + "a local action; nothing to ask.")
+            return Outcome(EntryState.APPLIED, prefix + "a local action; nothing to ask.")
         try:
             connector = self.connectors(pending.site)
         except UserError as exc:
@@ -418,15 +456,15 @@ class ModerationService:
             connector.close()
         if state is STATE_AFTER[pending.action]:
             detail = f"the platform shows the comment {state.value}."
-            return _Outcome(EntryState.APPLIED, prefix + detail, state, called=False)
+            return Outcome(EntryState.APPLIED, prefix + detail, state, called=False)
         if state is PlatformState.UNKNOWN:
             detail = "the platform cannot tell whether the action took effect."
-            return _Outcome(EntryState.UNCONFIRMED, prefix + detail, state, called=False)
+            return Outcome(EntryState.UNCONFIRMED, prefix + detail, state, called=False)
         if state is PlatformState.REMOVED:
             detail = "the comment no longer exists on the platform."
-            return _Outcome(EntryState.FAILED, prefix + detail, state, called=False)
+            return Outcome(EntryState.FAILED, prefix + detail, state, called=False)
         detail = f"not applied; the platform shows the comment {state.value}."
-        return _Outcome(EntryState.FAILED, prefix + detail, state, called=False)
+        return Outcome(EntryState.FAILED, prefix + detail, state, called=False)
 
     # --- words ---------------------------------------------------------------------------
 
@@ -445,7 +483,7 @@ class ModerationService:
         )
 
     @staticmethod
-    def _say(pending: _Pending, outcome: _Outcome) -> str:
+    def _say(pending: _Pending, outcome: Outcome) -> str:
         platform = Platform(pending.site.platform).label
         if outcome.state is EntryState.APPLIED:
             done = {

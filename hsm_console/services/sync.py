@@ -45,6 +45,7 @@ from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener
 from hsm_console.services import health, limits
 from hsm_console.services.access import Actor
+from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.site_checks import SiteChecker
@@ -71,6 +72,7 @@ class SiteResult:
     edited: int = 0
     gone: int = 0
     reconciled: int = 0
+    bans_ended: int = 0  # bans whose end date came, lifted on the platform
     error: str = ""
     cancelled: bool = False
     skipped_until: datetime | None = None
@@ -134,8 +136,10 @@ class SyncService:
         moderation: ModerationService,
         screener: Screener | None = None,
         checker: SiteChecker | None = None,
+        bans: BanService | None = None,
     ) -> None:
         self.db = db
+        self.bans = bans  # ends the site's bans whose date has come, after each sync
         self.connectors = connectors
         self.moderation = moderation
         self.screener = screener or Screener.default()
@@ -235,6 +239,8 @@ class SyncService:
             note = result.unreadable_note(Platform(site.platform).label)
             self._finish(site, run.newest or high_water, note, {})
             result.reconciled = len(self.moderation.reconcile([site.id]))
+            if self.bans is not None:
+                result.bans_ended = len(self.bans.lift_due([site.id]).lifted)
             self._check(run)
             report("done")
         except SyncCancelled:
