@@ -137,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
-    from hsm_console.cli import admin, review
+    from hsm_console.cli import admin, records_package, review
 
     admin.add_parser(commands)
     review.add_parsers(commands)
+    records_package.add_parsers(commands, _day)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -183,6 +184,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.serve_sandbox(args.port)
     if args.command == "platforms":
         return commands.platforms(args.json)
+    from hsm_console.cli import records_package
+
+    if args.command == "verify-package":  # on its own: no database
+        return records_package.verify_package_command(args.package)
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
@@ -190,6 +195,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     handlers: dict[str, Any] = {
         **review.handlers(args),
+        **records_package.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),
