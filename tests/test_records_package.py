@@ -292,4 +292,4 @@ def test_who_may_export_which_request(records: Records, exports: Path) -> None:
             records.parks_request, exports / "d", query=RecordsQuery(departments={"POLICE"})
         )
     assert list(exports.iterdir()) == []
-    assert rita.request_query(records.parks_request) == RecordsQuery(departments={"PARKS"})
+    assert rita.request(records.parks_request).query == RecordsQuery(departments={"PARKS"})

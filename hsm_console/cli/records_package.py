@@ -93,7 +93,7 @@ def search(app: App, args: argparse.Namespace) -> int:
     if args.request is not None:
         if query != RecordsQuery():
             raise InvalidInput("Give either --request or filters, not both.")
-        query = PackageExporter(app.db, app.username).request_query(args.request)
+        query = PackageExporter(app.db, app.username).request(args.request).query
     _check_days(query.on_from, query.on_to)
     result = RecordsSearch(app.db, app.username).search(query, max(args.limit, 0))
     if args.json:

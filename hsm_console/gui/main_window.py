@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
+    QInputDialog,
     QMainWindow,
     QSplitter,
     QTableView,
@@ -36,6 +37,7 @@ from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
+from hsm_console.gui.records_search import RecordsSearchDialog
 from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self.reader = CommentReader(app.db, app.username, self.view.screener)
         self.problems = ProblemReporter(self)
         code_names = {code.code: code.name for code in app.policy.codes.values()}
+        self.code_names = code_names
 
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
@@ -123,6 +126,7 @@ class MainWindow(QMainWindow):
         self.admin_action: QAction | None = None
         self.admin_dialog: AdminDialog | None = None
         self.site_checks_action: QAction | None = None
+        self.records_action: QAction | None = None
         self.site_checks_dialog: SiteChecksDialog | None = None
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
@@ -224,6 +228,9 @@ class MainWindow(QMainWindow):
         if actor.administers or actor.supervises is None or actor.supervises:
             self.site_checks_action = console.addAction("Site &checks…")
             self.site_checks_action.triggered.connect(self.open_site_checks)
+        if actor.is_records_officer:  # the service refuses others anyway
+            self.records_action = console.addAction("Search &records…")
+            self.records_action.triggered.connect(self.ask_records_request)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -339,6 +346,22 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.site_checks_dialog = dialog
+        return dialog
+
+    def ask_records_request(self) -> None:
+        number, chosen = QInputDialog.getInt(
+            self, "Search records", "The records request's number:", 1, 1
+        )
+        if chosen:
+            self.open_records_search(number)
+
+    def open_records_search(self, request_id: int) -> RecordsSearchDialog:
+        """Search and export for one records request (records officers)."""
+        dialog = RecordsSearchDialog(
+            self.app.db, self.app.username, request_id, self.runner, self, self.code_names
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
         return dialog
 
     # --- start and stop ----------------------------------------------------------------

@@ -92,6 +92,17 @@ class PackageResult:
     cancelled: bool = False  # then nothing was written at `path`
 
 
+@dataclass(frozen=True)
+class RequestInfo:
+    id: int
+    requester: str  # untrusted, as given
+    words: str
+    received_at: datetime
+    due_on: date  # the extended day, if it was extended
+    state: str
+    query: RecordsQuery  # its scope
+
+
 class _Cancelled(Exception):
     """The person stopped the export; the temporary package is removed."""
 
@@ -137,10 +148,15 @@ class PackageExporter:
         self.username = username
         self.search = RecordsSearch(db, username)  # refuses anyone not a records officer
 
-    def request_query(self, request_id: int) -> RecordsQuery:
-        """The search a request's scope holds."""
+    def request(self, request_id: int) -> RequestInfo:
+        """The request as the officer exports it, with the search its scope holds."""
         with self.db.session() as session:
-            return RecordsQuery.from_json(self._request(session, request_id).scope)
+            request = self._request(session, request_id)
+            return RequestInfo(
+                request.id, request.requester, request.words, request.received_at,
+                request.extended_to or request.due_on, request.state,
+                RecordsQuery.from_json(request.scope),
+            )  # fmt: skip
 
     def _request(self, session: Session, request_id: int) -> RecordsRequest:
         """The request, if it may be exported by this person now."""
@@ -633,5 +649,6 @@ __all__ = [
     "PackageExporter",
     "PackageProgress",
     "PackageResult",
+    "RequestInfo",
     "iso_utc",
 ]
