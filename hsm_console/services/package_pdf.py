@@ -72,10 +72,10 @@ class PackagePdf:
         self.title = title
         # What both faces can draw: site and author names are set in bold too.
         faces = [pdf.fonts[FONT.lower()], pdf.fonts[f"{FONT.lower()}B"]]
-        glyphs = [set(face.cmap) for face in faces if isinstance(face, TTFFont)]
-        self._shown = _Shown(set.intersection(*glyphs))
+        self._faces = [face for face in faces if isinstance(face, TTFFont)]
+        self._shown = _Shown(set.intersection(*(set(face.cmap) for face in self._faces)))
         self._widths: dict[tuple[bool, str], float] = {}
-        self._bold = False
+        self._style: tuple[bool, float] | None = None
         self.y = _BOTTOM  # a page is started by the first line
 
     def shown(self, text: str) -> str:
@@ -91,7 +91,9 @@ class PackagePdf:
 
     def heading(self, text: str, size: float = 12.0) -> None:
         self.space(LEADING if self.y > MARGIN + SIZE else 0)
-        for line in self.wrap(text, bold=True, size=size):
+        lines = self.wrap(text, bold=True, size=size)
+        self._need(size * 1.4 * len(lines) + 3 * LEADING)  # never alone at a page's foot
+        for line in lines:
             self._need(size * 1.4)
             self._font(True, size)
             self.pdf.text(MARGIN, self.y, line)
@@ -133,15 +135,16 @@ class PackagePdf:
             self.new_page()
 
     def _font(self, bold: bool, size: float = SIZE) -> None:
-        self._bold = bold
-        self.pdf.set_font(FONT, "B" if bold else "", size)
+        if self._style != (bold, size):  # fpdf2's set_font costs, even for the same font
+            self._style = (bold, size)
+            self.pdf.set_font(FONT, "B" if bold else "", size)
 
     def _width(self, word: str, bold: bool) -> float:
+        """The width of `word` at SIZE, from the face's own table (no font switching)."""
         key = (bold, word)
         width = self._widths.get(key)
         if width is None:
-            self._font(bold)
-            width = self.pdf.get_string_width(word)
+            width = self._faces[bold].get_text_width(word, SIZE, None)[1]
             if len(self._widths) < 200_000:  # words repeat; a megabyte of noise does not
                 self._widths[key] = width
         return width

@@ -324,6 +324,8 @@ def _write_package(
         buffer = io.StringIO()
         table = csv.writer(buffer)
         table.writerow(CSV_COLUMNS)
+        if ids:
+            pdf.new_page()  # the certification page stands alone
         for start in range(0, len(ids), BATCH):
             for item in _read_batch(session, ids[start : start + BATCH], head_id):
                 if cancelled():
@@ -541,46 +543,39 @@ def _when(text: str | None) -> str:
 
 
 def _section(pdf: PackagePdf, item: _Item) -> None:
+    """One comment, compactly: a package may hold a hundred thousand, and every character
+    costs (the hashes and the post are in the CSV and JSONL)."""
     comment = item.comment
     where = f"{comment['site_name']} ({comment['platform']}), {comment['department']}"
-    pdf.heading(pdf.shown(f"Comment {comment['id']} — {where}"))
+    pdf.heading(pdf.shown(f"Comment {comment['id']} — {where}"), 10.5)
     pdf.lines([
-        Line(pdf.shown(f"By {comment['author_name']} (platform id {comment['author_id']}), "
-                       f"posted {_when(comment['created_at'])}.")),
-        Line(f"Now: {comment['status']} here, {comment['platform_state']} on the platform, as "
-             f"read {_when(comment['fetched_at'])}."),
-        Line(pdf.shown(f"Permalink: {comment['permalink']}")),
-        Line(pdf.shown(f"On the post: {comment['post_permalink']}")),
-        Line("Text:", bold=True),
+        Line(pdf.shown(f"By {comment['author_name']} ({comment['author_id']}), posted "
+                       f"{_when(comment['created_at'])}; now {comment['status']} here, "
+                       f"{comment['platform_state']} on the platform.")),
+        Line(pdf.shown(comment["permalink"])),
     ])  # fmt: skip
     pdf.paragraph(comment["text"], indent=12)
-    if item.versions:
-        pdf.lines([Line("Earlier versions (text its author replaced):", bold=True)])
-        for version in item.versions:
-            pdf.lines([Line(f"Replaced {_when(version['edited_at'])}, seen "
-                            f"{_when(version['replaced_seen_at'])}:", indent=12)])  # fmt: skip
-            pdf.paragraph(version["text"], indent=24)
+    for version in item.versions:
+        pdf.lines([Line(f"Earlier text, replaced {_when(version['edited_at'])} (seen "
+                        f"{_when(version['replaced_seen_at'])}):", bold=True)])  # fmt: skip
+        pdf.paragraph(version["text"], indent=12)
     for record in item.records:
-        pdf.lines([
-            Line(pdf.shown(f"Retained record {record['id']}, captured "
-                           f"{_when(record['captured_at'])} by {record['captured_by']}; "
-                           f"SHA-256 {record['sha256']}"), bold=True),
-        ])  # fmt: skip
+        pdf.lines([Line(pdf.shown(f"Retained record {record['id']}: captured "
+                                  f"{_when(record['captured_at'])} by {record['captured_by']}"
+                                  + ("; its text then:" if record["text"] != comment["text"]
+                                     else ", text as above.")), bold=True)])  # fmt: skip
         if record["text"] != comment["text"]:
-            pdf.lines([Line("Its text, as it stood then:", indent=12)])
-            pdf.paragraph(record["text"], indent=24)
-    if item.entries:
-        pdf.lines([Line("Actions, reviews and notes (the action log):", bold=True)])
+            pdf.paragraph(record["text"], indent=12)
     for entry in item.entries:
         what = " ".join(
-            str(part) for part in (
-                entry["kind"], entry["action"], entry["state"],
-                f"code {entry['reason_code']}" if entry["reason_code"] else "",
-                f"(outcome of #{entry['outcome_of']})" if entry["outcome_of"] else "",
+            part for part in (
+                _when(entry["at"]), entry["action"] if entry["kind"] == "action"
+                else f"{entry['kind']} {entry['action']}", entry["state"],
+                entry["reason_code"] or "", f"by {entry['actor']}", f"(#{entry['id']}"
+                + (f", of #{entry['outcome_of']})" if entry["outcome_of"] else ")"),
             ) if part
         )  # fmt: skip
-        pdf.lines([Line(pdf.shown(f"#{entry['id']}  {_when(entry['at'])}  {what}  by "
-                                  f"{entry['actor']}"), indent=12)])  # fmt: skip
+        pdf.lines([Line(pdf.shown(what), indent=12)])
         for words in (entry["note"], entry["detail"]):
             if words:
                 pdf.paragraph(words, indent=24)
