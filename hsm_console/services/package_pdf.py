@@ -126,7 +126,16 @@ class PackagePdf:
         self.y += LEADING / 2
 
     def output(self) -> bytes:
-        return bytes(self.pdf.output())
+        """The document; the font files are closed after it."""
+        try:
+            return bytes(self.pdf.output())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Let go of the font files (fontTools reads them lazily, and keeps them open)."""
+        for face in self._faces:
+            face.close()
 
     # --- layout ------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ from hsm_console.rules.records_query import PackageAction, RecordsQuery
 from hsm_console.services.access import require_records_officer
 from hsm_console.services.log_export import safe_cell
 from hsm_console.services.package_pdf import Line, PackagePdf
-from hsm_console.services.records_search import RecordsSearch, SearchCounts, count_all
+from hsm_console.services.records_search import Heads, RecordsSearch, SearchCounts, count_all
 
 FORMAT = "hsm-records-package-v1"
 CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST = (
@@ -197,9 +197,11 @@ class PackageExporter:
         with self.db.session() as session:
             request = self._request(session, request_id)
             query = query or RecordsQuery.from_json(request.scope)
+            heads = Heads.read(session)
             head_id, head_hash = chain_head(session)
+            heads = Heads(head_id, heads.record, heads.version)
             found = self.search.matching(session, query)
-            counts = count_all(session, found, head_id)
+            counts = count_all(session, found, heads)
             ids = list(session.scalars(found.order_by(Comment.id)))
             header = _Header(
                 request=_request_json(session, request),
@@ -222,7 +224,7 @@ class PackageExporter:
         try:
             with self.db.session() as session:
                 manifest = _write_package(
-                    session, temporary, header, ids, head_id, progress, cancelled
+                    session, temporary, header, ids, heads, progress, cancelled
                 )
             if as_zip:
                 final = _zipped(temporary, out)
@@ -312,14 +314,15 @@ def _write_package(
     folder: Path,
     header: _Header,
     ids: Sequence[int],
-    head_id: int,
+    heads: Heads,
     progress: Callable[[PackageProgress], None] | None,
     cancelled: Callable[[], bool],
 ) -> bytes:
     """The three files and the manifest in `folder`; returns the manifest's bytes."""
     pdf = _cover(header)
-    files = [_HashedFile(folder / name) for name in (CSV_FILE, JSONL_FILE)]
+    files: list[_HashedFile] = []
     try:
+        files += [_HashedFile(folder / name) for name in (CSV_FILE, JSONL_FILE)]
         csv_file, jsonl = files
         buffer = io.StringIO()
         table = csv.writer(buffer)
@@ -327,7 +330,7 @@ def _write_package(
         if ids:
             pdf.new_page()  # the certification page stands alone
         for start in range(0, len(ids), BATCH):
-            for item in _read_batch(session, ids[start : start + BATCH], head_id):
+            for item in _read_batch(session, ids[start : start + BATCH], heads):
                 if cancelled():
                     raise _Cancelled
                 lines = item.lines()
@@ -346,6 +349,7 @@ def _write_package(
         files.append(document)
         document.write(pdf.output())
     except BaseException:
+        pdf.close()
         for file in files:  # the folder goes; its files need no flushing
             with contextlib.suppress(OSError):
                 file.stream.close()
@@ -389,7 +393,7 @@ def _rows(session: Session, table: Any, *conditions: Any) -> list[dict[str, Any]
     return [dict(row._mapping) for row in session.execute(query)]
 
 
-def _read_batch(session: Session, ids: Sequence[int], head_id: int) -> Iterator[_Item]:
+def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[_Item]:
     comments = session.execute(
         select(
             Comment.__table__, Site.name.label("site_name"), Site.platform.label("platform"),
@@ -408,11 +412,11 @@ def _read_batch(session: Session, ids: Sequence[int], head_id: int) -> Iterator[
         comment = {"type": "comment", **_jsonable(dict(row._mapping))}
         by_comment[row.id] = _Item(comment, [], [], [])
     for kind, held, table, extra in (
-        ("record", "records", RetainedRecord.__table__, ()),
-        ("version", "versions", CommentVersion.__table__, ()),
-        ("entry", "entries", LogEntry.__table__, (LogEntry.id <= head_id,)),
+        ("record", "records", RetainedRecord.__table__, RetainedRecord.id <= heads.record),
+        ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
+        ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
     ):
-        for values in _rows(session, table, table.c.comment_id.in_(list(ids)), *extra):
+        for values in _rows(session, table, table.c.comment_id.in_(list(ids)), extra):
             item = by_comment[values["comment_id"]]
             line = {"type": kind, **_jsonable(values)}
             getattr(item, held).append(line)

@@ -227,16 +227,37 @@ def _comment_conditions(dialect: str, query: RecordsQuery) -> list[ColumnElement
     return conditions
 
 
-def count_all(session: Session, found: Select[int], head_id: int | None = None) -> SearchCounts:
-    """How much the comments `found` bring; entries up to the chain head `head_id` if given."""
+@dataclass(frozen=True)
+class Heads:
+    """The newest log entry, retained record and version when a package was begun: what is
+    read for it stops there, so its entries, records and counts agree while others act."""
+
+    entry: int
+    record: int
+    version: int
+
+    @classmethod
+    def read(cls, session: Session) -> Heads:
+        def newest(column: Any) -> int:
+            return session.scalar(select(func.max(column))) or 0
+
+        return cls(newest(LogEntry.id), newest(RetainedRecord.id), newest(CommentVersion.id))
+
+
+def count_all(session: Session, found: Select[int], heads: Heads | None = None) -> SearchCounts:
+    """How much the comments `found` bring (up to `heads`, if given)."""
     ids = found.scalar_subquery()
 
     def count(query: Select[Any]) -> int:
         return session.scalar(query) or 0
 
     entries: list[ColumnElement[bool]] = [LogEntry.comment_id.in_(ids)]
-    if head_id is not None:
-        entries.append(LogEntry.id <= head_id)
+    records: list[ColumnElement[bool]] = [RetainedRecord.comment_id.in_(ids)]
+    versions: list[ColumnElement[bool]] = [CommentVersion.comment_id.in_(ids)]
+    if heads is not None:
+        entries.append(LogEntry.id <= heads.entry)
+        records.append(RetainedRecord.id <= heads.record)
+        versions.append(CommentVersion.id <= heads.version)
     by_kind = dict(
         session.execute(
             select(LogEntry.kind, func.count()).where(*entries).group_by(LogEntry.kind)
@@ -244,8 +265,8 @@ def count_all(session: Session, found: Select[int], head_id: int | None = None) 
     )
     return SearchCounts(
         comments=count(select(func.count()).select_from(found.subquery())),
-        records=count(select(func.count()).where(RetainedRecord.comment_id.in_(ids))),
-        versions=count(select(func.count()).where(CommentVersion.comment_id.in_(ids))),
+        records=count(select(func.count()).where(*records)),
+        versions=count(select(func.count()).where(*versions)),
         entries=sum(by_kind.values()),
         reviews=by_kind.get(EntryKind.REVIEW.value, 0),
         notes=by_kind.get(EntryKind.NOTE.value, 0),
@@ -286,6 +307,7 @@ def _per_comment(session: Session, column: Any, ids: Sequence[int]) -> dict[int,
 
 __all__ = [
     "DateBasis",
+    "Heads",
     "Hit",
     "RecordsQuery",
     "RecordsSearch",
