@@ -14,6 +14,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -121,6 +122,13 @@ def fill(db: Database, count: int) -> int:
         return request.id
 
 
+def _reset_peak_memory() -> None:
+    """Forget the filling's peak, so the peak measured is the export's (Linux only)."""
+    clear = Path("/proc/self/clear_refs")
+    if clear.exists():
+        clear.write_text("5")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -139,22 +147,26 @@ def main() -> None:
               f"{found.counts.describe()}")  # fmt: skip
 
         seen: list[tuple[float, PackageProgress]] = []
+        _reset_peak_memory()
+        cpu = time.process_time()
         started = time.perf_counter()
         result = PackageExporter(db, "clerk").export(
             request, Path(folder) / ("package.zip" if args.zip else "package"), as_zip=args.zip,
             progress=lambda step: seen.append((time.perf_counter(), step)),
         )  # fmt: skip
         total = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         written = seen[-1][0] - started if seen else total
         rows = sum(result.counts.as_dict()[k] for k in
                    ("comments", "retained_records", "versions", "log_entries"))  # fmt: skip
         print(f"Export of {result.counts.comments:,} comments, {result.counts.records:,} retained "
               f"records and {result.counts.entries:,} log entries ({rows:,} rows): {total:.1f} s "
               f"({written:.1f} s to the last comment read and written; the rest is the PDF's "
-              "output, zip, manifest and log entry)")  # fmt: skip
-        for name in sorted(p.name for p in Path(folder).glob("package*/*")):
-            size = (Path(folder) / "package" / name).stat().st_size if not args.zip else 0
-            print(f"  {name}: {size / 1e6:.1f} MB")
+              f"output, zip, manifest and log entry); {cpu:.1f} s of CPU (on a machine shared "
+              f"with others, the fairer figure); peak memory {peak:.0f} MB")  # fmt: skip
+        for path in sorted(Path(folder).glob("package*/*")):
+            print(f"  {path.name}: {path.stat().st_size / 1e6:.1f} MB")
         started = time.perf_counter()
         check = verify_package(result.path)
         print(f"verify-package: {time.perf_counter() - started:.1f} s, "

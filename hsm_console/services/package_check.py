@@ -137,11 +137,24 @@ def _sha256(source: _Source, name: str) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """What the chain checks need of one entry; its hash is recomputed as it is read, so a
+    package of hundreds of thousands of entries is never held whole."""
+
+    id: int
+    kind: str
+    prev_hash: str
+    entry_hash: str
+    matches: bool  # its fields recompute its own hash
+    record_id: int | None
+    record_sha256: str | None
+
+
 def _check_jsonl(source: _Source, check: PackageCheck) -> None:
     problems, manifest = check.problems, check.manifest
-    head = manifest["chain_head"]
     counted: Counter[str] = Counter()
-    entries: dict[int, dict[str, Any]] = {}
+    entries: dict[int, _Entry] = {}
     records: dict[int, str] = {}
     with source.open(JSONL_FILE) as stream, io.TextIOWrapper(stream, encoding="utf-8") as text:
         for number, raw in enumerate(text, start=1):
@@ -154,7 +167,11 @@ def _check_jsonl(source: _Source, check: PackageCheck) -> None:
             counted[kind] += 1
             try:
                 if kind == "entry":
-                    entries[line["id"]] = line
+                    computed = entry_hash_of_row(tuple(line[name] for name in ALL_ENTRY_FIELDS))
+                    entries[line["id"]] = _Entry(
+                        line["id"], line["kind"], line["prev_hash"], line["entry_hash"],
+                        computed == line["entry_hash"], line["record_id"], line["record_sha256"],
+                    )  # fmt: skip
                 elif kind == "record":
                     records[line["id"]] = line["sha256"]
                     if record_hash(line) != line["sha256"]:
@@ -162,7 +179,7 @@ def _check_jsonl(source: _Source, check: PackageCheck) -> None:
                             f"{JSONL_FILE}: retained record {line['id']} (line {number}) does "
                             "not match its own hash: altered."
                         )
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, ValueError):
                 problems.append(f"{JSONL_FILE}: line {number} lacks fields of its kind.")
                 return
     for kind, name in _COUNTED.items():
@@ -172,46 +189,34 @@ def _check_jsonl(source: _Source, check: PackageCheck) -> None:
                 f"{JSONL_FILE}: holds {counted[kind]} {name.replace('_', ' ')}, the manifest "
                 f"says {expected}."
             )
-    kinds = Counter(entry.get("kind") for entry in entries.values())
+    kinds = Counter(entry.kind for entry in entries.values())
     for kind, name in (("review", "reviews"), ("note", "notes")):
         if kinds[kind] != manifest["counts"].get(name):
             problems.append(
                 f"{JSONL_FILE}: holds {kinds[kind]} {name}, the manifest says "
                 f"{manifest['counts'].get(name)}."
             )
-    _prove_entries(entries, records, head, problems)
+    _prove_entries(entries, records, manifest["chain_head"], problems)
     check.entries = len(entries)
 
 
 def _prove_entries(
-    entries: dict[int, dict[str, Any]],
-    records: dict[int, str],
-    head: dict[str, Any],
-    problems: list[str],
+    entries: dict[int, _Entry], records: dict[int, str], head: dict[str, Any], problems: list[str]
 ) -> None:
-    previous: dict[str, Any] | None = None
+    previous: _Entry | None = None
     for entry_id in sorted(entries):
         entry = entries[entry_id]
         where = f"{JSONL_FILE}: log entry #{entry_id}"
-        try:
-            computed = entry_hash_of_row(tuple(entry[name] for name in ALL_ENTRY_FIELDS))
-        except KeyError as exc:
-            problems.append(f"{where} lacks the field {exc}.")
-            continue
-        if computed != entry["entry_hash"]:
+        if not entry.matches:
             problems.append(f"{where} does not match its own hash: altered.")
-        if (
-            previous
-            and previous["id"] == entry_id - 1
-            and (entry["prev_hash"] != previous["entry_hash"])
-        ):
+        if previous and previous.id == entry_id - 1 and entry.prev_hash != previous.entry_hash:
             problems.append(f"{where} does not follow #{entry_id - 1} in the chain.")
         if entry_id > head["id"]:
             problems.append(f"{where} is past the chain head the manifest names (#{head['id']}).")
-        if entry_id == head["id"] and entry["entry_hash"] != head["entry_hash"]:
+        if entry_id == head["id"] and entry.entry_hash != head["entry_hash"]:
             problems.append(f"{where} is the chain head, but not the one the manifest names.")
-        cited = entry.get("record_id")
-        if cited is not None and cited in records and records[cited] != entry["record_sha256"]:
+        cited = entry.record_id
+        if cited is not None and cited in records and records[cited] != entry.record_sha256:
             problems.append(f"{where} cites retained record {cited}, but not as it is here.")
         previous = entry
 
