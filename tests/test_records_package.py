@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from hsm_console.db.models import LogEntry
+from hsm_console.db.models import Comment, LogEntry
 from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
 from hsm_console.rules.records_query import RecordsQuery
 from hsm_console.services import records_package
@@ -32,7 +32,7 @@ from hsm_console.services.records_package import (
 )
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
-from tests.records_fixtures import EARLIER, MEGABYTE, Records, build_records
+from tests.records_fixtures import EARLIER, HOSTILE, MEGABYTE, Records, build_records
 
 FILES = {CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST}
 
@@ -118,9 +118,13 @@ def test_the_package_holds_four_files_proved_by_its_manifest(
     assert verify_log(records.world.db).ok  # the export's entry is in the one chain
 
 
-def test_hostile_text_survives_csv_jsonl_and_pdf(records: Records, exports: Path) -> None:
+def test_hostile_text_survives_csv_jsonl_and_pdf(world: World, exports: Path) -> None:
+    # NUL too where the database can hold it: PostgreSQL refuses it in text, so no comment
+    # there ever has one.
+    records = build_records(world, HOSTILE + (" nul\x00byte" if world.db.is_sqlite else ""))
     out = exports / "package"
     PackageExporter(records.world.db, "rita").export(records.parks_request, out)
+    csv.field_size_limit(2**31 - 1)  # a cell of a megabyte
     with (out / CSV_FILE).open(encoding="utf-8", newline="") as stream:
         rows = list(csv.reader(stream))
     assert all(not cell.startswith(FORMULA_STARTS) for row in rows for cell in row)
@@ -128,8 +132,6 @@ def test_hostile_text_survives_csv_jsonl_and_pdf(records: Records, exports: Path
     assert any(cell == "'-1 =cmd|' /C calc'!A0" for row in rows for cell in row)
 
     with records.world.db.session() as session:
-        from hsm_console.db.models import Comment
-
         stored = session.get(Comment, records.hostile)
         assert stored is not None
         original = stored.text
@@ -137,6 +139,8 @@ def test_hostile_text_survives_csv_jsonl_and_pdf(records: Records, exports: Path
     jsonl = _lines(out)
     hostile = next(ln for ln in jsonl if ln["type"] == "comment" and ln["id"] == records.hostile)
     assert hostile["text"] == original  # every character, exactly
+    assert ("nul\x00byte" in original) is world.db.is_sqlite
+    assert any(cell == "'" + original for row in rows for cell in row)  # the CSV's, whole
     assert (out / JSONL_FILE).read_bytes().isascii()
 
     reader = PdfReader(out / PDF_FILE)

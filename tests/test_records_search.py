@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 
 from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
@@ -119,3 +120,27 @@ def test_the_query_round_trips_through_json() -> None:
 def test_a_scope_that_cannot_be_read_is_refused_in_words(scope: object, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         RecordsQuery.from_json(scope)
+
+
+def test_a_blanked_record_leaves_the_word_index(records: Records) -> None:
+    """A lawful disposal blanks a retained record; its words must not stay searchable (on
+    PostgreSQL the index is over the row itself; SQLite's FTS5 table follows by trigger)."""
+    search = RecordsSearch(records.world.db, "clerk")
+    assert records.hidden in {
+        h.comment_id for h in search.search(RecordsQuery(words="zanzibarquux")).hits
+    }
+    with records.world.db.transaction() as session:
+        guard = "retained_records_no_update" if records.world.db.is_sqlite else None
+        if guard:
+            session.execute(text(f"DROP TRIGGER {guard}"))
+        else:
+            session.execute(text("ALTER TABLE retained_records DISABLE TRIGGER USER"))
+        session.execute(
+            text("UPDATE retained_records SET text = '', author_name = '' WHERE comment_id = :c"),
+            {"c": records.hidden},
+        )
+        session.execute(
+            text("UPDATE comments SET text = 'gone' WHERE id = :c"), {"c": records.hidden}
+        )
+    found = search.search(RecordsQuery(words="zanzibarquux"))
+    assert found.counts.comments == 0

@@ -8,8 +8,9 @@ A records request asks for words wherever the City kept them: the comment now (m
 0002), the retained records (the comment as it stood when acted on) and the text an author
 replaced by editing (`comment_versions`). Same rules as 0002 (author name and text, no
 stemming), same two forms:
-- SQLite: an FTS5 table over each (external content), kept in step by triggers on insert and
-  delete; both tables are append-only, so there is no update to follow (a disposal deletes);
+- SQLite: an FTS5 table over each (external content), kept in step by triggers on insert,
+  delete and update: both tables are append-only, but a lawful disposal blanks a record, and
+  its words must leave the index with it;
 - PostgreSQL: a GIN index over the `to_tsvector` expression the search queries use.
 """
 
@@ -29,16 +30,24 @@ POSTGRESQL_DOCUMENT = "to_tsvector('simple', author_name || ' ' || text)"
 
 def _sqlite_ddl(table: str) -> list[str]:
     fts = f"{table}_fts"
+    insert_new = (
+        f"INSERT INTO {fts}(rowid, author_name, text) VALUES (new.id, new.author_name, new.text);"
+    )
+    delete_old = (
+        f"INSERT INTO {fts}({fts}, rowid, author_name, text) "
+        "VALUES ('delete', old.id, old.author_name, old.text);"
+    )
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5("
         f"author_name, text, content='{table}', content_rowid='id', "
         "tokenize='unicode61 remove_diacritics 2')",
         f"CREATE TRIGGER IF NOT EXISTS {fts}_after_insert AFTER INSERT ON {table} BEGIN "
-        f"INSERT INTO {fts}(rowid, author_name, text) VALUES (new.id, new.author_name, new.text);"
-        " END",
+        f"{insert_new} END",
         f"CREATE TRIGGER IF NOT EXISTS {fts}_after_delete AFTER DELETE ON {table} BEGIN "
-        f"INSERT INTO {fts}({fts}, rowid, author_name, text) "
-        "VALUES ('delete', old.id, old.author_name, old.text); END",
+        f"{delete_old} END",
+        # Only a lawful disposal changes a record (blanking it): its words must go with it.
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_after_update AFTER UPDATE OF author_name, text "
+        f"ON {table} BEGIN {delete_old} {insert_new} END",
         f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
     ]
 
@@ -59,7 +68,7 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for table in TABLES:
         if dialect == "sqlite":
-            for trigger in ("after_insert", "after_delete"):
+            for trigger in ("after_insert", "after_delete", "after_update"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_fts_{trigger}")
             op.execute(f"DROP TABLE IF EXISTS {table}_fts")
         elif dialect == "postgresql":
