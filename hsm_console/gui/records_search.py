@@ -12,9 +12,10 @@ open, and a records officer need not be one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -55,6 +56,7 @@ from hsm_console.services.records_search import RecordsSearch, SearchResult
 
 HEADERS = ("Comment", "Posted (Chicago)", "Department", "Site", "Author", "Text", "Status",
            "Records", "Versions", "Entries")  # fmt: skip
+T = TypeVar("T")
 DATED_WORDS = {DateBasis.POSTED: "the comment's posting", DateBasis.ACTED: "an action on it"}
 
 
@@ -89,6 +91,7 @@ class RecordsSearchDialog(QDialog):
         self.progress: QProgressDialog | None = None
         self._export: TaskHandle | None = None
         self.busy = True
+        self.closed = False
         self.setObjectName("recordsSearchDialog")
         self.setWindowTitle(f"Search and export — records request {request_id} — HSM Console")
         form = load_dialog_form("records_search_dialog.ui", self)
@@ -136,7 +139,9 @@ class RecordsSearchDialog(QDialog):
             request = PackageExporter(self.db, self.username).request(self.request_id)
             return _Opened(request, search.department_codes(), search.sites())
 
-        self.runner.start(run, self._opened, self._failed_to_open)
+        self.runner.start(
+            run, self._while_open(self._opened), self._while_open(self._failed_to_open)
+        )
 
     def _opened(self, opened: _Opened) -> None:
         request = opened.request
@@ -207,7 +212,7 @@ class RecordsSearchDialog(QDialog):
         def run(_: JobContext) -> SearchResult:
             return RecordsSearch(self.db, self.username).search(query)
 
-        self.runner.start(run, self._found, self._search_failed)
+        self.runner.start(run, self._while_open(self._found), self._while_open(self._search_failed))
 
     def _found(self, result: SearchResult) -> None:
         self.busy = False
@@ -265,7 +270,10 @@ class RecordsSearchDialog(QDialog):
                 progress=context.report, cancelled=context.cancelled,
             )  # fmt: skip
 
-        self._export = self.runner.start(run, self._exported, self._export_failed, self._step)
+        self._export = self.runner.start(
+            run, self._while_open(self._exported), self._while_open(self._export_failed),
+            self._while_open(self._step),
+        )  # fmt: skip
         progress.canceled.connect(self.cancel_export)
         progress.show()
 
@@ -308,9 +316,14 @@ class RecordsSearchDialog(QDialog):
         self.problems.show(problem_from(exc, "exporting the package"))
 
     def reject(self) -> None:
+        self.closed = True
         if self._export is not None:  # closing stops the export, which removes what it wrote
             self._export.cancel()
         super().reject()
+
+    def _while_open(self, callback: Callable[[T], None]) -> Callable[[T], None]:
+        """An answer that arrives after the dialog closed (it may be deleted) is dropped."""
+        return lambda answer: None if self.closed else callback(answer)
 
 
 def _choices(combo: QComboBox, everything: str, choices: Iterable[tuple[object, str]]) -> None:

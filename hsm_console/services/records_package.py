@@ -160,7 +160,7 @@ class PackageExporter:
 
     def _request(self, session: Session, request_id: int) -> RecordsRequest:
         """The request, if it may be exported by this person now."""
-        actor = self.search._officer(session)
+        actor = self.search.officer(session)
         request = session.get(RecordsRequest, request_id)
         if request is None:
             raise NotFound(f"There is no records request {request_id}.")

@@ -107,9 +107,11 @@ class RecordsSearch:
         self.db = db
         self.username = username
         with db.session() as session:
-            self.actor = self._officer(session)
+            self.actor = self.officer(session)
 
-    def _officer(self, session: Session) -> Actor:
+    def officer(self, session: Session) -> Actor:
+        """The person, read again (one role taken back applies at once): refused unless a
+        records officer."""
         actor = resolve_actor(session, self.username)
         require_records_officer(actor, "search the records for a request")
         return actor
@@ -117,7 +119,7 @@ class RecordsSearch:
     def department_codes(self) -> dict[int, str]:
         """The departments the officer keeps records for, by id."""
         with self.db.session() as session:
-            return self._departments(session, self._officer(session))
+            return self._departments(session, self.officer(session))
 
     @staticmethod
     def _departments(session: Session, actor: Actor) -> dict[int, str]:
@@ -129,7 +131,7 @@ class RecordsSearch:
     def sites(self) -> list[tuple[int, str, str]]:
         """(id, name, platform) of the sites in the officer's departments."""
         with self.db.session() as session:
-            reach = self._departments(session, self._officer(session))
+            reach = self._departments(session, self.officer(session))
             rows = session.execute(
                 select(Site.id, Site.name, Site.platform)
                 .where(Site.department_id.in_(sorted(reach)))
@@ -148,7 +150,7 @@ class RecordsSearch:
     def matching(self, session: Session, query: RecordsQuery) -> Select[int]:
         """The ids of the comments the query finds, within the officer's reach. Roles are read
         again first: one taken back applies at once."""
-        actor = self._officer(session)
+        actor = self.officer(session)
         reach = self._departments(session, actor)
         by_code = {code: d for d, code in reach.items()}
         outside = sorted(code for code in query.departments if code not in by_code)

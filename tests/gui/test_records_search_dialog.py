@@ -137,3 +137,25 @@ def test_the_console_menu_offers_it_to_records_officers(
         records.city_request
     )
     dialog.close()
+
+
+def test_closing_the_dialog_stops_the_export_and_leaves_nothing(
+    qtbot: QtBot, records: Records, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dialog = _opened(qtbot, records)
+    closed = threading.Event()
+    section = records_package._section
+
+    def held(pdf: object, item: object) -> None:
+        closed.wait(60)  # a safety net should the test itself fail
+        section(pdf, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records_package, "_section", held)
+    out = tmp_path / "exports"
+    out.mkdir()
+    dialog.export_to(out / "package")
+    dialog.reject()  # Close (or Esc) while the package is being written
+    closed.set()
+    qtbot.waitUntil(lambda: not dialog.runner.busy(), timeout=WAIT_MS)
+    assert dialog.exported is None  # the answer came to a closed dialog: dropped
+    assert list(out.iterdir()) == []
