@@ -26,6 +26,20 @@ def records(gui_world: World) -> Records:
     return build_records(gui_world)
 
 
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The export's first comment waits until the returned event is set."""
+    release = threading.Event()
+    section = records_package._section
+
+    def waiting(pdf: object, item: object) -> None:
+        release.wait(60)  # a safety net should the test itself fail
+        section(pdf, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records_package, "_section", waiting)
+    return release
+
+
 def _opened(qtbot: QtBot, records: Records, username: str = "rita") -> RecordsSearchDialog:
     dialog = RecordsSearchDialog(records.world.db, username, records.parks_request)
     qtbot.addWidget(dialog)
@@ -77,17 +91,9 @@ def test_the_request_is_searched_shown_as_text_and_exported(
 
 
 def test_cancel_in_the_progress_dialog_leaves_nothing(
-    qtbot: QtBot, records: Records, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, records: Records, tmp_path: Path, held: threading.Event
 ) -> None:
     dialog = _opened(qtbot, records)
-    cancelled = threading.Event()
-    section = records_package._section
-
-    def held(pdf: object, item: object) -> None:  # the first comment waits for Cancel
-        cancelled.wait(60)  # a safety net should the test itself fail
-        section(pdf, item)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(records_package, "_section", held)
     out = tmp_path / "exports"
     out.mkdir()
     dialog.export_to(out / "package")
@@ -99,7 +105,7 @@ def test_cancel_in_the_progress_dialog_leaves_nothing(
     assert cancel.text() == "Cancel"
     cancel.click()
     assert progress.labelText() == "Cancelling: removing what was written…"
-    cancelled.set()
+    held.set()
     qtbot.waitUntil(lambda: dialog.exported is not None, timeout=WAIT_MS)
     assert dialog.exported is not None
     assert dialog.exported.cancelled
@@ -140,22 +146,14 @@ def test_the_console_menu_offers_it_to_records_officers(
 
 
 def test_closing_the_dialog_stops_the_export_and_leaves_nothing(
-    qtbot: QtBot, records: Records, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, records: Records, tmp_path: Path, held: threading.Event
 ) -> None:
     dialog = _opened(qtbot, records)
-    closed = threading.Event()
-    section = records_package._section
-
-    def held(pdf: object, item: object) -> None:
-        closed.wait(60)  # a safety net should the test itself fail
-        section(pdf, item)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(records_package, "_section", held)
     out = tmp_path / "exports"
     out.mkdir()
     dialog.export_to(out / "package")
     dialog.reject()  # Close (or Esc) while the package is being written
-    closed.set()
+    held.set()
     qtbot.waitUntil(lambda: not dialog.runner.busy(), timeout=WAIT_MS)
     assert dialog.exported is None  # the answer came to a closed dialog: dropped
     assert list(out.iterdir()) == []
