@@ -19,7 +19,11 @@ from tests.conftest import World, build_world
 
 # Full-text search lives outside the ORM (migration 0002): FTS5 tables on SQLite, a GIN
 # expression index on PostgreSQL.
-FULL_TEXT_OBJECTS = ("comments_fts", "ix_comments_fulltext")
+FULL_TEXT_OBJECTS = (
+    "comments_fts", "ix_comments_fulltext",  # migration 0002
+    "retained_records_fts", "ix_retained_records_fulltext",  # 0013
+    "comment_versions_fts", "ix_comment_versions_fulltext",
+)  # fmt: skip
 
 
 def _outside_full_text(name: str | None, type_: str, parent_names: object) -> bool:

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
-    from hsm_console.cli import admin, bans, records, review
+    from hsm_console.cli import admin, bans, records, records_package, review
 
     admin.add_parser(commands)
     records.add_parsers(commands)
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     retention.add_parsers(commands)
     bans.add_parser(commands)
+    records_package.add_parsers(commands, _day)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -188,6 +189,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.serve_sandbox(args.port)
     if args.command == "platforms":
         return commands.platforms(args.json)
+    from hsm_console.cli import records_package
+
+    if args.command == "verify-package":  # on its own: no database
+        return records_package.verify_package_command(args.package)
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
@@ -198,6 +203,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         **review.handlers(args),
         **retention.handlers(args),
         "bans": lambda app: bans.run(app, args),
+        **records_package.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),

@@ -39,6 +39,7 @@ from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
 from hsm_console.gui.records_screen import RecordsScreen
+from hsm_console.gui.records_search import RecordsSearchDialog
 from hsm_console.gui.retention_dialog import RetentionDialog
 from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.reader = CommentReader(app.db, app.username, self.view.screener)
         self.problems = ProblemReporter(self)
         code_names = {code.code: code.name for code in app.policy.codes.values()}
+        self.code_names = code_names
 
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
         self.records_screen = RecordsScreen(self.app.records_requests, self.runner, self.problems)
         pages.addTab(self.records_screen, "Rec&ords")
         self.records_screen.banner.open_requested.connect(self.show_records)
+        self.records_screen.search_requested.connect(self.open_records_search)
         self.records_screen.reload()
 
     def show_records(self) -> RecordsScreen | None:
@@ -423,6 +426,15 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.ban_dialog = dialog
+        return dialog
+
+    def open_records_search(self, request_id: int) -> RecordsSearchDialog:
+        """Search and export for one records request (records officers)."""
+        dialog = RecordsSearchDialog(
+            self.app.db, self.app.username, request_id, self.runner, self, self.code_names
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
         return dialog
 
     # --- start and stop ----------------------------------------------------------------

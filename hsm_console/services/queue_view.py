@@ -508,10 +508,23 @@ def search_terms(text: str) -> list[str]:
 
 def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
     """The ids of comments whose author or text holds every term, from the full-text index."""
+    return rows_matching(dialect, "comments", terms)
+
+
+def rows_matching(dialect: str, table: str, terms: Sequence[str]) -> Select[int]:
+    """The ids of the rows of `table` whose author_name or text holds every term: comments
+    (migration 0002), retained_records or comment_versions (0013), each by its own index."""
     if dialect == "sqlite":
-        return select(_FTS.c.rowid).where(_FTS.c.comments_fts.match(_fts5_query(terms)))
+        fts = sql_table(f"{table}_fts", sql_column("rowid"), sql_column(f"{table}_fts"))
+        return select(fts.c.rowid).where(fts.c[f"{table}_fts"].match(_fts5_query(terms)))
     if dialect == "postgresql":
-        return select(Comment.id).where(_PG_MATCH.bindparams(search_query=_tsquery(terms)))
+        # The expression of the GIN indexes, spelled exactly as they were created.
+        match = sql_text(
+            f"to_tsvector('simple', {table}.author_name || ' ' || {table}.text) "
+            "@@ to_tsquery('simple', :search_query)"
+        )
+        rows = sql_table(table, sql_column("id"))
+        return select(rows.c.id).where(match.bindparams(search_query=_tsquery(terms)))
     raise ConfigurationError(f"Full-text search is not available on {dialect}.")
 
 

@@ -1,0 +1,653 @@
+"""The export package that answers one records request (docs/design.md, "Search and export
+packages").
+
+Four files, written into a temporary folder beside the destination, each flushed to disk,
+and renamed into place only when all are complete (or zipped first, the zip renamed the same
+way): a cancel, a full disk or a folder that cannot be written leaves nothing behind.
+
+- `records.csv`: one row per comment, retained record, earlier version and log entry, for a
+  spreadsheet; no cell can start a formula (`log_export.safe_cell`);
+- `records.jsonl`: the same with every field, the platforms' raw payloads, and every log
+  entry with all its hashed fields, so the package re-proves its entries and records on its
+  own (`package_check`);
+- `package.pdf`: for people (`package_pdf`);
+- `manifest.json`: the SHA-256 of each file, the query, the counts, the log's chain head and
+  the number of entries up to it, who exported and when.
+
+The data is read up to the chain head taken at the start, so the counts, the entries and the
+head agree however busy the log is. The export is then logged against its request (kind
+`request`, action `export`, subject `request:<id>`, the manifest's SHA-256 in `after`), in
+the transaction that renames the package into place: there is no package without its entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hsm_console import __version__
+from hsm_console.db.chain import append_entry, canonical_json, chain_head
+from hsm_console.db.engine import Database
+from hsm_console.db.models import (
+    Comment,
+    CommentVersion,
+    Department,
+    LogEntry,
+    Post,
+    RecordsRequest,
+    RetainedRecord,
+    Site,
+)
+from hsm_console.display import local_time
+from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
+from hsm_console.rules.domain import EntryKind, EntryState
+from hsm_console.rules.records_query import PackageAction, RecordsQuery
+from hsm_console.services.access import require_records_officer
+from hsm_console.services.log_export import safe_cell
+from hsm_console.services.package_pdf import Line, PackagePdf
+from hsm_console.services.records_search import Heads, RecordsSearch, SearchCounts, count_all
+
+FORMAT = "hsm-records-package-v1"
+CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST = (
+    "records.csv", "records.jsonl", "package.pdf", "manifest.json",
+)  # fmt: skip
+BATCH = 500  # comments read at a time
+WITHDRAWN = "withdrawn"
+CSV_COLUMNS = (
+    "type", "id", "comment_id", "department", "site", "platform", "at_utc", "at_chicago",
+    "author_name", "author_id", "text", "kind", "action", "state", "reason_code", "actor",
+    "note", "detail", "permalink", "sha256",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PackageProgress:
+    done: int  # comments written
+    total: int
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    path: Path
+    request_id: int
+    counts: SearchCounts
+    manifest_sha256: str = ""
+    entry_id: int | None = None  # the export's log entry
+    cancelled: bool = False  # then nothing was written at `path`
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    id: int
+    requester: str  # untrusted, as given
+    words: str
+    received_at: datetime
+    due_on: date  # the extended day, if it was extended
+    state: str
+    query: RecordsQuery  # its scope
+
+
+class _Cancelled(Exception):
+    """The person stopped the export; the temporary package is removed."""
+
+
+def iso_utc(moment: datetime) -> str:
+    """A time as the chain hashes it: UTC, microseconds (`db.chain.canonical`)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _open_new(path: Path) -> IO[bytes]:
+    """Every byte of a package goes through here (the tests put a full disk in its place)."""
+    return open(path, "xb")
+
+
+class _HashedFile:
+    """A new file of the package, hashed as it is written, flushed to disk when closed."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = path.name
+        self.stream = _open_new(path)
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+
+    def listed(self) -> dict[str, Any]:
+        return {"sha256": self.sha256.hexdigest(), "bytes": self.size}
+
+
+class PackageExporter:
+    """Exports for one records officer; a session per call (thread-safe)."""
+
+    def __init__(self, db: Database, username: str) -> None:
+        self.db = db
+        self.username = username
+        self.search = RecordsSearch(db, username)  # refuses anyone not a records officer
+
+    def request(self, request_id: int) -> RequestInfo:
+        """The request as the officer exports it, with the search its scope holds."""
+        with self.db.session() as session:
+            request = self._request(session, request_id)
+            return RequestInfo(
+                request.id, request.requester, request.words, request.received_at,
+                request.extended_to or request.due_on, request.state,
+                RecordsQuery.from_json(request.scope),
+            )  # fmt: skip
+
+    def _request(self, session: Session, request_id: int) -> RecordsRequest:
+        """The request, if it may be exported by this person now."""
+        actor = self.search.officer(session)
+        request = session.get(RecordsRequest, request_id)
+        if request is None:
+            raise NotFound(f"There is no records request {request_id}.")
+        doing = f"export a package for records request {request_id}"
+        if request.department_id is None:
+            if actor.keeps_records is not None:
+                raise PermissionDenied(
+                    f"Records request {request_id} is for the whole City: its package is "
+                    f"exported by the City Clerk's office, and {actor.describe()} keeps the "
+                    "records of some departments only."
+                )
+        else:
+            require_records_officer(actor, doing, request.department_id)
+        if request.state == WITHDRAWN:
+            raise NotPossible(
+                f"Records request {request_id} was withdrawn: nothing is exported for it."
+            )
+        return request
+
+    def export(
+        self,
+        request_id: int,
+        out: Path,
+        *,
+        as_zip: bool = False,
+        query: RecordsQuery | None = None,
+        progress: Callable[[PackageProgress], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> PackageResult:
+        """Write the package of the request (its scope, or `query`) at `out`, a new folder
+        or, `as_zip`, a new .zip file; then log the export against the request."""
+        out = Path(out)
+        _check_destination(out)
+        with self.db.session() as session:
+            request = self._request(session, request_id)
+            query = query or RecordsQuery.from_json(request.scope)
+            heads = Heads.read(session)
+            head_id, head_hash = chain_head(session)
+            heads = Heads(head_id, heads.record, heads.version)
+            found = self.search.matching(session, query)
+            counts = count_all(session, found, heads)
+            ids = list(session.scalars(found.order_by(Comment.id)))
+            header = _Header(
+                request=_request_json(session, request),
+                query=query.to_json(),
+                counts=counts.as_dict(),
+                chain_head={
+                    "id": head_id,
+                    "entry_hash": head_hash,
+                    "entries": session.scalar(select(func.count()).where(LogEntry.id <= head_id))
+                    or 0,
+                },
+                exported_by=self.username,
+                exported_at=iso_utc(datetime.now(UTC)),
+            )
+        try:
+            temporary = _temporary_folder(out)
+        except OSError as exc:
+            raise _plain(exc, out.parent) from exc
+        final = temporary
+        try:
+            with self.db.session() as session:
+                manifest = _write_package(
+                    session, temporary, header, ids, heads, progress, cancelled
+                )
+            if as_zip:
+                final = _zipped(temporary, out)
+            return self._logged(request_id, out, final, manifest, counts, query, as_zip)
+        except _Cancelled:
+            return PackageResult(out, request_id, counts, cancelled=True)
+        except OSError as exc:
+            raise _plain(exc, out.parent) from exc
+        finally:
+            _remove(temporary)
+            if final != temporary:
+                _remove(final)
+
+    def _logged(
+        self,
+        request_id: int,
+        out: Path,
+        final: Path,
+        manifest: bytes,
+        counts: SearchCounts,
+        query: RecordsQuery,
+        as_zip: bool,
+    ) -> PackageResult:
+        """The export's entry, and the package renamed into place before it commits."""
+        digest = hashlib.sha256(manifest).hexdigest()
+        placed = False
+        try:
+            with self.db.transaction() as session:
+                request = self._request(session, request_id)  # not withdrawn meanwhile
+                entry = append_entry(
+                    session,
+                    actor=self.username,
+                    state=EntryState.APPLIED.value,  # the package is in place when this commits
+                    action=PackageAction.EXPORT.value,
+                    comment_id=None,
+                    site_id=None,
+                    department_id=request.department_id,
+                    record_id=None,
+                    record_sha256=None,
+                    policy_version=None,
+                    kind=EntryKind.REQUEST.value,
+                    subject=f"request:{request_id}",
+                    after=canonical_json(
+                        {
+                            "manifest_sha256": digest, "package": out.name,
+                            "form": "zip" if as_zip else "folder", "counts": counts.as_dict(),
+                            "query": query.to_json(),
+                        }
+                    ),
+                )  # fmt: skip
+                entry_id = entry.id
+                os.rename(final, out)
+                placed = True
+                _sync_folder(out.parent)
+        except BaseException:
+            if placed:
+                _remove(out)
+            raise
+        return PackageResult(out, request_id, counts, digest, entry_id)
+
+
+@dataclass(frozen=True)
+class _Header:
+    request: dict[str, Any]
+    query: dict[str, Any]
+    counts: dict[str, int]
+    chain_head: dict[str, Any]
+    exported_by: str
+    exported_at: str
+
+
+def _check_destination(out: Path) -> None:
+    if out.exists() or out.is_symlink():
+        raise UserError(
+            f"{out} already exists: a package is never written over anything. Choose a new name."
+        )
+    if not out.parent.is_dir():
+        raise UserError(f"There is no folder {out.parent} to write the package in.")
+
+
+def _temporary_folder(out: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+
+
+def _write_package(
+    session: Session,
+    folder: Path,
+    header: _Header,
+    ids: Sequence[int],
+    heads: Heads,
+    progress: Callable[[PackageProgress], None] | None,
+    cancelled: Callable[[], bool],
+) -> bytes:
+    """The three files and the manifest in `folder`; returns the manifest's bytes."""
+    pdf = _cover(header)
+    files: list[_HashedFile] = []
+    try:
+        files += [_HashedFile(folder / name) for name in (CSV_FILE, JSONL_FILE)]
+        csv_file, jsonl = files
+        buffer = io.StringIO()
+        table = csv.writer(buffer)
+        table.writerow(CSV_COLUMNS)
+        if ids:
+            pdf.new_page()  # the certification page stands alone
+        for start in range(0, len(ids), BATCH):
+            for item in _read_batch(session, ids[start : start + BATCH], heads):
+                if cancelled():
+                    raise _Cancelled
+                lines = item.lines()
+                jsonl.write("".join(_json_line(line) for line in lines).encode("utf-8"))
+                table.writerows(_csv_row(line, item) for line in lines)
+                _section(pdf, item)
+            csv_file.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+            if progress is not None:
+                progress(PackageProgress(min(start + BATCH, len(ids)), len(ids)))
+        csv_file.write(buffer.getvalue().encode("utf-8"))
+        if cancelled():
+            raise _Cancelled
+        document = _HashedFile(folder / PDF_FILE)
+        files.append(document)
+        document.write(pdf.output())
+    except BaseException:
+        pdf.close()
+        for file in files:  # the folder goes; its files need no flushing
+            with contextlib.suppress(OSError):
+                file.stream.close()
+        raise
+    for file in files:
+        file.close()
+    manifest = {
+        "format": FORMAT,
+        "request": header.request,
+        "query": header.query,
+        "counts": header.counts,
+        "chain_head": header.chain_head,
+        "files": {file.name: file.listed() for file in files},
+        "exported_by": header.exported_by,
+        "exported_at": header.exported_at,
+        "program": f"HSM Console {__version__}",
+    }
+    data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    written = _HashedFile(folder / MANIFEST)
+    written.write(data)
+    written.close()
+    _sync_folder(folder)
+    return data
+
+
+@dataclass
+class _Item:
+    """One comment and everything of it, as read for the package."""
+
+    comment: dict[str, Any]
+    records: list[dict[str, Any]]
+    versions: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [self.comment, *self.records, *self.versions, *self.entries]
+
+
+def _rows(session: Session, table: Any, *conditions: Any) -> list[dict[str, Any]]:
+    query = select(table).where(*conditions).order_by(table.c.id)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[_Item]:
+    comments = session.execute(
+        select(
+            Comment.__table__, Site.name.label("site_name"), Site.platform.label("platform"),
+            Department.code.label("department"), Post.external_id.label("post_external_id"),
+            Post.text.label("post_text"), Post.permalink.label("post_permalink"),
+            Post.raw.label("post_raw"),
+        )
+        .join(Site, Site.id == Comment.site_id)
+        .join(Department, Department.id == Site.department_id)
+        .join(Post, Post.id == Comment.post_id)
+        .where(Comment.id.in_(list(ids)))
+        .order_by(Comment.id)
+    )  # fmt: skip
+    by_comment: dict[int, _Item] = {}
+    for row in comments:
+        comment = {"type": "comment", **_jsonable(dict(row._mapping))}
+        by_comment[row.id] = _Item(comment, [], [], [])
+    for kind, held, table, extra in (
+        ("record", "records", RetainedRecord.__table__, RetainedRecord.id <= heads.record),
+        ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
+        ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
+    ):
+        for values in _rows(session, table, table.c.comment_id.in_(list(ids)), extra):
+            item = by_comment[values["comment_id"]]
+            line = {"type": kind, **_jsonable(values)}
+            getattr(item, held).append(line)
+    yield from by_comment.values()
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: iso_utc(value) if isinstance(value, datetime)
+        else value.isoformat() if isinstance(value, date) else value
+        for key, value in row.items()
+    }  # fmt: skip
+
+
+def _json_line(line: dict[str, Any]) -> str:
+    # ASCII escapes: any character survives; key order kept, as the record hash needs it.
+    return json.dumps(line, ensure_ascii=True, allow_nan=False) + "\n"
+
+
+def _csv_row(line: dict[str, Any], item: _Item) -> list[str]:
+    comment = item.comment
+    kind = line["type"]
+    at = {
+        "comment": "created_at", "record": "captured_at", "version": "replaced_seen_at",
+        "entry": "at",
+    }[kind]  # fmt: skip
+    values = {
+        **line,
+        "comment_id": comment["id"],
+        "department": comment["department"],
+        "site": comment["site_name"],
+        "platform": comment["platform"],
+        "at_utc": line[at],
+        "at_chicago": local_time(datetime.fromisoformat(line[at])),
+        "actor": line.get("actor") or line.get("captured_by"),
+        "state": line.get("state") or line.get("status"),
+        "sha256": line.get("entry_hash") or line.get("sha256"),
+    }
+    return [safe_cell(values.get(column)) for column in CSV_COLUMNS]
+
+
+def _request_json(session: Session, request: RecordsRequest) -> dict[str, Any]:
+    department = session.get(Department, request.department_id) if request.department_id else None
+    return {
+        "id": request.id, "received_at": iso_utc(request.received_at),
+        "requester": request.requester, "words": request.words,
+        "due_on": request.due_on.isoformat(),
+        "extended_to": request.extended_to.isoformat() if request.extended_to else None,
+        "state": request.state, "handler": request.handler,
+        "department": department.code if department else None,
+    }  # fmt: skip
+
+
+# --- the PDF ------------------------------------------------------------------------------
+
+
+def _cover(header: _Header) -> PackagePdf:
+    request = header.request
+    pdf = PackagePdf(f"Records request {request['id']}")
+    pdf.new_page()
+    pdf.heading("City of Highland — public records request package", 15)
+    when = local_time(datetime.fromisoformat(request["received_at"]))
+    due = request["extended_to"] or request["due_on"]
+    pdf.lines([
+        Line(f"Request {request['id']}, received {when}; due {due}; state {request['state']}."),
+        Line(f"Department: {request['department'] or 'the whole City'}. Handled by: "
+             f"{request['handler'] or '(not named)'}."),
+        Line("Requester, as given:", bold=True),
+    ])  # fmt: skip
+    pdf.paragraph(request["requester"], indent=12)
+    pdf.lines([Line("The request, as written:", bold=True)])
+    pdf.paragraph(request["words"], indent=12)
+    pdf.heading("The search that produced this package")
+    pdf.lines([Line(pdf.shown(line), indent=12) for line in _query_lines(header.query)])
+    pdf.heading("What it holds")
+    counts = header.counts
+    pdf.lines([
+        Line(f"{counts['comments']} comments, {counts['retained_records']} retained records "
+             f"(each comment as it stood when acted on), {counts['versions']} earlier versions "
+             f"(text its author replaced), {counts['log_entries']} log entries (of which "
+             f"{counts['reviews']} reviews and {counts['notes']} notes)."),
+        Line(f"The action log as it stood: {header.chain_head['entries']} entries, the newest "
+             f"#{header.chain_head['id']} with SHA-256 {header.chain_head['entry_hash']}."),
+        Line(f"Exported by {header.exported_by} on "
+             f"{local_time(datetime.fromisoformat(header.exported_at))}."),
+    ])  # fmt: skip
+    pdf.heading("The files")
+    pdf.lines([
+        Line(f"{PDF_FILE}: this document, for people; times in America/Chicago."),
+        Line(f"{CSV_FILE}: one row per comment, record, version and log entry, for a "
+             "spreadsheet (a cell that would start a formula begins with an apostrophe)."),
+        Line(f"{JSONL_FILE}: every field exactly, with the platforms' raw payloads and each "
+             "log entry's hashed fields."),
+        Line(f"{MANIFEST}: the SHA-256 of every file, the search, the counts and the chain "
+             "head. Anyone can re-check the package: hsm-console verify-package FOLDER."),
+        Line("Characters that cannot be printed (control characters, direction overrides) "
+             "or that this document's font has no letter for are shown here as \\u codes; "
+             f"very long texts are cut here. {JSONL_FILE} holds every text exactly."),
+    ])  # fmt: skip
+    _certification(pdf, header)
+    return pdf
+
+
+def _certification(pdf: PackagePdf, header: _Header) -> None:
+    pdf.new_page()
+    pdf.heading("Certification of records", 15)
+    pdf.lines([
+        Line("I certify that the records in this package are true and complete copies of the "
+             "public records the City of Highland keeps in HSM Console that answer records "
+             f"request {header.request['id']} under the search stated on the cover page, as "
+             f"they stood at action log entry #{header.chain_head['id']}, and that the files "
+             f"of the package are those whose SHA-256 {MANIFEST} lists."),
+    ])  # fmt: skip
+    pdf.space(3 * 11.5)
+    for label in ("Signature", "Name", "Title", "Date"):
+        pdf.lines([Line(f"{label}: " + "_" * 60)])
+        pdf.space(2 * 11.5)
+
+
+def _query_lines(query: dict[str, Any]) -> list[str]:
+    if not query:
+        return ["Everything in the departments the records officer keeps (no filter)."]
+    return [f"{name}: {json.dumps(value, ensure_ascii=False)}" for name, value in query.items()]
+
+
+def _when(text: str | None) -> str:
+    return local_time(datetime.fromisoformat(text)) if text else "(not known)"
+
+
+def _section(pdf: PackagePdf, item: _Item) -> None:
+    """One comment, compactly: a package may hold a hundred thousand, and every character
+    costs (the hashes and the post are in the CSV and JSONL)."""
+    comment = item.comment
+    where = f"{comment['site_name']} ({comment['platform']}), {comment['department']}"
+    pdf.heading(pdf.shown(f"Comment {comment['id']} — {where}"), 10.5)
+    pdf.lines([
+        Line(pdf.shown(f"By {comment['author_name']} ({comment['author_id']}), posted "
+                       f"{_when(comment['created_at'])}; now {comment['status']} here, "
+                       f"{comment['platform_state']} on the platform.")),
+        Line(pdf.shown(comment["permalink"])),
+    ])  # fmt: skip
+    pdf.paragraph(comment["text"], indent=12)
+    for version in item.versions:
+        pdf.lines([Line(f"Earlier text, replaced {_when(version['edited_at'])} (seen "
+                        f"{_when(version['replaced_seen_at'])}):", bold=True)])  # fmt: skip
+        pdf.paragraph(version["text"], indent=12)
+    for record in item.records:
+        pdf.lines([Line(pdf.shown(f"Retained record {record['id']}: captured "
+                                  f"{_when(record['captured_at'])} by {record['captured_by']}"
+                                  + ("; its text then:" if record["text"] != comment["text"]
+                                     else ", text as above.")), bold=True)])  # fmt: skip
+        if record["text"] != comment["text"]:
+            pdf.paragraph(record["text"], indent=12)
+    for entry in item.entries:
+        what = " ".join(
+            part for part in (
+                _when(entry["at"]), entry["action"] if entry["kind"] == "action"
+                else f"{entry['kind']} {entry['action']}", entry["state"],
+                entry["reason_code"] or "", f"by {entry['actor']}", f"(#{entry['id']}"
+                + (f", of #{entry['outcome_of']})" if entry["outcome_of"] else ")"),
+            ) if part
+        )  # fmt: skip
+        pdf.lines([Line(pdf.shown(what), indent=12)])
+        for words in (entry["note"], entry["detail"]):
+            if words:
+                pdf.paragraph(words, indent=24)
+    pdf.rule()
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _zipped(folder: Path, out: Path) -> Path:
+    handle, name = tempfile.mkstemp(prefix=f".{out.name}.partial-", suffix=".zip", dir=out.parent)
+    target = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name_in in (CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST):
+                    archive.write(folder / name_in, name_in)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except BaseException:
+        _remove(target)
+        raise
+    return target
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; Windows has no directory handle for it)."""
+    if os.name != "posix":
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _plain(exc: OSError, folder: Path) -> UserError:
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        words = (
+            f"The disk holding {folder} is full: the package was not written, and nothing of "
+            "it was left there. Free some space or choose another folder."
+        )
+    else:
+        words = (
+            f"The package could not be written in {folder}: {exc.strerror or exc}. Nothing of "
+            "it was left there. Choose a folder you may write in."
+        )
+    return UserError(words, details=f"{type(exc).__name__}: {exc}")
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CSV_FILE",
+    "FORMAT",
+    "JSONL_FILE",
+    "MANIFEST",
+    "PDF_FILE",
+    "PackageExporter",
+    "PackageProgress",
+    "PackageResult",
+    "RequestInfo",
+    "iso_utc",
+]

@@ -1,0 +1,299 @@
+"""The export package of a records request and `verify_package`, on SQLite and PostgreSQL:
+its four files, hostile text through each, cancel, faults on disk, and alterations named."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from typing import IO
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from hsm_console.db.models import Comment, LogEntry
+from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
+from hsm_console.rules.records_query import RecordsQuery
+from hsm_console.services import records_package
+from hsm_console.services.log_export import FORMULA_STARTS
+from hsm_console.services.package_check import verify_package
+from hsm_console.services.package_pdf import PDF_TEXT_CHARS, PackagePdf
+from hsm_console.services.records_package import (
+    CSV_FILE,
+    JSONL_FILE,
+    MANIFEST,
+    PDF_FILE,
+    PackageExporter,
+    PackageProgress,
+)
+from hsm_console.services.verify import verify_log
+from tests.conftest import World
+from tests.records_fixtures import EARLIER, HOSTILE, MEGABYTE, Records, build_records
+
+FILES = {CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST}
+
+
+@pytest.fixture
+def records(world: World) -> Records:
+    return build_records(world)
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    """A folder of its own: the test's SQLite database is beside it."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    return folder
+
+
+def _export_entries(records: Records) -> list[LogEntry]:
+    with records.world.db.session() as session:
+        return list(
+            session.scalars(
+                select(LogEntry).where(LogEntry.kind == "request").order_by(LogEntry.id)
+            )
+        )
+
+
+def _lines(folder: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (folder / JSONL_FILE).read_text("utf-8").splitlines()]
+
+
+def test_the_package_holds_four_files_proved_by_its_manifest(
+    records: Records, exports: Path
+) -> None:
+    out = exports / "request-1"
+    seen: list[PackageProgress] = []
+    result = PackageExporter(records.world.db, "rita").export(
+        records.parks_request, out, progress=seen.append
+    )
+    assert {p.name for p in out.iterdir()} == FILES
+    assert [p.name for p in exports.iterdir()] == ["request-1"]  # no temporary left
+    assert seen[-1].done == seen[-1].total == result.counts.comments
+    manifest = json.loads((out / MANIFEST).read_text("utf-8"))
+    for name in FILES - {MANIFEST}:
+        data = (out / name).read_bytes()
+        assert manifest["files"][name] == {
+            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        }  # fmt: skip
+    assert manifest["query"] == {"departments": ["PARKS"]}
+    assert manifest["request"]["requester"] == "Jo Requester <jo@example.test>"
+    assert manifest["counts"] == result.counts.as_dict()
+    assert manifest["counts"]["reviews"] == manifest["counts"]["notes"] == 1
+    assert manifest["exported_by"] == "rita"
+    with records.world.db.session() as session:
+        head = session.scalars(select(LogEntry).order_by(LogEntry.id.desc())).first()
+    assert head is not None
+    # The head as it stood before the export's own entry, which is the newest now.
+    assert manifest["chain_head"]["id"] == head.id - 1 == manifest["chain_head"]["entries"]
+
+    lines = _lines(out)
+    kinds = [line["type"] for line in lines]
+    assert kinds.count("comment") == manifest["counts"]["comments"]
+    assert kinds.count("entry") == manifest["counts"]["log_entries"]
+    comments = {line["id"]: line for line in lines if line["type"] == "comment"}
+    assert comments[records.hidden]["raw"]["message"] == comments[records.hidden]["text"]
+    assert {line["department"] for line in comments.values()} == {"PARKS"}
+    assert records.police not in comments
+    assert [line["text"] for line in lines if line["type"] == "version"] == [EARLIER]
+    entry = next(line for line in lines if line["type"] == "entry")
+    assert {"prev_hash", "entry_hash", "record_sha256", "kind", "refers_to"} <= set(entry)
+
+    check = verify_package(out)
+    assert check.ok, check.problems
+    assert check.entries == manifest["counts"]["log_entries"]
+
+    (logged,) = _export_entries(records)
+    assert (logged.action, logged.subject, logged.actor) == (
+        "export", f"request:{records.parks_request}", "rita",
+    )  # fmt: skip
+    after = json.loads(logged.after or "")
+    assert after["manifest_sha256"] == hashlib.sha256((out / MANIFEST).read_bytes()).hexdigest()
+    assert after["manifest_sha256"] == result.manifest_sha256
+    assert logged.id == result.entry_id
+    assert verify_log(records.world.db).ok  # the export's entry is in the one chain
+
+
+def test_hostile_text_survives_csv_jsonl_and_pdf(world: World, exports: Path) -> None:
+    # NUL too where the database can hold it: PostgreSQL refuses it in text, so no comment
+    # there ever has one.
+    records = build_records(world, HOSTILE + (" nul\x00byte" if world.db.is_sqlite else ""))
+    out = exports / "package"
+    PackageExporter(records.world.db, "rita").export(records.parks_request, out)
+    csv.field_size_limit(2**31 - 1)  # a cell of a megabyte
+    with (out / CSV_FILE).open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert all(not cell.startswith(FORMULA_STARTS) for row in rows for cell in row)
+    assert any(cell.startswith("'=HYPERLINK(") for row in rows for cell in row)
+    assert any(cell == "'-1 =cmd|' /C calc'!A0" for row in rows for cell in row)
+
+    with records.world.db.session() as session:
+        stored = session.get(Comment, records.hostile)
+        assert stored is not None
+        original = stored.text
+    assert len(original) > MEGABYTE - 200
+    jsonl = _lines(out)
+    hostile = next(ln for ln in jsonl if ln["type"] == "comment" and ln["id"] == records.hostile)
+    assert hostile["text"] == original  # every character, exactly
+    assert ("nul\x00byte" in original) is world.db.is_sqlite
+    assert any(cell == "'" + original for row in rows for cell in row)  # the CSV's, whole
+    assert (out / JSONL_FILE).read_bytes().isascii()
+
+    reader = PdfReader(out / PDF_FILE)
+    assert len(reader.pages) < 40  # a megabyte is cut, not laid out over hundreds of pages
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "<script>alert(1)</script>" in text  # shown as the words it is
+    assert "\\u202eevil\\u202c" in text  # the override made visible, not obeyed
+    assert "\\x1b[31mred" in text
+    assert "\u202e" not in text
+    assert "more characters: the whole text is in records.jsonl" in text
+    assert "Certification of records" in text
+    assert "Jo Requester <jo@example.test>" in text
+    assert "America/Chicago" in text
+    assert "CST" in text or "CDT" in text
+
+
+def test_nul_control_and_unprintable_characters_in_the_pdf(exports: Path) -> None:
+    pdf = PackagePdf("hostile")
+    pdf.new_page()
+    nasty = "a\x00b\x07c\u202ed\ufeffe 中文 " + "W" * 500 + "\n" + "x " * (PDF_TEXT_CHARS * 2)
+    pdf.paragraph(nasty)
+    path = exports / "h.pdf"
+    path.write_bytes(pdf.output())
+    text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    assert "a\\x00b\\x07c\\u202ed\\ufeffe \\u4e2d\\u6587" in text
+    assert "W" * 50 in text  # a word wider than the page is broken, not lost
+    assert f"[… {len(nasty) - PDF_TEXT_CHARS:,} more characters: the whole text is in" in text
+
+
+def test_a_zip_package_verifies_and_names_an_altered_member(
+    records: Records, exports: Path
+) -> None:
+    out = exports / "package.zip"
+    PackageExporter(records.world.db, "clerk").export(records.city_request, out, as_zip=True)
+    assert [p.name for p in exports.iterdir()] == ["package.zip"]
+    assert verify_package(out).ok
+    with zipfile.ZipFile(out) as archive:
+        assert set(archive.namelist()) == FILES
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members[CSV_FILE] = members[CSV_FILE].replace(b"PARKS", b"PARKZ", 1)
+    altered = exports / "altered.zip"
+    with zipfile.ZipFile(altered, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    problems = verify_package(altered).problems
+    assert problems[0] == f"{CSV_FILE}: altered (its SHA-256 is not the one in the manifest)."
+
+
+def test_verify_names_the_altered_extra_and_missing_files(records: Records, exports: Path) -> None:
+    out = exports / "package"
+    PackageExporter(records.world.db, "rita").export(records.parks_request, out)
+    data = bytearray((out / JSONL_FILE).read_bytes())
+    at = data.index(b'"reason_code": "PRF"') + len(b'"reason_code": "')
+    data[at : at + 3] = b"SPM"  # one entry's reason, changed in place
+    (out / JSONL_FILE).write_bytes(bytes(data))
+    problems = verify_package(out).problems
+    assert problems[0] == f"{JSONL_FILE}: altered (its SHA-256 is not the one in the manifest)."
+    assert any("does not match its own hash: altered" in p for p in problems[1:])
+    assert all(p.startswith(JSONL_FILE) for p in problems)
+
+    (out / "notes.txt").write_text("added later")
+    (out / PDF_FILE).unlink()
+    problems = verify_package(out).problems
+    assert f"{PDF_FILE}: listed in the manifest but missing from the package." in problems
+    assert "notes.txt: not part of the package (the manifest does not list it)." in problems
+
+    (out / MANIFEST).unlink()
+    assert verify_package(out).problems == [
+        f"{MANIFEST}: missing, so nothing in the package can be checked."
+    ]
+
+
+def test_a_cancel_half_way_leaves_nothing(records: Records, exports: Path) -> None:
+    asked = 0
+
+    def cancelled() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 2  # after the second comment
+
+    result = PackageExporter(records.world.db, "rita").export(
+        records.parks_request, exports / "package", cancelled=cancelled
+    )
+    assert result.cancelled
+    assert list(exports.iterdir()) == []
+    assert _export_entries(records) == []
+
+
+class _FullDisk:
+    """A file on a disk that fills up after a few kilobytes."""
+
+    def __init__(self, path: Path, room: int = 4096) -> None:
+        self.stream = path.open("xb")
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.stream.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (errno.ENOSPC, "is full: the package was not written, and nothing of it was left"),
+        (errno.EACCES, "could not be written in"),
+    ],
+)
+def test_a_full_disk_or_a_folder_not_writable_leaves_nothing(
+    records: Records, exports: Path, monkeypatch: pytest.MonkeyPatch, error: int, words: str
+) -> None:
+    def opener(path: Path) -> IO[bytes]:
+        if error == errno.EACCES:
+            raise PermissionError(error, "Permission denied", str(path))
+        return _FullDisk(path)  # type: ignore[return-value]
+
+    monkeypatch.setattr(records_package, "_open_new", opener)
+    with pytest.raises(UserError, match=words):
+        PackageExporter(records.world.db, "rita").export(records.parks_request, exports / "p")
+    assert list(exports.iterdir()) == []
+    assert _export_entries(records) == []
+
+
+def test_a_destination_that_exists_or_has_no_folder_is_refused(
+    records: Records, exports: Path
+) -> None:
+    exporter = PackageExporter(records.world.db, "rita")
+    (exports / "taken").mkdir()
+    with pytest.raises(UserError, match="already exists: a package is never written over"):
+        exporter.export(records.parks_request, exports / "taken")
+    with pytest.raises(UserError, match="There is no folder"):
+        exporter.export(records.parks_request, exports / "nowhere" / "package")
+    assert _export_entries(records) == []
+
+
+def test_who_may_export_which_request(records: Records, exports: Path) -> None:
+    db = records.world.db
+    with pytest.raises(PermissionDenied, match="Only a records officer may"):
+        PackageExporter(db, "sam")
+    rita = PackageExporter(db, "rita")
+    with pytest.raises(PermissionDenied, match="is for the whole City"):
+        rita.export(records.city_request, exports / "a")
+    with pytest.raises(NotPossible, match="was withdrawn"):
+        rita.export(records.withdrawn, exports / "b")
+    with pytest.raises(NotFound, match="There is no records request 999"):
+        rita.export(999, exports / "c")
+    with pytest.raises(PermissionDenied, match="does not keep the records of department"):
+        rita.export(
+            records.parks_request, exports / "d", query=RecordsQuery(departments={"POLICE"})
+        )
+    assert list(exports.iterdir()) == []
+    assert rita.request(records.parks_request).query == RecordsQuery(departments={"PARKS"})

@@ -1,0 +1,146 @@
+"""The records officer's search: filters, counts, reach and refusals, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from hsm_console.errors import InvalidInput, PermissionDenied
+from hsm_console.rules.records_query import DateBasis, RecordsQuery
+from hsm_console.services.records_search import RecordsSearch
+from tests.conftest import World
+from tests.records_fixtures import Records, build_records
+
+
+@pytest.fixture
+def records(world: World) -> Records:
+    return build_records(world)
+
+
+def test_search_counts_everything_of_the_comments_it_finds(records: Records) -> None:
+    search = RecordsSearch(records.world.db, "rita")
+    removed = search.search(RecordsQuery(actions=frozenset({"hide"}), outcomes={"applied"}))
+    assert [hit.comment_id for hit in removed.hits] == [records.hidden]
+    counts = removed.counts
+    # hide pending + applied, the review, the note; one retained record; one version
+    assert (counts.comments, counts.records, counts.versions) == (1, 1, 1)
+    assert (counts.entries, counts.reviews, counts.notes) == (4, 1, 1)
+    hit = removed.hits[0]
+    assert (hit.department, hit.records, hit.versions, hit.entries) == ("PARKS", 1, 1, 4)
+    assert "4 log entries (of which 1 review(s) and 1 note(s))" in counts.describe()
+
+
+def test_each_filter_narrows(records: Records) -> None:
+    search = RecordsSearch(records.world.db, "clerk")
+
+    def found(**filters: object) -> set[int]:
+        return {hit.comment_id for hit in search.search(RecordsQuery(**filters)).hits}  # type: ignore[arg-type]
+
+    everything = found()
+    assert {records.hidden, records.hostile, records.police} <= everything
+    police = found(departments=frozenset({"POLICE"}))
+    assert police == found(site_ids=frozenset({records.world.police_site}))
+    assert records.police in found(departments=frozenset({"POLICE"}))
+    assert records.hidden not in found(departments=frozenset({"POLICE"}))
+    assert found(platforms=frozenset({"youtube"})) == set()
+    assert found(reason_codes=frozenset({"SPM"})) == {records.hostile, records.police}
+    assert found(author="quinn") == {records.hidden}  # part of the name, any case
+    assert found(author="=evil <B>") == {records.hostile}  # LIKE's own characters are text
+    # Words: the comment now, and an earlier version of it (the full-text indexes).
+    assert found(words="zanzibarquux") == {records.hidden}
+    assert found(words="qwertyold") == {records.hidden}
+    assert found(words="zanzibar fountain") == {records.hidden}
+    assert found(words="nosuchwordanywhere") == set()
+    # Days: of the action, or of the comment on the platform.
+    today = date.today()
+    assert found(on_from=today, dated=DateBasis.ACTED) == {
+        records.hidden,
+        records.hostile,
+        records.police,
+    }
+    assert found(on_to=date(2000, 1, 1)) == set()
+    assert found(outcomes=frozenset({"failed"})) == set()
+
+
+def test_an_officer_reaches_only_their_departments(records: Records) -> None:
+    rita = RecordsSearch(records.world.db, "rita")
+    assert records.police not in {hit.comment_id for hit in rita.search(RecordsQuery()).hits}
+    assert set(rita.department_codes().values()) == {"PARKS"}
+    with pytest.raises(PermissionDenied, match="does not keep the records of department 'POLICE'"):
+        rita.search(RecordsQuery(departments=frozenset({"POLICE"})))
+    with pytest.raises(PermissionDenied, match=f"Site {records.world.police_site} is not"):
+        rita.search(RecordsQuery(site_ids=frozenset({records.world.police_site})))
+
+
+@pytest.mark.parametrize("username", ["alice", "sam", "ada"])
+def test_anyone_not_a_records_officer_is_refused(records: Records, username: str) -> None:
+    with pytest.raises(PermissionDenied, match="Only a records officer may search"):
+        RecordsSearch(records.world.db, username)
+
+
+def test_a_role_taken_back_applies_at_once(records: Records) -> None:
+    search = RecordsSearch(records.world.db, "rita")
+    records.world.app("ada").admin.revoke("rita", "records_officer", "PARKS")
+    with pytest.raises(PermissionDenied):
+        search.search(RecordsQuery())
+
+
+def test_the_query_round_trips_through_json() -> None:
+    query = RecordsQuery(
+        on_from=date(2026, 7, 1), on_to=date(2026, 9, 30), dated=DateBasis.ACTED,
+        departments=frozenset({"PARKS"}), site_ids=frozenset({3, 1}),
+        platforms=frozenset({"facebook"}), author="Quinn", words="fountain",
+        reason_codes=frozenset({"PRF"}), actions=frozenset({"remove", "hide"}),
+        outcomes=frozenset({"applied"}),
+    )  # fmt: skip
+    data = query.to_json()
+    assert data["site_ids"] == [1, 3]
+    assert data["on_from"] == "2026-07-01"
+    assert RecordsQuery.from_json(data) == query
+    assert RecordsQuery.from_json({}) == RecordsQuery()
+    assert RecordsQuery().to_json() == {}
+
+
+@pytest.mark.parametrize(
+    ("scope", "words"),
+    [
+        ([], "must be a JSON object"),
+        ({"colour": "red"}, "does not know: 'colour'"),
+        ({"site_ids": ["1"]}, "'site_ids' must be a list of int"),
+        ({"site_ids": [True]}, "'site_ids' must be a list of int"),
+        ({"departments": "PARKS"}, "'departments' must be a list of str"),
+        ({"on_from": "<script>"}, "not a day as YYYY-MM-DD"),
+        ({"on_from": "2026-09-30", "on_to": "2026-07-01"}, "run backwards"),
+        ({"dated": "never"}, "must be 'posted' or 'acted'"),
+        ({"words": 12}, "'words' must be text"),
+    ],
+)
+def test_a_scope_that_cannot_be_read_is_refused_in_words(scope: object, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words):
+        RecordsQuery.from_json(scope)
+
+
+def test_a_blanked_record_leaves_the_word_index(records: Records) -> None:
+    """A lawful disposal blanks a retained record; its words must not stay searchable (on
+    PostgreSQL the index is over the row itself; SQLite's FTS5 table follows by trigger)."""
+    search = RecordsSearch(records.world.db, "clerk")
+    assert records.hidden in {
+        h.comment_id for h in search.search(RecordsQuery(words="zanzibarquux")).hits
+    }
+    with records.world.db.transaction() as session:
+        guard = "retained_records_no_update" if records.world.db.is_sqlite else None
+        if guard:
+            session.execute(text(f"DROP TRIGGER {guard}"))
+        else:
+            session.execute(text("ALTER TABLE retained_records DISABLE TRIGGER USER"))
+        session.execute(
+            text("UPDATE retained_records SET text = '', author_name = '' WHERE comment_id = :c"),
+            {"c": records.hidden},
+        )
+        session.execute(
+            text("UPDATE comments SET text = 'gone' WHERE id = :c"), {"c": records.hidden}
+        )
+    found = search.search(RecordsQuery(words="zanzibarquux"))
+    assert found.counts.comments == 0
