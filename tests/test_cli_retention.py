@@ -32,8 +32,20 @@ def test_classes_worksheet_holds_and_certificates(
         assert (code == 0) is ok, done.err + done.out
         return done
 
-    refused = run("hold", "list", ok=False)
-    assert "Only a records officer may see legal holds" in refused.err
+    # The demo's person keeps Parks' records only.
+    assert "No legal hold is in force" in run("hold", "list").out
+    refused = run(
+        "hold",
+        "place",
+        "--department",
+        "POLICE",
+        "--from",
+        "2026-01-01",
+        "--reason",
+        "Claim",
+        ok=False,
+    )
+    assert "records officer" in refused.err
     assert "Traceback" not in refused.err
     db = Database(cli.database)
     with db.transaction() as session:

@@ -14,6 +14,7 @@ from hsm_console.errors import ConfigurationError
 from hsm_console.gui.binding_check import binding_drops_references, check_binding
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
+from hsm_console.gui.start import Console, start_console
 from hsm_sandbox.server import SandboxServer
 from tests.conftest import World, build_world
 from tests.gui.helpers import WAIT_MS
@@ -88,3 +89,17 @@ def open_window(qtbot: QtBot, gui_world: World, gui_settings: GuiSettings) -> It
 @pytest.fixture
 def window(open_window: OpenWindow) -> MainWindow:
     return open_window("alice")
+
+
+@pytest.fixture
+def demo(qtbot: QtBot, tmp_path: Path) -> Iterator[Console]:
+    """The console as `scripts/run --demo` starts it, its first sync done."""
+    settings = GuiSettings(QSettings(str(tmp_path / "demo.ini"), QSettings.Format.IniFormat))
+    settings.auto_sync_minutes = 0
+    console = start_console(None, True, settings)
+    window = console.window
+    qtbot.waitUntil(lambda: not window.syncing and window.model.rowCount() > 0, timeout=WAIT_MS)
+    try:
+        yield console
+    finally:
+        console.close()

@@ -5,12 +5,9 @@ tables change, and verifies the chain, only through the widgets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QTableWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, text
@@ -21,8 +18,7 @@ from hsm_console.gui.dashboard_screen import DashboardScreen
 from hsm_console.gui.filter_bar import chosen_day
 from hsm_console.gui.log_screen import RECORDED_FIRST_TIP, LogColumn, LogScreen
 from hsm_console.gui.review_screen import ReviewScreen, Step
-from hsm_console.gui.settings import GuiSettings
-from hsm_console.gui.start import Console, start_console
+from hsm_console.gui.start import Console
 from hsm_console.rules.domain import Action, PlatformState, Role
 from hsm_console.services.admin import ensure_person, grant
 from hsm_console.services.moderation import ModerationService
@@ -30,19 +26,6 @@ from tests.gui.helpers import WAIT_MS, state_seen_by
 
 PARKS_FACEBOOK = "Highland Parks & Recreation"
 PARKS_INSTAGRAM = "@highlandparks"
-
-
-@pytest.fixture
-def demo(qtbot: QtBot, tmp_path: Path) -> Iterator[Console]:
-    settings = GuiSettings(QSettings(str(tmp_path / "demo.ini"), QSettings.Format.IniFormat))
-    settings.auto_sync_minutes = 0
-    console = start_console(None, True, settings)
-    window = console.window
-    qtbot.waitUntil(lambda: not window.syncing and window.model.rowCount() > 0, timeout=WAIT_MS)
-    try:
-        yield console
-    finally:
-        console.close()
 
 
 def colleague_hides(console: Console) -> tuple[list[int], int]:
