@@ -37,6 +37,7 @@ from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
 from hsm_console.gui.review_screen import ReviewScreen
+from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.site_checks import SiteChecksDialog
@@ -224,6 +225,7 @@ class MainWindow(QMainWindow):
         if actor.administers or actor.supervises is None or actor.supervises:
             self.site_checks_action = console.addAction("Site &checks…")
             self.site_checks_action.triggered.connect(self.open_site_checks)
+        self.seals = SealCommands(self, self.app, actor, self.runner, self.problems, console)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -347,6 +349,7 @@ class MainWindow(QMainWindow):
         """Show the queue, then sync (demo or auto-sync) or at least reconcile."""
         self.reload_queue()
         self.refresh_sync_status()
+        self.seals.seal_if_due()
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()

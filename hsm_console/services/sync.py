@@ -126,8 +126,10 @@ class SyncService:
         moderation: ModerationService,
         screener: Screener | None = None,
         checker: SiteChecker | None = None,
+        after: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
+        self.after = after  # run after a sync that was not cancelled: the daily seal
         self.connectors = connectors
         self.moderation = moderation
         self.screener = screener or Screener.default()
@@ -185,6 +187,8 @@ class SyncService:
                     )  # fmt: skip
 
             results.append(self._sync_site(site, result, report, cancelled))
+        if self.after is not None and not cancelled():
+            self.after()
         return results
 
     # --- one site --------------------------------------------------------------------------
