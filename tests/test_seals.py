@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry
-from hsm_console.errors import InvalidInput, PermissionDenied, UserError
+from hsm_console.errors import ConfigurationError, InvalidInput, PermissionDenied, UserError
+from hsm_console.host import config
 from hsm_console.host.identity import os_username
 from hsm_console.rules.domain import Action, EntryKind, Role
 from hsm_console.rules.seals import SEAL_FORMAT, Seal, grouped_hash, read_seal, seal_problem
@@ -242,6 +243,7 @@ def test_a_log_rewound_and_written_on_fails_against_its_seal(sealed: tuple[World
         ({"entry_hash": "ab" * 32}, "the seal file was edited: it no longer matches its own "
          "seal entry 9 in the log"),
         ({"sealed_at": "2026-11-30T18:30:15+00:00"}, "the seal file was edited"),
+        ({"sealed_by": "sam"}, "the seal file was edited"),
         ({"entries": 7}, "the seal file was edited: it no longer matches its own"),
         ({"entries": 7, "seal_entry_id": None, "seal_entry_hash": None},
          "the seal file was edited: it says 7 entries up to entry 8"),
@@ -335,6 +337,30 @@ def test_the_daily_seal_never_fails_the_sync_that_makes_it(officer: World, tmp_p
     blocked.write_text("not a folder")
     assert SealService(officer.db, "alice", blocked).seal_if_due() is None
     assert seals(officer.db) == 1
+
+
+@pytest.mark.parametrize(
+    "line", ['seals_folder = "seals"', "seals_folder = 7", 'seals_folder = ""']
+)
+def test_the_seals_folder_must_be_a_full_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    settings = tmp_path / "hsm-console.toml"
+    settings.write_text(line + "\n", encoding="utf-8")
+    monkeypatch.setattr(config, "config_file", lambda: settings)
+    with pytest.raises(ConfigurationError, match="seals_folder must be a folder's full path"):
+        config.load_settings("sqlite://")
+
+
+def test_the_seals_folder_is_a_setting_with_a_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "hsm-console.toml"
+    monkeypatch.setattr(config, "config_file", lambda: settings)
+    assert config.load_settings("sqlite://").seals_folder == config.default_seals_folder()
+    assert config.default_seals_folder().name == "seals"
+    settings.write_text(f"seals_folder = {json.dumps(str(tmp_path / 'clerk'))}\n", "utf-8")
+    assert config.load_settings("sqlite://").seals_folder == tmp_path / "clerk"
 
 
 # --- the command line ------------------------------------------------------------------------

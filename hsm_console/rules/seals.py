@@ -166,8 +166,8 @@ def seal_entry_problem(entry_id: int, prev_hash: str, after: str | None) -> str:
     return ""
 
 
-# What the walk of the chain found of the entries a seal names: (entry hash, `after`).
-Found = Mapping[int, tuple[str, str | None]]
+# What the walk of the chain found of the entries a seal names: (entry hash, actor, `after`).
+Found = Mapping[int, tuple[str, str, str | None]]
 
 
 def watched(seal: Seal) -> tuple[int, ...]:
@@ -184,10 +184,10 @@ def seal_problem(seal: Seal, head_id: int, found: Found, when: str) -> str:
     own = found.get(own_id) if own_id is not None else None
     if own is not None and own[0] == own_hash:
         try:
-            in_log = json.loads(own[1] or "null")
+            in_log = json.loads(own[2] or "null")
         except ValueError:
             in_log = None
-        if in_log != seal.body():
+        if in_log != seal.body() or own[1] != seal.sealed_by:
             return (
                 f"the seal file was edited: it no longer matches its own seal entry {own_id} "
                 "in the log"

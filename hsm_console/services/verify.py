@@ -41,7 +41,7 @@ _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("rec
 
 
 _COMMENT, _KIND = ENTRY_FIELDS.index("comment_id"), ALL_ENTRY_FIELDS.index("kind")
-_AFTER = ALL_ENTRY_FIELDS.index("after")
+_ACTOR, _AFTER = ENTRY_FIELDS.index("actor"), ALL_ENTRY_FIELDS.index("after")
 _SEAL = EntryKind.SEAL.value
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
 Citation = tuple[str, int | None, int]
@@ -90,7 +90,7 @@ def _verify(
         entry_columns[_AT] = type_coerce(entry_columns[_AT], String)
     cited: dict[int, Citation] = {}
     watch = frozenset(watched(against)) if against is not None else frozenset()
-    found: dict[int, tuple[str, str | None]] = {}
+    found: dict[int, tuple[str, str, str | None]] = {}
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
     previous_id, previous_hash, checked = 0, GENESIS_HASH, 0
     # Core rows, not ORM rows: verification reads every entry, and ORM loading triples the cost.
@@ -123,7 +123,7 @@ def _verify(
                 checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
             )
         if entry_id in watch:
-            found[entry_id] = (stored_hash, row[_AFTER])
+            found[entry_id] = (stored_hash, row[_ACTOR], row[_AFTER])
         previous_id, previous_hash = entry_id, stored_hash
         checked += 1
         if checked % BATCH == 0:
