@@ -38,8 +38,6 @@ BATCH = 5000
 # Positions in a row of ALL_ENTRY_FIELDS (then entry_hash).
 _ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
 _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
-
-
 _COMMENT, _KIND = ENTRY_FIELDS.index("comment_id"), ALL_ENTRY_FIELDS.index("kind")
 _ACTOR, _AFTER = ENTRY_FIELDS.index("actor"), ALL_ENTRY_FIELDS.index("after")
 _SEAL = EntryKind.SEAL.value
@@ -116,7 +114,7 @@ def _verify(
                     f"entry {entry_id} cites retained record {record} with another hash or "
                     f"comment than entry {citation[2]} does"
                 )
-        if row[_KIND] == _SEAL and not problem:
+        elif row[_KIND] == _SEAL:
             problem = seal_entry_problem(entry_id, row[_PREV], row[_AFTER])
         if problem:
             return VerifyReport(
@@ -138,10 +136,10 @@ def _verify(
         problem = seal_problem(against, previous_id, found, local_time(against.sealed_at))
         if problem:
             return replace(walked, problem=problem)
-    return check_records(session, cursors, cited, cancelled, walked)
+    return _check_records(session, cursors, cited, cancelled, walked)
 
 
-def check_records(
+def _check_records(
     session: Session,
     cursors: contextlib.ExitStack,
     cited: dict[int, Citation],
@@ -188,7 +186,8 @@ def check_records(
 
 
 def record_problem(record: dict[str, Any], citation: Citation) -> str:
-    """What is wrong with one retained record that the log cites; empty when nothing is."""
+    """What is wrong with one retained record that the log cites; empty when nothing is.
+    The one place a record is judged (a disposed record, content blanked, will be here)."""
     cited_hash, comment, entry = citation
     where = f"retained record {record['id']} (cited by log entry {entry})"
     if record["comment_id"] != comment:
