@@ -409,3 +409,21 @@ def test_seal_and_verify_against_it_on_the_command_line(
     refused = cli("verify-log", "--against", str(hostile), ok=False)
     assert "hsm-console: hostile.json is not a seal file written by HSM Console" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.expected_log("the daily seal: Log entry 3, the newest seal, does not hold a seal")
+def test_a_forged_seal_entry_never_stops_a_sync(officer: World, tmp_path: Path) -> None:
+    flag_one(officer)
+    SealService(officer.db, "rita", tmp_path).seal()
+    flag_one(officer)
+    behind_the_triggers(officer.db, "UPDATE action_log SET after = '[]' WHERE id = 3")
+    with officer.db.session() as session, pytest.raises(UserError, match="the log was altered"):
+        latest_seal(session)
+    app = officer.app("alice")
+    app.seals_folder = tmp_path
+    assert app.sync.sync()  # the sync itself goes on
+    assert seals(officer.db) == 1
+    assert (
+        verify_log(officer.db).problem
+        == "entry 3 was altered: its contents no longer match its hash"
+    )

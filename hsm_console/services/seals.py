@@ -64,10 +64,17 @@ def latest_seal(session: Session) -> Seal | None:
     ).first()
     if row is None:
         return None
-    return seal_from(
-        json.loads(row.after or "null"), sealed_by=row.actor, seal_entry_id=row.id,
-        seal_entry_hash=row.entry_hash,
-    )  # fmt: skip
+    try:
+        return seal_from(
+            json.loads(row.after or "null"), sealed_by=row.actor, seal_entry_id=row.id,
+            seal_entry_hash=row.entry_hash,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:  # written by us: only a forger's hand
+        raise UserError(
+            f"Log entry {row.id}, the newest seal, does not hold a seal: the log was altered. "
+            "Run hsm-console verify-log and tell the City Clerk's office.",
+            details=str(exc),
+        ) from None
 
 
 def read_seal_file(path: Path) -> Seal:
