@@ -101,6 +101,7 @@ def test_a_records_officer_seals_the_head_into_the_chain_and_a_file(
     assert read_seal_file(made.json_path) == seal
     page = made.text_path.read_text()
     assert "Sealed:     2026-12-01 12:30:15 CST (America/Chicago)" in page
+    assert "Log:        8 entries, up to entry 8, whose SHA-256 is:" in page
     assert "    " + grouped_hash(head.entry_hash).replace("\n", "\n    ") in page
     assert f"hsm-console verify-log --against {made.json_path.name}" in page
     report = verify_log(officer.db, against=read_seal_file(made.json_path))
