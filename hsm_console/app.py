@@ -24,6 +24,7 @@ from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.notes import NoteService
+from hsm_console.services.records_requests import RecordsRequests
 from hsm_console.services.review import ReviewService
 from hsm_console.services.seals import SealService, SealWritten
 from hsm_console.services.site_checks import SiteChecker
@@ -98,6 +99,10 @@ class App:
     def seal_if_due(self) -> SealWritten | None:
         """The daily seal (services/seals.py), from sync and the window's start."""
         return None if self.seals_folder is None else self.seals.seal_if_due()
+
+    @property
+    def records_requests(self) -> RecordsRequests:
+        return RecordsRequests(self.db, self.policy, self.username)
 
     def close(self) -> None:
         self.db.dispose()

@@ -121,6 +121,7 @@ def setup_demo(db: Database, sandbox_url: str, username: str, display_name: str)
         person = ensure_person(session, username, display_name)
         grant(session, person, Role.MODERATOR, departments["PARKS"])
         grant(session, person, Role.SUPERVISOR, departments["PARKS"])
+        grant(session, person, Role.RECORDS_OFFICER, departments["PARKS"])  # Parks' FOIA officer
         officer = ensure_person(session, "demo.police", "Demo Police Moderator")
         grant(session, officer, Role.MODERATOR, departments["POLICE"])
         return DemoSetup(departments["PARKS"].name, parks_sites, person.username)

@@ -72,6 +72,7 @@ def take_screenshots(out: Path) -> int:
     sys.path.insert(0, str(ROOT))
     import threading
     import urllib.request
+    from datetime import UTC, datetime, timedelta
 
     import keyring
     from keyrings.alt.file import PlaintextKeyring
@@ -274,6 +275,26 @@ def take_screenshots(out: Path) -> int:
             wait_until(lambda: review.item is not None)
             review.words.setPlainText("It asks when the pool opens: on topic for this post.")
             capture("console-review.png")
+            # The demo's person keeps Parks' records: a request handed over from the queue,
+            # one overdue, one due soon, one just received.
+            window.app.moderation.act(facebook[3], Action.FLAG, "FOI", "asks for the contract")
+            requests = window.app.records_requests
+            now = datetime.now(UTC)
+            for days, requester, words in (
+                (20, "Highland Herald", "Every comment removed from the Parks Facebook page "
+                 "in the third quarter, with the reasons and the original text."),
+                (6, "", "Messages about the pool closing, June to August."),
+                (0, "J. Q. Public", "The blocked accounts list of the Parks pages."),
+            ):  # fmt: skip
+                requests.register(now - timedelta(days=days), requester, words, "PARKS")
+            records = window.show_records()
+            assert records is not None
+            records.reload()
+            wait_until(lambda: not records.loading and len(records.rows) >= 4)
+            draft = next(i for i, row in enumerate(records.rows) if row.comment_id is not None)
+            records.table.setCurrentCell(draft, 0)
+            wait_until(lambda: records.detail is not None)
+            capture("console-records.png")
             assert window.pages is not None
             window.pages.setCurrentIndex(0)
 

@@ -36,11 +36,20 @@ FAST_NETWORK = {"timeout": 2.0, "retries": 2, "backoff": 0.01}
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep every test away from the real user's data, settings, logs and keyring."""
-    root = Path(config.rootpath) / ".pytest_cache" / "home"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one home per test process
+    root = Path(config.rootpath) / ".pytest_cache" / "home" / worker
     for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         os.environ[name] = str(root / name.lower())
     os.environ.pop("HSM_DATABASE_URL", None)
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One WordPress serves the suite, and its tests change its settings: one worker runs
+    them all, in order (`--dist loadgroup`)."""
+    for item in items:
+        if item.get_closest_marker("wordpress"):
+            item.add_marker(pytest.mark.xdist_group("wordpress"))
 
 
 def needs_postgres() -> None:

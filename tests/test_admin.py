@@ -358,9 +358,11 @@ def test_a_records_officer_keeps_one_department_or_all(world: World) -> None:
         ada = resolve_actor(session, "ada")
         listed = {p.account: p.roles for p in service.people()}
     assert not ada.is_records_officer
-    assert clerk.keeps_records is None and clerk.is_records_officer
+    assert clerk.keeps_records is None
+    assert clerk.is_records_officer
     assert parks_foia.keeps_records == frozenset({parks.id})
-    assert parks_foia.may_keep_records(parks.id) and not parks_foia.may_keep_records(parks.id + 1)
+    assert parks_foia.may_keep_records(parks.id)
+    assert not parks_foia.may_keep_records(parks.id + 1)
     assert not parks_foia.works_for(parks.id)  # keeping records is not moderating or supervising
     assert listed["clerk"] == ["records officer of all departments"]
 

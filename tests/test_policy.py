@@ -42,7 +42,11 @@ second_review = true
 note_required = true
 clause = "5.2"
 objective_test = "Mentions nothing of the post."
-"""
+""" + "".join(
+    f'\n[[retention]]\nclass = "{c}"\nseries = "S"\nschedule_item = "I"\n{period}\n'
+    for c, period in [("comments", "years = 2"), ("action_records", "years = 5"),
+                      ("requests", "years = 5"), ("action_log", "permanent = true")]
+)  # fmt: skip
 
 
 def test_shipped_policy_has_every_code_of_the_city_list() -> None:

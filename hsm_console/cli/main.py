@@ -146,10 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     codes = commands.add_parser("codes", help="list the reason codes of the comment policy")
     codes.add_argument("--json", action="store_true")
 
-    from hsm_console.cli import admin, review
+    from hsm_console.cli import admin, records, review
 
     admin.add_parser(commands)
+    records.add_parsers(commands)
     review.add_parsers(commands)
+    from hsm_console.cli import retention
+
+    retention.add_parsers(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -179,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from hsm_console.cli import commands
+    from hsm_console.cli import commands, records
     from hsm_console.cli.site_checks import site_checks_command
 
     if args.command is None:
@@ -195,10 +199,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
-    from hsm_console.cli import admin, review
+    from hsm_console.cli import admin, retention, review
 
     handlers: dict[str, Any] = {
+        **records.handlers(args),
         **review.handlers(args),
+        **retention.handlers(args),
         "admin": lambda app: admin.run(app, args, _read_secret),
         "demo": lambda app: commands.demo(app, args.sandbox_url),
         "sync": lambda app: commands.sync(app, args.site),

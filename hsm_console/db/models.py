@@ -255,6 +255,8 @@ class LogEntry(Base):
         Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
               "department_id", "site_id", "actor", "second_review", "comment_id"),
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
+        # A register row's history: its entries by subject, e.g. "request:12" (migration 0010).
+        Index("ix_action_log_subject", "subject"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -393,5 +395,68 @@ class RecordsRequest(Base):
     state: Mapped[str] = mapped_column(String(16))  # draft, open, extended, answered, withdrawn
     handler: Mapped[str | None] = mapped_column(String(200))  # a records officer's username
     # A comment coded FOI in the queue, and when the moderator handed it over.
-    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
     handed_over_at: Mapped[datetime | None]
+
+
+class LegalHold(Base):
+    """A legal hold (issue 10): working state, each placing and lifting an entry of the log
+    (`EntryKind.HOLD`, subject `hold:<id>`). In force while `lifted_at` is None; it keeps
+    every comment its criteria match (`rules.retention.HoldScope`) from disposal."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    from_on: Mapped[date | None]
+    thru_on: Mapped[date | None]
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("records_requests.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime]
+    lifted_by: Mapped[str | None] = mapped_column(String(200))
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DisposalCertificate(Base):
+    """A Local Records Disposal Certificate the Commission approved, as recorded by a records
+    officer (the `certify` entry); records it covers may be disposed of from `allowed_from`."""
+
+    __tablename__ = "disposal_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    notice_given_on: Mapped[date]  # sent to the Commission: the thirty days' notice
+    approved_on: Mapped[date]
+    allowed_from: Mapped[date]  # rules.retention.disposal_allowed_from
+    covers: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # retention.Coverage lines
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    entry_id: Mapped[int] = mapped_column(ForeignKey("action_log.id"))
+
+
+class DisposedRecord(Base):
+    """A record disposed of under a certificate (append-only): a retained record (`record_id`)
+    or a comment's working copy with its versions (`record_id` None), its SHA-256 as it
+    stood, and the `dispose` entry that lists it. The row it names is kept, blanked."""
+
+    __tablename__ = "disposed_records"
+    __table_args__ = (
+        Index(
+            "uq_disposed_records_comment", "comment_id", unique=True,
+            sqlite_where=sql_text("record_id IS NULL"),
+            postgresql_where=sql_text("record_id IS NULL"),
+        ),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("retained_records.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("disposal_certificates.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("action_log.id"), index=True)
+    disposed_at: Mapped[datetime]

@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from hsm_console.gui.icons import glyph
 from hsm_console.rules.actions import refusal
 from hsm_console.rules.capabilities import capabilities_of
-from hsm_console.rules.domain import Action, Platform, PlatformState
+from hsm_console.rules.domain import Action, CommentStatus, Platform, PlatformState
 from hsm_console.services.queue_view import QueueRow
 
 
@@ -107,6 +107,7 @@ def refusal_for(action: Action, row: QueueRow) -> str | None:
         acting=row.acting,
         caps=capabilities_of(row.platform),
         reconnect_site=row.site_name if row.reconnect_needed else None,
+        disposed=row.status == CommentStatus.DISPOSED,
     )
 
 

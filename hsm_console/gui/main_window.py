@@ -36,6 +36,8 @@ from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
+from hsm_console.gui.records_screen import RecordsScreen
+from hsm_console.gui.retention_dialog import RetentionDialog
 from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
@@ -52,6 +54,7 @@ from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
+from hsm_console.services.retention import RetentionService
 from hsm_console.services.sync import SiteResult, SyncProgress
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
         self.dashboard_screen: DashboardScreen | None = None
+        self.records_screen: RecordsScreen | None = None
         self.pages: QTabWidget | None = None
         central = QWidget(self)
         self.sign_in_banner = SignInBanner(central)
@@ -101,6 +105,8 @@ class MainWindow(QMainWindow):
         central_layout.setSpacing(0)
         central_layout.addWidget(self.sign_in_banner)
         central_layout.addWidget(self._with_log_screen(form, code_names))
+        if self.records_screen is not None:
+            central_layout.insertWidget(1, self.records_screen.banner)
         self.setCentralWidget(central)
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
@@ -125,6 +131,8 @@ class MainWindow(QMainWindow):
         self.admin_dialog: AdminDialog | None = None
         self.site_checks_action: QAction | None = None
         self.site_checks_dialog: SiteChecksDialog | None = None
+        self.retention_action: QAction | None = None
+        self.retention_dialog: RetentionDialog | None = None
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
         self._detail_timer.setSingleShot(True)
@@ -149,7 +157,7 @@ class MainWindow(QMainWindow):
         """The queue alone for a moderator; for a supervisor or administrator, Log and
         Dashboard tabs."""
         if not reads_log(self.view.actor):
-            return queue
+            return self._records_only(queue)
         view = LogView(self.app.db, self.app.username)
         self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
         self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
@@ -165,9 +173,38 @@ class MainWindow(QMainWindow):
             # that needs no second review is never in the needs-review list.
             self.log_screen.table.activated.connect(lambda _: self.review_log_entry())
         pages.addTab(self.dashboard_screen, "&Dashboard")
+        self._add_records_tab(pages)
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
         return pages
+
+    def _records_only(self, queue: QWidget) -> QWidget:
+        """The queue and, for a records officer who reads no log, the Records tab."""
+        if not self.view.actor.is_records_officer:
+            return queue
+        pages = QTabWidget(self)
+        pages.setObjectName("pages")
+        pages.addTab(queue, "&Queue")
+        self._add_records_tab(pages)
+        pages.currentChanged.connect(self._page_changed)
+        self.pages = pages
+        return pages
+
+    def _add_records_tab(self, pages: QTabWidget) -> None:
+        """The Records tab (records officers only); its band names overdue and due-soon
+        requests above the tabs, from the first reading of the register."""
+        if not self.view.actor.is_records_officer:
+            return
+        self.records_screen = RecordsScreen(self.app.records_requests, self.runner, self.problems)
+        pages.addTab(self.records_screen, "Rec&ords")
+        self.records_screen.banner.open_requested.connect(self.show_records)
+        self.records_screen.reload()
+
+    def show_records(self) -> RecordsScreen | None:
+        """Bring the Records tab forward (records officers only)."""
+        if self.pages is not None and self.records_screen is not None:
+            self.pages.setCurrentWidget(self.records_screen)
+        return self.records_screen
 
     def show_log(self) -> LogScreen | None:
         """Bring the Log tab forward (supervisors and administrators only)."""
@@ -198,8 +235,8 @@ class MainWindow(QMainWindow):
         # Shown again after actions in the queue: the log has grown.
         shown = self.pages.currentWidget() if self.pages is not None else None
         if shown is not None and shown in (self.log_screen, self.review_screen,
-                                           self.dashboard_screen):  # fmt: skip
-            assert isinstance(shown, LogScreen | ReviewScreen | DashboardScreen)
+                                           self.dashboard_screen, self.records_screen):  # fmt: skip
+            assert isinstance(shown, LogScreen | ReviewScreen | DashboardScreen | RecordsScreen)
             shown.reload()
 
     def _build_menus_and_toolbar(self) -> None:
@@ -225,6 +262,9 @@ class MainWindow(QMainWindow):
         if actor.administers or actor.supervises is None or actor.supervises:
             self.site_checks_action = console.addAction("Site &checks…")
             self.site_checks_action.triggered.connect(self.open_site_checks)
+        if actor.is_records_officer:
+            self.retention_action = console.addAction("&Retention and legal holds…")
+            self.retention_action.triggered.connect(self.open_retention)
         self.seals = SealCommands(self, self.app, actor, self.runner, self.problems, console)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
@@ -341,6 +381,15 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.site_checks_dialog = dialog
+        return dialog
+
+    def open_retention(self) -> RetentionDialog:
+        """Legal holds, the disposal worksheet and certificates (records officers)."""
+        service = RetentionService(self.app.db, self.app.policy, self.app.username)
+        dialog = RetentionDialog(service, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.retention_dialog = dialog
         return dialog
 
     # --- start and stop ----------------------------------------------------------------

@@ -171,3 +171,11 @@ class ProblemReporter:
         if self.current is dialog:
             self.current = None
         dialog.deleteLater()
+
+    def say(self, label: QLabel, exc: Exception, doing: str) -> None:
+        """A screen's problem in words on its status line; what is not a refusal (a bug, an
+        outage) also in the dialog, with its details for IT."""
+        problem = problem_from(exc, doing)
+        set_plain(label, problem.message)
+        if not isinstance(exc, UserError):
+            self.show(problem)

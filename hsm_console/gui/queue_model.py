@@ -27,6 +27,7 @@ STATUS_WORDS = {
     "hidden": "Hidden",
     "removed": "Removed",
     "kept": "Kept",
+    "disposed": "Disposed of",
 }
 
 

@@ -10,31 +10,26 @@ window's `TaskRunner`. Comment text, names and notes are untrusted: plain-text w
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.errors import UserError
 from hsm_console.gui.icons import platform_name
-from hsm_console.gui.plain_text import set_plain, tooltip
-from hsm_console.gui.problems import ProblemReporter, problem_from
-from hsm_console.gui.ui_files import child, load_form
+from hsm_console.gui.plain_text import fill_table, prepare_table, set_plain
+from hsm_console.gui.problems import ProblemReporter
+from hsm_console.gui.ui_files import child, load_screen_form
 from hsm_console.gui.workers import JobContext, LatestOnly, TaskRunner
 from hsm_console.rules.domain import Action, AppealStep, ReviewState, ReviewVerdict
 from hsm_console.rules.review import Channel
@@ -82,10 +77,7 @@ class ReviewScreen(QWidget):
         self.service = service
         self.runner = runner
         self.problems = problems
-        form = load_form("review_screen.ui", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(form)
+        form = load_screen_form("review_screen.ui", self)
         self.waiting_table = child(form, QTableWidget, "needsReviewTable")
         self.appeals_table = child(form, QTableWidget, "appealsTable")
         self.waiting_label = child(form, QLabel, "needsReviewLabel")
@@ -112,16 +104,8 @@ class ReviewScreen(QWidget):
         }
         for channel in Channel:
             self.channel.addItem(channel.label.capitalize(), channel.value)
-        for table, headers in (
-            (self.waiting_table, WAITING_HEADERS),
-            (self.appeals_table, APPEAL_HEADERS),
-        ):
-            table.setColumnCount(len(headers))
-            table.setHorizontalHeaderLabels(list(headers))
-            table.verticalHeader().hide()
-            header = table.horizontalHeader()
-            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-            header.setStretchLastSection(True)
+        prepare_table(self.waiting_table, WAITING_HEADERS)
+        prepare_table(self.appeals_table, APPEAL_HEADERS)
         self.waiting: list[ReviewItem] = []
         self.appeals: list[Appeal] = []
         self.item: ReviewItem | None = None
@@ -159,8 +143,8 @@ class ReviewScreen(QWidget):
         self.loading = False
         self.waiting, self.appeals = lists.waiting, lists.appeals
         set_plain(self.waiting_label, f"Needs review (oldest first): {len(self.waiting)}")
-        _fill(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
-        _fill(self.appeals_table, [_appeal_cells(a) for a in self.appeals])
+        fill_table(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
+        fill_table(self.appeals_table, [_appeal_cells(a) for a in self.appeals])
 
     def _lists_failed(self, exc: Exception) -> None:
         self.loading = False
@@ -306,29 +290,11 @@ class ReviewScreen(QWidget):
         self._say_problem(exc, "recording it")
 
     def _say_problem(self, exc: Exception, doing: str) -> None:
-        problem = problem_from(exc, doing)
-        set_plain(self.status, problem.message)
-        if not isinstance(exc, UserError):
-            self.problems.show(problem)
+        self.problems.say(self.status, exc, doing)
 
 
 def _open_appeal(item: ReviewItem) -> Appeal | None:
     return next((a for a in item.appeals if a.decision is None), None)
-
-
-def _fill(table: QTableWidget, rows: Sequence[Sequence[tuple[str, str]]]) -> None:
-    """Rows of (shown, tooltip) cells; every cell plain text, never editable."""
-    table.blockSignals(True)
-    table.setRowCount(len(rows))
-    for r, cells in enumerate(rows):
-        for c, (shown, tip) in enumerate(cells):
-            cell = QTableWidgetItem(shown)
-            cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            if tip:
-                cell.setToolTip(tooltip(tip))
-            table.setItem(r, c, cell)
-    table.blockSignals(False)
-    table.setCurrentCell(-1, -1)
 
 
 def _waiting_cells(item: ReviewItem) -> list[tuple[str, str]]:

@@ -49,6 +49,15 @@ def child(root: QObject, kind: type[W], name: str) -> W:
     return found
 
 
+def load_screen_form(name: str, screen: QWidget) -> QWidget:
+    """A form filling `screen` edge to edge (a tab of the window)."""
+    form = load_form(name, screen)
+    layout = QVBoxLayout(screen)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(form)
+    return form
+
+
 def load_dialog_form(name: str, dialog: QDialog) -> QWidget:
     """A form laid out in `dialog` above a Close button (which rejects the dialog)."""
     form = load_form(name, dialog)

@@ -19,12 +19,19 @@ def refusal(
     acting: str | None,
     caps: Capabilities,
     reconnect_site: str | None = None,
+    disposed: bool = False,
 ) -> str | None:
     """Why `action` cannot run on the comment now, or None when it can.
 
     `acting` names whoever is carrying out an action on the comment right now (None: nobody);
-    `reconnect_site` names the comment's site when its platform refused its sign-in.
+    `reconnect_site` names the comment's site when its platform refused its sign-in;
+    `disposed`: the City's copy was destroyed under a disposal certificate.
     """
+    if disposed:
+        return (
+            "This comment's content was disposed of under a records disposal certificate; "
+            "nothing can be done to it here. Its log entries and their hashes remain."
+        )
     if acting is not None:
         return f"{acting} is acting on this comment right now; look again in a moment."
     if reconnect_site is not None and action.touches_platform:

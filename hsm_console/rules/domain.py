@@ -59,6 +59,7 @@ class CommentStatus(enum.StrEnum):
     HIDDEN = "hidden"
     REMOVED = "removed"
     KEPT = "kept"
+    DISPOSED = "disposed"  # its content destroyed under a disposal certificate (retention)
 
 
 # The status a comment takes once an action is applied.

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hsm_console.errors import ConfigurationError, PolicyViolation
+from hsm_console.errors import ConfigurationError, InvalidInput, PolicyViolation
 from hsm_console.host.resources import resource_path
 from hsm_console.rules.domain import Action
+from hsm_console.rules.records_requests import closure_days
+from hsm_console.rules.retention import RecordClass, Retention, parse_retention
 
 DEFAULT_POLICY_FILE = ("policy", "highland-comment-policy.toml")
 
@@ -40,6 +43,16 @@ class ReasonCode:
 
 
 @dataclass(frozen=True)
+class RecordsRules:
+    """The policy's `[records]` table: the reason code that hands a comment over to the
+    records officers as a draft request, and the days the City is closed beyond the State's
+    holidays (they are no business days for a request's due date)."""
+
+    request_code: str | None = None
+    closed_days: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     title: str
@@ -47,6 +60,9 @@ class Policy:
     codes: dict[str, ReasonCode]
     # Whether the City tells commenters of hides and removals, and takes appeals.
     notices: bool = False
+    # How long each class of record is kept, and the schedule item it comes from.
+    retention: dict[RecordClass, Retention] = field(default_factory=dict)
+    records: RecordsRules = field(default_factory=RecordsRules)
 
     def code(self, code: str) -> ReasonCode:
         try:
@@ -109,8 +125,10 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         raise ConfigurationError(f"{source}: not valid TOML: {exc}.") from None
     lines = text.splitlines()
 
-    def fail(message: str, *, block: int | None, key: str | None) -> ConfigurationError:
-        line = _locate(lines, block, key)
+    def fail(
+        message: str, *, block: int | None, key: str | None, header: str = "[[code]]"
+    ) -> ConfigurationError:
+        line = _locate(lines, block, key, header)
         where = f"line {line}" if line else "somewhere"
         field = f", field {key!r}" if key else ""
         return ConfigurationError(f"{source}, {where}{field}: {message}")
@@ -137,7 +155,34 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
         if reason.code in codes:
             raise fail(f"duplicate code {reason.code}", block=index, key="code")
         codes[reason.code] = reason
-    return Policy(meta["version"], meta["title"], meta["effective"], codes, notices)
+    retention = parse_retention(
+        data.get("retention"),
+        lambda msg, i, key: fail(msg, block=i, key=key, header="[[retention]]"),
+    )
+    records = _parse_records(data.get("records", {}), codes, lambda msg, key: fail(
+        msg, block=0, key=key, header="[records]"))  # fmt: skip
+    return Policy(
+        meta["version"], meta["title"], meta["effective"], codes, notices, retention, records
+    )
+
+
+def _parse_records(table: Any, codes: dict[str, ReasonCode], fail: Any) -> RecordsRules:
+    if not isinstance(table, dict):
+        raise fail("[records] must be a table", None)
+    unknown = set(table) - {"request_code", "closed_days"}
+    if unknown:
+        raise fail("unknown field", sorted(unknown)[0])
+    code = table.get("request_code")
+    if code is not None and code not in codes:
+        raise fail(f"{code!r} is not one of the [[code]] entries", "request_code")
+    days = table.get("closed_days", [])
+    if not isinstance(days, list):
+        raise fail("must be a list of dates such as 2026-12-24", "closed_days")
+    try:
+        closed = closure_days(days)
+    except InvalidInput as exc:
+        raise fail(exc.message, "closed_days") from None
+    return RecordsRules(code, closed)
 
 
 def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
@@ -190,9 +235,11 @@ def _parse_code(entry: dict[str, Any], fail: Any) -> ReasonCode:
     )
 
 
-def _locate(lines: list[str], block: int | None, key: str | None) -> int | None:
-    """The 1-based line of `key` in the block-th [[code]] (or in [policy] when block is None)."""
-    header = "[policy]" if block is None else "[[code]]"
+def _locate(
+    lines: list[str], block: int | None, key: str | None, table: str = "[[code]]"
+) -> int | None:
+    """The 1-based line of `key` in the block-th `table` (or in [policy] when block is None)."""
+    header = "[policy]" if block is None else table
     seen = -1
     start = None
     for number, line in enumerate(lines, start=1):

@@ -28,15 +28,19 @@ class Channel(enum.StrEnum):
         return self.value.replace("_", " ")
 
 
-def checked_text(text: str, what: str, *, required: bool) -> str:
-    """The text as it will be recorded, or InvalidInput saying what is wrong with it."""
-    text = text.strip()
-    if required and not text:
+def checked_text(
+    text: str, what: str, *, required: bool, limit: int = TEXT_LIMIT, exact: bool = False
+) -> str:
+    """The text as it will be recorded, or InvalidInput saying what is wrong with it.
+    `exact`: kept as given, spaces and all (a requester's words are theirs), else stripped."""
+    if not exact:
+        text = text.strip()
+    if required and not text.strip():
         raise InvalidInput(f"{what} is required: write it in words.")
     if "\x00" in text:
         raise InvalidInput(f"{what} contains a NUL character, which cannot be recorded.")
-    if len(text) > TEXT_LIMIT:
-        raise InvalidInput(f"{what} is {len(text):,} characters long; at most {TEXT_LIMIT:,}.")
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text):,} characters long; at most {limit:,}.")
     return text
 
 

@@ -39,6 +39,7 @@ from hsm_console.rules.domain import (
     STATUS_AFTER,
     Action,
     AppealStep,
+    CommentStatus,
     EntryKind,
     EntryState,
     Platform,
@@ -49,6 +50,7 @@ from hsm_console.rules.policy import Policy
 from hsm_console.services import limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
+from hsm_console.services.records_requests import hand_over
 from hsm_console.services.tokens import reconnect_needed_since
 
 log = logging.getLogger(__name__)
@@ -215,6 +217,8 @@ class ModerationService:
                 second_review=bool(reason and reason.second_review),
                 refers_to=basis,
             )
+            if reason is not None and reason.code == self.policy.records.request_code:
+                hand_over(session, comment, entry, self.policy)  # a draft request, same commit
             session.query(Comment).filter(Comment.id == comment.id).update(
                 {
                     Comment.pending_entry_id: entry.id,
@@ -251,6 +255,7 @@ class ModerationService:
             acting=person_name(session, comment.last_actor) if pending else None,
             caps=caps,
             reconnect_site=site.name if reconnect_needed_since(session, site.id) else None,
+            disposed=comment.status == CommentStatus.DISPOSED,
         )
         if refused is not None and pending:
             raise ConcurrentAction(refused)

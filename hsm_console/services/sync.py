@@ -29,7 +29,15 @@ from sqlalchemy.orm import Session
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
 from hsm_console.connectors.payload import skips_collected
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, CommentVersion, Post, Site, SyncState, utcnow
+from hsm_console.db.models import (
+    Comment,
+    CommentVersion,
+    DisposedRecord,
+    Post,
+    Site,
+    SyncState,
+    utcnow,
+)
 from hsm_console.display import local_time
 from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
@@ -389,6 +397,11 @@ class SyncService:
                     )
                 )
             }
+            # Disposed of under a certificate: blanked for good, never filled in again.
+            disposed = set(session.scalars(select(DisposedRecord.comment_id).where(
+                DisposedRecord.comment_id.in_([c.id for c in known.values()]),
+                DisposedRecord.record_id.is_(None),
+            )))  # fmt: skip
             new: dict[str, dict[str, Any]] = {}
             for remote in comments:
                 result.seen_comments += 1
@@ -396,7 +409,8 @@ class SyncService:
                     run.newest = remote.created_at
                 stored = known.get(remote.external_id)
                 if stored is not None:
-                    self._update(session, run, stored, remote)
+                    if stored.id not in disposed:
+                        self._update(session, run, stored, remote)
                 elif remote.external_id not in new:
                     new[remote.external_id] = self._new_row(run, post_id, remote)
             if new:

@@ -12,6 +12,7 @@ with that comment and hash, and each record is cited (docs/design.md, "Verificat
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +29,7 @@ from hsm_console.db.chain import (
     record_hash,
     sqlite_time_text,
 )
+from hsm_console.db.disposal import is_blank
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, RetainedRecord
 from hsm_console.display import local_time
@@ -39,10 +41,14 @@ BATCH = 5000
 _ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
 _RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
 _COMMENT, _KIND = ENTRY_FIELDS.index("comment_id"), ALL_ENTRY_FIELDS.index("kind")
-_ACTOR, _AFTER = ENTRY_FIELDS.index("actor"), ALL_ENTRY_FIELDS.index("after")
+_ACTOR, _ACTION = ENTRY_FIELDS.index("actor"), ENTRY_FIELDS.index("action")
+_AFTER = ALL_ENTRY_FIELDS.index("after")
 _SEAL = EntryKind.SEAL.value
+_DISPOSE = (EntryKind.DISPOSAL.value, "dispose")
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
 Citation = tuple[str, int | None, int]
+# (record id, SHA-256) of each record a disposal entry says it blanked.
+Disposed = set[tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ def _verify(
     if raw_times:  # read `at` as stored text; sqlite_time_text makes it canonical
         entry_columns[_AT] = type_coerce(entry_columns[_AT], String)
     cited: dict[int, Citation] = {}
+    disposed: Disposed = set()
     watch = frozenset(watched(against)) if against is not None else frozenset()
     found: dict[int, tuple[str, str, str | None]] = {}
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
@@ -120,6 +127,10 @@ def _verify(
             return VerifyReport(
                 checked, 0, previous_id, previous_hash, problem, first_bad_entry=entry_id
             )
+        if (row[_KIND], row[_ACTION]) == _DISPOSE:  # the records it blanked
+            disposed.update(
+                (r, h) for c in json.loads(row[_AFTER])["comments"] for r, h in c["records"]
+            )
         if entry_id in watch:
             found[entry_id] = (stored_hash, row[_ACTOR], row[_AFTER])
         previous_id, previous_hash = entry_id, stored_hash
@@ -136,13 +147,14 @@ def _verify(
         problem = seal_problem(against, previous_id, found, local_time(against.sealed_at))
         if problem:
             return replace(walked, problem=problem)
-    return _check_records(session, cursors, cited, cancelled, walked)
+    return _check_records(session, cursors, cited, disposed, cancelled, walked)
 
 
 def _check_records(
     session: Session,
     cursors: contextlib.ExitStack,
     cited: dict[int, Citation],
+    disposed: Disposed,
     cancelled: Callable[[], bool],
     walked: VerifyReport,
 ) -> VerifyReport:
@@ -164,7 +176,7 @@ def _check_records(
             break
         if waiting == number:
             citation, waiting = cited[number], next(expected, None)
-            problem = record_problem(values, citation)
+            problem = record_problem(values, citation, disposed)
             if problem:
                 return replace(walked, records_checked=records, problem=problem,
                                first_bad_entry=citation[2])  # fmt: skip
@@ -185,9 +197,10 @@ def _check_records(
     return replace(walked, records_checked=records)
 
 
-def record_problem(record: dict[str, Any], citation: Citation) -> str:
+def record_problem(record: dict[str, Any], citation: Citation, disposed: Disposed) -> str:
     """What is wrong with one retained record that the log cites; empty when nothing is.
-    The one place a record is judged (a disposed record, content blanked, will be here)."""
+    The one place a record is judged: a record a disposal entry lists, blanked as disposal
+    leaves it, is proven by the hash it kept."""
     cited_hash, comment, entry = citation
     where = f"retained record {record['id']} (cited by log entry {entry})"
     if record["comment_id"] != comment:
@@ -195,7 +208,9 @@ def record_problem(record: dict[str, Any], citation: Citation) -> str:
             f"{where} was moved to another comment: the entry is about comment {comment}, the "
             f"record now says comment {record['comment_id']}"
         )
-    if record_hash(record) != cited_hash or record["sha256"] != cited_hash:
+    kept = record["sha256"]
+    actual = kept if (record["id"], kept) in disposed and is_blank(record) else record_hash(record)
+    if actual != cited_hash or kept != cited_hash:
         return f"{where} was altered: it no longer matches its hash"
     return ""
 

@@ -48,8 +48,14 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_records_requests_department_id"), "records_requests", ["department_id"]
     )
+    # A moderator's FOI action looks for the comment's open request in its own transaction.
+    op.create_index(op.f("ix_records_requests_comment_id"), "records_requests", ["comment_id"])
+    # A register row's history is its entries by subject ("request:12", "hold:3", ...).
+    op.create_index("ix_action_log_subject", "action_log", ["subject"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_action_log_subject", table_name="action_log")
+    op.drop_index(op.f("ix_records_requests_comment_id"), table_name="records_requests")
     op.drop_index(op.f("ix_records_requests_department_id"), table_name="records_requests")
     op.drop_table("records_requests")
