@@ -70,6 +70,12 @@ class FeedConnector:
     def fetch_state(self, external_id: str) -> PlatformState:
         return PlatformState.VISIBLE
 
+    def profile(self) -> None:  # the site checks read nothing here (as on a platform without)
+        return None
+
+    def post_links(self, post: RemotePost) -> tuple[str, ...]:
+        return ()
+
     def close(self) -> None:
         return None
 

@@ -9,12 +9,13 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from hsm_console.db.engine import Database
-from hsm_console.host.config import Settings
+from hsm_console.host.config import Settings, default_seals_folder
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
@@ -26,6 +27,7 @@ from hsm_console.services.moderation import ModerationService
 from hsm_console.services.notes import NoteService
 from hsm_console.services.records_requests import RecordsRequests
 from hsm_console.services.review import ReviewService
+from hsm_console.services.seals import SealService, SealWritten
 from hsm_console.services.site_checks import SiteChecker
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
@@ -46,6 +48,9 @@ class App:
     policy_url: str = DEFAULT_POLICY_URL  # the policy page the site checks look for
     # Opens a sign-in address; False when no browser could start. Tests consent in their own.
     open_browser: Callable[[str], bool] = webbrowser.open
+    # Where seals are written (settings' seals_folder); None: this program makes no daily
+    # seal (the tests' worlds, whose logs are counted entry by entry).
+    seals_folder: Path | None = None
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -90,7 +95,16 @@ class App:
         return SyncService(
             self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url),
             bans=self.bans,
+            after=self.seal_if_due,
         )  # fmt: skip
+
+    @property
+    def seals(self) -> SealService:
+        return SealService(self.db, self.username, self.seals_folder or default_seals_folder())
+
+    def seal_if_due(self) -> SealWritten | None:
+        """The daily seal (services/seals.py), from sync and the window's start."""
+        return None if self.seals_folder is None else self.seals.seal_if_due()
 
     @property
     def records_requests(self) -> RecordsRequests:
@@ -115,8 +129,9 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
     if migrate:
         db.ensure_schema()
     app = App(
-        db=db, policy=load_policy(), username=current_username(db), policy_url=settings.policy_url
-    )
+        db=db, policy=load_policy(), username=current_username(db), policy_url=settings.policy_url,
+        seals_folder=settings.seals_folder,
+    )  # fmt: skip
     if claim_first_run:
         try:
             app.first_run = first_run(db, app.username)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 
 import pytest
 from sqlalchemy import select, text
 
-from hsm_console.db.chain import GENESIS_HASH, entry_hash
+from hsm_console.db.chain import (
+    GENESIS_HASH,
+    append_entry,
+    canonical_json,
+    entry_hash,
+    snapshot,
+)
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry
 from hsm_console.rules.domain import Action
@@ -29,20 +37,21 @@ def act_on_some(world: World, n: int = 4) -> None:
 
 def behind_the_triggers(db: Database, statement: str) -> None:
     """What a database administrator could do: switch the protection off, change a row."""
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
+    if db.is_sqlite:  # a connection of its own: foreign keys are off unless asked for
+        with contextlib.closing(sqlite3.connect(str(db.engine.url.database))) as conn, conn:
             for name in (
                 "action_log_no_update",
                 "action_log_no_delete",
                 "retained_records_no_update",
                 "retained_records_no_delete",
             ):
-                conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-            conn.execute(text(statement))
-        else:
-            conn.execute(text("SET session_replication_role = replica"))  # triggers off
-            conn.execute(text(statement))
-            conn.execute(text("SET session_replication_role = origin"))
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            conn.execute(statement)
+        return
+    with db.engine.begin() as conn:
+        conn.execute(text("SET session_replication_role = replica"))  # triggers, foreign keys off
+        conn.execute(text(statement))
+        conn.execute(text("SET session_replication_role = origin"))
 
 
 def test_empty_log_verifies(db: Database) -> None:
@@ -151,3 +160,84 @@ def test_concurrent_writers_never_fork_the_chain(synced: World) -> None:
     report = verify_log(synced.db)
     assert report.ok
     assert report.entries_checked == 48
+
+
+# --- every record the log cites, and only those -------------------------------------------
+
+
+def test_deleted_retained_record_is_named(synced: World) -> None:
+    act_on_some(synced)
+    behind_the_triggers(synced.db, "DELETE FROM retained_records WHERE id = 2")
+    report = verify_log(synced.db)
+    assert "retained record 2 (cited by log entry 3) is missing: it was deleted" in report.problem
+    assert (report.first_bad_entry, report.entries_checked) == (3, 8)
+
+
+def test_renumbered_retained_record_is_named(synced: World) -> None:
+    act_on_some(synced)
+    behind_the_triggers(synced.db, "UPDATE retained_records SET id = 99 WHERE id = 2")
+    report = verify_log(synced.db)
+    assert "retained record 2 (cited by log entry 3) is missing" in report.problem
+    assert "or its id was changed" in report.problem
+    assert report.records_checked == 1  # record 1 matched; the lowest problem is named
+
+
+def test_record_moved_to_another_comment_is_named(synced: World) -> None:
+    act_on_some(synced)
+    with synced.db.session() as session:
+        other = session.scalar(select(Comment.id).where(Comment.site_id == synced.police_site))
+    behind_the_triggers(synced.db, f"UPDATE retained_records SET comment_id = {other} WHERE id = 3")
+    report = verify_log(synced.db)
+    assert "retained record 3 (cited by log entry 5) was moved to another comment" in (
+        report.problem
+    )
+    assert f"the record now says comment {other}" in report.problem
+
+
+def test_record_added_behind_the_logs_back_is_named(synced: World) -> None:
+    """An insert needs no trigger switched off: only the log's citations can expose it."""
+    act_on_some(synced, 2)
+    with synced.db.transaction() as session:
+        comment = session.scalars(select(Comment).order_by(Comment.id.desc())).first()
+        assert comment is not None
+        forged = snapshot(session, comment, "mallory").id  # a well-formed record, hash and all
+    report = verify_log(synced.db)
+    assert f"retained record {forged} is cited by no log entry" in report.problem
+    assert report.first_bad_entry is None
+
+
+def test_entries_citing_one_record_alike(synced: World) -> None:
+    act_on_some(synced, 1)  # entries 1 (pending) and 2 (outcome) cite record 1
+    with synced.db.session() as session:
+        other = session.scalar(select(Comment.id).order_by(Comment.id.desc()))
+        entry = session.get(LogEntry, 2)
+        assert entry is not None
+        values = {c.name: getattr(entry, c.name) for c in LogEntry.__table__.columns}
+    values["comment_id"] = other  # re-hashed, so only the citation betrays it
+    behind_the_triggers(
+        synced.db,
+        f"UPDATE action_log SET comment_id = {other}, entry_hash = '{entry_hash(values)}' "
+        "WHERE id = 2",
+    )
+    report = verify_log(synced.db)
+    assert "entry 2 cites retained record 1 with another hash or comment than entry 1" in (
+        report.problem
+    )
+
+
+def test_seal_entry_that_seals_another_head_is_named(synced: World) -> None:
+    act_on_some(synced, 1)
+    with synced.db.transaction() as session:
+        append_entry(
+            session, actor="mallory", state="applied", action="on_demand", comment_id=None,
+            site_id=None, department_id=None, record_id=None, record_sha256=None,
+            policy_version=None, kind="seal", subject="entry:1",
+            after=canonical_json({"entry_id": 1, "entry_hash": GENESIS_HASH, "entries": 1,
+                                  "sealed_at": "2026-12-01T12:00:00+00:00"}),
+        )  # fmt: skip
+    report = verify_log(synced.db)
+    assert report.problem == (
+        "seal entry 3 does not match the entries it seals: it says entry 1 of 1, but it "
+        "follows entry 2"
+    )
+    assert report.first_bad_entry == 3

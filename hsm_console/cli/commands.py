@@ -36,6 +36,7 @@ from hsm_console.services.dashboard import DashboardView, Table
 from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
 from hsm_console.services.log_view import PAGE_SIZE, LogFilter, LogRow, LogView
 from hsm_console.services.queue_view import QueueFilter, QueueView
+from hsm_console.services.seals import read_seal_file
 from hsm_console.services.sync import SyncProgress
 from hsm_console.services.verify import verify_log
 
@@ -354,21 +355,39 @@ def _export_log(view: LogView, log_filter: LogFilter, path: Path) -> int:
     return 0
 
 
-def verify(app: App) -> int:
+def verify(app: App, against: Path | None = None) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rChecked {done} of {total} entries", end="", file=sys.stderr, flush=True)
 
-    report = verify_log(app.db, progress if sys.stderr.isatty() else None)
+    seal = None if against is None else read_seal_file(against)
+    report = verify_log(app.db, progress if sys.stderr.isatty() else None, against=seal)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     out(f"Checked {report.entries_checked} log entries and {report.records_checked} retained "
         "records.")  # fmt: skip
     out(f"Chain head: entry {report.head_id}, sha256 {report.head_hash}")
+    if seal is not None:
+        out(f"Against the seal of {local_time(seal.sealed_at)}: entry {seal.entry_id}, sha256 "
+            f"{seal.entry_hash}")  # fmt: skip
     if not report.ok:
-        out(f"VERIFICATION FAILED: {report.problem}. First entry that does not match: "
-            f"{report.first_bad_entry}.")  # fmt: skip
+        first = "" if report.first_bad_entry is None else (
+            f" First entry that does not match: {report.first_bad_entry}."
+        )  # fmt: skip
+        out(f"VERIFICATION FAILED: {report.problem}.{first}")
         return 1
-    out("The action log is intact.")
+    out("The action log is intact" + (", and holds everything the seal sealed." if seal else "."))
+    return 0
+
+
+def seal(app: App) -> int:
+    made = app.seals.seal()
+    out(f"Sealed the log: entry {made.seal.entry_id} of {made.seal.entries}, sha256 "
+        f"{made.seal.entry_hash} (seal entry {made.seal.seal_entry_id}).")  # fmt: skip
+    out(f"Written: {made.json_path}")
+    out(f"Printable: {made.text_path}")
+    out("Keep them where the database's administrators cannot change them; later, "
+        f"hsm-console verify-log --against {made.json_path.name} proves the log holds "
+        "them.")  # fmt: skip
     return 0
 
 

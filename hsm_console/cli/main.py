@@ -113,7 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     _log_filters(dashboard, {k: v for k, v in LOG_FILTERS.items() if k not in ("state", "kind")})
     dashboard.add_argument("--json", action="store_true")
 
-    commands.add_parser("verify-log", help="prove the action log and records are unaltered")
+    verify = commands.add_parser(
+        "verify-log", help="prove the action log and records are unaltered"
+    )
+    verify.add_argument(
+        "--against", type=Path, metavar="SEAL_FILE",
+        help="a seal file (hsm-console seal): prove the log still holds all it sealed",
+    )  # fmt: skip
+    commands.add_parser(
+        "seal", help="seal the log's chain head now, into the seals folder (records officers)"
+    )
 
     sites = commands.add_parser("sites", help="list the configured sites")
     sites.add_argument("--json", action="store_true")
@@ -219,7 +228,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         ),
         "log": lambda app: commands.log(app, _log_query(args), args.limit, args.json, args.export),
         "dashboard": lambda app: commands.dashboard(app, _log_query(args), args.json),
-        "verify-log": commands.verify,
+        "verify-log": lambda app: commands.verify(app, args.against),
+        "seal": commands.seal,
         "sites": lambda app: (commands.health if args.health else commands.sites)(app, args.json),
         "health": lambda app: commands.health(app, args.json),
         "site-checks": lambda app: site_checks_command(app, args.json, args.all),

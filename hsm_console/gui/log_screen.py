@@ -43,6 +43,7 @@ from hsm_console.gui.workers import JobContext, LatestOnly, TaskHandle, TaskRunn
 from hsm_console.rules.domain import EntryKind, EntryState
 from hsm_console.services.log_export import ExportFormat, ExportProgress, ExportResult, export_log
 from hsm_console.services.log_view import PAGE_SIZE, EntryDetail, LogFilter, LogRow, LogView
+from hsm_console.services.seals import read_seal_file
 from hsm_console.services.verify import VerifyReport, verify_log
 
 DETAIL_DELAY_MS = 60
@@ -170,6 +171,7 @@ class LogScreen(QWidget):
         self.export_csv = child(form, QPushButton, "exportCsvButton")
         self.export_json = child(form, QPushButton, "exportJsonButton")
         self.verify_button = child(form, QPushButton, "verifyButton")
+        self.verify_seal_button = child(form, QPushButton, "verifySealButton")
         self.work_status = child(form, QLabel, "workStatus")
         self.progress = child(form, QProgressBar, "workProgress")
         self.cancel = child(form, QPushButton, "workCancel")
@@ -207,6 +209,7 @@ class LogScreen(QWidget):
         self.export_csv.clicked.connect(lambda: self.export(ExportFormat.CSV))
         self.export_json.clicked.connect(lambda: self.export(ExportFormat.JSONL))
         self.verify_button.clicked.connect(self.verify)
+        self.verify_seal_button.clicked.connect(lambda: self.verify_against())
         self.cancel.clicked.connect(self.cancel_work)
 
     # --- the entries ---------------------------------------------------------------------
@@ -315,13 +318,27 @@ class LogScreen(QWidget):
 
     def verify(self) -> None:
         """Walk the whole chain and every retained record in the background."""
+        self._verify(None)
+
+    def verify_against(self, path: Path | None = None) -> None:
+        """Verify, and prove the log still holds all that a seal file (asked for) sealed."""
+        if path is None and not self.working:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Verify against a seal", "", "Seal files (*.json)"
+            )
+            path = Path(chosen) if chosen else None
+        if path is not None:
+            self._verify(path)
+
+    def _verify(self, seal_file: Path | None) -> None:
         if self.working:
             return
         db = self.db
 
         def run(context: JobContext) -> VerifyReport:
+            seal = None if seal_file is None else read_seal_file(seal_file)
             return verify_log(
-                db, lambda done, total: context.report((done, total)), context.cancelled
+                db, lambda done, total: context.report((done, total)), context.cancelled, seal
             )
 
         self._begin("Verifying the log…")
@@ -337,7 +354,8 @@ class LogScreen(QWidget):
             set_plain(self.work_status, "Stopping…")
 
     def _begin(self, words: str) -> None:
-        for button in (self.export_csv, self.export_json, self.verify_button):
+        for button in (self.export_csv, self.export_json, self.verify_button,
+                       self.verify_seal_button):  # fmt: skip
             button.setEnabled(False)
         self.progress.setRange(0, 0)  # busy until the first report says how far
         self.progress.show()
@@ -356,7 +374,8 @@ class LogScreen(QWidget):
 
     def _end(self, words: str) -> None:
         self._work = None
-        for button in (self.export_csv, self.export_json, self.verify_button):
+        for button in (self.export_csv, self.export_json, self.verify_button,
+                       self.verify_seal_button):  # fmt: skip
             button.setEnabled(True)
         self.progress.hide()
         self.cancel.hide()
@@ -378,10 +397,20 @@ def verify_words(report: VerifyReport) -> str:
     if report.cancelled:
         return f"Verification stopped after {report.entries_checked:,} entries; nothing is proven."
     if report.problem:
+        first = (
+            "" if report.first_bad_entry is None
+            else f" First entry that does not match: {report.first_bad_entry}."
+        )  # fmt: skip
         return (
-            f"VERIFICATION FAILED: {report.problem}. First entry that does not match: "
-            f"{report.first_bad_entry}. {checked} The last entry that matches: "
-            f"{report.head_id}, sha256 {report.head_hash}."
+            f"VERIFICATION FAILED: {report.problem}.{first} {checked} The last entry that "
+            f"matches: {report.head_id}, sha256 {report.head_hash}."
+        )
+    if report.seal is not None:
+        seal = report.seal
+        return (
+            f"The action log is intact, and holds everything the seal of "
+            f"{local_time(seal.sealed_at)} sealed (entry {seal.entry_id:,}, sha256 "
+            f"{seal.entry_hash}). {checked} {head}"
         )
     return f"The action log is intact. {checked} {head}"
 

@@ -42,6 +42,7 @@ from hsm_console.gui.records_screen import RecordsScreen
 from hsm_console.gui.records_search import RecordsSearchDialog
 from hsm_console.gui.retention_dialog import RetentionDialog
 from hsm_console.gui.review_screen import ReviewScreen
+from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.site_checks import SiteChecksDialog
@@ -276,6 +277,7 @@ class MainWindow(QMainWindow):
         if actor.supervises is None or actor.supervises or actor.is_records_officer:
             self.bans_action = console.addAction("&Blocked accounts…")
             self.bans_action.triggered.connect(self.open_bans)
+        self.seals = SealCommands(self, self.app, actor, self.runner, self.problems, console)
         console.addSeparator()
         console.addAction(actions[ActionId.QUIT])
 
@@ -443,6 +445,7 @@ class MainWindow(QMainWindow):
         """Show the queue, then sync (demo or auto-sync) or at least reconcile."""
         self.reload_queue()
         self.refresh_sync_status()
+        self.seals.seal_if_due()
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import PlatformDirs
@@ -20,12 +20,19 @@ APP_DIRS = PlatformDirs(appname="HSM Console", appauthor="City of Highland")
 ENV_DATABASE_URL = "HSM_DATABASE_URL"
 
 
+def default_seals_folder() -> Path:
+    return Path(APP_DIRS.user_data_dir) / "seals"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
     # The City's social media policy page, which each site's profile must link to (Policy,
     # Section 2 names no address): `policy_url` in the settings file.
     policy_url: str = DEFAULT_POLICY_URL
+    # Where the log's seals are written (services/seals.py): `seals_folder` in the settings
+    # file, best a folder the records officer keeps and the database's administrators cannot.
+    seals_folder: Path = field(default_factory=default_seals_folder)
 
 
 def config_file() -> Path:
@@ -53,4 +60,13 @@ def load_settings(database: str | None = None) -> Settings:
             f"{path}: policy_url must be the address of the policy's page on highlandil.gov, "
             f"like {DEFAULT_POLICY_URL!r}."
         )
-    return Settings(database_url=url or default_database_url(), policy_url=policy_url)
+    seals = file_values.get("seals_folder")
+    if seals is not None and (
+        not isinstance(seals, str) or not Path(seals).expanduser().is_absolute()
+    ):
+        raise ConfigurationError(f"{path}: seals_folder must be a folder's full path, as text.")
+    return Settings(
+        database_url=url or default_database_url(),
+        policy_url=policy_url,
+        seals_folder=Path(seals).expanduser() if seals else default_seals_folder(),
+    )

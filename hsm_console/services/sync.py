@@ -137,9 +137,11 @@ class SyncService:
         screener: Screener | None = None,
         checker: SiteChecker | None = None,
         bans: BanService | None = None,
+        after: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.bans = bans  # ends the site's bans whose date has come, after each sync
+        self.after = after  # run after a sync that was not cancelled: the daily seal
         self.connectors = connectors
         self.moderation = moderation
         self.screener = screener or Screener.default()
@@ -197,6 +199,8 @@ class SyncService:
                     )  # fmt: skip
 
             results.append(self._sync_site(site, result, report, cancelled))
+        if self.after is not None and not cancelled():
+            self.after()
         return results
 
     # --- one site --------------------------------------------------------------------------
