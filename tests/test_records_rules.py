@@ -136,8 +136,9 @@ def test_policy_records_table_is_checked_with_line_and_field() -> None:
     assert parse_policy(GOOD).records.request_code is None  # no table: no handover
     good = parse_policy(GOOD + '\n[records]\nrequest_code = "PRF"\nclosed_days = [2026-12-24]\n')
     assert good.records.closed_days == frozenset({date(2026, 12, 24)})
+    line = (GOOD + "\n[records]\n").count("\n") + 1  # the table's first line
     for table, words in (
-        ('request_code = "XYZ"', "line 27, field 'request_code': 'XYZ' is not one of"),
+        ('request_code = "XYZ"', f"line {line}, field 'request_code': 'XYZ' is not one of"),
         ('closed_days = ["Christmas Eve"]', "field 'closed_days': 'Christmas Eve' is not a date"),
         ("closed_days = [2026-12-24T10:00:00]", "is not a date"),
         ("closed_days = 2026-12-24", "must be a list of dates"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
 
+from hsm_console.display import CITY_TZ
 from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
 from hsm_console.services.records_search import RecordsSearch
@@ -54,7 +55,7 @@ def test_each_filter_narrows(records: Records) -> None:
     assert found(words="zanzibar fountain") == {records.hidden}
     assert found(words="nosuchwordanywhere") == set()
     # Days: of the action, or of the comment on the platform.
-    today = date.today()
+    today = datetime.now(CITY_TZ).date()  # the City's day, not the machine's
     assert found(on_from=today, dated=DateBasis.ACTED) == {
         records.hidden,
         records.hostile,

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, LogEntry
+from hsm_console.db.models import Comment, Department, LogEntry
 from hsm_console.errors import ConfigurationError, InvalidInput, PermissionDenied, UserError
 from hsm_console.host import config
 from hsm_console.rules.domain import Action, EntryKind, Role
 from hsm_console.rules.seals import SEAL_FORMAT, Seal, grouped_hash, read_seal, seal_problem
 from hsm_console.services import admin
+from hsm_console.services.log_view import LogFilter, LogView
 from hsm_console.services.seals import SealService, latest_seal, printable, read_seal_file
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.server import SandboxServer
@@ -106,6 +107,14 @@ def test_a_records_officer_seals_the_head_into_the_chain_and_a_file(
     report = verify_log(officer.db, against=read_seal_file(made.json_path))
     assert report.ok, report.problem
     assert (report.entries_checked, report.seal) == (9, seal)
+    # A seal is no department's: a supervisor of one department sees it in the log too.
+    with officer.db.transaction() as session:
+        pat = admin.ensure_person(session, "pat", "Pat Parks Director")
+        parks = session.scalars(select(Department).where(Department.code == "PARKS")).one()
+        admin.grant(session, pat, Role.SUPERVISOR, parks)
+    view = LogView(officer.db, "pat")
+    assert view.page(LogFilter(kinds=frozenset({"seal"})), limit=5).ids == [9]
+    assert [row.kind for row in view.rows([9])] == ["seal"]
 
 
 def test_the_hash_reads_in_groups_of_four() -> None:

@@ -306,7 +306,8 @@ class LogView:
     def _scope(self) -> list[ColumnElement[bool]]:
         if self.actor.supervises is None:
             return []
-        reach: list[ColumnElement[bool]] = []
+        # Seals belong to no department: every reader of the log may see the head sealed.
+        reach: list[ColumnElement[bool]] = [LogEntry.kind == EntryKind.SEAL.value]
         if self.departments:
             reach.append(LogEntry.department_id.in_(sorted(self.departments)))
         if self.actor.administers:
@@ -316,7 +317,7 @@ class LogView:
     def _in_scope(self, department_id: int | None, kind: str) -> bool:
         if self.actor.supervises is None:
             return True
-        if self.actor.administers and kind == EntryKind.ADMIN:
+        if kind == EntryKind.SEAL or (self.actor.administers and kind == EntryKind.ADMIN):
             return True
         return department_id is not None and department_id in self.departments
 
