@@ -72,17 +72,18 @@ def take_screenshots(out: Path) -> int:
     sys.path.insert(0, str(ROOT))
     import threading
     import urllib.request
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, date, datetime, timedelta
 
     import keyring
     from keyrings.alt.file import PlaintextKeyring
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QTabWidget
+    from PySide6.QtWidgets import QComboBox, QTabWidget
     from sqlalchemy import select
 
     from hsm_console.db.models import Department
     from hsm_console.gui.appearance import use_palette
+    from hsm_console.gui.records_search import RecordsSearchDialog
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, start_console
     from hsm_console.gui.ui_files import child
@@ -108,6 +109,9 @@ def take_screenshots(out: Path) -> int:
         while time.monotonic() < deadline:
             application.processEvents()
             time.sleep(0.01)
+
+    def pick(combo: QComboBox, wanted: Callable[[str], bool]) -> None:
+        combo.setCurrentIndex(next(i for i in range(combo.count()) if wanted(combo.itemText(i))))
 
     def capture(name: str) -> None:
         settle()
@@ -295,6 +299,34 @@ def take_screenshots(out: Path) -> int:
             records.table.setCurrentCell(draft, 0)
             wait_until(lambda: records.detail is not None)
             capture("console-records.png")
+            # The Herald's question: the removals on the Parks Facebook page, searched.
+            jordan.act(facebook[4], Action.REMOVE, "SPM", "an advert for a car wash")
+            herald = next(
+                i for i, row in enumerate(records.rows) if row.requester.endswith("Herald")
+            )
+            records.table.setCurrentCell(herald, 0)
+            wait_until(lambda: records.detail is not None and records.detail.request.id
+                       == records.rows[herald].id)  # fmt: skip
+            records.search_button.click()
+            (search,) = window.findChildren(RecordsSearchDialog)
+            wait_until(lambda: not search.busy)
+            pick(search.site, lambda text: text.startswith("Highland Parks & Recreation"))
+            pick(search.action, lambda text: text.lower() == "remove")
+            search.search_button.click()
+            wait_until(lambda: search.found is not None and not search.busy)
+            capture("console-records-search.png")
+            search.close()
+            # Retention, years from now: the worksheet of what has passed its period.
+            assert window.retention_action is not None
+            window.retention_action.trigger()
+            retention = window.retention_dialog
+            assert retention is not None
+            retention.service.today = lambda: date.today() + timedelta(days=6 * 365)
+            retention.reload()
+            wait_until(lambda: retention.loading == 0 and bool(retention.rows))
+            child(retention, QTabWidget, "tabs").setCurrentIndex(1)  # the worksheet
+            capture("console-retention.png")
+            retention.close()
             assert window.pages is not None
             window.pages.setCurrentIndex(0)
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from hsm_console.display import local_time, one_line
 from hsm_console.errors import InvalidInput
-from hsm_console.gui.plain_text import set_plain
+from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_dialog_form
 from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
@@ -52,6 +52,7 @@ from hsm_console.services.retention import (
 T = TypeVar("T")
 CELL_CHARS = 300
 HOLD_HEADERS = ("Hold", "Keeps", "Placed", "By", "Lifted", "Reason")
+COLUMN_CHARS = 34  # the widest a column opens, in average characters
 SHEET_HEADERS = ("Department", "Record series", "Schedule item", "From", "Thru", "Volume")
 CERTIFICATE_HEADERS = ("Certificate", "Department", "Approved", "Notice given",
                        "Disposal from", "Disposed of", "Covers")  # fmt: skip
@@ -408,7 +409,7 @@ def _table(table: QTableWidget, headers: Sequence[str]) -> QTableWidget:
     table.verticalHeader().hide()
     table.setWordWrap(False)
     header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized by _fill
     header.setStretchLastSection(True)
     return table
 
@@ -420,4 +421,11 @@ def _fill(table: QTableWidget, rows: Sequence[Sequence[str]]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(one_line(text, CELL_CHARS)))
+            item = QTableWidgetItem(one_line(text, CELL_CHARS))
+            item.setToolTip(tooltip(item.text()))  # elided in its column; escaped: plain text
+            table.setItem(r, c, item)
+    # Fit the columns to their text, but no column so wide that the last ones scroll away.
+    table.resizeColumnsToContents()
+    widest = max(table.fontMetrics().averageCharWidth() * COLUMN_CHARS, 80)
+    for c in range(table.columnCount() - 1):
+        table.setColumnWidth(c, min(table.columnWidth(c), widest))
