@@ -204,22 +204,35 @@ def append_admin_entry(
 ) -> LogEntry:
     """Append an administrative change: who, what (`subject`, e.g. "site:12"), and the thing
     as it stood before and after (None: it did not exist)."""
+    return append_register_entry(
+        session, actor, EntryKind.ADMIN, change.value, subject, before, after,
+        department_id=department_id, site_id=site_id,
+    )  # fmt: skip
+
+
+def append_register_entry(
+    session: Session,
+    actor: str,
+    kind: EntryKind,
+    action: str,
+    subject: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    **fields: Any,
+) -> LogEntry:
+    """Append a change of a register's row (a department, a request, a hold, a ban, a seal),
+    made in the same transaction: its kind and step, what it is about (`subject`, e.g.
+    "request:12"), the row as it stood before and after as canonical JSON (None: it did not
+    exist). `fields` sets any other column (department, site, comment, note, state...)."""
+    values: dict[str, Any] = {
+        "state": EntryState.APPLIED.value, "comment_id": None, "site_id": None,
+        "department_id": None, "record_id": None, "record_sha256": None,
+        "policy_version": None, **fields,
+    }  # fmt: skip
     return append_entry(
-        session,
-        actor=actor,
-        state=EntryState.APPLIED.value,  # made in the same transaction as this entry
-        action=change.value,
-        comment_id=None,
-        site_id=site_id,
-        department_id=department_id,
-        record_id=None,
-        record_sha256=None,
-        policy_version=None,
-        kind=EntryKind.ADMIN.value,
-        subject=subject,
-        before=canonical_json(before),
-        after=canonical_json(after),
-    )
+        session, actor=actor, action=action, kind=kind.value, subject=subject,
+        before=canonical_json(before), after=canonical_json(after), **values,
+    )  # fmt: skip
 
 
 def append_comment_entry(

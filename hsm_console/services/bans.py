@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector
-from hsm_console.db.chain import append_entry, canonical_json, snapshot
+from hsm_console.db.chain import append_register_entry, snapshot
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     Ban,
@@ -580,25 +580,13 @@ class BanService:
         record: RetainedRecord | None = None,
     ) -> LogEntry:
         session.flush()
-        return append_entry(
-            session,
-            actor=self.username,
-            state=state.value,
-            action=step.value,
-            comment_id=ban.comment_id,
-            site_id=ban.site_id,
-            department_id=ban.department_id,
-            record_id=record.id if record else None,
-            record_sha256=record.sha256 if record else None,
-            note=note,
-            policy_version=self.policy.version,
-            outcome_of=outcome_of,
-            detail=detail,
-            kind=EntryKind.BAN.value,
-            subject=f"ban:{ban.id}",
-            before=canonical_json(before),
-            after=canonical_json(_row_json(ban)),
-        )
+        return append_register_entry(
+            session, self.username, EntryKind.BAN, step.value, f"ban:{ban.id}", before,
+            _row_json(ban), state=state.value, comment_id=ban.comment_id, site_id=ban.site_id,
+            department_id=ban.department_id, record_id=record.id if record else None,
+            record_sha256=record.sha256 if record else None, note=note,
+            policy_version=self.policy.version, outcome_of=outcome_of, detail=detail,
+        )  # fmt: skip
 
 
 class _Cancelled(Exception):

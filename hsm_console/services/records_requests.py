@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
-from hsm_console.db.chain import append_entry, canonical_json, lock_chain
+from hsm_console.db.chain import append_register_entry, lock_chain
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     Comment,
@@ -32,7 +32,7 @@ from hsm_console.db.models import (
 )
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import InvalidInput, NotFound, NotPossible, PermissionDenied
-from hsm_console.rules.domain import EntryKind, EntryState, Role
+from hsm_console.rules.domain import EntryKind, Role
 from hsm_console.rules.policy import Policy
 from hsm_console.rules.records_requests import (
     REQUESTER_LIMIT,
@@ -394,24 +394,12 @@ def log_step(
     site_id = None
     if request.comment_id is not None:
         site_id = session.scalar(select(Comment.site_id).where(Comment.id == request.comment_id))
-    return append_entry(
-        session,
-        actor=actor,
-        state=EntryState.APPLIED.value,  # made in the same transaction as this entry
-        action=step.value,
-        comment_id=request.comment_id,
-        site_id=site_id,
-        department_id=request.department_id,
-        record_id=None,
-        record_sha256=None,
-        note=note,
+    return append_register_entry(
+        session, actor, EntryKind.REQUEST, step.value, _subject(request.id), before,
+        row_json(request), comment_id=request.comment_id, site_id=site_id,
+        department_id=request.department_id, note=note, refers_to=refers_to,
         policy_version=policy.version,  # the due date follows the policy's closure days
-        kind=EntryKind.REQUEST.value,
-        subject=_subject(request.id),
-        before=canonical_json(before),
-        after=canonical_json(row_json(request)),
-        refers_to=refers_to,
-    )
+    )  # fmt: skip
 
 
 def row_json(request: RecordsRequest) -> dict[str, Any]:

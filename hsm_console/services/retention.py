@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from hsm_console.db.chain import append_entry, canonical_json, lock_chain
+from hsm_console.db.chain import append_register_entry, lock_chain
 from hsm_console.db.disposal import COMMENT_BLANK, RECORD_BLANK, VERSION_BLANK, comment_hash
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
@@ -56,7 +56,7 @@ from hsm_console.db.models import (
     utcnow,
 )
 from hsm_console.errors import InvalidInput, NotFound, PermissionDenied, UserError
-from hsm_console.rules.domain import CommentStatus, EntryKind, EntryState
+from hsm_console.rules.domain import CommentStatus, EntryKind
 from hsm_console.rules.policy import Policy
 from hsm_console.rules.retention import (
     DISPOSABLE,
@@ -718,23 +718,10 @@ class RetentionService:
         department_id: int | None,
         note: str,
     ) -> LogEntry:
-        return append_entry(
-            session,
-            actor=self.username,
-            state=EntryState.APPLIED.value,
-            action=action,
-            comment_id=None,
-            site_id=None,
-            department_id=department_id,
-            record_id=None,
-            record_sha256=None,
-            policy_version=self.policy.version,
-            note=note,
-            kind=kind.value,
-            subject=subject,
-            before=canonical_json(before),
-            after=canonical_json(after),
-        )
+        return append_register_entry(
+            session, self.username, kind, action, subject, before, after,
+            department_id=department_id, policy_version=self.policy.version, note=note,
+        )  # fmt: skip
 
 
 def _units_query() -> Select[Any]:

@@ -24,12 +24,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hsm_console.db.chain import append_entry, canonical_json, chain_head, lock_chain
+from hsm_console.db.chain import append_register_entry, chain_head, lock_chain
 from hsm_console.db.engine import Database
 from hsm_console.db.models import LogEntry, utcnow
 from hsm_console.display import local_time, safe_text
 from hsm_console.errors import InvalidInput, PermissionDenied, UserError
-from hsm_console.rules.domain import EntryKind, EntryState
+from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.seals import (
     MAX_SEAL_FILE,
     SEAL_EVERY,
@@ -172,21 +172,15 @@ def _append_seal(session: Session, actor: str, action: SealAction, now: datetime
     lock_chain(session)
     head_id, head_hash = chain_head(session)
     sealed = Seal(entry_id=head_id, entry_hash=head_hash, entries=head_id, sealed_at=now)
-    entry = append_entry(
+    entry = append_register_entry(
         session,
+        actor,
+        EntryKind.SEAL,
+        action.value,
+        f"entry:{head_id}",
+        None,
+        sealed.body(),
         at=now,
-        actor=actor,
-        state=EntryState.APPLIED.value,
-        action=action.value,
-        comment_id=None,
-        site_id=None,
-        department_id=None,
-        record_id=None,
-        record_sha256=None,
-        policy_version=None,
-        kind=EntryKind.SEAL.value,
-        subject=f"entry:{head_id}",
-        after=canonical_json(sealed.body()),
     )
     return Seal(
         head_id, head_hash, head_id, now, sealed_by=actor, seal_entry_id=entry.id,
