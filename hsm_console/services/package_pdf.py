@@ -7,19 +7,24 @@ shown as escapes, as on screen (`display.safe_text`), and so is any character th
 font (DejaVu Sans, `resources/fonts/`) has no glyph for, so no text is silently dropped. A
 very long text is cut for the PDF with a note: the whole of it is in records.jsonl.
 
-Lines are wrapped here, word by word from the font's widths, and drawn one `text` call each:
-fpdf2's `multi_cell` lays out every character in Python and is ten times slower, which an
-export of a hundred thousand comments cannot afford.
+Lines are wrapped here from the font's widths (a line that fits whole is measured once, not
+word by word) and written straight into the page's content stream: each character becomes its
+glyph's code in the font's subset through one `str.translate` table per face, filled on first
+sight through fpdf2's own subset (`subset.pick`, as its `encode_text` does). fpdf2's `text`
+does the same one character at a time in Python, and `multi_cell` lays out every character:
+an export of a hundred thousand comments (some 700,000 lines) cannot afford either.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fpdf import FPDF
+from fpdf.enums import PDFResourceType
 from fpdf.fonts import TTFFont
+from fpdf.util import escape_parens
 
 from hsm_console.host.resources import resource_path
 
@@ -50,8 +55,22 @@ class _Shown(dict[int, str]):
         return shown
 
 
-@dataclass(frozen=True)
-class Line:
+class _Glyphs(dict[int, str]):
+    """`str.translate` table of one face: a character as its glyph's code in the subset,
+    already as the escaped bytes of a PDF string (UTF-16BE, latin-1 characters)."""
+
+    def __init__(self, face: TTFFont) -> None:
+        super().__init__()
+        self.face = face
+
+    def __missing__(self, code: int) -> str:
+        glyph = self.face.subset.pick(code)  # registers the glyph for the subset
+        coded = "" if glyph is None else chr(glyph).encode("utf-16-be").decode("latin-1")
+        self[code] = coded = escape_parens(coded)
+        return coded
+
+
+class Line(NamedTuple):  # a tuple: some 700,000 are made for a large package
     text: str
     bold: bool = False
     indent: float = 0.0
@@ -74,8 +93,10 @@ class PackagePdf:
         faces = [pdf.fonts[FONT.lower()], pdf.fonts[f"{FONT.lower()}B"]]
         self._faces = [face for face in faces if isinstance(face, TTFFont)]
         self._shown = _Shown(set.intersection(*(set(face.cmap) for face in self._faces)))
+        self._glyphs = [_Glyphs(face) for face in self._faces]
         self._widths: dict[tuple[bool, str], float] = {}
-        self._style: tuple[bool, float] | None = None
+        self._style: tuple[bool, float] | None = None  # of the page's last text
+        self._ops: list[str] = []  # the page's content, written when the page is done
         self.y = _BOTTOM  # a page is started by the first line
 
     def shown(self, text: str) -> str:
@@ -83,10 +104,11 @@ class PackagePdf:
         return text.translate(self._shown)
 
     def new_page(self) -> None:
+        self._flush()
         self.pdf.add_page()
-        self._font(False, 7.0)
-        self.pdf.text(MARGIN, PAGE_HEIGHT - MARGIN / 2, f"{self.title} — page {self.pdf.page}")
-        self._font(False)
+        self._style = None
+        self._text(MARGIN, PAGE_HEIGHT - MARGIN / 2, f"{self.title} — page {self.pdf.page}",
+                   False, 7.0)  # fmt: skip
         self.y = MARGIN + SIZE
 
     def heading(self, text: str, size: float = 12.0) -> None:
@@ -95,17 +117,14 @@ class PackagePdf:
         self._need(size * 1.4 * len(lines) + 3 * LEADING)  # never alone at a page's foot
         for line in lines:
             self._need(size * 1.4)
-            self._font(True, size)
-            self.pdf.text(MARGIN, self.y, line)
+            self._text(MARGIN, self.y, line, True, size)
             self.y += size * 1.4
-        self._font(False)
 
     def lines(self, lines: Sequence[Line]) -> None:
         for line in lines:
             for part in self.wrap(line.text, bold=line.bold, indent=line.indent):
                 self._need(LEADING)
-                self._font(line.bold)
-                self.pdf.text(MARGIN + line.indent, self.y, part)
+                self._text(MARGIN + line.indent, self.y, part, line.bold)
                 self.y += LEADING
 
     def paragraph(self, text: str, indent: float = 0.0, limit: int = PDF_TEXT_CHARS) -> None:
@@ -122,12 +141,14 @@ class PackagePdf:
 
     def rule(self) -> None:
         self._need(LEADING)
-        self.pdf.line(MARGIN, self.y - SIZE / 2, PAGE_WIDTH - MARGIN, self.y - SIZE / 2)
+        at = PAGE_HEIGHT - self.y + SIZE / 2
+        self._ops.append(f"{MARGIN:.2f} {at:.2f} m {PAGE_WIDTH - MARGIN:.2f} {at:.2f} l S")
         self.y += LEADING / 2
 
     def output(self) -> bytes:
         """The document; the font files are closed after it."""
         try:
+            self._flush()
             return bytes(self.pdf.output())
         finally:
             self.close()
@@ -143,17 +164,30 @@ class PackagePdf:
         if self.y + height > _BOTTOM:
             self.new_page()
 
-    def _font(self, bold: bool, size: float = SIZE) -> None:
-        if self._style != (bold, size):  # fpdf2's set_font costs, even for the same font
+    def _text(self, x: float, y: float, text: str, bold: bool, size: float = SIZE) -> None:
+        """What fpdf2's `text` writes, without its per-character Python (module docstring)."""
+        if self._style != (bold, size):  # the font stays set across text objects
             self._style = (bold, size)
-            self.pdf.set_font(FONT, "B" if bold else "", size)
+            face = self._faces[bold]
+            self.pdf._resource_catalog.add(PDFResourceType.FONT, face.i, self.pdf.page)
+            self._ops.append(f"BT /F{face.i} {size:.2f} Tf ET")
+        coded = text.translate(self._glyphs[bold])
+        self._ops.append(f"BT {x:.2f} {PAGE_HEIGHT - y:.2f} Td ({coded}) Tj ET")
+
+    def _flush(self) -> None:
+        if self._ops:
+            self.pdf._out("\n".join(self._ops))
+            self._ops.clear()
+
+    def _measure(self, text: str, bold: bool) -> float:
+        """The width of `text` at SIZE, from the face's own width table."""
+        return sum(map(self._faces[bold].cw.__getitem__, map(ord, text))) * SIZE * 0.001
 
     def _width(self, word: str, bold: bool) -> float:
-        """The width of `word` at SIZE, from the face's own table (no font switching)."""
         key = (bold, word)
         width = self._widths.get(key)
         if width is None:
-            width = self._faces[bold].get_text_width(word, SIZE, None)[1]
+            width = self._measure(word, bold)
             if len(self._widths) < 200_000:  # words repeat; a megabyte of noise does not
                 self._widths[key] = width
         return width
@@ -167,6 +201,9 @@ class PackagePdf:
         space = self._width(" ", bold)
         out: list[str] = []
         for paragraph in text.split("\n"):
+            if self._measure(paragraph, bold) <= room:  # most lines: no word by word
+                out.append(paragraph)
+                continue
             line: list[str] = []
             used = 0.0
             for word in paragraph.split(" "):
