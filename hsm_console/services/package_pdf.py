@@ -12,18 +12,23 @@ word by word) and written straight into the page's content stream: each characte
 glyph's code in the font's subset through one `str.translate` table per face, filled on first
 sight through fpdf2's own subset (`subset.pick`, as its `encode_text` does). fpdf2's `text`
 does the same one character at a time in Python, and `multi_cell` lays out every character:
-an export of a hundred thousand comments (some 700,000 lines) cannot afford either.
+an export of a hundred thousand comments (some 700,000 lines) cannot afford either. Each page
+is compressed as soon as it is done (`_PagesCompressed`): fpdf2 would hold every page's raw
+content until `output`, some 190 MB for 14,000 pages.
 """
 
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from fpdf import FPDF
 from fpdf.enums import PDFResourceType
 from fpdf.fonts import TTFFont
+from fpdf.output import OutputProducer, PDFPage
+from fpdf.syntax import Name, PDFContentStream
 from fpdf.util import escape_parens
 
 from hsm_console.host.resources import resource_path
@@ -70,6 +75,18 @@ class _Glyphs(dict[int, str]):
         return coded
 
 
+class _PagesCompressed(OutputProducer):
+    """fpdf2's output (its `output_producer_class`) for pages whose content `PackagePdf`
+    compressed itself, page by page (fpdf2's compression is off for them)."""
+
+    def _add_pages(self, _slice: slice = slice(0, None)) -> list[PDFPage]:
+        pages = super()._add_pages(_slice)
+        for page in pages:
+            assert isinstance(page.contents, PDFContentStream)
+            page.contents.filter = Name("FlateDecode")
+        return pages
+
+
 class Line(NamedTuple):  # a tuple: some 700,000 are made for a large package
     text: str
     bold: bool = False
@@ -82,6 +99,7 @@ class PackagePdf:
     def __init__(self, title: str) -> None:
         pdf = FPDF(orientation="portrait", unit="pt", format="letter")
         pdf.set_auto_page_break(False)
+        pdf.set_compression(False)  # each page is compressed when done (`_done`)
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.add_font(FONT, "", str(resource_path("fonts", "DejaVuSans.ttf")))
         pdf.add_font(FONT, "B", str(resource_path("fonts", "DejaVuSans-Bold.ttf")))
@@ -104,7 +122,7 @@ class PackagePdf:
         return text.translate(self._shown)
 
     def new_page(self) -> None:
-        self._flush()
+        self._done()
         self.pdf.add_page()
         self._style = None
         self._text(MARGIN, PAGE_HEIGHT - MARGIN / 2, f"{self.title} — page {self.pdf.page}",
@@ -121,10 +139,11 @@ class PackagePdf:
             self.y += size * 1.4
 
     def lines(self, lines: Sequence[Line]) -> None:
-        for line in lines:
-            for part in self.wrap(line.text, bold=line.bold, indent=line.indent):
-                self._need(LEADING)
-                self._text(MARGIN + line.indent, self.y, part, line.bold)
+        for text, bold, indent in lines:
+            for part in self.wrap(text, bold=bold, indent=indent):
+                if self.y + LEADING > _BOTTOM:  # `_need`, inlined: some 700,000 lines
+                    self.new_page()
+                self._text(MARGIN + indent, self.y, part, bold)
                 self.y += LEADING
 
     def paragraph(self, text: str, indent: float = 0.0, limit: int = PDF_TEXT_CHARS) -> None:
@@ -145,11 +164,11 @@ class PackagePdf:
         self._ops.append(f"{MARGIN:.2f} {at:.2f} m {PAGE_WIDTH - MARGIN:.2f} {at:.2f} l S")
         self.y += LEADING / 2
 
-    def output(self) -> bytes:
+    def output(self) -> bytearray:
         """The document; the font files are closed after it."""
         try:
-            self._flush()
-            return bytes(self.pdf.output())
+            self._done()
+            return self.pdf.output(output_producer_class=_PagesCompressed)
         finally:
             self.close()
 
@@ -174,10 +193,16 @@ class PackagePdf:
         coded = text.translate(self._glyphs[bold])
         self._ops.append(f"BT {x:.2f} {PAGE_HEIGHT - y:.2f} Td ({coded}) Tj ET")
 
-    def _flush(self) -> None:
+    def _done(self) -> None:
+        """The page's content written and compressed (nothing is added to a page after)."""
+        if not self.pdf.page:
+            return
         if self._ops:
             self.pdf._out("\n".join(self._ops))
             self._ops.clear()
+        page = self.pdf.pages[self.pdf.page]
+        assert isinstance(page.contents, bytearray)
+        page.contents = bytearray(zlib.compress(page.contents))
 
     def _measure(self, text: str, bold: bool) -> float:
         """The width of `text` at SIZE, from the face's own width table."""
