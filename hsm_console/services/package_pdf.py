@@ -61,8 +61,8 @@ class _Shown(dict[int, str]):
 
 
 class _Glyphs(dict[int, str]):
-    """`str.translate` table of one face: a character as its glyph's code in the subset,
-    already as the escaped bytes of a PDF string (UTF-16BE, latin-1 characters)."""
+    """`str.translate` table of one face: a character as its glyph's code in the subset (as
+    one character, so that the line's UTF-16BE is the PDF string's content)."""
 
     def __init__(self, face: TTFFont) -> None:
         super().__init__()
@@ -70,8 +70,7 @@ class _Glyphs(dict[int, str]):
 
     def __missing__(self, code: int) -> str:
         glyph = self.face.subset.pick(code)  # registers the glyph for the subset
-        coded = "" if glyph is None else chr(glyph).encode("utf-16-be").decode("latin-1")
-        self[code] = coded = escape_parens(coded)
+        self[code] = coded = "" if glyph is None else chr(glyph)
         return coded
 
 
@@ -114,7 +113,7 @@ class PackagePdf:
         self._glyphs = [_Glyphs(face) for face in self._faces]
         self._widths: dict[tuple[bool, str], float] = {}
         self._style: tuple[bool, float] | None = None  # of the page's last text
-        self._ops: list[str] = []  # the page's content, written when the page is done
+        self._ops: list[bytes] = []  # the page's content, written when the page is done
         self.y = _BOTTOM  # a page is started by the first line
 
     def shown(self, text: str) -> str:
@@ -161,7 +160,7 @@ class PackagePdf:
     def rule(self) -> None:
         self._need(LEADING)
         at = PAGE_HEIGHT - self.y + SIZE / 2
-        self._ops.append(f"{MARGIN:.2f} {at:.2f} m {PAGE_WIDTH - MARGIN:.2f} {at:.2f} l S")
+        self._ops.append(b"%.2f %.2f m %.2f %.2f l S" % (MARGIN, at, PAGE_WIDTH - MARGIN, at))
         self.y += LEADING / 2
 
     def output(self) -> bytearray:
@@ -189,16 +188,16 @@ class PackagePdf:
             self._style = (bold, size)
             face = self._faces[bold]
             self.pdf._resource_catalog.add(PDFResourceType.FONT, face.i, self.pdf.page)
-            self._ops.append(f"BT /F{face.i} {size:.2f} Tf ET")
-        coded = text.translate(self._glyphs[bold])
-        self._ops.append(f"BT {x:.2f} {PAGE_HEIGHT - y:.2f} Td ({coded}) Tj ET")
+            self._ops.append(b"BT /F%d %.2f Tf ET" % (face.i, size))
+        coded = escape_parens(text.translate(self._glyphs[bold]).encode("utf-16-be"))
+        self._ops.append(b"BT %.2f %.2f Td (%s) Tj ET" % (x, PAGE_HEIGHT - y, coded))
 
     def _done(self) -> None:
         """The page's content written and compressed (nothing is added to a page after)."""
         if not self.pdf.page:
             return
         if self._ops:
-            self.pdf._out("\n".join(self._ops))
+            self.pdf._out(b"\n".join(self._ops))
             self._ops.clear()
         page = self.pdf.pages[self.pdf.page]
         assert isinstance(page.contents, bytearray)
