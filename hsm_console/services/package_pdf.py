@@ -7,19 +7,29 @@ shown as escapes, as on screen (`display.safe_text`), and so is any character th
 font (DejaVu Sans, `resources/fonts/`) has no glyph for, so no text is silently dropped. A
 very long text is cut for the PDF with a note: the whole of it is in records.jsonl.
 
-Lines are wrapped here, word by word from the font's widths, and drawn one `text` call each:
-fpdf2's `multi_cell` lays out every character in Python and is ten times slower, which an
-export of a hundred thousand comments cannot afford.
+Lines are wrapped here from the font's widths (a line that fits whole is measured once, not
+word by word) and written straight into the page's content stream: each character becomes its
+glyph's code in the font's subset through one `str.translate` table per face, filled on first
+sight through fpdf2's own subset (`subset.pick`, as its `encode_text` does). fpdf2's `text`
+does the same one character at a time in Python, and `multi_cell` lays out every character:
+an export of a hundred thousand comments (some 700,000 lines) cannot afford either. Each page
+is compressed as soon as it is done (`_PagesCompressed`): fpdf2 would hold every page's raw
+content until `output`, some 190 MB for 14,000 pages.
 """
 
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fpdf import FPDF
+from fpdf.enums import PDFResourceType
 from fpdf.fonts import TTFFont
+from fpdf.output import OutputProducer, PDFPage
+from fpdf.syntax import Name, PDFContentStream
+from fpdf.util import escape_parens
 
 from hsm_console.host.resources import resource_path
 
@@ -50,8 +60,33 @@ class _Shown(dict[int, str]):
         return shown
 
 
-@dataclass(frozen=True)
-class Line:
+class _Glyphs(dict[int, str]):
+    """`str.translate` table of one face: a character as its glyph's code in the subset (as
+    one character, so that the line's UTF-16BE is the PDF string's content)."""
+
+    def __init__(self, face: TTFFont) -> None:
+        super().__init__()
+        self.face = face
+
+    def __missing__(self, code: int) -> str:
+        glyph = self.face.subset.pick(code)  # registers the glyph for the subset
+        self[code] = coded = "" if glyph is None else chr(glyph)
+        return coded
+
+
+class _PagesCompressed(OutputProducer):
+    """fpdf2's output (its `output_producer_class`) for pages whose content `PackagePdf`
+    compressed itself, page by page (fpdf2's compression is off for them)."""
+
+    def _add_pages(self, _slice: slice = slice(0, None)) -> list[PDFPage]:
+        pages = super()._add_pages(_slice)
+        for page in pages:
+            assert isinstance(page.contents, PDFContentStream)
+            page.contents.filter = Name("FlateDecode")
+        return pages
+
+
+class Line(NamedTuple):  # a tuple: some 700,000 are made for a large package
     text: str
     bold: bool = False
     indent: float = 0.0
@@ -63,6 +98,7 @@ class PackagePdf:
     def __init__(self, title: str) -> None:
         pdf = FPDF(orientation="portrait", unit="pt", format="letter")
         pdf.set_auto_page_break(False)
+        pdf.set_compression(False)  # each page is compressed when done (`_done`)
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.add_font(FONT, "", str(resource_path("fonts", "DejaVuSans.ttf")))
         pdf.add_font(FONT, "B", str(resource_path("fonts", "DejaVuSans-Bold.ttf")))
@@ -74,8 +110,10 @@ class PackagePdf:
         faces = [pdf.fonts[FONT.lower()], pdf.fonts[f"{FONT.lower()}B"]]
         self._faces = [face for face in faces if isinstance(face, TTFFont)]
         self._shown = _Shown(set.intersection(*(set(face.cmap) for face in self._faces)))
+        self._glyphs = [_Glyphs(face) for face in self._faces]
         self._widths: dict[tuple[bool, str], float] = {}
-        self._style: tuple[bool, float] | None = None
+        self._style: tuple[bool, float] | None = None  # of the page's last text
+        self._ops: list[bytes] = []  # the page's content, written when the page is done
         self.y = _BOTTOM  # a page is started by the first line
 
     def shown(self, text: str) -> str:
@@ -83,10 +121,11 @@ class PackagePdf:
         return text.translate(self._shown)
 
     def new_page(self) -> None:
+        self._done()
         self.pdf.add_page()
-        self._font(False, 7.0)
-        self.pdf.text(MARGIN, PAGE_HEIGHT - MARGIN / 2, f"{self.title} — page {self.pdf.page}")
-        self._font(False)
+        self._style = None
+        self._text(MARGIN, PAGE_HEIGHT - MARGIN / 2, f"{self.title} — page {self.pdf.page}",
+                   False, 7.0)  # fmt: skip
         self.y = MARGIN + SIZE
 
     def heading(self, text: str, size: float = 12.0) -> None:
@@ -95,17 +134,15 @@ class PackagePdf:
         self._need(size * 1.4 * len(lines) + 3 * LEADING)  # never alone at a page's foot
         for line in lines:
             self._need(size * 1.4)
-            self._font(True, size)
-            self.pdf.text(MARGIN, self.y, line)
+            self._text(MARGIN, self.y, line, True, size)
             self.y += size * 1.4
-        self._font(False)
 
     def lines(self, lines: Sequence[Line]) -> None:
-        for line in lines:
-            for part in self.wrap(line.text, bold=line.bold, indent=line.indent):
-                self._need(LEADING)
-                self._font(line.bold)
-                self.pdf.text(MARGIN + line.indent, self.y, part)
+        for text, bold, indent in lines:
+            for part in self.wrap(text, bold=bold, indent=indent):
+                if self.y + LEADING > _BOTTOM:  # `_need`, inlined: some 700,000 lines
+                    self.new_page()
+                self._text(MARGIN + indent, self.y, part, bold)
                 self.y += LEADING
 
     def paragraph(self, text: str, indent: float = 0.0, limit: int = PDF_TEXT_CHARS) -> None:
@@ -122,13 +159,15 @@ class PackagePdf:
 
     def rule(self) -> None:
         self._need(LEADING)
-        self.pdf.line(MARGIN, self.y - SIZE / 2, PAGE_WIDTH - MARGIN, self.y - SIZE / 2)
+        at = PAGE_HEIGHT - self.y + SIZE / 2
+        self._ops.append(b"%.2f %.2f m %.2f %.2f l S" % (MARGIN, at, PAGE_WIDTH - MARGIN, at))
         self.y += LEADING / 2
 
-    def output(self) -> bytes:
+    def output(self) -> bytearray:
         """The document; the font files are closed after it."""
         try:
-            return bytes(self.pdf.output())
+            self._done()
+            return self.pdf.output(output_producer_class=_PagesCompressed)
         finally:
             self.close()
 
@@ -143,17 +182,36 @@ class PackagePdf:
         if self.y + height > _BOTTOM:
             self.new_page()
 
-    def _font(self, bold: bool, size: float = SIZE) -> None:
-        if self._style != (bold, size):  # fpdf2's set_font costs, even for the same font
+    def _text(self, x: float, y: float, text: str, bold: bool, size: float = SIZE) -> None:
+        """What fpdf2's `text` writes, without its per-character Python (module docstring)."""
+        if self._style != (bold, size):  # the font stays set across text objects
             self._style = (bold, size)
-            self.pdf.set_font(FONT, "B" if bold else "", size)
+            face = self._faces[bold]
+            self.pdf._resource_catalog.add(PDFResourceType.FONT, face.i, self.pdf.page)
+            self._ops.append(b"BT /F%d %.2f Tf ET" % (face.i, size))
+        coded = escape_parens(text.translate(self._glyphs[bold]).encode("utf-16-be"))
+        self._ops.append(b"BT %.2f %.2f Td (%s) Tj ET" % (x, PAGE_HEIGHT - y, coded))
+
+    def _done(self) -> None:
+        """The page's content written and compressed (nothing is added to a page after)."""
+        if not self.pdf.page:
+            return
+        if self._ops:
+            self.pdf._out(b"\n".join(self._ops))
+            self._ops.clear()
+        page = self.pdf.pages[self.pdf.page]
+        assert isinstance(page.contents, bytearray)
+        page.contents = bytearray(zlib.compress(page.contents))
+
+    def _measure(self, text: str, bold: bool) -> float:
+        """The width of `text` at SIZE, from the face's own width table."""
+        return sum(map(self._faces[bold].cw.__getitem__, map(ord, text))) * SIZE * 0.001
 
     def _width(self, word: str, bold: bool) -> float:
-        """The width of `word` at SIZE, from the face's own table (no font switching)."""
         key = (bold, word)
         width = self._widths.get(key)
         if width is None:
-            width = self._faces[bold].get_text_width(word, SIZE, None)[1]
+            width = self._measure(word, bold)
             if len(self._widths) < 200_000:  # words repeat; a megabyte of noise does not
                 self._widths[key] = width
         return width
@@ -167,6 +225,9 @@ class PackagePdf:
         space = self._width(" ", bold)
         out: list[str] = []
         for paragraph in text.split("\n"):
+            if self._measure(paragraph, bold) <= room:  # most lines: no word by word
+                out.append(paragraph)
+                continue
             line: list[str] = []
             used = 0.0
             for word in paragraph.split(" "):
