@@ -30,9 +30,12 @@ from hsm_console.services.records_package import (
     PackageExporter,
     PackageProgress,
 )
+from hsm_console.services.seals import SealService
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
 from tests.records_fixtures import EARLIER, HOSTILE, MEGABYTE, Records, build_records
+from tests.test_retention import certify, officers
+from tests.test_retention import service as retention_service
 
 FILES = {CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST}
 
@@ -297,3 +300,44 @@ def test_who_may_export_which_request(records: Records, exports: Path) -> None:
         )
     assert list(exports.iterdir()) == []
     assert rita.request(records.parks_request).query == RecordsQuery(departments={"PARKS"})
+
+
+def test_a_disposed_record_is_proved_by_its_kept_hash_and_the_seal_is_named(
+    records: Records, exports: Path
+) -> None:
+    world = records.world
+    officers(world)
+    seal = SealService(world.db, "rita", exports / "seals").seal().seal
+    certify(world)
+    disposed = retention_service(world).dispose("LRC-2032-0001", comment_ids=[records.hidden])
+    assert disposed.records == 1
+    out = exports / "after-disposal"
+    PackageExporter(world.db, "rita").export(records.parks_request, out)
+
+    manifest = json.loads((out / MANIFEST).read_text("utf-8"))
+    assert manifest["seal"]["entry_id"] == seal.entry_id
+    assert manifest["seal"]["seal_entry_hash"] == seal.seal_entry_hash
+    (record,) = [
+        line for line in _lines(out)
+        if line["type"] == "record" and line["comment_id"] == records.hidden
+    ]  # fmt: skip
+    assert record["disposed"] == {"entry_id": disposed.entries[0], "certificate": "LRC-2032-0001"}
+    assert record["text"] == ""
+    pdf = "".join(page.extract_text() for page in PdfReader(out / PDF_FILE).pages)
+    assert "disposed of under certificate LRC-2032-0001" in pdf
+    assert f"sealed entry #{seal.entry_id}" in " ".join(pdf.split())
+    check = verify_package(out)
+    assert check.ok, check.problems
+
+    # Filled back in behind the City's back, the disposed record is named.
+    lines = (out / JSONL_FILE).read_text("utf-8").splitlines()
+    forged = [
+        line.replace('"text": ""', '"text": "forged"', 1) if f'"id": {record["id"]},' in line
+        and '"type": "record"' in line else line
+        for line in lines
+    ]  # fmt: skip
+    assert forged != lines
+    (out / JSONL_FILE).write_text("\n".join(forged) + "\n", "utf-8")
+    problems = " ".join(verify_package(out).problems)
+    assert f"retained record {record['id']}" in problems
+    assert "disposed of but holds content" in problems

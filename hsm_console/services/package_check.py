@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hsm_console.db.chain import ALL_ENTRY_FIELDS, entry_hash_of_row, record_hash
+from hsm_console.db.disposal import is_blank
 from hsm_console.errors import UserError
 from hsm_console.services.records_package import CSV_FILE, FORMAT, JSONL_FILE, MANIFEST
 
@@ -179,7 +180,13 @@ def _check_jsonl(source: _Source, check: PackageCheck) -> None:
                     )  # fmt: skip
                 elif kind == "record":
                     records[line["id"]] = line["sha256"]
-                    if record_hash(line) != line["sha256"]:
+                    if "disposed" in line:  # proven by the hash its entries carry
+                        if not is_blank(line):
+                            problems.append(
+                                f"{JSONL_FILE}: retained record {line['id']} (line {number}) "
+                                "is said to be disposed of but holds content: altered."
+                            )
+                    elif record_hash(line) != line["sha256"]:
                         problems.append(
                             f"{JSONL_FILE}: retained record {line['id']} (line {number}) does "
                             "not match its own hash: altered."

@@ -49,6 +49,8 @@ from hsm_console.db.models import (
     Comment,
     CommentVersion,
     Department,
+    DisposalCertificate,
+    DisposedRecord,
     LogEntry,
     Post,
     RecordsRequest,
@@ -60,10 +62,12 @@ from hsm_console.display import local_time
 from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
 from hsm_console.rules.domain import EntryKind, EntryState
 from hsm_console.rules.records_query import PackageAction, RecordsQuery
+from hsm_console.rules.seals import Seal
 from hsm_console.services.access import require_records_officer
 from hsm_console.services.log_export import FORMULA_STARTS
 from hsm_console.services.package_pdf import Line, PackagePdf
 from hsm_console.services.records_search import Heads, RecordsSearch, SearchCounts, count_all
+from hsm_console.services.seals import latest_seal
 
 FORMAT = "hsm-records-package-v1"
 CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST = (
@@ -217,6 +221,7 @@ class PackageExporter:
                 },
                 exported_by=self.username,
                 exported_at=iso_utc(datetime.now(UTC)),
+                seal=_seal_json(latest_seal(session), head_id),
             )
         try:
             temporary = _temporary_folder(out)
@@ -296,6 +301,7 @@ class _Header:
     chain_head: dict[str, Any]
     exported_by: str
     exported_at: str
+    seal: dict[str, Any] | None  # the newest seal of the log up to the chain head
 
 
 def _check_destination(out: Path) -> None:
@@ -367,6 +373,7 @@ def _write_package(
         "query": header.query,
         "counts": header.counts,
         "chain_head": header.chain_head,
+        "seal": header.seal,
         "files": {file.name: file.listed() for file in files},
         "exported_by": header.exported_by,
         "exported_at": header.exported_at,
@@ -430,6 +437,7 @@ def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[
     by_comment: dict[int, _Item] = {}
     for comment in _rows(session, comments, {"type": "comment"}):
         by_comment[comment["id"]] = _Item(comment, [], [], [])
+    records: dict[int, dict[str, Any]] = {}
     for kind, held, table, extra in (
         ("record", "records", RetainedRecord.__table__, RetainedRecord.id <= heads.record),
         ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
@@ -438,6 +446,17 @@ def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[
         query = select(table).where(table.c.comment_id.in_(list(ids)), extra).order_by(table.c.id)
         for line in _rows(session, query, {"type": kind}):
             getattr(by_comment[line["comment_id"]], held).append(line)
+            if kind == "record":
+                records[line["id"]] = line
+    if records:  # a record disposed of under a certificate: blank, its hash kept
+        disposed = (
+            select(DisposedRecord.record_id, DisposedRecord.entry_id, DisposalCertificate.number)
+            .join(DisposalCertificate, DisposalCertificate.id == DisposedRecord.certificate_id)
+            .where(DisposedRecord.record_id.in_(list(records)))
+        )
+        for record_id, entry_id, number in session.execute(disposed):
+            if record_id is not None:  # always: the query asked for these records
+                records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
     yield from by_comment.values()
 
 
@@ -523,6 +542,7 @@ def _cover(header: _Header) -> PackagePdf:
              f"#{header.chain_head['id']} with SHA-256 {header.chain_head['entry_hash']}."),
         Line(f"Exported by {header.exported_by} on "
              f"{local_time(datetime.fromisoformat(header.exported_at))}."),
+        Line(_seal_words(header.seal)),
     ])  # fmt: skip
     pdf.heading("The files")
     pdf.lines([
@@ -557,6 +577,24 @@ def _certification(pdf: PackagePdf, header: _Header) -> None:
         pdf.space(2 * 11.5)
 
 
+def _seal_json(seal: Seal | None, head_id: int) -> dict[str, Any] | None:
+    """The newest seal within the exported chain, as a seal file names it."""
+    if seal is None or seal.seal_entry_id is None or seal.seal_entry_id > head_id:
+        return None
+    return {**seal.body(), "sealed_by": seal.sealed_by, "seal_entry_id": seal.seal_entry_id,
+            "seal_entry_hash": seal.seal_entry_hash}  # fmt: skip
+
+
+def _seal_words(seal: dict[str, Any] | None) -> str:
+    if seal is None:
+        return "The log had not been sealed yet."
+    return (
+        f"The log's newest seal (entry #{seal['seal_entry_id']}, by {seal['sealed_by']}, "
+        f"{_local(seal['sealed_at'])}) sealed entry #{seal['entry_id']} with SHA-256 "
+        f"{seal['entry_hash']}."
+    )
+
+
 def _query_lines(query: dict[str, Any]) -> list[str]:
     if not query:
         return ["Everything in the departments the records officer keeps (no filter)."]
@@ -585,6 +623,18 @@ def _section(pdf: PackagePdf, item: _Item) -> None:
                         f"{_when(version['replaced_seen_at'])}):", bold=True)])  # fmt: skip
         pdf.paragraph(version["text"], indent=12)
     for record in item.records:
+        if (disposed := record.get("disposed")) is not None:
+            pdf.lines(
+                [
+                    Line(
+                        f"Retained record {record['id']}: disposed of under certificate "
+                        f"{pdf.shown(disposed['certificate'])} (log entry "
+                        f"#{disposed['entry_id']}); its SHA-256 is kept.",
+                        bold=True,
+                    )
+                ]
+            )
+            continue
         pdf.lines([Line(pdf.shown(f"Retained record {record['id']}: captured "
                                   f"{_when(record['captured_at'])} by {record['captured_by']}"
                                   + ("; its text then:" if record["text"] != comment["text"]
