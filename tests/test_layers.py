@@ -109,3 +109,17 @@ def test_the_window_does_not_import_the_connectors() -> None:
         if name.split(".")[:2] == ["hsm_console", "connectors"]
     ]
     assert offending == []
+
+
+def test_the_window_loads_the_charts_only_with_the_dashboard() -> None:
+    """pyqtgraph costs a quarter second: the window's start leaves it to the Dashboard tab."""
+    probe = (
+        "import sys, hsm_console.gui.start, hsm_console.gui.main_window\n"
+        "print('pyqtgraph' in sys.modules)\n"
+        "import hsm_console.gui.dashboard_screen\n"
+        "print('pyqtgraph' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]

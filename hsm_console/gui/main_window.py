@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
@@ -28,7 +29,6 @@ from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, Acti
 from hsm_console.gui.admin import AdminDialog
 from hsm_console.gui.ban_dialog import BanDialog
 from hsm_console.gui.bans_screen import BansDialog
-from hsm_console.gui.dashboard_screen import DashboardScreen
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
@@ -72,6 +72,9 @@ COLUMN_WIDTHS = {
     Column.STATUS: 84,
 }
 
+if TYPE_CHECKING:  # built when the tab is first shown
+    from hsm_console.gui.dashboard_screen import DashboardScreen
+
 
 class MainWindow(QMainWindow):
     def __init__(
@@ -100,6 +103,8 @@ class MainWindow(QMainWindow):
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
         self.dashboard_screen: DashboardScreen | None = None
+        self._dashboard_placeholder: QWidget | None = None
+        self._dashboard_needs: tuple[LogView, dict[str, str]] | None = None
         self.records_screen: RecordsScreen | None = None
         self.pages: QTabWidget | None = None
         central = QWidget(self)
@@ -168,7 +173,9 @@ class MainWindow(QMainWindow):
             return self._records_only(queue)
         view = LogView(self.app.db, self.app.username)
         self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
-        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
+        # Built when first shown: its charts (pyqtgraph) cost a quarter second at start.
+        self._dashboard_placeholder = QWidget(self)
+        self._dashboard_needs = (view, code_names)
         pages = QTabWidget(self)
         pages.setObjectName("pages")
         pages.addTab(queue, "&Queue")
@@ -180,7 +187,7 @@ class MainWindow(QMainWindow):
             # Enter or a double click on a log entry reviews its action: a hide under a code
             # that needs no second review is never in the needs-review list.
             self.log_screen.table.activated.connect(lambda _: self.review_log_entry())
-        pages.addTab(self.dashboard_screen, "&Dashboard")
+        pages.addTab(self._dashboard_placeholder, "&Dashboard")
         self._add_records_tab(pages)
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
@@ -223,9 +230,30 @@ class MainWindow(QMainWindow):
 
     def show_dashboard(self) -> DashboardScreen | None:
         """Bring the Dashboard tab forward (supervisors and administrators only)."""
+        if self.pages is not None and self._dashboard_placeholder is not None:
+            self.pages.setCurrentWidget(self._dashboard_placeholder)  # builds it
         if self.pages is not None and self.dashboard_screen is not None:
             self.pages.setCurrentWidget(self.dashboard_screen)
         return self.dashboard_screen
+
+    def _build_dashboard(self) -> None:
+        """Put the real Dashboard in its tab, in the placeholder's place."""
+        from hsm_console.gui.dashboard_screen import DashboardScreen
+
+        placeholder, pages = self._dashboard_placeholder, self.pages
+        needs = self._dashboard_needs
+        if placeholder is None or pages is None or needs is None:
+            return  # built already, or no Dashboard for this person
+        view, code_names = needs
+        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
+        self._dashboard_placeholder = None
+        index = pages.indexOf(placeholder)
+        pages.blockSignals(True)  # one reload, below, not one per tab change
+        pages.removeTab(index)
+        pages.insertTab(index, self.dashboard_screen, "&Dashboard")
+        pages.setCurrentIndex(index)
+        pages.blockSignals(False)
+        placeholder.deleteLater()
 
     def show_review(self) -> ReviewScreen | None:
         """Bring the Review tab forward (supervisors only)."""
@@ -243,10 +271,13 @@ class MainWindow(QMainWindow):
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.
         shown = self.pages.currentWidget() if self.pages is not None else None
-        if shown is not None and shown in (self.log_screen, self.review_screen,
-                                           self.dashboard_screen, self.records_screen):  # fmt: skip
-            assert isinstance(shown, LogScreen | ReviewScreen | DashboardScreen | RecordsScreen)
-            shown.reload()
+        if shown is not None and shown is self._dashboard_placeholder:
+            self._build_dashboard()
+            shown = self.dashboard_screen
+        for screen in (self.log_screen, self.review_screen, self.dashboard_screen,
+                       self.records_screen):  # fmt: skip
+            if screen is not None and screen is shown:
+                screen.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry
