@@ -7,12 +7,13 @@ so neither is committed twice. Used by build_installer.spec; runs on any OS.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from PIL import Image
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
+
+from hsm_console import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)  # what Explorer, the taskbar and Start ask for
@@ -72,9 +73,6 @@ def version_info(version: str) -> str:
 
 def write_assets(folder: Path) -> tuple[Path, Path]:
     """The icon and the version file in `folder` (PyInstaller's work folder)."""
-    sys.path.insert(0, str(ROOT))
-    from hsm_console import __version__
-
     folder.mkdir(parents=True, exist_ok=True)
     icon = make_icon(ROOT / "resources" / "icons" / "hsm-console.svg", folder / "hsm-console.ico")
     version_file = folder / "version_info.txt"

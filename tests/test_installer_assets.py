@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from PIL import Image
 
 from hsm_console import __version__
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _assets() -> ModuleType:
-    path = ROOT / "scripts" / "installer_assets.py"
-    spec = importlib.util.spec_from_file_location("installer_assets", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts import installer_assets as assets
 
 
 def test_the_icon_and_version_file_come_from_the_repository(tmp_path: Path) -> None:
-    assets = _assets()
     icon, version_file = assets.write_assets(tmp_path / "work folder é")
     with Image.open(icon) as image:
         assert image.format == "ICO"
@@ -49,9 +35,9 @@ def test_the_icon_and_version_file_come_from_the_repository(tmp_path: Path) -> N
      ("1.2.3.4", (1, 2, 3, 4))],
 )  # fmt: skip
 def test_windows_gets_four_version_numbers(version: str, numbers: tuple[int, ...]) -> None:
-    assert _assets().version_numbers(version) == numbers
+    assert assets.version_numbers(version) == numbers
 
 
 def test_a_version_without_numbers_is_refused() -> None:
     with pytest.raises(ValueError, match="does not start with a version number"):
-        _assets().version_numbers("dev")
+        assets.version_numbers("dev")
