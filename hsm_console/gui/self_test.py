@@ -60,7 +60,7 @@ def _isolate(home: Path) -> logging.FileHandler:
     for name in ("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "XDG_DATA_HOME",
                  "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):  # fmt: skip
         os.environ[name] = str(home)
-    # Demo sites carry their token on the site row: the keyring is never needed, never read.
+    # Demo sites carry their token on the site row: an empty keyring, never the person's.
     keyring.set_keyring(keyring.backends.null.Keyring())  # type: ignore[no-untyped-call]
     # On Windows QSettings defaults to the registry: an INI file in `home` instead.
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
