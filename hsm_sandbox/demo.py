@@ -128,19 +128,30 @@ def setup_demo(db: Database, sandbox_url: str, username: str, display_name: str)
 
 
 class DemoEnvironment:
-    """Owns the demo's folder and sandbox; `close` removes both."""
+    """Owns the demo's folder and sandbox; `close` removes both.
 
-    def __init__(self) -> None:
+    `sandbox_url`: a sandbox already running elsewhere, served to the demo sites instead of
+    one started here (the self-test checks the console against another server with it).
+    """
+
+    def __init__(self, sandbox_url: str | None = None) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="hsm-console-demo-")
-        self.database_url = f"sqlite:///{Path(self._folder.name) / 'demo.sqlite3'}"
-        # Seed times end now, so the demo queue looks like today's.
-        self.sandbox = SandboxServer(port=0, seed=build(end=datetime.now(UTC))).start()
+        folder = Path(self._folder.name)
+        self.database_url = f"sqlite:///{folder / 'demo.sqlite3'}"
+        self.seals_folder = folder / "seals"  # a throwaway log's seals stay with it
+        self.sandbox: SandboxServer | None = None
+        if sandbox_url is None:
+            # Seed times end now, so the demo queue looks like today's.
+            self.sandbox = SandboxServer(port=0, seed=build(end=datetime.now(UTC))).start()
+            sandbox_url = self.sandbox.url
+        self.sandbox_url = sandbox_url
 
     def open_app(self) -> App:
-        app = open_app(Settings(self.database_url))
-        setup_demo(app.db, self.sandbox.url, app.username, f"{app.username} (demo moderator)")
+        app = open_app(Settings(self.database_url, seals_folder=self.seals_folder))
+        setup_demo(app.db, self.sandbox_url, app.username, f"{app.username} (demo moderator)")
         return app
 
     def close(self) -> None:
-        self.sandbox.stop()
+        if self.sandbox is not None:
+            self.sandbox.stop()
         self._folder.cleanup()

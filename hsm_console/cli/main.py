@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the window on a fresh demo database served by a built-in sandbox",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: the window (offscreen) on a temporary demo database, "
+        "a sync, one hide recorded first, the log verified; exits 0 if all passed",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     db = commands.add_parser("db", help="database maintenance")
@@ -168,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:  # before the log file: it writes nothing of the user's
+        if args.command or args.demo or args.database:
+            print("hsm-console: --self-test takes no command and no option.", file=sys.stderr)
+            return 2
+        from hsm_console.gui.self_test import run_self_test
+
+        return run_self_test()
     from hsm_console.host.logsetup import configure_logging
 
     configure_logging()

@@ -75,11 +75,18 @@ def qt_application() -> QApplication:
     return application
 
 
-def start_console(database: str | None, demo: bool, settings: GuiSettings | None = None) -> Console:
-    """Open the services and show the window; UserError says why it could not start."""
+def start_console(
+    database: str | None,
+    demo: bool,
+    settings: GuiSettings | None = None,
+    environment: DemoEnvironment | None = None,
+) -> Console:
+    """Open the services and show the window; UserError says why it could not start.
+
+    `environment`: the demo's, made by the caller (the self-test's); closed with the console.
+    """
     qt_application()
-    environment: DemoEnvironment | None = None
-    if demo:  # the sandbox is loaded only for the demo
+    if demo and environment is None:  # the sandbox is loaded only for the demo
         from hsm_sandbox.demo import DemoEnvironment
 
         environment = DemoEnvironment()

@@ -1,0 +1,24 @@
+"""The Windows build's files agree with each other: spec, Inno Setup script, workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_installer_packs_what_the_spec_builds() -> None:
+    """Inno Setup reads PyInstaller's output by path: a renamed bundle must fail here, not
+    on the Windows runner."""
+    spec = (ROOT / "build_installer.spec").read_text(encoding="utf-8")
+    iss = (ROOT / "installer" / "hsm-console.iss").read_text(encoding="utf-8")
+    workflow = (ROOT / ".github" / "workflows" / "windows-build.yml").read_text(encoding="utf-8")
+    assert 'name="hsm-console")' in spec  # COLLECT's folder: dist/hsm-console
+    assert 'Source: "..\\dist\\hsm-console\\*"' in iss
+    # PyInstaller's work folder is build/<spec name>, where write_assets puts the icon.
+    assert "SetupIconFile=..\\build\\build_installer\\hsm-console.ico" in iss
+    assert "PrivilegesRequired=lowest" in iss.splitlines()
+    assert "DefaultDirName={localappdata}\\Programs\\HSM Console" in iss.splitlines()
+    assert "pyinstaller --noconfirm build_installer.spec" in workflow
+    assert '"--self-test"' in workflow
+    assert "/DAppVersion=" in workflow
