@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     cred_set.add_argument("site", metavar="SITE", help="site number or name")
     cred_delete = cred_commands.add_parser("delete", help="forget a site's token")
     cred_delete.add_argument("site", metavar="SITE")
+    doctor = commands.add_parser(
+        "doctor", help="check the database, keyring, platforms, sign-ins and log; exit 1 on a FAIL"
+    )
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -205,6 +209,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.database)
     if args.command == "db":
         return commands.db_upgrade(settings)
+    if args.command == "doctor":  # before open_app: it must not migrate what it checks
+        from hsm_console.cli.doctor import doctor_command
+
+        return doctor_command(settings, args.json)
     from hsm_console.cli import admin, bans, retention, review
 
     handlers: dict[str, Any] = {
