@@ -74,15 +74,19 @@ def expected_triggers(dialect: str) -> frozenset[str]:
     return frozenset(name.format(t) for t in APPEND_ONLY for name in _TRIGGERS[dialect])
 
 
-def present_triggers(db: Database) -> frozenset[str]:
-    """Trigger names read from the catalog (PostgreSQL: enabled ones only)."""
-    query = (
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-        if db.is_sqlite
-        else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'"
-    )
+def catalog_names(db: Database, sqlite_query: str, postgresql_query: str) -> frozenset[str]:
+    """The names a catalog query lists, in the database's own dialect."""
+    query = sqlite_query if db.is_sqlite else postgresql_query
     with db.engine.connect() as connection:
         return frozenset(str(name) for name in connection.execute(text(query)).scalars())
+
+
+def present_triggers(db: Database) -> frozenset[str]:
+    """Trigger names read from the catalog (PostgreSQL: enabled ones only)."""
+    return catalog_names(
+        db, "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'",
+    )  # fmt: skip
 
 
 def diagnose(
