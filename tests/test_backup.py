@@ -141,3 +141,32 @@ def test_the_postgresql_tools_folder_is_a_setting(
     settings.write_text('pg_tools_folder = "bin"\n', "utf-8")
     with pytest.raises(ConfigurationError, match="pg_tools_folder must be a folder's full path"):
         config.load_settings("sqlite://")
+
+
+def test_a_sqlite_backup_runs_beside_an_open_write_and_holds_only_what_was_committed(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    db = Database(url)
+    db.upgrade()
+    writer = sqlite3.connect(tmp_path / "live.sqlite3", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the console mid-action, holding the write lock
+        writer.execute(
+            "INSERT INTO departments (code, name, created_at) VALUES ('OPEN', 'Open', '2026-01-01')"
+        )
+        backup(db, tmp_path / "live.backup")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        db.dispose()
+    copy = sqlite3.connect(tmp_path / "live.backup")
+    try:
+        assert copy.execute("SELECT count(*) FROM departments WHERE code = 'OPEN'").fetchone() == (
+            0,
+        )
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        copy.close()
