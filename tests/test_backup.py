@@ -148,10 +148,10 @@ def test_a_sqlite_backup_runs_beside_an_open_write_and_holds_only_what_was_commi
 ) -> None:
     import sqlite3
 
-    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
-    db = Database(url)
+    live = tmp_path / "50% of #1" / "live.sqlite3"  # what a URI would otherwise misread
+    db = Database(f"sqlite:///{live}")
     db.upgrade()
-    writer = sqlite3.connect(tmp_path / "live.sqlite3", isolation_level=None)
+    writer = sqlite3.connect(live, isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")  # the console mid-action, holding the write lock
         writer.execute(

@@ -193,7 +193,7 @@ def _sqlite_copy(source: Path, target: Path, progress: Progress | None) -> None:
     if not source.is_file():
         raise InvalidInput(f"{source} does not exist: there is nothing to back up.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)  # any path
     dst = sqlite3.connect(target)
     try:
         src.backup(
