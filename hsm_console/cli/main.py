@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="create or migrate the schema to the newest version")
+    db_backup = db_commands.add_parser(
+        "backup", help="back the database up to FILE, with FILE.json naming its log's head"
+    )
+    db_backup.add_argument("file", type=Path, metavar="FILE")
+    db_restore = db_commands.add_parser(
+        "restore", help="restore FILE into a new, empty database and prove its log"
+    )
+    db_restore.add_argument("file", type=Path, metavar="FILE")
+    db_restore.add_argument("--to", required=True, metavar="URL", help="the new database")
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the platform sandbox on 127.0.0.1",
@@ -169,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     cred_set.add_argument("site", metavar="SITE", help="site number or name")
     cred_delete = cred_commands.add_parser("delete", help="forget a site's token")
     cred_delete.add_argument("site", metavar="SITE")
+    doctor = commands.add_parser(
+        "doctor", help="check the database, keyring, platforms, sign-ins and log; exit 1 on a FAIL"
+    )
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -216,8 +229,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify-package":  # on its own: no database
         return records_package.verify_package_command(args.package)
     settings = load_settings(args.database)
+    if args.command == "db" and args.db_command != "upgrade":
+        from hsm_console.cli.backup import backup_command
+
+        return backup_command(settings, args)
     if args.command == "db":
         return commands.db_upgrade(settings)
+    if args.command == "doctor":  # before open_app: it must not migrate what it checks
+        from hsm_console.cli.doctor import doctor_command
+
+        return doctor_command(settings, args.json)
     from hsm_console.cli import admin, bans, retention, review
 
     handlers: dict[str, Any] = {

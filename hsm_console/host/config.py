@@ -33,6 +33,9 @@ class Settings:
     # Where the log's seals are written (services/seals.py): `seals_folder` in the settings
     # file, best a folder the records officer keeps and the database's administrators cannot.
     seals_folder: Path = field(default_factory=default_seals_folder)
+    # pg_dump and pg_restore for `db backup` / `db restore` (services/backup.py): their folder
+    # as `pg_tools_folder` in the settings file; None: found on PATH.
+    pg_tools_folder: Path | None = None
 
 
 def config_file() -> Path:
@@ -65,8 +68,14 @@ def load_settings(database: str | None = None) -> Settings:
         not isinstance(seals, str) or not Path(seals).expanduser().is_absolute()
     ):
         raise ConfigurationError(f"{path}: seals_folder must be a folder's full path, as text.")
+    tools = file_values.get("pg_tools_folder")
+    if tools is not None and (
+        not isinstance(tools, str) or not Path(tools).expanduser().is_absolute()
+    ):
+        raise ConfigurationError(f"{path}: pg_tools_folder must be a folder's full path, as text.")
     return Settings(
         database_url=url or default_database_url(),
         policy_url=policy_url,
         seals_folder=Path(seals).expanduser() if seals else default_seals_folder(),
+        pg_tools_folder=Path(tools).expanduser() if tools else None,
     )
