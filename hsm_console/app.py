@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from hsm_console.db.engine import Database
+from hsm_console.errors import PermissionDenied
 from hsm_console.host.config import Settings, default_seals_folder
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
@@ -51,6 +53,8 @@ class App:
     # Where seals are written (settings' seals_folder); None: this program makes no daily
     # seal (the tests' worlds, whose logs are counted entry by entry).
     seals_folder: Path | None = None
+    # The database login (PostgreSQL), whose person `username` is; None on SQLite.
+    login: str | None = None
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -114,12 +118,34 @@ class App:
         self.db.dispose()
 
 
+_PERSON_OF_LOGIN = (
+    "SELECT p.username FROM people p JOIN person_logins l ON l.person_id = p.id "
+    "WHERE l.login = session_user"
+)
+
+
 def current_username(db: Database) -> str:
-    """The OS account; on a shared PostgreSQL, the database login (which RLS also sees)."""
+    """The acting person: the OS account on SQLite; on PostgreSQL the person whose database
+    login this is (`person_logins`), or the login itself while no person has it."""
+    return identify(db)[0]
+
+
+def identify(db: Database) -> tuple[str, str | None]:
+    """(the acting person, the database login: None on SQLite)."""
     if db.is_sqlite:
-        return os_username()
+        return os_username(), None
     with db.engine.connect() as connection:
-        return str(connection.execute(text("SELECT current_user")).scalar_one())
+        login = str(connection.execute(text("SELECT session_user")).scalar_one())
+        try:
+            person = connection.execute(text(_PERSON_OF_LOGIN)).scalar()
+        except ProgrammingError as exc:
+            raise PermissionDenied(
+                f"The database login {login} is not set up for HSM Console: it may not read "
+                "who its people are. Ask an administrator to add you (hsm-console admin "
+                f"person add ACCOUNT NAME --login {login}).",
+                details=str(exc.orig),
+            ) from None
+    return (str(person) if person is not None else login), login
 
 
 def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool = False) -> App:
@@ -128,13 +154,14 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
     db = Database(settings.database_url)
     if migrate:
         db.ensure_schema()
+    username, login = identify(db)
     app = App(
-        db=db, policy=load_policy(), username=current_username(db), policy_url=settings.policy_url,
-        seals_folder=settings.seals_folder,
+        db=db, policy=load_policy(), username=username, policy_url=settings.policy_url,
+        seals_folder=settings.seals_folder, login=login,
     )  # fmt: skip
     if claim_first_run:
         try:
-            app.first_run = first_run(db, app.username)
+            app.first_run = first_run(db, app.username, login)
         except BaseException:
             app.close()
             raise

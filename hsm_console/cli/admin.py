@@ -45,6 +45,11 @@ def add_parser(commands: Any) -> None:
     add = person.add_parser("add", help="add a person (then grant a role)")
     add.add_argument("account", metavar="ACCOUNT", help=account_help)
     add.add_argument("name", metavar="NAME", help="display name")
+    login_help = "PostgreSQL: their database login (default: the account's name, lower case)"
+    add.add_argument("--login", metavar="LOGIN", help=login_help)
+    login = person.add_parser("login", help="PostgreSQL: create or map a person's database login")
+    login.add_argument("account", metavar="ACCOUNT", help=account_help)
+    login.add_argument("login", metavar="LOGIN", nargs="?", help=login_help)
     rename = person.add_parser("rename", help="change a person's display name")
     rename.add_argument("account", metavar="ACCOUNT")
     rename.add_argument("name", metavar="NAME")
@@ -158,7 +163,7 @@ def run(app: App, args: argparse.Namespace, read_secret: Callable[[str], str]) -
     from hsm_console.services import admin
 
     if args.admin_what == "init":
-        claimed = admin.init(app.db, app.username)
+        claimed = admin.init(app.db, app.username, app.login)
         out(
             f"{app.username} is now the first administrator of HSM Console (log entry "
             f"{claimed.entry_id}). Next: hsm-console admin department add CODE NAME"
@@ -183,7 +188,9 @@ def _change(service: AdminService, args: argparse.Namespace) -> Change:
         return service.rename_department(args.code, args.name)
     if what == "person":
         if do == "add":
-            return service.add_person(args.account, args.name)
+            return service.add_person(args.account, args.name, args.login)
+        if do == "login":
+            return service.set_login(args.account, args.login)
         if do == "rename":
             return service.rename_person(args.account, args.name)
         return service.set_person_active(args.account, do == "reactivate")

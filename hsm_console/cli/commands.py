@@ -12,13 +12,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
+
 from hsm_console.app import App
 from hsm_console.cli.terminal import out, to_json
-from hsm_console.db.engine import Database
+from hsm_console.db.engine import DEFAULT_PORT, Database
 from hsm_console.db.models import Site
 from hsm_console.display import local_time, one_line, safe_text
-from hsm_console.errors import InvalidInput, PermissionDenied
+from hsm_console.errors import InvalidInput, PermissionDenied, UserError
 from hsm_console.host.config import Settings
+from hsm_console.host.credentials import CredentialStore
 from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import (
     Action,
@@ -48,6 +51,40 @@ def db_upgrade(settings: Settings) -> int:
     finally:
         db.dispose()
     out(f"Database schema is at revision {revision}.")
+    if db.is_sqlite:
+        out("A SQLite file has no database roles: people act as their operating-system account.")
+    else:
+        out("Group roles, grants and row policies are up to date (db roles).")
+    return 0
+
+
+def db_password(settings: Settings, read_secret: Callable[[str], str]) -> int:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql" or not url.username or url.password is not None:
+        raise UserError(
+            "A password is kept only for a PostgreSQL address that names a login and holds no "
+            "password, e.g. postgresql://jdoe@db.highland.local/hsm; nothing was stored."
+        )
+    host, port = url.host or "localhost", url.port or DEFAULT_PORT
+    password = read_secret(f"Password of the database login {url.username} on {host}: ")
+    CredentialStore().set_database_password(url.username, host, port, password)
+    out(f"Kept the password of {url.username} on {host}:{port} in this computer's keyring.")
+    return 0
+
+
+def db_roles(settings: Settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        if db.is_sqlite:
+            out("Nothing to do: a SQLite file has no database roles (people act as their "
+                "operating-system account).")  # fmt: skip
+            return 0
+        db.ensure_schema()
+        db.apply_roles()
+    finally:
+        db.dispose()
+    out("Group roles, grants and row policies are up to date: hsm_person, hsm_moderator, "
+        "hsm_supervisor, hsm_records_officer, hsm_administrator, hsm_agent.")  # fmt: skip
     return 0
 
 

@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="create or migrate the schema to the newest version")
+    db_commands.add_parser(
+        "roles", help="PostgreSQL: create or update the group roles, grants and row policies"
+    )
+    db_commands.add_parser(
+        "password", help="PostgreSQL: keep the database login's password in this computer's "
+        "keyring (read without echo, or from a pipe), for an address without one",
+    )  # fmt: skip
     db_backup = db_commands.add_parser(
         "backup", help="back the database up to FILE, with FILE.json naming its log's head"
     )
@@ -229,6 +236,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify-package":  # on its own: no database
         return records_package.verify_package_command(args.package)
     settings = load_settings(args.database)
+    if args.command == "db" and args.db_command == "roles":
+        return commands.db_roles(settings)
+    if args.command == "db" and args.db_command == "password":
+        return commands.db_password(settings, _read_secret)
     if args.command == "db" and args.db_command != "upgrade":
         from hsm_console.cli.backup import backup_command
 

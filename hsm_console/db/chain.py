@@ -162,7 +162,13 @@ def lock_chain(session: Session) -> None:
 
 
 def chain_head(session: Session) -> tuple[int, str]:
-    """(id, entry_hash) of the newest entry, or (0, GENESIS_HASH) for an empty log."""
+    """(id, entry_hash) of the newest entry, or (0, GENESIS_HASH) for an empty log.
+
+    On PostgreSQL through `hsm_chain_head()` (db/roles.py): a login's row-level security hides
+    other departments' entries, and the head may be one of them."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(text("SELECT id, entry_hash FROM hsm_chain_head()")).first()
+        return (row[0], row[1]) if row and row[0] is not None else (0, GENESIS_HASH)
     row = session.execute(
         select(LogEntry.id, LogEntry.entry_hash).order_by(LogEntry.id.desc()).limit(1)
     ).first()

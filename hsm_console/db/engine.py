@@ -12,14 +12,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hsm_console.db import roles
 from hsm_console.errors import ConfigurationError, UserError
+from hsm_console.host.credentials import database_password
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 10.0
+DEFAULT_PORT = 5432  # PostgreSQL's, as libpq assumes it
 _IMMEDIATE = "hsm_immediate"
 
 
@@ -39,6 +42,7 @@ class Database:
         if self.is_sqlite:
             self.engine = _sqlite_engine(url)
         else:
+            self.url = _with_kept_password(self.url)
             self.engine = create_engine(
                 self.url.set(drivername="postgresql+psycopg"), pool_pre_ping=True
             )
@@ -90,12 +94,25 @@ class Database:
         return config
 
     def upgrade(self) -> str:
-        """Migrate to the newest schema; returns the revision now in force."""
+        """Migrate to the newest schema, then (PostgreSQL) the roles, grants and policies of
+        `db/roles.py`, in one transaction; returns the revision now in force."""
         config = self._alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            if not self.is_sqlite:
+                roles.apply(connection)
         return self.head_revision()
+
+    def apply_roles(self) -> None:
+        """`db roles`: create or update the group roles, grants and policies (PostgreSQL)."""
+        if self.is_sqlite:
+            raise ConfigurationError(
+                "A SQLite file has no database logins or roles: the console acts as the "
+                "operating-system account. Nothing was changed."
+            )
+        with self.engine.begin() as connection:
+            roles.apply(connection)
 
     def head_revision(self) -> str:
         head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
@@ -120,6 +137,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _with_kept_password(url: URL) -> URL:
+    """A PostgreSQL address with a login and no password takes the one this computer's
+    keyring keeps for that login on that server (`db password`), if any; without one,
+    libpq signs in as it can (GSSAPI or SSPI, a .pgpass file, PGPASSWORD)."""
+    if url.password is not None or not url.username:
+        return url
+    kept = database_password(url.username, url.host or "localhost", url.port or DEFAULT_PORT)
+    return url if kept is None else url.set(password=kept)
 
 
 def _sqlite_engine(url: str) -> Engine:

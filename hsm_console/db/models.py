@@ -93,6 +93,16 @@ class Person(Base):
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="person")
 
 
+class PersonLogin(Base):
+    """A person's own PostgreSQL login on a City-wide database (db/roles.py): who the database
+    takes `session_user` to be. None on SQLite, where the console acts as the OS account."""
+
+    __tablename__ = "person_logins"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    login: Mapped[str] = mapped_column(String(63), unique=True)
+
+
 class RoleGrant(Base):
     """A role held by a person, for one department or (department NULL) for all of them."""
 

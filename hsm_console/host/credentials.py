@@ -12,6 +12,7 @@ are kept here too.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,8 @@ from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 from hsm_console.db.models import Site
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import Platform
+
+log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "HSM Console"
 DEMO_TOKEN = "demo_token"  # noqa: S105 (the settings key, not a token)
@@ -122,6 +125,21 @@ class AppCredentials:
         return f"AppCredentials(client_id={self.client_id!r})"
 
 
+def database_key(login: str, host: str, port: int) -> str:
+    """A database login's password, per server: `db password` keeps it, `Database` reads it."""
+    return f"database:{login}@{host}:{port}"
+
+
+def database_password(login: str, host: str, port: int) -> str | None:
+    """The password kept in this computer's keyring for a database login, or None: none is
+    kept, or there is no keyring (signing in with the Windows account needs none)."""
+    try:
+        return keyring.get_password(KEYRING_SERVICE, database_key(login, host, port))
+    except KeyringError as exc:  # NoKeyringError included: GSSAPI, SSPI and peer need none
+        log.info("no database password read from the keyring: %s", type(exc).__name__)
+        return None
+
+
 def app_key(platform: str) -> str:
     return f"app:{platform}"
 
@@ -195,6 +213,11 @@ class CredentialStore:
             {"client_id": app.client_id.strip(), "client_secret": app.client_secret.strip()}
         )
         self._write(app_key(platform.value), text)
+
+    def set_database_password(self, login: str, host: str, port: int, password: str) -> None:
+        if not password:
+            raise ConfigurationError("An empty password was not stored.")
+        self._write(database_key(login, host, port), password)
 
     def check_usable(self) -> None:
         """Raise the plain-words `ConfigurationError` now if no keyring can be used (before

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from hsm_console.db import roles
 from hsm_console.db.chain import append_admin_entry, lock_chain
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Department, LogEntry, Person, RoleGrant, Site
+from hsm_console.db.models import Department, LogEntry, Person, PersonLogin, RoleGrant, Site
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -49,13 +50,14 @@ class FirstRun:
     entry_id: int
 
 
-def first_run(db: Database, username: str) -> FirstRun | None:
+def first_run(db: Database, username: str, login: str | None = None) -> FirstRun | None:
     """On a database without a single person, make `username` its first administrator.
 
     None when anyone is registered already (the usual case: one cheap read). Two first starts
     at once are decided by the database: writers of the chain are serialised (SQLite's write
     lock, the chain's advisory lock on PostgreSQL), the loser then finds a person and stops,
     and a unique index refuses a second `init` entry whatever the isolation level.
+    `login`: on PostgreSQL, the database login the person signs in with (it is theirs).
     """
     with db.session() as session:
         if session.scalar(select(Person.id).limit(1)) is not None:
@@ -68,6 +70,8 @@ def first_run(db: Database, username: str) -> FirstRun | None:
             person = Person(username=username, display_name=username, active=True)
             session.add(person)
             session.flush()
+            if login is not None:
+                session.add(PersonLogin(person_id=person.id, login=login))
             session.add(RoleGrant(person_id=person.id, role=Role.ADMINISTRATOR.value))
             entry = append_admin_entry(
                 session, username, AdminChange.INIT, _person_subject(username), None,
@@ -79,9 +83,9 @@ def first_run(db: Database, username: str) -> FirstRun | None:
         return None
 
 
-def init(db: Database, username: str) -> FirstRun:
+def init(db: Database, username: str, login: str | None = None) -> FirstRun:
     """`admin init`: the first administrator, or why there cannot be another first one."""
-    claimed = first_run(db, username)
+    claimed = first_run(db, username, login)
     if claimed is not None:
         return claimed
     with db.session() as session:
@@ -262,9 +266,12 @@ class AdminService:
             )  # fmt: skip
             return Change(f"The department {code} is now named {name}.", entry.id)
 
-    def add_person(self, account: str, display_name: str) -> Change:
+    def add_person(self, account: str, display_name: str, login: str | None = None) -> Change:
+        """On PostgreSQL also their database login (`login`, by default the account's name
+        part, lower case), created if new and made a member of their groups (db/roles.py)."""
         account = check.account(account)
         display_name = check.name(display_name, "person's name")
+        login = self._login_for(account, login)
         with self._changing("add a person") as (session, actor):
             same = session.scalar(
                 select(Person).where(func.lower(Person.username) == account.lower())
@@ -278,17 +285,57 @@ class AdminService:
             person = Person(username=account, display_name=display_name, active=True)
             session.add(person)
             session.flush()
+            made = _map_login(session, person, login) if login is not None else ""
             entry = append_admin_entry(
                 session, actor.username, AdminChange.ADD, _person_subject(account), None,
-                _person_state(person),
+                _person_state(person, login),
             )  # fmt: skip
             return Change(
-                f"Added {display_name} ({account}).",
+                f"Added {display_name} ({account}){made}.",
                 entry.id,
                 # Quoted as a shell needs it: an unquoted DOMAIN\name loses its backslash.
                 f"give them a role: hsm-console admin role grant {shlex.quote(account)} moderator "
                 "--department CODE",
             )
+
+    def set_login(self, account: str, login: str | None = None) -> Change:
+        """PostgreSQL: give a person (added before, or by another login) their database login,
+        created if new; their old one, if any, loses its membership of HSM's groups."""
+        if self.db.is_sqlite:
+            raise InvalidInput(_NO_LOGINS)
+        with self._changing("set a person's database login") as (session, actor):
+            person = _person(session, account)
+            wanted = self._login_for(person.username, login)
+            assert wanted is not None
+            mapped = session.get(PersonLogin, person.id)
+            if mapped is not None and mapped.login == wanted:
+                return Change(f"{_named(person)} already signs in as {wanted}.", None)
+            before = _person_state(person, mapped.login if mapped else None)
+            if mapped is not None:
+                _sync_login(session, mapped.login, frozenset())
+                session.delete(mapped)
+                session.flush()
+            made = _map_login(session, person, wanted)
+            entry = append_admin_entry(
+                session, actor.username, AdminChange.CHANGE, _person_subject(person.username),
+                before, _person_state(person, wanted),
+            )  # fmt: skip
+            return Change(f"{_named(person)}{made}.", entry.id)
+
+    def _login_for(self, account: str, login: str | None) -> str | None:
+        """The login to map on PostgreSQL (checked), None on SQLite."""
+        if self.db.is_sqlite:
+            if login is not None:
+                raise InvalidInput(_NO_LOGINS)
+            return None
+        chosen = login.strip() if login is not None else roles.default_login(account)
+        problem = roles.login_problem(chosen)
+        if problem is not None:
+            raise InvalidInput(
+                f"{problem} Give the person's database login (on the command line: --login)."
+                if login is None else problem
+            )  # fmt: skip
+        return chosen
 
     def rename_person(self, account: str, display_name: str) -> Change:
         display_name = check.name(display_name, "person's name")
@@ -315,6 +362,7 @@ class AdminService:
                 _keep_an_administrator(session, person.username, "deactivate")
             before = _person_state(person)
             person.active = active
+            _sync_groups(session, person)
             change = AdminChange.REACTIVATE if active else AdminChange.DEACTIVATE
             entry = append_admin_entry(
                 session, actor.username, change, _person_subject(person.username), before,
@@ -358,6 +406,7 @@ class AdminService:
                     _keep_an_administrator(session, person.username, "take the role from")
                 session.delete(held)
             session.flush()
+            _sync_groups(session, person)
             state = _role_state(chosen, code)
             entry = append_admin_entry(
                 session, actor.username, AdminChange.GRANT if give else AdminChange.REVOKE,
@@ -532,6 +581,75 @@ def _grant_of(
     )
 
 
+_NO_LOGINS = (
+    "This database is a SQLite file: people act as their operating-system account and have "
+    "no database login. Logins are for a City-wide PostgreSQL database."
+)
+
+
+def _map_login(session: Session, person: Person, login: str) -> str:
+    """Create `login` if it does not exist (LOGIN, no password: signing in is GSSAPI/SSPI or a
+    password IT sets), or map an existing one; then its group membership. In the caller's
+    transaction, so a refusal (no CREATEROLE) leaves nothing behind. Returns words to add."""
+    taken = session.scalar(
+        select(Person.username).join(PersonLogin).where(PersonLogin.login == login)
+    )
+    if taken is not None:
+        raise InvalidInput(f"The database login {login} is already {taken}'s.")
+    existing = session.execute(
+        text("SELECT rolsuper OR rolbypassrls, pg_has_role(rolname, "
+             "(SELECT tableowner FROM pg_tables WHERE tablename = 'action_log' "
+             "AND schemaname = 'public'), 'MEMBER') FROM pg_roles WHERE rolname = :login"),
+        {"login": login},
+    ).first()  # fmt: skip
+    if existing is not None and (existing[0] or existing[1]):
+        raise InvalidInput(
+            f"The database login {login} may bypass the database's rules (a superuser, or the "
+            "owner of the console's tables): a person needs a login of their own."
+        )
+    if existing is None:
+        _login_ddl(session, [f"CREATE ROLE {roles.quoted(login)} LOGIN"])
+    session.add(PersonLogin(person_id=person.id, login=login))
+    session.flush()
+    _sync_groups(session, person)
+    return f", signing in to the database as {login}" + ("" if existing else " (a new login)")
+
+
+def _sync_groups(session: Session, person: Person) -> None:
+    """Make the person's login (PostgreSQL) a member of exactly the groups of their roles."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    mapped = session.get(PersonLogin, person.id)
+    if mapped is None:
+        return
+    held = session.scalars(select(RoleGrant.role).where(RoleGrant.person_id == person.id))
+    _sync_login(session, mapped.login, roles.groups_for(map(Role, held), person.active))
+
+
+def _sync_login(session: Session, login: str, wanted: frozenset[roles.Group]) -> None:
+    held = session.scalars(
+        text("SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+             "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :login"),
+        {"login": login},
+    )  # fmt: skip
+    _login_ddl(session, roles.membership_statements(login, list(held), wanted))
+
+
+def _login_ddl(session: Session, statements: Sequence[str]) -> None:
+    try:
+        for statement in statements:
+            session.execute(text(statement))
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        raise PermissionDenied(
+            "Your database login may not create logins or change their roles, so nothing was "
+            "changed. IT can allow it (ALTER ROLE your_login CREATEROLE; see "
+            'docs/deployment.md, "Adding a person").',
+            details=str(exc.orig),
+        ) from None
+
+
 def _active_administrators(session: Session) -> list[str]:
     return list(
         session.scalars(
@@ -592,9 +710,11 @@ def _department_state(department: Department) -> dict[str, Any]:
     return {"code": department.code, "name": department.name}
 
 
-def _person_state(person: Person) -> dict[str, Any]:
+def _person_state(person: Person, login: str | None = None) -> dict[str, Any]:
+    """`login`: their database login, where the change concerns it."""
+    mapped = {} if login is None else {"login": login}
     return {"account": person.username, "display_name": person.display_name,
-            "active": person.active}  # fmt: skip
+            "active": person.active, **mapped}  # fmt: skip
 
 
 def _role_state(role: Role, department: str | None) -> dict[str, Any]:
