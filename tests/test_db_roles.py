@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from keyrings.alt.file import PlaintextKeyring
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
@@ -47,9 +47,11 @@ from hsm_console.rules.policy import load_policy
 from hsm_console.services.access import resolve_actor
 from hsm_console.services.admin import AdminService
 from hsm_console.services.doctor import APPEND_ONLY
+from hsm_console.services.retention import RetentionService
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.server import SandboxServer
 from tests.conftest import FAST_NETWORK, World, build_world
+from tests.test_retention import LATER, certify, officers
 
 _names = itertools.count()
 SCOPED = [
@@ -219,7 +221,9 @@ def test_a_moderator_reads_only_their_department(city: tuple[World, dict[str, Da
     with dbs["alice"].session() as session:  # City-wide tables: every row, as the services need
         assert session.scalar(select(Person.id).where(Person.username == "carol")) is not None
         assert [e.actor for e in session.scalars(select(LogEntry))] == ["alice", "alice"]
-    assert "permission denied" in _refused(dbs["alice"], "SELECT * FROM alembic_version")
+    assert "permission denied" in _refused(
+        dbs["alice"], "UPDATE alembic_version SET version_num = '1'"
+    )
 
 
 def test_a_supervisor_reads_only_their_departments(
@@ -236,6 +240,17 @@ def test_a_supervisor_reads_only_their_departments(
         assert {e.department_id for e in entries} == {2}
         assert [e.actor for e in entries if e.kind == "action"] == ["carol", "carol"]
         assert resolve_actor(session, current_username(dbs["pat"])).supervises == frozenset({2})
+    whole = verify_log(world.db)
+    for who in ("pat", "sam"):  # pat through the chain's links, sam reads every entry
+        report = verify_log(dbs[who])
+        assert report.ok, (who, report.problem)
+        assert (report.entries_checked, report.head_hash) == (
+            whole.entries_checked,
+            whole.head_hash,
+        )
+    assert 0 < verify_log(dbs["pat"]).records_checked < whole.records_checked  # Police's only
+    with pytest.raises(PermissionDenied, match="links"):  # a moderator reads no links
+        verify_log(dbs["alice"])
 
 
 def test_no_record_is_changed_and_no_entry_written_in_anothers_name(
@@ -290,9 +305,8 @@ def test_a_moderator_reaches_no_token(
         CredentialStore().set_tokens(site, TokenSet(access_token=secret, refresh_token=secret))
     admin = AdminService(world.db, "ada")
     admin.set_site_active(str(world.parks_site), False)  # an administrative entry, with state
-    tables = [n for n, t in roles.TABLES.items() if t.scope is not roles.Scope.OWNER]
     with dbs["alice"].engine.connect() as connection:
-        for table in tables:
+        for table in roles.TABLES:
             for row in connection.execute(text(f"SELECT t::text FROM {table} t")).scalars():
                 assert "EAAG" not in row, table
         for catalog in ("SELECT rolpassword FROM pg_authid", "SELECT * FROM pg_user_mapping"):
@@ -453,3 +467,25 @@ def test_the_first_administrator_signs_in_as_themselves(
         assert app.admin.add_department("ROADS", "Roads").entry_id is not None
     finally:
         app.close()
+
+
+def test_a_records_officer_disposes_through_their_own_login(
+    postgres_db: Database, sandbox: SandboxServer, logins: Callable[[str], str]
+) -> None:
+    """hsm_dispose (migration 0011) under the policies: its role sees the rows it blanks."""
+    world = build_world(postgres_db, sandbox)
+    world.app("alice").sync.sync()
+    officers(world)
+    certify(world)
+    login = logins("rita")
+    AdminService(postgres_db, "ada").set_login("rita", login)
+    rita = as_login(postgres_db, login)
+    result = RetentionService(rita, load_policy(), "rita", today=lambda: LATER).dispose(
+        "LRC-2032-0001"
+    )
+    rita.dispose()
+    assert result.comments > 0
+    with postgres_db.session() as session:
+        blank = session.scalar(select(func.count()).where(Comment.text == ""))
+        assert blank == result.comments
+    assert verify_log(postgres_db).ok

@@ -11,7 +11,7 @@ from `person_logins`, `people` and `role_grants` (`session_user`, never a value 
 - `hsm_me()`: the person's username (what a log entry's `actor` must be), or the agent's login;
 - `hsm_my_departments()`: the departments of any of their roles (City-wide ones: all);
 - `hsm_sees_all()`: a City-wide supervisor or records officer, or the agent;
-- `hsm_is_administrator()`, `hsm_my_sites()`;
+- `hsm_has_role(role)`, `hsm_my_sites()`;
 - `hsm_chain_head()`: the chain's newest (id, hash), which every writer needs and RLS hides;
 - `hsm_chain_links(after, count)`: (id, prev_hash, entry_hash) of every entry, for whoever may
   read the log (supervisors, records officers, administrators), to prove the chain unbroken
@@ -56,7 +56,7 @@ DISPOSER = "hsm_disposer"
 class Scope(enum.Enum):
     """How a table's rows are scoped for a person's login."""
 
-    OWNER = "owner"  # nobody but the owner (the migrations' bookkeeping)
+    OWNER = "owner"  # the migrations' bookkeeping: read by all (the schema check), owner's
     CITY = "city"  # no department: every person reads every row
     DEPARTMENT = "department"  # by its department_id (None: City-wide rows)
     SITE = "site"  # by its site_id's department
@@ -74,17 +74,20 @@ class Table:
     grants: dict[Group, str] = field(default_factory=dict)
     # Administrators see every row (the sites and their sign-in bookkeeping).
     administrators: bool = False
+    # Rows of no department bind every department (a City-wide hold or certificate), so
+    # everyone reads them; elsewhere only those who see all departments do.
+    citywide: bool = False
 
 
 _WORK = {Group.MODERATOR: SIU, Group.SUPERVISOR: SIU, Group.AGENT: SIU}  # what sync writes
-_RECORD = {g: SI for g in (Group.MODERATOR, Group.SUPERVISOR, Group.RECORDS_OFFICER,
-                           Group.ADMINISTRATOR, Group.AGENT)}  # fmt: skip
+_PEOPLE = (Group.MODERATOR, Group.SUPERVISOR, Group.RECORDS_OFFICER, Group.ADMINISTRATOR)
+_RECORD = {g: SI for g in _PEOPLE}  # step 2 of an action is a person's
 _READ = {Group.PERSON: S, Group.AGENT: S}
 
 # Every table of the models, and how the database scopes it. Append-only tables (doctor's
 # APPEND_ONLY) get SELECT and INSERT only; their triggers refuse the rest even to the owner.
 TABLES: dict[str, Table] = {
-    "alembic_version": Table(Scope.OWNER),
+    "alembic_version": Table(Scope.OWNER, {**_READ}),
     "departments": Table(Scope.CITY, {**_READ, Group.ADMINISTRATOR: SIU}),
     "people": Table(Scope.CITY, {**_READ, Group.ADMINISTRATOR: SIU}),
     "role_grants": Table(Scope.CITY, {**_READ, Group.ADMINISTRATOR: SIUD}),
@@ -103,11 +106,13 @@ TABLES: dict[str, Table] = {
                                               Group.SUPERVISOR: SI, Group.AGENT: SI}),
     "capture_gaps": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SI,
                                              Group.SUPERVISOR: SI, Group.AGENT: SI}),
-    "action_log": Table(Scope.LOG, {**_READ, **_RECORD}),
+    "action_log": Table(Scope.LOG, {**_READ, **_RECORD, Group.AGENT: SI}),  # its outcomes
     "records_requests": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SI,
                                                  Group.RECORDS_OFFICER: SIU}),
-    "legal_holds": Table(Scope.DEPARTMENT, {**_READ, Group.RECORDS_OFFICER: SIU}),
-    "disposal_certificates": Table(Scope.DEPARTMENT, {**_READ, Group.RECORDS_OFFICER: SI}),
+    "legal_holds": Table(Scope.DEPARTMENT, {**_READ, Group.RECORDS_OFFICER: SIU},
+                         citywide=True),
+    "disposal_certificates": Table(Scope.DEPARTMENT, {**_READ, Group.RECORDS_OFFICER: SI},
+                                   citywide=True),
     "disposed_records": Table(Scope.COMMENT, {**_READ}),  # written by hsm_dispose alone
     "bans": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SIU, Group.SUPERVISOR: SIU,
                                      Group.AGENT: SIU}),
@@ -120,16 +125,19 @@ _ALL = "(SELECT hsm_sees_all())"
 _IN_DEPARTMENT = f"(department_id = ANY ({_MINE}) OR (department_id IS NULL AND {_ALL}))"
 _ON_SITE = "(site_id = ANY ((SELECT hsm_my_sites())::integer[]))"
 _OF_COMMENT = "(EXISTS (SELECT 1 FROM comments c WHERE c.id = comment_id))"
-_ADMINISTRATOR = "(SELECT hsm_is_administrator())"
+_ADMINISTRATOR = "(SELECT hsm_has_role('administrator'))"
 _ROWS = {Scope.DEPARTMENT: _IN_DEPARTMENT, Scope.SITE: _ON_SITE, Scope.COMMENT: _OF_COMMENT}
 # The log: the person's departments, City-wide entries for those who see all, every seal (a
 # head's hash, nothing of a department), the administrative entries for administrators.
 _LOG_READ = (f"({_IN_DEPARTMENT} OR kind = 'seal' "
              f"OR (kind = 'admin' AND {_ADMINISTRATOR}))")  # fmt: skip
-# An entry is written only in the login's own name, and only where they could read it.
+# An entry is written only in the login's own name, in their departments, or City-wide: a
+# seal, an administrator's change, a disposal under a City-wide certificate, or anything by
+# those who see every department.
 _LOG_WRITE = (f"(actor = (SELECT hsm_me()) AND (department_id = ANY ({_MINE}) "
               f"OR (kind = 'admin' AND {_ADMINISTRATOR}) "
-              f"OR (department_id IS NULL AND (kind = 'seal' OR {_ALL}))))")  # fmt: skip
+              f"OR (department_id IS NULL AND (kind = 'seal' OR {_ALL} OR (kind = 'disposal' "
+              "AND (SELECT hsm_has_role('records_officer')))))))")  # fmt: skip
 # The agent completes actions (outcome entries), seals the log and steps bans' platform calls.
 _AGENT_LOG_WRITE = ("(actor = (SELECT hsm_me()) AND (outcome_of IS NOT NULL "
                     "OR kind IN ('seal', 'ban')))")  # fmt: skip
@@ -156,9 +164,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT hsm_is_agent() OR EXISTS (SELECT 1 FROM hsm_my_roles() r
         WHERE r.department_id IS NULL AND r.role IN ('supervisor', 'records_officer'))
 $$;
-CREATE OR REPLACE FUNCTION hsm_is_administrator() RETURNS boolean
+CREATE OR REPLACE FUNCTION hsm_has_role(wanted text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT EXISTS (SELECT 1 FROM hsm_my_roles() r WHERE r.role = 'administrator')
+    SELECT EXISTS (SELECT 1 FROM hsm_my_roles() r WHERE r.role = wanted)
 $$;
 CREATE OR REPLACE FUNCTION hsm_my_departments() RETURNS integer[]
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -185,7 +193,7 @@ $$;
 """
 # Every person may call these; the agent too (it has no person, or one of its own).
 HELPERS = ("hsm_is_agent()", "hsm_me()", "hsm_my_roles()", "hsm_sees_all()",
-           "hsm_is_administrator()", "hsm_my_departments()", "hsm_my_sites()",
+           "hsm_has_role(text)", "hsm_my_departments()", "hsm_my_sites()",
            "hsm_chain_head()", "hsm_chain_links(integer, integer)")  # fmt: skip
 
 
@@ -234,6 +242,8 @@ def _policies(name: str, table: Table) -> list[str]:
             f"WITH CHECK {_AGENT_LOG_WRITE}",
         ]
     rows = _ROWS[table.scope]
+    if table.citywide:
+        rows = f"(department_id = ANY ({_MINE}) OR department_id IS NULL)"
     if table.administrators:
         rows = f"({rows} OR {_ADMINISTRATOR})"
     return [
