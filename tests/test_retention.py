@@ -470,6 +470,8 @@ def _postgres_allows_the_function_alone(world: World, entry_id: int) -> None:
         session.execute(
             text("GRANT SELECT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO hsm_test_clerk")
         )
+        # Every row in its reach too (the agent's policies, db/roles.py): still refused.
+        session.execute(text("GRANT hsm_agent TO hsm_test_clerk"))
     try:
         _refused(world, "SET LOCAL ROLE hsm_test_clerk; UPDATE retained_records SET text = ''")
         _refused(

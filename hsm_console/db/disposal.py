@@ -188,14 +188,13 @@ $$
 
 
 def postgresql_ddl() -> list[str]:
+    # Roles are cluster-wide: another database's upgrade may be creating them at this moment.
     roles = """
     DO $$ BEGIN
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hsm_disposer') THEN
-            CREATE ROLE hsm_disposer NOLOGIN;
-        END IF;
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hsm_records_officer') THEN
-            CREATE ROLE hsm_records_officer NOLOGIN;
-        END IF;
+        BEGIN CREATE ROLE hsm_disposer NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        BEGIN CREATE ROLE hsm_records_officer NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
     END $$
     """
     return [
