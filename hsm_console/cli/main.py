@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_restore.add_argument("file", type=Path, metavar="FILE")
     db_restore.add_argument("--to", required=True, metavar="URL", help="the new database")
+    db_move = db_commands.add_parser(
+        "move", help="move this workstation's SQLite file into the empty shared PostgreSQL, "
+        "keeping every id and hash, and prove the copy's log",
+    )  # fmt: skip
+    db_move.add_argument("--to", required=True, metavar="URL", help="the shared database")
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the platform sandbox on 127.0.0.1",
@@ -229,6 +234,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify-package":  # on its own: no database
         return records_package.verify_package_command(args.package)
     settings = load_settings(args.database)
+    if args.command == "db" and args.db_command == "move":
+        from hsm_console.cli.move import move_command
+
+        return move_command(settings, args)
     if args.command == "db" and args.db_command != "upgrade":
         from hsm_console.cli.backup import backup_command
 

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,11 +91,15 @@ class Database:
 
     def upgrade(self) -> str:
         """Migrate to the newest schema; returns the revision now in force."""
-        config = self._alembic_config()
         with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            self.upgrade_on(connection)
         return self.head_revision()
+
+    def upgrade_on(self, connection: Connection) -> None:
+        """Migrate inside the caller's transaction: on PostgreSQL, DDL rolls back with it."""
+        config = self._alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
     def head_revision(self) -> str:
         head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()

@@ -74,8 +74,19 @@ def verify_log(
     against: Seal | None = None,
 ) -> VerifyReport:
     """`against`: a seal the records officer kept; the log must still hold all it sealed."""
+    with db.session() as session:
+        return verify_session(session, progress, cancelled, against)
+
+
+def verify_session(
+    session: Session,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    against: Seal | None = None,
+) -> VerifyReport:
+    """`verify_log` inside the caller's transaction: a move proves its copy before committing."""
     # Server-side cursors (yield_per) must be closed even when we stop early.
-    with db.session() as session, contextlib.ExitStack() as cursors:
+    with contextlib.ExitStack() as cursors:
         return _verify(session, cursors, progress, cancelled, against)
 
 
