@@ -22,3 +22,22 @@ def test_the_installer_packs_what_the_spec_builds() -> None:
     assert "pyinstaller --noconfirm build_installer.spec" in workflow
     assert '"--self-test"' in workflow
     assert "/DAppVersion=" in workflow
+
+
+def test_a_console_executable_sits_beside_the_windowed_one() -> None:
+    """The window's .exe is built without a console, so from cmd it prints nothing: the
+    command line is a second executable in the same folder, installed and checked with it."""
+    spec = (ROOT / "build_installer.spec").read_text(encoding="utf-8")
+    iss = (ROOT / "installer" / "hsm-console.iss").read_text(encoding="utf-8")
+    workflow = (ROOT / ".github" / "workflows" / "windows-build.yml").read_text(encoding="utf-8")
+    build = (ROOT / "scripts" / "build").read_text(encoding="utf-8")
+    assert 'name="hsm-console", console=False' in spec
+    assert 'name="hsm-console-cli", console=True' in spec
+    assert "coll = COLLECT(exe, cli, a.binaries" in spec  # one folder, both programs
+    assert 'Source: "..\\dist\\hsm-console\\*"' in iss  # which holds both
+    shortcut = next(line for line in iss.splitlines() if "command line" in line.split(";")[0])
+    assert 'Filename: "{cmd}"' in shortcut
+    assert "hsm-console-cli.exe" in shortcut
+    assert 'WorkingDir: "{app}"' in shortcut
+    assert '"dist\\hsm-console\\hsm-console-cli.exe" --version' in workflow
+    assert '"$app-cli" --version' in build

@@ -17,7 +17,7 @@ from hsm_console.cli.main import main
 from hsm_console.db.chain import chain_head
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Base, Comment, LogEntry, RetainedRecord
-from hsm_console.errors import InvalidInput
+from hsm_console.errors import InvalidInput, UserError
 from hsm_console.rules.domain import Action, EntryKind
 from hsm_console.rules.retention import HoldScope
 from hsm_console.services import admin
@@ -197,6 +197,15 @@ def test_a_cancelled_or_interrupted_move_leaves_the_target_as_it_was(
     with pytest.raises(KeyboardInterrupt):
         move_to_shared(url, target, interrupt)
     assert _tables(target) == 0
+    # A row PostgreSQL refuses (SQLite keeps a NUL in text; PostgreSQL cannot): said, undone.
+    with workstation.db.transaction() as session:
+        session.execute(text("UPDATE comments SET text = 'a' || char(0) || 'b' WHERE id = 2"))
+    with pytest.raises(UserError, match="nothing was moved") as failed:
+        move_to_shared(url, target)
+    assert "0x00" in failed.value.details
+    assert _tables(target) == 0
+    with workstation.db.transaction() as session:
+        session.execute(text("UPDATE comments SET text = 'ab' WHERE id = 2"))
     assert move_to_shared(url, target).head_id > 0  # and the move can simply be run again
 
 

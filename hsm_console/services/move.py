@@ -17,14 +17,16 @@ rewriting every hash of it (docs/deployment.md, section 10).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic.util import CommandError
-from sqlalchemy import Connection, Table, bindparam, func, make_url, select, text
+from sqlalchemy import JSON, Connection, Table, bindparam, func, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -166,10 +168,10 @@ def _target_transaction(target: Database) -> Iterator[Connection]:
     try:
         with target.engine.connect() as connection, connection.begin():
             yield connection
-    except DBAPIError as exc:
+    except (DBAPIError, psycopg.Error) as exc:  # COPY speaks to the driver directly
         raise UserError(
             "The move failed in the shared database; nothing was moved. IT has the details.",
-            details=str(exc.orig)[-2000:],
+            details=str(exc.orig if isinstance(exc, DBAPIError) else exc)[-2000:],
         ) from None
 
 
@@ -195,37 +197,48 @@ def _refuse_data(connection: Connection) -> None:
 def _copy_table(
     reading: Connection, writing: Connection, table: Table, step: Callable[[int], None]
 ) -> None:
-    """Rows in id order. A column referring to its own table (a reply's parent) is filled in
-    after the table's rows, since a parent may come after its reply; the log's own
-    references always point back, and it is never updated."""
-    later = [
-        fk.parent.name for fk in table.foreign_keys
-        if fk.column.table is table and table.name != "action_log"
-    ]  # fmt: skip
-    pending: list[dict[str, Any]] = []
+    """Rows in id order, by COPY (one stream, not a round trip a row). A column referring to
+    its own table (a reply's parent) is filled in after the table's rows, since a parent may
+    come after its reply; the log's own references always point back, and it is never
+    updated."""
+    columns = list(table.columns)
+    later = {
+        i for i, c in enumerate(columns)
+        if any(fk.column.table is table for fk in c.foreign_keys) and table.name != "action_log"
+    }  # fmt: skip
+    as_json = {i for i, c in enumerate(columns) if isinstance(c.type, JSON)}
+    links: list[dict[str, Any]] = []
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    driver = writing.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
     rows = reading.execute(
-        select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
+        select(*columns).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
     )
     try:
-        for batch in rows.partitions():
-            values = [dict(row._mapping) for row in batch]
-            for row in values:
-                refs = {name: row.pop(name) for name in later}
-                row.update(dict.fromkeys(later))
-                if any(v is not None for v in refs.values()):
-                    pending.append({"b_id": row["id"], **{f"b_{k}": v for k, v in refs.items()}})
-            writing.execute(table.insert(), values)
-            step(len(values))
+        with driver.cursor() as cursor:
+            for batch in rows.partitions():
+                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                    for row in batch:
+                        values = list(row)
+                        for i in later:
+                            if values[i] is not None:
+                                links.append({"b_id": row.id, "b_ref": values[i], "b_col": i})
+                            values[i] = None
+                        for i in as_json:  # as SQLAlchemy writes JSON: json.dumps, key order
+                            values[i] = None if values[i] is None else json.dumps(values[i])
+                        copy.write_row(values)
+                step(len(batch))
     finally:
         rows.close()
-    for name in later:
-        links = [{"b_id": p["b_id"], "b_ref": p[f"b_{name}"]} for p in pending]
-        links = [link for link in links if link["b_ref"] is not None]
+    for i in later:
         linking = (
-            table.update().where(table.c.id == bindparam("b_id")).values({name: bindparam("b_ref")})
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values({columns[i].name: bindparam("b_ref")})
         )
-        for start in range(0, len(links), BATCH):
-            writing.execute(linking, links[start : start + BATCH])
+        mine = [{"b_id": k["b_id"], "b_ref": k["b_ref"]} for k in links if k["b_col"] == i]
+        for first in range(0, len(mine), BATCH):
+            writing.execute(linking, mine[first : first + BATCH])
 
 
 def _reset_sequences(connection: Connection) -> None:
