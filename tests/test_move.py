@@ -5,12 +5,14 @@ cancelled or interrupted leaving the target as it was."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hsm_console.cli.main import main
@@ -26,20 +28,36 @@ from hsm_console.services.retention import city_today
 from hsm_console.services.seals import SealService
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.server import SandboxServer
-from tests.conftest import World, _postgres_copy, build_world
+from tests.conftest import POSTGRES_URL, World, build_world
 from tests.records_fixtures import build_records
 from tests.test_retention import certify, officers, service
 
 pytestmark = pytest.mark.postgres
+_owners = itertools.count()
 
 
 @pytest.fixture
 def target(postgres_template: str) -> Iterator[str]:
-    """A new PostgreSQL database with no tables at all: the move brings it to head. (The
-    template made the cluster's roles first: moves on other workers' databases would
-    otherwise race to create them.)"""
+    """A new database owned by a login that is no superuser but may create roles, as
+    docs/deployment.md section 2 makes it, with no tables at all: the move brings it to head.
+    (The template made the cluster's shared roles first: moves on other workers' databases
+    would otherwise race to create them.)"""
     del postgres_template
-    yield from _postgres_copy(None)
+    owner = f"hsm_move_{os.getpid()}_{next(_owners)}"  # roles are cluster-wide: one per test
+    server = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with server.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {owner} LOGIN CREATEROLE"))
+        connection.execute(text(f"CREATE DATABASE {owner} OWNER {owner}"))
+    try:
+        url = make_url(POSTGRES_URL).set(username=owner, database=owner)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {owner} WITH (FORCE)"))
+            connection.execute(text(f"DROP ROLE IF EXISTS {owner}"))
+        server.dispose()
 
 
 @pytest.fixture
@@ -253,11 +271,11 @@ def test_the_command_moves_the_file_and_says_what_it_proved(
     db.upgrade()
     admin.init(db, "CITYHALL\\jdoe")
     db.dispose()
-    secret = target.replace("postgresql://postgres@", "postgresql://postgres:not-shown@")
+    secret = make_url(target).set(password="not-shown").render_as_string(hide_password=False)
 
     assert main(["--database", source, "db", "move", "--to", secret]) == 0
     said = capsys.readouterr()
-    assert "The copy's log verifies (1 entries) and ends at entry 1" in said.out
+    assert "The copy's log verifies (1 entry) and ends at entry 1" in said.out
     assert target.rsplit("/", 1)[1] in said.out
     assert main(["--database", source, "db", "move", "--to", secret]) == 1
     said = capsys.readouterr()

@@ -209,9 +209,13 @@ def postgresql_ddl() -> list[str]:
                    _RECORD_KEPT, RECORD_BLANK),
         *_pg_guard("comment_versions", "d.record_id IS NULL", _VERSION_KEPT, VERSION_BLANK),
         _PG_DISPOSE,
-        # Owned by the role the guards let through; changing the owner needs its membership.
+        # Owned by the role the guards let through; changing the owner needs its membership,
+        # and the new owner CREATE on the schema for that moment (an owner role that is no
+        # superuser, as docs/deployment.md sets up: PostgreSQL 15 grants PUBLIC none).
         "GRANT hsm_disposer TO CURRENT_USER",
+        "GRANT CREATE ON SCHEMA public TO hsm_disposer",
         "ALTER FUNCTION hsm_dispose(integer) OWNER TO hsm_disposer",
+        "REVOKE CREATE ON SCHEMA public FROM hsm_disposer",
         "REVOKE hsm_disposer FROM CURRENT_USER",
         "REVOKE ALL ON FUNCTION hsm_dispose(integer) FROM PUBLIC",
         "GRANT EXECUTE ON FUNCTION hsm_dispose(integer) TO hsm_records_officer",

@@ -166,11 +166,20 @@ def _copy(
 def _target_transaction(target: Database) -> Iterator[Connection]:
     """The one transaction on the target; its errors in words, with no password in them."""
     try:
-        with target.engine.connect() as connection, connection.begin():
+        connection = target.engine.connect()
+    except DBAPIError as exc:
+        raise UserError(
+            "The shared database cannot be reached; nothing was moved. Check its address, the "
+            "owner's password (PGPASSWORD or the password file, never in the address) and, "
+            "with sslmode=verify-full, the City's root certificate.",
+            details=str(exc.orig)[-2000:],
+        ) from None
+    try:
+        with connection, connection.begin():
             yield connection
     except (DBAPIError, psycopg.Error) as exc:  # COPY speaks to the driver directly
         raise UserError(
-            "The move failed in the shared database; nothing was moved. IT has the details.",
+            "The move failed in the shared database; nothing was moved.",
             details=str(exc.orig if isinstance(exc, DBAPIError) else exc)[-2000:],
         ) from None
 
