@@ -5,6 +5,7 @@ cancelled or interrupted leaving the target as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from hsm_console.errors import InvalidInput, UserError
 from hsm_console.rules.domain import Action, EntryKind
 from hsm_console.rules.retention import HoldScope
 from hsm_console.services import admin
+from hsm_console.services.backup import backup, restore
 from hsm_console.services.move import move_to_shared
 from hsm_console.services.retention import city_today
 from hsm_console.services.seals import SealService
@@ -44,20 +46,35 @@ def target(postgres_template: str) -> Iterator[str]:
     would otherwise race to create them.)"""
     del postgres_template
     owner = f"hsm_move_{os.getpid()}_{next(_owners)}"  # roles are cluster-wide: one per test
-    server = create_engine(
+    with _server() as server:
+        server.execute(text(f"CREATE ROLE {owner} LOGIN CREATEROLE"))
+    try:
+        yield _database(owner, owner)
+    finally:
+        with _server() as server:
+            for name in (owner, f"{owner}_restored"):
+                server.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            server.execute(text(f"DROP ROLE IF EXISTS {owner}"))
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[Connection]:
+    engine = create_engine(
         POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
     )
-    with server.connect() as connection:
-        connection.execute(text(f"CREATE ROLE {owner} LOGIN CREATEROLE"))
-        connection.execute(text(f"CREATE DATABASE {owner} OWNER {owner}"))
     try:
-        url = make_url(POSTGRES_URL).set(username=owner, database=owner)
-        yield url.render_as_string(hide_password=False)
+        with engine.connect() as connection:
+            yield connection
     finally:
-        with server.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {owner} WITH (FORCE)"))
-            connection.execute(text(f"DROP ROLE IF EXISTS {owner}"))
-        server.dispose()
+        engine.dispose()
+
+
+def _database(name: str, owner: str) -> str:
+    """A new, empty database of `owner`; its address as that login."""
+    with _server() as server:
+        server.execute(text(f"CREATE DATABASE {name} OWNER {owner}"))
+    url = make_url(POSTGRES_URL).set(username=owner, database=name)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -281,3 +298,39 @@ def test_the_command_moves_the_file_and_says_what_it_proved(
     said = capsys.readouterr()
     assert "already holds data (in action_log" in said.err
     assert "not-shown" not in said.out + said.err
+
+
+def test_the_shared_database_is_backed_up_and_restored_by_its_owner(
+    tmp_path: Path, target: str
+) -> None:
+    """As docs/deployment.md section 9 does it: the owner, no superuser, restores a dump whose
+    disposal function belongs to `hsm_disposer`, and is lent nothing for longer."""
+    source = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    db = Database(source)
+    db.upgrade()
+    admin.init(db, "CITYHALL\\jdoe")
+    db.dispose()
+    moved = move_to_shared(source, target)
+    file = tmp_path / "hsm.dump"
+    shared = Database(target)
+    try:
+        backup(shared, file)
+    finally:
+        shared.dispose()
+    owner = str(make_url(target).username)
+    again = _database(f"{owner}_restored", owner)
+    restored = restore(file, again)
+    assert (restored.report.head_id, restored.report.head_hash) == (moved.head_id, moved.head_hash)
+    copy = Database(again)
+    try:
+        with copy.engine.connect() as connection:
+            lent = connection.execute(
+                text(
+                    "SELECT pg_has_role('hsm_disposer', 'MEMBER'), "
+                    "has_schema_privilege('hsm_disposer', 'public', 'CREATE'), "
+                    "(SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'hsm_dispose')"
+                )
+            ).one()
+    finally:
+        copy.dispose()
+    assert tuple(lent) == (False, False, "hsm_disposer")
