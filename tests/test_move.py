@@ -27,7 +27,7 @@ from hsm_console.services import admin
 from hsm_console.services.backup import backup, restore
 from hsm_console.services.move import move_to_shared
 from hsm_console.services.retention import city_today
-from hsm_console.services.seals import SealService
+from hsm_console.services.seals import SealService, read_seal_file
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.server import SandboxServer
 from tests.conftest import POSTGRES_URL, World, build_world
@@ -139,6 +139,11 @@ def _populated(world: World, tmp_path: Path) -> int:
     return disposed
 
 
+def _seal_file(tmp_path: Path) -> Path:
+    [file] = (tmp_path / "seals").glob("seal-*.json")
+    return file
+
+
 def test_a_moved_file_keeps_every_id_and_hash_and_its_log_verifies(
     workstation: World, tmp_path: Path, target: str
 ) -> None:
@@ -170,8 +175,8 @@ def test_a_moved_file_keeps_every_id_and_hash_and_its_log_verifies(
     try:
         assert moved.current_revision() == moved.head_revision()
         assert _counts(moved) == before
-        proof = verify_log(moved)
-        assert proof.ok, proof.problem
+        proof = verify_log(moved, against=read_seal_file(_seal_file(tmp_path)))
+        assert proof.ok, proof.problem  # the seal kept on the workstation proves the copy
         assert (proof.head_id, proof.head_hash) == head
         with moved.session() as session:
             assert (
@@ -258,6 +263,8 @@ def test_what_cannot_be_moved_is_refused_by_name(tmp_path: Path, target: str) ->
     assert not (tmp_path / "none.sqlite3").exists()
     with pytest.raises(InvalidInput, match="Only a workstation's SQLite file"):
         move_to_shared(target, target)
+    with pytest.raises(InvalidInput, match="must be the shared PostgreSQL"):
+        move_to_shared(missing, "db.highland.local/hsm")
     with pytest.raises(InvalidInput, match="must be the shared PostgreSQL"):
         move_to_shared(missing.replace("none", "x"), f"sqlite:///{tmp_path / 'other.sqlite3'}")
 

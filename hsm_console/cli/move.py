@@ -17,7 +17,6 @@ from hsm_console.services.move import move_to_shared
 
 def move_command(settings: Settings, args: argparse.Namespace) -> int:
     source = make_url(settings.database_url).database
-    target = make_url(args.to).render_as_string(hide_password=True)
     try:
         report = move_to_shared(settings.database_url, args.to, progress_line)
     except KeyboardInterrupt:
@@ -29,6 +28,7 @@ def move_command(settings: Settings, args: argparse.Namespace) -> int:
         if exc.details:
             print(f"Details: {exc.details}", file=sys.stderr)
         return 1
+    target = make_url(args.to).render_as_string(hide_password=True)
     out(f"Moved {source} into {target}: {report.total:,} rows in {len(report.rows)} tables.")
     entries = f"{report.entries:,} entr{'y' if report.entries == 1 else 'ies'}"
     out(f"The copy's log verifies ({entries}) and ends at entry "

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from alembic.util import CommandError
 from sqlalchemy import JSON, Connection, Table, bindparam, func, make_url, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import chain_head, lock_chain
@@ -64,7 +64,11 @@ def move_to_shared(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> MoveReport:
     """Copy the SQLite file `source_url` into the empty PostgreSQL `target_url` and prove it."""
-    if make_url(target_url).get_backend_name() != "postgresql":
+    try:
+        backend = make_url(target_url).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend != "postgresql":
         raise InvalidInput(
             "The target must be the shared PostgreSQL database (postgresql://...). To copy "
             "a SQLite file to another file, use db backup and db restore."
@@ -73,7 +77,7 @@ def move_to_shared(
     target = Database(target_url)
     try:
         source.ensure_schema()  # what opening the console would do: a file is migrated on use
-        with source.write_session() as reading, reading.begin():
+        with source.transaction() as reading:  # its write lock: nothing recorded meanwhile
             counts = {t.name: _count(reading.connection(), t) for t in _tables()}
             head = chain_head(reading)
             try:
