@@ -246,6 +246,15 @@ def test_a_cancelled_or_interrupted_move_leaves_the_target_as_it_was(
     assert _tables(target) == 0
     with workstation.db.transaction() as session:
         session.execute(text("UPDATE comments SET text = 'ab' WHERE id = 2"))
+    # A file altered behind its triggers: the copy does not verify, and is not committed.
+    with workstation.db.transaction() as session:
+        session.execute(text("DROP TRIGGER action_log_no_update"))
+        session.execute(text("UPDATE action_log SET note = note || ' (altered)' WHERE id = 1"))
+    with pytest.raises(UserError, match=r"does not verify \(entry 1 was altered"):
+        move_to_shared(url, target)
+    assert _tables(target) == 0
+    with workstation.db.transaction() as session:
+        session.execute(text("UPDATE action_log SET note = replace(note, ' (altered)', '')"))
     assert move_to_shared(url, target).head_id > 0  # and the move can simply be run again
 
 
