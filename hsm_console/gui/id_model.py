@@ -4,7 +4,9 @@ Ids arrive in pages from a loader (keyset queries on a worker thread): the view 
 through `canFetchMore`/`fetchMore` as it scrolls. Rows are read by id for the part of the
 table being painted (a primary-key lookup of a few dozen rows) and kept in a bounded cache,
 so hundreds of thousands of entries cost a list of ints, not as many rows. `refresh` marks
-rows stale and repaints just those; nothing resets the whole model but a new first page.
+rows stale and repaints just those; live updates (gui/live.py) also take rows out
+(`remove_ids`) and put new ones in their places (`merge_first_page`); nothing resets the
+whole model but a new first page.
 """
 
 from __future__ import annotations

@@ -4,15 +4,18 @@ change elsewhere, "Open by Name", the question before acting, the paused state."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from hsm_console.db.engine import Database
+from hsm_console.gui.id_model import IdWindowModel
 from hsm_console.gui.live import paused_words
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.queue_model import Column
@@ -21,6 +24,7 @@ from hsm_console.rules.domain import Action, Role
 from hsm_console.services import admin
 from hsm_console.services.live import LOST
 from hsm_console.services.presence import PresenceService
+from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_sandbox.server import SandboxServer
 from tests.conftest import PARKS_PAGE, World, build_world
 from tests.gui.conftest import started
@@ -235,3 +239,71 @@ def test_a_window_on_sqlite_has_no_live_updates(window: MainWindow) -> None:
     assert window.findChild(QLabel, "liveStatus") is None
     assert not window.presence.enabled
     assert not window.detail.presence_label.isVisible()
+
+
+def test_the_log_tab_gains_new_entries_at_the_top(
+    qtbot: QtBot, pg_world: World, tmp_path: Path
+) -> None:
+    settings = GuiSettings(QSettings(str(tmp_path / "sam.ini"), QSettings.Format.IniFormat))
+    settings.auto_sync_minutes = 0
+    sam = started(qtbot, MainWindow(pg_world.app("sam"), settings))
+    try:
+        screen = sam.show_log()
+        assert screen is not None
+        assert sam.live is not None
+        qtbot.waitUntil(lambda: sam.live is not None and sam.live.updates.listener.live)
+        qtbot.waitUntil(lambda: not screen.loading, timeout=WAIT_MS)
+        before = screen.model.ids()
+        resets: list[int] = []
+        screen.model.modelReset.connect(lambda: resets.append(1))
+        comment = QueueView(pg_world.db, "alice").newest(QueueFilter(), 1)[0].id
+
+        done = pg_world.app("alice").moderation.act(comment, Action.FLAG, "PRF")
+
+        new = [done.outcome_entry_id, done.pending_entry_id]
+        qtbot.waitUntil(lambda: screen.model.ids()[:2] == new, timeout=WAIT_MS)
+        assert screen.model.ids()[2:] == before
+        assert resets == []
+    finally:
+        sam.close()
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+
+
+class Lines(IdWindowModel[Line]):
+    def cell(self, row: Line, column: int, role: int) -> object:
+        return row.id if role == Qt.ItemDataRole.DisplayRole else None
+
+
+def test_rows_leave_and_arrive_in_their_places(qtmodeltester: ModelTester) -> None:
+    read: list[int] = []
+
+    def load(ids: Sequence[int]) -> list[Line]:
+        read.extend(ids)
+        return [Line(i) for i in ids]
+
+    model = Lines(load, ["id"])
+    model.reset_ids([90, 80, 70, 60, 50, 40], has_more=True)
+    qtmodeltester.check(model)
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _, first, last: removed.append((first, last)))
+
+    model.remove_ids([80, 70, 40, 999])
+
+    assert model.ids() == [90, 60, 50]
+    assert removed == [(5, 5), (1, 2)]  # each run at once, from the bottom
+    assert model.row_of(50) == 2
+    # 95 is newest, 55 falls between 60 and 50, 10 is past the loaded rows while more are
+    # to come: paging will bring it.
+    assert model.merge_first_page([95, 90, 60, 55, 50, 10]) == [95, 55]
+    assert model.ids() == [95, 90, 60, 55, 50]
+    assert [model.row_of(i) for i in (95, 55, 50)] == [0, 3, 4]
+    model.append_ids([10], has_more=False)
+    assert model.merge_first_page([95, 90, 60, 55, 50, 10, 5]) == [5]
+    assert model.ids()[-1] == 5
+    assert model.index(3, 0).data() == 55
+    assert 55 in read  # a new row is read when it is first shown
+    qtmodeltester.check(model)
