@@ -104,9 +104,12 @@ class LiveQueue(QObject):
         self._heartbeat.start()
 
     def stop(self) -> None:
-        """At close: no more updates, and this window's presence is gone at once."""
+        """At close: no more updates, and this window's presence is gone at once (or, with
+        the database out of reach, when it expires)."""
         self._heartbeat.stop()
         self.updates.stop()
+        if self.paused:  # the database is out of reach: do not hang the close on it
+            return
         try:
             self.presence.leave()
         except Exception as exc:  # the database may be what is gone; the row expires anyway
