@@ -158,6 +158,9 @@ def test_payloads_not_ours_are_ignored(postgres_db: Database) -> None:
         comments=frozenset({3}), entries=frozenset({9})
     )
     assert parse('{"t": "log"}').log_grew
+    assert parse('{"t": "sites", "ids": [2]}') == Changes(sites=frozenset({2}))
+    assert parse('{"t": "sites"}').names_any([7])
+    assert not parse('{"t": "sites", "ids": [2]}').names_any([7])
     for hostile in ("", "not json", "[1, 2]", '{"t": "comments", "ids": ["1; DROP"]}',
                     '{"t": "comments", "ids": [-1, 1.5, true]}', '{"t": "other", "ids": [1]}',
                     json.dumps({"t": "comments", "ids": list(range(1, 2000))})):  # fmt: skip

@@ -175,7 +175,7 @@ class LiveQueue(QObject):
         if changes.entries or changes.log_grew:
             self._log_grew()
         touched = changes.touched
-        bulk = bool(changes.sites & {site.id for site in window.view.sites()})
+        bulk = changes.names_any(site.id for site in window.view.sites())
         if not (touched or bulk) or window.loader.loading:
             return  # a full read under way shows all of it anyway
         queue_filter, resets, view = window.loader.current_filter, self._resets, window.view
@@ -216,7 +216,7 @@ class LiveQueue(QObject):
             window.reload_detail()
         elif shown is not None and shown in changes.presence:
             self.show_presence()
-        if leaving or added or changes.comments or changes.sites:
+        if leaving or added or changes.comments or changes.sites or changes.every_site:
             window.recount()
         if current is None and window.model.rowCount():
             window.select_row(0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,16 +50,24 @@ class Changes:
     presence: frozenset[int] = frozenset()  # comments someone opened or left
     sites: frozenset[int] = frozenset()  # sites with more changed comments than named
     log_grew: bool = False  # more entries than a payload names
+    every_site: bool = False  # more sites changed than a payload names
 
     def __bool__(self) -> bool:
-        return bool(self.comments or self.entries or self.presence or self.sites or self.log_grew)
+        return bool(
+            self.comments or self.entries or self.presence or self.sites or self.log_grew
+            or self.every_site
+        )  # fmt: skip
 
     def merged(self, other: Changes) -> Changes:
         return Changes(
             self.comments | other.comments, self.entries | other.entries,
             self.presence | other.presence, self.sites | other.sites,
-            self.log_grew or other.log_grew,
+            self.log_grew or other.log_grew, self.every_site or other.every_site,
         )  # fmt: skip
+
+    def names_any(self, sites: Iterable[int]) -> bool:
+        """Whether comments of these sites changed beyond those named."""
+        return self.every_site or not self.sites.isdisjoint(sites)
 
     @property
     def touched(self) -> frozenset[int]:
@@ -90,7 +98,7 @@ def parse(payload: str) -> Changes:
     if kind == "presence":
         return Changes(presence=ids)
     if kind == "sites":
-        return Changes(sites=ids)
+        return Changes(sites=ids) if "ids" in found else Changes(every_site=True)
     if kind == "log":
         return Changes(log_grew=True)
     log.debug("ignored a notification of unknown kind")

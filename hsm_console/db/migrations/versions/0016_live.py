@@ -13,7 +13,8 @@ On PostgreSQL, triggers `pg_notify` the channel `hsm_live` (services/live.py rea
 comments are added or changed (sync, actions), log entries are written (actions, outcomes an
 agent writes from another process, reviews, notes) and presence changes. Payloads hold kinds
 and ids only, never text, and stay far below NOTIFY's 8,000 bytes: a statement touching more
-rows than a payload names says "these sites changed" or "the log grew" instead. Statement
+rows than a payload names says "these sites changed" (or every site) or "the log grew"
+instead. Statement
 triggers with transition tables send one notification per statement, so a sync page of
 hundreds of comments is one message; PostgreSQL delivers them at commit and folds identical
 ones within a transaction.
@@ -46,8 +47,10 @@ _POSTGRESQL = [
             RETURN NULL;
         ELSIF n <= {MAX_IDS} THEN
             PERFORM pg_notify('hsm_live', json_build_object('t', 'comments', 'ids', ids)::text);
-        ELSE
+        ELSIF cardinality(sites) <= {MAX_IDS} THEN
             PERFORM pg_notify('hsm_live', json_build_object('t', 'sites', 'ids', sites)::text);
+        ELSE  -- more sites than a payload names: every site changed
+            PERFORM pg_notify('hsm_live', json_build_object('t', 'sites')::text);
         END IF;
         RETURN NULL;
     END
