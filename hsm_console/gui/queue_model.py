@@ -106,8 +106,8 @@ def status_text(row: QueueRow) -> str:
         text = f"{text} (action under way)"
     elif row.platform_state == "hidden" and row.status != "hidden":
         text = f"{text}, hidden on {platform_name(row.platform)}"
-    # Someone else has it open (live presence): said in the row, as the detail pane says it.
-    return f"{text} · {one_line(row.open_by, 120)}" if row.open_by else text
+    # Someone else has it open (live presence): first, so a narrow column still shows it.
+    return f"{one_line(row.open_by, 120)} · {text}" if row.open_by else text
 
 
 def _display(row: QueueRow, column: Column) -> str:
