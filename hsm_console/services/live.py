@@ -112,9 +112,13 @@ def listener_connection(db: Database) -> psycopg.Connection[Any]:
     connection = pooled.driver_connection
     pooled.detach()  # the pool forgets it: closing it is ours
     assert isinstance(connection, psycopg.Connection)
-    connection.rollback()
-    connection.autocommit = True
-    connection.execute("SET application_name = 'hsm-console live updates'")
+    try:
+        connection.rollback()
+        connection.autocommit = True
+        connection.execute("SET application_name = 'hsm-console live updates'")
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 
