@@ -496,3 +496,19 @@ class Ban(Base):
     # The pending entry of a platform call not yet completed (None when idle).
     pending_entry_id: Mapped[int | None] = mapped_column(Integer)
     last_detail: Mapped[str] = mapped_column(Text, default="")  # the last outcome, in words
+
+
+class Presence(Base):
+    """Who has which comment open (migration 0016): working state, never a record. A row per
+    open window showing a comment (`holder`, a random id), kept fresh by a heartbeat and
+    deleted when the window leaves it; a row whose heartbeat is older than
+    `services.presence.EXPIRY` is ignored. Written only on PostgreSQL."""
+
+    __tablename__ = "presence"
+
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    opened_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

@@ -81,6 +81,7 @@ class DetailPane(QWidget):
         self.state_label = child(form, QLabel, "stateLabel")
         self.suggestion_label = child(form, QLabel, "suggestionLabel")
         self.warning_label = child(form, QLabel, "warningLabel")
+        self.presence_label = child(form, QLabel, "presenceLabel")
         self.open_permalink = child(form, QPushButton, "openPermalinkButton")
         self.splitter = child(form, QSplitter, "detailSplitter")
         self.comment_text = child(form, QPlainTextEdit, "commentText")
@@ -141,6 +142,7 @@ class DetailPane(QWidget):
         if view.pending:
             state += " · an action is being carried out right now"
         set_plain(self.state_label, state)
+        self.show_presence("")
         self._show_suggestions(view.suggestions)
         self._show_warning(view.text)
         self._set_link(self.open_permalink, view.permalink, f"Open on {platform}")
@@ -166,6 +168,11 @@ class DetailPane(QWidget):
         self.notes_text.setPlainText(notes_words(view.notes))
         self.author_history_text.setPlainText(author_history_words(view.author_history))
         self.stack.setCurrentIndex(1)
+
+    def show_presence(self, words: str) -> None:
+        """Who else has the comment shown open ("Open by Jane Doe"), or nobody ("")."""
+        set_plain(self.presence_label, one_line(words, 300))
+        self.presence_label.setVisible(bool(words))
 
     def _note_entered(self) -> None:
         text = self.note_edit.text().strip()

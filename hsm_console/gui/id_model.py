@@ -4,11 +4,14 @@ Ids arrive in pages from a loader (keyset queries on a worker thread): the view 
 through `canFetchMore`/`fetchMore` as it scrolls. Rows are read by id for the part of the
 table being painted (a primary-key lookup of a few dozen rows) and kept in a bounded cache,
 so hundreds of thousands of entries cost a list of ints, not as many rows. `refresh` marks
-rows stale and repaints just those; nothing resets the whole model but a new first page.
+rows stale and repaints just those; live updates (gui/live.py) also take rows out
+(`remove_ids`) and put new ones in their places (`merge_first_page`); nothing resets the
+whole model but a new first page.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -115,6 +118,10 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             return None
         return self._row(row)
 
+    def cached_rows(self) -> list[R]:
+        """The rows read and still kept (those around what was painted lately)."""
+        return [row for row in self._rows.values() if row is not None]
+
     def refresh(self, ids: Sequence[int]) -> None:
         """Read these rows again and repaint their lines."""
         rows = []
@@ -125,6 +132,49 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 rows.append(row)
         for row in rows:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._headers) - 1))
+
+    def remove_ids(self, ids: Iterable[int]) -> None:
+        """Take these rows out (they left the filter elsewhere), each run of rows at once."""
+        rows = sorted({row for row in map(self._position.get, ids) if row is not None})
+        if not rows:
+            return
+        runs: list[tuple[int, int]] = []
+        for row in rows:
+            if runs and runs[-1][1] == row - 1:
+                runs[-1] = (runs[-1][0], row)
+            else:
+                runs.append((row, row))
+        for first, last in reversed(runs):  # from the bottom: the rows above keep their numbers
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for item_id in self._ids[first : last + 1]:
+                self._rows.pop(item_id, None)
+            del self._ids[first : last + 1]
+            self.endRemoveRows()
+        self._position = {item_id: row for row, item_id in enumerate(self._ids)}
+
+    def merge_first_page(self, fresh: Sequence[int]) -> list[int]:
+        """Insert the ids of `fresh` (a first page read just now, in the table's order) that
+        the table lacks, each after the id that precedes it there; returns those inserted.
+        An id that would fall past the loaded rows while more are to come is left to paging."""
+        inserts: list[tuple[int, int]] = []  # (row in the current table, id), in order
+        at = 0
+        for item_id in fresh:
+            row = self._position.get(item_id)
+            if row is not None:
+                at = row + 1
+            elif at < len(self._ids) or not self._has_more:
+                inserts.append((at, item_id))
+        shift = 0
+        for start, group in itertools.groupby(inserts, key=lambda insert: insert[0]):
+            new = [item_id for _, item_id in group]
+            first = start + shift
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._ids[first:first] = new
+            self.endInsertRows()
+            shift += len(new)
+        if inserts:
+            self._position = {item_id: row for row, item_id in enumerate(self._ids)}
+        return [item_id for _, item_id in inserts]
 
     # --- Qt model ------------------------------------------------------------------------
 

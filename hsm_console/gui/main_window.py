@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from hsm_console.app import App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
@@ -34,6 +35,7 @@ from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
+from hsm_console.gui.live import LiveQueue
 from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
@@ -56,6 +58,7 @@ from hsm_console.services.comment_detail import CommentReader, CommentView
 from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
+from hsm_console.services.presence import PresenceService, open_by_words
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
 from hsm_console.services.retention import RetentionService
 from hsm_console.services.sync import SiteResult, SyncProgress
@@ -130,7 +133,13 @@ class MainWindow(QMainWindow):
         host_layout.addWidget(self.detail)
 
         self.registry = ActionRegistry(self)
-        self.triage = Triage(self, self.runner, lambda: app.moderation, app.policy, self.problems)
+        # Live queues and presence (PostgreSQL only; gui/live.py).
+        self.presence = PresenceService(app.db, app.username)
+        self.triage = Triage(
+            self, self.runner, lambda: app.moderation, app.policy, self.problems,
+            self.presence.others if self.presence.enabled else None,
+        )  # fmt: skip
+        self.live = LiveQueue(self, self.presence) if self.presence.enabled else None
         self.sync_status = SyncStatus(self)
         self.statusBar().addPermanentWidget(self.sync_status)
         self.help = HelpOverlay(self, [*self.registry.shortcuts(), *NAVIGATION_KEYS])
@@ -377,6 +386,8 @@ class MainWindow(QMainWindow):
         self.model.dataChanged.connect(lambda *_: self._selection_changed())
         self._detail_timer.timeout.connect(self._load_detail)
         self.triage.finished.connect(self._acted)
+        if self.live is not None:
+            self.triage.acting.connect(self.live.acting.update)
         self.triage.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._auto_sync.timeout.connect(lambda: self.sync_now(automatic=True))
 
@@ -477,6 +488,8 @@ class MainWindow(QMainWindow):
         self.reload_queue()
         self.refresh_sync_status()
         self.seals.seal_if_due()
+        if self.live is not None:
+            self.live.start()
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()
@@ -499,6 +512,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._auto_sync.stop()
         self._detail_timer.stop()
+        if self.live is not None:
+            self.live.stop()
         self._save_layout()
         if not self.runner.shutdown():
             log.warning("background work still running at close")
@@ -579,13 +594,23 @@ class MainWindow(QMainWindow):
         comment_id = self.current_comment_id()
         self._detail_generation += 1
         generation = self._detail_generation
+        presence = self.presence
         if comment_id is None:
             self.detail.show_message("Select a comment in the queue to see it here.")
+            if presence.enabled:
+                self.runner.start(lambda _: presence.leave(), lambda _: None, log.info)
             return
         reader = self.reader
 
-        def read(_: JobContext) -> CommentView:
-            return reader.comment(comment_id)
+        def read(_: JobContext) -> tuple[CommentView, str]:
+            shown = reader.comment(comment_id)
+            try:  # presence is a courtesy: a failure must not hide the comment
+                presence.open(comment_id)
+                others = presence.others([comment_id]).get(comment_id, [])
+            except SQLAlchemyError as exc:
+                log.info("presence not recorded: %s", exc)
+                others = []
+            return shown, open_by_words(others)
 
         self.runner.start(
             read,
@@ -610,9 +635,14 @@ class MainWindow(QMainWindow):
 
         self.runner.start(save, saved, failed)
 
-    def _detail_arrived(self, generation: int, shown: CommentView) -> None:
+    def _detail_arrived(self, generation: int, shown: tuple[CommentView, str]) -> None:
         if generation == self._detail_generation:
-            self.detail.show_comment(shown)
+            self.detail.show_comment(shown[0])
+            self.detail.show_presence(shown[1])
+
+    def reload_detail(self) -> None:
+        """Read the comment in view again (it changed, here or elsewhere)."""
+        self._detail_timer.start()
 
     def _detail_failed(self, generation: int, exc: Exception) -> None:
         if generation == self._detail_generation:
@@ -640,7 +670,7 @@ class MainWindow(QMainWindow):
         self.model.refresh(comment_ids)
         if self.detail.comment_id in comment_ids:
             self._detail_timer.start()
-        self._recount()
+        self.recount()
         if succeeded:
             self._move_after(comment_ids)
 
@@ -651,7 +681,7 @@ class MainWindow(QMainWindow):
         last = max(rows)
         self.select_row(min(last + 1, self.model.rowCount() - 1))
 
-    def _recount(self) -> None:
+    def recount(self) -> None:
         view, queue_filter = self.view, self.filters.current()
 
         def count(_: JobContext) -> FilterCounts:

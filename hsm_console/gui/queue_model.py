@@ -14,12 +14,13 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QIcon
 
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.gui.icons import platform_icon, platform_name
+from hsm_console.gui.icons import glyph, platform_icon, platform_name
 from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.services.queue_view import QueueRow
 
 LINE_CHARS = 240
+OPEN_BY_ICON = "(open by)"  # the icon cache's key for "someone else has it open"
 
 STATUS_WORDS = {
     "new": "New",
@@ -87,22 +88,26 @@ class QueueModel(IdWindowModel[QueueRow]):
             return _tooltip(row, Column(column))
         if role == Qt.ItemDataRole.DecorationRole and column == Column.SITE:
             return self._platform_icon(row.platform)
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS and row.open_by:
+            return self._platform_icon(OPEN_BY_ICON)
         return None
 
     def _platform_icon(self, platform: str) -> QIcon:
         icon = self._icons.get(platform)
         if icon is None:
-            icon = self._icons[platform] = platform_icon(platform)
+            made = glyph("fa5s.eye") if platform == OPEN_BY_ICON else platform_icon(platform)
+            icon = self._icons[platform] = made
         return icon
 
 
 def status_text(row: QueueRow) -> str:
     text = STATUS_WORDS.get(row.status, row.status)
     if row.acting is not None:
-        return f"{text} (action under way)"
-    if row.platform_state == "hidden" and row.status != "hidden":
-        return f"{text}, hidden on {platform_name(row.platform)}"
-    return text
+        text = f"{text} (action under way)"
+    elif row.platform_state == "hidden" and row.status != "hidden":
+        text = f"{text}, hidden on {platform_name(row.platform)}"
+    # Someone else has it open (live presence): first, so a narrow column still shows it.
+    return f"{one_line(row.open_by, 120)} · {text}" if row.open_by else text
 
 
 def _display(row: QueueRow, column: Column) -> str:
@@ -130,7 +135,7 @@ def _tooltip(row: QueueRow, column: Column) -> str | None:
     if column is Column.COMMENT:
         return tooltip(one_line(row.excerpt, 600))
     if column is Column.STATUS:
-        return status_text(row)
+        return tooltip(status_text(row))  # a name in it is untrusted text
     return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVarTuple
@@ -52,6 +52,7 @@ from hsm_console.rules.domain import CommentStatus
 from hsm_console.rules.screening import Screener
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.health import GapKind
+from hsm_console.services.presence import holders, open_by_words
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"
@@ -119,6 +120,8 @@ class QueueRow:
     suggested_code: str | None
     suggestion_why: str
     reconnect_needed: bool = False  # its site's platform refused the sign-in: no actions
+    # Who else has it open now, in words ("Open by Jane Doe"; PostgreSQL only): "" if nobody.
+    open_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,21 @@ class QueueView:
             and (not queue_filter.platforms or site.platform in queue_filter.platforms)
         ]
 
+    def matching(self, queue_filter: QueueFilter, ids: Iterable[int]) -> set[int]:
+        """Which of these comments the filter shows now (a live update asks, for the rows
+        whose comments changed elsewhere)."""
+        wanted, site_ids = sorted(set(ids)), self._site_ids(queue_filter)
+        if not wanted or not site_ids:
+            return set()
+        with self.db.session() as session:
+            query = select(Comment.id).where(
+                Comment.id.in_(wanted),
+                Comment.site_id.in_(site_ids),
+                *self._status_conditions(queue_filter),
+                *self._common_conditions(queue_filter),
+            )
+            return set(session.scalars(self._with_search(session, query, queue_filter)))
+
     def newest(self, queue_filter: QueueFilter, limit: int) -> list[QueueRow]:
         """The first `limit` rows, newest first, read page by page as the window reads them."""
         rows: list[QueueRow] = []
@@ -364,6 +382,7 @@ class QueueView:
                     )
                 )
             )
+            present = holders(session, by_id, self.username)
         result = []
         for comment_id in ids:
             row = by_id.get(comment_id)
@@ -377,7 +396,7 @@ class QueueView:
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
                     status, state, version, acting.get(comment_id), code, why,
-                    site_id in reconnect,
+                    site_id in reconnect, open_by_words(present.get(comment_id, ())),
                 )
             )  # fmt: skip
         return result
