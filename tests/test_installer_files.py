@@ -22,3 +22,17 @@ def test_the_installer_packs_what_the_spec_builds() -> None:
     assert "pyinstaller --noconfirm build_installer.spec" in workflow
     assert '"--self-test"' in workflow
     assert "/DAppVersion=" in workflow
+
+
+def test_the_spec_collects_what_screening_reads_at_run_time() -> None:
+    """tldextract's suffix list and phonenumbers' metadata are loaded by file and by module
+    name, which PyInstaller's analysis cannot see: without them a built console would fetch
+    the list from the network or fail to parse any number."""
+    spec = (ROOT / "build_installer.spec").read_text(encoding="utf-8")
+    assert '*collect_data_files("tldextract"),' in spec
+    assert '*collect_submodules("phonenumbers.data"),' in spec
+    import phonenumbers.data
+    import tldextract
+
+    assert (Path(tldextract.__file__).parent / ".tld_set_snapshot").stat().st_size > 10_000
+    assert (Path(phonenumbers.data.__file__).parent / "region_US.py").is_file()
