@@ -791,12 +791,24 @@ def test_several_authors_posting_the_same_pointer_are_a_flood() -> None:
     assert thread(*flood) == [[], [], ["SPM"], ["SPM"]]
 
 
-def test_near_repeats_look_only_at_comparable_lengths() -> None:
+def test_near_repeats_compare_recent_comments_sharing_an_opening_or_ending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     detector = RepeatDetector()
     detector.add("c1", "Is the boil order still in effect for Poplar and 9th Street?", "a")
     detector.add("c2", "Is the boil order still in effect?", "b")
-    assert detector.near_repeats("c3", "Is the boil order still in effect on Poplar and 9th?") == [
-        ("c1", "a")
-    ]
+    detector.add("c3", "Poplar and 9th Street: is the boil order still in effect for us?", "c")
+    asked = "Is the boil order still in effect on Poplar and 9th?"
+    assert detector.near_repeats("c4", asked) == [("c1", "a")]
     detector.add("c1", "edited", "a")  # adding a key again replaces it here too
-    assert detector.near_repeats("c3", "Is the boil order still in effect for Poplar and 9th") == []
+    assert detector.near_repeats("c4", asked) == []
+    # Only a site's most recent comments are kept for comparing: memory stays bounded.
+    monkeypatch.setattr(screening, "_NEAR_WINDOW", 2)
+    for n in range(4):
+        detector.add(f"w{n}", f"Free tickets number {n} for every game, see my profile", "bot")
+    assert [
+        key
+        for key, _ in detector.near_repeats(
+            "x", "Free tickets number 9 for every game, see my profile"
+        )
+    ] == ["w3", "w2"]

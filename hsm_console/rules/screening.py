@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import math
 import re
 import tomllib
 import unicodedata
@@ -457,6 +456,7 @@ def _trim_link(text: str, start: int, end: int) -> int:
 # A discount is sales wording; a price is, beside the seller's number (see `_screen`).
 _DISCOUNT = re.compile(r"(?<![\w.])\d{1,2}\s?%\s?off\b", re.IGNORECASE)
 _PRICE = re.compile(r"(?<![\w$])\$\s?\d{1,9}+(?:,\d{3}){0,4}+(?:\.\d\d)?(?![\d,]\d)")
+_DIGIT = re.compile(r"\d")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # Code a browser or a spreadsheet would run if the comment were pasted into one.
 _CODE = re.compile(
@@ -651,16 +651,22 @@ class Screener:
     # --- What a comment holds ---------------------------------------------------------
 
     def _find(self, text: str, view: _View) -> _Found:
-        ssns = _spans(_SSN, text) + [
+        # Most comments hold no digit and no dot: skip what cannot match (a third of the time
+        # sync spends screening).
+        digits = _DIGIT.search(text) is not None
+        ssns = [] if not digits else _spans(_SSN, text) + [
             m for m in _spans(_SSN_BARE, text)
             if _SSN_WORDS.search(text[max(0, m.start - 40) : m.start].casefold())
         ]  # fmt: skip
-        every_link = _links(text)
+        every_link = _links(text) if "." in text else []
         phones = [  # a number inside a link ("http://185.199.44.12/") is no phone
-            m for m in self._phones(text)
+            m for m in (self._phones(text) if digits else [])
             if not any(o.start < m.end and m.start < o.end for o in ssns + every_link)
         ]  # fmt: skip
-        emails = [m for m in _spans(_EMAIL, text) if not self._city_email(text[m.start : m.end])]
+        emails = [
+            m for m in (_spans(_EMAIL, text) if "@" in text else [])
+            if not self._city_email(text[m.start : m.end])
+        ]  # fmt: skip
         links: list[Match] = []
         suspicious: list[tuple[Match, str]] = []
         for link in every_link:
@@ -675,7 +681,7 @@ class Screener:
             ssns=ssns,
             phones=phones,
             emails=emails,
-            addresses=self._addresses(text),
+            addresses=self._addresses(text) if digits else [],
             links=links,
             suspicious=suspicious,
             contact_words=self._contact.spans(view),
@@ -739,11 +745,11 @@ class Screener:
             named = _named(text, scam, quoted=True)
             reasons.append(f"scam wording with a way to reach the sender: {named}")
             matches += scam
-        for pattern, what in (
-            (_CODE, "markup or a formula that would run as code"),
-            (_DISGUISED, "a program whose file name a hidden character disguises"),
+        for pattern, what, hint in (
+            (_CODE, "markup or a formula that would run as code", "<=:"),
+            (_DISGUISED, "a program whose file name a hidden character disguises", "\u202d\u202e"),
         ):
-            found_here = _spans(pattern, text)
+            found_here = _spans(pattern, text) if any(c in text for c in hint) else []
             if found_here:
                 reasons.append(f"{what}: {_named(text, found_here, quoted=True)}")
                 matches += found_here
@@ -794,7 +800,11 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[Match]:
 REPEAT_MIN_CHARS = 20  # "Thank you!" said twice is not spam
 NEAR_RATIO = 90.0  # rapidfuzz's ratio (0-100) from which two comments are near-identical
 FLOOD_AUTHORS = 3  # authors posting near-identical comments that point somewhere: a flood
-_NEAR_CHARS = 500  # compared from the start of a comment: floods are short
+_NEAR_CHARS = 300  # compared from the start of a comment: floods are short
+_NEAR_WINDOW = 20_000  # a site's most recent comments kept for comparing (floods are bursts)
+_PER_AUTHOR = 20  # an author's most recent comments compared for a duplicate post
+_FLOOD_CANDIDATES = 500  # most recent comments sharing an opening or an ending, for a flood
+_EDGE_WORDS = 3
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
@@ -816,20 +826,30 @@ def _near_form(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", fold(text[: _NEAR_CHARS * 2])).split())[:_NEAR_CHARS]
 
 
+def _edges(near: str) -> tuple[str, str]:
+    """Near-identical comments share their opening or their ending words: the buckets
+    that keep a comparison to the few comments that can match."""
+    words = near.split()
+    return "^" + " ".join(words[:_EDGE_WORDS]), "$" + " ".join(words[-_EDGE_WORDS:])
+
+
 class RepeatDetector:
     """Finds comments repeating another's text: the duplicate posts and flooding of SPM.
 
     A resident asking what another asked is a resident; the same author posting nearly the
     same words again is a duplicate post, and several authors posting nearly the same words
-    that point somewhere (a link, a number, "dm me") is a flood. Holds a digest and the
-    first 500 normalised characters per comment. Not thread-safe: feed it from one worker.
+    that point somewhere (a link, a number, "dm me") is a flood. Exact repeats are kept as a
+    16-byte digest per comment; near ones for a site's 20,000 most recent comments, so
+    memory and the work per comment stay bounded however long the sync. Not thread-safe:
+    feed it from one worker.
     """
 
     def __init__(self) -> None:
         self._fingerprint_of: dict[str, bytes] = {}
         self._keys_with: dict[bytes, dict[str, None]] = {}  # insertion-ordered set of keys
         self._near: dict[str, tuple[str, str | None]] = {}  # key -> (near form, author)
-        self._by_length: dict[int, dict[str, None]] = {}
+        self._by_author: dict[str, dict[str, None]] = {}
+        self._by_edge: dict[str, dict[str, None]] = {}
 
     def add(self, key: str, text: str, author: str | None = None) -> None:
         """Remember comment `key`'s text; adding a key again replaces its old text."""
@@ -843,13 +863,35 @@ class RepeatDetector:
         if fingerprint is not None:
             self._fingerprint_of[key] = fingerprint
             self._keys_with.setdefault(fingerprint, {})[key] = None
-        old = self._near.pop(key, None)
-        if old is not None:
-            del self._by_length[len(old[0])][key]
+        self._forget(key)
         near = _near_form(text)
-        if len(near) >= REPEAT_MIN_CHARS:
-            self._near[key] = (near, author)
-            self._by_length.setdefault(len(near), {})[key] = None
+        if len(near) < REPEAT_MIN_CHARS:
+            return
+        self._near[key] = (near, author)
+        for edge in _edges(near):
+            self._by_edge.setdefault(edge, {})[key] = None
+        if author is not None:
+            mine = self._by_author.setdefault(author, {})
+            mine[key] = None
+            if len(mine) > _PER_AUTHOR:
+                del mine[next(iter(mine))]
+        if len(self._near) > _NEAR_WINDOW:
+            self._forget(next(iter(self._near)))
+
+    def _forget(self, key: str) -> None:
+        old = self._near.pop(key, None)
+        if old is None:
+            return
+        near, author = old
+        for edge in _edges(near):
+            bucket = self._by_edge[edge]
+            del bucket[key]
+            if not bucket:
+                del self._by_edge[edge]
+        if author is not None and key in self._by_author.get(author, {}):
+            del self._by_author[author][key]
+            if not self._by_author[author]:
+                del self._by_author[author]
 
     def repeats_of(self, key: str, text: str) -> list[str]:
         """The other comments with the same text, in the order they were added."""
@@ -859,39 +901,47 @@ class RepeatDetector:
         return [other for other in self._keys_with.get(fingerprint, {}) if other != key]
 
     def near_repeats(self, key: str, text: str) -> list[tuple[str, str | None]]:
-        """The other comments with nearly the same words, and their authors."""
+        """Recent other comments with nearly the same words, and their authors."""
         near = _near_form(text)
         if len(near) < REPEAT_MIN_CHARS:
             return []
-        # A ratio of r needs lengths within r / (200 - r) of each other: look only there.
-        shortest = math.ceil(len(near) * NEAR_RATIO / (200 - NEAR_RATIO))
-        longest = math.floor(len(near) * (200 - NEAR_RATIO) / NEAR_RATIO)
-        found = []
-        for length in range(shortest, longest + 1):
-            for other in self._by_length.get(length, {}):
-                other_text, author = self._near[other]
-                if other != key and fuzz.ratio(near, other_text, score_cutoff=NEAR_RATIO):
-                    found.append((other, author))
-        return found
+        candidates: dict[str, None] = {}
+        for edge in _edges(near):
+            bucket = self._by_edge.get(edge, {})
+            candidates.update(dict.fromkeys(itertools.islice(reversed(bucket), _FLOOD_CANDIDATES)))
+        candidates.pop(key, None)
+        return [(other, self._near[other][1]) for other in candidates if self._near_to(near, other)]
+
+    def _near_to(self, near: str, other: str) -> bool:
+        return fuzz.ratio(near, self._near[other][0], score_cutoff=NEAR_RATIO) > 0
 
     def suggest(
         self, key: str, text: str, author: str | None, *, promotes: bool = False
     ) -> Suggestion | None:
         """SPM where `text` repeats its author's earlier comment, or joins a flood (see the
         class); `promotes` says whether it points somewhere (a link or contact)."""
-        near = self.near_repeats(key, text)
-        mine = [other for other, by in near if author is not None and by == author]
+        near = _near_form(text)
+        if len(near) < REPEAT_MIN_CHARS:
+            return None
         whole = (Match(0, len(text)),)
-        if mine:
+        if author is not None:
+            earlier = self._by_author.get(author, {})
+            mine = [other for other in earlier if other != key and self._near_to(near, other)]
+            if mine:
+                why = (
+                    f"Nearly the same text as {len(mine)} earlier comment(s) by the same "
+                    "author: a duplicate post."
+                )
+                return Suggestion("SPM", why, whole)
+        if not promotes:  # residents saying the same thing are residents
+            return None
+        near_ones = [
+            (other, by) for other, by in self.near_repeats(key, text) if by != author or by is None
+        ]
+        others = {by if by is not None else other for other, by in near_ones}
+        if len(others) + 1 >= FLOOD_AUTHORS:
             why = (
-                f"Nearly the same text as {len(mine)} earlier comment(s) by the same author: "
-                "a duplicate post."
-            )
-            return Suggestion("SPM", why, whole)
-        others = {by if by is not None else other for other, by in near}
-        if promotes and len(others) + 1 >= FLOOD_AUTHORS:
-            why = (
-                f"Nearly the same text as {len(near)} comment(s) by {len(others)} other "
+                f"Nearly the same text as {len(near_ones)} comment(s) by {len(others)} other "
                 "authors, each pointing somewhere (a link or contact): a flood."
             )
             return Suggestion("SPM", why, whole)
