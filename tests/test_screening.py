@@ -390,6 +390,9 @@ def test_threat_phrases(screener: Screener, text: str, phrase: str) -> None:
         "My husband is going to kill me for signing us up for the 5K",
         "Someone is going to get hurt on that broken slide",
         "Time to bite the bullet and pay the sewer bill",
+        "We will shoot you an email with the details",  # the list's "- " exceptions
+        "Someone needs to shoot the council meeting on video",
+        "I want to kill the mayor's proposal",  # a slot is never a possessive
     ],
 )
 def test_a_violent_word_without_intent_and_target_is_no_threat(

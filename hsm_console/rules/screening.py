@@ -265,7 +265,8 @@ def _phrase_pattern(phrase: str, slots: dict[str, str] | None = None) -> str:
         if slot is not None:
             if slots is None or slot.group(1) not in slots:
                 raise ValueError(f"phrase {phrase!r}: no slot [{slot.group(1)}] defined")
-            piece = slots[slot.group(1)]
+            # "the mayor's proposal" is the mayor's thing, not the mayor
+            piece = slots[slot.group(1)] + "(?!['’‘]s\\b)"
         else:
             piece = re.escape(word).replace("'", "['’‘]")  # ' also the typographic ones
         if pattern and not pattern.endswith("?"):
@@ -562,7 +563,13 @@ class Screener:
     def __init__(self, rules: ScreeningRules) -> None:
         self._profanity = _words_regex(rules.profanity)
         self._slurs = _words_regex(rules.slurs)
-        self._threats = _Phrases(rules.threat_phrases)
+        # Lines "- phrase" of the threat list are ordinary speech that a threat phrase also
+        # fits ("we'll shoot you an e-mail"): a threat match overlapping one is dropped.
+        slots = [e for e in rules.threat_phrases if _SLOT.match(e)]
+        self._threats = _Phrases(e for e in rules.threat_phrases if not e.startswith("- "))
+        self._not_threats = _Phrases(
+            slots + [e[2:] for e in rules.threat_phrases if e.startswith("- ")]
+        )
         self._commercial = _Phrases(rules.commercial_phrases)
         self._discrimination = _Phrases(rules.discrimination_phrases)
         self._sexual = _Phrases(rules.sexual_phrases)
@@ -594,7 +601,12 @@ class Screener:
         found = self._find(text, view)
         suggestions = []
 
-        threats = self._threats.spans(view)
+        ordinary = self._not_threats.spans(view)
+        threats = [
+            m
+            for m in self._threats.spans(view)
+            if not any(o.start < m.end and m.start < o.end for o in ordinary)
+        ]
         if threats:
             noun = "phrase" if len(threats) == 1 else "phrases"
             why = f"Threatening {noun}: {_named(text, threats, quoted=True)}"
