@@ -41,3 +41,17 @@ def test_a_console_executable_sits_beside_the_windowed_one() -> None:
     assert 'WorkingDir: "{app}"' in shortcut
     assert '"dist\\hsm-console\\hsm-console-cli.exe" --version' in workflow
     assert '"$app-cli" --version' in build
+
+
+def test_the_spec_collects_what_screening_reads_at_run_time() -> None:
+    """tldextract's suffix list and phonenumbers' metadata are loaded by file and by module
+    name, which PyInstaller's analysis cannot see: without them a built console would fetch
+    the list from the network or fail to parse any number."""
+    spec = (ROOT / "build_installer.spec").read_text(encoding="utf-8")
+    assert '*collect_data_files("tldextract"),' in spec
+    assert '*collect_submodules("phonenumbers.data"),' in spec
+    import phonenumbers.data
+    import tldextract
+
+    assert (Path(tldextract.__file__).parent / ".tld_set_snapshot").stat().st_size > 10_000
+    assert (Path(phonenumbers.data.__file__).parent / "region_US.py").is_file()

@@ -204,12 +204,17 @@ def test_posts_older_than_the_window_are_not_read_again(world: World) -> None:
 def test_repeated_text_on_one_site_is_suggested_as_spam(world: World) -> None:
     words = "Visit my page for cheap tickets to every game this summer, friends"
     fb = world.sandbox.state.facebook
-    first = fb.add_comment(POST, words, author_name="Flooder")
-    second = fb.add_comment(POST, words, author_name="Flooder")
+    flooder = {"from": {"id": "4242", "name": "Flooder"}}
+    first = fb.add_comment(POST, words, extra=flooder)
+    second = fb.add_comment(POST, words.upper() + "!!", extra=flooder)
+    question = "When does leaf pickup start on the north side this year?"
+    asked = [fb.add_comment(POST, question, author_name=name) for name in ("Ann", "Bo", "Cy")]
     world.app("alice").sync.sync()
     assert by_external(world, first).suggested_code is None  # the first time is not a repeat
-    assert by_external(world, second).suggested_code == "SPM"
+    assert by_external(world, second).suggested_code == "SPM"  # nearly the same, same author
     assert "same text" in by_external(world, second).suggestion_why
+    # Residents asking what another asked are residents, not a flood.
+    assert [by_external(world, a).suggested_code for a in asked] == [None, None, None]
 
 
 @pytest.mark.expected_log("Skipped")

@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_parsers(commands)
     bans.add_parser(commands)
     records_package.add_parsers(commands, _day)
+    from hsm_console.cli import screening
+
+    screening.add_parser(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -233,6 +236,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "verify-package":  # on its own: no database
         return records_package.verify_package_command(args.package)
+    if args.command == "screening":  # a labelled set, no database
+        from hsm_console.cli import screening
+
+        return screening.run(args)
     settings = load_settings(args.database)
     if args.command == "db" and args.db_command == "move":
         from hsm_console.cli.move import move_command

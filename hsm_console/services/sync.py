@@ -42,7 +42,7 @@ from hsm_console.display import local_time
 from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
-from hsm_console.rules.screening import RepeatDetector, Screener
+from hsm_console.rules.screening import RepeatDetector, Screener, screen_thread
 from hsm_console.services import health, limits
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
@@ -58,7 +58,6 @@ OVERLAP = timedelta(hours=1)
 ACTIVE_DAYS = 30  # posts older than this are not read again
 FULL_DAYS = 7  # comments of posts younger than this are read in full each time
 GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
-REPEAT_MIN_CHARS = 20  # "Thank you!" said twice is not spam
 
 
 @dataclass
@@ -427,7 +426,7 @@ class SyncService:
 
     def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
         text = storable(remote.text)
-        code, why = self._suggest(run.site.id, remote.external_id, text)
+        code, why = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
         if remote.parent_external_id:
             run.parents[remote.external_id] = remote.parent_external_id
         return dict(
@@ -469,7 +468,7 @@ class SyncService:
             stored.raw = remote.raw
             stored.edited_at = remote.updated_at or utcnow()
             stored.suggested_code, stored.suggestion_why = self._suggest(
-                run.site.id, stored.external_id, text
+                run.site.id, stored.external_id, text, stored.author_id
             )
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
@@ -485,16 +484,15 @@ class SyncService:
                 stored.gone_seen_at = utcnow()
                 run.result.gone += 1
 
-    def _suggest(self, site_id: int, key: str, text: str) -> tuple[str | None, str]:
-        suggestions = self.screener.screen(text)
+    def _suggest(
+        self, site_id: int, key: str, text: str, author: str | None
+    ) -> tuple[str | None, str]:
+        # Every comment goes through the site's detector, so a flood is seen even when its
+        # comments also hold a link or a price.
+        detector = self.repeats.setdefault(site_id, RepeatDetector())
+        suggestions = screen_thread(self.screener, detector, key, text, author)
         if suggestions:
             return suggestions[0].code, suggestions[0].why
-        if len(text.strip()) >= REPEAT_MIN_CHARS:
-            detector = self.repeats.setdefault(site_id, RepeatDetector())
-            repeats = detector.repeats_of(key, text)
-            detector.add(key, text)
-            if repeats:
-                return "SPM", f"The same text as {len(repeats)} other comment(s)."
         return None, ""
 
     def _find_gone(self, run: _Run, post_id: int, seen: set[str]) -> None:
