@@ -124,7 +124,7 @@ def _posts(sandbox: SandboxServer) -> int:
     return len(sandbox.requests_seen("POST")) + len(sandbox.requests_seen("DELETE"))
 
 
-def _until(done: Callable[[], bool], what: str, tries: int = 600) -> None:
+def _until(done: Callable[[], bool], what: str, tries: int = 2400) -> None:
     """Wait for something another thread or process does (a safety stop, not a bound)."""
     for _ in range(tries):
         if done():
