@@ -390,15 +390,18 @@ class AgentService:
         never holds up an action."""
         self.register()
         with (
-            self._loop(stop, self.heartbeat, self.beat, "heartbeat"),
+            self._loop(stop, self.heartbeat, self._beat_and_open, "heartbeat"),
             self._loop(stop, self.heartbeat, self.sync_due, "sync"),
         ):
             while not stop.is_set():
-                self._guarded(self.open_sealed, "sealed credentials")
                 if not self._guarded(self.work, "jobs"):
                     stop.wait(self.poll)
         self._guarded(self.release, "release")
         log.info("agent %s stopped", self.name)
+
+    def _beat_and_open(self) -> None:
+        self.beat()
+        self.open_sealed()  # a site connected meanwhile is usable within a heartbeat
 
     @contextmanager
     def _loop(
