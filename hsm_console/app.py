@@ -14,13 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from hsm_console.connectors.base import Connector
 from hsm_console.db.engine import Database
+from hsm_console.db.models import Site
+from hsm_console.errors import NotPossible
 from hsm_console.host.config import Settings, default_seals_folder
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
 from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
+from hsm_console.services.agent import SealingStore
+from hsm_console.services.agent_jobs import AGENT_WAIT
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
@@ -51,6 +56,13 @@ class App:
     # Where seals are written (settings' seals_folder); None: this program makes no daily
     # seal (the tests' worlds, whose logs are counted entry by entry).
     seals_folder: Path | None = None
+    # The City-wide mode (settings' actions_by = "agent"): seconds a workstation waits for
+    # the agent's outcome of an action it recorded; None: it carries out all five steps.
+    agent_wait: float | None = None
+
+    @property
+    def by_agent(self) -> bool:
+        return self.agent_wait is not None
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -59,11 +71,15 @@ class App:
 
     @property
     def connectors(self) -> ConnectorFactory:
+        if self.by_agent:
+            return _no_platform_here
         return connector_factory(self.credentials, self.connector_overrides, self.tokens, self.db)
 
     @property
     def moderation(self) -> ModerationService:
-        return ModerationService(self.db, self.policy, self.connectors, self.username)
+        return ModerationService(
+            self.db, self.policy, self.connectors, self.username, self.agent_wait
+        )
 
     @property
     def review(self) -> ReviewService:
@@ -71,7 +87,7 @@ class App:
 
     @property
     def bans(self) -> BanService:
-        return BanService(self.db, self.policy, self.connectors, self.username)
+        return BanService(self.db, self.policy, self.connectors, self.username, self.agent_wait)
 
     @property
     def notes(self) -> NoteService:
@@ -95,7 +111,7 @@ class App:
         return SyncService(
             self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url),
             bans=self.bans,
-            after=self.seal_if_due,
+            after=self.seal_if_due, refused=AGENT_SYNCS if self.by_agent else None,
         )  # fmt: skip
 
     @property
@@ -114,6 +130,17 @@ class App:
         self.db.dispose()
 
 
+AGENT_SYNCS = (
+    "In the City-wide mode the agent on the City's server reads the sites and carries out "
+    "every action on the platforms; this workstation does not call them."
+)
+
+
+def _no_platform_here(site: Site) -> Connector:
+    """The City-wide mode's guard: a workstation never calls a platform."""
+    raise NotPossible(AGENT_SYNCS)
+
+
 def current_username(db: Database) -> str:
     """The OS account; on a shared PostgreSQL, the database login (which RLS also sees)."""
     if db.is_sqlite:
@@ -128,10 +155,13 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
     db = Database(settings.database_url)
     if migrate:
         db.ensure_schema()
+    username = current_username(db)
     app = App(
-        db=db, policy=load_policy(), username=current_username(db), policy_url=settings.policy_url,
+        db=db, policy=load_policy(), username=username, policy_url=settings.policy_url,
         seals_folder=settings.seals_folder,
     )  # fmt: skip
+    if settings.by_agent:  # tokens go to the agent sealed, never into this keyring
+        app.agent_wait, app.credentials = AGENT_WAIT, SealingStore(db, username)
     if claim_first_run:
         try:
             app.first_run = first_run(db, app.username)

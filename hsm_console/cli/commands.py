@@ -31,6 +31,7 @@ from hsm_console.rules.domain import (
 from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
+from hsm_console.services.agent_jobs import SENT
 from hsm_console.services.comment_detail import CommentReader, HistoryItem
 from hsm_console.services.dashboard import DashboardView, Table
 from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
@@ -218,8 +219,11 @@ def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
 def act(app: App, comment_id: int, action: Action, reason: str | None, note: str) -> int:
     result = app.moderation.act(comment_id, action, reason, note)
     out(result.message)
-    out(f"Log entries: #{result.pending_entry_id} pending, #{result.outcome_entry_id} "
-        f"{result.state.value}.")  # fmt: skip
+    if result.outcome_entry_id is None:  # the agent's outcome has not come yet
+        out(f"Log entries: #{result.pending_entry_id} pending ({SENT}).")
+    else:
+        out(f"Log entries: #{result.pending_entry_id} pending, #{result.outcome_entry_id} "
+            f"{result.state.value}.")  # fmt: skip
     return 0 if result.state is not EntryState.FAILED else 1
 
 

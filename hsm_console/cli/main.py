@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check the database, keyring, platforms, sign-ins and log; exit 1 on a FAIL"
     )
     doctor.add_argument("--json", action="store_true")
+    from hsm_console.cli import agent
+
+    agent.add_parser(commands)
     return parser
 
 
@@ -255,6 +258,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hsm_console.cli.doctor import doctor_command
 
         return doctor_command(settings, args.json)
+    if args.command == "agent":  # a service of its own: no person, no first run
+        from hsm_console.cli.agent import agent_command
+
+        return agent_command(settings, args)
     from hsm_console.cli import admin, bans, retention, review
 
     handlers: dict[str, Any] = {

@@ -512,3 +512,61 @@ class Presence(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     opened_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+# --- The agent (services/agent.py, migration 0015): working state, none of it a record -------
+
+
+class Agent(Base):
+    """A running `hsm-console agent`: its public key, to which tokens are sealed, and its
+    heartbeat. `instance` names this run of it: a claim by an instance whose heartbeat is
+    stale was interrupted."""
+
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # X25519, base64
+    instance: Mapped[str] = mapped_column(String(36))
+    host: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+
+
+class AgentJob(Base):
+    """A platform step a workstation recorded (steps 1-2) for the agent to carry out (3-4):
+    the pending entry it completes. Deleted with the outcome entry's transaction."""
+
+    __tablename__ = "agent_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("action_log.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "action" or "ban"
+    queued_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(36))  # an agent's instance
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]  # after a reconciliation that could not ask
+
+
+class SiteLease(Base):
+    """Which agent syncs a site, until when (renewed with its heartbeat)."""
+
+    __tablename__ = "agent_site_leases"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class SealedSecret(Base):
+    """A keyring entry sealed to one agent's public key on an administrator's workstation;
+    the agent opens it into its own keyring and deletes the row."""
+
+    __tablename__ = "sealed_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), index=True)
+    key: Mapped[str] = mapped_column(String(600))  # the keyring entry's name, e.g. "app:x"
+    sealed: Mapped[str] = mapped_column(Text)  # base64 of the sealed box
+    sealed_by: Mapped[str] = mapped_column(String(200))
+    sealed_at: Mapped[datetime]

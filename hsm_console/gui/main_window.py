@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from hsm_console.app import App
+from hsm_console.app import AGENT_SYNCS, App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.admin import AdminDialog
 from hsm_console.gui.ban_dialog import BanDialog
@@ -804,7 +804,11 @@ class MainWindow(QMainWindow):
 
     def _apply_auto_sync(self) -> None:
         minutes = self.settings.auto_sync_minutes
-        if minutes:
+        if self.app.by_agent:  # the City-wide mode: the agent syncs (services/agent.py)
+            self._auto_sync.stop()
+            self.registry[ActionId.SYNC].setEnabled(False)
+            self.registry[ActionId.SYNC].setToolTip(AGENT_SYNCS)
+        elif minutes:
             self._auto_sync.start(minutes * 60_000)
         else:
             self._auto_sync.stop()

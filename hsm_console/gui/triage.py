@@ -193,11 +193,11 @@ class Triage(QObject):
         self._act_many(service, action, rows, choice)
 
     def _single_done(self, row: QueueRow, result: ActionResult) -> None:
-        if result.ok:
+        if result.ok or result.sent:  # sent: the agent's outcome updates the row later
             self.message.emit(result.message)
         else:
             self._problems.show(failed_action(row, result))
-        self.finished.emit([row.id], result.ok)
+        self.finished.emit([row.id], result.ok or result.sent)
 
     def _single_failed(self, row: QueueRow, action: Action, exc: Exception) -> None:
         self._problems.show(problem_from(exc, f"trying to {action.value} the comment"))
@@ -248,8 +248,8 @@ class Triage(QObject):
 
     def _bulk_done(self, action: Action, ids: list[int], results: BulkResults) -> None:
         self._close_progress()
-        applied = [r for r in results if isinstance(r, ActionResult) and r.ok]
-        failed = [r for r in results if not (isinstance(r, ActionResult) and r.ok)]
+        applied = [r for r in results if isinstance(r, ActionResult) and (r.ok or r.sent)]
+        failed = [r for r in results if not (isinstance(r, ActionResult) and (r.ok or r.sent))]
         untouched = len(ids) - len(results)
         summary = f"{VERBS[action]}: {len(applied)} of {len(ids)} comments done"
         summary += ", each recorded separately."

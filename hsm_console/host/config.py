@@ -19,6 +19,10 @@ from hsm_console.rules.site_checks import DEFAULT_POLICY_URL, is_city_link
 
 APP_DIRS = PlatformDirs(appname="HSM Console", appauthor="City of Highland")
 ENV_DATABASE_URL = "HSM_DATABASE_URL"  # env_name("database_url")
+# Who carries out the platform step of every action: "workstation" (each one, all five steps:
+# the single-workstation mode) or "agent" (the City-wide mode: services/agent.py).
+ENV_ACTIONS_BY = "HSM_ACTIONS_BY"  # env_name("actions_by")
+ACTIONS_BY = ("workstation", "agent")
 
 
 def env_name(setting: str) -> str:
@@ -42,6 +46,13 @@ class Settings:
     # pg_dump and pg_restore for `db backup` / `db restore` (services/backup.py): their folder
     # as `pg_tools_folder` in the settings file; None: found on PATH.
     pg_tools_folder: Path | None = None
+    # `actions_by` in the settings file or HSM_ACTIONS_BY: "agent" leaves the platform to
+    # `hsm-console agent`; only with PostgreSQL, which every workstation and the agent share.
+    actions_by: str = "workstation"
+
+    @property
+    def by_agent(self) -> bool:
+        return self.actions_by == "agent"
 
 
 def config_file() -> Path:
@@ -87,9 +98,20 @@ def load_settings(database: str | None = None) -> Settings:
         not isinstance(tools, str) or not Path(tools).expanduser().is_absolute()
     ):
         raise ConfigurationError(f"{where}: pg_tools_folder must be a folder's full path, as text.")
+    actions_by, where = given("actions_by")
+    actions_by = "workstation" if actions_by is None else actions_by
+    if actions_by not in ACTIONS_BY:
+        raise ConfigurationError(f"{where}: actions_by must be one of: {', '.join(ACTIONS_BY)}.")
+    url = url or default_database_url()
+    if actions_by == "agent" and not url.startswith("postgresql"):
+        raise ConfigurationError(
+            'actions_by = "agent" is the City-wide mode: it needs the shared PostgreSQL '
+            "database (database_url or HSM_DATABASE_URL), which the agent reads too."
+        )
     return Settings(
-        database_url=url or default_database_url(),
+        database_url=url,
         policy_url=policy_url,
         seals_folder=Path(seals).expanduser() if seals else default_seals_folder(),
         pg_tools_folder=Path(tools).expanduser() if tools else None,
+        actions_by=str(actions_by),
     )

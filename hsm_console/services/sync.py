@@ -137,8 +137,11 @@ class SyncService:
         checker: SiteChecker | None = None,
         bans: BanService | None = None,
         after: Callable[[], object] | None = None,
+        refused: str | None = None,
     ) -> None:
         self.db = db
+        # Why this program does not sync, in words (the City-wide mode: the agent does).
+        self.refused = refused
         self.bans = bans  # ends the site's bans whose date has come, after each sync
         self.after = after  # run after a sync that was not cancelled: the daily seal
         self.connectors = connectors
@@ -179,7 +182,17 @@ class SyncService:
         progress: Callable[[SyncProgress], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> list[SiteResult]:
-        sites = self.sites(site_ids)
+        if self.refused is not None:
+            raise NotPossible(self.refused)
+        return self.sync_sites(self.sites(site_ids), progress, cancelled)
+
+    def sync_sites(
+        self,
+        sites: Sequence[Site],
+        progress: Callable[[SyncProgress], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> list[SiteResult]:
+        """Sync these sites, already checked (the agent's, by its leases)."""
         results = []
         for index, site in enumerate(sites, start=1):
             if cancelled():
