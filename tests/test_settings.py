@@ -19,10 +19,15 @@ from hsm_console.host.logsetup import BACKUPS, LOG_NAME, file_handler, redact
 ROOT = Path(__file__).resolve().parents[1]
 # Two valid values of each setting: one for the file, one for the environment.
 VALUES: dict[str, tuple[str, str]] = {
-    "database_url": ("sqlite:///from-file.sqlite3", "postgresql://hsm@db.highland.local/hsm"),
+    # PostgreSQL both: `actions_by = "agent"` is refused with a SQLite file.
+    "database_url": (
+        "postgresql://hsm@file.highland.local/hsm",
+        "postgresql://hsm@db.highland.local/hsm",
+    ),
     "policy_url": ("https://www.highlandil.gov/policy", "https://clerk.highlandil.gov/smp"),
     "seals_folder": ("/srv/file/seals", "/srv/env/seals"),
     "pg_tools_folder": ("/opt/pg/file/bin", "/opt/pg/env/bin"),
+    "actions_by": ("agent", "workstation"),
 }
 
 
@@ -57,6 +62,7 @@ def test_every_setting_is_read_from_its_environment_variable_before_the_file(
         assert _read(load_settings(), name) == env
         monkeypatch.setenv(env_name(name), "")  # empty is unset
         assert _read(load_settings(), name) == file
+    monkeypatch.setenv(env_name("actions_by"), "workstation")  # a file needs no agent
     assert load_settings("sqlite:///given.sqlite3").database_url == "sqlite:///given.sqlite3"
 
 
