@@ -123,3 +123,18 @@ def test_the_window_loads_the_charts_only_with_the_dashboard() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_window_loads_the_pdf_library_only_for_a_package() -> None:
+    """fpdf2 (and fontTools under it) was a quarter of the window's start: it is loaded when a
+    records package is written, never to show the window."""
+    probe = (
+        "import sys, hsm_console.gui.start, hsm_console.gui.main_window\n"
+        "print('fpdf' in sys.modules, 'fontTools' in sys.modules)\n"
+        "import hsm_console.services.package_pdf\n"
+        "print('fpdf' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False", "True"]
