@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Base, Comment, CommentVersion, Post, RetainedRecord
+from hsm_console.db.models import Comment, CommentVersion, Post, RetainedRecord
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.search_words import MAX_WORD, document, words
 from hsm_console.services import admin
 from hsm_console.services.queue_view import QueueFilter, QueueView, rows_matching
-from tests.test_admin import unmigrated_url
+from tests.test_admin import unmigrated_url, without_search_words
 
 __all__ = ["unmigrated_url"]  # the fixture of test_admin, used here too
 
@@ -138,11 +138,6 @@ def test_words_are_one_tokenisation() -> None:
     assert document("Ré\u0301sident", "a  b") == "resident a b"
 
 
-def _before_0018(model: type[Base]) -> sa.TableClause:
-    columns = [c for c in model.__table__.columns if c.name != "search_words"]
-    return sa.table(model.__tablename__, *(sa.column(c.name, c.type) for c in columns))
-
-
 def test_rows_written_before_0018_are_found_after_it(unmigrated_url: str) -> None:
     """Migration 0018 fills the words of the rows already there (the record tables'
     guards switched off for that alone) and indexes them."""
@@ -156,18 +151,18 @@ def test_rows_written_before_0018_are_found_after_it(unmigrated_url: str) -> Non
         post = _parks_post(session)
         now = post.created_at
         common = {"id": 1, "author_name": "Old Résident", "text": text, "raw": {}}
-        session.execute(sa.insert(_before_0018(Comment)).values(
+        session.execute(sa.insert(without_search_words(Comment)).values(
             **common, site_id=post.site_id, post_id=post.id, external_id="c", author_id="a",
             created_at=now, permalink="p", attachments=[], fetched_at=now,
             platform_state="visible", status="new", version=0, suggestion_why="",
         ))  # fmt: skip
-        session.execute(sa.insert(_before_0018(RetainedRecord)).values(
+        session.execute(sa.insert(without_search_words(RetainedRecord)).values(
             **common, comment_id=1, captured_at=now, captured_by="mo", site_id=post.site_id,
             platform="facebook", comment_external_id="c", post_external_id="p",
             post_text="post", post_permalink="p", author_id="a", created_at=now,
             permalink="p", attachments=[], sha256="0" * 64,
         ))  # fmt: skip
-        session.execute(sa.insert(_before_0018(CommentVersion)).values(
+        session.execute(sa.insert(without_search_words(CommentVersion)).values(
             **common, comment_id=1, replaced_seen_at=now
         ))  # fmt: skip
     db.upgrade()

@@ -422,10 +422,17 @@ def _rows(session: Session, query: Any, head: dict[str, Any]) -> Iterator[dict[s
         yield values
 
 
+def _exported(table: Any) -> list[Any]:
+    """A table's columns as the package holds them: not the search index's words, which the
+    program derives from the text (rules/search_words.py) and are no record of the City's."""
+    return [column for column in table.columns if column.name != "search_words"]
+
+
 def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[_Item]:
     comments = (
         select(
-            Comment.__table__, Site.name.label("site_name"), Site.platform.label("platform"),
+            *_exported(Comment.__table__), Site.name.label("site_name"),
+            Site.platform.label("platform"),
             Department.code.label("department"), Post.external_id.label("post_external_id"),
             Post.text.label("post_text"), Post.permalink.label("post_permalink"),
             Post.raw.label("post_raw"),
@@ -445,7 +452,11 @@ def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[
         ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
         ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
     ):
-        query = select(table).where(table.c.comment_id.in_(list(ids)), extra).order_by(table.c.id)
+        query = (
+            select(*_exported(table))
+            .where(table.c.comment_id.in_(list(ids)), extra)
+            .order_by(table.c.id)
+        )
         for line in _rows(session, query, {"type": kind}):
             getattr(by_comment[line["comment_id"]], held).append(line)
             if kind == "record":
