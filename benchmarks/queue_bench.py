@@ -16,7 +16,6 @@ the targets of docs/design.md; it never fails on them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import sqlite3
@@ -28,7 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hsm_console.db.engine import Database
@@ -100,9 +99,11 @@ def main() -> int:
 
 def fill(url: str, path: Path, comments: int) -> str:
     """Schema by the migrations, people and sites by the services, comments in bulk."""
+    from hsm_console.db import search_index
     from hsm_console.db.engine import Database
     from hsm_console.host.identity import os_username
     from hsm_console.rules.domain import Platform, Role
+    from hsm_console.rules.search_words import document
     from hsm_console.services import admin
 
     db = Database(url)
@@ -152,7 +153,7 @@ def fill(url: str, path: Path, comments: int) -> str:
         post_ids = [row[0] for row in connection.execute("SELECT id FROM posts ORDER BY id")]
     # Index the text once at the end instead of row by row: drop the full-text triggers for
     # the load, then let the migration's own DDL create them again and rebuild the index.
-    search_ddl = _migration_0002().sqlite_search_ddl()
+    search_ddl = search_index.sqlite_ddl("comments")
     with connection:
         for name in ("after_insert", "after_delete", "after_update"):
             connection.execute(f"DROP TRIGGER comments_fts_{name}")
@@ -172,19 +173,21 @@ def fill(url: str, path: Path, comments: int) -> str:
             created = end - timedelta(seconds=rng.randrange(2 * 365 * 86_400))
             status = rng.choices(statuses, status_weights)[0]
             code = rng.choice(CODES) if rng.random() < 0.1 else None
+            body = " ".join(words).capitalize() + "."
             rows.append((
                 site_id, post_ids[post_index], f"c-{number}", f"a-{number % 50_000}",
-                f"Resident {number % 50_000}", " ".join(words).capitalize() + ".",
+                f"Resident {number % 50_000}", body,
                 _stamp(created), "https://bench.invalid/c", "[]", "{}", _stamp(end),
                 "hidden" if status == "hidden" else "visible", status, code,
                 f"Screening matched something ({code})" if code else "",
+                document(f"Resident {number % 50_000}", body),
             ))  # fmt: skip
         with connection:
             connection.executemany(
                 "INSERT INTO comments (site_id, post_id, external_id, author_id, author_name, "
                 "text, created_at, permalink, attachments, raw, fetched_at, platform_state, "
-                "status, version, suggested_code, suggestion_why) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                "status, version, suggested_code, suggestion_why, search_words) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 rows,
             )
         print(f"  {min(first + batch, comments):>9,} comments", end="\r", flush=True)
@@ -194,17 +197,6 @@ def fill(url: str, path: Path, comments: int) -> str:
             connection.execute(statement)
     connection.close()
     return username
-
-
-def _migration_0002() -> Any:
-    """The full-text migration as a module (its file name is not an importable name)."""
-    path = ROOT / "hsm_console" / "db" / "migrations" / "versions" / "0002_search.py"
-    spec = importlib.util.spec_from_file_location("migration_0002", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _word(rng: random.Random) -> str:

@@ -218,16 +218,14 @@ def test_search_follows_inserts_and_edits_and_stays_in_the_department(synced: Wo
     parks = site_comment_ids(synced, synced.parks_site)
     police = site_comment_ids(synced, synced.police_site)
     with synced.db.transaction() as session:
-        for comment_id in (parks[3], police[3]):
-            session.execute(
-                update(Comment).where(Comment.id == comment_id).values(text=f"Edited: {word}")
-            )
+        for comment_id in (parks[3], police[3]):  # as sync edits (its words follow the text)
+            session.get_one(Comment, comment_id).text = f"Edited: {word}"
     search = QueueFilter(statuses=frozenset(), search=word)
     assert all_ids(alice, search) == [parks[3]]
     assert all_ids(carol, search) == [police[3]]
 
     with synced.db.transaction() as session:
-        session.execute(update(Comment).where(Comment.id == parks[3]).values(text="Plain again"))
+        session.get_one(Comment, parks[3]).text = "Plain again"
     assert all_ids(alice, search) == []
     # The original words of an edited comment are no longer found under it.
     assert all_ids(alice, QueueFilter(statuses=frozenset(), search="plain again")) == [parks[3]]

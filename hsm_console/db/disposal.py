@@ -187,6 +187,21 @@ $$
 """
 
 
+def postgresql_dispose_words(blank_words: bool = True) -> list[str]:
+    """Migration 0018's `hsm_dispose`: as above, and each row it blanks loses its search
+    words too (db/search_index.py), so a disposed text cannot be found by them. Replacing the
+    function needs membership of its owner, as creating it did."""
+    body = _PG_DISPOSE
+    if blank_words:  # the three UPDATEs (comments, versions, records) each end their SET so
+        assert body.count("raw = '{}'") == 3
+        body = body.replace("raw = '{}'", "raw = '{}', search_words = ''")
+    return [
+        "GRANT hsm_disposer TO CURRENT_USER",
+        body.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+        "REVOKE hsm_disposer FROM CURRENT_USER",
+    ]
+
+
 def postgresql_ddl() -> list[str]:
     roles = """
     DO $$ BEGIN

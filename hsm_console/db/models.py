@@ -23,9 +23,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hsm_console.rules.search_words import document
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -153,6 +157,13 @@ class Post(Base):
     raw: Mapped[dict[str, Any]]
 
 
+def _search_words(context: Any) -> str:
+    """A row's words for full-text search, made by the program as it is inserted
+    (rules/search_words.py): the same words on every database."""
+    values = context.get_current_parameters()
+    return document(values.get("author_name") or "", values.get("text") or "")
+
+
 class Comment(Base):
     """The working copy of a comment: what the queue shows and what actions change."""
 
@@ -193,6 +204,8 @@ class Comment(Base):
     # found it gone from the platform without any action of the City's.
     edited_at: Mapped[datetime | None]
     gone_seen_at: Mapped[datetime | None]
+    # Full-text search's words of author_name and text (_search_words; migration 0018).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
     site: Mapped[Site] = relationship()
     post: Mapped[Post] = relationship()
@@ -223,6 +236,8 @@ class RetainedRecord(Base):
     raw: Mapped[dict[str, Any]]
     # SHA-256 of the record's canonical form; the log entry that cites it carries it too.
     sha256: Mapped[str] = mapped_column(String(64))
+    # Full-text search's words of author_name and text (_search_words; not hashed: derived).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
 
 # Entries that give a verdict: a review of an action, a decision on an appeal.
@@ -362,6 +377,8 @@ class CommentVersion(Base):
     raw: Mapped[dict[str, Any]]
     edited_at: Mapped[datetime | None]  # when this version was replaced, per the platform
     replaced_seen_at: Mapped[datetime]  # when sync saw the new version
+    # Full-text search's words of author_name and text (_search_words; not hashed: derived).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
 
 class ApiUsage(Base):
@@ -570,3 +587,11 @@ class SealedSecret(Base):
     sealed: Mapped[str] = mapped_column(Text)  # base64 of the sealed box
     sealed_by: Mapped[str] = mapped_column(String(200))
     sealed_at: Mapped[datetime]
+
+
+@event.listens_for(Comment, "before_update")
+def _reword_comment(mapper: Any, connection: Any, comment: Comment) -> None:
+    """An edited comment's words follow its text (an author's edit, seen by sync)."""
+    state = inspect(comment)
+    if state.attrs.text.history.has_changes() or state.attrs.author_name.history.has_changes():
+        comment.search_words = document(comment.author_name, comment.text)

@@ -15,7 +15,6 @@ PostgreSQL, migration 0002; `ix_comments_suggested_code`).
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,11 +30,9 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
-from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from hsm_console.db import search_index
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     CaptureGap,
@@ -50,6 +47,7 @@ from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus
 from hsm_console.rules.screening import Screener
+from hsm_console.rules.search_words import words
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.health import GapKind
 from hsm_console.services.presence import holders, open_by_words
@@ -62,13 +60,7 @@ NO_SUGGESTION = "-"
 EXCERPT_CHARS = 2000
 PAGE_SIZE = 500  # ids a page holds unless the caller asks for fewer
 
-_FTS = sql_table("comments_fts", sql_column("rowid"), sql_column("comments_fts"))
-# Must match the index expression of migration 0002 exactly, or PostgreSQL will not use it.
-_PG_MATCH = sql_text(
-    "to_tsvector('simple', comments.author_name || ' ' || comments.text) "
-    "@@ to_tsquery('simple', :search_query)"
-)
-_WORD = re.compile(r"\w+")
+_FTS = search_index.fts_table("comments")
 _Columns = TypeVarTuple("_Columns")
 
 
@@ -270,10 +262,10 @@ class QueueView:
         dialect = session.get_bind().dialect.name
         if dialect == "sqlite":
             return query.join(_FTS, _FTS.c.rowid == Comment.id).where(
-                _FTS.c.comments_fts.match(_fts5_query(terms))
+                _FTS.c.comments_fts.match(search_index.fts5_query(terms))
             )
         if dialect == "postgresql":
-            return query.where(_PG_MATCH.bindparams(search_query=_tsquery(terms)))
+            return query.where(search_index.postgresql_match("comments", terms))
         raise ConfigurationError(f"Full-text search is not available on {dialect}.")
 
     @staticmethod
@@ -521,8 +513,9 @@ class QueueView:
 
 
 def search_terms(text: str) -> list[str]:
-    """The words of a search, each matched as the start of a word."""
-    return _WORD.findall(text.casefold())
+    """The words of a search, each matched as the start of a stored word
+    (rules/search_words.py: the words the databases index, split alike)."""
+    return words(text)
 
 
 def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
@@ -531,28 +524,9 @@ def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
 
 
 def rows_matching(dialect: str, table: str, terms: Sequence[str]) -> Select[int]:
-    """The ids of the rows of `table` whose author_name or text holds every term: comments
-    (migration 0002), retained_records or comment_versions (0013), each by its own index."""
-    if dialect == "sqlite":
-        fts = sql_table(f"{table}_fts", sql_column("rowid"), sql_column(f"{table}_fts"))
-        return select(fts.c.rowid).where(fts.c[f"{table}_fts"].match(_fts5_query(terms)))
-    if dialect == "postgresql":
-        # The expression of the GIN indexes, spelled exactly as they were created.
-        match = sql_text(
-            f"to_tsvector('simple', {table}.author_name || ' ' || {table}.text) "
-            "@@ to_tsquery('simple', :search_query)"
-        )
-        rows = sql_table(table, sql_column("id"))
-        return select(rows.c.id).where(match.bindparams(search_query=_tsquery(terms)))
-    raise ConfigurationError(f"Full-text search is not available on {dialect}.")
-
-
-def _fts5_query(terms: Sequence[str]) -> str:
-    return " ".join(f'"{term}"*' for term in terms)
-
-
-def _tsquery(terms: Sequence[str]) -> str:
-    return " & ".join(f"'{term}':*" for term in terms)
+    """The ids of the rows of `table` whose author_name or text holds every term: comments,
+    retained_records or comment_versions, each by its own index (db/search_index.py)."""
+    return search_index.rows_matching(dialect, table, terms)  # type: ignore[return-value]
 
 
 def _is_code(suggestion: str | None) -> bool:
