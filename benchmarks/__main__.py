@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     combine = commands.add_parser("report", help="one table of several runs' --json files")
     combine.add_argument("runs", type=Path, nargs="+")
     combine.add_argument("--out", type=Path, required=True)
+    combine.add_argument("--note", action="append", default=[], help="a line for the notes")
     child = commands.add_parser("window", help=argparse.SUPPRESS)
     child.add_argument("url")
     child.add_argument("--steps", type=int, default=window.SCROLL_STEPS)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "window":
         return window.child(args.url, args.steps)
     if args.command == "report":
-        report.combine(args.runs, args.out)
+        report.combine(args.runs, args.out, args.note)
         return 0
     figures, _ = run_benchmark(args)
     return 1 if any(f.measured is None for f in figures) else 0

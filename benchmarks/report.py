@@ -125,7 +125,7 @@ def dump(
     path.write_text(json.dumps(found, indent=1), encoding="utf-8")
 
 
-def combine(runs: list[Path], out: Path) -> None:
+def combine(runs: list[Path], out: Path, extra: list[str]) -> None:
     """One table of runs made apart (e.g. each database in its own process)."""
     figures: list[Figure] = []
     commands: list[str] = []
@@ -139,4 +139,4 @@ def combine(runs: list[Path], out: Path) -> None:
         description = description or found["machine"]
         if any("PostgreSQL" in line for line in found["machine"]):
             description = found["machine"]
-    write(out, figures, description, commands, notes)
+    write(out, figures, description, commands, notes + [f"- {line}" for line in extra])

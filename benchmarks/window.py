@@ -167,7 +167,7 @@ def child(url: str, steps: int) -> int:
         print(f"LOG {(time.perf_counter() - started) * 1000:.1f}", flush=True)
         pages.setCurrentIndex(0)
         frames = scroll(window, wait_until, steps)
-        rows = window.table.verticalScrollBar().value()
+        rows = window.table.rowAt(0)  # the first row on screen at the end
         print(
             f"FRAMES {max(frames):.2f} {statistics.quantiles(frames, n=20)[-1]:.2f} "
             f"{len(frames)} {rows}",
