@@ -171,7 +171,7 @@ class Comment(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "external_id"),
         Index("ix_comments_queue", "status", "created_at"),
-        Index("ix_comments_site_queue", "site_id", "status", "created_at"),
+        Index("ix_comments_site_queue", "site_id", "status", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -58,6 +58,10 @@ OVERLAP = timedelta(hours=1)
 ACTIVE_DAYS = 30  # posts older than this are not read again
 FULL_DAYS = 7  # comments of posts younger than this are read in full each time
 GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
+# A sync that adds this many comments (a site's first) refreshes PostgreSQL's statistics, so
+# the queue's plans see the comments now there rather than wait for autovacuum.
+ANALYZE_AFTER = 10_000
+LINK_BATCH = 1000  # replies linked to parents a statement, well under the drivers' limits
 
 
 @dataclass
@@ -251,6 +255,8 @@ class SyncService:
             if read_back is not None:
                 run.read_back = read_back - OVERLAP
             self._pull(run, high_water)
+            if result.new_comments >= ANALYZE_AFTER:
+                self._analyze()
             # A clean sync clears the last error; one that lost items says so instead.
             note = result.unreadable_note(Platform(site.platform).label)
             self._finish(site, run.newest or high_water, note, {})
@@ -273,6 +279,12 @@ class SyncService:
             if connector is not None:
                 connector.close()
         return result
+
+    def _analyze(self) -> None:
+        if self.db.is_sqlite:  # SQLite's plans are made without statistics (`queue_view`)
+            return
+        with self.db.transaction() as session:
+            session.execute(text("ANALYZE comments, posts"))
 
     def _failed(
         self, site: Site, result: SiteResult, exc: UserError, report: Callable[[str], None]
@@ -402,24 +414,18 @@ class SyncService:
             return ids
 
     def _store_comments(self, run: _Run, post_id: int, comments: list[RemoteComment]) -> None:
+        """One page: one look-up of the page's comments and their parents, one multi-row
+        insert, one batch of parent links (ORM objects only for comments already stored)."""
         if not comments:
             return
         result = run.result
         with self.db.transaction() as session:
-            known = {
-                c.external_id: c
-                for c in session.scalars(
-                    select(Comment).where(
-                        Comment.site_id == run.site.id,
-                        Comment.external_id.in_([c.external_id for c in comments]),
-                    )
-                )
+            _custom_plans(session)
+            wanted = {c.external_id for c in comments} | {
+                c.parent_external_id for c in comments if c.parent_external_id
             }
-            # Disposed of under a certificate: blanked for good, never filled in again.
-            disposed = set(session.scalars(select(DisposedRecord.comment_id).where(
-                DisposedRecord.comment_id.in_([c.id for c in known.values()]),
-                DisposedRecord.record_id.is_(None),
-            )))  # fmt: skip
+            ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
+            known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
             new: dict[str, dict[str, Any]] = {}
             for remote in comments:
                 result.seen_comments += 1
@@ -427,21 +433,32 @@ class SyncService:
                     run.newest = remote.created_at
                 stored = known.get(remote.external_id)
                 if stored is not None:
-                    if stored.id not in disposed:
-                        self._update(session, run, stored, remote)
-                elif remote.external_id not in new:
+                    self._update(session, run, stored, remote)
+                elif remote.external_id not in new and remote.external_id not in ids:
                     new[remote.external_id] = self._new_row(run, post_id, remote)
-            if new:
-                # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
-                # table row by row.
-                session.execute(insert(Comment), list(new.values()))
-                result.new_comments += len(new)
+            if not new:
+                return
+            # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
+            # table row by row.
+            inserted = session.execute(
+                insert(Comment).returning(Comment.external_id, Comment.id), list(new.values())
+            )
+            ids.update({external_id: row_id for external_id, row_id in inserted})
+            result.new_comments += len(new)
+            links = []
+            for remote in comments:
+                parent = remote.parent_external_id
+                if parent and remote.external_id in new:
+                    if parent in ids:
+                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
+                    else:  # on a later page: linked at the end
+                        run.parents[remote.external_id] = parent
+            if links:
+                session.execute(update(Comment), links)
 
     def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
         text = storable(remote.text)
         code, why = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
-        if remote.parent_external_id:
-            run.parents[remote.external_id] = remote.parent_external_id
         return dict(
             site_id=run.site.id,
             post_id=post_id,
@@ -539,17 +556,21 @@ class SyncService:
                         run.result.gone += 1
 
     def _link_parents(self, run: _Run) -> None:
-        """Replies may arrive before their parent (another page): link them at the end."""
-        if not run.parents:
-            return
-        wanted = sorted(set(run.parents) | set(run.parents.values()))
-        with self.db.transaction() as session:
-            ids = _existing_ids(session, Comment, run.site.id, wanted)
-            for child, parent in run.parents.items():
-                if child in ids and parent in ids:
-                    session.query(Comment).filter(Comment.id == ids[child]).update(
-                        {Comment.parent_id: ids[parent]}, synchronize_session=False
-                    )
+        """Replies that arrived before their parent (on a later page): linked at the end."""
+        children = sorted(run.parents)
+        for first in range(0, len(children), LINK_BATCH):
+            batch = children[first : first + LINK_BATCH]
+            wanted = sorted(set(batch) | {run.parents[child] for child in batch})
+            with self.db.transaction() as session:
+                ids = _existing_ids(session, Comment, run.site.id, wanted)
+                links = [
+                    {"id": ids[child], "parent_id": ids[run.parents[child]]}
+                    for child in batch
+                    if child in ids and run.parents[child] in ids
+                ]
+                if links:
+                    session.execute(update(Comment), links)
+        run.parents.clear()
 
     def _finish(
         self, site: Site, high_water: datetime | None, error: str, cursor: dict[str, Any]
@@ -586,6 +607,29 @@ def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
                 f"{site.name!r} is deactivated, so it is not synced; nothing was synced. An "
                 f"administrator can reactivate it: hsm-console admin site reactivate {site.id}"
             )
+
+
+def _custom_plans(session: Session) -> None:
+    """On PostgreSQL, plan this transaction's statements for their values: the driver
+    prepares a statement run often, and a generic plan made while a site had few comments
+    (its first sync) would read all of the site's comments for every page once it has many."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
+    """Stored comments by platform id, except those disposed of under a certificate:
+    blanked for good, never filled in again."""
+    if not comment_ids:
+        return {}
+    disposed = set(session.scalars(select(DisposedRecord.comment_id).where(
+        DisposedRecord.comment_id.in_(comment_ids), DisposedRecord.record_id.is_(None),
+    )))  # fmt: skip
+    return {
+        c.external_id: c
+        for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
+        if c.id not in disposed
+    }
 
 
 def _existing_ids(

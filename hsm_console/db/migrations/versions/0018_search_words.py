@@ -25,7 +25,7 @@ from hsm_console.db import disposal, search_index
 from hsm_console.rules.search_words import document
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
