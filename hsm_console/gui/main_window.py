@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.runner = TaskRunner(self)
         self.view = QueueView(app.db, app.username)
-        self.reader = CommentReader(app.db, app.username, self.view.screener)
+        self.reader = CommentReader(app.db, app.username)
         self.problems = ProblemReporter(self)
         code_names = {code.code: code.name for code in app.policy.codes.values()}
         self.code_names = code_names

@@ -42,8 +42,8 @@ from hsm_console.display import local_time
 from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
-from hsm_console.rules.screening import RepeatDetector, Screener
-from hsm_console.services import health, limits
+from hsm_console.rules.screening import RepeatDetector, Screener, Suggestion
+from hsm_console.services import health, limits, suggestions
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory
@@ -409,6 +409,7 @@ class SyncService:
                 DisposedRecord.record_id.is_(None),
             )))  # fmt: skip
             new: dict[str, dict[str, Any]] = {}
+            screened: dict[str, list[Suggestion]] = {}
             for remote in comments:
                 result.seen_comments += 1
                 if run.newest is None or remote.created_at > run.newest:
@@ -418,16 +419,24 @@ class SyncService:
                     if stored.id not in disposed:
                         self._update(session, run, stored, remote)
                 elif remote.external_id not in new:
-                    new[remote.external_id] = self._new_row(run, post_id, remote)
+                    new[remote.external_id] = self._new_row(run, post_id, remote, screened)
             if new:
                 # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
                 # table row by row.
                 session.execute(insert(Comment), list(new.values()))
                 result.new_comments += len(new)
+                self._store_suggestions(session, run, new, screened)
 
-    def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
+    def _new_row(
+        self,
+        run: _Run,
+        post_id: int,
+        remote: RemoteComment,
+        screened: dict[str, list[Suggestion]],
+    ) -> dict[str, Any]:
         text = storable(remote.text)
-        code, why = self._suggest(run.site.id, remote.external_id, text)
+        found = screened[remote.external_id] = self._suggest(run.site.id, remote.external_id, text)
+        code, why = (found[0].code, found[0].why) if found else (None, "")
         if remote.parent_external_id:
             run.parents[remote.external_id] = remote.parent_external_id
         return dict(
@@ -468,8 +477,12 @@ class SyncService:
             stored.author_name = storable(remote.author_name)
             stored.raw = remote.raw
             stored.edited_at = remote.updated_at or utcnow()
-            stored.suggested_code, stored.suggestion_why = self._suggest(
-                run.site.id, stored.external_id, text
+            found = self._suggest(run.site.id, stored.external_id, text)
+            stored.suggested_code, stored.suggestion_why = (
+                (found[0].code, found[0].why) if found else (None, "")
+            )
+            suggestions.replace_all(
+                session, stored.id, stored.site_id, stored.status, stored.created_at, found
             )
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
@@ -485,17 +498,42 @@ class SyncService:
                 stored.gone_seen_at = utcnow()
                 run.result.gone += 1
 
-    def _suggest(self, site_id: int, key: str, text: str) -> tuple[str | None, str]:
-        suggestions = self.screener.screen(text)
-        if suggestions:
-            return suggestions[0].code, suggestions[0].why
+    def _suggest(self, site_id: int, key: str, text: str) -> list[Suggestion]:
+        """Every suggestion for the text, most harmful first (all are stored)."""
+        found = self.screener.screen(text)
+        if found:
+            return found
         if len(text.strip()) >= REPEAT_MIN_CHARS:
             detector = self.repeats.setdefault(site_id, RepeatDetector())
             repeats = detector.repeats_of(key, text)
             detector.add(key, text)
             if repeats:
-                return "SPM", f"The same text as {len(repeats)} other comment(s)."
-        return None, ""
+                return [Suggestion("SPM", f"The same text as {len(repeats)} other comment(s).", ())]
+        return []
+
+    @staticmethod
+    def _store_suggestions(
+        session: Session,
+        run: _Run,
+        new: dict[str, dict[str, Any]],
+        screened: dict[str, list[Suggestion]],
+    ) -> None:
+        """Every suggestion of the comments just inserted, by their new ids."""
+        keys = [key for key, found in screened.items() if found and key in new]
+        if not keys:
+            return
+        ids = session.execute(
+            select(Comment.external_id, Comment.id).where(
+                Comment.site_id == run.site.id, Comment.external_id.in_(keys)
+            )
+        )
+        rows = []
+        for key, comment_id in ids:
+            row = new[key]
+            rows += suggestions.rows_for(
+                comment_id, row["site_id"], row["status"], row["created_at"], screened[key]
+            )
+        suggestions.store(session, rows)
 
     def _find_gone(self, run: _Run, post_id: int, seen: set[str]) -> None:
         """Comments missing from a complete listing: ask the platform what became of them."""
