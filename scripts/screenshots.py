@@ -131,6 +131,9 @@ def take_screenshots(out: Path) -> int:
         try:
             window.setGeometry(0, 0, *SCREEN)
             wait_until(lambda: not window.syncing and window.model.rowCount() > 0)
+            for r in range(window.model.rowCount()):
+                window.model.queue_row(r)  # rows are read on worker threads: ask for all
+            wait_until(lambda: all(map(window.model.is_loaded, range(window.model.rowCount()))))
             # A Facebook comment with a suggestion, so the highlighting shows.
             row = next(
                 r

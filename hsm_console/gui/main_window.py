@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
-        self.model = QueueModel(self.view.rows, self)
+        self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
         self.loader = QueueLoader(self.view, self.runner, self.model, parent=self)
         self.filters = FilterBar(form, self.view.sites(), self.view.platforms(), code_names, self)

@@ -13,7 +13,14 @@ from hsm_console.gui.main_window import MainWindow
 from hsm_console.rules.domain import PlatformState
 from hsm_sandbox import FaultKind
 from tests.conftest import World
-from tests.gui.helpers import WAIT_MS, comment_state, count, log_entries, state_on_platform
+from tests.gui.helpers import (
+    WAIT_MS,
+    comment_state,
+    count,
+    fresh_row,
+    log_entries,
+    state_on_platform,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -67,7 +74,7 @@ def test_a_comment_is_triaged_by_keyboard_from_end_to_end(
     ) == 1  # fmt: skip
     assert comment_state(gui_world, first) == ("hidden", "hidden")
     assert state_on_platform(gui_world, first) is PlatformState.HIDDEN
-    row = window.model.queue_row(0)
+    row = fresh_row(qtbot, window.model, 0)
     assert row is not None
     assert row.status == "hidden"
 
@@ -181,7 +188,7 @@ def test_a_platform_failure_is_explained_and_leaves_the_row_as_it_was(
         ("hide", "pending"),
         ("hide", "failed"),
     ]
-    row = window.model.queue_row(0)
+    row = fresh_row(qtbot, window.model, 0)
     assert row is not None
     assert (row.status, row.platform_state) == ("new", "visible")
     assert window.current_comment_id() == first  # left where it was, to try again
