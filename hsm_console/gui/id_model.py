@@ -227,8 +227,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         wanted = [
             item_id
             for item_id in candidates
-            if (item_id not in self._rows or item_id in self._stale)
-            and item_id not in self._asked
+            if (item_id not in self._rows or item_id in self._stale) and item_id not in self._asked
         ]
         if not wanted:
             return

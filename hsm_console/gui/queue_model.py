@@ -130,9 +130,7 @@ def _display(row: QueueRow, column: Column) -> str:
 def suggestion_codes(row: QueueRow) -> str:
     """Every suggested code, most harmful first; one marked wrong is struck through in
     words ("PII (wrong)"), never hidden."""
-    return ", ".join(
-        f"{s.code} (wrong)" if s.marked_wrong else s.code for s in row.suggestions
-    )
+    return ", ".join(f"{s.code} (wrong)" if s.marked_wrong else s.code for s in row.suggestions)
 
 
 def _tooltip(row: QueueRow, column: Column) -> str | None:

@@ -8,8 +8,8 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from hsm_console.app import App
-from hsm_console.gui.id_model import IdWindowModel
 from hsm_console.db.models import Comment
+from hsm_console.gui.id_model import IdWindowModel
 from hsm_console.rules.domain import PlatformState
 from tests.conftest import World
 
