@@ -136,6 +136,9 @@ class MainWindow(QMainWindow):
         self.help = HelpOverlay(self, [*self.registry.shortcuts(), *NAVIGATION_KEYS])
         self._sync_task: TaskHandle | None = None
         self._keep_comment: int | None = None
+        self._moved: tuple[list[int], int | None] | None = None  # acted on, moved to
+        # The comment after the one shown, read ahead: shown at once when an action moves on.
+        self._ahead: dict[int, CommentView] = {}
         self.admin_action: QAction | None = None
         self.admin_dialog: AdminDialog | None = None
         self.site_checks_action: QAction | None = None
@@ -376,6 +379,7 @@ class MainWindow(QMainWindow):
         selection.currentRowChanged.connect(lambda *_: self._detail_timer.start())
         self.model.dataChanged.connect(lambda *_: self._selection_changed())
         self._detail_timer.timeout.connect(self._load_detail)
+        self.triage.acting.connect(self._acting)
         self.triage.finished.connect(self._acted)
         self.triage.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._auto_sync.timeout.connect(lambda: self.sync_now(automatic=True))
@@ -582,6 +586,9 @@ class MainWindow(QMainWindow):
         if comment_id is None:
             self.detail.show_message("Select a comment in the queue to see it here.")
             return
+        ahead = self._ahead.pop(comment_id, None)
+        if ahead is not None:
+            self.detail.show_comment(ahead)  # read moments ago; read again below
         reader = self.reader
 
         def read(_: JobContext) -> CommentView:
@@ -613,6 +620,30 @@ class MainWindow(QMainWindow):
     def _detail_arrived(self, generation: int, shown: CommentView) -> None:
         if generation == self._detail_generation:
             self.detail.show_comment(shown)
+            self._read_ahead(shown.id)
+
+    @property
+    def read_ahead(self) -> int | None:
+        """The comment read ahead, if its reading is done."""
+        return next(iter(self._ahead), None)
+
+    def _read_ahead(self, comment_id: int) -> None:
+        """Read the next comment while this one is being decided, so the window moves on to
+        it without waiting for the database."""
+        row = self.model.row_of(comment_id)
+        self._ahead.clear()
+        if row is None or row + 1 >= self.model.rowCount():
+            return
+        next_id, reader = self.model.comment_id(row + 1), self.reader
+
+        def read(_: JobContext) -> CommentView:
+            return reader.comment(next_id)
+
+        def arrived(view: CommentView) -> None:
+            if self.current_comment_id() == comment_id:  # still the one before it
+                self._ahead = {next_id: view}
+
+        self.runner.start(read, arrived, lambda exc: log.debug("read ahead: %s", exc))
 
     def _detail_failed(self, generation: int, exc: Exception) -> None:
         if generation == self._detail_generation:
@@ -636,20 +667,38 @@ class MainWindow(QMainWindow):
         if rows and self.registry[ActionId(action.value)].isEnabled():
             self.triage.begin(action, rows)
 
+    def _acting(self, comment_ids: list[int]) -> None:
+        """The action was chosen: show the next comment at once, while it is recorded and
+        the platform asked (the platform alone may take a second); a failure brings the
+        comment back."""
+        self._moved = (comment_ids, self._move_after(comment_ids))
+
     def _acted(self, comment_ids: list[int], succeeded: bool) -> None:
         self.model.refresh(comment_ids)
+        self._recount()
+        moved, self._moved = self._moved, None
         if self.detail.comment_id in comment_ids:
             self._detail_timer.start()
-        self._recount()
-        if succeeded:
-            self._move_after(comment_ids)
+        elif (
+            not succeeded
+            and len(comment_ids) == 1
+            and moved is not None
+            and moved[0] == comment_ids
+            and self.current_comment_id() == moved[1]  # still where we took them
+        ):
+            row = self.model.row_of(comment_ids[0])
+            if row is not None:
+                self.select_row(row)  # back to it, to try again
 
-    def _move_after(self, comment_ids: Sequence[int]) -> None:
+    def _move_after(self, comment_ids: Sequence[int]) -> int | None:
+        """Select the comment after these, and read it without waiting; returns its id."""
         rows = [row for row in map(self.model.row_of, comment_ids) if row is not None]
         if not rows:
-            return
-        last = max(rows)
-        self.select_row(min(last + 1, self.model.rowCount() - 1))
+            return None
+        self.select_row(min(max(rows) + 1, self.model.rowCount() - 1))
+        self._detail_timer.stop()
+        self._load_detail()
+        return self.current_comment_id()
 
     def _recount(self) -> None:
         view, queue_filter = self.view, self.filters.current()

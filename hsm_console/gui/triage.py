@@ -26,6 +26,8 @@ BulkResults = list[ActionResult | UserError]
 
 
 class Triage(QObject):
+    # The comments about to be acted on (the choice is made; the work starts).
+    acting = Signal(list)
     # The comments acted on (to read again), and whether every action was applied.
     finished = Signal(list, bool)
     message = Signal(str)  # a line for the status bar
@@ -101,6 +103,7 @@ class Triage(QObject):
 
     def _act(self, action: Action, rows: list[QueueRow], choice: ActionChoice) -> None:
         service = self._moderation()
+        self.acting.emit([row.id for row in rows])
         if len(rows) == 1:
             row = rows[0]
 
