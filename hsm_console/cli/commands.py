@@ -31,6 +31,7 @@ from hsm_console.rules.domain import (
 from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
+from hsm_console.services.agreement import agreement_table
 from hsm_console.services.comment_detail import CommentReader, HistoryItem
 from hsm_console.services.dashboard import DashboardView, Table
 from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
@@ -295,12 +296,14 @@ def log(app: App, query: LogQuery, limit: int, as_json: bool, export: Path | Non
 
 def dashboard(app: App, query: LogQuery, as_json: bool) -> int:
     view = LogView(app.db, app.username)
-    shown = DashboardView(view).compute(query.log_filter(view))
+    log_filter = query.log_filter(view)
+    shown = DashboardView(view).compute(log_filter)
+    tables = [*shown.tables, agreement_table(view, log_filter)]  # suggestions against decisions
     if as_json:
         out(to_json([{"name": t.name, "title": t.title, "columns": t.columns, "rows": t.rows}
-                     for t in shown.tables]))  # fmt: skip
+                     for t in tables]))  # fmt: skip
         return 0
-    for table in shown.tables:
+    for table in tables:
         out(_table_text(table))
     return 0
 

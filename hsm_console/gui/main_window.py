@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QMainWindow,
     QSplitter,
     QTableView,
@@ -46,6 +47,7 @@ from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.site_checks import SiteChecksDialog
+from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
 from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
@@ -148,6 +150,7 @@ class MainWindow(QMainWindow):
         self.bans_action: QAction | None = None  # the blocked-accounts register
         self.bans_dialog: BansDialog | None = None
         self.ban_dialog: BanDialog | None = None
+        self.wrong_dialog: WrongSuggestionDialog | None = None
         self.propose_ban_action = QAction("Propose a &ban on the author…", self)
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
@@ -319,6 +322,7 @@ class MainWindow(QMainWindow):
         comment.addActions(actions.moderation_actions())
         comment.addSeparator()
         comment.addAction(actions[ActionId.OPEN_PERMALINK])
+        comment.addAction(actions[ActionId.MARK_WRONG])
         comment.addAction(self.propose_ban_action)
 
         queue = self.menuBar().addMenu("&Queue")
@@ -345,7 +349,7 @@ class MainWindow(QMainWindow):
         separator.setSeparator(True)
         self.table.addActions(
             [*actions.moderation_actions(), separator, actions[ActionId.OPEN_PERMALINK],
-             self.propose_ban_action]
+             actions[ActionId.MARK_WRONG], self.propose_ban_action]
         )  # fmt: skip
         self.sync_status.cancel.setDefaultAction(actions[ActionId.CANCEL_WORK])
         actions[ActionId.CANCEL_WORK].setEnabled(False)
@@ -360,6 +364,8 @@ class MainWindow(QMainWindow):
         actions[ActionId.OPEN_PERMALINK].triggered.connect(self._open_permalink)
         self.propose_ban_action.triggered.connect(self.propose_ban)
         self.detail.note_requested.connect(self._save_note)
+        actions[ActionId.MARK_WRONG].triggered.connect(self.mark_suggestion_wrong)
+        self.detail.wrong_requested.connect(self.mark_suggestion_wrong)
         actions[ActionId.SEARCH].triggered.connect(self._focus_search)
         actions[ActionId.REFRESH].triggered.connect(self.reload_queue)
         actions[ActionId.SYNC].triggered.connect(lambda: self.sync_now(automatic=False))
@@ -616,6 +622,46 @@ class MainWindow(QMainWindow):
             self.problems.show(problem_from(exc, "adding the note"))
 
         self.runner.start(save, saved, failed)
+
+    def mark_suggestion_wrong(self) -> WrongSuggestionDialog | None:
+        """Ask which of the shown comment's suggestions was wrong, then record it."""
+        shown = self.detail.comment
+        if shown is None or shown.id != self.current_comment_id() or not shown.suggestions:
+            self.statusBar().showMessage("No suggestion on the comment shown to mark.", 5000)
+            return None
+        dialog = WrongSuggestionDialog(shown.suggestions, shown.wrong_marks, self.code_names, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        comment_id = shown.id
+
+        def answered(result: int) -> None:
+            self.wrong_dialog = None
+            code = dialog.chosen()
+            if result == int(QDialog.DialogCode.Accepted) and code is not None:
+                self._record_wrong(comment_id, code, dialog.note.text())
+
+        dialog.finished.connect(answered)
+        dialog.open()
+        self.wrong_dialog = dialog
+        return dialog
+
+    def _record_wrong(self, comment_id: int, code: str, note: str) -> None:
+        service = self.app.suggestions
+
+        def record(_: JobContext) -> int:
+            return service.mark_wrong(comment_id, code, note)
+
+        def recorded(entry_id: int) -> None:
+            self.statusBar().showMessage(
+                f"Suggestion {code} marked wrong (log entry {entry_id}).", 10_000
+            )
+            self.model.refresh([comment_id])
+            if self.detail.comment_id == comment_id:
+                self._load_detail()
+
+        def failed(exc: Exception) -> None:
+            self.problems.show(problem_from(exc, "marking the suggestion wrong"))
+
+        self.runner.start(record, recorded, failed)
 
     def _detail_arrived(self, generation: int, shown: CommentView) -> None:
         if generation == self._detail_generation:
