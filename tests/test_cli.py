@@ -203,8 +203,12 @@ def test_dashboard_prints_the_figures_and_json(cli: Cli) -> None:
         "Week of": week[0], "OFT": 1, "SPM": 1, "Total": 2,
     }  # fmt: skip
     assert tables["judgement"]["rows"] == [[week[0], 1, 1, 100.0]]
+    agreement = tables["suggestions"]  # suggestions against decisions, per code
+    assert agreement["columns"][:2] == ["Code", "Suggested"]
+    assert {row[0] for row in agreement["rows"]} >= {"PII", "PRF"}
     text = cli("dashboard", "--reason", "SPM").stdout
     assert "Actions per week by reason code" in text
+    assert "Suggestions against decisions, per code" in text
     assert "SPM  Total" in text
     assert "OFT" not in text
     refused = cli("dashboard", "--department", "POLICE", ok=False)

@@ -99,6 +99,7 @@ NAVIGATION_KEYS = (
     ("Shift+Up / Shift+Down", "Select several comments for one action"),
     ("Ctrl+Home / Ctrl+End", "First / last comment read so far"),
     ("Tab / Shift+Tab", "Move between the filters, the queue and the comment"),
+    ("1 … 9, 0", "In an action's dialog: pick a reason code by its number; Enter acts"),
     ("Esc", "Close a dialog or this overlay"),
 )
 

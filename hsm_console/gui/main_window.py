@@ -70,7 +70,7 @@ COLUMN_WIDTHS = {
     Column.RECEIVED: 122,
     Column.SITE: 150,
     Column.AUTHOR: 120,
-    Column.SUGGESTION: 82,
+    Column.SUGGESTION: 110,
     Column.STATUS: 84,
 }
 
