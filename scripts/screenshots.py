@@ -78,8 +78,8 @@ def take_screenshots(out: Path) -> int:
     from keyrings.alt.file import PlaintextKeyring
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QComboBox, QTabWidget
     from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QComboBox, QTabWidget
     from sqlalchemy import select
 
     from hsm_console.db.models import Department
