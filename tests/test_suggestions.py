@@ -6,8 +6,6 @@ Runs on SQLite and PostgreSQL through the `db` fixtures.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +24,8 @@ from hsm_console.services.log_view import LogFilter, LogView
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.verify import verify_log
 from hsm_sandbox import SandboxServer
-from tests.conftest import World, _postgres_copy, build_world, needs_postgres
+from tests.conftest import World, build_world
+from tests.test_admin import unmigrated_url  # noqa: F401 (a fixture: SQLite, PostgreSQL)
 
 
 def suggested(world: World, *, at_least: int = 1) -> list[int]:
@@ -141,19 +140,11 @@ def test_the_copies_follow_the_comment_and_a_disposal_blanks_the_why(synced: Wor
     assert all((row.why, row.spans) == ("", []) for row in blanked)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    needs_postgres()
-    yield from _postgres_copy(None)
-
-
 def test_the_migration_screens_the_comments_already_stored(
-    old_url: str, sandbox: SandboxServer
+    unmigrated_url: str,  # noqa: F811 (the fixture imported above)
+    sandbox: SandboxServer,
 ) -> None:
-    db = Database(old_url)
+    db = Database(unmigrated_url)
     try:
         _migrate_old_comments(db, sandbox)
     finally:

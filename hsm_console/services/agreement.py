@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.models import CommentSuggestion, LogEntry
@@ -56,36 +56,49 @@ def _site_ids(view: LogView, f: LogFilter) -> list[int]:
 
 
 def _agreement(session: Session, site_ids: list[int], f: LogFilter) -> list[tuple[Any, ...]]:
+    """One grouped pass over the suggestions, joined by hash to three small sets read from
+    the log (decisions by code, decided comments, marks): a probe of the log per suggestion
+    took 1.6 s over 266,582 suggestions on PostgreSQL."""
     if not site_ids:
         return []
     s = CommentSuggestion
-    decided = and_(
-        LogEntry.comment_id == s.comment_id,
+    in_reach = LogEntry.site_id.in_(site_ids)
+    decisions = [
         LogEntry.kind == EntryKind.ACTION.value,
         LogEntry.state == EntryState.APPLIED.value,
         LogEntry.outcome_of.is_not(None),
         LogEntry.action != Action.UNHIDE.value,
+        in_reach,
+    ]
+    with_code = select(LogEntry.comment_id, LogEntry.reason_code).where(*decisions).distinct()
+    decided = select(LogEntry.comment_id).where(*decisions).distinct().subquery()
+    marked = (
+        select(LogEntry.comment_id, LogEntry.reason_code)
+        .where(LogEntry.kind == EntryKind.SCREENING.value, in_reach)
+        .distinct()
+        .subquery()
     )
-    with_code = exists().where(decided, LogEntry.reason_code == s.code)
-    any_decision = exists().where(decided)
-    marked = exists().where(
-        LogEntry.comment_id == s.comment_id,
-        LogEntry.kind == EntryKind.SCREENING.value,
-        LogEntry.reason_code == s.code,
-    )
+    coded = with_code.subquery()
     conditions: list[ColumnElement[bool]] = [s.site_id.in_(site_ids)]
     low, high = received_bounds(f.on_from, f.on_to)
     if low is not None:
         conditions.append(s.created_at >= low)
     if high is not None:
         conditions.append(s.created_at < high)
+    otherwise = and_(decided.c.comment_id.is_not(None), coded.c.comment_id.is_(None))
     query = (
         select(
             s.code,
             func.count(),
-            func.sum(case((with_code, 1), else_=0)),
-            func.sum(case((and_(any_decision, ~with_code), 1), else_=0)),
-            func.sum(case((marked, 1), else_=0)),
+            func.count(coded.c.comment_id),
+            func.sum(case((otherwise, 1), else_=0)),
+            func.count(marked.c.comment_id),
+        )
+        .select_from(s)
+        .outerjoin(coded, and_(coded.c.comment_id == s.comment_id, coded.c.reason_code == s.code))
+        .outerjoin(decided, decided.c.comment_id == s.comment_id)
+        .outerjoin(
+            marked, and_(marked.c.comment_id == s.comment_id, marked.c.reason_code == s.code)
         )
         .where(*conditions)
         .group_by(s.code)
