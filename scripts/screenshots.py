@@ -132,9 +132,15 @@ def take_screenshots(out: Path) -> int:
         try:
             window.setGeometry(0, 0, *SCREEN)
             wait_until(lambda: not window.syncing and window.model.rowCount() > 0)
-            for r in range(window.model.rowCount()):
-                window.model.queue_row(r)  # rows are read on worker threads: ask for all
-            wait_until(lambda: all(map(window.model.is_loaded, range(window.model.rowCount()))))
+            model = window.model
+
+            def all_read() -> bool:  # rows are read on worker threads, a window at a time
+                missing = [r for r in range(model.rowCount()) if not model.is_loaded(r)]
+                if missing:
+                    model.queue_row(missing[0])
+                return not missing
+
+            wait_until(all_read)
             # A Facebook comment with suggestions (several if one has), so they all show.
             rows = [
                 (r, q)

@@ -73,6 +73,9 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._stale: set[int] = set()  # cached rows to read again (painted meanwhile)
         self._asked: set[int] = set()  # ids being read right now
         self._generation = 0  # a new first page drops the rows still to come
+        # One window read at a time; scrolling past many screens reads only the last one asked.
+        self._window_busy = False
+        self._next_window: int | None = None
         self._has_more = False
         self._waiting_for_more = False
 
@@ -99,6 +102,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._rows.clear()
         self._stale.clear()
         self._asked.clear()
+        self._window_busy, self._next_window = False, None
         self._has_more = has_more
         self._waiting_for_more = False
         self.endResetModel()
@@ -221,6 +225,9 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         """Read the rows around `row_number` (or just `only`) on a worker thread."""
         if only:
             candidates: Sequence[int] = only
+        elif self._window_busy:
+            self._next_window = row_number  # read when the one under way is done
+            return
         else:
             start = max(0, row_number - WINDOW_BEFORE)
             candidates = self._ids[start : row_number + WINDOW_AFTER]
@@ -232,19 +239,31 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         if not wanted:
             return
         self._asked.update(wanted)
-        generation, load_rows = self._generation, self._load_rows
+        self._window_busy = self._window_busy or not only
+        generation, load_rows, window = self._generation, self._load_rows, not only
 
         def read(_: JobContext) -> list[R]:
             return load_rows(wanted)
 
         self._runner.start(
             read,
-            lambda rows: self._arrived(generation, wanted, rows),
-            lambda _: self._asked.difference_update(wanted),  # the next paint asks again
+            lambda rows: self._arrived(generation, wanted, rows, window),
+            lambda _: self._arrived(generation, wanted, None, window),
         )
 
-    def _arrived(self, generation: int, wanted: list[int], rows: list[R]) -> None:
+    def _arrived(
+        self, generation: int, wanted: list[int], rows: list[R] | None, window: bool
+    ) -> None:
+        """Rows read (None: the read failed; the next paint asks again)."""
         if generation != self._generation:
+            return
+        if window:
+            self._window_busy = False
+            waiting, self._next_window = self._next_window, None
+            if waiting is not None and waiting < len(self._ids):
+                self._read_window(waiting)
+        if rows is None:
+            self._asked.difference_update(wanted)
             return
         found = {row.id: row for row in rows}
         for item_id in wanted:

@@ -22,7 +22,7 @@ from hsm_console.rules.policy import load_policy
 from hsm_console.services.comment_detail import HistoryItem
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from tests.conftest import World
-from tests.gui.helpers import WAIT_MS, fresh_row
+from tests.gui.helpers import WAIT_MS, all_read, fresh_row
 
 pytestmark = pytest.mark.gui
 
@@ -109,9 +109,7 @@ def test_painting_the_queue_never_reads_the_database_on_the_gui_thread(
                     model.index(row, column).data(role)
         window.table.scrollToBottom()
         window.table.viewport().repaint()
-        qtbot.waitUntil(
-            lambda: all(model.is_loaded(r) for r in range(model.rowCount())), timeout=WAIT_MS
-        )
+        qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
         window.table.scrollToTop()
         window.table.viewport().repaint()
         suggestions = [model.index(r, Column.SUGGESTION).data() for r in range(model.rowCount())]
