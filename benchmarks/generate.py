@@ -165,6 +165,13 @@ def fill(db: Database, scale: Scale, username: str, progress: Any = print) -> Fi
         )
         versions += len(edits)
         progress(f"  {min(first + BATCH, scale.comments):>9,} comments")
+    # Every suggestion as sync stores it (one a comment here), for the queue's code filter.
+    writer.execute(
+        "INSERT INTO comment_suggestions"
+        " (comment_id, code, rank, why, spans, site_id, status, created_at)"
+        " SELECT id, suggested_code, 0, suggestion_why, '[]', site_id, status, created_at"
+        " FROM comments WHERE suggested_code IS NOT NULL"
+    )
     record_ids = _write_records(writer, records)
     entries = _write_log(writer, rng, acted, records, record_ids, site_department, scale.entries)
     writer.finish()
@@ -536,6 +543,16 @@ class _Writer:
         ):
             self.cursor.execute(f'DROP INDEX "{name}"')
             self.gin.append(definition)
+        self.connection.commit()
+
+    def execute(self, sql: str) -> None:
+        """One statement in a transaction of its own."""
+        if self.db.is_sqlite:
+            self.cursor.execute("BEGIN")  # the engine's connections are in autocommit mode
+            self.cursor.execute(sql)
+            self.cursor.execute("COMMIT")
+            return
+        self.cursor.execute(sql)
         self.connection.commit()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:

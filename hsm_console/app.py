@@ -34,6 +34,7 @@ from hsm_console.services.records_requests import RecordsRequests
 from hsm_console.services.review import ReviewService
 from hsm_console.services.seals import SealService, SealWritten
 from hsm_console.services.site_checks import SiteChecker
+from hsm_console.services.suggestions import SuggestionService
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
 
@@ -92,6 +93,10 @@ class App:
     @property
     def notes(self) -> NoteService:
         return NoteService(self.db, self.username, self.policy.version)
+
+    @property
+    def suggestions(self) -> SuggestionService:
+        return SuggestionService(self.db, self.username, self.policy.version)
 
     @property
     def admin(self) -> AdminService:

@@ -8,9 +8,11 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from hsm_console.db.models import Comment, CommentVersion, Site, SyncState
+from hsm_console.db.models import Comment, CommentSuggestion, CommentVersion, Site, SyncState
 from hsm_console.errors import NotPossible
 from hsm_console.rules.domain import Action
+from hsm_console.rules.screening import Match, Screener
+from hsm_console.services import suggestions
 from hsm_console.services.sync import SyncProgress
 from hsm_sandbox import FaultKind
 from tests.conftest import PARKS_PAGE, RECENT_SEED, World
@@ -74,6 +76,21 @@ def test_suggestions_are_stored_at_ingest(world: World) -> None:
         ).all()
     assert {code for code, _ in rows} >= {"PII", "PRF"}
     assert all(why for _, why in rows)
+    # Every suggestion is kept, with its spans, not only the first.
+    screener = Screener.default()
+    with world.db.session() as session:
+        comments = session.scalars(select(Comment).order_by(Comment.id)).all()
+        several = 0
+        for comment in comments:
+            expected = [(s.code, s.why, [[m.start, m.end] for m in s.matches])
+                        for s in screener.screen(comment.text)]  # fmt: skip
+            stored = [(s.code, s.why, [[m.start, m.end] for m in s.matches])
+                      for s in suggestions.stored(session, comment.id)]  # fmt: skip
+            if expected:  # a repeat found at sync is the one suggestion screening has not
+                assert stored == expected
+            several += len(stored) > 1
+            assert comment.suggested_code == (stored[0][0] if stored else None)
+    assert several
 
 
 def test_author_edit_keeps_the_earlier_text(world: World) -> None:
@@ -91,6 +108,13 @@ def test_author_edit_keeps_the_earlier_text(world: World) -> None:
     assert after.text == "Edited: call me at 618-555-0142"
     assert after.status == "new"  # kept before the edit: back in the queue
     assert after.suggested_code == "PII"
+    with world.db.session() as session:
+        again = [(s.code, s.matches) for s in suggestions.stored(session, comment.id)]
+        status = session.scalar(
+            select(CommentSuggestion.status).where(CommentSuggestion.comment_id == comment.id)
+        )
+    assert again == [("PII", (Match(19, 31),))]  # the old suggestions replaced
+    assert status == "new"  # the copy follows the comment's status
     with world.db.session() as session:
         versions = session.scalars(
             select(CommentVersion).where(CommentVersion.comment_id == comment.id)

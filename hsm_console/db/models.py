@@ -198,7 +198,8 @@ class Comment(Base):
     last_actor: Mapped[str | None] = mapped_column(String(200))
     last_action_at: Mapped[datetime | None]
     # Automatic screening's proposal (a reason code) and why; it never acts by itself.
-    suggested_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Every suggestion is in `comment_suggestions`; these are the first (most harmful).
+    suggested_code: Mapped[str | None] = mapped_column(String(8))
     suggestion_why: Mapped[str] = mapped_column(Text, default="", server_default="")
     # When the author last edited it (platform's time, where given) and when sync first
     # found it gone from the platform without any action of the City's.
@@ -209,6 +210,31 @@ class Comment(Base):
 
     site: Mapped[Site] = relationship()
     post: Mapped[Post] = relationship()
+
+
+class CommentSuggestion(Base):
+    """One of screening's suggestions for a comment (every one, not only the first): the
+    code, why, and the matched spans as [start, end] code-point offsets. Replaced when an edit
+    is screened again; it never acts. The comment's site, status and time are copied (status
+    kept in step by a trigger, migration 0019) so "any suggestion of code X" in the queue's
+    order is one index walk per site and status."""
+
+    __tablename__ = "comment_suggestions"
+    __table_args__ = (
+        Index(
+            "ix_comment_suggestions_queue", "code", "site_id", "status", "created_at",
+            "comment_id",
+        ),
+    )  # fmt: skip
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 first, in screening's order
+    why: Mapped[str] = mapped_column(Text)
+    spans: Mapped[list[list[int]]] = mapped_column(JSON)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
 
 
 class RetainedRecord(Base):

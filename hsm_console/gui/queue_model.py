@@ -1,7 +1,8 @@
 """The queue table's model: comment ids, their rows read a window at a time (`IdWindowModel`).
 
-Ids arrive in pages from `QueueLoader`; after an action, `refresh` marks rows stale and
-repaints just those.
+Ids arrive in pages from `QueueLoader`, rows on the window's worker threads; after an action,
+`refresh` marks rows stale and repaints just those. Every cell is made from the row as read:
+nothing here reads the database or screens text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hsm_console.display import CITY_TZ, local_time, one_line
 from hsm_console.gui.icons import glyph, platform_icon, platform_name
 from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
+from hsm_console.gui.workers import TaskRunner
 from hsm_console.services.queue_view import QueueRow
 
 LINE_CHARS = 240
@@ -55,9 +57,10 @@ class QueueModel(IdWindowModel[QueueRow]):
     def __init__(
         self,
         load_rows: Callable[[Sequence[int]], list[QueueRow]],
+        runner: TaskRunner,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(load_rows, [HEADERS[c] for c in Column], parent)
+        super().__init__(load_rows, [HEADERS[c] for c in Column], runner, parent)
         self._icons: dict[str, QIcon] = {}
 
     def comment_id(self, row: int) -> int:
@@ -79,6 +82,11 @@ class QueueModel(IdWindowModel[QueueRow]):
     def unreadable(self, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and column == Column.COMMENT:
             return "(no longer available)"
+        return None
+
+    def loading(self, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and column == Column.COMMENT:
+            return "Loading…"
         return None
 
     def cell(self, row: QueueRow, column: int, role: int) -> Any:
@@ -120,8 +128,14 @@ def _display(row: QueueRow, column: Column) -> str:
     if column is Column.COMMENT:
         return one_line(row.excerpt, LINE_CHARS)
     if column is Column.SUGGESTION:
-        return row.suggested_code or ""
+        return suggestion_codes(row)
     return status_text(row)
+
+
+def suggestion_codes(row: QueueRow) -> str:
+    """Every suggested code, most harmful first; one marked wrong is struck through in
+    words ("PII (wrong)"), never hidden."""
+    return ", ".join(f"{s.code} (wrong)" if s.marked_wrong else s.code for s in row.suggestions)
 
 
 def _tooltip(row: QueueRow, column: Column) -> str | None:
@@ -129,9 +143,14 @@ def _tooltip(row: QueueRow, column: Column) -> str | None:
         return local_time(row.created_at)
     if column is Column.SITE:
         return tooltip(f"{row.site_name} on {platform_name(row.platform)}")
-    if column is Column.SUGGESTION and row.suggested_code:
-        why = one_line(row.suggestion_why, 200)
-        return tooltip(f"Screening suggests {row.suggested_code} (never applied by itself): {why}")
+    if column is Column.SUGGESTION and row.suggestions:
+        lines = [
+            f"Suggestion {s.code}: {one_line(s.why, 200)}"
+            + (" (marked wrong by a moderator)" if s.marked_wrong else "")
+            for s in row.suggestions
+        ]
+        lines.append("Screening only suggests; it never applies a code by itself.")
+        return tooltip("\n".join(lines))
     if column is Column.COMMENT:
         return tooltip(one_line(row.excerpt, 600))
     if column is Column.STATUS:
@@ -139,4 +158,4 @@ def _tooltip(row: QueueRow, column: Column) -> str | None:
     return None
 
 
-__all__ = ["ID_ROLE", "ROW_ROLE", "Column", "QueueModel", "status_text"]
+__all__ = ["ID_ROLE", "ROW_ROLE", "Column", "QueueModel", "status_text", "suggestion_codes"]

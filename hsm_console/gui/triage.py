@@ -37,10 +37,11 @@ class Question(QMessageBox):
 
 
 class Triage(QObject):
+    # The comments about to be acted on (the choice is made; the work starts).
+    acting = Signal(list)
     # The comments acted on (to read again), and whether every action was applied.
     finished = Signal(list, bool)
     message = Signal(str)  # a line for the status bar
-    acting = Signal(list)  # the comments about to be recorded and changed (ids)
 
     def __init__(
         self,

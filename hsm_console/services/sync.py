@@ -42,8 +42,8 @@ from hsm_console.display import local_time
 from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
-from hsm_console.rules.screening import RepeatDetector, Screener, screen_thread
-from hsm_console.services import health, limits
+from hsm_console.rules.screening import RepeatDetector, Screener, Suggestion, screen_thread
+from hsm_console.services import health, limits, suggestions
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory
@@ -427,6 +427,7 @@ class SyncService:
             ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
             known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
             new: dict[str, dict[str, Any]] = {}
+            screened: dict[str, list[Suggestion]] = {}
             for remote in comments:
                 result.seen_comments += 1
                 if run.newest is None or remote.created_at > run.newest:
@@ -435,7 +436,7 @@ class SyncService:
                 if stored is not None:
                     self._update(session, run, stored, remote)
                 elif remote.external_id not in new and remote.external_id not in ids:
-                    new[remote.external_id] = self._new_row(run, post_id, remote)
+                    new[remote.external_id] = self._new_row(run, post_id, remote, screened)
             if not new:
                 return
             # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
@@ -445,6 +446,7 @@ class SyncService:
             )
             ids.update({external_id: row_id for external_id, row_id in inserted})
             result.new_comments += len(new)
+            self._store_suggestions(session, ids, new, screened)
             links = []
             for remote in comments:
                 parent = remote.parent_external_id
@@ -456,9 +458,17 @@ class SyncService:
             if links:
                 session.execute(update(Comment), links)
 
-    def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
+    def _new_row(
+        self,
+        run: _Run,
+        post_id: int,
+        remote: RemoteComment,
+        screened: dict[str, list[Suggestion]],
+    ) -> dict[str, Any]:
         text = storable(remote.text)
-        code, why = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
+        found = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
+        screened[remote.external_id] = found
+        code, why = (found[0].code, found[0].why) if found else (None, "")
         return dict(
             site_id=run.site.id,
             post_id=post_id,
@@ -497,8 +507,12 @@ class SyncService:
             stored.author_name = storable(remote.author_name)
             stored.raw = remote.raw
             stored.edited_at = remote.updated_at or utcnow()
-            stored.suggested_code, stored.suggestion_why = self._suggest(
-                run.site.id, stored.external_id, text, stored.author_id
+            found = self._suggest(run.site.id, stored.external_id, text, stored.author_id)
+            stored.suggested_code, stored.suggestion_why = (
+                (found[0].code, found[0].why) if found else (None, "")
+            )
+            suggestions.replace_all(
+                session, stored.id, stored.site_id, stored.status, stored.created_at, found
             )
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
@@ -514,16 +528,28 @@ class SyncService:
                 stored.gone_seen_at = utcnow()
                 run.result.gone += 1
 
-    def _suggest(
-        self, site_id: int, key: str, text: str, author: str | None
-    ) -> tuple[str | None, str]:
-        # Every comment goes through the site's detector, so a flood is seen even when its
-        # comments also hold a link or a price.
+    def _suggest(self, site_id: int, key: str, text: str, author: str | None) -> list[Suggestion]:
+        """Every suggestion for the text, most harmful first (all are stored). Every comment
+        goes through the site's detector, so a flood is seen even when its comments also hold
+        a link or a price."""
         detector = self.repeats.setdefault(site_id, RepeatDetector())
-        suggestions = screen_thread(self.screener, detector, key, text, author)
-        if suggestions:
-            return suggestions[0].code, suggestions[0].why
-        return None, ""
+        return screen_thread(self.screener, detector, key, text, author)
+
+    @staticmethod
+    def _store_suggestions(
+        session: Session,
+        ids: dict[str, int],
+        new: dict[str, dict[str, Any]],
+        screened: dict[str, list[Suggestion]],
+    ) -> None:
+        """Every suggestion of the comments just inserted, by their new ids."""
+        rows = []
+        for key, row in new.items():
+            if screened.get(key):
+                rows += suggestions.rows_for(
+                    ids[key], row["site_id"], row["status"], row["created_at"], screened[key]
+                )
+        suggestions.store(session, rows)
 
     def _find_gone(self, run: _Run, post_id: int, seen: set[str]) -> None:
         """Comments missing from a complete listing: ask the platform what became of them."""
