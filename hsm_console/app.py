@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
+from hsm_console.connectors.base import Connector
 from hsm_console.db.engine import Database
-from hsm_console.errors import PermissionDenied
+from hsm_console.db.models import Site
+from hsm_console.errors import NotPossible, PermissionDenied
 from hsm_console.host.config import Settings, default_seals_folder
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
 from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
+from hsm_console.services.agent import SealingStore
+from hsm_console.services.agent_jobs import AGENT_WAIT
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
@@ -31,6 +35,7 @@ from hsm_console.services.records_requests import RecordsRequests
 from hsm_console.services.review import ReviewService
 from hsm_console.services.seals import SealService, SealWritten
 from hsm_console.services.site_checks import SiteChecker
+from hsm_console.services.suggestions import SuggestionService
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
 
@@ -55,6 +60,13 @@ class App:
     seals_folder: Path | None = None
     # The database login (PostgreSQL), whose person `username` is; None on SQLite.
     login: str | None = None
+    # The City-wide mode (settings' actions_by = "agent"): seconds a workstation waits for
+    # the agent's outcome of an action it recorded; None: it carries out all five steps.
+    agent_wait: float | None = None
+
+    @property
+    def by_agent(self) -> bool:
+        return self.agent_wait is not None
 
     @cached_property
     def tokens(self) -> TokenProvider:
@@ -63,11 +75,15 @@ class App:
 
     @property
     def connectors(self) -> ConnectorFactory:
+        if self.by_agent:
+            return _no_platform_here
         return connector_factory(self.credentials, self.connector_overrides, self.tokens, self.db)
 
     @property
     def moderation(self) -> ModerationService:
-        return ModerationService(self.db, self.policy, self.connectors, self.username)
+        return ModerationService(
+            self.db, self.policy, self.connectors, self.username, self.agent_wait
+        )
 
     @property
     def review(self) -> ReviewService:
@@ -75,11 +91,15 @@ class App:
 
     @property
     def bans(self) -> BanService:
-        return BanService(self.db, self.policy, self.connectors, self.username)
+        return BanService(self.db, self.policy, self.connectors, self.username, self.agent_wait)
 
     @property
     def notes(self) -> NoteService:
         return NoteService(self.db, self.username, self.policy.version)
+
+    @property
+    def suggestions(self) -> SuggestionService:
+        return SuggestionService(self.db, self.username, self.policy.version)
 
     @property
     def admin(self) -> AdminService:
@@ -99,7 +119,7 @@ class App:
         return SyncService(
             self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url),
             bans=self.bans,
-            after=self.seal_if_due,
+            after=self.seal_if_due, refused=AGENT_SYNCS if self.by_agent else None,
         )  # fmt: skip
 
     @property
@@ -122,6 +142,17 @@ _PERSON_OF_LOGIN = (
     "SELECT p.username FROM people p JOIN person_logins l ON l.person_id = p.id "
     "WHERE l.login = session_user"
 )
+
+
+AGENT_SYNCS = (
+    "In the City-wide mode the agent on the City's server reads the sites and carries out "
+    "every action on the platforms; this workstation does not call them."
+)
+
+
+def _no_platform_here(site: Site) -> Connector:
+    """The City-wide mode's guard: a workstation never calls a platform."""
+    raise NotPossible(AGENT_SYNCS)
 
 
 def current_username(db: Database) -> str:
@@ -159,6 +190,8 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
         db=db, policy=load_policy(), username=username, policy_url=settings.policy_url,
         seals_folder=settings.seals_folder, login=login,
     )  # fmt: skip
+    if settings.by_agent:  # tokens go to the agent sealed, never into this keyring
+        app.agent_wait, app.credentials = AGENT_WAIT, SealingStore(db, username)
     if claim_first_run:
         try:
             app.first_run = first_run(db, app.username, login)

@@ -40,6 +40,9 @@ Source: "..\dist\hsm-console\*"; DestDir: "{app}"; Flags: ignoreversion recurses
 ; {autoprograms} is the person's own Start menu under PrivilegesRequired=lowest.
 Name: "{autoprograms}\HSM Console"; Filename: "{app}\hsm-console.exe"
 Name: "{autoprograms}\HSM Console (demo)"; Filename: "{app}\hsm-console.exe"; Parameters: "--demo"
+; The command line (hsm-console-cli.exe, a console program: the window's .exe prints nothing
+; in cmd): a Command Prompt in the program's folder, showing the commands.
+Name: "{autoprograms}\HSM Console command line"; Filename: "{cmd}"; Parameters: "/k hsm-console-cli.exe --help"; WorkingDir: "{app}"
 
 [Run]
 Filename: "{app}\hsm-console.exe"; Description: "Start HSM Console"; Flags: nowait postinstall skipifsilent

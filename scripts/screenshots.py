@@ -78,6 +78,7 @@ def take_screenshots(out: Path) -> int:
     from keyrings.alt.file import PlaintextKeyring
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QComboBox, QTabWidget
     from sqlalchemy import select
 
@@ -131,13 +132,24 @@ def take_screenshots(out: Path) -> int:
         try:
             window.setGeometry(0, 0, *SCREEN)
             wait_until(lambda: not window.syncing and window.model.rowCount() > 0)
-            # A Facebook comment with a suggestion, so the highlighting shows.
-            row = next(
-                r
+            model = window.model
+
+            def all_read() -> bool:  # rows are read on worker threads, a window at a time
+                missing = [r for r in range(model.rowCount()) if not model.is_loaded(r)]
+                if missing:
+                    model.queue_row(missing[0])
+                return not missing
+
+            wait_until(all_read)
+            # A Facebook comment with suggestions (several if one has), so they all show.
+            rows = [
+                (r, q)
                 for r in range(window.model.rowCount())
-                if (q := window.model.queue_row(r)) is not None
-                and q.suggested_code == "PII"
-                and q.platform == "facebook"
+                if (q := window.model.queue_row(r)) is not None and q.platform == "facebook"
+            ]
+            row = next(
+                (r for r, q in rows if len(q.suggestions) > 1),
+                next(r for r, q in rows if q.suggested_code == "PII"),
             )
             window.select_row(row)
             wait_until(lambda: window.detail.comment_id == window.current_comment_id())
@@ -147,8 +159,9 @@ def take_screenshots(out: Path) -> int:
             wait_until(lambda: window.triage.dialog is not None)
             dialog = window.triage.dialog
             assert dialog is not None
-            dialog.code_search.setText("personal")
-            dialog.note.setText("posts a named neighbour's SSN")
+            first = dialog.rows[0].suggestions[0].code
+            QTest.keyClicks(dialog.code_search, dialog.keys[first])  # one key takes a code
+            dialog.note.setText("an advert for tickets")
             capture("console-action-dialog.png")
             dialog.reject()
             wait_until(lambda: window.triage.dialog is None)

@@ -75,7 +75,13 @@ def postgres_template() -> Iterator[str]:
         connection.execute(text(f"CREATE DATABASE {name}"))
     template_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     db = Database(template_url)
-    db.upgrade()
+    # Migration 0011 creates cluster-wide roles: two workers creating them at once collide.
+    with admin_engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(7315011)"))
+        try:
+            db.upgrade()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(7315011)"))
     db.dispose()
     yield name
     with admin_engine.connect() as connection:

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,15 +25,17 @@ from hsm_console.db.chain import (
     FORM3_FIELDS,
     append_admin_entry,
     entry_hash,
-    snapshot,
+    record_hash,
 )
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
+    Base,
     Comment,
     Department,
     LogEntry,
     Person,
     Post,
+    RetainedRecord,
     RoleGrant,
     Site,
     SyncState,
@@ -520,7 +523,7 @@ def test_entries_written_before_0004_verify_unchanged_after_it(
     ]
     old_log = sa.table("action_log", *[sa.column(c.name, c.type) for c in v1_columns])
     with db.transaction() as session:
-        record = snapshot(session, _a_comment(session, world.parks_site), "alice")
+        record = _a_record(session, world.parks_site)
         comment = record.comment_id
         previous = "0" * 64
         for n in (1, 2):
@@ -553,20 +556,37 @@ def test_entries_written_before_0004_verify_unchanged_after_it(
     db.dispose()
 
 
-def _a_comment(session: Session, site_id: int) -> Comment:
-    """A post and a comment, written as a sync of any schema version would write them."""
+def without_search_words(model: type[Base]) -> sa.TableClause:
+    """`model`'s table as schemas before 0018 have it: the ORM's inserts add `search_words`."""
+    columns = [c for c in model.__table__.columns if c.name != "search_words"]
+    return sa.table(model.__tablename__, *(sa.column(c.name, c.type) for c in columns))
+
+
+def _a_record(session: Session, site_id: int) -> SimpleNamespace:
+    """A post, a comment and its retained record, written as a sync and an action of any
+    schema version would write them (Core: the models are the newest schema's)."""
     post = Post(site_id=site_id, external_id="p1", text="City post", raw={},
                 permalink="https://example.test/p1", created_at=utcnow())  # fmt: skip
     session.add(post)
     session.flush()
-    comment = Comment(
-        site_id=site_id, post_id=post.id, external_id="c1", author_id="a1", author_name="Ann",
-        text="Hello", created_at=utcnow(), permalink="https://example.test/c1", raw={},
-        platform_state=PlatformState.VISIBLE.value,
-    )  # fmt: skip
-    session.add(comment)
-    session.flush()
-    return comment
+    comment: dict[str, Any] = {
+        "id": 1, "site_id": site_id, "post_id": post.id, "external_id": "c1",
+        "author_id": "a1", "author_name": "Ann", "text": "Hello", "created_at": utcnow(),
+        "permalink": "https://example.test/c1", "raw": {}, "attachments": [],
+        "platform_state": PlatformState.VISIBLE.value, "fetched_at": utcnow(), "status": "new",
+        "version": 0,
+    }  # fmt: skip
+    session.execute(sa.insert(without_search_words(Comment)).values(comment))
+    values: dict[str, Any] = {
+        "comment_id": 1, "captured_at": utcnow(), "captured_by": "alice", "site_id": site_id,
+        "platform": "facebook", "comment_external_id": "c1", "parent_external_id": None,
+        "post_external_id": "p1", "post_text": post.text, "post_permalink": post.permalink,
+        **{k: comment[k] for k in ("author_id", "author_name", "text", "created_at",
+                                   "permalink", "attachments", "raw")},
+    }  # fmt: skip
+    record = {"id": 1, **values, "sha256": record_hash(values)}
+    session.execute(sa.insert(without_search_words(RetainedRecord)).values(record))
+    return SimpleNamespace(**record)
 
 
 # --- sync --site of another department -------------------------------------------------------

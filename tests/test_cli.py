@@ -203,8 +203,20 @@ def test_dashboard_prints_the_figures_and_json(cli: Cli) -> None:
         "Week of": week[0], "OFT": 1, "SPM": 1, "Total": 2,
     }  # fmt: skip
     assert tables["judgement"]["rows"] == [[week[0], 1, 1, 100.0]]
+    suggested = next(row for row in queue if len(row["suggestions"]) > 1)
+    assert suggested["suggested_code"] == suggested["suggestions"][0]["code"]
+    shown = json.loads(cli("show", str(suggested["id"]), "--json").stdout)
+    assert [s["code"] for s in shown["suggestions"]] == [
+        s["code"] for s in suggested["suggestions"]
+    ]
+    assert all(s["matches"] for s in shown["suggestions"])
+    assert f"Suggestion {suggested['suggested_code']}: " in cli("show", str(suggested["id"])).stdout
+    agreement = tables["suggestions"]  # suggestions against decisions, per code
+    assert agreement["columns"][:2] == ["Code", "Suggested"]
+    assert {row[0] for row in agreement["rows"]} >= {"PII", "PRF"}
     text = cli("dashboard", "--reason", "SPM").stdout
     assert "Actions per week by reason code" in text
+    assert "Suggestions against decisions, per code" in text
     assert "SPM  Total" in text
     assert "OFT" not in text
     refused = cli("dashboard", "--department", "POLICE", ok=False)

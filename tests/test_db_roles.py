@@ -47,6 +47,7 @@ from hsm_console.rules.policy import load_policy
 from hsm_console.services.access import resolve_actor
 from hsm_console.services.admin import AdminService
 from hsm_console.services.doctor import APPEND_ONLY
+from hsm_console.services.presence import PresenceService
 from hsm_console.services.retention import RetentionService
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.server import SandboxServer
@@ -489,3 +490,31 @@ def test_a_records_officer_disposes_through_their_own_login(
         blank = session.scalar(select(func.count()).where(Comment.text == ""))
         assert blank == result.comments
     assert verify_log(postgres_db).ok
+
+
+_PRESENT = text(
+    "INSERT INTO presence (holder, username, comment_id, department_id, opened_at, "
+    "heartbeat_at) SELECT :h, :u, c.id, s.department_id, now(), now() FROM comments c "
+    "JOIN sites s ON s.id = c.site_id WHERE c.id = :c"
+)
+
+
+def test_presence_is_written_only_in_ones_own_name(
+    city: tuple[World, dict[str, Database]],
+) -> None:
+    """Presence (who has a comment open) is read by the department, written by its person."""
+    world, dbs = city
+    parks, police = _first(world, world.parks_site).id, _first(world, world.police_site).id
+    bob = PresenceService(world.db, "bob")
+    bob.open(parks)
+    with dbs["alice"].engine.connect() as connection:
+        connection.execute(_PRESENT, {"h": "mine", "u": "alice", "c": parks})
+        seen = connection.execute(text("SELECT holder FROM presence")).scalars().all()
+        assert sorted(seen) == sorted(["mine", bob.holder])
+        for forged in ({"h": "f1", "u": "bob", "c": parks}, {"h": "f2", "u": "alice", "c": police}):
+            with pytest.raises(DBAPIError, match="row-level security"), connection.begin_nested():
+                connection.execute(_PRESENT, forged)
+        touched = connection.execute(text("UPDATE presence SET heartbeat_at = now()"))
+        assert touched.rowcount == 1  # her own row only: Bob's is seen, never changed
+        assert connection.execute(text("DELETE FROM presence")).rowcount == 1
+        connection.rollback()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from hsm_console.db.engine import Database, head_from_scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Every module of these packages is imported; none may bring in what is listed against it.
@@ -123,3 +125,38 @@ def test_the_window_loads_the_charts_only_with_the_dashboard() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_window_loads_the_pdf_library_only_for_a_package() -> None:
+    """fpdf2 (and fontTools under it) was a quarter of the window's start: it is loaded when a
+    records package is written, never to show the window."""
+    probe = (
+        "import sys, hsm_console.gui.start, hsm_console.gui.main_window\n"
+        "print('fpdf' in sys.modules, 'fontTools' in sys.modules)\n"
+        "import hsm_console.services.package_pdf\n"
+        "print('fpdf' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False", "True"]
+
+
+def test_a_current_database_opens_without_alembic(tmp_path: Path) -> None:
+    """Alembic and the migration scripts it loads were a tenth of the start: a database
+    already at the head is recognised from the scripts' text and its version table."""
+    url = f"sqlite:///{tmp_path / 'current.sqlite3'}"
+    db = Database(url)
+    db.upgrade()
+    assert head_from_scripts() == db.head_revision()
+    db.dispose()
+    probe = (
+        "import sys, hsm_console.gui.start, hsm_console.gui.main_window\n"
+        "from hsm_console.db.engine import Database\n"
+        f"Database({url!r}).ensure_schema()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False"]

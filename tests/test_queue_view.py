@@ -5,16 +5,18 @@ Runs on SQLite (FTS5) and PostgreSQL (tsvector + GIN) through the `db` fixture.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text, update
 
-from hsm_console.db.models import Comment
+from hsm_console.db.models import Comment, CommentSuggestion
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import Action, CommentStatus
-from hsm_console.services import queue_view
+from hsm_console.rules.screening import Screener, Suggestion
+from hsm_console.services import queue_view, suggestions
 from hsm_console.services.comment_detail import CommentReader
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.queue_view import (
@@ -23,6 +25,7 @@ from hsm_console.services.queue_view import (
     QueueFilter,
     QueueRow,
     QueueView,
+    RowSuggestion,
     received_bounds,
 )
 from tests.conftest import World
@@ -41,9 +44,23 @@ def all_ids(view: QueueView, queue_filter: QueueFilter, limit: int = 1000) -> li
 
 
 def forget_suggestions(world: World) -> None:
-    """Sync stores screening's suggestion with each comment; start these tests from none."""
+    """Sync stores screening's suggestions with each comment; start these tests from none."""
     with world.db.transaction() as session:
         session.execute(update(Comment).values(suggested_code=None, suggestion_why=""))
+        session.execute(CommentSuggestion.__table__.delete())
+
+
+def suggest(world: World, comment_id: int, *codes: str) -> None:
+    """Store these suggestions for a comment, as sync does (the first on the comment too)."""
+    found = [Suggestion(code, f"why {code}", ()) for code in codes]
+    with world.db.transaction() as session:
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        comment.suggested_code, comment.suggestion_why = codes[0], f"why {codes[0]}"
+        session.flush()
+        suggestions.replace_all(
+            session, comment_id, comment.site_id, comment.status, comment.created_at, found
+        )
 
 
 def site_comment_ids(world: World, site_id: int) -> list[int]:
@@ -102,21 +119,13 @@ def test_rows_come_back_in_the_order_asked_with_a_suggestion(synced: World) -> N
     assert [r.id for r in rows] == list(reversed(ids))
     assert all(r.site_name == "Highland Parks & Recreation" for r in rows)
     assert all(r.platform == "facebook" and r.status == "new" for r in rows)
-    # A comment stored without a suggestion is screened as it is read.
-    everything = view.rows(all_ids(view, EVERYTHING))
-    suggested = [r for r in everything if r.suggested_code]
-    assert suggested
-    assert all(r.suggestion_why for r in suggested)
-    # A suggestion stored by sync is shown as stored, not screened again.
-    with synced.db.transaction() as session:
-        session.execute(
-            update(Comment)
-            .where(Comment.id == ids[0])
-            .values(suggested_code="COM", suggestion_why="stored at sync")
-        )
-    assert [(r.suggested_code, r.suggestion_why) for r in view.rows(ids[:1])] == [
-        ("COM", "stored at sync")
-    ]
+    # Nothing is screened as it is read: a comment stored without a suggestion shows none.
+    assert all(r.suggestions == () for r in view.rows(all_ids(view, EVERYTHING)))
+    # Every suggestion stored at ingest is shown, in screening's order.
+    suggest(synced, ids[0], "COM", "PII")
+    [row] = view.rows(ids[:1])
+    assert row.suggestions == (RowSuggestion("COM", "why COM"), RowSuggestion("PII", "why PII"))
+    assert (row.suggested_code, row.suggestion_why) == ("COM", "why COM")
 
 
 def test_status_site_platform_and_suggestion_filters(synced: World) -> None:
@@ -126,8 +135,8 @@ def test_status_site_platform_and_suggestion_filters(synced: World) -> None:
     newest = view.page(QueueFilter(), None, 3).ids
     app.moderation.act(newest[0], Action.FLAG, "PRF")
     app.moderation.act(newest[1], Action.KEEP)
-    with synced.db.transaction() as session:
-        session.execute(update(Comment).where(Comment.id == newest[2]).values(suggested_code="PII"))
+    suggest(synced, newest[2], "PII")
+    suggest(synced, newest[1], "COM", "PII")  # kept: out of the default status filter
 
     flagged = QueueFilter(statuses=frozenset({CommentStatus.FLAGGED}))
     assert all_ids(view, flagged) == [newest[0]]
@@ -136,6 +145,14 @@ def test_status_site_platform_and_suggestion_filters(synced: World) -> None:
     assert newest[0] not in all_ids(view, QueueFilter())
     assert all_ids(view, QueueFilter(suggestion="PII")) == [newest[2]]
     assert all_ids(view, QueueFilter(suggestion=ANY_SUGGESTION)) == [newest[2]]
+    # Any suggestion of a code, not only the first; the status follows the comment's.
+    assert all_ids(view, QueueFilter(statuses=frozenset(), suggestion="PII")) == newest[1:]
+    assert all_ids(view, decided) == newest[:2]
+    assert all_ids(view, replace(decided, suggestion="PII")) == [newest[1]]
+    app.moderation.act(newest[2], Action.FLAG, "PII")
+    assert all_ids(view, QueueFilter(suggestion="PII")) == []
+    assert all_ids(view, replace(decided, suggestion="PII")) == newest[1:]
+    assert all_ids(view, QueueFilter(suggestion="PII", search="zzzz-nowhere")) == []
     assert newest[2] not in all_ids(view, QueueFilter(suggestion=NO_SUGGESTION))
     assert all_ids(view, QueueFilter(platforms=frozenset({"youtube"}))) == []
     on_site = QueueFilter(site_ids=frozenset({synced.parks_site}))
@@ -168,8 +185,8 @@ def test_counts_per_filter_keep_the_other_filters(synced: World) -> None:
     view = QueueView(synced.db, "alice")
     newest = view.page(QueueFilter(), None, 2).ids
     app.moderation.act(newest[0], Action.FLAG, "PRF")
-    with synced.db.transaction() as session:
-        session.execute(update(Comment).where(Comment.id == newest[1]).values(suggested_code="THR"))
+    suggest(synced, newest[1], "THR")
+    suggest(synced, newest[0], "PII", "THR")  # flagged: outside the status filter
     total = len(site_comment_ids(synced, synced.parks_site))
 
     counts = view.counts(QueueFilter())
@@ -181,12 +198,19 @@ def test_counts_per_filter_keep_the_other_filters(synced: World) -> None:
     assert counts.by_platform == {"facebook": total - 1}
     assert counts.by_suggestion == {None: total - 2, "THR": 1}
     assert counts.any_suggestion() == 1
+    # A comment with two suggestions counts under each code, and once in all.
+    every_status = view.counts(QueueFilter(statuses=frozenset()))
+    assert every_status.by_suggestion == {None: total - 2, "THR": 2, "PII": 1}
+    assert every_status.any_suggestion() == 2
+    assert every_status.regardless_of_suggestion() == total
+    both = view.counts(QueueFilter(statuses=frozenset(), suggestion="THR"))
+    assert (both.total, both.by_status["new"], both.by_status["flagged"]) == (2, 1, 1)
 
     # Choosing a suggestion narrows the status counts, not the suggestion counts.
     narrowed = view.counts(QueueFilter(suggestion="THR"))
     assert narrowed.total == 1
     assert narrowed.by_status["new"] == 1
-    assert narrowed.by_status["flagged"] == 0
+    assert narrowed.by_status["flagged"] == 1  # the flagged one has THR among its two
     assert narrowed.by_suggestion == counts.by_suggestion
 
 
@@ -218,16 +242,14 @@ def test_search_follows_inserts_and_edits_and_stays_in_the_department(synced: Wo
     parks = site_comment_ids(synced, synced.parks_site)
     police = site_comment_ids(synced, synced.police_site)
     with synced.db.transaction() as session:
-        for comment_id in (parks[3], police[3]):
-            session.execute(
-                update(Comment).where(Comment.id == comment_id).values(text=f"Edited: {word}")
-            )
+        for comment_id in (parks[3], police[3]):  # as sync edits (its words follow the text)
+            session.get_one(Comment, comment_id).text = f"Edited: {word}"
     search = QueueFilter(statuses=frozenset(), search=word)
     assert all_ids(alice, search) == [parks[3]]
     assert all_ids(carol, search) == [police[3]]
 
     with synced.db.transaction() as session:
-        session.execute(update(Comment).where(Comment.id == parks[3]).values(text="Plain again"))
+        session.get_one(Comment, parks[3]).text = "Plain again"
     assert all_ids(alice, search) == []
     # The original words of an edited comment are no longer found under it.
     assert all_ids(alice, QueueFilter(statuses=frozenset(), search="plain again")) == [parks[3]]
@@ -264,17 +286,19 @@ def test_one_comment_with_thread_capabilities_history_and_suggestions(synced: Wo
     assert shown.records[0].id == shown.history[0].record_id
 
 
-def test_detail_screens_the_whole_text_with_matched_spans(synced: World) -> None:
+def test_detail_shows_every_stored_suggestion_with_its_matched_spans(synced: World) -> None:
     reader = CommentReader(synced.db, "alice")
-    comment_id = site_comment_ids(synced, synced.parks_site)[0]
-    text_value = "Call me at 618-555-0142 about the park"
-    with synced.db.transaction() as session:
-        session.execute(update(Comment).where(Comment.id == comment_id).values(text=text_value))
-
-    shown = reader.comment(comment_id)
-
-    pii = next(s for s in shown.suggestions if s.code == "PII")
-    assert [text_value[m.start : m.end] for m in pii.matches] == ["618-555-0142"]
+    [shown] = [
+        shown
+        for shown in map(reader.comment, site_comment_ids(synced, synced.parks_site))
+        if len(shown.suggestions) > 1
+    ][:1]
+    assert [(s.code, s.why) for s in shown.suggestions] == [
+        (s.code, s.why) for s in Screener.default().screen(shown.text)
+    ]
+    for suggestion in shown.suggestions:
+        assert suggestion.matches
+        assert all(shown.text[m.start : m.end].strip() for m in suggestion.matches)
 
 
 def test_sync_status_names_each_site_and_when_it_was_synced(synced: World) -> None:

@@ -137,11 +137,16 @@ def test_a_blanked_record_leaves_the_word_index(records: Records) -> None:
         else:
             session.execute(text("ALTER TABLE retained_records DISABLE TRIGGER USER"))
         session.execute(
-            text("UPDATE retained_records SET text = '', author_name = '' WHERE comment_id = :c"),
+            # As disposal blanks it: the text and the words the index holds (migration 0018).
+            text(
+                "UPDATE retained_records SET text = '', author_name = '', search_words = '' "
+                "WHERE comment_id = :c"
+            ),
             {"c": records.hidden},
         )
         session.execute(
-            text("UPDATE comments SET text = 'gone' WHERE id = :c"), {"c": records.hidden}
+            text("UPDATE comments SET text = 'gone', search_words = 'gone' WHERE id = :c"),
+            {"c": records.hidden},
         )
     found = search.search(RecordsQuery(words="zanzibarquux"))
     assert found.counts.comments == 0

@@ -39,6 +39,7 @@ from hsm_console.rules.retention import (
     on_hold,
 )
 from hsm_console.services import admin
+from hsm_console.services.queue_view import rows_matching
 from hsm_console.services.retention import RetentionService, city_today
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
@@ -348,12 +349,16 @@ def test_a_lawful_disposal_blanks_exactly_its_records_and_keeps_their_hashes(
             )
             assert record.comment_id == acted
             assert record.captured_by == "alice"
+            assert record.search_words == ""  # its words leave the full-text index too
         version = session.scalars(
             select(CommentVersion).where(CommentVersion.comment_id == acted)
         ).one()
         assert (version.text, version.author_name, version.raw) == ("", "", {})
+        assert version.search_words == ""
+        dialect = synced.db.engine.dialect.name
+        assert not session.scalars(rows_matching(dialect, "comment_versions", ["first"])).all()
         comments = {c.id: c for c in session.scalars(select(Comment))}
-        assert comments[acted].text == ""
+        assert (comments[acted].text, comments[acted].search_words) == ("", "")
         assert comments[acted].external_id
         assert comments[held].text
         assert comments[held].author_id == held_author

@@ -8,9 +8,11 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from hsm_console.db.models import Comment, CommentVersion, Site, SyncState
+from hsm_console.db.models import Comment, CommentSuggestion, CommentVersion, Site, SyncState
 from hsm_console.errors import NotPossible
 from hsm_console.rules.domain import Action
+from hsm_console.rules.screening import Match, Screener
+from hsm_console.services import suggestions
 from hsm_console.services.sync import SyncProgress
 from hsm_sandbox import FaultKind
 from tests.conftest import PARKS_PAGE, RECENT_SEED, World
@@ -74,6 +76,21 @@ def test_suggestions_are_stored_at_ingest(world: World) -> None:
         ).all()
     assert {code for code, _ in rows} >= {"PII", "PRF"}
     assert all(why for _, why in rows)
+    # Every suggestion is kept, with its spans, not only the first.
+    screener = Screener.default()
+    with world.db.session() as session:
+        comments = session.scalars(select(Comment).order_by(Comment.id)).all()
+        several = 0
+        for comment in comments:
+            expected = [(s.code, s.why, [[m.start, m.end] for m in s.matches])
+                        for s in screener.screen(comment.text)]  # fmt: skip
+            stored = [(s.code, s.why, [[m.start, m.end] for m in s.matches])
+                      for s in suggestions.stored(session, comment.id)]  # fmt: skip
+            if expected:  # a repeat found at sync is the one suggestion screening has not
+                assert stored == expected
+            several += len(stored) > 1
+            assert comment.suggested_code == (stored[0][0] if stored else None)
+    assert several
 
 
 def test_author_edit_keeps_the_earlier_text(world: World) -> None:
@@ -91,6 +108,13 @@ def test_author_edit_keeps_the_earlier_text(world: World) -> None:
     assert after.text == "Edited: call me at 618-555-0142"
     assert after.status == "new"  # kept before the edit: back in the queue
     assert after.suggested_code == "PII"
+    with world.db.session() as session:
+        again = [(s.code, s.matches) for s in suggestions.stored(session, comment.id)]
+        status = session.scalar(
+            select(CommentSuggestion.status).where(CommentSuggestion.comment_id == comment.id)
+        )
+    assert again == [("PII", (Match(19, 31),))]  # the old suggestions replaced
+    assert status == "new"  # the copy follows the comment's status
     with world.db.session() as session:
         versions = session.scalars(
             select(CommentVersion).where(CommentVersion.comment_id == comment.id)
@@ -204,12 +228,17 @@ def test_posts_older_than_the_window_are_not_read_again(world: World) -> None:
 def test_repeated_text_on_one_site_is_suggested_as_spam(world: World) -> None:
     words = "Visit my page for cheap tickets to every game this summer, friends"
     fb = world.sandbox.state.facebook
-    first = fb.add_comment(POST, words, author_name="Flooder")
-    second = fb.add_comment(POST, words, author_name="Flooder")
+    flooder = {"from": {"id": "4242", "name": "Flooder"}}
+    first = fb.add_comment(POST, words, extra=flooder)
+    second = fb.add_comment(POST, words.upper() + "!!", extra=flooder)
+    question = "When does leaf pickup start on the north side this year?"
+    asked = [fb.add_comment(POST, question, author_name=name) for name in ("Ann", "Bo", "Cy")]
     world.app("alice").sync.sync()
     assert by_external(world, first).suggested_code is None  # the first time is not a repeat
-    assert by_external(world, second).suggested_code == "SPM"
+    assert by_external(world, second).suggested_code == "SPM"  # nearly the same, same author
     assert "same text" in by_external(world, second).suggestion_why
+    # Residents asking what another asked are residents, not a flood.
+    assert [by_external(world, a).suggested_code for a in asked] == [None, None, None]
 
 
 @pytest.mark.expected_log("Skipped")

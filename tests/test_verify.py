@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -241,3 +242,43 @@ def test_seal_entry_that_seals_another_head_is_named(synced: World) -> None:
         "follows entry 2"
     )
     assert report.first_bad_entry == 3
+
+
+def test_canonical_form_is_unchanged() -> None:
+    """Hashes made before verification was sped up (by the json module's encoder, called as
+    it was then): entries of each form, with every kind of awkward text, still hash alike."""
+    at = datetime(2026, 3, 8, 7, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-6)))
+    action: dict[str, object] = {
+        "id": 7, "at": at, "actor": "modé", "state": "pending", "action": "hide",
+        "comment_id": 12, "site_id": 3, "department_id": 1, "record_id": 4,
+        "record_sha256": "ab" * 32, "reason_code": "SPM",
+        "note": 'quote " back \\ nl \n tab \t nul \x00 ls \u2028 rlo \u202e zw \u200b emoji 😀',
+        "policy_version": "2026.1", "second_review": True, "outcome_of": None, "detail": "",
+        "prev_hash": "0" * 64,
+    }  # fmt: skip
+    admin = {**action, "kind": "admin", "subject": "site:3", "before": None, "after": '{"a":1}'}
+    review = {**admin, "kind": "review", "refers_to": 5, "second_review": False,
+              "comment_id": 2**40}  # fmt: skip
+    assert [entry_hash(values) for values in (action, admin, review)] == [
+        "7eb7968317d782c8b2e074d0b9957b39b910f4c880bf660e8b238eff122e2307",
+        "7b3d6c2e8b0b6ffce98e1a238c22fabb25825d0388458911731713314b931773",
+        "83cbb75f6433f1b124a68e73721fd090b6d11676fe1f5fa8dec8441ee56e1852",
+    ]
+
+
+def test_problem_in_a_later_batch_names_the_entry_and_what_was_checked(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole batches are checked a list at a time: one altered entry in the middle of a batch
+    is still named exactly, with the entries before it counted as checked."""
+    act_on_some(synced, 6)  # 12 entries
+    monkeypatch.setattr(verify, "BATCH", 5)
+    assert verify_log(synced.db).ok
+    behind_the_triggers(synced.db, "UPDATE action_log SET note = 'changed' WHERE id = 8")
+    report = verify_log(synced.db)
+    assert (report.first_bad_entry, report.entries_checked, report.head_id) == (8, 7, 7)
+    assert "entry 8 was altered" in report.problem
+    with synced.db.session() as session:
+        assert report.head_hash == session.scalar(
+            select(LogEntry.entry_hash).where(LogEntry.id == 7)
+        )

@@ -97,7 +97,7 @@ def run(app: App, args: argparse.Namespace) -> int:
             out(f"Not now: {words}")
         if not (due.lifted or due.by_hand or due.not_now):
             out("No ban's end date has come.")
-        return 0 if all(r.ok for r in due.lifted) else 1
+        return 0 if all(r.ok or r.sent for r in due.lifted) else 1
     else:
         count = service.export_csv(args.path)
         out(f"Wrote {count} ban(s) to {args.path}.")
@@ -106,7 +106,7 @@ def run(app: App, args: argparse.Namespace) -> int:
 
 def _said(result: BanResult) -> int:
     out(result.message)
-    return 0 if result.ok else 1
+    return 0 if result.ok or result.sent else 1
 
 
 def _day(text: str) -> date:

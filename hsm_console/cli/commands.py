@@ -34,6 +34,8 @@ from hsm_console.rules.domain import (
 from hsm_console.services import admin, tokens
 from hsm_console.services import health as site_health
 from hsm_console.services.access import require_administrator
+from hsm_console.services.agent_jobs import SENT
+from hsm_console.services.agreement import agreement_table
 from hsm_console.services.comment_detail import CommentReader, HistoryItem
 from hsm_console.services.dashboard import DashboardView, Table
 from hsm_console.services.log_export import ExportFormat, ExportProgress, export_log
@@ -153,7 +155,10 @@ def sync(app: App, site_keys: list[str] | None) -> int:
 def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: bool) -> int:
     rows = QueueView(app.db, app.username).newest(QueueFilter(statuses=statuses), limit)
     if as_json:
-        out(to_json([asdict(row) for row in rows]))
+        # The first suggestion's keys as before, beside every suggestion.
+        first = ({"suggested_code": r.suggested_code, "suggestion_why": r.suggestion_why}
+                 for r in rows)  # fmt: skip
+        out(to_json([{**asdict(row), **keys} for row, keys in zip(rows, first, strict=True)]))
         return 0
     if not rows:
         out("The queue is empty.")
@@ -194,6 +199,8 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
                     "history": [asdict(item) for item in view.history],
                     "notes": [asdict(note) for note in view.notes],
                     "author_history": [asdict(e) for e in view.author_history],
+                    "suggestions": [asdict(s) for s in view.suggestions],
+                    "wrong_marks": [asdict(m) for m in view.wrong_marks],
                 }
             )
         )
@@ -211,6 +218,11 @@ def show(app: App, comment_id: int, as_json: bool) -> int:
     out("  Text:")
     for line in safe_text(view.text).splitlines() or [""]:
         out(f"    | {line}")
+    marks = {mark.code: mark for mark in reversed(view.wrong_marks)}
+    for suggestion in view.suggestions:  # never applied by itself
+        mark = marks.get(suggestion.code)
+        wrong = f" (marked wrong by {mark.actor})" if mark else ""
+        out(f"  Suggestion {suggestion.code}{wrong}: {one_line(suggestion.why, 160)}")
     out(f"  Retained records: {len(view.records)}")
     for record in view.records:
         out(
@@ -255,8 +267,11 @@ def _entry_line(entry: HistoryItem, comment_id: int | None) -> str:
 def act(app: App, comment_id: int, action: Action, reason: str | None, note: str) -> int:
     result = app.moderation.act(comment_id, action, reason, note)
     out(result.message)
-    out(f"Log entries: #{result.pending_entry_id} pending, #{result.outcome_entry_id} "
-        f"{result.state.value}.")  # fmt: skip
+    if result.outcome_entry_id is None:  # the agent's outcome has not come yet
+        out(f"Log entries: #{result.pending_entry_id} pending ({SENT}).")
+    else:
+        out(f"Log entries: #{result.pending_entry_id} pending, #{result.outcome_entry_id} "
+            f"{result.state.value}.")  # fmt: skip
     return 0 if result.state is not EntryState.FAILED else 1
 
 
@@ -332,12 +347,14 @@ def log(app: App, query: LogQuery, limit: int, as_json: bool, export: Path | Non
 
 def dashboard(app: App, query: LogQuery, as_json: bool) -> int:
     view = LogView(app.db, app.username)
-    shown = DashboardView(view).compute(query.log_filter(view))
+    log_filter = query.log_filter(view)
+    shown = DashboardView(view).compute(log_filter)
+    tables = [*shown.tables, agreement_table(view, log_filter)]  # suggestions against decisions
     if as_json:
         out(to_json([{"name": t.name, "title": t.title, "columns": t.columns, "rows": t.rows}
-                     for t in shown.tables]))  # fmt: skip
+                     for t in tables]))  # fmt: skip
         return 0
-    for table in shown.tables:
+    for table in tables:
         out(_table_text(table))
     return 0
 

@@ -21,7 +21,7 @@ def doctor_command(settings: Settings, as_json: bool) -> int:
             username = current_username(db)
         except SQLAlchemyError:  # the database check names the problem
             username = os_username()
-        findings = diagnose(db, username, Path(APP_DIRS.user_log_dir))
+        findings = diagnose(db, username, Path(APP_DIRS.user_log_dir), by_agent=settings.by_agent)
     finally:
         db.dispose()
     if as_json:

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_restore.add_argument("file", type=Path, metavar="FILE")
     db_restore.add_argument("--to", required=True, metavar="URL", help="the new database")
+    db_move = db_commands.add_parser(
+        "move", help="move this workstation's SQLite file into the empty shared PostgreSQL, "
+        "keeping every id and hash, and prove the copy's log",
+    )  # fmt: skip
+    db_move.add_argument("--to", required=True, metavar="URL", help="the shared database")
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the platform sandbox on 127.0.0.1",
@@ -178,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_parsers(commands)
     bans.add_parser(commands)
     records_package.add_parsers(commands, _day)
+    from hsm_console.cli import screening
+
+    screening.add_parser(commands)
 
     credentials = commands.add_parser("credentials", help="platform tokens in the keyring")
     cred_commands = credentials.add_subparsers(dest="cred_command", metavar="ACTION", required=True)
@@ -189,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check the database, keyring, platforms, sign-ins and log; exit 1 on a FAIL"
     )
     doctor.add_argument("--json", action="store_true")
+    from hsm_console.cli import agent
+
+    agent.add_parser(commands)
     return parser
 
 
@@ -235,11 +246,19 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "verify-package":  # on its own: no database
         return records_package.verify_package_command(args.package)
+    if args.command == "screening":  # a labelled set, no database
+        from hsm_console.cli import screening
+
+        return screening.run(args)
     settings = load_settings(args.database)
     if args.command == "db" and args.db_command == "roles":
         return commands.db_roles(settings)
     if args.command == "db" and args.db_command == "password":
         return commands.db_password(settings, _read_secret)
+    if args.command == "db" and args.db_command == "move":
+        from hsm_console.cli.move import move_command
+
+        return move_command(settings, args)
     if args.command == "db" and args.db_command != "upgrade":
         from hsm_console.cli.backup import backup_command
 
@@ -250,6 +269,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hsm_console.cli.doctor import doctor_command
 
         return doctor_command(settings, args.json)
+    if args.command == "agent":  # a service of its own: no person, no first run
+        from hsm_console.cli.agent import agent_command
+
+        return agent_command(settings, args)
     from hsm_console.cli import admin, bans, retention, review
 
     handlers: dict[str, Any] = {

@@ -187,6 +187,21 @@ $$
 """
 
 
+def postgresql_dispose_words(blank_words: bool = True) -> list[str]:
+    """Migration 0018's `hsm_dispose`: as above, and each row it blanks loses its search
+    words too (db/search_index.py), so a disposed text cannot be found by them. Replacing the
+    function needs membership of its owner, as creating it did."""
+    body = _PG_DISPOSE
+    if blank_words:  # the three UPDATEs (comments, versions, records) each end their SET so
+        assert body.count("raw = '{}'") == 3
+        body = body.replace("raw = '{}'", "raw = '{}', search_words = ''")
+    return [
+        "GRANT hsm_disposer TO CURRENT_USER",
+        body.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+        "REVOKE hsm_disposer FROM CURRENT_USER",
+    ]
+
+
 def postgresql_ddl() -> list[str]:
     # Roles are cluster-wide: another database's upgrade may be creating them at this moment.
     roles = """
@@ -208,9 +223,13 @@ def postgresql_ddl() -> list[str]:
                    _RECORD_KEPT, RECORD_BLANK),
         *_pg_guard("comment_versions", "d.record_id IS NULL", _VERSION_KEPT, VERSION_BLANK),
         _PG_DISPOSE,
-        # Owned by the role the guards let through; changing the owner needs its membership.
+        # Owned by the role the guards let through; changing the owner needs its membership,
+        # and the new owner CREATE on the schema for that moment (an owner role that is no
+        # superuser, as docs/deployment.md sets up: PostgreSQL 15 grants PUBLIC none).
         "GRANT hsm_disposer TO CURRENT_USER",
+        "GRANT CREATE ON SCHEMA public TO hsm_disposer",
         "ALTER FUNCTION hsm_dispose(integer) OWNER TO hsm_disposer",
+        "REVOKE CREATE ON SCHEMA public FROM hsm_disposer",
         "REVOKE hsm_disposer FROM CURRENT_USER",
         "REVOKE ALL ON FUNCTION hsm_dispose(integer) FROM PUBLIC",
         "GRANT EXECUTE ON FUNCTION hsm_dispose(integer) TO hsm_records_officer",

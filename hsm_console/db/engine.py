@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hsm_console.db import roles
@@ -21,6 +18,12 @@ from hsm_console.errors import ConfigurationError, UserError
 from hsm_console.host.credentials import database_password
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# A migration script's `revision = "..."` or `down_revision = ...` line.
+_REVISION_LINE = re.compile(r"^(down_)?revision\b[^=\n]*=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 SQLITE_BUSY_TIMEOUT_S = 10.0
 DEFAULT_PORT = 5432  # PostgreSQL's, as libpq assumes it
 _IMMEDIATE = "hsm_immediate"
@@ -88,7 +91,12 @@ class Database:
 
     # --- schema -----------------------------------------------------------------------
 
+    # Alembic (and every migration script it loads) is imported only to migrate or when the
+    # schema is not plainly current: a tenth of the window's start otherwise.
+
     def _alembic_config(self) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         return config
@@ -96,13 +104,20 @@ class Database:
     def upgrade(self) -> str:
         """Migrate to the newest schema, then (PostgreSQL) the roles, grants and policies of
         `db/roles.py`, in one transaction; returns the revision now in force."""
-        config = self._alembic_config()
         with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            if not self.is_sqlite:
-                roles.apply(connection)
+            self.upgrade_on(connection)
         return self.head_revision()
+
+    def upgrade_on(self, connection: Connection) -> None:
+        """Migrate inside the caller's transaction (on PostgreSQL, DDL rolls back with it),
+        then (PostgreSQL) apply the roles, grants and policies of `db/roles.py`."""
+        from alembic import command  # only when migrating: start-up need not import Alembic
+
+        config = self._alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        if not self.is_sqlite:
+            roles.apply(connection)
 
     def apply_roles(self) -> None:
         """`db roles`: create or update the group roles, grants and policies (PostgreSQL)."""
@@ -115,17 +130,21 @@ class Database:
             roles.apply(connection)
 
     def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
         assert head is not None
         return head
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def ensure_schema(self) -> None:
         """SQLite is migrated on first use; a shared PostgreSQL only by `db upgrade`."""
-        if self.current_revision() == self.head_revision():
+        if self._plainly_current() or self.current_revision() == self.head_revision():
             return
         if self.is_sqlite:
             self.upgrade()
@@ -134,6 +153,18 @@ class Database:
             "The PostgreSQL database is not at the schema this console needs. An administrator "
             "must run: hsm-console db upgrade"
         )
+
+    def _plainly_current(self) -> bool:
+        """Whether the database stores exactly the head revision, both read without Alembic:
+        the head from the scripts' text, the stored one from its table. False whenever in
+        doubt (no table, no single head), and Alembic decides."""
+        head = head_from_scripts()
+        try:
+            with self.engine.connect() as connection:
+                stored = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return head is not None and list(stored.scalars()) == [head]
+        except DatabaseError:  # no such table: a new database
+            return False
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -172,3 +203,15 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def head_from_scripts() -> str | None:
+    """The newest revision, from the migration scripts' `revision` and `down_revision` lines
+    (as text, nothing imported): the one that no other revises; None unless exactly one."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            (revised if down else revisions).update(_QUOTED.findall(value))
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None

@@ -23,9 +23,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hsm_console.rules.search_words import document
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -163,6 +167,13 @@ class Post(Base):
     raw: Mapped[dict[str, Any]]
 
 
+def _search_words(context: Any) -> str:
+    """A row's words for full-text search, made by the program as it is inserted
+    (rules/search_words.py): the same words on every database."""
+    values = context.get_current_parameters()
+    return document(values.get("author_name") or "", values.get("text") or "")
+
+
 class Comment(Base):
     """The working copy of a comment: what the queue shows and what actions change."""
 
@@ -170,7 +181,7 @@ class Comment(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "external_id"),
         Index("ix_comments_queue", "status", "created_at"),
-        Index("ix_comments_site_queue", "site_id", "status", "created_at"),
+        Index("ix_comments_site_queue", "site_id", "status", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -197,15 +208,43 @@ class Comment(Base):
     last_actor: Mapped[str | None] = mapped_column(String(200))
     last_action_at: Mapped[datetime | None]
     # Automatic screening's proposal (a reason code) and why; it never acts by itself.
-    suggested_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    # Every suggestion is in `comment_suggestions`; these are the first (most harmful).
+    suggested_code: Mapped[str | None] = mapped_column(String(8))
     suggestion_why: Mapped[str] = mapped_column(Text, default="", server_default="")
     # When the author last edited it (platform's time, where given) and when sync first
     # found it gone from the platform without any action of the City's.
     edited_at: Mapped[datetime | None]
     gone_seen_at: Mapped[datetime | None]
+    # Full-text search's words of author_name and text (_search_words; migration 0018).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
     site: Mapped[Site] = relationship()
     post: Mapped[Post] = relationship()
+
+
+class CommentSuggestion(Base):
+    """One of screening's suggestions for a comment (every one, not only the first): the
+    code, why, and the matched spans as [start, end] code-point offsets. Replaced when an edit
+    is screened again; it never acts. The comment's site, status and time are copied (status
+    kept in step by a trigger, migration 0019) so "any suggestion of code X" in the queue's
+    order is one index walk per site and status."""
+
+    __tablename__ = "comment_suggestions"
+    __table_args__ = (
+        Index(
+            "ix_comment_suggestions_queue", "code", "site_id", "status", "created_at",
+            "comment_id",
+        ),
+    )  # fmt: skip
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 first, in screening's order
+    why: Mapped[str] = mapped_column(Text)
+    spans: Mapped[list[list[int]]] = mapped_column(JSON)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
 
 
 class RetainedRecord(Base):
@@ -233,6 +272,8 @@ class RetainedRecord(Base):
     raw: Mapped[dict[str, Any]]
     # SHA-256 of the record's canonical form; the log entry that cites it carries it too.
     sha256: Mapped[str] = mapped_column(String(64))
+    # Full-text search's words of author_name and text (_search_words; not hashed: derived).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
 
 # Entries that give a verdict: a review of an action, a decision on an appeal.
@@ -372,6 +413,8 @@ class CommentVersion(Base):
     raw: Mapped[dict[str, Any]]
     edited_at: Mapped[datetime | None]  # when this version was replaced, per the platform
     replaced_seen_at: Mapped[datetime]  # when sync saw the new version
+    # Full-text search's words of author_name and text (_search_words; not hashed: derived).
+    search_words: Mapped[str] = mapped_column(Text, default=_search_words, server_default="")
 
 
 class ApiUsage(Base):
@@ -506,3 +549,85 @@ class Ban(Base):
     # The pending entry of a platform call not yet completed (None when idle).
     pending_entry_id: Mapped[int | None] = mapped_column(Integer)
     last_detail: Mapped[str] = mapped_column(Text, default="")  # the last outcome, in words
+
+
+class Presence(Base):
+    """Who has which comment open (migration 0016): working state, never a record. A row per
+    open window showing a comment (`holder`, a random id), kept fresh by a heartbeat and
+    deleted when the window leaves it; a row whose heartbeat is older than
+    `services.presence.EXPIRY` is ignored. Written only on PostgreSQL."""
+
+    __tablename__ = "presence"
+
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    opened_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
+# --- The agent (services/agent.py, migration 0015): working state, none of it a record -------
+
+
+class Agent(Base):
+    """A running `hsm-console agent`: its public key, to which tokens are sealed, and its
+    heartbeat. `instance` names this run of it: a claim by an instance whose heartbeat is
+    stale was interrupted."""
+
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # X25519, base64
+    instance: Mapped[str] = mapped_column(String(36))
+    host: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+
+
+class AgentJob(Base):
+    """A platform step a workstation recorded (steps 1-2) for the agent to carry out (3-4):
+    the pending entry it completes. Deleted with the outcome entry's transaction."""
+
+    __tablename__ = "agent_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("action_log.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "action" or "ban"
+    queued_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(36))  # an agent's instance
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None]  # after a reconciliation that could not ask
+
+
+class SiteLease(Base):
+    """Which agent syncs a site, until when (renewed with its heartbeat)."""
+
+    __tablename__ = "agent_site_leases"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class SealedSecret(Base):
+    """A keyring entry sealed to one agent's public key on an administrator's workstation;
+    the agent opens it into its own keyring and deletes the row."""
+
+    __tablename__ = "sealed_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), index=True)
+    key: Mapped[str] = mapped_column(String(600))  # the keyring entry's name, e.g. "app:x"
+    sealed: Mapped[str] = mapped_column(Text)  # base64 of the sealed box
+    sealed_by: Mapped[str] = mapped_column(String(200))
+    sealed_at: Mapped[datetime]
+
+
+@event.listens_for(Comment, "before_update")
+def _reword_comment(mapper: Any, connection: Any, comment: Comment) -> None:
+    """An edited comment's words follow its text (an author's edit, seen by sync)."""
+    state = inspect(comment)
+    if state.attrs.text.history.has_changes() or state.attrs.author_name.history.has_changes():
+        comment.search_words = document(comment.author_name, comment.text)

@@ -77,6 +77,9 @@ class Table:
     # Rows of no department bind every department (a City-wide hold or certificate), so
     # everyone reads them; elsewhere only those who see all departments do.
     citywide: bool = False
+    # A column naming the person a row belongs to: others in the department read the row,
+    # only that person writes or deletes it (presence).
+    own: str | None = None
 
 
 _WORK = {Group.MODERATOR: SIU, Group.SUPERVISOR: SIU, Group.AGENT: SIU}  # what sync writes
@@ -116,6 +119,19 @@ TABLES: dict[str, Table] = {
     "disposed_records": Table(Scope.COMMENT, {**_READ}),  # written by hsm_dispose alone
     "bans": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SIU, Group.SUPERVISOR: SIU,
                                      Group.AGENT: SIU}),
+    # Every suggestion of a comment (migration 0019): replaced by sync when a comment changes.
+    "comment_suggestions": Table(Scope.SITE, {**_READ, Group.MODERATOR: SIUD,
+                                              Group.SUPERVISOR: SIUD, Group.AGENT: SIUD}),
+    # Who has which comment open (migration 0016): working state, each person's own rows.
+    "presence": Table(Scope.DEPARTMENT, {Group.PERSON: SIUD}, own="username"),
+    # The agent's working tables (migration 0015; services/agent.py). No content: ids, times,
+    # public keys, and tokens sealed to an agent's public key, which only that agent opens.
+    "agents": Table(Scope.CITY, {**_READ, Group.AGENT: SIU}),
+    "agent_jobs": Table(Scope.CITY, {**_READ, Group.MODERATOR: SI, Group.SUPERVISOR: SI,
+                                     Group.AGENT: "SELECT, UPDATE, DELETE"}),
+    "agent_site_leases": Table(Scope.CITY, {**_READ, Group.AGENT: SIUD}),
+    "sealed_secrets": Table(Scope.CITY, {Group.ADMINISTRATOR: SI,
+                                         Group.AGENT: "SELECT, INSERT, DELETE"}),
 }  # fmt: skip
 
 # What a person's login may see of a table, by scope (each helper in a sub-select, so it is
@@ -246,6 +262,17 @@ def _policies(name: str, table: Table) -> list[str]:
         rows = f"(department_id = ANY ({_MINE}) OR department_id IS NULL)"
     if table.administrators:
         rows = f"({rows} OR {_ADMINISTRATOR})"
+    if table.own is not None:
+        mine = f"({table.own} = (SELECT hsm_me()))"
+        return [
+            *ddl,
+            f"CREATE POLICY hsm_person_reads ON {name} FOR SELECT TO {Group.PERSON} USING {rows}",
+            f"CREATE POLICY hsm_person_adds ON {name} FOR INSERT TO {Group.PERSON} "
+            f"WITH CHECK ({rows} AND {mine})",
+            f"CREATE POLICY hsm_person_changes ON {name} FOR UPDATE TO {Group.PERSON} "
+            f"USING {mine} WITH CHECK ({rows} AND {mine})",
+            f"CREATE POLICY hsm_person_deletes ON {name} FOR DELETE TO {Group.PERSON} USING {mine}",
+        ]
     return [
         *ddl,
         f"CREATE POLICY hsm_person_rows ON {name} TO {Group.PERSON} USING {rows} WITH CHECK {rows}",

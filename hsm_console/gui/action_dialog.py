@@ -2,6 +2,12 @@
 
 It refuses to be accepted until the City's policy is met (a code where the action needs one,
 a note where the code asks for one); the moderation service checks the same rules again.
+
+Three keystrokes decide a comment: the action's key, one key for the code, Enter. The first
+ten codes the action takes have a digit each (1-9, then 0), in the policy's order, so a code
+keeps its digit from one comment to the next; any code is also found by typing its letters.
+Screening's suggestions are named with the key that takes each, and never chosen for the
+moderator: nothing is selected until they press a key (issue 13: never a nudge).
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ VERBS = {
     Action.KEEP: "Keep",
 }
 _NAVIGATION_KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+DIGITS = "1234567890"  # the keys that pick the first ten codes, in order
+_KEYPAD = Qt.KeyboardModifier.KeypadModifier  # the number pad's digits count too
+
+
+def code_keys(codes: Sequence[ReasonCode]) -> dict[str, str]:
+    """The digit that picks each of the first ten codes: {"PRF": "1", ...}."""
+    return {code.code: key for code, key in zip(codes, DIGITS, strict=False)}
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,10 @@ class ActionDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
 
-        self.codes = ReasonCodeModel(self._codes_offered(), self)
+        offered = self._codes_offered()
+        self.keys = code_keys(offered)
+        self._by_key = {key: code for code, key in self.keys.items()}
+        self.codes = ReasonCodeModel(offered, self, self.keys)
         self.filtered = ReasonCodeFilter(self)
         self.filtered.setSourceModel(self.codes)
         self.code_list.setModel(self.filtered)
@@ -170,15 +186,20 @@ class ActionDialog(QDialog):
     # --- behaviour -------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Up and Down in the search box walk the list, so the hands stay on the keys.
+        # Up and Down in the search box walk the list, so the hands stay on the keys; a digit
+        # picks its code (no code has a digit in its name or definition to search for).
         if (
             watched is self.code_search
             and event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
-            and event.key() in _NAVIGATION_KEYS
         ):
-            self.code_list.event(event)
-            return True
+            if event.key() in _NAVIGATION_KEYS:
+                self.code_list.event(event)
+                return True
+            code = self._by_key.get(event.text())
+            if code is not None and not event.modifiers() & ~_KEYPAD:
+                self.code_search.setText(code)
+                return True
         return super().eventFilter(watched, event)
 
     def _codes_offered(self) -> list[ReasonCode]:
@@ -217,14 +238,7 @@ class ActionDialog(QDialog):
             author = one_line(row.author_name, 60)
             where = f"{row.site_name} ({platform_name(row.platform)})"
             headline = f"{verb} the comment by {author} on {where}?"
-            if row.suggested_code:
-                why = one_line(row.suggestion_why, 160).rstrip(".")
-                hint = (
-                    f"Screening suggests {row.suggested_code}: {why}. It is only a suggestion; "
-                    "choose the code that fits."
-                )
-            else:
-                hint = ""
+            hint = self._suggestion_words(row)
         else:
             headline = (
                 f"{verb} {len(self.rows)} comments? They all get the same reason; each is "
@@ -236,6 +250,26 @@ class ActionDialog(QDialog):
         set_plain(self.effect, effect_words(self.action, platforms))
         set_plain(self.suggestion_hint, hint)
         self.suggestion_hint.setVisible(bool(hint))
+
+    def _suggestion_words(self, row: QueueRow) -> str:
+        """Each suggestion, why, and the key that takes it; never chosen for the moderator."""
+        if not row.suggestions:
+            return ""
+        lines = []
+        for suggestion in row.suggestions:
+            key = self.keys.get(suggestion.code)
+            if key is not None:
+                take = f"press {key}"
+            elif suggestion.code in self._policy.codes and self.codes.rowCount():
+                take = f"type {suggestion.code}"
+            else:
+                take = f"not a code to {self.action.value} with"
+            wrong = ", marked wrong by a moderator" if suggestion.marked_wrong else ""
+            why = one_line(suggestion.why, 160).rstrip(".")
+            lines.append(f"Suggestion {suggestion.code} ({take}{wrong}): {why}.")
+        noun = "a suggestion" if len(lines) == 1 else "suggestions"
+        lines.append(f"Screening only makes {noun}; nothing is chosen until you choose.")
+        return "\n".join(lines)
 
     def _update(self) -> None:
         code = self.chosen_code()

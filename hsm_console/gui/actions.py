@@ -28,6 +28,7 @@ class ActionId(enum.StrEnum):
     REMOVE = "remove"
     KEEP = "keep"
     OPEN_PERMALINK = "open-permalink"
+    MARK_WRONG = "mark-wrong"
     SEARCH = "search"
     REFRESH = "refresh"
     SYNC = "sync"
@@ -69,6 +70,10 @@ SPECS: dict[ActionId, ActionSpec] = {
         "&Open on the platform", "fa5s.external-link-alt", ("O",),
         "Open the comment in your web browser",
     ),
+    ActionId.MARK_WRONG: ActionSpec(
+        "Suggestion &wrong…", "fa5s.times-circle", ("W",),
+        "Say that screening's suggestion was wrong for this comment (recorded in the log)",
+    ),
     ActionId.SEARCH: ActionSpec(
         "&Search comments", "fa5s.search", ("Ctrl+F",), "Find comments by words or author",
     ),
@@ -94,6 +99,7 @@ NAVIGATION_KEYS = (
     ("Shift+Up / Shift+Down", "Select several comments for one action"),
     ("Ctrl+Home / Ctrl+End", "First / last comment read so far"),
     ("Tab / Shift+Tab", "Move between the filters, the queue and the comment"),
+    ("1 … 9, 0", "In an action's dialog: pick a reason code by its number; Enter acts"),
     ("Esc", "Close a dialog or this overlay"),
 )
 
@@ -160,6 +166,9 @@ class ActionRegistry(QObject):
             action.setToolTip(f"{why or spec.tip} ({shortcut_text(spec)})")
             action.setStatusTip(why or spec.tip)
         self._actions[ActionId.OPEN_PERMALINK].setEnabled(len(rows) == 1)
+        self._actions[ActionId.MARK_WRONG].setEnabled(
+            len(rows) == 1 and any(not s.marked_wrong for s in rows[0].suggestions)
+        )
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(keys, what they do) for the help overlay, in registry order."""

@@ -39,6 +39,7 @@ from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_form
 from hsm_console.gui.workers import JobContext, LatestOnly, TaskRunner
+from hsm_console.services.agreement import agreement_table
 from hsm_console.services.dashboard import (
     ChartKind,
     Dashboard,
@@ -58,6 +59,7 @@ TABS = {
     "questioned": "Questioned by reviewers",
     "backlog": "Backlog and time to decision",
     "reversals": "Reversals and appeals",
+    "suggestions": "Suggestions",  # services.agreement, computed beside the others
 }
 # Okabe and Ito's colours, told apart by people with any common colour blindness.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -218,13 +220,15 @@ class DashboardScreen(QWidget):
         self.shown: Dashboard | None = None
         self._computing = False
         self._latest = LatestOnly(runner)
+        self._agreement = LatestOnly(runner)
+        self._agreeing = False
         self.filters.changed.connect(self.reload)
         self.save_png_button.clicked.connect(lambda: self.save_png())
         self.save_csv_button.clicked.connect(lambda: self.save_csv())
 
     @property
     def loading(self) -> bool:
-        return self._computing
+        return self._computing or self._agreeing
 
     def current_panel(self) -> ChartPanel:
         return self.panels[list(TABS)[self.tabs.currentIndex()]]
@@ -240,6 +244,17 @@ class DashboardScreen(QWidget):
         self._computing = True
         set_plain(self.status, "Counting…")
         self._latest.start(compute, self._arrived, self._failed)
+        view = dashboard.view
+
+        def agreement(_: JobContext) -> Table:
+            return agreement_table(view, log_filter)
+
+        self._agreeing = True
+        self._agreement.start(agreement, self._agreement_arrived, self._failed)
+
+    def _agreement_arrived(self, table: Table) -> None:
+        self._agreeing = False
+        self.panels["suggestions"].show_table(table)
 
     def _arrived(self, shown: Dashboard) -> None:
         self._computing = False
@@ -253,7 +268,7 @@ class DashboardScreen(QWidget):
         set_plain(self.status, f"{counted} over {span}{_narrowed(shown.log_filter)}.")
 
     def _failed(self, exc: Exception) -> None:
-        self._computing = False
+        self._computing = self._agreeing = False
         problem = problem_from(exc, "computing the dashboard")
         set_plain(self.status, problem.message)
         self.problems.show(problem)

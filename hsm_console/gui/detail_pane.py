@@ -66,6 +66,8 @@ _RELATION_WORDS = {
 class DetailPane(QWidget):
     # A note the person wrote for the comment shown: (comment id, text); the window saves it.
     note_requested = Signal(int, str)
+    # The person would mark one of the suggestions shown as wrong (the window asks which).
+    wrong_requested = Signal()
 
     def __init__(self, code_names: Mapping[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,7 +83,9 @@ class DetailPane(QWidget):
         self.state_label = child(form, QLabel, "stateLabel")
         self.suggestion_label = child(form, QLabel, "suggestionLabel")
         self.warning_label = child(form, QLabel, "warningLabel")
+        self.presence_label = child(form, QLabel, "presenceLabel")
         self.open_permalink = child(form, QPushButton, "openPermalinkButton")
+        self.mark_wrong = child(form, QPushButton, "markWrongButton")
         self.splitter = child(form, QSplitter, "detailSplitter")
         self.comment_text = child(form, QPlainTextEdit, "commentText")
         self.tabs = child(form, QTabWidget, "detailTabs")
@@ -115,6 +119,7 @@ class DetailPane(QWidget):
         for button in (self.open_permalink, self.open_post, self.open_city_page):
             button.clicked.connect(lambda _=False, b=button: open_web_link(self._links.get(b, "")))
         self.add_note.clicked.connect(self._note_entered)
+        self.mark_wrong.clicked.connect(lambda: self.wrong_requested.emit())
         self.note_edit.returnPressed.connect(self._note_entered)
         self.comment: CommentView | None = None
         self.show_message("Select a comment in the queue to see it here.")
@@ -141,7 +146,8 @@ class DetailPane(QWidget):
         if view.pending:
             state += " · an action is being carried out right now"
         set_plain(self.state_label, state)
-        self._show_suggestions(view.suggestions)
+        self.show_presence("")
+        self._show_suggestions(view)
         self._show_warning(view.text)
         self._set_link(self.open_permalink, view.permalink, f"Open on {platform}")
 
@@ -154,7 +160,8 @@ class DetailPane(QWidget):
             else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
         )
         self.comment_text.setPlainText(view.text)
-        self._highlight(view.text, view.suggestions)
+        wrong = {mark.code for mark in view.wrong_marks}
+        self._highlight(view.text, [s for s in view.suggestions if s.code not in wrong])
 
         set_plain(self.post_text, f"The City's post: {one_line(view.post_text, 1200)}")
         self._set_link(self.open_post, view.post_permalink, f"Open the post on {platform}")
@@ -166,6 +173,11 @@ class DetailPane(QWidget):
         self.notes_text.setPlainText(notes_words(view.notes))
         self.author_history_text.setPlainText(author_history_words(view.author_history))
         self.stack.setCurrentIndex(1)
+
+    def show_presence(self, words: str) -> None:
+        """Who else has the comment shown open ("Open by Jane Doe"), or nobody ("")."""
+        set_plain(self.presence_label, one_line(words, 300))
+        self.presence_label.setVisible(bool(words))
 
     def _note_entered(self) -> None:
         text = self.note_edit.text().strip()
@@ -183,16 +195,34 @@ class DetailPane(QWidget):
         button.setToolTip(tooltip(url) if usable else "No web address is known for this.")
         self._links[button] = url if usable else ""
 
-    def _show_suggestions(self, suggestions: Sequence[Suggestion]) -> None:
+    def _show_suggestions(self, view: CommentView) -> None:
+        """Every suggestion, why, and whether a moderator marked it wrong."""
+        marks = {mark.code: mark for mark in reversed(view.wrong_marks)}  # the first mark
         lines = []
-        for suggestion in suggestions:
+        for suggestion in view.suggestions:
             name = self._code_names.get(suggestion.code, "")
             code = f"{suggestion.code} ({name})" if name else suggestion.code
-            lines.append(f"Screening suggests {code}: {one_line(suggestion.why, 300)}")
+            line = f"Suggestion {code}: {one_line(suggestion.why, 300)}"
+            mark = marks.get(suggestion.code)
+            if mark is not None:
+                line += f" — marked wrong by {mark.actor}, {local_time(mark.at)}"
+            lines.append(line)
         if lines:
-            lines.append("Matched words are marked below. A suggestion is never applied by itself.")
+            lines.append(
+                "Screening only suggests; a code is never applied by itself. The words each "
+                "suggestion matched are marked below (not those of one marked wrong)."
+            )
         set_plain(self.suggestion_label, "\n".join(lines))
         self.suggestion_label.setVisible(bool(lines))
+        open_to_mark = [s for s in view.suggestions if s.code not in marks]
+        self.mark_wrong.setVisible(bool(view.suggestions))
+        self.mark_wrong.setEnabled(bool(open_to_mark))
+        self.mark_wrong.setToolTip(
+            "Say that screening was wrong here: recorded in the log, so its precision can be "
+            "measured. The suggestion stays shown, marked."
+            if open_to_mark
+            else "Every suggestion on this comment has been marked wrong."
+        )
 
     def _show_warning(self, text: str) -> None:
         invisible = _invisible_characters(text)

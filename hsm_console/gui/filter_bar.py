@@ -115,8 +115,8 @@ class FilterBar(QObject):
         _counts(self.status, lambda status: _total_or(counts.by_status, status))
 
         def suggestion_count(choice: str | None) -> int:
-            if choice is None:
-                return sum(counts.by_suggestion.values())
+            if choice is None:  # a comment with several suggestions counts once
+                return counts.regardless_of_suggestion()
             if choice == ANY_SUGGESTION:
                 return counts.any_suggestion()
             if choice == NO_SUGGESTION:

@@ -2,13 +2,18 @@
 
 Ids arrive in pages from a loader (keyset queries on a worker thread): the view asks for more
 through `canFetchMore`/`fetchMore` as it scrolls. Rows are read by id for the part of the
-table being painted (a primary-key lookup of a few dozen rows) and kept in a bounded cache,
-so hundreds of thousands of entries cost a list of ints, not as many rows. `refresh` marks
-rows stale and repaints just those; nothing resets the whole model but a new first page.
+table being painted (a primary-key lookup of a few dozen rows) on a worker thread too, and
+kept in a bounded cache, so hundreds of thousands of entries cost a list of ints, not as many
+rows. Nothing but painting happens on the GUI thread: a row not read yet paints as a
+placeholder (`loading`) and is repainted when it arrives. `refresh` marks rows stale and reads
+them again, painting the old row meanwhile; live updates (gui/live.py) also take rows out
+(`remove_ids`) and put new ones in their places (`merge_first_page`); nothing resets the
+whole model but a new first page.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -22,6 +27,8 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from hsm_console.gui.workers import JobContext, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -48,18 +55,29 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
     # The view scrolled to the end of the ids loaded so far.
     more_wanted = Signal()
 
+    # Rows were read and repainted (for tests and for whoever waits on a row).
+    rows_arrived = Signal()
+
     def __init__(
         self,
         load_rows: Callable[[Sequence[int]], list[R]],
         headers: Sequence[str],
+        runner: TaskRunner,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._load_rows = load_rows
+        self._runner = runner
         self._headers = list(headers)
         self._ids: list[int] = []
         self._position: dict[int, int] = {}
         self._rows: OrderedDict[int, R | None] = OrderedDict()
+        self._stale: set[int] = set()  # cached rows to read again (painted meanwhile)
+        self._asked: set[int] = set()  # ids being read right now
+        self._generation = 0  # a new first page drops the rows still to come
+        # One window read at a time; scrolling past many screens reads only the last one asked.
+        self._window_busy = False
+        self._next_window: int | None = None
         self._has_more = False
         self._waiting_for_more = False
 
@@ -71,17 +89,27 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         """What a row that can no longer be read shows."""
         return None
 
+    def loading(self, column: int, role: int) -> Any:
+        """What a row not read yet shows, until it arrives."""
+        return None
+
     # --- ids -----------------------------------------------------------------------------
 
     def reset_ids(self, ids: Sequence[int], has_more: bool) -> None:
         """A new first page (a new filter or a refresh)."""
         self.beginResetModel()
+        self._generation += 1
         self._ids = list(ids)
         self._position = {item_id: row for row, item_id in enumerate(self._ids)}
         self._rows.clear()
+        self._stale.clear()
+        self._asked.clear()
+        self._window_busy, self._next_window = False, None
         self._has_more = has_more
         self._waiting_for_more = False
         self.endResetModel()
+        if self._ids:
+            self._read_window(0)  # the first screen, before the view asks for it
 
     def append_ids(self, ids: Sequence[int], has_more: bool) -> None:
         """The next page, after `fetchMore` asked for it."""
@@ -111,20 +139,76 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         return self._ids[row]
 
     def row_at(self, row: int) -> R | None:
+        """The row if it has been read (None: not yet, or it cannot be read)."""
         if not 0 <= row < len(self._ids):
             return None
         return self._row(row)
 
+    def cached_rows(self) -> list[R]:
+        """The rows read and still kept (those around what was painted lately)."""
+        return [row for row in self._rows.values() if row is not None]
+
+    def is_loaded(self, row: int) -> bool:
+        """Whether the row has been read (as it stands, or as it last stood)."""
+        return 0 <= row < len(self._ids) and self._ids[row] in self._rows
+
+    def is_fresh(self, row: int) -> bool:
+        """Whether the row has been read since it was last refreshed."""
+        return self.is_loaded(row) and self._ids[row] not in self._stale
+
     def refresh(self, ids: Sequence[int]) -> None:
-        """Read these rows again and repaint their lines."""
-        rows = []
+        """Read these rows again; their lines are repainted when they arrive."""
         for item_id in ids:
-            self._rows.pop(item_id, None)
+            row = self._position.get(item_id)
+            if row is None:
+                continue
+            if item_id in self._rows:
+                self._stale.add(item_id)
+            self._read_window(row, only=[item_id])
+
+    def remove_ids(self, ids: Iterable[int]) -> None:
+        """Take these rows out (they left the filter elsewhere), each run of rows at once."""
+        rows = sorted({row for row in map(self._position.get, ids) if row is not None})
+        if not rows:
+            return
+        runs: list[tuple[int, int]] = []
+        for row in rows:
+            if runs and runs[-1][1] == row - 1:
+                runs[-1] = (runs[-1][0], row)
+            else:
+                runs.append((row, row))
+        for first, last in reversed(runs):  # from the bottom: the rows above keep their numbers
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for item_id in self._ids[first : last + 1]:
+                self._rows.pop(item_id, None)
+                self._stale.discard(item_id)
+            del self._ids[first : last + 1]
+            self.endRemoveRows()
+        self._position = {item_id: row for row, item_id in enumerate(self._ids)}
+
+    def merge_first_page(self, fresh: Sequence[int]) -> list[int]:
+        """Insert the ids of `fresh` (a first page read just now, in the table's order) that
+        the table lacks, each after the id that precedes it there; returns those inserted.
+        An id that would fall past the loaded rows while more are to come is left to paging."""
+        inserts: list[tuple[int, int]] = []  # (row in the current table, id), in order
+        at = 0
+        for item_id in fresh:
             row = self._position.get(item_id)
             if row is not None:
-                rows.append(row)
-        for row in rows:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._headers) - 1))
+                at = row + 1
+            elif at < len(self._ids) or not self._has_more:
+                inserts.append((at, item_id))
+        shift = 0
+        for start, group in itertools.groupby(inserts, key=lambda insert: insert[0]):
+            new = [item_id for _, item_id in group]
+            first = start + shift
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._ids[first:first] = new
+            self.endInsertRows()
+            shift += len(new)
+        if inserts:
+            self._position = {item_id: row for row, item_id in enumerate(self._ids)}
+        return [item_id for _, item_id in inserts]
 
     # --- Qt model ------------------------------------------------------------------------
 
@@ -167,11 +251,14 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             return None
         if role == ID_ROLE:
             return self._ids[row_number]
+        item_id = self._ids[row_number]
         row = self._row(row_number)
         if role == ROW_ROLE:
             return row
         if row is None:
-            return self.unreadable(column, role)
+            if item_id in self._rows:
+                return self.unreadable(column, role)
+            return self.loading(column, role)
         return self.cell(row, column, role)
 
     # --- rows ----------------------------------------------------------------------------
@@ -182,21 +269,67 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             self._rows.move_to_end(item_id)
             return self._rows[item_id]
         self._read_window(row_number)
-        return self._rows.get(item_id)
+        return None
 
-    def _read_window(self, row_number: int) -> None:
-        start = max(0, row_number - WINDOW_BEFORE)
+    def _read_window(self, row_number: int, only: Sequence[int] = ()) -> None:
+        """Read the rows around `row_number` (or just `only`) on a worker thread."""
+        if only:
+            candidates: Sequence[int] = only
+        elif self._window_busy:
+            self._next_window = row_number  # read when the one under way is done
+            return
+        else:
+            start = max(0, row_number - WINDOW_BEFORE)
+            candidates = self._ids[start : row_number + WINDOW_AFTER]
         wanted = [
             item_id
-            for item_id in self._ids[start : row_number + WINDOW_AFTER]
-            if item_id not in self._rows
+            for item_id in candidates
+            if (item_id not in self._rows or item_id in self._stale) and item_id not in self._asked
         ]
-        found = {row.id: row for row in self._load_rows(wanted)}
+        if not wanted:
+            return
+        self._asked.update(wanted)
+        self._window_busy = self._window_busy or not only
+        generation, load_rows, window = self._generation, self._load_rows, not only
+
+        def read(_: JobContext) -> list[R]:
+            return load_rows(wanted)
+
+        self._runner.start(
+            read,
+            lambda rows: self._arrived(generation, wanted, rows, window),
+            lambda _: self._arrived(generation, wanted, None, window),
+        )
+
+    def _arrived(
+        self, generation: int, wanted: list[int], rows: list[R] | None, window: bool
+    ) -> None:
+        """Rows read (None: the read failed; the next paint asks again)."""
+        if generation != self._generation:
+            return
+        if window:
+            self._window_busy = False
+            waiting, self._next_window = self._next_window, None
+            if waiting is not None and waiting < len(self._ids):
+                self._read_window(waiting)
+        if rows is None:
+            self._asked.difference_update(wanted)
+            return
+        found = {row.id: row for row in rows}
         for item_id in wanted:
+            self._asked.discard(item_id)
+            self._stale.discard(item_id)
             # None remembers a row that cannot be read, so it is not asked for again.
             self._rows[item_id] = found.get(item_id)
+            self._rows.move_to_end(item_id)
         while len(self._rows) > CACHE_ROWS:
-            self._rows.popitem(last=False)
+            dropped, _ = self._rows.popitem(last=False)
+            self._stale.discard(dropped)
+        positions = [p for p in map(self._position.get, wanted) if p is not None]
+        if positions:
+            last = len(self._headers) - 1
+            self.dataChanged.emit(self.index(min(positions), 0), self.index(max(positions), last))
+        self.rows_arrived.emit()
 
 
 def prepare_table(table: QTableView, widths: Iterable[tuple[int, int]], stretch: int) -> None:

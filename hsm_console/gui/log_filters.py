@@ -44,6 +44,7 @@ KIND_WORDS = {
     EntryKind.DISPOSAL: "Disposals",
     EntryKind.BAN: "Bans",
     EntryKind.SEAL: "Seals",
+    EntryKind.SCREENING: "Suggestions marked wrong",
 }
 
 

@@ -80,8 +80,8 @@ RECORDED_FIRST_TIP = (
 
 
 class LogModel(IdWindowModel[LogRow]):
-    def __init__(self, view: LogView, parent: QObject | None = None) -> None:
-        super().__init__(view.rows, HEADERS, parent)
+    def __init__(self, view: LogView, runner: TaskRunner, parent: QObject | None = None) -> None:
+        super().__init__(view.rows, HEADERS, runner, parent)
 
     def unreadable(self, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and column == LogColumn.WHAT:
@@ -176,7 +176,7 @@ class LogScreen(QWidget):
         self.progress = child(form, QProgressBar, "workProgress")
         self.cancel = child(form, QPushButton, "workCancel")
 
-        self.model = LogModel(view, self)
+        self.model = LogModel(view, runner, self)
         self.table.setModel(self.model)
         self.loader: PageLoader[LogFilter, int] = PageLoader(
             runner, self.model, view.page, view.count, LogFilter(), PAGE_SIZE, self

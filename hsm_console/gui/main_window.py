@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QMainWindow,
     QSplitter,
     QTableView,
@@ -23,8 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
-from hsm_console.app import App
+from hsm_console.app import AGENT_SYNCS, App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
 from hsm_console.gui.admin import AdminDialog
 from hsm_console.gui.ban_dialog import BanDialog
@@ -34,6 +36,7 @@ from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
+from hsm_console.gui.live import LiveQueue
 from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
@@ -46,6 +49,7 @@ from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
 from hsm_console.gui.site_checks import SiteChecksDialog
+from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
 from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
@@ -56,6 +60,7 @@ from hsm_console.services.comment_detail import CommentReader, CommentView
 from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
+from hsm_console.services.presence import PresenceService, open_by_words
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
 from hsm_console.services.retention import RetentionService
 from hsm_console.services.sync import SiteResult, SyncProgress
@@ -68,7 +73,7 @@ COLUMN_WIDTHS = {
     Column.RECEIVED: 122,
     Column.SITE: 150,
     Column.AUTHOR: 120,
-    Column.SUGGESTION: 82,
+    Column.SUGGESTION: 110,
     Column.STATUS: 84,
 }
 
@@ -94,7 +99,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.runner = TaskRunner(self)
         self.view = QueueView(app.db, app.username)
-        self.reader = CommentReader(app.db, app.username, self.view.screener)
+        self.reader = CommentReader(app.db, app.username)
         self.problems = ProblemReporter(self)
         code_names = {code.code: code.name for code in app.policy.codes.values()}
         self.code_names = code_names
@@ -119,7 +124,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
-        self.model = QueueModel(self.view.rows, self)
+        self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
         self.loader = QueueLoader(self.view, self.runner, self.model, parent=self)
         self.filters = FilterBar(form, self.view.sites(), self.view.platforms(), code_names, self)
@@ -130,12 +135,21 @@ class MainWindow(QMainWindow):
         host_layout.addWidget(self.detail)
 
         self.registry = ActionRegistry(self)
-        self.triage = Triage(self, self.runner, lambda: app.moderation, app.policy, self.problems)
+        # Live queues and presence (PostgreSQL only; gui/live.py).
+        self.presence = PresenceService(app.db, app.username)
+        self.triage = Triage(
+            self, self.runner, lambda: app.moderation, app.policy, self.problems,
+            self.presence.others if self.presence.enabled else None,
+        )  # fmt: skip
+        self.live = LiveQueue(self, self.presence) if self.presence.enabled else None
         self.sync_status = SyncStatus(self)
         self.statusBar().addPermanentWidget(self.sync_status)
         self.help = HelpOverlay(self, [*self.registry.shortcuts(), *NAVIGATION_KEYS])
         self._sync_task: TaskHandle | None = None
         self._keep_comment: int | None = None
+        self._moved: tuple[list[int], int | None] | None = None  # acted on, moved to
+        # The comment after the one shown, read ahead: shown at once when an action moves on.
+        self._ahead: dict[int, CommentView] = {}
         self.admin_action: QAction | None = None
         self.admin_dialog: AdminDialog | None = None
         self.site_checks_action: QAction | None = None
@@ -145,6 +159,7 @@ class MainWindow(QMainWindow):
         self.bans_action: QAction | None = None  # the blocked-accounts register
         self.bans_dialog: BansDialog | None = None
         self.ban_dialog: BanDialog | None = None
+        self.wrong_dialog: WrongSuggestionDialog | None = None
         self.propose_ban_action = QAction("Propose a &ban on the author…", self)
         self._detail_generation = 0
         self._detail_timer = QTimer(self)
@@ -316,6 +331,7 @@ class MainWindow(QMainWindow):
         comment.addActions(actions.moderation_actions())
         comment.addSeparator()
         comment.addAction(actions[ActionId.OPEN_PERMALINK])
+        comment.addAction(actions[ActionId.MARK_WRONG])
         comment.addAction(self.propose_ban_action)
 
         queue = self.menuBar().addMenu("&Queue")
@@ -342,7 +358,7 @@ class MainWindow(QMainWindow):
         separator.setSeparator(True)
         self.table.addActions(
             [*actions.moderation_actions(), separator, actions[ActionId.OPEN_PERMALINK],
-             self.propose_ban_action]
+             actions[ActionId.MARK_WRONG], self.propose_ban_action]
         )  # fmt: skip
         self.sync_status.cancel.setDefaultAction(actions[ActionId.CANCEL_WORK])
         actions[ActionId.CANCEL_WORK].setEnabled(False)
@@ -357,6 +373,8 @@ class MainWindow(QMainWindow):
         actions[ActionId.OPEN_PERMALINK].triggered.connect(self._open_permalink)
         self.propose_ban_action.triggered.connect(self.propose_ban)
         self.detail.note_requested.connect(self._save_note)
+        actions[ActionId.MARK_WRONG].triggered.connect(self.mark_suggestion_wrong)
+        self.detail.wrong_requested.connect(self.mark_suggestion_wrong)
         actions[ActionId.SEARCH].triggered.connect(self._focus_search)
         actions[ActionId.REFRESH].triggered.connect(self.reload_queue)
         actions[ActionId.SYNC].triggered.connect(lambda: self.sync_now(automatic=False))
@@ -376,7 +394,10 @@ class MainWindow(QMainWindow):
         selection.currentRowChanged.connect(lambda *_: self._detail_timer.start())
         self.model.dataChanged.connect(lambda *_: self._selection_changed())
         self._detail_timer.timeout.connect(self._load_detail)
+        self.triage.acting.connect(self._acting)
         self.triage.finished.connect(self._acted)
+        if self.live is not None:
+            self.triage.acting.connect(self.live.acting.update)
         self.triage.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._auto_sync.timeout.connect(lambda: self.sync_now(automatic=True))
 
@@ -477,6 +498,8 @@ class MainWindow(QMainWindow):
         self.reload_queue()
         self.refresh_sync_status()
         self.seals.seal_if_due()
+        if self.live is not None:
+            self.live.start()
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()
@@ -499,6 +522,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._auto_sync.stop()
         self._detail_timer.stop()
+        if self.live is not None:
+            self.live.stop()
         self._save_layout()
         if not self.runner.shutdown():
             log.warning("background work still running at close")
@@ -579,13 +604,26 @@ class MainWindow(QMainWindow):
         comment_id = self.current_comment_id()
         self._detail_generation += 1
         generation = self._detail_generation
+        presence = self.presence
         if comment_id is None:
             self.detail.show_message("Select a comment in the queue to see it here.")
+            if presence.enabled:
+                self.runner.start(lambda _: presence.leave(), lambda _: None, log.info)
             return
+        ahead = self._ahead.pop(comment_id, None)
+        if ahead is not None:
+            self.detail.show_comment(ahead)  # read moments ago; read again below
         reader = self.reader
 
-        def read(_: JobContext) -> CommentView:
-            return reader.comment(comment_id)
+        def read(_: JobContext) -> tuple[CommentView, str]:
+            shown = reader.comment(comment_id)
+            try:  # presence is a courtesy: a failure must not hide the comment
+                presence.open(comment_id)
+                others = presence.others([comment_id]).get(comment_id, [])
+            except SQLAlchemyError as exc:
+                log.info("presence not recorded: %s", exc)
+                others = []
+            return shown, open_by_words(others)
 
         self.runner.start(
             read,
@@ -610,9 +648,78 @@ class MainWindow(QMainWindow):
 
         self.runner.start(save, saved, failed)
 
-    def _detail_arrived(self, generation: int, shown: CommentView) -> None:
+    def mark_suggestion_wrong(self) -> WrongSuggestionDialog | None:
+        """Ask which of the shown comment's suggestions was wrong, then record it."""
+        shown = self.detail.comment
+        if shown is None or shown.id != self.current_comment_id() or not shown.suggestions:
+            self.statusBar().showMessage("No suggestion on the comment shown to mark.", 5000)
+            return None
+        dialog = WrongSuggestionDialog(shown.suggestions, shown.wrong_marks, self.code_names, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        comment_id = shown.id
+
+        def answered(result: int) -> None:
+            self.wrong_dialog = None
+            code = dialog.chosen()
+            if result == int(QDialog.DialogCode.Accepted) and code is not None:
+                self._record_wrong(comment_id, code, dialog.note.text())
+
+        dialog.finished.connect(answered)
+        dialog.open()
+        self.wrong_dialog = dialog
+        return dialog
+
+    def _record_wrong(self, comment_id: int, code: str, note: str) -> None:
+        service = self.app.suggestions
+
+        def record(_: JobContext) -> int:
+            return service.mark_wrong(comment_id, code, note)
+
+        def recorded(entry_id: int) -> None:
+            self.statusBar().showMessage(
+                f"Suggestion {code} marked wrong (log entry {entry_id}).", 10_000
+            )
+            self.model.refresh([comment_id])
+            if self.detail.comment_id == comment_id:
+                self._load_detail()
+
+        def failed(exc: Exception) -> None:
+            self.problems.show(problem_from(exc, "marking the suggestion wrong"))
+
+        self.runner.start(record, recorded, failed)
+
+    def _detail_arrived(self, generation: int, shown: tuple[CommentView, str]) -> None:
         if generation == self._detail_generation:
-            self.detail.show_comment(shown)
+            self.detail.show_comment(shown[0])
+            self.detail.show_presence(shown[1])
+            self._read_ahead(shown[0].id)
+
+    def reload_detail(self) -> None:
+        """Read the comment in view again (it changed, here or elsewhere)."""
+        self._detail_timer.start()
+
+    @property
+    def read_ahead(self) -> int | None:
+        """The comment read ahead, if its reading is done."""
+        return next(iter(self._ahead), None)
+
+    def _read_ahead(self, comment_id: int) -> None:
+        """Read the next comment while this one is being decided, so the window moves on to
+        it without waiting for the database."""
+        row = self.model.row_of(comment_id)
+        self._ahead.clear()
+        if row is None or row + 1 >= self.model.rowCount():
+            return
+        next_id, reader = self.model.comment_id(row + 1), self.reader
+
+        def read(_: JobContext) -> CommentView:
+            return reader.comment(next_id)
+
+        def arrived(view: CommentView) -> None:
+            if self.current_comment_id() == comment_id:  # still the one before it
+                self._ahead = {next_id: view}
+
+        self.runner.start(read, arrived, lambda exc: log.debug("read ahead: %s", exc))
 
     def _detail_failed(self, generation: int, exc: Exception) -> None:
         if generation == self._detail_generation:
@@ -636,22 +743,40 @@ class MainWindow(QMainWindow):
         if rows and self.registry[ActionId(action.value)].isEnabled():
             self.triage.begin(action, rows)
 
+    def _acting(self, comment_ids: list[int]) -> None:
+        """The action was chosen: show the next comment at once, while it is recorded and
+        the platform asked (the platform alone may take a second); a failure brings the
+        comment back."""
+        self._moved = (comment_ids, self._move_after(comment_ids))
+
     def _acted(self, comment_ids: list[int], succeeded: bool) -> None:
         self.model.refresh(comment_ids)
+        self.recount()
+        moved, self._moved = self._moved, None
         if self.detail.comment_id in comment_ids:
             self._detail_timer.start()
-        self._recount()
-        if succeeded:
-            self._move_after(comment_ids)
+        elif (
+            not succeeded
+            and len(comment_ids) == 1
+            and moved is not None
+            and moved[0] == comment_ids
+            and self.current_comment_id() == moved[1]  # still where we took them
+        ):
+            row = self.model.row_of(comment_ids[0])
+            if row is not None:
+                self.select_row(row)  # back to it, to try again
 
-    def _move_after(self, comment_ids: Sequence[int]) -> None:
+    def _move_after(self, comment_ids: Sequence[int]) -> int | None:
+        """Select the comment after these, and read it without waiting; returns its id."""
         rows = [row for row in map(self.model.row_of, comment_ids) if row is not None]
         if not rows:
-            return
-        last = max(rows)
-        self.select_row(min(last + 1, self.model.rowCount() - 1))
+            return None
+        self.select_row(min(max(rows) + 1, self.model.rowCount() - 1))
+        self._detail_timer.stop()
+        self._load_detail()
+        return self.current_comment_id()
 
-    def _recount(self) -> None:
+    def recount(self) -> None:
         view, queue_filter = self.view, self.filters.current()
 
         def count(_: JobContext) -> FilterCounts:
@@ -774,7 +899,11 @@ class MainWindow(QMainWindow):
 
     def _apply_auto_sync(self) -> None:
         minutes = self.settings.auto_sync_minutes
-        if minutes:
+        if self.app.by_agent:  # the City-wide mode: the agent syncs (services/agent.py)
+            self._auto_sync.stop()
+            self.registry[ActionId.SYNC].setEnabled(False)
+            self.registry[ActionId.SYNC].setToolTip(AGENT_SYNCS)
+        elif minutes:
             self._auto_sync.start(minutes * 60_000)
         else:
             self._auto_sync.stop()

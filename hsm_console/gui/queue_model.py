@@ -1,7 +1,8 @@
 """The queue table's model: comment ids, their rows read a window at a time (`IdWindowModel`).
 
-Ids arrive in pages from `QueueLoader`; after an action, `refresh` marks rows stale and
-repaints just those.
+Ids arrive in pages from `QueueLoader`, rows on the window's worker threads; after an action,
+`refresh` marks rows stale and repaints just those. Every cell is made from the row as read:
+nothing here reads the database or screens text.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QIcon
 
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.gui.icons import platform_icon, platform_name
+from hsm_console.gui.icons import glyph, platform_icon, platform_name
 from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
+from hsm_console.gui.workers import TaskRunner
 from hsm_console.services.queue_view import QueueRow
 
 LINE_CHARS = 240
+OPEN_BY_ICON = "(open by)"  # the icon cache's key for "someone else has it open"
 
 STATUS_WORDS = {
     "new": "New",
@@ -54,9 +57,10 @@ class QueueModel(IdWindowModel[QueueRow]):
     def __init__(
         self,
         load_rows: Callable[[Sequence[int]], list[QueueRow]],
+        runner: TaskRunner,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(load_rows, [HEADERS[c] for c in Column], parent)
+        super().__init__(load_rows, [HEADERS[c] for c in Column], runner, parent)
         self._icons: dict[str, QIcon] = {}
 
     def comment_id(self, row: int) -> int:
@@ -80,6 +84,11 @@ class QueueModel(IdWindowModel[QueueRow]):
             return "(no longer available)"
         return None
 
+    def loading(self, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and column == Column.COMMENT:
+            return "Loading…"
+        return None
+
     def cell(self, row: QueueRow, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(row, Column(column))
@@ -87,22 +96,26 @@ class QueueModel(IdWindowModel[QueueRow]):
             return _tooltip(row, Column(column))
         if role == Qt.ItemDataRole.DecorationRole and column == Column.SITE:
             return self._platform_icon(row.platform)
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS and row.open_by:
+            return self._platform_icon(OPEN_BY_ICON)
         return None
 
     def _platform_icon(self, platform: str) -> QIcon:
         icon = self._icons.get(platform)
         if icon is None:
-            icon = self._icons[platform] = platform_icon(platform)
+            made = glyph("fa5s.eye") if platform == OPEN_BY_ICON else platform_icon(platform)
+            icon = self._icons[platform] = made
         return icon
 
 
 def status_text(row: QueueRow) -> str:
     text = STATUS_WORDS.get(row.status, row.status)
     if row.acting is not None:
-        return f"{text} (action under way)"
-    if row.platform_state == "hidden" and row.status != "hidden":
-        return f"{text}, hidden on {platform_name(row.platform)}"
-    return text
+        text = f"{text} (action under way)"
+    elif row.platform_state == "hidden" and row.status != "hidden":
+        text = f"{text}, hidden on {platform_name(row.platform)}"
+    # Someone else has it open (live presence): first, so a narrow column still shows it.
+    return f"{one_line(row.open_by, 120)} · {text}" if row.open_by else text
 
 
 def _display(row: QueueRow, column: Column) -> str:
@@ -115,8 +128,14 @@ def _display(row: QueueRow, column: Column) -> str:
     if column is Column.COMMENT:
         return one_line(row.excerpt, LINE_CHARS)
     if column is Column.SUGGESTION:
-        return row.suggested_code or ""
+        return suggestion_codes(row)
     return status_text(row)
+
+
+def suggestion_codes(row: QueueRow) -> str:
+    """Every suggested code, most harmful first; one marked wrong is struck through in
+    words ("PII (wrong)"), never hidden."""
+    return ", ".join(f"{s.code} (wrong)" if s.marked_wrong else s.code for s in row.suggestions)
 
 
 def _tooltip(row: QueueRow, column: Column) -> str | None:
@@ -124,14 +143,19 @@ def _tooltip(row: QueueRow, column: Column) -> str | None:
         return local_time(row.created_at)
     if column is Column.SITE:
         return tooltip(f"{row.site_name} on {platform_name(row.platform)}")
-    if column is Column.SUGGESTION and row.suggested_code:
-        why = one_line(row.suggestion_why, 200)
-        return tooltip(f"Screening suggests {row.suggested_code} (never applied by itself): {why}")
+    if column is Column.SUGGESTION and row.suggestions:
+        lines = [
+            f"Suggestion {s.code}: {one_line(s.why, 200)}"
+            + (" (marked wrong by a moderator)" if s.marked_wrong else "")
+            for s in row.suggestions
+        ]
+        lines.append("Screening only suggests; it never applies a code by itself.")
+        return tooltip("\n".join(lines))
     if column is Column.COMMENT:
         return tooltip(one_line(row.excerpt, 600))
     if column is Column.STATUS:
-        return status_text(row)
+        return tooltip(status_text(row))  # a name in it is untrusted text
     return None
 
 
-__all__ = ["ID_ROLE", "ROW_ROLE", "Column", "QueueModel", "status_text"]
+__all__ = ["ID_ROLE", "ROW_ROLE", "Column", "QueueModel", "status_text", "suggestion_codes"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -25,9 +25,15 @@ SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2  # everything a moderator might type,
 
 
 class ReasonCodeModel(QAbstractListModel):
-    def __init__(self, codes: Sequence[ReasonCode], parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        codes: Sequence[ReasonCode],
+        parent: QObject | None = None,
+        keys: Mapping[str, str] | None = None,  # code -> the key that picks it, shown first
+    ) -> None:
         super().__init__(parent)
         self._codes = list(codes)
+        self._keys = dict(keys or {})
 
     def code_at(self, row: int) -> ReasonCode:
         return self._codes[row]
@@ -40,7 +46,8 @@ class ReasonCodeModel(QAbstractListModel):
             return None
         code = self._codes[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{code.code} — {code.name}"
+            key = self._keys.get(code.code)
+            return f"{key}   {code.code} — {code.name}" if key else f"{code.code} — {code.name}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return tooltip(code.covers)
         if role == CODE_ROLE:

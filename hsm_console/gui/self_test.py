@@ -106,14 +106,14 @@ def _checks() -> None:
         if not newest:
             raise SelfTestFailed("the sync brought no new Facebook comment to hide.")
         result = app.moderation.act(newest[0].id, Action.HIDE, "PRF", NOTE)
-        if not result.ok or not result.pending_entry_id < result.outcome_entry_id:
+        if not result.ok or not result.pending_entry_id < (result.outcome_entry_id or 0):
             raise SelfTestFailed(f"hiding comment {result.comment_id} failed: {result.message}")
         _say(
             f"ok  comment {result.comment_id} hidden: log entry #{result.pending_entry_id} "
             f"recorded first, #{result.outcome_entry_id} {result.state.value}"
         )
         report = verify_log(app.db)
-        if not report.ok or report.head_id < result.outcome_entry_id:
+        if not report.ok or report.head_id < (result.outcome_entry_id or 0):
             raise SelfTestFailed(f"the log's hash chain does not verify: {report.problem}")
         _say(f"ok  verify-log: {report.entries_checked} entries and {report.records_checked} "
              "records match their hash chain")  # fmt: skip

@@ -7,11 +7,13 @@ window: every dialog is opened window-modal and answers through signals.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
+from hsm_console.display import local_time, one_line
 from hsm_console.errors import UserError
 from hsm_console.gui.action_dialog import VERBS, ActionChoice, ActionDialog
 from hsm_console.gui.icons import platform_name
@@ -20,12 +22,23 @@ from hsm_console.gui.workers import JobContext, TaskRunner
 from hsm_console.rules.domain import Action, EntryState
 from hsm_console.rules.policy import Policy
 from hsm_console.services.moderation import ActionResult, ModerationService
+from hsm_console.services.presence import Holder, open_by_words
 from hsm_console.services.queue_view import QueueRow
 
+log = logging.getLogger(__name__)
+
 BulkResults = list[ActionResult | UserError]
+# Who else has these comments open (PresenceService.others): asked before anything is recorded.
+PresenceCheck = Callable[[Sequence[int]], dict[int, list[Holder]]]
+
+
+class Question(QMessageBox):
+    answered = Signal(bool)  # whether the person chose to go on
 
 
 class Triage(QObject):
+    # The comments about to be acted on (the choice is made; the work starts).
+    acting = Signal(list)
     # The comments acted on (to read again), and whether every action was applied.
     finished = Signal(list, bool)
     message = Signal(str)  # a line for the status bar
@@ -37,6 +50,7 @@ class Triage(QObject):
         moderation: Callable[[], ModerationService],
         policy: Policy,
         problems: ProblemReporter,
+        presence: PresenceCheck | None = None,
     ) -> None:
         super().__init__(window)
         self._window = window
@@ -44,8 +58,10 @@ class Triage(QObject):
         self._moderation = moderation
         self._policy = policy
         self._problems = problems
+        self._presence = presence
         self.dialog: ActionDialog | None = None
-        self.confirmation: QMessageBox | None = None
+        self.presence_question: Question | None = None
+        self.confirmation: Question | None = None
         self.progress: QProgressDialog | None = None
 
     def begin(self, action: Action, rows: Sequence[QueueRow]) -> None:
@@ -63,10 +79,53 @@ class Triage(QObject):
             # (nor none, as under Xvfb) hands activation back when a dialog closes.
             self._window.activateWindow()
             if result == int(ActionDialog.DialogCode.Accepted):
-                self._confirm_then_act(action, chosen, dialog.choice())
+                self._ask_if_open(action, chosen, dialog.choice())
 
         dialog.finished.connect(closed)
         dialog.open()
+
+    def _ask_if_open(self, action: Action, rows: list[QueueRow], choice: ActionChoice) -> None:
+        """Someone else has one of these comments open: ask before anything is recorded."""
+        check = self._presence
+        if check is None:
+            self._confirm_then_act(action, rows, choice)
+            return
+        ids = [row.id for row in rows]
+
+        def ask(_: JobContext) -> dict[int, list[Holder]]:
+            return check(ids)
+
+        def unknown(exc: Exception) -> None:  # the action itself will say what is wrong
+            log.info("who has the comments open could not be read: %s", exc)
+            self._confirm_then_act(action, rows, choice)
+
+        self._runner.start(ask, lambda found: self._warn(action, rows, choice, found), unknown)
+
+    def _warn(
+        self,
+        action: Action,
+        rows: list[QueueRow],
+        choice: ActionChoice,
+        found: dict[int, list[Holder]],
+    ) -> None:
+        if not found:
+            self._confirm_then_act(action, rows, choice)
+            return
+        box = self._ask(
+            QMessageBox.Icon.Question, "Someone else has it open",
+            presence_words(action, rows, found), f"{VERBS[action]} &anyway",
+            QMessageBox.ButtonRole.AcceptRole, "presenceWarning",
+        )  # fmt: skip
+        self.presence_question = box
+
+        def answered(go_on: bool) -> None:
+            self.presence_question = None
+            if go_on:
+                self._confirm_then_act(action, rows, choice)
+            else:
+                self.message.emit("Nothing was recorded.")
+
+        box.answered.connect(answered)
 
     def _confirm_then_act(self, action: Action, rows: list[QueueRow], choice: ActionChoice) -> None:
         if action is not Action.REMOVE:
@@ -74,33 +133,51 @@ class Triage(QObject):
             return
         platforms = ", ".join(sorted({platform_name(r.platform) for r in rows}))
         what = "this comment" if len(rows) == 1 else f"these {len(rows)} comments"
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Remove for good?",
+        box = self._ask(
+            QMessageBox.Icon.Warning, "Remove for good?",
             f"{platforms} will delete {what} permanently; it cannot be undone there. "
             "The console keeps the retained record and the history.\n\nRemove?",
-            QMessageBox.StandardButton.Cancel,
-            self._window,
-        )
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        remove = box.addButton("&Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setObjectName("removeConfirmation")
+            "&Remove", QMessageBox.ButtonRole.DestructiveRole, "removeConfirmation",
+        )  # fmt: skip
         self.confirmation = box
 
-        def answered(_: int) -> None:
+        def answered(remove: bool) -> None:
             self.confirmation = None
-            box.deleteLater()
-            if box.clickedButton() is remove:
+            if remove:
                 self._act(action, rows, choice)
             else:
                 self.message.emit("Nothing was removed.")
 
-        box.finished.connect(answered)
+        box.answered.connect(answered)
+
+    def _ask(
+        self,
+        icon: QMessageBox.Icon,
+        title: str,
+        words: str,
+        button: str,
+        role: QMessageBox.ButtonRole,
+        name: str,
+    ) -> Question:
+        """A window-modal question in plain text (names and comments are untrusted), Cancel
+        by default; `answered` says whether `button` was chosen."""
+        box = Question(icon, title, words, QMessageBox.StandardButton.Cancel, self._window)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        go_on = box.addButton(button, role)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setObjectName(name)
+
+        def finished(_: int) -> None:
+            box.deleteLater()
+            box.answered.emit(box.clickedButton() is go_on)
+
+        box.finished.connect(finished)
         box.open()
+        return box
 
     def _act(self, action: Action, rows: list[QueueRow], choice: ActionChoice) -> None:
         service = self._moderation()
+        self.acting.emit([row.id for row in rows])
         if len(rows) == 1:
             row = rows[0]
 
@@ -117,11 +194,11 @@ class Triage(QObject):
         self._act_many(service, action, rows, choice)
 
     def _single_done(self, row: QueueRow, result: ActionResult) -> None:
-        if result.ok:
+        if result.ok or result.sent:  # sent: the agent's outcome updates the row later
             self.message.emit(result.message)
         else:
             self._problems.show(failed_action(row, result))
-        self.finished.emit([row.id], result.ok)
+        self.finished.emit([row.id], result.ok or result.sent)
 
     def _single_failed(self, row: QueueRow, action: Action, exc: Exception) -> None:
         self._problems.show(problem_from(exc, f"trying to {action.value} the comment"))
@@ -172,8 +249,8 @@ class Triage(QObject):
 
     def _bulk_done(self, action: Action, ids: list[int], results: BulkResults) -> None:
         self._close_progress()
-        applied = [r for r in results if isinstance(r, ActionResult) and r.ok]
-        failed = [r for r in results if not (isinstance(r, ActionResult) and r.ok)]
+        applied = [r for r in results if isinstance(r, ActionResult) and (r.ok or r.sent)]
+        failed = [r for r in results if not (isinstance(r, ActionResult) and (r.ok or r.sent))]
         untouched = len(ids) - len(results)
         summary = f"{VERBS[action]}: {len(applied)} of {len(ids)} comments done"
         summary += ", each recorded separately."
@@ -201,6 +278,24 @@ class Triage(QObject):
         self._close_progress()
         self._problems.show(problem_from(exc, f"trying to {action.value} several comments"))
         self.finished.emit(ids, False)
+
+
+def presence_words(action: Action, rows: Sequence[QueueRow], found: dict[int, list[Holder]]) -> str:
+    """The question before acting on comments others have open, in plain words."""
+    verb = VERBS[action].lower()
+    if len(rows) == 1:
+        people = found.get(rows[0].id, [])
+        since = f" (since {local_time(people[0].since)})" if people else ""
+        head = f"{one_line(open_by_words(people), 300)}{since}. They may be deciding it now."
+        return f"{head}\n\nNothing has been recorded yet. {VERBS[action]} it anyway?"
+    lines = [
+        f"Comment {row.id}: {one_line(open_by_words(found[row.id]), 200)}"
+        for row in rows
+        if row.id in found
+    ]
+    head = f"{len(lines)} of these {len(rows)} comments are open on someone else's screen:"
+    shown = "\n".join(lines[:8]) + ("\n…" if len(lines) > 8 else "")
+    return f"{head}\n{shown}\n\nNothing has been recorded yet. {verb.capitalize()} them anyway?"
 
 
 def failed_action(row: QueueRow, result: ActionResult) -> Problem:

@@ -113,6 +113,8 @@ class EntryKind(enum.StrEnum):
     DISPOSAL = "disposal"  # a disposal certificate recorded, or records disposed under one
     BAN = "ban"  # an author's ban proposed, approved, refused, carried out or lifted
     SEAL = "seal"  # the chain head sealed, so the log cannot be quietly rewound
+    # A moderator's word that screening's suggestion (`reason_code`) was wrong on a comment.
+    SCREENING = "screening"
 
 
 class ReviewVerdict(enum.StrEnum):

@@ -1,27 +1,44 @@
-"""Automatic screening: suggests a reason code for a comment and says why. It never acts.
+"""Automatic screening: suggests reason codes for a comment and says why. It never acts.
 
 A moderator sees each suggestion next to the comment, with the matched words highlighted,
 and decides. Over-suggesting costs a glance; acting on a wrong suggestion would cost a
 resident's speech, so every rule looks for *what* a comment contains (a word, a number, a
 link), never for the opinion it expresses: criticism of the City matches nothing here.
+A violent word alone is no threat ("shoot hoops", "a ticking time bomb"): a threat phrase
+names an intent and a target. The City's own published contacts are never personal data,
+and a link is judged by the domain it really goes to.
 
-The word lists live in resources/screening/ so the oversight group can amend them without
-a code change. Comment text is hostile input: every pattern below starts only at a word
-boundary and uses bounded or possessive repetition, so matching time grows linearly with
-the text (no catastrophic backtracking on a megabyte of "a" or "@").
+Words are matched in a normalised copy of the text (Unicode compatibility forms, accents,
+letter case, invisible characters, look-alike digits inside words, letters spaced out
+"f u c k"), and every match is mapped back to its span in the original text, which the
+detail pane highlights. Personal data and links are found in the original text itself.
+
+The word lists live in resources/screening/ (README.md there) so the oversight group can
+amend them without a code change. Comment text is hostile input: every pattern below starts
+only at a word boundary and uses bounded or possessive repetition, so matching time grows
+linearly with the text (no catastrophic backtracking on a megabyte of "a" or "@").
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import phonenumbers
+import tldextract
+from rapidfuzz import fuzz
+
 from hsm_console.host.resources import resource_path
+
+# The codes screening can suggest, most harmful first: the order of `Screener.screen`.
+SCREENING_CODES = ("THR", "PII", "DSC", "SEX", "PRF", "COM", "SPM")
 
 
 @dataclass(frozen=True)
@@ -42,17 +59,48 @@ class Suggestion:
     """A reason code a moderator may want to apply, and the evidence for it."""
 
     code: str  # a reason code of the policy file, e.g. "PII"
-    why: str  # one plain-English sentence naming what matched
+    why: str  # one plain-English sentence naming what matched and why it counts
     matches: tuple[Match, ...]  # sorted by position
 
 
 @dataclass(frozen=True)
+class CityContacts:
+    """The City's published contacts (resources/screening/city-contacts.toml)."""
+
+    domains: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, path: Path) -> CityContacts:
+        """The allow-list in `path`; a malformed file is refused with its name and field."""
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        values: dict[str, tuple[str, ...]] = {}
+        for name in ("domains", "phones", "emails", "addresses"):
+            entries = data.get(name, [])
+            if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                raise ValueError(f"{path}: {name} must be a list of strings")
+            values[name] = tuple(e.strip() for e in entries if e.strip())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class ScreeningRules:
-    """The word lists, lower-case, one entry each (see resources/screening/*.txt)."""
+    """The word lists, normalised, one entry each (see resources/screening/)."""
 
     profanity: tuple[str, ...]
     threat_phrases: tuple[str, ...]
     commercial_phrases: tuple[str, ...]
+    slurs: tuple[str, ...] = ()
+    discrimination_phrases: tuple[str, ...] = ()
+    sexual_phrases: tuple[str, ...] = ()
+    spam_phrases: tuple[str, ...] = ()
+    contact_phrases: tuple[str, ...] = ()
+    city: CityContacts = field(default_factory=CityContacts)
 
     @classmethod
     def load(cls) -> ScreeningRules:
@@ -65,26 +113,112 @@ class ScreeningRules:
             profanity=read("profanity.txt"),
             threat_phrases=read("threat-phrases.txt"),
             commercial_phrases=read("commercial-phrases.txt"),
+            slurs=read("slurs.txt"),
+            discrimination_phrases=read("discrimination-phrases.txt"),
+            sexual_phrases=read("sexual-phrases.txt"),
+            spam_phrases=read("spam-phrases.txt"),
+            contact_phrases=read("contact-phrases.txt"),
+            city=CityContacts.read(resource_path("screening", "city-contacts.toml")),
         )
 
 
 def read_word_list(path: Path) -> tuple[str, ...]:
-    """One entry per line; `#` starts a comment; spacing and letter case are normalised."""
+    """One entry per line; `#` starts a comment; spacing, letter case and accents are
+    normalised the way comment text is."""
     entries: dict[str, None] = {}  # ordered and without duplicates
     for line in path.read_text(encoding="utf-8").splitlines():
-        entry = " ".join(line.split("#", 1)[0].split()).casefold()
+        entry = " ".join(fold(line.split("#", 1)[0]).split())
         if entry:
             entries[entry] = None
     return tuple(entries)
 
 
-# --- Building blocks ---------------------------------------------------------------------
+# --- Normalising -------------------------------------------------------------------------
+
+# Letters no Unicode decomposition takes apart, typographic apostrophes.
+_EXTRA_FOLDS = {"ł": "l", "ø": "o", "đ": "d", "æ": "ae", "œ": "oe", "ı": "i", "’": "'", "‘": "'"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    if unicodedata.category(ch) == "Cf":
+        return ""  # zero-width spaces and joiners, bidi controls: invisible, so nothing
+    # NFKC first (full-width "ｆ", ligatures, circled letters), then the accents off.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return "".join(_EXTRA_FOLDS.get(c, c) for c in bare)
+
+
+def fold(text: str) -> str:
+    """Compatibility forms, accents, letter case and invisible characters normalised away."""
+    if text.isascii():
+        return text.lower()
+    return "".join(ch.lower() if ch < "\x80" else _fold_char(ch) for ch in text)
+
+
+# Characters typed in place of a letter to slip past a word list ("sh!t", "@ss", "$hit").
+_LOOKALIKES = {"a": "@4", "e": "3", "i": "!1|", "l": "1!|", "o": "0", "s": "$5", "t": "7"}
+_UNLEET = str.maketrans({"@": "a", "4": "a", "3": "e", "!": "i", "1": "i", "|": "l",
+                         "0": "o", "$": "s", "5": "s", "7": "t"})  # fmt: skip
+# Look-alikes between letters ("k1ll", "a$$hole") or starting a word ("$hit"): read as the
+# letters they stand for. Never alone, so "618-555-0142" and "$35" stay as they are.
+_LEET = re.compile(r"(?<=[a-z])[0134579@$!|]++(?=[a-z])|(?<![\w@$!|])[0134579@$!|]++(?=[a-z])")
+# Letters spaced out to slip past a word list: "f u c k", "s.h.i.t", "k-u-r-w-a".
+# One separator throughout, so "a s.h.i.t" keeps its "a" apart.
+_SPACED = re.compile(r"(?<![a-z0-9])[a-z]([ .\-_])[a-z](?![a-z0-9])(?:\1[a-z](?![a-z0-9])){1,}+")
+
+
+@dataclass(frozen=True)
+class _View:
+    """The normalised text and, per character, where it came from in the original."""
+
+    text: str
+    origin: tuple[int, ...] | None  # None: the same offsets as the original
+
+    @classmethod
+    def of(cls, text: str) -> _View:
+        origin: list[int] | None = None
+        if text.isascii():
+            folded = text.lower()
+        else:
+            parts = []
+            origin = []
+            for index, ch in enumerate(text):
+                piece = ch.lower() if ch < "\x80" else _fold_char(ch)
+                parts.append(piece)
+                origin.extend([index] * len(piece))
+            folded = "".join(parts)
+        folded = _LEET.sub(lambda m: m.group().translate(_UNLEET), folded)  # same length
+        runs = list(_SPACED.finditer(folded))
+        if runs:
+            where = origin if origin is not None else list(range(len(folded)))
+            kept: list[int] = []
+            previous = 0
+            for run in runs:
+                kept.extend(range(previous, run.start()))
+                kept.extend(i for i in range(run.start(), run.end()) if folded[i].isalpha())
+                previous = run.end()
+            kept.extend(range(previous, len(folded)))
+            folded = "".join(folded[i] for i in kept)
+            origin = [where[i] for i in kept]
+        return cls(folded, None if origin is None else tuple(origin))
+
+    def span(self, start: int, end: int) -> Match:
+        if self.origin is None:
+            return Match(start, end)
+        return Match(self.origin[start], self.origin[end - 1] + 1)
+
+    def spans(self, pattern: re.Pattern[str] | None) -> list[Match]:
+        if pattern is None:
+            return []
+        return [self.span(m.start(), m.end()) for m in pattern.finditer(self.text) if m.end()]
+
+
+# --- Word and phrase patterns ------------------------------------------------------------
 
 _WORD_CHAR = r"[^\W_]"  # a letter or digit, in any script
 _END = rf"(?!{_WORD_CHAR})"
 
-# Characters typed in place of a letter to slip past a word list ("sh!t", "@ss", "$hit").
-_LOOKALIKES = {"a": "@4", "e": "3", "i": "!1|", "l": "1!|", "o": "0", "s": "$5", "t": "7"}
 # A word starts after neither a letter nor a look-alike, so "cl@ss" holds no "@ss" and a
 # run of a million "@" offers one starting point, not a million.
 _PROFANITY_START = rf"(?<!{_WORD_CHAR}|[@$!|])"
@@ -92,11 +226,13 @@ _PROFANITY_START = rf"(?<!{_WORD_CHAR}|[@$!|])"
 # doubling one is how ordinary words differ ("asses", "assess"). The bound on a run keeps
 # each attempt short however long the run in a hostile text is.
 _MAX_RUN = 32
+_MAX_ENDING = 12  # letters a trailing "*" of a list entry stands for ("chuj*": "chujów")
 
 
-def _profanity_pattern(word: str) -> str:
+def _profanity_pattern(entry: str) -> str:
+    word, any_ending = (entry[:-1], True) if entry.endswith("*") else (entry, False)
     if not (word.isascii() and word.isalpha()):
-        raise ValueError(f"profanity list entry {word!r}: use letters a-z only, one word")
+        raise ValueError(f"word list entry {entry!r}: use letters a-z only, one word")
     runs = [(letter, len(list(group))) for letter, group in itertools.groupby(word)]
     parts = []
     for index, (letter, count) in enumerate(runs):
@@ -107,30 +243,127 @@ def _profanity_pattern(word: str) -> str:
             # last, or "****" would match every four-letter word on the list.
             letters = f"(?:{letters}|\\*{{1,{count}}})"
         parts.append(letters)
+    if any_ending:
+        parts.append(f"[a-z]{{0,{_MAX_ENDING}}}+")
     return "".join(parts)
 
 
-def _phrase_pattern(phrase: str) -> str:
-    # Any spacing between words; ' also matches the typographic apostrophes phones insert.
-    words = (re.escape(word).replace("'", "['’‘]") for word in phrase.split())
-    return r"\s++".join(words)
+# Between the words of a phrase: spacing or punctuation ("hurt. I'll"), never a letter.
+_SEPARATOR = r"[^\w']{1,6}+"
+# `...` in a phrase: up to eight words in between.
+_GAP = rf"(?:[\w']{{1,30}}+{_SEPARATOR}){{0,8}}?"
+_SLOT = re.compile(r"^\[(\w+)\]\s*(.+)$")
+
+
+def _phrase_pattern(phrase: str, slots: dict[str, str] | None = None) -> str:
+    pattern = ""
+    for word in phrase.split():
+        if word == "...":
+            pattern += _SEPARATOR + _GAP
+            continue
+        slot = re.fullmatch(r"\{(\w+)\}", word)
+        if slot is not None:
+            if slots is None or slot.group(1) not in slots:
+                raise ValueError(f"phrase {phrase!r}: no slot [{slot.group(1)}] defined")
+            # "the mayor's proposal" is the mayor's thing, not the mayor
+            piece = slots[slot.group(1)] + "(?!['’‘]s\\b)"
+        else:
+            piece = re.escape(word).replace("'", "['’‘]")  # ' also the typographic ones
+        if pattern and not pattern.endswith("?"):
+            pattern += _SEPARATOR
+        pattern += piece
+    return pattern
 
 
 def _alternation(patterns: Iterable[str], start: str) -> re.Pattern[str] | None:
+    """Alternatives matched in a `_View`'s text, already in lower case. The look-ahead
+    turns away at once where no entry can start: without it, a megabyte of ")" costs each
+    alternative a try at each character."""
     alternatives = list(patterns)
     if not alternatives:
         return None
-    return re.compile(f"{start}(?:{'|'.join(alternatives)}){_END}", re.IGNORECASE)
+    return re.compile(f"{start}(?=[a-z0-9@$!|'])(?:{'|'.join(alternatives)}){_END}")
 
 
-def _phrases_regex(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    # Longest first, so "pipe bomb" wins over "bomb" where both fit.
-    ordered = sorted(phrases, key=len, reverse=True)
-    return _alternation(map(_phrase_pattern, ordered), rf"(?<!{_WORD_CHAR})")
+def _words_regex(entries: Iterable[str]) -> re.Pattern[str] | None:
+    # Grouped by first letter behind a look-ahead: at each word a text offers, one test per
+    # letter rather than one try per entry.
+    by_letter: dict[str, list[str]] = {}
+    for entry in sorted(entries, key=len, reverse=True):
+        by_letter.setdefault(entry[:1], []).append(_profanity_pattern(entry))
+    groups = (
+        f"(?=[{re.escape(letter + _LOOKALIKES.get(letter, ''))}])(?:{'|'.join(patterns)})"
+        for letter, patterns in by_letter.items()
+    )
+    return _alternation(groups, _PROFANITY_START)
+
+
+class _Phrases:
+    """A phrase list, where lines `[name] a | b` define slots that other lines use as {name}.
+
+    One alternation of a hundred phrases tried at every word of a megabyte is slow, so the
+    phrases are looked for only near a word each of them must contain ("kill", "bomb"),
+    found first by a much simpler pattern.
+    """
+
+    _NEAR = 400  # characters around such a word that a phrase can reach
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        slots: dict[str, str] = {}
+        phrases = []
+        for entry in entries:
+            slot = _SLOT.match(entry)
+            if slot is None:
+                phrases.append(entry)
+                continue
+            options = sorted((o for o in map(str.strip, slot.group(2).split("|")) if o), key=len)
+            slots[slot.group(1)] = "(?:" + "|".join(map(_phrase_pattern, options[::-1])) + ")"
+        # Longest first, so "pipe bomb" wins over "bomb" where both fit.
+        ordered = sorted(phrases, key=len, reverse=True)
+        self.pattern = _alternation(
+            (_phrase_pattern(p, slots) for p in ordered), rf"(?<!{_WORD_CHAR})"
+        )
+        keys = {_key_word(p) for p in phrases}
+        self._keys: re.Pattern[str] | None = None
+        if None not in keys:  # every phrase has a plain word to look for first
+            alternatives = "|".join(sorted(filter(None, keys), key=len, reverse=True))
+            self._keys = re.compile(rf"(?<!{_WORD_CHAR})(?=[a-z'])(?:{alternatives})")
+
+    def spans(self, view: _View) -> list[Match]:
+        if self.pattern is None:
+            return []
+        if self._keys is None:
+            return view.spans(self.pattern)
+        text = view.text
+        windows: list[list[int]] = []
+        for key in self._keys.finditer(text):
+            start, end = max(0, key.start() - self._NEAR), key.end() + self._NEAR
+            if windows and start <= windows[-1][1]:
+                windows[-1][1] = end
+            else:
+                windows.append([start, end])
+        found: dict[tuple[int, int], None] = {}
+        for start, end in windows:
+            end = min(end, len(text))
+            for m in self.pattern.finditer(text, start, end):
+                # A match cut short by the window's end is found whole in the next one.
+                if m.end() < end or end == len(text):
+                    found[m.span()] = None
+        return [view.span(a, b) for a, b in sorted(found) if b > a]
+
+
+def _key_word(phrase: str) -> str | None:
+    """The pattern of the longest plain word of `phrase`, or None where it has none."""
+    words = [w for w in phrase.split() if w != "..." and not re.fullmatch(r"\{\w+\}", w)]
+    if not words:
+        return None
+    return re.escape(max(words, key=len)).replace("'", "['’‘]")
 
 
 # --- Personal data -----------------------------------------------------------------------
 
+# Candidates for phonenumbers to parse: a fast pattern first, since the library's own
+# matcher reads a megabyte of digits for seconds.
 _PHONE = re.compile(
     r"""
     (?<![\w+-])
@@ -144,8 +377,10 @@ _PHONE = re.compile(
     re.VERBOSE,
 )
 # Any area number, even the never-issued 000/666/9xx: test and made-up numbers in a
-# comment are worth a look too.
+# comment are worth a look too. Nine digits in a row only where the words say what it is.
 _SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-]|\.\d)")
+_SSN_BARE = re.compile(r"(?<![\w-])\d{9}(?![\w-]|\.\d)")
+_SSN_WORDS = re.compile(r"(?:\bssn|\bsocial|\bss\s?#|\bs\.s\.n|seguro social|pesel)\b[^\d]{0,30}$")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}+@[a-z0-9-]++(?:\.[a-z0-9-]++)++", re.IGNORECASE)
 _STREET_TYPES = (
     "St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place"
@@ -154,24 +389,25 @@ _STREET_TYPES = (
 _ADDRESS = re.compile(
     rf"""
     (?<![\w-])\d{{1,6}}[ ]++
-    # one to three capitalised name words ("N", "Main", "Old Trolley") or an ordinal
-    # ("5th"): capitals keep "2 hours on the road" from reading as an address
-    (?:(?:[A-Z][A-Za-z'-]{{0,20}}+|\d{{1,3}}(?:st|nd|rd|th))\.?[ ]++){{1,3}}
+    # one to three name words ("N", "Main", "Old Trolley") or an ordinal ("5th")
+    (?:(?:[A-Za-z][A-Za-z'-]{{0,20}}+|\d{{1,3}}(?:st|nd|rd|th))\.?[ ]++){{1,3}}
     (?i:{_STREET_TYPES})\.?(?!\w)
     (?:,?[ ]*(?i:apt|apartment|unit|suite|ste|\#)\.?[ ]*\#?[\w-]{{1,6}}+)?
     """,
     re.VERBOSE,
 )
-# (pattern, singular, plural, a way to reach someone) in the order the reason names them.
-_PII_KINDS = (
-    (_SSN, "a Social Security number", "Social Security numbers", False),
-    (_PHONE, "a phone number", "phone numbers", True),
-    (_EMAIL, "an e-mail address", "e-mail addresses", True),
-    (_ADDRESS, "a street address", "street addresses", False),
+# A street address is someone's personal data where the words tie it to a person's home
+# ("lives at", "his address is"), or beside their phone or e-mail; "the pothole in front of
+# 912 Laurel St" is a place. Looked for in the few words before the number.
+_HOME_WORDS = re.compile(
+    r"\b(?:lives?|living|resides?|home|house|address|apartment|neighbou?r|"
+    r"vive|vecin[oa]|domicilio|mieszka|adres|sasiad)\b",
+    re.IGNORECASE,
 )
+_HOME_WINDOW = 60
+_STREET_TYPE_WORD = re.compile(rf"\b(?:{_STREET_TYPES})\b\.?", re.IGNORECASE)
 
-# --- Links -------------------------------------------------------------------------------
-
+# --- Links and commerce ------------------------------------------------------------------
 # Common top-level domains of bare links ("example.com"). Leaves out those that are also
 # English words ("in", "it", "me", "to"), which a missing space after a full stop would
 # turn into a link ("closed.In the meantime").
@@ -179,7 +415,7 @@ _TLDS = frozenset(
     {
         "com", "net", "org", "edu", "gov", "info", "biz", "io", "co", "us", "uk", "ca", "de",
         "ru", "cn", "ly", "xyz", "app", "dev", "site", "online", "shop", "store", "top", "club",
-        "live", "tv", "gg", "ai",
+        "live", "tv", "gg", "ai", "example",
     }
 )  # fmt: skip
 _LINK = re.compile(
@@ -218,6 +454,33 @@ def _trim_link(text: str, start: int, end: int) -> int:
     return end
 
 
+# A discount is sales wording; a price is, beside the seller's number (see `_screen`).
+_DISCOUNT = re.compile(r"(?<![\w.])\d{1,2}\s?%\s?off\b", re.IGNORECASE)
+_PRICE = re.compile(r"(?<![\w$])\$\s?\d{1,9}+(?:,\d{3}){0,4}+(?:\.\d\d)?(?![\d,]\d)")
+_DIGIT = re.compile(r"\d")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# Code a browser or a spreadsheet would run if the comment were pasted into one.
+_CODE = re.compile(
+    r"<\s{0,5}script\b|\bon(?:error|load|click|mouseover|focus)\s{0,5}=|\bjavascript\s{0,5}:"
+    r"|^\s{0,5}[=+@]\s{0,5}(?:hyperlink|cmd|importxml|importdata|webservice)\s{0,5}\(",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A program whose name a right-to-left override turns round: "agenda\u202efdp.exe" shows
+# as "agendaexe.pdf".
+_DISGUISED = re.compile(
+    r"[\u202d\u202e][\w-]{0,40}+\.(?:exe|scr|bat|cmd|com|js|vbs|msi|jar|ps1)\b", re.IGNORECASE
+)
+# The Public Suffix List snapshot that tldextract ships: never fetched at run time.
+_DOMAINS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+_LOOKALIKE_RATIO = 90.0  # "highland1l" and "highlandii" against "highlandil"; "highland" is not
+
+
+def _host(link: str) -> str:
+    rest = re.sub(r"^(?:https?://)?", "", link, flags=re.IGNORECASE)
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    return host.lower().strip(".")
+
+
 # --- Reasons -----------------------------------------------------------------------------
 
 _EXCERPT_CHARS = 40
@@ -239,7 +502,11 @@ def _excerpt(text: str, match: Match) -> str:
 
 
 def _named(text: str, matches: Iterable[Match], *, quoted: bool) -> str:
-    items = list(dict.fromkeys(_excerpt(text, m) for m in matches))
+    # Distinct spellings first: a megabyte can repeat one word fifteen thousand times.
+    first: dict[str, Match] = {}
+    for m in matches:
+        first.setdefault(text[m.start : min(m.end, m.start + 4 * _EXCERPT_CHARS)], m)
+    items = list(dict.fromkeys(_excerpt(text, m) for m in first.values()))
     if quoted:
         items = [f'"{item}"' for item in items]
     named = ", ".join(items[:_LISTED])
@@ -248,26 +515,74 @@ def _named(text: str, matches: Iterable[Match], *, quoted: bool) -> str:
     return named
 
 
-def _spans(pattern: re.Pattern[str] | None, text: str) -> list[Match]:
-    if pattern is None:
-        return []
-    return [Match(m.start(), m.end()) for m in pattern.finditer(text)]
-
-
 def _sorted(matches: Iterable[Match]) -> tuple[Match, ...]:
-    return tuple(sorted(matches, key=lambda m: (m.start, m.end)))
+    return tuple(sorted(set(matches), key=lambda m: (m.start, m.end)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _national_number(candidate: str) -> str | None:
+    """The digits of a possible US number as phonenumbers parses it; None if it is none."""
+    try:
+        number = phonenumbers.parse(candidate, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    return str(number.national_number) if phonenumbers.is_possible_number(number) else None
+
+
+def _digits(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+
+
+def _address_key(address: str) -> str:
+    words = re.sub(r"[^\w ]", " ", _STREET_TYPE_WORD.sub(" ", address.split(",")[0]))
+    return " ".join(words.casefold().split())
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one comment holds, before it is turned into suggestions."""
+
+    ssns: list[Match]
+    phones: list[Match]
+    emails: list[Match]
+    addresses: list[Match]
+    links: list[Match]  # links that are not the City's or a .gov
+    suspicious: list[tuple[Match, str]]  # links and why they look like phishing
+    contact_words: list[Match]
+
+    @property
+    def reach(self) -> bool:
+        """A way to reach the writer other than the City's own contacts."""
+        return bool(self.phones or self.emails or self.links or self.contact_words)
 
 
 class Screener:
     """Suggests reason codes for one comment's text. Immutable, so safe across threads."""
 
     def __init__(self, rules: ScreeningRules) -> None:
-        self._profanity = _alternation(
-            map(_profanity_pattern, sorted(rules.profanity, key=len, reverse=True)),
-            _PROFANITY_START,
+        self._profanity = _words_regex(rules.profanity)
+        self._slurs = _words_regex(rules.slurs)
+        # Lines "- phrase" of the threat list are ordinary speech that a threat phrase also
+        # fits ("we'll shoot you an e-mail"): a threat match overlapping one is dropped.
+        slots = [e for e in rules.threat_phrases if _SLOT.match(e)]
+        self._threats = _Phrases(e for e in rules.threat_phrases if not e.startswith("- "))
+        self._not_threats = _Phrases(
+            slots + [e[2:] for e in rules.threat_phrases if e.startswith("- ")]
         )
-        self._threats = _phrases_regex(rules.threat_phrases)
-        self._commercial = _phrases_regex(rules.commercial_phrases)
+        self._commercial = _Phrases(rules.commercial_phrases)
+        self._discrimination = _Phrases(rules.discrimination_phrases)
+        self._sexual = _Phrases(rules.sexual_phrases)
+        self._spam = _Phrases(rules.spam_phrases)
+        self._contact = _Phrases(rules.contact_phrases)
+        city = rules.city
+        self._city_domains = frozenset(d.casefold().strip(".") for d in city.domains)
+        self._city_names = tuple(
+            _DOMAINS(d).domain.replace("-", "") for d in self._city_domains if _DOMAINS(d).domain
+        )
+        self._city_emails = frozenset(e.casefold() for e in city.emails)
+        self._city_phones = frozenset(_digits(p) for p in city.phones)
+        self._city_addresses = frozenset(_address_key(a) for a in city.addresses)
 
     @classmethod
     def default(cls) -> Screener:
@@ -277,56 +592,232 @@ class Screener:
     def screen(self, text: str) -> list[Suggestion]:
         """Suggestions, most harmful first: a threat or exposed personal data needs a
         moderator sooner than a swear word or a link. Empty when nothing matched."""
+        return self._screen(text)[0]
+
+    def _screen(self, text: str) -> tuple[list[Suggestion], bool]:
+        """The suggestions, and whether the comment points somewhere: a link, phone, e-mail
+        address or contact phrase that is not the City's (a flood of those is spam)."""
+        view = _View.of(text)
+        found = self._find(text, view)
         suggestions = []
 
-        threats = _spans(self._threats, text)
+        ordinary = self._not_threats.spans(view)
+        threats = [
+            m
+            for m in self._threats.spans(view)
+            if not any(o.start < m.end and m.start < o.end for o in ordinary)
+        ]
         if threats:
             noun = "phrase" if len(threats) == 1 else "phrases"
             why = f"Threatening {noun}: {_named(text, threats, quoted=True)}"
             suggestions.append(Suggestion("THR", why, tuple(threats)))
 
-        named_kinds = []
-        personal: list[Match] = []
-        contacts: list[Match] = []
-        for pattern, singular, plural, reaches_someone in _PII_KINDS:
-            found = _spans(pattern, text)
-            if found:
-                noun = singular if len(found) == 1 else plural
-                named_kinds.append(f"{noun}: {_named(text, found, quoted=False)}")
-                personal += found
-                if reaches_someone:
-                    contacts += found
-        if personal:
-            why = "Looks like " + "; ".join(named_kinds)
-            suggestions.append(Suggestion("PII", why, _sorted(personal)))
+        # Sales words are commercial only with a way to reach the seller: "is there a senior
+        # discount?" is a resident's question, "20% discount, call 618-555-0142" an advert,
+        # and then the number is the seller's, not someone's personal data.
+        # A price makes an advert only beside the seller's number or "dm me": a resident
+        # quoting "$90,000 for consultants" with a news link is no seller, and a price in scam
+        # wording ("earn $500 a day") is the scam's bait.
+        scam = self._spam.spans(view) if found.reach else []
+        sales = self._commercial.spans(view) + _spans(_DISCOUNT, text) if found.reach else []
+        seller = found.phones or found.emails or found.contact_words
+        if sales or (seller and not scam):
+            sales += _spans(_PRICE, text)
+        personal = self._personal(text, found, advert=bool(sales))
+        if personal is not None:
+            suggestions.append(personal)
+
+        slurs = _sorted(view.spans(self._slurs) + self._discrimination.spans(view))
+        if slurs:
+            why = (
+                f"Wording that demeans or excludes a protected class: "
+                f"{_named(text, slurs, quoted=True)} (DSC needs its objective test)"
+            )
+            suggestions.append(Suggestion("DSC", why, slurs))
+
+        sexual = self._sexual.spans(view)
+        if sexual:
+            why = f"Sexual solicitation wording: {_named(text, sexual, quoted=True)}"
+            suggestions.append(Suggestion("SEX", why, tuple(sexual)))
 
         # Digits alone ("455") fit a look-alike spelling but are no word.
         profanity = [
             m
-            for m in _spans(self._profanity, text)
-            if any(ch.isalpha() for ch in text[m.start : m.end])
+            for m in view.spans(self._profanity)
+            if any(c.isalpha() for c in text[m.start : m.end])
         ]
         if profanity:
             why = f"Profanity: {_named(text, profanity, quoted=True)}"
             suggestions.append(Suggestion("PRF", why, tuple(profanity)))
 
-        links = _links(text)
-        # Sales words are commercial only with a way to reach the seller: "is there a senior
-        # discount?" is a resident's question, "20% discount, call 618-555-0142" an advert.
-        commercial = _spans(self._commercial, text) if links or contacts else []
-        if commercial:
-            named = _named(text, commercial, quoted=True)
-            why = f"Commercial wording with a link or contact: {named}"
-            suggestions.append(Suggestion("COM", why, tuple(commercial)))
-        if links:
-            noun = "a link" if len(links) == 1 else "links"
-            why = f"Contains {noun}: {_named(text, links, quoted=False)}"
-            suggestions.append(Suggestion("SPM", why, tuple(links)))
+        if sales:
+            named = _named(text, _sorted(sales), quoted=True)
+            why = f"Sales wording with a way to reach the seller: {named}"
+            suggestions.append(Suggestion("COM", why, _sorted(sales)))
 
-        return suggestions
+        spam = self._spam_suggestion(text, scam, found)
+        if spam is not None:
+            suggestions.append(spam)
+        return suggestions, found.reach
+
+    # --- What a comment holds ---------------------------------------------------------
+
+    def _find(self, text: str, view: _View) -> _Found:
+        # Most comments hold no digit and no dot: skip what cannot match (a third of the time
+        # sync spends screening).
+        digits = _DIGIT.search(text) is not None
+        ssns = [] if not digits else _spans(_SSN, text) + [
+            m for m in _spans(_SSN_BARE, text)
+            if _SSN_WORDS.search(text[max(0, m.start - 40) : m.start].casefold())
+        ]  # fmt: skip
+        every_link = _links(text) if "." in text else []
+        phones = [  # a number inside a link ("http://185.199.44.12/") is no phone
+            m for m in (self._phones(text) if digits else [])
+            if not any(o.start < m.end and m.start < o.end for o in ssns + every_link)
+        ]  # fmt: skip
+        emails = [
+            m for m in (_spans(_EMAIL, text) if "@" in text else [])
+            if not self._city_email(text[m.start : m.end])
+        ]  # fmt: skip
+        links: list[Match] = []
+        suspicious: list[tuple[Match, str]] = []
+        for link in every_link:
+            host = _host(text[link.start : link.end])
+            if self._trusted(host):
+                continue
+            links.append(link)
+            reason = self._phishing(host)
+            if reason:
+                suspicious.append((link, reason))
+        return _Found(
+            ssns=ssns,
+            phones=phones,
+            emails=emails,
+            addresses=self._addresses(text) if digits else [],
+            links=links,
+            suspicious=suspicious,
+            contact_words=self._contact.spans(view),
+        )
+
+    def _phones(self, text: str) -> list[Match]:
+        found = []
+        for candidate in _PHONE.finditer(text):
+            digits = _national_number(candidate.group())
+            if digits is None:
+                continue
+            if digits in self._city_phones or (
+                len(digits) == 7 and any(p.endswith(digits) for p in self._city_phones)
+            ):
+                continue
+            found.append(Match(candidate.start(), candidate.end()))
+        return found
+
+    def _addresses(self, text: str) -> list[Match]:
+        found = []
+        for m in _ADDRESS.finditer(text):
+            if _address_key(m.group()) in self._city_addresses:
+                continue
+            if _HOME_WORDS.search(text, max(0, m.start() - _HOME_WINDOW), m.start()):
+                found.append(Match(m.start(), m.end()))
+        return found
+
+    def _personal(self, text: str, found: _Found, *, advert: bool) -> Suggestion | None:
+        # An advert's number and e-mail address are the seller's, published to be used.
+        phones: list[Match] = [] if advert else found.phones
+        emails: list[Match] = [] if advert else found.emails
+        addresses = found.addresses
+        if not addresses and (found.ssns or phones or emails):
+            # Beside someone's number, any street address is theirs too.
+            addresses = [
+                Match(m.start(), m.end())
+                for m in _ADDRESS.finditer(text)
+                if _address_key(m.group()) not in self._city_addresses
+            ]
+        kinds = (
+            (found.ssns, "a Social Security number", "Social Security numbers"),
+            (phones, "a phone number", "phone numbers"),
+            (emails, "an e-mail address", "e-mail addresses"),
+            (addresses, "a street address", "street addresses"),
+        )
+        named = []
+        personal: list[Match] = []
+        for matches, singular, plural in kinds:
+            if matches:
+                noun = singular if len(matches) == 1 else plural
+                named.append(f"{noun}: {_named(text, matches, quoted=False)}")
+                personal += matches
+        if not personal:
+            return None
+        return Suggestion("PII", "Looks like " + "; ".join(named), _sorted(personal))
+
+    def _spam_suggestion(self, text: str, scam: list[Match], found: _Found) -> Suggestion | None:
+        reasons = []
+        matches: list[Match] = []
+        if scam:
+            named = _named(text, scam, quoted=True)
+            reasons.append(f"scam wording with a way to reach the sender: {named}")
+            matches += scam
+        for pattern, what, hint in (
+            (_CODE, "markup or a formula that would run as code", "<=:"),
+            (_DISGUISED, "a program whose file name a hidden character disguises", "\u202d\u202e"),
+        ):
+            found_here = _spans(pattern, text) if any(c in text for c in hint) else []
+            if found_here:
+                reasons.append(f"{what}: {_named(text, found_here, quoted=True)}")
+                matches += found_here
+        for link, reason in found.suspicious:
+            reasons.append(f"a link that {reason}: {_named(text, [link], quoted=False)}")
+            matches.append(link)
+        if not reasons:
+            return None
+        why = "; ".join(reasons[: _LISTED + 1])
+        return Suggestion("SPM", why[0].upper() + why[1:], _sorted(matches))
+
+    # --- Links ------------------------------------------------------------------------
+
+    def _trusted(self, host: str) -> bool:
+        """The City's own domains and any .gov: never spam, never personal data."""
+        parts = _DOMAINS(host)
+        registered = f"{parts.domain}.{parts.suffix}"
+        return registered in self._city_domains or parts.suffix == "gov"
+
+    def _city_email(self, address: str) -> bool:
+        return address.casefold() in self._city_emails or self._trusted(address.rsplit("@", 1)[1])
+
+    def _phishing(self, host: str) -> str:
+        """Why a link looks like phishing, or "" where it does not."""
+        if _IPV4.fullmatch(host):
+            return "goes to a bare IP address, as phishing links do"
+        parts = _DOMAINS(host)
+        if not parts.suffix:
+            return ""
+        registered = f"{parts.domain}.{parts.suffix}"
+        labels = [label for label in f"{parts.subdomain}.{parts.domain}".split(".") if label]
+        for name in self._city_names:
+            for label in labels:
+                plain = label.replace("-", "").translate(_UNLEET)
+                if name in plain or fuzz.ratio(plain, name) >= _LOOKALIKE_RATIO:
+                    return f"looks like the City's site but goes to {registered}"
+        if "gov" in re.split(r"[.-]", f"{parts.subdomain}.{parts.domain}"):
+            return f"dresses up as a government site but goes to {registered}"
+        return ""
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> list[Match]:
+    return [Match(m.start(), m.end()) for m in pattern.finditer(text)]
 
 
 # --- Repeated text -----------------------------------------------------------------------
+
+REPEAT_MIN_CHARS = 20  # "Thank you!" said twice is not spam
+NEAR_RATIO = 90.0  # rapidfuzz's ratio (0-100) from which two comments are near-identical
+FLOOD_AUTHORS = 3  # authors posting near-identical comments that point somewhere: a flood
+_NEAR_CHARS = 300  # compared from the start of a comment: floods are short
+_NEAR_WINDOW = 20_000  # a site's most recent comments kept for comparing (floods are bursts)
+_PER_AUTHOR = 20  # an author's most recent comments compared for a duplicate post
+_FLOOD_CANDIDATES = 500  # most recent comments sharing an opening or an ending, for a flood
+_EDGE_WORDS = 3
+_NOT_WORD = re.compile(r"[^\w]+")
 
 
 def _fingerprint(text: str) -> bytes | None:
@@ -342,18 +833,37 @@ def _fingerprint(text: str) -> bytes | None:
     return hashlib.blake2b(normal.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
+def _near_form(text: str) -> str:
+    """The words of a comment, normalised, without punctuation or emoji."""
+    return " ".join(_NOT_WORD.sub(" ", fold(text[: _NEAR_CHARS * 2])).split())[:_NEAR_CHARS]
+
+
+def _edges(near: str) -> tuple[str, str]:
+    """Near-identical comments share their opening or their ending words: the buckets
+    that keep a comparison to the few comments that can match."""
+    words = near.split()
+    return "^" + " ".join(words[:_EDGE_WORDS]), "$" + " ".join(words[-_EDGE_WORDS:])
+
+
 class RepeatDetector:
     """Finds comments repeating another's text: the duplicate posts and flooding of SPM.
 
-    Holds a 16-byte digest per comment rather than its text, so a whole sync fits in
-    memory. Not thread-safe: feed it from one worker.
+    A resident asking what another asked is a resident; the same author posting nearly the
+    same words again is a duplicate post, and several authors posting nearly the same words
+    that point somewhere (a link, a number, "dm me") is a flood. Exact repeats are kept as a
+    16-byte digest per comment; near ones for a site's 20,000 most recent comments, so
+    memory and the work per comment stay bounded however long the sync. Not thread-safe:
+    feed it from one worker.
     """
 
     def __init__(self) -> None:
         self._fingerprint_of: dict[str, bytes] = {}
         self._keys_with: dict[bytes, dict[str, None]] = {}  # insertion-ordered set of keys
+        self._near: dict[str, tuple[str, str | None]] = {}  # key -> (near form, author)
+        self._by_author: dict[str, dict[str, None]] = {}
+        self._by_edge: dict[str, dict[str, None]] = {}
 
-    def add(self, key: str, text: str) -> None:
+    def add(self, key: str, text: str, author: str | None = None) -> None:
         """Remember comment `key`'s text; adding a key again replaces its old text."""
         fingerprint = _fingerprint(text)
         previous = self._fingerprint_of.pop(key, None)
@@ -365,6 +875,35 @@ class RepeatDetector:
         if fingerprint is not None:
             self._fingerprint_of[key] = fingerprint
             self._keys_with.setdefault(fingerprint, {})[key] = None
+        self._forget(key)
+        near = _near_form(text)
+        if len(near) < REPEAT_MIN_CHARS:
+            return
+        self._near[key] = (near, author)
+        for edge in _edges(near):
+            self._by_edge.setdefault(edge, {})[key] = None
+        if author is not None:
+            mine = self._by_author.setdefault(author, {})
+            mine[key] = None
+            if len(mine) > _PER_AUTHOR:
+                del mine[next(iter(mine))]
+        if len(self._near) > _NEAR_WINDOW:
+            self._forget(next(iter(self._near)))
+
+    def _forget(self, key: str) -> None:
+        old = self._near.pop(key, None)
+        if old is None:
+            return
+        near, author = old
+        for edge in _edges(near):
+            bucket = self._by_edge[edge]
+            del bucket[key]
+            if not bucket:
+                del self._by_edge[edge]
+        if author is not None and key in self._by_author.get(author, {}):
+            del self._by_author[author][key]
+            if not self._by_author[author]:
+                del self._by_author[author]
 
     def repeats_of(self, key: str, text: str) -> list[str]:
         """The other comments with the same text, in the order they were added."""
@@ -372,3 +911,63 @@ class RepeatDetector:
         if fingerprint is None:
             return []
         return [other for other in self._keys_with.get(fingerprint, {}) if other != key]
+
+    def near_repeats(self, key: str, text: str) -> list[tuple[str, str | None]]:
+        """Recent other comments with nearly the same words, and their authors."""
+        near = _near_form(text)
+        if len(near) < REPEAT_MIN_CHARS:
+            return []
+        candidates: dict[str, None] = {}
+        for edge in _edges(near):
+            bucket = self._by_edge.get(edge, {})
+            candidates.update(dict.fromkeys(itertools.islice(reversed(bucket), _FLOOD_CANDIDATES)))
+        candidates.pop(key, None)
+        return [(other, self._near[other][1]) for other in candidates if self._near_to(near, other)]
+
+    def _near_to(self, near: str, other: str) -> bool:
+        return fuzz.ratio(near, self._near[other][0], score_cutoff=NEAR_RATIO) > 0
+
+    def suggest(
+        self, key: str, text: str, author: str | None, *, promotes: bool = False
+    ) -> Suggestion | None:
+        """SPM where `text` repeats its author's earlier comment, or joins a flood (see the
+        class); `promotes` says whether it points somewhere (a link or contact)."""
+        near = _near_form(text)
+        if len(near) < REPEAT_MIN_CHARS:
+            return None
+        whole = (Match(0, len(text)),)
+        if author is not None:
+            earlier = self._by_author.get(author, {})
+            mine = [other for other in earlier if other != key and self._near_to(near, other)]
+            if mine:
+                why = (
+                    f"Nearly the same text as {len(mine)} earlier comment(s) by the same "
+                    "author: a duplicate post."
+                )
+                return Suggestion("SPM", why, whole)
+        if not promotes:  # residents saying the same thing are residents
+            return None
+        near_ones = [
+            (other, by) for other, by in self.near_repeats(key, text) if by != author or by is None
+        ]
+        others = {by if by is not None else other for other, by in near_ones}
+        if len(others) + 1 >= FLOOD_AUTHORS:
+            why = (
+                f"Nearly the same text as {len(near_ones)} comment(s) by {len(others)} other "
+                "authors, each pointing somewhere (a link or contact): a flood."
+            )
+            return Suggestion("SPM", why, whole)
+        return None
+
+
+def screen_thread(
+    screener: Screener, detector: RepeatDetector, key: str, text: str, author: str | None
+) -> list[Suggestion]:
+    """Every suggestion for one comment of a thread read in order, repeats included; then
+    `detector` remembers it. What sync does for each comment it stores."""
+    suggestions, promotes = screener._screen(text)
+    repeat = detector.suggest(key, text, author, promotes=promotes)
+    detector.add(key, text, author)
+    if repeat is not None and not any(s.code == "SPM" for s in suggestions):
+        suggestions.append(repeat)
+    return suggestions

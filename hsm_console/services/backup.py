@@ -17,7 +17,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,8 @@ def restore(
             target.dispose()
             _sqlite_copy(path, _sqlite_file(target.url), progress)
         else:
-            _pg_restore(path, target.url, pg_tools)
+            with _disposer_lent(target):
+                _pg_restore(path, target.url, pg_tools)
         report = verify_log(target)
     finally:
         target.dispose()
@@ -262,6 +264,40 @@ def _pg_dump(db: Database, partial: Path, tools: Path | None) -> tuple[int, str,
     if head is None:
         return 0, GENESIS_HASH, int(entries)
     return int(head[0]), str(head[1]), int(entries)
+
+
+@contextmanager
+def _disposer_lent(target: Database) -> Iterator[None]:
+    """The dump gives `hsm_dispose` to `hsm_disposer` (db/disposal.py), which a login that is
+    no superuser (the owner of docs/deployment.md) may do only as a member of that role, and
+    with CREATE on the schema granted to it: lent for the restore, taken back after."""
+    with target.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        lent = connection.execute(
+            text(
+                "SELECT NOT pg_has_role('hsm_disposer', 'MEMBER'), "
+                "NOT has_schema_privilege('hsm_disposer', 'public', 'CREATE') "
+                "FROM pg_roles WHERE rolname = 'hsm_disposer'"
+            )
+        ).first()
+        if lent is None:
+            raise ConfigurationError(
+                "The roles hsm_disposer and hsm_records_officer must exist on this server "
+                "before a restore: as the postgres superuser, CREATE ROLE hsm_disposer NOLOGIN; "
+                "CREATE ROLE hsm_records_officer NOLOGIN; GRANT hsm_records_officer TO the "
+                "owner. Nothing was restored."
+            )
+        member, create = bool(lent[0]), bool(lent[1])
+        if member:
+            connection.execute(text("GRANT hsm_disposer TO CURRENT_USER"))
+        if create:
+            connection.execute(text("GRANT CREATE ON SCHEMA public TO hsm_disposer"))
+        try:
+            yield
+        finally:
+            if create:
+                connection.execute(text("REVOKE CREATE ON SCHEMA public FROM hsm_disposer"))
+            if member:
+                connection.execute(text("REVOKE hsm_disposer FROM CURRENT_USER"))
 
 
 def _pg_restore(path: Path, url: URL, tools: Path | None) -> None:

@@ -26,6 +26,7 @@ from hsm_console.connectors.base import Connector
 from hsm_console.db.chain import append_register_entry, snapshot
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
+    AgentJob,
     Ban,
     Comment,
     Department,
@@ -48,7 +49,7 @@ from hsm_console.rules.capabilities import capabilities_of
 from hsm_console.rules.domain import STATE_AFTER, Action, EntryKind, EntryState, Platform
 from hsm_console.rules.policy import Policy
 from hsm_console.rules.review import checked_text
-from hsm_console.services import limits
+from hsm_console.services import agent_jobs, limits
 from hsm_console.services.access import Actor, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.log_export import atomic_file, safe_cell
@@ -142,17 +143,13 @@ class BanRow:
 
 
 @dataclass(frozen=True)
-class BanResult:
+class BanResult(agent_jobs.Settled):
     """What a step did, in words for the person who took it."""
 
     ban: BanRow
     entry_id: int  # the step's last entry: the outcome where the platform was called
     message: str
     state: EntryState = EntryState.APPLIED  # that entry's: failed or unconfirmed on a platform
-
-    @property
-    def ok(self) -> bool:
-        return self.state is EntryState.APPLIED
 
 
 @dataclass(frozen=True)
@@ -175,18 +172,26 @@ class _Call:
     ends_at: datetime
     reason: str  # what the platform is told (Discourse shows it to the member)
     words: str  # the person's own reason, kept on the row once it is done
+    by: str  # the person who took the step (the pending entry's actor)
 
 
 class BanService:
     """One person's work on the register; a session per call (thread-safe)."""
 
     def __init__(
-        self, db: Database, policy: Policy, connectors: ConnectorFactory, username: str
+        self,
+        db: Database,
+        policy: Policy,
+        connectors: ConnectorFactory,
+        username: str,
+        agent_wait: float | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
         self.connectors = connectors
         self.username = username
+        # The City-wide mode: the agent calls the platform (services/agent_jobs.py).
+        self.agent_wait = agent_wait
 
     # --- reading -------------------------------------------------------------------------
 
@@ -413,6 +418,8 @@ class BanService:
                 select(Ban, LogEntry)
                 .join(LogEntry, LogEntry.id == Ban.pending_entry_id)
                 .where(LogEntry.at <= utcnow() - older_than)
+                # The agent's jobs are the agent's to complete (services/agent.py).
+                .where(~select(AgentJob.id).where(AgentJob.entry_id == LogEntry.id).exists())
                 .order_by(Ban.id)
             )
             if site_ids is not None:
@@ -426,26 +433,49 @@ class BanService:
                 session.expunge(site)
                 calls.append(
                     _Call(ban.id, BanStep(entry.action), entry.id, site, ban.author_id, "",
-                          ban.ends_at, "", entry.note)
+                          ban.ends_at, "", entry.note, entry.actor)
                 )  # fmt: skip
-        label = {call.ban_id: Platform(call.site.platform).label for call in calls}
-        return [
-            self._complete(
-                call,
-                Outcome(
-                    EntryState.UNCONFIRMED,
-                    f"Interrupted before {label[call.ban_id]} answered: check the account "
-                    f"there, then carry out or lift the ban again.",
-                    called=False,
-                ),
-            )
-            for call in calls
-        ]
+        return [self._complete(call, _interrupted(call)) for call in calls]
 
     def _on_platform(self, ban_id: int, step: BanStep, reason: str) -> BanResult:
         call = self._record(ban_id, step, reason)
+        if self.agent_wait is not None:
+            return self._handed_over(call, self.agent_wait)
         outcome = call_platform(self.connectors, call.site, lambda c: self._call(c, call), _DONE)
         return self._complete(call, outcome)
+
+    def _handed_over(self, call: _Call, wait: float) -> BanResult:
+        """The agent's outcome if it comes within `wait`; else "sent to the agent"."""
+        done = agent_jobs.wait_for_outcome(self.db, call.entry_id, wait)
+        with self.db.session() as session:
+            row = _row(session, _ban(session, call.ban_id))
+        if done is None:
+            label = Platform(call.site.platform).label
+            return BanResult(
+                row, call.entry_id,
+                f"Ban {call.ban_id}: recorded as log entry {call.entry_id} and "
+                f"{agent_jobs.SENT}, which carries it out on {label}.", EntryState.PENDING,
+            )  # fmt: skip
+        return BanResult(row, done.entry_id, _said(row, call.step, done), done.state)
+
+    def carry_out_entry(
+        self, entry_id: int, *, interrupted: bool, then: Callable[[Session], object]
+    ) -> BanResult:
+        """The agent's half: the platform step of a pending ban entry a workstation recorded,
+        `then` in the outcome's transaction. An interrupted attempt is not made again: no
+        platform tells whether a ban took, so it is unconfirmed, as `reconcile` says."""
+        with self.db.session() as session:
+            entry = session.get(LogEntry, entry_id)
+            assert entry is not None  # the job's foreign key
+            ban = _ban(session, int(str(entry.subject).removeprefix("ban:")))
+            call = _call_of(session, ban, entry)
+        if interrupted:
+            outcome = _interrupted(call)
+        else:
+            outcome = call_platform(
+                self.connectors, call.site, lambda c: self._call(c, call), _DONE
+            )
+        return self._complete(call, outcome, then)
 
     def _record(self, ban_id: int, step: BanStep, reason: str) -> _Call:
         """The checks, then the pending entry, committed before the platform is called."""
@@ -463,12 +493,9 @@ class BanService:
             before = _row_json(ban)
             entry = self._entry(session, ban, step, before, reason, state=EntryState.PENDING)
             ban.pending_entry_id = entry.id
-            session.expunge(site)
-            return _Call(
-                ban.id, step, entry.id, site, ban.author_id, comment.external_id, ban.ends_at,
-                f"City of Highland comment policy ({', '.join(ban.codes)}): ban {ban.id}, "
-                f"ending {ban.ends_on.isoformat()}.", reason,
-            )  # fmt: skip
+            if self.agent_wait is not None:
+                agent_jobs.enqueue(session, entry.id, agent_jobs.JobKind.BAN)
+            return _call_of(session, ban, entry)
 
     @staticmethod
     def _call(connector: Connector, call: _Call) -> None:
@@ -479,8 +506,11 @@ class BanService:
         else:
             connector.lift_ban(call.author_id)
 
-    def _complete(self, call: _Call, outcome: Outcome) -> BanResult:
-        """The outcome entry; the row changes state only when the platform did it."""
+    def _complete(
+        self, call: _Call, outcome: Outcome, then: Callable[[Session], object] | None = None
+    ) -> BanResult:
+        """The outcome entry; the row changes state only when the platform did it. `then`
+        runs in the same transaction (the agent's job leaves with it)."""
         with self.db.transaction() as session:
             ban = _ban(session, call.ban_id, lock=True)
             before = _row_json(ban)
@@ -488,7 +518,7 @@ class BanService:
             ban.last_detail = outcome.detail
             applied = outcome.state is EntryState.APPLIED
             if applied:
-                self._apply(session, ban, call.step, self.username, call.words)
+                self._apply(session, ban, call.step, call.by, call.words)
             entry = self._entry(
                 session, ban, call.step, before, "", state=outcome.state,
                 outcome_of=call.entry_id, detail=outcome.detail,
@@ -500,18 +530,11 @@ class BanService:
                     {Comment.platform_state: STATE_AFTER[Action.REMOVE].value},
                     synchronize_session=False,
                 )
-            label = Platform(ban.platform).label
-            done = _DONE_WORDS[call.step]
-            if applied:
-                message = f"Ban {ban.id} {done} on {label}; recorded as log entry {entry.id}."
-            elif outcome.state is EntryState.UNCONFIRMED:
-                message = f"Ban {ban.id}: {outcome.detail} (log entry {entry.id})."
-            else:
-                message = (
-                    f"{label} did not do it: {outcome.detail} Ban {ban.id} is still "
-                    f"{BanState(ban.state).label} (log entry {entry.id})."
-                )
-            return BanResult(_row(session, ban), entry.id, message, outcome.state)
+            if then is not None:
+                then(session)
+            row = _row(session, ban)
+            said = agent_jobs.Finished(entry.id, outcome.state, outcome.detail)
+            return BanResult(row, entry.id, _said(row, call.step, said), outcome.state)
 
     def _by_hand(self, ban_id: int, step: BanStep, words: str) -> BanResult:
         """A step the platform's API cannot take, done by a supervisor in the platform's own
@@ -599,6 +622,46 @@ _DONE_WORDS = {
     BanStep.LIFT: "lifted",
     BanStep.EXPIRE: "ended on its date",
 }
+
+
+def _interrupted(call: _Call) -> Outcome:
+    """Whether an interrupted step took cannot be known: no platform's API tells."""
+    label = Platform(call.site.platform).label
+    return Outcome(
+        EntryState.UNCONFIRMED,
+        f"Interrupted before {label} answered: check the account there, then carry out or "
+        "lift the ban again.",
+        called=False,
+    )
+
+
+def _said(row: BanRow, step: BanStep, done: agent_jobs.Finished) -> str:
+    """A platform step's outcome in words."""
+    label = row.platform.label
+    if done.state is EntryState.APPLIED:
+        done_words = _DONE_WORDS[step]
+        return f"Ban {row.id} {done_words} on {label}; recorded as log entry {done.entry_id}."
+    if done.state is EntryState.UNCONFIRMED:
+        return f"Ban {row.id}: {done.detail} (log entry {done.entry_id})."
+    return (
+        f"{label} did not do it: {done.detail} Ban {row.id} is still {row.state.label} "
+        f"(log entry {done.entry_id})."
+    )
+
+
+def _call_of(session: Session, ban: Ban, entry: LogEntry) -> _Call:
+    """What the platform step of a pending ban entry needs, from the register's row."""
+    site = session.get(Site, ban.site_id)
+    comment = session.get(Comment, ban.comment_id)
+    assert site is not None  # foreign keys
+    assert comment is not None
+    session.expunge(site)
+    return _Call(
+        ban.id, BanStep(entry.action), entry.id, site, ban.author_id, comment.external_id,
+        ban.ends_at,
+        f"City of Highland comment policy ({', '.join(ban.codes)}): ban {ban.id}, "
+        f"ending {ban.ends_on.isoformat()}.", entry.note, entry.actor,
+    )  # fmt: skip
 
 
 def _ban(session: Session, ban_id: int, *, lock: bool = False) -> Ban:

@@ -8,7 +8,7 @@ comments, supervisors the departments they oversee.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, select
@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
-from hsm_console.rules.screening import Screener, Suggestion
+from hsm_console.rules.screening import Suggestion
 from hsm_console.services.access import resolve_actor
 from hsm_console.services.notes import EarlierComment, NoteItem, author_history, notes_of
 from hsm_console.services.queries import readable_comment
+from hsm_console.services.suggestions import WrongMark, stored, wrong_marks
 
 THREAD_LIMIT = 25  # replies shown around a comment
 _LINK = re.compile(r"https?://[^\s<>\"']+")
@@ -86,7 +87,8 @@ class CommentView:
     capabilities: Capabilities
     history: list[HistoryItem]
     records: list[RecordItem]
-    suggestions: list[Suggestion] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)  # every one, as stored
+    wrong_marks: list[WrongMark] = field(default_factory=list)  # suggestions marked wrong
     notes: list[NoteItem] = field(default_factory=list)
     # The author's earlier comments on the reader's departments' sites, with the actions
     # taken on them: codes and outcomes, never a sentiment or a score.
@@ -96,10 +98,9 @@ class CommentView:
 class CommentReader:
     """Reads one comment for one person; safe to call from several threads."""
 
-    def __init__(self, db: Database, username: str, screener: Screener | None = None) -> None:
+    def __init__(self, db: Database, username: str) -> None:
         self.db = db
         self.username = username
-        self.screener = screener or Screener.default()
 
     def comment(self, comment_id: int) -> CommentView:
         """Raises NotFound, or PermissionDenied for a comment the person may not read."""
@@ -118,7 +119,7 @@ class CommentReader:
             link = post.raw.get("link") if isinstance(post.raw, dict) else None
             if not isinstance(link, str):
                 link = _first_link(post.text)
-            view = CommentView(
+            return CommentView(
                 id=comment.id,
                 external_id=comment.external_id,
                 parent_id=comment.parent_id,
@@ -144,14 +145,9 @@ class CommentReader:
                 records=[RecordItem(r.id, r.captured_at, r.captured_by, r.sha256) for r in records],
                 notes=notes_of(session, comment.id),
                 author_history=author_history(session, actor, comment),
+                suggestions=stored(session, comment.id),
+                wrong_marks=wrong_marks(session, [comment.id]).get(comment.id, []),
             )
-            stored = (comment.suggested_code, comment.suggestion_why)
-        # Screening the whole text can take a while: outside the session.
-        suggestions = self.screener.screen(view.text)
-        code, why = stored
-        if code is not None and all(s.code != code for s in suggestions):
-            suggestions.insert(0, Suggestion(code, why, ()))
-        return replace(view, suggestions=suggestions)
 
 
 def history_item(entry: LogEntry) -> HistoryItem:

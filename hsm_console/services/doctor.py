@@ -22,18 +22,19 @@ from pathlib import Path
 import keyring
 import requests
 from keyring.errors import KeyringError
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hsm_console.connectors.http import ApiClient, HttpSettings
 from hsm_console.db.chain import chain_head
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Site, SiteConnection
+from hsm_console.db.models import AgentJob, Site, SiteConnection
 from hsm_console.display import local_time, safe_text
 from hsm_console.errors import PlatformError, UserError
 from hsm_console.host.credentials import CredentialStore
 from hsm_console.rules.seals import SEAL_EVERY
 from hsm_console.services.access import resolve_actor
+from hsm_console.services.agent import agents_seen
 from hsm_console.services.connect import ConnectService
 from hsm_console.services.health import TokenHealth, TokenState, site_token_health
 from hsm_console.services.seals import latest_seal
@@ -95,15 +96,40 @@ def diagnose(
     log_folder: Path,
     credentials: CredentialStore | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    by_agent: bool = False,
 ) -> list[Finding]:
-    """Every check, in order; the database's later checks only when it can be read."""
+    """Every check, in order; the database's later checks only when it can be read. In the
+    City-wide mode (`by_agent`), the agent's heartbeat too."""
     findings = [_schema(db)]
     if findings[0].verdict is not Verdict.FAIL:
         findings += [_triggers(db), _chain(db, clock())]
+        if by_agent:
+            findings.append(_agent_heartbeat(db))
     findings += [_keyring(), _log_folder(log_folder)]
     if findings[0].verdict is not Verdict.FAIL:
         findings += list(_sites(db, username, credentials or CredentialStore(), clock()))
     return findings
+
+
+def _agent_heartbeat(db: Database) -> Finding:
+    seen = agents_seen(db)
+    running = [f"{name} on {host}" for name, host, alive in seen if alive]
+    stopped = [f"{name} on {host}" for name, host, alive in seen if not alive]
+    with db.session() as session:
+        waiting = session.scalar(select(func.count()).select_from(AgentJob)) or 0
+    if running:
+        words = f"running: {', '.join(running)}"
+        if stopped:
+            words += f"; stopped: {', '.join(stopped)}"
+        return Finding("agent heartbeat", Verdict.OK, f"{words}; {waiting} action(s) waiting")
+    return Finding(
+        "agent heartbeat", Verdict.FAIL,
+        (f"no heartbeat from {', '.join(stopped)}" if stopped else "no agent has ever started")
+        + f"; {waiting} action(s) waiting for it",
+        "Actions are recorded but not carried out on the platforms, and nothing is synced. "
+        "IT starts the agent on the City's server (docs/deployment.md, 4. The agent; "
+        "hsm-console agent status).",
+    )  # fmt: skip
 
 
 def _schema(db: Database) -> Finding:

@@ -6,13 +6,17 @@
 3. only then call the platform;
 4. append the outcome (`applied`/`failed`) and update the comment only on `applied`;
 5. reconcile `pending` entries left by a crash, from the platform's real state.
+
+In the City-wide mode (`agent_wait` set) a workstation does steps 1-2 and hands steps 3-4 to
+the agent (`services/agent_jobs.py`), which runs them through `carry_out`: the same code.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from hsm_console.connectors.base import Connector
 from hsm_console.db.chain import append_entry, snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, LogEntry, Site
+from hsm_console.db.models import AgentJob, Comment, LogEntry, Site
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -47,7 +51,7 @@ from hsm_console.rules.domain import (
     ReviewVerdict,
 )
 from hsm_console.rules.policy import Policy
-from hsm_console.services import limits
+from hsm_console.services import agent_jobs, limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.records_requests import hand_over
@@ -57,17 +61,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ActionResult:
+class ActionResult(agent_jobs.Settled):
     comment_id: int
     action: Action
     state: EntryState
     pending_entry_id: int
-    outcome_entry_id: int
+    outcome_entry_id: int | None  # None: handed to the agent, which has not answered yet
     message: str  # plain words for the moderator
-
-    @property
-    def ok(self) -> bool:
-        return self.state is EntryState.APPLIED
 
 
 @dataclass(frozen=True)
@@ -150,11 +150,14 @@ class ModerationService:
         policy: Policy,
         connectors: ConnectorFactory,
         username: str,
+        agent_wait: float | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
         self.connectors = connectors
         self.username = username
+        # The City-wide mode: seconds to wait for the agent's outcome; None: steps 3-4 here.
+        self.agent_wait = agent_wait
 
     def actor(self, session: Session) -> Actor:
         return resolve_actor(session, self.username)
@@ -171,12 +174,7 @@ class ModerationService:
     ) -> ActionResult:
         """Carry out one action record-first. Refusals before step 2 raise UserError."""
         pending = self._record(comment_id, action, reason_code, note.strip(), expected_version)
-        outcome = self._call_platform(pending)
-        outcome_id = self._complete(pending, outcome)
-        return ActionResult(
-            comment_id, action, outcome.state, pending.entry_id, outcome_id,
-            self._say(pending, outcome),
-        )  # fmt: skip
+        return self._steps_3_and_4(pending)
 
     def reverse(self, comment_id: int, basis: int, reason: str) -> ActionResult:
         """A supervisor unhides a comment whose hide was questioned in review or overturned
@@ -186,10 +184,35 @@ class ModerationService:
         if not reason.strip():
             raise PolicyViolation("A reversal needs the supervisor's own reason, in words.")
         pending = self._record(comment_id, Action.UNHIDE, None, reason.strip(), None, basis)
+        return self._steps_3_and_4(pending)
+
+    def _steps_3_and_4(self, pending: _Pending) -> ActionResult:
+        """Call the platform and log the outcome here, or leave both to the agent."""
+        if self._by_agent(pending.action):
+            return self._handed_over(pending)
         outcome = self._call_platform(pending)
         outcome_id = self._complete(pending, outcome)
+        return self._result(pending, outcome, outcome_id)
+
+    def _by_agent(self, action: Action) -> bool:
+        return self.agent_wait is not None and action.touches_platform
+
+    def _handed_over(self, pending: _Pending) -> ActionResult:
+        """The agent's outcome if it comes within `agent_wait`; else "sent to the agent"."""
+        assert self.agent_wait is not None
+        done = agent_jobs.wait_for_outcome(self.db, pending.entry_id, self.agent_wait)
+        if done is not None:
+            return self._result(pending, Outcome(done.state, done.detail), done.entry_id)
+        platform = Platform(pending.site.platform).label
         return ActionResult(
-            comment_id, Action.UNHIDE, outcome.state, pending.entry_id, outcome_id,
+            pending.comment_id, pending.action, EntryState.PENDING, pending.entry_id, None,
+            f"Recorded as log entry {pending.entry_id} and {agent_jobs.SENT}, which carries it "
+            f"out on {platform}; the comment's row shows the outcome when it has.",
+        )  # fmt: skip
+
+    def _result(self, pending: _Pending, outcome: Outcome, outcome_id: int) -> ActionResult:
+        return ActionResult(
+            pending.comment_id, pending.action, outcome.state, pending.entry_id, outcome_id,
             self._say(pending, outcome),
         )  # fmt: skip
 
@@ -201,16 +224,42 @@ class ModerationService:
         note: str = "",
         progress: Callable[[int, int], bool] | None = None,
     ) -> list[ActionResult | UserError]:
-        """One reason for all, each comment recorded separately; stops if progress says so."""
+        """One reason for all, each comment recorded separately; stops if progress says so.
+        Handed to the agent, each is recorded without waiting, then the outcomes are waited
+        for once, together."""
+        each = self
+        if self._by_agent(action):
+            each = ModerationService(self.db, self.policy, self.connectors, self.username, 0.0)
         results: list[ActionResult | UserError] = []
         for done, comment_id in enumerate(comment_ids):
             if progress is not None and not progress(done, len(comment_ids)):
                 break
             try:
-                results.append(self.act(comment_id, action, reason_code, note))
+                results.append(each.act(comment_id, action, reason_code, note))
             except UserError as exc:
                 results.append(exc)
+        return self._collect(results) if each is not self else results
+
+    def _collect(self, results: list[ActionResult | UserError]) -> list[ActionResult | UserError]:
+        """The agent's outcomes of those still sent, as far as they come within `agent_wait`."""
+        assert self.agent_wait is not None
+        deadline = time.monotonic() + self.agent_wait
+        for index, result in enumerate(results):
+            if isinstance(result, ActionResult) and result.sent:
+                left = max(0.0, deadline - time.monotonic())
+                done = agent_jobs.wait_for_outcome(self.db, result.pending_entry_id, left)
+                if done is not None:
+                    words = self._say_of(result, Outcome(done.state, done.detail))
+                    results[index] = replace(
+                        result, state=done.state, outcome_entry_id=done.entry_id, message=words
+                    )
         return results
+
+    def _say_of(self, result: ActionResult, outcome: Outcome) -> str:
+        with self.db.session() as session:
+            entry = session.get(LogEntry, result.pending_entry_id)
+            assert entry is not None
+            return self._say(_pending_of(session, entry), outcome)
 
     def _record(
         self,
@@ -267,6 +316,8 @@ class ModerationService:
             )
             if reason is not None and reason.code == self.policy.records.request_code:
                 hand_over(session, comment, entry, self.policy)  # a draft request, same commit
+            if self._by_agent(action):
+                agent_jobs.enqueue(session, entry.id, agent_jobs.JobKind.ACTION)
             session.query(Comment).filter(Comment.id == comment.id).update(
                 {
                     Comment.pending_entry_id: entry.id,
@@ -358,8 +409,11 @@ class ModerationService:
             EntryState.FAILED, f"{error.message} The platform shows it {state.value}.", state
         )
 
-    def _complete(self, pending: _Pending, outcome: Outcome) -> int:
-        """Step 4: the outcome entry, and the comment's new state only if applied."""
+    def _complete(
+        self, pending: _Pending, outcome: Outcome, then: Callable[[Session], object] | None = None
+    ) -> int:
+        """Step 4: the outcome entry, and the comment's new state only if applied; `then`
+        in the same transaction (the agent's job leaves with it)."""
         with self.db.transaction() as session:
             entry = append_entry(
                 session,
@@ -389,6 +443,8 @@ class ModerationService:
             session.query(Comment).filter(Comment.id == pending.comment_id).update(
                 changes, synchronize_session=False
             )
+            if then is not None:
+                then(session)
             return entry.id
 
     # --- reconciliation (step 5) -------------------------------------------------------
@@ -402,41 +458,40 @@ class ModerationService:
                 select(LogEntry)
                 .where(LogEntry.state == EntryState.PENDING.value)
                 .where(~select(outcome.id).where(outcome.outcome_of == LogEntry.id).exists())
+                # The agent's jobs are the agent's to complete (services/agent.py).
+                .where(~select(AgentJob.id).where(AgentJob.entry_id == LogEntry.id).exists())
                 .where(LogEntry.department_id.in_(actor.moderates))
                 .order_by(LogEntry.id)
             )
             if site_ids is not None:
                 query = query.where(LogEntry.site_id.in_(site_ids))
-            entries = session.scalars(query).all()
-            work = []
-            for entry in entries:
-                comment = session.get(Comment, entry.comment_id)
-                # A pending entry is an action's: it cites its comment and retained record.
-                assert comment is not None
-                assert entry.record_id is not None
-                assert entry.record_sha256 is not None
-                site = comment.site
-                session.expunge(site)
-                work.append(
-                    _Pending(
-                        entry.id, comment.id, comment.external_id, site, Action(entry.action),
-                        entry.reason_code, entry.record_id, entry.record_sha256,
-                        site.department_id,
-                    )
-                )  # fmt: skip
+            work = [_pending_of(session, entry) for entry in session.scalars(query).all()]
         results = []
         for pending in work:
             found = self._platform_truth(pending)
             if found is None:
                 continue  # the platform could not be asked; try again at the next sync
             outcome_id = self._complete(pending, found)
-            results.append(
-                ActionResult(
-                    pending.comment_id, pending.action, found.state, pending.entry_id, outcome_id,
-                    self._say(pending, found),
-                )
-            )  # fmt: skip
+            results.append(self._result(pending, found, outcome_id))
         return results
+
+    # --- the agent's half of the City-wide mode ----------------------------------------------
+
+    def carry_out(
+        self, entry_id: int, *, interrupted: bool, then: Callable[[Session], object]
+    ) -> ActionResult | None:
+        """Steps 3-4 of a pending entry a workstation recorded, for the agent that claimed
+        it: the platform called once and the outcome logged, `then` in its transaction. An
+        attempt another agent was interrupted in is reconciled from the platform's truth
+        instead of calling again (None: the platform could not be asked; try later)."""
+        with self.db.session() as session:
+            entry = session.get(LogEntry, entry_id)
+            assert entry is not None  # the job's foreign key
+            pending = _pending_of(session, entry)
+        outcome = self._platform_truth(pending) if interrupted else self._call_platform(pending)
+        if outcome is None:
+            return None
+        return self._result(pending, outcome, self._complete(pending, outcome, then))
 
     def _platform_truth(self, pending: _Pending) -> Outcome | None:
         prefix = "Completed by reconciliation after an interruption: "
@@ -497,6 +552,21 @@ class ModerationService:
         if outcome.state is EntryState.UNCONFIRMED:
             return f"Recorded; {platform} cannot confirm the result. {outcome.detail}"
         return f"{platform} did not {pending.action.value} the comment: {outcome.detail}"
+
+
+def _pending_of(session: Session, entry: LogEntry) -> _Pending:
+    """What steps 3 and 4 need of a pending entry already committed."""
+    comment = session.get(Comment, entry.comment_id)
+    # A pending entry is an action's: it cites its comment and retained record.
+    assert comment is not None
+    assert entry.record_id is not None
+    assert entry.record_sha256 is not None
+    site = comment.site
+    session.expunge(site)
+    return _Pending(
+        entry.id, comment.id, comment.external_id, site, Action(entry.action), entry.reason_code,
+        entry.record_id, entry.record_sha256, site.department_id,
+    )  # fmt: skip
 
 
 def _check_reversal(session: Session, actor: Actor, comment: Comment, basis_id: int) -> None:

@@ -7,16 +7,19 @@ department's comments, whatever filter or id the caller passes.
 The queue can hold a million comments, so it is read in pages, newest first, by keyset
 (`created_at`, `id`), never by OFFSET: each page costs the same however deep it is. A page is
 the merge of one index-ordered query per (site, status), sent as one UNION ALL, so every
-branch walks `ix_comments_site_queue` in order whatever the planner thinks of IN lists. A
-search, or one suggested code, starts from its own index instead (FTS5 on SQLite, GIN on
-PostgreSQL, migration 0002; `ix_comments_suggested_code`).
+branch walks `ix_comments_site_queue` in order whatever the planner thinks of IN lists. One
+suggested code is the same merge over `ix_comment_suggestions_queue` (migration 0019: every
+suggestion, with the comment's site, status and time). A search starts from its own index
+instead (FTS5 on SQLite, GIN on PostgreSQL, migration 0002).
+
+Rows carry every suggestion as stored at ingest: nothing here screens text, so the window's
+rows cost a primary-key read and nothing more.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVarTuple
@@ -24,34 +27,33 @@ from typing import TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
+    exists,
     func,
-    literal_column,
     or_,
     select,
-    type_coerce,
     union_all,
 )
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
-from sqlalchemy import text as sql_text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from hsm_console.db import search_index
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     CaptureGap,
     Comment,
+    CommentSuggestion,
     Department,
+    LogEntry,
     Site,
     SiteConnection,
     SyncState,
-    UTCDateTime,
 )
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
-from hsm_console.rules.domain import CommentStatus
-from hsm_console.rules.screening import Screener
+from hsm_console.rules.domain import CommentStatus, EntryKind
+from hsm_console.rules.search_words import words
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.health import GapKind
+from hsm_console.services.presence import holders, open_by_words
 
 # Filter values for "suggestion" besides a reason code.
 ANY_SUGGESTION = "*"
@@ -61,13 +63,7 @@ NO_SUGGESTION = "-"
 EXCERPT_CHARS = 2000
 PAGE_SIZE = 500  # ids a page holds unless the caller asks for fewer
 
-_FTS = sql_table("comments_fts", sql_column("rowid"), sql_column("comments_fts"))
-# Must match the index expression of migration 0002 exactly, or PostgreSQL will not use it.
-_PG_MATCH = sql_text(
-    "to_tsvector('simple', comments.author_name || ' ' || comments.text) "
-    "@@ to_tsquery('simple', :search_query)"
-)
-_WORD = re.compile(r"\w+")
+_FTS = search_index.fts_table("comments")
 _Columns = TypeVarTuple("_Columns")
 
 
@@ -102,6 +98,15 @@ class IdPage:
 
 
 @dataclass(frozen=True)
+class RowSuggestion:
+    """One of screening's suggestions, as the queue shows it."""
+
+    code: str
+    why: str
+    marked_wrong: bool = False  # a moderator said it was wrong here
+
+
+@dataclass(frozen=True)
 class QueueRow:
     """One line of the queue table."""
 
@@ -116,9 +121,19 @@ class QueueRow:
     platform_state: str
     version: int
     acting: str | None  # who is carrying out an action on it right now; None: nobody
-    suggested_code: str | None
-    suggestion_why: str
+    suggestions: tuple[RowSuggestion, ...]  # every one, most harmful first
     reconnect_needed: bool = False  # its site's platform refused the sign-in: no actions
+    # Who else has it open now, in words ("Open by Jane Doe"; PostgreSQL only): "" if nobody.
+    open_by: str = ""
+
+    @property
+    def suggested_code(self) -> str | None:
+        """The first suggestion's code (None: screening suggested nothing)."""
+        return self.suggestions[0].code if self.suggestions else None
+
+    @property
+    def suggestion_why(self) -> str:
+        return self.suggestions[0].why if self.suggestions else ""
 
 
 @dataclass(frozen=True)
@@ -137,10 +152,16 @@ class FilterCounts:
     by_status: dict[str, int]
     by_site: dict[int, int]
     by_platform: dict[str, int]
-    by_suggestion: dict[str | None, int]  # None: no suggestion
+    # Comments with a suggestion of each code (one with several counts under each), and
+    # None: with no suggestion.
+    by_suggestion: dict[str | None, int]
+    with_suggestion: int = 0  # comments with at least one suggestion
 
     def any_suggestion(self) -> int:
-        return sum(n for code, n in self.by_suggestion.items() if code is not None)
+        return self.with_suggestion
+
+    def regardless_of_suggestion(self) -> int:
+        return self.with_suggestion + self.by_suggestion.get(None, 0)
 
 
 @dataclass(frozen=True)
@@ -160,10 +181,9 @@ class SiteSync:
 class QueueView:
     """The queue of one person; safe to call from several threads (one session per call)."""
 
-    def __init__(self, db: Database, username: str, screener: Screener | None = None) -> None:
+    def __init__(self, db: Database, username: str) -> None:
         self.db = db
         self.username = username
-        self.screener = screener or Screener.default()
         self.actor: Actor
         self._sites: dict[int, SiteInfo]
         self.refresh()
@@ -197,8 +217,8 @@ class QueueView:
         if not site_ids or limit <= 0:
             return IdPage([], None)
         with self.db.session() as session:
-            if queue_filter.search_terms() or _is_code(queue_filter.suggestion):
-                query = self._selective_page(session, queue_filter, site_ids, after, limit)
+            if queue_filter.search_terms():
+                query = self._search_page(session, queue_filter, site_ids, after, limit)
             else:
                 query = self._merged_page(queue_filter, site_ids, after, limit)
             found = [(row[0], row[1]) for row in session.execute(query)]
@@ -215,12 +235,27 @@ class QueueView:
         after: QueueCursor | None,
         limit: int,
     ) -> Select[int, datetime]:
+        """One index-ordered branch per (site, status), merged: over the comments, or over
+        the suggestions of one code (`ix_comment_suggestions_queue`), which hold the
+        comment's site, status and time for exactly this."""
         statuses = sorted(queue_filter.statuses or CommentStatus)
-        common = self._common_conditions(queue_filter, after)
+        code = queue_filter.suggestion if _is_code(queue_filter.suggestion) else None
+        if code is None:
+            id_column, time_column = Comment.id, Comment.created_at
+            site_column, status_column = Comment.site_id, Comment.status
+            common = self._common_conditions(queue_filter, after)
+        else:
+            s = CommentSuggestion
+            id_column, time_column = s.comment_id, s.created_at
+            site_column, status_column = s.site_id, s.status
+            common = [
+                s.code == code,
+                *_time_conditions(queue_filter, after, s.created_at, s.comment_id),
+            ]
         branches = [
-            select(Comment.id, Comment.created_at)
-            .where(Comment.site_id == site_id, Comment.status == status.value, *common)
-            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            select(id_column.label("id"), time_column.label("created_at"))
+            .where(site_column == site_id, status_column == status.value, *common)
+            .order_by(time_column.desc(), id_column.desc())
             .limit(limit)
             .subquery()
             .select()
@@ -233,7 +268,7 @@ class QueueView:
             .limit(limit)
         )
 
-    def _selective_page(
+    def _search_page(
         self,
         session: Session,
         queue_filter: QueueFilter,
@@ -241,18 +276,12 @@ class QueueView:
         after: QueueCursor | None,
         limit: int,
     ) -> Select[int, datetime]:
-        """One query starting from the index of a selective condition (the full-text index,
-        or `suggested_code` for one code), sorted afterwards: walking the queue in time order
-        would read thousands of rows for each one that matches."""
-        time_column: ColumnElement[datetime] | None = None
-        if session.get_bind().dialect.name == "sqlite" and not queue_filter.search_terms():
-            # A unary plus hides the time range from SQLite's planner, which would otherwise
-            # walk the queue index by time past thousands of rows to find the few with the code.
-            time_column = type_coerce(literal_column("+comments.created_at"), UTCDateTime())
+        """One query starting from the full-text index, sorted afterwards: walking the queue
+        in time order would read thousands of rows for each one that matches."""
         query = select(Comment.id, Comment.created_at).where(
             Comment.site_id.in_(site_ids),
             *self._status_conditions(queue_filter),
-            *self._common_conditions(queue_filter, after, time_column),
+            *self._common_conditions(queue_filter, after),
         )
         query = self._with_search(session, query, queue_filter)
         return query.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit)
@@ -267,10 +296,10 @@ class QueueView:
         dialect = session.get_bind().dialect.name
         if dialect == "sqlite":
             return query.join(_FTS, _FTS.c.rowid == Comment.id).where(
-                _FTS.c.comments_fts.match(_fts5_query(terms))
+                _FTS.c.comments_fts.match(search_index.fts5_query(terms))
             )
         if dialect == "postgresql":
-            return query.where(_PG_MATCH.bindparams(search_query=_tsquery(terms)))
+            return query.where(search_index.postgresql_match("comments", terms))
         raise ConfigurationError(f"Full-text search is not available on {dialect}.")
 
     @staticmethod
@@ -281,28 +310,21 @@ class QueueView:
 
     @staticmethod
     def _common_conditions(
-        queue_filter: QueueFilter,
-        after: QueueCursor | None = None,
-        time_column: ColumnElement[datetime] | None = None,
+        queue_filter: QueueFilter, after: QueueCursor | None = None
     ) -> list[ColumnElement[bool]]:
-        created_at = Comment.created_at if time_column is None else time_column
-        conditions: list[ColumnElement[bool]] = []
-        low, high = received_bounds(queue_filter.received_from, queue_filter.received_to)
-        if low is not None:
-            conditions.append(created_at >= low)
-        if high is not None:
-            conditions.append(created_at < high)
+        conditions = _time_conditions(queue_filter, after, Comment.created_at, Comment.id)
         suggestion = queue_filter.suggestion
         if suggestion == ANY_SUGGESTION:
             conditions.append(Comment.suggested_code.is_not(None))
         elif suggestion == NO_SUGGESTION:
             conditions.append(Comment.suggested_code.is_(None))
         elif suggestion is not None:
-            conditions.append(Comment.suggested_code == suggestion)
-        if after is not None:
-            # The first term is an index range; the second breaks ties between equal times.
-            conditions.append(created_at <= after.created_at)
-            conditions.append(or_(created_at < after.created_at, Comment.id < after.id))
+            conditions.append(
+                exists().where(
+                    CommentSuggestion.comment_id == Comment.id,
+                    CommentSuggestion.code == suggestion,
+                )
+            )
         return conditions
 
     def _site_ids(self, queue_filter: QueueFilter) -> list[int]:
@@ -312,6 +334,21 @@ class QueueView:
             if (not queue_filter.site_ids or site.id in queue_filter.site_ids)
             and (not queue_filter.platforms or site.platform in queue_filter.platforms)
         ]
+
+    def matching(self, queue_filter: QueueFilter, ids: Iterable[int]) -> set[int]:
+        """Which of these comments the filter shows now (a live update asks, for the rows
+        whose comments changed elsewhere)."""
+        wanted, site_ids = sorted(set(ids)), self._site_ids(queue_filter)
+        if not wanted or not site_ids:
+            return set()
+        with self.db.session() as session:
+            query = select(Comment.id).where(
+                Comment.id.in_(wanted),
+                Comment.site_id.in_(site_ids),
+                *self._status_conditions(queue_filter),
+                *self._common_conditions(queue_filter),
+            )
+            return set(session.scalars(self._with_search(session, query, queue_filter)))
 
     def newest(self, queue_filter: QueueFilter, limit: int) -> list[QueueRow]:
         """The first `limit` rows, newest first, read page by page as the window reads them."""
@@ -346,7 +383,6 @@ class QueueView:
                     Comment.pending_entry_id,
                     Comment.last_actor,
                     Comment.suggested_code,
-                    Comment.suggestion_why,
                 ).where(Comment.id.in_(list(ids)))
             )
             # By primary key alone: with the site condition in SQL too, SQLite may walk the
@@ -364,59 +400,65 @@ class QueueView:
                     )
                 )
             )
+            present = holders(session, by_id, self.username)
+            suggested = [row[0] for row in by_id.values() if row[10] is not None]
+            suggestions = _suggestions_of(session, suggested)
         result = []
         for comment_id in ids:
             row = by_id.get(comment_id)
             if row is None:
                 continue
-            (_, created, site_id, author, excerpt, status, state, version, _, _, code, why) = row
-            if code is None:
-                code, why = self._screen(excerpt)
+            (_, created, site_id, author, excerpt, status, state, version, *_) = row
             site = self._sites[site_id]
             result.append(
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
-                    status, state, version, acting.get(comment_id), code, why,
-                    site_id in reconnect,
+                    status, state, version, acting.get(comment_id),
+                    suggestions.get(comment_id, ()), site_id in reconnect,
+                    open_by_words(present.get(comment_id, ())),
                 )
             )  # fmt: skip
         return result
-
-    def _screen(self, excerpt: str) -> tuple[str | None, str]:
-        """Until sync stores a suggestion with each comment, screen the shown start."""
-        suggestions = self.screener.screen(excerpt)
-        if not suggestions:
-            return None, ""
-        return suggestions[0].code, suggestions[0].why
 
     # --- counts ------------------------------------------------------------------------
 
     def counts(self, queue_filter: QueueFilter) -> FilterCounts:
         """Counts for every choice of the site, platform, status and suggestion filters.
 
-        One grouped query under the date and search filters; each facet then keeps the
-        other filters and drops its own.
+        Two grouped queries under the date and search filters, one over the comments (with a
+        suggestion or not), one over the suggestions by code (a comment counts under each
+        code it has); each facet then keeps the other filters and drops its own.
         """
         all_sites = list(self._sites)
-        groups: list[tuple[int, str, str | None, int]] = []
+        groups: list[tuple[int, str, bool, int]] = []
+        code_groups: list[tuple[int, str, str, int]] = []
         if all_sites:
+            dates = QueueFilter(
+                received_from=queue_filter.received_from, received_to=queue_filter.received_to
+            )
             with self.db.session() as session:
+                suggested = Comment.suggested_code.is_not(None)
                 query = (
-                    select(
-                        Comment.site_id, Comment.status, Comment.suggested_code, func.count()
-                    )
-                    .where(Comment.site_id.in_(all_sites), *self._common_conditions(
-                        QueueFilter(
-                            received_from=queue_filter.received_from,
-                            received_to=queue_filter.received_to,
-                        )
-                    ))
-                    .group_by(Comment.site_id, Comment.status, Comment.suggested_code)
-                )  # fmt: skip
+                    select(Comment.site_id, Comment.status, suggested, func.count())
+                    .where(Comment.site_id.in_(all_sites), *self._common_conditions(dates))
+                    .group_by(Comment.site_id, Comment.status, suggested)
+                )
                 query = self._with_search(session, query, queue_filter)
-                groups = [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
+                groups = [(r[0], r[1], bool(r[2]), r[3]) for r in session.execute(query)]
+                s = CommentSuggestion
+                by_code = select(s.site_id, s.status, s.code, func.count()).where(
+                    s.site_id.in_(all_sites),
+                    *_time_conditions(dates, None, s.created_at, s.comment_id),
+                )
+                terms = queue_filter.search_terms()
+                if terms:
+                    dialect = session.get_bind().dialect.name
+                    by_code = by_code.where(s.comment_id.in_(comments_matching(dialect, terms)))
+                by_code = by_code.group_by(s.site_id, s.status, s.code)
+                code_groups = [(r[0], r[1], r[2], r[3]) for r in session.execute(by_code)]
 
         statuses = {s.value for s in queue_filter.statuses}
+        wanted = queue_filter.suggestion
 
         def site_ok(site_id: int) -> bool:
             return not queue_filter.site_ids or site_id in queue_filter.site_ids
@@ -429,35 +471,45 @@ class QueueView:
         def status_ok(status: str) -> bool:
             return not statuses or status in statuses
 
-        def suggestion_ok(code: str | None) -> bool:
-            wanted = queue_filter.suggestion
-            if wanted is None:
-                return True
+        def suggestion_ok(has: bool) -> bool:
             if wanted == ANY_SUGGESTION:
-                return code is not None
-            if wanted == NO_SUGGESTION:
-                return code is None
-            return code == wanted
+                return has
+            return not has if wanted == NO_SUGGESTION else True  # a code: `facet` is its own
 
+        # The groups the other facets count: the comments, or one code's suggestions.
+        facet: list[tuple[int, str, bool, int]]
+        if _is_code(wanted):
+            facet = [(site, status, True, n) for site, status, code, n in code_groups
+                     if code == wanted]  # fmt: skip
+        else:
+            facet = groups
         total = 0
         by_status: dict[str, int] = dict.fromkeys((s.value for s in CommentStatus), 0)
         by_site: dict[int, int] = dict.fromkeys(all_sites, 0)
         by_platform: dict[str, int] = dict.fromkeys(self.platforms(), 0)
-        by_suggestion: dict[str | None, int] = {}
-        for site_id, status, code, count in groups:
+        for site_id, status, has, count in facet:
             checks = (site_ok(site_id), platform_ok(site_id), status_ok(status))
-            if all(checks) and suggestion_ok(code):
+            fits = suggestion_ok(has)
+            if all(checks) and fits:
                 total += count
-            if checks[0] and checks[1] and suggestion_ok(code):
+            if checks[0] and checks[1] and fits:
                 by_status[status] = by_status.get(status, 0) + count
-            if checks[1] and checks[2] and suggestion_ok(code):
+            if checks[1] and checks[2] and fits:
                 by_site[site_id] += count
-            if checks[0] and checks[2] and suggestion_ok(code):
-                platform = self._sites[site_id].platform
-                by_platform[platform] += count
-            if all(checks):
+            if checks[0] and checks[2] and fits:
+                by_platform[self._sites[site_id].platform] += count
+        by_suggestion: dict[str | None, int] = {}
+        with_any = 0
+        for site_id, status, has, count in groups:
+            if site_ok(site_id) and platform_ok(site_id) and status_ok(status):
+                if has:
+                    with_any += count
+                else:
+                    by_suggestion[None] = by_suggestion.get(None, 0) + count
+        for site_id, status, code, count in code_groups:
+            if site_ok(site_id) and platform_ok(site_id) and status_ok(status):
                 by_suggestion[code] = by_suggestion.get(code, 0) + count
-        return FilterCounts(total, by_status, by_site, by_platform, by_suggestion)
+        return FilterCounts(total, by_status, by_site, by_platform, by_suggestion, with_any)
 
     # --- sync status -------------------------------------------------------------------
 
@@ -501,9 +553,58 @@ class QueueView:
         return result
 
 
+def _time_conditions(
+    queue_filter: QueueFilter,
+    after: QueueCursor | None,
+    created_at: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    row_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> list[ColumnElement[bool]]:
+    """The received dates and where the page starts, on the comments or their suggestions."""
+    conditions: list[ColumnElement[bool]] = []
+    low, high = received_bounds(queue_filter.received_from, queue_filter.received_to)
+    if low is not None:
+        conditions.append(created_at >= low)
+    if high is not None:
+        conditions.append(created_at < high)
+    if after is not None:
+        # The first term is an index range; the second breaks ties between equal times.
+        conditions.append(created_at <= after.created_at)
+        conditions.append(or_(created_at < after.created_at, row_id < after.id))
+    return conditions
+
+
+def _suggestions_of(
+    session: Session, comment_ids: Sequence[int]
+) -> dict[int, tuple[RowSuggestion, ...]]:
+    """Every stored suggestion of these comments, in screening's order, marks included."""
+    if not comment_ids:
+        return {}
+    marked = {
+        (row[0], row[1])
+        for row in session.execute(
+            select(LogEntry.comment_id, LogEntry.reason_code).where(
+                LogEntry.comment_id.in_(list(comment_ids)),
+                LogEntry.kind == EntryKind.SCREENING.value,
+            )
+        )
+    }
+    found: dict[int, list[RowSuggestion]] = {}
+    rows = session.execute(
+        select(CommentSuggestion.comment_id, CommentSuggestion.code, CommentSuggestion.why)
+        .where(CommentSuggestion.comment_id.in_(list(comment_ids)))
+        .order_by(CommentSuggestion.comment_id, CommentSuggestion.rank)
+    )
+    for comment_id, code, why in rows:
+        found.setdefault(comment_id, []).append(
+            RowSuggestion(code, why, (comment_id, code) in marked)
+        )
+    return {comment_id: tuple(items) for comment_id, items in found.items()}
+
+
 def search_terms(text: str) -> list[str]:
-    """The words of a search, each matched as the start of a word."""
-    return _WORD.findall(text.casefold())
+    """The words of a search, each matched as the start of a stored word
+    (rules/search_words.py: the words the databases index, split alike)."""
+    return words(text)
 
 
 def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
@@ -512,28 +613,9 @@ def comments_matching(dialect: str, terms: Sequence[str]) -> Select[int]:
 
 
 def rows_matching(dialect: str, table: str, terms: Sequence[str]) -> Select[int]:
-    """The ids of the rows of `table` whose author_name or text holds every term: comments
-    (migration 0002), retained_records or comment_versions (0013), each by its own index."""
-    if dialect == "sqlite":
-        fts = sql_table(f"{table}_fts", sql_column("rowid"), sql_column(f"{table}_fts"))
-        return select(fts.c.rowid).where(fts.c[f"{table}_fts"].match(_fts5_query(terms)))
-    if dialect == "postgresql":
-        # The expression of the GIN indexes, spelled exactly as they were created.
-        match = sql_text(
-            f"to_tsvector('simple', {table}.author_name || ' ' || {table}.text) "
-            "@@ to_tsquery('simple', :search_query)"
-        )
-        rows = sql_table(table, sql_column("id"))
-        return select(rows.c.id).where(match.bindparams(search_query=_tsquery(terms)))
-    raise ConfigurationError(f"Full-text search is not available on {dialect}.")
-
-
-def _fts5_query(terms: Sequence[str]) -> str:
-    return " ".join(f'"{term}"*' for term in terms)
-
-
-def _tsquery(terms: Sequence[str]) -> str:
-    return " & ".join(f"'{term}':*" for term in terms)
+    """The ids of the rows of `table` whose author_name or text holds every term: comments,
+    retained_records or comment_versions, each by its own index (db/search_index.py)."""
+    return search_index.rows_matching(dialect, table, terms)  # type: ignore[return-value]
 
 
 def _is_code(suggestion: str | None) -> bool:
@@ -562,6 +644,7 @@ __all__ = [
     "QueueFilter",
     "QueueRow",
     "QueueView",
+    "RowSuggestion",
     "SiteInfo",
     "SiteSync",
 ]

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Date, func, select
 from sqlalchemy.orm import Session
@@ -65,9 +65,11 @@ from hsm_console.rules.records_query import PackageAction, RecordsQuery
 from hsm_console.rules.seals import Seal
 from hsm_console.services.access import require_records_officer
 from hsm_console.services.log_export import FORMULA_STARTS
-from hsm_console.services.package_pdf import Line, PackagePdf
 from hsm_console.services.records_search import Heads, RecordsSearch, SearchCounts, count_all
 from hsm_console.services.seals import latest_seal
+
+if TYPE_CHECKING:  # fpdf2 is a third of the window's start: imported when a package is made
+    from hsm_console.services.package_pdf import PackagePdf
 
 FORMAT = "hsm-records-package-v1"
 CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST = (
@@ -420,10 +422,17 @@ def _rows(session: Session, query: Any, head: dict[str, Any]) -> Iterator[dict[s
         yield values
 
 
+def _exported(table: Any) -> list[Any]:
+    """A table's columns as the package holds them: not the search index's words, which the
+    program derives from the text (rules/search_words.py) and are no record of the City's."""
+    return [column for column in table.columns if column.name != "search_words"]
+
+
 def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[_Item]:
     comments = (
         select(
-            Comment.__table__, Site.name.label("site_name"), Site.platform.label("platform"),
+            *_exported(Comment.__table__), Site.name.label("site_name"),
+            Site.platform.label("platform"),
             Department.code.label("department"), Post.external_id.label("post_external_id"),
             Post.text.label("post_text"), Post.permalink.label("post_permalink"),
             Post.raw.label("post_raw"),
@@ -443,7 +452,11 @@ def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[
         ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
         ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
     ):
-        query = select(table).where(table.c.comment_id.in_(list(ids)), extra).order_by(table.c.id)
+        query = (
+            select(*_exported(table))
+            .where(table.c.comment_id.in_(list(ids)), extra)
+            .order_by(table.c.id)
+        )
         for line in _rows(session, query, {"type": kind}):
             getattr(by_comment[line["comment_id"]], held).append(line)
             if kind == "record":
@@ -514,6 +527,8 @@ def _request_json(session: Session, request: RecordsRequest) -> dict[str, Any]:
 
 
 def _cover(header: _Header) -> PackagePdf:
+    from hsm_console.services.package_pdf import Line, PackagePdf
+
     request = header.request
     pdf = PackagePdf(f"Records request {request['id']}")
     pdf.new_page()
@@ -562,6 +577,8 @@ def _cover(header: _Header) -> PackagePdf:
 
 
 def _certification(pdf: PackagePdf, header: _Header) -> None:
+    from hsm_console.services.package_pdf import Line
+
     pdf.new_page()
     pdf.heading("Certification of records", 15)
     pdf.lines([
@@ -608,6 +625,8 @@ def _when(text: str | None) -> str:
 def _section(pdf: PackagePdf, item: _Item) -> None:
     """One comment, compactly: a package may hold a hundred thousand, and every character
     costs (the hashes and the post are in the CSV and JSONL)."""
+    from hsm_console.services.package_pdf import Line
+
     comment = item.comment
     where = f"{comment['site_name']} ({comment['platform']}), {comment['department']}"
     pdf.heading(pdf.shown(f"Comment {comment['id']} — {where}"), 10.5)

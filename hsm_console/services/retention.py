@@ -788,6 +788,7 @@ def _blank_on_sqlite(
         (CommentVersion, CommentVersion.comment_id, VERSION_BLANK),
         (RetainedRecord, RetainedRecord.comment_id, RECORD_BLANK),
     ):
+        blank = {**blank, "search_words": ""}  # its words leave the search index with it
         session.execute(
             update(model)
             .where(column.in_(ids))

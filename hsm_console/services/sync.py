@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -42,8 +42,8 @@ from hsm_console.display import local_time
 from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, UserError
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
-from hsm_console.rules.screening import RepeatDetector, Screener
-from hsm_console.services import health, limits
+from hsm_console.rules.screening import RepeatDetector, Screener, Suggestion, screen_thread
+from hsm_console.services import health, limits, suggestions
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory
@@ -58,7 +58,10 @@ OVERLAP = timedelta(hours=1)
 ACTIVE_DAYS = 30  # posts older than this are not read again
 FULL_DAYS = 7  # comments of posts younger than this are read in full each time
 GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
-REPEAT_MIN_CHARS = 20  # "Thank you!" said twice is not spam
+# A sync that adds this many comments (a site's first) refreshes PostgreSQL's statistics, so
+# the queue's plans see the comments now there rather than wait for autovacuum.
+ANALYZE_AFTER = 10_000
+LINK_BATCH = 1000  # replies linked to parents a statement, well under the drivers' limits
 
 
 @dataclass
@@ -138,8 +141,11 @@ class SyncService:
         checker: SiteChecker | None = None,
         bans: BanService | None = None,
         after: Callable[[], object] | None = None,
+        refused: str | None = None,
     ) -> None:
         self.db = db
+        # Why this program does not sync, in words (the City-wide mode: the agent does).
+        self.refused = refused
         self.bans = bans  # ends the site's bans whose date has come, after each sync
         self.after = after  # run after a sync that was not cancelled: the daily seal
         self.connectors = connectors
@@ -180,7 +186,17 @@ class SyncService:
         progress: Callable[[SyncProgress], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> list[SiteResult]:
-        sites = self.sites(site_ids)
+        if self.refused is not None:
+            raise NotPossible(self.refused)
+        return self.sync_sites(self.sites(site_ids), progress, cancelled)
+
+    def sync_sites(
+        self,
+        sites: Sequence[Site],
+        progress: Callable[[SyncProgress], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> list[SiteResult]:
+        """Sync these sites, already checked (the agent's, by its leases)."""
         results = []
         for index, site in enumerate(sites, start=1):
             if cancelled():
@@ -239,6 +255,8 @@ class SyncService:
             if read_back is not None:
                 run.read_back = read_back - OVERLAP
             self._pull(run, high_water)
+            if result.new_comments >= ANALYZE_AFTER:
+                self._analyze()
             # A clean sync clears the last error; one that lost items says so instead.
             note = result.unreadable_note(Platform(site.platform).label)
             self._finish(site, run.newest or high_water, note, {})
@@ -261,6 +279,12 @@ class SyncService:
             if connector is not None:
                 connector.close()
         return result
+
+    def _analyze(self) -> None:
+        if self.db.is_sqlite:  # SQLite's plans are made without statistics (`queue_view`)
+            return
+        with self.db.transaction() as session:
+            session.execute(text("ANALYZE comments, posts"))
 
     def _failed(
         self, site: Site, result: SiteResult, exc: UserError, report: Callable[[str], None]
@@ -390,46 +414,61 @@ class SyncService:
             return ids
 
     def _store_comments(self, run: _Run, post_id: int, comments: list[RemoteComment]) -> None:
+        """One page: one look-up of the page's comments and their parents, one multi-row
+        insert, one batch of parent links (ORM objects only for comments already stored)."""
         if not comments:
             return
         result = run.result
         with self.db.transaction() as session:
-            known = {
-                c.external_id: c
-                for c in session.scalars(
-                    select(Comment).where(
-                        Comment.site_id == run.site.id,
-                        Comment.external_id.in_([c.external_id for c in comments]),
-                    )
-                )
+            _custom_plans(session)
+            wanted = {c.external_id for c in comments} | {
+                c.parent_external_id for c in comments if c.parent_external_id
             }
-            # Disposed of under a certificate: blanked for good, never filled in again.
-            disposed = set(session.scalars(select(DisposedRecord.comment_id).where(
-                DisposedRecord.comment_id.in_([c.id for c in known.values()]),
-                DisposedRecord.record_id.is_(None),
-            )))  # fmt: skip
+            ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
+            known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
             new: dict[str, dict[str, Any]] = {}
+            screened: dict[str, list[Suggestion]] = {}
             for remote in comments:
                 result.seen_comments += 1
                 if run.newest is None or remote.created_at > run.newest:
                     run.newest = remote.created_at
                 stored = known.get(remote.external_id)
                 if stored is not None:
-                    if stored.id not in disposed:
-                        self._update(session, run, stored, remote)
-                elif remote.external_id not in new:
-                    new[remote.external_id] = self._new_row(run, post_id, remote)
-            if new:
-                # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
-                # table row by row.
-                session.execute(insert(Comment), list(new.values()))
-                result.new_comments += len(new)
+                    self._update(session, run, stored, remote)
+                elif remote.external_id not in new and remote.external_id not in ids:
+                    new[remote.external_id] = self._new_row(run, post_id, remote, screened)
+            if not new:
+                return
+            # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
+            # table row by row.
+            inserted = session.execute(
+                insert(Comment).returning(Comment.external_id, Comment.id), list(new.values())
+            )
+            ids.update({external_id: row_id for external_id, row_id in inserted})
+            result.new_comments += len(new)
+            self._store_suggestions(session, ids, new, screened)
+            links = []
+            for remote in comments:
+                parent = remote.parent_external_id
+                if parent and remote.external_id in new:
+                    if parent in ids:
+                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
+                    else:  # on a later page: linked at the end
+                        run.parents[remote.external_id] = parent
+            if links:
+                session.execute(update(Comment), links)
 
-    def _new_row(self, run: _Run, post_id: int, remote: RemoteComment) -> dict[str, Any]:
+    def _new_row(
+        self,
+        run: _Run,
+        post_id: int,
+        remote: RemoteComment,
+        screened: dict[str, list[Suggestion]],
+    ) -> dict[str, Any]:
         text = storable(remote.text)
-        code, why = self._suggest(run.site.id, remote.external_id, text)
-        if remote.parent_external_id:
-            run.parents[remote.external_id] = remote.parent_external_id
+        found = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
+        screened[remote.external_id] = found
+        code, why = (found[0].code, found[0].why) if found else (None, "")
         return dict(
             site_id=run.site.id,
             post_id=post_id,
@@ -468,8 +507,12 @@ class SyncService:
             stored.author_name = storable(remote.author_name)
             stored.raw = remote.raw
             stored.edited_at = remote.updated_at or utcnow()
-            stored.suggested_code, stored.suggestion_why = self._suggest(
-                run.site.id, stored.external_id, text
+            found = self._suggest(run.site.id, stored.external_id, text, stored.author_id)
+            stored.suggested_code, stored.suggestion_why = (
+                (found[0].code, found[0].why) if found else (None, "")
+            )
+            suggestions.replace_all(
+                session, stored.id, stored.site_id, stored.status, stored.created_at, found
             )
             if stored.status == CommentStatus.KEPT.value:
                 stored.status = CommentStatus.NEW.value  # reviewed before the edit: look again
@@ -485,17 +528,28 @@ class SyncService:
                 stored.gone_seen_at = utcnow()
                 run.result.gone += 1
 
-    def _suggest(self, site_id: int, key: str, text: str) -> tuple[str | None, str]:
-        suggestions = self.screener.screen(text)
-        if suggestions:
-            return suggestions[0].code, suggestions[0].why
-        if len(text.strip()) >= REPEAT_MIN_CHARS:
-            detector = self.repeats.setdefault(site_id, RepeatDetector())
-            repeats = detector.repeats_of(key, text)
-            detector.add(key, text)
-            if repeats:
-                return "SPM", f"The same text as {len(repeats)} other comment(s)."
-        return None, ""
+    def _suggest(self, site_id: int, key: str, text: str, author: str | None) -> list[Suggestion]:
+        """Every suggestion for the text, most harmful first (all are stored). Every comment
+        goes through the site's detector, so a flood is seen even when its comments also hold
+        a link or a price."""
+        detector = self.repeats.setdefault(site_id, RepeatDetector())
+        return screen_thread(self.screener, detector, key, text, author)
+
+    @staticmethod
+    def _store_suggestions(
+        session: Session,
+        ids: dict[str, int],
+        new: dict[str, dict[str, Any]],
+        screened: dict[str, list[Suggestion]],
+    ) -> None:
+        """Every suggestion of the comments just inserted, by their new ids."""
+        rows = []
+        for key, row in new.items():
+            if screened.get(key):
+                rows += suggestions.rows_for(
+                    ids[key], row["site_id"], row["status"], row["created_at"], screened[key]
+                )
+        suggestions.store(session, rows)
 
     def _find_gone(self, run: _Run, post_id: int, seen: set[str]) -> None:
         """Comments missing from a complete listing: ask the platform what became of them."""
@@ -528,17 +582,21 @@ class SyncService:
                         run.result.gone += 1
 
     def _link_parents(self, run: _Run) -> None:
-        """Replies may arrive before their parent (another page): link them at the end."""
-        if not run.parents:
-            return
-        wanted = sorted(set(run.parents) | set(run.parents.values()))
-        with self.db.transaction() as session:
-            ids = _existing_ids(session, Comment, run.site.id, wanted)
-            for child, parent in run.parents.items():
-                if child in ids and parent in ids:
-                    session.query(Comment).filter(Comment.id == ids[child]).update(
-                        {Comment.parent_id: ids[parent]}, synchronize_session=False
-                    )
+        """Replies that arrived before their parent (on a later page): linked at the end."""
+        children = sorted(run.parents)
+        for first in range(0, len(children), LINK_BATCH):
+            batch = children[first : first + LINK_BATCH]
+            wanted = sorted(set(batch) | {run.parents[child] for child in batch})
+            with self.db.transaction() as session:
+                ids = _existing_ids(session, Comment, run.site.id, wanted)
+                links = [
+                    {"id": ids[child], "parent_id": ids[run.parents[child]]}
+                    for child in batch
+                    if child in ids and run.parents[child] in ids
+                ]
+                if links:
+                    session.execute(update(Comment), links)
+        run.parents.clear()
 
     def _finish(
         self, site: Site, high_water: datetime | None, error: str, cursor: dict[str, Any]
@@ -575,6 +633,29 @@ def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
                 f"{site.name!r} is deactivated, so it is not synced; nothing was synced. An "
                 f"administrator can reactivate it: hsm-console admin site reactivate {site.id}"
             )
+
+
+def _custom_plans(session: Session) -> None:
+    """On PostgreSQL, plan this transaction's statements for their values: the driver
+    prepares a statement run often, and a generic plan made while a site had few comments
+    (its first sync) would read all of the site's comments for every page once it has many."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
+    """Stored comments by platform id, except those disposed of under a certificate:
+    blanked for good, never filled in again."""
+    if not comment_ids:
+        return {}
+    disposed = set(session.scalars(select(DisposedRecord.comment_id).where(
+        DisposedRecord.comment_id.in_(comment_ids), DisposedRecord.record_id.is_(None),
+    )))  # fmt: skip
+    return {
+        c.external_id: c
+        for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
+        if c.id not in disposed
+    }
 
 
 def _existing_ids(

@@ -78,6 +78,7 @@ def open_window(qtbot: QtBot, gui_world: World, gui_settings: GuiSettings) -> It
         window.start()
         qtbot.waitUntil(lambda: window.model.rowCount() > 0, timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.detail.comment_id is not None, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: window.model.is_loaded(0), timeout=WAIT_MS)  # rows read apart
         opened.append(window)
         return window
 

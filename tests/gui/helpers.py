@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from hsm_console.app import App
 from hsm_console.db.models import Comment
+from hsm_console.gui.id_model import IdWindowModel
 from hsm_console.rules.domain import PlatformState
 from tests.conftest import World
 
 WAIT_MS = 15_000  # generous: CI machines are slow, and nothing here measures speed
+
+
+def read_rows(qtbot: QtBot, model: IdWindowModel[Any]) -> list[Any]:
+    """Every row of the model (rows out of reach left out), once the worker threads have
+    read them all: rows are read apart from painting, and arrive a little later."""
+    qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
+    return [row for n in range(model.rowCount()) if (row := model.row_at(n)) is not None]
+
+
+def all_read(model: IdWindowModel[Any]) -> bool:
+    """Whether every row has been read; if not, asks for the first one missing (the model
+    reads one window at a time, the last one asked)."""
+    missing = next((n for n in range(model.rowCount()) if not model.is_loaded(n)), None)
+    if missing is not None:
+        model.row_at(missing)
+    return missing is None
+
+
+def fresh_row(qtbot: QtBot, model: IdWindowModel[Any], number: int) -> Any:
+    """Row `number` as read after the last `refresh` (the stale one is painted meanwhile)."""
+    qtbot.waitUntil(lambda: model.is_fresh(number), timeout=WAIT_MS)
+    return model.row_at(number)
 
 
 def log_entries(world: World, comment_id: int) -> list[tuple[str, str, str | None, int | None]]:

@@ -23,7 +23,9 @@ from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.rules.domain import Action, Role
 from hsm_console.services import admin
+from hsm_console.services.agreement import agreement_table
 from hsm_console.services.log_export import FORMULA_STARTS
+from hsm_console.services.log_view import LogFilter, LogView
 from tests.conftest import World
 from tests.gui.conftest import started
 from tests.gui.helpers import WAIT_MS
@@ -241,3 +243,14 @@ def test_charts_follow_the_dark_theme(
     finally:  # as other tests expect it
         app.setPalette(palette)
         app.setStyleSheet(sheet)
+
+
+def test_the_suggestions_tab_sets_each_code_against_decisions(
+    open_dashboard: OpenDashboard, acted: Acted
+) -> None:
+    _, screen = open_dashboard("pat")
+    panel = screen.panels["suggestions"]
+    expected = agreement_table(LogView(acted.world.db, "pat"), LogFilter())
+    assert panel.table == expected
+    assert expected.rows  # the sandbox's comments have suggestions
+    assert table_cells(screen, "suggestions") == [[str(c) for c in row] for row in expected.rows]

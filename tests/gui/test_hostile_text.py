@@ -9,7 +9,10 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
+from hsm_console.db.models import Comment
 from hsm_console.gui.queue_model import Column
+from hsm_console.rules.screening import Screener
+from hsm_console.services import suggestions
 from tests.conftest import World
 from tests.gui.conftest import OpenWindow
 from tests.gui.helpers import WAIT_MS
@@ -43,6 +46,12 @@ def _plant(world: World, comment_text: str) -> int:
         session.execute(
             text("UPDATE comments SET text = :t, author_name = :a WHERE id = :c"),
             {"t": comment_text, "a": HOSTILE_AUTHOR, "c": comment_id},
+        )
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        found = Screener.default().screen(comment_text)  # as sync screens an edit
+        suggestions.replace_all(
+            session, comment_id, comment.site_id, comment.status, comment.created_at, found
         )
     return comment_id
 
@@ -104,5 +113,5 @@ def test_matched_words_are_highlighted_without_changing_the_text(
     words = [utf16[start * 2 : end * 2].decode("utf-16-le") for start, end in marked]
     assert words == ["618-555-0142", "d*mn"]
     suggestion = window.detail.suggestion_label.text()
-    assert "Screening suggests PII" in suggestion
+    assert "Suggestion PII (" in suggestion
     assert "never applied by itself" in suggestion

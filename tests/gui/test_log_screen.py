@@ -32,7 +32,7 @@ from hsm_console.services.log_export import FORMULA_STARTS, ExportFormat
 from hsm_console.services.log_view import LogFilter, LogView
 from tests.conftest import World
 from tests.gui.conftest import started
-from tests.gui.helpers import WAIT_MS, count
+from tests.gui.helpers import WAIT_MS, count, read_rows
 
 PARKS_POST = "1000000000001_122100000000000"
 HOSTILE = '=HYPERLINK("http://evil.test") <b>bold</b> \u202eevil'
@@ -123,8 +123,8 @@ def test_the_oversight_group_filters_the_log_and_opens_an_entry(
     qtbot.waitUntil(lambda: screen.count_label.text().startswith("10 entries"), timeout=WAIT_MS)
 
     choose(qtbot, screen, screen.reason, "PRF")
-    rows = [screen.model.row_at(r) for r in range(screen.model.rowCount())]
-    assert [(r.action, r.state) for r in rows if r] == [("hide", "applied"), ("hide", "pending")]
+    rows = read_rows(qtbot, screen.model)
+    assert [(r.action, r.state) for r in rows] == [("hide", "applied"), ("hide", "pending")]
     screen.select_row(1)
     qtbot.waitUntil(
         lambda: screen.entry is not None and screen.entry.row.state == "pending", timeout=WAIT_MS
@@ -160,8 +160,8 @@ def test_a_department_supervisor_sees_their_department_only(
     _, screen = open_log("pat")
     departments = [screen.department.itemText(i) for i in range(screen.department.count())]
     assert departments == ["All my departments", "PARKS"]
-    rows = [screen.model.row_at(r) for r in range(screen.model.rowCount())]
-    assert {r.department for r in rows if r} == {"PARKS"}
+    rows = read_rows(qtbot, screen.model)
+    assert {r.department for r in rows} == {"PARKS"}
     assert screen.model.rowCount() == entries(acted.world) - 2  # not carol's flag
 
 
@@ -248,7 +248,7 @@ def test_the_log_model_pages_by_id_and_passes_the_model_tester(
 ) -> None:
     view = LogView(acted.world.db, "sam")
     runner = TaskRunner()
-    model = LogModel(view)
+    model = LogModel(view, runner)
     loader: PageLoader[LogFilter, int] = PageLoader(
         runner, model, view.page, view.count, LogFilter(), 3
     )
@@ -268,7 +268,7 @@ def test_the_log_model_pages_by_id_and_passes_the_model_tester(
         loader.load(LogFilter(actors=frozenset({"carol"})))
         loader.load(LogFilter(actors=frozenset({"alice"})))
         qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
-        actors = {row.actor for r in range(model.rowCount()) if (row := model.row_at(r))}
+        actors = {row.actor for row in read_rows(qtbot, model)}
         assert actors == {"alice"}
     finally:
         runner.shutdown()

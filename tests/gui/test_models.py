@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from hsm_console.gui.history_model import HistoryModel
 from hsm_console.gui.main_window import MainWindow
@@ -20,7 +22,7 @@ from hsm_console.rules.policy import load_policy
 from hsm_console.services.comment_detail import HistoryItem
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from tests.conftest import World
-from tests.gui.helpers import WAIT_MS
+from tests.gui.helpers import WAIT_MS, all_read, fresh_row
 
 pytestmark = pytest.mark.gui
 
@@ -39,7 +41,7 @@ def test_the_queue_model_fetches_more_pages_as_asked(
 ) -> None:
     view = QueueView(gui_world.db, "alice")
     runner = TaskRunner()
-    model = QueueModel(view.rows)
+    model = QueueModel(view.rows, runner)
     loader = QueueLoader(view, runner, model, page_size=10)
     everything = view.page(QueueFilter(), None, 1000).ids
     try:
@@ -77,9 +79,47 @@ def test_the_queue_model_marks_rows_stale_instead_of_resetting(
 
     window.model.refresh([comment_id])
 
+    assert window.model.index(2, Column.AUTHOR).data() != "Renamed"  # painted as it stood
+    fresh_row(qtbot, window.model, 2)
     assert changed == [2]
     assert resets == []
     assert window.model.index(2, Column.AUTHOR).data() == "Renamed"
+
+
+def test_painting_the_queue_never_reads_the_database_on_the_gui_thread(
+    qtbot: QtBot, window: MainWindow, gui_world: World
+) -> None:
+    """Rows are read on worker threads and painted as placeholders until they arrive;
+    screening ran at ingest. So every cell, tooltip and icon is painting alone."""
+    model, gui_thread = window.model, threading.get_ident()
+    statements: list[tuple[int, str]] = []
+
+    def executed(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append((threading.get_ident(), statement))
+
+    roles = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+             Qt.ItemDataRole.DecorationRole, ROW_ROLE)  # fmt: skip
+    event.listen(window.app.db.engine, "before_cursor_execute", executed)
+    try:
+        model.reset_ids(model.ids(), False)  # forget every row read so far
+        placeholders = [model.index(r, Column.COMMENT).data() for r in range(model.rowCount())]
+        for row in range(model.rowCount()):
+            for column in range(model.columnCount()):
+                for role in roles:
+                    model.index(row, column).data(role)
+        window.table.scrollToBottom()
+        window.table.viewport().repaint()
+        qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
+        window.table.scrollToTop()
+        window.table.viewport().repaint()
+        suggestions = [model.index(r, Column.SUGGESTION).data() for r in range(model.rowCount())]
+    finally:
+        event.remove(window.app.db.engine, "before_cursor_execute", executed)
+
+    assert [statement for thread, statement in statements if thread == gui_thread] == []
+    assert any("FROM comments" in s for thread, s in statements if thread != gui_thread)
+    assert "Loading…" in placeholders
+    assert any(suggestions)  # the rows arrived, suggestions and all
 
 
 def test_the_reason_code_model_and_its_filter(qtmodeltester: ModelTester) -> None:

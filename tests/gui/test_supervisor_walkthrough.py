@@ -22,7 +22,7 @@ from hsm_console.gui.start import Console
 from hsm_console.rules.domain import Action, PlatformState, Role
 from hsm_console.services.admin import ensure_person, grant
 from hsm_console.services.moderation import ModerationService
-from tests.gui.helpers import WAIT_MS, state_seen_by
+from tests.gui.helpers import WAIT_MS, read_rows, state_seen_by
 
 PARKS_FACEBOOK = "Highland Parks & Recreation"
 PARKS_INSTAGRAM = "@highlandparks"
@@ -113,6 +113,7 @@ def test_a_supervisor_reviews_last_weeks_parks_facebook_hides(qtbot: QtBot, demo
     )
     # Each hide is two entries, the intent recorded first and its outcome: 8 for 4 hides.
     assert log.count_label.text() == "8 entries"
+    read_rows(qtbot, log.model)  # rows are read on worker threads
     intents = {
         log.model.id_at(r)
         for r in range(log.model.rowCount())
@@ -132,6 +133,7 @@ def test_a_supervisor_reviews_last_weeks_parks_facebook_hides(qtbot: QtBot, demo
         ),
         timeout=WAIT_MS,
     )
+    read_rows(qtbot, log.model)
     outcomes = [log.model.data(log.model.index(r, LogColumn.OUTCOME)) for r in range(4)]
     assert sorted(outcomes) == sorted(f"Applied (of #{e})" for e in fb_hides)
 

@@ -22,15 +22,14 @@ from hsm_console.rules.domain import Action, Platform
 from hsm_sandbox import FaultKind
 from tests.conftest import World
 from tests.gui.conftest import OpenWindow
-from tests.gui.helpers import WAIT_MS, count
+from tests.gui.helpers import WAIT_MS, count, read_rows
 
 pytestmark = pytest.mark.gui
 
 
-def shown_rows(window: MainWindow) -> list[tuple[int, str]]:
+def shown_rows(qtbot: QtBot, window: MainWindow) -> list[tuple[int, str]]:
     """(comment id, site name) of every row loaded in the table."""
-    rows = [window.model.queue_row(row) for row in range(window.model.rowCount())]
-    return [(row.id, row.site_name) for row in rows if row is not None]
+    return [(row.id, row.site_name) for row in read_rows(qtbot, window.model)]
 
 
 def settle(qtbot: QtBot, window: MainWindow) -> None:
@@ -40,7 +39,7 @@ def settle(qtbot: QtBot, window: MainWindow) -> None:
 
 
 def test_each_moderator_sees_only_their_departments_comments(
-    open_window: OpenWindow, gui_world: World
+    qtbot: QtBot, open_window: OpenWindow, gui_world: World
 ) -> None:
     alice = open_window("alice")
     carol = open_window("carol")
@@ -48,8 +47,8 @@ def test_each_moderator_sees_only_their_departments_comments(
     parks = count(
         gui_world, "SELECT count(*) FROM comments WHERE site_id = :s", s=gui_world.parks_site
     )
-    assert {site for _, site in shown_rows(carol)} == {"Highland Police Department"}
-    assert {site for _, site in shown_rows(alice)} == {"Highland Parks & Recreation"}
+    assert {site for _, site in shown_rows(qtbot, carol)} == {"Highland Police Department"}
+    assert {site for _, site in shown_rows(qtbot, alice)} == {"Highland Parks & Recreation"}
     assert alice.model.rowCount() == parks  # every Parks comment is new, none elsewhere
     assert alice.filters.site.count() == 2  # "All my sites" and Parks
 
@@ -62,7 +61,7 @@ def test_filters_search_and_counts(qtbot: QtBot, window: MainWindow, gui_world: 
 
     qtbot.keyClicks(window.filters.search, "playground")
     settle(qtbot, window)
-    found = shown_rows(window)
+    found = shown_rows(qtbot, window)
     assert 0 < len(found) < total
     for comment_id, _ in found:
         row = window.model.queue_row(window.model.row_of(comment_id) or 0)
@@ -88,14 +87,23 @@ def test_filters_search_and_counts(qtbot: QtBot, window: MainWindow, gui_world: 
             {"s": gui_world.parks_site},
         ).scalar_one()
         session.execute(text("UPDATE comments SET suggested_code = NULL"))
+        session.execute(text("DELETE FROM comment_suggestions"))
         session.execute(
             text("UPDATE comments SET suggested_code = 'THR' WHERE id = :c"), {"c": newest}
+        )
+        session.execute(
+            text(
+                "INSERT INTO comment_suggestions (comment_id, code, rank, why, spans, site_id, "
+                "status, created_at) SELECT id, 'THR', 0, 'a threat', '[]', site_id, status, "
+                "created_at FROM comments WHERE id = :c"
+            ),
+            {"c": newest},
         )
     window.filters.status.setCurrentIndex(0)
     threat = window.filters.suggestion.findText("THR", Qt.MatchFlag.MatchStartsWith)
     window.filters.suggestion.setCurrentIndex(threat)
     settle(qtbot, window)
-    assert [comment_id for comment_id, _ in shown_rows(window)] == [newest]
+    assert [comment_id for comment_id, _ in shown_rows(qtbot, window)] == [newest]
     qtbot.waitUntil(
         lambda: window.filters.suggestion.itemText(threat).endswith("(1)"), timeout=WAIT_MS
     )
@@ -225,7 +233,7 @@ def test_demo_start_shows_a_real_queue(qtbot: QtBot, tmp_path: Path) -> None:
         qtbot.waitUntil(lambda: not window.syncing and window.model.rowCount() > 0, timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.detail.comment_id is not None, timeout=WAIT_MS)
         # Signed in as the demo moderator of Parks: no Police comment is in the queue.
-        sites = {site for _, site in shown_rows(window)}
+        sites = {site for _, site in shown_rows(qtbot, window)}
         assert sites
         assert not any("Police" in site for site in sites)
     finally:

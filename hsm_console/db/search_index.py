@@ -1,0 +1,95 @@
+"""The full-text indexes over the words the program stores (migration 0018), and the
+conditions that use them (docs/design.md, "Full-text search").
+
+Each searchable table keeps `search_words`: its author name's and text's words as
+`rules.search_words.document` made them. The databases index those words as they are,
+splitting on nothing but the single spaces between them:
+- SQLite: an FTS5 table `<table>_fts` over `search_words` (external content, so the words
+  are stored once) with the `ascii` tokenizer (our words hold only letters and digits, and it
+  splits only on ASCII punctuation and spaces), kept in step by triggers;
+- PostgreSQL: a GIN index `ix_<table>_fulltext` over `array_to_tsvector(string_to_array(
+  search_words, ' '))`, which takes each word as a lexeme without parsing it.
+A search's words (the same function) are each matched as the start of a stored word, all of
+them required, and only ever as quoted words: no query syntax reaches either database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, column, select, table
+from sqlalchemy import text as sql_text
+from sqlalchemy.sql.expression import TableClause, TextClause
+
+from hsm_console.errors import ConfigurationError
+
+TABLES = ("comments", "retained_records", "comment_versions")
+# Must be the GIN indexes' expression exactly, or PostgreSQL will not use them.
+POSTGRESQL_DOCUMENT = "array_to_tsvector(string_to_array({table}.search_words, ' '))"
+
+
+def sqlite_ddl(name: str) -> list[str]:
+    """The FTS5 table over `name`'s words and the triggers that keep it in step, then a
+    rebuild that indexes the rows already there. Idempotent."""
+    fts = f"{name}_fts"
+    insert_new = f"INSERT INTO {fts}(rowid, search_words) VALUES (new.id, new.search_words);"
+    delete_old = (
+        f"INSERT INTO {fts}({fts}, rowid, search_words) VALUES ('delete', old.id, "
+        "old.search_words);"
+    )
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(search_words, content='{name}', "
+        "content_rowid='id', tokenize='ascii')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_after_insert AFTER INSERT ON {name} "
+        f"BEGIN {insert_new} END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_after_delete AFTER DELETE ON {name} "
+        f"BEGIN {delete_old} END",
+        # A comment's edit, and a lawful disposal blanking a record: old words leave.
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_after_update AFTER UPDATE OF search_words "
+        f"ON {name} BEGIN {delete_old} {insert_new} END",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+    ]
+
+
+def sqlite_drop(name: str) -> list[str]:
+    fts = f"{name}_fts"
+    return [
+        *(f"DROP TRIGGER IF EXISTS {fts}_{when}" for when in ("after_insert", "after_delete",
+                                                              "after_update")),
+        f"DROP TABLE IF EXISTS {fts}",
+    ]  # fmt: skip
+
+
+def postgresql_ddl(name: str) -> str:
+    document = POSTGRESQL_DOCUMENT.format(table=name)
+    return f"CREATE INDEX ix_{name}_fulltext ON {name} USING gin ({document})"
+
+
+def fts_table(name: str) -> TableClause:
+    """SQLite's FTS5 table over `name`'s words: `rowid` is the row's id."""
+    return table(f"{name}_fts", column("rowid"), column(f"{name}_fts"))
+
+
+def fts5_query(terms: Sequence[str]) -> str:
+    """Every term as the start of a word, each a quoted string (words hold no quote)."""
+    return " ".join(f'"{term}"*' for term in terms)
+
+
+def postgresql_match(name: str, terms: Sequence[str]) -> TextClause:
+    """The condition on `name`'s rows, over the GIN index's expression. The query is cast,
+    not parsed by `to_tsquery`, whose parser would split the words again (words hold no
+    quote or backslash)."""
+    query = " & ".join(f"'{term}':*" for term in terms)
+    document = POSTGRESQL_DOCUMENT.format(table=name)
+    return sql_text(f"{document} @@ CAST(:search_query AS tsquery)").bindparams(search_query=query)
+
+
+def rows_matching(dialect: str, name: str, terms: Sequence[str]) -> Select[tuple[int]]:
+    """The ids of the rows of `name` whose words hold every term, from its index."""
+    if dialect == "sqlite":
+        fts = fts_table(name)
+        return select(fts.c.rowid).where(fts.c[f"{name}_fts"].match(fts5_query(terms)))
+    if dialect == "postgresql":
+        rows = table(name, column("id"))
+        return select(rows.c.id).where(postgresql_match(name, terms))
+    raise ConfigurationError(f"Full-text search is not available on {dialect}.")
