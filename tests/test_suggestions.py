@@ -155,10 +155,10 @@ def _migrate_old_comments(db: Database, sandbox: SandboxServer) -> None:
     config = db._alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0013")
+        command.upgrade(config, "0018")  # the one before 0019
     world = build_world(db, sandbox)
     texts = {
-        "ad": "Best deals! Call 618-555-0142 or visit cheap-pills.example.com now",
+        "ad": "Buy cheap pills at highlandil-gov.com, call 618-555-0142, best deals!",
         "plain": "When does the pool open this summer?",
         "repeat": "Same words posted twice by a bot, hello there",
     }
