@@ -20,6 +20,7 @@ from hsm_console.gui.live import paused_words
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.queue_model import Column
 from hsm_console.gui.settings import GuiSettings
+from hsm_console.gui.workers import TaskRunner
 from hsm_console.rules.domain import Action, Role
 from hsm_console.services import admin
 from hsm_console.services.live import LOST
@@ -283,14 +284,15 @@ class Lines(IdWindowModel[Line]):
         return row.id if role == Qt.ItemDataRole.DisplayRole else None
 
 
-def test_rows_leave_and_arrive_in_their_places(qtmodeltester: ModelTester) -> None:
+def test_rows_leave_and_arrive_in_their_places(qtbot: QtBot, qtmodeltester: ModelTester) -> None:
     read: list[int] = []
 
     def load(ids: Sequence[int]) -> list[Line]:
         read.extend(ids)
         return [Line(i) for i in ids]
 
-    model = Lines(load, ["id"])
+    runner = TaskRunner()
+    model = Lines(load, ["id"], runner)
     model.reset_ids([90, 80, 70, 60, 50, 40], has_more=True)
     qtmodeltester.check(model)
     removed: list[tuple[int, int]] = []
@@ -309,6 +311,8 @@ def test_rows_leave_and_arrive_in_their_places(qtmodeltester: ModelTester) -> No
     model.append_ids([10], has_more=False)
     assert model.merge_first_page([95, 90, 60, 55, 50, 10, 5]) == [5]
     assert model.ids()[-1] == 5
-    assert model.index(3, 0).data() == 55
+    model.index(3, 0).data()  # painted: read on a worker
+    qtbot.waitUntil(lambda: model.index(3, 0).data() == 55, timeout=WAIT_MS)
     assert 55 in read  # a new row is read when it is first shown
     qtmodeltester.check(model)
+    runner.shutdown()

@@ -19,7 +19,7 @@ from tests.gui.helpers import WAIT_MS, count, fresh_row
 pytestmark = pytest.mark.gui
 
 # An advert with a phone number: the number must not hide the advert (issue 13).
-ADVERT = "🎉 Best price, call 618-555-0142 or visit cheap-roofs.example.com today"
+ADVERT = "🎉 Best price, call 618-555-0142 or visit highlandil-gov.com today"
 
 
 def plant(world: World, words: str) -> int:
