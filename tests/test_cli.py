@@ -222,3 +222,13 @@ def test_dashboard_prints_the_figures_and_json(cli: Cli) -> None:
     refused = cli("dashboard", "--department", "POLICE", ok=False)
     assert "'POLICE' is not a department" in refused.stderr
     assert "--state" in cli("dashboard", "--state", "failed", ok=False).stderr
+
+
+def test_a_database_that_cannot_be_reached_is_said_in_plain_words() -> None:
+    """No traceback: what went wrong and where to look (port 1 refuses at once)."""
+    done = Cli("postgresql://clerk:s3cret-pw@127.0.0.1:1/hsm")("db", "upgrade", ok=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("hsm-console: the database could not be reached (")
+    assert "Traceback" not in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+    assert "deployment.md" in done.stderr

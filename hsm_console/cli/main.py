@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -226,6 +227,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+    except Exception as exc:
+        words = _unreachable(exc)
+        if words is None:
+            raise
+        logging.getLogger(__name__).info("database not reached", exc_info=True)
+        print(f"hsm-console: {words}", file=sys.stderr)
+        return 1
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """Plain words for a database that refused the connection (not started, wrong address,
+    no password for the login), or None for any other error."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+    return (
+        f"the database could not be reached ({reason}). Check its address (--database, "
+        "HSM_DATABASE_URL or the settings file), that the server is running, and your login; "
+        "docs/deployment.md, section 11."
+    )
 
 
 def _dispatch(args: argparse.Namespace) -> int:
