@@ -140,28 +140,47 @@ def test_the_copies_follow_the_comment_and_a_disposal_blanks_the_why(synced: Wor
     assert all((row.why, row.spans) == ("", []) for row in blanked)
 
 
+_OLD_TEXTS = {
+    "ad": "Buy cheap pills at highlandil-gov.com, call 618-555-0142, best deals!",
+    "plain": "When does the pool open this summer?",
+    "repeat": "Same words posted twice by a bot, hello there",
+}
+
+
 def test_the_migration_screens_the_comments_already_stored(
     unmigrated_url: str,  # noqa: F811 (the fixture imported above)
     sandbox: SandboxServer,
 ) -> None:
+    texts = _OLD_TEXTS
     db = Database(unmigrated_url)
     try:
-        _migrate_old_comments(db, sandbox)
+        _store_before_0019(db, sandbox)
+        db.upgrade()
+        with db.session() as session:
+            by_key = {c.external_id: c for c in session.scalars(select(Comment))}
+            stored = {key: suggestions.stored(session, c.id) for key, c in by_key.items()}
     finally:
         db.dispose()
+    screened = Screener.default().screen(texts["ad"])
+    assert len(screened) > 1
+    assert [(s.code, s.why, s.matches) for s in stored["ad"]] == [
+        (s.code, s.why, s.matches) for s in screened
+    ]
+    assert by_key["ad"].suggested_code == screened[0].code  # stored before, first now
+    assert stored["plain"] == []
+    # What sync found and screening cannot (a repeat) is kept.
+    assert [(s.code, s.why) for s in stored["repeat"]] == [
+        ("SPM", "The same text as 1 other comment(s).")
+    ]
 
 
-def _migrate_old_comments(db: Database, sandbox: SandboxServer) -> None:
+def _store_before_0019(db: Database, sandbox: SandboxServer) -> None:
+    """Comments as sync stored them before migration 0019: the first suggestion only."""
     config = db._alembic_config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0018")  # the one before 0019
     world = build_world(db, sandbox)
-    texts = {
-        "ad": "Buy cheap pills at highlandil-gov.com, call 618-555-0142, best deals!",
-        "plain": "When does the pool open this summer?",
-        "repeat": "Same words posted twice by a bot, hello there",
-    }
     with db.transaction() as session:
         now = datetime.now(UTC)
         post = Post(
@@ -174,7 +193,7 @@ def _migrate_old_comments(db: Database, sandbox: SandboxServer) -> None:
         )
         session.add(post)
         session.flush()
-        for key, words in texts.items():
+        for key, words in _OLD_TEXTS.items():
             session.add(
                 Comment(
                     site_id=world.parks_site, post_id=post.id, external_id=key, author_id="a",
@@ -185,19 +204,3 @@ def _migrate_old_comments(db: Database, sandbox: SandboxServer) -> None:
                     else "",
                 )
             )  # fmt: skip
-    db.upgrade()
-
-    with db.session() as session:
-        by_key = {c.external_id: c for c in session.scalars(select(Comment))}
-        stored = {key: suggestions.stored(session, c.id) for key, c in by_key.items()}
-    screened = Screener.default().screen(texts["ad"])
-    assert len(screened) > 1
-    assert [(s.code, s.why, s.matches) for s in stored["ad"]] == [
-        (s.code, s.why, s.matches) for s in screened
-    ]
-    assert by_key["ad"].suggested_code == screened[0].code  # stored before, first now
-    assert stored["plain"] == []
-    # What sync found and screening cannot (a repeat) is kept.
-    assert [(s.code, s.why) for s in stored["repeat"]] == [
-        ("SPM", "The same text as 1 other comment(s).")
-    ]
