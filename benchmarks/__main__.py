@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--reuse",
         action="store_true",
-        help="measure the SQLite file --folder kept, without filling it again",
+        help="measure the databases --keep kept (the SQLite file in --folder, PostgreSQL's "
+        f"{PG_DATABASE}), without filling them again",
     )
     run.add_argument("--json", type=Path, help="write the figures here too (for `report`)")
     run.add_argument("--no-window", action="store_true", help="skip the window's figures")
@@ -86,7 +87,12 @@ def run_benchmark(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
             path.unlink(missing_ok=True)
         targets.append(("SQLite", f"sqlite:///{path}"))
     if args.postgres:
-        targets.append(("PostgreSQL", _new_pg_database(args.postgres)))
+        targets.append(
+            (
+                "PostgreSQL",
+                _pg_database(args.postgres) if args.reuse else _new_pg_database(args.postgres),
+            )
+        )
     all_plans: list[Plans] = []
     for where, url in targets:
         db = Database(url)
@@ -95,7 +101,7 @@ def run_benchmark(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
             if not db.is_sqlite:
                 with db.session() as session:
                     postgres_version = str(session.scalar(text("SHOW server_version")))
-            if args.reuse and db.is_sqlite:
+            if args.reuse:
                 filled = already_filled(db, current_username(db))
                 notes.append(f"- {where}: measured as generated before: {filled.describe()}")
             else:
@@ -161,6 +167,10 @@ def _new_pg_database(url: str) -> str:
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
     engine.dispose()
+    return _pg_database(url)
+
+
+def _pg_database(url: str) -> str:
     return make_url(url).set(database=PG_DATABASE).render_as_string(hide_password=False)
 
 
