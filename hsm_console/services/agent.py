@@ -236,27 +236,27 @@ class AgentService:
         assert self._box is not None, "register() first"
         opened = 0
         with self.db.transaction() as session:
-            rows = session.scalars(
-                select(SealedSecret)
+            # Taken and deleted in one statement: the agent's login may not UPDATE the table,
+            # which SELECT ... FOR UPDATE would need; the keyring write commits with it.
+            rows = session.execute(
+                delete(SealedSecret)
                 .where(SealedSecret.agent == self.name)
-                .order_by(SealedSecret.id)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
+                .returning(SealedSecret.id, SealedSecret.key, SealedSecret.sealed,
+                           SealedSecret.sealed_by)
+            ).all()  # fmt: skip
+            for row_id, key, sealed, sealed_by in sorted(rows):
                 try:
-                    text = self._box.decrypt(b64decode(row.sealed)).decode("utf-8")
+                    text = self._box.decrypt(b64decode(sealed)).decode("utf-8")
                 except (CryptoError, ValueError):
                     # Sealed to a key this agent no longer has: connect the site again.
                     log.error(
                         "sealed credential %s (for %s, from %s) does not open with this agent's "
-                        "key; it was deleted: connect the site again",
-                        row.id, row.key, row.sealed_by,
+                        "key; it was deleted: connect the site again", row_id, key, sealed_by,
                     )  # fmt: skip
                 else:
-                    self.store.write_local(row.key, text)
+                    self.store.write_local(key, text)
                     opened += 1
-                    log.info("credential for %s received from %s", row.key, row.sealed_by)
-                session.delete(row)
+                    log.info("credential for %s received from %s", key, sealed_by)
         return opened
 
     # --- jobs ----------------------------------------------------------------------------
