@@ -365,6 +365,59 @@ def test_a_sealed_token_reaches_the_agent_only(bare: World, file_keyring: Plaint
         assert session.scalar(select(func.count()).select_from(SealedSecret)) == 0
 
 
+def test_the_workstations_see_each_sign_in_as_the_agent_holds_it(
+    bare: World, file_keyring: PlaintextKeyring, tmp_path: Path
+) -> None:
+    """A workstation holds no token: its Sign-in column and doctor show the state and expiry
+    the agent publishes (never a token)."""
+    agent = _agent(bare, "a")
+    with bare.db.transaction() as session:
+        parks = session.get(Site, bare.parks_site)
+        assert parks is not None
+        x, tiktok = (
+            admin.ensure_site(session, parks.department, platform, name, account, url, {})
+            for platform, name, account, url in (
+                (Platform.X, "Parks on X", "4400000001", "https://api.x.com"),
+                (Platform.TIKTOK, "Parks on TikTok", "parks-open-id", "https://open.tiktokapis.com"),
+            )
+        )  # fmt: skip
+        session.flush()
+        session.expunge_all()
+    ends = utcnow() + timedelta(days=3)
+    station = _workstation(bare, "ada")
+    station.credentials.set_tokens(
+        x, TokenSet("access-SECRET", "refresh-SECRET", None, "bearer", ends)
+    )
+    assert agent.open_sealed() == 1
+    assert agent.publish_sign_ins() == 4  # both demo sites, X, and TikTok (not connected)
+    assert agent.publish_sign_ins() == 0  # nothing changed: nothing written
+
+    sign_ins = station.connect.sign_ins()
+    assert sign_ins[x.id].words.startswith("renews itself until ")
+    assert sign_ins[x.id].words.endswith("(agent a)")
+    assert "connect the site again before then" in sign_ins[x.id].warning
+    assert sign_ins[tiktok.id].words == "not connected with the agent (agent a)"
+    with bare.db.session() as session:
+        published = session.scalar(text("SELECT string_agg(s::text, ' ') FROM agent_sign_ins s"))
+    assert published is not None
+    assert "SECRET" not in published
+    checks = {f.check: f for f in diagnose(bare.db, "ada", tmp_path, by_agent=True)}
+    assert checks["site 3 Parks on X (x) sign-in"].verdict is Verdict.WARN
+    assert checks["site 4 Parks on TikTok (tiktok) sign-in"].verdict is Verdict.FAIL
+    assert checks["live update triggers"].verdict is Verdict.OK
+
+    with bare.db.transaction() as session:  # the token lapsed on the agent: said at once
+        session.execute(text("DROP TRIGGER action_log_live ON action_log"))
+    agent.store.set_tokens(x, TokenSet("access-SECRET", "refresh-SECRET", None, "bearer",
+                                       utcnow() - timedelta(hours=1)))  # fmt: skip
+    assert agent.store.changed.is_set()
+    assert agent.publish_sign_ins() == 1
+    checks = {f.check: f for f in diagnose(bare.db, "ada", tmp_path, by_agent=True)}
+    assert checks["site 3 Parks on X (x) sign-in"].verdict is Verdict.FAIL
+    live = checks["live update triggers"]
+    assert (live.verdict, live.words) == (Verdict.WARN, "missing or disabled: action_log_live")
+
+
 def test_a_token_an_agent_renews_is_sealed_to_the_other(
     bare: World, file_keyring: PlaintextKeyring
 ) -> None:

@@ -24,6 +24,8 @@ from hsm_console.cli.main import main
 from hsm_console.db import roles
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
+    Agent,
+    AgentSignIn,
     Ban,
     Base,
     CaptureGap,
@@ -188,6 +190,10 @@ def _fill_police(world: World) -> None:
                    "decision_reason": "", "by_hand": False, "end_reason": "",
                    "last_detail": ""}),
             (SiteConnection, {"site_id": site, "reconnect_needed_at": None}),
+            (Agent, {"name": "a", "public_key": "k", "instance": "i", "host": "h",
+                     "started_at": now, "beat_at": now}),
+            (AgentSignIn, {"agent": "a", "site_id": site, "state": "no_expiry", "until": None,
+                           "problem": "", "checked_at": now}),
         ]  # fmt: skip
         for model, values in rows:
             session.execute(insert(model).values(values))

@@ -116,6 +116,8 @@ def test_two_departments_and_a_supervisor_work_at_once_through_the_agent(
     logins: Callable[[str], str],
     start_agent: Callable[[], RunningAgent],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     world: World = build_world(postgres_db, sandbox)
     owner = AdminService(postgres_db, "ada")  # IT's first steps, as the owner
@@ -200,8 +202,14 @@ def test_two_departments_and_a_supervisor_work_at_once_through_the_agent(
     for window in (alice, carol, sam):
         window.close()
 
-    # The supervisor proves the log, through her own login.
+    # The supervisor proves the log, through her own login; a workstation's doctor is content.
     assert cli_main(["--database", urls["sam"], "verify-log"]) == 0
+    monkeypatch.setenv("HSM_ACTIONS_BY", "agent")
+    capsys.readouterr()
+    assert cli_main(["--database", urls["alice"], "doctor"]) == 0
+    doctor = capsys.readouterr().out
+    assert "OK    agent heartbeat: running: agent-e2e" in doctor
+    assert "OK    live update triggers" in doctor
     agent.process.send_signal(signal.SIGTERM)  # a clean stop, as systemd's
     _, errors = agent.process.communicate(timeout=60)
     assert agent.process.returncode == 0, errors

@@ -625,6 +625,20 @@ class SealedSecret(Base):
     sealed_at: Mapped[datetime]
 
 
+class AgentSignIn(Base):
+    """One site's sign-in as one agent holds it (migration 0023): its state and expiry, never
+    a token, for the workstations' Sign-in column and `doctor` in the City-wide mode."""
+
+    __tablename__ = "agent_sign_ins"
+
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.name"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(24))  # services/health.TokenState
+    until: Mapped[datetime | None]
+    problem: Mapped[str] = mapped_column(Text, default="")  # why its keyring could not be read
+    checked_at: Mapped[datetime]
+
+
 @event.listens_for(Comment, "before_update")
 def _reword_comment(mapper: Any, connection: Any, comment: Comment) -> None:
     """An edited comment's words follow its text (an author's edit, seen by sync)."""

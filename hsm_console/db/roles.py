@@ -132,6 +132,8 @@ TABLES: dict[str, Table] = {
     "agent_site_leases": Table(Scope.CITY, {**_READ, Group.AGENT: SIUD}),
     "sealed_secrets": Table(Scope.CITY, {Group.ADMINISTRATOR: SI,
                                          Group.AGENT: "SELECT, INSERT, DELETE"}),
+    # Each site's token state in each agent's keyring (migration 0023): no secret, by site.
+    "agent_sign_ins": Table(Scope.SITE, {**_READ, Group.AGENT: SIUD}, administrators=True),
 }  # fmt: skip
 
 # What a person's login may see of a table, by scope (each helper in a sub-select, so it is

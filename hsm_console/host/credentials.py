@@ -150,6 +150,9 @@ def credential_key(site: Site) -> str:
 
 
 class CredentialStore:
+    # Where a stored credential goes, in the words of `admin connect`'s progress.
+    kept_in = "this computer's keyring"
+
     def get(self, site: Site) -> str:
         """The site's access token (the demo token for a sandbox site)."""
         return self.get_tokens(site).access_token

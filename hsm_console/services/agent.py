@@ -40,6 +40,7 @@ from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     Agent,
     AgentJob,
+    AgentSignIn,
     Department,
     SealedSecret,
     Site,
@@ -53,6 +54,7 @@ from hsm_console.services.access import Actor
 from hsm_console.services.agent_jobs import JobKind, outcome_of
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import connector_factory
+from hsm_console.services.health import HeldByAgents, TokenState, site_token_health
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
@@ -67,6 +69,7 @@ LEASE = 60.0  # a site's lease lasts this long unless renewed
 POLL = 0.2  # seconds between looks for new jobs: the moderator waits about this
 SYNC_EVERY = timedelta(minutes=15)
 RETRY_RECONCILE = timedelta(seconds=30)  # after the platform could not be asked
+PUBLISH_EVERY = 60.0  # seconds between publishing the sign-ins (at once after a change)
 
 
 # --- sealing: the workstation's side -----------------------------------------------------
@@ -94,12 +97,15 @@ def seal(db: Database, sealed_by: str, key: str, text: str, *, skip: str | None 
         return len(agents)
 
 
-class SealingStore(CredentialStore):
+class SealingStore(HeldByAgents):
     """A workstation's keyring in the City-wide mode: a site's tokens are sealed to the agents
     and never kept here; the City's app is kept here too (an administrator signs in with it
     here, the agent renews with it there)."""
 
+    kept_in = "the agents' keyrings, sealed to their keys (not this computer's)"
+
     def __init__(self, db: Database, username: str) -> None:
+        super().__init__(db)
         self._db, self._username = db, username
 
     def _write(self, key: str, text: str) -> None:
@@ -114,15 +120,18 @@ class AgentStore(CredentialStore):
 
     def __init__(self, db: Database, name: str) -> None:
         self._db, self._name = db, name
+        self.changed = threading.Event()  # a token arrived or renewed: publish its state
 
     def write_local(self, key: str, text: str) -> None:
         super()._write(key, text)
+        self.changed.set()
 
     def read_local(self, key: str) -> str | None:
         return self._read(key)
 
     def _write(self, key: str, text: str) -> None:
         super()._write(key, text)
+        self.changed.set()
         seal(self._db, self._name, key, text, skip=self._name)
 
 
@@ -180,6 +189,7 @@ class AgentService:
         self.sync = SyncService(db, connectors, self.moderation)
         self._synced: dict[int, float] = {}  # site id -> time.monotonic() of its last sync
         self._box: SealedBox[PrivateKey] | None = None
+        self._published = -PUBLISH_EVERY  # time.monotonic() of the last publish_sign_ins
 
     # --- start: the key and the heartbeat row -------------------------------------------------
 
@@ -258,6 +268,37 @@ class AgentService:
                     opened += 1
                     log.info("credential for %s received from %s", key, sealed_by)
         return opened
+
+    def publish_sign_ins(self) -> int:
+        """Publish each active site's token state in this agent's keyring (never a token) for
+        the workstations (`agent_sign_ins`); the number of rows that changed."""
+        self.store.changed.clear()
+        now = utcnow()
+        with self.db.transaction() as session:
+            sites = session.scalars(select(Site).where(Site.active).order_by(Site.id)).all()
+            rows = []
+            for site in sites:
+                health = site_token_health(self.store, site, None, now)  # the keyring alone
+                problem = health.words if health.state is TokenState.UNREADABLE else ""
+                rows.append(
+                    {"agent": self.name, "site_id": site.id, "state": health.state.value,
+                     "until": health.until, "problem": problem, "checked_at": now}
+                )  # fmt: skip
+            if not rows:
+                return 0
+            offer = pg_insert(AgentSignIn).values(rows)
+            new = offer.excluded
+            changed = session.execute(
+                offer.on_conflict_do_update(
+                    index_elements=[AgentSignIn.agent, AgentSignIn.site_id],
+                    set_={"state": new.state, "until": new.until, "problem": new.problem,
+                          "checked_at": new.checked_at},
+                    where=or_(AgentSignIn.state != new.state, AgentSignIn.problem != new.problem,
+                              AgentSignIn.until.is_distinct_from(new.until)),
+                ).returning(AgentSignIn.site_id)
+            ).all()  # fmt: skip
+        self._published = time.monotonic()
+        return len(changed)
 
     # --- jobs ----------------------------------------------------------------------------
 
@@ -347,10 +388,8 @@ class AgentService:
         due = [s for s in self.take_leases() if now - self._synced.get(s.id, -every) >= every]
         if not due:
             return 0
-        for result in self.sync.sync_sites(due):
+        for result in self.sync.sync_sites(due):  # a failure is logged by SyncService
             self._synced[result.site_id] = time.monotonic()
-            if result.error:
-                log.warning("sync of site %s: %s", result.site_id, result.error)
         return len(due)
 
     def release(self) -> None:
@@ -382,6 +421,8 @@ class AgentService:
     def _beat_and_open(self) -> None:
         self.beat()
         self.open_sealed()  # a site connected meanwhile is usable within a heartbeat
+        if self.store.changed.is_set() or time.monotonic() - self._published >= PUBLISH_EVERY:
+            self.publish_sign_ins()
 
     @contextmanager
     def _loop(

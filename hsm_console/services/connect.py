@@ -389,7 +389,7 @@ class ConnectService:
         new_id = external_id or site.external_id
         if new_id != site.external_id:
             self._may_change_account(site, new_id)
-        progress("Storing the credential in this computer's keyring...")
+        progress(f"Storing the credential in {self._credentials.kept_in}...")
         stored = Site(
             platform=site.platform, base_url=site.base_url, external_id=new_id, name=site.name
         )  # a detached copy: the keyring's entry is named by the account it opens

@@ -36,7 +36,12 @@ from hsm_console.rules.seals import SEAL_EVERY
 from hsm_console.services.access import resolve_actor
 from hsm_console.services.agent import agents_seen
 from hsm_console.services.connect import ConnectService
-from hsm_console.services.health import TokenHealth, TokenState, site_token_health
+from hsm_console.services.health import (
+    HeldByAgents,
+    TokenHealth,
+    TokenState,
+    site_token_health,
+)
 from hsm_console.services.seals import latest_seal
 
 PROBE_SERVICE = "hsm-console-doctor"  # never the tokens' own service name
@@ -51,6 +56,9 @@ _TRIGGERS = {
     "sqlite": ("{}_no_update", "{}_no_delete"),
     "postgresql": ("{}_append_only", "{}_no_truncate"),
 }
+# What tells every open window of a change, on PostgreSQL (migration 0016, services/live.py).
+LIVE_TRIGGERS = frozenset({"comments_live_insert", "comments_live_update", "action_log_live",
+                           "presence_live"})  # fmt: skip
 _DB_HELP = (
     "Check the database address (--database, HSM_DATABASE_URL or database_url in the "
     "settings file) and that the database server is running; IT has the details."
@@ -99,15 +107,20 @@ def diagnose(
     by_agent: bool = False,
 ) -> list[Finding]:
     """Every check, in order; the database's later checks only when it can be read. In the
-    City-wide mode (`by_agent`), the agent's heartbeat too."""
+    City-wide mode (`by_agent`), the agent's heartbeat too, and the sign-ins the agents
+    publish in place of this computer's keyring."""
     findings = [_schema(db)]
     if findings[0].verdict is not Verdict.FAIL:
         findings += [_triggers(db), _chain(db, clock())]
+        if not db.is_sqlite:
+            findings.append(_live_triggers(db))
         if by_agent:
             findings.append(_agent_heartbeat(db))
     findings += [_keyring(), _log_folder(log_folder)]
     if findings[0].verdict is not Verdict.FAIL:
-        findings += list(_sites(db, username, credentials or CredentialStore(), clock()))
+        # The City-wide mode: the sign-ins are the agents', as they publish them.
+        store = credentials or (HeldByAgents(db) if by_agent else CredentialStore())
+        findings += list(_sites(db, username, store, clock()))
     return findings
 
 
@@ -157,6 +170,18 @@ def _triggers(db: Database) -> Finding:
         "Records can be altered now. Run hsm-console verify-log, tell the City Clerk's office, "
         "and have the database administrator restore the trigger (or the database from a "
         "backup).",
+    )  # fmt: skip
+
+
+def _live_triggers(db: Database) -> Finding:
+    missing = sorted(LIVE_TRIGGERS - present_triggers(db))
+    if not missing:
+        return Finding("live update triggers", Verdict.OK, f"all {len(LIVE_TRIGGERS)} present")
+    return Finding(
+        "live update triggers", Verdict.WARN, f"missing or disabled: {', '.join(missing)}",
+        "Open windows no longer learn of others' actions until they reload (F5); nothing is "
+        "lost. The database's owner runs: hsm-console db upgrade, or restores the trigger "
+        "(migration 0016's DDL).",
     )  # fmt: skip
 
 

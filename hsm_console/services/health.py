@@ -28,7 +28,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import CaptureGap, Site, SiteConnection, SyncState, utcnow
+from hsm_console.db.models import (
+    Agent,
+    AgentSignIn,
+    CaptureGap,
+    Site,
+    SiteConnection,
+    SiteLease,
+    SyncState,
+    utcnow,
+)
 from hsm_console.display import local_time
 from hsm_console.errors import ConfigurationError, NeedsReconnecting, PlatformError, UserError
 from hsm_console.host.credentials import CredentialStore, TokenSet
@@ -229,10 +238,63 @@ def _warning(site_name: str, until: datetime | None, now: datetime) -> str:
     )
 
 
+_STAND_IN = "stand-in"  # no token: says only that the agent can renew it
+
+
+class HeldByAgents(CredentialStore):
+    """A workstation's keyring in the City-wide mode (services/agent.py's SealingStore): the
+    agents hold the sites' tokens, so a site's sign-in is what they publish in
+    `agent_sign_ins` (the state and expiry in each one's keyring, never a token)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+def published_token_health(
+    db: Database, site: Site, reconnect_since: datetime | None, now: datetime
+) -> TokenHealth:
+    """A site's sign-in as the agents hold it: the one syncing it (its lease) first, then a
+    running one, then whichever said last."""
+    with db.session() as session:
+        found = session.execute(
+            select(AgentSignIn)
+            .join(Agent, Agent.name == AgentSignIn.agent)
+            .outerjoin(
+                SiteLease,
+                (SiteLease.site_id == AgentSignIn.site_id) & (SiteLease.holder == Agent.name),
+            )
+            .where(AgentSignIn.site_id == site.id)
+            .order_by(SiteLease.holder.is_(None), Agent.beat_at.desc(), Agent.name)
+            .limit(1)
+        ).scalar()
+        session.expunge_all()
+    if found is None:
+        if reconnect_since is not None:
+            return token_health(site.name, None, reconnect_since, now)
+        return TokenHealth(TokenState.NOT_CONNECTED, "no agent holds it yet")
+    by = f" (agent {found.agent})"
+    state = TokenState(found.state)
+    if reconnect_since is None and state is TokenState.NOT_CONNECTED:
+        return TokenHealth(state, f"not connected with the agent{by}")
+    if reconnect_since is None and state is TokenState.UNREADABLE:
+        return TokenHealth(state, f"the agent's keyring cannot be read: {found.problem}{by}")
+    # The token_health of a stand-in with the published times (no token leaves the agent).
+    stand_in = None
+    if state is TokenState.RENEWS:
+        stand_in = TokenSet("-", refresh_token=_STAND_IN, refresh_expires_at=found.until)
+    elif state in (TokenState.EXPIRES, TokenState.NO_EXPIRY):
+        stand_in = TokenSet("-", expires_at=found.until)
+    health = token_health(site.name, stand_in, reconnect_since, now)
+    return replace(health, words=health.words + by)
+
+
 def site_token_health(
     credentials: CredentialStore, site: Site, reconnect_since: datetime | None, now: datetime
 ) -> TokenHealth:
-    """`token_health` of a site from this computer's keyring."""
+    """`token_health` of a site from this computer's keyring (the agents', in the City-wide
+    mode)."""
+    if isinstance(credentials, HeldByAgents):
+        return published_token_health(credentials.db, site, reconnect_since, now)
     try:
         tokens = credentials.find_tokens(site)
     except ConfigurationError as exc:
