@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import keyring
@@ -33,13 +33,19 @@ from hsm_console.db.models import (
 )
 from hsm_console.errors import ConfigurationError, NotPossible
 from hsm_console.host.config import load_settings
-from hsm_console.host.credentials import CredentialStore, TokenSet, credential_key
+from hsm_console.host.credentials import (
+    KEYRING_SERVICE,
+    CredentialStore,
+    TokenSet,
+    credential_key,
+)
 from hsm_console.rules.bans import BanState, city_today
 from hsm_console.rules.domain import Action, EntryState, Platform, Role
 from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
 from hsm_console.services.agent import AgentService, AgentStore, SealingStore
 from hsm_console.services.doctor import Verdict, diagnose
+from hsm_console.services.tokens import TokenProvider
 from hsm_console.services.verify import verify_log
 from hsm_sandbox.faults import FaultKind
 from hsm_sandbox.server import SandboxServer
@@ -363,6 +369,72 @@ def test_a_sealed_token_reaches_the_agent_only(bare: World, file_keyring: Plaint
     assert agent.store.get_tokens(site).refresh_token == "refresh-TOKEN-91c2"
     with bare.db.session() as session:
         assert session.scalar(select(func.count()).select_from(SealedSecret)) == 0
+
+
+class _Ring(CredentialStore):
+    """A keyring file of its own (one process has one keyring; two agents need two)."""
+
+    ring: PlaintextKeyring
+
+    def _read(self, key: str) -> str | None:
+        return self.ring.get_password(KEYRING_SERVICE, key)
+
+    def _write(self, key: str, text: str) -> None:
+        self.ring.set_password(KEYRING_SERVICE, key, text)
+
+
+class _OwnKeyring(AgentStore, _Ring):
+    def __init__(self, db: Database, name: str, path: Path) -> None:
+        super().__init__(db, name)
+        self.ring = PlaintextKeyring()
+        self.ring.file_path = str(path)  # type: ignore[misc]
+
+
+def test_two_agents_never_both_renew_a_rotating_refresh_token(
+    bare: World, file_keyring: PlaintextKeyring, tmp_path: Path
+) -> None:
+    """X spends its refresh token on every renewal: the agents renew a site one at a time, and
+    the second uses the token the first renewed and sealed to it, never the spent one."""
+    a, b = _agent(bare, "a"), _agent(bare, "b")
+    with bare.db.transaction() as session:
+        parks = session.get(Site, bare.parks_site)
+        assert parks is not None
+        site = admin.ensure_site(
+            session, parks.department, Platform.X, "Parks on X", "4400000001",
+            "https://api.x.com", {},
+        )  # fmt: skip
+        session.flush()
+        session.expunge(site)
+    lapsing = TokenSet("access-0", "refresh-0", utcnow() + timedelta(seconds=30))
+    for agent in (a, b):  # each its own keyring, as on two servers
+        agent.store = _OwnKeyring(bare.db, agent.name, tmp_path / f"{agent.name}.cfg")
+        agent.store.write_local(credential_key(site), lapsing.to_json())
+    spent: list[str] = []
+    inside = threading.Event()
+
+    def refresh(_: Site, tokens: TokenSet, now: datetime) -> TokenSet:
+        assert tokens.refresh_token not in spent, "a spent refresh token was used again"
+        assert tokens.refresh_token is not None
+        spent.append(tokens.refresh_token)
+        inside.set()
+        time.sleep(0.3)  # the other agent asks meanwhile
+        n = len(spent)
+        return TokenSet(f"access-{n}", f"refresh-{n}", now + timedelta(hours=2))
+
+    got: dict[str, str] = {}
+
+    def use(agent: AgentService) -> None:
+        provider = TokenProvider(agent.store, refresh, shared=agent.renewing)
+        got[agent.name] = provider.current(site)
+
+    first = threading.Thread(target=use, args=(a,))
+    first.start()
+    assert inside.wait(10)
+    use(b)  # due as well in its own keyring, and waits for a's renewal
+    first.join()
+    assert spent == ["refresh-0"]
+    assert got == {"a": "access-1", "b": "access-1"}
+    assert b.store.get_tokens(site).refresh_token == "refresh-1"  # sealed to it by a
 
 
 def test_the_workstations_see_each_sign_in_as_the_agent_holds_it(

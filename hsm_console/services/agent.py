@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,7 @@ LEASE = 60.0  # a site's lease lasts this long unless renewed
 POLL = 0.2  # seconds between looks for new jobs: the moderator waits about this
 SYNC_EVERY = timedelta(minutes=15)
 RETRY_RECONCILE = timedelta(seconds=30)  # after the platform could not be asked
+RENEWAL_LOCK = 7315023  # pg_advisory_xact_lock's first key: one site's renewal at a time
 PUBLISH_EVERY = 60.0  # seconds between publishing the sign-ins (at once after a change)
 
 
@@ -182,8 +183,8 @@ class AgentService:
         self.heartbeat, self.stale_after, self.lease = heartbeat, stale_after, lease
         self.poll, self.sync_every = poll, sync_every
         self.store = AgentStore(db, name)
-        tokens = TokenProvider(self.store, on_refused=marks_in(db))
-        connectors = connector_factory(self.store, dict(overrides or {}), tokens, db)
+        self.tokens = TokenProvider(self.store, on_refused=marks_in(db), shared=self.renewing)
+        connectors = connector_factory(self.store, dict(overrides or {}), self.tokens, db)
         self.moderation = _AgentModeration(db, policy, connectors, username)
         self.bans = BanService(db, policy, connectors, username)
         self.sync = SyncService(db, connectors, self.moderation)
@@ -299,6 +300,20 @@ class AgentService:
             ).all()  # fmt: skip
         self._published = time.monotonic()
         return len(changed)
+
+    @contextmanager
+    def renewing(self, site: Site) -> Iterator[None]:
+        """One agent at a time renews a site's tokens: X rotates its refresh token on every
+        use, so a second renewal with the old one would end the sign-in. Inside the lock a
+        token another agent renewed meanwhile is opened first, and used instead."""
+        with self.db.transaction() as session:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key, :site)"),
+                {"key": RENEWAL_LOCK, "site": site.id},
+            )
+            if self._box is not None:
+                self.open_sealed()
+            yield
 
     # --- jobs ----------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ the keyring again inside it, so two threads never spend the same refresh token (
 on every use: a second use would be refused and end the sign-in). The rotated refresh token
 is written to the keyring before the new access token is handed to anyone. A refusal from the
 token endpoint marks the site "needs reconnecting" (`on_refused`) and raises
-`NeedsReconnecting`; a token endpoint that is down only fails this call.
+`NeedsReconnecting`; a token endpoint that is down only fails this call. Where several
+processes hold one site's tokens (two agents), `shared` adds a lock between them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -86,12 +88,14 @@ class TokenProvider:
         on_refused: Callable[[Site], None] = lambda site: None,
         margin: timedelta = RENEWAL_MARGIN,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        shared: Callable[[Site], AbstractContextManager[object]] = lambda site: nullcontext(),
     ) -> None:
         self._store = store
         self._refresher = refresher or platform_refresher(store)
         self._on_refused = on_refused
         self._margin = margin
         self._clock = clock
+        self._shared = shared
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
@@ -100,7 +104,7 @@ class TokenProvider:
         tokens = self._store.get_tokens(site)
         if not self._due(tokens):
             return tokens.access_token
-        with self._lock(site):
+        with self._lock(site), self._shared(site):
             tokens = self._store.get_tokens(site)  # another thread may have renewed it
             if self._due(tokens):
                 tokens = self._renew(site, tokens)
@@ -108,7 +112,7 @@ class TokenProvider:
 
     def renew(self, site: Site, refused: str) -> str:
         """A token to use instead of `refused`, which the platform just refused."""
-        with self._lock(site):
+        with self._lock(site), self._shared(site):
             tokens = self._store.get_tokens(site)
             if tokens.access_token != refused:  # renewed meanwhile by another call
                 return tokens.access_token
