@@ -344,16 +344,23 @@ def test_an_agent_killed_at_the_platform_call_is_reconciled_by_the_other(
     assert verify_log(city.db).ok
 
 
-def test_a_sealed_token_reaches_the_agent_only(bare: World, file_keyring: PlaintextKeyring) -> None:
-    agent = _agent(bare, "a")
-    with bare.db.transaction() as session:
-        parks = session.get(Site, bare.parks_site)
+def _parks_on_x(world: World) -> Site:
+    """A real (not demo) site, whose tokens an administrator connects."""
+    with world.db.transaction() as session:
+        parks = session.get(Site, world.parks_site)
         assert parks is not None
         site = admin.ensure_site(
             session, parks.department, Platform.X, "Parks on X", "4400000001",
             "https://api.x.com", {},
         )  # fmt: skip
+        session.flush()
         session.expunge(site)
+        return site
+
+
+def test_a_sealed_token_reaches_the_agent_only(bare: World, file_keyring: PlaintextKeyring) -> None:
+    agent = _agent(bare, "a")
+    site = _parks_on_x(bare)
     secret = TokenSet("access-TOKEN-7f3a", refresh_token="refresh-TOKEN-91c2")
     station = _workstation(bare, "ada")
 
@@ -396,15 +403,7 @@ def test_two_agents_never_both_renew_a_rotating_refresh_token(
     """X spends its refresh token on every renewal: the agents renew a site one at a time, and
     the second uses the token the first renewed and sealed to it, never the spent one."""
     a, b = _agent(bare, "a"), _agent(bare, "b")
-    with bare.db.transaction() as session:
-        parks = session.get(Site, bare.parks_site)
-        assert parks is not None
-        site = admin.ensure_site(
-            session, parks.department, Platform.X, "Parks on X", "4400000001",
-            "https://api.x.com", {},
-        )  # fmt: skip
-        session.flush()
-        session.expunge(site)
+    site = _parks_on_x(bare)
     lapsing = TokenSet("access-0", "refresh-0", utcnow() + timedelta(seconds=30))
     for agent in (a, b):  # each its own keyring, as on two servers
         agent.store = _OwnKeyring(bare.db, agent.name, tmp_path / f"{agent.name}.cfg")

@@ -162,11 +162,8 @@ def _schema(db: Database) -> Finding:
 
 
 def _triggers(db: Database) -> Finding:
-    missing = sorted(expected_triggers(db.dialect) - present_triggers(db))
-    if not missing:
-        return Finding("append-only triggers", Verdict.OK, f"all {len(APPEND_ONLY) * 2} present")
-    return Finding(
-        "append-only triggers", Verdict.FAIL, f"missing or disabled: {', '.join(missing)}",
+    return _present(
+        db, "append-only triggers", expected_triggers(db.dialect), Verdict.FAIL,
         "Records can be altered now. Run hsm-console verify-log, tell the City Clerk's office, "
         "and have the database administrator restore the trigger (or the database from a "
         "backup).",
@@ -174,15 +171,20 @@ def _triggers(db: Database) -> Finding:
 
 
 def _live_triggers(db: Database) -> Finding:
-    missing = sorted(LIVE_TRIGGERS - present_triggers(db))
-    if not missing:
-        return Finding("live update triggers", Verdict.OK, f"all {len(LIVE_TRIGGERS)} present")
-    return Finding(
-        "live update triggers", Verdict.WARN, f"missing or disabled: {', '.join(missing)}",
+    return _present(
+        db, "live update triggers", LIVE_TRIGGERS, Verdict.WARN,
         "Open windows no longer learn of others' actions until they reload (F5); nothing is "
         "lost. The database's owner runs: hsm-console db upgrade, or restores the trigger "
         "(migration 0016's DDL).",
     )  # fmt: skip
+
+
+def _present(db: Database, check: str, wanted: frozenset[str], missing_is: Verdict, todo: str
+             ) -> Finding:  # fmt: skip
+    missing = sorted(wanted - present_triggers(db))
+    if not missing:
+        return Finding(check, Verdict.OK, f"all {len(wanted)} present")
+    return Finding(check, missing_is, f"missing or disabled: {', '.join(missing)}", todo)
 
 
 def _chain(db: Database, now: datetime) -> Finding:
