@@ -110,6 +110,10 @@ class AdminDialog(QDialog):
         self.person_table = child(form, QTableWidget, "personTable")
         self.person_account = child(form, QLineEdit, "personAccount")
         self.person_name = child(form, QLineEdit, "personName")
+        # On the shared PostgreSQL a person signs in with a login of their own (db/roles.py).
+        self.person_login = child(form, QLineEdit, "personLogin")
+        for login_widget in (self.person_login, child(form, QLabel, "personLoginLabel")):
+            login_widget.setVisible(not service.db.is_sqlite)
         self.role_choice = child(form, QComboBox, "roleChoice")
         self.role_department = child(form, QComboBox, "roleDepartment")
         self.site_table = child(form, QTableWidget, "siteTable")
@@ -346,7 +350,8 @@ class AdminDialog(QDialog):
 
     def add_person(self) -> None:
         account, name = self.person_account.text(), self.person_name.text()
-        self._change("adding a person", lambda: self.service.add_person(account, name))
+        login = self.person_login.text().strip() or None
+        self._change("adding a person", lambda: self.service.add_person(account, name, login))
 
     def set_person_active(self, active: bool) -> None:
         account = self._selected_person()

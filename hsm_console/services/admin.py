@@ -332,7 +332,8 @@ class AdminService:
         problem = roles.login_problem(chosen)
         if problem is not None:
             raise InvalidInput(
-                f"{problem} Give the person's database login (on the command line: --login)."
+                f"{problem} Give the person's database login (Database login in the window, "
+                "--login on the command line)."
                 if login is None else problem
             )  # fmt: skip
         return chosen

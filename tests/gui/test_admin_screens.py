@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
+from sqlalchemy import text
 
+from hsm_console.db.engine import Database
 from hsm_console.gui.admin import ALL_DEPARTMENTS, SITE_HEADERS, AdminDialog
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.settings import GuiSettings
 from hsm_console.services.access import resolve_actor
-from tests.conftest import World
+from hsm_sandbox.server import SandboxServer
+from tests.conftest import World, build_world
 from tests.gui.conftest import OpenWindow, started
 from tests.gui.helpers import WAIT_MS, count
+from tests.test_db_roles import logins
+
+__all__ = ["logins"]  # a fixture, used by name
 
 STATE, ADDRESS = SITE_HEADERS.index("State"), SITE_HEADERS.index("API address")
 GOOD_CHANNEL = "UC" + "a1B2c3D4e5F6g7H8i9J0k_"  # 'UC' and 22 characters
@@ -73,6 +79,7 @@ def test_an_administrator_sets_up_a_department_a_person_and_sites(
     assert "Log entry" in dialog.result_label.text()
     assert count(gui_world, "SELECT COUNT(*) FROM departments WHERE code = 'LIB'") == 1
 
+    assert dialog.person_login.isHidden()  # a file has no logins: nothing to give
     qtbot.keyClicks(dialog.person_account, "CITY\\dana")
     qtbot.keyClicks(dialog.person_name, "Dana Librarian")
     _click(qtbot, dialog, "addPersonButton")
@@ -173,3 +180,36 @@ def test_a_moderator_does_not_see_the_administration(open_window: OpenWindow) ->
     menu_texts = [a.text() for m in menus if isinstance(m, QMenu) for a in m.actions()]
     assert "&Quit" in menu_texts  # the menus were read
     assert not any("Administration" in text for text in menu_texts)
+
+
+@pytest.mark.postgres
+def test_a_person_added_in_the_window_gets_the_login_given(
+    qtbot: QtBot, postgres_db: Database, sandbox: SandboxServer, gui_settings: GuiSettings,
+    logins: Callable[[str], str],
+) -> None:  # fmt: skip
+    """On the shared PostgreSQL, the window's Database login field is the CLI's --login: a
+    person of another domain, whose account's name is taken, signs in as the login given."""
+    world = build_world(postgres_db, sandbox)
+    window = started(qtbot, MainWindow(world.app("ada"), gui_settings))  # as the owner
+    try:
+        dialog = _open(qtbot, window)
+        assert not dialog.person_login.isHidden()
+        login = logins("mark.smith")
+        qtbot.keyClicks(dialog.person_account, "PD\\msmith")
+        qtbot.keyClicks(dialog.person_name, "Mark Smith")
+        qtbot.keyClicks(dialog.person_login, login)
+        _click(qtbot, dialog, "addPersonButton")
+        qtbot.waitUntil(lambda: _row_of(dialog.person_table, "PD\\msmith") >= 0, timeout=WAIT_MS)
+        assert f"signing in to the database as {login} (a new login)" in (
+            dialog.result_label.text()
+        )
+        with postgres_db.engine.connect() as connection:
+            assert connection.execute(
+                text("SELECT l.login FROM person_logins l JOIN people p ON p.id = l.person_id "
+                     "WHERE p.username = 'PD\\msmith'")
+            ).scalar_one() == login  # fmt: skip
+            assert connection.execute(
+                text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :l"), {"l": login}
+            ).scalar_one()
+    finally:
+        window.close()
