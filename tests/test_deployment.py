@@ -210,6 +210,11 @@ def test_two_departments_and_a_supervisor_work_at_once_through_the_agent(
     doctor = capsys.readouterr().out
     assert "OK    agent heartbeat: running: agent-e2e" in doctor
     assert "OK    live update triggers" in doctor
+    # On the agent's server its doctor lists every site (it is no person of the console).
+    assert cli_main(["--database", login_url(postgres_db, agent.login), "doctor"]) == 0
+    doctor = capsys.readouterr().out
+    assert "not a console user" not in doctor
+    assert f"site {world.police_site} Highland Police Department (facebook) platform" in doctor
     agent.process.send_signal(signal.SIGTERM)  # a clean stop, as systemd's
     _, errors = agent.process.communicate(timeout=60)
     assert agent.process.returncode == 0, errors
