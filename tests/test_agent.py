@@ -102,11 +102,12 @@ def _workstation(world: World, username: str, wait: float = 0.0) -> App:
     )  # fmt: skip
 
 
-def _agent(world: World, name: str, lease: float = 1.0) -> AgentService:
-    """An agent with quick heartbeats: a second without one means it stopped."""
+def _agent(world: World, name: str, lease: float = 1.0, stale_after: float = 1.0) -> AgentService:
+    """An agent with quick heartbeats: by default a second without one means it stopped."""
     service = AgentService(
         _database(world), load_policy(), name, "hsm_agent_login",
-        overrides=dict(FAST_NETWORK), heartbeat=0.1, stale_after=1.0, lease=lease, poll=0.05,
+        overrides=dict(FAST_NETWORK), heartbeat=0.1, stale_after=stale_after, lease=lease,
+        poll=0.05,
     )  # fmt: skip
     service.register()
     return service
@@ -237,7 +238,9 @@ def test_two_agents_and_four_workstations_act_once_each(city: World) -> None:
         "dan": _comments(city, city.police_site, 4, 4),
     }
     stop = threading.Event()
-    agents = [_agent(city, name) for name in ("a", "b")]
+    # Neither stops here: on a loaded machine a heartbeat late by a second must not make the
+    # other agent take over (that is the killed-agent test's case).
+    agents = [_agent(city, name, stale_after=60.0) for name in ("a", "b")]
     runners = [threading.Thread(target=a.run, args=(stop,)) for a in agents]
     results: dict[str, list[object]] = {}
 
