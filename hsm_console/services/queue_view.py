@@ -223,7 +223,7 @@ class QueueView:
             if queue_filter.search_terms():
                 query = self._search_page(session, queue_filter, site_ids, after, limit)
             else:
-                query = self._merged_page(queue_filter, site_ids, after, limit)
+                query = self._merged_page(queue_filter, site_ids, after, limit, self.db.is_sqlite)
             found = [(row[0], row[1]) for row in session.execute(query)]
         ids = [comment_id for comment_id, _ in found]
         if len(found) < limit:
@@ -237,6 +237,7 @@ class QueueView:
         site_ids: list[int],
         after: QueueCursor | None,
         limit: int,
+        sqlite: bool,
     ) -> Select[int, datetime]:
         """Index-ordered branches merged by one ORDER BY over their UNION ALL, which both
         databases read lazily (SQLite's merge of co-routines, PostgreSQL's Merge Append):
@@ -267,12 +268,19 @@ class QueueView:
         else:
             wheres = [[site_column == site_id, status_column == status.value]
                       for site_id, status in itertools.product(site_ids, statuses)]  # fmt: skip
+        newest_first = (time_column.desc(), id_column.desc())
         branches = [
             select(id_column.label("id"), time_column.label("created_at")).where(*where, *common)
             for where in wheres
         ]
         if len(branches) == 1:
-            return branches[0].order_by(time_column.desc(), id_column.desc()).limit(limit)
+            return branches[0].order_by(*newest_first).limit(limit)
+        if not sqlite:
+            # PostgreSQL merges (Merge Append) only branches each ordered and limited:
+            # without, it appends every branch and sorts them. SQLite's merge wants them bare.
+            branches = [
+                b.order_by(*newest_first).limit(limit).subquery().select() for b in branches
+            ]
         merged = union_all(*branches)
         newest = merged.selected_columns
         return merged.order_by(newest.created_at.desc(), newest.id.desc()).limit(limit)  # type: ignore[return-value]
@@ -613,12 +621,14 @@ def _suggestions_of(
         )
     }
     found: dict[int, list[RowSuggestion]] = {}
-    rows = session.execute(
-        select(CommentSuggestion.comment_id, CommentSuggestion.code, CommentSuggestion.why)
-        .where(CommentSuggestion.comment_id.in_(list(comment_ids)))
-        .order_by(CommentSuggestion.comment_id, CommentSuggestion.rank)
+    s = CommentSuggestion
+    # Put in screening's order here: a few rows a comment, read by the primary key.
+    rows = sorted(
+        session.execute(
+            select(s.comment_id, s.rank, s.code, s.why).where(s.comment_id.in_(list(comment_ids)))
+        )
     )
-    for comment_id, code, why in rows:
+    for comment_id, _, code, why in rows:
         found.setdefault(comment_id, []).append(
             RowSuggestion(code, why, (comment_id, code) in marked)
         )
