@@ -22,15 +22,22 @@ from benchmarks.generate import Scale, fill
 from benchmarks.ingest import FeedConnector, feed_comments
 from hsm_console.app import current_username
 from hsm_console.db.engine import Database
-from hsm_console.rules.domain import Platform, Role
+from hsm_console.rules.domain import CommentStatus, Platform, Role
 from hsm_console.rules.policy import load_policy
 from hsm_console.services import admin
 from hsm_console.services.log_view import LogFilter, LogView
 from hsm_console.services.moderation import ModerationService
-from hsm_console.services.queue_view import QueueFilter, QueueView
+from hsm_console.services.queue_view import ANY_SUGGESTION, QueueFilter, QueueView
 from hsm_console.services.sync import SyncService
 
-BIG = {"comments", "action_log", "retained_records", "comment_versions", "posts"}
+BIG = {
+    "comments",
+    "comment_suggestions",
+    "action_log",
+    "retained_records",
+    "comment_versions",
+    "posts",
+}
 SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
 
 
@@ -41,7 +48,8 @@ def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
 
     def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         reads = statement.lstrip().upper().startswith("SELECT")
-        if reads and ("FROM comments" in statement or "FROM action_log" in statement):
+        tables = ("FROM comments", "FROM action_log", "FROM comment_suggestions")
+        if reads and any(table in statement for table in tables):
             found.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", seen)
@@ -114,6 +122,7 @@ def test_the_main_queries_read_indexes_in_order(postgres_db: Database) -> None:
         "queue: the next page": lambda: queue.page(QueueFilter(), first.next, 500),
         "queue: one site": lambda: queue.page(QueueFilter(site_ids=frozenset({site})), None, 500),
         "queue: rows": lambda: queue.rows(first.ids),
+        **_queue_walks(queue, filled.site_ids),
         "log: open": lambda: log.page(LogFilter()),
         "log: the next page": lambda: log.page(LogFilter(), log.page(LogFilter()).next),
         "log: one department": lambda: log.page(
@@ -123,6 +132,26 @@ def test_the_main_queries_read_indexes_in_order(postgres_db: Database) -> None:
     }
     found = {name: _checked(db, work) for name, work in cases.items()}
     assert found == {name: [] for name in cases}
+
+
+def _queue_walks(queue: QueueView, site_ids: list[int]) -> dict[str, Callable[[], object]]:
+    """The queue's other walks (migration 0022): by status over every site, per (site,
+    status) for a few, over one code's suggestions, and the counts in index order."""
+    every = QueueFilter(statuses=frozenset())
+    cases = {
+        "any status": every,
+        "flagged": QueueFilter(statuses=frozenset({CommentStatus.FLAGGED})),
+        "two sites, any status": replace(every, site_ids=frozenset(site_ids[:2])),
+        "one code": QueueFilter(suggestion="PII"),
+        "one code, two sites": QueueFilter(suggestion="PII", site_ids=frozenset(site_ids[:2])),
+        "any suggestion": QueueFilter(suggestion=ANY_SUGGESTION),
+    }
+    walks: dict[str, Callable[[], object]] = {
+        f"queue: {name}": lambda f=queue_filter: queue.page(f, None, 500)  # type: ignore[misc]
+        for name, queue_filter in cases.items()
+    }
+    walks["queue: counts"] = lambda: queue.counts(QueueFilter())
+    return walks
 
 
 def test_syncs_look_up_of_known_comments_uses_the_unique_key(postgres_db: Database) -> None:

@@ -180,8 +180,11 @@ class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
         UniqueConstraint("site_id", "external_id"),
-        Index("ix_comments_queue", "status", "created_at"),
-        Index("ix_comments_site_queue", "site_id", "status", "created_at", "id"),
+        # The queue's walks and counts read these alone (migrations 0017, 0022).
+        Index(
+            "ix_comments_status_queue", "status", "created_at", "id", "site_id", "suggested_code"
+        ),
+        Index("ix_comments_site_queue", "site_id", "status", "created_at", "id", "suggested_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,6 +237,10 @@ class CommentSuggestion(Base):
         Index(
             "ix_comment_suggestions_queue", "code", "site_id", "status", "created_at",
             "comment_id",
+        ),
+        Index(
+            "ix_comment_suggestions_status_queue", "code", "status", "created_at",
+            "comment_id", "site_id",
         ),
     )  # fmt: skip
 

@@ -6,10 +6,11 @@ department's comments, whatever filter or id the caller passes.
 
 The queue can hold a million comments, so it is read in pages, newest first, by keyset
 (`created_at`, `id`), never by OFFSET: each page costs the same however deep it is. A page is
-the merge of one index-ordered query per (site, status), sent as one UNION ALL, so every
-branch walks `ix_comments_site_queue` in order whatever the planner thinks of IN lists. One
-suggested code is the same merge over `ix_comment_suggestions_queue` (migration 0019: every
-suggestion, with the comment's site, status and time). A search starts from its own index
+the merge of index-ordered branches, one per (site, status) over `ix_comments_site_queue`
+for a few sites or one per status over `ix_comments_status_queue` for many, sent as one
+UNION ALL under one ORDER BY and LIMIT, which both databases merge lazily (migration 0022).
+One suggested code is the same merge over the suggestions' copies of the comment's site,
+status and time (migration 0019). A search starts from its own index
 instead (FTS5 on SQLite, GIN on PostgreSQL, migration 0002).
 
 Rows carry every suggestion as stored at ingest: nothing here screens text, so the window's
@@ -186,6 +187,7 @@ class QueueView:
         self.username = username
         self.actor: Actor
         self._sites: dict[int, SiteInfo]
+        self._site_count: int  # every department's sites
         self.refresh()
 
     def refresh(self) -> None:
@@ -199,7 +201,8 @@ class QueueView:
                 .order_by(Site.name, Site.id)
             )
             sites = {row[0]: SiteInfo(*row) for row in rows}
-        self.actor, self._sites = actor, sites
+            site_count = session.scalar(select(func.count()).select_from(Site)) or 0
+        self.actor, self._sites, self._site_count = actor, sites, site_count
 
     def sites(self) -> list[SiteInfo]:
         return list(self._sites.values())
@@ -220,7 +223,7 @@ class QueueView:
             if queue_filter.search_terms():
                 query = self._search_page(session, queue_filter, site_ids, after, limit)
             else:
-                query = self._merged_page(queue_filter, site_ids, after, limit)
+                query = self._merged_page(queue_filter, site_ids, after, limit, self.db.is_sqlite)
             found = [(row[0], row[1]) for row in session.execute(query)]
         ids = [comment_id for comment_id, _ in found]
         if len(found) < limit:
@@ -234,10 +237,16 @@ class QueueView:
         site_ids: list[int],
         after: QueueCursor | None,
         limit: int,
+        sqlite: bool,
     ) -> Select[int, datetime]:
-        """One index-ordered branch per (site, status), merged: over the comments, or over
-        the suggestions of one code (`ix_comment_suggestions_queue`), which hold the
-        comment's site, status and time for exactly this."""
+        """Index-ordered branches merged by one ORDER BY over their UNION ALL, which both
+        databases read lazily (SQLite's merge of co-routines, PostgreSQL's Merge Append):
+        a page reads about `limit` index entries however many branches there are.
+
+        The branches are over the comments, or over the suggestions of one code, which hold
+        the comment's site, status and time for exactly this. There is one branch per
+        (site, status) for a few sites, or one per status over every chosen site when that
+        reads fewer entries (`_by_status`), the site then filtered inside the index."""
         statuses = sorted(queue_filter.statuses or CommentStatus)
         code = queue_filter.suggestion if _is_code(queue_filter.suggestion) else None
         if code is None:
@@ -252,21 +261,29 @@ class QueueView:
                 s.code == code,
                 *_time_conditions(queue_filter, after, s.created_at, s.comment_id),
             ]
+        wheres: list[list[ColumnElement[bool]]]
+        if _by_status(len(site_ids), self._site_count):
+            wheres = [[status_column == status.value, site_column.in_(site_ids)]
+                      for status in statuses]  # fmt: skip
+        else:
+            wheres = [[site_column == site_id, status_column == status.value]
+                      for site_id, status in itertools.product(site_ids, statuses)]  # fmt: skip
+        newest_first = (time_column.desc(), id_column.desc())
         branches = [
-            select(id_column.label("id"), time_column.label("created_at"))
-            .where(site_column == site_id, status_column == status.value, *common)
-            .order_by(time_column.desc(), id_column.desc())
-            .limit(limit)
-            .subquery()
-            .select()
-            for site_id, status in itertools.product(site_ids, statuses)
+            select(id_column.label("id"), time_column.label("created_at")).where(*where, *common)
+            for where in wheres
         ]
-        merged = union_all(*branches).subquery()
-        return (
-            select(merged.c.id, merged.c.created_at)
-            .order_by(merged.c.created_at.desc(), merged.c.id.desc())
-            .limit(limit)
-        )
+        if len(branches) == 1:
+            return branches[0].order_by(*newest_first).limit(limit)
+        if not sqlite:
+            # PostgreSQL merges (Merge Append) only branches each ordered and limited:
+            # without, it appends every branch and sorts them. SQLite's merge wants them bare.
+            branches = [
+                b.order_by(*newest_first).limit(limit).subquery().select() for b in branches
+            ]
+        merged = union_all(*branches)
+        newest = merged.selected_columns
+        return merged.order_by(newest.created_at.desc(), newest.id.desc()).limit(limit)  # type: ignore[return-value]
 
     def _search_page(
         self,
@@ -437,16 +454,22 @@ class QueueView:
                 received_from=queue_filter.received_from, received_to=queue_filter.received_to
             )
             with self.db.session() as session:
-                suggested = Comment.suggested_code.is_not(None)
+                # Grouped in the order of ix_comments_site_queue, which holds every column
+                # read: one pass over the index, no table rows, no sort.
                 query = (
-                    select(Comment.site_id, Comment.status, suggested, func.count())
+                    select(
+                        Comment.site_id, Comment.status, func.count(),
+                        func.count(Comment.suggested_code),
+                    )
                     .where(Comment.site_id.in_(all_sites), *self._common_conditions(dates))
-                    .group_by(Comment.site_id, Comment.status, suggested)
-                )
+                    .group_by(Comment.site_id, Comment.status)
+                )  # fmt: skip
                 query = self._with_search(session, query, queue_filter)
-                groups = [(r[0], r[1], bool(r[2]), r[3]) for r in session.execute(query)]
+                for site_id, status, count, suggested in session.execute(query):
+                    groups += [(site_id, status, True, suggested),
+                               (site_id, status, False, count - suggested)]  # fmt: skip
                 s = CommentSuggestion
-                by_code = select(s.site_id, s.status, s.code, func.count()).where(
+                by_code = select(s.code, s.site_id, s.status, func.count()).where(
                     s.site_id.in_(all_sites),
                     *_time_conditions(dates, None, s.created_at, s.comment_id),
                 )
@@ -454,8 +477,8 @@ class QueueView:
                 if terms:
                     dialect = session.get_bind().dialect.name
                     by_code = by_code.where(s.comment_id.in_(comments_matching(dialect, terms)))
-                by_code = by_code.group_by(s.site_id, s.status, s.code)
-                code_groups = [(r[0], r[1], r[2], r[3]) for r in session.execute(by_code)]
+                by_code = by_code.group_by(s.code, s.site_id, s.status)
+                code_groups = [(r[1], r[2], r[0], r[3]) for r in session.execute(by_code)]
 
         statuses = {s.value for s in queue_filter.statuses}
         wanted = queue_filter.suggestion
@@ -573,6 +596,15 @@ def _time_conditions(
     return conditions
 
 
+def _by_status(chosen: int, every: int) -> bool:
+    """Whether one branch per status over the `chosen` sites of `every` site reads fewer
+    index entries than one branch per site and status. With comments spread evenly, a page of
+    n reads about n * every / chosen entries a status that way (the other sites' skipped in
+    the index), against n * chosen the other (each branch's first rows, before the merge
+    keeps n); it also keeps the branches few, however many sites a City has."""
+    return chosen * chosen > every
+
+
 def _suggestions_of(
     session: Session, comment_ids: Sequence[int]
 ) -> dict[int, tuple[RowSuggestion, ...]]:
@@ -589,12 +621,14 @@ def _suggestions_of(
         )
     }
     found: dict[int, list[RowSuggestion]] = {}
-    rows = session.execute(
-        select(CommentSuggestion.comment_id, CommentSuggestion.code, CommentSuggestion.why)
-        .where(CommentSuggestion.comment_id.in_(list(comment_ids)))
-        .order_by(CommentSuggestion.comment_id, CommentSuggestion.rank)
+    s = CommentSuggestion
+    # Put in screening's order here: a few rows a comment, read by the primary key.
+    rows = sorted(
+        session.execute(
+            select(s.comment_id, s.rank, s.code, s.why).where(s.comment_id.in_(list(comment_ids)))
+        )
     )
-    for comment_id, code, why in rows:
+    for comment_id, _, code, why in rows:
         found.setdefault(comment_id, []).append(
             RowSuggestion(code, why, (comment_id, code) in marked)
         )
