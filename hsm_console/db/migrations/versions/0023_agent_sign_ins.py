@@ -1,7 +1,7 @@
 """the agents' sign-ins: each site's token state as each agent holds it, no secret
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 Create Date: 2026-12-02 05:00:00
 
 In the City-wide mode a workstation holds no token, so its Sign-in column and `doctor` show
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0019"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
