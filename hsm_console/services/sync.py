@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -43,6 +43,7 @@ from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, Use
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener, Suggestion, screen_thread
+from hsm_console.rules.search_words import document
 from hsm_console.services import health, limits, suggestions
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
@@ -439,12 +440,7 @@ class SyncService:
                     new[remote.external_id] = self._new_row(run, post_id, remote, screened)
             if not new:
                 return
-            # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
-            # table row by row.
-            inserted = session.execute(
-                insert(Comment).returning(Comment.external_id, Comment.id), list(new.values())
-            )
-            ids.update({external_id: row_id for external_id, row_id in inserted})
+            ids.update(_insert_comments(session, list(new.values())))
             result.new_comments += len(new)
             self._store_suggestions(session, ids, new, screened)
             links = []
@@ -469,12 +465,13 @@ class SyncService:
         found = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
         screened[remote.external_id] = found
         code, why = (found[0].code, found[0].why) if found else (None, "")
+        author_name = storable(remote.author_name)
         return dict(
             site_id=run.site.id,
             post_id=post_id,
             external_id=remote.external_id,
             author_id=storable(remote.author_id),
-            author_name=storable(remote.author_name),
+            author_name=author_name,
             text=text,
             created_at=remote.created_at,
             permalink=remote.permalink,
@@ -488,6 +485,7 @@ class SyncService:
             suggestion_why=why,
             fetched_at=utcnow(),
             version=0,
+            search_words=document(author_name, text),  # the model's default, made here
         )
 
     def _update(self, session: Session, run: _Run, stored: Comment, remote: RemoteComment) -> None:
@@ -656,6 +654,57 @@ def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
         for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
         if c.id not in disposed
     }
+
+
+# The columns sync fills in a new comment (`_new_row`); the others are NULL until used.
+_NEW_COLUMNS = (
+    "site_id", "post_id", "external_id", "author_id", "author_name", "text", "created_at",
+    "permalink", "attachments", "raw", "platform_state", "status", "edited_at", "gone_seen_at",
+    "suggested_code", "suggestion_why", "fetched_at", "version", "search_words",
+)  # fmt: skip
+_SQLITE_ROWS = 500  # rows a statement on SQLite: 9,500 values, under its limit of 32,766
+
+
+def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """New comments inserted by the driver itself: platform id -> new id.
+
+    The values are bound by the columns' own types, as the ORM binds them, so the rows are
+    the same; what is saved is SQLAlchemy building a statement of every row's values each
+    page (and psycopg parsing it again, too long for its cache). PostgreSQL: one short
+    statement, prepared, sent for every row in one pipeline (`executemany`); SQLite: one
+    multi-row INSERT ... RETURNING (its cursor cannot return rows from `executemany`)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    table = Comment.__table__
+    values = [[row[name] for name in _NEW_COLUMNS] for row in rows]
+    for index, name in enumerate(_NEW_COLUMNS):  # a column at a time: most bind as they are
+        bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if bind is not None:
+            for row_values in values:
+                row_values[index] = bind(row_values[index])
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    into = f"INSERT INTO comments ({', '.join(_NEW_COLUMNS)}) VALUES "
+    found: dict[str, int] = {}
+    try:
+        if dialect.name == "postgresql":
+            marks = f"({', '.join(['%s'] * len(_NEW_COLUMNS))})"
+            cursor.executemany(f"{into}{marks} RETURNING external_id, id", values, returning=True)
+            while True:
+                found.update(cursor.fetchall())
+                if not cursor.nextset():
+                    break
+            return found
+        marks = f"({', '.join(['?'] * len(_NEW_COLUMNS))})"
+        for first in range(0, len(values), _SQLITE_ROWS):
+            chunk = values[first : first + _SQLITE_ROWS]
+            statement = f"{into}{', '.join([marks] * len(chunk))} RETURNING external_id, id"
+            cursor.execute(statement, [value for row in chunk for value in row])
+            found.update(cursor.fetchall())
+        return found
+    finally:
+        cursor.close()
 
 
 def _existing_ids(
