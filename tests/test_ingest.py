@@ -118,7 +118,7 @@ def test_sync_stores_a_new_comment_as_the_orm_would(db: Database) -> None:
         session.add(post)
         session.flush()
         rows = [
-            dict(site_id=site_id, post_id=post.id, external_id=key, author_id="a",
+            dict(site_id=site_id, post_id=post.id, parent_id=None, external_id=key, author_id="a",
                  author_name="Ñame", text="héllo ﬁne\u200b \"q\"\n", created_at=now - timedelta(
                      microseconds=7), permalink="p", attachments=["a.png"],
                  raw={"é": [1, 2.5, None, True], "n": {"b": "\u2028"}}, platform_state="visible",
@@ -150,3 +150,33 @@ def test_the_plain_inserts_give_the_full_text_index_the_same_words(db: Database)
     with db.session() as session:
         words = dict(session.execute(select(Comment.external_id, Comment.search_words)).all())
     assert words == {c.external_id: document(c.author_name, c.text) for c in comments}
+
+
+def test_replies_are_inserted_with_their_parents_id_not_linked_afterwards(db: Database) -> None:
+    """Parents on the same page go in first, so no reply needs an UPDATE (on PostgreSQL a new
+    version of the row in every index); a circle of replies still stores and links both."""
+    comments = feed_comments(100, "o")
+    comments.reverse()  # newest first: replies before their parents
+    a, b = comments[0], comments[1]
+    comments[0] = replace(a, parent_external_id=b.external_id)
+    comments[1] = replace(b, parent_external_id=a.external_id)
+    _site(db)
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE comments SET parent_id"):
+            updates.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert _sync(db, FeedConnector(comments)).new_comments == 100
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1  # the circle's two links, one executemany
+    with db.session() as session:
+        stored = dict(session.execute(select(Comment.external_id, Comment.id)).all())
+        parents = dict(session.execute(select(Comment.id, Comment.parent_id)).all())
+    replies = {c.external_id: c.parent_external_id for c in comments if c.parent_external_id}
+    assert len(replies) > 20
+    for child, parent in replies.items():
+        assert parents[stored[child]] == stored[parent], child

@@ -427,7 +427,9 @@ class SyncService:
             }
             ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
             known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
+            _generic_plans(session)
             new: dict[str, dict[str, Any]] = {}
+            parents: dict[str, str | None] = {}  # of the new ones
             screened: dict[str, list[Suggestion]] = {}
             for remote in comments:
                 result.seen_comments += 1
@@ -438,19 +440,20 @@ class SyncService:
                     self._update(session, run, stored, remote)
                 elif remote.external_id not in new and remote.external_id not in ids:
                     new[remote.external_id] = self._new_row(run, post_id, remote, screened)
+                    parents[remote.external_id] = remote.parent_external_id
             if not new:
                 return
-            ids.update(_insert_comments(session, list(new.values())))
+            _insert_parents_first(session, new, parents, ids)
             result.new_comments += len(new)
             self._store_suggestions(session, ids, new, screened)
             links = []
             for remote in comments:
                 parent = remote.parent_external_id
                 if parent and remote.external_id in new:
-                    if parent in ids:
-                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
-                    else:  # on a later page: linked at the end
+                    if parent not in ids:  # on a later page: linked at the end
                         run.parents[remote.external_id] = parent
+                    elif new[remote.external_id]["parent_id"] != ids[parent]:
+                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
             if links:
                 session.execute(update(Comment), links)
 
@@ -641,6 +644,36 @@ def _custom_plans(session: Session) -> None:
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+def _generic_plans(session: Session) -> None:
+    """Back to the usual plans once the look-ups are made: the page's inserts, run a row at a
+    time, would otherwise be planned again for every row."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
+
+
+def _insert_parents_first(
+    session: Session,
+    new: dict[str, dict[str, Any]],
+    parents: dict[str, str | None],
+    ids: dict[str, int],
+) -> None:
+    """Insert the page's new comments (`new`, by platform id) with their parents' ids, each
+    reply after its parent where both are new on this page; `ids` gains the new ids. Linking
+    a reply afterwards is an UPDATE, on PostgreSQL a new version of the row in every index,
+    the full-text one included. A reply whose parent is on a later page, or in a circle of
+    replies a platform should never send, is left for the caller to link."""
+    waiting = dict(new)
+    while waiting:
+        ready = [key for key in waiting if parents[key] not in waiting] or list(waiting)
+        rows = []
+        for key in ready:
+            row = waiting.pop(key)
+            parent = parents[key]
+            row["parent_id"] = ids.get(parent) if parent else None
+            rows.append(row)
+        ids.update(_insert_comments(session, rows))
+
+
 def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
     """Stored comments by platform id, except those disposed of under a certificate:
     blanked for good, never filled in again."""
@@ -656,13 +689,14 @@ def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
     }
 
 
-# The columns sync fills in a new comment (`_new_row`); the others are NULL until used.
+# The columns sync fills in a new comment (`_new_row`, `_insert_parents_first`); the others
+# are NULL until used.
 _NEW_COLUMNS = (
-    "site_id", "post_id", "external_id", "author_id", "author_name", "text", "created_at",
-    "permalink", "attachments", "raw", "platform_state", "status", "edited_at", "gone_seen_at",
-    "suggested_code", "suggestion_why", "fetched_at", "version", "search_words",
+    "site_id", "post_id", "parent_id", "external_id", "author_id", "author_name", "text",
+    "created_at", "permalink", "attachments", "raw", "platform_state", "status", "edited_at",
+    "gone_seen_at", "suggested_code", "suggestion_why", "fetched_at", "version", "search_words",
 )  # fmt: skip
-_SQLITE_ROWS = 500  # rows a statement on SQLite: 9,500 values, under its limit of 32,766
+_SQLITE_ROWS = 500  # rows a statement on SQLite: 10,000 values, under its limit of 32,766
 
 
 def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
