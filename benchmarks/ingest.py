@@ -13,6 +13,7 @@ from hsm_console.connectors.base import Page, RemoteComment, RemotePost
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Post
 from hsm_console.rules.domain import Platform, PlatformState
+from hsm_console.rules.search_words import document
 
 PAGE = 100  # comments a page, as the platforms list them
 POST = "ingest-post"
@@ -85,7 +86,7 @@ class FeedConnector:
 COLUMNS = (
     "site_id", "post_id", "external_id", "author_id", "author_name", "text", "created_at",
     "permalink", "attachments", "raw", "platform_state", "status", "suggested_code",
-    "suggestion_why", "fetched_at", "version",
+    "suggestion_why", "fetched_at", "version", "search_words",
 )  # fmt: skip
 
 
@@ -128,6 +129,7 @@ def plain_insert(db: Database, site_id: int, comments: list[RemoteComment]) -> t
             "",
             at(now),
             0,
+            document(c.author_name, c.text),
         )
         for c in comments
     ]

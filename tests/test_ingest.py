@@ -1,19 +1,22 @@
 """Sync's storing path at volume: replies linked across pages in batches, PostgreSQL's plans
-made for each page's values, and statistics refreshed after a large first sync."""
+made for each page's values, statistics refreshed after a large first sync, rows stored
+as the ORM stores them, and the benchmark's plain inserts indexing the same words."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 
-from benchmarks.ingest import FeedConnector, feed_comments
+from benchmarks.ingest import FeedConnector, feed_comments, plain_insert
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment
+from hsm_console.db.models import Comment, Post
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.policy import load_policy
+from hsm_console.rules.search_words import document
 from hsm_console.services import admin, sync
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.sync import SyncService
@@ -102,3 +105,78 @@ def test_a_large_first_sync_refreshes_postgresqls_statistics(
         estimate = session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'comments'"))
     assert analysed is not None
     assert estimate == 300
+
+
+def test_sync_stores_a_new_comment_as_the_orm_would(db: Database) -> None:
+    """`_insert_comments` binds the values itself: every column comes out as an ORM insert of
+    the same values stores it (JSON text, times, the full-text words)."""
+    site_id = _site(db)
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        post = Post(site_id=site_id, external_id="p", text="", permalink="", created_at=now,
+                    raw={})  # fmt: skip
+        session.add(post)
+        session.flush()
+        rows = [
+            dict(site_id=site_id, post_id=post.id, parent_id=None, external_id=key, author_id="a",
+                 author_name="Ñame", text="héllo ﬁne\u200b \"q\"\n", created_at=now - timedelta(
+                     microseconds=7), permalink="p", attachments=["a.png"],
+                 raw={"é": [1, 2.5, None, True], "n": {"b": "\u2028"}}, platform_state="visible",
+                 status="new", edited_at=now, gone_seen_at=None, suggested_code="PRF",
+                 suggestion_why="why", fetched_at=now, version=0)
+            for key in ("orm", "sync")
+        ]  # fmt: skip
+        session.execute(insert(Comment), [rows[0]])  # the column default makes its words
+        new = sync._insert_comments(session, [{**rows[1], "search_words": "name hello fine q"}])
+    assert list(new) == ["sync"]
+    names = [c for c in sync._NEW_COLUMNS if c != "external_id"]
+    read = ", ".join(f"CAST({name} AS TEXT)" for name in names)
+    with db.session() as session:
+        stored = dict(
+            (row[0], row[1:])
+            for row in session.execute(text(f"SELECT external_id, {read} FROM comments"))
+        )
+        assert (
+            session.scalar(select(Comment.id).where(Comment.external_id == "sync")) == new["sync"]
+        )
+    assert stored["sync"] == stored["orm"]
+    assert stored["sync"][names.index("search_words")] == "name hello fine q"
+
+
+def test_the_plain_inserts_give_the_full_text_index_the_same_words(db: Database) -> None:
+    """The benchmark's side of comparison indexes each comment's words, as sync does."""
+    comments = feed_comments(20, "w")
+    plain_insert(db, _site(db), comments)
+    with db.session() as session:
+        words = dict(session.execute(select(Comment.external_id, Comment.search_words)).all())
+    assert words == {c.external_id: document(c.author_name, c.text) for c in comments}
+
+
+def test_replies_are_inserted_with_their_parents_id_not_linked_afterwards(db: Database) -> None:
+    """Parents on the same page go in first, so no reply needs an UPDATE (on PostgreSQL a new
+    version of the row in every index); a circle of replies still stores and links both."""
+    comments = feed_comments(100, "o")
+    comments.reverse()  # newest first: replies before their parents
+    a, b = comments[0], comments[1]
+    comments[0] = replace(a, parent_external_id=b.external_id)
+    comments[1] = replace(b, parent_external_id=a.external_id)
+    _site(db)
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE comments SET parent_id"):
+            updates.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert _sync(db, FeedConnector(comments)).new_comments == 100
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1  # the circle's two links, one executemany
+    with db.session() as session:
+        stored = dict(session.execute(select(Comment.external_id, Comment.id)).all())
+        parents = dict(session.execute(select(Comment.id, Comment.parent_id)).all())
+    replies = {c.external_id: c.parent_external_id for c in comments if c.parent_external_id}
+    assert len(replies) > 20
+    for child, parent in replies.items():
+        assert parents[stored[child]] == stored[parent], child

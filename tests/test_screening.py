@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -815,3 +816,27 @@ def test_near_repeats_compare_recent_comments_sharing_an_opening_or_ending(
             "x", "Free tickets number 9 for every game, see my profile"
         )
     ] == ["w3", "w2"]
+
+
+def test_the_one_pass_over_key_words_names_exactly_the_lists_that_can_match(
+    screener: Screener,
+) -> None:
+    """`_KeyWords` must name a phrase list wherever the list's own look for its words finds
+    one (a shorter word inside a longer one, a word starting inside one found before), and
+    only there."""
+    lists = [
+        screener._threats, screener._not_threats, screener._commercial,
+        screener._discrimination, screener._sexual, screener._spam, screener._contact,
+    ]  # fmt: skip
+    set_file = Path(__file__).parent / "screening_set" / "comments.jsonl"
+    texts = [json.loads(line)["text"] for line in set_file.read_text().splitlines()]
+    texts += ["killer", "e-mail me", "o'dick", "i'll call", "nothing here", "sexy", "'for"]
+    named = 0
+    for text in texts:
+        view = screening._View.of(text)
+        present = screener._key_words.present(view.text)
+        for phrases in lists:
+            assert phrases._keys is not None
+            assert (phrases in present) == bool(phrases._keys.search(view.text)), (text, phrases)
+            named += phrases in present
+    assert named > 100

@@ -145,6 +145,12 @@ def record_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(form).hexdigest()
 
 
+def canonical_record_hash(values: Sequence[Any]) -> str:
+    """`record_hash` of a record's values in RECORD_FIELDS order whose times are already
+    canonical text (verification's fast path, as `canonical_entry_hash`)."""
+    return sha256(_ENCODE_LIST([_RECORD_FORM, *values]).encode("utf-8")).hexdigest()
+
+
 def snapshot(session: Session, comment: Comment, actor: str) -> RetainedRecord:
     """The retained record of a comment as it stands now (added to the session)."""
     parent_external_id = None

@@ -30,6 +30,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import tldextract
@@ -166,6 +167,9 @@ _LEET = re.compile(r"(?<=[a-z])[0134579@$!|]++(?=[a-z])|(?<![\w@$!|])[0134579@$!
 # Letters spaced out to slip past a word list: "f u c k", "s.h.i.t", "k-u-r-w-a".
 # One separator throughout, so "a s.h.i.t" keeps its "a" apart.
 _SPACED = re.compile(r"(?<![a-z0-9])[a-z]([ .\-_])[a-z](?![a-z0-9])(?:\1[a-z](?![a-z0-9])){1,}+")
+# What every match of each holds: a look-alike; a letter between two of one separator.
+_LEET_HINT = re.compile(r"[0134579@$!|]")
+_SPACED_HINT = re.compile(r"([ .\-_])[a-z]\1")
 
 
 @dataclass(frozen=True)
@@ -188,8 +192,11 @@ class _View:
                 parts.append(piece)
                 origin.extend([index] * len(piece))
             folded = "".join(parts)
-        folded = _LEET.sub(lambda m: m.group().translate(_UNLEET), folded)  # same length
-        runs = list(_SPACED.finditer(folded))
+        # Each pattern only where its hint is: most comments hold no look-alike and no
+        # letters spaced out, and a scan for a character is far cheaper than either pattern.
+        if _LEET_HINT.search(folded):
+            folded = _LEET.sub(lambda m: m.group().translate(_UNLEET), folded)  # same length
+        runs = list(_SPACED.finditer(folded)) if _SPACED_HINT.search(folded) else []
         if runs:
             where = origin if origin is not None else list(range(len(folded)))
             kept: list[int] = []
@@ -229,7 +236,8 @@ _MAX_RUN = 32
 _MAX_ENDING = 12  # letters a trailing "*" of a list entry stands for ("chuj*": "chujów")
 
 
-def _profanity_pattern(entry: str) -> str:
+def _profanity_pattern(entry: str) -> tuple[str, str]:
+    """An entry's pattern as its first character's class, matched once, and the rest."""
     word, any_ending = (entry[:-1], True) if entry.endswith("*") else (entry, False)
     if not (word.isascii() and word.isalpha()):
         raise ValueError(f"word list entry {entry!r}: use letters a-z only, one word")
@@ -238,14 +246,19 @@ def _profanity_pattern(entry: str) -> str:
     for index, (letter, count) in enumerate(runs):
         kind = f"[{re.escape(letter + _LOOKALIKES.get(letter, ''))}]"
         letters = f"{kind}{{{count}}}(?:{kind}{{2,{_MAX_RUN}}})?"
-        if 0 < index < len(runs) - 1:
+        if index == 0:  # the first class is the caller's: the rest of the run follows it
+            letters = (f"{kind}{{{count - 1}}}" if count > 1 else "") + (
+                f"(?:{kind}{{2,{_MAX_RUN}}})?"
+            )
+        elif index < len(runs) - 1:
             # "*" may stand for an inner letter ("d*mn", "a**hole"), never the first or the
             # last, or "****" would match every four-letter word on the list.
             letters = f"(?:{letters}|\\*{{1,{count}}})"
         parts.append(letters)
     if any_ending:
         parts.append(f"[a-z]{{0,{_MAX_ENDING}}}+")
-    return "".join(parts)
+    first = f"[{re.escape(word[0] + _LOOKALIKES.get(word[0], ''))}]"
+    return first, "".join(parts)
 
 
 # Between the words of a phrase: spacing or punctuation ("hurt. I'll"), never a letter.
@@ -278,24 +291,62 @@ def _phrase_pattern(phrase: str, slots: dict[str, str] | None = None) -> str:
 def _alternation(patterns: Iterable[str], start: str) -> re.Pattern[str] | None:
     """Alternatives matched in a `_View`'s text, already in lower case. The look-ahead
     turns away at once where no entry can start: without it, a megabyte of ")" costs each
-    alternative a try at each character."""
+    alternative a try at each character. A `start` ending in "(" opens a group that holds
+    the match from there (`_WordList`)."""
     alternatives = list(patterns)
     if not alternatives:
         return None
-    return re.compile(f"{start}(?=[a-z0-9@$!|'])(?:{'|'.join(alternatives)}){_END}")
+    close = ")" if start.endswith("(") else ""
+    return re.compile(f"{start}(?=[a-z0-9@$!|'])(?:{'|'.join(alternatives)}){_END}{close}")
 
 
-def _words_regex(entries: Iterable[str]) -> re.Pattern[str] | None:
-    # Grouped by first letter behind a look-ahead: at each word a text offers, one test per
-    # letter rather than one try per entry.
-    by_letter: dict[str, list[str]] = {}
-    for entry in sorted(entries, key=len, reverse=True):
-        by_letter.setdefault(entry[:1], []).append(_profanity_pattern(entry))
-    groups = (
-        f"(?=[{re.escape(letter + _LOOKALIKES.get(letter, ''))}])(?:{'|'.join(patterns)})"
-        for letter, patterns in by_letter.items()
-    )
-    return _alternation(groups, _PROFANITY_START)
+class _WordList:
+    """A list of words (profanity, slurs) as one pattern, and the same pattern for a text of
+    ASCII alone, which the regex engine runs several times faster: it starts at the
+    character before a word, one that can stand there (a space, punctuation), and the engine
+    skips to such characters without trying the pattern at each letter. The text is given a
+    space in front, so a word at its start has one too."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        # Grouped by first letter, each group starting with that letter's class: at each
+        # word a text offers, one test per letter (which the regex engine makes without
+        # entering the group) rather than one try per entry.
+        by_letter: dict[str, list[str]] = {}
+        for entry in sorted(entries, key=len, reverse=True):
+            first, rest = _profanity_pattern(entry)
+            by_letter.setdefault(first, []).append(rest)
+        groups = [f"{first}(?:{'|'.join(rests)})" for first, rests in by_letter.items()]
+        self.pattern = _alternation(groups, _PROFANITY_START)
+        # In lower-case ASCII a letter or digit is [a-z0-9]: what `_PROFANITY_START` refuses
+        # before a word, with the look-alikes.
+        self._ascii = _alternation(groups, "[^a-z0-9@$!|](") if groups else None
+
+    def spans(self, view: _View) -> list[Match]:
+        if self._ascii is None or not view.text.isascii():
+            return view.spans(self.pattern)
+        return [view.span(m.start(1) - 1, m.end(1) - 1)
+                for m in self._ascii.finditer(" " + view.text)]  # fmt: skip
+
+
+def _trie(words: Iterable[str]) -> str:
+    """Literal words as one alternation branching a letter at a time, longest first where
+    one word begins another: at each place, a test per distinct letter rather than a try
+    per word. "'" matches the typographic apostrophes too."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for letter in word:
+            node = node.setdefault(letter, {})
+        node[""] = {}  # a word ends here
+
+    def branch(node: dict[str, Any]) -> str:
+        options = [_key_pattern(letter) + branch(child) for letter, child in node.items() if letter]
+        if not options:
+            return ""
+        group = f"(?:{'|'.join(options)})"
+        return group + "?" if "" in node else group
+
+    return branch(tree)
 
 
 class _Phrases:
@@ -323,11 +374,14 @@ class _Phrases:
         self.pattern = _alternation(
             (_phrase_pattern(p, slots) for p in ordered), rf"(?<!{_WORD_CHAR})"
         )
-        keys = {_key_word(p) for p in phrases}
+        words = {_plain_key(p) for p in phrases}
+        # The words looked for first (`_KeyWords` looks for every list's at once); None
+        # where a phrase has no plain word, so the list is always looked through.
+        self.words: frozenset[str] | None = None
         self._keys: re.Pattern[str] | None = None
-        if None not in keys:  # every phrase has a plain word to look for first
-            alternatives = "|".join(sorted(filter(None, keys), key=len, reverse=True))
-            self._keys = re.compile(rf"(?<!{_WORD_CHAR})(?=[a-z'])(?:{alternatives})")
+        if None not in words:  # every phrase has a plain word to look for first
+            self.words = frozenset(filter(None, words))
+            self._keys = re.compile(rf"(?<!{_WORD_CHAR})(?=[a-z']){_trie(self.words)}")
 
     def spans(self, view: _View) -> list[Match]:
         if self.pattern is None:
@@ -352,12 +406,55 @@ class _Phrases:
         return [view.span(a, b) for a, b in sorted(found) if b > a]
 
 
-def _key_word(phrase: str) -> str | None:
-    """The pattern of the longest plain word of `phrase`, or None where it has none."""
+def _plain_key(phrase: str) -> str | None:
+    """The longest plain word of `phrase`, or None where it has none."""
     words = [w for w in phrase.split() if w != "..." and not re.fullmatch(r"\{\w+\}", w)]
-    if not words:
-        return None
-    return re.escape(max(words, key=len)).replace("'", "['’‘]")
+    return max(words, key=len) if words else None
+
+
+def _key_pattern(word: str) -> str:
+    return re.escape(word).replace("'", "['’‘]")
+
+
+class _KeyWords:
+    """Which phrase lists can match a text at all, found in one pass for every list: most
+    comments hold none of a list's words, and each list looking for its own was a scan of
+    the text per list.
+
+    A list can match only where one of its words starts a word of the text (`_Phrases`). At
+    each such place the pass finds the longest of all the lists' words, and counts for it
+    every list with a word it begins with (a shorter word matches wherever a longer one it
+    begins does), so exactly the lists whose own look would find a word are named.
+    """
+
+    def __init__(self, lists: Iterable[_Phrases]) -> None:
+        self._always: set[_Phrases] = set()
+        owners: dict[str, set[_Phrases]] = {}
+        for phrases in lists:
+            if phrases.words is None:
+                self._always.add(phrases)
+            for word in phrases.words or ():
+                owners.setdefault(word, set()).add(phrases)
+        self._lists = {
+            word: frozenset(
+                owner for short, found in owners.items() if word.startswith(short)
+                for owner in found
+            )
+            for word in owners
+        }  # fmt: skip
+        # Inside a look-ahead, so every place is tried, even inside a word found before
+        # ("i'll" holds "ll").
+        self._pattern = (
+            re.compile(rf"(?<!{_WORD_CHAR})(?=[a-z'])(?=({_trie(owners)}))") if owners else None
+        )
+
+    def present(self, text: str) -> set[_Phrases]:
+        found = set(self._always)
+        if self._pattern is None:
+            return found
+        for word in {m.group(1) for m in self._pattern.finditer(text)}:
+            found.update(self._lists[word.replace("’", "'").replace("‘", "'")])
+        return found
 
 
 # --- Personal data -----------------------------------------------------------------------
@@ -427,6 +524,8 @@ _LINK = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# What every link `_LINK` finds holds: "://", or a dot with more of the link after it.
+_LINK_HINT = re.compile(r"://|\.[^\s<>\"'`]")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
 
 
@@ -561,8 +660,8 @@ class Screener:
     """Suggests reason codes for one comment's text. Immutable, so safe across threads."""
 
     def __init__(self, rules: ScreeningRules) -> None:
-        self._profanity = _words_regex(rules.profanity)
-        self._slurs = _words_regex(rules.slurs)
+        self._profanity = _WordList(rules.profanity)
+        self._slurs = _WordList(rules.slurs)
         # Lines "- phrase" of the threat list are ordinary speech that a threat phrase also
         # fits ("we'll shoot you an e-mail"): a threat match overlapping one is dropped.
         slots = [e for e in rules.threat_phrases if _SLOT.match(e)]
@@ -575,6 +674,10 @@ class Screener:
         self._sexual = _Phrases(rules.sexual_phrases)
         self._spam = _Phrases(rules.spam_phrases)
         self._contact = _Phrases(rules.contact_phrases)
+        self._key_words = _KeyWords([
+            self._threats, self._not_threats, self._commercial, self._discrimination,
+            self._sexual, self._spam, self._contact,
+        ])  # fmt: skip
         city = rules.city
         self._city_domains = frozenset(d.casefold().strip(".") for d in city.domains)
         self._city_names = tuple(
@@ -598,13 +701,18 @@ class Screener:
         """The suggestions, and whether the comment points somewhere: a link, phone, e-mail
         address or contact phrase that is not the City's (a flood of those is spam)."""
         view = _View.of(text)
-        found = self._find(text, view)
+        present = self._key_words.present(view.text)
+
+        def spans(phrases: _Phrases) -> list[Match]:
+            return phrases.spans(view) if phrases in present else []
+
+        found = self._find(text, spans(self._contact))
         suggestions = []
 
-        ordinary = self._not_threats.spans(view)
+        ordinary = spans(self._not_threats)
         threats = [
             m
-            for m in self._threats.spans(view)
+            for m in spans(self._threats)
             if not any(o.start < m.end and m.start < o.end for o in ordinary)
         ]
         if threats:
@@ -618,8 +726,8 @@ class Screener:
         # A price makes an advert only beside the seller's number or "dm me": a resident
         # quoting "$90,000 for consultants" with a news link is no seller, and a price in scam
         # wording ("earn $500 a day") is the scam's bait.
-        scam = self._spam.spans(view) if found.reach else []
-        sales = self._commercial.spans(view) + _spans(_DISCOUNT, text) if found.reach else []
+        scam = spans(self._spam) if found.reach else []
+        sales = spans(self._commercial) + _spans(_DISCOUNT, text) if found.reach else []
         seller = found.phones or found.emails or found.contact_words
         if sales or (seller and not scam):
             sales += _spans(_PRICE, text)
@@ -627,7 +735,7 @@ class Screener:
         if personal is not None:
             suggestions.append(personal)
 
-        slurs = _sorted(view.spans(self._slurs) + self._discrimination.spans(view))
+        slurs = _sorted(self._slurs.spans(view) + spans(self._discrimination))
         if slurs:
             why = (
                 f"Wording that demeans or excludes a protected class: "
@@ -635,7 +743,7 @@ class Screener:
             )
             suggestions.append(Suggestion("DSC", why, slurs))
 
-        sexual = self._sexual.spans(view)
+        sexual = spans(self._sexual)
         if sexual:
             why = f"Sexual solicitation wording: {_named(text, sexual, quoted=True)}"
             suggestions.append(Suggestion("SEX", why, tuple(sexual)))
@@ -643,7 +751,7 @@ class Screener:
         # Digits alone ("455") fit a look-alike spelling but are no word.
         profanity = [
             m
-            for m in view.spans(self._profanity)
+            for m in self._profanity.spans(view)
             if any(c.isalpha() for c in text[m.start : m.end])
         ]
         if profanity:
@@ -662,7 +770,7 @@ class Screener:
 
     # --- What a comment holds ---------------------------------------------------------
 
-    def _find(self, text: str, view: _View) -> _Found:
+    def _find(self, text: str, contact_words: list[Match]) -> _Found:
         # Most comments hold no digit and no dot: skip what cannot match (a third of the time
         # sync spends screening).
         digits = _DIGIT.search(text) is not None
@@ -670,7 +778,7 @@ class Screener:
             m for m in _spans(_SSN_BARE, text)
             if _SSN_WORDS.search(text[max(0, m.start - 40) : m.start].casefold())
         ]  # fmt: skip
-        every_link = _links(text) if "." in text else []
+        every_link = _links(text) if "." in text and _LINK_HINT.search(text) else []
         phones = [  # a number inside a link ("http://185.199.44.12/") is no phone
             m for m in (self._phones(text) if digits else [])
             if not any(o.start < m.end and m.start < o.end for o in ssns + every_link)
@@ -696,7 +804,7 @@ class Screener:
             addresses=self._addresses(text) if digits else [],
             links=links,
             suspicious=suspicious,
-            contact_words=self._contact.spans(view),
+            contact_words=contact_words,
         )
 
     def _phones(self, text: str) -> list[Match]:
@@ -863,8 +971,11 @@ class RepeatDetector:
         self._by_author: dict[str, dict[str, None]] = {}
         self._by_edge: dict[str, dict[str, None]] = {}
 
-    def add(self, key: str, text: str, author: str | None = None) -> None:
-        """Remember comment `key`'s text; adding a key again replaces its old text."""
+    def add(
+        self, key: str, text: str, author: str | None = None, *, near: str | None = None
+    ) -> None:
+        """Remember comment `key`'s text; adding a key again replaces its old text. `near`:
+        the text's `_near_form`, where the caller has it already."""
         fingerprint = _fingerprint(text)
         previous = self._fingerprint_of.pop(key, None)
         if previous is not None:
@@ -876,7 +987,7 @@ class RepeatDetector:
             self._fingerprint_of[key] = fingerprint
             self._keys_with.setdefault(fingerprint, {})[key] = None
         self._forget(key)
-        near = _near_form(text)
+        near = _near_form(text) if near is None else near
         if len(near) < REPEAT_MIN_CHARS:
             return
         self._near[key] = (near, author)
@@ -912,9 +1023,11 @@ class RepeatDetector:
             return []
         return [other for other in self._keys_with.get(fingerprint, {}) if other != key]
 
-    def near_repeats(self, key: str, text: str) -> list[tuple[str, str | None]]:
+    def near_repeats(
+        self, key: str, text: str, *, near: str | None = None
+    ) -> list[tuple[str, str | None]]:
         """Recent other comments with nearly the same words, and their authors."""
-        near = _near_form(text)
+        near = _near_form(text) if near is None else near
         if len(near) < REPEAT_MIN_CHARS:
             return []
         candidates: dict[str, None] = {}
@@ -928,11 +1041,17 @@ class RepeatDetector:
         return fuzz.ratio(near, self._near[other][0], score_cutoff=NEAR_RATIO) > 0
 
     def suggest(
-        self, key: str, text: str, author: str | None, *, promotes: bool = False
+        self,
+        key: str,
+        text: str,
+        author: str | None,
+        *,
+        promotes: bool = False,
+        near: str | None = None,
     ) -> Suggestion | None:
         """SPM where `text` repeats its author's earlier comment, or joins a flood (see the
         class); `promotes` says whether it points somewhere (a link or contact)."""
-        near = _near_form(text)
+        near = _near_form(text) if near is None else near
         if len(near) < REPEAT_MIN_CHARS:
             return None
         whole = (Match(0, len(text)),)
@@ -948,7 +1067,9 @@ class RepeatDetector:
         if not promotes:  # residents saying the same thing are residents
             return None
         near_ones = [
-            (other, by) for other, by in self.near_repeats(key, text) if by != author or by is None
+            (other, by)
+            for other, by in self.near_repeats(key, text, near=near)
+            if by != author or by is None
         ]
         others = {by if by is not None else other for other, by in near_ones}
         if len(others) + 1 >= FLOOD_AUTHORS:
@@ -966,8 +1087,9 @@ def screen_thread(
     """Every suggestion for one comment of a thread read in order, repeats included; then
     `detector` remembers it. What sync does for each comment it stores."""
     suggestions, promotes = screener._screen(text)
-    repeat = detector.suggest(key, text, author, promotes=promotes)
-    detector.add(key, text, author)
+    near = _near_form(text)  # once for both
+    repeat = detector.suggest(key, text, author, promotes=promotes, near=near)
+    detector.add(key, text, author, near=near)
     if repeat is not None and not any(s.code == "SPM" for s in suggestions):
         suggestions.append(repeat)
     return suggestions

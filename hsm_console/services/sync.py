@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -43,6 +43,7 @@ from hsm_console.errors import NotPossible, PermissionDenied, PlatformError, Use
 from hsm_console.rules.capabilities import Capabilities, capabilities_of
 from hsm_console.rules.domain import CommentStatus, Platform, PlatformState
 from hsm_console.rules.screening import RepeatDetector, Screener, Suggestion, screen_thread
+from hsm_console.rules.search_words import document
 from hsm_console.services import health, limits, suggestions
 from hsm_console.services.access import Actor
 from hsm_console.services.bans import BanService
@@ -426,7 +427,9 @@ class SyncService:
             }
             ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
             known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
+            _generic_plans(session)
             new: dict[str, dict[str, Any]] = {}
+            parents: dict[str, str | None] = {}  # of the new ones
             screened: dict[str, list[Suggestion]] = {}
             for remote in comments:
                 result.seen_comments += 1
@@ -437,24 +440,20 @@ class SyncService:
                     self._update(session, run, stored, remote)
                 elif remote.external_id not in new and remote.external_id not in ids:
                     new[remote.external_id] = self._new_row(run, post_id, remote, screened)
+                    parents[remote.external_id] = remote.parent_external_id
             if not new:
                 return
-            # One multi-row INSERT: the ORM's unit of work would insert a self-referencing
-            # table row by row.
-            inserted = session.execute(
-                insert(Comment).returning(Comment.external_id, Comment.id), list(new.values())
-            )
-            ids.update({external_id: row_id for external_id, row_id in inserted})
+            _insert_parents_first(session, new, parents, ids)
             result.new_comments += len(new)
             self._store_suggestions(session, ids, new, screened)
             links = []
             for remote in comments:
                 parent = remote.parent_external_id
                 if parent and remote.external_id in new:
-                    if parent in ids:
-                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
-                    else:  # on a later page: linked at the end
+                    if parent not in ids:  # on a later page: linked at the end
                         run.parents[remote.external_id] = parent
+                    elif new[remote.external_id]["parent_id"] != ids[parent]:
+                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
             if links:
                 session.execute(update(Comment), links)
 
@@ -469,12 +468,13 @@ class SyncService:
         found = self._suggest(run.site.id, remote.external_id, text, remote.author_id)
         screened[remote.external_id] = found
         code, why = (found[0].code, found[0].why) if found else (None, "")
+        author_name = storable(remote.author_name)
         return dict(
             site_id=run.site.id,
             post_id=post_id,
             external_id=remote.external_id,
             author_id=storable(remote.author_id),
-            author_name=storable(remote.author_name),
+            author_name=author_name,
             text=text,
             created_at=remote.created_at,
             permalink=remote.permalink,
@@ -488,6 +488,7 @@ class SyncService:
             suggestion_why=why,
             fetched_at=utcnow(),
             version=0,
+            search_words=document(author_name, text),  # the model's default, made here
         )
 
     def _update(self, session: Session, run: _Run, stored: Comment, remote: RemoteComment) -> None:
@@ -643,6 +644,36 @@ def _custom_plans(session: Session) -> None:
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+def _generic_plans(session: Session) -> None:
+    """Back to the usual plans once the look-ups are made: the page's inserts, run a row at a
+    time, would otherwise be planned again for every row."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
+
+
+def _insert_parents_first(
+    session: Session,
+    new: dict[str, dict[str, Any]],
+    parents: dict[str, str | None],
+    ids: dict[str, int],
+) -> None:
+    """Insert the page's new comments (`new`, by platform id) with their parents' ids, each
+    reply after its parent where both are new on this page; `ids` gains the new ids. Linking
+    a reply afterwards is an UPDATE, on PostgreSQL a new version of the row in every index,
+    the full-text one included. A reply whose parent is on a later page, or in a circle of
+    replies a platform should never send, is left for the caller to link."""
+    waiting = dict(new)
+    while waiting:
+        ready = [key for key in waiting if parents[key] not in waiting] or list(waiting)
+        rows = []
+        for key in ready:
+            row = waiting.pop(key)
+            parent = parents[key]
+            row["parent_id"] = ids.get(parent) if parent else None
+            rows.append(row)
+        ids.update(_insert_comments(session, rows))
+
+
 def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
     """Stored comments by platform id, except those disposed of under a certificate:
     blanked for good, never filled in again."""
@@ -656,6 +687,58 @@ def _stored(session: Session, comment_ids: list[int]) -> dict[str, Comment]:
         for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
         if c.id not in disposed
     }
+
+
+# The columns sync fills in a new comment (`_new_row`, `_insert_parents_first`); the others
+# are NULL until used.
+_NEW_COLUMNS = (
+    "site_id", "post_id", "parent_id", "external_id", "author_id", "author_name", "text",
+    "created_at", "permalink", "attachments", "raw", "platform_state", "status", "edited_at",
+    "gone_seen_at", "suggested_code", "suggestion_why", "fetched_at", "version", "search_words",
+)  # fmt: skip
+_SQLITE_ROWS = 500  # rows a statement on SQLite: 10,000 values, under its limit of 32,766
+
+
+def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """New comments inserted by the driver itself: platform id -> new id.
+
+    The values are bound by the columns' own types, as the ORM binds them, so the rows are
+    the same; what is saved is SQLAlchemy building a statement of every row's values each
+    page (and psycopg parsing it again, too long for its cache). PostgreSQL: one short
+    statement, prepared, sent for every row in one pipeline (`executemany`); SQLite: one
+    multi-row INSERT ... RETURNING (its cursor cannot return rows from `executemany`)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    table = Comment.__table__
+    values = [[row[name] for name in _NEW_COLUMNS] for row in rows]
+    for index, name in enumerate(_NEW_COLUMNS):  # a column at a time: most bind as they are
+        bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if bind is not None:
+            for row_values in values:
+                row_values[index] = bind(row_values[index])
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    into = f"INSERT INTO comments ({', '.join(_NEW_COLUMNS)}) VALUES "
+    found: dict[str, int] = {}
+    try:
+        if dialect.name == "postgresql":
+            marks = f"({', '.join(['%s'] * len(_NEW_COLUMNS))})"
+            cursor.executemany(f"{into}{marks} RETURNING external_id, id", values, returning=True)
+            while True:
+                found.update(cursor.fetchall())
+                if not cursor.nextset():
+                    break
+            return found
+        marks = f"({', '.join(['?'] * len(_NEW_COLUMNS))})"
+        for first in range(0, len(values), _SQLITE_ROWS):
+            chunk = values[first : first + _SQLITE_ROWS]
+            statement = f"{into}{', '.join([marks] * len(chunk))} RETURNING external_id, id"
+            cursor.execute(statement, [value for row in chunk for value in row])
+            found.update(cursor.fetchall())
+        return found
+    finally:
+        cursor.close()
 
 
 def _existing_ids(

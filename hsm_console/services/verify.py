@@ -27,6 +27,7 @@ from hsm_console.db.chain import (
     GENESIS_HASH,
     RECORD_FIELDS,
     canonical_entry_hash,
+    canonical_record_hash,
     chain_head,
     record_hash,
 )
@@ -47,6 +48,9 @@ _ACTOR, _ACTION = ENTRY_FIELDS.index("actor"), ENTRY_FIELDS.index("action")
 _AFTER, _SECOND = ALL_ENTRY_FIELDS.index("after"), ENTRY_FIELDS.index("second_review")
 _SEAL, _ACTION_KIND = EntryKind.SEAL.value, EntryKind.ACTION.value
 _DISPOSE = (EntryKind.DISPOSAL.value, "dispose")
+# Positions in a row of ("id", *RECORD_FIELDS, "sha256").
+_RECORD_COMMENT = 1 + RECORD_FIELDS.index("comment_id")
+_ATTACHMENTS, _RAW = 1 + RECORD_FIELDS.index("attachments"), 1 + RECORD_FIELDS.index("raw")
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
 Citation = tuple[str, int | None, int]
 # (record id, SHA-256) of each record a disposal entry says it blanked.
@@ -136,33 +140,51 @@ def _entry_batches(
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Every entry in id order, BATCH at a time: ALL_ENTRY_FIELDS, then the stored hash.
 
-    As the driver's own tuples, read by a cursor that streams (server-side on PostgreSQL):
-    verification reads every entry, and SQLAlchemy's rows were a third of its time. `at` comes
-    as the canonical form's text, made by the database, for the same reason.
+    As the driver's own tuples (`_driver_batches`): verification reads every entry, and
+    SQLAlchemy's rows were a third of its time.
     """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    table = LogEntry.__table__
+    columns = [table.c[n] for n in (*ALL_ENTRY_FIELDS, "entry_hash")]
+    for batch in _driver_batches(session, cursors, columns, (_AT,), "hsm_verify"):
+        if sqlite:  # a boolean is stored as 0 or 1; its canonical form is JSON's
+            batch = [(*row[:_SECOND], bool(row[_SECOND]), *row[_SECOND + 1 :]) for row in batch]
+        yield batch
+
+
+def _driver_batches(
+    session: Session,
+    cursors: contextlib.ExitStack,
+    columns: list[Any],
+    times: Sequence[int],
+    name: str,
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """`columns` of a table in id order (the first is the id), BATCH rows at a time, read by
+    the driver's own cursor (server-side on PostgreSQL, so it streams). The columns at `times`
+    come as the canonical form's text, made by the database, so no row needs Python's
+    datetimes; JSON columns come as the driver gives them (text on SQLite)."""
     connection = session.connection()
     dialect = connection.dialect.name
-    columns: list[Any] = [LogEntry.__table__.c[n] for n in (*ALL_ENTRY_FIELDS, "entry_hash")]
-    stored = type_coerce(columns[_AT], String)
-    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
-        columns[_AT] = func.substr(stored, 1, 10) + "T" + func.substr(stored, 12) + "+00:00"
-    else:
-        columns[_AT] = func.to_char(
-            func.timezone("UTC", columns[_AT]), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
-        )
+    columns = list(columns)
+    for at in times:
+        if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
+            stored = type_coerce(columns[at], String)
+            columns[at] = func.substr(stored, 1, 10) + "T" + func.substr(stored, 12) + "+00:00"
+        else:
+            columns[at] = func.to_char(
+                func.timezone("UTC", columns[at]), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+            )
     statement = (
         select(*columns)
-        .order_by(LogEntry.id)
+        .order_by(columns[0])
         .compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     )
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = driver.cursor(name="hsm_verify") if dialect == "postgresql" else driver.cursor()
+    cursor = driver.cursor(name=name) if dialect == "postgresql" else driver.cursor()
     cursors.callback(cursor.close)
     cursor.execute(str(statement))
     while batch := cursor.fetchmany(BATCH):
-        if dialect == "sqlite":  # a boolean is stored as 0 or 1; its canonical form is JSON's
-            batch = [(*row[:_SECOND], bool(row[_SECOND]), *row[_SECOND + 1 :]) for row in batch]
         yield batch
 
 
@@ -292,25 +314,35 @@ def _check_records(
     """Every retained record against what the log cites, both in id order, so the first
     problem named is the lowest record's: one cited and missing (deleted, or its id changed),
     one cited by no entry (added behind the log's back), or one `record_problem` finds."""
-    record_columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
-    rows = session.connection().execute(
-        select(*record_columns).order_by(RetainedRecord.id).execution_options(yield_per=BATCH)
-    )
-    cursors.callback(rows.close)
+    table = RetainedRecord.__table__
+    columns = [table.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
+    times = [1 + RECORD_FIELDS.index(n) for n in ("captured_at", "created_at")]
+    json_text = session.get_bind().dialect.name == "sqlite"  # PostgreSQL's driver parses it
     expected = iter(sorted(cited))
     waiting = next(expected, None)
     records = 0
-    for row in rows:
-        values = row._asdict()
-        number = values["id"]
+    for row in itertools.chain.from_iterable(
+        _driver_batches(session, cursors, columns, times, "hsm_verify_records")
+    ):
+        number = row[0]
         if waiting is not None and waiting < number:
             break
         if waiting == number:
             citation, waiting = cited[number], next(expected, None)
-            problem = record_problem(values, citation, disposed)
-            if problem:
-                return replace(walked, records_checked=records, problem=problem,
-                               first_bad_entry=citation[2])  # fmt: skip
+            if json_text:
+                row = (*row[:_ATTACHMENTS], json.loads(row[_ATTACHMENTS]),
+                       json.loads(row[_RAW]), *row[_RAW + 1 :])  # fmt: skip
+            # The usual case, at the cost of one hash; anything else is judged by
+            # `record_problem` on the record as the program reads it.
+            if not (
+                row[-1] == citation[0]
+                and row[_RECORD_COMMENT] == citation[1]
+                and canonical_record_hash(row[1:-1]) == citation[0]
+            ):
+                problem = record_problem(_record(session, number), citation, disposed)
+                if problem:
+                    return replace(walked, records_checked=records, problem=problem,
+                                   first_bad_entry=citation[2])  # fmt: skip
         else:
             return replace(walked, records_checked=records, problem=(
                 f"retained record {number} is cited by no log entry: it was added behind the "
@@ -326,6 +358,12 @@ def _check_records(
             "deleted, or its id was changed"
         ))  # fmt: skip
     return replace(walked, records_checked=records)
+
+
+def _record(session: Session, record_id: int) -> dict[str, Any]:
+    columns = [RetainedRecord.__table__.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
+    query = select(*columns).where(RetainedRecord.id == record_id)
+    return session.connection().execute(query).one()._asdict()
 
 
 def record_problem(record: dict[str, Any], citation: Citation, disposed: Disposed) -> str:
