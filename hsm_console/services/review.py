@@ -227,12 +227,15 @@ class ReviewService:
                 )
             )
         }
+        # Each action's first outcome. The page's few rows are ordered here, not by a sort in
+        # the database (tests/test_plans.py refuses sorts of action_log rows).
         outcomes: dict[int, str] = {}
-        for outcome_of, state in session.execute(
-            select(LogEntry.outcome_of, LogEntry.state)
-            .where(LogEntry.outcome_of.in_(ids))
-            .order_by(LogEntry.id.desc())  # the first outcome written last, so it stays
-        ):
+        found = session.execute(
+            select(LogEntry.id, LogEntry.outcome_of, LogEntry.state).where(
+                LogEntry.outcome_of.in_(ids)
+            )
+        )
+        for _, outcome_of, state in sorted(found, reverse=True):  # the first written stays
             outcomes[outcome_of or 0] = state
         related = _referring(session, ids)
         appeals = _appeals(
@@ -242,12 +245,12 @@ class ReviewService:
         verdicts |= {e.id for refs in related.values() for e in refs if e.kind == EntryKind.REVIEW}
         reversals = {
             e.refers_to: e
-            for e in session.scalars(
+            for e in sorted(session.scalars(
                 select(LogEntry).where(
                     LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None),
                     LogEntry.refers_to.in_(sorted(verdicts)),
-                ).order_by(LogEntry.id.desc())  # the first one stays
-            )
+                )
+            ), key=lambda e: -e.id)  # the first one stays
         } if verdicts else {}  # fmt: skip
         appeal_of = {a.entry_id: a for a in appeals}
         items = []
@@ -625,8 +628,8 @@ def _referring(session: Session, ids: Iterable[int]) -> dict[int, list[LogEntry]
     found: dict[int, list[LogEntry]] = defaultdict(list)
     wanted = sorted(set(ids))
     if wanted:
-        query = select(LogEntry).where(LogEntry.refers_to.in_(wanted)).order_by(LogEntry.id)
-        for entry in session.scalars(query):
+        query = select(LogEntry).where(LogEntry.refers_to.in_(wanted))
+        for entry in sorted(session.scalars(query), key=lambda e: e.id):
             assert entry.refers_to is not None
             found[entry.refers_to].append(entry)
     return found
