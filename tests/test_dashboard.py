@@ -8,15 +8,17 @@ two decisions near midnight land in different weeks in Chicago than in UTC.
 from __future__ import annotations
 
 import csv
+import math
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from hsm_console.db.chain import append_comment_entry, append_entry, snapshot
-from hsm_console.db.models import Comment, LogEntry, Person, RoleGrant, Site
+from hsm_console.db.models import Comment, Department, LogEntry, Person, RoleGrant, Site
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import (
@@ -29,9 +31,10 @@ from hsm_console.rules.domain import (
     Role,
 )
 from hsm_console.services import admin
-from hsm_console.services.dashboard import Dashboard, DashboardView, Table, export_table
+from hsm_console.services.dashboard import NO_CODE, Dashboard, DashboardView, Table, export_table
 from hsm_console.services.log_export import FORMULA_STARTS
 from hsm_console.services.log_view import LogFilter, LogView
+from hsm_console.services.queue_view import received_bounds
 from tests.conftest import World
 
 WEEK_A, WEEK_B = "2026-03-02", "2026-03-09"
@@ -298,3 +301,194 @@ def test_a_table_exports_as_csv_without_formula_cells(known: World, tmp_path: Pa
     assert rows == [[WEEK_A, "2", "1", "3"], [WEEK_B, "3", "1", "4"]]
     assert not any(cell.startswith(FORMULA_STARTS) for row in rows for cell in [*header, *row])
     assert [p.name for p in folder.iterdir()] == ["by-site.csv"]  # nothing half-written
+
+
+# --- the aggregates against a plain count of the log ----------------------------------------
+
+# More decisions at the edges, on comments decided before: a second decision of a comment
+# (its first stays the first), exactly at Monday's midnight in Chicago and a second before it.
+EDGES = [
+    Decision("q1", "carol", Action.HIDE, "PRF", False, "2026-03-09 00:00", EntryState.APPLIED),
+    Decision("p5", "alice", Action.HIDE, "OFT", True, "2026-03-08 23:59:59", EntryState.APPLIED),
+    Decision("p4", "bob", Action.KEEP, None, False, "2026-03-13 09:00", EntryState.APPLIED),
+]
+
+
+@pytest.fixture
+def edges(known: World) -> World:
+    with known.db.transaction() as session:
+        pending = {
+            (e.actor, e.action, e.comment_id): e
+            for e in session.scalars(select(LogEntry).where(LogEntry.state == "pending"))
+        }
+        by_key = {}
+        for d in DECISIONS:  # which comment each key names, from the fixture's entries
+            found = [e for (a, act, _), e in pending.items() if (a, act) == (d.actor, d.action)]
+            by_key.setdefault(d.key, found[0].comment_id)
+        for d in EDGES:
+            comment = session.get(Comment, by_key[d.key])
+            assert comment is not None
+            record = snapshot(session, comment, d.actor)
+            fields = dict(
+                record_id=record.id, record_sha256=record.sha256, actor=d.actor,
+                action=d.action.value, comment_id=comment.id, site_id=comment.site_id,
+                department_id=comment.site.department_id, reason_code=d.code,
+                second_review=d.judgement, policy_version="test",
+            )  # fmt: skip
+            entry = append_entry(session, state="pending", at=chicago(d.at), **fields)
+            append_entry(
+                session, state="applied", at=chicago(d.at) + timedelta(seconds=1),
+                outcome_of=entry.id, **fields,
+            )  # fmt: skip
+        decisions = {(e.actor, e.action): e for e in pending.values()}
+        for (actor, action), verdict in ((("alice", "hide"), ReviewVerdict.QUESTION),
+                                         (("bob", "remove"), ReviewVerdict.CONCUR)):  # fmt: skip
+            entry = decisions[(actor, action)]
+            append_comment_entry(
+                session, "pat", EntryKind.REVIEW, verdict.value, entry, "", "test",
+                subject=f"entry:{entry.id}", refers_to=entry.id,
+            )  # fmt: skip
+    return known
+
+
+def plain_count(world: World, f: LogFilter) -> dict[str, object]:
+    """What the dashboard should show, counted from every entry in Python."""
+    with world.db.session() as session:
+        entries = list(session.scalars(select(LogEntry).order_by(LogEntry.id)))
+        arrived = {i: at for i, at in session.execute(select(Comment.id, Comment.created_at))}
+        codes = {i: code for i, code in session.execute(select(Department.id, Department.code))}
+    applied = {e.outcome_of for e in entries if e.state == "applied" and e.outcome_of}
+    low, high = received_bounds(f.on_from, f.on_to)
+
+    def shown(e: LogEntry) -> bool:
+        return (
+            (not f.department_ids or e.department_id in f.department_ids)
+            and (not f.reason_codes or e.reason_code in f.reason_codes)
+            and (not f.actors or e.actor in f.actors)
+            and (low is None or e.at >= low)
+            and (high is None or e.at < high)
+        )
+
+    def week(at: datetime) -> str:
+        day = at.astimezone(CITY_TZ).date()
+        return (day - timedelta(days=day.weekday())).isoformat()
+
+    def in_days(at: datetime) -> bool:
+        return (f.on_from is None or week(at) >= week(chicago(f"{f.on_from} 12:00"))) and (
+            f.on_to is None or week(at) <= week(chicago(f"{f.on_to} 12:00"))
+        )
+
+    every = [e for e in entries if (e.kind, e.state) == ("action", "pending") and e.id in applied]
+    decided = [e for e in every if shown(e)]
+    hides = [e for e in decided if e.action in ("hide", "remove")]
+    questioned = {e.refers_to for e in entries if (e.kind, e.action) == ("review", "question")}
+    shown_ids = {e.id for e in decided}
+    first: dict[int, LogEntry] = {}
+    for e in every:
+        first.setdefault(e.comment_id or 0, e)
+    waited: dict[str, list[float]] = {}
+    for e in first.values():
+        if shown(e):
+            seconds = (e.at - arrived[e.comment_id]).total_seconds()
+            waited.setdefault(codes[e.department_id], []).append(seconds)
+
+    def rank(values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return round(ordered[math.ceil(len(ordered) * p) - 1] / 3600, 1)
+
+    return {
+        "by_reason": Counter((week(e.at), e.reason_code or NO_CODE) for e in decided),
+        "by_department": Counter((week(e.at), codes[e.department_id]) for e in decided),
+        "by_moderator": Counter((week(e.at), e.actor) for e in decided),
+        "judgement": Counter(
+            (week(e.at), kind) for e in hides for kind in ("hides", *["judged"] * e.second_review)
+        ),
+        "questioned": Counter(
+            (e.actor, kind)
+            for e in decided
+            for kind in (
+                "actions",
+                *["hides"] * (e in hides),
+                *["judged"] * (e in hides and e.second_review),
+                *["asked"] * (e.id in questioned),
+            )
+        ),
+        "reversals": Counter(
+            [(week(e.at), "reversals") for e in decided if e.action == "unhide"]
+            + [
+                (week(e.at), "appeals")
+                for e in entries
+                if (e.kind, e.action) == ("appeal", "appeal")
+                and e.refers_to in shown_ids
+                and in_days(e.at)  # an appeal counts in the weeks of the filter's days
+            ]
+        ),
+        "timing": {d: (len(v), rank(v, 0.5), rank(v, 0.9)) for d, v in waited.items()},
+    }
+
+
+def as_counted(shown: Dashboard) -> dict[str, object]:
+    """The dashboard's tables in `plain_count`'s shape."""
+
+    def cells(name: str, columns: dict[str, str] | None = None) -> Counter[tuple[str, str]]:
+        table = shown.table(name)
+        found: Counter[tuple[str, str]] = Counter()
+        for row in table.rows:
+            for column, value in zip(table.columns[1:], row[1:], strict=True):
+                label = (columns or {}).get(column, column)
+                if value and label not in ("Total", ""):
+                    found[(str(row[0]), label)] += int(value)  # type: ignore[call-overload]
+        return found
+
+    return {
+        "by_reason": cells("by_reason"),
+        "by_department": cells("by_department"),
+        "by_moderator": cells("by_moderator"),
+        "judgement": cells("judgement", {"Hides and removals": "hides",
+                                         "Under judgement codes": "judged",
+                                         "Share under judgement (%)": ""}),
+        "questioned": cells("questioned", {"Actions": "actions", "Hides and removals": "hides",
+                                           "Under judgement codes": "judged",
+                                           "Questioned by reviewers": "asked",
+                                           "Share questioned (%)": ""}),
+        "reversals": cells("reversals", {"Reversals (unhidden after a hide)": "reversals",
+                                         "Appeals": "appeals"}),
+        "timing": {row[0]: (row[3], row[4], row[5])
+                   for row in shown.table("backlog").rows if row[3]},
+    }  # fmt: skip
+
+
+def test_the_aggregates_equal_a_plain_count_of_the_log(edges: World) -> None:
+    with edges.db.transaction() as session:
+        alice_hide = session.scalars(
+            select(LogEntry).where(LogEntry.actor == "alice", LogEntry.action == "hide",
+                                   LogEntry.state == "pending").order_by(LogEntry.id)
+        ).first()  # fmt: skip
+        assert alice_hide is not None
+        append_entry(  # an appeal of alice's first hide, recorded in week B
+            session, at=chicago("2026-03-10 12:00"), actor="alice", state="applied",
+            action=AppealStep.APPEAL.value, comment_id=alice_hide.comment_id,
+            site_id=alice_hide.site_id, department_id=alice_hide.department_id,
+            record_id=None, record_sha256=None, note="", policy_version="test",
+            kind=EntryKind.APPEAL.value, subject=f"entry:{alice_hide.id}",
+            refers_to=alice_hide.id,
+        )  # fmt: skip
+    departments = LogView(edges.db, "sam").departments
+    filters = [
+        LogFilter(),
+        *(LogFilter(department_ids=frozenset({d})) for d in departments),
+        *(LogFilter(reason_codes=frozenset({c})) for c in ("PRF", "OFT", "SPM", "HAR")),
+        *(LogFilter(actors=frozenset({a})) for a in ("alice", "bob", "carol")),
+        # The days either side of the Monday midnight that two edge decisions straddle.
+        LogFilter(on_to=date(2026, 3, 8)),
+        LogFilter(on_from=date(2026, 3, 9)),
+        LogFilter(on_from=date(2026, 3, 9), on_to=date(2026, 3, 9)),
+    ]
+    for f in filters:
+        assert as_counted(dashboard(edges, log_filter=f)) == plain_count(edges, f), f
+    # The edges are in: q1's hide at Monday midnight is week B; p5's hide a second before, A.
+    counted = plain_count(edges, LogFilter())
+    assert counted["by_moderator"] == Counter({
+        (WEEK_A, "alice"): 3, (WEEK_A, "carol"): 1,
+        (WEEK_B, "alice"): 2, (WEEK_B, "bob"): 2, (WEEK_B, "carol"): 2,
+    })  # fmt: skip

@@ -30,6 +30,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,10 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
+    null,
     select,
+    union_all,
     values,
 )
 from sqlalchemy.orm import Session, aliased
@@ -121,75 +126,68 @@ class DashboardView:
             conditions = self.view.conditions(session, log_filter)
             weeks = _weeks_of(session, log_filter)
             counts = _grouped(session, conditions, weeks)
-            ids = _decided(select(LogEntry.id), conditions)
-            questioned = questioned_by_actor(session, ids)
-            appeals = appeals_by_week(session, ids, weeks.table) if weeks.mondays else {}
+            questioned = questioned_by_actor(session, conditions)
+            appeals = appeals_by_week(session, conditions, weeks.table) if weeks.mondays else {}
             timing = self._time_to_decision(session, conditions)
             backlog = self._backlog(session, log_filter)
+        reasons, places, people = ([c for c in counts if c.by is by] for by in _By)
         # Every weekly table spans the same weeks, a quiet week showing as zero.
-        shown = _span({c.week for c in counts} | {weeks.mondays[n] for n in appeals})
+        shown = _span({c.week for c in reasons} | {weeks.mondays[n] for n in appeals})
         departments = self.view.departments
         return Dashboard(
             log_filter,
             (
-                _weekly("by_reason", "Actions per week by reason code", shown, counts,
-                        lambda key: key[0] or NO_CODE),
-                _weekly("by_department", "Actions per week by department", shown, counts,
-                        lambda key: departments.get(key[1], "?")),
-                _weekly("by_site", "Actions per week by site", shown, counts, self._site_name),
-                _weekly("by_moderator", "Actions per week by moderator", shown, counts,
-                        lambda key: key[3]),
-                _judgement(shown, counts),
-                _questioned(counts, questioned),
+                _weekly("by_reason", "Actions per week by reason code", shown, reasons,
+                        lambda c: c.code or NO_CODE),
+                _weekly("by_department", "Actions per week by department", shown, places,
+                        lambda c: departments.get(c.department_id or 0, "?")),
+                _weekly("by_site", "Actions per week by site", shown, places, self._site_name),
+                _weekly("by_moderator", "Actions per week by moderator", shown, people,
+                        lambda c: c.actor or ""),
+                _judgement(shown, reasons),
+                _questioned(people, questioned),
                 self._backlog_table(backlog, timing),
-                _reversals(shown, counts, {weeks.mondays[n]: k for n, k in appeals.items()}),
+                _reversals(shown, reasons, {weeks.mondays[n]: k for n, k in appeals.items()}),
             ),
         )  # fmt: skip
 
-    def _site_name(self, key: tuple[Any, ...]) -> str:
-        site = self.view.sites.get(key[2])
-        return site.name if site else f"site {key[2]}"
+    def _site_name(self, count: _Count) -> str:
+        site = self.view.sites.get(count.site_id or 0)
+        return site.name if site else f"site {count.site_id}"
 
     def _time_to_decision(
         self, session: Session, conditions: list[ColumnElement[bool]]
     ) -> dict[int, tuple[int, float, float]]:
         """Per department: comments decided, median and 90th percentile seconds to decision."""
-        # Applied outcomes name their decisions: the smallest is the comment's first applied
-        # decision, found in the outcomes' index without reading a decision.
-        first = (
-            select(LogEntry.comment_id, func.min(LogEntry.outcome_of).label("entry_id"))
-            .where(LogEntry.state == EntryState.APPLIED.value, LogEntry.outcome_of.is_not(None))
-            .group_by(LogEntry.comment_id)
-            .subquery()
+        # A comment's first applied decision is the decision with no applied outcome of an
+        # earlier decision of the same comment: one probe of the outcomes' index a decision,
+        # so a filtered dashboard reads only the decisions it shows.
+        earlier = aliased(LogEntry)
+        first = ~(
+            select(earlier.id)
+            .where(
+                earlier.state == EntryState.APPLIED.value,
+                earlier.comment_id == LogEntry.comment_id,
+                earlier.outcome_of < LogEntry.id,
+            )
+            .exists()
         )
         waited = _seconds_between(session, Comment.created_at, LogEntry.at)
-        durations = (
-            select(
-                LogEntry.department_id.label("department_id"),
-                waited.label("seconds"),
-                func.row_number()
-                .over(partition_by=LogEntry.department_id, order_by=waited)
-                .label("rank"),
-                func.count().over(partition_by=LogEntry.department_id).label("n"),
-            )
-            .select_from(first)
-            .join(LogEntry, LogEntry.id == first.c.entry_id)
-            .join(Comment, Comment.id == first.c.comment_id)
-            .where(*conditions)
-            .subquery()
+        query = select(LogEntry.department_id, waited).join(
+            Comment, Comment.id == LogEntry.comment_id
         )
-        # Nearest rank: the ceil(n * p)-th duration, in integer arithmetic on both databases.
-        median_rank, p90_rank = (durations.c.n + 1) // 2, (durations.c.n * 9 + 9) // 10
-        rows = session.execute(
-            select(
-                durations.c.department_id, durations.c.n,
-                func.max(case((durations.c.rank == median_rank, durations.c.seconds))),
-                func.max(case((durations.c.rank == p90_rank, durations.c.seconds))),
-            )
-            .where(durations.c.rank.in_([median_rank, p90_rank]))
-            .group_by(durations.c.department_id, durations.c.n)
-        )  # fmt: skip
-        return {row[0]: (row[1], float(row[2]), float(row[3])) for row in rows}
+        # The database sorts; the ranks are picked here: window functions (row_number and
+        # count over each department) cost SQLite three times the sort itself.
+        rows = session.connection().execute(
+            _decided(query, [*conditions, first]).order_by(LogEntry.department_id, waited)
+        )
+        found: dict[int, tuple[int, float, float]] = {}
+        for department_id, group in groupby(rows, key=itemgetter(0)):
+            seconds = [float(row[1]) for row in group]
+            n = len(seconds)
+            # Nearest rank: the ceil(n * p)-th duration, in integer arithmetic.
+            found[department_id] = (n, seconds[(n + 1) // 2 - 1], seconds[(n * 9 + 9) // 10 - 1])
+        return found
 
     def _backlog(self, session: Session, log_filter: LogFilter) -> dict[int, tuple[int, Any]]:
         """Per department: comments awaiting a decision now and the oldest one's arrival."""
@@ -255,51 +253,63 @@ def export_table(table: Table, path: Path) -> Path:
 # --- reviews and appeals (issue 9, items 2 and 4; design.md "Review, notes, notices and appeals")
 
 
-def questioned_by_actor(session: Session, decisions: Select[tuple[int]]) -> dict[str, int]:
-    """How many of each person's `decisions` (pending entry ids) a reviewer questioned: a
-    `review` entry whose verdict is `question` refers to the decision it reviews."""
-    review, decision = aliased(LogEntry), aliased(LogEntry)
-    rows = session.execute(
-        select(decision.actor, func.count())
-        .select_from(review)
-        .join(decision, decision.id == review.refers_to)
-        .where(
-            review.kind == EntryKind.REVIEW.value,
-            review.action == ReviewVerdict.QUESTION.value,
-            review.refers_to.in_(decisions),
-        )
-        .group_by(decision.actor)
+def questioned_by_actor(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:
+    """How many of each person's decisions (under `conditions` on `LogEntry`) a reviewer
+    questioned: a `review` entry whose verdict is `question` refers to the decision it
+    reviews (one verdict an action). The questioned ids come first, so only those
+    decisions are read, by primary key."""
+    review = aliased(LogEntry)
+    questioned = select(review.refers_to).where(
+        review.kind == EntryKind.REVIEW.value, review.action == ReviewVerdict.QUESTION.value
     )
+    query = select(LogEntry.actor, func.count()).where(LogEntry.id.in_(questioned))
+    rows = session.execute(_decided(query, conditions).group_by(LogEntry.actor))
     return {actor: count for actor, count in rows}
 
 
-def appeals_by_week(session: Session, decisions: Select[tuple[int]], weeks: CTE) -> dict[int, int]:
-    """Appeals recorded against `decisions`, per week of their recording: `weeks` has columns
-    n, starts, ends (UTC), and an appeal counts in week n when starts <= its time < ends."""
-    rows = session.execute(
+def appeals_by_week(
+    session: Session, conditions: list[ColumnElement[bool]], weeks: CTE
+) -> dict[int, int]:
+    """Appeals recorded against decisions (under `conditions` on `LogEntry`), per week of
+    their recording: `weeks` has columns n, starts, ends (UTC), and an appeal counts in week
+    n when starts <= its time < ends."""
+    appeal = aliased(LogEntry)
+    query = (
         select(weeks.c.n, func.count())
-        .select_from(LogEntry)
-        .join(weeks, (LogEntry.at >= weeks.c.starts) & (LogEntry.at < weeks.c.ends))
+        .select_from(appeal)
+        .join(weeks, (appeal.at >= weeks.c.starts) & (appeal.at < weeks.c.ends))
+        .join(LogEntry, LogEntry.id == appeal.refers_to)
         .where(
-            LogEntry.kind == EntryKind.APPEAL.value,
-            LogEntry.action == AppealStep.APPEAL.value,
-            LogEntry.refers_to.in_(decisions),
+            appeal.kind == EntryKind.APPEAL.value,
+            appeal.action == AppealStep.APPEAL.value,
         )
-        .group_by(weeks.c.n)
     )
+    rows = session.execute(_decided(query, conditions).group_by(weeks.c.n))
     return {int(n): count for n, count in rows}
 
 
 # --- the pieces --------------------------------------------------------------------------
 
 
+class _By(enum.Enum):
+    """The groupings of the decisions that one query returns, each a few rows a week."""
+
+    REASON = 0  # (week, reason code): the by-reason table, and the weeks' totals
+    PLACE = 1  # (week, department, site): the by-department and by-site tables
+    PERSON = 2  # (week, person): the by-moderator table, and each person's totals
+
+
 @dataclass(frozen=True, slots=True)
 class _Count:
-    """Applied actions in one week under one reason code, department, site and person, with
-    the hides and removals among them, those under judgement codes, and the reversals."""
+    """Applied actions in one week of one group (the keys not grouped by are None), with the
+    hides and removals among them, those under judgement codes, and the reversals."""
 
+    by: _By
     week: date
-    key: tuple[str | None, int | None, int | None, str]
+    code: str | None
+    department_id: int | None
+    site_id: int | None
+    actor: str | None
     actions: int
     hides: int
     judged: int
@@ -351,59 +361,79 @@ def _midnight(day: date) -> datetime:
 def _grouped(
     session: Session, conditions: list[ColumnElement[bool]], weeks: _Weeks
 ) -> list[_Count]:
-    """The decisions counted per week, reason code, department, site and person, in one pass
-    (the tables are sums of these; one query per table would join the outcomes each time)."""
+    """The decisions counted per week by reason code, by department and site, and by person,
+    in one pass: the decisions are read once (a common table) and grouped three ways, so the
+    answer is a few rows a week, never one a decision."""
     if not weeks.mondays:
         return []
     hides = LogEntry.action.in_([Action.HIDE.value, Action.REMOVE.value])
 
-    def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.sum(case((condition, 1), else_=0))
+    def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return case((condition, 1), else_=0)
 
-    base = (LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
-    sums = (
-        func.count(), total(hides), total(and_(hides, LogEntry.second_review)),
-        total(LogEntry.action == Action.UNHIDE.value),
+    keys = (LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
+    flags = (
+        flag(hides).label("hide"), flag(and_(hides, LogEntry.second_review)).label("judged"),
+        flag(LogEntry.action == Action.UNHIDE.value).label("reversal"),
     )  # fmt: skip
     w = weeks.table
     if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL knows the zone and hashes the groups; it would join the weeks' ranges
-        # row by row against a VALUES list.
+        # PostgreSQL knows the zone; it would join the weeks' ranges row by row.
         week = cast(func.date_trunc("week", func.timezone(CITY_TZ.key, LogEntry.at)), Date)
-        query: Select[*tuple[Any, ...]] = select(week, *base, *sums).where(
+        query: Select[*tuple[Any, ...]] = select(week.label("week"), *keys, *flags).where(
             LogEntry.at >= _midnight(weeks.mondays[0]),
             LogEntry.at < _midnight(weeks.mondays[-1] + timedelta(weeks=1)),
         )
-        keys: tuple[Any, ...] = (week, *base)
     else:
         # SQLite has no time zones: the weeks' UTC ranges, each read from the index by range.
-        query = select(w.c.n, *base, *sums).select_from(w)
+        query = select(w.c.n.label("week"), *keys, *flags).select_from(w)
         query = query.join(LogEntry, and_(LogEntry.at >= w.c.starts, LogEntry.at < w.c.ends))
-        keys = (w.c.n, *base)
-    # Core rows, not ORM ones: there are thousands, and nothing here is an entity.
-    rows = session.connection().execute(_decided(query, conditions).group_by(*keys))
+    d = _decided(query, conditions).cte("decided")
+    every = (d.c.reason_code, d.c.department_id, d.c.site_id, d.c.actor)
+    groupings = {
+        _By.REASON: (d.c.reason_code,),
+        _By.PLACE: (d.c.department_id, d.c.site_id),
+        _By.PERSON: (d.c.actor,),
+    }
+    parts = [
+        select(
+            literal(by.value, Integer), d.c.week,
+            *(k if any(k is g for g in grouped) else cast(null(), k.type) for k in every),
+            func.count(), func.sum(d.c.hide), func.sum(d.c.judged), func.sum(d.c.reversal),
+        ).group_by(d.c.week, *grouped)
+        for by, grouped in groupings.items()
+    ]  # fmt: skip
+    # Core rows, not ORM ones: nothing here is an entity.
+    rows = session.connection().execute(union_all(*parts))
     return [
         _Count(
-            row[0] if isinstance(row[0], date) else weeks.mondays[row[0]],
-            (row[1], row[2], row[3], row[4]), *row[5:],
+            _By(row[0]), row[1] if isinstance(row[1], date) else weeks.mondays[row[1]],
+            *row[2:6], *(int(n) for n in row[6:]),
         )
         for row in rows
     ]  # fmt: skip
 
 
-def _decided(query: Select[Any], conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    """`query` over the decisions: pending action entries whose outcome was `applied`."""
+def _decided(
+    query: Select[*tuple[Any, ...]], conditions: list[ColumnElement[bool]]
+) -> Select[*tuple[Any, ...]]:
+    """`query` over the decisions: pending action entries whose outcome was `applied`.
+    The outcome is a probe of its index from each decision (EXISTS, not a join), so the
+    decisions are read from their covering index and never from the table's rows."""
     outcome = aliased(LogEntry)
-    return query.join(
-        outcome,
-        and_(
+    applied = (
+        select(outcome.id)  # the index holds it (SQLite's EXISTS (SELECT *) reads the row)
+        .where(
             outcome.state == EntryState.APPLIED.value,
             outcome.comment_id == LogEntry.comment_id,  # always so; lets the index answer
             outcome.outcome_of == LogEntry.id,
-        ),
-    ).where(
+        )
+        .exists()
+    )
+    return query.where(
         LogEntry.kind == EntryKind.ACTION.value,
         LogEntry.state == EntryState.PENDING.value,
+        applied,
         *conditions,
     )
 
@@ -437,11 +467,11 @@ def _aware(moment: datetime) -> datetime:
 
 def _weekly(
     name: str, title: str, weeks: list[date], counts: Sequence[_Count],
-    label: Callable[[tuple[Any, ...]], str],
+    label: Callable[[_Count], str],
 ) -> Table:  # fmt: skip
     by_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for c in counts:
-        by_week[c.week][label(c.key)] += c.actions
+        by_week[c.week][label(c)] += c.actions
     labels = sorted({k for week in by_week.values() for k in week})
     rows: tuple[tuple[Cell, ...], ...] = tuple(
         (week.isoformat(), *(by_week[week].get(k, 0) for k in labels),
@@ -471,7 +501,7 @@ def _judgement(weeks: list[date], counts: Sequence[_Count]) -> Table:
 def _questioned(counts: Sequence[_Count], questioned: dict[str, int]) -> Table:
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for c in counts:
-        found = totals[c.key[3]]
+        found = totals[c.actor or ""]
         found[0] += c.actions
         found[1] += c.hides
         found[2] += c.judged

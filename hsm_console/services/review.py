@@ -12,6 +12,8 @@ appeal goes to a supervisor other than the moderator who acted.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,16 @@ from sqlalchemy.orm import Session, aliased
 
 from hsm_console.db.chain import append_comment_entry
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Comment, LogEntry, Person, RetainedRecord, RoleGrant, utcnow
+from hsm_console.db.models import (
+    Comment,
+    Department,
+    LogEntry,
+    Person,
+    RetainedRecord,
+    RoleGrant,
+    Site,
+    utcnow,
+)
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -169,7 +180,7 @@ class ReviewService:
             )
             if actor.supervises is not None:
                 query = query.where(LogEntry.department_id.in_(sorted(actor.supervises)))
-            return [self._item(session, entry) for entry in session.scalars(query)]
+            return self._items(session, list(session.scalars(query)))
 
     def item(self, entry_id: int) -> ReviewItem:
         """An action with its test, review, notices and appeals (any of its entries' ids)."""
@@ -177,7 +188,7 @@ class ReviewService:
             actor = resolve_actor(session, self.username)
             entry = _action_entry(session, entry_id)
             _require_reach(actor, entry, "review actions")
-            return self._item(session, entry)
+            return self._items(session, [entry])[0]
 
     def appeals(self, *, open_only: bool = False) -> list[Appeal]:
         """Appeals in the person's departments, newest first; `open_only`: undecided."""
@@ -189,54 +200,98 @@ class ReviewService:
             )
             if actor.supervises is not None:
                 query = query.where(LogEntry.department_id.in_(sorted(actor.supervises)))
-            found = [
-                _appeal(session, e) for e in session.scalars(query.order_by(LogEntry.id.desc()))
-            ]
+            found = _appeals(session, list(session.scalars(query.order_by(LogEntry.id.desc()))))
         return [a for a in found if not (open_only and a.decision is not None)]
 
-    def _item(self, session: Session, entry: LogEntry) -> ReviewItem:
-        comment = session.get(Comment, entry.comment_id)
-        assert comment is not None  # an action entry always cites its comment
-        outcome = session.scalar(
-            select(LogEntry.state).where(LogEntry.outcome_of == entry.id).order_by(LogEntry.id)
-        )
-        code = self.policy.codes.get(entry.reason_code or "")
-        refers = select(LogEntry).where(LogEntry.refers_to == entry.id).order_by(LogEntry.id)
-        related = list(session.scalars(refers))
-        review = next((e for e in related if e.kind == EntryKind.REVIEW), None)
-        verdicts = [e.id for e in related if e.kind == EntryKind.REVIEW]
-        appeals = [a.id for a in related if a.kind == EntryKind.APPEAL]
-        verdicts += session.scalars(select(LogEntry.id).where(LogEntry.refers_to.in_(appeals)))
-        reversal = session.scalar(
-            select(LogEntry).where(
-                LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None),
-                LogEntry.refers_to.in_(verdicts),
+    def _items(self, session: Session, entries: list[LogEntry]) -> list[ReviewItem]:
+        """These actions as reviewers see them, read together: a fixed few queries whatever
+        their number (the comments with their sites and records, the outcomes, the entries
+        that refer to them, the appeals' decisions and the reversals)."""
+        ids = [e.id for e in entries]
+        places = {
+            row[0]: row[1:]
+            for row in session.execute(
+                select(Comment.id, Comment.author_name, Comment.text, Site.name, Site.platform,
+                       Department.code)
+                .join(Site, Site.id == Comment.site_id)
+                .join(Department, Department.id == Site.department_id)
+                .where(Comment.id.in_(sorted({e.comment_id or 0 for e in entries})))
             )
-        ) if verdicts else None  # fmt: skip
-        record = session.get(RetainedRecord, entry.record_id) if entry.record_id else None
-        return ReviewItem(
-            entry_id=entry.id,
-            at=entry.at,
-            age=age_words(utcnow() - entry.at),
-            moderator=entry.actor,
-            action=entry.action,
-            outcome=outcome or EntryState.PENDING.value,
-            reason_code=entry.reason_code,
-            code_name=code.name if code else "",
-            objective_test=code.objective_test if code else "",
-            second_review=entry.second_review,
-            comment_id=comment.id,
-            department=comment.site.department.code,
-            site_name=comment.site.name,
-            platform=comment.site.platform,
-            author_name=record.author_name if record else comment.author_name,
-            text=record.text if record else comment.text,
-            moderator_note=entry.note,
-            review=_verdict(review) if review else None,
-            reversal=_verdict(reversal) if reversal else None,
-            notices=[_notice(e) for e in related if e.kind == EntryKind.NOTICE],
-            appeals=[_appeal(session, e) for e in related if e.kind == EntryKind.APPEAL],
+        }  # fmt: skip
+        record_ids = {e.record_id for e in entries if e.record_id}
+        records = {
+            row[0]: row[1:]
+            for row in session.execute(
+                select(RetainedRecord.id, RetainedRecord.author_name, RetainedRecord.text).where(
+                    RetainedRecord.id.in_(sorted(record_ids))
+                )
+            )
+        }
+        # Each action's first outcome. The page's few rows are ordered here, not by a sort in
+        # the database (tests/test_plans.py refuses sorts of action_log rows).
+        outcomes: dict[int, str] = {}
+        found = session.execute(
+            select(LogEntry.id, LogEntry.outcome_of, LogEntry.state).where(
+                LogEntry.outcome_of.in_(ids)
+            )
         )
+        for _, outcome_of, state in sorted(found, reverse=True):  # the first written stays
+            outcomes[outcome_of or 0] = state
+        related = _referring(session, ids)
+        appeals = _appeals(
+            session, [e for refs in related.values() for e in refs if e.kind == EntryKind.APPEAL]
+        )
+        verdicts = {a.decision.entry_id for a in appeals if a.decision is not None}
+        verdicts |= {e.id for refs in related.values() for e in refs if e.kind == EntryKind.REVIEW}
+        reversals = {
+            e.refers_to: e
+            for e in sorted(session.scalars(
+                select(LogEntry).where(
+                    LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None),
+                    LogEntry.refers_to.in_(sorted(verdicts)),
+                )
+            ), key=lambda e: -e.id)  # the first one stays
+        } if verdicts else {}  # fmt: skip
+        appeal_of = {a.entry_id: a for a in appeals}
+        items = []
+        for entry in entries:
+            refs = related.get(entry.id, [])
+            review = next((e for e in refs if e.kind == EntryKind.REVIEW), None)
+            mine = [appeal_of[e.id] for e in refs if e.kind == EntryKind.APPEAL]
+            # The reversal is based on the review or on an appeal's decision.
+            bases = [e.id for e in refs if e.kind == EntryKind.REVIEW]
+            bases += [a.decision.entry_id for a in mine if a.decision is not None]
+            reversal = next((reversals[b] for b in sorted(bases) if b in reversals), None)
+            author, text, site_name, platform, department = places[entry.comment_id or 0]
+            if entry.record_id in records:
+                author, text = records[entry.record_id]
+            code = self.policy.codes.get(entry.reason_code or "")
+            items.append(
+                ReviewItem(
+                    entry_id=entry.id,
+                    at=entry.at,
+                    age=age_words(utcnow() - entry.at),
+                    moderator=entry.actor,
+                    action=entry.action,
+                    outcome=outcomes.get(entry.id, EntryState.PENDING.value),
+                    reason_code=entry.reason_code,
+                    code_name=code.name if code else "",
+                    objective_test=code.objective_test if code else "",
+                    second_review=entry.second_review,
+                    comment_id=entry.comment_id or 0,
+                    department=department,
+                    site_name=site_name,
+                    platform=platform,
+                    author_name=author,
+                    text=text,
+                    moderator_note=entry.note,
+                    review=_verdict(review) if review else None,
+                    reversal=_verdict(reversal) if reversal else None,
+                    notices=[_notice(e) for e in refs if e.kind == EntryKind.NOTICE],
+                    appeals=mine,
+                )
+            )
+        return items
 
     # --- review --------------------------------------------------------------------------
 
@@ -399,7 +454,7 @@ class ReviewService:
             )  # fmt: skip
             appeal = session.get(LogEntry, appeal_id)
             assert appeal is not None
-            return _appeal(session, appeal)
+            return _appeals(session, [appeal])[0]
 
     def decide_appeal(
         self, appeal_id: int, step: AppealStep, note: str
@@ -568,14 +623,46 @@ def _notice(entry: LogEntry) -> Notice:
     )  # fmt: skip
 
 
-def _appeal(session: Session, entry: LogEntry) -> Appeal:
-    after = json.loads(entry.after or "{}")
-    decision = _existing(session, EntryKind.APPEAL, entry.id)
-    comment = session.get(Comment, entry.comment_id)
-    assert comment is not None
-    assert entry.refers_to is not None
-    return Appeal(
-        entry.id, entry.refers_to, comment.id, datetime.fromisoformat(after["received_at"]),
-        after["channel"], entry.note, entry.actor, after["assigned_to"],
-        comment.site.department.code, _verdict(decision) if decision else None,
-    )  # fmt: skip
+def _referring(session: Session, ids: Iterable[int]) -> dict[int, list[LogEntry]]:
+    """The entries that refer to each of these, in log order."""
+    found: dict[int, list[LogEntry]] = defaultdict(list)
+    wanted = sorted(set(ids))
+    if wanted:
+        query = select(LogEntry).where(LogEntry.refers_to.in_(wanted))
+        for entry in sorted(session.scalars(query), key=lambda e: e.id):
+            assert entry.refers_to is not None
+            found[entry.refers_to].append(entry)
+    return found
+
+
+def _appeals(session: Session, entries: list[LogEntry]) -> list[Appeal]:
+    """These appeal entries with their decisions and departments, read together."""
+    decisions = _referring(session, [e.id for e in entries])
+    departments: dict[int, str] = {}
+    if entries:
+        rows = session.execute(
+            select(Comment.id, Department.code)
+            .join(Site, Site.id == Comment.site_id)
+            .join(Department, Department.id == Site.department_id)
+            .where(Comment.id.in_(sorted({e.comment_id or 0 for e in entries})))
+        )
+        departments = {comment_id: code for comment_id, code in rows}
+    found = []
+    for entry in entries:
+        after = json.loads(entry.after or "{}")
+        decision = next(
+            (e for e in decisions.get(entry.id, []) if e.kind == EntryKind.APPEAL
+             and e.action != AppealStep.APPEAL.value),
+            None,
+        )  # fmt: skip
+        assert entry.refers_to is not None
+        assert entry.comment_id is not None
+        found.append(
+            Appeal(
+                entry.id, entry.refers_to, entry.comment_id,
+                datetime.fromisoformat(after["received_at"]), after["channel"], entry.note,
+                entry.actor, after["assigned_to"], departments[entry.comment_id],
+                _verdict(decision) if decision else None,
+            )
+        )  # fmt: skip
+    return found
