@@ -122,6 +122,33 @@ def test_painting_the_queue_never_reads_the_database_on_the_gui_thread(
     assert any(suggestions)  # the rows arrived, suggestions and all
 
 
+def test_painting_a_row_read_makes_no_text_on_the_gui_thread(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, window: MainWindow
+) -> None:
+    """Each row's display texts (made safe, cut, dates formatted) are made once, on the
+    worker thread that read it: a paint only looks them up."""
+    model, gui_thread = window.model, threading.get_ident()
+    made: list[int] = []
+    cell = model.cell
+
+    def counted(row: Any, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            made.append(threading.get_ident())
+        return cell(row, column, role)
+
+    monkeypatch.setattr(model, "cell", counted)
+    model.reset_ids(model.ids(), False)
+    qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
+    window.table.viewport().repaint()
+    shown = [model.index(r, Column.COMMENT).data() for r in range(model.rowCount())]
+
+    assert made
+    assert gui_thread not in made
+    rows = [fresh_row(qtbot, model, r) for r in range(model.rowCount())]
+    assert shown == [cell(row, Column.COMMENT, Qt.ItemDataRole.DisplayRole) for row in rows]
+    assert "Loading…" not in shown
+
+
 def test_the_reason_code_model_and_its_filter(qtmodeltester: ModelTester) -> None:
     codes = ReasonCodeModel(list(load_policy().codes.values()))
     filtered = ReasonCodeFilter()
