@@ -35,6 +35,7 @@ from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
 from hsm_console.gui.live import LiveQueue
 from hsm_console.gui.log_screen import LogScreen
+from hsm_console.gui.one_line import OneLineDelegate
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
+        self.table.setItemDelegate(OneLineDelegate((Column.SITE, Column.STATUS), self.table))
         self.loader = QueueLoader(
             self.view, self.runner, self.model, parent=self, counter=self.background
         )
