@@ -91,6 +91,9 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._texts: dict[int, tuple[Any, ...]] = {}
         self._stale: set[int] = set()  # cached rows to read again (painted meanwhile)
         self._asked: set[int] = set()  # ids being read right now
+        # Refreshed while a read of theirs was under way, which may predate the change: read
+        # again when it arrives.
+        self._again: set[int] = set()
         self._generation = 0  # a new first page drops the rows still to come
         # One window read at a time; scrolling past many screens reads only the last one asked.
         self._window_busy = False
@@ -128,6 +131,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._texts.clear()
         self._stale.clear()
         self._asked.clear()
+        self._again.clear()
         self._window_busy, self._next_window = False, None
         self._has_more = has_more
         self._waiting_for_more = False
@@ -188,6 +192,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 continue
             if item_id in self._rows:
                 self._stale.add(item_id)
+            if item_id in self._asked:
+                self._again.add(item_id)
             self._read_window(row, only=[item_id])
 
     def remove_ids(self, ids: Iterable[int]) -> None:
@@ -350,6 +356,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 self._read_window(waiting)
         if rows is None:
             self._asked.difference_update(wanted)
+            self._again.difference_update(wanted)
             return
         found = {row.id: (row, texts) for row, texts in rows}
         for item_id in wanted:
@@ -363,6 +370,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 self._texts.pop(item_id, None)
             else:
                 self._texts[item_id] = texts
+        again = [item_id for item_id in wanted if item_id in self._again]
+        self._again.difference_update(again)
         while len(self._rows) > CACHE_ROWS:
             dropped, _ = self._rows.popitem(last=False)
             self._stale.discard(dropped)
@@ -371,6 +380,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         if positions:
             last = len(self._headers) - 1
             self.dataChanged.emit(self.index(min(positions), 0), self.index(max(positions), last))
+        if again:
+            self.refresh(again)
         self.rows_arrived.emit()
 
 
