@@ -139,7 +139,7 @@ def child(url: str, steps: int) -> int:
     from PySide6.QtWidgets import QApplication
 
     from hsm_console.gui.settings import GuiSettings
-    from hsm_console.gui.start import qt_application, start_console
+    from hsm_console.gui.start import qt_application, settle_after_start, start_console
 
     application = qt_application()
 
@@ -155,6 +155,7 @@ def child(url: str, steps: int) -> int:
         settings = GuiSettings(QSettings(str(Path(folder) / "gui.ini"), QSettings.Format.IniFormat))
         settings.auto_sync_minutes = 0
         console = start_console(url, False, settings)
+        settle_after_start()  # as run_gui does
         window = console.window
         wait_until(lambda: window.model.rowCount() > 0 and window.detail.comment_id is not None)
         print(f"READY {time.process_time() * 1000:.1f}", flush=True)

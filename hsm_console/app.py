@@ -25,7 +25,6 @@ from hsm_console.host.identity import os_username
 from hsm_console.rules.policy import Policy, load_policy
 from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
-from hsm_console.services.agent import SealingStore
 from hsm_console.services.agent_jobs import AGENT_WAIT
 from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
@@ -191,6 +190,8 @@ def open_app(settings: Settings, *, migrate: bool = True, claim_first_run: bool 
         seals_folder=settings.seals_folder, login=login,
     )  # fmt: skip
     if settings.by_agent:  # tokens go to the agent sealed, never into this keyring
+        from hsm_console.services.agent import SealingStore  # PyNaCl: this mode alone
+
         app.agent_wait, app.credentials = AGENT_WAIT, SealingStore(db, username)
     if claim_first_run:
         try:

@@ -8,6 +8,7 @@ wrong import.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,39 @@ def test_a_current_database_opens_without_alembic(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False"]
+
+
+# Loaded when first needed, never to show the window: the platforms' sign-in (authlib,
+# requests, cryptography), the keyring, the agent's sealing (PyNaCl), PostgreSQL's driver for
+# a window on SQLite, screening's libraries, the package writer.
+NOT_AT_START = ("authlib", "requests", "cryptography", "keyring", "nacl", "psycopg",
+                "phonenumbers", "tldextract", "rapidfuzz", "hsm_console.connectors.oauth",
+                "hsm_console.services.records_package", "hsm_console.gui.admin")  # fmt: skip
+
+
+def test_the_window_starts_without_what_its_first_screen_does_not_use(tmp_path: Path) -> None:
+    """Every library costs the start its import: the window on a SQLite file, opened as
+    `hsm-console` opens it, has none of these loaded when it is shown."""
+    url = f"sqlite:///{tmp_path / 'start.sqlite3'}"
+    db = Database(url)
+    db.upgrade()  # a first start migrates, and migration 0019 screens what is stored
+    db.dispose()
+    probe = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from hsm_console.gui.settings import GuiSettings\n"
+        "from hsm_console.gui.start import start_console\n"
+        "folder = tempfile.mkdtemp()\n"
+        "settings = GuiSettings(QSettings(str(Path(folder) / 'gui.ini'), "
+        "QSettings.Format.IniFormat))\n"
+        f"console = start_console({url!r}, False, settings)\n"
+        "print(console.window.isVisible())\n"
+        f"print(' '.join(m for m in {NOT_AT_START!r} if m in sys.modules) or '-')\n"
+        "console.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    assert done.stdout.split() == ["True", "-"]

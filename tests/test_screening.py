@@ -277,8 +277,8 @@ def test_look_alike_and_bare_ip_links_suggest_spam(
 
 
 def test_the_public_suffix_list_is_never_downloaded() -> None:
-    assert screening._DOMAINS.suffix_list_urls == ()
-    assert screening._DOMAINS.fallback_to_snapshot
+    assert screening._domains().suffix_list_urls == ()
+    assert screening._domains().fallback_to_snapshot
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ application icon from resources/icons/."""
 from __future__ import annotations
 
 import qtawesome as qta
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 
 from hsm_console.host.resources import resource_path
@@ -50,6 +51,17 @@ def glyph(name: str, colour: QColor | str | None = None) -> QIcon:
 def platform_icon(platform: str) -> QIcon:
     name, colour = _PLATFORMS.get(platform, (_UNKNOWN_PLATFORM, None))
     return glyph(name, colour)
+
+
+def drawn_once(icon: QIcon, size: int = 16) -> QIcon:
+    """`icon` drawn now into pixmaps (its size, and twice it for high-DPI screens): a glyph
+    paints itself in Python every time, a pixmap icon in Qt alone (a table paints one per
+    row per frame)."""
+    drawn = QIcon()
+    for pixels in (size, 2 * size):
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled, QIcon.Mode.Selected):
+            drawn.addPixmap(icon.pixmap(QSize(pixels, pixels), mode), mode)
+    return drawn
 
 
 def app_icon() -> QIcon:

@@ -34,6 +34,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row, or None if it cannot be read
 ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the id
+# data() is asked for seven roles per cell per paint: plain ints compare fastest.
+DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 # Rows read around the one being painted; the cache holds a few screens' worth.
 WINDOW_BEFORE = 20
@@ -58,6 +61,17 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
     # Rows were read and repainted (for tests and for whoever waits on a row).
     rows_arrived = Signal()
 
+    # The roles `cell` answers; the view's others (font, alignment, colours, check state)
+    # get None at once. Subclasses answering more widen it.
+    CELL_ROLES = frozenset(
+        int(role)
+        for role in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.DecorationRole,
+            Qt.ItemDataRole.ToolTipRole,
+        )
+    )
+
     def __init__(
         self,
         load_rows: Callable[[Sequence[int]], list[R]],
@@ -72,8 +86,14 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._ids: list[int] = []
         self._position: dict[int, int] = {}
         self._rows: OrderedDict[int, R | None] = OrderedDict()
+        # Each cached row's display texts, made on the worker thread that read it: painting
+        # only looks them up (no text made safe or dates formatted per paint).
+        self._texts: dict[int, tuple[Any, ...]] = {}
         self._stale: set[int] = set()  # cached rows to read again (painted meanwhile)
         self._asked: set[int] = set()  # ids being read right now
+        # Refreshed while a read of theirs was under way, which may predate the change: read
+        # again when it arrives.
+        self._again: set[int] = set()
         self._generation = 0  # a new first page drops the rows still to come
         # One window read at a time; scrolling past many screens reads only the last one asked.
         self._window_busy = False
@@ -82,8 +102,14 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._waiting_for_more = False
 
     def cell(self, row: R, column: int, role: int) -> Any:
-        """What one readable row shows in `column` for `role` (None: nothing)."""
+        """What one readable row shows in `column` for `role` (None: nothing). For the
+        display role it runs on the worker thread that read the row (`texts`): plain Python,
+        no Qt objects."""
         raise NotImplementedError
+
+    def texts(self, row: R) -> tuple[Any, ...]:
+        """Every column's display text of a row, made once when it is read."""
+        return tuple(self.cell(row, column, DISPLAY) for column in range(len(self._headers)))
 
     def unreadable(self, column: int, role: int) -> Any:
         """What a row that can no longer be read shows."""
@@ -102,8 +128,10 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._ids = list(ids)
         self._position = {item_id: row for row, item_id in enumerate(self._ids)}
         self._rows.clear()
+        self._texts.clear()
         self._stale.clear()
         self._asked.clear()
+        self._again.clear()
         self._window_busy, self._next_window = False, None
         self._has_more = has_more
         self._waiting_for_more = False
@@ -164,6 +192,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 continue
             if item_id in self._rows:
                 self._stale.add(item_id)
+            if item_id in self._asked:
+                self._again.add(item_id)
             self._read_window(row, only=[item_id])
 
     def remove_ids(self, ids: Iterable[int]) -> None:
@@ -181,6 +211,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             self.beginRemoveRows(QModelIndex(), first, last)
             for item_id in self._ids[first : last + 1]:
                 self._rows.pop(item_id, None)
+                self._texts.pop(item_id, None)
                 self._stale.discard(item_id)
             del self._ids[first : last + 1]
             self.endRemoveRows()
@@ -239,19 +270,24 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.parent().isValid():
-            return None
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
+        # Called for every role of every cell painted: the display text of a row read is a
+        # look-up; roles no cell answers return before anything else.
         row_number, column = index.row(), index.column()
         if not (0 <= row_number < len(self._ids) and 0 <= column < len(self._headers)):
-            return None
-        if role == ID_ROLE:
-            return self._ids[row_number]
+            return None  # an invalid index too (row -1)
         item_id = self._ids[row_number]
+        if role == DISPLAY:
+            texts = self._texts.get(item_id)
+            if texts is not None:  # a stale row paints as it last stood until it arrives
+                self._rows.move_to_end(item_id)
+                return texts[column]
+        elif role == ID_ROLE:
+            return item_id
+        elif role != ROW_ROLE and role not in self.CELL_ROLES:
+            return None
         row = self._row(row_number)
         if role == ROW_ROLE:
             return row
@@ -292,8 +328,10 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._window_busy = self._window_busy or not only
         generation, load_rows, window = self._generation, self._load_rows, not only
 
-        def read(_: JobContext) -> list[R]:
-            return load_rows(wanted)
+        texts = self.texts
+
+        def read(_: JobContext) -> list[tuple[R, tuple[Any, ...]]]:
+            return [(row, texts(row)) for row in load_rows(wanted)]
 
         self._runner.start(
             read,
@@ -302,7 +340,11 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         )
 
     def _arrived(
-        self, generation: int, wanted: list[int], rows: list[R] | None, window: bool
+        self,
+        generation: int,
+        wanted: list[int],
+        rows: list[tuple[R, tuple[Any, ...]]] | None,
+        window: bool,
     ) -> None:
         """Rows read (None: the read failed; the next paint asks again)."""
         if generation != self._generation:
@@ -314,21 +356,32 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
                 self._read_window(waiting)
         if rows is None:
             self._asked.difference_update(wanted)
+            self._again.difference_update(wanted)
             return
-        found = {row.id: row for row in rows}
+        found = {row.id: (row, texts) for row, texts in rows}
         for item_id in wanted:
             self._asked.discard(item_id)
             self._stale.discard(item_id)
+            row, texts = found.get(item_id, (None, None))
             # None remembers a row that cannot be read, so it is not asked for again.
-            self._rows[item_id] = found.get(item_id)
+            self._rows[item_id] = row
             self._rows.move_to_end(item_id)
+            if texts is None:
+                self._texts.pop(item_id, None)
+            else:
+                self._texts[item_id] = texts
+        again = [item_id for item_id in wanted if item_id in self._again]
+        self._again.difference_update(again)
         while len(self._rows) > CACHE_ROWS:
             dropped, _ = self._rows.popitem(last=False)
             self._stale.discard(dropped)
+            self._texts.pop(dropped, None)
         positions = [p for p in map(self._position.get, wanted) if p is not None]
         if positions:
             last = len(self._headers) - 1
             self.dataChanged.emit(self.index(min(positions), 0), self.index(max(positions), last))
+        if again:
+            self.refresh(again)
         self.rows_arrived.emit()
 
 

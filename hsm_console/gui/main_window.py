@@ -28,9 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hsm_console.app import AGENT_SYNCS, App
 from hsm_console.gui.actions import MODERATION_IDS, NAVIGATION_KEYS, SPECS, ActionId, ActionRegistry
-from hsm_console.gui.admin import AdminDialog
-from hsm_console.gui.ban_dialog import BanDialog
-from hsm_console.gui.bans_screen import BansDialog
 from hsm_console.gui.detail_pane import DetailPane
 from hsm_console.gui.filter_bar import FilterBar
 from hsm_console.gui.help_overlay import HelpOverlay
@@ -38,18 +35,15 @@ from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
 from hsm_console.gui.live import LiveQueue
 from hsm_console.gui.log_screen import LogScreen
+from hsm_console.gui.one_line import OneLineDelegate
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
 from hsm_console.gui.records_screen import RecordsScreen
-from hsm_console.gui.records_search import RecordsSearchDialog
-from hsm_console.gui.retention_dialog import RetentionDialog
 from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
-from hsm_console.gui.site_checks import SiteChecksDialog
-from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
 from hsm_console.gui.sync_status import SyncStatus
 from hsm_console.gui.triage import Triage
 from hsm_console.gui.ui_files import child, load_form
@@ -57,7 +51,6 @@ from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
 from hsm_console.services import health
 from hsm_console.services.comment_detail import CommentReader, CommentView
-from hsm_console.services.connect import Connected
 from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.presence import PresenceService, open_by_words
@@ -77,8 +70,19 @@ COLUMN_WIDTHS = {
     Column.STATUS: 84,
 }
 
-if TYPE_CHECKING:  # built when the tab is first shown
+# The Dashboard tab is built when first shown; the dialogs load when first opened (the
+# administration's brings the platforms' sign-in, requests and authlib; the records search
+# the package writer): none of them with the window.
+if TYPE_CHECKING:
+    from hsm_console.gui.admin import AdminDialog
+    from hsm_console.gui.ban_dialog import BanDialog
+    from hsm_console.gui.bans_screen import BansDialog
     from hsm_console.gui.dashboard_screen import DashboardScreen
+    from hsm_console.gui.records_search import RecordsSearchDialog
+    from hsm_console.gui.retention_dialog import RetentionDialog
+    from hsm_console.gui.site_checks import SiteChecksDialog
+    from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
+    from hsm_console.services.connect import Connected
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +102,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
         self.runner = TaskRunner(self)
+        # The queue's counts and the sign-in state: second to what the person waits for.
+        self.background = TaskRunner(self, max_threads=1, background=True)
         self.view = QueueView(app.db, app.username)
         self.reader = CommentReader(app.db, app.username)
         self.problems = ProblemReporter(self)
@@ -126,7 +132,10 @@ class MainWindow(QMainWindow):
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
-        self.loader = QueueLoader(self.view, self.runner, self.model, parent=self)
+        self.table.setItemDelegate(OneLineDelegate((Column.SITE, Column.STATUS), self.table))
+        self.loader = QueueLoader(
+            self.view, self.runner, self.model, parent=self, counter=self.background
+        )
         self.filters = FilterBar(form, self.view.sites(), self.view.platforms(), code_names, self)
         host = child(form, QWidget, "detailHost")
         self.detail = DetailPane(code_names, host)
@@ -427,6 +436,8 @@ class MainWindow(QMainWindow):
 
     def open_administration(self) -> AdminDialog:
         """The administration screens (administrators only), over this window."""
+        from hsm_console.gui.admin import AdminDialog
+
         dialog = AdminDialog(
             self.app.admin, self.runner, self, connect=self.app.connect,
             connected=self._site_connected,
@@ -444,6 +455,8 @@ class MainWindow(QMainWindow):
 
     def open_site_checks(self) -> SiteChecksDialog:
         """What fails of the policy's checks on the sites (administrators, supervisors)."""
+        from hsm_console.gui.site_checks import SiteChecksDialog
+
         dialog = SiteChecksDialog(self.app.db, self.app.username, self.runner, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -452,6 +465,8 @@ class MainWindow(QMainWindow):
 
     def open_retention(self) -> RetentionDialog:
         """Legal holds, the disposal worksheet and certificates (records officers)."""
+        from hsm_console.gui.retention_dialog import RetentionDialog
+
         service = RetentionService(self.app.db, self.app.policy, self.app.username)
         dialog = RetentionDialog(service, self.runner, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -461,6 +476,8 @@ class MainWindow(QMainWindow):
 
     def open_bans(self) -> BansDialog:
         """The blocked-accounts register (supervisors and records officers)."""
+        from hsm_console.gui.bans_screen import BansDialog
+
         dialog = BansDialog(lambda: self.app.bans, self.runner, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -469,6 +486,8 @@ class MainWindow(QMainWindow):
 
     def propose_ban(self) -> BanDialog | None:
         """Propose to ban the selected comment's author; a supervisor decides it."""
+        from hsm_console.gui.ban_dialog import BanDialog
+
         rows = self.selected_rows()
         if len(rows) != 1:
             return None
@@ -484,6 +503,8 @@ class MainWindow(QMainWindow):
 
     def open_records_search(self, request_id: int) -> RecordsSearchDialog:
         """Search and export for one records request (records officers)."""
+        from hsm_console.gui.records_search import RecordsSearchDialog
+
         dialog = RecordsSearchDialog(
             self.app.db, self.app.username, request_id, self.runner, self, self.code_names
         )
@@ -494,12 +515,11 @@ class MainWindow(QMainWindow):
     # --- start and stop ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Show the queue, then sync (demo or auto-sync) or at least reconcile."""
+        """Show the queue, then sync (demo or auto-sync) or at least reconcile. The other
+        readings of the start wait for the queue's first page: on one core they delayed it."""
         self.reload_queue()
-        self.refresh_sync_status()
-        self.seals.seal_if_due()
-        if self.live is not None:
-            self.live.start()
+        self.loader.loaded.connect(self._start_the_rest)
+        self.loader.failed.connect(self._start_the_rest)
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()
@@ -507,13 +527,22 @@ class MainWindow(QMainWindow):
                 f"{self.view.actor.describe()} moderates no department, so there is no queue. "
                 "Ask an administrator for the moderator role of your department."
             )
-            return
-        if self.demo:
+        elif self.demo:
             self.statusBar().showMessage(
                 "Demo: you moderate Parks & Recreation on the built-in sandbox. Press F1 for "
                 "the keyboard shortcuts.",
                 30_000,
             )
+
+    def _start_the_rest(self) -> None:
+        self.loader.loaded.disconnect(self._start_the_rest)
+        self.loader.failed.disconnect(self._start_the_rest)
+        self.refresh_sync_status()
+        self.seals.seal_if_due()
+        if self.live is not None:
+            self.live.start()
+        if not self.view.sites():
+            return
         if self.demo or self.settings.auto_sync_minutes:
             self.sync_now(automatic=True)
         else:
@@ -525,7 +554,7 @@ class MainWindow(QMainWindow):
         if self.live is not None:
             self.live.stop()
         self._save_layout()
-        if not self.runner.shutdown():
+        if not all([self.background.shutdown(), self.runner.shutdown()]):
             log.warning("background work still running at close")
         event.accept()
 
@@ -650,6 +679,8 @@ class MainWindow(QMainWindow):
 
     def mark_suggestion_wrong(self) -> WrongSuggestionDialog | None:
         """Ask which of the shown comment's suggestions was wrong, then record it."""
+        from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
+
         shown = self.detail.comment
         if shown is None or shown.id != self.current_comment_id() or not shown.suggestions:
             self.statusBar().showMessage("No suggestion on the comment shown to mark.", 5000)
@@ -874,7 +905,7 @@ class MainWindow(QMainWindow):
         def read(_: JobContext) -> list[health.SiteHealth]:
             return health.health(db, actor, credentials)
 
-        self.runner.start(
+        self.background.start(
             read, self.sign_in_banner.show_sites, lambda exc: log.warning("sign-in state: %s", exc)
         )
 

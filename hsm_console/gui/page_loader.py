@@ -41,9 +41,11 @@ class PageLoader(QObject, Generic[F, C]):
         first_filter: F,
         page_size: int,
         parent: QObject | None = None,
+        counter: TaskRunner | None = None,
     ) -> None:
         super().__init__(parent)
         self._runner = runner
+        self._counter = counter or runner  # counts may run on a background runner
         self._model = model
         self._page = page
         self._count = count
@@ -76,16 +78,16 @@ class PageLoader(QObject, Generic[F, C]):
         def counting(_: JobContext) -> object:
             return count(new_filter)
 
-        self._runner.start(
-            first_page,
-            lambda found: self._first_page_arrived(generation, found),
-            lambda exc: self._failed(generation, exc),
-        )
-        self._runner.start(
-            counting,
-            lambda counts: self._counts_arrived(generation, counts),
-            lambda exc: self._failed(generation, exc),
-        )
+        def arrived(found: Page[C]) -> None:
+            self._first_page_arrived(generation, found)
+            if generation == self._generation:  # counted after: on one core the page is first
+                self._counter.start(
+                    counting,
+                    lambda counts: self._counts_arrived(generation, counts),
+                    lambda exc: self._failed(generation, exc),
+                )
+
+        self._runner.start(first_page, arrived, lambda exc: self._failed(generation, exc))
 
     def reload(self) -> None:
         self.load(self._filter)

@@ -19,6 +19,9 @@ class QueueLoader(PageLoader[QueueFilter, QueueCursor]):
         model: QueueModel,
         page_size: int = PAGE_SIZE,
         parent: QObject | None = None,
+        counter: TaskRunner | None = None,
     ) -> None:
-        super().__init__(runner, model, view.page, view.counts, QueueFilter(), page_size, parent)
+        super().__init__(
+            runner, model, view.page, view.counts, QueueFilter(), page_size, parent, counter
+        )
         self.view = view

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QIcon
 
 from hsm_console.display import CITY_TZ, local_time, one_line
-from hsm_console.gui.icons import glyph, platform_icon, platform_name
+from hsm_console.gui.icons import drawn_once, glyph, platform_icon, platform_name
 from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.gui.workers import TaskRunner
@@ -104,7 +104,7 @@ class QueueModel(IdWindowModel[QueueRow]):
         icon = self._icons.get(platform)
         if icon is None:
             made = glyph("fa5s.eye") if platform == OPEN_BY_ICON else platform_icon(platform)
-            icon = self._icons[platform] = made
+            icon = self._icons[platform] = drawn_once(made)
         return icon
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -46,13 +46,10 @@ from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
 from hsm_console.rules.policy import load_policy
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
-from hsm_console.services.records_package import (
-    PackageExporter,
-    PackageProgress,
-    PackageResult,
-    RequestInfo,
-)
 from hsm_console.services.records_search import RecordsSearch, SearchResult
+
+if TYPE_CHECKING:
+    from hsm_console.services.records_package import PackageResult, RequestInfo
 
 HEADERS = ("Comment", "Posted (Chicago)", "Department", "Site", "Author", "Text", "Status",
            "Records", "Versions", "Entries")  # fmt: skip
@@ -134,6 +131,9 @@ class RecordsSearchDialog(QDialog):
     # --- opening -------------------------------------------------------------------------
 
     def _open(self) -> None:
+        # The package writer (CSV, JSON Lines, PDF) loads with the dialog, not the window.
+        from hsm_console.services.records_package import PackageExporter
+
         def run(_: JobContext) -> _Opened:
             search = RecordsSearch(self.db, self.username)
             request = PackageExporter(self.db, self.username).request(self.request_id)
@@ -264,6 +264,8 @@ class RecordsSearchDialog(QDialog):
         progress.setMinimumDuration(0)
         self.progress = progress
 
+        from hsm_console.services.records_package import PackageExporter
+
         def run(context: JobContext) -> PackageResult:
             return PackageExporter(self.db, self.username).export(
                 self.request_id, path, as_zip=zipped, query=query,
@@ -284,6 +286,8 @@ class RecordsSearchDialog(QDialog):
             self.progress.setLabelText("Cancelling: removing what was written…")
 
     def _step(self, step: object) -> None:
+        from hsm_console.services.records_package import PackageProgress
+
         if isinstance(step, PackageProgress) and self.progress is not None:
             self.progress.setMaximum(max(step.total, 1))
             self.progress.setValue(step.done)

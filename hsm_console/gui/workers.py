@@ -11,12 +11,13 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from hsm_console.errors import UserError
 
@@ -24,6 +25,22 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_THREADS = 4  # a sync, a platform call and queue queries can all run at once
+BACKGROUND_NICE = 10  # Linux's per-thread niceness of a background runner's threads
+
+
+def _lower_this_threads_priority() -> None:
+    """Let the GUI thread and the jobs it waits on go first on a busy or single core: Qt's
+    thread priority where the system honours it (Windows, macOS), a nice value on Linux,
+    where each thread has its own. Raising it back needs privileges: only a background
+    runner's threads, which stay background, are lowered."""
+    thread = QThread.currentThread()
+    if thread is not None:
+        thread.setPriority(QThread.Priority.LowPriority)
+    if hasattr(os, "setpriority") and os.uname().sysname == "Linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        except OSError:
+            log.debug("background thread's priority left as it was")
 
 
 class JobContext:
@@ -54,11 +71,14 @@ class _Signals(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, task_id: int, job: Callable[[JobContext], object]) -> None:
+    def __init__(
+        self, task_id: int, job: Callable[[JobContext], object], background: bool = False
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python owns it until its result has been delivered
         self.task_id = task_id
         self.job = job
+        self.background = background
         self.signals = _Signals()
         self.context = JobContext(self._progress)
 
@@ -69,6 +89,8 @@ class _Task(QRunnable):
             self.context.cancel()
 
     def run(self) -> None:
+        if self.background:
+            _lower_this_threads_priority()
         try:
             result = self.job(self.context)
         except Exception as exc:
@@ -107,10 +129,18 @@ class TaskHandle:
 
 
 class TaskRunner(QObject):
-    """Starts jobs on its own thread pool and calls back on the GUI thread."""
+    """Starts jobs on its own thread pool and calls back on the GUI thread. A `background`
+    runner's jobs (counts, the sign-in state) run at a lower priority than the others."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = MAX_THREADS) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        max_threads: int = MAX_THREADS,
+        *,
+        background: bool = False,
+    ) -> None:
         super().__init__(parent)
+        self._background = background
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._ids = itertools.count(1)
@@ -127,7 +157,7 @@ class TaskRunner(QObject):
         failed: Callable[[Exception], None],
         progress: Callable[[Any], None] | None = None,
     ) -> TaskHandle:
-        task = _Task(next(self._ids), job)
+        task = _Task(next(self._ids), job, self._background)
         if self._closed:
             # A timer or a late signal of a closing window: the job is not run.
             log.debug("window closing; job not started")

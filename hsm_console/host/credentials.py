@@ -16,9 +16,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import keyring
-from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
-
 from hsm_console.db.models import Site
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import Platform
@@ -133,6 +130,9 @@ def database_key(login: str, host: str, port: int) -> str:
 def database_password(login: str, host: str, port: int) -> str | None:
     """The password kept in this computer's keyring for a database login, or None: none is
     kept, or there is no keyring (signing in with the Windows account needs none)."""
+    import keyring  # its backends load on first use: not with every start of the window
+    from keyring.errors import KeyringError
+
     try:
         return keyring.get_password(KEYRING_SERVICE, database_key(login, host, port))
     except KeyringError as exc:  # NoKeyringError included: GSSAPI, SSPI and peer need none
@@ -228,6 +228,9 @@ class CredentialStore:
         self._read(app_key("check"))
 
     def _read(self, key: str) -> str | None:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+
         try:
             return keyring.get_password(KEYRING_SERVICE, key)
         except NoKeyringError:
@@ -236,6 +239,9 @@ class CredentialStore:
             raise ConfigurationError(f"The keyring could not be read: {exc}.") from None
 
     def _write(self, key: str, text: str) -> None:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+
         try:
             keyring.set_password(KEYRING_SERVICE, key, text)
         except NoKeyringError:
@@ -244,6 +250,9 @@ class CredentialStore:
             raise ConfigurationError(f"The keyring refused the token: {exc}.") from None
 
     def delete(self, site: Site) -> bool:
+        import keyring
+        from keyring.errors import NoKeyringError, PasswordDeleteError
+
         try:
             keyring.delete_password(KEYRING_SERVICE, credential_key(site))
         except PasswordDeleteError:

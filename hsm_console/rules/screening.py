@@ -27,16 +27,15 @@ import itertools
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import phonenumbers
-import tldextract
-from rapidfuzz import fuzz
+from typing import TYPE_CHECKING, Any
 
 from hsm_console.host.resources import resource_path
+
+if TYPE_CHECKING:  # loaded on first use: the window shows suggestions without screening
+    import tldextract
 
 # The codes screening can suggest, most harmful first: the order of `Screener.screen`.
 SCREENING_CODES = ("THR", "PII", "DSC", "SEX", "PRF", "COM", "SPM")
@@ -569,8 +568,23 @@ _CODE = re.compile(
 _DISGUISED = re.compile(
     r"[\u202d\u202e][\w-]{0,40}+\.(?:exe|scr|bat|cmd|com|js|vbs|msi|jar|ps1)\b", re.IGNORECASE
 )
-# The Public Suffix List snapshot that tldextract ships: never fetched at run time.
-_DOMAINS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@functools.cache
+def _domains() -> tldextract.TLDExtract:
+    """The Public Suffix List snapshot that tldextract ships: never fetched at run time."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@functools.cache
+def _ratio() -> Callable[..., float]:
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio
+
+
 _LOOKALIKE_RATIO = 90.0  # "highland1l" and "highlandii" against "highlandil"; "highland" is not
 
 
@@ -621,6 +635,8 @@ def _sorted(matches: Iterable[Match]) -> tuple[Match, ...]:
 @functools.lru_cache(maxsize=1024)
 def _national_number(candidate: str) -> str | None:
     """The digits of a possible US number as phonenumbers parses it; None if it is none."""
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(candidate, "US")
     except phonenumbers.NumberParseException:
@@ -681,7 +697,9 @@ class Screener:
         city = rules.city
         self._city_domains = frozenset(d.casefold().strip(".") for d in city.domains)
         self._city_names = tuple(
-            _DOMAINS(d).domain.replace("-", "") for d in self._city_domains if _DOMAINS(d).domain
+            _domains()(d).domain.replace("-", "")
+            for d in self._city_domains
+            if _domains()(d).domain
         )
         self._city_emails = frozenset(e.casefold() for e in city.emails)
         self._city_phones = frozenset(_digits(p) for p in city.phones)
@@ -885,7 +903,7 @@ class Screener:
 
     def _trusted(self, host: str) -> bool:
         """The City's own domains and any .gov: never spam, never personal data."""
-        parts = _DOMAINS(host)
+        parts = _domains()(host)
         registered = f"{parts.domain}.{parts.suffix}"
         return registered in self._city_domains or parts.suffix == "gov"
 
@@ -896,7 +914,7 @@ class Screener:
         """Why a link looks like phishing, or "" where it does not."""
         if _IPV4.fullmatch(host):
             return "goes to a bare IP address, as phishing links do"
-        parts = _DOMAINS(host)
+        parts = _domains()(host)
         if not parts.suffix:
             return ""
         registered = f"{parts.domain}.{parts.suffix}"
@@ -904,7 +922,7 @@ class Screener:
         for name in self._city_names:
             for label in labels:
                 plain = label.replace("-", "").translate(_UNLEET)
-                if name in plain or fuzz.ratio(plain, name) >= _LOOKALIKE_RATIO:
+                if name in plain or _ratio()(plain, name) >= _LOOKALIKE_RATIO:
                     return f"looks like the City's site but goes to {registered}"
         if "gov" in re.split(r"[.-]", f"{parts.subdomain}.{parts.domain}"):
             return f"dresses up as a government site but goes to {registered}"
@@ -1038,7 +1056,7 @@ class RepeatDetector:
         return [(other, self._near[other][1]) for other in candidates if self._near_to(near, other)]
 
     def _near_to(self, near: str, other: str) -> bool:
-        return fuzz.ratio(near, self._near[other][0], score_cutoff=NEAR_RATIO) > 0
+        return _ratio()(near, self._near[other][0], score_cutoff=NEAR_RATIO) > 0
 
     def suggest(
         self,

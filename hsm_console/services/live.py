@@ -22,12 +22,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from hsm_console.db.engine import Database
+
+if TYPE_CHECKING:  # PostgreSQL only: a window on SQLite never loads the driver
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ def parse(payload: str) -> Changes:
 def listener_connection(db: Database) -> psycopg.Connection[Any]:
     """A connection of its own, made as the database's others are (the same address,
     sign-in and options), taken out of the pool, in autocommit as LISTEN needs."""
+    import psycopg
+
     pooled = db.engine.raw_connection()
     connection = pooled.driver_connection
     pooled.detach()  # the pool forgets it: closing it is ours
@@ -174,6 +178,8 @@ class LiveListener:
     # --- the thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        import psycopg
+
         attempt = 0
         while not self._stop.is_set():
             try:
@@ -243,6 +249,8 @@ class LiveListener:
             self._link.backend_pid = None
         self._link.live = False
         if connection is not None:
+            import psycopg
+
             try:
                 connection.close()
             except psycopg.Error:

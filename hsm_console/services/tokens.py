@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from hsm_console.connectors import oauth
-from hsm_console.connectors.oauth import GrantRefused
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Site, SiteConnection, utcnow
 from hsm_console.errors import NeedsReconnecting
@@ -42,6 +40,8 @@ def platform_refresher(store: CredentialStore) -> Refresher:
     """Refresh at the site's platform with the City's app credentials from the keyring."""
 
     def refresh(site: Site, tokens: TokenSet, now: datetime) -> TokenSet:
+        from hsm_console.connectors import oauth  # requests and authlib: loaded when needed
+
         platform = Platform(site.platform)
         return oauth.refresh(platform, site.base_url, store.get_app(platform), tokens, now)
 
@@ -129,6 +129,8 @@ class TokenProvider:
             return self._locks.setdefault(credential_key(site), threading.Lock())
 
     def _renew(self, site: Site, tokens: TokenSet) -> TokenSet:
+        from hsm_console.connectors.oauth import GrantRefused
+
         try:
             if not tokens.refreshable:
                 raise GrantRefused("no refresh token")

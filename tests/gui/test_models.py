@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import event, text
 
 from hsm_console.gui.history_model import HistoryModel
+from hsm_console.gui.id_model import IdWindowModel
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel
@@ -122,6 +125,33 @@ def test_painting_the_queue_never_reads_the_database_on_the_gui_thread(
     assert any(suggestions)  # the rows arrived, suggestions and all
 
 
+def test_painting_a_row_read_makes_no_text_on_the_gui_thread(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, window: MainWindow
+) -> None:
+    """Each row's display texts (made safe, cut, dates formatted) are made once, on the
+    worker thread that read it: a paint only looks them up."""
+    model, gui_thread = window.model, threading.get_ident()
+    made: list[int] = []
+    cell = model.cell
+
+    def counted(row: Any, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            made.append(threading.get_ident())
+        return cell(row, column, role)
+
+    monkeypatch.setattr(model, "cell", counted)
+    model.reset_ids(model.ids(), False)
+    qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
+    window.table.viewport().repaint()
+    shown = [model.index(r, Column.COMMENT).data() for r in range(model.rowCount())]
+
+    assert made
+    assert gui_thread not in made
+    rows = [fresh_row(qtbot, model, r) for r in range(model.rowCount())]
+    assert shown == [cell(row, Column.COMMENT, Qt.ItemDataRole.DisplayRole) for row in rows]
+    assert "Loading…" not in shown
+
+
 def test_the_reason_code_model_and_its_filter(qtmodeltester: ModelTester) -> None:
     codes = ReasonCodeModel(list(load_policy().codes.values()))
     filtered = ReasonCodeFilter()
@@ -152,3 +182,41 @@ def test_the_history_model(qtmodeltester: ModelTester) -> None:
     assert model.index(1, 3).data() == "applied"
     assert model.index(1, 5).data() == "(outcome of entry 1)"
     assert "Note: second line" in model.index(0, 5).data(Qt.ItemDataRole.ToolTipRole)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    value: str
+
+
+class _ValueModel(IdWindowModel[_Row]):
+    def cell(self, row: _Row, column: int, role: int) -> Any:
+        return row.value if role == Qt.ItemDataRole.DisplayRole else None
+
+
+def test_a_row_refreshed_while_it_is_read_is_read_again(qtbot: QtBot) -> None:
+    """A read under way may have started before the change the refresh is for: its answer
+    is painted, then the row is read again, so it never stays fresh with the old state."""
+    value, reads, release = ["before"], [], threading.Event()
+
+    def load(ids: Sequence[int]) -> list[_Row]:
+        seen = value[0]
+        reads.append(seen)
+        release.wait(WAIT_MS / 1000)
+        return [_Row(item_id, seen) for item_id in ids]
+
+    runner = TaskRunner()
+    model = _ValueModel(load, ["value"], runner)
+    try:
+        model.reset_ids([1], False)  # reads row 1: held until released
+        qtbot.waitUntil(lambda: len(reads) == 1, timeout=WAIT_MS)
+        value[0] = "after"
+        model.refresh([1])
+        release.set()
+        qtbot.waitUntil(lambda: model.is_fresh(0) and len(reads) == 2, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
+        assert reads == ["before", "after"]
+        assert model.index(0, 0).data() == "after"
+    finally:
+        runner.shutdown()

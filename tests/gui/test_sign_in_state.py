@@ -28,7 +28,7 @@ MARKED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 def settled(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not (window.runner.busy() or window.background.busy()), timeout=WAIT_MS)
 
 
 def test_a_site_that_needs_reconnecting_is_named_and_its_actions_refused(
