@@ -16,6 +16,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hsm_console.services.queue_view import QueueView
 
 # A sandbox already running (`hsm-console sandbox`), to check against instead of the built-in.
 ENV_SANDBOX_URL = "HSM_SELF_TEST_SANDBOX_URL"
@@ -90,7 +94,9 @@ def _checks() -> None:
     try:
         window, app = console.window, console.app
         _say(f"ok  the window opened ({os.environ['QT_QPA_PLATFORM']}) as {app.username}")
-        _wait(lambda: not window.syncing, "The first sync")
+        # The first sync starts once the queue's first page is shown: wait for its end, not
+        # merely for no sync to be running.
+        _wait(lambda: not window.syncing and _every_site_tried(window.view), "The first sync")
         sites = window.view.sync_status()
         unread = [site for site in sites if site.last_error or site.last_ok_at is None]
         if not sites or unread:
@@ -119,6 +125,11 @@ def _checks() -> None:
              "records match their hash chain")  # fmt: skip
     finally:
         console.close()
+
+
+def _every_site_tried(view: QueueView) -> bool:
+    sites = view.sync_status()
+    return bool(sites) and all(site.last_error or site.last_ok_at for site in sites)
 
 
 def _wait(done: Callable[[], bool], what: str) -> None:
