@@ -182,6 +182,8 @@ class Comment(Base):
         UniqueConstraint("site_id", "external_id"),
         Index("ix_comments_queue", "status", "created_at"),
         Index("ix_comments_site_queue", "site_id", "status", "created_at", "id"),
+        # The records search's window of the newest comments found (migration 0021).
+        Index("ix_comments_newest", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -308,6 +310,8 @@ class LogEntry(Base):
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
         # A register row's history: its entries by subject, e.g. "request:12" (migration 0010).
         Index("ix_action_log_subject", "subject"),
+        # A comment's action entries, as the records search's filters read them (0021).
+        Index("ix_action_log_comment_kind", "comment_id", "kind", "action", "state", "at"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
