@@ -198,8 +198,9 @@ class RecordsSearch:
         conditions = _comment_conditions(session.get_bind().dialect.name, query, window)
         narrowed = query.departments or query.site_ids or query.platforms
         if narrowed or actor.keeps_records is not None:
-            # A literal list: a subquery's size is unknown to SQLite's planner, which then
-            # reads by site and sorts rather than walking the newest comments.
+            # As a list read once. PostgreSQL walks the newest comments filtering by it;
+            # SQLite (no statistics) reads the sites' comments by site and sorts them, a
+            # cost bounded by the department's size rather than the City's.
             conditions.append(Comment.site_id.in_(sorted(session.scalars(sites))))
         return conditions
 
