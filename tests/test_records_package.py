@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from hsm_console.db.models import Comment, LogEntry
+from hsm_console.display import local_time
 from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
 from hsm_console.rules.records_query import RecordsQuery
 from hsm_console.services import records_package
@@ -158,6 +160,40 @@ def test_hostile_text_survives_csv_jsonl_and_pdf(world: World, exports: Path) ->
     assert "Jo Requester <jo@example.test>" in text
     assert "America/Chicago" in text
     assert "CST" in text or "CDT" in text
+
+
+def test_a_large_package_lists_every_comment_in_the_pdf_and_still_verifies(
+    records: Records, exports: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PDF_SECTIONS comments the PDF is an index, a line each; nothing is dropped."""
+    monkeypatch.setattr(records_package, "PDF_SECTIONS", 1)
+    out = exports / "package"
+    result = PackageExporter(records.world.db, "clerk").export(
+        records.city_request, out, query=RecordsQuery()
+    )
+    check = verify_package(out)
+    assert check.ok, check.problems
+    comments = {ln["id"] for ln in _lines(out) if ln["type"] == "comment"}
+    assert len(comments) == result.counts.comments > 1
+    reader = PdfReader(out / PDF_FILE)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "The comments, one line each" in text
+    assert f"It lists the {result.counts.comments} comments one line each" in " ".join(text.split())
+    starts = {words[0] for words in map(str.split, text.splitlines()) if words}
+    assert {str(comment) for comment in comments} <= starts  # every comment named
+    hidden = next(line for line in text.splitlines() if line.startswith(f"{records.hidden} "))
+    assert " ".join(hidden.split()).endswith("hidden 1/1/4")  # record, earlier text, entries
+    assert "=Evil <b>Author" in text  # a hostile author name as the words it is
+    assert "<script>" not in text  # texts are in the CSV and JSONL, not the index
+
+
+def test_the_city_time_of_each_row_is_the_displays_across_clock_changes() -> None:
+    start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 2 AM CST becomes 3 AM CDT at 08:00
+    for moments in (start, datetime(2026, 11, 1, 5, 0, tzinfo=UTC)):  # and back at 07:00
+        for minutes in range(0, 4 * 60, 13):
+            moment = moments + timedelta(minutes=minutes, seconds=minutes % 60, microseconds=7)
+            at = records_package.iso_utc(moment)
+            assert records_package._local(at) == local_time(moment)
 
 
 def test_nul_control_and_unprintable_characters_in_the_pdf(exports: Path) -> None:

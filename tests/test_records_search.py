@@ -22,9 +22,11 @@ def records(world: World) -> Records:
 
 def test_search_counts_everything_of_the_comments_it_finds(records: Records) -> None:
     search = RecordsSearch(records.world.db, "rita")
-    removed = search.search(RecordsQuery(actions=frozenset({"hide"}), outcomes={"applied"}))
+    query = RecordsQuery(actions=frozenset({"hide"}), outcomes=frozenset({"applied"}))
+    removed = search.search(query)
     assert [hit.comment_id for hit in removed.hits] == [records.hidden]
-    counts = removed.counts
+    assert not removed.truncated
+    counts = search.count(query)
     # hide pending + applied, the review, the note; one retained record; one version
     assert (counts.comments, counts.records, counts.versions) == (1, 1, 1)
     assert (counts.entries, counts.reviews, counts.notes) == (4, 1, 1)
@@ -149,4 +151,26 @@ def test_a_blanked_record_leaves_the_word_index(records: Records) -> None:
             {"c": records.hidden},
         )
     found = search.search(RecordsQuery(words="zanzibarquux"))
-    assert found.counts.comments == 0
+    assert found.hits == []
+    assert search.count(RecordsQuery(words="zanzibarquux")).comments == 0
+
+
+def test_the_answer_comes_in_windows_newest_first_and_is_counted_apart(
+    records: Records,
+) -> None:
+    search = RecordsSearch(records.world.db, "clerk")
+    everything = search.search(RecordsQuery())
+    ids = [hit.comment_id for hit in everything.hits]
+    assert len(ids) >= 3
+    assert not everything.truncated
+    assert search.count(RecordsQuery()).comments == len(ids)
+    newest_first = [(hit.created_at, hit.comment_id) for hit in everything.hits]
+    assert newest_first == sorted(newest_first, reverse=True)
+    windows = [search.search(RecordsQuery(), limit=2, offset=at) for at in range(0, len(ids), 2)]
+    assert [hit.comment_id for window in windows for hit in window.hits] == ids
+    assert [window.more for window in windows] == [True] * (len(windows) - 1) + [False]
+    assert all(window.truncated for window in windows)
+    # The action filter, as one entry of the comment: a window of it, and its counts.
+    hidden = RecordsQuery(actions=frozenset({"hide"}))
+    assert [hit.comment_id for hit in search.search(hidden, limit=1).hits] == [records.hidden]
+    assert search.count(hidden).comments == 1

@@ -17,7 +17,7 @@ from hsm_console.errors import InvalidInput
 from hsm_console.rules.domain import Action, EntryState
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
 from hsm_console.services.records_package import PackageExporter, PackageProgress
-from hsm_console.services.records_search import RecordsSearch, SearchResult
+from hsm_console.services.records_search import RecordsSearch, SearchCounts, SearchResult
 
 # Filters given more than once, as the query's sets (`--department PARKS --department POLICE`).
 SET_FILTERS = {
@@ -53,6 +53,7 @@ def add_parsers(commands: Any, day: Any) -> None:
         help="the days are those the comment was posted (default) or acted on",
     )  # fmt: skip
     search.add_argument("--limit", type=int, default=50, help="hits listed (the counts are all)")
+    search.add_argument("--offset", type=int, default=0, help="newest hits skipped (a next page)")
     search.add_argument("--json", action="store_true")
 
     export = what.add_parser("export", help="write a request's package: CSV, JSONL, PDF, manifest")
@@ -95,11 +96,13 @@ def search(app: App, args: argparse.Namespace) -> int:
             raise InvalidInput("Give either --request or filters, not both.")
         query = PackageExporter(app.db, app.username).request(args.request).query
     _check_days(query.on_from, query.on_to)
-    result = RecordsSearch(app.db, app.username).search(query, max(args.limit, 0))
+    searcher = RecordsSearch(app.db, app.username)
+    result = searcher.search(query, max(args.limit, 0), max(args.offset, 0))
+    counts = searcher.count(query)
     if args.json:
-        out(to_json(_result_json(result)))
+        out(to_json(_result_json(result, counts)))
         return 0
-    out(f"Found {result.counts.describe()}.")
+    out(f"Found {counts.describe()}.")
     for hit in result.hits:
         out(
             f"  {hit.comment_id:>8}  {local_time(hit.created_at)}  {hit.department} "
@@ -108,7 +111,8 @@ def search(app: App, args: argparse.Namespace) -> int:
         )
         out(f"            | {one_line(hit.excerpt, 100)}")
     if result.truncated:
-        out(f"  … and {result.counts.comments - len(result.hits)} more (the counts are of all).")
+        rest = counts.comments - len(result.hits)
+        out(f"  … and {rest} more (the counts are of all; --offset shows later ones).")
     return 0
 
 
@@ -117,10 +121,11 @@ def _check_days(on_from: date | None, on_to: date | None) -> None:
         raise InvalidInput(f"--from {on_from} is after --to {on_to}.")
 
 
-def _result_json(result: SearchResult) -> dict[str, Any]:
+def _result_json(result: SearchResult, counts: SearchCounts) -> dict[str, Any]:
     return {
         "query": result.query.to_json(),
-        "counts": result.counts.as_dict(),
+        "counts": counts.as_dict(),
+        "offset": result.offset,
         "hits": [{**hit.__dict__, "created_at": hit.created_at.isoformat()} for hit in result.hits],
     }
 

@@ -185,6 +185,8 @@ class Comment(Base):
             "ix_comments_status_queue", "status", "created_at", "id", "site_id", "suggested_code"
         ),
         Index("ix_comments_site_queue", "site_id", "status", "created_at", "id", "suggested_code"),
+        # The records search's window of the newest comments found (migration 0021).
+        Index("ix_comments_newest", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -315,6 +317,8 @@ class LogEntry(Base):
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
         # A register row's history: its entries by subject, e.g. "request:12" (migration 0010).
         Index("ix_action_log_subject", "subject"),
+        # A comment's action entries, as the records search's filters read them (0021).
+        Index("ix_action_log_comment_kind", "comment_id", "kind", "action", "state", "at"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

@@ -3,6 +3,8 @@
 The records officer sees the request, a search form filled from its scope, what the search
 finds counted (comments, retained records, versions, log entries, reviews, notes) and the
 newest comments found, then exports the package with a progress dialog that can cancel.
+The newest comments come first (a window, quick whatever the search finds); the counts,
+which read everything found, follow from a second job.
 Every question runs on the `TaskRunner`; the services decide who may do what. Comment text,
 author and site names come from the public: table items and plain-text labels only.
 
@@ -42,11 +44,11 @@ from hsm_console.gui.log_filters import STATE_WORDS
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.problems import ProblemReporter, problem_from
 from hsm_console.gui.ui_files import child, load_dialog_form
-from hsm_console.gui.workers import JobContext, TaskHandle, TaskRunner
+from hsm_console.gui.workers import JobContext, LatestOnly, TaskHandle, TaskRunner
 from hsm_console.rules.domain import Action
 from hsm_console.rules.policy import load_policy
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
-from hsm_console.services.records_search import RecordsSearch, SearchResult
+from hsm_console.services.records_search import RecordsSearch, SearchCounts, SearchResult
 
 if TYPE_CHECKING:
     from hsm_console.services.records_package import PackageResult, RequestInfo
@@ -84,6 +86,8 @@ class RecordsSearchDialog(QDialog):
             code_names = {c.code: c.name for c in load_policy().codes.values()}
         self.code_names = code_names
         self.found: SearchResult | None = None
+        self.counted: SearchCounts | None = None  # of `found`'s query
+        self._searches = LatestOnly(self.runner)  # a newer search drops an older answer
         self.exported: PackageResult | None = None
         self.progress: QProgressDialog | None = None
         self._export: TaskHandle | None = None
@@ -207,20 +211,33 @@ class RecordsSearchDialog(QDialog):
         self.busy = True
         self.search_button.setEnabled(False)
         self.export_button.setEnabled(False)
+        self.found = self.counted = None
         set_plain(self.counts, "Searching…")
 
         def run(_: JobContext) -> SearchResult:
             return RecordsSearch(self.db, self.username).search(query)
 
-        self.runner.start(run, self._while_open(self._found), self._while_open(self._search_failed))
+        self._searches.start(
+            run, self._while_open(self._found), self._while_open(self._search_failed)
+        )
 
     def _found(self, result: SearchResult) -> None:
-        self.busy = False
         self.found = result
         self.search_button.setEnabled(True)
-        self.export_button.setEnabled(result.counts.comments > 0)
-        shown = f" The newest {len(result.hits)} are listed." if result.truncated else ""
-        set_plain(self.counts, f"Found {result.counts.describe()}.{shown}")
+        self.export_button.setEnabled(bool(result.hits))
+        if not result.hits:
+            self._counted(result, SearchCounts())
+        else:
+            set_plain(self.counts, "Found comments; counting everything they bring…")
+
+            def run(_: JobContext) -> SearchCounts:
+                return RecordsSearch(self.db, self.username).count(result.query)
+
+            self._searches.start(
+                run,
+                self._while_open(lambda counts: self._counted(result, counts)),
+                self._while_open(self._search_failed),
+            )
         self.table.setRowCount(len(result.hits))
         for r, hit in enumerate(result.hits):
             cells = (
@@ -231,6 +248,12 @@ class RecordsSearchDialog(QDialog):
             )  # fmt: skip
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
+
+    def _counted(self, result: SearchResult, counts: SearchCounts) -> None:
+        self.busy = False
+        self.counted = counts
+        shown = f" The newest {len(result.hits)} are listed." if result.truncated else ""
+        set_plain(self.counts, f"Found {counts.describe()}.{shown}")
 
     def _search_failed(self, exc: Exception) -> None:
         self.busy = False
@@ -300,7 +323,7 @@ class RecordsSearchDialog(QDialog):
             self.progress.close()
             self.progress.deleteLater()
             self.progress = None
-        self.export_button.setEnabled(self.found is not None and self.found.counts.comments > 0)
+        self.export_button.setEnabled(self.found is not None and bool(self.found.hits))
 
     def _exported(self, result: PackageResult) -> None:
         self._close_progress()

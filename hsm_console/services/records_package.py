@@ -10,7 +10,9 @@ way): a cancel, a full disk or a folder that cannot be written leaves nothing be
 - `records.jsonl`: the same with every field, the platforms' raw payloads, and every log
   entry with all its hashed fields, so the package re-proves its entries and records on its
   own (`package_check`);
-- `package.pdf`: for people (`package_pdf`);
+- `package.pdf`: for people (`package_pdf`): a section per comment, or, for a package of more
+  than PDF_SECTIONS comments, one index line per comment (every comment named; their texts,
+  records and entries are in the CSV and JSONL, which a reader of that many turns to anyway);
 - `manifest.json`: the SHA-256 of each file, the query, the counts, the log's chain head and
   the number of entries up to it, who exported and when.
 
@@ -35,7 +37,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -58,7 +60,7 @@ from hsm_console.db.models import (
     Site,
     UTCDateTime,
 )
-from hsm_console.display import local_time
+from hsm_console.display import CITY_TZ, local_time
 from hsm_console.errors import NotFound, NotPossible, PermissionDenied, UserError
 from hsm_console.rules.domain import EntryKind, EntryState
 from hsm_console.rules.records_query import PackageAction, RecordsQuery
@@ -76,6 +78,10 @@ CSV_FILE, JSONL_FILE, PDF_FILE, MANIFEST = (
     "records.csv", "records.jsonl", "package.pdf", "manifest.json",
 )  # fmt: skip
 BATCH = 1000  # comments read at a time: four queries each; more saves no time, costs memory
+# The most comments whose PDF has a section each. Above, the PDF is an index, one line per
+# comment: a section costs some 300 µs of CPU (14,000 pages for 100,000 comments), which the
+# 20 s a 100,000 records target cannot pay (docs/design.md, "Search and export packages").
+PDF_SECTIONS = 2000
 WITHDRAWN = "withdrawn"
 CSV_COLUMNS = (
     "type", "id", "comment_id", "department", "site", "platform", "at_utc", "at_chicago",
@@ -340,6 +346,9 @@ def _write_package(
         json_lines: list[str] = []  # the batch's, written at once
         if ids:
             pdf.new_page()  # the certification page stands alone
+        draw = _section if len(ids) <= PDF_SECTIONS else _index_line
+        if draw is _index_line:
+            _index_heading(pdf)
         for start in range(0, len(ids), BATCH):
             for item in _read_batch(session, ids[start : start + BATCH], heads):
                 if cancelled():
@@ -347,7 +356,7 @@ def _write_package(
                 lines = item.lines()
                 json_lines.extend(map(_json_line, lines))
                 table.writerows(_csv_rows(lines))
-                _section(pdf, item)
+                draw(pdf, item)
             jsonl.write("".join(json_lines).encode("utf-8"))
             json_lines.clear()
             csv_file.write(buffer.getvalue().encode("utf-8"))
@@ -501,14 +510,25 @@ def _csv_rows(lines: list[dict[str, Any]]) -> Iterator[list[str]]:
             get("state") or get("status"), get("reason_code"), get("actor") or get("captured_by"),
             get("note"), get("detail"), get("permalink"), get("entry_hash") or get("sha256"),
         )  # fmt: skip
-        cells = ["" if value is None else str(value) for value in values]
-        yield ["'" + cell if cell[:1] in _FORMULA else cell for cell in cells]
+        yield [
+            "" if value is None else "'" + cell if (cell := str(value))[:1] in _FORMULA else cell
+            for value in values
+        ]
 
 
-@functools.lru_cache(maxsize=4096)
 def _local(at: str) -> str:
-    """A stored time (`iso_utc`) in the City's time; the PDF asks again for the same times."""
-    return local_time(datetime.fromisoformat(at))
+    """A stored time (`iso_utc`) in the City's time, as `display.local_time` writes it: the
+    offset and zone looked up once per UTC hour (the City's clocks change on the hour), as
+    `strftime` on every one of a million times costs seconds."""
+    offset, zone = _zone_in_hour(at[:13])
+    return f"{(datetime.fromisoformat(at[:19]) + offset).isoformat(' ')} {zone}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _zone_in_hour(hour: str) -> tuple[timedelta, str]:
+    """The City's UTC offset and zone name in the UTC hour `hour` ('YYYY-MM-DDTHH')."""
+    local = datetime.fromisoformat(f"{hour}:00:00+00:00").astimezone(CITY_TZ)
+    return local.utcoffset() or timedelta(0), local.tzname() or ""
 
 
 def _request_json(session: Session, request: RecordsRequest) -> dict[str, Any]:
@@ -561,7 +581,11 @@ def _cover(header: _Header) -> PackagePdf:
     ])  # fmt: skip
     pdf.heading("The files")
     pdf.lines([
-        Line(f"{PDF_FILE}: this document, for people; times in America/Chicago."),
+        Line(f"{PDF_FILE}: this document, for people; times in America/Chicago. "
+             + (f"It lists the {counts['comments']} comments one line each (more than "
+                f"{PDF_SECTIONS}): their texts, records and entries are in {CSV_FILE} and "
+                f"{JSONL_FILE}." if counts["comments"] > PDF_SECTIONS else
+                "A section per comment: its text, earlier texts, records and log entries.")),
         Line(f"{CSV_FILE}: one row per comment, record, version and log entry, for a "
              "spreadsheet (a cell that would start a formula begins with an apostrophe)."),
         Line(f"{JSONL_FILE}: every field exactly, with the platforms' raw payloads and each "
@@ -674,6 +698,32 @@ def _section(pdf: PackagePdf, item: _Item) -> None:
             if words:
                 pdf.paragraph(words, indent=24)
     pdf.rule()
+
+
+def _index_heading(pdf: PackagePdf) -> None:
+    from hsm_console.services.package_pdf import Line
+
+    pdf.new_page()
+    pdf.heading("The comments, one line each", 15)
+    pdf.lines([
+        Line(f"More than {PDF_SECTIONS} comments: each is named here by its id, posting time, "
+             f"department, site, author and status, with how many retained records, earlier "
+             f"texts and log entries it has (records/texts/entries). Every field of each is in "
+             f"{CSV_FILE} (by comment id) and {JSONL_FILE}."),
+    ])  # fmt: skip
+    pdf.space()
+
+
+def _index_line(pdf: PackagePdf, item: _Item) -> None:
+    """One comment of a large package, on one line (names cut so that it mostly fits)."""
+    from hsm_console.services.package_pdf import Line
+
+    c = item.comment
+    pdf.lines([Line(pdf.shown(
+        f"{c['id']}  {_when(c['created_at'])}  {c['department']}  {c['site_name'][:24]}  "
+        f"{c['author_name'][:20]}  {c['status']}  "
+        f"{len(item.records)}/{len(item.versions)}/{len(item.entries)}"
+    ))])  # fmt: skip
 
 
 # --- files --------------------------------------------------------------------------------

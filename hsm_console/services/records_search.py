@@ -9,6 +9,13 @@ comment as a whole: a hit brings every record, version and entry of it, since a 
 
 Records officers only, narrowed to the departments they keep records for (the City Clerk's
 office: every one); a filter naming a department or site outside them is refused.
+
+A search answers in two steps, as the queue does: `search` gives a window of the comments
+found, newest first, from the comments' (created_at, id) index (a window is read, never the
+whole answer); `count` counts everything the comments bring, which reads every row found and
+runs in the background. For a window, the filters on actions are an EXISTS per comment over
+the log's comment index, so the walk stops as soon as the window is full; for everything
+found (the counts, the package) they are the set of matching entries, read once.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from hsm_console.services.queue_view import (
     search_terms,
 )
 
-HIT_LIMIT = 500  # hits listed; the counts are of everything
+HIT_LIMIT = 500  # hits in a window; the counts are of everything
 EXCERPT_CHARS = 300
 
 
@@ -88,13 +95,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
+    """A window of the comments found, newest first (`count` counts them all)."""
+
     query: RecordsQuery
-    counts: SearchCounts
-    hits: list[Hit]  # the newest HIT_LIMIT comments
+    hits: list[Hit]
+    offset: int = 0  # how many newer comments came before the window
+    more: bool = False  # older comments follow the window
 
     @property
     def truncated(self) -> bool:
-        return self.counts.comments > len(self.hits)
+        return self.more or self.offset > 0
 
 
 class RecordsSearch:
@@ -139,17 +149,29 @@ class RecordsSearch:
             )
             return [(row[0], row[1], row[2]) for row in rows]
 
-    def search(self, query: RecordsQuery, limit: int = HIT_LIMIT) -> SearchResult:
-        """The counts of everything the query finds, and its newest `limit` comments."""
+    def search(self, query: RecordsQuery, limit: int = HIT_LIMIT, offset: int = 0) -> SearchResult:
+        """The comments the query finds, newest first: `limit` of them after the `offset`
+        newest. Reads the window only, however many are found."""
         with self.db.session() as session:
-            found = self.matching(session, query)
-            counts = count_all(session, found)
-            hits = _hits(session, found, limit)
-        return SearchResult(query, counts, hits)
+            conditions = self.conditions(session, query)
+            hits = _hits(session, conditions, limit + 1, max(offset, 0))
+        return SearchResult(query, hits[:limit], max(offset, 0), len(hits) > limit)
+
+    def count(self, query: RecordsQuery) -> SearchCounts:
+        """How much everything the query finds brings: reads all of it (in the background)."""
+        with self.db.session() as session:
+            return count_all(session, self.matching(session, query))
 
     def matching(self, session: Session, query: RecordsQuery) -> Select[int]:
-        """The ids of the comments the query finds, within the officer's reach. Roles are read
-        again first: one taken back applies at once."""
+        """The ids of all the comments the query finds, within the officer's reach. Roles are
+        read again first: one taken back applies at once."""
+        return select(Comment.id).where(*self.conditions(session, query, window=False))
+
+    def conditions(
+        self, session: Session, query: RecordsQuery, *, window: bool = True
+    ) -> list[ColumnElement[bool]]:
+        """The conditions on `comments` of the query, within the officer's reach, for a
+        `window` of the newest or for all of them."""
         actor = self.officer(session)
         reach = self._departments(session, actor)
         by_code = {code: d for d, code in reach.items()}
@@ -173,12 +195,19 @@ class RecordsSearch:
             sites = sites.where(Site.id.in_(sorted(query.site_ids)))
         if query.platforms:
             sites = sites.where(Site.platform.in_(sorted(query.platforms)))
-        conditions: list[ColumnElement[bool]] = [Comment.site_id.in_(sites.scalar_subquery())]
-        conditions += _comment_conditions(session.get_bind().dialect.name, query)
-        return select(Comment.id).where(*conditions)
+        conditions = _comment_conditions(session.get_bind().dialect.name, query, window)
+        narrowed = query.departments or query.site_ids or query.platforms
+        if narrowed or actor.keeps_records is not None:
+            # As a list read once. PostgreSQL walks the newest comments filtering by it;
+            # SQLite (no statistics) reads the sites' comments by site and sorts them, a
+            # cost bounded by the department's size rather than the City's.
+            conditions.append(Comment.site_id.in_(sorted(session.scalars(sites))))
+        return conditions
 
 
-def _comment_conditions(dialect: str, query: RecordsQuery) -> list[ColumnElement[bool]]:
+def _comment_conditions(
+    dialect: str, query: RecordsQuery, window: bool
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     low, high = received_bounds(query.on_from, query.on_to)
     if query.dated is DateBasis.POSTED:
@@ -225,7 +254,11 @@ def _comment_conditions(dialect: str, query: RecordsQuery) -> list[ColumnElement
                 entries.append(LogEntry.at >= low)
             if high is not None:
                 entries.append(LogEntry.at < high)
-        conditions.append(Comment.id.in_(select(LogEntry.comment_id).where(*entries)))
+        if window:  # probed per comment walked (module docstring)
+            entries.append(LogEntry.comment_id == Comment.id)
+            conditions.append(select(LogEntry.id).where(*entries).exists())
+        else:
+            conditions.append(Comment.id.in_(select(LogEntry.comment_id).where(*entries)))
     return conditions
 
 
@@ -275,7 +308,9 @@ def count_all(session: Session, found: Select[int], heads: Heads | None = None) 
     )
 
 
-def _hits(session: Session, found: Select[int], limit: int) -> list[Hit]:
+def _hits(
+    session: Session, conditions: Sequence[ColumnElement[bool]], limit: int, offset: int
+) -> list[Hit]:
     rows = session.execute(
         select(
             Comment.id, Department.code, Site.name, Site.platform, Comment.author_name,
@@ -283,9 +318,10 @@ def _hits(session: Session, found: Select[int], limit: int) -> list[Hit]:
         )
         .join(Site, Site.id == Comment.site_id)
         .join(Department, Department.id == Site.department_id)
-        .where(Comment.id.in_(found.scalar_subquery()))
+        .where(*conditions)
         .order_by(Comment.created_at.desc(), Comment.id.desc())
         .limit(limit)
+        .offset(offset)
     ).all()  # fmt: skip
     ids = [row[0] for row in rows]
     records = _per_comment(session, RetainedRecord.comment_id, ids)

@@ -135,7 +135,8 @@ def test_a_records_officer_answers_the_parks_facebook_question_and_disposes_lawf
     qtbot.waitUntil(lambda: dialog.found is not None and not dialog.busy, timeout=WAIT_MS)
     found = dialog.found
     assert found is not None
-    assert found.counts.comments == 2  # the hide and every other site are left out
+    assert dialog.counted is not None  # the counts, a second job after the window
+    assert dialog.counted.comments == 2  # the hide and every other site are left out
     assert sorted(hit.comment_id for hit in found.hits) == sorted(removed)
     assert dialog.counts.text().startswith("Found 2 comment(s), 2 retained record(s)")
 

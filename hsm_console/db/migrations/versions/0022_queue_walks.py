@@ -1,7 +1,7 @@
 """indexes for the queue's walks by status and its counts, read from the plans
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-02 05:00:00
 
 Read from the plans of the benchmark's queue figures (EXPLAIN QUERY PLAN on SQLite,
@@ -23,7 +23,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
