@@ -346,7 +346,9 @@ def test_the_console_as_a_moderators_login_hides_end_to_end(
     assert result.state is EntryState.APPLIED
     assert world.sandbox.state.facebook.is_hidden(comment.external_id)
     with world.db.session() as session:
-        entries = session.scalars(select(LogEntry).where(LogEntry.comment_id == comment.id))
+        entries = session.scalars(
+            select(LogEntry).where(LogEntry.comment_id == comment.id).order_by(LogEntry.id)
+        )
         assert [(e.actor, e.state) for e in entries] == [("alice", "pending"), ("alice", "applied")]
     assert verify_log(world.db).ok  # the chain, across both departments, is one
     police = _first(world, world.police_site)
