@@ -18,7 +18,9 @@ from hsm_sandbox.seed import SANDBOX_TOKEN
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _self_test(home: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def _self_test(
+    home: Path, program: tuple[str, ...] = (sys.executable, "-m", "hsm_console"), **extra: str
+) -> subprocess.CompletedProcess[str]:
     """The self-test with a home of its own; 'home' here is the user's, to be left alone."""
     env = {name: value for name, value in os.environ.items() if name != "QT_QPA_PLATFORM"}
     env.update({name: str(home) for name in ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
@@ -26,7 +28,7 @@ def _self_test(home: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env.pop("PYTHON_KEYRING_BACKEND", None)  # the self-test must choose its own keyring
     env.update(extra)
     return subprocess.run(
-        [sys.executable, "-m", "hsm_console", "--self-test"],
+        [*program, "--self-test"],
         cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", check=False,
     )  # fmt: skip
 
@@ -97,3 +99,21 @@ def test_the_self_test_takes_no_command(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--self-test", "--database", "sqlite:///elsewhere.sqlite3"]) == 2
     assert "--self-test takes no command and no option" in capsys.readouterr().err
     assert not (ROOT / "elsewhere.sqlite3").exists()
+
+
+def test_the_built_bundle_passes_its_self_test(tmp_path: Path) -> None:
+    """The documented build (scripts/build's PyInstaller step) makes a folder whose program
+    passes its self-test: every module, data file and Qt plugin it needs is in it."""
+    dist, work = tmp_path / "dist", tmp_path / "work"
+    built = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+         "--distpath", str(dist), "--workpath", str(work), "build_installer.spec"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    home = tmp_path / "user home"
+    home.mkdir()
+    done = _self_test(home, (str(dist / "hsm-console" / "hsm-console"),))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok  verify-log" in done.stdout
+    assert done.stdout.rstrip().endswith("Self-test passed.")
