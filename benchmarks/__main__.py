@@ -59,12 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     combine.add_argument("runs", type=Path, nargs="+")
     combine.add_argument("--out", type=Path, required=True)
     combine.add_argument("--note", action="append", default=[], help="a line for the notes")
-    child = commands.add_parser("window", help=argparse.SUPPRESS)
-    child.add_argument("url")
-    child.add_argument("--steps", type=int, default=window.SCROLL_STEPS)
     args = parser.parse_args(argv)
-    if args.command == "window":
-        return window.child(args.url, args.steps)
     if args.command == "report":
         report.combine(args.runs, args.out, args.note)
         return 0

@@ -1,8 +1,10 @@
 """The real window in a fresh process (offscreen): start-up to a usable queue, the Log tab,
 peak resident memory, and frame times while scrolling the queue.
 
-The parent starts `python -m benchmarks window URL` (on one core where `taskset` exists) and
+The parent starts `python -m benchmarks.window URL` (on one core where `taskset` exists) and
 reads the lines this prints: `READY cpu_ms`, `LOG ms`, `RSS now_mb peak_mb`, `FRAMES ...`.
+The child imports nothing of the benchmark's own (its measuring of services, its generator)
+before the window is usable, so start-up is the program's as `hsm-console` starts it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmarks.measure import Figure, Runner
+if TYPE_CHECKING:
+    from benchmarks.measure import Runner
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SCROLL_STEPS = 400  # a screenful each: about 10,000 comments
@@ -42,6 +46,8 @@ class WindowFigures:
 
 def add_figures(runner: Runner, url: str, steps: int = SCROLL_STEPS) -> None:
     """The window's figures, measured in a fresh process, added to `runner`'s."""
+    from benchmarks.measure import Figure
+
     found = measure(url, steps)
     where = runner.where
     if found.problem:
@@ -96,7 +102,7 @@ def add_figures(runner: Runner, url: str, steps: int = SCROLL_STEPS) -> None:
 def measure(url: str, steps: int = SCROLL_STEPS) -> WindowFigures:
     """Starts the child and reads its figures; start-up is timed here, from the spawn."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    command = [sys.executable, "-m", "benchmarks", "window", url, "--steps", str(steps)]
+    command = [sys.executable, "-m", "benchmarks.window", url, "--steps", str(steps)]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]  # start-up's target is on one core
     figures = WindowFigures()
@@ -221,3 +227,13 @@ def resident_mb() -> tuple[float, float]:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 found[line.split(":")[0]] = int(line.split()[1]) / 1024
     return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+if __name__ == "__main__":  # the child, started by `measure`
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.window")
+    parser.add_argument("url")
+    parser.add_argument("--steps", type=int, default=SCROLL_STEPS)
+    arguments = parser.parse_args()
+    raise SystemExit(child(arguments.url, arguments.steps))
