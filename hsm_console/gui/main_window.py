@@ -61,8 +61,6 @@ from hsm_console.services.sync import SiteResult, SyncProgress
 log = logging.getLogger(__name__)
 
 DETAIL_DELAY_MS = 60  # let arrow-key runs settle before reading the comment
-# The start's other work waits for the first comment's detail, at most this long.
-REST_AFTER_MS = 1000
 MAX_BULK = 500  # comments in one bulk action
 COLUMN_WIDTHS = {
     Column.RECEIVED: 122,
@@ -115,7 +113,6 @@ class MainWindow(QMainWindow):
         form = load_form("main_window.ui", self)
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
-        self._rest_waiting = False  # the start's other work waits for the first comment
         self.dashboard_screen: DashboardScreen | None = None
         self._dashboard_placeholder: QWidget | None = None
         self._dashboard_needs: tuple[LogView, dict[str, str]] | None = None
@@ -519,10 +516,10 @@ class MainWindow(QMainWindow):
 
     def start(self) -> None:
         """Show the queue, then sync (demo or auto-sync) or at least reconcile. The other
-        readings of the start wait for the first comment shown: on one core they delayed it."""
+        readings of the start wait for the queue's first page: on one core they delayed it."""
         self.reload_queue()
-        self.loader.loaded.connect(self._first_page_arrived)
-        self.loader.failed.connect(self._first_page_arrived)
+        self.loader.loaded.connect(self._start_the_rest)
+        self.loader.failed.connect(self._start_the_rest)
         self.table.setFocus()
         if not self.view.sites():
             self.show_log()
@@ -537,24 +534,9 @@ class MainWindow(QMainWindow):
                 30_000,
             )
 
-    def _first_page_arrived(self) -> None:
-        """The window is usable once the first comment is shown: what the start does besides
-        (sync status, the sign-in band and its keyring, the seal, live updates, the sync)
-        waits for that, so that on one busy core it does not delay it."""
-        self.loader.loaded.disconnect(self._first_page_arrived)
-        self.loader.failed.disconnect(self._first_page_arrived)
-        if self.current_comment_id() is None:
-            self._start_the_rest()
-            return
-        self._rest_waiting = True
-        QTimer.singleShot(REST_AFTER_MS, self._start_the_rest_if_waiting)
-
-    def _start_the_rest_if_waiting(self) -> None:
-        if self._rest_waiting:
-            self._rest_waiting = False
-            self._start_the_rest()
-
     def _start_the_rest(self) -> None:
+        self.loader.loaded.disconnect(self._start_the_rest)
+        self.loader.failed.disconnect(self._start_the_rest)
         self.refresh_sync_status()
         self.seals.seal_if_due()
         if self.live is not None:
@@ -742,7 +724,6 @@ class MainWindow(QMainWindow):
             self.detail.show_comment(shown[0])
             self.detail.show_presence(shown[1])
             self._read_ahead(shown[0].id)
-        self._start_the_rest_if_waiting()
 
     def reload_detail(self) -> None:
         """Read the comment in view again (it changed, here or elsewhere)."""
@@ -774,7 +755,6 @@ class MainWindow(QMainWindow):
     def _detail_failed(self, generation: int, exc: Exception) -> None:
         if generation == self._detail_generation:
             self.detail.show_message(problem_from(exc, "reading the comment").message)
-        self._start_the_rest_if_waiting()
 
     def _open_permalink(self) -> None:
         shown = self.detail.comment
