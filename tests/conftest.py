@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import keyring
@@ -20,10 +20,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from sqlalchemy import create_engine, text
 
 from hsm_console.app import App
+from hsm_console.db import models
 from hsm_console.db.engine import Database
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.policy import load_policy
-from hsm_console.services import admin
+from hsm_console.services import admin, bans, moderation
 from hsm_sandbox import SANDBOX_TOKEN, seed
 from hsm_sandbox.server import SandboxServer
 
@@ -126,6 +127,16 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, not yet migrated: for tests of what a migration does to old rows."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    needs_postgres()
+    yield from _postgres_copy(None)
+
+
 @pytest.fixture
 def postgres_db(postgres_template: str) -> Iterator[Database]:
     """For what only PostgreSQL has (TRUNCATE, schema checks at start)."""
@@ -220,6 +231,22 @@ def synced(world: World) -> World:
     world.app("alice").sync.sync()
     world.app("carol").sync.sync()
     return world
+
+
+@pytest.fixture
+def time_passes(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """Move the reconciliations' clock on (services/moderation.py and bans.py): whether a
+    pending entry is old enough to be taken as interrupted is the one question a test must
+    ask of a later time. Entries keep the time they were written at."""
+
+    def passes(by: timedelta) -> None:
+        def later() -> datetime:
+            return models.utcnow() + by
+
+        for module in (moderation, bans):
+            monkeypatch.setattr(module, "utcnow", later)
+
+    return passes
 
 
 class _LogFailHandler(logging.Handler):

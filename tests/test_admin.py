@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -56,7 +56,7 @@ from hsm_console.services.access import resolve_actor
 from hsm_console.services.admin import AdminService, first_run
 from hsm_console.services.verify import verify_log
 from hsm_sandbox import SandboxServer
-from tests.conftest import World, _postgres_copy, build_world, needs_postgres
+from tests.conftest import World, build_world
 from tests.test_verify import behind_the_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -498,15 +498,6 @@ def _parks_comments(world: World, n: int) -> list[int]:
 
 
 # --- migration 0004 keeps what was written before it ----------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    needs_postgres()
-    yield from _postgres_copy(None)
 
 
 def test_entries_written_before_0004_verify_unchanged_after_it(

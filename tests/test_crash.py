@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import select
 from hsm_console.db.models import Comment, LogEntry
 from hsm_console.errors import ConcurrentAction
 from hsm_console.rules.domain import Action
+from hsm_console.services.moderation import INTERRUPTED
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
 
@@ -52,7 +55,12 @@ def log_of(world: World, comment_id: int) -> list[LogEntry]:
     ],
 )
 def test_killed_between_record_and_outcome(
-    synced: World, when: str, state: str, platform_hidden: bool, status: str
+    synced: World,
+    time_passes: Callable[[timedelta], None],
+    when: str,
+    state: str,
+    platform_hidden: bool,
+    status: str,
 ) -> None:
     comment = first_parks_comment(synced)
     crash(synced, comment.id, when)
@@ -70,7 +78,12 @@ def test_killed_between_record_and_outcome(
     with pytest.raises(ConcurrentAction, match=r"Alice Moderator \(alice\) is acting"):
         synced.app("bob").moderation.act(comment.id, Action.REMOVE, "PRF")
 
-    # On restart, the next sync reconciles from the platform's real state.
+    # A sync right after leaves it: for all it can tell, the call may still be running.
+    assert sum(r.reconciled for r in synced.app("alice").sync.sync()) == 0
+    assert [e.state for e in log_of(synced, comment.id)] == ["pending"]
+
+    # Once no attempt can still be running, the next sync reconciles from the platform.
+    time_passes(INTERRUPTED)
     results = synced.app("alice").sync.sync()
     assert sum(r.reconciled for r in results) == 1
     entries = log_of(synced, comment.id)
@@ -85,9 +98,12 @@ def test_killed_between_record_and_outcome(
 
 
 @pytest.mark.expected_log("reconcile: cannot read")
-def test_reconcile_leaves_pending_when_the_platform_cannot_be_asked(synced: World) -> None:
+def test_reconcile_leaves_pending_when_the_platform_cannot_be_asked(
+    synced: World, time_passes: Callable[[timedelta], None]
+) -> None:
     comment = first_parks_comment(synced)
     crash(synced, comment.id, "before-platform")
+    time_passes(INTERRUPTED)
     from hsm_sandbox import FaultKind
 
     synced.sandbox.faults.add(FaultKind.SERVER_ERROR, method="GET", times=None)
@@ -97,8 +113,11 @@ def test_reconcile_leaves_pending_when_the_platform_cannot_be_asked(synced: Worl
     assert [r.state.value for r in synced.app("alice").moderation.reconcile()] == ["failed"]
 
 
-def test_reconcile_touches_only_the_actors_departments(synced: World) -> None:
+def test_reconcile_touches_only_the_actors_departments(
+    synced: World, time_passes: Callable[[timedelta], None]
+) -> None:
     comment = first_parks_comment(synced)
     crash(synced, comment.id, "after-platform")
+    time_passes(INTERRUPTED)
     assert synced.app("carol").moderation.reconcile() == []  # Police moderator
     assert [e.state for e in log_of(synced, comment.id)] == ["pending"]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from hsm_console.connectors.base import Connector
-from hsm_console.db.chain import record_hash
+from hsm_console.db.chain import append_entry, record_hash
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord, Site
 from hsm_console.errors import (
     ConcurrentAction,
@@ -19,7 +22,7 @@ from hsm_console.errors import (
 )
 from hsm_console.rules.domain import Action, EntryState
 from hsm_console.services.connector_factory import connector_factory
-from hsm_console.services.moderation import ModerationService
+from hsm_console.services.moderation import INTERRUPTED, ModerationService, interrupted_after
 from hsm_sandbox import FaultKind
 from tests.conftest import World
 
@@ -114,6 +117,106 @@ def test_hide_is_recorded_first_then_applied(synced: World) -> None:
     after = reload(synced, comment.id)
     assert (after.status, after.platform_state, after.version) == ("hidden", "hidden", 1)
     assert after.pending_entry_id is None
+
+
+class _DuringCall(Connector):
+    """The real connector, with something done while its action call is in flight."""
+
+    def __init__(self, inner: Connector, meanwhile: Callable[[], None]) -> None:
+        self.inner, self.meanwhile = inner, meanwhile
+
+    def apply(self, action: Action, external_id: str) -> None:
+        self.meanwhile()
+        self.inner.apply(action, external_id)
+
+    def list_posts(self, cursor: str | None = None) -> Any:
+        raise AssertionError("not used")
+
+    def list_comments(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not used")
+
+    def fetch_state(self, external_id: str) -> Any:
+        return self.inner.fetch_state(external_id)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _acting_while(world: World, meanwhile: Callable[[], None]) -> ModerationService:
+    app = world.app("alice")
+    real = app.connectors
+    return ModerationService(
+        world.db, app.policy, lambda site: _DuringCall(real(site), meanwhile), "alice"
+    )
+
+
+def test_a_colleagues_sync_leaves_an_action_whose_call_is_in_flight(synced: World) -> None:
+    """Another workstation's reconciliation reads the platform while alice's call is still on
+    its way: it must not take her pending entry for a crash's and record "not applied"."""
+    comment = parks_comments(synced)[0]
+    reconciled: list[Any] = []
+    service = _acting_while(synced, lambda: reconciled.extend(synced.app("bob").sync.sync()))
+
+    result = service.act(comment.id, Action.HIDE, "PRF")
+
+    assert sum(r.reconciled for r in reconciled) == 0
+    assert result.state is EntryState.APPLIED
+    assert [e.state for e in entries_of(synced, comment.id)] == ["pending", "applied"]
+    assert reload(synced, comment.id).status == "hidden"
+
+
+@pytest.mark.expected_log("was completed by entry")
+def test_a_pending_entry_gets_one_outcome_even_when_a_reconciliation_comes_first(
+    synced: World, time_passes: Callable[[timedelta], None]
+) -> None:
+    """Should a call outlive the limit (a workstation's clock far off), the reconciliation's
+    outcome is written first and stands; the call's own outcome is not written a second
+    time, and the moderator is told what the log says."""
+    comment = parks_comments(synced)[0]
+    early: list[Any] = []
+
+    def reconcile_now() -> None:
+        time_passes(INTERRUPTED * 10)
+        early.extend(synced.app("bob").moderation.reconcile())
+
+    result = service_result = _acting_while(synced, reconcile_now).act(
+        comment.id, Action.HIDE, "PRF"
+    )
+
+    assert [r.state for r in early] == [EntryState.FAILED]  # the platform showed it visible
+    entries = entries_of(synced, comment.id)
+    assert [(e.state, e.actor) for e in entries] == [("pending", "alice"), ("failed", "bob")]
+    assert service_result.outcome_entry_id == entries[1].id
+    assert result.state is EntryState.FAILED
+    assert fb(synced).is_hidden(comment.external_id)  # the call did go through; the next
+    # sync's read of the comment shows it, and the record says what was known first.
+
+
+def test_the_database_refuses_a_second_outcome_of_one_entry(synced: World) -> None:
+    comment = parks_comments(synced)[0]
+    synced.app("alice").moderation.act(comment.id, Action.FLAG, "PRF")
+    pending, outcome = entries_of(synced, comment.id)
+    with pytest.raises(IntegrityError), synced.db.transaction() as session:
+        append_entry(
+            session, actor="alice", state="failed", action="flag", comment_id=comment.id,
+            site_id=outcome.site_id, department_id=outcome.department_id,
+            record_id=outcome.record_id, record_sha256=outcome.record_sha256,
+            reason_code="PRF", policy_version=outcome.policy_version, outcome_of=pending.id,
+        )  # fmt: skip
+    assert len(entries_of(synced, comment.id)) == 2
+
+
+def test_a_slow_sites_calls_are_waited_for_longer(synced: World) -> None:
+    with synced.db.session() as session:
+        site = session.get(Site, synced.parks_site)
+        assert site is not None
+        assert interrupted_after(site) == INTERRUPTED  # the default settings end sooner
+        site.settings = {**site.settings, "timeout": 300, "retries": 4}
+        # Five attempts and one after a renewal, three calls, back-offs, a minute for clocks.
+        assert interrupted_after(site) == timedelta(seconds=3 * (6 * 300 + 7.5) + 60)
+        site.settings = {**site.settings, "timeout": "soon"}
+        assert interrupted_after(site) == INTERRUPTED  # unreadable: its connector never opens
+        session.rollback()
 
 
 def test_retained_record_is_a_full_snapshot(synced: World) -> None:

@@ -6,6 +6,9 @@ is recorded, with words that say what to do instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -19,6 +22,7 @@ from hsm_console.rules.capabilities import CAPABILITIES, capabilities_of
 from hsm_console.rules.domain import Action, EntryState, Platform, PlatformState
 from hsm_console.rules.policy import load_policy
 from hsm_console.services.connector_factory import connector_factory
+from hsm_console.services.moderation import INTERRUPTED
 from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_sandbox import SandboxServer
 from hsm_sandbox.demo import DEMO_SITES, setup_demo
@@ -167,7 +171,9 @@ def test_youtube_moderation_is_counted_against_the_daily_quota(demo: App) -> Non
         demo.moderation.act(other.id, Action.HIDE, "SPM")
 
 
-def test_x_outcome_after_a_crash_is_unconfirmed_not_guessed(demo: App) -> None:
+def test_x_outcome_after_a_crash_is_unconfirmed_not_guessed(
+    demo: App, time_passes: Callable[[timedelta], None]
+) -> None:
     """X cannot say whether a reply is hidden: reconciliation records that, not a guess."""
     comment, site = a_visible_comment(demo, Platform.X)
     from hsm_console.db.chain import append_entry, snapshot
@@ -182,6 +188,7 @@ def test_x_outcome_after_a_crash_is_unconfirmed_not_guessed(demo: App) -> None:
             record_sha256=record.sha256, reason_code="SPM", policy_version="2026.1",
         )  # fmt: skip
         row.pending_entry_id = entry.id
+    time_passes(INTERRUPTED)
     [outcome] = demo.moderation.reconcile()
     assert outcome.state is EntryState.UNCONFIRMED
     assert "cannot tell" in outcome.message

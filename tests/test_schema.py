@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from hsm_console.db.engine import Database
-from hsm_console.db.models import Base
+from hsm_console.db.models import Base, utcnow
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import Action
 from hsm_sandbox.server import SandboxServer
@@ -107,3 +108,53 @@ def _first_new_comment(world: World) -> int:
                 {"s": world.parks_site},
             ).scalar_one()
         )
+
+
+# --- migration 0024: one outcome per pending entry --------------------------------------------
+
+
+def _log_rows(connection: Connection, rows: list[tuple[int, int | None]]) -> None:
+    """Bare log rows (id, outcome_of): what the index looks at; hashes are not checked here."""
+    for row_id, outcome_of in rows:
+        connection.execute(
+            text(
+                "INSERT INTO action_log (id, at, actor, state, action, note, second_review, "
+                "outcome_of, detail, prev_hash, entry_hash, kind) VALUES (:id, :at, 'mo', "
+                "'pending', 'flag', '', false, :of, '', :prev, :hash, 'action')"
+            ),
+            {"id": row_id, "at": utcnow(), "of": outcome_of, "prev": f"p{row_id}",
+             "hash": f"h{row_id}"},
+        )  # fmt: skip
+
+
+def _indexes(db: Database) -> set[str]:
+    return {str(index["name"]) for index in inspect(db.engine).get_indexes("action_log")}
+
+
+@pytest.mark.parametrize("twice_before", [False, True])
+def test_0024_makes_a_second_outcome_impossible_and_keeps_old_ones(
+    unmigrated_url: str, twice_before: bool
+) -> None:
+    """Entries are never changed: two outcomes of one entry written before 0024 stay, and
+    only entries after them are held to one."""
+    db = Database(unmigrated_url)
+    config = db._alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0023")
+        _log_rows(connection, [(1, None), (2, 1)] + ([(3, 1)] if twice_before else []))
+    db.upgrade()
+    assert ("ix_action_log_outcome_of" in _indexes(db)) is twice_before  # look-ups of old rows
+    with db.engine.begin() as connection:
+        _log_rows(connection, [(10, None), (11, 10)])
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        _log_rows(connection, [(12, 10)])
+    with db.engine.begin() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM action_log WHERE outcome_of = 1")) == (
+            2 if twice_before else 1
+        )
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0023")
+    assert "ix_action_log_outcome_of" in _indexes(db)
+    assert "uq_action_log_outcome" not in _indexes(db)
+    db.dispose()

@@ -19,9 +19,7 @@ from hsm_console.rules.domain import Platform, Role
 from hsm_console.rules.search_words import MAX_WORD, document, words
 from hsm_console.services import admin
 from hsm_console.services.queue_view import QueueFilter, QueueView, rows_matching
-from tests.test_admin import unmigrated_url, without_search_words
-
-__all__ = ["unmigrated_url"]  # the fixture of test_admin, used here too
+from tests.test_admin import without_search_words
 
 LONG_WORD = "Supercalifragilistic" * 150  # 3,000 characters
 # What residents write, and what someone trying to break a search writes (PostgreSQL refuses

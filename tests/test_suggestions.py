@@ -25,7 +25,6 @@ from hsm_console.services.queue_view import QueueFilter, QueueView
 from hsm_console.services.verify import verify_log
 from hsm_sandbox import SandboxServer
 from tests.conftest import World, build_world
-from tests.test_admin import unmigrated_url  # noqa: F401 (a fixture: SQLite, PostgreSQL)
 
 
 def suggested(world: World, *, at_least: int = 1) -> list[int]:
@@ -148,7 +147,7 @@ _OLD_TEXTS = {
 
 
 def test_the_migration_screens_the_comments_already_stored(
-    unmigrated_url: str,  # noqa: F811 (the fixture imported above)
+    unmigrated_url: str,
     sandbox: SandboxServer,
 ) -> None:
     texts = _OLD_TEXTS

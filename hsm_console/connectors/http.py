@@ -81,6 +81,12 @@ class HttpSettings:
             )
         return made
 
+    @property
+    def longest_call(self) -> float:
+        """Seconds one call can last at most: every attempt timing out (one more after a
+        token renewal) and every back-off between them."""
+        return (self.retries + 2) * self.timeout + self.backoff * float(2**self.retries - 1)
+
 
 def retry_after_seconds(response: requests.Response) -> float | None:
     """The `Retry-After` header in seconds (it may be a number or an HTTP date)."""

@@ -315,6 +315,12 @@ class LogEntry(Base):
         Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
               "department_id", "site_id", "actor", "second_review", "comment_id"),
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
+        # One outcome per pending entry (migration 0024).
+        Index(
+            "uq_action_log_outcome", "outcome_of", unique=True,
+            sqlite_where=sql_text("outcome_of IS NOT NULL"),
+            postgresql_where=sql_text("outcome_of IS NOT NULL"),
+        ),
         # A register row's history: its entries by subject, e.g. "request:12" (migration 0010).
         Index("ix_action_log_subject", "subject"),
         # A comment's action entries, as the records search's filters read them (0021).
@@ -336,7 +342,7 @@ class LogEntry(Base):
     policy_version: Mapped[str | None] = mapped_column(String(32))
     second_review: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set on outcome entries: the pending entry this completes.
-    outcome_of: Mapped[int | None] = mapped_column(ForeignKey("action_log.id"), index=True)
+    outcome_of: Mapped[int | None] = mapped_column(ForeignKey("action_log.id"))
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

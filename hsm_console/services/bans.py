@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,13 @@ from hsm_console.services import agent_jobs, limits
 from hsm_console.services.access import Actor, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.log_export import atomic_file, safe_cell
-from hsm_console.services.moderation import Outcome, account_call, call_platform
+from hsm_console.services.moderation import (
+    INTERRUPTED,
+    Outcome,
+    account_call,
+    call_platform,
+    interrupted_after,
+)
 
 EXPORT_COLUMNS = (
     "ban_id", "state", "department", "site_name", "platform", "author_id", "author_name",
@@ -61,9 +67,6 @@ EXPORT_COLUMNS = (
     "decision_reason", "carried_out_at", "by_hand", "ends_on", "ended_at", "ended_by",
     "end_reason", "last_detail",
 )  # fmt: skip
-
-# A pending step older than this was interrupted: a call ends within its timeouts and retries.
-INTERRUPTED = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -405,19 +408,18 @@ class BanService:
                 not_now.append(f"Ban {ban_id}: {exc.message}")
         return LiftDue(lifted, by_hand, not_now)
 
-    def reconcile(
-        self, site_ids: Sequence[int] | None = None, older_than: timedelta = INTERRUPTED
-    ) -> list[BanResult]:
+    def reconcile(self, site_ids: Sequence[int] | None = None) -> list[BanResult]:
         """Complete each platform step a crash left pending (its entry committed, no outcome
-        after `older_than`, longer than any call lasts): whether the platform did it cannot
-        be known from here, so the outcome is `unconfirmed` and the ban stays where it stood,
-        for a supervisor to check on the platform and carry it out or lift it again."""
+        after longer than any call lasts, `interrupted_after`): whether the platform did it
+        cannot be known from here, so the outcome is `unconfirmed` and the ban stays where it
+        stood, for a supervisor to check on the platform and carry it out or lift it again."""
+        now = utcnow()
         with self.db.session() as session:
             actor = resolve_actor(session, self.username)
             query = (
                 select(Ban, LogEntry)
                 .join(LogEntry, LogEntry.id == Ban.pending_entry_id)
-                .where(LogEntry.at <= utcnow() - older_than)
+                .where(LogEntry.at <= now - INTERRUPTED)
                 # The agent's jobs are the agent's to complete (services/agent.py).
                 .where(~select(AgentJob.id).where(AgentJob.entry_id == LogEntry.id).exists())
                 .order_by(Ban.id)
@@ -430,6 +432,8 @@ class BanService:
                     continue
                 site = session.get(Site, ban.site_id)
                 assert site is not None  # a foreign key
+                if entry.at > now - interrupted_after(site):
+                    continue  # a slow site's call may still be running
                 session.expunge(site)
                 calls.append(
                     _Call(ban.id, BanStep(entry.action), entry.id, site, ban.author_id, "",
@@ -512,7 +516,14 @@ class BanService:
         """The outcome entry; the row changes state only when the platform did it. `then`
         runs in the same transaction (the agent's job leaves with it)."""
         with self.db.transaction() as session:
-            ban = _ban(session, call.ban_id, lock=True)
+            ban = _ban(session, call.ban_id, lock=True)  # held to the commit
+            earlier = agent_jobs.outcome_of(session, call.entry_id)
+            if earlier is not None:  # completed first elsewhere: the first written stands
+                if then is not None:
+                    then(session)
+                row = _row(session, ban)
+                words = _said(row, call.step, earlier)
+                return BanResult(row, earlier.entry_id, words, earlier.state)
             before = _row_json(ban)
             ban.pending_entry_id = None
             ban.last_detail = outcome.detail

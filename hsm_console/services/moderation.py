@@ -5,7 +5,9 @@
 2. in one committed transaction: the retained record and a `pending` log entry;
 3. only then call the platform;
 4. append the outcome (`applied`/`failed`) and update the comment only on `applied`;
-5. reconcile `pending` entries left by a crash, from the platform's real state.
+5. reconcile `pending` entries left by a crash, from the platform's real state: only those
+   no attempt can still be running for (`interrupted_after`), and never twice (`_complete`
+   re-checks under the chain's lock; the database's unique `outcome_of` is the last line).
 
 In the City-wide mode (`agent_wait` set) a workstation does steps 1-2 and hands steps 3-4 to
 the agent (`services/agent_jobs.py`), which runs them through `carry_out`: the same code.
@@ -17,18 +19,20 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from hsm_console.connectors.base import Connector
-from hsm_console.db.chain import append_entry, snapshot
+from hsm_console.db.chain import append_entry, lock_chain, snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import AgentJob, Comment, LogEntry, Site
+from hsm_console.db.models import AgentJob, Comment, LogEntry, Site, utcnow
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
+    ConfigurationError,
     NotFound,
     NotPossible,
     PermissionDenied,
@@ -80,6 +84,24 @@ class Outcome:
     seen: PlatformState | None = None
     wait: float | None = None  # seconds the platform asked us to wait before calling again
     called: bool = True  # whether the platform was asked at all (metered platforms count it)
+
+
+# A pending entry younger than this may still have its platform call running, in this
+# process or on another workstation of a shared database; `interrupted_after` may say longer.
+INTERRUPTED = timedelta(minutes=10)
+
+
+def interrupted_after(site: Site) -> timedelta:
+    """How old a pending entry of `site` must be before no attempt of it can still be running:
+    ten minutes, or longer where the site's network settings let a renewal, the call and a
+    read-back last longer, with a minute more for workstations' clocks."""
+    from hsm_console.connectors.http import HttpSettings  # requests: not on the start's path
+
+    try:
+        settings = HttpSettings.from_settings(site.settings)
+    except ConfigurationError:
+        return INTERRUPTED  # its connector cannot open, so no call of it is running
+    return max(INTERRUPTED, timedelta(seconds=3 * settings.longest_call + 60))
 
 
 def platform_failure(exc: PlatformError) -> Outcome:
@@ -191,8 +213,7 @@ class ModerationService:
         if self._by_agent(pending.action):
             return self._handed_over(pending)
         outcome = self._call_platform(pending)
-        outcome_id = self._complete(pending, outcome)
-        return self._result(pending, outcome, outcome_id)
+        return self._result(pending, *self._complete(pending, outcome))
 
     def _by_agent(self, action: Action) -> bool:
         return self.agent_wait is not None and action.touches_platform
@@ -202,7 +223,7 @@ class ModerationService:
         assert self.agent_wait is not None
         done = agent_jobs.wait_for_outcome(self.db, pending.entry_id, self.agent_wait)
         if done is not None:
-            return self._result(pending, Outcome(done.state, done.detail), done.entry_id)
+            return self._result(pending, done.entry_id, Outcome(done.state, done.detail))
         platform = Platform(pending.site.platform).label
         return ActionResult(
             pending.comment_id, pending.action, EntryState.PENDING, pending.entry_id, None,
@@ -210,7 +231,7 @@ class ModerationService:
             f"out on {platform}; the comment's row shows the outcome when it has.",
         )  # fmt: skip
 
-    def _result(self, pending: _Pending, outcome: Outcome, outcome_id: int) -> ActionResult:
+    def _result(self, pending: _Pending, outcome_id: int, outcome: Outcome) -> ActionResult:
         return ActionResult(
             pending.comment_id, pending.action, outcome.state, pending.entry_id, outcome_id,
             self._say(pending, outcome),
@@ -411,10 +432,21 @@ class ModerationService:
 
     def _complete(
         self, pending: _Pending, outcome: Outcome, then: Callable[[Session], object] | None = None
-    ) -> int:
+    ) -> tuple[int, Outcome]:
         """Step 4: the outcome entry, and the comment's new state only if applied; `then`
-        in the same transaction (the agent's job leaves with it)."""
+        in the same transaction (the agent's job leaves with it). The outcome that stands is
+        returned: the first written, should another process have completed the entry first."""
         with self.db.transaction() as session:
+            lock_chain(session)  # held to the commit: no other outcome can come in between
+            earlier = agent_jobs.outcome_of(session, pending.entry_id)
+            if earlier is not None:
+                log.warning(
+                    "log entry %s was completed by entry %s first; this %s outcome is not "
+                    "recorded", pending.entry_id, earlier.entry_id, outcome.state.value,
+                )  # fmt: skip
+                if then is not None:
+                    then(session)
+                return earlier.entry_id, Outcome(earlier.state, earlier.detail)
             entry = append_entry(
                 session,
                 actor=self.username,
@@ -445,18 +477,23 @@ class ModerationService:
             )
             if then is not None:
                 then(session)
-            return entry.id
+            return entry.id, outcome
 
     # --- reconciliation (step 5) -------------------------------------------------------
 
     def reconcile(self, site_ids: Sequence[int] | None = None) -> list[ActionResult]:
-        """Complete every `pending` entry of the actor's departments left by a crash."""
+        """Complete every `pending` entry of the actor's departments left by a crash: one old
+        enough that no attempt of it can still be running (`interrupted_after`). A younger
+        one may be in flight here or on another workstation, and the platform read now
+        could say "not done" a moment before the call does it."""
         outcome = aliased(LogEntry)
+        now = utcnow()
         with self.db.session() as session:
             actor = self.actor(session)
             query = (
                 select(LogEntry)
                 .where(LogEntry.state == EntryState.PENDING.value)
+                .where(LogEntry.at <= now - INTERRUPTED)
                 .where(~select(outcome.id).where(outcome.outcome_of == LogEntry.id).exists())
                 # The agent's jobs are the agent's to complete (services/agent.py).
                 .where(~select(AgentJob.id).where(AgentJob.entry_id == LogEntry.id).exists())
@@ -465,14 +502,17 @@ class ModerationService:
             )
             if site_ids is not None:
                 query = query.where(LogEntry.site_id.in_(site_ids))
-            work = [_pending_of(session, entry) for entry in session.scalars(query).all()]
+            work = []
+            for entry in session.scalars(query).all():
+                pending = _pending_of(session, entry)
+                if entry.at <= now - interrupted_after(pending.site):
+                    work.append(pending)
         results = []
         for pending in work:
             found = self._platform_truth(pending)
             if found is None:
                 continue  # the platform could not be asked; try again at the next sync
-            outcome_id = self._complete(pending, found)
-            results.append(self._result(pending, found, outcome_id))
+            results.append(self._result(pending, *self._complete(pending, found)))
         return results
 
     # --- the agent's half of the City-wide mode ----------------------------------------------
@@ -491,7 +531,7 @@ class ModerationService:
         outcome = self._platform_truth(pending) if interrupted else self._call_platform(pending)
         if outcome is None:
             return None
-        return self._result(pending, outcome, self._complete(pending, outcome, then))
+        return self._result(pending, *self._complete(pending, outcome, then))
 
     def _platform_truth(self, pending: _Pending) -> Outcome | None:
         prefix = "Completed by reconciliation after an interruption: "
