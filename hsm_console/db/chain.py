@@ -154,10 +154,9 @@ def canonical_record_hash(values: Sequence[Any]) -> str:
 def snapshot(session: Session, comment: Comment, actor: str) -> RetainedRecord:
     """The retained record of a comment as it stands now (added to the session)."""
     parent_external_id = None
-    if comment.parent_id is not None:
-        parent_external_id = session.scalar(
-            select(Comment.external_id).where(Comment.id == comment.parent_id)
-        )
+    if comment.parent_id is not None:  # from the session's identity map if loaded already
+        parent = session.get(Comment, comment.parent_id)
+        parent_external_id = parent.external_id if parent is not None else None
     values: dict[str, Any] = {
         "comment_id": comment.id,
         "captured_at": utcnow(),
@@ -207,10 +206,19 @@ def chain_head(session: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
+def _locked_head(session: Session) -> tuple[int, str]:
+    """`lock_chain`, then `chain_head`: on PostgreSQL in one round trip (every action's)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return chain_head(session)  # the write transaction holds SQLite's lock already
+    row = session.execute(
+        text("SELECT id, entry_hash FROM hsm_locked_chain_head(:key)"), {"key": _PG_CHAIN_LOCK}
+    ).first()
+    return (row[0], row[1]) if row and row[0] is not None else (0, GENESIS_HASH)
+
+
 def append_entry(session: Session, **fields: Any) -> LogEntry:
     """Append one entry at the head of the chain, inside the caller's transaction."""
-    lock_chain(session)
-    last_id, last_hash = chain_head(session)
+    last_id, last_hash = _locked_head(session)
     values: dict[str, Any] = {
         "id": last_id + 1,
         "at": utcnow(),

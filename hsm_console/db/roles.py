@@ -13,6 +13,7 @@ from `person_logins`, `people` and `role_grants` (`session_user`, never a value 
 - `hsm_sees_all()`: a City-wide supervisor or records officer, or the agent;
 - `hsm_has_role(role)`, `hsm_my_sites()`;
 - `hsm_chain_head()`: the chain's newest (id, hash), which every writer needs and RLS hides;
+  `hsm_locked_chain_head(key)` the same after taking the chain's lock, in one round trip;
 - `hsm_chain_links(after, count)`: (id, prev_hash, entry_hash) of every entry, for whoever may
   read the log (supervisors, records officers, administrators), to prove the chain unbroken
   across entries they may not read.
@@ -200,6 +201,16 @@ CREATE OR REPLACE FUNCTION hsm_chain_head(OUT id integer, OUT entry_hash text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT id, entry_hash FROM action_log ORDER BY id DESC LIMIT 1
 $$;
+CREATE OR REPLACE FUNCTION hsm_locked_chain_head(lock_key bigint, OUT id integer,
+    OUT entry_hash text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    -- A VOLATILE function's next statement reads with a new snapshot: the head committed
+    -- by whoever held the lock before, not the one this call's statement began with.
+    SELECT a.id, a.entry_hash INTO id, entry_hash FROM action_log a ORDER BY a.id DESC LIMIT 1;
+END
+$$;
 CREATE OR REPLACE FUNCTION hsm_chain_links(after_id integer, how_many integer)
 RETURNS TABLE (id integer, prev_hash text, entry_hash text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -212,7 +223,8 @@ $$;
 # Every person may call these; the agent too (it has no person, or one of its own).
 HELPERS = ("hsm_is_agent()", "hsm_me()", "hsm_my_roles()", "hsm_sees_all()",
            "hsm_has_role(text)", "hsm_my_departments()", "hsm_my_sites()",
-           "hsm_chain_head()", "hsm_chain_links(integer, integer)")  # fmt: skip
+           "hsm_chain_head()", "hsm_locked_chain_head(bigint)",
+           "hsm_chain_links(integer, integer)")  # fmt: skip
 
 
 def _create_group(name: str) -> str:

@@ -71,13 +71,19 @@ def person_name(session: Session, username: str | None) -> str:
 
 
 def resolve_actor(session: Session, username: str) -> Actor:
-    person = session.scalar(select(Person).where(Person.username == username))
+    # One statement: every action starts here (services/moderation.py, step 1).
+    rows = session.execute(
+        select(Person, RoleGrant)
+        .outerjoin(RoleGrant, RoleGrant.person_id == Person.id)
+        .where(Person.username == username)
+    ).all()
+    person = rows[0][0] if rows else None
     if person is None or not person.active:
         raise PermissionDenied(
             f"{username} is not an active user of HSM Console. Ask an administrator to add you "
             "and give you a role for your department."
         )
-    grants = session.scalars(select(RoleGrant).where(RoleGrant.person_id == person.id)).all()
+    grants = [grant for _, grant in rows if grant is not None]
     moderates = frozenset(
         g.department_id
         for g in grants

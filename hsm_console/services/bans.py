@@ -491,7 +491,7 @@ class BanService:
             comment = session.get(Comment, ban.comment_id)
             assert site is not None  # foreign keys
             assert comment is not None
-            limits.require_no_wait(session, site)
+            limits.require_no_wait(site, limits.waiting_until(session, site.id))
             caps = capabilities_of(site.platform)
             limits.require_quota(session, site, caps, caps.action_cost)
             before = _row_json(ban)

@@ -84,14 +84,18 @@ def note_wait(session: Session, site_id: int, seconds: float) -> datetime:
 
 
 def waiting_until(session: Session, site_id: int) -> datetime | None:
-    state = session.get(SyncState, site_id)
+    return wait_in(session.get(SyncState, site_id))
+
+
+def wait_in(state: SyncState | None) -> datetime | None:
+    """The end of the wait a platform asked for in the site's state, if not passed yet."""
     if state is None or state.wait_until is None or state.wait_until <= utcnow():
         return None
     return state.wait_until
 
 
-def require_no_wait(session: Session, site: Site) -> None:
-    until = waiting_until(session, site.id)
+def require_no_wait(site: Site, until: datetime | None) -> None:
+    """Refuse a call before the end of the platform's wait (`waiting_until`)."""
     if until is not None:
         name = Platform(site.platform).label
         raise NotPossible(

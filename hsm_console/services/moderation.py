@@ -28,7 +28,16 @@ from sqlalchemy.orm import Session, aliased
 from hsm_console.connectors.base import Connector
 from hsm_console.db.chain import append_entry, lock_chain, snapshot
 from hsm_console.db.engine import Database
-from hsm_console.db.models import AgentJob, Comment, LogEntry, Site, utcnow
+from hsm_console.db.models import (
+    AgentJob,
+    Comment,
+    LogEntry,
+    Post,
+    Site,
+    SiteConnection,
+    SyncState,
+    utcnow,
+)
 from hsm_console.display import local_time
 from hsm_console.errors import (
     ConcurrentAction,
@@ -59,7 +68,6 @@ from hsm_console.services import agent_jobs, limits
 from hsm_console.services.access import Actor, person_name, resolve_actor
 from hsm_console.services.connector_factory import ConnectorFactory
 from hsm_console.services.records_requests import hand_over
-from hsm_console.services.tokens import reconnect_needed_since
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +302,10 @@ class ModerationService:
         """Steps 1 and 2: check, then commit the retained record and the pending entry."""
         with self.db.transaction() as session:
             actor = self.actor(session)
-            comment = session.get(Comment, comment_id)
-            if comment is None:
+            loaded = _locked_comment(session, comment_id)  # kept: see _locked_comment
+            if loaded is None:
                 raise NotFound(f"There is no comment {comment_id}.")
+            comment = loaded[0]
             site = comment.site
             if basis is not None:
                 _check_reversal(session, actor, comment, basis)
@@ -306,18 +315,7 @@ class ModerationService:
                     f"{site.name!r}; nothing was recorded."
                 )
             reason = self.policy.check(action, reason_code, note)
-            self._check_state(session, comment, action, expected_version)
-
-            # Claim the comment first: on PostgreSQL the row lock makes a concurrent
-            # moderator wait here, then find the version changed and stop.
-            seen = comment.version
-            claimed = (
-                session.query(Comment)
-                .filter(Comment.id == comment.id, Comment.version == seen)
-                .update({Comment.version: seen + 1}, synchronize_session=False)
-            )
-            if claimed != 1:
-                raise ConcurrentAction(self._handled_first(session, comment.id))
+            self._check_state(session, loaded, action, expected_version)
             record = snapshot(session, comment, actor.username)
             entry = append_entry(
                 session,
@@ -341,6 +339,7 @@ class ModerationService:
                 agent_jobs.enqueue(session, entry.id, agent_jobs.JobKind.ACTION)
             session.query(Comment).filter(Comment.id == comment.id).update(
                 {
+                    Comment.version: comment.version + 1,  # the claim a stale window meets
                     Comment.pending_entry_id: entry.id,
                     Comment.last_actor: actor.username,
                     Comment.last_action_at: entry.at,
@@ -361,11 +360,16 @@ class ModerationService:
             )
 
     def _check_state(
-        self, session: Session, comment: Comment, action: Action, expected_version: int | None
+        self,
+        session: Session,
+        loaded: Sequence[Any],
+        action: Action,
+        expected_version: int | None,
     ) -> None:
         """The domain's rule (the window disables actions with the same words), then what
-        only the database knows: another moderator first, the platform's wait and quota."""
-        site = comment.site
+        only the database knows: another moderator first, the platform's wait and quota.
+        `loaded` is `_locked_comment`'s row."""
+        comment, site, *_, wait, connection = loaded
         caps = capabilities_of(site.platform)
         pending = comment.pending_entry_id is not None
         refused = refusal(
@@ -374,7 +378,7 @@ class ModerationService:
             platform_state=PlatformState(comment.platform_state),
             acting=person_name(session, comment.last_actor) if pending else None,
             caps=caps,
-            reconnect_site=site.name if reconnect_needed_since(session, site.id) else None,
+            reconnect_site=site.name if connection and connection.reconnect_needed_at else None,
             disposed=comment.status == CommentStatus.DISPOSED,
         )
         if refused is not None and pending:
@@ -384,7 +388,7 @@ class ModerationService:
         if refused is not None:
             raise NotPossible(refused)
         if action.touches_platform:
-            limits.require_no_wait(session, site)
+            limits.require_no_wait(site, limits.wait_in(wait))
             limits.require_quota(session, site, caps, caps.action_cost)
 
     def _call_platform(self, pending: _Pending) -> Outcome:
@@ -592,6 +596,27 @@ class ModerationService:
         if outcome.state is EntryState.UNCONFIRMED:
             return f"Recorded; {platform} cannot confirm the result. {outcome.detail}"
         return f"{platform} did not {pending.action.value} the comment: {outcome.detail}"
+
+
+def _locked_comment(session: Session, comment_id: int) -> Sequence[Any] | None:
+    """The comment (first) and all that steps 1-2 read with it (its site, post, parent, the
+    site's wait and sign-in), in one statement, into the session, whose look-ups then find
+    them while the caller keeps the row (its identity map holds objects only while they are
+    referenced). On PostgreSQL the comment's row stays locked to the commit, so a colleague
+    acting on it at the same moment waits here, then sees this action pending (SQLite's
+    write transactions are serial already)."""
+    parent = aliased(Comment)
+    row = session.execute(
+        select(Comment, Site, Post, parent, SyncState, SiteConnection)
+        .join(Site, Site.id == Comment.site_id)
+        .join(Post, Post.id == Comment.post_id)
+        .outerjoin(parent, parent.id == Comment.parent_id)
+        .outerjoin(SyncState, SyncState.site_id == Comment.site_id)
+        .outerjoin(SiteConnection, SiteConnection.site_id == Comment.site_id)
+        .where(Comment.id == comment_id)
+        .with_for_update(of=Comment)
+    ).first()
+    return None if row is None else tuple(row)
 
 
 def _pending_of(session: Session, entry: LogEntry) -> _Pending:
