@@ -77,6 +77,19 @@ def test_judgement_codes_wait_for_review_with_their_test(reviewers: World) -> No
     assert reviewers.app("pete").review.needs_review() == []
 
 
+def test_the_needs_review_list_comes_in_pages_and_is_counted(reviewers: World) -> None:
+    waiting = [hide(reviewers, "OFT", index=i)[1] for i in range(3)]
+    review = reviewers.app("dana").review
+    first = [i.entry_id for i in review.needs_review(2)]
+    assert first == waiting[:2]
+    assert [i.entry_id for i in review.needs_review(2, after=first[-1])] == waiting[2:]
+    assert review.needs_review(2, after=waiting[-1]) == []
+    assert review.needs_review_count() == 3
+    assert reviewers.app("pete").review.needs_review_count() == 0  # Police's supervisor
+    review.review(waiting[0], ReviewVerdict.CONCUR, "")
+    assert review.needs_review_count() == 2
+
+
 def test_concur_clears_the_needs_review_list(reviewers: World) -> None:
     _, oft = hide(reviewers)
     review_id = reviewers.app("dana").review.review(oft, ReviewVerdict.CONCUR, "")

@@ -37,6 +37,7 @@ from hsm_console.services.moderation import ActionResult
 from hsm_console.services.review import Appeal, ReviewItem, ReviewService
 
 WAITING_HEADERS = ("Waiting", "Action", "Code", "Moderator", "Site", "Comment")
+WAITING_PAGE = 500  # actions read at a time; the next page is a button away
 APPEAL_HEADERS = ("Received", "Action", "For", "Channel", "Decision")
 _NOTICE_ACTIONS = (Action.HIDE, Action.REMOVE, Action.FLAG)
 
@@ -84,6 +85,7 @@ class ReviewScreen(QWidget):
         self.open_entry = child(form, QLineEdit, "openEntry")
         self.open_button = child(form, QPushButton, "openEntryButton")
         self.refresh_button = child(form, QPushButton, "refreshButton")
+        self.more_button = child(form, QPushButton, "moreWaitingButton")
         self.splitter = child(form, QSplitter, "reviewSplitter")
         self.summary = child(form, QLabel, "itemSummary")
         self.item_text = child(form, QPlainTextEdit, "itemText")
@@ -113,6 +115,9 @@ class ReviewScreen(QWidget):
         self.last_result: ActionResult | None = None
         self._detail = LatestOnly(runner)
         self._lists = LatestOnly(runner)
+        self._more = LatestOnly(runner)
+        self._count = LatestOnly(runner)
+        self.waiting_total: int | None = None  # None: being counted
         self.loading = False
         self._connect()
         self.splitter.setSizes([520, 680])
@@ -124,6 +129,7 @@ class ReviewScreen(QWidget):
         self.open_button.clicked.connect(self._open_typed)
         self.open_entry.returnPressed.connect(self._open_typed)
         self.refresh_button.clicked.connect(self.reload)
+        self.more_button.clicked.connect(self.show_more)
         for step, button in self.buttons.items():
             button.clicked.connect(lambda _=False, s=step: self.run(s))
 
@@ -135,16 +141,66 @@ class ReviewScreen(QWidget):
         self.loading = True
 
         def read(_: JobContext) -> _Lists:
-            return _Lists(service.needs_review(), service.appeals())
+            return _Lists(service.needs_review(WAITING_PAGE), service.appeals())
 
+        self._more.forget()
         self._lists.start(read, self._lists_arrived, self._lists_failed)
 
     def _lists_arrived(self, lists: _Lists) -> None:
         self.loading = False
         self.waiting, self.appeals = lists.waiting, lists.appeals
-        set_plain(self.waiting_label, f"Needs review (oldest first): {len(self.waiting)}")
         fill_table(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
         fill_table(self.appeals_table, [_appeal_cells(a) for a in self.appeals])
+        self.waiting_total = None
+        if len(self.waiting) < WAITING_PAGE:  # all of them are in the list
+            self._count.forget()
+            self.waiting_total = len(self.waiting)
+        else:  # counted apart: the count is slower than the page
+            service = self.service
+            self._count.start(
+                lambda _: service.needs_review_count(), self._counted, self._lists_failed
+            )
+        self._show_waiting_count()
+
+    def show_more(self) -> None:
+        """Add the next oldest page to the list (the rows shown stay where they are)."""
+        if not self.waiting:
+            return
+        service, after = self.service, self.waiting[-1].entry_id
+        self.more_button.setEnabled(False)
+        self._more.start(
+            lambda _: service.needs_review(WAITING_PAGE, after), self._more_arrived,
+            self._lists_failed,
+        )  # fmt: skip
+
+    def _more_arrived(self, more: list[ReviewItem]) -> None:
+        self.waiting = self.waiting + more
+        current = self.waiting_table.currentRow()
+        fill_table(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
+        if current >= 0:  # the action in view stays selected; it is not opened again
+            self.waiting_table.blockSignals(True)
+            self.waiting_table.setCurrentCell(current, 0)
+            self.waiting_table.blockSignals(False)
+        if len(more) < WAITING_PAGE:
+            self.waiting_total = len(self.waiting)
+        self._show_waiting_count()
+
+    def _counted(self, total: int) -> None:
+        self.waiting_total = total
+        self._show_waiting_count()
+
+    def _show_waiting_count(self) -> None:
+        shown, total = len(self.waiting), self.waiting_total
+        if total is None:
+            words = f"Needs review (oldest first): the first {shown:,} shown, counting the rest…"
+        elif shown < total:
+            words = f"Needs review (oldest first): the first {shown:,} of {total:,} shown"
+        else:
+            words = f"Needs review (oldest first): {shown:,}"
+        set_plain(self.waiting_label, words)
+        more = total is None or shown < total
+        self.more_button.setVisible(more)
+        self.more_button.setEnabled(more)
 
     def _lists_failed(self, exc: Exception) -> None:
         self.loading = False

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -167,20 +167,27 @@ class ReviewService:
 
     # --- reading -------------------------------------------------------------------------
 
-    def needs_review(self, limit: int = 500) -> list[ReviewItem]:
-        """Actions under second-review codes in the person's departments, oldest first."""
+    def needs_review(self, limit: int = 500, after: int = 0) -> list[ReviewItem]:
+        """Actions under second-review codes in the person's departments, oldest first: the
+        first `limit` after log entry `after` (the last of the page before)."""
         with self.db.session() as session:
-            actor = resolve_actor(session, self.username)
-            _require_supervisor(actor, "see the actions that need review")
-            query = (
-                select(LogEntry)
-                .where(review_state_condition(ReviewState.NEEDS_REVIEW))
-                .order_by(LogEntry.id)
-                .limit(limit)
-            )
-            if actor.supervises is not None:
-                query = query.where(LogEntry.department_id.in_(sorted(actor.supervises)))
+            query = self._needing_review(session, select(LogEntry))
+            query = query.where(LogEntry.id > after).order_by(LogEntry.id).limit(limit)
             return self._items(session, list(session.scalars(query)))
+
+    def needs_review_count(self) -> int:
+        """How many actions need review in the person's departments (slower than a page)."""
+        with self.db.session() as session:
+            query = self._needing_review(session, select(func.count()).select_from(LogEntry))
+            return int(session.scalar(query) or 0)
+
+    def _needing_review(self, session: Session, query: Select[Any]) -> Select[Any]:
+        actor = resolve_actor(session, self.username)
+        _require_supervisor(actor, "see the actions that need review")
+        query = query.where(review_state_condition(ReviewState.NEEDS_REVIEW))
+        if actor.supervises is not None:
+            query = query.where(LogEntry.department_id.in_(sorted(actor.supervises)))
+        return query
 
     def item(self, entry_id: int) -> ReviewItem:
         """An action with its test, review, notices and appeals (any of its entries' ids)."""

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from hsm_console.db.models import Comment, Site
+from hsm_console.gui import review_screen
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.review_screen import ReviewScreen, Step
 from hsm_console.gui.settings import GuiSettings
@@ -112,6 +113,29 @@ def test_concur_question_and_clear_the_needs_review_list(
     assert "Needs review (oldest first): 0" in screen.waiting_label.text()
     assert count(gui_world, "SELECT count(*) FROM action_log WHERE kind = 'review'") == 3
     assert HOSTILE in screen.item_history.toPlainText()
+
+
+def test_the_list_shows_how_many_wait_and_the_next_page_on_request(
+    qtbot: QtBot,
+    open_review: OpenReview,
+    hidden: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(review_screen, "WAITING_PAGE", 2)
+    _, screen = open_review("dana")
+    assert [i.entry_id for i in screen.waiting] == hidden[:2]
+    qtbot.waitUntil(lambda: screen.waiting_total == 3, timeout=WAIT_MS)
+    assert screen.waiting_label.text() == "Needs review (oldest first): the first 2 of 3 shown"
+    assert screen.more_button.isVisibleTo(screen)
+    choose_waiting(qtbot, screen, 1)
+
+    qtbot.mouseClick(screen.more_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(screen.waiting) == 3, timeout=WAIT_MS)
+    assert [i.entry_id for i in screen.waiting] == hidden
+    assert screen.waiting_table.rowCount() == 3
+    assert screen.waiting_table.currentRow() == 1  # the action in view stays chosen
+    assert screen.waiting_label.text() == "Needs review (oldest first): 3"
+    assert not screen.more_button.isVisibleTo(screen)
 
 
 def test_reverse_a_questioned_hide_through_the_sandbox(
