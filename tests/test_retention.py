@@ -12,12 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hsm_console.db.chain import append_entry, canonical_json, record_hash
 from hsm_console.db.models import (
     Comment,
+    CommentSuggestion,
     CommentVersion,
     DisposedRecord,
     LogEntry,
@@ -316,6 +318,17 @@ def test_a_lawful_disposal_blanks_exactly_its_records_and_keeps_their_hashes(
                 replaced_seen_at=datetime.now(UTC),
             )
         )
+        # What screening wrote about it quotes it: it must not outlive the disposal.
+        screened = session.get(Comment, acted)
+        assert screened is not None
+        screened.suggested_code, screened.suggestion_why = "PRF", 'Profanity: "darn"'
+        session.execute(sa_delete(CommentSuggestion).where(CommentSuggestion.comment_id == acted))
+        session.add(
+            CommentSuggestion(
+                comment_id=acted, code="PRF", rank=0, why='Profanity: "darn"', spans=[[0, 4]],
+                site_id=screened.site_id, status=screened.status, created_at=screened.created_at,
+            )
+        )  # fmt: skip
         held_author = session.get(Comment, held).author_id  # type: ignore[union-attr]
         untouched = session.scalars(
             select(Comment.id).where(
@@ -359,6 +372,17 @@ def test_a_lawful_disposal_blanks_exactly_its_records_and_keeps_their_hashes(
         assert not session.scalars(rows_matching(dialect, "comment_versions", ["first"])).all()
         comments = {c.id: c for c in session.scalars(select(Comment))}
         assert (comments[acted].text, comments[acted].search_words) == ("", "")
+        assert (comments[acted].suggested_code, comments[acted].suggestion_why) == ("PRF", "")
+        suggestions = session.scalars(
+            select(CommentSuggestion).where(CommentSuggestion.comment_id == acted)
+        ).all()
+        assert [(x.code, x.why, x.spans) for x in suggestions] == [("PRF", "", [])]
+        disposed_ids = {c.id for c in comments.values() if c.status == "disposed"}
+        left = session.scalars(
+            select(CommentSuggestion.why).where(CommentSuggestion.comment_id.in_(disposed_ids))
+        ).all()
+        assert set(left) <= {""}
+        assert all(comments[i].suggestion_why == "" for i in disposed_ids)
         assert comments[acted].external_id
         assert comments[held].text
         assert comments[held].author_id == held_author

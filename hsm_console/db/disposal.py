@@ -33,6 +33,10 @@ COMMENT_BLANK: dict[str, Any] = {
     "author_id": "", "author_name": "", "text": "", "permalink": "", "attachments": [], "raw": {},
 }  # fmt: skip
 VERSION_BLANK: dict[str, Any] = {"author_name": "", "text": "", "raw": {}}
+# Screening's first suggestion's why quotes the comment ('Profanity: "…"'): it goes too
+# (migration 0025; `comment_suggestions` follows the text by a trigger, 0019). Not part of
+# the disposal entry's hash of the working copy.
+COMMENT_DERIVED_BLANK: dict[str, Any] = {"status": "disposed", "suggestion_why": ""}
 _COMMENT_FORM = "hsm-disposed-comment-v1"
 
 
@@ -200,6 +204,17 @@ def postgresql_dispose_words(blank_words: bool = True) -> list[str]:
         body.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
         "REVOKE hsm_disposer FROM CURRENT_USER",
     ]
+
+
+def postgresql_dispose_suggestions(blank_suggestions: bool = True) -> list[str]:
+    """Migration 0025's `hsm_dispose`: as 0018's, and the first suggestion's why of each
+    comment it disposes of is blanked too (COMMENT_DERIVED_BLANK)."""
+    made = postgresql_dispose_words()
+    if blank_suggestions:
+        status = "status = 'disposed'"
+        assert made[1].count(status) == 1
+        made[1] = made[1].replace(status, f"{status}, suggestion_why = ''")
+    return made
 
 
 def postgresql_ddl() -> list[str]:

@@ -40,7 +40,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import append_register_entry, lock_chain
-from hsm_console.db.disposal import COMMENT_BLANK, RECORD_BLANK, VERSION_BLANK, comment_hash
+from hsm_console.db.disposal import (
+    COMMENT_BLANK,
+    COMMENT_DERIVED_BLANK,
+    RECORD_BLANK,
+    VERSION_BLANK,
+    comment_hash,
+)
 from hsm_console.db.engine import Database
 from hsm_console.db.models import (
     Comment,
@@ -56,7 +62,7 @@ from hsm_console.db.models import (
     utcnow,
 )
 from hsm_console.errors import InvalidInput, NotFound, PermissionDenied, UserError
-from hsm_console.rules.domain import CommentStatus, EntryKind
+from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.policy import Policy
 from hsm_console.rules.retention import (
     DISPOSABLE,
@@ -784,7 +790,7 @@ def _blank_on_sqlite(
     session.execute(insert(DisposedRecord), rows)
     ids = [item["comment"] for item in kept]
     for model, column, blank in (
-        (Comment, Comment.id, {**COMMENT_BLANK, "status": CommentStatus.DISPOSED.value}),
+        (Comment, Comment.id, {**COMMENT_BLANK, **COMMENT_DERIVED_BLANK}),
         (CommentVersion, CommentVersion.comment_id, VERSION_BLANK),
         (RetainedRecord, RetainedRecord.comment_id, RECORD_BLANK),
     ):
