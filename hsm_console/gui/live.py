@@ -5,7 +5,8 @@ thread. `LiveQueue` applies what arrives to the window: the queue rows of the co
 changed are read again through the queue's own loaders, a row whose comment no longer
 matches the filter leaves (unless it is the one in view or this window is acting on it),
 new comments among the newest are put in their places, the Log tab gains new entries at the
-top, and the detail pane says who else has its comment open. Nothing resets the whole table.
+top, the Review tab (when shown) reads its lists again after a burst of entries, and the
+detail pane says who else has its comment open. Nothing resets the whole table.
 It also keeps this window's presence (`services/presence.py`) and says in the status bar
 when live updates pause and resume. Only on PostgreSQL; on SQLite the window has none.
 """
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FIRST_PAGE = 500  # the newest comments a live update looks among for new ones
 LOG_FIRST_PAGE = 200  # the newest entries the Log tab looks among
+REVIEW_DELAY_MS = 2_000  # the Review tab reads its lists once after a burst of new entries
 
 
 def paused_words(reason: str) -> str:
@@ -89,6 +91,10 @@ class LiveQueue(QObject):
         self._heartbeat = QTimer(self)
         self._heartbeat.setInterval(int(HEARTBEAT.total_seconds() * 1000))
         self._heartbeat.timeout.connect(self.beat)
+        self._review_due = QTimer(self)
+        self._review_due.setSingleShot(True)
+        self._review_due.setInterval(REVIEW_DELAY_MS)
+        self._review_due.timeout.connect(self._reload_review)
         self.updates.changed.connect(self._changed)
         self.updates.state.connect(self._state)
         window.model.modelReset.connect(self._model_reset)
@@ -224,7 +230,19 @@ class LiveQueue(QObject):
         log.debug("live update: %d rows left, %d came, %d read again", len(leaving), len(added),
                   len(known) - len(leaving))  # fmt: skip
 
+    def _reload_review(self) -> None:
+        review = self.window.review_screen
+        if review is None or not review.isVisible():
+            return  # the tab reads its lists again when shown
+        if review.loading or review.busy:
+            self._review_due.start()  # after the read or step under way
+            return
+        review.reload()
+
     def _log_grew(self) -> None:
+        review = self.window.review_screen
+        if review is not None and review.isVisible() and not self._review_due.isActive():
+            self._review_due.start()
         screen = self.window.log_screen
         if screen is None or screen.loading:
             return

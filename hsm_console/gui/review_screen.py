@@ -148,9 +148,11 @@ class ReviewScreen(QWidget):
 
     def _lists_arrived(self, lists: _Lists) -> None:
         self.loading = False
+        chosen = self._chosen_waiting()
         self.waiting, self.appeals = lists.waiting, lists.appeals
         fill_table(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
         fill_table(self.appeals_table, [_appeal_cells(a) for a in self.appeals])
+        self._choose_waiting(chosen)
         self.waiting_total = None
         if len(self.waiting) < WAITING_PAGE:  # all of them are in the list
             self._count.forget()
@@ -174,16 +176,26 @@ class ReviewScreen(QWidget):
         )  # fmt: skip
 
     def _more_arrived(self, more: list[ReviewItem]) -> None:
+        chosen = self._chosen_waiting()
         self.waiting = self.waiting + more
-        current = self.waiting_table.currentRow()
         fill_table(self.waiting_table, [_waiting_cells(i) for i in self.waiting])
-        if current >= 0:  # the action in view stays selected; it is not opened again
-            self.waiting_table.blockSignals(True)
-            self.waiting_table.setCurrentCell(current, 0)
-            self.waiting_table.blockSignals(False)
+        self._choose_waiting(chosen)
         if len(more) < WAITING_PAGE:
             self.waiting_total = len(self.waiting)
         self._show_waiting_count()
+
+    def _chosen_waiting(self) -> int | None:
+        row = self.waiting_table.currentRow()
+        return self.waiting[row].entry_id if 0 <= row < len(self.waiting) else None
+
+    def _choose_waiting(self, entry_id: int | None) -> None:
+        """The action chosen before the list was read again stays chosen where it still
+        waits; it is not opened again (the detail shows it already)."""
+        rows = [row for row, item in enumerate(self.waiting) if item.entry_id == entry_id]
+        if rows:
+            self.waiting_table.blockSignals(True)
+            self.waiting_table.setCurrentCell(rows[0], 0)
+            self.waiting_table.blockSignals(False)
 
     def _counted(self, total: int) -> None:
         self.waiting_total = total

@@ -274,6 +274,33 @@ def test_the_log_tab_gains_new_entries_at_the_top(
         sam.close()
 
 
+def test_the_review_tab_gains_a_new_action_that_needs_review(
+    qtbot: QtBot, pg_world: World, tmp_path: Path
+) -> None:
+    settings = GuiSettings(QSettings(str(tmp_path / "sam.ini"), QSettings.Format.IniFormat))
+    settings.auto_sync_minutes = 0
+    sam = started(qtbot, MainWindow(pg_world.app("sam"), settings))
+    try:
+        comments = QueueView(pg_world.db, "alice").newest(QueueFilter(), 2)
+        alice = pg_world.app("alice").moderation
+        first = alice.act(comments[0].id, Action.HIDE, "OFT").pending_entry_id
+        screen = sam.show_review()
+        assert screen is not None
+        qtbot.waitUntil(lambda: sam.live is not None and sam.live.updates.listener.live)
+        qtbot.waitUntil(lambda: [i.entry_id for i in screen.waiting] == [first], timeout=WAIT_MS)
+        screen.waiting_table.setCurrentCell(0, 0)
+        qtbot.waitUntil(lambda: screen.item is not None, timeout=WAIT_MS)
+
+        second = alice.act(comments[1].id, Action.HIDE, "OFT").pending_entry_id
+
+        qtbot.waitUntil(lambda: len(screen.waiting) == 2, timeout=WAIT_MS)
+        assert [i.entry_id for i in screen.waiting] == [first, second]
+        assert screen.waiting_table.currentRow() == 0  # the action in view stays chosen
+        assert screen.waiting_label.text() == "Needs review (oldest first): 2"
+    finally:
+        sam.close()
+
+
 @dataclass(frozen=True)
 class Line:
     id: int
