@@ -276,6 +276,21 @@ def test_look_alike_and_bare_ip_links_suggest_spam(
     assert suggestion.why == f"A link that {why}: {link}"
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Click http://xn--80ak6aa92e/login to verify your account", "SPM"),
+        ("BUY CHEAP PILLS http://pills-shop/buy now", "COM"),
+    ],
+)
+def test_a_link_without_a_dot_is_a_way_to_reach_the_sender(
+    screener: Screener, text: str, code: str
+) -> None:
+    """A link's host need not hold a dot ("http://pills-shop/"): it still carries the reader
+    away, as any link does (screening once skipped every text without a dot)."""
+    assert codes(screener.screen(text)) == [code]
+
+
 def test_the_public_suffix_list_is_never_downloaded() -> None:
     assert screening._domains().suffix_list_urls == ()
     assert screening._domains().fallback_to_snapshot
