@@ -42,6 +42,9 @@ _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 WINDOW_BEFORE = 20
 WINDOW_AFTER = 80
 CACHE_ROWS = 3000
+# A row this far from one painted is read before it is shown: two screens on, either way, so
+# scrolling a screen a frame shows rows read, not placeholders.
+READ_AHEAD = 60
 
 
 class HasId(Protocol):
@@ -152,6 +155,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             self._position[item_id] = first + offset
         self._ids.extend(new)
         self.endInsertRows()
+        self._read_window(first)  # scrolled to here: its rows are shown next
 
     def more_failed(self) -> None:
         """The next page could not be read; scrolling will ask again."""
@@ -283,6 +287,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             texts = self._texts.get(item_id)
             if texts is not None:  # a stale row paints as it last stood until it arrives
                 self._rows.move_to_end(item_id)
+                if column == 0:
+                    self._read_ahead(row_number)
                 return texts[column]
         elif role == ID_ROLE:
             return item_id
@@ -306,6 +312,17 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             return self._rows[item_id]
         self._read_window(row_number)
         return None
+
+    def _read_ahead(self, row_number: int) -> None:
+        """Read the rows `READ_AHEAD` above and below a painted row if they are not kept,
+        and the next page of ids before the view reaches the last one loaded."""
+        if row_number + READ_AHEAD >= len(self._ids):
+            self.fetchMore(QModelIndex())
+        for ahead in (row_number + READ_AHEAD, row_number - READ_AHEAD):
+            if 0 <= ahead < len(self._ids):
+                item_id = self._ids[ahead]
+                if item_id not in self._rows and item_id not in self._asked:
+                    self._read_window(ahead)
 
     def _read_window(self, row_number: int, only: Sequence[int] = ()) -> None:
         """Read the rows around `row_number` (or just `only`) on a worker thread."""
