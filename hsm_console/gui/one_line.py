@@ -24,9 +24,15 @@ MARGIN = 4  # pixels between the cell's edge, the icon and the text
 KEPT_TEXTS = 4000  # cut texts kept: a few screens of every column
 ELLIPSIS = "…"
 
-# Plain ints: a Python flag's `&` costs microseconds, paid per cell.
+# Looked up once: a Python enum's attribute and a flag's `&` cost microseconds, paid per cell.
 _ACTIVE = QStyle.StateFlag.State_Active.value
 _SELECTED = QStyle.StateFlag.State_Selected.value
+_GROUPS = (QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Active)
+_HIGHLIGHT = QPalette.ColorRole.Highlight
+_TEXT = (QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText)
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ICON_MODES = (QIcon.Mode.Normal, QIcon.Mode.Selected)
+_ELIDE = Qt.TextElideMode.ElideRight
 
 
 class OneLineDelegate(QStyledItemDelegate):
@@ -38,6 +44,7 @@ class OneLineDelegate(QStyledItemDelegate):
         self._font: QFont | None = None
         self._metrics = QFontMetrics(QFont())
         self._narrowest = 1  # the narrowest printable character's advance, in pixels
+        self._height = self._ascent = 0  # the font's, in pixels
 
     def paint(
         self,
@@ -48,17 +55,17 @@ class OneLineDelegate(QStyledItemDelegate):
         rect: QRect = option.rect
         palette: QPalette = option.palette
         state = option.state.value
-        group = QPalette.ColorGroup.Active if state & _ACTIVE else QPalette.ColorGroup.Inactive
+        group = _GROUPS[bool(state & _ACTIVE)]
         selected = bool(state & _SELECTED)
         if selected:
-            painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.Highlight))
+            painter.fillRect(rect, palette.brush(group, _HIGHLIGHT))
         left = rect.left() + MARGIN
         if index.column() in self._icon_columns:
-            icon = index.data(Qt.ItemDataRole.DecorationRole)
+            icon = index.data(_DECORATION)
             if isinstance(icon, QIcon):
                 size = option.decorationSize
                 top = rect.top() + (rect.height() - size.height()) // 2
-                mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
+                mode = _ICON_MODES[selected]
                 icon.paint(painter, QRect(left, top, size.width(), size.height()), mode=mode)
                 left += size.width() + MARGIN
         text = index.data()
@@ -67,14 +74,12 @@ class OneLineDelegate(QStyledItemDelegate):
             return
         font: QFont = option.font
         cut = self.cut(str(text), width, font)
-        metrics = self._metrics
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         # No save/restore or clip: the cut fits the cell, and the view sets its own pen for
         # the grid; each cell sets the font and pen it draws with.
         painter.setFont(font)
-        painter.setPen(palette.color(group, role))
+        painter.setPen(palette.color(group, _TEXT[selected]))
         # Where a QStaticText laid out at the centred top puts its baseline.
-        baseline = rect.top() + (rect.height() - metrics.height()) / 2 + metrics.ascent()
+        baseline = rect.top() + (rect.height() - self._height) / 2 + self._ascent
         painter.drawText(QPointF(left, baseline), cut)
 
     def cut(self, text: str, width: int, font: QFont) -> str:
@@ -90,7 +95,7 @@ class OneLineDelegate(QStyledItemDelegate):
         # (an ellipsis says the rest was left off, as the elision would).
         fits = width // self._narrowest + 1
         shorter = text if len(text) <= fits else text[:fits] + ELLIPSIS
-        cut = self._metrics.elidedText(shorter, Qt.TextElideMode.ElideRight, width)
+        cut = self._metrics.elidedText(shorter, _ELIDE, width)
         self._cut_texts[key] = cut
         if len(self._cut_texts) > KEPT_TEXTS:
             self._cut_texts.popitem(last=False)
@@ -101,4 +106,5 @@ class OneLineDelegate(QStyledItemDelegate):
         self._metrics = QFontMetrics(font)
         advances = (self._metrics.horizontalAdvance(c) for c in string.printable.strip() + " ")
         self._narrowest = max(1, min(advances))
+        self._height, self._ascent = self._metrics.height(), self._metrics.ascent()
         self._cut_texts.clear()
