@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import (
@@ -24,6 +25,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
@@ -103,6 +105,14 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._next_window: int | None = None
         self._has_more = False
         self._waiting_for_more = False
+        # Reads asked for while painting start after the paint: starting a worker lets go
+        # of the GIL, and taking it back waits for a worker running Python (tens of
+        # milliseconds on a busy core), which was inside the frame.
+        self._to_start: list[Callable[[], object]] = []
+        self._starter = QTimer(self)
+        self._starter.setSingleShot(True)
+        self._starter.setInterval(0)
+        self._starter.timeout.connect(self._start_reads)
 
     def cell(self, row: R, column: int, role: int) -> Any:
         """What one readable row shows in `column` for `role` (None: nothing). For the
@@ -136,6 +146,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._asked.clear()
         self._again.clear()
         self._window_busy, self._next_window = False, None
+        self._to_start.clear()
         self._has_more = has_more
         self._waiting_for_more = False
         self.endResetModel()
@@ -350,11 +361,24 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         def read(_: JobContext) -> list[tuple[R, tuple[Any, ...]]]:
             return [(row, texts(row)) for row in load_rows(wanted)]
 
-        self._runner.start(
-            read,
-            lambda rows: self._arrived(generation, wanted, rows, window),
-            lambda _: self._arrived(generation, wanted, None, window),
+        self._to_start.append(
+            partial(
+                self._runner.start,
+                read,
+                lambda rows: self._arrived(generation, wanted, rows, window),
+                lambda _: self._arrived(generation, wanted, None, window),
+            )
         )
+        self._starter.start()
+
+    def reading(self) -> bool:
+        """Whether rows asked for are still to arrive."""
+        return bool(self._to_start) or bool(self._asked)
+
+    def _start_reads(self) -> None:
+        starting, self._to_start = self._to_start, []
+        for start in starting:
+            start()
 
     def _arrived(
         self,

@@ -237,20 +237,39 @@ def test_rows_and_ids_are_read_before_scrolling_shows_them(qtbot: QtBot) -> None
     model.more_wanted.connect(lambda: wanted.append(1))
     try:
         model.reset_ids(range(1000), True)  # reads the first screen
-        qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
         assert model.is_loaded(0)
         assert not model.is_loaded(READ_AHEAD + 30)
 
         assert model.index(30, 0).data() == "30"  # painted: what is two screens on is read
-        qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
         assert model.is_loaded(30 + READ_AHEAD)
         assert all(item_id not in reads[0] for item_id in reads[1])  # nothing read twice
         assert wanted == []
 
         for row in range(30, 961, 20):  # scrolled towards the end, to row 950
             model.index(row, 0).data()
-            qtbot.waitUntil(lambda: not runner.busy(), timeout=WAIT_MS)
+            qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
         assert wanted == [1]  # the next page, before the last row loaded is shown
         assert model.is_loaded(999)
+    finally:
+        runner.shutdown()
+
+
+def test_a_read_asked_for_while_painting_starts_after_the_paint(qtbot: QtBot) -> None:
+    """Starting a worker lets go of the GIL, and taking it back can wait for another worker
+    running Python: the read a paint asks for starts once the paint is over."""
+    runner = TaskRunner()
+    model = _ValueModel(lambda ids: [_Row(i, str(i)) for i in ids], ["value"], runner)
+    try:
+        model.reset_ids(range(500), False)
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert not model.is_loaded(300)
+
+        assert model.index(300, 0).data() is None  # painted: a placeholder, a read asked for
+        assert model.reading()
+        assert not runner.busy()  # not started inside the paint
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.index(300, 0).data() == "300"
     finally:
         runner.shutdown()
