@@ -100,9 +100,11 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         # again when it arrives.
         self._again: set[int] = set()
         self._generation = 0  # a new first page drops the rows still to come
-        # One window read at a time; scrolling past many screens reads only the last one asked.
+        # One window read at a time; scrolling past many screens reads only the last one asked,
+        # but a row on screen goes before rows read ahead.
         self._window_busy = False
         self._next_window: int | None = None
+        self._next_is_ahead = False
         self._has_more = False
         self._waiting_for_more = False
         # Reads asked for while painting start after the paint: starting a worker lets go
@@ -333,14 +335,19 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             if 0 <= ahead < len(self._ids):
                 item_id = self._ids[ahead]
                 if item_id not in self._rows and item_id not in self._asked:
-                    self._read_window(ahead)
+                    self._read_window(ahead, is_ahead=True)
 
-    def _read_window(self, row_number: int, only: Sequence[int] = ()) -> None:
+    def _read_window(
+        self, row_number: int, only: Sequence[int] = (), *, is_ahead: bool = False
+    ) -> None:
         """Read the rows around `row_number` (or just `only`) on a worker thread."""
         if only:
             candidates: Sequence[int] = only
         elif self._window_busy:
-            self._next_window = row_number  # read when the one under way is done
+            if is_ahead and self._next_window is not None and not self._next_is_ahead:
+                return  # a row on screen waits to be read: it goes first
+            # Read when the one under way is done.
+            self._next_window, self._next_is_ahead = row_number, is_ahead
             return
         else:
             start = max(0, row_number - WINDOW_BEFORE)

@@ -273,3 +273,30 @@ def test_a_read_asked_for_while_painting_starts_after_the_paint(qtbot: QtBot) ->
         assert model.index(300, 0).data() == "300"
     finally:
         runner.shutdown()
+
+
+def test_a_row_on_screen_is_read_before_rows_read_ahead(qtbot: QtBot) -> None:
+    """One window is read at a time: while one is under way, a row painted goes next, and a
+    read ahead asked for after it does not take its place."""
+    reads: list[list[int]] = []
+    release = threading.Event()
+
+    def load(ids: Sequence[int]) -> list[_Row]:
+        reads.append(list(ids))
+        release.wait(WAIT_MS / 1000)
+        return [_Row(item_id, str(item_id)) for item_id in ids]
+
+    runner = TaskRunner()
+    model = _ValueModel(load, ["value"], runner)
+    try:
+        model.reset_ids(range(1000), False)  # the first screen's read: held
+        qtbot.waitUntil(lambda: len(reads) == 1, timeout=WAIT_MS)
+        model.index(500, 0).data()  # on screen, not read: waits for the read under way
+        model._read_window(900, is_ahead=True)  # as `_read_ahead` asks, after it
+        release.set()
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.is_loaded(500)
+        assert not model.is_loaded(900)
+    finally:
+        release.set()
+        runner.shutdown()
