@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import (
@@ -24,6 +25,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
@@ -42,6 +44,9 @@ _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 WINDOW_BEFORE = 20
 WINDOW_AFTER = 80
 CACHE_ROWS = 3000
+# A row this far from one painted is read before it is shown: two screens on, either way, so
+# scrolling a screen a frame shows rows read, not placeholders.
+READ_AHEAD = 60
 
 
 class HasId(Protocol):
@@ -95,11 +100,21 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         # again when it arrives.
         self._again: set[int] = set()
         self._generation = 0  # a new first page drops the rows still to come
-        # One window read at a time; scrolling past many screens reads only the last one asked.
+        # One window read at a time; scrolling past many screens reads only the last one asked,
+        # but a row on screen goes before rows read ahead.
         self._window_busy = False
         self._next_window: int | None = None
+        self._next_is_ahead = False
         self._has_more = False
         self._waiting_for_more = False
+        # Reads asked for while painting start after the paint: starting a worker lets go
+        # of the GIL, and taking it back waits for a worker running Python (tens of
+        # milliseconds on a busy core), which was inside the frame.
+        self._to_start: list[Callable[[], object]] = []
+        self._starter = QTimer(self)
+        self._starter.setSingleShot(True)
+        self._starter.setInterval(0)
+        self._starter.timeout.connect(self._start_reads)
 
     def cell(self, row: R, column: int, role: int) -> Any:
         """What one readable row shows in `column` for `role` (None: nothing). For the
@@ -133,6 +148,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._asked.clear()
         self._again.clear()
         self._window_busy, self._next_window = False, None
+        self._to_start.clear()
         self._has_more = has_more
         self._waiting_for_more = False
         self.endResetModel()
@@ -152,6 +168,7 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             self._position[item_id] = first + offset
         self._ids.extend(new)
         self.endInsertRows()
+        self._read_window(first)  # scrolled to here: its rows are shown next
 
     def more_failed(self) -> None:
         """The next page could not be read; scrolling will ask again."""
@@ -283,6 +300,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             texts = self._texts.get(item_id)
             if texts is not None:  # a stale row paints as it last stood until it arrives
                 self._rows.move_to_end(item_id)
+                if column == 0:
+                    self._read_ahead(row_number)
                 return texts[column]
         elif role == ID_ROLE:
             return item_id
@@ -307,12 +326,28 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._read_window(row_number)
         return None
 
-    def _read_window(self, row_number: int, only: Sequence[int] = ()) -> None:
+    def _read_ahead(self, row_number: int) -> None:
+        """Read the rows `READ_AHEAD` above and below a painted row if they are not kept,
+        and the next page of ids before the view reaches the last one loaded."""
+        if row_number + READ_AHEAD >= len(self._ids):
+            self.fetchMore(QModelIndex())
+        for ahead in (row_number + READ_AHEAD, row_number - READ_AHEAD):
+            if 0 <= ahead < len(self._ids):
+                item_id = self._ids[ahead]
+                if item_id not in self._rows and item_id not in self._asked:
+                    self._read_window(ahead, is_ahead=True)
+
+    def _read_window(
+        self, row_number: int, only: Sequence[int] = (), *, is_ahead: bool = False
+    ) -> None:
         """Read the rows around `row_number` (or just `only`) on a worker thread."""
         if only:
             candidates: Sequence[int] = only
         elif self._window_busy:
-            self._next_window = row_number  # read when the one under way is done
+            if is_ahead and self._next_window is not None and not self._next_is_ahead:
+                return  # a row on screen waits to be read: it goes first
+            # Read when the one under way is done.
+            self._next_window, self._next_is_ahead = row_number, is_ahead
             return
         else:
             start = max(0, row_number - WINDOW_BEFORE)
@@ -333,11 +368,24 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         def read(_: JobContext) -> list[tuple[R, tuple[Any, ...]]]:
             return [(row, texts(row)) for row in load_rows(wanted)]
 
-        self._runner.start(
-            read,
-            lambda rows: self._arrived(generation, wanted, rows, window),
-            lambda _: self._arrived(generation, wanted, None, window),
+        self._to_start.append(
+            partial(
+                self._runner.start,
+                read,
+                lambda rows: self._arrived(generation, wanted, rows, window),
+                lambda _: self._arrived(generation, wanted, None, window),
+            )
         )
+        self._starter.start()
+
+    def reading(self) -> bool:
+        """Whether rows asked for are still to arrive."""
+        return bool(self._to_start) or bool(self._asked)
+
+    def _start_reads(self) -> None:
+        starting, self._to_start = self._to_start, []
+        for start in starting:
+            start()
 
     def _arrived(
         self,

@@ -1,31 +1,50 @@
 """Painting a table's one-line cells fast enough to scroll a million rows.
 
 Qt's own delegate asks the model for seven roles per cell and lays the text out again at
-every paint, through the style sheet's rules: about 15 ms a screen, twice per scrolled frame.
-`OneLineDelegate` asks for the text (and, in the columns that have one, the icon), cuts the
-text to the column once per text and width, and paints it as a `QStaticText`, whose layout Qt
-keeps. The view still paints the rows' backgrounds (alternating colours); this paints the
-selection, the icon and the text in the palette's colours.
+every paint, through the style sheet's rules. `OneLineDelegate` asks for the text (and, in
+the columns that have one, the icon), cuts the text to the column once per text and width,
+and draws the cut text as plain text (`QPainter.drawText` never reads markup). A page
+scrolled into view is all new texts: laying each out once to keep it (`QStaticText`) cost
+more than drawing it, so only the cut is kept. The view still paints the rows' backgrounds
+(alternating colours); this paints the selection, the icon and the text in the palette's
+colours.
 """
 
 from __future__ import annotations
 
+import string
 from collections import OrderedDict
 from collections.abc import Iterable
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QIcon, QPainter, QPalette, QStaticText
+from PySide6.QtGui import QFont, QFontMetrics, QIcon, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 MARGIN = 4  # pixels between the cell's edge, the icon and the text
-KEPT_TEXTS = 4000  # laid-out texts kept: a few screens of every column
+KEPT_TEXTS = 4000  # cut texts kept: a few screens of every column
+ELLIPSIS = "…"
+
+# Looked up once: a Python enum's attribute and a flag's `&` cost microseconds, paid per cell.
+_ACTIVE = QStyle.StateFlag.State_Active.value
+_SELECTED = QStyle.StateFlag.State_Selected.value
+_GROUPS = (QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Active)
+_HIGHLIGHT = QPalette.ColorRole.Highlight
+_TEXT = (QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText)
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ICON_MODES = (QIcon.Mode.Normal, QIcon.Mode.Selected)
+_ELIDE = Qt.TextElideMode.ElideRight
 
 
 class OneLineDelegate(QStyledItemDelegate):
     def __init__(self, icon_columns: Iterable[int] = (), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._icon_columns = frozenset(icon_columns)
-        self._laid_out: OrderedDict[tuple[str, int, str], QStaticText] = OrderedDict()
+        self._cut_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
+        # What the kept cuts were measured with; another font forgets them.
+        self._font: QFont | None = None
+        self._metrics = QFontMetrics(QFont())
+        self._narrowest = 1  # the narrowest printable character's advance, in pixels
+        self._height = self._ascent = 0  # the font's, in pixels
 
     def paint(
         self,
@@ -35,22 +54,18 @@ class OneLineDelegate(QStyledItemDelegate):
     ) -> None:
         rect: QRect = option.rect
         palette: QPalette = option.palette
-        state = option.state
-        group = (
-            QPalette.ColorGroup.Active
-            if state & QStyle.StateFlag.State_Active
-            else QPalette.ColorGroup.Inactive
-        )
-        selected = bool(state & QStyle.StateFlag.State_Selected)
+        state = option.state.value
+        group = _GROUPS[bool(state & _ACTIVE)]
+        selected = bool(state & _SELECTED)
         if selected:
-            painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.Highlight))
+            painter.fillRect(rect, palette.brush(group, _HIGHLIGHT))
         left = rect.left() + MARGIN
         if index.column() in self._icon_columns:
-            icon = index.data(Qt.ItemDataRole.DecorationRole)
+            icon = index.data(_DECORATION)
             if isinstance(icon, QIcon):
                 size = option.decorationSize
                 top = rect.top() + (rect.height() - size.height()) // 2
-                mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
+                mode = _ICON_MODES[selected]
                 icon.paint(painter, QRect(left, top, size.width(), size.height()), mode=mode)
                 left += size.width() + MARGIN
         text = index.data()
@@ -58,27 +73,38 @@ class OneLineDelegate(QStyledItemDelegate):
         if not text or width <= 0:
             return
         font: QFont = option.font
-        static = self._static(str(text), width, font)
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        painter.save()
+        cut = self.cut(str(text), width, font)
+        # No save/restore or clip: the cut fits the cell, and the view sets its own pen for
+        # the grid; each cell sets the font and pen it draws with.
         painter.setFont(font)
-        painter.setPen(palette.color(group, role))
-        baseline_top = rect.top() + (rect.height() - static.size().height()) / 2
-        painter.setClipRect(rect)
-        painter.drawStaticText(QPointF(left, baseline_top), static)
-        painter.restore()
+        painter.setPen(palette.color(group, _TEXT[selected]))
+        # Where a QStaticText laid out at the centred top puts its baseline.
+        baseline = rect.top() + (rect.height() - self._height) / 2 + self._ascent
+        painter.drawText(QPointF(left, baseline), cut)
 
-    def _static(self, text: str, width: int, font: QFont) -> QStaticText:
-        key = (text, width, font.key())
-        static = self._laid_out.get(key)
-        if static is None:
-            cut = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, width)
-            static = QStaticText(cut)
-            static.setTextFormat(Qt.TextFormat.PlainText)
-            static.prepare(font=font)
-            self._laid_out[key] = static
-            if len(self._laid_out) > KEPT_TEXTS:
-                self._laid_out.popitem(last=False)
-        else:
-            self._laid_out.move_to_end(key)
-        return static
+    def cut(self, text: str, width: int, font: QFont) -> str:
+        """`text` cut with an ellipsis to `width` pixels in `font`, kept for the next paint."""
+        if font != self._font:
+            self._use_font(font)
+        key = (text, width)
+        cut = self._cut_texts.get(key)
+        if cut is not None:
+            self._cut_texts.move_to_end(key)
+            return cut
+        # Shaping is paid per character: no more than could fit in the width is measured
+        # (an ellipsis says the rest was left off, as the elision would).
+        fits = width // self._narrowest + 1
+        shorter = text if len(text) <= fits else text[:fits] + ELLIPSIS
+        cut = self._metrics.elidedText(shorter, _ELIDE, width)
+        self._cut_texts[key] = cut
+        if len(self._cut_texts) > KEPT_TEXTS:
+            self._cut_texts.popitem(last=False)
+        return cut
+
+    def _use_font(self, font: QFont) -> None:
+        self._font = QFont(font)
+        self._metrics = QFontMetrics(font)
+        advances = (self._metrics.horizontalAdvance(c) for c in string.printable.strip() + " ")
+        self._narrowest = max(1, min(advances))
+        self._height, self._ascent = self._metrics.height(), self._metrics.ascent()
+        self._cut_texts.clear()

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import event, text
 
 from hsm_console.gui.history_model import HistoryModel
-from hsm_console.gui.id_model import IdWindowModel
+from hsm_console.gui.id_model import READ_AHEAD, IdWindowModel
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel
@@ -219,4 +219,84 @@ def test_a_row_refreshed_while_it_is_read_is_read_again(qtbot: QtBot) -> None:
         assert reads == ["before", "after"]
         assert model.index(0, 0).data() == "after"
     finally:
+        runner.shutdown()
+
+
+def test_rows_and_ids_are_read_before_scrolling_shows_them(qtbot: QtBot) -> None:
+    """A row painted reads the rows two screens on (and asks for the next page of ids near
+    the end), so a screen scrolled into view shows rows read, not placeholders."""
+    reads: list[list[int]] = []
+
+    def load(ids: Sequence[int]) -> list[_Row]:
+        reads.append(list(ids))
+        return [_Row(item_id, str(item_id)) for item_id in ids]
+
+    runner = TaskRunner()
+    model = _ValueModel(load, ["value"], runner)
+    wanted: list[int] = []
+    model.more_wanted.connect(lambda: wanted.append(1))
+    try:
+        model.reset_ids(range(1000), True)  # reads the first screen
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.is_loaded(0)
+        assert not model.is_loaded(READ_AHEAD + 30)
+
+        assert model.index(30, 0).data() == "30"  # painted: what is two screens on is read
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.is_loaded(30 + READ_AHEAD)
+        assert all(item_id not in reads[0] for item_id in reads[1])  # nothing read twice
+        assert wanted == []
+
+        for row in range(30, 961, 20):  # scrolled towards the end, to row 950
+            model.index(row, 0).data()
+            qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert wanted == [1]  # the next page, before the last row loaded is shown
+        assert model.is_loaded(999)
+    finally:
+        runner.shutdown()
+
+
+def test_a_read_asked_for_while_painting_starts_after_the_paint(qtbot: QtBot) -> None:
+    """Starting a worker lets go of the GIL, and taking it back can wait for another worker
+    running Python: the read a paint asks for starts once the paint is over."""
+    runner = TaskRunner()
+    model = _ValueModel(lambda ids: [_Row(i, str(i)) for i in ids], ["value"], runner)
+    try:
+        model.reset_ids(range(500), False)
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert not model.is_loaded(300)
+
+        assert model.index(300, 0).data() is None  # painted: a placeholder, a read asked for
+        assert model.reading()
+        assert not runner.busy()  # not started inside the paint
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.index(300, 0).data() == "300"
+    finally:
+        runner.shutdown()
+
+
+def test_a_row_on_screen_is_read_before_rows_read_ahead(qtbot: QtBot) -> None:
+    """One window is read at a time: while one is under way, a row painted goes next, and a
+    read ahead asked for after it does not take its place."""
+    reads: list[list[int]] = []
+    release = threading.Event()
+
+    def load(ids: Sequence[int]) -> list[_Row]:
+        reads.append(list(ids))
+        release.wait(WAIT_MS / 1000)
+        return [_Row(item_id, str(item_id)) for item_id in ids]
+
+    runner = TaskRunner()
+    model = _ValueModel(load, ["value"], runner)
+    try:
+        model.reset_ids(range(1000), False)  # the first screen's read: held
+        qtbot.waitUntil(lambda: len(reads) == 1, timeout=WAIT_MS)
+        model.index(500, 0).data()  # on screen, not read: waits for the read under way
+        model._read_window(900, is_ahead=True)  # as `_read_ahead` asks, after it
+        release.set()
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert model.is_loaded(500)
+        assert not model.is_loaded(900)
+    finally:
+        release.set()
         runner.shutdown()

@@ -1,4 +1,4 @@
-"""The queue's cells as painted: the text cut to its column, laid out once, shown as text."""
+"""The queue's cells as painted: the text cut to its column once, shown as text."""
 
 from __future__ import annotations
 
@@ -15,30 +15,51 @@ from hsm_console.gui.queue_model import Column
 pytestmark = pytest.mark.gui
 
 
-def test_a_long_text_is_cut_to_its_column_and_laid_out_once(qtbot: QtBot) -> None:
+def test_a_long_text_is_cut_to_its_column_once(qtbot: QtBot) -> None:
     table = QTableView()
     qtbot.addWidget(table)
     delegate = OneLineDelegate((), table)
     font, width = table.font(), 240
     text = "<b>not bold</b> " + "word " * 200
 
-    first = delegate._static(text, width, font)
+    first = delegate.cut(text, width, font)
 
-    assert first.text().endswith("…")
-    assert first.text().startswith("<b>not")  # shown as typed, never as markup
-    assert QFontMetrics(font).horizontalAdvance(first.text()) <= width
-    assert delegate._static(text, width, font) is first  # kept: no layout at the next paint
-    assert delegate._static(text, width + 40, font) is not first  # a wider column: cut again
+    assert first.endswith("…")
+    assert first.startswith("<b>not")  # shown as typed, never as markup
+    assert QFontMetrics(font).horizontalAdvance(first) <= width
+    assert delegate.cut(text, width, font) is first  # kept: not measured at the next paint
+    wider = delegate.cut(text, width + 40, font)  # a wider column: cut again, longer
+    assert len(wider) > len(first)
+    assert QFontMetrics(font).horizontalAdvance(wider) <= width + 40
 
 
-def test_the_laid_out_texts_kept_are_bounded(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_text_that_fits_is_shown_whole(qtbot: QtBot) -> None:
+    table = QTableView()
+    qtbot.addWidget(table)
+    delegate = OneLineDelegate((), table)
+    assert delegate.cut("Kept", 200, table.font()) == "Kept"
+
+
+def test_characters_of_no_width_are_never_cut_without_an_ellipsis(qtbot: QtBot) -> None:
+    """Only what could fit is measured: a text of marks of no width is cut before it is
+    measured, and the cut still says so."""
+    table = QTableView()
+    qtbot.addWidget(table)
+    delegate = OneLineDelegate((), table)
+    text = "a" + "\u0301" * 5000 + " end"
+    cut = delegate.cut(text, 100, table.font())
+    assert cut.endswith("…")
+    assert len(cut) < 200
+
+
+def test_the_cut_texts_kept_are_bounded(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(one_line, "KEPT_TEXTS", 5)
     table = QTableView()
     qtbot.addWidget(table)
     delegate = OneLineDelegate((), table)
     for number in range(20):
-        delegate._static(f"comment {number}", 200, table.font())
-    assert len(delegate._laid_out) == 5
+        delegate.cut(f"comment {number}", 200, table.font())
+    assert len(delegate._cut_texts) == 5
 
 
 def test_the_queue_paints_with_it(window: MainWindow) -> None:
@@ -46,4 +67,4 @@ def test_the_queue_paints_with_it(window: MainWindow) -> None:
     assert isinstance(delegate, OneLineDelegate)
     assert delegate._icon_columns == {Column.SITE, Column.STATUS}
     window.table.viewport().repaint()
-    assert delegate._laid_out  # the rows on screen were painted through it
+    assert delegate._cut_texts  # the rows on screen were painted through it
