@@ -28,6 +28,7 @@ import contextlib
 import csv
 import errno
 import functools
+import gc
 import hashlib
 import io
 import json
@@ -35,14 +36,14 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Date, Dialect, Select, func, select, text
+from sqlalchemy import ClauseElement, Connection, Date, Dialect, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from hsm_console import __version__
@@ -351,22 +352,23 @@ def _write_package(
         if draw is _index_line:
             _index_heading(pdf)
         reader = _Reader(session, heads)
-        for start in range(0, len(ids), BATCH):
-            for item in reader.batch(ids[start : start + BATCH]):
-                if cancelled():
-                    raise _Cancelled
-                json_lines.extend(map(_json, item.lines()))
-                table.writerows(item.cells)
-                draw(pdf, item)
-            if json_lines:
-                json_lines.append("")  # each line ends with a newline
-                jsonl.write("\n".join(json_lines).encode("utf-8"))
-                json_lines.clear()
-            csv_file.write(buffer.getvalue().encode("utf-8"))
-            buffer.seek(0)
-            buffer.truncate()
-            if progress is not None:
-                progress(PackageProgress(min(start + BATCH, len(ids)), len(ids)))
+        with _collector_paused():
+            for start in range(0, len(ids), BATCH):
+                for item in reader.batch(ids[start : start + BATCH]):
+                    if cancelled():
+                        raise _Cancelled
+                    json_lines.extend(map(_json, item.lines()))
+                    table.writerows(item.cells)
+                    draw(pdf, item)
+                if json_lines:
+                    json_lines.append("")  # each line ends with a newline
+                    jsonl.write("\n".join(json_lines).encode("utf-8"))
+                    json_lines.clear()
+                csv_file.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+                if progress is not None:
+                    progress(PackageProgress(min(start + BATCH, len(ids)), len(ids)))
         csv_file.write(buffer.getvalue().encode("utf-8"))
         if cancelled():
             raise _Cancelled
@@ -401,6 +403,22 @@ def _write_package(
     return data
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while the rows are written: they hold no cycles and
+    are freed as each batch is done, while the collector's passes (set off by a batch's
+    hundreds of thousands of new dicts and lists, each over the whole heap) cost a third of
+    reading them. Another thread's pause is left as it is."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass
 class _Item:
     """One comment and everything of it, as read for the package, with its CSV rows."""
@@ -417,8 +435,9 @@ class _Item:
 
 
 IDS = "__batch_ids__"  # where a table's compiled query takes each batch's comment ids
-# The time of each kind of line the CSV shows; the cells after it, by the keys a line has: the first of
-# each pair it holds (a line holds one of the two, or neither: then the cell is empty).
+# The time of each kind of line the CSV shows; the cells after it, by the keys a line has:
+# the first of each pair it holds (it holds one of the two, or neither: the cell is empty). All
+# are text columns (str or None), so a cell is made safe without `str` (`_cell`).
 _AT = {"comment": "created_at", "record": "captured_at", "version": "replaced_seen_at",
        "entry": "at"}  # fmt: skip
 _CSV_TEXTS = (
@@ -446,7 +465,7 @@ class _Table:
     def __init__(self, kind: str, query: Select[Any], connection: Connection) -> None:
         self.kind = kind
         self.connection = connection
-        self.sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+        self.sql = _compiled(query, connection)
         columns = list(query.selected_columns)
         self.keys = ("type", *(column.name for column in columns))  # the line's key order
         dialect = connection.dialect
@@ -465,9 +484,8 @@ class _Table:
         )
 
     def rows(self, ids: Sequence[int]) -> Iterator[list[Any]]:
-        sql = self.sql.replace(IDS, ",".join(map(str, map(int, ids))))
         converters = self.converters
-        for row in self.connection.exec_driver_sql(sql).fetchall():
+        for row in _run(self.sql, self.connection, ids):
             values = [self.kind, *row, None]
             for index, convert in converters:
                 if (value := values[index]) is not None:
@@ -481,7 +499,8 @@ class _Table:
         at = values[self.at_at]
         return [
             self.kind, values[self.id_at], *shared, at, _local(at),
-            *map(_cell, self.texts(values)),
+            *[cell if cell is None or cell[:1] not in _FORMULA else "'" + cell
+              for cell in self.texts(values)],
         ]  # fmt: skip
 
 
@@ -551,6 +570,12 @@ class _Reader:
                 ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
             )
         ]  # fmt: skip
+        disposed = (
+            select(DisposedRecord.record_id, DisposedRecord.entry_id, DisposalCertificate.number)
+            .join(DisposalCertificate, DisposalCertificate.id == DisposedRecord.certificate_id)
+            .where(_in_batch(DisposedRecord.__table__.c.record_id, connection))
+        )
+        self.disposed = _compiled(disposed, connection)
 
     def batch(self, ids: Sequence[int]) -> Iterator[_Item]:
         by_comment: dict[int, _Item] = {}
@@ -575,22 +600,24 @@ class _Reader:
                 if table.kind == "record":
                     records[line["id"]] = line
         if records:  # a record disposed of under a certificate: blank, its hash kept
-            disposed = (
-                select(
-                    DisposedRecord.record_id, DisposedRecord.entry_id,
-                    DisposalCertificate.number,
-                )
-                .join(DisposalCertificate, DisposalCertificate.id == DisposedRecord.certificate_id)
-                .where(DisposedRecord.record_id.in_(list(records)))
-            )  # fmt: skip
-            for record_id, entry_id, number in self.connection.execute(disposed):
-                if record_id is not None:  # always: the query asked for these records
-                    records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
+            for record_id, entry_id, number in _run(self.disposed, self.connection, records):
+                records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
         yield from by_comment.values()
 
 
 def _in_batch(column: Any, connection: Connection) -> Any:
     return text(f"{column.compile(connection)} IN ({IDS})")
+
+
+def _compiled(query: ClauseElement, connection: Connection) -> str:
+    """The driver's SQL of a query whose condition has an `_in_batch`, compiled once (an IN
+    list of a thousand bound ids costs SQLAlchemy some milliseconds a query to expand)."""
+    return str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+
+
+def _run(sql: str, connection: Connection, ids: Iterable[int]) -> Sequence[Any]:
+    """The rows of `_compiled` SQL for these ids (integers, put into its IN list)."""
+    return connection.exec_driver_sql(sql.replace(IDS, ",".join(map(str, map(int, ids))))).all()
 
 
 def _held(table: Any, extra: Any, connection: Connection) -> Select[Any]:
