@@ -506,19 +506,15 @@ class _Table:
 
 def _converter(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """What turns the driver's value of a column of type `kind` into the JSON's."""
-    process: Callable[[Any], Any] = kind.dialect_impl(dialect).result_processor(dialect, None) or (
-        lambda value: value
+    process: Callable[[Any], Any] | None = kind.dialect_impl(dialect).result_processor(
+        dialect, None
     )
-    sqlite = dialect.name == "sqlite"
-    if isinstance(kind, UTCDateTime):
-        if sqlite:
-            return functools.partial(_sqlite_time, process)
-        return lambda value: iso_utc(process(value))
+    if isinstance(kind, UTCDateTime):  # SQLite's (PostgreSQL's are read as text: `_exported`)
+        assert process is not None  # UTCDateTime's own, at least
+        return functools.partial(_sqlite_time, process)
     if isinstance(kind, Date):
-        if sqlite:
-            return functools.partial(_sqlite_day, process)
-        return lambda value: process(value).isoformat()
-    return kind.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
+        return lambda value: (process(value) if process else value).isoformat()
+    return process
 
 
 def _sqlite_time(process: Callable[[Any], datetime], stored: str) -> str:
@@ -529,14 +525,21 @@ def _sqlite_time(process: Callable[[Any], datetime], stored: str) -> str:
     return iso_utc(process(stored))
 
 
-def _sqlite_day(process: Callable[[Any], date], stored: str) -> str:
-    return stored if len(stored) == 10 else process(stored).isoformat()
+# `iso_utc`'s text, as PostgreSQL writes it for a time (no datetime object made per value).
+_PG_ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
 
-def _exported(table: Any) -> list[Any]:
+def _exported(table: Any, dialect: Dialect) -> list[Any]:
     """A table's columns as the package holds them: not the search index's words, which the
-    program derives from the text (rules/search_words.py) and are no record of the City's."""
-    return [column for column in table.columns if column.name != "search_words"]
+    program derives from the text (rules/search_words.py) and are no record of the City's.
+    PostgreSQL writes each time as `iso_utc`'s text itself."""
+    return [
+        func.to_char(func.timezone("UTC", column), _PG_ISO_UTC).label(column.name)
+        if dialect.name == "postgresql" and isinstance(column.type, UTCDateTime)
+        else column
+        for column in table.columns
+        if column.name != "search_words"
+    ]
 
 
 class _Reader:
@@ -547,7 +550,7 @@ class _Reader:
         self.connection = connection
         comments = (
             select(
-                *_exported(Comment.__table__), Site.name.label("site_name"),
+                *_exported(Comment.__table__, connection.dialect), Site.name.label("site_name"),
                 Site.platform.label("platform"),
                 Department.code.label("department"), Post.external_id.label("post_external_id"),
                 Post.text.label("post_text"), Post.permalink.label("post_permalink"),
@@ -622,7 +625,7 @@ def _run(sql: str, connection: Connection, ids: Iterable[int]) -> Sequence[Any]:
 
 def _held(table: Any, extra: Any, connection: Connection) -> Select[Any]:
     return (
-        select(*_exported(table))
+        select(*_exported(table, connection.dialect))
         .where(_in_batch(table.c.comment_id, connection), extra)
         .order_by(table.c.id)
     )
