@@ -28,6 +28,7 @@ import contextlib
 import csv
 import errno
 import functools
+import gc
 import hashlib
 import io
 import json
@@ -35,13 +36,14 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import Date, func, select
+from sqlalchemy import ClauseElement, Connection, Date, Dialect, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from hsm_console import __version__
@@ -349,21 +351,24 @@ def _write_package(
         draw = _section if len(ids) <= PDF_SECTIONS else _index_line
         if draw is _index_line:
             _index_heading(pdf)
-        for start in range(0, len(ids), BATCH):
-            for item in _read_batch(session, ids[start : start + BATCH], heads):
-                if cancelled():
-                    raise _Cancelled
-                lines = item.lines()
-                json_lines.extend(map(_json_line, lines))
-                table.writerows(_csv_rows(lines))
-                draw(pdf, item)
-            jsonl.write("".join(json_lines).encode("utf-8"))
-            json_lines.clear()
-            csv_file.write(buffer.getvalue().encode("utf-8"))
-            buffer.seek(0)
-            buffer.truncate()
-            if progress is not None:
-                progress(PackageProgress(min(start + BATCH, len(ids)), len(ids)))
+        reader = _Reader(session, heads)
+        with _collector_paused():
+            for start in range(0, len(ids), BATCH):
+                for item in reader.batch(ids[start : start + BATCH]):
+                    if cancelled():
+                        raise _Cancelled
+                    json_lines.extend(map(_json, item.lines()))
+                    table.writerows(item.cells)
+                    draw(pdf, item)
+                if json_lines:
+                    json_lines.append("")  # each line ends with a newline
+                    jsonl.write("\n".join(json_lines).encode("utf-8"))
+                    json_lines.clear()
+                csv_file.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+                if progress is not None:
+                    progress(PackageProgress(min(start + BATCH, len(ids)), len(ids)))
         csv_file.write(buffer.getvalue().encode("utf-8"))
         if cancelled():
             raise _Cancelled
@@ -398,88 +403,232 @@ def _write_package(
     return data
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while the rows are written: they hold no cycles and
+    are freed as each batch is done, while the collector's passes (set off by a batch's
+    hundreds of thousands of new dicts and lists, each over the whole heap) cost a third of
+    reading them. Another thread's pause is left as it is."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass
 class _Item:
-    """One comment and everything of it, as read for the package."""
+    """One comment and everything of it, as read for the package, with its CSV rows."""
 
     comment: dict[str, Any]
+    shared: list[Any]  # the CSV cells every row of the comment repeats, made safe once
     records: list[dict[str, Any]]
     versions: list[dict[str, Any]]
     entries: list[dict[str, Any]]
+    cells: list[list[Any]]  # the CSV rows of `lines()`, in its order
 
     def lines(self) -> list[dict[str, Any]]:
         return [self.comment, *self.records, *self.versions, *self.entries]
 
 
-def _rows(session: Session, query: Any, head: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Rows as JSON-ready dicts, `head` first (its keys kept in the line's key order); only
-    the columns known to hold times are converted (no test of every value's type)."""
-    result = session.connection().execute(query)  # Core: no ORM row processing
-    keys = list(result.keys())
-    types = [column.type for column in query.selected_columns]
-    times = [key for key, kind in zip(keys, types, strict=True) if isinstance(kind, UTCDateTime)]
-    days = [key for key, kind in zip(keys, types, strict=True) if isinstance(kind, Date)]
-    for row in result.fetchall():
-        values = dict(head)
-        values.update(zip(keys, row, strict=True))
-        for key in times:
-            if (moment := values[key]) is not None:
-                values[key] = iso_utc(moment)
-        for key in days:
-            if (day := values[key]) is not None:
-                values[key] = day.isoformat()
-        yield values
+IDS = "__batch_ids__"  # where a table's compiled query takes each batch's comment ids
+# The time of each kind of line the CSV shows; the cells after it, by the keys a line has:
+# the first of each pair it holds (it holds one of the two, or neither: the cell is empty). All
+# are text columns (str or None), so a cell is made safe without `str` (`_cell`).
+_AT = {"comment": "created_at", "record": "captured_at", "version": "replaced_seen_at",
+       "entry": "at"}  # fmt: skip
+_CSV_TEXTS = (
+    ("author_name",), ("author_id",), ("text",), ("kind",), ("action",), ("state", "status"),
+    ("reason_code",), ("actor", "captured_by"), ("note",), ("detail",), ("permalink",),
+    ("entry_hash", "sha256"),
+)  # fmt: skip
+_FORMULA = frozenset(FORMULA_STARTS)  # of one character each, so one set look-up
 
 
-def _exported(table: Any) -> list[Any]:
+def _cell(value: Any) -> Any:
+    """A CSV cell as `log_export.safe_cell` makes it (None is written empty by `csv`)."""
+    if value is None:
+        return None
+    cell = str(value)
+    return "'" + cell if cell[:1] in _FORMULA else cell
+
+
+class _Table:
+    """One table's rows for the package, through the driver: its query compiled once (each
+    batch's ids put where IDS stands: integers of the search's own answer), its rows as
+    plain tuples, and only the columns that need it converted, as SQLAlchemy's types would
+    (times to `iso_utc`'s text, days to ISO, SQLite's booleans and JSON)."""
+
+    def __init__(self, kind: str, query: Select[Any], connection: Connection) -> None:
+        self.kind = kind
+        self.connection = connection
+        self.sql = _compiled(query, connection)
+        columns = list(query.selected_columns)
+        self.keys = ("type", *(column.name for column in columns))  # the line's key order
+        dialect = connection.dialect
+        self.converters = [
+            (index, convert)
+            for index, column in enumerate(columns, start=1)
+            if (convert := _converter(column.type, dialect)) is not None
+        ]
+        # Each row read is [kind, *columns, None]: a key the line lacks picks that None.
+        at = {key: index for index, key in enumerate(self.keys)}
+        missing = len(self.keys)
+        self.id_at = at["id"]
+        self.at_at = at[_AT[kind]]
+        self.texts = itemgetter(
+            *(next((at[key] for key in keys if key in at), missing) for keys in _CSV_TEXTS)
+        )
+
+    def rows(self, ids: Sequence[int]) -> Iterator[list[Any]]:
+        converters = self.converters
+        for row in _run(self.sql, self.connection, ids):
+            values = [self.kind, *row, None]
+            for index, convert in converters:
+                if (value := values[index]) is not None:
+                    values[index] = convert(value)
+            yield values
+
+    def line(self, values: list[Any]) -> dict[str, Any]:
+        return dict(zip(self.keys, values))  # noqa: B905 (the last value is the None picked)
+
+    def csv_row(self, values: list[Any], shared: list[Any]) -> list[Any]:
+        at = values[self.at_at]
+        return [
+            self.kind, values[self.id_at], *shared, at, _local(at),
+            *[cell if cell is None or cell[:1] not in _FORMULA else "'" + cell
+              for cell in self.texts(values)],
+        ]  # fmt: skip
+
+
+def _converter(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What turns the driver's value of a column of type `kind` into the JSON's."""
+    process: Callable[[Any], Any] | None = kind.dialect_impl(dialect).result_processor(
+        dialect, None
+    )
+    if isinstance(kind, UTCDateTime):  # SQLite's (PostgreSQL's are read as text: `_exported`)
+        assert process is not None  # UTCDateTime's own, at least
+        return functools.partial(_sqlite_time, process)
+    if isinstance(kind, Date):
+        return lambda value: (process(value) if process else value).isoformat()
+    return process
+
+
+def _sqlite_time(process: Callable[[Any], datetime], stored: str) -> str:
+    """A UTC time as SQLAlchemy stores it in SQLite ('YYYY-MM-DD HH:MM:SS.ffffff') made
+    `iso_utc`'s text by moving characters; any other form read by SQLAlchemy's own type."""
+    if len(stored) == 26 and stored[10] == " ":
+        return f"{stored[:10]}T{stored[11:]}+00:00"
+    return iso_utc(process(stored))
+
+
+# `iso_utc`'s text, as PostgreSQL writes it for a time (no datetime object made per value).
+_PG_ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+
+
+def _exported(table: Any, dialect: Dialect) -> list[Any]:
     """A table's columns as the package holds them: not the search index's words, which the
-    program derives from the text (rules/search_words.py) and are no record of the City's."""
-    return [column for column in table.columns if column.name != "search_words"]
+    program derives from the text (rules/search_words.py) and are no record of the City's.
+    PostgreSQL writes each time as `iso_utc`'s text itself."""
+    return [
+        func.to_char(func.timezone("UTC", column), _PG_ISO_UTC).label(column.name)
+        if dialect.name == "postgresql" and isinstance(column.type, UTCDateTime)
+        else column
+        for column in table.columns
+        if column.name != "search_words"
+    ]
 
 
-def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[_Item]:
-    comments = (
-        select(
-            *_exported(Comment.__table__), Site.name.label("site_name"),
-            Site.platform.label("platform"),
-            Department.code.label("department"), Post.external_id.label("post_external_id"),
-            Post.text.label("post_text"), Post.permalink.label("post_permalink"),
-            Post.raw.label("post_raw"),
-        )
-        .join(Site, Site.id == Comment.site_id)
-        .join(Department, Department.id == Site.department_id)
-        .join(Post, Post.id == Comment.post_id)
-        .where(Comment.id.in_(list(ids)))
-        .order_by(Comment.id)
-    )  # fmt: skip
-    by_comment: dict[int, _Item] = {}
-    for comment in _rows(session, comments, {"type": "comment"}):
-        by_comment[comment["id"]] = _Item(comment, [], [], [])
-    records: dict[int, dict[str, Any]] = {}
-    for kind, held, table, extra in (
-        ("record", "records", RetainedRecord.__table__, RetainedRecord.id <= heads.record),
-        ("version", "versions", CommentVersion.__table__, CommentVersion.id <= heads.version),
-        ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
-    ):
-        query = (
-            select(*_exported(table))
-            .where(table.c.comment_id.in_(list(ids)), extra)
-            .order_by(table.c.id)
-        )
-        for line in _rows(session, query, {"type": kind}):
-            getattr(by_comment[line["comment_id"]], held).append(line)
-            if kind == "record":
-                records[line["id"]] = line
-    if records:  # a record disposed of under a certificate: blank, its hash kept
+class _Reader:
+    """The package's comments a batch at a time: one query per table, by comment id."""
+
+    def __init__(self, session: Session, heads: Heads) -> None:
+        connection = session.connection()
+        self.connection = connection
+        comments = (
+            select(
+                *_exported(Comment.__table__, connection.dialect), Site.name.label("site_name"),
+                Site.platform.label("platform"),
+                Department.code.label("department"), Post.external_id.label("post_external_id"),
+                Post.text.label("post_text"), Post.permalink.label("post_permalink"),
+                Post.raw.label("post_raw"),
+            )
+            .join(Site, Site.id == Comment.site_id)
+            .join(Department, Department.id == Site.department_id)
+            .join(Post, Post.id == Comment.post_id)
+            .where(_in_batch(Comment.__table__.c.id, connection))
+            .order_by(Comment.id)
+        )  # fmt: skip
+        self.comments = _Table("comment", comments, connection)
+        self.held = [
+            (_Table(kind, _held(table, extra, connection), connection), held)
+            for kind, held, table, extra in (
+                ("record", "records", RetainedRecord.__table__,
+                 RetainedRecord.id <= heads.record),
+                ("version", "versions", CommentVersion.__table__,
+                 CommentVersion.id <= heads.version),
+                ("entry", "entries", LogEntry.__table__, LogEntry.id <= heads.entry),
+            )
+        ]  # fmt: skip
         disposed = (
             select(DisposedRecord.record_id, DisposedRecord.entry_id, DisposalCertificate.number)
             .join(DisposalCertificate, DisposalCertificate.id == DisposedRecord.certificate_id)
-            .where(DisposedRecord.record_id.in_(list(records)))
+            .where(_in_batch(DisposedRecord.__table__.c.record_id, connection))
         )
-        for record_id, entry_id, number in session.execute(disposed):
-            if record_id is not None:  # always: the query asked for these records
+        self.disposed = _compiled(disposed, connection)
+
+    def batch(self, ids: Sequence[int]) -> Iterator[_Item]:
+        by_comment: dict[int, _Item] = {}
+        comments = self.comments
+        for values in comments.rows(ids):
+            comment = comments.line(values)
+            shared = [
+                comment["id"], *map(_cell, (
+                    comment["department"], comment["site_name"], comment["platform"],
+                )),
+            ]  # fmt: skip
+            item = _Item(comment, shared, [], [], [], [])
+            item.cells.append(comments.csv_row(values, shared))
+            by_comment[comment["id"]] = item
+        records: dict[int, dict[str, Any]] = {}
+        for table, held in self.held:
+            for values in table.rows(ids):
+                line = table.line(values)
+                item = by_comment[line["comment_id"]]
+                getattr(item, held).append(line)
+                item.cells.append(table.csv_row(values, item.shared))
+                if table.kind == "record":
+                    records[line["id"]] = line
+        if records:  # a record disposed of under a certificate: blank, its hash kept
+            for record_id, entry_id, number in _run(self.disposed, self.connection, records):
                 records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
-    yield from by_comment.values()
+        yield from by_comment.values()
+
+
+def _in_batch(column: Any, connection: Connection) -> Any:
+    return text(f"{column.compile(connection)} IN ({IDS})")
+
+
+def _compiled(query: ClauseElement, connection: Connection) -> str:
+    """The driver's SQL of a query whose condition has an `_in_batch`, compiled once (an IN
+    list of a thousand bound ids costs SQLAlchemy some milliseconds a query to expand)."""
+    return str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+
+
+def _run(sql: str, connection: Connection, ids: Iterable[int]) -> Sequence[Any]:
+    """The rows of `_compiled` SQL for these ids (integers, put into its IN list)."""
+    return connection.exec_driver_sql(sql.replace(IDS, ",".join(map(str, map(int, ids))))).all()
+
+
+def _held(table: Any, extra: Any, connection: Connection) -> Select[Any]:
+    return (
+        select(*_exported(table, connection.dialect))
+        .where(_in_batch(table.c.comment_id, connection), extra)
+        .order_by(table.c.id)
+    )
 
 
 # ASCII escapes: any character survives; key order kept, as the record hash needs it. One
@@ -487,41 +636,25 @@ def _read_batch(session: Session, ids: Sequence[int], heads: Heads) -> Iterator[
 _json = json.JSONEncoder(ensure_ascii=True, allow_nan=False).encode
 
 
-def _json_line(line: dict[str, Any]) -> str:
-    return _json(line) + "\n"
-
-
-_AT = {"comment": "created_at", "record": "captured_at", "version": "replaced_seen_at",
-       "entry": "at"}  # fmt: skip
-_FORMULA = frozenset(FORMULA_STARTS)  # of one character each, so one set look-up
-
-
-def _csv_rows(lines: list[dict[str, Any]]) -> Iterator[list[str]]:
-    """The CSV rows of one comment's lines (`lines[0]` is the comment): every cell as
-    `log_export.safe_cell` makes it, inlined as it runs for millions of cells."""
-    comment = lines[0]
-    shared = (comment["id"], comment["department"], comment["site_name"], comment["platform"])
-    for line in lines:
-        at = line[_AT[line["type"]]]
-        get = line.get
-        values = (
-            line["type"], line["id"], *shared, at, _local(at), get("author_name"),
-            get("author_id"), get("text"), get("kind"), get("action"),
-            get("state") or get("status"), get("reason_code"), get("actor") or get("captured_by"),
-            get("note"), get("detail"), get("permalink"), get("entry_hash") or get("sha256"),
-        )  # fmt: skip
-        yield [
-            "" if value is None else "'" + cell if (cell := str(value))[:1] in _FORMULA else cell
-            for value in values
-        ]
-
-
 def _local(at: str) -> str:
     """A stored time (`iso_utc`) in the City's time, as `display.local_time` writes it: the
-    offset and zone looked up once per UTC hour (the City's clocks change on the hour), as
-    `strftime` on every one of a million times costs seconds."""
-    offset, zone = _zone_in_hour(at[:13])
-    return f"{(datetime.fromisoformat(at[:19]) + offset).isoformat(' ')} {zone}"
+    City's hour and zone looked up once per UTC hour (its clocks change on the hour, by whole
+    hours), the minutes and seconds kept, as `strftime` on a million times costs seconds."""
+    hour, zone = _city_hour(at[:13])
+    if hour is None:  # an offset of minutes (none since 1883)
+        offset, zone = _zone_in_hour(at[:13])
+        return f"{(datetime.fromisoformat(at[:19]) + offset).isoformat(' ')} {zone}"
+    return f"{hour}{at[13:19]} {zone}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _city_hour(hour: str) -> tuple[str | None, str]:
+    """The City's 'YYYY-MM-DD HH' and zone name in the UTC hour `hour` ('YYYY-MM-DDTHH'),
+    None for the hour if the offset is not whole hours."""
+    offset, zone = _zone_in_hour(hour)
+    if offset % timedelta(hours=1):
+        return None, zone
+    return (datetime.fromisoformat(f"{hour}:00:00") + offset).isoformat(" ")[:13], zone
 
 
 @functools.lru_cache(maxsize=65536)
