@@ -246,19 +246,30 @@ def test_sqlite_time_read_alike_is_no_false_alarm(synced: World) -> None:
     assert report.entries_checked == 8
 
 
-def test_postgres_entry_moved_before_christ_is_named(synced: World) -> None:
-    """to_char writes 2026 BC's year as 2026: the form must not take it for 2026 AD."""
+@pytest.mark.parametrize(
+    ("table", "column", "named"),
+    [
+        ("action_log", "at", "entry 3 was altered"),
+        ("retained_records", "captured_at", "retained record 2 (cited by log entry 3) was altered"),
+    ],
+)
+def test_postgres_time_moved_before_christ_is_named(
+    synced: World, table: str, column: str, named: str
+) -> None:
+    """to_char writes 2026 BC's year as 2026: no form may take it for 2026 AD (the fast path
+    before session 19 did), and the program, which cannot read it, must say so."""
     if synced.db.is_sqlite:
         pytest.skip("PostgreSQL's dates")
     act_on_some(synced)
+    key = 3 if table == "action_log" else 2
     behind_the_triggers(
         synced.db,
-        "UPDATE action_log SET at = (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-        " || ' BC')::timestamp AT TIME ZONE 'UTC' WHERE id = 3",
+        f"UPDATE {table} SET {column} = (to_char({column} AT TIME ZONE 'UTC', "
+        f"'YYYY-MM-DD HH24:MI:SS.US') || ' BC')::timestamp AT TIME ZONE 'UTC' WHERE id = {key}",
     )
     report = verify_log(synced.db)
     assert report.first_bad_entry == 3
-    assert "entry 3 was altered" in report.problem
+    assert named in report.problem
 
 
 RECORD_CHANGES = {

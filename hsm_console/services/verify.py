@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import String, func, select, text, type_coerce
+from sqlalchemy import String, case, func, literal_column, select, text, type_coerce
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,7 @@ _RECORD_COMMENT = 1 + RECORD_FIELDS.index("comment_id")
 _ATTACHMENTS, _RAW = 1 + RECORD_FIELDS.index("attachments"), 1 + RECORD_FIELDS.index("raw")
 # What the record pass reads of a record: these, then its canonical form made by the database.
 _R_ID, _R_COMMENT, _R_HASH, _R_FORM = range(4)
+_YEAR_ONE = "'0001-01-01 00:00:00+00'"
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
 Citation = tuple[str, int | None, int]
 # (record id, SHA-256) of each record a disposal entry says it blanked.
@@ -194,10 +195,11 @@ def _driver_batches(
         if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
             stored = type_coerce(columns[at], String)
             columns[at] = func.substr(stored, 1, 10) + "T" + func.substr(stored, 12) + "+00:00"
-        else:
-            columns[at] = func.to_char(
+        else:  # NULL before year 1, which to_char would write as the same year after Christ
+            text_ = func.to_char(
                 func.timezone("UTC", columns[at]), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
             )
+            columns[at] = case((columns[at] >= literal_column(_YEAR_ONE), text_))
     statement = select(*columns).order_by(columns[0])
     if where is not None:
         statement = statement.where(where)
@@ -385,12 +387,12 @@ def _check_records(
     records = 0
     unsure: list[tuple[int, int]] = []  # (record, records checked before it)
 
-    def first_problem(later: VerifyReport | None = None) -> VerifyReport | None:
-        """The first problem among the unsure records, else `later`."""
+    def first_problem() -> VerifyReport | None:
+        """The first problem among the unsure records (which come before anything later)."""
         found = _python_check(session, unsure, cited, disposed)
         unsure.clear()
         if found is None:
-            return later
+            return None
         checked, citation, problem = found
         return replace(walked, records_checked=checked, problem=problem,
                        first_bad_entry=citation[2])  # fmt: skip
@@ -411,10 +413,10 @@ def _check_records(
                 ):
                     unsure.append((number, records))
             else:
-                return first_problem(replace(walked, records_checked=records, problem=(
+                return first_problem() or replace(walked, records_checked=records, problem=(
                     f"retained record {number} is cited by no log entry: it was added behind "
                     "the log's back, or the entries citing it were removed"
-                ))) or walked  # fmt: skip
+                ))  # fmt: skip
             records += 1
         else:
             stopped = first_problem()
@@ -426,10 +428,10 @@ def _check_records(
         break  # a cited record is missing
     if waiting is not None:
         entry = cited[waiting][2]
-        return first_problem(replace(walked, records_checked=records, first_bad_entry=entry,
+        return first_problem() or replace(walked, records_checked=records, first_bad_entry=entry,
             problem=(f"retained record {waiting} (cited by log entry {entry}) is missing: it "
                      "was deleted, or its id was changed"),
-        )) or walked  # fmt: skip
+        )  # fmt: skip
     return first_problem() or replace(walked, records_checked=records)
 
 
@@ -464,7 +466,10 @@ def _python_check(
                     and canonical_record_hash(row[1:-1]) == citation[0]
                 ):
                     continue
-                problem = record_problem(_record(session, number), citation, disposed)
+                try:
+                    problem = record_problem(_record(session, number), citation, disposed)
+                except (DataError, ValueError, TypeError):  # a value the program cannot read
+                    problem = _altered(number, citation)
                 if problem:
                     return checked[number], citation, problem
     return None
@@ -496,5 +501,12 @@ def record_problem(record: dict[str, Any], citation: Citation, disposed: Dispose
     kept = record["sha256"]
     actual = kept if (record["id"], kept) in disposed and is_blank(record) else record_hash(record)
     if actual != cited_hash or kept != cited_hash:
-        return f"{where} was altered: it no longer matches its hash"
+        return _altered(record["id"], citation)
     return ""
+
+
+def _altered(record: int, citation: Citation) -> str:
+    return (
+        f"retained record {record} (cited by log entry {citation[2]}) was altered: it no "
+        "longer matches its hash"
+    )
