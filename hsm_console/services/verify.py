@@ -232,7 +232,7 @@ class _Walk:
     checked: int = 0
     cited: dict[int, Citation] = field(default_factory=dict)
     disposed: Disposed = field(default_factory=set)
-    found: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+    found: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
     def batch(self, rows: Sequence[Any]) -> VerifyReport | None:
         if not self._all_right(rows):
@@ -302,6 +302,9 @@ class _Walk:
                     f"comment than entry {citation[2]} does"
                 )
         if kind not in (_SEAL, _DISPOSAL) and entry_id not in self.watch:
+            return ""
+        if row[_FORM] is None:  # a link alone: this login reads nothing more of it
+            self.found[entry_id] = (row[_HASH], None, None)
             return ""
         # Rare: what the walk does not read of every entry, read for this one alone.
         whole = self.read(entry_id)
