@@ -120,7 +120,7 @@ def entry_hash(values: dict[str, Any]) -> str:
 def entry_hash_of_row(row: Sequence[Any]) -> str:
     """The hash of an entry given its values in ALL_ENTRY_FIELDS order.
 
-    Verification's fast path: `at` is the entry's only time, so only it is converted.
+    Verification's Python path: `at` is the entry's only time, so only it is converted.
     """
     return sha256(entry_form_of_row(row)).hexdigest()
 
@@ -133,14 +133,9 @@ def entry_form_of_row(row: Sequence[Any]) -> bytes:
     return canonical_entry_form(row)
 
 
-def canonical_entry_hash(row: Sequence[Any]) -> str:
-    """`entry_hash_of_row` of a row whose `at` is already canonical text; columns after
-    ALL_ENTRY_FIELDS (verification reads the stored hash last) are ignored."""
-    return sha256(canonical_entry_form(row)).hexdigest()
-
-
 def canonical_entry_form(row: Sequence[Any]) -> bytes:
-    """The bytes `canonical_entry_hash` hashes."""
+    """The bytes hashed of an entry given in ALL_ENTRY_FIELDS order whose `at` is already
+    canonical text; columns after ALL_ENTRY_FIELDS (the stored hash) are ignored."""
     if row[_REFERS] is not None:
         form = [_ENTRY_FORM3, *row[: _REFERS + 1]]
     elif (row[_KIND], row[_KIND + 1], row[_KIND + 2], row[_KIND + 3]) == _FORM1_TAIL:
@@ -161,7 +156,7 @@ def record_form(values: dict[str, Any]) -> bytes:
 
 def canonical_record_hash(values: Sequence[Any]) -> str:
     """`record_hash` of a record's values in RECORD_FIELDS order whose times are already
-    canonical text (verification's fast path, as `canonical_entry_hash`)."""
+    canonical text (verification's Python path, as `entry_form_of_row`)."""
     return sha256(_ENCODE_LIST([_RECORD_FORM, *values]).encode("utf-8")).hexdigest()
 
 
@@ -392,7 +387,7 @@ def _kinds(table: FromClause) -> dict[str, str]:
 
 
 def sql_entry_form(dialect: str) -> str:
-    """SQL giving an `action_log` row's canonical form as bytes (`canonical_entry_hash`'s),
+    """SQL giving an `action_log` row's canonical form as bytes (`canonical_entry_form`'s),
     the form chosen as it chooses."""
     kinds = _kinds(LogEntry.__table__)
     forms = [

@@ -204,13 +204,7 @@ def _driver_batches(
     if where is not None:
         statement = statement.where(where)
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor(name=name) if dialect == "postgresql" else driver.cursor()
-    cursors.callback(cursor.close)
-    cursor.execute(str(compiled))
-    while batch := cursor.fetchmany(BATCH):
-        yield batch
+    yield from _query_batches(session, cursors, str(compiled), name)
 
 
 @dataclass
