@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import FromClause, Integer, select, text
 from sqlalchemy.orm import Session
 
 from hsm_console.db.models import Comment, LogEntry, RetainedRecord, utcnow
@@ -120,34 +120,43 @@ def entry_hash(values: dict[str, Any]) -> str:
 def entry_hash_of_row(row: Sequence[Any]) -> str:
     """The hash of an entry given its values in ALL_ENTRY_FIELDS order.
 
-    Verification's fast path: `at` is the entry's only time, so only it is converted.
+    Verification's Python path: `at` is the entry's only time, so only it is converted.
     """
+    return sha256(entry_form_of_row(row)).hexdigest()
+
+
+def entry_form_of_row(row: Sequence[Any]) -> bytes:
+    """The bytes `entry_hash_of_row` hashes."""
     at = row[_AT]
     if not isinstance(at, str):  # str: already canonical
         row = [*row[:_AT], _utc_text(at), *row[_AT + 1 :]]
-    return canonical_entry_hash(row)
+    return canonical_entry_form(row)
 
 
-def canonical_entry_hash(row: Sequence[Any]) -> str:
-    """`entry_hash_of_row` of a row whose `at` is already canonical text; columns after
-    ALL_ENTRY_FIELDS (verification reads the stored hash last) are ignored."""
+def canonical_entry_form(row: Sequence[Any]) -> bytes:
+    """The bytes hashed of an entry given in ALL_ENTRY_FIELDS order whose `at` is already
+    canonical text; columns after ALL_ENTRY_FIELDS (the stored hash) are ignored."""
     if row[_REFERS] is not None:
         form = [_ENTRY_FORM3, *row[: _REFERS + 1]]
     elif (row[_KIND], row[_KIND + 1], row[_KIND + 2], row[_KIND + 3]) == _FORM1_TAIL:
         form = [_ENTRY_FORM, *row[:_KIND]]
     else:
         form = [_ENTRY_FORM2, *row[:_REFERS]]
-    return sha256(_ENCODE_LIST(form).encode("utf-8")).hexdigest()
+    return _ENCODE_LIST(form).encode("utf-8")
 
 
 def record_hash(values: dict[str, Any]) -> str:
-    form = canonical(_RECORD_FORM, [values[name] for name in RECORD_FIELDS])
-    return hashlib.sha256(form).hexdigest()
+    return hashlib.sha256(record_form(values)).hexdigest()
+
+
+def record_form(values: dict[str, Any]) -> bytes:
+    """The bytes `record_hash` hashes."""
+    return canonical(_RECORD_FORM, [values[name] for name in RECORD_FIELDS])
 
 
 def canonical_record_hash(values: Sequence[Any]) -> str:
     """`record_hash` of a record's values in RECORD_FIELDS order whose times are already
-    canonical text (verification's fast path, as `canonical_entry_hash`)."""
+    canonical text (verification's Python path, as `entry_form_of_row`)."""
     return sha256(_ENCODE_LIST([_RECORD_FORM, *values]).encode("utf-8")).hexdigest()
 
 
@@ -317,3 +326,99 @@ def append_comment_entry(
         after=canonical_json(after),
         refers_to=refers_to,
     )
+
+
+# The canonical forms built by the database (verification's fast path, docs/design.md
+# "Verification"): one byte string per row, the very bytes `canonical` makes for the values as
+# the program reads them, so the driver hands Python one value to hash instead of every column.
+# Each column becomes the JSON the C encoder writes for it: text escaped as `encode_basestring`
+# does (", \, \b \f \n \r \t, other controls as \u00xx, the rest as is, NUL included), integers
+# in decimal, booleans true/false, NULL null, times as `_utc_text`. Where the database's form
+# could differ (a value the program never writes), it differs in a way no canonical form of any
+# values has, so the hash fails and the entry is hashed again the Python way: never a false
+# alarm, and never a match that the Python form would not give.
+_SQL_TIMES = ("at", "captured_at", "created_at")
+_SQL_JSON = ("attachments", "raw")
+# regexp_replace's pattern, replacement and flags: a string token (kept whole), or a , or :
+# and the one space json.dumps writes after it (kept without the space).
+_JSON_SPACE = r"""'("(?:[^"\\]|\\.)*")|([,:]) ', '\1\2', 'g'"""
+
+
+def _sqlite_json_check(version: tuple[int, ...]) -> str | None:
+    """SQL true of JSON text that is one value by RFC 8259 alone. SQLite's json() reads JSON5
+    from 3.42 on (NaN, comments, 'quotes'...), which the json module reads otherwise or not at
+    all; json_valid(X, 1) (3.45 on) refuses it. Between the two: None (hashed in Python)."""
+    if version < (3, 42):
+        return "json_valid({c})"
+    return "json_valid({c}, 1)" if version >= (3, 45) else None
+
+
+def _sqlite_value(name: str, json_check: str) -> str:
+    """A column as the argument of json_array that writes its canonical JSON."""
+    column = f'"{name}"'
+    if name in _SQL_TIMES:  # stored 'YYYY-MM-DD HH:MM:SS.ffffff', UTC; anything else as is
+        return (f"CASE WHEN substr({column}, 11, 1) = ' ' THEN substr({column}, 1, 10) || 'T' "
+                f"|| substr({column}, 12) || '+00:00' ELSE {column} END")  # fmt: skip
+    if name == "second_review":  # stored 0 or 1
+        return (f"CASE {column} WHEN 1 THEN json('true') WHEN 0 THEN json('false') "
+                f"ELSE {column} END")  # fmt: skip
+    if name in _SQL_JSON:  # json(): the stored text without the spaces json.dumps puts in
+        return f"CASE WHEN {json_check.format(c=column)} THEN json({column}) END"
+    return column
+
+
+def _postgres_value(name: str, kind: str) -> str:
+    """A column's canonical JSON as text, by its type."""
+    column = f'"{name}"'
+    if name in _SQL_TIMES:  # a year before 1 would print as the same year after Christ
+        text_ = (f"'\"' || to_char(timezone('UTC', {column}), "
+                 f"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') || '\"'")  # fmt: skip
+        return f"CASE WHEN {column} >= '0001-01-01 00:00:00+00' THEN {text_} ELSE 'null' END"
+    if name in _SQL_JSON:  # json keeps the text written; drop the space after , and :
+        # outside strings (a string is matched whole, so its own ", " is kept).
+        return f"coalesce(regexp_replace({column}::text, {_JSON_SPACE}), 'null')"
+    value = f"{column}::text" if kind == "integer" else f"to_json({column})::text"
+    return f"coalesce({value}, 'null')"
+
+
+def _sql_form(dialect: str, form: str, names: Sequence[str], kinds: dict[str, str],
+              json_check: str) -> str:  # fmt: skip
+    if dialect == "sqlite":
+        return f"json_array('{form}', {', '.join(_sqlite_value(n, json_check) for n in names)})"
+    tokens = " || ',' || ".join(_postgres_value(n, kinds[n]) for n in names)
+    return f"""'["{form}",' || {tokens} || ']'"""
+
+
+def _kinds(table: FromClause) -> dict[str, str]:
+    """Each column's kind: "integer" for integers (written as they are), else ""."""
+    return {c.name: "integer" if isinstance(c.type, Integer) else "" for c in table.columns}
+
+
+def sql_entry_form(dialect: str) -> str:
+    """SQL giving an `action_log` row's canonical form as bytes (`canonical_entry_form`'s),
+    the form chosen as it chooses."""
+    kinds = _kinds(LogEntry.__table__)
+    forms = [
+        _sql_form(dialect, name, fields, kinds, "")
+        for name, fields in ((_ENTRY_FORM3, ALL_ENTRY_FIELDS), (_ENTRY_FORM, ENTRY_FIELDS),
+                             (_ENTRY_FORM2, ENTRY_FIELDS + FORM2_FIELDS))
+    ]  # fmt: skip
+    v1 = " AND ".join(["\"kind\" = 'action'", *(f'"{n}" IS NULL' for n in FORM2_FIELDS[1:])])
+    chosen = f'CASE WHEN "refers_to" IS NOT NULL THEN {forms[0]} WHEN {v1} THEN {forms[1]} ' \
+             f"ELSE {forms[2]} END"  # fmt: skip
+    return f"CAST({chosen} AS BLOB)" if dialect == "sqlite" else f"convert_to({chosen}, 'UTF8')"
+
+
+def sql_record_form(dialect: str, version: tuple[int, ...] = ()) -> str | None:
+    """SQL giving a `retained_records` row's canonical form as bytes (`record_hash`'s); None
+    where the database's JSON cannot be trusted to read JSON as the json module does
+    (`version`: SQLite's)."""
+    kinds = _kinds(RetainedRecord.__table__)
+    json_check = ""
+    if dialect == "sqlite":
+        check = _sqlite_json_check(version)
+        if check is None:
+            return None
+        json_check = check
+    form = _sql_form(dialect, _RECORD_FORM, RECORD_FIELDS, kinds, json_check)
+    return f"CAST({form} AS BLOB)" if dialect == "sqlite" else f"convert_to({form}, 'UTF8')"

@@ -167,7 +167,7 @@ def seal_entry_problem(entry_id: int, prev_hash: str, after: str | None) -> str:
 
 
 # What the walk of the chain found of the entries a seal names: (entry hash, actor, `after`).
-Found = Mapping[int, tuple[str, str, str | None]]
+Found = Mapping[int, tuple[str, str | None, str | None]]  # None: a link alone
 
 
 def watched(seal: Seal) -> tuple[int, ...]:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import String, func, select, text, type_coerce
+from sqlalchemy import String, case, func, literal_column, select, text, type_coerce
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import (
@@ -26,10 +29,12 @@ from hsm_console.db.chain import (
     ENTRY_FIELDS,
     GENESIS_HASH,
     RECORD_FIELDS,
-    canonical_entry_hash,
     canonical_record_hash,
     chain_head,
+    entry_hash_of_row,
     record_hash,
+    sql_entry_form,
+    sql_record_form,
 )
 from hsm_console.db.disposal import is_blank
 from hsm_console.db.engine import Database
@@ -40,17 +45,23 @@ from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.seals import Seal, seal_entry_problem, seal_problem, watched
 
 BATCH = 5000
-# Positions in a row of ALL_ENTRY_FIELDS (then entry_hash).
-_ID, _PREV, _AT = (ENTRY_FIELDS.index(f) for f in ("id", "prev_hash", "at"))
-_RECORD, _RECORD_HASH = ENTRY_FIELDS.index("record_id"), ENTRY_FIELDS.index("record_sha256")
-_COMMENT, _KIND = ENTRY_FIELDS.index("comment_id"), ALL_ENTRY_FIELDS.index("kind")
+# What the walk reads of an entry: these columns, then its canonical form made by the database
+# (`chain.sql_entry_form`; None for a link alone, an entry this login may not read).
+WALK_FIELDS = ("id", "prev_hash", "entry_hash", "kind", "record_id", "record_sha256",
+               "comment_id")  # fmt: skip
+_ID, _PREV, _HASH, _KIND, _RECORD, _RECORD_HASH, _COMMENT, _FORM = range(len(WALK_FIELDS) + 1)
+# Positions in an entry read whole: ALL_ENTRY_FIELDS.
 _ACTOR, _ACTION = ENTRY_FIELDS.index("actor"), ENTRY_FIELDS.index("action")
-_AFTER, _SECOND = ALL_ENTRY_FIELDS.index("after"), ENTRY_FIELDS.index("second_review")
-_SEAL, _ACTION_KIND = EntryKind.SEAL.value, EntryKind.ACTION.value
-_DISPOSE = (EntryKind.DISPOSAL.value, "dispose")
+_AFTER = ALL_ENTRY_FIELDS.index("after")
+_SEAL, _DISPOSAL, _ACTION_KIND = (
+    EntryKind.SEAL.value, EntryKind.DISPOSAL.value, EntryKind.ACTION.value
+)  # fmt: skip
 # Positions in a row of ("id", *RECORD_FIELDS, "sha256").
 _RECORD_COMMENT = 1 + RECORD_FIELDS.index("comment_id")
 _ATTACHMENTS, _RAW = 1 + RECORD_FIELDS.index("attachments"), 1 + RECORD_FIELDS.index("raw")
+# What the record pass reads of a record: these, then its canonical form made by the database.
+_R_ID, _R_COMMENT, _R_HASH, _R_FORM = range(4)
+_YEAR_ONE = "'0001-01-01 00:00:00+00'"
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
 Citation = tuple[str, int | None, int]
 # (record id, SHA-256) of each record a disposal entry says it blanked.
@@ -106,6 +117,7 @@ def _verify(
     walk = _Walk(
         watch=frozenset(watched(against)) if against is not None else frozenset(),
         previous_hash=GENESIS_HASH,
+        read=lambda entry_id: _entry(session, entry_id),
     )
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
     batches: Iterable[Sequence[Any]] = _entry_batches(session, cursors)
@@ -138,17 +150,29 @@ def _verify(
 def _entry_batches(
     session: Session, cursors: contextlib.ExitStack
 ) -> Iterator[Sequence[Sequence[Any]]]:
-    """Every entry in id order, BATCH at a time: ALL_ENTRY_FIELDS, then the stored hash.
+    """Every entry in id order, BATCH at a time: WALK_FIELDS, then its canonical form as the
+    database makes it, so the driver hands over eight values an entry instead of twenty-three
+    and Python only hashes (docs/design.md, "Verification")."""
+    dialect = session.get_bind().dialect.name
+    form = sql_entry_form(dialect)
+    columns = ", ".join(f'"{name}"' for name in WALK_FIELDS)
+    query = f'SELECT {columns}, {form} FROM action_log ORDER BY "id"'
+    yield from _query_batches(session, cursors, query, "hsm_verify")
 
-    As the driver's own tuples (`_driver_batches`): verification reads every entry, and
-    SQLAlchemy's rows were a third of its time.
-    """
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    table = LogEntry.__table__
-    columns = [table.c[n] for n in (*ALL_ENTRY_FIELDS, "entry_hash")]
-    for batch in _driver_batches(session, cursors, columns, (_AT,), "hsm_verify"):
-        if sqlite:  # a boolean is stored as 0 or 1; its canonical form is JSON's
-            batch = [(*row[:_SECOND], bool(row[_SECOND]), *row[_SECOND + 1 :]) for row in batch]
+
+def _query_batches(
+    session: Session, cursors: contextlib.ExitStack, query: str, name: str
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """`query`'s rows, BATCH at a time, by the driver's own cursor (server-side on
+    PostgreSQL, so it streams; binary there, so a canonical form comes as bytes as is)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    postgres = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name=name, binary=True) if postgres else driver.cursor()
+    cursors.callback(cursor.close)
+    cursor.execute(query)
+    while batch := cursor.fetchmany(BATCH):
         yield batch
 
 
@@ -158,11 +182,12 @@ def _driver_batches(
     columns: list[Any],
     times: Sequence[int],
     name: str,
+    where: Any = None,
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """`columns` of a table in id order (the first is the id), BATCH rows at a time, read by
-    the driver's own cursor (server-side on PostgreSQL, so it streams). The columns at `times`
-    come as the canonical form's text, made by the database, so no row needs Python's
-    datetimes; JSON columns come as the driver gives them (text on SQLite)."""
+    the driver's own cursor. The columns at `times` come as the canonical form's text, made by
+    the database, so no row needs Python's datetimes; JSON columns come as the driver gives
+    them (text on SQLite)."""
     connection = session.connection()
     dialect = connection.dialect.name
     columns = list(columns)
@@ -170,22 +195,16 @@ def _driver_batches(
         if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
             stored = type_coerce(columns[at], String)
             columns[at] = func.substr(stored, 1, 10) + "T" + func.substr(stored, 12) + "+00:00"
-        else:
-            columns[at] = func.to_char(
+        else:  # NULL before year 1, which to_char would write as the same year after Christ
+            text_ = func.to_char(
                 func.timezone("UTC", columns[at]), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
             )
-    statement = (
-        select(*columns)
-        .order_by(columns[0])
-        .compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    )
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor(name=name) if dialect == "postgresql" else driver.cursor()
-    cursors.callback(cursor.close)
-    cursor.execute(str(statement))
-    while batch := cursor.fetchmany(BATCH):
-        yield batch
+            columns[at] = case((columns[at] >= literal_column(_YEAR_ONE), text_))
+    statement = select(*columns).order_by(columns[0])
+    if where is not None:
+        statement = statement.where(where)
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    yield from _query_batches(session, cursors, str(compiled), name)
 
 
 @dataclass
@@ -193,37 +212,62 @@ class _Walk:
     """The walk along the chain so far. A batch whose ids, links and hashes are all right
     (checked a list at a time, the usual case) leaves only the rows that cite a record or
     are a seal, a disposal or a watched entry to look at one by one; a batch where
-    something is wrong is walked row by row, which names the first problem exactly."""
+    something is wrong is walked row by row, which names the first problem exactly.
+
+    An entry is hashed from the canonical form the database made; one whose hash does not
+    match that way is read again as the program reads it (`read`: ALL_ENTRY_FIELDS, then the
+    stored hash) and hashed by `chain.entry_hash_of_row`, and only that decides it was
+    altered: the database's form can make the check slower, never a false alarm."""
 
     watch: frozenset[int]
     previous_hash: str
+    read: Callable[[int], Sequence[Any]]
     previous_id: int = 0
     checked: int = 0
     cited: dict[int, Citation] = field(default_factory=dict)
     disposed: Disposed = field(default_factory=set)
-    found: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+    found: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
     def batch(self, rows: Sequence[Any]) -> VerifyReport | None:
-        stored = [row[-1] for row in rows]
-        intact = (
+        if not self._all_right(rows):
+            for row in rows:
+                problem = self._links(row) or self._cites(row)
+                if problem:
+                    return VerifyReport(self.checked, 0, self.previous_id, self.previous_hash,
+                                        problem, first_bad_entry=row[_ID])  # fmt: skip
+                self.checked += 1
+                self.previous_id, self.previous_hash = row[_ID], row[_HASH]
+            return None  # the database's form differed, Python's matched
+        self.checked += len(rows)
+        self.previous_id, self.previous_hash = rows[-1][_ID], rows[-1][_HASH]
+        return None
+
+    def _all_right(self, rows: Sequence[Any]) -> bool:
+        """The whole batch at once: ids, links, hashes, then citations; then the rare
+        entries `_cites` must see (anything but an action, or watched). Any doubt, and the
+        batch is walked row by row, which names the first problem (and sees every
+        citation, seal and disposal again, to the same effect)."""
+        stored = [row[_HASH] for row in rows]
+        if not (
             rows[0][_ID] == self.previous_id + 1  # ids are unique and ascending: no gap
             and rows[-1][_ID] == self.previous_id + len(rows)
             and [row[_PREV] for row in rows] == [self.previous_hash, *stored[:-1]]
-            # A link alone (kind None: an entry this login may not read) is checked by place.
-            and [canonical_entry_hash(r) if r[_KIND] is not None else r[-1] for r in rows] == stored
-        )
+            # A link alone (no form: an entry this login may not read) is checked by place.
+            and [r[_HASH] if r[_FORM] is None else sha256(r[_FORM]).hexdigest() for r in rows]
+            == stored
+        ):
+            return False
+        cited, watch, rare = self.cited, self.watch, []
         for row in rows:
-            if intact:
-                special = row[_RECORD] is not None or row[_KIND] != _ACTION_KIND
-                problem = self._cites(row) if special or row[_ID] in self.watch else ""
-            else:
-                problem = self._links(row) or self._cites(row)
-            if problem:
-                return VerifyReport(self.checked, 0, self.previous_id, self.previous_hash,
-                                    problem, first_bad_entry=row[_ID])  # fmt: skip
-            self.checked += 1
-            self.previous_id, self.previous_hash = row[_ID], row[-1]
-        return None
+            if row[_RECORD] is not None:
+                citation = cited.setdefault(
+                    row[_RECORD], (row[_RECORD_HASH], row[_COMMENT], row[_ID])
+                )
+                if citation[0] != row[_RECORD_HASH] or citation[1] != row[_COMMENT]:
+                    return False
+            if row[_KIND] != _ACTION_KIND or row[_ID] in watch:
+                rare.append(row)
+        return not any(self._cites(row) for row in rare)
 
     def _links(self, row: Any) -> str:
         entry_id = row[_ID]
@@ -231,12 +275,17 @@ class _Walk:
             return f"entries {self.previous_id + 1} to {entry_id - 1} are missing"
         if row[_PREV] != self.previous_hash:
             return f"entry {entry_id} does not follow entry {self.previous_id} (chain broken)"
-        if row[_KIND] is not None and canonical_entry_hash(row) != row[-1]:
-            return f"entry {entry_id} was altered: its contents no longer match its hash"
+        if row[_FORM] is not None and sha256(row[_FORM]).hexdigest() != row[_HASH]:
+            try:
+                same = entry_hash_of_row(self.read(entry_id)) == row[_HASH]
+            except (DataError, ValueError, TypeError):  # a value the program cannot read
+                same = False  # (a time before year 1) or hash (a blob): not what was hashed
+            if not same:
+                return f"entry {entry_id} was altered: its contents no longer match its hash"
         return ""
 
     def _cites(self, row: Any) -> str:
-        entry_id, record = row[_ID], row[_RECORD]
+        entry_id, record, kind = row[_ID], row[_RECORD], row[_KIND]
         if record is not None:
             citation = self.cited.get(record)
             if citation is None:
@@ -246,16 +295,23 @@ class _Walk:
                     f"entry {entry_id} cites retained record {record} with another hash or "
                     f"comment than entry {citation[2]} does"
                 )
-        elif row[_KIND] == _SEAL:
-            problem = seal_entry_problem(entry_id, row[_PREV], row[_AFTER])
+        if kind not in (_SEAL, _DISPOSAL) and entry_id not in self.watch:
+            return ""
+        if row[_FORM] is None:  # a link alone: this login reads nothing more of it
+            self.found[entry_id] = (row[_HASH], None, None)
+            return ""
+        # Rare: what the walk does not read of every entry, read for this one alone.
+        whole = self.read(entry_id)
+        if kind == _SEAL and record is None:
+            problem = seal_entry_problem(entry_id, row[_PREV], whole[_AFTER])
             if problem:
                 return problem
-        if (row[_KIND], row[_ACTION]) == _DISPOSE:  # the records it blanked
+        if kind == _DISPOSAL and whole[_ACTION] == "dispose":  # the records it blanked
             self.disposed.update(
-                (r, h) for c in json.loads(row[_AFTER])["comments"] for r, h in c["records"]
+                (r, h) for c in json.loads(whole[_AFTER])["comments"] for r, h in c["records"]
             )
         if entry_id in self.watch:
-            self.found[entry_id] = (row[-1], row[_ACTOR], row[_AFTER])
+            self.found[entry_id] = (row[_HASH], whole[_ACTOR], whole[_AFTER])
         return ""
 
 
@@ -275,7 +331,7 @@ def _through_links(session: Session, readable: Iterable[Any]) -> Iterator[Any]:
     included), which the walk checks for its place in the chain only."""
     rows = iter(readable)
     row = next(rows, None)
-    after, width = 0, len(ALL_ENTRY_FIELDS)
+    after, width = 0, len(WALK_FIELDS) + 1
     while True:
         links = session.execute(text(_LINKS), {"after": after, "count": BATCH}).all()
         if not links and after == 0 and row is not None:
@@ -289,8 +345,8 @@ def _through_links(session: Session, readable: Iterable[Any]) -> Iterator[Any]:
                 row = next(rows, None)
             else:
                 gap: list[Any] = [None] * width
-                gap[_ID], gap[_PREV] = link_id, prev_hash
-                yield (*gap, link_hash)
+                gap[_ID], gap[_PREV], gap[_HASH] = link_id, prev_hash, link_hash
+                yield gap
             after = link_id
         if len(links) < BATCH:
             break
@@ -313,51 +369,113 @@ def _check_records(
 ) -> VerifyReport:
     """Every retained record against what the log cites, both in id order, so the first
     problem named is the lowest record's: one cited and missing (deleted, or its id changed),
-    one cited by no entry (added behind the log's back), or one `record_problem` finds."""
+    one cited by no entry (added behind the log's back), or one `record_problem` finds.
+
+    A record is hashed from the canonical form the database made (`chain.sql_record_form`);
+    those whose hash does not match that way (JSON that json.dumps escaped, a disposed record,
+    an altered one) are hashed again in Python, a batch at a time (`_python_check`), before
+    anything later is judged."""
+    dialect = session.get_bind().dialect.name
+    version = sqlite3.sqlite_version_info if dialect == "sqlite" else ()
+    form = sql_record_form(dialect, version) or "NULL"
+    query = f'SELECT "id", "comment_id", "sha256", {form} FROM retained_records ORDER BY "id"'
+    expected = iter(sorted(cited))
+    waiting = next(expected, None)
+    records = 0
+    unsure: list[tuple[int, int]] = []  # (record, records checked before it)
+
+    def first_problem() -> VerifyReport | None:
+        """The first problem among the unsure records (which come before anything later)."""
+        found = _python_check(session, unsure, cited, disposed)
+        unsure.clear()
+        if found is None:
+            return None
+        checked, citation, problem = found
+        return replace(walked, records_checked=checked, problem=problem,
+                       first_bad_entry=citation[2])  # fmt: skip
+
+    for batch in _query_batches(session, cursors, query, "hsm_verify_records"):
+        for row in batch:
+            number = row[_R_ID]
+            if waiting is not None and waiting < number:
+                break
+            if waiting == number:
+                citation, waiting = cited[number], next(expected, None)
+                # The usual case, at the cost of one hash.
+                if not (
+                    row[_R_HASH] == citation[0]
+                    and row[_R_COMMENT] == citation[1]
+                    and row[_R_FORM] is not None
+                    and sha256(row[_R_FORM]).hexdigest() == citation[0]
+                ):
+                    unsure.append((number, records))
+            else:
+                return first_problem() or replace(walked, records_checked=records, problem=(
+                    f"retained record {number} is cited by no log entry: it was added behind "
+                    "the log's back, or the entries citing it were removed"
+                ))  # fmt: skip
+            records += 1
+        else:
+            stopped = first_problem()
+            if stopped is not None:
+                return stopped
+            if cancelled():
+                return replace(walked, records_checked=records, cancelled=True)
+            continue
+        break  # a cited record is missing
+    if waiting is not None:
+        entry = cited[waiting][2]
+        return first_problem() or replace(walked, records_checked=records, first_bad_entry=entry,
+            problem=(f"retained record {waiting} (cited by log entry {entry}) is missing: it "
+                     "was deleted, or its id was changed"),
+        )  # fmt: skip
+    return first_problem() or replace(walked, records_checked=records)
+
+
+def _python_check(
+    session: Session, unsure: list[tuple[int, int]], cited: dict[int, Citation],
+    disposed: Disposed,
+) -> tuple[int, Citation, str] | None:  # fmt: skip
+    """The first of `unsure` (records, each with the count checked before it) that is wrong,
+    hashed as Python writes the canonical form: the driver's own rows, times made canonical
+    by the database, JSON parsed by the driver on PostgreSQL and by the json module on
+    SQLite; one that does not match that way either is judged by `record_problem` on the
+    record as the program reads it."""
+    if not unsure:
+        return None
     table = RetainedRecord.__table__
     columns = [table.c[n] for n in ("id", *RECORD_FIELDS, "sha256")]
     times = [1 + RECORD_FIELDS.index(n) for n in ("captured_at", "created_at")]
     json_text = session.get_bind().dialect.name == "sqlite"  # PostgreSQL's driver parses it
-    expected = iter(sorted(cited))
-    waiting = next(expected, None)
-    records = 0
-    for row in itertools.chain.from_iterable(
-        _driver_batches(session, cursors, columns, times, "hsm_verify_records")
-    ):
-        number = row[0]
-        if waiting is not None and waiting < number:
-            break
-        if waiting == number:
-            citation, waiting = cited[number], next(expected, None)
-            if json_text:
-                row = (*row[:_ATTACHMENTS], json.loads(row[_ATTACHMENTS]),
-                       json.loads(row[_RAW]), *row[_RAW + 1 :])  # fmt: skip
-            # The usual case, at the cost of one hash; anything else is judged by
-            # `record_problem` on the record as the program reads it.
-            if not (
-                row[-1] == citation[0]
-                and row[_RECORD_COMMENT] == citation[1]
-                and canonical_record_hash(row[1:-1]) == citation[0]
-            ):
-                problem = record_problem(_record(session, number), citation, disposed)
+    checked = dict(unsure)
+    where = table.c.id.in_(list(checked))
+    with contextlib.ExitStack() as cursors:  # closed now: the next batch opens another
+        for batch in _driver_batches(session, cursors, columns, times, "hsm_verify_unsure",
+                                     where):  # fmt: skip
+            for row in batch:
+                number, citation = row[0], cited[row[0]]
+                if json_text:
+                    row = (*row[:_ATTACHMENTS], json.loads(row[_ATTACHMENTS]),
+                           json.loads(row[_RAW]), *row[_RAW + 1 :])  # fmt: skip
+                if (
+                    row[-1] == citation[0]
+                    and row[_RECORD_COMMENT] == citation[1]
+                    and canonical_record_hash(row[1:-1]) == citation[0]
+                ):
+                    continue
+                try:
+                    problem = record_problem(_record(session, number), citation, disposed)
+                except (DataError, ValueError, TypeError):  # a value the program cannot read
+                    problem = _altered(number, citation)
                 if problem:
-                    return replace(walked, records_checked=records, problem=problem,
-                                   first_bad_entry=citation[2])  # fmt: skip
-        else:
-            return replace(walked, records_checked=records, problem=(
-                f"retained record {number} is cited by no log entry: it was added behind the "
-                "log's back, or the entries citing it were removed"
-            ))  # fmt: skip
-        records += 1
-        if records % BATCH == 0 and cancelled():
-            return replace(walked, records_checked=records, cancelled=True)
-    if waiting is not None:
-        entry = cited[waiting][2]
-        return replace(walked, records_checked=records, first_bad_entry=entry, problem=(
-            f"retained record {waiting} (cited by log entry {entry}) is missing: it was "
-            "deleted, or its id was changed"
-        ))  # fmt: skip
-    return replace(walked, records_checked=records)
+                    return checked[number], citation, problem
+    return None
+
+
+def _entry(session: Session, entry_id: int) -> Sequence[Any]:
+    """An entry as the program reads it: ALL_ENTRY_FIELDS, then its stored hash."""
+    columns = [LogEntry.__table__.c[n] for n in (*ALL_ENTRY_FIELDS, "entry_hash")]
+    return session.connection().execute(select(*columns).where(LogEntry.id == entry_id)).one()
 
 
 def _record(session: Session, record_id: int) -> dict[str, Any]:
@@ -380,5 +498,12 @@ def record_problem(record: dict[str, Any], citation: Citation, disposed: Dispose
     kept = record["sha256"]
     actual = kept if (record["id"], kept) in disposed and is_blank(record) else record_hash(record)
     if actual != cited_hash or kept != cited_hash:
-        return f"{where} was altered: it no longer matches its hash"
+        return _altered(record["id"], citation)
     return ""
+
+
+def _altered(record: int, citation: Citation) -> str:
+    return (
+        f"retained record {record} (cited by log entry {citation[2]}) was altered: it no "
+        "longer matches its hash"
+    )
