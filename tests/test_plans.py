@@ -170,7 +170,7 @@ def test_syncs_look_up_of_known_comments_uses_the_unique_key(postgres_db: Databa
     sync.sync()
     with statements(db) as found:
         sync.sync()  # every comment is known now
-    lookups = [(s, p) for s, p in found if "comments.external_id IN" in s]
+    lookups = [(s, p) for s, p in found if "comments.external_id = ANY" in s]
     assert lookups
     for statement, parameters in lookups:
         tree = plan(db, statement, parameters)
