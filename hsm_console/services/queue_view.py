@@ -234,7 +234,7 @@ class QueueView:
                 found = self._walked_search(session, queue_filter, site_ids, after, limit)
             else:
                 if queue_filter.search_terms():
-                    query = self._search_page(session, queue_filter, site_ids, after, limit)
+                    query = self._search_page(queue_filter, site_ids, after, limit)
                 else:
                     query = self._merged_page(
                         queue_filter, site_ids, after, limit, self.db.is_sqlite
@@ -337,16 +337,11 @@ class QueueView:
             if share < WALK_SHARE:
                 break
             step = min(WALK_MOST, math.ceil((limit - len(found)) / share * 1.25))
-        rest = self._search_page(session, queue_filter, site_ids, after, limit - len(found))
+        rest = self._search_page(queue_filter, site_ids, after, limit - len(found))
         return found + [(row[0], row[1]) for row in session.execute(rest)]
 
     def _search_page(
-        self,
-        session: Session,
-        queue_filter: QueueFilter,
-        site_ids: list[int],
-        after: QueueCursor | None,
-        limit: int,
+        self, queue_filter: QueueFilter, site_ids: list[int], after: QueueCursor | None, limit: int
     ) -> Select[int, datetime]:
         """One query starting from the full-text index, sorted afterwards: walking the queue
         in time order would read thousands of rows for each one that matches. On PostgreSQL
@@ -356,7 +351,7 @@ class QueueView:
             *self._status_conditions(queue_filter),
             *self._common_conditions(queue_filter, after),
         )
-        query = self._with_search(session, query, queue_filter)
+        query = self._with_search(query, queue_filter)
         if not self.db.is_sqlite:
             matches = query.cte("matches").prefix_with("MATERIALIZED")
             query = select(matches.c.id, matches.c.created_at)
@@ -365,13 +360,13 @@ class QueueView:
         return query.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit)
 
     def _with_search(
-        self, session: Session, query: Select[*_Columns], queue_filter: QueueFilter
+        self, query: Select[*_Columns], queue_filter: QueueFilter
     ) -> Select[*_Columns]:
         """Narrow to comments whose author or text holds every word (as a word's start)."""
         terms = queue_filter.search_terms()
         if not terms:
             return query
-        dialect = session.get_bind().dialect.name
+        dialect = self.db.engine.dialect.name
         if dialect == "sqlite":
             return query.join(_FTS, _FTS.c.rowid == Comment.id).where(
                 _FTS.c.comments_fts.match(search_index.fts5_query(terms))
@@ -426,7 +421,7 @@ class QueueView:
                 *self._status_conditions(queue_filter),
                 *self._common_conditions(queue_filter),
             )
-            return set(session.scalars(self._with_search(session, query, queue_filter)))
+            return set(session.scalars(self._with_search(query, queue_filter)))
 
     def newest(self, queue_filter: QueueFilter, limit: int) -> list[QueueRow]:
         """The first `limit` rows, newest first, read page by page as the window reads them."""
@@ -525,7 +520,7 @@ class QueueView:
                     .where(Comment.site_id.in_(all_sites), *self._common_conditions(dates))
                     .group_by(Comment.site_id, Comment.status)
                 )  # fmt: skip
-                query = self._with_search(session, query, queue_filter)
+                query = self._with_search(query, queue_filter)
                 for site_id, status, count, suggested in session.execute(query):
                     groups += [(site_id, status, True, suggested),
                                (site_id, status, False, count - suggested)]  # fmt: skip
