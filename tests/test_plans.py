@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from benchmarks.generate import Scale, fill
+from benchmarks.generate import COMMON_WORD, RARE_WORD, Scale, fill
 from benchmarks.ingest import FeedConnector, feed_comments
 from hsm_console.app import current_username
 from hsm_console.db.engine import Database
@@ -149,6 +149,10 @@ def _queue_walks(queue: QueueView, site_ids: list[int]) -> dict[str, Callable[[]
         "one code": QueueFilter(suggestion="PII"),
         "one code, two sites": QueueFilter(suggestion="PII", site_ids=frozenset(site_ids[:2])),
         "any suggestion": QueueFilter(suggestion=ANY_SUGGESTION),
+        # A search: a word in every comment is walked, rarer ones read from the index.
+        "search, a word in all": QueueFilter(search="resident"),
+        "search, a common word": QueueFilter(search=COMMON_WORD),
+        "search, a rare word, any status": replace(every, search=RARE_WORD),
     }
     walks: dict[str, Callable[[], object]] = {
         f"queue: {name}": lambda f=queue_filter: queue.page(f, None, 500)  # type: ignore[misc]
@@ -170,7 +174,7 @@ def test_syncs_look_up_of_known_comments_uses_the_unique_key(postgres_db: Databa
     sync.sync()
     with statements(db) as found:
         sync.sync()  # every comment is known now
-    lookups = [(s, p) for s, p in found if "comments.external_id IN" in s]
+    lookups = [(s, p) for s, p in found if "comments.external_id = ANY" in s]
     assert lookups
     for statement, parameters in lookups:
         tree = plan(db, statement, parameters)

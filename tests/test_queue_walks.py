@@ -83,3 +83,48 @@ def test_both_walks_page_as_the_table_orders(
             assert view.counts(queue_filter).total == len(expected), where
     pii = view.counts(QueueFilter(statuses=frozenset(), suggestion="PII"))
     assert pii.total == len(in_table_order(synced, list(cases)[5]))
+
+
+@pytest.mark.parametrize(
+    ("first", "most", "share"),
+    [(3, 4, 0.02), (3, 4, 1.0), (10_000, 10_000, 0.02)],
+    ids=["walked then indexed", "indexed after the first rows", "walked whole"],
+)
+def test_a_search_pages_as_the_table_orders(
+    synced: World, monkeypatch: pytest.MonkeyPatch, first: int, most: int, share: float
+) -> None:
+    """On PostgreSQL a search tests the queue's newest rows in order while its word is
+    common, then reads the rest from the full-text index (tiny steps here, so one page
+    crosses from one to the other); on SQLite it starts from the index. Either way the
+    pages are the matches in the table's order, whatever the word's share."""
+    monkeypatch.setattr(queue_view, "WALK_FIRST", first)
+    monkeypatch.setattr(queue_view, "WALK_MOST", most)
+    monkeypatch.setattr(queue_view, "WALK_SHARE", share)
+    with synced.db.transaction() as session:
+        police = admin.ensure_department(session, "POLICE", "Police Department")
+        admin.grant(session, admin.ensure_person(session, "alice"), Role.MODERATOR, police)
+    ids = in_table_order(synced, "1 = 1")
+    assert len(ids) > 20
+    with synced.db.transaction() as session:
+        for n, comment_id in enumerate(ids):
+            words = ["common" if n % 3 else "other", "rare" if n % 7 == 2 else "plain"]
+            session.execute(
+                text("UPDATE comments SET search_words = :w, status = :s WHERE id = :id"),
+                {"w": " ".join(words), "s": STATUSES[n % len(STATUSES)], "id": comment_id},
+            )
+    view = QueueView(synced.db, "alice")
+    cases = {
+        "c.search_words LIKE 'common%' AND c.status = 'new'": QueueFilter(search="comm"),
+        "c.search_words LIKE '%rare' AND c.status = 'new'": QueueFilter(search="rare"),
+        "c.search_words LIKE 'common rare'": QueueFilter(
+            statuses=frozenset(), search="rare common"
+        ),
+        "c.search_words LIKE '%rare' AND c.status IN ('flagged', 'kept')": QueueFilter(
+            statuses=frozenset({CommentStatus.FLAGGED, CommentStatus.KEPT}), search="rare"
+        ),
+    }
+    for where, queue_filter in cases.items():
+        expected = in_table_order(synced, where)
+        assert expected, where
+        assert all_ids(view, queue_filter, limit=4) == expected, where
+        assert all_ids(view, queue_filter, limit=500) == expected, where

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ARRAY, String, any_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -60,8 +61,13 @@ ACTIVE_DAYS = 30  # posts older than this are not read again
 FULL_DAYS = 7  # comments of posts younger than this are read in full each time
 GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
 # A sync that adds this many comments (a site's first) refreshes PostgreSQL's statistics, so
-# the queue's plans see the comments now there rather than wait for autovacuum.
+# the queue's plans see the comments now there rather than wait for autovacuum: the row count
+# and the columns the queue's walks and sync's look-ups filter and order by. Not the text
+# columns nor the full-text index's words, half or more of the work (at 1,000,000 comments
+# 0.65-0.95 s of the server's CPU for the whole table against 0.22-0.47 s); the search does
+# not rest on them (`queue_view._walked_search`) and autovacuum refreshes them.
 ANALYZE_AFTER = 10_000
+_ANALYZED = "comments (site_id, post_id, status, created_at, suggested_code, external_id), posts"
 LINK_BATCH = 1000  # replies linked to parents a statement, well under the drivers' limits
 
 
@@ -285,7 +291,7 @@ class SyncService:
         if self.db.is_sqlite:  # SQLite's plans are made without statistics (`queue_view`)
             return
         with self.db.transaction() as session:
-            session.execute(text("ANALYZE comments, posts"))
+            session.execute(text(f"ANALYZE {_ANALYZED}"))
 
     def _failed(
         self, site: Site, result: SiteResult, exc: UserError, report: Callable[[str], None]
@@ -427,7 +433,6 @@ class SyncService:
             }
             ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
             known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
-            _generic_plans(session)
             new: dict[str, dict[str, Any]] = {}
             parents: dict[str, str | None] = {}  # of the new ones
             screened: dict[str, list[Suggestion]] = {}
@@ -639,16 +644,10 @@ def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
 def _custom_plans(session: Session) -> None:
     """On PostgreSQL, plan this transaction's statements for their values: the driver
     prepares a statement run often, and a generic plan made while a site had few comments
-    (its first sync) would read all of the site's comments for every page once it has many."""
+    (its first sync) would read all of the site's comments for every page once it has many.
+    The page's insert is one statement (`_PG_INSERT`), so planning it each page costs little."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
-def _generic_plans(session: Session) -> None:
-    """Back to the usual plans once the look-ups are made: the page's inserts, run a row at a
-    time, would otherwise be planned again for every row."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode TO DEFAULT"))
 
 
 def _insert_parents_first(
@@ -657,11 +656,23 @@ def _insert_parents_first(
     parents: dict[str, str | None],
     ids: dict[str, int],
 ) -> None:
-    """Insert the page's new comments (`new`, by platform id) with their parents' ids, each
-    reply after its parent where both are new on this page; `ids` gains the new ids. Linking
-    a reply afterwards is an UPDATE, on PostgreSQL a new version of the row in every index,
-    the full-text one included. A reply whose parent is on a later page, or in a circle of
+    """Insert the page's new comments (`new`, by platform id) with their parents' ids; `ids`
+    gains the new ids. Linking a reply afterwards is an UPDATE, on PostgreSQL a new version of
+    the row in every index, the full-text one included. On PostgreSQL one statement links a
+    reply to a parent new on the same page (`_insert_comments`); on SQLite each reply goes in
+    after its parent. A reply whose parent is on a later page, or (SQLite) in a circle of
     replies a platform should never send, is left for the caller to link."""
+    if session.get_bind().dialect.name == "postgresql":
+        for key, row in new.items():
+            parent = parents[key]
+            row["parent_id"] = ids.get(parent) if parent else None
+        keys = [parent if parent in new else None for parent in map(parents.get, new)]
+        ids.update(_insert_comments(session, list(new.values()), keys))
+        for key, row in new.items():
+            parent = parents[key]
+            if parent in new:
+                row["parent_id"] = ids[parent]
+        return
     waiting = dict(new)
     while waiting:
         ready = [key for key in waiting if parents[key] not in waiting] or list(waiting)
@@ -697,16 +708,46 @@ _NEW_COLUMNS = (
     "gone_seen_at", "suggested_code", "suggestion_why", "fetched_at", "version", "search_words",
 )  # fmt: skip
 _SQLITE_ROWS = 500  # rows a statement on SQLite: 10,000 values, under its limit of 32,766
+# PostgreSQL's statement that inserts a page's rows, sent as one JSON document (a list of
+# objects, one a row, made by the C encoder: the driver binds arrays a value at a time in
+# Python): one statement whatever the page's size, so its text never changes (prepared once),
+# one execution, and one run of the live-update trigger. Each row takes its id from the
+# table's sequence first, so a reply whose parent is new in the same page is given its
+# parent's id by the join (`parent_key`: the parent's platform id); the foreign key is
+# checked at the statement's end, so the rows' order does not matter. A `json` field of the
+# document keeps its text as written, so JSON columns are stored as the driver sends them.
+_PG_TYPES = {
+    "site_id": "integer", "post_id": "integer", "parent_id": "integer", "created_at":
+    "timestamptz", "attachments": "json", "raw": "json", "edited_at": "timestamptz",
+    "gone_seen_at": "timestamptz", "fetched_at": "timestamptz", "version": "integer",
+}  # fmt: skip
+_PG_INSERT = (
+    "WITH page AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('comments', 'id')) AS id, "
+    "r.* FROM json_to_recordset(%s::json) AS r({fields}, parent_key text)) "
+    "INSERT INTO comments (id, {names}) "
+    "SELECT page.id, {values} FROM page LEFT JOIN page AS parent ON parent.external_id = "
+    "page.parent_key RETURNING external_id, id"
+).format(
+    fields=", ".join(f"{name} {_PG_TYPES.get(name, 'text')}" for name in _NEW_COLUMNS),
+    names=", ".join(_NEW_COLUMNS),
+    values=", ".join(
+        "coalesce(page.parent_id, parent.id)" if name == "parent_id" else f"page.{name}"
+        for name in _NEW_COLUMNS
+    ),
+)
 
 
-def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+def _insert_comments(
+    session: Session, rows: list[dict[str, Any]], parent_keys: list[str | None] | None = None
+) -> dict[str, int]:
     """New comments inserted by the driver itself: platform id -> new id.
 
     The values are bound by the columns' own types, as the ORM binds them, so the rows are
     the same; what is saved is SQLAlchemy building a statement of every row's values each
-    page (and psycopg parsing it again, too long for its cache). PostgreSQL: one short
-    statement, prepared, sent for every row in one pipeline (`executemany`); SQLite: one
-    multi-row INSERT ... RETURNING (its cursor cannot return rows from `executemany`)."""
+    page. PostgreSQL: `_PG_INSERT`, the rows as one JSON document, a reply given the id of
+    its parent named in `parent_keys` (new in the same rows); SQLite: one multi-row INSERT
+    ... RETURNING (its cursor cannot return rows from `executemany`), parents inserted
+    before (`parent_keys` unused)."""
     connection = session.connection()
     dialect = connection.dialect
     table = Comment.__table__
@@ -719,17 +760,13 @@ def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, 
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
-    into = f"INSERT INTO comments ({', '.join(_NEW_COLUMNS)}) VALUES "
     found: dict[str, int] = {}
     try:
         if dialect.name == "postgresql":
-            marks = f"({', '.join(['%s'] * len(_NEW_COLUMNS))})"
-            cursor.executemany(f"{into}{marks} RETURNING external_id, id", values, returning=True)
-            while True:
-                found.update(cursor.fetchall())
-                if not cursor.nextset():
-                    break
+            cursor.execute(_PG_INSERT, [_pg_page(values, parent_keys)])
+            found.update(cursor.fetchall())
             return found
+        into = f"INSERT INTO comments ({', '.join(_NEW_COLUMNS)}) VALUES "
         marks = f"({', '.join(['?'] * len(_NEW_COLUMNS))})"
         for first in range(0, len(values), _SQLITE_ROWS):
             chunk = values[first : first + _SQLITE_ROWS]
@@ -741,14 +778,39 @@ def _insert_comments(session: Session, rows: list[dict[str, Any]]) -> dict[str, 
         cursor.close()
 
 
+def _pg_page(values: list[list[Any]], parent_keys: list[str | None] | None) -> str:
+    """`_PG_INSERT`'s document: the rows' bound values, times as ISO 8601 with their offset.
+    A JSON value (the driver's wrapper) goes in as itself, so its text is `json.dumps`'s, as
+    the driver (which keeps `json.dumps`: the engine sets no serializer) would send it."""
+    from psycopg.types.json import Json  # the driver of PostgreSQL alone: not at the start
+
+    def plain(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Json):
+            return value.obj
+        raise TypeError(f"{type(value).__name__} is not stored by sync")
+
+    names = (*_NEW_COLUMNS, "parent_key")
+    keys = parent_keys or [None] * len(values)
+    rows = [
+        dict(zip(names, (*row, key), strict=True)) for row, key in zip(values, keys, strict=True)
+    ]
+    return json.dumps(rows, default=plain)
+
+
 def _existing_ids(
     session: Session, model: type[Post] | type[Comment], site_id: int, external_ids: list[str]
 ) -> dict[str, int]:
     if not external_ids:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        # One array: the statement's text is the same for every page, so neither SQLAlchemy
+        # nor the driver builds and parses a placeholder a value each time.
+        wanted = model.external_id == any_(bindparam("external_ids", external_ids, ARRAY(String)))
+    else:
+        wanted = model.external_id.in_(external_ids)
     rows = session.execute(
-        select(model.external_id, model.id).where(
-            model.site_id == site_id, model.external_id.in_(external_ids)
-        )
+        select(model.external_id, model.id).where(model.site_id == site_id, wanted)
     )
     return {external_id: row_id for external_id, row_id in rows}
