@@ -40,6 +40,7 @@ from hsm_console.rules.domain import (
     AppealStep,
     EntryKind,
     EntryState,
+    ReviewState,
     ReviewVerdict,
     Role,
 )
@@ -598,6 +599,35 @@ def test_the_decisions_table_follows_outcomes_reviews_and_failures(edges: World)
     assert (table[earlier.id][4], table[later.id][4], table[unsure.id][4]) == (True, False, True)
     assert failed.id not in table
     assert as_counted(dashboard(edges)) == plain_count(edges, LogFilter())
+
+
+def test_a_review_state_filter_reaches_the_decisions(edges: World) -> None:
+    """The log view's review-state filter correlates reviews with the decision's entry: moved
+    onto the decisions table, it counts the reviewed decisions alone (edges: a question of
+    an alice hide, a concurrence with bob's removal)."""
+
+    def actions(state: ReviewState) -> Counter[str]:
+        f = LogFilter(review_states=frozenset({state.value}))
+        found: Counter[str] = Counter()
+        for row in dashboard(edges, log_filter=f).table("questioned").rows:
+            found[str(row[0])] += int(row[1])  # type: ignore[call-overload]
+        return found
+
+    assert actions(ReviewState.QUESTIONED) == Counter({"alice": 1})
+    assert actions(ReviewState.CONCURRED) == Counter({"bob": 1})
+    # Under a second-review code, applied, not reviewed: alice's OFT hides, less the one
+    # questioned if it was one of them.
+    with edges.db.session() as session:
+        entries = list(session.scalars(select(LogEntry)))
+    reviewed = {e.refers_to for e in entries if e.kind == "review"}
+    applied = {e.outcome_of for e in entries if e.state == "applied"}
+    waiting = Counter(
+        e.actor for e in entries
+        if (e.kind, e.state) == ("action", "pending") and e.id in applied and e.second_review
+        and e.action in ("hide", "remove") and e.id not in reviewed
+    )  # fmt: skip
+    assert waiting
+    assert actions(ReviewState.NEEDS_REVIEW) == waiting
 
 
 def test_the_sqlite_week_is_zoneinfos() -> None:
