@@ -7,18 +7,31 @@ two decisions near midnight land in different weeks in Chicago than in UTC.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib.util
 import math
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import append_comment_entry, append_entry, snapshot
-from hsm_console.db.models import Comment, Department, LogEntry, Person, RoleGrant, Site
+from hsm_console.db.engine import MIGRATIONS
+from hsm_console.db.models import (
+    Comment,
+    DashboardDecision,
+    Department,
+    LogEntry,
+    Person,
+    RoleGrant,
+    Site,
+)
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import (
@@ -27,6 +40,7 @@ from hsm_console.rules.domain import (
     AppealStep,
     EntryKind,
     EntryState,
+    ReviewState,
     ReviewVerdict,
     Role,
 )
@@ -492,3 +506,157 @@ def test_the_aggregates_equal_a_plain_count_of_the_log(edges: World) -> None:
         (WEEK_A, "alice"): 3, (WEEK_A, "carol"): 1,
         (WEEK_B, "alice"): 2, (WEEK_B, "bob"): 2, (WEEK_B, "carol"): 2,
     })  # fmt: skip
+
+
+# --- the decisions table the dashboard groups (migration 0024) ------------------------------
+
+
+def decisions_from_the_log(world: World) -> dict[int, tuple[object, ...]]:
+    """What `dashboard_decisions` should hold, from every entry in Python: per applied
+    decision, its week in Chicago, whether its comment's first, and the seconds it waited."""
+    with world.db.session() as session:
+        entries = list(session.scalars(select(LogEntry).order_by(LogEntry.id)))
+        arrived = {i: at for i, at in session.execute(select(Comment.id, Comment.created_at))}
+    applied = {e.outcome_of for e in entries if e.state == "applied" and e.outcome_of}
+    decided = [e for e in entries if (e.kind, e.state) == ("action", "pending") and e.id in applied]
+    first: dict[int, int] = {}
+    for e in decided:
+        first.setdefault(e.comment_id or 0, e.id)
+    found = {}
+    for e in decided:
+        day = e.at.astimezone(CITY_TZ).date()
+        waited = (e.at - arrived[e.comment_id]).total_seconds() if e.comment_id else None
+        found[e.id] = (day - timedelta(days=day.weekday()), e.department_id, e.actor,
+                       e.reason_code, first[e.comment_id or 0] == e.id, waited)  # fmt: skip
+    return found
+
+
+def decisions_table(world: World) -> dict[int, tuple[object, ...]]:
+    d = DashboardDecision
+    with world.db.session() as session:
+        rows = session.execute(
+            select(d.id, d.week, d.department_id, d.actor, d.reason_code, d.first_of_comment,
+                   d.waited)
+        )  # fmt: skip
+        return {i: (week, *rest, round(waited, 3)) for i, week, *rest, waited in rows}
+
+
+def rounded(found: dict[int, tuple[object, ...]]) -> dict[int, tuple[object, ...]]:
+    return {i: (*row[:-1], round(row[-1], 3)) for i, row in found.items()}  # type: ignore[arg-type]
+
+
+def pending_on(session: Session, comment: Comment, action: Action, at: str) -> LogEntry:
+    record = snapshot(session, comment, "alice")
+    return append_entry(
+        session, state="pending", at=chicago(at), actor="alice", action=action.value,
+        comment_id=comment.id, site_id=comment.site_id, department_id=comment.site.department_id,
+        record_id=record.id, record_sha256=record.sha256, reason_code="PRF",
+        policy_version="test",
+    )  # fmt: skip
+
+
+def outcome_of(session: Session, entry: LogEntry, state: EntryState, at: str) -> None:
+    same = ("actor", "action", "comment_id", "site_id", "department_id", "record_id",
+            "record_sha256", "reason_code", "policy_version")  # fmt: skip
+    append_entry(session, state=state.value, at=chicago(at), outcome_of=entry.id,
+                 **{k: getattr(entry, k) for k in same})  # fmt: skip
+
+
+def test_the_decisions_table_follows_outcomes_reviews_and_failures(edges: World) -> None:
+    assert decisions_table(edges) == rounded(decisions_from_the_log(edges))
+    assert len(decisions_table(edges)) == 10  # 7 of the fixture's 9, and the 3 edges
+    with edges.db.transaction() as session:
+        decided = select(LogEntry.comment_id).where(LogEntry.comment_id.is_not(None))
+        one, two = session.scalars(
+            select(Comment).where(Comment.site_id == edges.parks_site, Comment.id.not_in(decided))
+            .order_by(Comment.id).limit(2)
+        ).all()  # fmt: skip
+        # A failure, then the same comment's hide unconfirmed (applied only later).
+        failed = pending_on(session, one, Action.HIDE, "2026-03-14 09:00")
+        outcome_of(session, failed, EntryState.FAILED, "2026-03-14 09:00:02")
+        unsure = pending_on(session, one, Action.HIDE, "2026-03-14 10:00")
+        outcome_of(session, unsure, EntryState.UNCONFIRMED, "2026-03-14 10:00:02")
+        # Two decisions of one comment, the later applied first.
+        earlier = pending_on(session, two, Action.FLAG, "2026-03-15 23:30")  # Sunday: week B
+        later = pending_on(session, two, Action.HIDE, "2026-03-16 00:30")  # Monday: next week
+        outcome_of(session, later, EntryState.APPLIED, "2026-03-16 00:30:02")
+    table = decisions_table(edges)
+    assert failed.id not in table
+    assert unsure.id not in table
+    assert table[later.id][4] is True  # its comment's first, for now
+    with edges.db.transaction() as session:
+        outcome_of(session, unsure, EntryState.APPLIED, "2026-03-14 11:00")  # reconciled
+        outcome_of(session, earlier, EntryState.APPLIED, "2026-03-16 01:00")
+        append_comment_entry(  # a review changes no decision
+            session, "pat", EntryKind.REVIEW, ReviewVerdict.QUESTION.value,
+            session.get(LogEntry, earlier.id), "", "test", subject=f"entry:{earlier.id}",
+            refers_to=earlier.id,
+        )  # fmt: skip
+    table = decisions_table(edges)
+    assert table == rounded(decisions_from_the_log(edges))
+    assert (table[earlier.id][0], table[later.id][0]) == (date(2026, 3, 9), date(2026, 3, 16))
+    # The earlier decision, applied last, took over as its comment's first.
+    assert (table[earlier.id][4], table[later.id][4], table[unsure.id][4]) == (True, False, True)
+    assert failed.id not in table
+    assert as_counted(dashboard(edges)) == plain_count(edges, LogFilter())
+
+
+def test_a_review_state_filter_reaches_the_decisions(edges: World) -> None:
+    """The log view's review-state filter correlates reviews with the decision's entry: moved
+    onto the decisions table, it counts the reviewed decisions alone (edges: a question of
+    an alice hide, a concurrence with bob's removal)."""
+
+    def actions(state: ReviewState) -> Counter[str]:
+        f = LogFilter(review_states=frozenset({state.value}))
+        found: Counter[str] = Counter()
+        for row in dashboard(edges, log_filter=f).table("questioned").rows:
+            found[str(row[0])] += int(row[1])  # type: ignore[call-overload]
+        return found
+
+    assert actions(ReviewState.QUESTIONED) == Counter({"alice": 1})
+    assert actions(ReviewState.CONCURRED) == Counter({"bob": 1})
+    # Under a second-review code, applied, not reviewed: alice's OFT hides, less the one
+    # questioned if it was one of them.
+    with edges.db.session() as session:
+        entries = list(session.scalars(select(LogEntry)))
+    reviewed = {e.refers_to for e in entries if e.kind == "review"}
+    applied = {e.outcome_of for e in entries if e.state == "applied"}
+    waiting = Counter(
+        e.actor for e in entries
+        if (e.kind, e.state) == ("action", "pending") and e.id in applied and e.second_review
+        and e.action in ("hide", "remove") and e.id not in reviewed
+    )  # fmt: skip
+    assert waiting
+    assert actions(ReviewState.NEEDS_REVIEW) == waiting
+
+
+def test_the_sqlite_week_is_zoneinfos() -> None:
+    """SQLite has no time zones: the trigger finds a decision's Chicago week by the US rule
+    (migration 0024). Each week of 2007-2045 must land as zoneinfo says: a second either side
+    of Monday's midnight, every hour from Sunday to Monday noon (UTC; the clocks change on
+    Sundays), and a moment of every other day."""
+    path = MIGRATIONS / "versions" / "0024_dashboard_decisions.py"
+    spec = importlib.util.spec_from_file_location("migration_0024", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    times: list[datetime] = []
+    monday = date(2007, 1, 1)
+    while monday.year < 2046:
+        midnight = datetime.combine(monday, datetime.min.time(), CITY_TZ).astimezone(UTC)
+        times += [midnight - timedelta(seconds=1), midnight]
+        sunday = datetime.combine(monday - timedelta(days=1), datetime.min.time(), UTC)
+        times += [sunday + timedelta(hours=h) for h in range(37)]
+        times += [sunday + timedelta(days=d, hours=3 * d, minutes=7) for d in range(2, 7)]
+        monday += timedelta(weeks=1)
+    stored = [t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in times]  # as SQLAlchemy stores them
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        connection.execute("CREATE TABLE t (at TEXT)")
+        connection.executemany("INSERT INTO t VALUES (?)", [(s,) for s in stored])
+        week = migration.WEEK["sqlite"].format(at="at")
+        found = [date.fromisoformat(w) for (w,) in connection.execute(f"SELECT {week} FROM t")]
+    days = [t.astimezone(CITY_TZ).date() for t in times]
+    expected = [day - timedelta(days=day.weekday()) for day in days]
+    wrong = [(t, f, e) for t, f, e in zip(times, found, expected, strict=True) if f != e]
+    assert wrong == []

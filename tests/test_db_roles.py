@@ -31,6 +31,7 @@ from hsm_console.db.models import (
     CaptureGap,
     Comment,
     CommentVersion,
+    DashboardDecision,
     DisposalCertificate,
     DisposedRecord,
     LegalHold,
@@ -350,6 +351,22 @@ def test_the_console_as_a_moderators_login_hides_end_to_end(
             select(LogEntry).where(LogEntry.comment_id == comment.id).order_by(LogEntry.id)
         )
         assert [(e.actor, e.state) for e in entries] == [("alice", "pending"), ("alice", "applied")]
+        pending_id = session.scalar(
+            select(LogEntry.id).where(
+                LogEntry.comment_id == comment.id, LogEntry.state == "pending"
+            )
+        )
+    # The log's trigger wrote the dashboard's row though her login may only read that table;
+    # she reads it, and no other department's.
+    with db.session() as session:
+        decided = dict(
+            session.execute(select(DashboardDecision.id, DashboardDecision.department_id)).all()
+        )
+    assert decided[pending_id] == 1
+    assert set(decided.values()) == {1}
+    assert "permission denied" in _refused(
+        db, f"DELETE FROM dashboard_decisions WHERE id = {pending_id}"
+    )
     assert verify_log(world.db).ok  # the chain, across both departments, is one
     police = _first(world, world.police_site)
     with pytest.raises(UserError):  # she cannot even find it: the database hides it

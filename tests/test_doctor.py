@@ -97,6 +97,18 @@ def test_a_dropped_trigger_fails_naming_it(world: World, tmp_path: Path) -> None
     assert "verify-log" in triggers.todo
 
 
+def test_a_dropped_dashboard_trigger_warns(world: World, tmp_path: Path) -> None:
+    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard trigger"]
+    assert found.verdict is Verdict.OK
+    on = "" if world.db.is_sqlite else " ON action_log"
+    with world.db.engine.begin() as connection:
+        connection.execute(text(f"DROP TRIGGER action_log_decided{on}"))
+    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard trigger"]
+    assert found.verdict is Verdict.WARN
+    assert found.words == "missing or disabled: action_log_decided"
+    assert "the log itself is whole" in found.todo
+
+
 @pytest.mark.usefixtures("file_keyring")
 def test_an_unreachable_platform_and_a_site_never_connected_fail(
     world: World, tmp_path: Path

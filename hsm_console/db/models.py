@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -354,6 +355,55 @@ class LogEntry(Base):
     # The entry this one is about: the action a review, notice or appeal concerns, the
     # appeal a decision decides, the review or decision a reversal carries out.
     refers_to: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+def _decided_index(name: str, *keys: str) -> Index:
+    """An index of the dashboard's decisions led by `keys`, holding every other column the
+    counts and the log view's filters read, so a pass reads the index alone."""
+    rest = ("action", "second_review", "department_id", "site_id", "reason_code", "actor",
+            "at", "comment_id")  # fmt: skip
+    return Index(name, *keys, *(c for c in rest if c not in keys))
+
+
+class DashboardDecision(Base):
+    """Derived data, not a record: one row per applied decision (a pending action entry with
+    an `applied` outcome), with what the dashboard groups by, so it groups this table instead
+    of probing the log (migration 0024). The database writes it itself: a trigger on INSERT
+    into `action_log` adds the decision when its applied outcome is recorded, so no Python
+    path can forget it and the log stays untouched. Verification and the records never read
+    it; it can be rebuilt from the log at any time (the migration's backfill does that).
+    """
+
+    __tablename__ = "dashboard_decisions"
+    __table_args__ = (
+        # One index per grouping of the weekly counts, each holding every column the counts
+        # and the log view's filters read: each GROUP BY walks its index in order, no sort.
+        _decided_index("ix_dashboard_decisions_reason", "week", "reason_code"),
+        _decided_index("ix_dashboard_decisions_place", "week", "department_id", "site_id"),
+        _decided_index("ix_dashboard_decisions_person", "week", "actor"),
+        # The time to decision: each department's first decisions in order of the wait, so a
+        # percentile is one step into the index (ORDER BY ... OFFSET), not a sort.
+        _decided_index("ix_dashboard_decisions_first", "first_of_comment", "department_id",
+                       "waited"),
+        # The trigger's question: the decisions of this comment before or after this one.
+        Index("ix_dashboard_decisions_comment", "comment_id", "id"),
+        {"info": {"derived": True}},  # rebuilt by its trigger, never copied (services/move)
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the pending entry
+    at: Mapped[datetime]  # the pending entry's, as the log has it
+    week: Mapped[date]  # the Monday of `at`'s week in America/Chicago
+    comment_id: Mapped[int | None]
+    department_id: Mapped[int | None]
+    site_id: Mapped[int | None]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(8))
+    second_review: Mapped[bool] = mapped_column(Boolean)
+    # Seconds from the comment's time on the platform (as it stood) to the decision.
+    waited: Mapped[float | None] = mapped_column(Float)
+    # The comment's first applied decision (lowest id): the time to decision counts it alone.
+    first_of_comment: Mapped[bool] = mapped_column(Boolean)
 
 
 class SiteConnection(Base):

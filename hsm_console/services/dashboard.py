@@ -15,11 +15,13 @@ What counts (docs/design.md, "The consistency dashboard"):
   arrival; the **time to decision**: from the comment's time on the platform to its first
   action, median and 90th percentile by nearest rank.
 
-Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL but for the
-week: one grouped pass over the decisions, one over first decisions with window functions for
-the percentiles, one over the backlog. SQLite has no time zones, so there a decision's week
-comes from joining a small table of the weeks' UTC ranges (zoneinfo's); PostgreSQL converts
-the time itself. Indexes of migration 0007 serve the first two passes.
+Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL: the decisions
+are the derived `dashboard_decisions` (one row per applied decision with its Chicago week,
+its wait and whether it was its comment's first, kept by a trigger on the log, migration
+0024), filtered by the log view's own conditions moved onto its columns. One statement
+groups them three ways, each by a covering index in its order; the percentiles are each a
+step into an index of first decisions by wait; one pass counts the backlog. Reviews and
+appeals are read from the log, by the ids that refer to decisions.
 """
 
 from __future__ import annotations
@@ -30,18 +32,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     CTE,
+    Column,
     ColumnElement,
-    Date,
-    Float,
     Integer,
     Select,
+    String,
     and_,
     case,
     cast,
@@ -50,12 +50,14 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     union_all,
     values,
 )
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
-from hsm_console.db.models import Comment, LogEntry, Site, UTCDateTime
+from hsm_console.db.models import Comment, DashboardDecision, LogEntry, Site, UTCDateTime
 from hsm_console.display import CITY_TZ
 from hsm_console.rules.domain import (
     Action,
@@ -124,11 +126,12 @@ class DashboardView:
         log_filter = replace(log_filter, states=frozenset(), kinds=frozenset())
         with self.view.db.session() as session:
             conditions = self.view.conditions(session, log_filter)
+            decided = [*_on_decisions(conditions), *_in_weeks(log_filter)]
             weeks = _weeks_of(session, log_filter)
-            counts = _grouped(session, conditions, weeks)
+            counts = _grouped(session, decided)
             questioned = questioned_by_actor(session, conditions)
             appeals = appeals_by_week(session, conditions, weeks.table) if weeks.mondays else {}
-            timing = self._time_to_decision(session, conditions)
+            timing = self._time_to_decision(session, decided)
             backlog = self._backlog(session, log_filter)
         reasons, places, people = ([c for c in counts if c.by is by] for by in _By)
         # Every weekly table spans the same weeks, a quiet week showing as zero.
@@ -156,38 +159,35 @@ class DashboardView:
         return site.name if site else f"site {count.site_id}"
 
     def _time_to_decision(
-        self, session: Session, conditions: list[ColumnElement[bool]]
+        self, session: Session, decided: list[ColumnElement[bool]]
     ) -> dict[int, tuple[int, float, float]]:
-        """Per department: comments decided, median and 90th percentile seconds to decision."""
-        # A comment's first applied decision is the decision with no applied outcome of an
-        # earlier decision of the same comment: one probe of the outcomes' index a decision,
-        # so a filtered dashboard reads only the decisions it shows.
-        earlier = aliased(LogEntry)
-        first = ~(
-            select(earlier.id)
-            .where(
-                earlier.state == EntryState.APPLIED.value,
-                earlier.comment_id == LogEntry.comment_id,
-                earlier.outcome_of < LogEntry.id,
+        """Per department: comments decided, median and 90th percentile seconds to decision,
+        over the first decisions under `decided` (conditions on `dashboard_decisions`)."""
+        e = _DECISIONS.c
+        first = [e.first_of_comment == true(), e.waited.is_not(None), *decided]
+        counted = session.connection().execute(
+            select(e.department_id, func.count()).where(*first).group_by(e.department_id)
+        )
+        # Nearest rank: the ceil(n * p)-th duration, in integer arithmetic; each is one step
+        # into the index of the department's first decisions in order of the wait (window
+        # functions, or every duration sorted here, cost many times that).
+        ranks = {d: (n, (n + 1) // 2, (n * 9 + 9) // 10) for d, n in counted if n}
+        picks = [
+            select(literal(d), literal(rank), e.waited).where(*first, e.department_id == d)
+            .order_by(e.waited).limit(1).offset(rank - 1).subquery()
+            for d, (_, *at_ranks) in ranks.items() for rank in at_ranks
+        ]  # fmt: skip
+        if not picks:
+            return {}
+        found = {
+            (d, rank): float(seconds)
+            for d, rank, seconds in session.connection().execute(
+                union_all(*(select(*pick.c) for pick in picks))
             )
-            .exists()
-        )
-        waited = _seconds_between(session, Comment.created_at, LogEntry.at)
-        query = select(LogEntry.department_id, waited).join(
-            Comment, Comment.id == LogEntry.comment_id
-        )
-        # The database sorts; the ranks are picked here: window functions (row_number and
-        # count over each department) cost SQLite three times the sort itself.
-        rows = session.connection().execute(
-            _decided(query, [*conditions, first]).order_by(LogEntry.department_id, waited)
-        )
-        found: dict[int, tuple[int, float, float]] = {}
-        for department_id, group in groupby(rows, key=itemgetter(0)):
-            seconds = [float(row[1]) for row in group]
-            n = len(seconds)
-            # Nearest rank: the ceil(n * p)-th duration, in integer arithmetic.
-            found[department_id] = (n, seconds[(n + 1) // 2 - 1], seconds[(n * 9 + 9) // 10 - 1])
-        return found
+        }
+        return {
+            d: (n, found[(d, median)], found[(d, p90)]) for d, (n, median, p90) in ranks.items()
+        }
 
     def _backlog(self, session: Session, log_filter: LogFilter) -> dict[int, tuple[int, Any]]:
         """Per department: comments awaiting a decision now and the oldest one's arrival."""
@@ -358,60 +358,77 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), CITY_TZ).astimezone(UTC)
 
 
-def _grouped(
-    session: Session, conditions: list[ColumnElement[bool]], weeks: _Weeks
-) -> list[_Count]:
-    """The decisions counted per week by reason code, by department and site, and by person,
-    in one pass: the decisions are read once (a common table) and grouped three ways, so the
-    answer is a few rows a week, never one a decision."""
-    if not weeks.mondays:
-        return []
-    hides = LogEntry.action.in_([Action.HIDE.value, Action.REMOVE.value])
+def _grouped(session: Session, decided: list[ColumnElement[bool]]) -> list[_Count]:
+    """The decisions (under `decided`, conditions on `dashboard_decisions`) counted per week
+    by reason code, by department and site, and by person: three GROUP BYs in one statement,
+    each walking its own covering index in its order (no sort), so the answer is a few rows a
+    week, never one a decision. The week is the table's, found by the database when the
+    decision was applied (migration 0024): the same query on SQLite and PostgreSQL."""
+    e = _DECISIONS.c
+    hides = e.action.in_([Action.HIDE.value, Action.REMOVE.value])
 
-    def flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return case((condition, 1), else_=0)
+    def total(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0))
 
-    keys = (LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id, LogEntry.actor)
-    flags = (
-        flag(hides).label("hide"), flag(and_(hides, LogEntry.second_review)).label("judged"),
-        flag(LogEntry.action == Action.UNHIDE.value).label("reversal"),
-    )  # fmt: skip
-    w = weeks.table
-    if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL knows the zone; it would join the weeks' ranges row by row.
-        week = cast(func.date_trunc("week", func.timezone(CITY_TZ.key, LogEntry.at)), Date)
-        query: Select[*tuple[Any, ...]] = select(week.label("week"), *keys, *flags).where(
-            LogEntry.at >= _midnight(weeks.mondays[0]),
-            LogEntry.at < _midnight(weeks.mondays[-1] + timedelta(weeks=1)),
-        )
-    else:
-        # SQLite has no time zones: the weeks' UTC ranges, each read from the index by range.
-        query = select(w.c.n.label("week"), *keys, *flags).select_from(w)
-        query = query.join(LogEntry, and_(LogEntry.at >= w.c.starts, LogEntry.at < w.c.ends))
-    d = _decided(query, conditions).cte("decided")
-    every = (d.c.reason_code, d.c.department_id, d.c.site_id, d.c.actor)
+    every = (e.reason_code, e.department_id, e.site_id, e.actor)
     groupings = {
-        _By.REASON: (d.c.reason_code,),
-        _By.PLACE: (d.c.department_id, d.c.site_id),
-        _By.PERSON: (d.c.actor,),
+        _By.REASON: (e.reason_code,),
+        _By.PLACE: (e.department_id, e.site_id),
+        _By.PERSON: (e.actor,),
     }
     parts = [
         select(
-            literal(by.value, Integer), d.c.week,
+            literal(by.value, Integer), e.week,
             *(k if any(k is g for g in grouped) else cast(null(), k.type) for k in every),
-            func.count(), func.sum(d.c.hide), func.sum(d.c.judged), func.sum(d.c.reversal),
-        ).group_by(d.c.week, *grouped)
+            func.count(), total(hides), total(and_(hides, e.second_review)),
+            total(e.action == Action.UNHIDE.value),
+        ).where(*decided).group_by(e.week, *grouped)
         for by, grouped in groupings.items()
     ]  # fmt: skip
     # Core rows, not ORM ones: nothing here is an entity.
     rows = session.connection().execute(union_all(*parts))
-    return [
-        _Count(
-            _By(row[0]), row[1] if isinstance(row[1], date) else weeks.mondays[row[1]],
-            *row[2:6], *(int(n) for n in row[6:]),
-        )
-        for row in rows
-    ]  # fmt: skip
+    return [_Count(_By(row[0]), *row[1:6], *(int(n) for n in row[6:])) for row in rows]
+
+
+_DECISIONS = DashboardDecision.__table__
+# A decision's entry is a pending action entry: what the log's filters ask of these columns.
+_AS_DECIDED: dict[str, ColumnElement[Any]] = {
+    "kind": literal(EntryKind.ACTION.value, String),
+    "state": literal(EntryState.PENDING.value, String),
+    "outcome_of": null(),
+}
+
+
+def _on_decisions(conditions: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+    """The log view's conditions on `LogEntry` (the person's reach and the filters) moved
+    onto `dashboard_decisions`, which has the decision's columns under the same names: one
+    set of filters and role rules for the log and the dashboard. Entries that `conditions`
+    merely correlate with (aliases: a review of the decision, a search) stay as they are."""
+    log = LogEntry.__table__
+
+    def moved(element: ExternallyTraversible, **_: Any) -> ExternallyTraversible | None:
+        if not (isinstance(element, Column) and element.table is log):
+            return None
+        if element.key in _DECISIONS.c:
+            return _DECISIONS.c[element.key]
+        if element.key in _AS_DECIDED:
+            return _AS_DECIDED[element.key]
+        raise ValueError(f"a dashboard filter on the log's {element.key} is not supported")
+
+    options: dict[str, Any] = {}
+    return [replacement_traverse(c, options, moved) for c in conditions]
+
+
+def _in_weeks(log_filter: LogFilter) -> list[ColumnElement[bool]]:
+    """The filter's days as weeks too: redundant with its times, but the weeks lead the
+    decisions' indexes, so a dashboard of a few weeks reads only those."""
+    e = _DECISIONS.c
+    found = []
+    if log_filter.on_from is not None:
+        found.append(e.week >= log_filter.on_from - timedelta(days=log_filter.on_from.weekday()))
+    if log_filter.on_to is not None:
+        found.append(e.week <= log_filter.on_to - timedelta(days=log_filter.on_to.weekday()))
+    return found
 
 
 def _decided(
@@ -436,12 +453,6 @@ def _decided(
         applied,
         *conditions,
     )
-
-
-def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("epoch", end - start), Float)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
 def _span(found: Iterable[date]) -> list[date]:

@@ -59,6 +59,8 @@ _TRIGGERS = {
 # What tells every open window of a change, on PostgreSQL (migration 0016, services/live.py).
 LIVE_TRIGGERS = frozenset({"comments_live_insert", "comments_live_update", "action_log_live",
                            "presence_live"})  # fmt: skip
+# What writes the dashboard's decisions from the log (migration 0024), on both databases.
+DASHBOARD_TRIGGERS = frozenset({"action_log_decided"})
 _DB_HELP = (
     "Check the database address (--database, HSM_DATABASE_URL or database_url in the "
     "settings file) and that the database server is running; IT has the details."
@@ -111,7 +113,7 @@ def diagnose(
     publish in place of this computer's keyring."""
     findings = [_schema(db)]
     if findings[0].verdict is not Verdict.FAIL:
-        findings += [_triggers(db), _chain(db, clock())]
+        findings += [_triggers(db), _dashboard_trigger(db), _chain(db, clock())]
         if not db.is_sqlite:
             findings.append(_live_triggers(db))
         if by_agent:
@@ -167,6 +169,17 @@ def _triggers(db: Database) -> Finding:
         "Records can be altered now. Run hsm-console verify-log, tell the City Clerk's office, "
         "and have the database administrator restore the trigger (or the database from a "
         "backup).",
+    )  # fmt: skip
+
+
+def _dashboard_trigger(db: Database) -> Finding:
+    # The dashboard's decisions are derived from the log by this trigger (migration 0024):
+    # without it the dashboard silently stops counting new decisions.
+    return _present(
+        db, "dashboard trigger", DASHBOARD_TRIGGERS, Verdict.WARN,
+        "The dashboard no longer counts new decisions; the log itself is whole. The database's "
+        "owner restores the trigger and refills dashboard_decisions from the log (migration "
+        "0024's DDL and backfill); IT has the details.",
     )  # fmt: skip
 
 
