@@ -508,7 +508,7 @@ def test_the_aggregates_equal_a_plain_count_of_the_log(edges: World) -> None:
     })  # fmt: skip
 
 
-# --- the decisions table the dashboard groups (migration 0024) ------------------------------
+# --- the decisions table the dashboard groups (migration 0026) ------------------------------
 
 
 def decisions_from_the_log(world: World) -> dict[int, tuple[object, ...]]:
@@ -632,11 +632,11 @@ def test_a_review_state_filter_reaches_the_decisions(edges: World) -> None:
 
 def test_the_sqlite_week_is_zoneinfos() -> None:
     """SQLite has no time zones: the trigger finds a decision's Chicago week by the US rule
-    (migration 0024). Each week of 2007-2045 must land as zoneinfo says: a second either side
+    (migration 0026). Each week of 2007-2045 must land as zoneinfo says: a second either side
     of Monday's midnight, every hour from Sunday to Monday noon (UTC; the clocks change on
     Sundays), and a moment of every other day."""
-    path = MIGRATIONS / "versions" / "0024_dashboard_decisions.py"
-    spec = importlib.util.spec_from_file_location("migration_0024", path)
+    path = MIGRATIONS / "versions" / "0026_dashboard_decisions.py"
+    spec = importlib.util.spec_from_file_location("migration_0026", path)
     assert spec is not None
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

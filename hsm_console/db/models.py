@@ -316,7 +316,7 @@ class LogEntry(Base):
         Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
               "department_id", "site_id", "actor", "second_review", "comment_id"),
         Index("ix_action_log_outcomes", "state", "comment_id", "outcome_of"),
-        # One outcome per pending entry (migration 0024).
+        # One outcome per pending entry (migration 0026).
         Index(
             "uq_action_log_outcome", "outcome_of", unique=True,
             sqlite_where=sql_text("outcome_of IS NOT NULL"),
@@ -368,7 +368,7 @@ def _decided_index(name: str, *keys: str) -> Index:
 class DashboardDecision(Base):
     """Derived data, not a record: one row per applied decision (a pending action entry with
     an `applied` outcome), with what the dashboard groups by, so it groups this table instead
-    of probing the log (migration 0024). The database writes it itself: a trigger on INSERT
+    of probing the log (migration 0026). The database writes it itself: a trigger on INSERT
     into `action_log` adds the decision when its applied outcome is recorded, so no Python
     path can forget it and the log stays untouched. Verification and the records never read
     it; it can be rebuilt from the log at any time (the migration's backfill does that).

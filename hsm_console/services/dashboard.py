@@ -18,7 +18,7 @@ What counts (docs/design.md, "The consistency dashboard"):
 Every figure is a SQL aggregation, the same queries on SQLite and PostgreSQL: the decisions
 are the derived `dashboard_decisions` (one row per applied decision with its Chicago week,
 its wait and whether it was its comment's first, kept by a trigger on the log, migration
-0024), filtered by the log view's own conditions moved onto its columns. One statement
+0026), filtered by the log view's own conditions moved onto its columns. One statement
 groups them three ways, each by a covering index in its order; the percentiles are each a
 step into an index of first decisions by wait; one pass counts the backlog. Reviews and
 appeals are read from the log, by the ids that refer to decisions.
@@ -363,7 +363,7 @@ def _grouped(session: Session, decided: list[ColumnElement[bool]]) -> list[_Coun
     by reason code, by department and site, and by person: three GROUP BYs in one statement,
     each walking its own covering index in its order (no sort), so the answer is a few rows a
     week, never one a decision. The week is the table's, found by the database when the
-    decision was applied (migration 0024): the same query on SQLite and PostgreSQL."""
+    decision was applied (migration 0026): the same query on SQLite and PostgreSQL."""
     e = _DECISIONS.c
     hides = e.action.in_([Action.HIDE.value, Action.REMOVE.value])
 

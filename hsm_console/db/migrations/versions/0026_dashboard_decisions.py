@@ -1,7 +1,7 @@
 """the dashboard's decisions: one derived row per applied decision, kept by a trigger
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-02 07:30:00
 
 The dashboard counted each decision by reading the log's covering index, probing the
@@ -25,8 +25,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
