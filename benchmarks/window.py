@@ -166,13 +166,12 @@ def child(url: str, steps: int) -> int:
         wait_until(lambda: window.model.rowCount() > 0 and window.detail.comment_id is not None)
         print(f"READY {time.process_time() * 1000:.1f}", flush=True)
         started = time.perf_counter()
-        pages, log = window.pages, window.log_screen
-        if pages is None or log is None:
+        log = window.show_log()  # built on this first showing, as a click on the tab does
+        if window.pages is None or log is None:
             raise RuntimeError("the person opens no Log tab: grant the supervisor role")
-        pages.setCurrentWidget(log)
         wait_until(lambda: log.model.rowCount() > 0)
         print(f"LOG {(time.perf_counter() - started) * 1000:.1f}", flush=True)
-        pages.setCurrentIndex(0)
+        window.pages.setCurrentIndex(0)
         frames = scroll(window, wait_until, steps)
         rows = window.table.rowAt(0)  # the first row on screen at the end
         print(
