@@ -160,8 +160,9 @@ def child(url: str, steps: int) -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = GuiSettings(QSettings(str(Path(folder) / "gui.ini"), QSettings.Format.IniFormat))
         settings.auto_sync_minutes = 0
+        settle_after_start()  # as run_gui does, before the window and after it
         console = start_console(url, False, settings)
-        settle_after_start()  # as run_gui does
+        settle_after_start()
         window = console.window
         wait_until(lambda: window.model.rowCount() > 0 and window.detail.comment_id is not None)
         print(f"READY {time.process_time() * 1000:.1f}", flush=True)
