@@ -171,21 +171,23 @@ def child(url: str, steps: int) -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = GuiSettings(QSettings(str(Path(folder) / "gui.ini"), QSettings.Format.IniFormat))
         settings.auto_sync_minutes = 0
+        settle_after_start()  # as run_gui does, before the window and after it
         console = start_console(url, False, settings)
-        settle_after_start()  # as run_gui does
+        settle_after_start()
         window = console.window
         wait_until(lambda: window.model.rowCount() > 0 and window.detail.comment_id is not None)
         print(f"READY {time.process_time() * 1000:.1f}", flush=True)
+        # The Log tab and scrolling are measured on their own: the start's readings (the
+        # queue's counts, the bands, the sign-in state) done first, as they are a few seconds
+        # after the window opens.
+        wait_until(lambda: not window.runner.busy() and not window.background.busy())
         started = time.perf_counter()
-        pages, log = window.pages, window.log_screen
-        if pages is None or log is None:
+        log = window.show_log()  # built on this first showing, as a click on the tab does
+        if window.pages is None or log is None:
             raise RuntimeError("the person opens no Log tab: grant the supervisor role")
-        pages.setCurrentWidget(log)
         wait_until(lambda: log.model.rowCount() > 0)
         print(f"LOG {(time.perf_counter() - started) * 1000:.1f}", flush=True)
-        pages.setCurrentIndex(0)
-        # Scrolling is measured on its own: the start's readings (the queue's counts, the
-        # sign-in state) done first, as they are a few seconds after the window opens.
+        window.pages.setCurrentIndex(0)
         wait_until(lambda: not window.runner.busy() and not window.background.busy())
         frames = scroll(window, wait_until, steps)
         rows = window.table.rowAt(0)  # the first row on screen at the end

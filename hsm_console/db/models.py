@@ -188,6 +188,8 @@ class Comment(Base):
         Index("ix_comments_site_queue", "site_id", "status", "created_at", "id", "suggested_code"),
         # The records search's window of the newest comments found (migration 0021).
         Index("ix_comments_newest", "created_at", "id"),
+        # The author's other comments, shown with each comment (migration 0027).
+        Index("ix_comments_author", "author_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -111,7 +111,7 @@ TABLES: dict[str, Table] = {
     "capture_gaps": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SI,
                                              Group.SUPERVISOR: SI, Group.AGENT: SI}),
     "action_log": Table(Scope.LOG, {**_READ, **_RECORD, Group.AGENT: SI}),  # its outcomes
-    # The dashboard's applied decisions (migration 0024): derived from the log and written
+    # The dashboard's applied decisions (migration 0026): derived from the log and written
     # only by its trigger (SECURITY DEFINER), read by department like the log's entries.
     "dashboard_decisions": Table(Scope.DEPARTMENT, {**_READ}),
     "records_requests": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SI,

@@ -40,7 +40,7 @@ class ActionId(enum.StrEnum):
 @dataclass(frozen=True)
 class ActionSpec:
     text: str  # with & before the menu mnemonic
-    icon: str  # qtawesome name
+    icon: str  # a glyph of resources/icons/glyphs/
     keys: tuple[str, ...]  # the first is shown in menus and tooltips
     tip: str
     moderation: Action | None = None
@@ -48,48 +48,48 @@ class ActionSpec:
 
 SPECS: dict[ActionId, ActionSpec] = {
     ActionId.FLAG: ActionSpec(
-        "&Flag…", "fa5s.flag", ("F",),
+        "&Flag…", "flag", ("F",),
         "Flag for review: recorded in the console, nothing changes on the platform",
         Action.FLAG,
     ),
     ActionId.HIDE: ActionSpec(
-        "&Hide…", "fa5s.eye-slash", ("H",),
+        "&Hide…", "eye-slash", ("H",),
         "Hide the comment on its platform (it can be unhidden)", Action.HIDE,
     ),
     ActionId.UNHIDE: ActionSpec(
-        "&Unhide…", "fa5s.eye", ("U",), "Make a hidden comment visible again", Action.UNHIDE,
+        "&Unhide…", "eye", ("U",), "Make a hidden comment visible again", Action.UNHIDE,
     ),
     ActionId.REMOVE: ActionSpec(
-        "&Remove…", "fa5s.trash-alt", ("R",),
+        "&Remove…", "trash", ("R",),
         "Delete the comment on its platform; this cannot be undone there", Action.REMOVE,
     ),
     ActionId.KEEP: ActionSpec(
-        "&Keep…", "fa5s.check", ("K",), "Reviewed: no action needed", Action.KEEP,
+        "&Keep…", "check", ("K",), "Reviewed: no action needed", Action.KEEP,
     ),
     ActionId.OPEN_PERMALINK: ActionSpec(
-        "&Open on the platform", "fa5s.external-link-alt", ("O",),
+        "&Open on the platform", "external-link", ("O",),
         "Open the comment in your web browser",
     ),
     ActionId.MARK_WRONG: ActionSpec(
-        "Suggestion &wrong…", "fa5s.times-circle", ("W",),
+        "Suggestion &wrong…", "times-circle", ("W",),
         "Say that screening's suggestion was wrong for this comment (recorded in the log)",
     ),
     ActionId.SEARCH: ActionSpec(
-        "&Search comments", "fa5s.search", ("Ctrl+F",), "Find comments by words or author",
+        "&Search comments", "search", ("Ctrl+F",), "Find comments by words or author",
     ),
     ActionId.REFRESH: ActionSpec(
-        "Re&fresh the queue", "fa5s.redo", ("Ctrl+R",), "Read the queue again from the database",
+        "Re&fresh the queue", "redo", ("Ctrl+R",), "Read the queue again from the database",
     ),
     ActionId.SYNC: ActionSpec(
-        "&Sync now", "fa5s.sync-alt", ("F5",), "Fetch new comments from every site you moderate",
+        "&Sync now", "sync", ("F5",), "Fetch new comments from every site you moderate",
     ),
     ActionId.CANCEL_WORK: ActionSpec(
-        "S&top syncing", "fa5s.stop", ("Shift+F5",), "Stop the sync after the current page",
+        "S&top syncing", "stop", ("Shift+F5",), "Stop the sync after the current page",
     ),
     ActionId.HELP: ActionSpec(
-        "&Keyboard shortcuts", "fa5s.keyboard", ("F1", "?"), "Show every shortcut",
+        "&Keyboard shortcuts", "keyboard", ("F1", "?"), "Show every shortcut",
     ),
-    ActionId.QUIT: ActionSpec("&Quit", "fa5s.times", ("Ctrl+Q",), "Close the console"),
+    ActionId.QUIT: ActionSpec("&Quit", "times", ("Ctrl+Q",), "Close the console"),
 }  # fmt: skip
 
 MODERATION_IDS = (ActionId.FLAG, ActionId.HIDE, ActionId.UNHIDE, ActionId.REMOVE, ActionId.KEEP)

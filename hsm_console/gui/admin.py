@@ -125,7 +125,7 @@ class AdminDialog(QDialog):
         self.site_address = child(form, QLineEdit, "siteAddress")
         self.site_settings = child(form, QTableWidget, "siteSettings")
         self.connect_button = child(form, QPushButton, "connectSiteButton")
-        self.connect_button.setIcon(glyph("fa5s.plug"))
+        self.connect_button.setIcon(glyph("plug"))
         self.connect_flow = (
             None
             if connect is None
@@ -219,7 +219,7 @@ class AdminDialog(QDialog):
                 continue
             item.setToolTip(tooltip("\n".join(filter(None, (sign_in.words, sign_in.warning)))))
             if sign_in.state in _ACT_ON or sign_in.warning:
-                item.setIcon(glyph("fa5s.exclamation-triangle", "#c0392b"))
+                item.setIcon(glyph("warning", "#c0392b"))
         self._connect_state()
         for combo, first in ((self.role_department, ALL_DEPARTMENTS), (self.site_department, "")):
             kept = combo.currentData()

@@ -9,7 +9,8 @@ database or platform call runs on the window's `TaskRunner`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
@@ -34,13 +35,10 @@ from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
 from hsm_console.gui.live import LiveQueue
-from hsm_console.gui.log_screen import LogScreen
 from hsm_console.gui.one_line import OneLineDelegate
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
-from hsm_console.gui.records_screen import RecordsScreen
-from hsm_console.gui.review_screen import ReviewScreen
 from hsm_console.gui.seals import SealCommands
 from hsm_console.gui.settings import AUTO_SYNC_CHOICES, GuiSettings
 from hsm_console.gui.sign_in_banner import SignInBanner
@@ -55,6 +53,7 @@ from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.presence import PresenceService, open_by_words
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
+from hsm_console.services.records_requests import RequestRow
 from hsm_console.services.retention import RetentionService
 from hsm_console.services.sync import SiteResult, SyncProgress
 
@@ -70,19 +69,34 @@ COLUMN_WIDTHS = {
     Column.STATUS: 84,
 }
 
-# The Dashboard tab is built when first shown; the dialogs load when first opened (the
-# administration's brings the platforms' sign-in, requests and authlib; the records search
-# the package writer): none of them with the window.
+# The tabs but the queue are built when first shown; the dialogs load when first opened
+# (the administration's brings the platforms' sign-in, requests and authlib; the records
+# search the package writer): none of them with the window.
 if TYPE_CHECKING:
     from hsm_console.gui.admin import AdminDialog
     from hsm_console.gui.ban_dialog import BanDialog
     from hsm_console.gui.bans_screen import BansDialog
     from hsm_console.gui.dashboard_screen import DashboardScreen
+    from hsm_console.gui.log_screen import LogScreen
+    from hsm_console.gui.records_screen import RecordsBanner, RecordsScreen
     from hsm_console.gui.records_search import RecordsSearchDialog
     from hsm_console.gui.retention_dialog import RetentionDialog
+    from hsm_console.gui.review_screen import ReviewScreen
     from hsm_console.gui.site_checks import SiteChecksDialog
     from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
     from hsm_console.services.connect import Connected
+
+
+@dataclass
+class _Tab:
+    """A tab built when first shown: `page` is an empty placeholder until then (building the
+    Log, Review, Dashboard and Records screens at start cost the queue's first page a third
+    of a second, the Records tab's calendar more)."""
+
+    title: str
+    build: Callable[[], LogScreen | ReviewScreen | DashboardScreen | RecordsScreen]
+    page: QWidget
+    screen: LogScreen | ReviewScreen | DashboardScreen | RecordsScreen | None = None
 
 
 class MainWindow(QMainWindow):
@@ -114,9 +128,13 @@ class MainWindow(QMainWindow):
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
         self.dashboard_screen: DashboardScreen | None = None
-        self._dashboard_placeholder: QWidget | None = None
-        self._dashboard_needs: tuple[LogView, dict[str, str]] | None = None
         self.records_screen: RecordsScreen | None = None
+        self.records_banner: RecordsBanner | None = None
+        self._log_tab: _Tab | None = None
+        self._review_tab: _Tab | None = None
+        self._dashboard_tab: _Tab | None = None
+        self._records_tab: _Tab | None = None
+        self._bands_due = False  # the bands wait for the first comment shown
         self.pages: QTabWidget | None = None
         central = QWidget(self)
         self.sign_in_banner = SignInBanner(central)
@@ -125,8 +143,8 @@ class MainWindow(QMainWindow):
         central_layout.setSpacing(0)
         central_layout.addWidget(self.sign_in_banner)
         central_layout.addWidget(self._with_log_screen(form, code_names))
-        if self.records_screen is not None:
-            central_layout.insertWidget(1, self.records_screen.banner)
+        if self.records_banner is not None:
+            central_layout.insertWidget(1, self.records_banner)
         self.setCentralWidget(central)
         self.table = child(form, QTableView, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
@@ -192,97 +210,127 @@ class MainWindow(QMainWindow):
 
     def _with_log_screen(self, queue: QWidget, code_names: dict[str, str]) -> QWidget:
         """The queue alone for a moderator; for a supervisor or administrator, Log and
-        Dashboard tabs."""
+        Dashboard tabs (and Review for a supervisor), each built when first shown."""
         if not reads_log(self.view.actor):
             return self._records_only(queue)
         view = LogView(self.app.db, self.app.username)
-        self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
-        # Built when first shown: its charts (pyqtgraph) cost a quarter second at start.
-        self._dashboard_placeholder = QWidget(self)
-        self._dashboard_needs = (view, code_names)
-        pages = QTabWidget(self)
-        pages.setObjectName("pages")
-        pages.addTab(queue, "&Queue")
-        pages.addTab(self.log_screen, "&Log")
+        pages = self._pages(queue)
+        self._log_tab = self._add_tab(pages, "&Log", lambda: self._build_log(view, code_names))
         actor = self.view.actor
         if actor.supervises is None or actor.supervises:
-            self.review_screen = ReviewScreen(self.app.review, self.runner, self.problems)
-            pages.addTab(self.review_screen, "&Review")
-            # Enter or a double click on a log entry reviews its action: a hide under a code
-            # that needs no second review is never in the needs-review list.
-            self.log_screen.table.activated.connect(lambda _: self.review_log_entry())
-        pages.addTab(self._dashboard_placeholder, "&Dashboard")
+            self._review_tab = self._add_tab(pages, "&Review", self._build_review)
+        self._dashboard_tab = self._add_tab(
+            pages, "&Dashboard", lambda: self._build_dashboard(view, code_names)
+        )
         self._add_records_tab(pages)
-        pages.currentChanged.connect(self._page_changed)
-        self.pages = pages
         return pages
 
     def _records_only(self, queue: QWidget) -> QWidget:
         """The queue and, for a records officer who reads no log, the Records tab."""
         if not self.view.actor.is_records_officer:
             return queue
+        pages = self._pages(queue)
+        self._add_records_tab(pages)
+        return pages
+
+    def _pages(self, queue: QWidget) -> QTabWidget:
         pages = QTabWidget(self)
         pages.setObjectName("pages")
         pages.addTab(queue, "&Queue")
-        self._add_records_tab(pages)
         pages.currentChanged.connect(self._page_changed)
         self.pages = pages
         return pages
 
+    def _add_tab(
+        self,
+        pages: QTabWidget,
+        title: str,
+        build: Callable[[], LogScreen | ReviewScreen | DashboardScreen | RecordsScreen],
+    ) -> _Tab:
+        tab = _Tab(title, build, QWidget(self))
+        pages.addTab(tab.page, title)
+        return tab
+
     def _add_records_tab(self, pages: QTabWidget) -> None:
         """The Records tab (records officers only); its band names overdue and due-soon
-        requests above the tabs, from the first reading of the register."""
+        requests above the tabs, read once the first comment is shown."""
         if not self.view.actor.is_records_officer:
             return
-        self.records_screen = RecordsScreen(self.app.records_requests, self.runner, self.problems)
-        pages.addTab(self.records_screen, "Rec&ords")
-        self.records_screen.banner.open_requested.connect(self.show_records)
-        self.records_screen.search_requested.connect(self.open_records_search)
-        self.records_screen.reload()
+        from hsm_console.gui.records_screen import RecordsBanner
 
-    def show_records(self) -> RecordsScreen | None:
-        """Bring the Records tab forward (records officers only)."""
-        if self.pages is not None and self.records_screen is not None:
-            self.pages.setCurrentWidget(self.records_screen)
-        return self.records_screen
+        self.records_banner = RecordsBanner()  # placed above the tabs by __init__
+        self.records_banner.open_requested.connect(self.show_records)
+        self._records_tab = self._add_tab(pages, "Rec&ords", self._build_records)
 
-    def show_log(self) -> LogScreen | None:
-        """Bring the Log tab forward (supervisors and administrators only)."""
-        if self.pages is not None and self.log_screen is not None:
-            self.pages.setCurrentWidget(self.log_screen)
+    def _build_log(self, view: LogView, code_names: dict[str, str]) -> LogScreen:
+        from hsm_console.gui.log_screen import LogScreen
+
+        self.log_screen = LogScreen(self.app.db, view, self.runner, self.problems, code_names)
+        if self._review_tab is not None:
+            # Enter or a double click on a log entry reviews its action: a hide under a code
+            # that needs no second review is never in the needs-review list.
+            self.log_screen.table.activated.connect(lambda _: self.review_log_entry())
         return self.log_screen
 
-    def show_dashboard(self) -> DashboardScreen | None:
-        """Bring the Dashboard tab forward (supervisors and administrators only)."""
-        if self.pages is not None and self._dashboard_placeholder is not None:
-            self.pages.setCurrentWidget(self._dashboard_placeholder)  # builds it
-        if self.pages is not None and self.dashboard_screen is not None:
-            self.pages.setCurrentWidget(self.dashboard_screen)
+    def _build_review(self) -> ReviewScreen:
+        from hsm_console.gui.review_screen import ReviewScreen
+
+        self.review_screen = ReviewScreen(self.app.review, self.runner, self.problems)
+        return self.review_screen
+
+    def _build_dashboard(self, view: LogView, code_names: dict[str, str]) -> DashboardScreen:
+        from hsm_console.gui.dashboard_screen import DashboardScreen  # pyqtgraph: 0.25 s
+
+        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
         return self.dashboard_screen
 
-    def _build_dashboard(self) -> None:
-        """Put the real Dashboard in its tab, in the placeholder's place."""
-        from hsm_console.gui.dashboard_screen import DashboardScreen
+    def _build_records(self) -> RecordsScreen:
+        from hsm_console.gui.records_screen import RecordsScreen
 
-        placeholder, pages = self._dashboard_placeholder, self.pages
-        needs = self._dashboard_needs
-        if placeholder is None or pages is None or needs is None:
-            return  # built already, or no Dashboard for this person
-        view, code_names = needs
-        self.dashboard_screen = DashboardScreen(view, self.runner, self.problems, code_names)
-        self._dashboard_placeholder = None
+        assert self.records_banner is not None  # made with the tab
+        self.records_screen = RecordsScreen(
+            self.app.records_requests, self.runner, self.problems, banner=self.records_banner
+        )
+        self.records_screen.search_requested.connect(self.open_records_search)
+        return self.records_screen
+
+    def _show_tab(self, tab: _Tab | None) -> None:
+        """Bring a tab forward as a click on it does (building it the first time)."""
+        if self.pages is not None and tab is not None:
+            self.pages.setCurrentWidget(tab.page)
+
+    def _build_tab(self, tab: _Tab) -> None:
+        """Put the real screen in the tab, in its placeholder's place."""
+        pages = self.pages
+        assert pages is not None
+        placeholder = tab.page
+        tab.screen = tab.page = tab.build()
         index = pages.indexOf(placeholder)
-        pages.blockSignals(True)  # one reload, below, not one per tab change
+        pages.blockSignals(True)  # one reload, by the caller, not one per tab change
         pages.removeTab(index)
-        pages.insertTab(index, self.dashboard_screen, "&Dashboard")
+        pages.insertTab(index, tab.page, tab.title)
         pages.setCurrentIndex(index)
         pages.blockSignals(False)
         placeholder.deleteLater()
 
+    def show_records(self) -> RecordsScreen | None:
+        """Bring the Records tab forward (records officers only)."""
+        self._show_tab(self._records_tab)
+        return self.records_screen
+
+    def show_log(self) -> LogScreen | None:
+        """Bring the Log tab forward (supervisors and administrators only)."""
+        self._show_tab(self._log_tab)
+        return self.log_screen
+
+    def show_dashboard(self) -> DashboardScreen | None:
+        """Bring the Dashboard tab forward (supervisors and administrators only)."""
+        self._show_tab(self._dashboard_tab)
+        return self.dashboard_screen
+
     def show_review(self) -> ReviewScreen | None:
         """Bring the Review tab forward (supervisors only)."""
-        if self.pages is not None and self.review_screen is not None:
-            self.pages.setCurrentWidget(self.review_screen)
+        self._show_tab(self._review_tab)
         return self.review_screen
 
     def review_log_entry(self) -> None:
@@ -295,13 +343,12 @@ class MainWindow(QMainWindow):
     def _page_changed(self) -> None:
         # Shown again after actions in the queue: the log has grown.
         shown = self.pages.currentWidget() if self.pages is not None else None
-        if shown is not None and shown is self._dashboard_placeholder:
-            self._build_dashboard()
-            shown = self.dashboard_screen
-        for screen in (self.log_screen, self.review_screen, self.dashboard_screen,
-                       self.records_screen):  # fmt: skip
-            if screen is not None and screen is shown:
-                screen.reload()
+        for tab in (self._log_tab, self._review_tab, self._dashboard_tab, self._records_tab):
+            if tab is not None and shown is tab.page:
+                if tab.screen is None:
+                    self._build_tab(tab)
+                assert tab.screen is not None
+                tab.screen.reload()
 
     def _build_menus_and_toolbar(self) -> None:
         actions = self.registry
@@ -535,9 +582,15 @@ class MainWindow(QMainWindow):
             )
 
     def _start_the_rest(self) -> None:
+        """After the queue's first page: the seal, live updates and the sync or reconciling,
+        in this order (a reconciling started later overlapped a moderator's first action);
+        the bands wait for the first comment shown."""
         self.loader.loaded.disconnect(self._start_the_rest)
         self.loader.failed.disconnect(self._start_the_rest)
-        self.refresh_sync_status()
+        if self.model.rowCount():
+            self._bands_due = True  # read once the first comment is shown (or could not be)
+        else:
+            self._read_bands()
         self.seals.seal_if_due()
         if self.live is not None:
             self.live.start()
@@ -547,6 +600,26 @@ class MainWindow(QMainWindow):
             self.sync_now(automatic=True)
         else:
             self._reconcile()
+
+    def _first_comment_shown(self) -> None:
+        if self._bands_due:
+            self._bands_due = False
+            self._read_bands()
+
+    def _read_bands(self) -> None:
+        """The sync corner, the sign-in band and the records band: nothing the first comment
+        needs, and on one core their readings (the keyring, the records calendar) delayed it."""
+        self.refresh_sync_status()
+        banner = self.records_banner
+        if banner is not None:
+            app = self.app
+
+            def read(_: JobContext) -> list[RequestRow]:
+                return app.records_requests.attention()
+
+            self.background.start(
+                read, banner.show_requests, lambda exc: log.warning("records band: %s", exc)
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._auto_sync.stop()
@@ -724,6 +797,7 @@ class MainWindow(QMainWindow):
             self.detail.show_comment(shown[0])
             self.detail.show_presence(shown[1])
             self._read_ahead(shown[0].id)
+        self._first_comment_shown()
 
     def reload_detail(self) -> None:
         """Read the comment in view again (it changed, here or elsewhere)."""
@@ -755,6 +829,7 @@ class MainWindow(QMainWindow):
     def _detail_failed(self, generation: int, exc: Exception) -> None:
         if generation == self._detail_generation:
             self.detail.show_message(problem_from(exc, "reading the comment").message)
+        self._first_comment_shown()
 
     def _open_permalink(self) -> None:
         shown = self.detail.comment

@@ -103,7 +103,7 @@ class QueueModel(IdWindowModel[QueueRow]):
     def _platform_icon(self, platform: str) -> QIcon:
         icon = self._icons.get(platform)
         if icon is None:
-            made = glyph("fa5s.eye") if platform == OPEN_BY_ICON else platform_icon(platform)
+            made = glyph("eye") if platform == OPEN_BY_ICON else platform_icon(platform)
             icon = self._icons[platform] = drawn_once(made)
         return icon
 

@@ -144,6 +144,8 @@ class RecordsScreen(QWidget):
         runner: TaskRunner,
         problems: ProblemReporter,
         parent: QWidget | None = None,
+        *,
+        banner: RecordsBanner,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("recordsScreenHost")
@@ -151,7 +153,8 @@ class RecordsScreen(QWidget):
         self.runner = runner
         self.problems = problems
         form = load_screen_form("records_screen.ui", self)
-        self.banner = RecordsBanner()  # placed by the window, above its tabs
+        # The window's, above its tabs: made at start, this screen when first shown.
+        self.banner = banner
         self.table = child(form, QTableWidget, "requestsTable")
         self.state_filter = child(form, QComboBox, "stateFilter")
         self.new_button = child(form, QPushButton, "newButton")

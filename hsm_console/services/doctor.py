@@ -59,7 +59,7 @@ _TRIGGERS = {
 # What tells every open window of a change, on PostgreSQL (migration 0016, services/live.py).
 LIVE_TRIGGERS = frozenset({"comments_live_insert", "comments_live_update", "action_log_live",
                            "presence_live"})  # fmt: skip
-# What writes the dashboard's decisions from the log (migration 0024), on both databases.
+# What writes the dashboard's decisions from the log (migration 0026), on both databases.
 DASHBOARD_TRIGGERS = frozenset({"action_log_decided"})
 _DB_HELP = (
     "Check the database address (--database, HSM_DATABASE_URL or database_url in the "
@@ -173,13 +173,13 @@ def _triggers(db: Database) -> Finding:
 
 
 def _dashboard_trigger(db: Database) -> Finding:
-    # The dashboard's decisions are derived from the log by this trigger (migration 0024):
+    # The dashboard's decisions are derived from the log by this trigger (migration 0026):
     # without it the dashboard silently stops counting new decisions.
     return _present(
         db, "dashboard trigger", DASHBOARD_TRIGGERS, Verdict.WARN,
         "The dashboard no longer counts new decisions; the log itself is whole. The database's "
         "owner restores the trigger and refills dashboard_decisions from the log (migration "
-        "0024's DDL and backfill); IT has the details.",
+        "0026's DDL and backfill); IT has the details.",
     )  # fmt: skip
 
 

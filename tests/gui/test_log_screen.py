@@ -113,6 +113,31 @@ def test_a_moderator_has_no_log_screen(
     window.close()
 
 
+def test_a_supervisors_tabs_are_built_when_first_shown(
+    qtbot: QtBot, acted: Acted, gui_settings: GuiSettings
+) -> None:
+    with acted.world.db.transaction() as session:  # a queue to show first, then the tabs
+        site = session.get(Site, acted.world.parks_site)
+        assert site is not None
+        pat = admin.ensure_person(session, "pat")
+        admin.grant(session, pat, Role.MODERATOR, site.department)
+    window = started(qtbot, MainWindow(acted.world.app("pat"), gui_settings))
+    qtbot.waitUntil(lambda: window.detail.comment_id is not None, timeout=WAIT_MS)
+    pages = window.pages
+    assert pages is not None
+    titles = [pages.tabText(index) for index in range(pages.count())]
+    assert titles == ["&Queue", "&Log", "&Review", "&Dashboard"]
+    assert (window.log_screen, window.review_screen, window.dashboard_screen) == (None,) * 3
+    pages.setCurrentIndex(1)  # as a click on the tab
+    screen = window.log_screen
+    assert isinstance(screen, LogScreen)
+    assert pages.currentWidget() is screen
+    assert pages.tabText(1) == "&Log"
+    qtbot.waitUntil(lambda: screen.model.rowCount() > 0, timeout=WAIT_MS)
+    assert (window.review_screen, window.dashboard_screen) == (None, None)
+    window.close()
+
+
 def test_the_oversight_group_filters_the_log_and_opens_an_entry(
     qtbot: QtBot, open_log: OpenLog, acted: Acted
 ) -> None:

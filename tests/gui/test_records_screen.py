@@ -264,6 +264,25 @@ def test_a_draft_from_the_queue_is_accepted(
     assert "accept by rita" in screen.history.toPlainText()
 
 
+def test_the_band_shows_at_start_and_the_tab_is_built_when_first_shown(
+    qtbot: QtBot, gui_world: World, gui_settings: GuiSettings, register: dict[str, int]
+) -> None:
+    window = started(qtbot, MainWindow(gui_world.app("rita"), gui_settings))
+    banner = window.records_banner
+    assert banner is not None
+    qtbot.waitUntil(banner.isVisible, timeout=WAIT_MS)
+    assert f"Request #{register['overdue']} from Bo (PARKS)" in banner.label.text()
+    assert window.records_screen is None  # nothing of the tab but its band at start
+    assert window.pages is not None
+    banner.button.click()
+    screen = window.records_screen
+    assert screen is not None
+    assert window.pages.currentWidget() is screen
+    assert screen.banner is banner
+    qtbot.waitUntil(lambda: not screen.loading and bool(screen.rows), timeout=WAIT_MS)
+    window.close()
+
+
 def test_only_records_officers_have_the_tab(
     qtbot: QtBot, gui_world: World, gui_settings: GuiSettings, register: dict[str, int]
 ) -> None:

@@ -111,6 +111,8 @@ def test_a_records_officer_answers_the_parks_facebook_question_and_disposes_lawf
         dialog.words.setPlainText(QUESTION)
         dialog.department.setCurrentIndex(dialog.department.findText("PARKS"))
 
+    # The tab is built as it is first shown: its button waits for the register's departments.
+    qtbot.waitUntil(screen.new_button.isEnabled, timeout=WAIT_MS)
     answer_dialog(new)
     screen.new_button.click()
     qtbot.waitUntil(lambda: any(r.words == QUESTION for r in screen.rows), timeout=WAIT_MS)
