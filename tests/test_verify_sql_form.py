@@ -182,7 +182,7 @@ ENTRY_CHANGES = {
     "comment_id": "comment_id + 1", "site_id": "site_id + 1",
     "department_id": "department_id + 1", "record_id": "record_id + 1",
     "record_sha256": "'" + "ab" * 32 + "'", "reason_code": "'NVL'", "note": "'nothing'",
-    "policy_version": "'0'", "second_review": None, "outcome_of": "1", "detail": "'x'",
+    "policy_version": "'0'", "second_review": None, "outcome_of": "2", "detail": "'x'",
     "kind": "'admin'", "subject": "'site:1'", "before": "'{}'", "after": "'{}'",
     "refers_to": "1", "entry_hash": "'" + "cd" * 32 + "'",
 }  # fmt: skip

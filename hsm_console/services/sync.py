@@ -718,9 +718,13 @@ _SQLITE_ROWS = 500  # rows a statement on SQLite: 10,000 values, under its limit
 # document keeps its text as written, so JSON columns are stored as the driver sends them.
 _PG_TYPES = {
     "site_id": "integer", "post_id": "integer", "parent_id": "integer", "created_at":
-    "timestamptz", "attachments": "json", "raw": "json", "edited_at": "timestamptz",
+    "timestamptz", "edited_at": "timestamptz",
     "gone_seen_at": "timestamptz", "fetched_at": "timestamptz", "version": "integer",
 }  # fmt: skip
+# JSON columns travel as their text inside the document, a string, and become json only in
+# the INSERT: a payload may hold "\u0000", which PostgreSQL's json keeps as written but cannot
+# turn into text, as json_to_recordset does with a json field.
+_PG_JSON = ("attachments", "raw")
 _PG_INSERT = (
     "WITH page AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('comments', 'id')) AS id, "
     "r.* FROM json_to_recordset(%s::json) AS r({fields}, parent_key text)) "
@@ -731,10 +735,11 @@ _PG_INSERT = (
     fields=", ".join(f"{name} {_PG_TYPES.get(name, 'text')}" for name in _NEW_COLUMNS),
     names=", ".join(_NEW_COLUMNS),
     values=", ".join(
-        "coalesce(page.parent_id, parent.id)" if name == "parent_id" else f"page.{name}"
+        "coalesce(page.parent_id, parent.id)" if name == "parent_id"
+        else f"page.{name}::json" if name in _PG_JSON else f"page.{name}"
         for name in _NEW_COLUMNS
     ),
-)
+)  # fmt: skip
 
 
 def _insert_comments(
@@ -780,7 +785,7 @@ def _insert_comments(
 
 def _pg_page(values: list[list[Any]], parent_keys: list[str | None] | None) -> str:
     """`_PG_INSERT`'s document: the rows' bound values, times as ISO 8601 with their offset.
-    A JSON value (the driver's wrapper) goes in as itself, so its text is `json.dumps`'s, as
+    A JSON value (the driver's wrapper) goes in as its `json.dumps` text (_PG_JSON), as
     the driver (which keeps `json.dumps`: the engine sets no serializer) would send it."""
     from psycopg.types.json import Json  # the driver of PostgreSQL alone: not at the start
 
@@ -788,7 +793,7 @@ def _pg_page(values: list[list[Any]], parent_keys: list[str | None] | None) -> s
         if isinstance(value, datetime):
             return value.isoformat()
         if isinstance(value, Json):
-            return value.obj
+            return json.dumps(value.obj)  # as the driver sends it; see _PG_JSON
         raise TypeError(f"{type(value).__name__} is not stored by sync")
 
     names = (*_NEW_COLUMNS, "parent_key")
