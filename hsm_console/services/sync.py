@@ -61,13 +61,13 @@ ACTIVE_DAYS = 30  # posts older than this are not read again
 FULL_DAYS = 7  # comments of posts younger than this are read in full each time
 GONE_CHECKS_PER_POST = 50  # bounds the read-backs of comments missing from a listing
 # A sync that adds this many comments (a site's first) refreshes PostgreSQL's statistics, so
-# the queue's plans see the comments now there rather than wait for autovacuum: the row count
-# and the columns the queue's walks and sync's look-ups filter and order by. Not the text
-# columns nor the full-text index's words, half or more of the work (at 1,000,000 comments
-# 0.65-0.95 s of the server's CPU for the whole table against 0.22-0.47 s); the search does
-# not rest on them (`queue_view._walked_search`) and autovacuum refreshes them.
+# the queue's plans see the comments now there rather than wait for autovacuum. The whole
+# table: ANALYZE with a column list skips the full-text index's expression, and the log's and
+# the records' searches plan by it (with it stale, the Log tab's search of a common word at
+# 1,000,000 comments probed each entry's comment, 605 ms, against 91 ms). At that size it
+# costs 0.65-0.95 s of the server's CPU, once, after a site's first sync.
 ANALYZE_AFTER = 10_000
-_ANALYZED = "comments (site_id, post_id, status, created_at, suggested_code, external_id), posts"
+_ANALYZED = "comments, posts"
 LINK_BATCH = 1000  # replies linked to parents a statement, well under the drivers' limits
 
 
