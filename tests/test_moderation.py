@@ -60,65 +60,6 @@ def fb(world: World) -> Any:
     return world.sandbox.state.facebook
 
 
-def test_hide_is_recorded_first_then_applied(synced: World) -> None:
-    comment = parks_comments(synced)[0]
-    seen_at_call: dict[str, Any] = {}
-    app = synced.app("alice")
-    real_factory = app.connectors
-
-    class Watching(Connector):  # wraps the real connector to look at the database mid-call
-        def __init__(self, inner: Connector) -> None:
-            self.inner = inner
-
-        def apply(self, action: Action, external_id: str) -> None:
-            with synced.db.session() as session:  # a separate connection: only committed data
-                seen_at_call["entries"] = [
-                    (e.state, e.action, e.reason_code)
-                    for e in session.scalars(
-                        select(LogEntry).where(LogEntry.comment_id == comment.id)
-                    )
-                ]
-                seen_at_call["records"] = session.scalar(
-                    select(func.count()).where(RetainedRecord.comment_id == comment.id)
-                )
-            self.inner.apply(action, external_id)
-
-        def list_posts(self, cursor: str | None = None) -> Any:
-            raise AssertionError("not used")
-
-        def list_comments(self, *args: Any, **kwargs: Any) -> Any:
-            raise AssertionError("not used")
-
-        def fetch_state(self, external_id: str) -> Any:
-            return self.inner.fetch_state(external_id)
-
-        def close(self) -> None:
-            self.inner.close()
-
-    service = ModerationService(
-        synced.db, app.policy, lambda site: Watching(real_factory(site)), "alice"
-    )
-    result = service.act(comment.id, Action.HIDE, "PRF", "profanity in the second sentence")
-
-    assert seen_at_call == {"entries": [("pending", "hide", "PRF")], "records": 1}
-    assert result.state is EntryState.APPLIED
-    assert "Hidden on Facebook" in result.message
-    assert fb(synced).is_hidden(comment.external_id)
-
-    entries = entries_of(synced, comment.id)
-    assert [(e.state, e.action, e.reason_code, e.actor) for e in entries] == [
-        ("pending", "hide", "PRF", "alice"),
-        ("applied", "hide", "PRF", "alice"),
-    ]
-    assert entries[1].outcome_of == entries[0].id
-    assert entries[1].prev_hash == entries[0].entry_hash
-    assert entries[0].note == "profanity in the second sentence"
-    assert entries[0].policy_version == "2026.2"
-    after = reload(synced, comment.id)
-    assert (after.status, after.platform_state, after.version) == ("hidden", "hidden", 1)
-    assert after.pending_entry_id is None
-
-
 class _DuringCall(Connector):
     """The real connector, with something done while its action call is in flight."""
 
@@ -148,6 +89,42 @@ def _acting_while(world: World, meanwhile: Callable[[], None]) -> ModerationServ
     return ModerationService(
         world.db, app.policy, lambda site: _DuringCall(real(site), meanwhile), "alice"
     )
+
+
+def test_hide_is_recorded_first_then_applied(synced: World) -> None:
+    comment = parks_comments(synced)[0]
+    seen_at_call: dict[str, Any] = {}
+
+    def look_at_the_database() -> None:  # mid-call, on a separate connection: only committed
+        with synced.db.session() as session:
+            seen_at_call["entries"] = [
+                (e.state, e.action, e.reason_code)
+                for e in session.scalars(select(LogEntry).where(LogEntry.comment_id == comment.id))
+            ]
+            seen_at_call["records"] = session.scalar(
+                select(func.count()).where(RetainedRecord.comment_id == comment.id)
+            )
+
+    service = _acting_while(synced, look_at_the_database)
+    result = service.act(comment.id, Action.HIDE, "PRF", "profanity in the second sentence")
+
+    assert seen_at_call == {"entries": [("pending", "hide", "PRF")], "records": 1}
+    assert result.state is EntryState.APPLIED
+    assert "Hidden on Facebook" in result.message
+    assert fb(synced).is_hidden(comment.external_id)
+
+    entries = entries_of(synced, comment.id)
+    assert [(e.state, e.action, e.reason_code, e.actor) for e in entries] == [
+        ("pending", "hide", "PRF", "alice"),
+        ("applied", "hide", "PRF", "alice"),
+    ]
+    assert entries[1].outcome_of == entries[0].id
+    assert entries[1].prev_hash == entries[0].entry_hash
+    assert entries[0].note == "profanity in the second sentence"
+    assert entries[0].policy_version == "2026.2"
+    after = reload(synced, comment.id)
+    assert (after.status, after.platform_state, after.version) == ("hidden", "hidden", 1)
+    assert after.pending_entry_id is None
 
 
 def test_a_colleagues_sync_leaves_an_action_whose_call_is_in_flight(synced: World) -> None:

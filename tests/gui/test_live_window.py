@@ -247,12 +247,17 @@ def test_a_window_on_sqlite_has_no_live_updates(window: MainWindow) -> None:
     assert not window.detail.presence_label.isVisible()
 
 
+def supervisor_window(qtbot: QtBot, pg_world: World, tmp_path: Path) -> MainWindow:
+    """sam's console (the oversight group: no queue of their own), started, not synced."""
+    settings = GuiSettings(QSettings(str(tmp_path / "sam.ini"), QSettings.Format.IniFormat))
+    settings.auto_sync_minutes = 0
+    return started(qtbot, MainWindow(pg_world.app("sam"), settings))
+
+
 def test_the_log_tab_gains_new_entries_at_the_top(
     qtbot: QtBot, pg_world: World, tmp_path: Path
 ) -> None:
-    settings = GuiSettings(QSettings(str(tmp_path / "sam.ini"), QSettings.Format.IniFormat))
-    settings.auto_sync_minutes = 0
-    sam = started(qtbot, MainWindow(pg_world.app("sam"), settings))
+    sam = supervisor_window(qtbot, pg_world, tmp_path)
     try:
         screen = sam.show_log()
         assert screen is not None
@@ -277,9 +282,7 @@ def test_the_log_tab_gains_new_entries_at_the_top(
 def test_the_review_tab_gains_a_new_action_that_needs_review(
     qtbot: QtBot, pg_world: World, tmp_path: Path
 ) -> None:
-    settings = GuiSettings(QSettings(str(tmp_path / "sam.ini"), QSettings.Format.IniFormat))
-    settings.auto_sync_minutes = 0
-    sam = started(qtbot, MainWindow(pg_world.app("sam"), settings))
+    sam = supervisor_window(qtbot, pg_world, tmp_path)
     try:
         comments = QueueView(pg_world.db, "alice").newest(QueueFilter(), 2)
         alice = pg_world.app("alice").moderation
