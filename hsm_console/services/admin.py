@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, InternalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from hsm_console.db import roles
@@ -639,7 +639,7 @@ def _sync_login(session: Session, login: str, wanted: frozenset[roles.Group]) ->
 def _login_ddl(session: Session, statements: Sequence[str]) -> None:
     try:
         for statement in statements:
-            session.execute(text(statement))
+            _role_statement(session, statement)
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
             raise
@@ -815,3 +815,18 @@ def ensure_site(
         session.add(site)
         session.flush()
     return site
+
+
+def _role_statement(session: Session, statement: str, tries: int = 3) -> None:
+    """One GRANT, REVOKE or CREATE ROLE. Logins and their memberships are the whole server's:
+    another database on it granting or revoking the same membership at the same moment makes
+    PostgreSQL refuse with "tuple concurrently updated/deleted". Each is idempotent, so it is
+    tried again in a savepoint of its own (a membership already as wanted is no error)."""
+    for attempt in range(tries):
+        try:
+            with session.begin_nested():
+                session.execute(text(statement))
+            return
+        except InternalError as exc:
+            if "concurrently" not in str(exc.orig) or attempt == tries - 1:
+                raise
