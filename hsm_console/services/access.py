@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.models import Person, RoleGrant
@@ -70,13 +70,17 @@ def person_name(session: Session, username: str | None) -> str:
     return f"{display} ({username})" if display else username
 
 
+# One statement: every action starts here (services/moderation.py, step 1). Built once:
+# building it is most of its cost to this process.
+_ACTOR = (
+    select(Person, RoleGrant)
+    .outerjoin(RoleGrant, RoleGrant.person_id == Person.id)
+    .where(Person.username == bindparam("username"))
+)
+
+
 def resolve_actor(session: Session, username: str) -> Actor:
-    # One statement: every action starts here (services/moderation.py, step 1).
-    rows = session.execute(
-        select(Person, RoleGrant)
-        .outerjoin(RoleGrant, RoleGrant.person_id == Person.id)
-        .where(Person.username == username)
-    ).all()
+    rows = session.execute(_ACTOR, {"username": username}).all()
     person = rows[0][0] if rows else None
     if person is None or not person.active:
         raise PermissionDenied(
