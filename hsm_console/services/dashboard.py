@@ -20,8 +20,9 @@ are the derived `dashboard_decisions` (one row per applied decision with its Chi
 its wait and whether it was its comment's first, kept by a trigger on the log, migration
 0026), filtered by the log view's own conditions moved onto its columns. One statement
 groups them three ways, each by a covering index in its order; the percentiles are each a
-step into an index of first decisions by wait; one pass counts the backlog. Reviews and
-appeals are read from the log, by the ids that refer to decisions.
+step into an index of first decisions by wait; the backlog is counted per site along the
+queue's index. Reviews and appeals are read from the log, by the ids that refer to
+decisions (the appeals' few times put in their weeks here).
 """
 
 from __future__ import annotations
