@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from json.encoder import encode_basestring_ascii
 from json.scanner import make_scanner
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -632,18 +632,17 @@ class _Reader:
             item = _Item(comment, shared, [], [], [], [])
             item.cells.append(comments.csv_row(values, shared))
             by_comment[comment["id"]] = item
-        records: dict[int, dict[str, Any]] = {}
         for (table, held), rows in zip(self.held, fetched.held, strict=True):
+            line_of, csv_row, lines_of = table.line, table.csv_row, attrgetter(held)
             for values in table.rows(rows):
-                line = table.line(values)
+                line = line_of(values)
                 item = by_comment[line["comment_id"]]
-                getattr(item, held).append(line)
-                item.cells.append(table.csv_row(values, item.shared))
-                if table.kind == "record":
-                    records[line["id"]] = line
-        # A record disposed of under a certificate: blank, its hash kept.
-        for record_id, entry_id, number in fetched.disposed:
-            records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
+                lines_of(item).append(line)
+                item.cells.append(csv_row(values, item.shared))
+        if fetched.disposed:  # a record disposed of under a certificate: blank, its hash kept
+            records = {line["id"]: line for item in by_comment.values() for line in item.records}
+            for record_id, entry_id, number in fetched.disposed:
+                records[record_id]["disposed"] = {"entry_id": entry_id, "certificate": number}
         yield from by_comment.values()
 
 
@@ -946,14 +945,12 @@ def _index_heading(pdf: PackagePdf) -> None:
 
 def _index_line(pdf: PackagePdf, item: _Item) -> None:
     """One comment of a large package, on one line (names cut so that it mostly fits)."""
-    from hsm_console.services.package_pdf import Line
-
     c = item.comment
-    pdf.lines([Line(pdf.shown(
+    pdf.line(pdf.shown(
         f"{c['id']}  {_when(c['created_at'])}  {c['department']}  {c['site_name'][:24]}  "
         f"{c['author_name'][:20]}  {c['status']}  "
         f"{len(item.records)}/{len(item.versions)}/{len(item.entries)}"
-    ))])  # fmt: skip
+    ))  # fmt: skip
 
 
 # --- files --------------------------------------------------------------------------------
