@@ -8,9 +8,10 @@ import errno
 import hashlib
 import json
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from pypdf import PdfReader
@@ -194,6 +195,45 @@ def test_the_city_time_of_each_row_is_the_displays_across_clock_changes() -> Non
             moment = moments + timedelta(minutes=minutes, seconds=minutes % 60, microseconds=7)
             at = records_package.iso_utc(moment)
             assert records_package._local(at) == local_time(moment)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ['{"id": "c-1", "n": [1, 2.5, -0, 1e400, true, null]}', ' {"a": 1} ', '"\\ud800 x"',
+     '{"a": 1, "a": 2}', "12", 7, 2.5, None],
+)  # fmt: skip
+def test_a_json_column_is_read_as_json_loads_reads_it(stored: Any) -> None:
+    def loads(value: Any) -> Any:  # as SQLAlchemy's for SQLite: a number stored as one is kept
+        return json.loads(value) if isinstance(value, str) else value
+
+    read = records_package._json_value(loads)(stored)
+    assert repr(read) == repr(loads(stored))  # the same types and values
+
+
+@pytest.mark.parametrize("stored", ["", " ", "{", '{"a": 1} x', "NaN x", "[1,]"])
+def test_a_json_column_that_is_not_json_fails_as_json_loads_does(stored: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(stored)
+    with pytest.raises(json.JSONDecodeError) as raised:
+        records_package._json_value(json.loads)(stored)
+    assert str(raised.value) == str(expected.value)
+
+
+def test_reading_ahead_gives_every_batch_in_order_and_stops_when_closed() -> None:
+    read: list[int] = []
+
+    def fetch(batch: Sequence[int]) -> list[int]:
+        read.append(batch[0])
+        return [n * 10 for n in batch]
+
+    batches = [[1, 2], [3], [4, 5]]
+    assert list(records_package._read_ahead(fetch, batches)) == [[10, 20], [30], [40, 50]]
+    assert list(records_package._read_ahead(fetch, [])) == []
+    read.clear()
+    ahead = records_package._read_ahead(fetch, batches)
+    assert next(ahead) == [10, 20]
+    ahead.close()  # the read of the second batch under way is waited for, no third begun
+    assert read == [1, 3]
 
 
 def test_nul_control_and_unprintable_characters_in_the_pdf(exports: Path) -> None:

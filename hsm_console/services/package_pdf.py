@@ -145,6 +145,17 @@ class PackagePdf:
                 self._text(MARGIN + indent, self.y, part, bold)
                 self.y += LEADING
 
+    def line(self, text: str) -> None:
+        """`lines([Line(text)])` without its wrapping for a line that fits whole (most): the
+        index of a large package is some 100,000 of them."""
+        if "\n" in text or self._measure(text, False) > _WIDTH:
+            self.lines([Line(text)])
+            return
+        if self.y + LEADING > _BOTTOM:
+            self.new_page()
+        self._text(MARGIN, self.y, text, False)
+        self.y += LEADING
+
     def paragraph(self, text: str, indent: float = 0.0, limit: int = PDF_TEXT_CHARS) -> None:
         """Untrusted text: made visible, cut at `limit` characters with a note."""
         cut = text[:limit]
