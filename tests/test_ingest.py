@@ -182,3 +182,37 @@ def test_replies_are_inserted_with_their_parents_id_not_linked_afterwards(db: Da
     assert len(replies) > 20
     for child, parent in replies.items():
         assert parents[stored[child]] == stored[parent], child
+
+
+def test_a_page_with_stored_comments_is_stored_in_one_transaction(
+    postgres_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of new comments alone is one statement in autocommit; a page that also updates
+    stored comments is one transaction: an insert that fails leaves the edit unstored. Either
+    way the connection goes back to the pool out of autocommit."""
+    db = postgres_db
+    _site(db)
+    comments = [replace(c, parent_external_id=None) for c in feed_comments(150, "e")]
+    feed = FeedConnector(comments)
+    assert _sync(db, feed).new_comments == 150  # two pages of new comments, in autocommit
+    edited = replace(comments[0], text="An edit of the first comment.")
+    feed.comments = [edited, *feed_comments(150, "f")[:20]]  # stored and new on one page
+
+    def fails(*_: Any, **__: Any) -> dict[str, int]:
+        raise RuntimeError("the insert failed")
+
+    monkeypatch.setattr(sync, "_insert_comments", fails)
+    with pytest.raises(RuntimeError):
+        _sync(db, feed)
+    with db.session() as session:
+        first = session.scalar(select(Comment.text).where(Comment.external_id == "e-0"))
+        versions = session.scalar(text("SELECT count(*) FROM comment_versions"))
+        count = session.scalar(text("SELECT count(*) FROM comments"))
+    assert (first, versions, count) == (comments[0].text, 0, 150)
+    pooled = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
+    try:
+        assert pooled
+        assert not any(c.driver_connection.autocommit for c in pooled)  # type: ignore[union-attr]
+    finally:
+        for connection in pooled:
+            connection.close()

@@ -423,43 +423,63 @@ class SyncService:
 
     def _store_comments(self, run: _Run, post_id: int, comments: list[RemoteComment]) -> None:
         """One page: one look-up of the page's comments and their parents, one multi-row
-        insert, one batch of parent links (ORM objects only for comments already stored)."""
+        insert, one batch of parent links (ORM objects only for comments already stored).
+
+        On PostgreSQL a page of new comments alone (a site's first sync, the new replies of a
+        later one) is stored by one statement (`_PG_INSERT`), so it needs no transaction of
+        its own: the look-up and that statement run in autocommit, a round trip each, and
+        BEGIN and COMMIT are not sent. Its READ COMMITTED transaction took no lock and saw
+        what a statement just before it sees, so nothing else changes. A page holding
+        comments already stored updates them in one transaction, begun after the look-up."""
         if not comments:
             return
-        result = run.result
         with self.db.transaction() as session:
-            wanted = {c.external_id for c in comments} | {
-                c.parent_external_id for c in comments if c.parent_external_id
-            }
-            ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
-            known = _stored(session, [ids[c.external_id] for c in comments if c.external_id in ids])
-            new: dict[str, dict[str, Any]] = {}
-            parents: dict[str, str | None] = {}  # of the new ones
-            screened: dict[str, list[Suggestion]] = {}
-            for remote in comments:
-                result.seen_comments += 1
-                if run.newest is None or remote.created_at > run.newest:
-                    run.newest = remote.created_at
-                stored = known.get(remote.external_id)
-                if stored is not None:
-                    self._update(session, run, stored, remote)
-                elif remote.external_id not in new and remote.external_id not in ids:
-                    new[remote.external_id] = self._new_row(run, post_id, remote, screened)
-                    parents[remote.external_id] = remote.parent_external_id
-            if not new:
-                return
-            _insert_parents_first(session, new, parents, ids, screened)
-            result.new_comments += len(new)
-            links = []
-            for remote in comments:
-                parent = remote.parent_external_id
-                if parent and remote.external_id in new:
-                    if parent not in ids:  # on a later page: linked at the end
-                        run.parents[remote.external_id] = parent
-                    elif new[remote.external_id]["parent_id"] != ids[parent]:
-                        links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
-            if links:
-                session.execute(update(Comment), links)
+            _autocommit(session, True)
+            try:
+                self._store_page(session, run, post_id, comments)
+            finally:
+                _autocommit(session, False)
+
+    def _store_page(
+        self, session: Session, run: _Run, post_id: int, comments: list[RemoteComment]
+    ) -> None:
+        result = run.result
+        wanted = {c.external_id for c in comments} | {
+            c.parent_external_id for c in comments if c.parent_external_id
+        }
+        ids = _existing_ids(session, Comment, run.site.id, sorted(wanted))
+        stored_ids = [ids[c.external_id] for c in comments if c.external_id in ids]
+        if stored_ids:
+            _autocommit(session, False)  # their updates, the insert and links: one transaction
+        known = _stored(session, stored_ids)
+        new: dict[str, dict[str, Any]] = {}
+        parents: dict[str, str | None] = {}  # of the new ones
+        screened: dict[str, list[Suggestion]] = {}
+        for remote in comments:
+            result.seen_comments += 1
+            if run.newest is None or remote.created_at > run.newest:
+                run.newest = remote.created_at
+            stored = known.get(remote.external_id)
+            if stored is not None:
+                self._update(session, run, stored, remote)
+            elif remote.external_id not in new and remote.external_id not in ids:
+                new[remote.external_id] = self._new_row(run, post_id, remote, screened)
+                parents[remote.external_id] = remote.parent_external_id
+        if not new:
+            return
+        _insert_parents_first(session, new, parents, ids, screened)
+        result.new_comments += len(new)
+        links = []
+        for remote in comments:
+            parent = remote.parent_external_id
+            if parent and remote.external_id in new:
+                if parent not in ids:  # on a later page: linked at the end
+                    run.parents[remote.external_id] = parent
+                elif new[remote.external_id]["parent_id"] != ids[parent]:
+                    # SQLite alone: PostgreSQL's statement gave every reply its parent's id
+                    links.append({"id": ids[remote.external_id], "parent_id": ids[parent]})
+        if links:
+            session.execute(update(Comment), links)
 
     def _new_row(
         self,
@@ -622,6 +642,18 @@ def _refuse_unreachable(actor: Actor, asked: Iterable[Site]) -> None:
                 f"{site.name!r} is deactivated, so it is not synced; nothing was synced. An "
                 f"administrator can reactivate it: hsm-console admin site reactivate {site.id}"
             )
+
+
+def _autocommit(session: Session, on: bool) -> None:
+    """On PostgreSQL, each statement of the session committed by itself from now (`on`) or
+    all of them in one transaction, begun by the next (`_store_comments`); SQLite unchanged.
+    Only changed between transactions: the driver refuses to inside one."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    if driver.autocommit != on:
+        driver.autocommit = on
 
 
 def _insert_parents_first(
