@@ -1,6 +1,7 @@
-"""Sync's storing path at volume: replies linked across pages in batches, PostgreSQL's plans
-made for each page's values, statistics refreshed after a large first sync, rows stored
-as the ORM stores them, and the benchmark's plain inserts indexing the same words."""
+"""Sync's storing path at volume: replies linked across pages in batches, statistics
+refreshed after a large first sync, rows stored as the ORM stores them, a page's writes
+in one statement or one transaction, and the benchmark's plain inserts indexing the same
+words."""
 
 from __future__ import annotations
 
@@ -58,38 +59,6 @@ def test_replies_are_linked_whether_their_parent_came_before_or_after(db: Databa
     for key in expected:
         parent = expected[key]
         assert parents[stored[key]] == (stored[parent] if parent else None), key
-
-
-def test_known_comments_are_looked_up_with_plans_made_for_their_values(
-    postgres_db: Database,
-) -> None:
-    """The driver prepares a statement run five times, and PostgreSQL would then reuse a
-    generic plan made while the site had few comments. Every page's look-up is never
-    prepared, so it is planned for its values, while the page's insert, run as often, is:
-    read from PostgreSQL itself while the sync runs."""
-    db = postgres_db
-    _site(db)
-    feed = FeedConnector(feed_comments(3000, "p"))
-    feed.comments = [replace(c, parent_external_id=None) for c in feed.comments]  # one SQL text
-    prepared: list[tuple[int, int]] = []  # (look-ups, page inserts) prepared in the session
-
-    def read_prepared(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "comments.external_id = ANY" in statement:
-            found = cursor.connection.execute(
-                "SELECT count(*) FILTER (WHERE statement LIKE 'SELECT comments.external_id%'), "
-                "count(*) FILTER (WHERE statement LIKE 'WITH page AS%') "
-                "FROM pg_prepared_statements"
-            ).fetchone()
-            prepared.append(found)
-
-    event.listen(db.engine, "after_cursor_execute", read_prepared)
-    try:
-        _sync(db, feed)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", read_prepared)
-    assert len(prepared) == 30
-    assert max(lookups for lookups, _ in prepared) == 0
-    assert prepared[-1][1] == 1  # the insert, run as often, was prepared in the same session
 
 
 def test_a_large_first_sync_refreshes_postgresqls_statistics(

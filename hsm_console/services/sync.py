@@ -24,7 +24,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Dialect, Select, String, any_, bindparam, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Dialect,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from hsm_console.connectors.base import Connector, RemoteComment, RemotePost
@@ -873,23 +885,26 @@ def _existing_ids(
 ) -> dict[str, int]:
     if not external_ids:
         return {}
-    statement = select(model.external_id, model.id).where(model.site_id == site_id)
+    statement = select(model.external_id, model.id)
     if session.get_bind().dialect.name != "postgresql":
-        return _pairs(session, statement.where(model.external_id.in_(external_ids)))
-    # One array: the statement's text is the same for every page, so neither SQLAlchemy nor
-    # the driver builds and parses a placeholder a value each time.
-    wanted = model.external_id == any_(bindparam("external_ids", external_ids, ARRAY(String)))
-    # Never prepared, so PostgreSQL plans it for its values each time: the driver prepares a
-    # statement run five times, and a generic plan made while a site had few comments (its
-    # first sync) would read all of the site's comments for every page once it has many.
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    threshold = driver.prepare_threshold
-    driver.prepare_threshold = None
-    try:
-        return _pairs(session, statement.where(wanted))
-    finally:
-        driver.prepare_threshold = threshold
+        return _pairs(
+            session, statement.where(model.site_id == site_id, model.external_id.in_(external_ids))
+        )
+    # The site and the ids as the rows of a subquery, one array: the statement's text is the
+    # same for every page, and the plan probes the unique key (site, platform id) for each id
+    # whatever the statistics say of the site. Given `site_id = %s`, the planner walked the
+    # site's comments in another index whenever its statistics held none of them, as in a
+    # site's first sync before its ANALYZE (`ANALYZE_AFTER`): every page of a first sync of
+    # 20,000 comments read all of the comments already stored (1,000 buffers a look-up on
+    # average). Hidden in the subquery, the site is a value of the join, estimated as any
+    # site, so the plan is the same for every value, generic or custom.
+    wanted = tuple_(model.site_id, model.external_id).in_(
+        select(
+            bindparam("site_id", site_id, Integer),
+            func.unnest(bindparam("external_ids", external_ids, ARRAY(String))),
+        )
+    )
+    return _pairs(session, statement.where(wanted))
 
 
 def _pairs(session: Session, statement: Select[str, int]) -> dict[str, int]:
