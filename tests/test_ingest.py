@@ -1,6 +1,7 @@
-"""Sync's storing path at volume: replies linked across pages in batches, PostgreSQL's plans
-made for each page's values, statistics refreshed after a large first sync, rows stored
-as the ORM stores them, and the benchmark's plain inserts indexing the same words."""
+"""Sync's storing path at volume: replies linked across pages in batches, statistics
+refreshed after a large first sync, rows stored as the ORM stores them, a page's writes
+in one statement or one transaction, and the benchmark's plain inserts indexing the same
+words."""
 
 from __future__ import annotations
 
@@ -58,38 +59,6 @@ def test_replies_are_linked_whether_their_parent_came_before_or_after(db: Databa
     for key in expected:
         parent = expected[key]
         assert parents[stored[key]] == (stored[parent] if parent else None), key
-
-
-def test_known_comments_are_looked_up_with_plans_made_for_their_values(
-    postgres_db: Database,
-) -> None:
-    """The driver prepares a statement run five times, and PostgreSQL would then reuse a
-    generic plan made while the site had few comments. Every page's look-up is planned for
-    its values: read from PostgreSQL itself while the sync runs (a ROLLBACK, as when a read
-    session ends, makes the driver drop its prepared statements)."""
-    db = postgres_db
-    _site(db)
-    feed = FeedConnector(feed_comments(3000, "p"))
-    feed.comments = [replace(c, parent_external_id=None) for c in feed.comments]  # one SQL text
-    plans: list[tuple[int, int]] = []
-
-    def read_plans(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "comments.external_id = ANY" in statement:
-            found = cursor.connection.execute(
-                "SELECT coalesce(max(generic_plans), 0), coalesce(max(custom_plans), 0) "
-                "FROM pg_prepared_statements "
-                "WHERE statement LIKE 'SELECT comments.external_id, comments.id%'"
-            ).fetchone()
-            plans.append(found)
-
-    event.listen(db.engine, "after_cursor_execute", read_plans)
-    try:
-        _sync(db, feed)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", read_plans)
-    assert len(plans) == 30
-    assert max(custom for _, custom in plans) >= 10  # prepared, and run again and again
-    assert max(generic for generic, _ in plans) == 0
 
 
 def test_a_large_first_sync_refreshes_postgresqls_statistics(
@@ -182,3 +151,37 @@ def test_replies_are_inserted_with_their_parents_id_not_linked_afterwards(db: Da
     assert len(replies) > 20
     for child, parent in replies.items():
         assert parents[stored[child]] == stored[parent], child
+
+
+def test_a_page_with_stored_comments_is_stored_in_one_transaction(
+    postgres_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of new comments alone is one statement in autocommit; a page that also updates
+    stored comments is one transaction: an insert that fails leaves the edit unstored. Either
+    way the connection goes back to the pool out of autocommit."""
+    db = postgres_db
+    _site(db)
+    comments = [replace(c, parent_external_id=None) for c in feed_comments(150, "e")]
+    feed = FeedConnector(comments)
+    assert _sync(db, feed).new_comments == 150  # two pages of new comments, in autocommit
+    edited = replace(comments[0], text="An edit of the first comment.")
+    feed.comments = [edited, *feed_comments(150, "f")[:20]]  # stored and new on one page
+
+    def fails(*_: Any, **__: Any) -> dict[str, int]:
+        raise RuntimeError("the insert failed")
+
+    monkeypatch.setattr(sync, "_insert_comments", fails)
+    with pytest.raises(RuntimeError):
+        _sync(db, feed)
+    with db.session() as session:
+        first = session.scalar(select(Comment.text).where(Comment.external_id == "e-0"))
+        versions = session.scalar(text("SELECT count(*) FROM comment_versions"))
+        count = session.scalar(text("SELECT count(*) FROM comments"))
+    assert (first, versions, count) == (comments[0].text, 0, 150)
+    pooled = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
+    try:
+        assert pooled
+        assert not any(c.driver_connection.autocommit for c in pooled)  # type: ignore[union-attr]
+    finally:
+        for connection in pooled:
+            connection.close()

@@ -18,7 +18,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from benchmarks.generate import COMMON_WORD, RARE_WORD, Scale, fill
 from benchmarks.ingest import FeedConnector, feed_comments
@@ -163,23 +163,47 @@ def _queue_walks(queue: QueueView, site_ids: list[int]) -> dict[str, Callable[[]
     return walks
 
 
-def test_syncs_look_up_of_known_comments_uses_the_unique_key(postgres_db: Database) -> None:
+def test_syncs_look_up_of_known_comments_probes_the_unique_key(postgres_db: Database) -> None:
+    """Each page's look-up probes (site, platform id) for its ids, even while PostgreSQL's
+    statistics hold none of the site's comments (its first sync, before its ANALYZE): given
+    as `site_id = %s`, the site looked empty to the planner, which then walked all of the
+    site's comments in another index for every page."""
     db = postgres_db
     with db.transaction() as session:
         parks = admin.ensure_department(session, "PARKS", "Parks")
-        admin.ensure_site(session, parks, Platform.FACEBOOK, "Parks", "1", "https://bench.invalid")
+        for key in ("old", "new"):
+            admin.ensure_site(session, parks, Platform.FACEBOOK, key, key, "https://bench.invalid")
         admin.grant(session, admin.ensure_person(session, "syncer"), Role.MODERATOR, parks)
-    feed = FeedConnector([replace(c, parent_external_id=None) for c in feed_comments(200, "k")])
-    moderation = ModerationService(db, load_policy(), lambda site: feed, "syncer")  # type: ignore[arg-type,return-value]
-    sync = SyncService(db, lambda site: feed, moderation)  # type: ignore[arg-type,return-value]
-    sync.sync()
+    feeds = {
+        key: FeedConnector([replace(c, parent_external_id=None) for c in feed_comments(300, key)])
+        for key in ("old", "new")
+    }
+
+    def connectors(site: Any) -> Any:
+        return feeds[site.external_id]
+
+    moderation = ModerationService(db, load_policy(), connectors, "syncer")
+    sync = SyncService(db, connectors, moderation)
+    [old, new] = sync.sites()
+    sync.sync([old.id])
+    with db.transaction() as session:
+        session.execute(text("ANALYZE comments"))  # statistics of the old site's comments alone
     with statements(db) as found:
-        sync.sync()  # every comment is known now
-    lookups = [(s, p) for s, p in found if "comments.external_id = ANY" in s]
-    assert lookups
+        sync.sync([new.id])  # new comments, then every one known
+        sync.sync([new.id])
+    lookups = [(s, p) for s, p in found if "unnest" in s and "FROM comments" in s]
+    assert len(lookups) == 6
     for statement, parameters in lookups:
         tree = plan(db, statement, parameters)
         assert problems(tree) == []
+        scans = [n for n in _nodes(tree) if n.get("Relation Name") == "comments"]
+        assert [n.get("Index Name") for n in scans] == ["uq_comments_site_id"]
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
 
 
 def test_a_filtered_dashboard_and_the_review_list_read_indexes(postgres_db: Database) -> None:

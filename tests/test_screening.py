@@ -855,3 +855,16 @@ def test_the_one_pass_over_key_words_names_exactly_the_lists_that_can_match(
             assert (phrases in present) == bool(phrases._keys.search(view.text)), (text, phrases)
             named += phrases in present
     assert named > 100
+
+
+def test_the_near_form_of_ascii_text_is_the_patterns() -> None:
+    """ASCII text takes a translation, not `_NOT_WORD`: the same words either way, every
+    ASCII character included (the underscore is a word character, control characters not)."""
+    every = "".join(map(chr, range(128)))
+    texts = [every, every[::-1], "Call ME_now!! 618-555-0142\x1f\tok", "a" * 700 + " b", "", "!?"]
+    for text in texts:
+        by_pattern = " ".join(screening._NOT_WORD.sub(" ", screening.fold(text[:600])).split())[
+            : screening._NEAR_CHARS
+        ]
+        assert screening._near_form(text) == by_pattern
+    assert screening._near_form("Call ME_now!! 618") == "call me_now 618"

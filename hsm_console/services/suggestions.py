@@ -47,13 +47,15 @@ class WrongMark:
 
 
 def rows_for(
-    comment_id: int,
+    comment_id: int | str,
     site_id: int,
     status: str,
     created_at: datetime,
     suggestions: Sequence[Suggestion],
 ) -> list[dict[str, Any]]:
-    """The `comment_suggestions` rows of one comment (in screening's order, a code once)."""
+    """The `comment_suggestions` rows of one comment (in screening's order, a code once).
+    `comment_id` is the comment's platform id where sync's statement on PostgreSQL gives
+    the suggestions their new comment's id."""
     return [
         dict(
             comment_id=comment_id, code=s.code, rank=rank, why=s.why,
