@@ -190,7 +190,13 @@ class Comment(Base):
         Index("ix_comments_newest", "created_at", "id"),
         # The author's other comments, shown with each comment (migration 0027).
         Index("ix_comments_author", "author_id", "created_at", "id"),
-    )
+        # The few comments with an action in progress, for reconciling (migration 0028).
+        Index(
+            "ix_comments_pending", "pending_entry_id",
+            sqlite_where=sql_text("pending_entry_id IS NOT NULL"),
+            postgresql_where=sql_text("pending_entry_id IS NOT NULL"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
