@@ -5,7 +5,6 @@ The command line and the window both start here, so they behave the same.
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,20 +25,27 @@ from hsm_console.rules.policy import Policy, load_policy
 from hsm_console.rules.site_checks import DEFAULT_POLICY_URL
 from hsm_console.services.admin import AdminService, FirstRun, first_run
 from hsm_console.services.agent_jobs import AGENT_WAIT
-from hsm_console.services.bans import BanService
 from hsm_console.services.connector_factory import ConnectorFactory, connector_factory
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.notes import NoteService
-from hsm_console.services.records_requests import RecordsRequests
-from hsm_console.services.review import ReviewService
 from hsm_console.services.seals import SealService, SealWritten
-from hsm_console.services.site_checks import SiteChecker
-from hsm_console.services.suggestions import SuggestionService
-from hsm_console.services.sync import SyncService
 from hsm_console.services.tokens import TokenProvider, marks_in
 
+# Imported on first use: the window's start needs none of them (sync brings screening's
+# patterns, bans and retention the CSV writer), and each costs the start its import.
 if TYPE_CHECKING:
+    from hsm_console.services.bans import BanService
     from hsm_console.services.connect import ConnectService
+    from hsm_console.services.records_requests import RecordsRequests
+    from hsm_console.services.review import ReviewService
+    from hsm_console.services.suggestions import SuggestionService
+    from hsm_console.services.sync import SyncService
+
+
+def _open_in_browser(url: str) -> bool:
+    import webbrowser  # it probes for browsers at import: only when a sign-in asks
+
+    return webbrowser.open(url)
 
 
 @dataclass
@@ -53,7 +59,7 @@ class App:
     first_run: FirstRun | None = None
     policy_url: str = DEFAULT_POLICY_URL  # the policy page the site checks look for
     # Opens a sign-in address; False when no browser could start. Tests consent in their own.
-    open_browser: Callable[[str], bool] = webbrowser.open
+    open_browser: Callable[[str], bool] = _open_in_browser
     # Where seals are written (settings' seals_folder); None: this program makes no daily
     # seal (the tests' worlds, whose logs are counted entry by entry).
     seals_folder: Path | None = None
@@ -86,10 +92,14 @@ class App:
 
     @property
     def review(self) -> ReviewService:
+        from hsm_console.services.review import ReviewService
+
         return ReviewService(self.db, self.policy, self.moderation, self.username)
 
     @property
     def bans(self) -> BanService:
+        from hsm_console.services.bans import BanService
+
         return BanService(self.db, self.policy, self.connectors, self.username, self.agent_wait)
 
     @property
@@ -98,6 +108,8 @@ class App:
 
     @property
     def suggestions(self) -> SuggestionService:
+        from hsm_console.services.suggestions import SuggestionService
+
         return SuggestionService(self.db, self.username, self.policy.version)
 
     @property
@@ -115,6 +127,9 @@ class App:
 
     @property
     def sync(self) -> SyncService:
+        from hsm_console.services.site_checks import SiteChecker
+        from hsm_console.services.sync import SyncService
+
         return SyncService(
             self.db, self.connectors, self.moderation, checker=SiteChecker(self.policy_url),
             bans=self.bans,
@@ -131,6 +146,8 @@ class App:
 
     @property
     def records_requests(self) -> RecordsRequests:
+        from hsm_console.services.records_requests import RecordsRequests
+
         return RecordsRequests(self.db, self.policy, self.username)
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hsm_console.db import roles
+from hsm_console.db.models import use_predicates_of
 from hsm_console.errors import ConfigurationError, UserError
 from hsm_console.host.credentials import database_password
 
@@ -42,6 +43,7 @@ class Database:
             raise ConfigurationError(
                 f"Unsupported database {self.url.get_backend_name()!r}: use SQLite or PostgreSQL."
             )
+        use_predicates_of(self.dialect)
         if self.is_sqlite:
             self.engine = _sqlite_engine(url)
         else:

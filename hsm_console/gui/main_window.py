@@ -53,9 +53,6 @@ from hsm_console.services.log_view import LogView, reads_log
 from hsm_console.services.moderation import ActionResult
 from hsm_console.services.presence import PresenceService, open_by_words
 from hsm_console.services.queue_view import FilterCounts, QueueRow, QueueView, SiteSync
-from hsm_console.services.records_requests import RequestRow
-from hsm_console.services.retention import RetentionService
-from hsm_console.services.sync import SiteResult, SyncProgress
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +82,8 @@ if TYPE_CHECKING:
     from hsm_console.gui.site_checks import SiteChecksDialog
     from hsm_console.gui.suggestion_dialog import WrongSuggestionDialog
     from hsm_console.services.connect import Connected
+    from hsm_console.services.records_requests import RequestRow
+    from hsm_console.services.sync import SiteResult
 
 
 @dataclass
@@ -513,6 +512,7 @@ class MainWindow(QMainWindow):
     def open_retention(self) -> RetentionDialog:
         """Legal holds, the disposal worksheet and certificates (records officers)."""
         from hsm_console.gui.retention_dialog import RetentionDialog
+        from hsm_console.services.retention import RetentionService
 
         service = RetentionService(self.app.db, self.app.policy, self.app.username)
         dialog = RetentionDialog(service, self.runner, self)
@@ -920,6 +920,8 @@ class MainWindow(QMainWindow):
         return self._sync_task is not None and self._sync_task.running
 
     def _sync_progressed(self, progress: object) -> None:
+        from hsm_console.services.sync import SyncProgress  # loaded by the sync reporting
+
         if isinstance(progress, SyncProgress):
             self.sync_status.progressed(progress)
 

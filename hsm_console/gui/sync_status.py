@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
@@ -12,7 +13,9 @@ from hsm_console.display import CITY_TZ, local_time
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.plain_text import set_plain, tooltip
 from hsm_console.services.queue_view import SiteSync
-from hsm_console.services.sync import SyncProgress
+
+if TYPE_CHECKING:
+    from hsm_console.services.sync import SyncProgress  # the sync's module loads with a sync
 
 
 class SyncStatus(QWidget):

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import holidays
-
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import InvalidInput
 
@@ -136,15 +134,19 @@ def extension_refusal(original_due: date, today: date) -> str | None:
     )
 
 
+def _illinois_holidays() -> Any:
+    import holidays  # 0.05 s: the window's start has no deadline to count
+
+    return holidays.country_holidays("US", subdiv="IL")
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """The City's business days: Monday to Friday but Illinois state holidays (the `holidays`
     library's `US`/`IL`) and the City's own closure days (the policy's `[records]` table)."""
 
     closures: frozenset[date] = frozenset()
-    _holidays: Any = field(
-        default_factory=lambda: holidays.country_holidays("US", subdiv="IL"), compare=False
-    )
+    _holidays: Any = field(default_factory=_illinois_holidays, compare=False)
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._holidays and day not in self.closures

@@ -495,8 +495,19 @@ class ModerationService:
         now = utcnow()
         with self.db.session() as session:
             actor = self.actor(session)
+            # A pending entry without an outcome is its comment's `pending_entry_id` (set in
+            # its commit, cleared in its outcome's): the few comments with one, read by
+            # `ix_comments_pending`, rather than every pending entry of the log tested for an
+            # outcome (0.15 s at a million comments). Two readings, as SQLite's planner
+            # walks the log's pending entries for any one query joining the two.
+            marked = session.scalars(
+                select(Comment.pending_entry_id).where(Comment.pending_entry_id.is_not(None))
+            ).all()
+            if not marked:
+                return []
             query = (
                 select(LogEntry)
+                .where(LogEntry.id.in_(marked))
                 .where(LogEntry.state == EntryState.PENDING.value)
                 .where(LogEntry.at <= now - INTERRUPTED)
                 .where(~select(outcome.id).where(outcome.outcome_of == LogEntry.id).exists())

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
@@ -104,6 +103,8 @@ class PresenceService:
             .where(Comment.id == comment_id)
             .scalar_subquery()
         )
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # not on SQLite: 0.05 s
+
         row = pg_insert(Presence).values(
             holder=self.holder, username=self.username, comment_id=comment_id,
             department_id=department, opened_at=func.now(), heartbeat_at=func.now(),
