@@ -38,7 +38,6 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row, or None if it cannot be read
 ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the id
 # data() is asked for seven roles per cell per paint: plain ints compare fastest.
 DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 # Rows read around the one being painted; the cache holds a few screens' worth.
 WINDOW_BEFORE = 20
@@ -286,13 +285,17 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             return self._headers[section]
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+    # No `flags`: QAbstractTableModel's own (enabled, selectable) asks nothing of Python,
+    # and the view asks it for every cell painted.
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
-        # Called for every role of every cell painted: the display text of a row read is a
-        # look-up; roles no cell answers return before anything else.
-        row_number, column = index.row(), index.column()
+        return self.value_at(index.row(), index.column(), role)
+
+    def value_at(self, row_number: int, column: int, role: int = DISPLAY) -> Any:
+        """`data` without the index: the delegate asks this directly, as Qt's round trip
+        (the index, the role and the answer converted both ways) cost more than the look-up.
+        Called for every cell painted: the display text of a row read is a look-up; roles
+        no cell answers return before anything else."""
         if not (0 <= row_number < len(self._ids) and 0 <= column < len(self._headers)):
             return None  # an invalid index too (row -1)
         item_id = self._ids[row_number]
