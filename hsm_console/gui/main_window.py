@@ -149,7 +149,9 @@ class MainWindow(QMainWindow):
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
-        self.table.setItemDelegate(OneLineDelegate((Column.SITE, Column.STATUS), self.table))
+        self.table.setItemDelegate(
+            OneLineDelegate((Column.SITE, Column.STATUS), self.table, self.model)
+        )
         self.loader = QueueLoader(
             self.view, self.runner, self.model, parent=self, counter=self.background
         )

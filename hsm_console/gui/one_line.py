@@ -15,9 +15,10 @@ from __future__ import annotations
 import string
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QIcon, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 MARGIN = 4  # pixels between the cell's edge, the icon and the text
@@ -30,15 +31,34 @@ _SELECTED = QStyle.StateFlag.State_Selected.value
 _GROUPS = (QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Active)
 _HIGHLIGHT = QPalette.ColorRole.Highlight
 _TEXT = (QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText)
-_DECORATION = Qt.ItemDataRole.DecorationRole
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _ICON_MODES = (QIcon.Mode.Normal, QIcon.Mode.Selected)
 _ELIDE = Qt.TextElideMode.ElideRight
 
 
+class Cells(Protocol):
+    """The view's model, asked without an index (`IdWindowModel.value_at`)."""
+
+    def value_at(self, row_number: int, column: int, role: int = ...) -> Any: ...
+
+
 class OneLineDelegate(QStyledItemDelegate):
-    def __init__(self, icon_columns: Iterable[int] = (), parent: QWidget | None = None) -> None:
+    """Paints the cells of `cells`, the view's own model (no proxy between), asking it
+    directly; without `cells` it asks each index."""
+
+    def __init__(
+        self,
+        icon_columns: Iterable[int] = (),
+        parent: QWidget | None = None,
+        cells: Cells | None = None,
+    ) -> None:
         super().__init__(parent)
         self._icon_columns = frozenset(icon_columns)
+        self._cells = cells
+        # The palette's colours by its key: looking one up in Qt costs microseconds a cell.
+        self._palette_key: int | None = None
+        self._colours: tuple[tuple[QBrush, QColor, QColor], ...] = ()
         self._cut_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
         # What the kept cuts were measured with; another font forgets them.
         self._font: QFont | None = None
@@ -52,24 +72,34 @@ class OneLineDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        rect: QRect = option.rect
+        rect = cast(tuple[int, int, int, int], option.rect.getRect())  # one call, not four
+        left, top, width, height = rect
         palette: QPalette = option.palette
+        if palette.cacheKey() != self._palette_key:
+            self._use_palette(palette)
         state = option.state.value
-        group = _GROUPS[bool(state & _ACTIVE)]
+        highlight, text_colour, selected_colour = self._colours[bool(state & _ACTIVE)]
         selected = bool(state & _SELECTED)
         if selected:
-            painter.fillRect(rect, palette.brush(group, _HIGHLIGHT))
-        left = rect.left() + MARGIN
-        if index.column() in self._icon_columns:
-            icon = index.data(_DECORATION)
+            painter.fillRect(left, top, width, height, highlight)
+        row, column = index.row(), index.column()
+        cells = self._cells
+        right = left + width - 1 - MARGIN
+        left += MARGIN
+        if column in self._icon_columns:
+            icon = (
+                index.data(_DECORATION)
+                if cells is None
+                else cells.value_at(row, column, _DECORATION)
+            )
             if isinstance(icon, QIcon):
                 size = option.decorationSize
-                top = rect.top() + (rect.height() - size.height()) // 2
+                icon_top = top + (height - size.height()) // 2
                 mode = _ICON_MODES[selected]
-                icon.paint(painter, QRect(left, top, size.width(), size.height()), mode=mode)
+                icon.paint(painter, QRect(left, icon_top, size.width(), size.height()), mode=mode)
                 left += size.width() + MARGIN
-        text = index.data()
-        width = rect.right() - MARGIN - left
+        text = index.data() if cells is None else cells.value_at(row, column, _DISPLAY)
+        width = right - left
         if not text or width <= 0:
             return
         font: QFont = option.font
@@ -77,9 +107,9 @@ class OneLineDelegate(QStyledItemDelegate):
         # No save/restore or clip: the cut fits the cell, and the view sets its own pen for
         # the grid; each cell sets the font and pen it draws with.
         painter.setFont(font)
-        painter.setPen(palette.color(group, _TEXT[selected]))
+        painter.setPen(selected_colour if selected else text_colour)
         # Where a QStaticText laid out at the centred top puts its baseline.
-        baseline = rect.top() + (rect.height() - self._height) / 2 + self._ascent
+        baseline = top + (height - self._height) / 2 + self._ascent
         painter.drawText(QPointF(left, baseline), cut)
 
     def cut(self, text: str, width: int, font: QFont) -> str:
@@ -100,6 +130,17 @@ class OneLineDelegate(QStyledItemDelegate):
         if len(self._cut_texts) > KEPT_TEXTS:
             self._cut_texts.popitem(last=False)
         return cut
+
+    def _use_palette(self, palette: QPalette) -> None:
+        self._palette_key = palette.cacheKey()
+        self._colours = tuple(
+            (
+                palette.brush(group, _HIGHLIGHT),
+                palette.color(group, _TEXT[0]),
+                palette.color(group, _TEXT[1]),
+            )
+            for group in _GROUPS
+        )
 
     def _use_font(self, font: QFont) -> None:
         self._font = QFont(font)

@@ -223,7 +223,7 @@ def test_a_row_refreshed_while_it_is_read_is_read_again(qtbot: QtBot) -> None:
 
 
 def test_rows_and_ids_are_read_before_scrolling_shows_them(qtbot: QtBot) -> None:
-    """A row painted reads the rows two screens on (and asks for the next page of ids near
+    """A row painted reads the rows `READ_AHEAD` on (and asks for the next page of ids near
     the end), so a screen scrolled into view shows rows read, not placeholders."""
     reads: list[list[int]] = []
 
@@ -241,7 +241,7 @@ def test_rows_and_ids_are_read_before_scrolling_shows_them(qtbot: QtBot) -> None
         assert model.is_loaded(0)
         assert not model.is_loaded(READ_AHEAD + 30)
 
-        assert model.index(30, 0).data() == "30"  # painted: what is two screens on is read
+        assert model.index(30, 0).data() == "30"  # painted: what is `READ_AHEAD` on is read
         qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
         assert model.is_loaded(30 + READ_AHEAD)
         assert all(item_id not in reads[0] for item_id in reads[1])  # nothing read twice

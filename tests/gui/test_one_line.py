@@ -68,3 +68,21 @@ def test_the_queue_paints_with_it(window: MainWindow) -> None:
     assert delegate._icon_columns == {Column.SITE, Column.STATUS}
     window.table.viewport().repaint()
     assert delegate._cut_texts  # the rows on screen were painted through it
+
+
+def test_asking_the_model_directly_paints_what_asking_the_index_does(
+    window: MainWindow,
+) -> None:
+    """The queue's delegate asks its model for a cell's text and icon without Qt's round
+    trip; the screen is the same as painted through each index."""
+    table = window.table
+    delegate = table.itemDelegate()
+    assert isinstance(delegate, OneLineDelegate)
+    assert delegate._cells is window.model
+    table.selectRow(1)  # a selected row too: its colours come from the palette kept
+    direct = table.viewport().grab().toImage()
+    table.setItemDelegate(OneLineDelegate((Column.SITE, Column.STATUS), table))
+    through_the_index = table.viewport().grab().toImage()
+    table.setItemDelegate(delegate)
+    assert window.model.is_loaded(0)
+    assert direct == through_the_index
