@@ -63,7 +63,9 @@ class OneLineDelegate(QStyledItemDelegate):
         # What the kept cuts were measured with; another font forgets them.
         self._font: QFont | None = None
         self._metrics = QFontMetrics(QFont())
-        self._narrowest = 1  # the narrowest printable character's advance, in pixels
+        # The narrowest and widest printable ASCII character's advance, in pixels.
+        self._narrowest = 1
+        self._widest = 1 << 30  # until a font is used: no text fits
         self._height = self._ascent = 0  # the font's, in pixels
 
     def paint(
@@ -116,6 +118,8 @@ class OneLineDelegate(QStyledItemDelegate):
         """`text` cut with an ellipsis to `width` pixels in `font`, kept for the next paint."""
         if font != self._font:
             self._use_font(font)
+        if len(text) * self._widest <= width and text.isascii():
+            return text  # plainly fits: no shaping (most of a screen's dates, names, counts)
         key = (text, width)
         cut = self._cut_texts.get(key)
         if cut is not None:
@@ -145,7 +149,8 @@ class OneLineDelegate(QStyledItemDelegate):
     def _use_font(self, font: QFont) -> None:
         self._font = QFont(font)
         self._metrics = QFontMetrics(font)
-        advances = (self._metrics.horizontalAdvance(c) for c in string.printable.strip() + " ")
+        advances = [self._metrics.horizontalAdvance(c) for c in string.printable.strip() + " "]
         self._narrowest = max(1, min(advances))
+        self._widest = max(advances)
         self._height, self._ascent = self._metrics.height(), self._metrics.ascent()
         self._cut_texts.clear()

@@ -40,6 +40,35 @@ def test_a_text_that_fits_is_shown_whole(qtbot: QtBot) -> None:
     assert delegate.cut("Kept", 200, table.font()) == "Kept"
 
 
+def test_a_text_that_plainly_fits_is_not_measured(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ASCII no wider than its length in the widest character is shown whole at once;
+    other texts are measured (the elision shapes them)."""
+    table = QTableView()
+    qtbot.addWidget(table)
+    delegate = OneLineDelegate((), table)
+    font = table.font()
+    metrics = QFontMetrics(font)
+    widest = max(metrics.horizontalAdvance(c) for c in "WMm@_%")
+    measured: list[str] = []
+    delegate.cut("x", 10, font)  # the font taken up
+    elide = delegate._metrics.elidedText
+
+    class Metrics:
+        def elidedText(self, text: str, mode: object, width: int) -> str:
+            measured.append(text)
+            return elide(text, mode, width)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delegate, "_metrics", Metrics())
+    assert delegate.cut("2026-12-02 12:00", 16 * widest, font) == "2026-12-02 12:00"
+    assert measured == []
+    assert delegate.cut("Ünïcode", 100 * widest, font) == "Ünïcode"
+    assert delegate.cut("2026-12-02 12:00", 2 * widest, font).endswith("…")
+    assert measured[0] == "Ünïcode"
+    assert len(measured) == 2
+
+
 def test_characters_of_no_width_are_never_cut_without_an_ellipsis(qtbot: QtBot) -> None:
     """Only what could fit is measured: a text of marks of no width is cut before it is
     measured, and the cut still says so."""
@@ -58,7 +87,7 @@ def test_the_cut_texts_kept_are_bounded(qtbot: QtBot, monkeypatch: pytest.Monkey
     qtbot.addWidget(table)
     delegate = OneLineDelegate((), table)
     for number in range(20):
-        delegate.cut(f"comment {number}", 200, table.font())
+        delegate.cut(f"comment {number} " * 20, 200, table.font())
     assert len(delegate._cut_texts) == 5
 
 
