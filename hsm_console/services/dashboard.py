@@ -190,13 +190,17 @@ class DashboardView:
     def _backlog(self, session: Session, log_filter: LogFilter) -> dict[int, tuple[int, Any]]:
         """Per department: comments awaiting a decision now and the oldest one's arrival."""
         f = log_filter
+        department_ids = f.department_ids or frozenset(self.view.departments)
+        # The departments' sites alone: the planner does not carry the department's condition
+        # on `sites` into the count per site (a department's backlog counted every site's).
+        codes = {self.view.departments.get(d) for d in department_ids}
         site_ids = [
             site.id
             for site in self.view.sites.values()
             if (not f.site_ids or site.id in f.site_ids)
             and (not f.platforms or site.platform in f.platforms)
+            and site.department in codes
         ]
-        department_ids = f.department_ids or frozenset(self.view.departments)
         # Counted per site first, each site's waiting comments one range of
         # `ix_comments_site_queue` read in order (no join, no hashing per comment: half the
         # server's time of counting them per department), then the sites per department.
