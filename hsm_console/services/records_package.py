@@ -614,7 +614,7 @@ class _Reader:
         """A batch's rows, as the driver gives them: the reader's only use of the connection
         (`_read_ahead` calls it on its thread)."""
         held = [table.fetch(ids) for table, _ in self.held]
-        records, _ = self.held[0]
+        records, _ = self.held[0]  # `held` lists the records first (`__init__`)
         record_ids = [row[records.id_at - 1] for row in held[0]]  # `rows` puts the kind first
         disposed = _run(self.disposed, self.connection, record_ids) if record_ids else []
         return _Fetched(self.comments.fetch(ids), held, disposed)
