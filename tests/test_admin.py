@@ -5,9 +5,7 @@ an entry of the one hash-chained log; and what is refused, by name, before anyth
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +54,7 @@ from hsm_console.services.access import resolve_actor
 from hsm_console.services.admin import AdminService, first_run
 from hsm_console.services.verify import verify_log
 from hsm_sandbox import SandboxServer
+from tests.cli_process import hsm
 from tests.conftest import World, build_world
 from tests.test_verify import behind_the_triggers
 
@@ -599,11 +598,7 @@ def test_sync_refuses_by_name_a_site_of_another_department(world: World) -> None
 
 
 def cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hsm_console", "--database", database, *args],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    return hsm("--database", database, *args)
 
 
 def test_a_new_city_set_up_from_the_command_line(tmp_path: Path, sandbox: SandboxServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hsm_console.errors import ConfigurationError, InvalidInput
 from hsm_console.host import config
 from hsm_console.rules.domain import Action
 from hsm_console.services.backup import backup, read_sidecar, restore, sidecar
+from tests.cli_process import hsm
 from tests.conftest import World, _postgres_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +102,7 @@ def test_the_commands_back_up_and_restore(tmp_path: Path) -> None:
            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}  # fmt: skip
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "hsm_console", "--database", source, *args],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
+        return hsm("--database", source, *args, env=env)
 
     assert run("db", "upgrade").returncode == 0
     file = tmp_path / "b" / "live.backup"

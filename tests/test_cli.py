@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import text
 from hsm_console.db.engine import Database
 from hsm_console.host.identity import os_username
 from hsm_sandbox import SandboxServer
+from tests.cli_process import hsm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,10 +26,7 @@ class Cli:
     def __call__(
         self, *args: str, stdin: str = "", ok: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "hsm_console", "--database", self.database, *args],
-            input=stdin, capture_output=True, text=True, env=self.env, timeout=120, check=False,
-        )  # fmt: skip
+        done = hsm("--database", self.database, *args, stdin=stdin, env=self.env)
         if ok:
             assert done.returncode == 0, done.stderr + done.stdout
         return done

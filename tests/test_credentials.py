@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import keyring
@@ -27,6 +26,7 @@ from hsm_console.host.identity import os_username
 from hsm_console.rules.domain import Platform, Role
 from hsm_console.services import admin
 from hsm_sandbox import SandboxServer
+from tests.cli_process import hsm
 from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +107,8 @@ def test_no_keyring_backend_says_how_to_fix_it(world: World) -> None:
 def cli(
     database: str, *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hsm_console", "--database", database, *args],
-        input=stdin, capture_output=True, text=True, timeout=120, check=False,
+    return hsm(
+        "--database", database, *args, stdin=stdin,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )  # fmt: skip
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from hsm_console.services.screening_report import (
     evaluate,
     load_set,
 )
+from tests.cli_process import hsm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,12 +123,7 @@ def test_a_bad_set_is_refused_with_its_line(tmp_path: Path, content: str, error:
 
 
 def test_report_command_needs_no_database(tmp_path: Path) -> None:
-    shipped = subprocess.run(
-        [sys.executable, "-m", "hsm_console", "--database", f"sqlite:///{tmp_path}/none.db",
-         "screening", "report", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    shipped = hsm("--database", f"sqlite:///{tmp_path}/none.db", "screening", "report", "--json")
     assert shipped.returncode == 0, shipped.stderr
     figures = json.loads(shipped.stdout)
     assert figures["comments"] >= 300

@@ -9,9 +9,7 @@ one. Only through the widgets, but for the two commands and the date moved past 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from hsm_console.services.admin import ensure_person, grant
 from hsm_console.services.moderation import ModerationService
 from hsm_console.services.retention import city_today
 from hsm_console.services.verify import verify_log
+from tests.cli_process import hsm
 from tests.gui.helpers import WAIT_MS
 from tests.gui.test_records_screen import answer_dialog, select_request
 
@@ -88,11 +87,7 @@ def quarter_of(day: date) -> tuple[date, date]:
 
 def command(*args: str, database: str | None = None) -> subprocess.CompletedProcess[str]:
     prefix = ["--database", database] if database else []
-    return subprocess.run(
-        [sys.executable, "-m", "hsm_console", *prefix, *args],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    return hsm(*prefix, *args)
 
 
 def test_a_records_officer_answers_the_parks_facebook_question_and_disposes_lawfully(
