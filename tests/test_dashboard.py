@@ -18,13 +18,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hsm_console.db.chain import append_comment_entry, append_entry, snapshot
 from hsm_console.db.engine import MIGRATIONS
 from hsm_console.db.models import (
     Comment,
+    CommentCount,
+    CommentSuggestion,
     DashboardDecision,
     Department,
     LogEntry,
@@ -238,6 +240,82 @@ def test_backlog_and_time_to_a_first_decision(known: World) -> None:
         ("POLICE", waiting[known.police_site], 2, 10.0, 24.0),
     ]
     assert all(isinstance(row[2], float) and row[2] > 0 for row in backlog.rows)
+
+
+def test_the_backlog_read_from_the_counts_is_the_backlog_counted(known: World) -> None:
+    # A date range that holds every comment counts them from `comments` instead.
+    counted = dashboard(known, log_filter=LogFilter(on_from=date(2000, 1, 1)))
+    assert dashboard(known).table("backlog") == counted.table("backlog")
+
+
+def _counts(db_session: Session) -> dict[tuple[int, str], int]:
+    return {
+        (site, status): n
+        for site, status, n in db_session.execute(select(CommentCount.site_id,
+                                                         CommentCount.status,
+                                                         CommentCount.comments))
+    }  # fmt: skip
+
+
+def _counted(db_session: Session) -> dict[tuple[int, str], int]:
+    rows = db_session.execute(
+        select(Comment.site_id, Comment.status, func.count()).group_by(
+            Comment.site_id, Comment.status
+        )
+    )
+    return {(site, status): n for site, status, n in rows}
+
+
+def test_comment_counts_always_equal_counting_the_comments(synced: World) -> None:
+    """Migration 0029's triggers: after sync's inserts, actions, a comment edited after it was
+    kept, statements that change many comments or a site, and deletions, the table is
+    `SELECT site_id, status, count(*) FROM comments GROUP BY 1, 2`, with no row of zero."""
+    world, parks_site, police_site = synced, synced.parks_site, synced.police_site
+
+    def check() -> dict[tuple[int, str], int]:
+        with world.db.session() as session:
+            found = _counts(session)
+            assert found == _counted(session)
+        return found
+
+    before = check()
+    waiting = before[(parks_site, "new")]
+    assert waiting > 3
+    with world.db.session() as session:
+        parks = session.scalars(
+            select(Comment).where(Comment.site_id == parks_site).order_by(Comment.id)
+        ).all()
+    alice = world.app("alice")
+    alice.moderation.act(parks[0].id, Action.HIDE, "PRF", "")
+    alice.moderation.act(parks[1].id, Action.KEEP, None, "")
+    alice.moderation.act(parks[2].id, Action.FLAG, "SPM", "")
+    acted = check()
+    assert acted[(parks_site, "new")] == waiting - 3
+    assert acted[(parks_site, "hidden")] == acted[(parks_site, "kept")] == 1
+    # Edited on the platform after it was kept: sync puts it back in the queue.
+    world.sandbox.state.facebook.edit_comment(parks[1].external_id, "edited after review")
+    alice.sync.sync()
+    edited = check()
+    assert (parks_site, "kept") not in edited  # a count of none has no row
+    assert edited[(parks_site, "new")] == waiting - 2
+    every = sum(n for (site, _), n in edited.items() if site == parks_site)
+    with world.db.transaction() as session:  # one statement, many comments
+        session.execute(update(Comment).where(Comment.site_id == parks_site).values(status="kept"))
+    assert {k: n for k, n in check().items() if k[0] == parks_site} == {(parks_site, "kept"): every}
+    with world.db.transaction() as session:  # another site; a change of neither counts nothing
+        session.execute(
+            update(Comment).where(Comment.id == parks[0].id).values(site_id=police_site)
+        )
+        session.execute(update(Comment).where(Comment.id == parks[1].id).values(author_name="x"))
+    moved = check()
+    assert moved[(police_site, "kept")] == 1
+    assert moved[(parks_site, "kept")] == every - 1
+    with world.db.transaction() as session:  # comments are not records: the owner may delete
+        # Police's own comments (the one moved there has records and log entries).
+        police = select(Comment.id).where(Comment.site_id == police_site, Comment.id != parks[0].id)
+        session.execute(delete(CommentSuggestion).where(CommentSuggestion.comment_id.in_(police)))
+        session.execute(delete(Comment).where(Comment.id.in_(police)))
+    assert [k for k in check() if k[0] == police_site] == [(police_site, "kept")]
 
 
 def test_filters_are_the_log_views(known: World) -> None:

@@ -367,6 +367,17 @@ def test_the_console_as_a_moderators_login_hides_end_to_end(
     assert "permission denied" in _refused(
         db, f"DELETE FROM dashboard_decisions WHERE id = {pending_id}"
     )
+    # So did the comments' triggers, counting her sync and her hide: her sites' counts only.
+    counts = "SELECT site_id, status, comments FROM comment_counts ORDER BY 1, 2"
+    counted = (
+        "SELECT site_id, status, count(*) FROM comments "
+        f"WHERE site_id = {world.parks_site} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    with db.engine.connect() as hers, world.db.engine.connect() as owners:
+        seen = [tuple(row) for row in hers.execute(text(counts))]
+        assert seen == [tuple(row) for row in owners.execute(text(counted))]
+    assert (world.parks_site, "hidden", 2) in seen  # the fixture's hide and hers
+    assert "permission denied" in _refused(db, "UPDATE comment_counts SET comments = 0")
     assert verify_log(world.db).ok  # the chain, across both departments, is one
     police = _first(world, world.police_site)
     with pytest.raises(UserError):  # she cannot even find it: the database hides it

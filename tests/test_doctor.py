@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import keyring
@@ -20,6 +18,7 @@ from hsm_console.rules.domain import Platform
 from hsm_console.services import admin
 from hsm_console.services.doctor import Finding, Verdict, diagnose
 from hsm_console.services.seals import SealService
+from tests.cli_process import hsm
 from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,16 +96,22 @@ def test_a_dropped_trigger_fails_naming_it(world: World, tmp_path: Path) -> None
     assert "verify-log" in triggers.todo
 
 
-def test_a_dropped_dashboard_trigger_warns(world: World, tmp_path: Path) -> None:
-    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard trigger"]
+@pytest.mark.parametrize(
+    ("dropped", "table"),
+    [("action_log_decided", "action_log"), ("comments_counted_update", "comments")],
+)
+def test_a_dropped_dashboard_trigger_warns(
+    world: World, tmp_path: Path, dropped: str, table: str
+) -> None:
+    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard triggers"]
     assert found.verdict is Verdict.OK
-    on = "" if world.db.is_sqlite else " ON action_log"
+    on = "" if world.db.is_sqlite else f" ON {table}"
     with world.db.engine.begin() as connection:
-        connection.execute(text(f"DROP TRIGGER action_log_decided{on}"))
-    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard trigger"]
+        connection.execute(text(f"DROP TRIGGER {dropped}{on}"))
+    found = _by_check(diagnose(world.db, "ada", tmp_path / "logs"))["dashboard triggers"]
     assert found.verdict is Verdict.WARN
-    assert found.words == "missing or disabled: action_log_decided"
-    assert "the log itself is whole" in found.todo
+    assert found.words == f"missing or disabled: {dropped}"
+    assert "the log and the comments themselves are whole" in found.todo
 
 
 @pytest.mark.usefixtures("file_keyring")
@@ -158,16 +163,15 @@ def test_the_command_prints_each_check_and_exits_1_on_a_fail(tmp_path: Path) -> 
     db = Database(url)
     db.upgrade()
     db.dispose()
-    run = [sys.executable, "-m", "hsm_console", "--database", url, "doctor"]
     env = {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}  # fmt: skip
-    done = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    done = hsm("--database", url, "doctor", env=env)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "OK    database: reachable (sqlite)" in done.stdout
     assert "0 FAIL" in done.stdout
     with Database(url).engine.begin() as connection:
         connection.execute(text("DROP TRIGGER retained_records_no_update"))
-    done = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    done = hsm("--database", url, "doctor", env=env)
     assert done.returncode == 1
     assert (
         "FAIL  append-only triggers: missing or disabled: retained_records_no_update" in done.stdout

@@ -424,6 +424,21 @@ class DashboardDecision(Base):
     first_of_comment: Mapped[bool] = mapped_column(Boolean)
 
 
+class CommentCount(Base):
+    """Derived data, not a record: how many comments each site has in each status, so the
+    dashboard's backlog reads a row per site instead of counting every waiting comment
+    (migration 0029). Triggers on `comments` keep it equal to counting them (no row for
+    none), so no Python path can forget it; it can be rebuilt from `comments` at any time.
+    """
+
+    __tablename__ = "comment_counts"
+    __table_args__ = ({"info": {"derived": True}},)  # rebuilt by its triggers (services/move)
+
+    site_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    comments: Mapped[int]
+
+
 class SiteConnection(Base):
     """A site's sign-in as the console last found it (a row only once something happened)."""
 

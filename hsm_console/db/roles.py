@@ -114,6 +114,9 @@ TABLES: dict[str, Table] = {
     # The dashboard's applied decisions (migration 0026): derived from the log and written
     # only by its trigger (SECURITY DEFINER), read by department like the log's entries.
     "dashboard_decisions": Table(Scope.DEPARTMENT, {**_READ}),
+    # Each site's comments per status (migration 0029): written only by the triggers on
+    # `comments` (SECURITY DEFINER), read by site like the comments they count.
+    "comment_counts": Table(Scope.SITE, {**_READ}),
     "records_requests": Table(Scope.DEPARTMENT, {**_READ, Group.MODERATOR: SI,
                                                  Group.RECORDS_OFFICER: SIU}),
     "legal_holds": Table(Scope.DEPARTMENT, {**_READ, Group.RECORDS_OFFICER: SIU},

@@ -20,9 +20,10 @@ are the derived `dashboard_decisions` (one row per applied decision with its Chi
 its wait and whether it was its comment's first, kept by a trigger on the log, migration
 0026), filtered by the log view's own conditions moved onto its columns. One statement
 groups them three ways, each by a covering index in its order; the percentiles are each a
-step into an index of first decisions by wait; the backlog is counted per site along the
-queue's index. Reviews and appeals are read from the log, by the ids that refer to
-decisions (the appeals' few times put in their weeks here).
+step into an index of first decisions by wait; the backlog is read per site from
+`comment_counts` (kept by triggers on the comments, migration 0029), or, under a date or a
+search, counted per site along the queue's index. Reviews and appeals are read from the
+log, by the ids that refer to decisions (the appeals' few times put in their weeks here).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
-from hsm_console.db.models import Comment, DashboardDecision, LogEntry, Site
+from hsm_console.db.models import Comment, CommentCount, DashboardDecision, LogEntry, Site
 from hsm_console.display import CITY_TZ
 from hsm_console.rules.domain import (
     Action,
@@ -201,24 +202,44 @@ class DashboardView:
             and (not f.platforms or site.platform in f.platforms)
             and site.department in codes
         ]
-        # Counted per site first, each site's waiting comments one range of
-        # `ix_comments_site_queue` read in order (no join, no hashing per comment: half the
-        # server's time of counting them per department), then the sites per department.
-        per_site = select(
-            Comment.site_id,
-            func.count().label("waiting"),
-            func.min(Comment.created_at).label("oldest"),
-        ).where(Comment.status == CommentStatus.NEW.value, Comment.site_id.in_(site_ids))
+        waiting = Comment.status == CommentStatus.NEW.value
         low, high = received_bounds(f.on_from, f.on_to)
-        if low is not None:
-            per_site = per_site.where(Comment.created_at >= low)
-        if high is not None:
-            per_site = per_site.where(Comment.created_at < high)
         terms = search_terms(f.search)
-        if terms:
-            dialect = session.get_bind().dialect.name
-            per_site = per_site.where(Comment.id.in_(comments_matching(dialect, terms)))
-        counted = per_site.group_by(Comment.site_id).subquery()
+        per_site: Select[int, int, datetime]
+        if low is None and high is None and not terms:
+            # All of each site's waiting comments: their number kept by the database
+            # (`comment_counts`), the oldest one step into `ix_comments_site_queue`.
+            oldest = (
+                select(func.min(Comment.created_at))
+                .where(Comment.site_id == CommentCount.site_id, waiting)
+                .scalar_subquery()
+            )
+            per_site = select(
+                CommentCount.site_id,
+                CommentCount.comments.label("waiting"),
+                oldest.label("oldest"),
+            ).where(
+                CommentCount.status == CommentStatus.NEW.value,
+                CommentCount.site_id.in_(site_ids),
+            )
+        else:
+            # Counted per site first, each site's waiting comments one range of
+            # `ix_comments_site_queue` read in order (no join, no hashing per comment), then
+            # the sites per department.
+            per_site = select(
+                Comment.site_id,
+                func.count().label("waiting"),
+                func.min(Comment.created_at).label("oldest"),
+            ).where(waiting, Comment.site_id.in_(site_ids))
+            if low is not None:
+                per_site = per_site.where(Comment.created_at >= low)
+            if high is not None:
+                per_site = per_site.where(Comment.created_at < high)
+            if terms:
+                dialect = session.get_bind().dialect.name
+                per_site = per_site.where(Comment.id.in_(comments_matching(dialect, terms)))
+            per_site = per_site.group_by(Comment.site_id)
+        counted = per_site.subquery()
         query = (
             select(Site.department_id, func.sum(counted.c.waiting), func.min(counted.c.oldest))
             .join(counted, counted.c.site_id == Site.id)

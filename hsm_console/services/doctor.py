@@ -59,8 +59,10 @@ _TRIGGERS = {
 # What tells every open window of a change, on PostgreSQL (migration 0016, services/live.py).
 LIVE_TRIGGERS = frozenset({"comments_live_insert", "comments_live_update", "action_log_live",
                            "presence_live"})  # fmt: skip
-# What writes the dashboard's decisions from the log (migration 0026), on both databases.
-DASHBOARD_TRIGGERS = frozenset({"action_log_decided"})
+# What writes the dashboard's decisions from the log (migration 0026) and counts the comments
+# of each site and status (migration 0029), on both databases.
+DASHBOARD_TRIGGERS = frozenset({"action_log_decided", "comments_counted_insert",
+                                "comments_counted_update", "comments_counted_delete"})  # fmt: skip
 _DB_HELP = (
     "Check the database address (--database, HSM_DATABASE_URL or database_url in the "
     "settings file) and that the database server is running; IT has the details."
@@ -173,13 +175,14 @@ def _triggers(db: Database) -> Finding:
 
 
 def _dashboard_trigger(db: Database) -> Finding:
-    # The dashboard's decisions are derived from the log by this trigger (migration 0026):
-    # without it the dashboard silently stops counting new decisions.
+    # The dashboard's decisions and backlog are derived by these triggers (migrations 0026 and
+    # 0029): without them the dashboard silently stops counting new decisions or comments.
     return _present(
-        db, "dashboard trigger", DASHBOARD_TRIGGERS, Verdict.WARN,
-        "The dashboard no longer counts new decisions; the log itself is whole. The database's "
-        "owner restores the trigger and refills dashboard_decisions from the log (migration "
-        "0026's DDL and backfill); IT has the details.",
+        db, "dashboard triggers", DASHBOARD_TRIGGERS, Verdict.WARN,
+        "The dashboard's figures no longer follow new decisions or comments; the log and the "
+        "comments themselves are whole. The database's owner restores the trigger and refills "
+        "its table (dashboard_decisions from the log, migration 0026; comment_counts from the "
+        "comments, migration 0029: their DDL and backfill); IT has the details.",
     )  # fmt: skip
 
 
