@@ -347,7 +347,7 @@ class QueueView:
             if share < WALK_SHARE:
                 break
             step = min(WALK_MOST, math.ceil((limit - len(found)) / share * 1.25))
-        tested = _tested_words(terms, seen, walked)
+        tested = _tested_words(seen, walked)
         rest = self._search_page(queue_filter, site_ids, after, limit - len(found), tested)
         return found + [(row[0], row[1]) for row in session.execute(rest)]
 
@@ -727,7 +727,7 @@ def rows_matching(dialect: str, table: str, terms: Sequence[str]) -> Select[int]
     return search_index.rows_matching(dialect, table, terms)  # type: ignore[return-value]
 
 
-def _tested_words(terms: Sequence[str], seen: Sequence[int], walked: int) -> list[int]:
+def _tested_words(seen: Sequence[int], walked: int) -> list[int]:
     """The positions of the words to test on the rows the index finds for the others: those
     that started a word in TESTED_SHARE of the `walked` rows or more (`seen` of them each),
     never the rarest. The index's list of a word is read whole, 150 ms of the server for a
