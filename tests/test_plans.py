@@ -154,6 +154,8 @@ def _queue_walks(queue: QueueView, site_ids: list[int]) -> dict[str, Callable[[]
         "search, a word in all": QueueFilter(search="resident"),
         "search, a common word": QueueFilter(search=COMMON_WORD),
         "search, a rare word, any status": replace(every, search=RARE_WORD),
+        # The word in every comment is tested on the rows the index finds for the other.
+        "search, two words, one in all": replace(every, search=f"{COMMON_WORD} resident"),
     }
     walks: dict[str, Callable[[], object]] = {
         f"queue: {name}": lambda f=queue_filter: queue.page(f, None, 500)  # type: ignore[misc]
@@ -247,7 +249,11 @@ def test_a_records_search_window_walks_the_newest_comments(postgres_db: Database
     user = current_username(db)
     fill(db, Scale(3000, 600), user, progress=lambda _: None)
     search = RecordsSearch(db, user)
-    queries = {"every comment": RecordsQuery(), "words": RecordsQuery(words="playground")}
+    queries = {
+        "every comment": RecordsQuery(),
+        "words": RecordsQuery(words="playground"),
+        "words, one department": RecordsQuery(words="playground", departments=frozenset({"PARKS"})),
+    }
     found = {name: _checked(db, partial(search.search, q)) for name, q in queries.items()}
     assert found == {name: [] for name in queries}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from hsm_console.db.models import Comment
 from hsm_console.rules.domain import CommentStatus, Role
@@ -97,14 +97,7 @@ def test_a_search_pages_as_the_table_orders(
     common, then reads the rest from the full-text index (tiny steps here, so one page
     crosses from one to the other); on SQLite it starts from the index. Either way the
     pages are the matches in the table's order, whatever the word's share."""
-    monkeypatch.setattr(queue_view, "WALK_FIRST", first)
-    monkeypatch.setattr(queue_view, "WALK_MOST", most)
-    monkeypatch.setattr(queue_view, "WALK_SHARE", share)
-    with synced.db.transaction() as session:
-        police = admin.ensure_department(session, "POLICE", "Police Department")
-        admin.grant(session, admin.ensure_person(session, "alice"), Role.MODERATOR, police)
-    ids = in_table_order(synced, "1 = 1")
-    assert len(ids) > 20
+    ids = _walks_for_alice(synced, monkeypatch, first, most, share)
     with synced.db.transaction() as session:
         for n, comment_id in enumerate(ids):
             words = ["common" if n % 3 else "other", "rare" if n % 7 == 2 else "plain"]
@@ -128,3 +121,48 @@ def test_a_search_pages_as_the_table_orders(
         assert expected, where
         assert all_ids(view, queue_filter, limit=4) == expected, where
         assert all_ids(view, queue_filter, limit=500) == expected, where
+
+
+def test_a_word_in_most_rows_is_tested_on_the_rows_a_rarer_one_finds(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL, of several words, one that started a word in most rows walked is left
+    out of the index's search and tested on the rows the rarer one finds (`_tested_words`):
+    the pages are the same, and a row where it is inside a word, not its start, is not found."""
+    if synced.db.is_sqlite:
+        pytest.skip("PostgreSQL's walk")
+    ids = _walks_for_alice(synced, monkeypatch, 3, 4, 1.0)  # to the index after 3 rows
+    with synced.db.transaction() as session:
+        for n, comment_id in enumerate(ids):
+            words = ["common" if n % 2 == 0 else "xcommon", "rare" if n % 5 == 0 else "plain"]
+            session.execute(
+                text("UPDATE comments SET search_words = :w WHERE id = :id"),
+                {"w": " ".join(words), "id": comment_id},
+            )
+    sent: list[str] = []
+    event.listen(synced.db.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    view = QueueView(synced.db, "alice")
+    expected = in_table_order(synced, "c.search_words = 'common rare'")
+    assert expected
+    assert len(expected) < len(in_table_order(synced, "c.search_words LIKE '%rare'"))
+    every = QueueFilter(statuses=frozenset(), search="comm rare")
+    assert all_ids(view, every, limit=4) == expected
+    assert all_ids(view, every, limit=500) == expected
+    # The index was asked for "rare" alone, "comm" tested on its rows.
+    assert any("strpos" in statement and "matches" in statement for statement in sent)
+
+
+def _walks_for_alice(
+    synced: World, monkeypatch: pytest.MonkeyPatch, first: int, most: int, share: float
+) -> list[int]:
+    """The walk's steps and share set; alice moderates both sites, whose comments these are,
+    newest first."""
+    monkeypatch.setattr(queue_view, "WALK_FIRST", first)
+    monkeypatch.setattr(queue_view, "WALK_MOST", most)
+    monkeypatch.setattr(queue_view, "WALK_SHARE", share)
+    with synced.db.transaction() as session:
+        police = admin.ensure_department(session, "POLICE", "Police Department")
+        admin.grant(session, admin.ensure_person(session, "alice"), Role.MODERATOR, police)
+    ids = in_table_order(synced, "1 = 1")
+    assert len(ids) > 20
+    return ids

@@ -174,3 +174,40 @@ def test_the_answer_comes_in_windows_newest_first_and_is_counted_apart(
     hidden = RecordsQuery(actions=frozenset({"hide"}))
     assert [hit.comment_id for hit in search.search(hidden, limit=1).hits] == [records.hidden]
     assert search.count(hidden).comments == 1
+
+
+def test_a_window_of_words_pages_as_the_table_orders(records: Records) -> None:
+    """A search of words reads its window from the comments found by their own words, their
+    retained records' or their versions' (on PostgreSQL sorted from a CTE of them,
+    services/records_search.py `_found_by_words`): the same comments, newest first, each once,
+    in the same windows, narrowed alike by department and action."""
+    db = records.world.db
+    search = RecordsSearch(db, "clerk")
+    ids = [hit.comment_id for hit in search.search(RecordsQuery()).hits]
+    assert len(ids) >= 3
+    with db.transaction() as session:  # a word in every comment, as the words are stored
+        session.execute(text("UPDATE comments SET search_words = ltrim(search_words || ' shared')"))
+    shared = RecordsQuery(words="shared")
+    assert [hit.comment_id for hit in search.search(shared).hits] == ids
+    windows = [search.search(shared, limit=2, offset=at) for at in range(0, len(ids), 2)]
+    assert [hit.comment_id for window in windows for hit in window.hits] == ids
+    assert [window.more for window in windows] == [True] * (len(windows) - 1) + [False]
+    hidden = search.search(RecordsQuery(words="shared zanzibarquux")).hits
+    assert [(hit.comment_id, hit.records, hit.versions) for hit in hidden] == [
+        (records.hidden, 1, 1)
+    ]
+    # Found by its own words and by its retained record's, and by its version's alone.
+    assert [hit.comment_id for hit in search.search(RecordsQuery(words="zanzi")).hits] == [
+        records.hidden
+    ]
+    assert [hit.comment_id for hit in search.search(RecordsQuery(words="qwertyold")).hits] == [
+        records.hidden
+    ]
+    police = frozenset({"POLICE"})
+    in_police = [hit.comment_id for hit in search.search(RecordsQuery(departments=police)).hits]
+    assert records.police in in_police
+    narrowed = RecordsQuery(words="shared", departments=police)
+    assert [hit.comment_id for hit in search.search(narrowed).hits] == in_police
+    hide = RecordsQuery(words="shared", actions=frozenset({"hide"}))
+    assert [hit.comment_id for hit in search.search(hide).hits] == [records.hidden]
+    assert search.count(shared).comments == len(ids)

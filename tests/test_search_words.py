@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hsm_console.db import search_index
 from hsm_console.db.chain import snapshot
 from hsm_console.db.engine import Database
 from hsm_console.db.models import Comment, CommentVersion, Post, RetainedRecord
@@ -107,6 +108,35 @@ def test_a_hostile_comment_is_found_by_each_of_its_own_words(
             assert comment in queue.page(QueueFilter(search=search)).ids, search
         # The author's name is searched too, invisible characters and all.
         assert comment in queue.page(QueueFilter(search="résident")).ids
+
+
+def test_a_word_tested_on_a_row_is_found_as_the_index_finds_it(
+    db: Database, comments: dict[str, int]
+) -> None:
+    """On PostgreSQL a common word among rarer ones is tested on the rows the index found for
+    them, by `strpos` over the stored words (db/search_index.py `postgresql_starts_a_word`):
+    for every word of every hostile comment and author, and its start, its end and its inside,
+    it finds exactly the rows the index's condition finds."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's test of a word on rows read")
+    texts = [*HOSTILE.values(), "<i>Ré\u200bsident</i> #1"]
+    terms = sorted(
+        {piece for text in texts for word in words(text)
+         for piece in (word, word[:3], word[1:], word[-2:], word[1:-1]) if piece}
+    )  # fmt: skip
+    found_any = 0
+    with db.session() as session:
+        for term in terms:
+            indexed = session.scalars(
+                select(Comment.id).where(search_index.postgresql_match("comments", [term]))
+            )
+            tested = session.scalars(
+                select(Comment.id).where(search_index.postgresql_starts_a_word("comments", term))
+            )
+            expected = set(indexed)
+            assert set(tested) == expected, term
+            found_any += bool(expected)
+    assert 0 < found_any < len(terms)  # found by some pieces (whole words), not by others
 
 
 def test_query_syntax_is_taken_literally(db: Database, comments: dict[str, int]) -> None:

@@ -11,13 +11,16 @@ splitting on nothing but the single spaces between them:
   search_words, ' '))`, which takes each word as a lexeme without parsing it.
 A search's words (the same function) are each matched as the start of a stored word, all of
 them required, and only ever as quoted words: no query syntax reaches either database.
+
+On PostgreSQL a word can also be tested on a row already read without its tsvector
+(`postgresql_starts_a_word`): the same answer, for a fraction of the cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, column, select, table
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
 from sqlalchemy import text as sql_text
 from sqlalchemy.sql.expression import TableClause, TextClause
 
@@ -82,6 +85,17 @@ def postgresql_match(name: str, terms: Sequence[str]) -> TextClause:
     query = " & ".join(f"'{term}':*" for term in terms)
     document = POSTGRESQL_DOCUMENT.format(table=name)
     return sql_text(f"{document} @@ CAST(:search_query AS tsquery)").bindparams(search_query=query)
+
+
+def postgresql_starts_a_word(name: str, term: str) -> ColumnElement[bool]:
+    """Whether one of the words of `name`'s row starts with `term`: `postgresql_match` of the
+    term alone, without making the row's tsvector (8 µs a row at a million comments; this is
+    a fraction of one), so for rows read already, never as a search of its own. The same
+    answer because the stored words are separated by single spaces: `array_to_tsvector`
+    refuses an empty word, so the GIN index admits no other `search_words`, and a term holds
+    no space. `strpos` has no pattern syntax."""
+    words: ColumnElement[str] = literal_column(f"' ' || {name}.search_words")
+    return func.strpos(words, f" {term}") > 0
 
 
 def rows_matching(dialect: str, name: str, terms: Sequence[str]) -> Select[tuple[int]]:
