@@ -671,20 +671,18 @@ def _notice(entry: LogEntry) -> Notice:
     )  # fmt: skip
 
 
-def _one_of(session: Session, column: ColumnElement[Any], ids: list[int]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL as one array: a page's 500 parameters took longer to
-    write out and parse than the statement took to run."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, ARRAY(Integer)))
-    return column.in_(ids)
-
-
 def _referring(session: Session, ids: Iterable[int]) -> dict[int, list[LogEntry]]:
     """The entries that refer to each of these, in log order."""
     found: dict[int, list[LogEntry]] = defaultdict(list)
     wanted = sorted(set(ids))
     if wanted:
-        query = select(LogEntry).where(_one_of(session, LogEntry.refers_to, wanted))
+        # On PostgreSQL as one array: a page's 500 parameters took longer to write out and
+        # parse than the statement took to run.
+        if session.get_bind().dialect.name == "postgresql":
+            refers = LogEntry.refers_to == any_(bindparam("ids", wanted, ARRAY(Integer)))
+        else:
+            refers = LogEntry.refers_to.in_(wanted)
+        query = select(LogEntry).where(refers)
         for entry in sorted(session.scalars(query), key=lambda e: e.id):
             assert entry.refers_to is not None
             found[entry.refers_to].append(entry)
