@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from hsm_console.db.chain import append_entry
-from hsm_console.db.models import Comment, LogEntry
+from hsm_console.db.models import Comment, LogEntry, Site
 from hsm_console.errors import (
     ConcurrentAction,
     InvalidInput,
@@ -25,9 +25,10 @@ from hsm_console.rules.domain import Action, AppealStep, EntryKind, ReviewState,
 from hsm_console.rules.review import Channel
 from hsm_console.services import admin
 from hsm_console.services.log_view import LogFilter, LogView
+from hsm_console.services.review import ReviewItem
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
-from tests.test_moderation import fb, parks_comments, reload
+from tests.test_moderation import _acting_while, fb, parks_comments, reload
 
 
 @pytest.fixture
@@ -199,6 +200,43 @@ def test_an_outcome_entry_id_reviews_its_action(reviewers: World) -> None:
     result = reviewers.app("alice").moderation.act(comment.id, Action.HIDE, "OFT")
     reviewers.app("dana").review.review(result.outcome_entry_id, ReviewVerdict.CONCUR, "")
     assert reviewers.app("dana").review.item(result.pending_entry_id).review is not None
+
+
+def test_an_item_shows_the_comment_as_its_record_kept_it_and_the_outcome(
+    reviewers: World,
+) -> None:
+    """An item's comment, site, department and outcome are read with the action in one
+    statement (`ReviewService._items`): the retained record's words, not the comment's later
+    ones, and "pending" while the platform call is in flight."""
+    comment = parks_comments(reviewers)[0]
+    mid_call: list[ReviewItem] = []
+
+    def look() -> None:  # the pending entry is committed, its outcome not yet
+        with reviewers.db.session() as session:
+            pending = session.scalar(select(LogEntry.id).where(LogEntry.comment_id == comment.id))
+        assert pending is not None
+        mid_call.append(reviewers.app("dana").review.item(pending))
+
+    result = _acting_while(reviewers, look).act(comment.id, Action.HIDE, "OFT", "off topic")
+    assert result.ok, result.message
+    with reviewers.db.transaction() as session:  # edited on the platform since
+        session.execute(
+            text("UPDATE comments SET text = 'edited', author_name = 'renamed' WHERE id = :id"),
+            {"id": comment.id},
+        )
+        site = session.get(Site, reviewers.parks_site)
+        assert site is not None
+        site_name = site.name
+    [item] = reviewers.app("dana").review.needs_review()
+    assert item == reviewers.app("dana").review.item(result.pending_entry_id)
+    assert [i.outcome for i in mid_call] == ["pending"]
+    assert mid_call[0].state is ReviewState.NOT_NEEDED
+    assert (item.entry_id, item.outcome, item.moderator_note) == (
+        result.pending_entry_id, "applied", "off topic",
+    )  # fmt: skip
+    assert (item.author_name, item.text) == (comment.author_name, comment.text)
+    assert (item.site_name, item.platform, item.department) == (site_name, "facebook", "PARKS")
+    assert (item.comment_id, item.code_name) == (comment.id, "Off-topic")
 
 
 def test_review_state_filter_in_the_log_view(reviewers: World) -> None:

@@ -312,6 +312,14 @@ class RetainedRecord(Base):
 
 # Entries that give a verdict: a review of an action, a decision on an appeal.
 VERDICT_ENTRIES = "kind = 'review' OR (kind = 'appeal' AND action <> 'appeal')"
+# The actions a second reviewer may owe: a hide's or removal's first entry under a judgement
+# code (services/review.py, `review_state_condition`, spells these terms alike, with literals:
+# a database uses a partial index only where it proves the predicate from the query's terms,
+# SQLite by comparing their text, and neither from a bound parameter's value).
+SECOND_REVIEW_ACTIONS = (
+    "kind = 'action' AND outcome_of IS NULL AND second_review IS true "
+    "AND action IN ('hide', 'remove')"
+)
 
 
 class LogEntry(Base):
@@ -332,6 +340,11 @@ class LogEntry(Base):
         ),
         # One verdict per action (a review) and per appeal (its decision).
         partial_index("uq_action_log_verdict", "refers_to", unique=True, where=VERDICT_ENTRIES),
+        # The review list's candidates in log order, with their department (migration 0030).
+        partial_index(
+            "ix_action_log_second_review", "kind", "id", "department_id",
+            where=SECOND_REVIEW_ACTIONS,
+        ),
         # The dashboard's (migration 0009): its passes over decisions read these alone.
         Index("ix_action_log_decisions", "kind", "state", "at", "action", "reason_code",
               "department_id", "site_id", "actor", "second_review", "comment_id"),

@@ -16,9 +16,27 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -134,24 +152,54 @@ class ReviewItem:
         return ReviewState.NOT_NEEDED
 
 
+@cache  # built once: building its aliases cost a page more than reading it
 def review_state_condition(state: ReviewState) -> ColumnElement[bool]:
     """Log entries in this review state (the actions' first entries): for the log view's
     filter and the needs-review list alike. A second review is of what the public lost: a
     hide or a removal that took effect, under a code the policy marks for it."""
     outcome, review = aliased(LogEntry), aliased(LogEntry)
-    first = and_(LogEntry.kind == EntryKind.ACTION.value, LogEntry.outcome_of.is_(None))
+    # These terms are written as `SECOND_REVIEW_ACTIONS` is, with literals, so that both
+    # databases find the candidates in its partial index (migration 0030).
+    first = and_(LogEntry.kind == _literal(EntryKind.ACTION), LogEntry.outcome_of.is_(None))
     reviewed = select(review.id).where(
         review.refers_to == LogEntry.id, review.kind == EntryKind.REVIEW.value
     )
     if state is ReviewState.CONCURRED or state is ReviewState.QUESTIONED:
         verdict = ReviewVerdict.CONCUR if state is ReviewState.CONCURRED else ReviewVerdict.QUESTION
         return and_(first, exists(reviewed.where(review.action == verdict.value)))
-    done = select(outcome.id).where(outcome.outcome_of == LogEntry.id, outcome.state.in_(_DONE))
+    # Its one outcome (`uq_action_log_outcome`) and its one review (`uq_action_log_verdict`)
+    # read as values, each a probe of that index per action read: asked with EXISTS,
+    # PostgreSQL merged the actions with each whole index from the log's start (a department's
+    # first page read half the outcomes). As true-or-false values, never NULL, so that `~`
+    # keeps its meaning: PostgreSQL estimates such a value as true for half the rows (for an
+    # IS NULL it guessed almost none, then read and sorted every candidate for the page).
+    done = select(outcome.state.in_(_DONE)).where(outcome.outcome_of == LogEntry.id)
+    unreviewed = reviewed.with_only_columns(false())
     needs = and_(
-        LogEntry.second_review.is_(True), LogEntry.action.in_(_PLATFORM_ACTIONS), exists(done)
+        LogEntry.second_review.is_(literal_column("true")),
+        LogEntry.action.in_([_literal(a) for a in _PLATFORM_ACTIONS]),
+        _or(done, false()),
     )
     waiting = needs if state is ReviewState.NEEDS_REVIEW else ~needs
-    return and_(first, ~exists(reviewed), waiting)
+    return and_(first, _or(unreviewed, true()), waiting)
+
+
+def _or(value: Select[Any], otherwise: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A subquery's one true-or-false value, or `otherwise` where it finds no row."""
+    return func.coalesce(value.scalar_subquery(), otherwise, type_=Boolean)
+
+
+def _literal(value: str) -> ColumnElement[str]:
+    return literal_column(f"'{value}'", String)
+
+
+# What the review list reads of an action's first entry (`ReviewService._items`).
+_ACTION_COLUMNS = ("id", "at", "actor", "action", "reason_code", "second_review", "comment_id",
+                   "record_id", "note")  # fmt: skip
+
+
+def _actions() -> Select[*tuple[Any, ...]]:
+    return select(*(LogEntry.__table__.c[name] for name in _ACTION_COLUMNS))
 
 
 class ReviewService:
@@ -171,9 +219,9 @@ class ReviewService:
         """Actions under second-review codes in the person's departments, oldest first: the
         first `limit` after log entry `after` (the last of the page before)."""
         with self.db.session() as session:
-            query = self._needing_review(session, select(LogEntry))
+            query = self._needing_review(session, _actions())
             query = query.where(LogEntry.id > after).order_by(LogEntry.id).limit(limit)
-            return self._items(session, list(session.scalars(query)))
+            return self._items(session, query)
 
     def needs_review_count(self) -> int:
         """How many actions need review in the person's departments (slower than a page)."""
@@ -195,7 +243,7 @@ class ReviewService:
             actor = resolve_actor(session, self.username)
             entry = _action_entry(session, entry_id)
             _require_reach(actor, entry, "review actions")
-            return self._items(session, [entry])[0]
+            return self._items(session, _actions().where(LogEntry.id == entry.id))[0]
 
     def appeals(self, *, open_only: bool = False) -> list[Appeal]:
         """Appeals in the person's departments, newest first; `open_only`: undecided."""
@@ -210,41 +258,33 @@ class ReviewService:
             found = _appeals(session, list(session.scalars(query.order_by(LogEntry.id.desc()))))
         return [a for a in found if not (open_only and a.decision is not None)]
 
-    def _items(self, session: Session, entries: list[LogEntry]) -> list[ReviewItem]:
-        """These actions as reviewers see them, read together: a fixed few queries whatever
-        their number (the comments with their sites and records, the outcomes, the entries
-        that refer to them, the appeals' decisions and the reversals)."""
-        ids = [e.id for e in entries]
-        places = {
-            row[0]: row[1:]
-            for row in session.execute(
-                select(Comment.id, Comment.author_name, Comment.text, Site.name, Site.platform,
-                       Department.code)
-                .join(Site, Site.id == Comment.site_id)
-                .join(Department, Department.id == Site.department_id)
-                .where(Comment.id.in_(sorted({e.comment_id or 0 for e in entries})))
+    def _items(self, session: Session, query: Select[*tuple[Any, ...]]) -> list[ReviewItem]:
+        """The actions `query` (over `_actions()`) finds, as reviewers see them, read
+        together: a fixed few queries whatever their number (the actions with their comments,
+        sites, records and outcomes, the entries that refer to them, the appeals' decisions
+        and the reversals)."""
+        page = query.subquery()
+        outcome = aliased(LogEntry)
+        # The page is found first (a LIMIT keeps it a subquery of its own on both databases),
+        # then each of its actions joined by key to what is shown of it: its comment, site,
+        # department, retained record and outcome (one at most, `uq_action_log_outcome`).
+        # Outer joins keep the page the outer loop on SQLite, which plans without statistics.
+        # Its few rows are ordered here (tests/test_plans.py refuses sorts of the log's rows).
+        shown = (
+            select(
+                page, outcome.state.label("outcome"), Comment.author_name, Comment.text,
+                Site.name.label("site_name"), Site.platform, Department.code.label("department"),
+                RetainedRecord.author_name.label("record_author"),
+                RetainedRecord.text.label("record_text"),
             )
-        }  # fmt: skip
-        record_ids = {e.record_id for e in entries if e.record_id}
-        records = {
-            row[0]: row[1:]
-            for row in session.execute(
-                select(RetainedRecord.id, RetainedRecord.author_name, RetainedRecord.text).where(
-                    RetainedRecord.id.in_(sorted(record_ids))
-                )
-            )
-        }
-        # Each action's first outcome. The page's few rows are ordered here, not by a sort in
-        # the database (tests/test_plans.py refuses sorts of action_log rows).
-        outcomes: dict[int, str] = {}
-        found = session.execute(
-            select(LogEntry.id, LogEntry.outcome_of, LogEntry.state).where(
-                LogEntry.outcome_of.in_(ids)
-            )
-        )
-        for _, outcome_of, state in sorted(found, reverse=True):  # the first written stays
-            outcomes[outcome_of or 0] = state
-        related = _referring(session, ids)
+            .outerjoin(Comment, Comment.id == page.c.comment_id)
+            .outerjoin(Site, Site.id == Comment.site_id)
+            .outerjoin(Department, Department.id == Site.department_id)
+            .outerjoin(RetainedRecord, RetainedRecord.id == page.c.record_id)
+            .outerjoin(outcome, outcome.outcome_of == page.c.id)
+        )  # fmt: skip
+        rows = sorted(session.execute(shown), key=lambda row: row.id)
+        related = _referring(session, [row.id for row in rows])
         appeals = _appeals(
             session, [e for refs in related.values() for e in refs if e.kind == EntryKind.APPEAL]
         )
@@ -260,38 +300,39 @@ class ReviewService:
             ), key=lambda e: -e.id)  # the first one stays
         } if verdicts else {}  # fmt: skip
         appeal_of = {a.entry_id: a for a in appeals}
+        now = utcnow()
         items = []
-        for entry in entries:
-            refs = related.get(entry.id, [])
+        for row in rows:
+            refs = related.get(row.id, [])
             review = next((e for e in refs if e.kind == EntryKind.REVIEW), None)
             mine = [appeal_of[e.id] for e in refs if e.kind == EntryKind.APPEAL]
             # The reversal is based on the review or on an appeal's decision.
             bases = [e.id for e in refs if e.kind == EntryKind.REVIEW]
             bases += [a.decision.entry_id for a in mine if a.decision is not None]
             reversal = next((reversals[b] for b in sorted(bases) if b in reversals), None)
-            author, text, site_name, platform, department = places[entry.comment_id or 0]
-            if entry.record_id in records:
-                author, text = records[entry.record_id]
-            code = self.policy.codes.get(entry.reason_code or "")
+            author, text = row.author_name, row.text
+            if row.record_author is not None:  # the comment as its retained record kept it
+                author, text = row.record_author, row.record_text
+            code = self.policy.codes.get(row.reason_code or "")
             items.append(
                 ReviewItem(
-                    entry_id=entry.id,
-                    at=entry.at,
-                    age=age_words(utcnow() - entry.at),
-                    moderator=entry.actor,
-                    action=entry.action,
-                    outcome=outcomes.get(entry.id, EntryState.PENDING.value),
-                    reason_code=entry.reason_code,
+                    entry_id=row.id,
+                    at=row.at,
+                    age=age_words(now - row.at),
+                    moderator=row.actor,
+                    action=row.action,
+                    outcome=row.outcome or EntryState.PENDING.value,
+                    reason_code=row.reason_code,
                     code_name=code.name if code else "",
                     objective_test=code.objective_test if code else "",
-                    second_review=entry.second_review,
-                    comment_id=entry.comment_id or 0,
-                    department=department,
-                    site_name=site_name,
-                    platform=platform,
+                    second_review=row.second_review,
+                    comment_id=row.comment_id or 0,
+                    department=row.department,
+                    site_name=row.site_name,
+                    platform=row.platform,
                     author_name=author,
                     text=text,
-                    moderator_note=entry.note,
+                    moderator_note=row.note,
                     review=_verdict(review) if review else None,
                     reversal=_verdict(reversal) if reversal else None,
                     notices=[_notice(e) for e in refs if e.kind == EntryKind.NOTICE],
@@ -635,7 +676,13 @@ def _referring(session: Session, ids: Iterable[int]) -> dict[int, list[LogEntry]
     found: dict[int, list[LogEntry]] = defaultdict(list)
     wanted = sorted(set(ids))
     if wanted:
-        query = select(LogEntry).where(LogEntry.refers_to.in_(wanted))
+        # On PostgreSQL as one array: a page's 500 parameters took longer to write out and
+        # parse than the statement took to run.
+        if session.get_bind().dialect.name == "postgresql":
+            refers = LogEntry.refers_to == any_(bindparam("ids", wanted, ARRAY(Integer)))
+        else:
+            refers = LogEntry.refers_to.in_(wanted)
+        query = select(LogEntry).where(refers)
         for entry in sorted(session.scalars(query), key=lambda e: e.id):
             assert entry.refers_to is not None
             found[entry.refers_to].append(entry)
