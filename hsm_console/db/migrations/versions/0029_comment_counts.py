@@ -2,7 +2,7 @@
 
 Revision ID: 0029
 Revises: 0028
-Create Date: 2026-12-03 09:00:00
+Create Date: 2026-12-02 14:20:00
 
 The dashboard's backlog counted the waiting comments of every site along the queue's index:
 at a million comments, 870,000 waiting, about 0.35 s of PostgreSQL's time on every opening

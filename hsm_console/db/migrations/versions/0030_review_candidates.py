@@ -1,7 +1,7 @@
 """the review list's candidates, found by a partial index
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-02 14:30:00
 
 The list of actions needing a second review (services/review.py, `needs_review`) had no
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0028"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
