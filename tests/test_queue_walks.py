@@ -123,14 +123,13 @@ def test_a_search_pages_as_the_table_orders(
         assert all_ids(view, queue_filter, limit=500) == expected, where
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # PostgreSQL's walk alone
 def test_a_word_in_most_rows_is_tested_on_the_rows_a_rarer_one_finds(
     synced: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On PostgreSQL, of several words, one that started a word in most rows walked is left
     out of the index's search and tested on the rows the rarer one finds (`_tested_words`):
     the pages are the same, and a row where it is inside a word, not its start, is not found."""
-    if synced.db.is_sqlite:
-        pytest.skip("PostgreSQL's walk")
     ids = _walks_for_alice(synced, monkeypatch, 3, 4, 1.0)  # to the index after 3 rows
     with synced.db.transaction() as session:
         for n, comment_id in enumerate(ids):

@@ -110,6 +110,7 @@ def test_a_hostile_comment_is_found_by_each_of_its_own_words(
         assert comment in queue.page(QueueFilter(search="résident")).ids
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # PostgreSQL's alone
 def test_a_word_tested_on_a_row_is_found_as_the_index_finds_it(
     db: Database, comments: dict[str, int]
 ) -> None:
@@ -117,8 +118,6 @@ def test_a_word_tested_on_a_row_is_found_as_the_index_finds_it(
     them, by `strpos` over the stored words (db/search_index.py `postgresql_starts_a_word`):
     for every word of every hostile comment and author, and its start, its end and its inside,
     it finds exactly the rows the index's condition finds."""
-    if db.is_sqlite:
-        pytest.skip("PostgreSQL's test of a word on rows read")
     texts = [*HOSTILE.values(), "<i>Ré\u200bsident</i> #1"]
     terms = sorted(
         {piece for text in texts for word in words(text)
