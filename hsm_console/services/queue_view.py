@@ -320,8 +320,11 @@ class QueueView:
         terms = queue_filter.search_terms()
         hit = search_index.postgresql_match("comments", terms)
         # Of several words, how many rows each starts a word of (`_tested_words`).
-        each = [search_index.postgresql_starts_a_word("comments", t) for t in terms]
-        each = each if len(terms) > 1 else []
+        each = (
+            [search_index.postgresql_starts_a_word("comments", t) for t in terms]
+            if len(terms) > 1
+            else []
+        )
         seen = [0] * len(each)
         found: list[tuple[int, datetime]] = []
         walked, step = 0, WALK_FIRST
