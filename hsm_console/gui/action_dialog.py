@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.display import one_line
+from hsm_console.gui.appearance import use_style_sheet
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.plain_text import set_plain
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
@@ -117,6 +118,8 @@ class ActionDialog(QDialog):
         self.note_label = child(form, QLabel, "noteLabel")
         self.note = child(form, QLineEdit, "noteEdit")
         self.problem_label = child(form, QLabel, "problemLabel")
+        for styled in (self.definition, self.problem_label):
+            use_style_sheet(styled)
         buttons = child(form, QDialogButtonBox, "buttonBox")
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
         assert ok is not None

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.display import local_time, one_line
+from hsm_console.gui.appearance import use_style_sheet
 from hsm_console.gui.history_model import HistoryModel
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.links import open_web_link, web_url
@@ -83,6 +84,8 @@ class DetailPane(QWidget):
         self.state_label = child(form, QLabel, "stateLabel")
         self.suggestion_label = child(form, QLabel, "suggestionLabel")
         self.warning_label = child(form, QLabel, "warningLabel")
+        for styled in (self.suggestion_label, self.warning_label):
+            use_style_sheet(styled)
         self.presence_label = child(form, QLabel, "presenceLabel")
         self.open_permalink = child(form, QPushButton, "openPermalinkButton")
         self.mark_wrong = child(form, QPushButton, "markWrongButton")

@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from hsm_console.gui.appearance import use_style_sheet
 from hsm_console.gui.plain_text import set_plain
 
 
@@ -19,6 +20,7 @@ class HelpOverlay(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         panel = QFrame(self)
         panel.setObjectName("helpPanel")
+        use_style_sheet(panel)
         grid = QGridLayout()
         grid.setHorizontalSpacing(18)
         title = QLabel(panel)

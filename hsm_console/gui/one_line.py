@@ -17,12 +17,13 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 MARGIN = 4  # pixels between the cell's edge, the icon and the text
 KEPT_TEXTS = 4000  # cut texts kept: a few screens of every column
+KEPT_PIXMAPS = 256  # icons drawn at a size: a few per platform, more only after many changes
 ELLIPSIS = "…"
 
 # Looked up once: a Python enum's attribute and a flag's `&` cost microseconds, paid per cell.
@@ -67,6 +68,9 @@ class OneLineDelegate(QStyledItemDelegate):
         self._narrowest = 1
         self._widest = 1 << 30  # until a font is used: no text fits
         self._height = self._ascent = 0  # the font's, in pixels
+        # Each icon's pixmap by (icon, selected, size, pixel ratio): QIcon.paint looks its
+        # pixmap up and scales it at every paint, three times the cost of drawing it.
+        self._pixmaps: dict[tuple[int, bool, int, int, float], QPixmap] = {}
 
     def paint(
         self,
@@ -96,10 +100,14 @@ class OneLineDelegate(QStyledItemDelegate):
             )
             if isinstance(icon, QIcon):
                 size = option.decorationSize
-                icon_top = top + (height - size.height()) // 2
-                mode = _ICON_MODES[selected]
-                icon.paint(painter, QRect(left, icon_top, size.width(), size.height()), mode=mode)
-                left += size.width() + MARGIN
+                icon_width, icon_height = size.width(), size.height()
+                pixmap = self._pixmap(icon, selected, icon_width, icon_height, painter)
+                # Centred in the icon's box, as QIcon.paint puts a pixmap smaller than it.
+                shown = pixmap.deviceIndependentSize()
+                icon_left = left + (icon_width - int(shown.width())) // 2
+                icon_top = top + (height - int(shown.height())) // 2
+                painter.drawPixmap(icon_left, icon_top, pixmap)
+                left += icon_width + MARGIN
         text = index.data() if cells is None else cells.value_at(row, column, _DISPLAY)
         width = right - left
         if not text or width <= 0:
@@ -113,6 +121,19 @@ class OneLineDelegate(QStyledItemDelegate):
         # Where a QStaticText laid out at the centred top puts its baseline.
         baseline = top + (height - self._height) / 2 + self._ascent
         painter.drawText(QPointF(left, baseline), cut)
+
+    def _pixmap(
+        self, icon: QIcon, selected: bool, width: int, height: int, painter: QPainter
+    ) -> QPixmap:
+        ratio = painter.device().devicePixelRatioF()
+        key = (icon.cacheKey(), selected, width, height, ratio)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            pixmap = icon.pixmap(QSize(width, height), ratio, _ICON_MODES[selected])
+            if len(self._pixmaps) > KEPT_PIXMAPS:
+                self._pixmaps.clear()
+            self._pixmaps[key] = pixmap
+        return pixmap
 
     def cut(self, text: str, width: int, font: QFont) -> str:
         """`text` cut with an ellipsis to `width` pixels in `font`, kept for the next paint."""

@@ -16,7 +16,7 @@ from PySide6.QtGui import QIcon
 
 from hsm_console.display import CITY_TZ, local_time, one_line
 from hsm_console.gui.icons import drawn_once, glyph, platform_icon, platform_name
-from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
+from hsm_console.gui.id_model import DISPLAY, ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.gui.workers import TaskRunner
 from hsm_console.services.queue_view import QueueRow
@@ -42,6 +42,11 @@ class Column(enum.IntEnum):
     SUGGESTION = 4
     STATUS = 5
 
+
+# As plain ints: comparing an int with an enum member costs a call per cell painted.
+_SITE, _STATUS = int(Column.SITE), int(Column.STATUS)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 
 HEADERS = {
     Column.RECEIVED: "Received",
@@ -90,14 +95,17 @@ class QueueModel(IdWindowModel[QueueRow]):
         return None
 
     def cell(self, row: QueueRow, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
+        # Icons first, compared as plain ints: the delegate asks two per row it paints.
+        if role == _DECORATION:
+            if column == _SITE:
+                return self._platform_icon(row.platform)
+            if column == _STATUS and row.open_by:
+                return self._platform_icon(OPEN_BY_ICON)
+            return None
+        if role == DISPLAY:
             return _display(row, Column(column))
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return _tooltip(row, Column(column))
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.SITE:
-            return self._platform_icon(row.platform)
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATUS and row.open_by:
-            return self._platform_icon(OPEN_BY_ICON)
         return None
 
     def _platform_icon(self, platform: str) -> QIcon:
