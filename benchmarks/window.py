@@ -159,6 +159,9 @@ def _read(words: list[str], figures: WindowFigures, started: float) -> None:
 
 def child(url: str, steps: int) -> int:
     """In the child: open the console as `hsm-console --database URL` does."""
+    import hsm_console.gui  # noqa: F401  (first, as `hsm-console` imports it: see its __init__)
+
+    # isort: split
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

@@ -236,6 +236,11 @@ def test_charts_follow_the_dark_theme(
     palette, sheet = app.palette(), app.styleSheet()
     try:
         use_palette(app, dark=True)
+        # The application's palette reaches its widgets through the event loop.
+        qtbot.waitUntil(
+            lambda: panel.palette().color(QPalette.ColorRole.Base).lightness() < 64,
+            timeout=WAIT_MS,
+        )
         base = panel.palette().color(QPalette.ColorRole.Base)
         qtbot.waitUntil(lambda: panel.plot.backgroundBrush().color() == base, timeout=WAIT_MS)
         assert base.lightness() < 64  # dark, and the chart with it
