@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from hsm_console.db import roles
 from hsm_console.db.models import use_predicates_of
@@ -26,6 +28,8 @@ _QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 if TYPE_CHECKING:
     from alembic.config import Config
 SQLITE_BUSY_TIMEOUT_S = 10.0
+# A pooled PostgreSQL connection idle this long is pinged before it is used again.
+PING_AFTER_IDLE_S = 10.0
 DEFAULT_PORT = 5432  # PostgreSQL's, as libpq assumes it
 _IMMEDIATE = "hsm_immediate"
 
@@ -48,9 +52,8 @@ class Database:
             self.engine = _sqlite_engine(url)
         else:
             self.url = _with_kept_password(self.url)
-            self.engine = create_engine(
-                self.url.set(drivername="postgresql+psycopg"), pool_pre_ping=True
-            )
+            self.engine = create_engine(self.url.set(drivername="postgresql+psycopg"))
+            _ping_when_idle(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
@@ -180,6 +183,32 @@ def _with_kept_password(url: URL) -> URL:
         return url
     kept = database_password(url.username, url.host or "localhost", url.port or DEFAULT_PORT)
     return url if kept is None else url.set(password=kept)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection is pinged before use only after `PING_AFTER_IDLE_S` unused, and a
+    dead one replaced (the pool connects again when a checkout raises DisconnectionError).
+    `pool_pre_ping` pinged before every transaction: a round trip of every action and every
+    page read, for connections used a moment before. One that died since (the server
+    restarted) fails its statement; the pool then drops it and the next try connects anew."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi: Any, entry: ConnectionPoolEntry, _: PoolProxiedConnection) -> None:
+        since = entry.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi, None):
+                raise
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection was closed while idle")
 
 
 def _sqlite_engine(url: str) -> Engine:
