@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from hsm_console.db.models import Comment, CommentSuggestion
 from hsm_console.errors import PermissionDenied
@@ -336,3 +336,33 @@ def test_a_row_names_who_is_acting_on_it_while_the_platform_is_asked(
     assert synced.app("alice").moderation.act(comment_id, Action.FLAG, "SPM").ok
     assert [row.acting for row in seen] == ["Alice Moderator (alice)"]
     assert [row.acting for row in view.rows([comment_id])] == [None]
+
+
+def test_rows_under_way_name_each_actor_from_one_statement(synced: World) -> None:
+    view = QueueView(synced.db, "alice")
+    ids = site_comment_ids(synced, synced.parks_site)[:3]
+    with synced.db.transaction() as session:
+        entry = 1  # any: the row only needs an action under way
+        for comment_id, actor in zip(ids, ["alice", "not-a-person", None], strict=True):
+            session.execute(
+                update(Comment)
+                .where(Comment.id == comment_id)
+                .values(pending_entry_id=entry, last_actor=actor)
+            )
+    asked: list[str] = []
+
+    def count(*args: Any) -> None:
+        if args[2].startswith("SELECT people."):  # the names (presence joins people too)
+            asked.append(args[2])
+
+    event.listen(synced.db.engine, "before_cursor_execute", count)
+    try:
+        rows = view.rows(ids)
+    finally:
+        event.remove(synced.db.engine, "before_cursor_execute", count)
+    assert [row.acting for row in rows] == [
+        "Alice Moderator (alice)",
+        "not-a-person",
+        "Another moderator",
+    ]
+    assert len(asked) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -64,10 +64,23 @@ def require_administrator(actor: Actor, doing: str) -> None:
 
 def person_name(session: Session, username: str | None) -> str:
     """A person as others see them named: display name and username."""
-    if not username:
-        return "Another moderator"
-    display = session.scalar(select(Person.display_name).where(Person.username == username))
-    return f"{display} ({username})" if display else username
+    return person_names(session, [username])[username]
+
+
+def person_names(session: Session, usernames: Iterable[str | None]) -> dict[str | None, str]:
+    """`person_name` of each of `usernames`, in one statement."""
+    wanted = set(usernames)
+    named = {u for u in wanted if u}
+    display: dict[str, str] = {}
+    if named:
+        rows = session.execute(
+            select(Person.username, Person.display_name).where(Person.username.in_(named))
+        )
+        display = {username: name for username, name in rows if name}
+    return {
+        u: (f"{display[u]} ({u})" if u in display else u) if u else "Another moderator"
+        for u in wanted
+    }
 
 
 # One statement: every action starts here (services/moderation.py, step 1). Built once:

@@ -53,7 +53,7 @@ from hsm_console.display import CITY_TZ
 from hsm_console.errors import ConfigurationError
 from hsm_console.rules.domain import CommentStatus, EntryKind
 from hsm_console.rules.search_words import words
-from hsm_console.services.access import Actor, person_name, resolve_actor
+from hsm_console.services.access import Actor, person_names, resolve_actor
 from hsm_console.services.health import GapKind
 from hsm_console.services.presence import holders, open_by_words
 
@@ -493,10 +493,9 @@ class QueueView:
             # By primary key alone: with the site condition in SQL too, SQLite may walk the
             # site index instead, through every comment of those sites.
             by_id = {row[0]: row for row in found if row[2] in self._sites}
-            # A query per comment under way: rarely more than the one being acted on now.
-            acting = {
-                row[0]: person_name(session, row[9]) for row in by_id.values() if row[8] is not None
-            }
+            under_way = [row for row in by_id.values() if row[8] is not None]
+            names = person_names(session, [row[9] for row in under_way]) if under_way else {}
+            acting = {row[0]: names[row[9]] for row in under_way}
             present = holders(session, by_id, self.username)
             suggested = [row[0] for row in by_id.values() if row[10] is not None]
             suggestions = _suggestions_of(session, suggested)
