@@ -209,7 +209,7 @@ class DashboardScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(form)
-        self.filters = LogFilterBar(form, view, code_names, self)
+        self.filters = LogFilterBar(form, view, code_names, runner, self)
         self.tabs = child(form, QTabWidget, "dashboardTabs")
         self.status = child(form, QLabel, "dashboardStatus")
         self.save_png_button = child(form, QPushButton, "savePngButton")

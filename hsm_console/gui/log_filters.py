@@ -9,6 +9,7 @@ filter settles.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -20,9 +21,12 @@ from hsm_console.display import CITY_TZ
 from hsm_console.gui.filter_bar import ANY_DATE, DEBOUNCE_MS, DayBoxes, chosen_day
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.ui_files import child
+from hsm_console.gui.workers import TaskRunner
 from hsm_console.rules.domain import Action, AdminChange, EntryKind, EntryState, ReviewState
 from hsm_console.rules.periods import Period, days_of
-from hsm_console.services.log_view import LogFilter, LogView
+from hsm_console.services.log_view import Choice, LogFilter, LogView
+
+log = logging.getLogger(__name__)
 
 STATE_WORDS = {
     # Every action's first entry, written before the platform is asked; "Pending" read as
@@ -63,6 +67,7 @@ class LogFilterBar(QObject):
         form: QWidget,
         view: LogView,
         code_names: Mapping[str, str],
+        runner: TaskRunner,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -80,6 +85,8 @@ class LogFilterBar(QObject):
         self.on_to = child(form, QDateEdit, "logTo")
         self.period = child(form, QComboBox, "logPeriod")
         self._fill(view, code_names)
+        # The people are a database read: on a worker, not in the tab's first showing.
+        runner.start(lambda _: view.people(), self._show_people, _people_unread)
         self._days = DayBoxes((self.on_from, self.on_to), self)
         self.period.addItem("Any day", None)
         for period in Period:
@@ -133,7 +140,7 @@ class LogFilterBar(QObject):
              [(c.label, c.value) for c in view.department_choices()]),
             (self.site, "All sites", [(c.label, c.value) for c in view.site_choices()]),
             (self.platform, "All platforms", [(platform_name(p), p) for p in view.platforms()]),
-            (self.person, "Anyone", [(c.label, c.value) for c in view.people()]),
+            (self.person, "Anyone", []),  # the people follow (`_show_people`)
             (self.action, "Any action", actions),
             (self.reason, "Any reason", [(f"{c} — {n}", c) for c, n in code_names.items()]),
             (self.outcome, "Any outcome", [(w, s.value) for s, w in STATE_WORDS.items()]),
@@ -146,6 +153,10 @@ class LogFilterBar(QObject):
             combo.addItem(everything, None)
             for text, value in items:
                 combo.addItem(text, value)
+
+    def _show_people(self, people: Sequence[Choice]) -> None:
+        for choice in people:
+            self.person.addItem(choice.label, choice.value)
 
     def current_filter(self) -> LogFilter:
         def chosen(combo: QComboBox | None) -> frozenset[Any]:
@@ -161,3 +172,8 @@ class LogFilterBar(QObject):
             on_from=chosen_day(self.on_from), on_to=chosen_day(self.on_to),
             search=self.search.text().strip(),
         )  # fmt: skip
+
+
+def _people_unread(exc: Exception) -> None:
+    # The tab's own reads meet the same database and say so; the list stays "Anyone".
+    log.warning("the people for the log's filter could not be read: %s", exc)

@@ -152,7 +152,7 @@ class LogScreen(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(form)
 
-        self.filters = LogFilterBar(form, view, code_names, self)
+        self.filters = LogFilterBar(form, view, code_names, runner, self)
         bar = self.filters
         self.search, self.department, self.site = bar.search, bar.department, bar.site
         self.platform, self.person, self.action = bar.platform, bar.person, bar.action

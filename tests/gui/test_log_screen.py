@@ -94,6 +94,8 @@ def open_log(qtbot: QtBot, acted: Acted, gui_settings: GuiSettings) -> Iterator[
 
 def choose(qtbot: QtBot, screen: LogScreen, combo: QComboBox, value: object) -> None:
     before = screen.model.ids()
+    # The people's list is read on a worker after the tab is built.
+    qtbot.waitUntil(lambda: combo.findData(value) >= 0, timeout=WAIT_MS)
     combo.setCurrentIndex(combo.findData(value))
     qtbot.waitUntil(lambda: screen.model.ids() != before and not screen.loading, timeout=WAIT_MS)
 
