@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         self._review_tab: _Tab | None = None
         self._dashboard_tab: _Tab | None = None
         self._records_tab: _Tab | None = None
-        self._bands_due = False  # the bands wait for the first comment shown
+        self._rest_due = False  # the start's other readings wait for the first comment shown
         self.pages: QTabWidget | None = None
         central = QWidget(self)
         self.sign_in_banner = SignInBanner(central)
@@ -584,29 +584,32 @@ class MainWindow(QMainWindow):
             )
 
     def _start_the_rest(self) -> None:
-        """After the queue's first page: the seal, live updates and the sync or reconciling,
-        in this order (a reconciling started later overlapped a moderator's first action);
-        the bands wait for the first comment shown."""
+        """After the queue's first page: the rest of the start waits for the first comment
+        shown (or that could not be), as its readings on a worker delayed it on one core."""
         self.loader.loaded.disconnect(self._start_the_rest)
         self.loader.failed.disconnect(self._start_the_rest)
         if self.model.rowCount():
-            self._bands_due = True  # read once the first comment is shown (or could not be)
+            self._rest_due = True
         else:
-            self._read_bands()
+            self._the_rest()
+
+    def _first_comment_shown(self) -> None:
+        if self._rest_due:
+            self._rest_due = False
+            self._the_rest()
+
+    def _the_rest(self) -> None:
+        """The seal, live updates and the sync or reconciling, in this order (a reconciling
+        started later overlapped a moderator's first action), then the bands."""
         self.seals.seal_if_due()
         if self.live is not None:
             self.live.start()
-        if not self.view.sites():
-            return
-        if self.demo or self.settings.auto_sync_minutes:
-            self.sync_now(automatic=True)
-        else:
-            self._reconcile()
-
-    def _first_comment_shown(self) -> None:
-        if self._bands_due:
-            self._bands_due = False
-            self._read_bands()
+        if self.view.sites():
+            if self.demo or self.settings.auto_sync_minutes:
+                self.sync_now(automatic=True)
+            else:
+                self._reconcile()
+        self._read_bands()
 
     def _read_bands(self) -> None:
         """The sync corner, the sign-in band and the records band: nothing the first comment
