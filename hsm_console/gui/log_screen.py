@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from hsm_console.db.engine import Database
-from hsm_console.display import CITY_TZ, local_time, one_line
+from hsm_console.display import CITY_TZ, local_minute, local_time, one_line
 from hsm_console.gui.icons import platform_name
 from hsm_console.gui.id_model import IdWindowModel, prepare_table
 from hsm_console.gui.log_filters import STATE_WORDS, LogFilterBar
@@ -102,7 +102,7 @@ class LogModel(IdWindowModel[LogRow]):
 
 def _display(row: LogRow, column: LogColumn) -> str:
     if column is LogColumn.AT:
-        return row.at.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
+        return local_minute(row.at)
     if column is LogColumn.DEPARTMENT:
         return row.department
     if column is LogColumn.SITE:

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QIcon
 
-from hsm_console.display import CITY_TZ, local_time, one_line
+from hsm_console.display import local_minute, local_time, one_line
 from hsm_console.gui.icons import drawn_once, glyph, platform_icon, platform_name
 from hsm_console.gui.id_model import DISPLAY, ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
@@ -128,7 +128,7 @@ def status_text(row: QueueRow) -> str:
 
 def _display(row: QueueRow, column: Column) -> str:
     if column is Column.RECEIVED:
-        return row.created_at.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
+        return local_minute(row.created_at)
     if column is Column.SITE:
         return row.site_name
     if column is Column.AUTHOR:
