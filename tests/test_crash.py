@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hsm_console.db.models import Comment, LogEntry
-from hsm_console.errors import ConcurrentAction
+from hsm_console.connectors.base import Connector
+from hsm_console.db.models import Comment, LogEntry, Site
+from hsm_console.errors import ConcurrentAction, ConfigurationError
 from hsm_console.rules.domain import Action
 from hsm_console.services.moderation import INTERRUPTED
 from hsm_console.services.verify import verify_log
@@ -121,3 +122,29 @@ def test_reconcile_touches_only_the_actors_departments(
     time_passes(INTERRUPTED)
     assert synced.app("carol").moderation.reconcile() == []  # Police moderator
     assert [e.state for e in log_of(synced, comment.id)] == ["pending"]
+
+
+@pytest.mark.expected_log("reconcile: cannot open connector")
+def test_a_site_that_cannot_be_opened_is_tried_once_per_reconciliation(
+    synced: World, time_passes: Callable[[timedelta], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = synced.app("alice").moderation
+    with synced.db.session() as session:
+        comments = session.scalars(
+            select(Comment.id).where(Comment.site_id == synced.parks_site).limit(3)
+        ).all()
+    for comment_id in comments:  # steps 1-2 only: three actions left pending
+        alice._record(comment_id, Action.HIDE, "SPM", "", None)
+    time_passes(INTERRUPTED)
+    asked: list[int] = []
+
+    def not_connected(site: Site) -> Connector:
+        asked.append(site.id)
+        raise ConfigurationError(f"The site {site.name!r} is not connected on this computer.")
+
+    alice.connectors = not_connected
+    assert alice.reconcile() == []
+    assert asked == [synced.parks_site]
+    said = [r for r in caplog.records if "cannot open connector" in r.getMessage()]
+    assert len(said) == 1
+    assert {e.state for c in comments for e in log_of(synced, c)} == {"pending"}

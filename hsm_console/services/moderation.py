@@ -524,8 +524,9 @@ class ModerationService:
                 if entry.at <= now - interrupted_after(pending.site):
                     work.append(pending)
         results = []
+        unreachable: set[int] = set()  # sites whose connector could not be opened
         for pending in work:
-            found = self._platform_truth(pending)
+            found = self._platform_truth(pending, unreachable)
             if found is None:
                 continue  # the platform could not be asked; try again at the next sync
             results.append(self._result(pending, *self._complete(pending, found)))
@@ -549,14 +550,23 @@ class ModerationService:
             return None
         return self._result(pending, *self._complete(pending, outcome, then))
 
-    def _platform_truth(self, pending: _Pending) -> Outcome | None:
+    def _platform_truth(
+        self, pending: _Pending, unreachable: set[int] | None = None
+    ) -> Outcome | None:
+        """What the platform shows of a pending action, as its outcome (None: it could not be
+        asked). A site in `unreachable` is not tried again, and one that fails joins it: a
+        site not connected on this computer is said once, not once per pending entry."""
         prefix = "Completed by reconciliation after an interruption: "
         if not pending.action.touches_platform:
             return Outcome(EntryState.APPLIED, prefix + "a local action; nothing to ask.")
+        if unreachable is not None and pending.site.id in unreachable:
+            return None
         try:
             connector = self.connectors(pending.site)
         except UserError as exc:
             log.warning("reconcile: cannot open connector for site %s: %s", pending.site.id, exc)
+            if unreachable is not None:
+                unreachable.add(pending.site.id)
             return None
         try:
             state = connector.fetch_state(pending.comment_external_id)
