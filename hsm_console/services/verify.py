@@ -44,6 +44,7 @@ from hsm_console.display import local_time
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.seals import Seal, seal_entry_problem, seal_problem, watched
+from hsm_console.services.collector import collector_paused
 
 BATCH = 5000
 # What the walk reads of an entry: these columns, then its canonical form made by the database
@@ -106,7 +107,7 @@ def verify_session(
 ) -> VerifyReport:
     """`verify_log` inside the caller's transaction: a move proves its copy before committing."""
     # Server-side cursors (yield_per) must be closed even when we stop early.
-    with contextlib.ExitStack() as cursors:
+    with collector_paused(), contextlib.ExitStack() as cursors:
         return _verify(session, cursors, progress, cancelled, against)
 
 
