@@ -367,6 +367,20 @@ def _sqlite_value(name: str, json_check: str) -> str:
     return column
 
 
+def _postgres_compact(column: str) -> str:
+    """A json column's text as the C encoder writes its value, where the server can tell.
+    json_strip_nulls parses the text and writes it again without whitespace, each string
+    escaped as to_json escapes text, numbers as written: a fifth of the regular expression's
+    time. It drops an object's null members and fails on \\u0000 or half a surrogate pair, so
+    text holding `null` or `\\u` anywhere (inside a string too) takes the regular expression:
+    it drops the one space after a `,` or `:` outside strings (a string is matched whole, so
+    its own ", " is kept)."""
+    text_ = f"{column}::text"
+    return (f"CASE WHEN strpos({text_}, 'null') = 0 AND strpos({text_}, '\\u') = 0 "
+            f"THEN json_strip_nulls({column})::text "
+            f"ELSE regexp_replace({text_}, {_JSON_SPACE}) END")  # fmt: skip
+
+
 def _postgres_value(name: str, kind: str) -> str:
     """A column's canonical JSON as text, by its type."""
     column = f'"{name}"'
@@ -374,9 +388,8 @@ def _postgres_value(name: str, kind: str) -> str:
         text_ = (f"'\"' || to_char(timezone('UTC', {column}), "
                  f"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') || '\"'")  # fmt: skip
         return f"CASE WHEN {column} >= '0001-01-01 00:00:00+00' THEN {text_} ELSE 'null' END"
-    if name in _SQL_JSON:  # json keeps the text written; drop the space after , and :
-        # outside strings (a string is matched whole, so its own ", " is kept).
-        return f"coalesce(regexp_replace({column}::text, {_JSON_SPACE}), 'null')"
+    if name in _SQL_JSON:  # json keeps the text written: written again without spaces
+        return f"coalesce({_postgres_compact(column)}, 'null')"
     value = f"{column}::text" if kind == "integer" else f"to_json({column})::text"
     return f"coalesce({value}, 'null')"
 
@@ -407,6 +420,13 @@ def sql_entry_form(dialect: str) -> str:
     chosen = f'CASE WHEN "refers_to" IS NOT NULL THEN {forms[0]} WHEN {v1} THEN {forms[1]} ' \
              f"ELSE {forms[2]} END"  # fmt: skip
     return f"CAST({chosen} AS BLOB)" if dialect == "sqlite" else f"convert_to({chosen}, 'UTF8')"
+
+
+def sql_digest(form: str) -> str:
+    """PostgreSQL: the SHA-256 of a form (`sql_entry_form`, `sql_record_form`) as the hex
+    text an entry and a record store, made by the server, so its client compares text alone.
+    pg_catalog's own functions, whatever the search path."""
+    return f"pg_catalog.encode(pg_catalog.sha256({form}), 'hex')"
 
 
 def sql_record_form(dialect: str, version: tuple[int, ...] = ()) -> str | None:

@@ -28,7 +28,6 @@ import contextlib
 import csv
 import errno
 import functools
-import gc
 import hashlib
 import io
 import json
@@ -85,6 +84,7 @@ from hsm_console.rules.domain import EntryKind, EntryState
 from hsm_console.rules.records_query import PackageAction, RecordsQuery
 from hsm_console.rules.seals import Seal
 from hsm_console.services.access import require_records_officer
+from hsm_console.services.collector import collector_paused
 from hsm_console.services.log_export import FORMULA_STARTS
 from hsm_console.services.records_search import Heads, RecordsSearch, SearchCounts, count_all
 from hsm_console.services.seals import latest_seal
@@ -371,7 +371,7 @@ def _write_package(
         reader = _Reader(session, heads)
         batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
         done = 0
-        with _collector_paused(), contextlib.closing(_read_ahead(reader.fetch, batches)) as read:
+        with collector_paused(), contextlib.closing(_read_ahead(reader.fetch, batches)) as read:
             for fetched in read:
                 for item in reader.items(fetched):
                     if cancelled():
@@ -421,22 +421,6 @@ def _write_package(
     written.close()
     _sync_folder(folder)
     return data
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while the rows are written: they hold no cycles and
-    are freed as each batch is done, while the collector's passes (set off by a batch's
-    hundreds of thousands of new dicts and lists, each over the whole heap) cost a third of
-    reading them. Another thread's pause is left as it is."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @dataclass

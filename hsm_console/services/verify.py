@@ -33,6 +33,7 @@ from hsm_console.db.chain import (
     chain_head,
     entry_hash_of_row,
     record_hash,
+    sql_digest,
     sql_entry_form,
     sql_record_form,
 )
@@ -43,10 +44,12 @@ from hsm_console.display import local_time
 from hsm_console.errors import PermissionDenied
 from hsm_console.rules.domain import EntryKind
 from hsm_console.rules.seals import Seal, seal_entry_problem, seal_problem, watched
+from hsm_console.services.collector import collector_paused
 
 BATCH = 5000
 # What the walk reads of an entry: these columns, then its canonical form made by the database
-# (`chain.sql_entry_form`; None for a link alone, an entry this login may not read).
+# (`chain.sql_entry_form`), or on PostgreSQL the form's SHA-256 made by the server
+# (`chain.sql_digest`); None for a link alone, an entry this login may not read.
 WALK_FIELDS = ("id", "prev_hash", "entry_hash", "kind", "record_id", "record_sha256",
                "comment_id")  # fmt: skip
 _ID, _PREV, _HASH, _KIND, _RECORD, _RECORD_HASH, _COMMENT, _FORM = range(len(WALK_FIELDS) + 1)
@@ -59,7 +62,8 @@ _SEAL, _DISPOSAL, _ACTION_KIND = (
 # Positions in a row of ("id", *RECORD_FIELDS, "sha256").
 _RECORD_COMMENT = 1 + RECORD_FIELDS.index("comment_id")
 _ATTACHMENTS, _RAW = 1 + RECORD_FIELDS.index("attachments"), 1 + RECORD_FIELDS.index("raw")
-# What the record pass reads of a record: these, then its canonical form made by the database.
+# What the record pass reads of a record: these, then its canonical form made by the database
+# (or its SHA-256, as the walk's entries).
 _R_ID, _R_COMMENT, _R_HASH, _R_FORM = range(4)
 _YEAR_ONE = "'0001-01-01 00:00:00+00'"
 # What the log says of a retained record: (hash cited, the comment, the first entry citing it).
@@ -103,7 +107,7 @@ def verify_session(
 ) -> VerifyReport:
     """`verify_log` inside the caller's transaction: a move proves its copy before committing."""
     # Server-side cursors (yield_per) must be closed even when we stop early.
-    with contextlib.ExitStack() as cursors:
+    with collector_paused(), contextlib.ExitStack() as cursors:
         return _verify(session, cursors, progress, cancelled, against)
 
 
@@ -118,6 +122,7 @@ def _verify(
         watch=frozenset(watched(against)) if against is not None else frozenset(),
         previous_hash=GENESIS_HASH,
         read=lambda entry_id: _entry(session, entry_id),
+        hashed=_server_hashes(session),
     )
     total = session.scalar(select(func.count()).select_from(LogEntry)) or 0
     batches: Iterable[Sequence[Any]] = _entry_batches(session, cursors)
@@ -147,14 +152,29 @@ def _verify(
     return _check_records(session, cursors, walk.cited, walk.disposed, cancelled, walked)
 
 
+def _server_hashes(session: Session) -> bool:
+    """PostgreSQL hashes the forms it builds (`sha256()`); SQLite has no SHA-256."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _hashed(session: Session, form: str) -> str:
+    """SQL of `form`, or of its SHA-256 where the server hashes (`_server_hashes`)."""
+    return sql_digest(form) if _server_hashes(session) else form
+
+
+def _digest(value: Any, hashed: bool) -> str:
+    """The hex SHA-256 of a row's last value: of its form, or the server's already."""
+    return value if hashed else sha256(value).hexdigest()
+
+
 def _entry_batches(
     session: Session, cursors: contextlib.ExitStack
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Every entry in id order, BATCH at a time: WALK_FIELDS, then its canonical form as the
-    database makes it, so the driver hands over eight values an entry instead of twenty-three
-    and Python only hashes (docs/design.md, "Verification")."""
-    dialect = session.get_bind().dialect.name
-    form = sql_entry_form(dialect)
+    database makes it (hashed there on PostgreSQL), so the driver hands over eight values an
+    entry instead of twenty-three and Python only hashes, or only compares (docs/design.md,
+    "Verification")."""
+    form = _hashed(session, sql_entry_form(session.get_bind().dialect.name))
     columns = ", ".join(f'"{name}"' for name in WALK_FIELDS)
     query = f'SELECT {columns}, {form} FROM action_log ORDER BY "id"'
     yield from _query_batches(session, cursors, query, "hsm_verify")
@@ -214,14 +234,16 @@ class _Walk:
     are a seal, a disposal or a watched entry to look at one by one; a batch where
     something is wrong is walked row by row, which names the first problem exactly.
 
-    An entry is hashed from the canonical form the database made; one whose hash does not
-    match that way is read again as the program reads it (`read`: ALL_ENTRY_FIELDS, then the
-    stored hash) and hashed by `chain.entry_hash_of_row`, and only that decides it was
-    altered: the database's form can make the check slower, never a false alarm."""
+    An entry is hashed from the canonical form the database made (by the server itself where
+    `hashed`: PostgreSQL); one whose hash does not match that way is read again as the
+    program reads it (`read`: ALL_ENTRY_FIELDS, then the stored hash) and hashed by
+    `chain.entry_hash_of_row`, and only that decides it was altered: the database's form or
+    hash can make the check slower, never a false alarm."""
 
     watch: frozenset[int]
     previous_hash: str
     read: Callable[[int], Sequence[Any]]
+    hashed: bool = False
     previous_id: int = 0
     checked: int = 0
     cited: dict[int, Citation] = field(default_factory=dict)
@@ -253,7 +275,11 @@ class _Walk:
             and rows[-1][_ID] == self.previous_id + len(rows)
             and [row[_PREV] for row in rows] == [self.previous_hash, *stored[:-1]]
             # A link alone (no form: an entry this login may not read) is checked by place.
-            and [r[_HASH] if r[_FORM] is None else sha256(r[_FORM]).hexdigest() for r in rows]
+            and (
+                [r[_HASH] if r[_FORM] is None else r[_FORM] for r in rows]
+                if self.hashed
+                else [r[_HASH] if r[_FORM] is None else sha256(r[_FORM]).hexdigest() for r in rows]
+            )
             == stored
         ):
             return False
@@ -275,7 +301,7 @@ class _Walk:
             return f"entries {self.previous_id + 1} to {entry_id - 1} are missing"
         if row[_PREV] != self.previous_hash:
             return f"entry {entry_id} does not follow entry {self.previous_id} (chain broken)"
-        if row[_FORM] is not None and sha256(row[_FORM]).hexdigest() != row[_HASH]:
+        if row[_FORM] is not None and _digest(row[_FORM], self.hashed) != row[_HASH]:
             try:
                 same = entry_hash_of_row(self.read(entry_id)) == row[_HASH]
             except (DataError, ValueError, TypeError):  # a value the program cannot read
@@ -371,13 +397,15 @@ def _check_records(
     problem named is the lowest record's: one cited and missing (deleted, or its id changed),
     one cited by no entry (added behind the log's back), or one `record_problem` finds.
 
-    A record is hashed from the canonical form the database made (`chain.sql_record_form`);
-    those whose hash does not match that way (JSON that json.dumps escaped, a disposed record,
-    an altered one) are hashed again in Python, a batch at a time (`_python_check`), before
-    anything later is judged."""
+    A record is hashed from the canonical form the database made (`chain.sql_record_form`;
+    hashed by PostgreSQL itself); those whose hash does not match that way (JSON that
+    json.dumps escaped, a disposed record, an altered one) are hashed again in Python, a batch
+    at a time (`_python_check`), before anything later is judged."""
     dialect = session.get_bind().dialect.name
     version = sqlite3.sqlite_version_info if dialect == "sqlite" else ()
-    form = sql_record_form(dialect, version) or "NULL"
+    form = sql_record_form(dialect, version)
+    form = "NULL" if form is None else _hashed(session, form)
+    hashed = _server_hashes(session)
     query = f'SELECT "id", "comment_id", "sha256", {form} FROM retained_records ORDER BY "id"'
     expected = iter(sorted(cited))
     waiting = next(expected, None)
@@ -406,7 +434,7 @@ def _check_records(
                     row[_R_HASH] == citation[0]
                     and row[_R_COMMENT] == citation[1]
                     and row[_R_FORM] is not None
-                    and sha256(row[_R_FORM]).hexdigest() == citation[0]
+                    and _digest(row[_R_FORM], hashed) == citation[0]
                 ):
                     unsure.append((number, records))
             else:
@@ -460,7 +488,7 @@ def _python_check(
                 if (
                     row[-1] == citation[0]
                     and row[_RECORD_COMMENT] == citation[1]
-                    and canonical_record_hash(row[1:-1]) == citation[0]
+                    and _python_hash(row[1:-1]) == citation[0]
                 ):
                     continue
                 try:
@@ -470,6 +498,15 @@ def _python_check(
                 if problem:
                     return checked[number], citation, problem
     return None
+
+
+def _python_hash(values: Sequence[Any]) -> str | None:
+    """`chain.canonical_record_hash`, or None for values with no canonical form (half a
+    surrogate pair in JSON written behind the log's back), which `record_problem` names."""
+    try:
+        return canonical_record_hash(values)
+    except (ValueError, TypeError):
+        return None
 
 
 def _entry(session: Session, entry_id: int) -> Sequence[Any]:
