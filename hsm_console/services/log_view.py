@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
@@ -160,6 +160,28 @@ class EntryDetail:
 class Choice:
     value: int | str
     label: str
+
+
+def _row_query(text: ColumnElement[str]) -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            LogEntry.id, LogEntry.at, LogEntry.kind, LogEntry.actor, LogEntry.action,
+            LogEntry.state, LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id,
+            LogEntry.comment_id,
+            func.coalesce(RetainedRecord.author_name, Comment.author_name).label("author"),
+            text.label("text"), LogEntry.note, LogEntry.detail, LogEntry.subject,
+            LogEntry.before, LogEntry.after, LogEntry.outcome_of, LogEntry.record_id,
+        )
+        .outerjoin(RetainedRecord, RetainedRecord.id == LogEntry.record_id)
+        .outerjoin(Comment, Comment.id == LogEntry.comment_id)
+    )  # fmt: skip
+
+
+# A page of rows, built once: the ids are one expanding parameter (each given as a literal
+# was coerced and named one by one).
+_ROWS = _row_query(
+    func.substr(func.coalesce(RetainedRecord.text, Comment.text), 1, EXCERPT_CHARS)
+).where(LogEntry.id.in_(bindparam("ids", expanding=True)))
 
 
 class LogView:
@@ -331,28 +353,9 @@ class LogView:
             return self._rows(session, ids)
 
     def _rows(self, session: Session, ids: Sequence[int]) -> list[LogRow]:
-        found = session.execute(
-            self._row_query(
-                func.substr(func.coalesce(RetainedRecord.text, Comment.text), 1, EXCERPT_CHARS)
-            ).where(LogEntry.id.in_(list(ids)))
-        )
+        found = session.connection().execute(_ROWS, {"ids": list(ids)}).all()
         by_id = {row[0]: row for row in found if self._in_scope(row.department_id, row.kind)}
         return [self._log_row(by_id[i]) for i in ids if i in by_id]
-
-    @staticmethod
-    def _row_query(text: ColumnElement[str]) -> Select[*tuple[Any, ...]]:
-        return (
-            select(
-                LogEntry.id, LogEntry.at, LogEntry.kind, LogEntry.actor, LogEntry.action,
-                LogEntry.state, LogEntry.reason_code, LogEntry.department_id, LogEntry.site_id,
-                LogEntry.comment_id,
-                func.coalesce(RetainedRecord.author_name, Comment.author_name).label("author"),
-                text.label("text"), LogEntry.note, LogEntry.detail, LogEntry.subject,
-                LogEntry.before, LogEntry.after, LogEntry.outcome_of, LogEntry.record_id,
-            )
-            .outerjoin(RetainedRecord, RetainedRecord.id == LogEntry.record_id)
-            .outerjoin(Comment, Comment.id == LogEntry.comment_id)
-        )  # fmt: skip
 
     def _log_row(self, row: Any) -> LogRow:
         site = self.sites.get(row.site_id) if row.site_id is not None else None
@@ -372,7 +375,7 @@ class LogView:
             return []
         names = [c.name for c in LogEntry.__table__.columns]
         with self.db.session() as session:
-            query = self._row_query(func.coalesce(RetainedRecord.text, Comment.text))
+            query = _row_query(func.coalesce(RetainedRecord.text, Comment.text))
             shown = {c.name for c in query.selected_columns}
             found = session.execute(
                 query.add_columns(

@@ -29,6 +29,7 @@ from typing import TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
+    bindparam,
     exists,
     func,
     or_,
@@ -190,6 +191,29 @@ class SiteSync:
     unreadable_why: str = ""
     past_gaps: int = 0  # closed gaps on record (`hsm-console health` lists them)
     reconnect_since: datetime | None = None  # its platform refused the sign-in then
+
+
+# A page of rows, by primary key, built once: the ids are one expanding parameter (each id
+# given as a literal was coerced and named one by one, most of the statement's cost here).
+_ROWS = select(
+    Comment.id,
+    Comment.created_at,
+    Comment.site_id,
+    Comment.author_name,
+    func.substr(Comment.text, 1, EXCERPT_CHARS),
+    Comment.status,
+    Comment.platform_state,
+    Comment.version,
+    Comment.pending_entry_id,
+    Comment.last_actor,
+    Comment.suggested_code,
+    # In the same statement: on PostgreSQL each is a round trip, which on a busy core waits
+    # for the server and then for the core again.
+    exists().where(
+        SiteConnection.site_id == Comment.site_id,
+        SiteConnection.reconnect_needed_at.is_not(None),
+    ),
+).where(Comment.id.in_(bindparam("ids", expanding=True)))
 
 
 class QueueView:
@@ -469,27 +493,7 @@ class QueueView:
         if not ids or not self._sites:
             return []
         with self.db.session() as session:
-            found = session.execute(
-                select(
-                    Comment.id,
-                    Comment.created_at,
-                    Comment.site_id,
-                    Comment.author_name,
-                    func.substr(Comment.text, 1, EXCERPT_CHARS),
-                    Comment.status,
-                    Comment.platform_state,
-                    Comment.version,
-                    Comment.pending_entry_id,
-                    Comment.last_actor,
-                    Comment.suggested_code,
-                    # In the same statement: on PostgreSQL each is a round trip, which on a
-                    # busy core waits for the server and then for the core again.
-                    exists().where(
-                        SiteConnection.site_id == Comment.site_id,
-                        SiteConnection.reconnect_needed_at.is_not(None),
-                    ),
-                ).where(Comment.id.in_(list(ids)))
-            )
+            found = session.connection().execute(_ROWS, {"ids": list(ids)}).all()
             # By primary key alone: with the site condition in SQL too, SQLite may walk the
             # site index instead, through every comment of those sites.
             by_id = {row[0]: row for row in found if row[2] in self._sites}
@@ -506,12 +510,13 @@ class QueueView:
                 continue
             (_, created, site_id, author, excerpt, status, state, version, *_, reconnect) = row
             site = self._sites[site_id]
+            holding = present.get(comment_id)
             result.append(
                 QueueRow(
                     comment_id, created, site_id, site.name, site.platform, author, excerpt,
                     status, state, version, acting.get(comment_id),
                     suggestions.get(comment_id, ()), bool(reconnect),
-                    open_by_words(present.get(comment_id, ())),
+                    open_by_words(holding) if holding else "",
                 )
             )  # fmt: skip
         return result
@@ -684,6 +689,21 @@ def _by_status(chosen: int, every: int) -> bool:
     return chosen * chosen > every
 
 
+# Every stored suggestion of some comments, and whether it was marked wrong (screening's
+# entry for the code, in the same statement: a round trip fewer on PostgreSQL).
+_SUGGESTIONS = select(
+    CommentSuggestion.comment_id,
+    CommentSuggestion.rank,
+    CommentSuggestion.code,
+    CommentSuggestion.why,
+    exists().where(
+        LogEntry.comment_id == CommentSuggestion.comment_id,
+        LogEntry.kind == EntryKind.SCREENING.value,
+        LogEntry.reason_code == CommentSuggestion.code,
+    ),
+).where(CommentSuggestion.comment_id.in_(bindparam("ids", expanding=True)))
+
+
 def _suggestions_of(
     session: Session, comment_ids: Sequence[int]
 ) -> dict[int, tuple[RowSuggestion, ...]]:
@@ -691,22 +711,8 @@ def _suggestions_of(
     if not comment_ids:
         return {}
     found: dict[int, list[RowSuggestion]] = {}
-    s = CommentSuggestion
-    # Marked wrong: screening's entry for the code, asked in the same statement (a round
-    # trip fewer on PostgreSQL).
-    marked = exists().where(
-        LogEntry.comment_id == s.comment_id,
-        LogEntry.kind == EntryKind.SCREENING.value,
-        LogEntry.reason_code == s.code,
-    )
     # Put in screening's order here: a few rows a comment, read by the primary key.
-    rows = sorted(
-        session.execute(
-            select(s.comment_id, s.rank, s.code, s.why, marked).where(
-                s.comment_id.in_(list(comment_ids))
-            )
-        )
-    )
+    rows = sorted(session.connection().execute(_SUGGESTIONS, {"ids": list(comment_ids)}))
     for comment_id, _, code, why, wrong in rows:
         found.setdefault(comment_id, []).append(RowSuggestion(code, why, bool(wrong)))
     return {comment_id: tuple(items) for comment_id, items in found.items()}
