@@ -251,9 +251,9 @@ def test_a_filtered_dashboard_and_the_review_list_read_indexes(postgres_db: Data
 def test_a_records_search_window_walks_the_newest_comments(postgres_db: Database) -> None:
     """The records officer's window of the newest comments found (migration 0021) reads
     `ix_comments_newest` in order, with no whole-table read or sort. Windows of one
-    department or of an action filter also walk it at 200,000 comments (read with EXPLAIN
-    ANALYZE, docs/design.md), but on a test table sorting a few hundred rows is cheaper, and
-    the planner rightly does."""
+    department or of an action filter, with words or without, also walk it at 200,000
+    comments and more (read with EXPLAIN ANALYZE, docs/design.md), but on a test table
+    sorting a few hundred rows is cheaper, and the planner rightly does."""
     from hsm_console.rules.records_query import RecordsQuery
     from hsm_console.services.records_search import RecordsSearch
 
@@ -263,11 +263,42 @@ def test_a_records_search_window_walks_the_newest_comments(postgres_db: Database
     search = RecordsSearch(db, user)
     queries = {
         "every comment": RecordsQuery(),
-        "words": RecordsQuery(words="playground"),
-        "words, one department": RecordsQuery(words="playground", departments=frozenset({"PARKS"})),
+        # Read from the full-text indexes after a short walk (`_walked_words`)...
+        "words": RecordsQuery(words=COMMON_WORD),
+        # ...or, for a word in every comment (every author's name), walked alone, newest
+        # first, each comment's records and versions probed by its id.
+        "a word in all": RecordsQuery(words="resident"),
+        "a word in all, a later window": RecordsQuery(words="resident"),
     }
-    found = {name: _checked(db, partial(search.search, q)) for name, q in queries.items()}
+    found = {
+        name: _checked(db, partial(search.search, q, offset=600 if "later" in name else 0))
+        for name, q in queries.items()
+    }
     assert found == {name: [] for name in queries}
+    for words in ("resident", RARE_WORD):  # each walks first, in the index's order
+        with statements(db) as seen:
+            search.search(RecordsQuery(words=words))
+        trees = [plan(db, statement, parameters) for statement, parameters in seen]
+        walks = [tree for tree in trees if _walks_newest(tree)]
+        assert walks, words
+        for tree in walks:  # the records and versions probed by comment id, never hashed
+            subplans = [n for n in _nodes(tree) if "Subplan Name" in n]
+            assert sorted(n["Subplan Name"] for n in subplans) == ["SubPlan 1", "SubPlan 2"]
+            assert {n.get("Index Name") for n in subplans} == {
+                "ix_retained_records_comment_id", "ix_comment_versions_comment_id",
+            }  # fmt: skip
+        # The word in every comment is answered by the walk alone; the rare one's window
+        # is read from the full-text indexes after it.
+        from_index = [tree for tree in trees if any(n.get("CTE Name") for n in _nodes(tree))]
+        assert (words, len(from_index)) == (words, 0 if words == "resident" else 1)
+
+
+def _walks_newest(tree: dict[str, Any]) -> bool:
+    """Whether the plan is a LIMIT over `ix_comments_newest` read backwards."""
+    return tree["Node Type"] == "Limit" and any(
+        n.get("Index Name") == "ix_comments_newest" and n.get("Scan Direction") == "Backward"
+        for n in tree["Plans"]
+    )
 
 
 def test_a_comment_shown_finds_its_authors_other_comments_by_index(db: Database) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -217,6 +218,51 @@ def test_a_json_column_that_is_not_json_fails_as_json_loads_does(stored: str) ->
     with pytest.raises(json.JSONDecodeError) as raised:
         records_package._json_value(json.loads)(stored)
     assert str(raised.value) == str(expected.value)
+
+
+@pytest.mark.parametrize(
+    ("cell", "quoted"),
+    [("a,b", True), ('say "hi"', True), ("two\nlines", True), ("a\r\nb", True),
+     ("lone\rreturn", True), ("'=1+2", False), ("", False), ("nul\x00 é 中 \u2028", False)],
+)  # fmt: skip
+def test_the_csv_of_a_batch_is_what_csv_writes(
+    cell: str, quoted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row is its cells joined unless one needs quoting, or it is one cell; either way the
+    text is `csv.writer`'s, and `csv` writes only the rows that need it."""
+    plain = [["comment", "7", "PARKS", "Parks on Facebook", "", "x y z"], ["entry"] + [""] * 5]
+    odd = [cell, "1", "2", "3", "4", "5"]
+
+    writer = csv.writer
+
+    def written(rows: list[list[str]]) -> str:
+        buffer = io.StringIO()
+        writer(buffer).writerows(rows)
+        return buffer.getvalue()
+
+    by_csv: list[list[str]] = []
+    monkeypatch.setattr(records_package.csv, "writer", lambda out: _Rows(writer(out), by_csv))
+    assert records_package._csv_text(plain) == written(plain)
+    assert by_csv == []
+    batch = [*plain, odd, *plain]
+    assert records_package._csv_text(batch) == written(batch)
+    assert by_csv == ([odd] if quoted else [])
+    uneven = [["a", "b", "c"], ["x", "y,z"]]  # as many commas as even rows would have
+    assert records_package._csv_text(uneven) == written(uneven)
+    assert records_package._csv_text([[""], ["a"]]) == written([[""], ["a"]])  # '""' alone
+    assert records_package._csv_text([]) == ""
+
+
+class _Rows:
+    """A `csv.writer` that keeps the rows it is given."""
+
+    def __init__(self, writer: Any, rows: list[list[str]]) -> None:
+        self.writer = writer
+        self.rows = rows
+
+    def writerow(self, row: list[str]) -> None:
+        self.rows.append(row)
+        self.writer.writerow(row)
 
 
 def test_reading_ahead_gives_every_batch_in_order_and_stops_when_closed() -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import InvalidInput, PermissionDenied
 from hsm_console.rules.records_query import DateBasis, RecordsQuery
+from hsm_console.services import records_search
 from hsm_console.services.records_search import RecordsSearch
 from tests.conftest import World
 from tests.records_fixtures import Records, build_records
@@ -211,3 +212,51 @@ def test_a_window_of_words_pages_as_the_table_orders(records: Records) -> None:
     hide = RecordsQuery(words="shared", actions=frozenset({"hide"}))
     assert [hit.comment_id for hit in search.search(hide).hits] == [records.hidden]
     assert search.count(shared).comments == len(ids)
+
+
+@pytest.mark.parametrize("walk", ["walked whole", "walked in steps", "from the index"])
+def test_a_window_of_words_is_the_same_walked_or_read_from_the_index(
+    records: Records, walk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a window of words walks the newest comments, testing each, in steps,
+    and reads the rest from the full-text indexes when that costs less (`_walked_words`):
+    each way, the same comments in the same windows (SQLite answers in one query)."""
+    db = records.world.db
+    search = RecordsSearch(db, "clerk")
+    ids = [hit.comment_id for hit in search.search(RecordsQuery()).hits]
+    with db.transaction() as session:  # a word in every other comment, as the words are stored
+        session.execute(
+            text(
+                "UPDATE comments SET search_words = ltrim(search_words || ' halves') "
+                "WHERE id % 2 = 0"
+            )
+        )
+    police = frozenset({"POLICE"})
+    queries = [
+        RecordsQuery(words="halves"), RecordsQuery(words="zanzi"), RecordsQuery(words="qwertyold"),
+        RecordsQuery(words="halves", departments=police),
+        RecordsQuery(words="halves", actions=frozenset({"hide"})),
+    ]  # fmt: skip
+    windows = [(None, 0), (1, 0), (1, 1), (2, 1), (2, 3)]
+
+    def answers() -> list[list[tuple[int, int, int, int]]]:
+        return [
+            [(h.comment_id, h.records, h.versions, h.entries) for h in found.hits] + [found.more]
+            for query in queries
+            for limit, offset in windows
+            for found in [search.search(query, limit or 500, offset)]
+        ]  # type: ignore[misc]
+
+    expected = answers()
+    halves = [i for i in ids if i % 2 == 0]
+    assert [h[0] for h in expected[0][:-1]] == halves  # the first query's whole window
+    assert expected[5][:-1]  # a record's words find one
+    assert expected[10][:-1]  # and a version's
+    if walk == "walked in steps":
+        monkeypatch.setattr(records_search, "WALK_FIRST", 1)
+        monkeypatch.setattr(records_search, "WALK_MOST", 1)
+        monkeypatch.setattr(records_search, "_index_is_cheaper", lambda share, *_: not share)
+    elif walk == "from the index":
+        monkeypatch.setattr(records_search, "WALK_FIRST", 1)
+        monkeypatch.setattr(records_search, "_index_is_cheaper", lambda *_: True)
+    assert answers() == expected

@@ -20,12 +20,24 @@ found (the counts, the package) they are the set of matching entries, read once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, func, or_, select, union, union_all
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Select,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from hsm_console.db import search_index
@@ -50,6 +62,15 @@ from hsm_console.services.queue_view import (
 )
 
 HIT_LIMIT = 500  # hits in a window; the counts are of everything
+# The comments a window of words walks on PostgreSQL (`_walked_words`) first, and at most a
+# step: fewer than the queue's, as each walked row of an action filter costs a probe of the
+# log (250 hidden are some 6,000 of the benchmark's comments), and for a LIMIT of 25,000 the
+# planner hashed the log's matching entries and sorted the comments instead.
+WALK_FIRST, WALK_MOST = 250, 2_500
+# What a comment walked costs against a match read from the full-text indexes (heap row,
+# sort), as measured at a million comments: some twice as much, and some eight times with an
+# action filter, whose probe of the log most comments walked fail (`_index_is_cheaper`).
+WALK_COST, WALK_COST_ACTIONS = 2.0, 8.0
 EXCERPT_CHARS = 300
 
 
@@ -154,15 +175,17 @@ class RecordsSearch:
         """The comments the query finds, newest first: `limit` of them after the `offset`
         newest. Reads the window only, however many are found."""
         terms = search_terms(query.words)
+        offset = max(offset, 0)
         with self.db.session() as session:
             if terms and not self.db.is_sqlite:
                 conditions = self.conditions(session, query, words=False)
-                found = _found_by_words(terms, conditions)
-                hits = _hits(session, [], limit + 1, max(offset, 0), found)
+                cost = WALK_COST_ACTIONS if query.filters_actions else WALK_COST
+                found = _walked_words(session, terms, conditions, offset + limit + 1, cost)
+                hits = _hits(session, [], limit + 1, 0, [i for i, _ in found[offset:]])
             else:
                 conditions = self.conditions(session, query)
-                hits = _hits(session, conditions, limit + 1, max(offset, 0))
-        return SearchResult(query, hits[:limit], max(offset, 0), len(hits) > limit)
+                hits = _hits(session, conditions, limit + 1, offset)
+        return SearchResult(query, hits[:limit], offset, len(hits) > limit)
 
     def count(self, query: RecordsQuery) -> SearchCounts:
         """How much everything the query finds brings: reads all of it (in the background)."""
@@ -288,31 +311,107 @@ class Heads:
 
 def count_all(session: Session, found: Select[int], heads: Heads | None = None) -> SearchCounts:
     """How much the comments `found` bring (up to `heads`, if given)."""
-    ids = found.scalar_subquery()
-
-    def count(query: Select[Any]) -> int:
-        return session.scalar(query) or 0
-
-    entries: list[ColumnElement[bool]] = [LogEntry.comment_id.in_(ids)]
-    records: list[ColumnElement[bool]] = [RetainedRecord.comment_id.in_(ids)]
-    versions: list[ColumnElement[bool]] = [CommentVersion.comment_id.in_(ids)]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    source = found.cte("found") if sqlite else found.subquery()
+    in_found = select(source.c.id)
+    entries: list[ColumnElement[bool]] = [LogEntry.comment_id.in_(in_found)]
+    records: list[ColumnElement[bool]] = [RetainedRecord.comment_id.in_(in_found)]
+    versions: list[ColumnElement[bool]] = [CommentVersion.comment_id.in_(in_found)]
     if heads is not None:
         entries.append(LogEntry.id <= heads.entry)
         records.append(RetainedRecord.id <= heads.record)
         versions.append(CommentVersion.id <= heads.version)
-    by_kind = dict(
-        session.execute(
-            select(LogEntry.kind, func.count()).where(*entries).group_by(LogEntry.kind)
+
+    def of_kind(kind: EntryKind) -> ColumnElement[int]:
+        return func.count().filter(LogEntry.kind == kind.value)
+
+    counts = [
+        select(func.count()).select_from(source),
+        select(func.count()).where(*records),
+        select(func.count()).where(*versions),
+    ]
+    logged = select(func.count(), of_kind(EntryKind.REVIEW), of_kind(EntryKind.NOTE))
+    logged = logged.where(*entries)
+    row: Sequence[int | None]
+    if sqlite:  # One statement: SQLite reads the comments found once, into the table it
+        # makes of a CTE used more than once (as a subquery of each count, they were found
+        # again for each: 2 s of a package's 97,000 comments). PostgreSQL was slower so.
+        row = tuple(
+            session.execute(
+                select(*(count.scalar_subquery() for count in counts), *logged.subquery().c)
+            ).one()
+        )
+    else:
+        row = (*(session.scalar(count) for count in counts), *session.execute(logged).one())
+    return SearchCounts(*(value or 0 for value in row))
+
+
+def _walked_words(
+    session: Session,
+    terms: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    wanted: int,
+    cost: float,
+) -> list[tuple[int, datetime]]:
+    """PostgreSQL: the (id, created_at) of the `wanted` newest comments that hold the words,
+    or whose retained record or earlier version does, with the other `conditions`. As the
+    queue's search does (`QueueView._walked_search`), the newest comments are walked in order
+    (`ix_comments_newest`), each tested (its own words, then an EXISTS on its records' and
+    versions' by comment id), while the rows still to walk for the window are fewer than the
+    matches the full-text indexes would give (`_index_is_cheaper`); else the rest is read from
+    them (`_found_by_words`). Sorting every match first took 10 to 17 s at a million
+    comments for a word in nearly every one (the benchmark's "resident", in every author's
+    name)."""
+    held = [  # OFFSET 0: probed by comment id, not hashed from the whole table's words
+        select(table.id)
+        .where(table.comment_id == Comment.id, search_index.postgresql_match(name, terms))
+        .offset(0)
+        .exists()
+        for table, name in (
+            (RetainedRecord, "retained_records"), (CommentVersion, "comment_versions"),
+        )
+    ]  # fmt: skip
+    hit = or_(search_index.postgresql_match("comments", terms), *held)
+    comments = session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'comments'::regclass")
+    )
+    found: list[tuple[int, datetime]] = []
+    older: list[ColumnElement[bool]] = []  # after the last comment walked: an index range
+    walked, step = 0, WALK_FIRST
+    while True:
+        # The test in the walk's own row: only the rows the LIMIT takes are tested, and the
+        # row is at hand (a join back to the comments' rows became a hash join over all of
+        # them at 25,000 rows).
+        rows = session.execute(
+            select(Comment.id, Comment.created_at, hit)
+            .where(*conditions, *older)
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(step)
         ).all()
+        found += [(row[0], row[1]) for row in rows if row[2]]
+        walked += len(rows)
+        if len(found) >= wanted or len(rows) < step:  # the window, or the comments' end
+            return found[:wanted]
+        older = [tuple_(Comment.created_at, Comment.id) < (rows[-1][1], rows[-1][0])]
+        share = len(found) / walked
+        if _index_is_cheaper(share, wanted - len(found), max(float(comments or 0), walked), cost):
+            break
+        step = min(WALK_MOST, math.ceil((wanted - len(found)) / share * 1.25))
+    rest = _found_by_words(terms, [*conditions, *older])
+    page = (
+        select(rest.c.id, rest.c.created_at)
+        .order_by(rest.c.created_at.desc(), rest.c.id.desc())
+        .limit(wanted - len(found))
     )
-    return SearchCounts(
-        comments=count(select(func.count()).select_from(found.subquery())),
-        records=count(select(func.count()).where(*records)),
-        versions=count(select(func.count()).where(*versions)),
-        entries=sum(by_kind.values()),
-        reviews=by_kind.get(EntryKind.REVIEW.value, 0),
-        notes=by_kind.get(EntryKind.NOTE.value, 0),
-    )
+    return found + [(row[0], row[1]) for row in session.execute(page)]
+
+
+def _index_is_cheaper(share: float, needed: int, comments: float, cost: float) -> bool:
+    """Whether the `needed` comments left cost less read from the full-text indexes (every
+    match of the words: some `share` of the `comments`) than walked (`needed / share` more,
+    each `cost` times a match): below a share of (cost * needed / comments)^0.5, 3 % for a
+    window of 500 among a million, more further down or with an action filter."""
+    return share * share * comments < cost * needed
 
 
 def _found_by_words(terms: Sequence[str], conditions: Sequence[ColumnElement[bool]]) -> CTE:
@@ -343,39 +442,26 @@ def _hits(
     conditions: Sequence[ColumnElement[bool]],
     limit: int,
     offset: int,
-    found: CTE | None = None,
+    found: Sequence[int] | None = None,
 ) -> list[Hit]:
-    """The window: the comments `conditions` keep, or those `found` (`_found_by_words`)."""
+    """The window: the comments `conditions` keep, or those `found` (`_walked_words`)."""
     columns = (
         Comment.id, Department.code, Site.name, Site.platform, Comment.author_name,
         Comment.created_at, func.substr(Comment.text, 1, EXCERPT_CHARS), Comment.status,
     )  # fmt: skip
+    window = select(*columns).join(Site, Site.id == Comment.site_id)
+    window = window.join(Department, Department.id == Site.department_id)
     if found is None:
-        window = (
-            select(*columns)
-            .where(*conditions)
-            .order_by(Comment.created_at.desc(), Comment.id.desc())
-            .limit(limit)
-            .offset(offset)
+        newest_first = (Comment.created_at.desc(), Comment.id.desc())
+        rows = session.execute(
+            window.where(*conditions).order_by(*newest_first).limit(limit).offset(offset)
+        ).all()
+    else:  # read by id, and put in the order found
+        at = {comment_id: n for n, comment_id in enumerate(found)}
+        rows = sorted(
+            session.execute(window.where(Comment.id.in_(list(found)))).all() if found else [],
+            key=lambda row: at[row[0]],
         )
-    else:  # the window sorted from the ids and times alone, then its rows read
-        page = (
-            select(found.c.id, found.c.created_at)
-            .order_by(found.c.created_at.desc(), found.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-            .subquery()
-        )
-        window = (
-            select(*columns)
-            .join_from(page, Comment, Comment.id == page.c.id)
-            .order_by(page.c.created_at.desc(), page.c.id.desc())
-        )
-    rows = session.execute(
-        window.join(Site, Site.id == Comment.site_id).join(
-            Department, Department.id == Site.department_id
-        )
-    ).all()
     ids = [row[0] for row in rows]
     records = _per_comment(session, RetainedRecord.comment_id, ids)
     versions = _per_comment(session, CommentVersion.comment_id, ids)
