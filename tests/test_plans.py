@@ -293,6 +293,28 @@ def test_a_records_search_window_walks_the_newest_comments(postgres_db: Database
         assert (words, len(from_index)) == (words, 0 if words == "resident" else 1)
 
 
+def test_a_records_count_of_words_joins_the_comments_found(postgres_db: Database) -> None:
+    """The background count of a words query (the package's ids are found the same way):
+    the comments whose own words, their records' or their versions' match are one set joined
+    to what is counted, never a subplan run for each comment. As three IN's joined by OR, a
+    set too big for work_mem to hash (a word in most of a million comments) was searched
+    row by row for every comment: over twenty minutes."""
+    from hsm_console.rules.records_query import RecordsQuery
+    from hsm_console.services.records_search import RecordsSearch
+
+    db = postgres_db
+    user = current_username(db)
+    fill(db, Scale(3000, 600), user, progress=lambda _: None)
+    search = RecordsSearch(db, user)
+    with statements(db) as seen:
+        counts = search.count(RecordsQuery(words="resident"))
+    assert counts.comments == 3000  # in every author's name
+    assert len(seen) >= 2  # the comments found, and what they bring
+    for statement, parameters in seen:
+        tree = plan(db, statement, parameters)
+        assert [n["Subplan Name"] for n in _nodes(tree) if "Subplan Name" in n] == []
+
+
 def _walks_newest(tree: dict[str, Any]) -> bool:
     """Whether the plan is a LIMIT over `ix_comments_newest` read backwards."""
     return tree["Node Type"] == "Limit" and any(

@@ -255,19 +255,20 @@ def _comment_conditions(
         )
     terms = search_terms(query.words)
     if terms and words:
+        # One IN over the three sets, not three IN's joined by OR: PostgreSQL cannot make
+        # those a join, and a set too big for work_mem to hash (a word in most of a million
+        # comments) was searched row by row for every comment, over twenty minutes.
         conditions.append(
-            or_(
-                Comment.id.in_(comments_matching(dialect, terms)),
-                Comment.id.in_(
+            Comment.id.in_(
+                union_all(
+                    comments_matching(dialect, terms),
                     select(RetainedRecord.comment_id).where(
                         RetainedRecord.id.in_(rows_matching(dialect, "retained_records", terms))
-                    )
-                ),
-                Comment.id.in_(
+                    ),
                     select(CommentVersion.comment_id).where(
                         CommentVersion.id.in_(rows_matching(dialect, "comment_versions", terms))
-                    )
-                ),
+                    ),
+                )
             )
         )
     if query.filters_actions:
