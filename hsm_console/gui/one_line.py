@@ -69,7 +69,7 @@ class OneLineDelegate(QStyledItemDelegate):
         self._widest = 1 << 30  # until a font is used: no text fits
         self._height = self._ascent = 0  # the font's, in pixels
         # Each icon's pixmap by (icon, selected, size, pixel ratio): QIcon.paint looks its
-        # pixmap up and scales it at every paint, three times the cost of drawing it.
+        # pixmap up at every paint, five times the cost of drawing it.
         self._pixmaps: dict[tuple[int, bool, int, int, float], QPixmap] = {}
 
     def paint(

@@ -498,7 +498,7 @@ class QueueView:
             # site index instead, through every comment of those sites.
             by_id = {row[0]: row for row in found if row[2] in self._sites}
             under_way = [row for row in by_id.values() if row[8] is not None]
-            names = person_names(session, [row[9] for row in under_way]) if under_way else {}
+            names = person_names(session, [row[9] for row in under_way])  # none asked: no query
             acting = {row[0]: names[row[9]] for row in under_way}
             present = holders(session, by_id, self.username)
             suggested = [row[0] for row in by_id.values() if row[10] is not None]
