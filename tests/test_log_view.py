@@ -9,13 +9,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from hsm_console.db.models import Comment, Site
+from hsm_console.db.models import Comment, LogEntry, Site
 from hsm_console.display import CITY_TZ
 from hsm_console.errors import NotFound, PermissionDenied, UserError
 from hsm_console.rules.domain import Action, Role
-from hsm_console.services import admin, log_export
+from hsm_console.services import admin, log_export, log_view
 from hsm_console.services.log_export import (
     CSV_COLUMNS,
     FORMULA_STARTS,
@@ -210,6 +210,73 @@ def test_search_finds_the_entries_of_comments_holding_the_words(log: Log) -> Non
     assert sam.count(LogFilter(search="zanzibarquux", actions=frozenset({"flag"}))) == 0
     assert sam.count(LogFilter(search="\"'); DROP TABLE action_log; --")) == 0
     assert sam.count(LogFilter()) > 0  # the table is still there
+
+
+@pytest.mark.parametrize("walk", ["walked whole", "walked in steps", "from the index"])
+def test_a_word_search_pages_the_same_however_postgresql_reads_it(
+    log: Log, walk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL walks the log testing each entry's comment, or reads the rest through the
+    comments the full-text index finds (`_walked_words`): pages in either order hold exactly
+    the entries whose comment has every word, however the walk went (SQLite: its one query)."""
+    db = log.world.db
+    sam = LogView(db, "sam")
+    with db.transaction() as session:  # a word in every other comment, as the words are stored
+        session.execute(
+            update(Comment)
+            .where(Comment.id % 2 == 0)
+            .values(search_words=func.ltrim(Comment.search_words + " halves"))
+        )
+        entries = session.execute(
+            select(LogEntry.id, LogEntry.action, Comment.search_words).join(
+                Comment, Comment.id == LogEntry.comment_id
+            )
+        ).all()
+    flag = frozenset({"flag"})
+    filters = [
+        LogFilter(search="halves"), LogFilter(search="halves fount"),
+        LogFilter(search="zanzibarquux"), LogFilter(search="qwertynone"),
+        LogFilter(search="halves", actions=flag),
+    ]  # fmt: skip
+
+    def holds(words: str, f: LogFilter) -> bool:
+        stored = words.split(" ")
+        return all(any(w.startswith(t) for w in stored) for t in f.search.split())
+
+    expected = [
+        sorted(
+            (
+                i
+                for i, action, words in entries
+                if holds(words, f) and action in (f.actions or {action})
+            ),
+            reverse=newest,
+        )
+        for f in filters
+        for newest in (True, False)
+    ]
+    assert expected[0]  # halves
+    assert expected[4]  # zanzibarquux
+    assert not expected[6]  # no comment's
+    if walk == "walked in steps":
+        monkeypatch.setattr(log_view, "WALK_FIRST", 1)
+        monkeypatch.setattr(log_view, "WALK_MOST", 1)
+        monkeypatch.setattr(log_view.search_index, "index_is_cheaper", lambda share, *_: not share)
+    elif walk == "from the index":
+        monkeypatch.setattr(log_view, "WALK_FIRST", 1)
+        monkeypatch.setattr(log_view.search_index, "index_is_cheaper", lambda *_: True)
+
+    def pages(f: LogFilter, newest: bool) -> list[int]:
+        ids: list[int] = []
+        after: int | None = None
+        while True:
+            page = sam.page(f, after, 2, newest_first=newest)
+            ids += page.ids
+            if page.next is None:
+                return ids
+            after = page.next
+
+    assert [pages(f, newest) for f in filters for newest in (True, False)] == expected
 
 
 def test_keyset_pages_cover_the_log_once_in_either_order(log: Log) -> None:

@@ -255,8 +255,10 @@ def test_a_window_of_words_is_the_same_walked_or_read_from_the_index(
     if walk == "walked in steps":
         monkeypatch.setattr(records_search, "WALK_FIRST", 1)
         monkeypatch.setattr(records_search, "WALK_MOST", 1)
-        monkeypatch.setattr(records_search, "_index_is_cheaper", lambda share, *_: not share)
+        monkeypatch.setattr(
+            records_search.search_index, "index_is_cheaper", lambda share, *_: not share
+        )
     elif walk == "from the index":
         monkeypatch.setattr(records_search, "WALK_FIRST", 1)
-        monkeypatch.setattr(records_search, "_index_is_cheaper", lambda *_: True)
+        monkeypatch.setattr(records_search.search_index, "index_is_cheaper", lambda *_: True)
     assert answers() == expected

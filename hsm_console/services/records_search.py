@@ -69,7 +69,8 @@ HIT_LIMIT = 500  # hits in a window; the counts are of everything
 WALK_FIRST, WALK_MOST = 250, 2_500
 # What a comment walked costs against a match read from the full-text indexes (heap row,
 # sort), as measured at a million comments: some twice as much, and some eight times with an
-# action filter, whose probe of the log most comments walked fail (`_index_is_cheaper`).
+# action filter, whose probe of the log most comments walked fail
+# (`search_index.index_is_cheaper`).
 WALK_COST, WALK_COST_ACTIONS = 2.0, 8.0
 EXCERPT_CHARS = 300
 
@@ -359,8 +360,8 @@ def _walked_words(
     queue's search does (`QueueView._walked_search`), the newest comments are walked in order
     (`ix_comments_newest`), each tested (its own words, then an EXISTS on its records' and
     versions' by comment id), while the rows still to walk for the window are fewer than the
-    matches the full-text indexes would give (`_index_is_cheaper`); else the rest is read from
-    them (`_found_by_words`). Sorting every match first took 10 to 17 s at a million
+    matches the full-text indexes would give (`search_index.index_is_cheaper`); else the rest
+    is read from them (`_found_by_words`). Sorting every match first took 10 to 17 s at a million
     comments for a word in nearly every one (the benchmark's "resident", in every author's
     name)."""
     held = [  # OFFSET 0: probed by comment id, not hashed from the whole table's words
@@ -395,7 +396,9 @@ def _walked_words(
             return found[:wanted]
         older = [tuple_(Comment.created_at, Comment.id) < (rows[-1][1], rows[-1][0])]
         share = len(found) / walked
-        if _index_is_cheaper(share, wanted - len(found), max(float(comments or 0), walked), cost):
+        if search_index.index_is_cheaper(
+            share, wanted - len(found), max(float(comments or 0), walked), cost
+        ):
             break
         step = min(WALK_MOST, math.ceil((wanted - len(found)) / share * 1.25))
     rest = _found_by_words(terms, [*conditions, *older])
@@ -405,14 +408,6 @@ def _walked_words(
         .limit(wanted - len(found))
     )
     return found + [(row[0], row[1]) for row in session.execute(page)]
-
-
-def _index_is_cheaper(share: float, needed: int, comments: float, cost: float) -> bool:
-    """Whether the `needed` comments left cost less read from the full-text indexes (every
-    match of the words: some `share` of the `comments`) than walked (`needed / share` more,
-    each `cost` times a match): below a share of (cost * needed / comments)^0.5, 3 % for a
-    window of 500 among a million, more further down or with an action filter."""
-    return share * share * comments < cost * needed
 
 
 def _found_by_words(terms: Sequence[str], conditions: Sequence[ColumnElement[bool]]) -> CTE:
