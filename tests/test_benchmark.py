@@ -25,7 +25,7 @@ def test_every_figure_of_the_benchmark_is_measured(db_url: str, tmp_path: Path) 
         filled = fill(db, Scale(5_000, 1_000), current_username(db), progress=lambda _: None)
         plans = Plans(db)
         runner = Runner(db, filled, db.dialect, plans, quick=True)
-        window.add_figures(runner, db_url, steps=40)
+        window.add_figures(runner, db_url, steps=40, runs=1)
         figures = runner.run_all(tmp_path)
     finally:
         db.dispose()
