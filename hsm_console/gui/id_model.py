@@ -294,6 +294,18 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
     def data(self, index: Index, role: int = DISPLAY) -> Any:
         return self.value_at(index.row(), index.column(), role)
 
+    def texts_at(self, row_number: int) -> tuple[Any, ...] | None:
+        """Every column's display text of a row read, as `value_at` gives each (a row
+        painted at once asks once); None for a row not read yet or not readable."""
+        if not 0 <= row_number < len(self._ids):
+            return None
+        item_id = self._ids[row_number]
+        texts = self._texts.get(item_id)
+        if texts is not None:  # a stale row paints as it last stood until it arrives
+            self._rows.move_to_end(item_id)
+            self._read_ahead(row_number)
+        return texts
+
     def value_at(self, row_number: int, column: int, role: int = DISPLAY) -> Any:
         """`data` without the index: the delegate asks this directly, as Qt's round trip
         (the index, the role and the answer converted both ways) cost more than the look-up.
@@ -303,11 +315,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             return None  # an invalid index too (row -1)
         item_id = self._ids[row_number]
         if role == DISPLAY:
-            texts = self._texts.get(item_id)
-            if texts is not None:  # a stale row paints as it last stood until it arrives
-                self._rows.move_to_end(item_id)
-                if column == 0:
-                    self._read_ahead(row_number)
+            texts = self.texts_at(row_number)
+            if texts is not None:
                 return texts[column]
         elif role == ID_ROLE:
             return item_id

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QMainWindow,
     QSplitter,
-    QTableView,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -35,7 +34,7 @@ from hsm_console.gui.help_overlay import HelpOverlay
 from hsm_console.gui.icons import app_icon
 from hsm_console.gui.id_model import prepare_table
 from hsm_console.gui.live import LiveQueue
-from hsm_console.gui.one_line import OneLineDelegate
+from hsm_console.gui.one_line import OneLineTable
 from hsm_console.gui.problems import Problem, ProblemReporter, problem_from
 from hsm_console.gui.queue_loader import QueueLoader
 from hsm_console.gui.queue_model import Column, QueueModel
@@ -123,7 +122,7 @@ class MainWindow(QMainWindow):
         code_names = {code.code: code.name for code in app.policy.codes.values()}
         self.code_names = code_names
 
-        form = load_form("main_window.ui", self)
+        form = load_form("main_window.ui", self, custom=[OneLineTable])
         self.log_screen: LogScreen | None = None
         self.review_screen: ReviewScreen | None = None
         self.dashboard_screen: DashboardScreen | None = None
@@ -145,13 +144,11 @@ class MainWindow(QMainWindow):
         if self.records_banner is not None:
             central_layout.insertWidget(1, self.records_banner)
         self.setCentralWidget(central)
-        self.table = child(form, QTableView, "queueTable")
+        self.table = child(form, OneLineTable, "queueTable")
         self.splitter = child(form, QSplitter, "mainSplitter")
         self.model = QueueModel(self.view.rows, self.runner, self)
         self.table.setModel(self.model)
-        self.table.setItemDelegate(
-            OneLineDelegate((Column.SITE, Column.STATUS), self.table, self.model)
-        )
+        self.table.show_icons_in((Column.SITE, Column.STATUS))
         self.loader = QueueLoader(
             self.view, self.runner, self.model, parent=self, counter=self.background
         )

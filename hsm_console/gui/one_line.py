@@ -1,13 +1,15 @@
 """Painting a table's one-line cells fast enough to scroll a million rows.
 
-Qt's own delegate asks the model for seven roles per cell and lays the text out again at
-every paint, through the style sheet's rules. `OneLineDelegate` asks for the text (and, in
-the columns that have one, the icon), cuts the text to the column once per text and width,
-and draws the cut text as plain text (`QPainter.drawText` never reads markup). A page
-scrolled into view is all new texts: laying each out once to keep it (`QStaticText`) cost
-more than drawing it, so only the cut is kept. The view still paints the rows' backgrounds
-(alternating colours); this paints the selection, the icon and the text in the palette's
-colours.
+`OneLineTable` is a QTableView that paints the rows in view itself, a row at a time: Qt's
+own painting makes a style option for every cell and calls into Python for each (the
+delegate), and asks the model for seven roles per cell, which cost most of a frame at a
+screenful of rows a frame. Here the model is asked for each cell's text (and, in the columns
+that have one, its icon) directly (`Cells.value_at`), the text is cut to its column once per
+text and width, and drawn as plain text (`QPainter.drawText` never reads markup). It paints
+what Qt's table painted with a delegate drawing those texts and icons (the alternating rows,
+the selection in the palette's colours, the grid), pixel for pixel (tests/gui/test_one_line.py).
+A page scrolled into view is all new texts: laying each out once to keep it (`QStaticText`)
+cost more than drawing it, so only the cut is kept.
 """
 
 from __future__ import annotations
@@ -17,21 +19,27 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtCore import QLineF, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem, QTableView, QWidget
 
 MARGIN = 4  # pixels between the cell's edge, the icon and the text
 KEPT_TEXTS = 4000  # cut texts kept: a few screens of every column
 KEPT_PIXMAPS = 256  # icons drawn at a size: a few per platform, more only after many changes
 ELLIPSIS = "…"
 
-# Looked up once: a Python enum's attribute and a flag's `&` cost microseconds, paid per cell.
-_ACTIVE = QStyle.StateFlag.State_Active.value
-_SELECTED = QStyle.StateFlag.State_Selected.value
-_GROUPS = (QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Active)
-_HIGHLIGHT = QPalette.ColorRole.Highlight
-_TEXT = (QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText)
+# Looked up once: a Python enum's attribute costs microseconds, paid per cell.
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _ICON_MODES = (QIcon.Mode.Normal, QIcon.Mode.Selected)
@@ -39,27 +47,25 @@ _ELIDE = Qt.TextElideMode.ElideRight
 
 
 class Cells(Protocol):
-    """The view's model, asked without an index (`IdWindowModel.value_at`)."""
+    """The view's model, asked without an index (`IdWindowModel`)."""
 
     def value_at(self, row_number: int, column: int, role: int = ...) -> Any: ...
 
+    def texts_at(self, row_number: int) -> tuple[Any, ...] | None: ...
 
-class OneLineDelegate(QStyledItemDelegate):
-    """Paints the cells of `cells`, the view's own model (no proxy between), asking it
-    directly; without `cells` it asks each index."""
 
-    def __init__(
-        self,
-        icon_columns: Iterable[int] = (),
-        parent: QWidget | None = None,
-        cells: Cells | None = None,
-    ) -> None:
+class OneLineTable(QTableView):
+    """A table of one-line rows of the same height whose model answers `value_at` (the
+    queue's): painted a row at a time. `icon_columns` show the model's icon before the
+    text. Any other model is painted by Qt."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._icon_columns = frozenset(icon_columns)
-        self._cells = cells
-        # The palette's colours by its key: looking one up in Qt costs microseconds a cell.
-        self._palette_key: int | None = None
-        self._colours: tuple[tuple[QBrush, QColor, QColor], ...] = ()
+        self.icon_columns: frozenset[int] = frozenset()
+        # The palette's colours by its key and colour group: looking one up in Qt costs
+        # microseconds.
+        self._palette_key: tuple[int, bool, bool] | None = None
+        self._colours: tuple[QBrush, QBrush, QColor, QColor, QColor] | None = None
         self._cut_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
         # What the kept cuts were measured with; another font forgets them.
         self._font: QFont | None = None
@@ -72,55 +78,198 @@ class OneLineDelegate(QStyledItemDelegate):
         # pixmap up at every paint, five times the cost of drawing it.
         self._pixmaps: dict[tuple[int, bool, int, int, float], QPixmap] = {}
 
-    def paint(
+    def show_icons_in(self, columns: Iterable[int]) -> None:
+        self.icon_columns = frozenset(columns)
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        model = self.model()
+        if not hasattr(model, "texts_at"):
+            super().paintEvent(event)
+            return
+        painter = QPainter(self.viewport())
+        try:
+            for area in event.region():  # type: ignore[attr-defined]  # iterable, unstubbed
+                self._paint_area(painter, cast("Cells", model), area)
+        finally:
+            painter.end()
+
+    def _paint_area(self, painter: QPainter, cells: Cells, area: QRect) -> None:
+        """The rows and columns that `area` touches, as QTableView paints them: each cell's
+        background and content, then the grid over them."""
+        # Clipped to the rows and columns there are, at the end they reach, as Qt does.
+        across = self.horizontalHeader().length() - self.horizontalOffset() - 1
+        area.setBottom(
+            min(area.bottom(), self.verticalHeader().length() - self.verticalOffset() - 1)
+        )
+        if self.isRightToLeft():
+            area.setLeft(max(area.left(), self.viewport().width() - across))
+        else:
+            area.setRight(min(area.right(), across))
+        if area.isEmpty():
+            return
+        grid = 1 if self.showGrid() else 0
+        first = self.rowAt(area.top())
+        last = self.rowAt(area.bottom())
+        if last < 0:
+            last = self.model().rowCount() - 1
+        columns = self._columns(area, grid)
+        if first < 0 or not columns:
+            return
+        option = QStyleOptionViewItem()
+        self.initViewItemOption(option)  # what Qt's painting gives each cell, less its own
+        highlight, alternate, text, selected_text, grid_colour = self._colours_of(option)
+        alternating = self.alternatingRowColors()
+        height = self.verticalHeader().defaultSectionSize()
+        size = option.decorationSize
+        font = option.font
+        if font != self._font:
+            self._use_font(font)
+        painter.setFont(font)
+        span_left = min(left for _, left, _ in columns)
+        span_width = max(left + width for _, left, width in columns) - span_left
+        # The loop runs for every cell painted: what it calls is looked up once.
+        texts_at, value_at, cut, draw_text = (
+            cells.texts_at,
+            cells.value_at,
+            self.cut,
+            painter.drawText,
+        )
+        icons = self.icon_columns
+        chosen = self._selected_rows(first, last)
+        cell_height = height - grid
+        first_top = self.rowViewportPosition(first)
+        for row in range(first, last + 1):
+            top = first_top + (row - first) * height  # one height for every row
+            selected = row in chosen
+            if selected:
+                painter.fillRect(span_left, top, span_width, cell_height, highlight)
+            elif alternating and row & 1:
+                painter.fillRect(span_left, top, span_width, cell_height, alternate)
+            painter.setPen(selected_text if selected else text)
+            baseline = top + (cell_height - self._height) / 2 + self._ascent
+            texts = texts_at(row)  # None: "Loading…" and the like, asked cell by cell
+            for column, left, width in columns:
+                right = left + width - 1 - MARGIN
+                left += MARGIN
+                if column in icons:
+                    icon = value_at(row, column, _DECORATION)
+                    if isinstance(icon, QIcon):
+                        left = self._paint_icon(
+                            painter, icon, left, top, cell_height, selected, size
+                        )
+                shown = texts[column] if texts is not None else value_at(row, column, _DISPLAY)
+                if shown and right > left:
+                    draw_text(QPointF(left, baseline), cut(str(shown), right - left, font))
+        if grid:
+            self._paint_grid(painter, area, first, last, columns, grid_colour)
+
+    def _selected_rows(self, first: int, last: int) -> set[int]:
+        """The rows from `first` to `last` whose every cell is selected, from the selection's
+        ranges (the table selects whole rows): asking for each row cost more than its text."""
+        selection = self.selectionModel()
+        if selection is None:
+            return set()
+        every = self.model().columnCount(self.rootIndex()) - 1
+        found: set[int] = set()
+        partly: set[int] = set()
+        for part in selection.selection():  # type: ignore[attr-defined]  # a list, unstubbed
+            rows = range(max(first, part.top()), min(last, part.bottom()) + 1)
+            (found if part.left() == 0 and part.right() == every else partly).update(rows)
+        root = self.rootIndex()  # ranges of some columns each: asked as Qt would
+        found.update(row for row in partly - found if selection.isRowSelected(row, root))
+        return found
+
+    def _columns(self, area: QRect, grid: int) -> list[tuple[int, int, int]]:
+        """(column, left, width) of the columns shown in `area`, in the order shown; a
+        cell's width leaves out the grid's line."""
+        header = self.horizontalHeader()
+        first = header.visualIndexAt(area.left())
+        last = header.visualIndexAt(area.right())
+        if self.isRightToLeft():  # the first column shown is on the right
+            first, last = last, first
+        if first < 0:
+            first = 0
+        if last < 0:
+            last = header.count() - 1
+        found = []
+        for visual in range(first, last + 1):
+            column = header.logicalIndex(visual)
+            if header.isSectionHidden(column):
+                continue
+            left = self.columnViewportPosition(column)
+            width = self.columnWidth(column) - grid
+            if self.isRightToLeft() and grid:
+                left += 1
+            found.append((column, left, width))
+        return found
+
+    def _paint_icon(
         self,
         painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
+        icon: QIcon,
+        left: int,
+        top: int,
+        height: int,
+        selected: bool,
+        size: QSize,
+    ) -> int:
+        """The icon in its box at `left`, centred as QIcon.paint puts a pixmap smaller than
+        the box; returns where the text starts."""
+        width = size.width()
+        pixmap = self._pixmap(icon, selected, width, size.height(), painter)
+        shown = pixmap.deviceIndependentSize()
+        icon_left = left + (width - int(shown.width())) // 2
+        icon_top = top + (height - int(shown.height())) // 2
+        painter.drawPixmap(icon_left, icon_top, pixmap)
+        return left + width + MARGIN
+
+    def _paint_grid(
+        self,
+        painter: QPainter,
+        area: QRect,
+        first: int,
+        last: int,
+        columns: list[tuple[int, int, int]],
+        colour: QColor,
     ) -> None:
-        rect = cast(tuple[int, int, int, int], option.rect.getRect())  # one call, not four
-        left, top, width, height = rect
+        """QTableView's grid: a line under each row and after each column, half a pixel in
+        as Qt draws it, over the area's width and height."""
+        painter.setPen(QPen(colour, 1, self.gridStyle()))
+        height = self.verticalHeader().defaultSectionSize()
+        top = self.rowViewportPosition(first)
+        bottoms = (top + (row - first + 1) * height - 0.5 for row in range(first, last + 1))
+        lines = [QLineF(area.left() + 0.5, y, area.right() + 0.5, y) for y in bottoms]
+        for _, left, width in columns:
+            x = (left - 1 if self.isRightToLeft() else left + width) + 0.5
+            lines.append(QLineF(x, area.top() + 0.5, x, area.bottom() + 0.5))
+        painter.drawLines(lines)
+
+    def _colours_of(
+        self, option: QStyleOptionViewItem
+    ) -> tuple[QBrush, QBrush, QColor, QColor, QColor]:
+        """As Qt's painting uses them for a cell of `option`'s state: the highlight and text
+        colours of the active or inactive group (the delegate's), the alternate rows' brush
+        of the group Qt's style picks (disabled too), and the grid's colour; kept by the
+        palette's key and the state."""
         palette: QPalette = option.palette
-        if palette.cacheKey() != self._palette_key:
-            self._use_palette(palette)
-        state = option.state.value
-        highlight, text_colour, selected_colour = self._colours[bool(state & _ACTIVE)]
-        selected = bool(state & _SELECTED)
-        if selected:
-            painter.fillRect(left, top, width, height, highlight)
-        row, column = index.row(), index.column()
-        cells = self._cells
-        right = left + width - 1 - MARGIN
-        left += MARGIN
-        if column in self._icon_columns:
-            icon = (
-                index.data(_DECORATION)
-                if cells is None
-                else cells.value_at(row, column, _DECORATION)
+        state = option.state
+        active = bool(state & QStyle.StateFlag.State_Active)
+        enabled = bool(state & QStyle.StateFlag.State_Enabled)
+        key = (palette.cacheKey(), active, enabled)
+        if key != self._palette_key or self._colours is None:
+            shown = QPalette.ColorGroup.Active if active else QPalette.ColorGroup.Inactive
+            rows = shown if enabled else QPalette.ColorGroup.Disabled
+            grid = self.style().styleHint(QStyle.StyleHint.SH_Table_GridLineColor, option, self)
+            self._colours = (
+                palette.brush(shown, QPalette.ColorRole.Highlight),
+                palette.brush(rows, QPalette.ColorRole.AlternateBase),
+                palette.color(shown, QPalette.ColorRole.Text),
+                palette.color(shown, QPalette.ColorRole.HighlightedText),
+                QColor.fromRgba(grid & 0xFFFFFFFF),
             )
-            if isinstance(icon, QIcon):
-                size = option.decorationSize
-                icon_width, icon_height = size.width(), size.height()
-                pixmap = self._pixmap(icon, selected, icon_width, icon_height, painter)
-                # Centred in the icon's box, as QIcon.paint puts a pixmap smaller than it.
-                shown = pixmap.deviceIndependentSize()
-                icon_left = left + (icon_width - int(shown.width())) // 2
-                icon_top = top + (height - int(shown.height())) // 2
-                painter.drawPixmap(icon_left, icon_top, pixmap)
-                left += icon_width + MARGIN
-        text = index.data() if cells is None else cells.value_at(row, column, _DISPLAY)
-        width = right - left
-        if not text or width <= 0:
-            return
-        font: QFont = option.font
-        cut = self.cut(str(text), width, font)
-        # No save/restore or clip: the cut fits the cell, and the view sets its own pen for
-        # the grid; each cell sets the font and pen it draws with.
-        painter.setFont(font)
-        painter.setPen(selected_colour if selected else text_colour)
-        # Where a QStaticText laid out at the centred top puts its baseline.
-        baseline = top + (height - self._height) / 2 + self._ascent
-        painter.drawText(QPointF(left, baseline), cut)
+            self._palette_key = key
+        return self._colours
 
     def _pixmap(
         self, icon: QIcon, selected: bool, width: int, height: int, painter: QPainter
@@ -155,17 +304,6 @@ class OneLineDelegate(QStyledItemDelegate):
         if len(self._cut_texts) > KEPT_TEXTS:
             self._cut_texts.popitem(last=False)
         return cut
-
-    def _use_palette(self, palette: QPalette) -> None:
-        self._palette_key = palette.cacheKey()
-        self._colours = tuple(
-            (
-                palette.brush(group, _HIGHLIGHT),
-                palette.color(group, _TEXT[0]),
-                palette.color(group, _TEXT[1]),
-            )
-            for group in _GROUPS
-        )
 
     def _use_font(self, font: QFont) -> None:
         self._font = QFont(font)

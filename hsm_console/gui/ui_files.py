@@ -6,6 +6,7 @@ without a generated-code step that could drift from them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,14 +26,19 @@ def ui_path(name: str) -> Path:
     return base / name
 
 
-def load_form(name: str, parent: QWidget | None = None) -> QWidget:
-    """The top widget of form `name` (e.g. "action_dialog.ui"), created as parent's child."""
+def load_form(
+    name: str, parent: QWidget | None = None, custom: Sequence[type[QWidget]] = ()
+) -> QWidget:
+    """The top widget of form `name` (e.g. "action_dialog.ui"), created as parent's child;
+    `custom`: the classes of its promoted widgets (a form names them in `customwidgets`)."""
     path = ui_path(name)
     file = QFile(str(path))
     if not file.open(QIODevice.OpenModeFlag.ReadOnly):
         raise FileNotFoundError(f"The form {path} is missing from this installation.")
     try:
         loader = QUiLoader()
+        for kind in custom:
+            loader.registerCustomWidget(kind)
         widget = loader.load(file, parent)
     finally:
         file.close()
