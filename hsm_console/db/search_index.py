@@ -13,7 +13,7 @@ A search's words (the same function) are each matched as the start of a stored w
 them required, and only ever as quoted words: no query syntax reaches either database.
 
 On PostgreSQL a word can also be tested on a row already read without its tsvector
-(`postgresql_starts_a_word`): the same answer, for a fraction of the cost.
+(`starts_a_word`, on SQLite too): the same answer, for a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -87,15 +87,19 @@ def postgresql_match(name: str, terms: Sequence[str]) -> TextClause:
     return sql_text(f"{document} @@ CAST(:search_query AS tsquery)").bindparams(search_query=query)
 
 
-def postgresql_starts_a_word(name: str, term: str) -> ColumnElement[bool]:
-    """Whether one of the words of `name`'s row starts with `term`: `postgresql_match` of the
-    term alone, without making the row's tsvector (8 µs a row at a million comments; this is
-    a fraction of one), so for rows read already, never as a search of its own. The same
-    answer because the stored words are separated by single spaces: `array_to_tsvector`
-    refuses an empty word, so the GIN index admits no other `search_words`, and a term holds
-    no space. `strpos` has no pattern syntax."""
+def starts_a_word(dialect: str, name: str, term: str) -> ColumnElement[bool]:
+    """Whether one of the words of `name`'s row starts with `term`: the index's match of the
+    term alone, tested on a row already read (PostgreSQL: without making the row's tsvector,
+    8 µs a row at a million comments, this a fraction of one), so never as a search of its
+    own. The same answer because the stored words are separated by single spaces (PostgreSQL:
+    `array_to_tsvector` refuses an empty word, so the GIN index admits no other
+    `search_words`; SQLite: FTS5's `ascii` tokenizer splits them there and nowhere else, as
+    they hold only letters and digits) and a term holds no space. `strpos` and `instr` have
+    no pattern syntax."""
     words: ColumnElement[str] = literal_column(f"' ' || {name}.search_words")
-    return func.strpos(words, f" {term}") > 0
+    if dialect == "postgresql":
+        return func.strpos(words, f" {term}") > 0
+    return func.instr(words, f" {term}") > 0
 
 
 def index_is_cheaper(share: float, needed: int, rows: float, cost: float) -> bool:

@@ -513,7 +513,7 @@ def _walked_words(
     """PostgreSQL: the ids of the first `wanted` entries in the page's order whose comment's
     author or text holds every term, with the other `conditions`. The log is walked in that
     order (its primary key), each entry's comment probed by id and its words tested on the
-    row (`postgresql_starts_a_word`), while the entries left to walk cost more than the
+    row (`search_index.starts_a_word`), while the entries left to walk cost more than the
     matches the full-text index would give (`search_index.index_is_cheaper`); the rest is then
     read through the comments the index finds. As one `comment_id IN (...)` the planner chose
     between hashing every match and walking with each comment's tsvector made again (8 µs a
@@ -523,7 +523,7 @@ def _walked_words(
         select(Comment.id)
         .where(
             Comment.id == LogEntry.comment_id,
-            *(search_index.postgresql_starts_a_word("comments", term) for term in terms),
+            *(search_index.starts_a_word("postgresql", "comments", term) for term in terms),
         )
         .offset(0)  # probed by the entry's comment id, never hashed from the whole table
         .exists()

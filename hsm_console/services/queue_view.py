@@ -345,7 +345,7 @@ class QueueView:
         hit = search_index.postgresql_match("comments", terms)
         # Of several words, how many rows each starts a word of (`_tested_words`).
         each = (
-            [search_index.postgresql_starts_a_word("comments", t) for t in terms]
+            [search_index.starts_a_word("postgresql", "comments", t) for t in terms]
             if len(terms) > 1
             else []
         )
@@ -421,7 +421,7 @@ class QueueView:
             indexed = [term for n, term in enumerate(terms) if n not in tested]
             return query.where(
                 search_index.postgresql_match("comments", indexed),
-                *(search_index.postgresql_starts_a_word("comments", terms[n]) for n in tested),
+                *(search_index.starts_a_word("postgresql", "comments", terms[n]) for n in tested),
             )
         raise ConfigurationError(f"Full-text search is not available on {dialect}.")
 
