@@ -3,8 +3,8 @@
 `OneLineTable` is a QTableView that paints the rows in view itself, a row at a time: Qt's
 own painting makes a style option for every cell and calls into Python for each (the
 delegate), and asks the model for seven roles per cell, which cost most of a frame at a
-screenful of rows a frame. Here the model is asked for each cell's text (and, in the columns
-that have one, its icon) directly (`Cells.value_at`), the text is cut to its column once per
+screenful of rows a frame. Here the model is asked for a row's texts at once (and, in the
+columns that have one, each icon) directly (`Cells`), the text is cut to its column once per
 text and width, and drawn as plain text (`QPainter.drawText` never reads markup). It paints
 what Qt's table painted with a delegate drawing those texts and icons (the alternating rows,
 the selection in the palette's colours, the grid), pixel for pixel (tests/gui/test_one_line.py).
@@ -55,7 +55,7 @@ class Cells(Protocol):
 
 
 class OneLineTable(QTableView):
-    """A table of one-line rows of the same height whose model answers `value_at` (the
+    """A table of one-line rows of the same height whose model answers `Cells` (the
     queue's): painted a row at a time. `icon_columns` show the model's icon before the
     text. Any other model is painted by Qt."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from hsm_console.db import search_index
@@ -529,9 +529,7 @@ def _walked_words(
         .exists()
     )
     order = LogEntry.id.desc() if newest_first else LogEntry.id
-    comments = session.scalar(
-        text("SELECT reltuples FROM pg_class WHERE oid = 'comments'::regclass")
-    )
+    comments = search_index.comments_there_are(session)
     found: list[int] = []
     beyond: list[ColumnElement[bool]] = []  # past the last entry walked
     walked, step = 0, WALK_FIRST
@@ -547,9 +545,7 @@ def _walked_words(
         beyond = [LogEntry.id < last if newest_first else LogEntry.id > last]
         share = len(found) / walked
         needed = wanted - len(found)
-        if search_index.index_is_cheaper(
-            share, needed, max(float(comments or 0), walked), WALK_COST
-        ):
+        if search_index.index_is_cheaper(share, needed, max(comments, walked), WALK_COST):
             break
         step = min(WALK_MOST, math.ceil(needed / share * 1.25))
     matching = (

@@ -34,7 +34,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     tuple_,
     union,
     union_all,
@@ -336,8 +335,8 @@ def count_all(session: Session, found: Select[int], heads: Heads | None = None) 
     def of_found(table: Any, comment_id: Any) -> Select[Any]:
         """The rows of `table` whose comment was found. SQLite reads them by IN over the
         table it makes of the CTE. PostgreSQL joins: knowing nothing of the CTE's ids, it
-        took an IN's for a couple of hundred ids and probed the table by comment id for
-        each of hundreds of thousands; a join it hashes."""
+        guessed an IN over it at a couple of hundred and probed the table by comment id
+        for each of hundreds of thousands; a join it hashes."""
         if sqlite:
             return select(table).where(comment_id.in_(select(source.c.id)))
         return select(table).join(source, source.c.id == comment_id)
@@ -392,11 +391,7 @@ def _walked_words(
         )
     ]  # fmt: skip
     hit = or_(holds("comments"), *held)
-    comments = session.scalar(
-        text("SELECT reltuples FROM pg_class WHERE oid = 'comments'::regclass")
-        if dialect == "postgresql"
-        else select(func.max(Comment.id))  # rowids are not reused here: near enough
-    )
+    comments = search_index.comments_there_are(session)
     found: list[tuple[int, datetime]] = []
     older: list[ColumnElement[bool]] = []  # after the last comment walked: an index range
     walked, step = 0, WALK_FIRST
@@ -416,9 +411,7 @@ def _walked_words(
             return found[:wanted]
         older = [tuple_(Comment.created_at, Comment.id) < (rows[-1][1], rows[-1][0])]
         share = len(found) / walked
-        if search_index.index_is_cheaper(
-            share, wanted - len(found), max(float(comments or 0), walked), cost
-        ):
+        if search_index.index_is_cheaper(share, wanted - len(found), max(comments, walked), cost):
             break
         step = min(WALK_MOST, math.ceil((wanted - len(found)) / share * 1.25))
     rest = _found_by_words(dialect, terms, [*conditions, *older])

@@ -183,7 +183,8 @@ def test_painted_a_row_at_a_time_as_qt_paints_each_cell(window: MainWindow, qtbo
     assert rows == cells
     table.clearFocus()
     qtbot.waitUntil(lambda: not table.hasFocus())
-    assert _both(table)[0] == _both(table)[1]
+    unfocused, qts = _both(table)
+    assert unfocused == qts
     table.setColumnHidden(Column.AUTHOR, True)
     table.horizontalScrollBar().setValue(30)
     ours, qts = _both(table)
