@@ -369,8 +369,12 @@ def _write_package(
             _index_heading(pdf)
         reader = _Reader(session, heads)
         batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+        # SQLite's rows are read in turn: its driver lets go of the GIL around each row's
+        # step only, so a reading thread traded the GIL with this one at every row, which
+        # cost more than the overlap saved (`_read_ahead`).
+        reading = _read_in_turn if reader.connection.dialect.name == "sqlite" else _read_ahead
         done = 0
-        with collector_paused(), contextlib.closing(_read_ahead(reader.fetch, batches)) as read:
+        with collector_paused(), contextlib.closing(reading(reader.fetch, batches)) as read:
             for fetched in read:
                 for item in reader.items(fetched):
                     if cancelled():
@@ -626,7 +630,7 @@ class _Reader:
 
     def fetch(self, ids: Sequence[int]) -> _Fetched:
         """A batch's rows, as the driver gives them: the reader's only use of the connection
-        (`_read_ahead` calls it on its thread)."""
+        (`_read_ahead` calls it on its thread on PostgreSQL)."""
         held = [table.fetch(ids) for table, _ in self.held]
         records, _ = self.held[0]  # `held` lists the records first (`__init__`)
         record_ids = [row[records.id_at - 1] for row in held[0]]  # `rows` puts the kind first
@@ -669,13 +673,21 @@ class _Fetched(NamedTuple):
 _T = TypeVar("_T")
 
 
+def _read_in_turn(
+    fetch: Callable[[Sequence[int]], _T], batches: Sequence[Sequence[int]]
+) -> Generator[_T, None, None]:
+    """Each batch's rows, read when the caller asks for them."""
+    for batch in batches:
+        yield fetch(batch)
+
+
 def _read_ahead(
     fetch: Callable[[Sequence[int]], _T], batches: Sequence[Sequence[int]]
 ) -> Generator[_T, None, None]:
     """Each batch's rows in turn, the next one read on a thread while the caller writes this
-    one: the database's own work (SQLite's, done without the GIL; PostgreSQL's, in the
-    server) overlaps the Python that writes the package. One read at a time uses the
-    connection, and none once this generator is closed (it waits for the read under way)."""
+    one: the database's work, in PostgreSQL's server, overlaps the Python that writes the
+    package. One read at a time uses the connection, and none once this generator is closed
+    (it waits for the read under way)."""
     if not batches:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="package-read") as pool:
