@@ -47,15 +47,18 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     ClauseElement,
     Connection,
     Date,
     Dialect,
+    Integer,
     Select,
     Text,
     cast,
     func,
+    literal_column,
     select,
     text,
     type_coerce,
@@ -234,8 +237,8 @@ class PackageExporter:
             head_id, head_hash = chain_head(session)
             heads = Heads(head_id, heads.record, heads.version)
             found = self.search.matching(session, query)
-            counts = count_all(session, found, heads)
             ids = list(session.scalars(found.order_by(Comment.id)))
+            counts = count_all(session, _listed(ids, session.get_bind().dialect), heads)
             header = _Header(
                 request=_request_json(session, request),
                 query=query.to_json(),
@@ -329,6 +332,16 @@ class _Header:
     exported_by: str
     exported_at: str
     seal: dict[str, Any] | None  # the newest seal of the log up to the chain head
+
+
+def _listed(ids: Sequence[int], dialect: Dialect) -> Select[Any]:
+    """The comments `ids` as the rows of a query, for `count_all`: the search is not run a
+    second time for the counts (0.2 s of CPU of a package of 100,000 comments on SQLite)."""
+    if dialect.name == "sqlite":
+        return select(literal_column("value", Integer).label("id")).select_from(
+            func.json_each(json.dumps(list(ids)))
+        )
+    return select(func.unnest(cast(list(ids), ARRAY(Integer))).label("id"))
 
 
 def _check_destination(out: Path) -> None:
@@ -715,10 +728,12 @@ def _run(sql: str, connection: Connection, ids: Iterable[int]) -> Sequence[Any]:
 
 
 def _held(table: Any, extra: Any, connection: Connection) -> Select[Any]:
+    """A table's rows of the batch's comments, each comment's in id order (as the package
+    holds them): in its comment_id index's order, so SQLite sorts nothing."""
     return (
         select(*_exported(table, connection.dialect))
         .where(_in_batch(table.c.comment_id, connection), extra)
-        .order_by(table.c.id)
+        .order_by(table.c.comment_id, table.c.id)
     )
 
 
