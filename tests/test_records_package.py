@@ -28,6 +28,7 @@ from hsm_console.services.log_export import FORMULA_STARTS
 from hsm_console.services.package_check import verify_package
 from hsm_console.services.package_pdf import PDF_TEXT_CHARS, PackagePdf
 from hsm_console.services.records_package import (
+    CSV_COLUMNS,
     CSV_FILE,
     JSONL_FILE,
     MANIFEST,
@@ -305,6 +306,21 @@ def test_sqlite_is_read_by_the_writing_thread_and_the_counts_are_the_searchs(
     assert min(counts.comments, counts.records, counts.versions, counts.entries) > 0
     assert threads
     assert {thread == threading.get_ident() for thread in threads} == {db.is_sqlite}
+
+
+def test_a_package_of_nothing_found_holds_no_rows_and_verifies(
+    records: Records, exports: Path
+) -> None:
+    out = exports / "empty"
+    nobody = RecordsQuery(departments=frozenset({"PARKS"}), author="no such author anywhere")
+    result = PackageExporter(records.world.db, "rita").export(
+        records.parks_request, out, query=nobody
+    )
+    assert set(result.counts.as_dict().values()) == {0}
+    assert _lines(out) == []
+    assert (out / CSV_FILE).read_text("utf-8").splitlines() == [",".join(CSV_COLUMNS)]
+    check = verify_package(out)
+    assert check.ok, check.problems
 
 
 def test_nul_control_and_unprintable_characters_in_the_pdf(exports: Path) -> None:
