@@ -8,6 +8,7 @@ import errno
 import hashlib
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from hsm_console.services.log_export import FORMULA_STARTS
 from hsm_console.services.package_check import verify_package
 from hsm_console.services.package_pdf import PDF_TEXT_CHARS, PackagePdf
 from hsm_console.services.records_package import (
+    CSV_COLUMNS,
     CSV_FILE,
     JSONL_FILE,
     MANIFEST,
@@ -34,6 +36,7 @@ from hsm_console.services.records_package import (
     PackageExporter,
     PackageProgress,
 )
+from hsm_console.services.records_search import RecordsSearch
 from hsm_console.services.seals import SealService
 from hsm_console.services.verify import verify_log
 from tests.conftest import World
@@ -280,6 +283,44 @@ def test_reading_ahead_gives_every_batch_in_order_and_stops_when_closed() -> Non
     assert next(ahead) == [10, 20]
     ahead.close()  # the read of the second batch under way is waited for, no third begun
     assert read == [1, 3]
+
+
+def test_sqlite_is_read_by_the_writing_thread_and_the_counts_are_the_searchs(
+    records: Records, exports: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's rows are read in turn by the thread that writes (a reading thread traded the
+    GIL with it at every row); PostgreSQL's next batch is read ahead on a thread. The counts
+    come from the ids found, not from the search run again, and are the search's."""
+    threads: list[int] = []
+    fetch = records_package._Reader.fetch
+
+    def fetched(reader: Any, ids: Sequence[int]) -> Any:
+        threads.append(threading.get_ident())
+        return fetch(reader, ids)
+
+    monkeypatch.setattr(records_package._Reader, "fetch", fetched)
+    db = records.world.db
+    counts = RecordsSearch(db, "rita").count(RecordsQuery(departments=frozenset({"PARKS"})))
+    result = PackageExporter(db, "rita").export(records.parks_request, exports / "package")
+    assert result.counts == counts
+    assert min(counts.comments, counts.records, counts.versions, counts.entries) > 0
+    assert threads
+    assert {thread == threading.get_ident() for thread in threads} == {db.is_sqlite}
+
+
+def test_a_package_of_nothing_found_holds_no_rows_and_verifies(
+    records: Records, exports: Path
+) -> None:
+    out = exports / "empty"
+    nobody = RecordsQuery(departments=frozenset({"PARKS"}), author="no such author anywhere")
+    result = PackageExporter(records.world.db, "rita").export(
+        records.parks_request, out, query=nobody
+    )
+    assert set(result.counts.as_dict().values()) == {0}
+    assert _lines(out) == []
+    assert (out / CSV_FILE).read_text("utf-8").splitlines() == [",".join(CSV_COLUMNS)]
+    check = verify_package(out)
+    assert check.ok, check.problems
 
 
 def test_nul_control_and_unprintable_characters_in_the_pdf(exports: Path) -> None:

@@ -47,15 +47,18 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     ClauseElement,
     Connection,
     Date,
     Dialect,
+    Integer,
     Select,
     Text,
     cast,
     func,
+    literal_column,
     select,
     text,
     type_coerce,
@@ -234,8 +237,8 @@ class PackageExporter:
             head_id, head_hash = chain_head(session)
             heads = Heads(head_id, heads.record, heads.version)
             found = self.search.matching(session, query)
-            counts = count_all(session, found, heads)
             ids = list(session.scalars(found.order_by(Comment.id)))
+            counts = count_all(session, _listed(ids, session.get_bind().dialect), heads)
             header = _Header(
                 request=_request_json(session, request),
                 query=query.to_json(),
@@ -331,6 +334,16 @@ class _Header:
     seal: dict[str, Any] | None  # the newest seal of the log up to the chain head
 
 
+def _listed(ids: Sequence[int], dialect: Dialect) -> Select[Any]:
+    """The comments `ids` as the rows of a query, for `count_all`: the search is not run a
+    second time for the counts (0.2 s of CPU of a package of 100,000 comments on SQLite)."""
+    if dialect.name == "sqlite":
+        return select(literal_column("value", Integer).label("id")).select_from(
+            func.json_each(json.dumps(list(ids)))
+        )
+    return select(func.unnest(cast(list(ids), ARRAY(Integer))).label("id"))
+
+
 def _check_destination(out: Path) -> None:
     if out.exists() or out.is_symlink():
         raise UserError(
@@ -369,8 +382,12 @@ def _write_package(
             _index_heading(pdf)
         reader = _Reader(session, heads)
         batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+        # SQLite's rows are read in turn: its driver lets go of the GIL around each row's
+        # step only, so a reading thread traded the GIL with this one at every row, which
+        # cost more than the overlap saved (`_read_ahead`).
+        reading = _read_in_turn if reader.connection.dialect.name == "sqlite" else _read_ahead
         done = 0
-        with collector_paused(), contextlib.closing(_read_ahead(reader.fetch, batches)) as read:
+        with collector_paused(), contextlib.closing(reading(reader.fetch, batches)) as read:
             for fetched in read:
                 for item in reader.items(fetched):
                     if cancelled():
@@ -626,7 +643,7 @@ class _Reader:
 
     def fetch(self, ids: Sequence[int]) -> _Fetched:
         """A batch's rows, as the driver gives them: the reader's only use of the connection
-        (`_read_ahead` calls it on its thread)."""
+        (`_read_ahead` calls it on its thread on PostgreSQL)."""
         held = [table.fetch(ids) for table, _ in self.held]
         records, _ = self.held[0]  # `held` lists the records first (`__init__`)
         record_ids = [row[records.id_at - 1] for row in held[0]]  # `rows` puts the kind first
@@ -669,13 +686,21 @@ class _Fetched(NamedTuple):
 _T = TypeVar("_T")
 
 
+def _read_in_turn(
+    fetch: Callable[[Sequence[int]], _T], batches: Sequence[Sequence[int]]
+) -> Generator[_T, None, None]:
+    """Each batch's rows, read when the caller asks for them."""
+    for batch in batches:
+        yield fetch(batch)
+
+
 def _read_ahead(
     fetch: Callable[[Sequence[int]], _T], batches: Sequence[Sequence[int]]
 ) -> Generator[_T, None, None]:
     """Each batch's rows in turn, the next one read on a thread while the caller writes this
-    one: the database's own work (SQLite's, done without the GIL; PostgreSQL's, in the
-    server) overlaps the Python that writes the package. One read at a time uses the
-    connection, and none once this generator is closed (it waits for the read under way)."""
+    one: the database's work, in PostgreSQL's server, overlaps the Python that writes the
+    package. One read at a time uses the connection, and none once this generator is closed
+    (it waits for the read under way)."""
     if not batches:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="package-read") as pool:
@@ -703,10 +728,12 @@ def _run(sql: str, connection: Connection, ids: Iterable[int]) -> Sequence[Any]:
 
 
 def _held(table: Any, extra: Any, connection: Connection) -> Select[Any]:
+    """A table's rows of the batch's comments, each comment's in id order (as the package
+    holds them): in its comment_id index's order, so SQLite sorts nothing."""
     return (
         select(*_exported(table, connection.dialect))
         .where(_in_batch(table.c.comment_id, connection), extra)
-        .order_by(table.c.id)
+        .order_by(table.c.comment_id, table.c.id)
     )
 
 
