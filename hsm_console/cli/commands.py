@@ -158,7 +158,8 @@ def queue(app: App, statuses: frozenset[CommentStatus], limit: int, as_json: boo
         # The first suggestion's keys as before, beside every suggestion.
         first = ({"suggested_code": r.suggested_code, "suggestion_why": r.suggestion_why}
                  for r in rows)  # fmt: skip
-        out(to_json([{**asdict(row), **keys} for row, keys in zip(rows, first, strict=True)]))
+        out(to_json([{**row._asdict(), "suggestions": [asdict(s) for s in row.suggestions],
+                      **keys} for row, keys in zip(rows, first, strict=True)]))  # fmt: skip
         return 0
     if not rows:
         out("The queue is empty.")

@@ -60,7 +60,7 @@ R = TypeVar("R", bound=HasId)
 
 
 class IdWindowModel(QAbstractTableModel, Generic[R]):
-    """Subclasses say what each cell shows (`cell`); this class keeps ids, pages and rows."""
+    """Subclasses say what a row shows (`texts`, `cell`); this class keeps ids, pages and rows."""
 
     # The view scrolled to the end of the ids loaded so far.
     more_wanted = Signal()
@@ -119,14 +119,15 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         self._starter.timeout.connect(self._start_reads)
 
     def cell(self, row: R, column: int, role: int) -> Any:
-        """What one readable row shows in `column` for `role` (None: nothing). For the
-        display role it runs on the worker thread that read the row (`texts`): plain Python,
-        no Qt objects."""
-        raise NotImplementedError
+        """What one readable row shows in `column` for a role other than display (None:
+        nothing, as here)."""
+        return None
 
     def texts(self, row: R) -> tuple[Any, ...]:
-        """Every column's display text of a row, made once when it is read."""
-        return tuple(self.cell(row, column, DISPLAY) for column in range(len(self._headers)))
+        """Every column's display text of a row, in one call (a call per column cost as
+        much as the texts), made once when the row is read, on the worker thread that read
+        it: plain Python, no Qt objects."""
+        raise NotImplementedError
 
     def unreadable(self, column: int, role: int) -> Any:
         """What a row that can no longer be read shows."""
@@ -329,6 +330,8 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
             if item_id in self._rows:
                 return self.unreadable(column, role)
             return self.loading(column, role)
+        if role == DISPLAY:
+            return self.texts(row)[column]
         return self.cell(row, column, role)
 
     # --- rows ----------------------------------------------------------------------------

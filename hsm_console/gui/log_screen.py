@@ -88,9 +88,21 @@ class LogModel(IdWindowModel[LogRow]):
             return "(out of reach)"
         return None
 
+    def texts(self, row: LogRow) -> tuple[str, ...]:
+        """The row's display texts in `LogColumn` order."""
+        state = _state(row)
+        return (
+            local_minute(row.at),
+            row.department,
+            row.site_name,
+            one_line(row.actor, 60),
+            row.action,
+            row.reason_code or "",
+            f"{state} (of #{row.outcome_of})" if row.outcome_of else state,
+            one_line(_what(row), LINE_CHARS),
+        )
+
     def cell(self, row: LogRow, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(row, LogColumn(column))
         if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.WHAT:
             return tooltip(one_line(_what(row), 600))
         if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.AT:
@@ -98,25 +110,6 @@ class LogModel(IdWindowModel[LogRow]):
         if role == Qt.ItemDataRole.ToolTipRole and column == LogColumn.OUTCOME:
             return RECORDED_FIRST_TIP if row.state == EntryState.PENDING else None
         return None
-
-
-def _display(row: LogRow, column: LogColumn) -> str:
-    if column is LogColumn.AT:
-        return local_minute(row.at)
-    if column is LogColumn.DEPARTMENT:
-        return row.department
-    if column is LogColumn.SITE:
-        return row.site_name
-    if column is LogColumn.ACTOR:
-        return one_line(row.actor, 60)
-    if column is LogColumn.ACTION:
-        return row.action
-    if column is LogColumn.REASON:
-        return row.reason_code or ""
-    if column is LogColumn.OUTCOME:
-        state = _state(row)
-        return f"{state} (of #{row.outcome_of})" if row.outcome_of else state
-    return one_line(_what(row), LINE_CHARS)
 
 
 def _state(row: LogRow) -> str:

@@ -16,7 +16,7 @@ from PySide6.QtGui import QIcon
 
 from hsm_console.display import local_minute, local_time, one_line
 from hsm_console.gui.icons import drawn_once, glyph, platform_icon, platform_name
-from hsm_console.gui.id_model import DISPLAY, ID_ROLE, ROW_ROLE, IdWindowModel
+from hsm_console.gui.id_model import ID_ROLE, ROW_ROLE, IdWindowModel
 from hsm_console.gui.plain_text import tooltip
 from hsm_console.gui.workers import TaskRunner
 from hsm_console.services.queue_view import QueueRow
@@ -102,11 +102,21 @@ class QueueModel(IdWindowModel[QueueRow]):
             if column == _STATUS and row.open_by:
                 return self._platform_icon(OPEN_BY_ICON)
             return None
-        if role == DISPLAY:
-            return _display(row, Column(column))
         if role == _TOOLTIP:
             return _tooltip(row, Column(column))
         return None
+
+    def texts(self, row: QueueRow) -> tuple[str, ...]:
+        """The row's display texts in `Column` order, made in one call on the worker that
+        read it (a call per column cost half of the 13 µs a row's texts took)."""
+        return (
+            local_minute(row.created_at),
+            row.site_name,
+            one_line(row.author_name, 80),
+            one_line(row.excerpt, LINE_CHARS),
+            suggestion_codes(row),
+            status_text(row),
+        )
 
     def _platform_icon(self, platform: str) -> QIcon:
         icon = self._icons.get(platform)
@@ -124,20 +134,6 @@ def status_text(row: QueueRow) -> str:
         text = f"{text}, hidden on {platform_name(row.platform)}"
     # Someone else has it open (live presence): first, so a narrow column still shows it.
     return f"{one_line(row.open_by, 120)} · {text}" if row.open_by else text
-
-
-def _display(row: QueueRow, column: Column) -> str:
-    if column is Column.RECEIVED:
-        return local_minute(row.created_at)
-    if column is Column.SITE:
-        return row.site_name
-    if column is Column.AUTHOR:
-        return one_line(row.author_name, 80)
-    if column is Column.COMMENT:
-        return one_line(row.excerpt, LINE_CHARS)
-    if column is Column.SUGGESTION:
-        return suggestion_codes(row)
-    return status_text(row)
 
 
 def suggestion_codes(row: QueueRow) -> str:

@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVarTuple
+from typing import NamedTuple, TypeVarTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -121,9 +121,9 @@ class RowSuggestion:
     marked_wrong: bool = False  # a moderator said it was wrong here
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    """One line of the queue table."""
+class QueueRow(NamedTuple):
+    """One line of the queue table. A named tuple, not a frozen dataclass: the worker makes
+    hundreds a read while the screen scrolls, and a tuple is made in a third of the time."""
 
     id: int
     created_at: datetime

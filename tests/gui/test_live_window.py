@@ -310,8 +310,8 @@ class Line:
 
 
 class Lines(IdWindowModel[Line]):
-    def cell(self, row: Line, column: int, role: int) -> object:
-        return row.id if role == Qt.ItemDataRole.DisplayRole else None
+    def texts(self, row: Line) -> tuple[int]:
+        return (row.id,)
 
 
 def test_rows_leave_and_arrive_in_their_places(qtbot: QtBot, qtmodeltester: ModelTester) -> None:

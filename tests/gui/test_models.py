@@ -14,11 +14,12 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, text
 
+from hsm_console.display import local_minute
 from hsm_console.gui.history_model import HistoryModel
 from hsm_console.gui.id_model import READ_AHEAD, IdWindowModel
 from hsm_console.gui.main_window import MainWindow
 from hsm_console.gui.queue_loader import QueueLoader
-from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel
+from hsm_console.gui.queue_model import ID_ROLE, ROW_ROLE, Column, QueueModel, status_text
 from hsm_console.gui.reason_codes import CODE_ROLE, ReasonCodeFilter, ReasonCodeModel
 from hsm_console.gui.workers import TaskRunner
 from hsm_console.rules.policy import load_policy
@@ -35,6 +36,9 @@ def test_the_queue_model_of_the_window(qtmodeltester: ModelTester, window: MainW
     row = window.model.queue_row(0)
     assert row is not None
     assert window.model.index(0, Column.AUTHOR).data() == row.author_name
+    assert window.model.index(0, Column.SITE).data() == row.site_name
+    assert window.model.index(0, Column.RECEIVED).data() == local_minute(row.created_at)
+    assert window.model.index(0, Column.STATUS).data() == status_text(row)
     assert window.model.index(0, 0).data(ID_ROLE) == row.id
     assert window.model.index(0, 0).data(ROW_ROLE) == row
 
@@ -132,14 +136,13 @@ def test_painting_a_row_read_makes_no_text_on_the_gui_thread(
     worker thread that read it: a paint only looks them up."""
     model, gui_thread = window.model, threading.get_ident()
     made: list[int] = []
-    cell = model.cell
+    texts = model.texts
 
-    def counted(row: Any, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            made.append(threading.get_ident())
-        return cell(row, column, role)
+    def counted(row: Any) -> tuple[str, ...]:
+        made.append(threading.get_ident())
+        return texts(row)
 
-    monkeypatch.setattr(model, "cell", counted)
+    monkeypatch.setattr(model, "texts", counted)
     model.reset_ids(model.ids(), False)
     qtbot.waitUntil(lambda: all_read(model), timeout=WAIT_MS)
     window.table.viewport().repaint()
@@ -148,7 +151,7 @@ def test_painting_a_row_read_makes_no_text_on_the_gui_thread(
     assert made
     assert gui_thread not in made
     rows = [fresh_row(qtbot, model, r) for r in range(model.rowCount())]
-    assert shown == [cell(row, Column.COMMENT, Qt.ItemDataRole.DisplayRole) for row in rows]
+    assert shown == [texts(row)[Column.COMMENT] for row in rows]
     assert "Loading…" not in shown
 
 
@@ -191,8 +194,8 @@ class _Row:
 
 
 class _ValueModel(IdWindowModel[_Row]):
-    def cell(self, row: _Row, column: int, role: int) -> Any:
-        return row.value if role == Qt.ItemDataRole.DisplayRole else None
+    def texts(self, row: _Row) -> tuple[str]:
+        return (row.value,)
 
 
 def test_a_row_refreshed_while_it_is_read_is_read_again(qtbot: QtBot) -> None:
