@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from hsm_console.db import search_index
 from hsm_console.db.engine import Database
+from hsm_console.db.id_lists import in_ids
 from hsm_console.db.models import (
     Comment,
     CommentVersion,
@@ -189,7 +190,7 @@ def _row_query(text: ColumnElement[str]) -> Select[*tuple[Any, ...]]:
 # was coerced and named one by one).
 _ROWS = _row_query(
     func.substr(func.coalesce(RetainedRecord.text, Comment.text), 1, EXCERPT_CHARS)
-).where(LogEntry.id.in_(bindparam("ids", expanding=True)))
+).where(in_ids(LogEntry.id))
 
 
 class LogView:

@@ -22,6 +22,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hsm_console.db.engine import Database
+from hsm_console.db.id_lists import in_ids
 from hsm_console.db.models import Comment, Person, Presence, Site
 from hsm_console.services.access import resolve_actor
 
@@ -67,11 +68,12 @@ def holders(
         select(Presence.comment_id, Presence.username, Person.display_name, Presence.opened_at)
         .outerjoin(Person, Person.username == Presence.username)
         .where(
-            Presence.comment_id.in_(wanted),
+            in_ids(Presence.comment_id),
             Presence.username != besides,
             Presence.heartbeat_at > func.now() - expiry,
         )
-        .order_by(Presence.comment_id, Presence.opened_at, Presence.username)
+        .order_by(Presence.comment_id, Presence.opened_at, Presence.username),
+        {"ids": wanted},
     )
     found: dict[int, list[Holder]] = {}
     for comment_id, username, name, since in rows:

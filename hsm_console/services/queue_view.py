@@ -29,7 +29,6 @@ from typing import NamedTuple, TypeVarTuple
 from sqlalchemy import (
     ColumnElement,
     Select,
-    bindparam,
     exists,
     func,
     or_,
@@ -40,6 +39,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hsm_console.db import search_index
 from hsm_console.db.engine import Database
+from hsm_console.db.id_lists import in_ids
 from hsm_console.db.models import (
     CaptureGap,
     Comment,
@@ -213,7 +213,7 @@ _ROWS = select(
         SiteConnection.site_id == Comment.site_id,
         SiteConnection.reconnect_needed_at.is_not(None),
     ),
-).where(Comment.id.in_(bindparam("ids", expanding=True)))
+).where(in_ids(Comment.id))
 
 
 class QueueView:
@@ -701,7 +701,7 @@ _SUGGESTIONS = select(
         LogEntry.kind == EntryKind.SCREENING.value,
         LogEntry.reason_code == CommentSuggestion.code,
     ),
-).where(CommentSuggestion.comment_id.in_(bindparam("ids", expanding=True)))
+).where(in_ids(CommentSuggestion.comment_id))
 
 
 def _suggestions_of(
