@@ -172,9 +172,11 @@ def child(url: str, steps: int) -> int:
     import hsm_console.gui  # noqa: F401  (first, as `hsm-console` imports it: see its __init__)
 
     # isort: split
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from hsm_console.gui.idle_collection import IdleCollection
     from hsm_console.gui.settings import GuiSettings
     from hsm_console.gui.start import qt_application, settle_after_start, start_console
 
@@ -194,6 +196,7 @@ def child(url: str, steps: int) -> int:
         settle_after_start()  # as run_gui does, before the window and after it
         console = start_console(url, False, settings)
         settle_after_start()
+        collection = IdleCollection(application)  # as run_gui does
         window = console.window
         wait_until(lambda: window.model.rowCount() > 0 and window.detail.comment_id is not None)
         print(f"READY {time.process_time() * 1000:.1f}", flush=True)
@@ -201,11 +204,16 @@ def child(url: str, steps: int) -> int:
         # queue's counts, the bands, the sign-in state) done first, as they are a few seconds
         # after the window opens.
         wait_until(lambda: not window.runner.busy() and not window.background.busy())
-        started = time.perf_counter()
-        log = window.show_log()  # built on this first showing, as a click on the tab does
-        if window.pages is None or log is None:
+        tabs = window.pages.tabBar() if window.pages is not None else None
+        titles = [tabs.tabText(i).replace("&", "") for i in range(tabs.count())] if tabs else []
+        if tabs is None or "Log" not in titles:
             raise RuntimeError("the person opens no Log tab: grant the supervisor role")
-        wait_until(lambda: log.model.rowCount() > 0)
+        where = tabs.tabRect(titles.index("Log")).center()
+        started = time.perf_counter()
+        # A click on the tab, as a person opens it: the tab is built on its first showing.
+        QTest.mouseClick(tabs, Qt.MouseButton.LeftButton, pos=where)
+        log = window.log_screen
+        wait_until(lambda: log is not None and log.model.rowCount() > 0)
         print(f"LOG {(time.perf_counter() - started) * 1000:.1f}", flush=True)
         window.pages.setCurrentIndex(0)
         wait_until(lambda: not window.runner.busy() and not window.background.busy())
@@ -214,25 +222,35 @@ def child(url: str, steps: int) -> int:
         print(frames.line(rows), flush=True)
         now, peak = resident_mb()
         print(f"RSS {now:.1f} {peak:.1f}", flush=True)
+        collection.stop()
         console.close()
         QApplication.processEvents()
     return 0
 
 
 def scroll(window: Any, wait_until: Callable[[Callable[[], bool]], None], steps: int) -> Frames:
-    """A screenful down at a time, as a person holding Page Down or dragging the bar does:
-    a step due every `FRAME_S` (a screen's refresh), each a frame timed from when it was due
-    to the end of the viewport's paint (the scroll, the events it causes, one paint): work
-    between steps that overruns makes the next step late, and that counts, as a person's
-    next scroll would wait for it (but no later than the step before began: late steps
-    merge, as the bar's moves do). A paint between steps (rows arriving) is a frame too,
-    timed as its paint. At the end of what is loaded, the wait for the next page is not a
-    frame."""
-    from PySide6.QtCore import QEvent, QModelIndex, QObject
+    """A screenful down at a time, as a person turning the mouse wheel fast does (a wheel
+    event, through the window's own handling of it): a step due every `FRAME_S` (a
+    screen's refresh), each a frame timed from when it was due to the end of the
+    viewport's paint (the scroll, the events it causes, one paint): work between steps
+    that overruns makes the next step late, and that counts, as a person's next scroll
+    would wait for it (but no later than the step before began: late steps merge, as the
+    wheel's events do). A paint between steps (rows arriving) is a frame too, timed as its
+    paint. At the end of what is loaded, the wait for the next page is not a frame."""
+    from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication
 
     table, model = window.table, window.model
-    bar = table.verticalScrollBar()
+    bar, viewport = table.verticalScrollBar(), table.viewport()
+    middle = QPointF(viewport.width() / 2, viewport.height() / 2)
+
+    def wheel(notches: int) -> QWheelEvent:
+        return QWheelEvent(
+            middle, viewport.mapToGlobal(middle), QPoint(), QPoint(0, -120 * notches),
+            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
 
     class PaintClock(QObject):
         """Paints the viewport itself (ahead of the view's own filter), so the time after
@@ -260,7 +278,10 @@ def scroll(window: Any, wait_until: Callable[[Callable[[], bool]], None], steps:
         for _ in range(steps):
             clock.durations.clear()
             began, cpu = time.perf_counter(), time.thread_time()
-            bar.setValue(bar.value() + max(1, bar.pageStep()))
+            # The wheel turned a screenful's worth (Qt scrolls a wheel event a page at most):
+            # input, as the window's idle-time collector (gui/idle_collection.py) sees it.
+            notches = -(-max(1, bar.pageStep()) // QApplication.wheelScrollLines())
+            QApplication.sendEvent(viewport, wheel(notches))
             wait_until(lambda: bool(clock.durations))
             found.cpu_ms.append((time.thread_time() - cpu) * 1000)  # the GUI thread's
             found.scrolled_ms.append((clock.ended - due) * 1000)

@@ -39,11 +39,13 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the id
 # data() is asked for seven roles per cell per paint: plain ints compare fastest.
 DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 
-# Rows read around the one being painted; the cache holds a few screens' worth. A read costs
-# mostly per statement, not per row (on PostgreSQL 100 rows cost what 25 do): fewer, larger
-# reads keep up with scrolling on a core shared with the paint.
+# Rows read around the one being painted; the cache holds a few screens' worth. A read of
+# 120 rows is some 2 ms of the worker's Python (its statement's text is the same whatever
+# the ids: db/id_lists.py), so it fits between two frames while the queue scrolls on a core
+# shared with the paint; reads of 220 rows overran into the next frame (longest frames 15-30
+# ms against 12-14).
 WINDOW_BEFORE = 20
-WINDOW_AFTER = 200
+WINDOW_AFTER = 100
 CACHE_ROWS = 3000
 # A row this far from one painted is read before it is shown: seven screens on, either way,
 # so scrolling a screen a frame shows rows read, not placeholders, even when a read waits
