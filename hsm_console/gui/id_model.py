@@ -347,15 +347,27 @@ class IdWindowModel(QAbstractTableModel, Generic[R]):
         return None
 
     def _read_ahead(self, row_number: int) -> None:
-        """Read the rows `READ_AHEAD` above and below a painted row if they are not kept,
-        and the next page of ids before the view reaches the last one loaded."""
+        """Read the rows up to `READ_AHEAD` above and below a painted row that are not kept,
+        a window from the one nearest it (so no rows are left between two reads, to be read
+        only when shown), and the next page of ids before the view reaches the last one."""
         if row_number + READ_AHEAD >= len(self._ids):
             self.fetchMore(QModelIndex())
-        for ahead in (row_number + READ_AHEAD, row_number - READ_AHEAD):
-            if 0 <= ahead < len(self._ids):
-                item_id = self._ids[ahead]
-                if item_id not in self._rows and item_id not in self._asked:
-                    self._read_window(ahead, is_ahead=True)
+        last = len(self._ids) - 1
+        for step in (1, -1):
+            ahead = row_number + step * READ_AHEAD
+            if not (0 <= ahead <= last and self._unread(ahead)):
+                continue
+            while ahead - step != row_number and self._unread(ahead - step):
+                ahead -= step
+            # The window runs on from there: `_read_window` reads around the row it is given.
+            if step > 0:
+                self._read_window(min(ahead + WINDOW_BEFORE, last), is_ahead=True)
+            else:
+                self._read_window(max(ahead - WINDOW_AFTER + 1, 0), is_ahead=True)
+
+    def _unread(self, row_number: int) -> bool:
+        item_id = self._ids[row_number]
+        return item_id not in self._rows and item_id not in self._asked
 
     def _read_window(
         self, row_number: int, only: Sequence[int] = (), *, is_ahead: bool = False

@@ -249,12 +249,35 @@ def test_rows_and_ids_are_read_before_scrolling_shows_them(qtbot: QtBot) -> None
         assert model.is_loaded(30 + READ_AHEAD)
         assert all(item_id not in reads[0] for item_id in reads[1])  # nothing read twice
         assert wanted == []
+        for row in range(31, 60):  # the rest of a screen painted, a row at a time
+            model.index(row, 0).data()
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        # Every row up to the furthest read ahead: none left to be read only when shown.
+        assert all(model.is_loaded(row) for row in range(59 + READ_AHEAD))
 
         for row in range(30, 961, 20):  # scrolled towards the end, to row 950
             model.index(row, 0).data()
             qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
         assert wanted == [1]  # the next page, before the last row loaded is shown
         assert model.is_loaded(999)
+    finally:
+        runner.shutdown()
+
+
+def test_scrolling_up_from_a_jump_reads_the_rows_above_without_a_gap(qtbot: QtBot) -> None:
+    runner = TaskRunner()
+    model = _ValueModel(lambda ids: [_Row(i, str(i)) for i in ids], ["value"], runner)
+    try:
+        model.reset_ids(range(2000), False)
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        model.index(1500, 0).data()  # a jump: the rows around it are read as shown
+        qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        for _ in range(3):  # a screen painted, then painted again as each read arrives
+            for row in range(1509, 1479, -1):
+                model.index(row, 0).data()
+            qtbot.waitUntil(lambda: not model.reading(), timeout=WAIT_MS)
+        assert [r for r in range(1480 - READ_AHEAD, 1510) if not model.is_loaded(r)] == []
+        assert not model.is_loaded(1000)  # read ahead, not everything
     finally:
         runner.shutdown()
 
