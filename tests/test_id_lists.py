@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from hsm_console.db.engine import Database
-from hsm_console.db.id_lists import in_ids
+from hsm_console.db.id_lists import id_rows, in_ids
 
 PROBE = sa.Table("id_list_probe", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
 FOUND = sa.select(PROBE.c.id).where(in_ids(PROBE.c.id)).order_by(PROBE.c.id)
@@ -51,3 +51,12 @@ def test_only_integers_reach_the_database(probe: sa.Engine) -> None:
         found(probe, ["1) OR (1=1"])
     assert isinstance(raised.value.orig, ValueError)
     assert found(probe, ["7", 8.0]) == [7, 8]  # numbers written otherwise are still ids
+
+
+def test_a_list_of_ids_as_the_rows_of_a_query(probe: sa.Engine) -> None:
+    with probe.connect() as connection:
+        listed = id_rows([5, 3, 5, 9999], connection.dialect).subquery()
+        joined = sa.select(PROBE.c.id).join(listed, listed.c.id == PROBE.c.id).order_by(PROBE.c.id)
+        assert list(connection.scalars(joined)) == [3, 5, 5]
+        assert list(connection.scalars(sa.select(sa.func.count()).select_from(
+            id_rows([], connection.dialect).subquery()))) == [0]  # fmt: skip

@@ -1,4 +1,5 @@
-"""A column in a list of ids bound as one parameter (`in_ids`), for statements built once.
+"""A list of ids bound as one parameter: a column in it (`in_ids`, for statements built
+once) or its ids as the rows of a query (`id_rows`).
 
 An IN list bound with `bindparam(expanding=True)` is rendered again at each execution, one
 placeholder an id: SQLAlchemy names and casts each, and psycopg parses each new text with
@@ -14,7 +15,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Dialect, Text, TypeDecorator, bindparam
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Dialect,
+    Select,
+    Text,
+    TypeDecorator,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.type_api import TypeEngine
@@ -68,3 +81,14 @@ def _json_each(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
 def _any(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
     column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
     return f"{column} = ANY({ids})"
+
+
+def id_rows(ids: Sequence[int], dialect: Dialect) -> Select[Any]:
+    """`ids` as the rows (`id`) of a query, for joining or counting over a list already
+    found: SQLite's `json_each`, PostgreSQL's `unnest`."""
+    bound = bindparam("listed_ids", list(ids), type_=IdList())
+    if dialect.name == "sqlite":
+        return select(literal_column("value", BigInteger).label("id")).select_from(
+            func.json_each(bound)
+        )
+    return select(func.unnest(bound).label("id"))

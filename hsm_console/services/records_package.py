@@ -47,18 +47,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
     ClauseElement,
     Connection,
     Date,
     Dialect,
-    Integer,
     Select,
     Text,
     cast,
     func,
-    literal_column,
     select,
     text,
     type_coerce,
@@ -68,6 +65,7 @@ from sqlalchemy.orm import Session
 from hsm_console import __version__
 from hsm_console.db.chain import append_entry, canonical_json, chain_head
 from hsm_console.db.engine import Database
+from hsm_console.db.id_lists import id_rows
 from hsm_console.db.models import (
     Comment,
     CommentVersion,
@@ -238,7 +236,9 @@ class PackageExporter:
             heads = Heads(head_id, heads.record, heads.version)
             found = self.search.matching(session, query)
             ids = list(session.scalars(found.order_by(Comment.id)))
-            counts = count_all(session, _listed(ids, session.get_bind().dialect), heads)
+            # The counts from the ids found, not the search run again (0.2 s of CPU of a
+            # package of 100,000 comments on SQLite).
+            counts = count_all(session, id_rows(ids, session.get_bind().dialect), heads)
             header = _Header(
                 request=_request_json(session, request),
                 query=query.to_json(),
@@ -332,16 +332,6 @@ class _Header:
     exported_by: str
     exported_at: str
     seal: dict[str, Any] | None  # the newest seal of the log up to the chain head
-
-
-def _listed(ids: Sequence[int], dialect: Dialect) -> Select[Any]:
-    """The comments `ids` as the rows of a query, for `count_all`: the search is not run a
-    second time for the counts (0.2 s of CPU of a package of 100,000 comments on SQLite)."""
-    if dialect.name == "sqlite":
-        return select(literal_column("value", Integer).label("id")).select_from(
-            func.json_each(json.dumps(list(ids)))
-        )
-    return select(func.unnest(cast(list(ids), ARRAY(Integer))).label("id"))
 
 
 def _check_destination(out: Path) -> None:

@@ -21,7 +21,7 @@ YOUNG_BEFORE_FULL = gc.get_threshold()[2]  # Python's own, read before any test 
 
 
 @pytest.fixture
-def full_collections(qtbot: QtBot) -> Iterator[list[float]]:
+def full_collections() -> Iterator[list[float]]:
     """When each full collection began (time.monotonic), as the collector reports them."""
     began: list[float] = []
 
@@ -51,10 +51,10 @@ def busy_for(seconds: float) -> None:
 
 
 def test_python_makes_no_full_collection_itself_and_gets_its_schedule_back(
-    qtbot: QtBot,
+    qapp: QCoreApplication,
 ) -> None:
     before = gc.get_threshold()
-    collection = IdleCollection(QCoreApplication.instance() or qtbot, LOOK_MS)
+    collection = IdleCollection(qapp, LOOK_MS)
     try:
         assert gc.get_threshold()[:2] == before[:2]
         assert gc.get_threshold()[2] > 10**9
@@ -63,8 +63,10 @@ def test_python_makes_no_full_collection_itself_and_gets_its_schedule_back(
     assert gc.get_threshold() == before
 
 
-def test_a_full_collection_waits_for_rest(qtbot: QtBot, full_collections: list[float]) -> None:
-    collection = IdleCollection(QCoreApplication.instance() or qtbot, LOOK_MS)
+def test_a_full_collection_waits_for_rest(
+    qtbot: QtBot, qapp: QCoreApplication, full_collections: list[float]
+) -> None:
+    collection = IdleCollection(qapp, LOOK_MS)
     try:
         make_due()
         full_collections.clear()
@@ -79,9 +81,9 @@ def test_a_full_collection_waits_for_rest(qtbot: QtBot, full_collections: list[f
 
 
 def test_nothing_collected_at_rest_until_python_would_have(
-    qtbot: QtBot, full_collections: list[float]
+    qtbot: QtBot, qapp: QCoreApplication, full_collections: list[float]
 ) -> None:
-    collection = IdleCollection(QCoreApplication.instance() or qtbot, LOOK_MS)
+    collection = IdleCollection(qapp, LOOK_MS)
     try:
         gc.collect()  # nothing due
         full_collections.clear()
@@ -94,10 +96,10 @@ def test_nothing_collected_at_rest_until_python_would_have(
 
 
 def test_a_window_never_at_rest_still_gets_one(
-    qtbot: QtBot, full_collections: list[float], monkeypatch: pytest.MonkeyPatch
+    qapp: QCoreApplication, full_collections: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(idle_collection, "LONGEST_S", 0.3)
-    collection = IdleCollection(QCoreApplication.instance() or qtbot, LOOK_MS)
+    collection = IdleCollection(qapp, LOOK_MS)
     try:
         make_due()
         full_collections.clear()
